@@ -1,0 +1,158 @@
+/*
+ * ctrace.h - the public API of libctrace, an execution tracer for C programs.
+ *
+ * A program starts tracing with ctrace_start(fd), annotates its work with
+ * tasks, regions and logs, and stops with ctrace_stop(). Everything recorded in
+ * between is in the file when ctrace_stop() returns; `ctrace stats`, `ctrace
+ * dump` and the other commands read it.
+ *
+ * Cost: while tracing is off every annotation is one load and one predictable
+ * branch, inlined at the call site by the macros below (arguments are then not
+ * evaluated, as with assert()). While tracing is on, an event costs about one
+ * clock read plus a few stores into a thread-local buffer: no lock, no atomic
+ * read-modify-write, no malloc.
+ *
+ * Strings: the `type` of tasks and regions and the `category` of logs are
+ * interned by address the first time a thread uses them in a generation. They
+ * must stay unchanged while tracing is on; string literals are ideal. Log
+ * messages are copied, up to CTRACE_MAX_MESSAGE bytes.
+ */
+#ifndef CTRACE_H
+#define CTRACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define CTRACE_API __attribute__((visibility("default")))
+#define CTRACE_LIKELY(x) __builtin_expect(!!(x), 1)
+#define CTRACE_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define CTRACE_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define CTRACE_API
+#define CTRACE_LIKELY(x) (x)
+#define CTRACE_UNLIKELY(x) (x)
+#define CTRACE_PRINTF(f, a)
+#endif
+
+#define CTRACE_VERSION_MAJOR 0
+#define CTRACE_VERSION_MINOR 1
+
+/* Longest log message recorded; longer messages are cut and marked. */
+#define CTRACE_MAX_MESSAGE 1024
+
+/* A task: a unit of work that may span threads. Copy it freely; never freed. */
+typedef struct ctrace_task {
+    uint64_t id;
+} ctrace_task;
+
+/* A region: a span of time on one thread, nested inside the thread's other
+ * regions. Returned by ctrace_region_begin, passed to ctrace_region_end. */
+typedef struct ctrace_region {
+    uint32_t type;  /* interned type id; 0 when tracing was off */
+    uint32_t depth; /* nesting depth at begin, to detect out-of-order ends */
+    uint64_t task;
+} ctrace_region;
+
+#define CTRACE_NO_TASK ((ctrace_task){0})
+#define CTRACE_NO_REGION ((ctrace_region){0, 0, 0})
+
+/* Settings for ctrace_start_config; zero fields take the defaults. */
+typedef struct ctrace_config {
+    size_t buffer_bytes;        /* memory for event batches; default 64 MiB */
+    uint64_t generation_ns;     /* start a new generation this often; default 1 s */
+    size_t generation_bytes;    /* ... or after this many bytes; default 16 MiB */
+    int stacks;                 /* -1 off, 0 default (on), 1 on */
+    unsigned max_stack_depth;   /* frames per stack; default 32, at most 64 */
+} ctrace_config;
+
+/* Errors, as negative return values; ctrace_strerror names them. */
+#define CTRACE_ERRORS(X)                                                      \
+    X(CTRACE_OK, 0, "success")                                                \
+    X(CTRACE_EBUSY, -16, "tracing is already on")                             \
+    X(CTRACE_EINVAL, -22, "invalid argument")                                 \
+    X(CTRACE_ENOMEM, -12, "out of memory")                                    \
+    X(CTRACE_EBADF, -9, "bad file descriptor")
+
+enum ctrace_error {
+#define CTRACE_ERROR_ENUM(name, value, text) name = value,
+    CTRACE_ERRORS(CTRACE_ERROR_ENUM)
+#undef CTRACE_ERROR_ENUM
+};
+
+/* Starts tracing into fd (a file, pipe or socket open for writing). Returns 0,
+ * or a negative errno value: -EBUSY when tracing is already on, -EBADF when fd
+ * is not open for writing. The fd stays the caller's: ctrace never closes it. */
+CTRACE_API int ctrace_start(int fd);
+CTRACE_API int ctrace_start_config(int fd, const ctrace_config *config);
+
+/* Stops tracing; returns when every event recorded before the call is in the
+ * file. Calling it while tracing is off does nothing. */
+CTRACE_API void ctrace_stop(void);
+
+CTRACE_API bool ctrace_enabled(void);
+CTRACE_API const char *ctrace_strerror(int error);
+
+CTRACE_API ctrace_task ctrace_task_begin(ctrace_task parent, const char *type);
+CTRACE_API void ctrace_task_end(ctrace_task task);
+CTRACE_API ctrace_region ctrace_region_begin(ctrace_task task, const char *type);
+CTRACE_API void ctrace_region_end(ctrace_region region);
+CTRACE_API void ctrace_log(ctrace_task task, const char *category, const char *message);
+CTRACE_API void ctrace_logf(ctrace_task task, const char *category, const char *fmt, ...)
+    CTRACE_PRINTF(3, 4);
+
+/* Turns stacks on annotations on or off while tracing (on by default). */
+CTRACE_API void ctrace_set_stacks(bool on);
+
+/*
+ * The fast "off" path. ctrace_on_ is nonzero exactly while tracing is on. The
+ * macros below keep the functions' names and signatures; (name)(args) calls
+ * the function itself, as does taking its address.
+ */
+CTRACE_API extern volatile unsigned char ctrace_on_;
+
+#ifndef CTRACE_NO_MACROS
+#define ctrace_enabled() (ctrace_on_ != 0)
+#define ctrace_task_begin(parent, type)                                       \
+    (CTRACE_UNLIKELY(ctrace_on_) ? (ctrace_task_begin)((parent), (type))     \
+                                 : CTRACE_NO_TASK)
+#define ctrace_task_end(task)                                                 \
+    (CTRACE_UNLIKELY(ctrace_on_) ? (ctrace_task_end)(task) : (void)0)
+#define ctrace_region_begin(task, type)                                       \
+    (CTRACE_UNLIKELY(ctrace_on_) ? (ctrace_region_begin)((task), (type))     \
+                                 : CTRACE_NO_REGION)
+#define ctrace_region_end(region)                                             \
+    (CTRACE_UNLIKELY(ctrace_on_) ? (ctrace_region_end)(region) : (void)0)
+#define ctrace_log(task, category, message)                                   \
+    (CTRACE_UNLIKELY(ctrace_on_) ? (ctrace_log)((task), (category), (message)) \
+                                 : (void)0)
+#define ctrace_logf(task, category, ...)                                      \
+    (CTRACE_UNLIKELY(ctrace_on_) ? (ctrace_logf)((task), (category), __VA_ARGS__) \
+                                 : (void)0)
+#endif
+
+/* A region that ends when the enclosing scope ends (GCC and Clang):
+ *     { CTRACE_REGION(task, "parse"); parse(); }                            */
+#if defined(__GNUC__)
+static inline void ctrace_region_cleanup_(ctrace_region *region)
+{
+    if (region->type != 0)
+        (ctrace_region_end)(*region);
+}
+#define CTRACE_CONCAT2_(a, b) a##b
+#define CTRACE_CONCAT_(a, b) CTRACE_CONCAT2_(a, b)
+#define CTRACE_REGION(task, type)                                             \
+    ctrace_region CTRACE_CONCAT_(ctrace_scoped_region_, __LINE__)             \
+        __attribute__((cleanup(ctrace_region_cleanup_), unused)) =           \
+            ctrace_region_begin((task), (type))
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CTRACE_H */

@@ -1,0 +1,33 @@
+/* cli.h - what the commands share: exit codes, usage errors, opening a trace. */
+#ifndef CT_CLI_H
+#define CT_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "../format/reader.h"
+
+enum { CT_EXIT_OK = 0, CT_EXIT_BAD_INPUT = 1, CT_EXIT_USAGE = 2 };
+
+struct ct_command {
+    const char *name;
+    const char *summary;
+    const char *usage;   /* full help text */
+    int (*run)(int argc, char **argv);
+};
+
+/* Prints "ctrace NAME: MESSAGE" and the usage to stderr; returns 2. */
+int ct_cli_usage_error(const struct ct_command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* True when argv holds --help or -h (the help is then printed). */
+bool ct_cli_wants_help(const struct ct_command *cmd, int argc, char **argv);
+/* Prints a reader error or warning as one line on stderr. */
+void ct_cli_report(const struct ct_reader *rd);
+/* Writes s as a JSON string literal (with quotes). */
+void ct_json_string(FILE *out, const void *s, size_t len);
+/* Writes bytes for people: printable ASCII as is, the rest escaped. */
+void ct_print_text(FILE *out, const void *s, size_t len);
+
+extern const struct ct_command ct_cmd_dump, ct_cmd_stats;
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * main.c - the ctrace command: dispatches to one file per subcommand.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct ct_command *commands[] = {&ct_cmd_stats, &ct_cmd_dump};
+
+static void print_help(FILE *out)
+{
+    fprintf(out,
+            "usage: ctrace COMMAND [OPTIONS] FILE\n"
+            "\n"
+            "ctrace records and analyses execution traces of C programs:\n"
+            "threads, tasks, regions and logs on one timeline.\n"
+            "\n"
+            "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(out, "  %-9s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(out,
+            "\n"
+            "'ctrace COMMAND --help' describes a command.\n"
+            "Exit status: 0 success, 1 bad input (the message names the file and the\n"
+            "byte offset), 2 bad usage.\n");
+}
+
+int ct_cli_usage_error(const struct ct_command *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "ctrace %s: ", cmd->name);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n%s", cmd->usage);
+    va_end(ap);
+    return CT_EXIT_USAGE;
+}
+
+bool ct_cli_wants_help(const struct ct_command *cmd, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(cmd->usage, stdout);
+            return true;
+        }
+    }
+    return false;
+}
+
+void ct_cli_report(const struct ct_reader *rd)
+{
+    if (rd->failed)
+        fprintf(stderr, "ctrace: %s\n", rd->error);
+    else if (rd->warning[0])
+        fprintf(stderr, "ctrace: warning: %s\n", rd->warning);
+}
+
+void ct_json_string(FILE *out, const void *s, size_t len)
+{
+    const unsigned char *p = s;
+    fputc('"', out);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = p[i];
+        if (ch == '"' || ch == '\\')
+            fprintf(out, "\\%c", ch);
+        else if (ch < 0x20 || ch >= 0x7f)
+            fprintf(out, "\\u%04x", ch);
+        else
+            fputc(ch, out);
+    }
+    fputc('"', out);
+}
+
+void ct_print_text(FILE *out, const void *s, size_t len)
+{
+    const unsigned char *p = s;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == '"' || p[i] == '\\')
+            fprintf(out, "\\%c", p[i]);
+        else if (p[i] < 0x20 || p[i] >= 0x7f)
+            fprintf(out, "\\x%02x", p[i]);
+        else
+            fputc(p[i], out);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_help(stderr);
+        return CT_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        print_help(stdout);
+        return CT_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("ctrace %s\n", CTRACE_VERSION_STRING);
+        return CT_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (strcmp(argv[1], commands[i]->name) == 0)
+            return commands[i]->run(argc - 1, argv + 1);
+    fprintf(stderr, "ctrace: unknown command '%s'\n\n", argv[1]);
+    print_help(stderr);
+    return CT_EXIT_USAGE;
+}

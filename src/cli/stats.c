@@ -1,0 +1,108 @@
+/*
+ * stats.c - `ctrace stats [--json] FILE`: the overview of a trace.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "../analysis/stats.h"
+#include "cli.h"
+
+static void print_text(const char *path, const struct ct_stats *st)
+{
+    printf("trace       %s (%" PRIu64 " bytes)\n", path, st->bytes);
+    if (st->pid)
+        printf("process     %" PRIu64 " %s\n", st->pid, st->command);
+    printf("duration    %.6f s\n", (double)st->duration_ns / 1e9);
+    printf("generations %" PRIu64 "%s\n", st->generations,
+           st->incomplete_generations ? " (the last is incomplete)" : "");
+    printf("threads     %" PRIu64 "\n", st->threads);
+    printf("events      %" PRIu64 "\n", st->events);
+    for (unsigned k = 0; k < CT_MAX_KINDS; k++)
+        if (st->by_kind[k])
+            printf("  %-14s %" PRIu64 "%s\n", st->kind_names[k], st->by_kind[k],
+                   st->kind_known[k] ? "" : " (unknown kind, from a newer version)");
+    printf("tasks       %" PRIu64 "\n", st->tasks);
+    printf("regions     %" PRIu64 "\n", st->regions);
+    if (st->regions_out_of_order)
+        printf("  ended out of order %" PRIu64 "\n", st->regions_out_of_order);
+    printf("logs        %" PRIu64 "\n", st->logs);
+    printf("stacks      %" PRIu64 "\n", st->stacks);
+    printf("lost events %" PRIu64 "\n", st->lost_events);
+    if (st->conflicts)
+        printf("conflicting definitions %" PRIu64 "\n", st->conflicts);
+}
+
+static void print_json(const char *path, const struct ct_stats *st)
+{
+    printf("{\"file\":");
+    ct_json_string(stdout, path, strlen(path));
+    printf(",\"bytes\":%" PRIu64 ",\"pid\":%" PRIu64 ",\"command\":", st->bytes, st->pid);
+    ct_json_string(stdout, st->command, strlen(st->command));
+    printf(",\"duration_ns\":%" PRIu64 ",\"generations\":%" PRIu64
+           ",\"incomplete_generations\":%" PRIu64 ",\"threads\":%" PRIu64 ",\"events\":{",
+           st->duration_ns, st->generations, st->incomplete_generations, st->threads);
+    bool first = true;
+    for (unsigned k = 0; k < CT_MAX_KINDS; k++) {
+        if (!st->kind_names[k][0])
+            continue;
+        printf("%s", first ? "" : ",");
+        ct_json_string(stdout, st->kind_names[k], strlen(st->kind_names[k]));
+        printf(":%" PRIu64, st->by_kind[k]);
+        first = false;
+    }
+    printf("},\"events_total\":%" PRIu64 ",\"tasks\":%" PRIu64 ",\"regions\":%" PRIu64
+           ",\"regions_out_of_order\":%" PRIu64 ",\"logs\":%" PRIu64 ",\"stacks\":%" PRIu64
+           ",\"strings\":%" PRIu64 ",\"lost_events\":%" PRIu64 ",\"conflicts\":%" PRIu64 "}\n",
+           st->events, st->tasks, st->regions, st->regions_out_of_order, st->logs, st->stacks,
+           st->strings, st->lost_events, st->conflicts);
+}
+
+static int run(int argc, char **argv)
+{
+    if (ct_cli_wants_help(&ct_cmd_stats, argc, argv))
+        return CT_EXIT_OK;
+    bool json = false;
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = true;
+        else if (argv[i][0] == '-' && argv[i][1])
+            return ct_cli_usage_error(&ct_cmd_stats, "unknown option '%s'", argv[i]);
+        else if (path)
+            return ct_cli_usage_error(&ct_cmd_stats, "expected one FILE");
+        else
+            path = argv[i];
+    }
+    if (!path)
+        return ct_cli_usage_error(&ct_cmd_stats, "missing FILE");
+    struct ct_reader rd;
+    if (ct_rd_open(&rd, path) != 0) {
+        ct_cli_report(&rd);
+        return CT_EXIT_BAD_INPUT;
+    }
+    struct ct_stats st;
+    int rc = ct_stats_compute(&rd, &st);
+    if (rc == 0) {
+        if (json)
+            print_json(path, &st);
+        else
+            print_text(path, &st);
+    }
+    ct_cli_report(&rd);
+    ct_rd_close(&rd);
+    return rc == 0 ? CT_EXIT_OK : CT_EXIT_BAD_INPUT;
+}
+
+const struct ct_command ct_cmd_stats = {
+    "stats",
+    "overview: duration, threads, events by kind, losses",
+    "usage: ctrace stats [--json] FILE\n"
+    "\n"
+    "Prints an overview of the trace FILE: its duration, generations, threads,\n"
+    "events by kind, tasks, regions, logs, distinct stacks and lost events.\n"
+    "\n"
+    "  --json   one JSON object with the fields duration_ns, threads, events\n"
+    "           (kind name to count), tasks, regions, logs, stacks, lost_events,\n"
+    "           generations, and more\n",
+    run,
+};

@@ -1,0 +1,81 @@
+/*
+ * format.h - constants of the trace format (docs/format.md is the reference).
+ *
+ * A file is a 32-byte header followed by records. Every record has a 12-byte
+ * header:
+ *
+ *   0      1        4        8        12
+ *   +------+--------+--------+--------+------------------+
+ *   | type | 0 0 0  | length | crc32c | payload[length]  |
+ *   +------+--------+--------+--------+------------------+
+ *
+ * length and crc32c are little-endian u32; the CRC-32C covers header bytes
+ * 0-7 and the payload, so a flipped bit anywhere in a record is caught.
+ */
+#ifndef CT_FORMAT_H
+#define CT_FORMAT_H
+
+#include <stdint.h>
+
+#define CT_MAGIC "\x89" "CTRACE\n"
+#define CT_MAGIC_LEN 8
+#define CT_VERSION_MAJOR 1
+#define CT_VERSION_MINOR 0
+#define CT_ENDIAN_CHECK 0x0A0B0C0Du
+#define CT_FILE_HEADER_SIZE 32
+#define CT_RECORD_HEADER_SIZE 12
+/* No record is larger; a reader rejects longer lengths before using them. */
+#define CT_MAX_RECORD (64u << 20)
+
+/* Record types. Order is part of the format. */
+#define CT_RECORDS(X)                                                         \
+    X(1, GEN_BEGIN, "gen_begin")                                              \
+    X(2, SCHEMA, "schema")                                                    \
+    X(3, PROCESS, "process")                                                  \
+    X(4, MODULES, "modules")                                                  \
+    X(5, THREADS, "threads")                                                  \
+    X(6, BATCH, "batch")                                                      \
+    X(7, LOST, "lost")                                                        \
+    X(8, GEN_END, "gen_end")                                                  \
+    X(9, END, "end")
+
+enum ct_record_type {
+#define X(id, NAME, name) CT_REC_##NAME = id,
+    CT_RECORDS(X)
+#undef X
+    CT_REC_MAX
+};
+
+enum ct_event_kind {
+#define X(id, NAME, name, timed, args, names) CT_EV_##NAME = id,
+#include "events.def"
+#undef X
+    CT_EV_COUNT
+};
+
+/* Bit 7 of an event's kind byte: a stack id follows its arguments. */
+#define CT_KIND_STACK 0x80u
+#define CT_KIND_MASK 0x7Fu
+#define CT_MAX_KINDS 128
+#define CT_MAX_ARGS 8
+#define CT_MAX_FRAMES 64
+#define CT_MAX_STRING 255
+
+/* THREADS record flags. */
+#define CT_THREAD_FLAG_EXITED 1u
+#define CT_THREAD_FLAG_TRACER 2u
+#define CT_THREAD_FLAG_REGISTERED 4u
+
+struct ct_event_info {
+    uint8_t id;
+    uint8_t timed;
+    const char *name;
+    const char *args;
+    const char *names;
+};
+
+/* Indexed by kind id; entries of unused ids have name NULL. */
+extern const struct ct_event_info ct_event_table[CT_MAX_KINDS];
+const char *ct_record_name(unsigned type);
+
+#endif

@@ -1,0 +1,157 @@
+/*
+ * reader.h - reads a trace: the library under every command.
+ *
+ * The file is mapped, never copied. ct_rd_next_gen indexes one generation at
+ * a time (its tables and the places of its batches); ct_rd_next_event then
+ * decodes a batch's events. Everything read is validated: a failure gives a
+ * message naming the file, the byte offset and what was expected, and no
+ * read ever goes past the end of the mapping. Memory held is proportional to
+ * one generation's tables and distinct strings and stacks, not to events.
+ *
+ * Return convention, as in the format's docs: 1 = an item was produced,
+ * 0 = no more items, -1 = error (reader->error says what and where).
+ */
+#ifndef CT_READER_H
+#define CT_READER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bytes.h"
+#include "format.h"
+
+/* id -> place in the file; for strings and stacks of one generation. */
+struct ct_idmap {
+    struct ct_idmap_entry {
+        uint64_t id;
+        const uint8_t *data;
+        uint64_t len; /* bytes of a string; frames of a stack */
+        const uint8_t *end;
+    } *entries;
+    size_t count, cap;
+};
+
+struct ct_rd_thread {
+    uint64_t tid;
+    uint64_t flags;
+    const uint8_t *name;
+    uint64_t name_len;
+};
+
+struct ct_rd_module {
+    const uint8_t *path;
+    uint64_t path_len, start, size, bias;
+    const uint8_t *build_id;
+    uint64_t build_id_len;
+};
+
+struct ct_rd_process {
+    uint64_t pid, ppid, start_mono_ns, start_real_ns, ncpu, clock_hz, shift, tsc;
+    const uint8_t *host, *exe, *cmdline;
+    uint64_t host_len, exe_len, cmdline_len;
+};
+
+struct ct_rd_batch {
+    uint64_t offset;    /* of the record in the file */
+    uint64_t tid, base_ts;
+    const uint8_t *events, *end;
+};
+
+struct ct_rd_lost {
+    uint64_t tid, count, first, last;
+};
+
+/* What a generation's schema says about an event kind. */
+struct ct_kind {
+    bool defined, known; /* in the file's schema; in this reader's table */
+    uint8_t timed;
+    char name[32];
+    char args[CT_MAX_ARGS + 1];
+    char names[CT_MAX_ARGS][16]; /* the arguments' names */
+};
+
+struct ct_gen {
+    uint64_t number, offset, end_offset;
+    bool complete;      /* its end record was read */
+    uint64_t base_units, base_mono_ns, base_real_ns, q32;
+    uint64_t end_units, end_mono_ns, end_batches, end_lost;
+    bool has_process;
+    struct ct_rd_process process;
+    struct ct_rd_thread *threads;
+    size_t nthreads;
+    struct ct_rd_module *modules;
+    size_t nmodules;
+    struct ct_rd_batch *batches;
+    size_t nbatches, batches_cap;
+    struct ct_rd_lost *lost;
+    size_t nlost, lost_cap;
+    struct ct_kind kinds[CT_MAX_KINDS];
+    struct ct_idmap strings, stacks;
+    uint64_t conflicts; /* an id defined twice with different contents */
+};
+
+struct ct_reader {
+    const char *path;
+    const uint8_t *data;
+    size_t size;
+    bool mapped;
+    uint64_t off;           /* the next record */
+    bool at_end;            /* the end record was read */
+    bool failed;            /* an error stopped reading */
+    bool pending_error;     /* an error after the generation just returned */
+    bool have_start;
+    uint64_t start_mono_ns; /* time zero: the session's start */
+    uint64_t generations;
+    uint16_t version_major, version_minor;
+    char error[512];
+    char warning[512];
+};
+
+struct ct_event {
+    uint8_t kind;           /* without the stack bit */
+    bool timed;
+    uint64_t offset;        /* of the kind byte in the file */
+    uint64_t tid;
+    uint64_t ts;            /* in clock units */
+    int64_t ts_ns;          /* nanoseconds since the session's start */
+    unsigned nargs;
+    uint64_t args[CT_MAX_ARGS];
+    const uint8_t *bytes;   /* the 'b' argument, if any */
+    uint64_t bytes_len;
+    const uint8_t *frames;  /* the 'f' argument's encoded frames */
+    const uint8_t *frames_end;
+    uint64_t nframes;
+    uint64_t stack;         /* 0: none */
+};
+
+struct ct_event_iter {
+    struct ct_cursor c;
+    const struct ct_rd_batch *batch;
+    struct ct_gen *gen;
+    uint64_t ts;
+};
+
+int ct_rd_open(struct ct_reader *rd, const char *path);
+int ct_rd_open_mem(struct ct_reader *rd, const void *data, size_t size, const char *name);
+void ct_rd_close(struct ct_reader *rd);
+
+/* Indexes the next generation into gen (freeing what it held). A file that
+ * ends between records without an end record gives its last generation
+ * with a warning in rd->warning (the program stopped mid-trace); one cut
+ * inside a record gives the generation up to its last whole batch, then -1
+ * on the next call. */
+int ct_rd_next_gen(struct ct_reader *rd, struct ct_gen *gen);
+void ct_gen_free(struct ct_gen *gen);
+
+void ct_rd_events(struct ct_gen *gen, size_t batch, struct ct_event_iter *it);
+int ct_rd_next_event(struct ct_reader *rd, struct ct_event_iter *it, struct ct_event *ev);
+
+/* Nanoseconds since the session's start of a time in clock units. */
+int64_t ct_gen_ns(const struct ct_reader *rd, const struct ct_gen *gen, uint64_t units);
+
+const struct ct_idmap_entry *ct_idmap_get(const struct ct_idmap *map, uint64_t id);
+/* Decodes a stack's frames (at most max); returns how many, or -1. */
+int ct_rd_frames(const uint8_t *data, const uint8_t *end, uint64_t n, uint64_t *pcs, size_t max);
+
+#endif

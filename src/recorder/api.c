@@ -1,0 +1,313 @@
+/*
+ * api.c - the annotation API of ctrace.h: tasks, regions and logs, and the
+ * slow paths of event.h (a new batch, a string or stack definition).
+ *
+ * Every function below starts with the same test of ctrace_on_ that the
+ * header's macros inline at call sites, so that calling a function through
+ * its address costs no more when tracing is off.
+ */
+#define CTRACE_NO_MACROS
+#include "ctrace.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "event.h"
+
+volatile unsigned char ctrace_on_;
+struct ct_state ct_g = {.gen = 1, .stacks = true, .max_depth = 32, .task_ids = 1};
+
+/* Hands the slot's batch to the writer, takes a fresh one, and writes the
+ * record of any events dropped meanwhile. NULL when no batch is free: the
+ * event is counted as dropped, with its time. */
+struct ct_slot *ct_slot_refill(struct ct_thread *t, uint32_t gen, uint64_t ts, size_t need)
+{
+    if (gen == 0)
+        return NULL; /* the session is ending: record nothing more */
+    t->gen = gen;
+    struct ct_slot *s = &t->slot[gen & 1];
+    if (s->batch >= 0) {
+        struct ct_batch *b = ct_pool_batch((uint32_t)s->batch);
+        b->used = (uint32_t)(s->pos - b->mem);
+        ct_pool_push_full(s->batch);
+        ct_writer_wake();
+        s->batch = -1;
+        s->pos = s->end = NULL;
+    }
+    int32_t index = need <= CT_BATCH_SIZE / 2 ? ct_pool_get() : -1;
+    if (index < 0) {
+        if (s->drop_count++ == 0)
+            s->drop_first = ts;
+        s->drop_last = ts;
+        return NULL;
+    }
+    struct ct_batch *b = ct_pool_batch((uint32_t)index);
+    b->gen = gen;
+    b->tid = t->tid;
+    b->base_ts = ts;
+    b->used = 0;
+    s->batch = index;
+    s->pos = b->mem;
+    s->end = b->mem + CT_BATCH_SIZE;
+    s->last_ts = ts;
+    if (s->drop_count) {
+        uint8_t *p = ct_put_head(s, CT_EV_LOST, ts);
+        p = ct_put_uleb(p, s->drop_count);
+        p = ct_put_uleb(p, s->drop_first);
+        s->pos = ct_put_uleb(p, s->drop_last);
+        s->drop_count = 0;
+    }
+    return s;
+}
+
+uint32_t ct_string_define(struct ct_thread *t, struct ct_slot *s, const char *str, uint64_t ts,
+                          struct ct_string_cache_entry *e)
+{
+    const char *text = str ? str : "(null)";
+    size_t len = strnlen(text, CT_MAX_STRING);
+    uint32_t id = ct_intern(&ct_strings, ct_hash_bytes(text, len));
+    if (id == 0 || !ct_room(t, s, ts, 2 * CT_LEB_MAX + len + CT_EVENT_RESERVE))
+        return 0;
+    uint8_t *p = s->pos;
+    *p++ = CT_EV_STRING;
+    p = ct_put_uleb(p, id);
+    p = ct_put_uleb(p, len);
+    memcpy(p, text, len);
+    s->pos = p + len;
+    e->ptr = str;
+    e->id = id;
+    e->gen = t->gen;
+    return id;
+}
+
+uint32_t ct_stack_define(struct ct_thread *t, struct ct_slot *s, const uintptr_t *pcs, unsigned n,
+                         uint64_t hash, uint64_t ts, struct ct_stack_cache_entry *e)
+{
+    uint32_t id = ct_intern(&ct_stacks, hash);
+    if (id == 0 || !ct_room(t, s, ts, (n + 3) * CT_LEB_MAX + CT_EVENT_RESERVE))
+        return 0;
+    uint8_t *p = s->pos;
+    *p++ = CT_EV_STACK;
+    p = ct_put_uleb(p, id);
+    p = ct_put_uleb(p, n);
+    uintptr_t prev = 0;
+    for (unsigned i = 0; i < n; i++) {
+        p = ct_put_sleb(p, (int64_t)(pcs[i] - prev));
+        prev = pcs[i];
+    }
+    s->pos = p;
+    e->hash = hash;
+    e->id = id;
+    e->gen = t->gen;
+    return id;
+}
+
+static uint64_t next_task_id(struct ct_thread *t)
+{
+    if (t->task_next == t->task_end) {
+        t->task_next = atomic_fetch_add(&ct_g.task_ids, CT_TASK_ID_BLOCK);
+        t->task_end = t->task_next + CT_TASK_ID_BLOCK;
+    }
+    return t->task_next++;
+}
+
+static inline bool stacks_on(void)
+{
+    return atomic_load_explicit(&ct_g.stacks, memory_order_relaxed);
+}
+
+/* Ends an event: the optional stack reference goes last. */
+static inline void finish(struct ct_slot *s, uint8_t *p, uint8_t *kind, uint32_t stack)
+{
+    if (stack) {
+        *kind |= CT_KIND_STACK;
+        p = ct_put_uleb(p, stack);
+    }
+    s->pos = p;
+}
+
+ctrace_task(ctrace_task_begin)(ctrace_task parent, const char *type)
+{
+    ctrace_task task = {0};
+    struct ct_thread *t;
+    if (!ctrace_on_ || !(t = ct_enter()))
+        return task;
+    uint64_t ts = ct_now();
+    task.id = next_task_id(t);
+    struct ct_slot *s = ct_slot_for(t, ts, CT_EVENT_RESERVE);
+    if (s) {
+        uint32_t type_id = ct_string_ref(t, s, type, ts);
+        uint32_t stack = stacks_on() ? ct_stack_ref(t, s, ts) : 0;
+        if (ct_room(t, s, ts, CT_EVENT_RESERVE)) {
+            uint8_t *kind = s->pos;
+            uint8_t *p = ct_put_head(s, CT_EV_TASK_BEGIN, ts);
+            p = ct_put_uleb(p, task.id);
+            p = ct_put_uleb(p, parent.id);
+            p = ct_put_uleb(p, type_id);
+            finish(s, p, kind, stack);
+        }
+    }
+    ct_leave(t);
+    return task;
+}
+
+void(ctrace_task_end)(ctrace_task task)
+{
+    struct ct_thread *t;
+    if (!ctrace_on_ || task.id == 0 || !(t = ct_enter()))
+        return;
+    uint64_t ts = ct_now();
+    struct ct_slot *s = ct_slot_for(t, ts, CT_EVENT_RESERVE);
+    if (s) {
+        uint32_t stack = stacks_on() ? ct_stack_ref(t, s, ts) : 0;
+        if (ct_room(t, s, ts, CT_EVENT_RESERVE)) {
+            uint8_t *kind = s->pos;
+            uint8_t *p = ct_put_head(s, CT_EV_TASK_END, ts);
+            finish(s, ct_put_uleb(p, task.id), kind, stack);
+        }
+    }
+    ct_leave(t);
+}
+
+ctrace_region(ctrace_region_begin)(ctrace_task task, const char *type)
+{
+    ctrace_region region = {0, 0, 0};
+    struct ct_thread *t;
+    if (!ctrace_on_ || !(t = ct_enter()))
+        return region;
+    uint64_t ts = ct_now();
+    struct ct_slot *s = ct_slot_for(t, ts, CT_EVENT_RESERVE);
+    if (s) {
+        region.type = ct_string_ref(t, s, type, ts);
+        uint32_t stack = stacks_on() ? ct_stack_ref(t, s, ts) : 0;
+        if (ct_room(t, s, ts, CT_EVENT_RESERVE)) {
+            uint8_t *kind = s->pos;
+            uint8_t *p = ct_put_head(s, CT_EV_REGION_BEGIN, ts);
+            p = ct_put_uleb(p, task.id);
+            finish(s, ct_put_uleb(p, region.type), kind, stack);
+        }
+    }
+    /* Depth counts even when the begin was dropped, so ends still match. */
+    region.depth = ++t->depth;
+    region.task = task.id;
+    ct_leave(t);
+    return region;
+}
+
+void(ctrace_region_end)(ctrace_region region)
+{
+    struct ct_thread *t;
+    if (!ctrace_on_ || region.depth == 0 || !(t = ct_enter()))
+        return;
+    uint64_t ts = ct_now();
+    bool in_order = region.depth == t->depth;
+    if (t->depth > 0)
+        t->depth--;
+    struct ct_slot *s = ct_slot_for(t, ts, CT_EVENT_RESERVE);
+    if (s) {
+        uint32_t stack = stacks_on() ? ct_stack_ref(t, s, ts) : 0;
+        if (ct_room(t, s, ts, CT_EVENT_RESERVE)) {
+            uint8_t *kind = s->pos;
+            uint8_t *p = ct_put_head(s, in_order ? CT_EV_REGION_END : CT_EV_REGION_END_AT, ts);
+            p = ct_put_uleb(p, region.type);
+            if (!in_order)
+                p = ct_put_uleb(p, region.depth);
+            finish(s, p, kind, stack);
+        }
+    }
+    ct_leave(t);
+}
+
+/* Inlined into both log functions so that the stack starts at their caller. */
+__attribute__((always_inline)) static inline void log_event(ctrace_task task,
+                                                            const char *category,
+                                                            const char *message)
+{
+    struct ct_thread *t;
+    if (!(t = ct_enter()))
+        return;
+    uint64_t ts = ct_now();
+    const char *text = message ? message : "";
+    size_t len = strnlen(text, CTRACE_MAX_MESSAGE);
+    size_t need = CT_EVENT_RESERVE + len;
+    struct ct_slot *s = ct_slot_for(t, ts, need);
+    if (s) {
+        uint32_t cat = ct_string_ref(t, s, category, ts);
+        uint32_t stack = stacks_on() ? ct_stack_ref(t, s, ts) : 0;
+        if (ct_room(t, s, ts, need)) {
+            uint8_t *kind = s->pos;
+            uint8_t *p = ct_put_head(s, CT_EV_LOG, ts);
+            p = ct_put_uleb(p, task.id);
+            p = ct_put_uleb(p, cat);
+            p = ct_put_uleb(p, len);
+            memcpy(p, text, len);
+            finish(s, p + len, kind, stack);
+        }
+    }
+    ct_leave(t);
+}
+
+void(ctrace_log)(ctrace_task task, const char *category, const char *message)
+{
+    if (ctrace_on_)
+        log_event(task, category, message);
+}
+
+void(ctrace_logf)(ctrace_task task, const char *category, const char *fmt, ...)
+{
+    if (!ctrace_on_)
+        return;
+    char buf[CTRACE_MAX_MESSAGE + 1];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt ? fmt : "", ap);
+    va_end(ap);
+    log_event(task, category, buf);
+}
+
+void ctrace_set_stacks(bool on)
+{
+    atomic_store(&ct_g.stacks, on);
+}
+
+bool(ctrace_enabled)(void)
+{
+    return ctrace_on_ != 0;
+}
+
+/* Called from the thread-specific key's destructor when a registered thread
+ * exits: records the exit and hands its batch to the writer. The descriptor
+ * becomes the writer's with the release store of EXITED, the thread's last
+ * access to it. */
+void ct_thread_exit(struct ct_thread *t)
+{
+    if (ctrace_on_ && ct_enter() == t) {
+        uint64_t ts = ct_now();
+        struct ct_slot *s = ct_slot_for(t, ts, CT_EVENT_RESERVE);
+        if (s)
+            s->pos = ct_put_head(s, CT_EV_THREAD_EXIT, ts);
+        uint32_t gen = atomic_load_explicit(&ct_g.gen, memory_order_relaxed);
+        s = &t->slot[gen & 1];
+        if (t->gen == gen && s->batch >= 0) {
+            struct ct_batch *b = ct_pool_batch((uint32_t)s->batch);
+            b->used = (uint32_t)(s->pos - b->mem);
+            ct_pool_push_full(s->batch);
+            s->batch = -1;
+            s->pos = s->end = NULL;
+        }
+        ct_leave(t);
+    }
+    ct_self = CT_THREAD_DEAD;
+    atomic_store_explicit(&t->state, CT_THREAD_EXITED, memory_order_release);
+}
+
+const char *ctrace_strerror(int error)
+{
+    switch (error) {
+#define CTRACE_ERROR_CASE(name, value, text) case value: return text;
+        CTRACE_ERRORS(CTRACE_ERROR_CASE)
+#undef CTRACE_ERROR_CASE
+    }
+    return "unknown error";
+}

@@ -1,0 +1,143 @@
+/*
+ * pool.c - the batches that events are written into.
+ *
+ * Memory is mapped a chunk (1 MiB) at a time, as threads need it, up to the
+ * configured bound, and then only recycled: a fresh page costs microseconds
+ * on first touch, a recycled one nothing. Batches move between two lists
+ * without locks:
+ *   free: many threads pop, the writer pushes. A Treiber stack whose head
+ *         carries a tag that changes on every update, so that a pop can
+ *         never succeed on a head that was popped and pushed back (ABA).
+ *   full: many threads push, the writer takes the whole list at once with an
+ *         exchange and reverses it into push order. Taking everything needs
+ *         no tag.
+ * A thread touches these lists once per 32 KiB batch, never per event.
+ */
+#include "recorder.h"
+
+#include <stdlib.h>
+#include <sys/mman.h>
+
+static struct ct_batch *batches;
+static uint32_t capacity;           /* batches the bound allows */
+static _Atomic uint32_t mapped;     /* batches mapped so far */
+static _Atomic uint64_t free_head;  /* tag << 32 | index + 1 */
+static _Atomic uint32_t full_head;  /* index + 1 */
+
+int ct_pool_init(size_t max_bytes)
+{
+    if (batches)
+        return 0; /* the pool outlives a session; its bound is the first's */
+    uint32_t n = (uint32_t)(max_bytes / CT_BATCH_SIZE);
+    n = (n + CT_CHUNK_BATCHES - 1) / CT_CHUNK_BATCHES * CT_CHUNK_BATCHES;
+    if (n < CT_CHUNK_BATCHES)
+        n = CT_CHUNK_BATCHES;
+    batches = calloc(n, sizeof *batches);
+    if (!batches)
+        return -1;
+    capacity = n;
+    return 0;
+}
+
+struct ct_batch *ct_pool_batch(uint32_t index)
+{
+    return &batches[index];
+}
+
+size_t ct_pool_bytes_mapped(void)
+{
+    return (size_t)atomic_load_explicit(&mapped, memory_order_relaxed) * CT_BATCH_SIZE;
+}
+
+void ct_pool_put(int32_t index)
+{
+    uint64_t head = atomic_load_explicit(&free_head, memory_order_relaxed);
+    uint64_t next;
+    do {
+        batches[index].next = (uint32_t)head;
+        next = ((head >> 32) + 1) << 32 | (uint32_t)(index + 1);
+    } while (!atomic_compare_exchange_weak_explicit(&free_head, &head, next,
+                                                    memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+/* Maps one more chunk and returns one of its batches, the rest to the free
+ * list; -1 when the bound is reached or the kernel refuses. */
+static int32_t map_chunk(bool touch)
+{
+    uint32_t first = atomic_fetch_add(&mapped, CT_CHUNK_BATCHES);
+    if (first >= capacity) {
+        atomic_fetch_sub(&mapped, CT_CHUNK_BATCHES);
+        return -1;
+    }
+    uint8_t *mem = mmap(NULL, (size_t)CT_CHUNK_BATCHES * CT_BATCH_SIZE,
+                        PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) {
+        atomic_fetch_sub(&mapped, CT_CHUNK_BATCHES);
+        return -1;
+    }
+    for (uint32_t i = 0; i < CT_CHUNK_BATCHES; i++)
+        batches[first + i].mem = mem + (size_t)i * CT_BATCH_SIZE;
+    if (touch) /* fault the pages in now, before any thread can see them */
+        for (size_t off = 0; off < (size_t)CT_CHUNK_BATCHES * CT_BATCH_SIZE; off += 4096)
+            mem[off] = 0;
+    for (uint32_t i = 1; i < CT_CHUNK_BATCHES; i++)
+        ct_pool_put((int32_t)(first + i));
+    return (int32_t)first;
+}
+
+int32_t ct_pool_get(void)
+{
+    uint64_t head = atomic_load_explicit(&free_head, memory_order_acquire);
+    for (;;) {
+        uint32_t top = (uint32_t)head;
+        if (top == 0)
+            return map_chunk(false);
+        uint64_t next = ((head >> 32) + 1) << 32 | batches[top - 1].next;
+        if (atomic_compare_exchange_weak_explicit(&free_head, &head, next,
+                                                  memory_order_acquire,
+                                                  memory_order_acquire))
+            return (int32_t)(top - 1);
+    }
+}
+
+void ct_pool_push_full(int32_t index)
+{
+    uint32_t head = atomic_load_explicit(&full_head, memory_order_relaxed);
+    do
+        batches[index].next = head;
+    while (!atomic_compare_exchange_weak_explicit(&full_head, &head, (uint32_t)(index + 1),
+                                                  memory_order_release,
+                                                  memory_order_relaxed));
+}
+
+uint32_t ct_pool_take_full(void)
+{
+    uint32_t list = atomic_exchange_explicit(&full_head, 0, memory_order_acquire);
+    uint32_t reversed = 0;
+    while (list) {
+        uint32_t next = batches[list - 1].next;
+        batches[list - 1].next = reversed;
+        reversed = list;
+        list = next;
+    }
+    return reversed;
+}
+
+/* Maps and touches chunks ahead of need, from the writer thread, so that
+ * threads rarely pay for fresh pages themselves. */
+void ct_pool_prefill(unsigned want_free)
+{
+    unsigned have = 0;
+    uint64_t head = atomic_load_explicit(&free_head, memory_order_acquire);
+    /* Counting the free list races with pops; an estimate is enough. */
+    for (uint32_t i = (uint32_t)head; i && have < want_free; i = batches[i - 1].next)
+        have++;
+    while (have < want_free) {
+        int32_t b = map_chunk(true);
+        if (b < 0)
+            return;
+        ct_pool_put(b);
+        have += CT_CHUNK_BATCHES;
+    }
+}

@@ -1,0 +1,160 @@
+/*
+ * recorder.h - the recorder's shared state, between the API (api.c), the
+ * thread registry (thread.c), the batch pool (pool.c), the intern tables
+ * (intern.c) and the writer (writer.c). See docs/architecture.md.
+ *
+ * The hand-off between a tracing thread and the writer, in one picture:
+ *
+ *   thread                                 writer (closing generation G)
+ *   seq++ (odd: "inside an event")         g_gen = G+1
+ *   g = g_gen                              membarrier(): a full fence on
+ *   write into slot[g & 1]                   every running thread
+ *   seq++ (even)                           wait until each seq is even
+ *                                          take every slot[G & 1]
+ *
+ * After the writer's wait, no thread can be writing into a slot of G: a
+ * thread that entered its event before the barrier has left it, and one that
+ * enters after it reads G+1. So the writer owns slot[G & 1] of every thread
+ * until it starts generation G+2, and the thread pays for this protocol with
+ * two plain stores per event and no atomic read-modify-write.
+ */
+#ifndef CT_RECORDER_H
+#define CT_RECORDER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../compat/clock.h"
+#include "../format/format.h"
+
+#define CT_INTERNAL __attribute__((visibility("hidden")))
+#define CT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define CT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#define CT_BATCH_SIZE (32u << 10)
+#define CT_CHUNK_BATCHES 32 /* batches mapped at once: 1 MiB */
+/* Room checked on the fast path; enough for any event without definitions. */
+#define CT_EVENT_RESERVE 64
+#define CT_STRING_CACHE 64
+#define CT_STACK_CACHE 1024
+#define CT_TASK_ID_BLOCK 1024
+
+/* ---- batch pool (pool.c) ---- */
+
+/* A batch: CT_BATCH_SIZE bytes of events of one thread in one generation. */
+struct ct_batch {
+    uint8_t *mem;
+    uint32_t next; /* index + 1 of the next batch on a list; 0 ends it */
+    uint32_t used; /* bytes of events, set when the batch is handed over */
+    uint32_t gen;
+    pid_t tid;
+    uint64_t base_ts;
+};
+
+CT_INTERNAL int ct_pool_init(size_t max_bytes);
+CT_INTERNAL int32_t ct_pool_get(void);            /* batch index, or -1 */
+CT_INTERNAL void ct_pool_put(int32_t index);      /* back to the free list */
+CT_INTERNAL void ct_pool_push_full(int32_t index); /* to the writer */
+CT_INTERNAL uint32_t ct_pool_take_full(void);      /* all full, in push order */
+CT_INTERNAL struct ct_batch *ct_pool_batch(uint32_t index);
+CT_INTERNAL size_t ct_pool_bytes_mapped(void);
+CT_INTERNAL void ct_pool_prefill(unsigned want_free);
+
+/* ---- intern tables (intern.c): 64-bit content hash -> small id ---- */
+
+struct ct_intern;
+CT_INTERNAL extern struct ct_intern ct_strings, ct_stacks;
+CT_INTERNAL int ct_intern_init(struct ct_intern *table, unsigned log2_slots);
+/* The id of key (nonzero), inserting it; 0 when the table is full. */
+CT_INTERNAL uint32_t ct_intern(struct ct_intern *table, uint64_t key);
+CT_INTERNAL uint64_t ct_intern_full_misses(struct ct_intern *table);
+CT_INTERNAL uint64_t ct_hash_bytes(const void *data, size_t len);
+
+/* ---- threads (thread.c) ---- */
+
+/* Where a thread writes the events of one generation parity. */
+struct ct_slot {
+    int32_t batch; /* -1: none */
+    uint8_t *pos, *end;
+    uint64_t last_ts;
+    /* Events that found no free batch: how many, and when. */
+    uint64_t drop_count, drop_first, drop_last;
+};
+
+struct ct_string_cache_entry {
+    const char *ptr;
+    uint32_t id, gen;
+};
+
+struct ct_stack_cache_entry {
+    uint64_t hash;
+    uint32_t id, gen;
+};
+
+/* FREE -> CLAIMED (being set up) -> LIVE -> EXITED -> FREE. The writer looks
+ * only at LIVE and EXITED descriptors. */
+enum { CT_THREAD_FREE, CT_THREAD_CLAIMED, CT_THREAD_LIVE, CT_THREAD_EXITED };
+
+struct ct_thread {
+    /* Written by the thread; read by the writer only as the header explains. */
+    _Atomic uint32_t seq;
+    uint32_t gen;
+    struct ct_slot slot[2];
+    uint32_t depth;
+    uint64_t task_next, task_end;
+    uintptr_t stack_lo, stack_hi;
+    uint32_t reentered;          /* events dropped inside another event */
+    uint32_t reentered_reported; /* the writer's: how many it has reported */
+    /* Identity. */
+    pid_t tid;
+    char name[16];
+    _Atomic int state;
+    _Atomic uint32_t name_changed;
+    struct ct_thread *all_next; /* registry list; never unlinked */
+    struct ct_string_cache_entry strings[CT_STRING_CACHE];
+    struct ct_stack_cache_entry stacks[CT_STACK_CACHE];
+};
+
+CT_INTERNAL extern __thread struct ct_thread *ct_self
+    __attribute__((tls_model("initial-exec")));
+CT_INTERNAL struct ct_thread *ct_thread_register(void);
+CT_INTERNAL struct ct_thread *ct_thread_first(void);
+CT_INTERNAL pid_t ct_gettid(void);
+/* Flushes an exiting thread's batch (api.c); called by its key destructor. */
+CT_INTERNAL void ct_thread_exit(struct ct_thread *t);
+/* ct_self of a thread that has exited or must never trace. */
+#define CT_THREAD_DEAD ((struct ct_thread *)1)
+
+/* ---- global state ---- */
+
+struct ct_state {
+    _Atomic uint32_t gen;        /* the generation threads write into */
+    _Atomic bool need_fence;     /* no membarrier: threads fence themselves */
+    _Atomic bool stacks;         /* stacks on annotations */
+    unsigned max_depth;
+    _Atomic uint64_t task_ids;   /* next block of task ids */
+    pid_t tracer_tid;            /* the writer thread, left out of reports */
+};
+CT_INTERNAL extern struct ct_state ct_g;
+
+/* ---- writer (writer.c) ---- */
+
+struct ct_writer_config {
+    int fd;
+    uint64_t generation_ns;
+    size_t generation_bytes;
+    size_t pool_batches;
+};
+CT_INTERNAL int ct_writer_start(const struct ct_writer_config *config);
+CT_INTERNAL void ct_writer_stop(void);
+CT_INTERNAL void ct_writer_wake(void);
+
+/* ---- compat ---- */
+CT_INTERNAL int ct_membarrier_register(void);
+CT_INTERNAL int ct_membarrier(void);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * records.h - building the payloads of the writer's records (tables.c) into
+ * a growable buffer that only the writer thread uses.
+ */
+#ifndef CT_RECORDS_H
+#define CT_RECORDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../format/bytes.h"
+
+struct ct_buf {
+    uint8_t *data;
+    size_t len, cap;
+    bool failed; /* an allocation failed: the record is not written */
+};
+
+void ct_buf_reset(struct ct_buf *b);
+void ct_buf_free(struct ct_buf *b);
+uint8_t *ct_buf_reserve(struct ct_buf *b, size_t n);
+void ct_buf_uleb(struct ct_buf *b, uint64_t v);
+void ct_buf_bytes(struct ct_buf *b, const void *data, size_t len);
+static inline void ct_buf_str(struct ct_buf *b, const char *s)
+{
+    ct_buf_bytes(b, s, strlen(s));
+}
+
+struct ct_process_info {
+    uint64_t start_mono_ns, start_real_ns, clock_hz;
+    char *cmdline; /* NUL-separated arguments */
+    size_t cmdline_len;
+    char exe[4096];
+    char host[256];
+};
+
+void ct_process_info_read(struct ct_process_info *info);
+void ct_process_info_free(struct ct_process_info *info);
+void ct_record_process(struct ct_buf *b, const struct ct_process_info *info);
+void ct_record_schema(struct ct_buf *b);
+/* Returns a signature of the loaded objects: it changes when one is loaded
+ * or unloaded, so that the writer rewrites the table only then. */
+uint64_t ct_modules_signature(void);
+void ct_record_modules(struct ct_buf *b);
+void ct_record_threads(struct ct_buf *b, pid_t tracer_tid);
+
+#endif

@@ -1,0 +1,292 @@
+/*
+ * tables.c - the per-generation tables that the writer repeats in every
+ * generation so that each one reads alone: the process, the event schema,
+ * the loaded modules and the threads. Runs on the writer thread only.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <link.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "records.h"
+#include "recorder.h"
+
+void ct_buf_reset(struct ct_buf *b)
+{
+    b->len = 0;
+    b->failed = false;
+}
+
+void ct_buf_free(struct ct_buf *b)
+{
+    free(b->data);
+    *b = (struct ct_buf){0};
+}
+
+uint8_t *ct_buf_reserve(struct ct_buf *b, size_t n)
+{
+    if (b->cap - b->len < n) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap - b->len < n)
+            cap *= 2;
+        uint8_t *data = realloc(b->data, cap);
+        if (!data) {
+            b->failed = true;
+            return NULL;
+        }
+        b->data = data;
+        b->cap = cap;
+    }
+    return b->data + b->len;
+}
+
+void ct_buf_uleb(struct ct_buf *b, uint64_t v)
+{
+    uint8_t *p = ct_buf_reserve(b, CT_LEB_MAX);
+    if (p)
+        b->len = (size_t)(ct_put_uleb(p, v) - b->data);
+}
+
+void ct_buf_bytes(struct ct_buf *b, const void *data, size_t len)
+{
+    ct_buf_uleb(b, len);
+    uint8_t *p = ct_buf_reserve(b, len);
+    if (p && len) {
+        memcpy(p, data, len);
+        b->len += len;
+    }
+}
+
+/* Reads a small /proc file whole; returns its length, or 0. */
+static size_t read_small_file(const char *path, char *out, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    size_t len = 0;
+    while (len < cap) {
+        ssize_t n = read(fd, out + len, cap - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    return len;
+}
+
+void ct_process_info_read(struct ct_process_info *info)
+{
+    char buf[65536];
+    size_t len = read_small_file("/proc/self/cmdline", buf, sizeof buf);
+    info->cmdline = malloc(len ? len : 1);
+    if (info->cmdline) {
+        memcpy(info->cmdline, buf, len);
+        info->cmdline_len = len;
+    }
+    ssize_t n = readlink("/proc/self/exe", info->exe, sizeof info->exe - 1);
+    info->exe[n > 0 ? n : 0] = 0;
+    if (gethostname(info->host, sizeof info->host) != 0)
+        info->host[0] = 0;
+    info->host[sizeof info->host - 1] = 0;
+}
+
+void ct_process_info_free(struct ct_process_info *info)
+{
+    free(info->cmdline);
+    info->cmdline = NULL;
+}
+
+void ct_record_process(struct ct_buf *b, const struct ct_process_info *info)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    ct_buf_uleb(b, (uint64_t)getpid());
+    ct_buf_uleb(b, (uint64_t)getppid());
+    ct_buf_uleb(b, info->start_mono_ns);
+    ct_buf_uleb(b, info->start_real_ns);
+    ct_buf_uleb(b, ncpu > 0 ? (uint64_t)ncpu : 0);
+    ct_buf_uleb(b, info->clock_hz);
+    ct_buf_uleb(b, CT_TS_SHIFT);
+    ct_buf_uleb(b, CT_CLOCK_IS_TSC);
+    ct_buf_str(b, info->host);
+    ct_buf_str(b, info->exe);
+    ct_buf_bytes(b, info->cmdline ? info->cmdline : "", info->cmdline_len);
+}
+
+void ct_record_schema(struct ct_buf *b)
+{
+    unsigned count = 0;
+    for (unsigned k = 0; k < CT_MAX_KINDS; k++)
+        count += ct_event_table[k].name != NULL;
+    ct_buf_uleb(b, count);
+    for (unsigned k = 0; k < CT_MAX_KINDS; k++) {
+        const struct ct_event_info *e = &ct_event_table[k];
+        if (!e->name)
+            continue;
+        ct_buf_uleb(b, e->id);
+        ct_buf_uleb(b, e->timed);
+        ct_buf_str(b, e->name);
+        ct_buf_str(b, e->args);
+        ct_buf_str(b, e->names);
+    }
+}
+
+static int count_object(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    uint64_t *sig = data;
+    *sig = (*sig ^ (uint64_t)info->dlpi_addr) * 0x100000001b3u + 1;
+    return 0;
+}
+
+uint64_t ct_modules_signature(void)
+{
+    uint64_t sig = 0xcbf29ce484222325u;
+    dl_iterate_phdr(count_object, &sig);
+    return sig;
+}
+
+/* The GNU build-id note of a loaded object, read from its mapped notes. */
+static size_t build_id(struct dl_phdr_info *info, const uint8_t **id)
+{
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE)
+            continue;
+        const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
+        const uint8_t *end = p + ph->p_memsz;
+        while (end - p >= (ptrdiff_t)sizeof(ElfW(Nhdr))) {
+            const ElfW(Nhdr) *n = (const ElfW(Nhdr) *)p;
+            size_t name = (n->n_namesz + 3) & ~(size_t)3;
+            size_t desc = (n->n_descsz + 3) & ~(size_t)3;
+            const uint8_t *d = p + sizeof *n + name;
+            if (d + desc > end)
+                break;
+            if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 &&
+                memcmp(p + sizeof *n, "GNU", 4) == 0) {
+                *id = d;
+                return n->n_descsz;
+            }
+            p = d + desc;
+        }
+    }
+    return 0;
+}
+
+struct module_walk {
+    struct ct_buf *buf;
+    unsigned count;
+};
+
+static int add_module(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    struct module_walk *walk = data;
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        if (ph->p_vaddr < lo)
+            lo = ph->p_vaddr;
+        if (ph->p_vaddr + ph->p_memsz > hi)
+            hi = ph->p_vaddr + ph->p_memsz;
+    }
+    if (hi <= lo)
+        return 0;
+    char exe[PATH_MAX];
+    const char *path = info->dlpi_name;
+    if (!path || !*path) {
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        exe[n > 0 ? n : 0] = 0;
+        path = exe;
+    }
+    const uint8_t *id = NULL;
+    size_t id_len = build_id(info, &id);
+    ct_buf_str(walk->buf, path);
+    ct_buf_uleb(walk->buf, info->dlpi_addr + lo); /* where the object starts */
+    ct_buf_uleb(walk->buf, hi - lo);
+    ct_buf_uleb(walk->buf, info->dlpi_addr);      /* load bias: pc - bias = ELF vaddr */
+    ct_buf_bytes(walk->buf, id, id_len);
+    walk->count++;
+    return 0;
+}
+
+void ct_record_modules(struct ct_buf *b)
+{
+    /* The count goes first: build the entries, then prepend it. */
+    struct ct_buf entries = {0};
+    struct module_walk walk = {&entries, 0};
+    dl_iterate_phdr(add_module, &walk);
+    ct_buf_uleb(b, walk.count);
+    uint8_t *p = ct_buf_reserve(b, entries.len);
+    if (p && entries.len) {
+        memcpy(p, entries.data, entries.len);
+        b->len += entries.len;
+    }
+    b->failed |= entries.failed;
+    ct_buf_free(&entries);
+}
+
+static void thread_entry(struct ct_buf *b, pid_t tid, unsigned flags, const char *name)
+{
+    ct_buf_uleb(b, (uint64_t)tid);
+    ct_buf_uleb(b, flags);
+    ct_buf_str(b, name);
+}
+
+static bool read_comm(pid_t tid, char name[16])
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
+    size_t n = read_small_file(path, name, 15);
+    if (n == 0)
+        return false;
+    if (name[n - 1] == '\n')
+        n--;
+    name[n] = 0;
+    return true;
+}
+
+/* Every thread the trace knows: the live ones, from /proc/self/task, and the
+ * registered ones that have exited. */
+void ct_record_threads(struct ct_buf *b, pid_t tracer_tid)
+{
+    struct ct_buf entries = {0};
+    unsigned count = 0;
+    DIR *dir = opendir("/proc/self/task");
+    struct dirent *d;
+    while (dir && (d = readdir(dir))) {
+        if (d->d_name[0] < '0' || d->d_name[0] > '9')
+            continue;
+        pid_t tid = (pid_t)atoi(d->d_name);
+        char name[16];
+        if (!read_comm(tid, name))
+            continue; /* exited meanwhile */
+        unsigned flags = tid == tracer_tid ? CT_THREAD_FLAG_TRACER : 0;
+        for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next)
+            if (t->tid == tid && atomic_load(&t->state) == CT_THREAD_LIVE)
+                flags |= CT_THREAD_FLAG_REGISTERED;
+        thread_entry(&entries, tid, flags, name);
+        count++;
+    }
+    if (dir)
+        closedir(dir);
+    for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
+        if (atomic_load_explicit(&t->state, memory_order_acquire) != CT_THREAD_EXITED)
+            continue;
+        thread_entry(&entries, t->tid, CT_THREAD_FLAG_EXITED | CT_THREAD_FLAG_REGISTERED, t->name);
+        count++;
+    }
+    ct_buf_uleb(b, count);
+    uint8_t *p = ct_buf_reserve(b, entries.len);
+    if (p && entries.len) {
+        memcpy(p, entries.data, entries.len);
+        b->len += entries.len;
+    }
+    b->failed |= entries.failed;
+    ct_buf_free(&entries);
+}

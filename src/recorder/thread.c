@@ -1,0 +1,129 @@
+/*
+ * thread.c - the registry of threads that have recorded events.
+ *
+ * A thread registers on its first event: it takes a free descriptor or maps
+ * new ones, learns its tid, name and stack top, and arms a thread-specific
+ * key whose destructor flushes its batch when it exits. Descriptors are never
+ * unmapped: the writer reads them after their thread has gone, and hands an
+ * exited thread's descriptor back to the free state once its last events are
+ * written (writer.c). The list only grows, by a compare-and-swap on its head.
+ */
+#include "recorder.h"
+
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define DESCRIPTORS_PER_MAP 16
+
+__thread struct ct_thread *ct_self __attribute__((tls_model("initial-exec")));
+static __thread bool registering __attribute__((tls_model("initial-exec")));
+static _Atomic(struct ct_thread *) all_threads;
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+
+
+
+pid_t ct_gettid(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+struct ct_thread *ct_thread_first(void)
+{
+    return atomic_load_explicit(&all_threads, memory_order_acquire);
+}
+
+static void on_thread_exit(void *value)
+{
+    struct ct_thread *t = value;
+    if (t && ct_self == t)
+        ct_thread_exit(t);
+}
+
+static void make_exit_key(void)
+{
+    pthread_key_create(&exit_key, on_thread_exit);
+}
+
+static struct ct_thread *claim_free(void)
+{
+    for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
+        int expected = CT_THREAD_FREE;
+        if (atomic_load_explicit(&t->state, memory_order_relaxed) == CT_THREAD_FREE &&
+            atomic_compare_exchange_strong(&t->state, &expected, CT_THREAD_CLAIMED))
+            return t;
+    }
+    return NULL;
+}
+
+/* Maps a block of descriptors; keeps the first, publishes the rest as free. */
+static struct ct_thread *map_descriptors(void)
+{
+    size_t size = DESCRIPTORS_PER_MAP * sizeof(struct ct_thread);
+    struct ct_thread *block = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (block == MAP_FAILED)
+        return NULL;
+    for (int i = 0; i < DESCRIPTORS_PER_MAP; i++)
+        atomic_init(&block[i].state, i == 0 ? CT_THREAD_CLAIMED : CT_THREAD_FREE);
+    for (int i = DESCRIPTORS_PER_MAP - 1; i >= 0; i--) {
+        struct ct_thread *head = atomic_load(&all_threads);
+        do
+            block[i].all_next = head;
+        while (!atomic_compare_exchange_weak(&all_threads, &head, &block[i]));
+    }
+    return &block[0];
+}
+
+/* The bounds of this thread's stack; both 0 when unknown (no stacks then). */
+static void stack_bounds(struct ct_thread *t)
+{
+    pthread_attr_t attr;
+    void *addr;
+    size_t size;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0)
+        return;
+    if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+        t->stack_lo = (uintptr_t)addr;
+        t->stack_hi = (uintptr_t)addr + size;
+    }
+    pthread_attr_destroy(&attr);
+}
+
+/* Registers the calling thread; NULL when it cannot (out of memory, or
+ * called again from a signal handler while registering). */
+struct ct_thread *ct_thread_register(void)
+{
+    if (registering || ct_self == CT_THREAD_DEAD)
+        return NULL;
+    registering = true;
+    pthread_once(&exit_key_once, make_exit_key);
+    struct ct_thread *t = claim_free();
+    if (!t)
+        t = map_descriptors();
+    if (!t) {
+        registering = false;
+        return NULL;
+    }
+    /* The descriptor may have served an earlier thread: start it afresh,
+     * keeping only what the registry owns. */
+    struct ct_thread *next = t->all_next;
+    memset((char *)t + sizeof t->seq, 0, offsetof(struct ct_thread, state) - sizeof t->seq);
+    memset(t->strings, 0, sizeof t->strings);
+    memset(t->stacks, 0, sizeof t->stacks);
+    t->all_next = next;
+    t->slot[0].batch = t->slot[1].batch = -1;
+    t->tid = ct_gettid();
+    stack_bounds(t);
+    prctl(PR_GET_NAME, t->name, 0, 0, 0);
+    atomic_store(&t->name_changed, 1);
+    pthread_setspecific(exit_key, t);
+    /* Only now may the writer look at the slots. */
+    atomic_store_explicit(&t->state, CT_THREAD_LIVE, memory_order_release);
+    ct_self = t;
+    registering = false;
+    return t;
+}

@@ -1,0 +1,488 @@
+/*
+ * writer.c - the background thread that writes the trace, and the sessions
+ * that ctrace_start and ctrace_stop open and close.
+ *
+ * The writer wakes every 10 ms, or sooner when threads have filled a quarter
+ * of the pool, writes the full batches it finds, keeps a few batches mapped
+ * and touched ahead of need, and closes the generation every generation_ns
+ * or generation_bytes. Closing generation G (the protocol of recorder.h):
+ *
+ *   1. publish G+1 (or 0 at the end of the session: threads then record
+ *      nothing), membarrier, wait until no thread is inside an event;
+ *   2. take each thread's slot of G: its partly filled batch and its count
+ *      of dropped events;
+ *   3. write G's remaining batches, its losses, its thread table and its
+ *      end record with the clock reading taken at step 1;
+ *   4. write G+1's begin record and tables; then its batches that threads
+ *      filled meanwhile.
+ */
+#include "ctrace.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "../format/crc32c.h"
+#include "records.h"
+#include "recorder.h"
+
+#define WAKE_INTERVAL_NS 10000000u
+
+static struct writer {
+    int fd;
+    pthread_t thread;
+    _Atomic bool stopping;
+    _Atomic uint32_t wake_word;
+    _Atomic uint32_t pending; /* batches pushed since the writer last looked */
+    uint32_t wake_threshold;
+    uint64_t generation_ns;
+    size_t generation_bytes;
+    uint32_t gen;             /* the global generation being written */
+    uint64_t file_gen;        /* its number in this file, from 1 */
+    uint64_t gen_batches, gen_lost, gen_bytes;
+    struct ct_clock_pair gen_base, session_base;
+    uint64_t ns_per_unit_q32; /* calibration, 32.32 fixed point */
+    uint64_t modules_sig;
+    int error;                /* errno of the first failed write */
+    uint64_t bytes_lost;
+    uint32_t pending_list;    /* batches of the next generation, in order */
+    struct ct_buf buf;
+    struct ct_process_info process;
+} w;
+
+static pthread_mutex_t session_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t calibrated_q32; /* survives sessions */
+
+void ct_writer_wake(void)
+{
+    uint32_t n = atomic_fetch_add_explicit(&w.pending, 1, memory_order_relaxed) + 1;
+    if (n == w.wake_threshold) {
+        atomic_fetch_add(&w.wake_word, 1);
+        syscall(SYS_futex, &w.wake_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    }
+}
+
+static void warn_write_failed(void)
+{
+    char msg[256];
+    int n = snprintf(msg, sizeof msg, "ctrace: writing the trace failed (%s); later events are lost\n",
+                     strerror(w.error));
+    if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0)
+        return;
+}
+
+/* Writes all of iov, retrying short writes and interruptions. */
+static void write_all(struct iovec *iov, int count)
+{
+    size_t total = 0;
+    for (int i = 0; i < count; i++)
+        total += iov[i].iov_len;
+    if (w.error) {
+        w.bytes_lost += total;
+        return;
+    }
+    while (count > 0) {
+        ssize_t n = writev(w.fd, iov, count);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            w.error = errno;
+            w.bytes_lost += total;
+            warn_write_failed();
+            return;
+        }
+        total -= (size_t)n;
+        while (count > 0 && (size_t)n >= iov->iov_len) {
+            n -= (ssize_t)iov->iov_len;
+            iov++;
+            count--;
+        }
+        if (count > 0) {
+            iov->iov_base = (char *)iov->iov_base + n;
+            iov->iov_len -= (size_t)n;
+        }
+    }
+}
+
+/* Writes one record whose payload is the concatenation of parts. */
+static void write_record(unsigned type, const struct iovec *parts, int nparts)
+{
+    uint8_t header[CT_RECORD_HEADER_SIZE] = {(uint8_t)type, 0, 0, 0};
+    size_t len = 0;
+    for (int i = 0; i < nparts; i++)
+        len += parts[i].iov_len;
+    ct_put_u32(header + 4, (uint32_t)len);
+    uint32_t crc = ct_crc32c(0, header, 8);
+    for (int i = 0; i < nparts; i++)
+        crc = ct_crc32c(crc, parts[i].iov_base, parts[i].iov_len);
+    ct_put_u32(header + 8, crc);
+    struct iovec iov[4] = {{header, sizeof header}};
+    for (int i = 0; i < nparts; i++)
+        iov[i + 1] = parts[i];
+    write_all(iov, nparts + 1);
+    w.gen_bytes += sizeof header + len;
+}
+
+/* Writes w.buf as one record of the given type. */
+static void write_buf_record(unsigned type)
+{
+    if (w.buf.failed)
+        return; /* out of memory: the table is missing, the reader says so */
+    struct iovec part = {w.buf.data, w.buf.len};
+    write_record(type, &part, 1);
+    ct_buf_reset(&w.buf);
+}
+
+static void write_batch(uint32_t index)
+{
+    struct ct_batch *b = ct_pool_batch(index);
+    uint8_t head[2 * CT_LEB_MAX];
+    uint8_t *p = ct_put_uleb(head, (uint64_t)b->tid);
+    p = ct_put_uleb(p, b->base_ts);
+    struct iovec parts[2] = {{head, (size_t)(p - head)}, {b->mem, b->used}};
+    if (b->used > 0) {
+        write_record(CT_REC_BATCH, parts, 2);
+        w.gen_batches++;
+    }
+    ct_pool_put((int32_t)index);
+}
+
+/* Writes the full batches of the current generation; keeps later ones. */
+static void drain_full(void)
+{
+    atomic_store_explicit(&w.pending, 0, memory_order_relaxed);
+    uint32_t list = ct_pool_take_full();
+    uint32_t *tail = &w.pending_list;
+    while (*tail)
+        tail = &ct_pool_batch(*tail - 1)->next;
+    while (list) {
+        uint32_t index = list - 1;
+        list = ct_pool_batch(index)->next;
+        if (ct_pool_batch(index)->gen == w.gen) {
+            write_batch(index);
+        } else {
+            ct_pool_batch(index)->next = 0;
+            *tail = index + 1;
+            tail = &ct_pool_batch(index)->next;
+        }
+    }
+}
+
+static uint64_t calibrate(struct ct_clock_pair a, struct ct_clock_pair b)
+{
+    if (b.units <= a.units || b.mono_ns <= a.mono_ns)
+        return 0;
+    return (uint64_t)(((unsigned __int128)(b.mono_ns - a.mono_ns) << 32) / (b.units - a.units));
+}
+
+static void begin_generation(void)
+{
+    w.file_gen++;
+    w.gen_batches = w.gen_lost = w.gen_bytes = 0;
+    ct_buf_reset(&w.buf);
+    ct_buf_uleb(&w.buf, w.file_gen);
+    ct_buf_uleb(&w.buf, w.gen_base.units);
+    ct_buf_uleb(&w.buf, w.gen_base.mono_ns);
+    ct_buf_uleb(&w.buf, w.gen_base.real_ns);
+    ct_buf_uleb(&w.buf, w.ns_per_unit_q32);
+    write_buf_record(CT_REC_GEN_BEGIN);
+    ct_record_schema(&w.buf);
+    write_buf_record(CT_REC_SCHEMA);
+    w.process.clock_hz =
+        w.ns_per_unit_q32
+            ? (uint64_t)(((unsigned __int128)1000000000u << 32) / w.ns_per_unit_q32) << CT_TS_SHIFT
+            : 0;
+    ct_record_process(&w.buf, &w.process);
+    write_buf_record(CT_REC_PROCESS);
+    w.modules_sig = ct_modules_signature();
+    ct_record_modules(&w.buf);
+    write_buf_record(CT_REC_MODULES);
+    ct_record_threads(&w.buf, ct_g.tracer_tid);
+    write_buf_record(CT_REC_THREADS);
+}
+
+static void write_lost(pid_t tid, uint64_t count, uint64_t first, uint64_t last)
+{
+    ct_buf_reset(&w.buf);
+    ct_buf_uleb(&w.buf, (uint64_t)tid);
+    ct_buf_uleb(&w.buf, count);
+    ct_buf_uleb(&w.buf, first);
+    ct_buf_uleb(&w.buf, last);
+    write_buf_record(CT_REC_LOST);
+    w.gen_lost += count;
+}
+
+/* Waits until the thread is outside any event. Events are short, but the
+ * thread may be preempted inside one: yield, then sleep. */
+static void wait_outside_event(struct ct_thread *t)
+{
+    uint32_t seq = atomic_load_explicit(&t->seq, memory_order_acquire);
+    for (unsigned spins = 0; (seq & 1) && spins < 1000000; spins++) {
+        if (spins < 100)
+            sched_yield();
+        else
+            usleep(100);
+        uint32_t now = atomic_load_explicit(&t->seq, memory_order_acquire);
+        if (now != seq)
+            break;
+    }
+}
+
+/* Takes a thread's slot of the closing generation, after the grace period. */
+static void take_slot(struct ct_thread *t, uint32_t *partials, uint32_t **tail)
+{
+    struct ct_slot *s = &t->slot[w.gen & 1];
+    if (s->batch >= 0) {
+        struct ct_batch *b = ct_pool_batch((uint32_t)s->batch);
+        b->used = (uint32_t)(s->pos - b->mem);
+        b->next = 0;
+        **tail = (uint32_t)s->batch + 1;
+        *tail = &b->next;
+        s->batch = -1;
+        s->pos = s->end = NULL;
+    }
+    (void)partials;
+}
+
+static void close_generation(bool last)
+{
+    struct ct_clock_pair end = ct_clock_pair_now();
+    uint32_t next = last ? 0 : (w.gen + 1 ? w.gen + 1 : 1);
+    atomic_store(&ct_g.gen, next);
+    if (atomic_load(&ct_g.need_fence) || ct_membarrier() != 0) {
+        atomic_store(&ct_g.need_fence, true);
+        atomic_thread_fence(memory_order_seq_cst);
+    }
+    uint32_t partials = 0, *tail = &partials;
+    for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
+        int state = atomic_load_explicit(&t->state, memory_order_acquire);
+        if (state != CT_THREAD_LIVE && state != CT_THREAD_EXITED)
+            continue;
+        wait_outside_event(t);
+        take_slot(t, &partials, &tail);
+    }
+    drain_full();
+    while (partials) {
+        uint32_t index = partials - 1;
+        partials = ct_pool_batch(index)->next;
+        write_batch(index);
+    }
+    for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
+        int state = atomic_load_explicit(&t->state, memory_order_acquire);
+        if (state != CT_THREAD_LIVE && state != CT_THREAD_EXITED)
+            continue;
+        struct ct_slot *s = &t->slot[w.gen & 1];
+        if (s->drop_count) {
+            write_lost(t->tid, s->drop_count, s->drop_first, s->drop_last);
+            s->drop_count = 0;
+        }
+        uint32_t reentered = t->reentered;
+        if (reentered != t->reentered_reported) {
+            write_lost(t->tid, reentered - t->reentered_reported, end.units, end.units);
+            t->reentered_reported = reentered;
+        }
+    }
+    ct_record_threads(&w.buf, ct_g.tracer_tid);
+    write_buf_record(CT_REC_THREADS);
+    if (ct_modules_signature() != w.modules_sig) {
+        ct_record_modules(&w.buf);
+        write_buf_record(CT_REC_MODULES);
+    }
+    /* Exited threads whose last batch is now written give back their
+     * descriptors. A thread that exited in the next generation waits. */
+    for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next)
+        if (atomic_load_explicit(&t->state, memory_order_acquire) == CT_THREAD_EXITED &&
+            t->slot[0].batch < 0 && t->slot[1].batch < 0 && t->gen <= w.gen)
+            atomic_store_explicit(&t->state, CT_THREAD_FREE, memory_order_release);
+    uint64_t q32 = calibrate(w.session_base, end);
+    if (q32 && end.mono_ns - w.session_base.mono_ns >= 50000000u)
+        calibrated_q32 = q32;
+    ct_buf_reset(&w.buf);
+    ct_buf_uleb(&w.buf, w.file_gen);
+    ct_buf_uleb(&w.buf, end.units);
+    ct_buf_uleb(&w.buf, end.mono_ns);
+    ct_buf_uleb(&w.buf, w.gen_batches);
+    ct_buf_uleb(&w.buf, w.gen_lost);
+    write_buf_record(CT_REC_GEN_END);
+    if (last)
+        return;
+    w.gen = next;
+    w.gen_base = end;
+    w.ns_per_unit_q32 = calibrated_q32;
+    begin_generation();
+    uint32_t pending = w.pending_list;
+    w.pending_list = 0;
+    while (pending) {
+        uint32_t index = pending - 1;
+        pending = ct_pool_batch(index)->next;
+        write_batch(index);
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    (void)arg;
+    ct_self = CT_THREAD_DEAD;
+    ct_g.tracer_tid = ct_gettid();
+    prctl(PR_SET_NAME, "ctrace-writer", 0, 0, 0);
+    uint64_t gen_start = ct_mono_ns();
+    while (!atomic_load(&w.stopping)) {
+        uint32_t word = atomic_load(&w.wake_word);
+        struct timespec timeout = {0, WAKE_INTERVAL_NS};
+        if (atomic_load(&w.pending) < w.wake_threshold && !atomic_load(&w.stopping))
+            syscall(SYS_futex, &w.wake_word, FUTEX_WAIT_PRIVATE, word, &timeout, NULL, 0);
+        drain_full();
+        ct_pool_prefill(8);
+        uint64_t now = ct_mono_ns();
+        if (now - gen_start >= w.generation_ns || w.gen_bytes >= w.generation_bytes) {
+            close_generation(false);
+            gen_start = now;
+        }
+    }
+    close_generation(true);
+    uint8_t payload[CT_LEB_MAX];
+    struct iovec part = {payload, (size_t)(ct_put_uleb(payload, w.file_gen) - payload)};
+    write_record(CT_REC_END, &part, 1);
+    return NULL;
+}
+
+static void write_file_header(void)
+{
+    uint8_t h[CT_FILE_HEADER_SIZE] = {0};
+    memcpy(h, CT_MAGIC, CT_MAGIC_LEN);
+    ct_put_u16(h + 8, CT_VERSION_MAJOR);
+    ct_put_u16(h + 10, CT_VERSION_MINOR);
+    ct_put_u32(h + 12, CT_ENDIAN_CHECK);
+    ct_put_u32(h + 16, CT_FILE_HEADER_SIZE);
+    struct iovec iov = {h, sizeof h};
+    write_all(&iov, 1);
+}
+
+/* A first estimate of the clock rate, refined at every generation's end. */
+static uint64_t first_calibration(void)
+{
+    if (calibrated_q32)
+        return calibrated_q32;
+    struct ct_clock_pair a = ct_clock_pair_now();
+    struct timespec pause = {0, 2000000};
+    nanosleep(&pause, NULL);
+    return calibrate(a, ct_clock_pair_now());
+}
+
+int ct_writer_start(const struct ct_writer_config *config)
+{
+    struct writer fresh = {0};
+    fresh.buf = w.buf;
+    w = fresh;
+    w.fd = config->fd;
+    w.generation_ns = config->generation_ns;
+    w.generation_bytes = config->generation_bytes;
+    w.wake_threshold = (uint32_t)(config->pool_batches / 4 ? config->pool_batches / 4 : 1);
+    w.ns_per_unit_q32 = first_calibration();
+    w.session_base = w.gen_base = ct_clock_pair_now();
+    if (!calibrated_q32)
+        calibrated_q32 = w.ns_per_unit_q32;
+    w.process.start_mono_ns = w.session_base.mono_ns;
+    w.process.start_real_ns = w.session_base.real_ns;
+    ct_process_info_read(&w.process);
+    w.gen = atomic_load(&ct_g.gen);
+    write_file_header();
+    begin_generation();
+    if (w.error)
+        return -w.error;
+    /* The writer takes no signals meant for the program. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&w.thread, NULL, writer_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc == 0 ? 0 : -rc;
+}
+
+void ct_writer_stop(void)
+{
+    atomic_store(&w.stopping, true);
+    atomic_fetch_add(&w.wake_word, 1);
+    syscall(SYS_futex, &w.wake_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    pthread_join(w.thread, NULL);
+    uint32_t gen = w.gen + 1 ? w.gen + 1 : 1;
+    atomic_store(&ct_g.gen, gen); /* the next session's first generation */
+    ct_process_info_free(&w.process);
+}
+
+int ctrace_start_config(int fd, const ctrace_config *config)
+{
+    ctrace_config c = config ? *config : (ctrace_config){0};
+    if (c.buffer_bytes == 0)
+        c.buffer_bytes = 64u << 20;
+    if (c.generation_ns == 0)
+        c.generation_ns = 1000000000u;
+    if (c.generation_bytes == 0)
+        c.generation_bytes = 16u << 20;
+    if (c.max_stack_depth == 0)
+        c.max_stack_depth = 32;
+    if (c.buffer_bytes < (1u << 20) || c.max_stack_depth > CT_MAX_FRAMES ||
+        c.generation_ns < 1000000u)
+        return -EINVAL;
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || (flags & O_ACCMODE) == O_RDONLY)
+        return -EBADF;
+    pthread_mutex_lock(&session_lock);
+    int rc = 0;
+    if (ctrace_on_) {
+        rc = -EBUSY;
+        goto out;
+    }
+    if (ct_pool_init(c.buffer_bytes) != 0 || ct_intern_init(&ct_strings, 16) != 0 ||
+        ct_intern_init(&ct_stacks, 20) != 0) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    static bool membarrier_tried;
+    if (!membarrier_tried) {
+        membarrier_tried = true;
+        atomic_store(&ct_g.need_fence, ct_membarrier_register() != 0);
+    }
+    ct_g.max_depth = c.max_stack_depth;
+    atomic_store(&ct_g.stacks, c.stacks >= 0);
+    ct_pool_prefill(16);
+    struct ct_writer_config wc = {fd, c.generation_ns, c.generation_bytes,
+                                  c.buffer_bytes / CT_BATCH_SIZE};
+    rc = ct_writer_start(&wc);
+    if (rc == 0)
+        ctrace_on_ = 1;
+out:
+    pthread_mutex_unlock(&session_lock);
+    return rc;
+}
+
+int ctrace_start(int fd)
+{
+    return ctrace_start_config(fd, NULL);
+}
+
+void ctrace_stop(void)
+{
+    pthread_mutex_lock(&session_lock);
+    if (ctrace_on_) {
+        ctrace_on_ = 0;
+        ct_writer_stop();
+    }
+    pthread_mutex_unlock(&session_lock);
+}
+
+/* A program that never calls ctrace_stop still gets a complete trace. */
+__attribute__((destructor)) static void stop_at_exit(void)
+{
+    if (ctrace_on_)
+        ctrace_stop();
+}

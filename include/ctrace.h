@@ -115,24 +115,30 @@ CTRACE_API void ctrace_set_stacks(bool on);
  * the function itself, as does taking its address.
  */
 CTRACE_API extern volatile unsigned char ctrace_on_;
+#if defined(__GNUC__)
+/* A relaxed atomic load: a plain byte load, and race-free for ThreadSanitizer. */
+#define CTRACE_ON_() __atomic_load_n(&ctrace_on_, __ATOMIC_RELAXED)
+#else
+#define CTRACE_ON_() ctrace_on_
+#endif
 
 #ifndef CTRACE_NO_MACROS
-#define ctrace_enabled() (ctrace_on_ != 0)
+#define ctrace_enabled() (CTRACE_ON_() != 0)
 #define ctrace_task_begin(parent, type)                                       \
-    (CTRACE_UNLIKELY(ctrace_on_) ? (ctrace_task_begin)((parent), (type))     \
+    (CTRACE_UNLIKELY(CTRACE_ON_()) ? (ctrace_task_begin)((parent), (type))     \
                                  : CTRACE_NO_TASK)
 #define ctrace_task_end(task)                                                 \
-    (CTRACE_UNLIKELY(ctrace_on_) ? (ctrace_task_end)(task) : (void)0)
+    (CTRACE_UNLIKELY(CTRACE_ON_()) ? (ctrace_task_end)(task) : (void)0)
 #define ctrace_region_begin(task, type)                                       \
-    (CTRACE_UNLIKELY(ctrace_on_) ? (ctrace_region_begin)((task), (type))     \
+    (CTRACE_UNLIKELY(CTRACE_ON_()) ? (ctrace_region_begin)((task), (type))     \
                                  : CTRACE_NO_REGION)
 #define ctrace_region_end(region)                                             \
-    (CTRACE_UNLIKELY(ctrace_on_) ? (ctrace_region_end)(region) : (void)0)
+    (CTRACE_UNLIKELY(CTRACE_ON_()) ? (ctrace_region_end)(region) : (void)0)
 #define ctrace_log(task, category, message)                                   \
-    (CTRACE_UNLIKELY(ctrace_on_) ? (ctrace_log)((task), (category), (message)) \
+    (CTRACE_UNLIKELY(CTRACE_ON_()) ? (ctrace_log)((task), (category), (message)) \
                                  : (void)0)
 #define ctrace_logf(task, category, ...)                                      \
-    (CTRACE_UNLIKELY(ctrace_on_) ? (ctrace_logf)((task), (category), __VA_ARGS__) \
+    (CTRACE_UNLIKELY(CTRACE_ON_()) ? (ctrace_logf)((task), (category), __VA_ARGS__) \
                                  : (void)0)
 #endif
 

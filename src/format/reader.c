@@ -59,9 +59,16 @@ static int check_header(struct ct_reader *rd)
     if (rd->version_major != CT_VERSION_MAJOR)
         return fail(rd, 8, "format version %u.%u, this reader reads version %d.x",
                     rd->version_major, rd->version_minor, CT_VERSION_MAJOR);
+    uint32_t crc = ct_get_u32(rd->data + 20);
+    if (crc != ct_crc32c(0, rd->data, 20))
+        return fail(rd, 20, "header checksum mismatch (corrupted header)");
+    for (int i = 24; i < CT_FILE_HEADER_SIZE; i++)
+        if (rd->data[i] != 0)
+            return fail(rd, (uint64_t)i, "reserved header byte is 0x%02x, expected 0",
+                        rd->data[i]);
     uint32_t header_size = ct_get_u32(rd->data + 16);
-    if (header_size < CT_FILE_HEADER_SIZE || header_size > rd->size)
-        return fail(rd, 16, "header size %u, expected at least %d and within the file",
+    if (header_size != CT_FILE_HEADER_SIZE)
+        return fail(rd, 16, "header size %u, expected %d",
                     header_size, CT_FILE_HEADER_SIZE);
     rd->off = header_size;
     return 0;

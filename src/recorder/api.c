@@ -131,7 +131,7 @@ ctrace_task(ctrace_task_begin)(ctrace_task parent, const char *type)
 {
     ctrace_task task = {0};
     struct ct_thread *t;
-    if (!ctrace_on_ || !(t = ct_enter()))
+    if (!CTRACE_ON_() || !(t = ct_enter()))
         return task;
     uint64_t ts = ct_now();
     task.id = next_task_id(t);
@@ -155,7 +155,7 @@ ctrace_task(ctrace_task_begin)(ctrace_task parent, const char *type)
 void(ctrace_task_end)(ctrace_task task)
 {
     struct ct_thread *t;
-    if (!ctrace_on_ || task.id == 0 || !(t = ct_enter()))
+    if (!CTRACE_ON_() || task.id == 0 || !(t = ct_enter()))
         return;
     uint64_t ts = ct_now();
     struct ct_slot *s = ct_slot_for(t, ts, CT_EVENT_RESERVE);
@@ -174,7 +174,7 @@ ctrace_region(ctrace_region_begin)(ctrace_task task, const char *type)
 {
     ctrace_region region = {0, 0, 0};
     struct ct_thread *t;
-    if (!ctrace_on_ || !(t = ct_enter()))
+    if (!CTRACE_ON_() || !(t = ct_enter()))
         return region;
     uint64_t ts = ct_now();
     struct ct_slot *s = ct_slot_for(t, ts, CT_EVENT_RESERVE);
@@ -198,7 +198,7 @@ ctrace_region(ctrace_region_begin)(ctrace_task task, const char *type)
 void(ctrace_region_end)(ctrace_region region)
 {
     struct ct_thread *t;
-    if (!ctrace_on_ || region.depth == 0 || !(t = ct_enter()))
+    if (!CTRACE_ON_() || region.depth == 0 || !(t = ct_enter()))
         return;
     uint64_t ts = ct_now();
     bool in_order = region.depth == t->depth;
@@ -250,13 +250,13 @@ __attribute__((always_inline)) static inline void log_event(ctrace_task task,
 
 void(ctrace_log)(ctrace_task task, const char *category, const char *message)
 {
-    if (ctrace_on_)
+    if (CTRACE_ON_())
         log_event(task, category, message);
 }
 
 void(ctrace_logf)(ctrace_task task, const char *category, const char *fmt, ...)
 {
-    if (!ctrace_on_)
+    if (!CTRACE_ON_())
         return;
     char buf[CTRACE_MAX_MESSAGE + 1];
     va_list ap;
@@ -273,7 +273,7 @@ void ctrace_set_stacks(bool on)
 
 bool(ctrace_enabled)(void)
 {
-    return ctrace_on_ != 0;
+    return CTRACE_ON_() != 0;
 }
 
 /* Called from the thread-specific key's destructor when a registered thread
@@ -282,7 +282,7 @@ bool(ctrace_enabled)(void)
  * access to it. */
 void ct_thread_exit(struct ct_thread *t)
 {
-    if (ctrace_on_ && ct_enter() == t) {
+    if (CTRACE_ON_() && ct_enter() == t) {
         uint64_t ts = ct_now();
         struct ct_slot *s = ct_slot_for(t, ts, CT_EVENT_RESERVE);
         if (s)

@@ -21,7 +21,8 @@ static inline struct ct_thread *ct_enter(void)
     }
     uint32_t seq = atomic_load_explicit(&t->seq, memory_order_relaxed);
     if (CT_UNLIKELY(seq & 1)) {
-        t->reentered++;
+        uint32_t n = atomic_load_explicit(&t->reentered, memory_order_relaxed);
+        atomic_store_explicit(&t->reentered, n + 1, memory_order_relaxed);
         return NULL;
     }
     atomic_store_explicit(&t->seq, seq + 1, memory_order_relaxed);
@@ -45,7 +46,9 @@ CT_INTERNAL struct ct_slot *ct_slot_refill(struct ct_thread *t, uint32_t gen, ui
  * event must be dropped (counted in the slot). */
 static inline struct ct_slot *ct_slot_for(struct ct_thread *t, uint64_t ts, size_t need)
 {
-    uint32_t gen = atomic_load_explicit(&ct_g.gen, memory_order_relaxed);
+    /* Acquire: the writer's reset of this slot, two generations ago, is seen
+     * (a plain load on x86). */
+    uint32_t gen = atomic_load_explicit(&ct_g.gen, memory_order_acquire);
     struct ct_slot *s = &t->slot[gen & 1];
     if (CT_UNLIKELY(gen != t->gen || (size_t)(s->end - s->pos) < need))
         return ct_slot_refill(t, gen, ts, need);

@@ -23,6 +23,7 @@ static uint32_t capacity;           /* batches the bound allows */
 static _Atomic uint32_t mapped;     /* batches mapped so far */
 static _Atomic uint64_t free_head;  /* tag << 32 | index + 1 */
 static _Atomic uint32_t full_head;  /* index + 1 */
+static _Atomic int32_t free_count; /* batches on the free list, about */
 
 int ct_pool_init(size_t max_bytes)
 {
@@ -59,6 +60,7 @@ void ct_pool_put(int32_t index)
     } while (!atomic_compare_exchange_weak_explicit(&free_head, &head, next,
                                                     memory_order_release,
                                                     memory_order_relaxed));
+    atomic_fetch_add_explicit(&free_count, 1, memory_order_relaxed);
 }
 
 /* Maps one more chunk and returns one of its batches, the rest to the free
@@ -96,8 +98,10 @@ int32_t ct_pool_get(void)
         uint64_t next = ((head >> 32) + 1) << 32 | batches[top - 1].next;
         if (atomic_compare_exchange_weak_explicit(&free_head, &head, next,
                                                   memory_order_acquire,
-                                                  memory_order_acquire))
+                                                  memory_order_acquire)) {
+            atomic_fetch_sub_explicit(&free_count, 1, memory_order_relaxed);
             return (int32_t)(top - 1);
+        }
     }
 }
 
@@ -128,12 +132,8 @@ uint32_t ct_pool_take_full(void)
  * threads rarely pay for fresh pages themselves. */
 void ct_pool_prefill(unsigned want_free)
 {
-    unsigned have = 0;
-    uint64_t head = atomic_load_explicit(&free_head, memory_order_acquire);
-    /* Counting the free list races with pops; an estimate is enough. */
-    for (uint32_t i = (uint32_t)head; i && have < want_free; i = batches[i - 1].next)
-        have++;
-    while (have < want_free) {
+    int32_t have = atomic_load_explicit(&free_count, memory_order_relaxed);
+    while (have < (int32_t)want_free) {
         int32_t b = map_chunk(true);
         if (b < 0)
             return;

@@ -107,7 +107,7 @@ struct ct_thread {
     uint32_t depth;
     uint64_t task_next, task_end;
     uintptr_t stack_lo, stack_hi;
-    uint32_t reentered;          /* events dropped inside another event */
+    _Atomic uint32_t reentered;  /* events dropped inside another event */
     uint32_t reentered_reported; /* the writer's: how many it has reported */
     /* Identity. */
     pid_t tid;

@@ -285,7 +285,7 @@ static void close_generation(bool last)
             write_lost(t->tid, s->drop_count, s->drop_first, s->drop_last);
             s->drop_count = 0;
         }
-        uint32_t reentered = t->reentered;
+        uint32_t reentered = atomic_load_explicit(&t->reentered, memory_order_relaxed);
         if (reentered != t->reentered_reported) {
             write_lost(t->tid, reentered - t->reentered_reported, end.units, end.units);
             t->reentered_reported = reentered;
@@ -363,6 +363,7 @@ static void write_file_header(void)
     ct_put_u16(h + 10, CT_VERSION_MINOR);
     ct_put_u32(h + 12, CT_ENDIAN_CHECK);
     ct_put_u32(h + 16, CT_FILE_HEADER_SIZE);
+    ct_put_u32(h + 20, ct_crc32c(0, h, 20));
     struct iovec iov = {h, sizeof h};
     write_all(&iov, 1);
 }
@@ -438,7 +439,7 @@ int ctrace_start_config(int fd, const ctrace_config *config)
         return -EBADF;
     pthread_mutex_lock(&session_lock);
     int rc = 0;
-    if (ctrace_on_) {
+    if (CTRACE_ON_()) {
         rc = -EBUSY;
         goto out;
     }
@@ -459,7 +460,7 @@ int ctrace_start_config(int fd, const ctrace_config *config)
                                   c.buffer_bytes / CT_BATCH_SIZE};
     rc = ct_writer_start(&wc);
     if (rc == 0)
-        ctrace_on_ = 1;
+        __atomic_store_n(&ctrace_on_, 1, __ATOMIC_RELEASE);
 out:
     pthread_mutex_unlock(&session_lock);
     return rc;
@@ -473,8 +474,8 @@ int ctrace_start(int fd)
 void ctrace_stop(void)
 {
     pthread_mutex_lock(&session_lock);
-    if (ctrace_on_) {
-        ctrace_on_ = 0;
+    if (CTRACE_ON_()) {
+        __atomic_store_n(&ctrace_on_, 0, __ATOMIC_RELEASE);
         ct_writer_stop();
     }
     pthread_mutex_unlock(&session_lock);
@@ -483,6 +484,6 @@ void ctrace_stop(void)
 /* A program that never calls ctrace_stop still gets a complete trace. */
 __attribute__((destructor)) static void stop_at_exit(void)
 {
-    if (ctrace_on_)
+    if (CTRACE_ON_())
         ctrace_stop();
 }

@@ -1,0 +1,118 @@
+/*
+ * test_concurrency.c - many threads recording at once while the writer
+ * closes a generation every few milliseconds: every event is read back, in
+ * each thread's order, with timestamps that never go back. Also run under
+ * ThreadSanitizer.
+ */
+#include "helpers.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define THREADS 8
+#ifndef EVENTS
+#define EVENTS 100000
+#endif
+
+static void *record(void *arg)
+{
+    (void)arg;
+    for (uint64_t i = 0; i < EVENTS; i++) {
+        ctrace_region r = ctrace_region_begin((ctrace_task){i + 1}, "step");
+        ctrace_region_end(r);
+    }
+    return NULL;
+}
+
+static void test_threads_in_order(void **state)
+{
+    (void)state;
+    ctrace_config config = {.generation_ns = 5000000, .stacks = -1};
+    struct recording rec;
+    rec_start(&rec, &config);
+    pthread_t th[THREADS];
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&th[i], NULL, record, NULL);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
+    size_t size;
+    uint8_t *data = rec_stop(&rec, &size);
+
+    struct test_trace t;
+    int rc = read_trace(data, size, &t);
+    if (rc != 0)
+        fail_msg("%s", t.error);
+    assert_int_equal(t.lost, 0);
+    assert_true(t.generations >= 2);
+    uint64_t tids[THREADS] = {0}, next[THREADS] = {0};
+    int64_t last[THREADS] = {0};
+    size_t begins = 0;
+    for (size_t i = 0; i < t.count; i++) {
+        const struct test_event *e = &t.events[i];
+        if (e->kind != CT_EV_REGION_BEGIN && e->kind != CT_EV_REGION_END)
+            continue;
+        int k = 0;
+        while (k < THREADS && tids[k] && tids[k] != e->tid)
+            k++;
+        assert_true(k < THREADS);
+        tids[k] = e->tid;
+        assert_true(e->ts_ns >= last[k]);
+        last[k] = e->ts_ns;
+        if (e->kind == CT_EV_REGION_BEGIN) {
+            assert_int_equal(e->args[0], next[k] + 1); /* in this thread's order */
+            next[k]++;
+            begins++;
+        }
+    }
+    for (int k = 0; k < THREADS; k++)
+        assert_int_equal(next[k], EVENTS);
+    assert_int_equal(begins, (size_t)THREADS * EVENTS);
+    assert_int_equal(count_kind(&t, CT_EV_REGION_END), (size_t)THREADS * EVENTS);
+    free_trace(&t);
+    free(data);
+}
+
+/* Threads that come and go while tracing, so that descriptors are reused. */
+static void *short_life(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 100; i++)
+        ctrace_log(CTRACE_NO_TASK, "short", "life");
+    return NULL;
+}
+
+static void test_thread_churn(void **state)
+{
+    (void)state;
+    ctrace_config config = {.generation_ns = 2000000};
+    struct recording rec;
+    rec_start(&rec, &config);
+    for (int round = 0; round < 50; round++) {
+        pthread_t th[4];
+        for (int i = 0; i < 4; i++)
+            pthread_create(&th[i], NULL, short_life, NULL);
+        for (int i = 0; i < 4; i++)
+            pthread_join(th[i], NULL);
+    }
+    size_t size;
+    uint8_t *data = rec_stop(&rec, &size);
+    struct test_trace t;
+    int rc = read_trace(data, size, &t);
+    if (rc != 0)
+        fail_msg("%s", t.error);
+    assert_int_equal(t.lost, 0);
+    assert_int_equal(count_kind(&t, CT_EV_LOG), 50 * 4 * 100);
+    assert_int_equal(count_kind(&t, CT_EV_THREAD_EXIT), 50 * 4);
+    free_trace(&t);
+    free(data);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_threads_in_order),
+        cmocka_unit_test(test_thread_churn),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

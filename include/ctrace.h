@@ -54,10 +54,10 @@ typedef struct ctrace_task {
 /* A region: a span of time on one thread, nested inside the thread's other
  * regions. Returned by ctrace_region_begin, passed to ctrace_region_end. */
 typedef struct ctrace_region {
-    uint32_t type;  /* interned type id; 0 when tracing was off */
-    uint32_t depth; /* nesting depth at begin, to detect out-of-order ends */
-    uint64_t task;
-} ctrace_region;
+    const char *type; /* the type given to ctrace_region_begin */
+    uint32_t depth;   /* nesting depth at begin; 0 when nothing was begun */
+    uint32_t reserved;
+} ctrace_region; /* 16 bytes: returned in two registers */
 
 #define CTRACE_NO_TASK ((ctrace_task){0})
 #define CTRACE_NO_REGION ((ctrace_region){0, 0, 0})
@@ -147,7 +147,7 @@ CTRACE_API extern volatile unsigned char ctrace_on_;
 #if defined(__GNUC__)
 static inline void ctrace_region_cleanup_(ctrace_region *region)
 {
-    if (region->type != 0)
+    if (region->depth != 0)
         (ctrace_region_end)(*region);
 }
 #define CTRACE_CONCAT2_(a, b) a##b

@@ -132,6 +132,33 @@ static void test_out_of_order_region(void **state)
     free(data);
 }
 
+/* A region, a task and a stack that outlive a generation: the later
+ * generation defines again what its events use, and reads alone. */
+static void test_region_spans_generations(void **state)
+{
+    (void)state;
+    ctrace_config config = {.generation_ns = 1000000};
+    struct recording r;
+    rec_start(&r, &config);
+    ctrace_task task = ctrace_task_begin(CTRACE_NO_TASK, "long");
+    ctrace_region region = ctrace_region_begin(task, "spanning");
+    usleep(50000);
+    ctrace_region_end(region);
+    ctrace_task_end(task);
+    size_t size;
+    uint8_t *data = rec_stop(&r, &size);
+    struct test_trace t;
+    int rc = read_trace(data, size, &t);
+    if (rc != 0)
+        fail_msg("%s", t.error);
+    assert_true(t.generations >= 3);
+    assert_string_equal(find(&t, CT_EV_REGION_END, 0)->str, "spanning");
+    assert_true(find(&t, CT_EV_REGION_END, 0)->ts_ns - find(&t, CT_EV_REGION_BEGIN, 0)->ts_ns >=
+                50000000);
+    free_trace(&t);
+    free(data);
+}
+
 static void test_scoped_region(void **state)
 {
     (void)state;
@@ -300,6 +327,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_kind),
         cmocka_unit_test(test_out_of_order_region),
+        cmocka_unit_test(test_region_spans_generations),
         cmocka_unit_test(test_scoped_region),
         cmocka_unit_test(test_long_message_is_cut),
         cmocka_unit_test(test_stacks_switch),

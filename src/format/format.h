@@ -53,10 +53,13 @@ enum ct_event_kind {
     CT_EV_COUNT
 };
 
-/* Bit 7 of an event's kind byte: a stack id follows its arguments. */
+/* The kind byte of an event: bits 0-5 the kind, bit 6 "same task as the
+ * previous event's" (its 'a' argument is omitted), bit 7 "a stack id
+ * follows the arguments". */
 #define CT_KIND_STACK 0x80u
-#define CT_KIND_MASK 0x7Fu
-#define CT_MAX_KINDS 128
+#define CT_KIND_SAME_TASK 0x40u
+#define CT_KIND_MASK 0x3Fu
+#define CT_MAX_KINDS 64
 #define CT_MAX_ARGS 8
 #define CT_MAX_FRAMES 64
 #define CT_MAX_STRING 255

@@ -235,15 +235,25 @@ static void default_kinds(struct ct_gen *gen)
             return fail(rd, offset_of(rd, (c)->p), "bad or missing %s", what); \
     } while (0)
 
+/* An argument list is well formed: known letters, a stack only last, at
+ * most one task, a parent only after it. */
 static bool valid_args(const uint8_t *args, uint64_t len)
 {
     if (len > CT_MAX_ARGS)
         return false;
+    bool task = false;
     for (uint64_t i = 0; i < len; i++) {
-        if (!strchr("uisbTfk", args[i]) || args[i] == 0)
+        if (!args[i] || !strchr("uisbTfkap", args[i]))
             return false;
         if (args[i] == 'k' && i != len - 1)
             return false;
+        if (args[i] == 'p' && !task)
+            return false;
+        if (args[i] == 'a') {
+            if (task)
+                return false;
+            task = true;
+        }
     }
     return true;
 }
@@ -583,6 +593,7 @@ void ct_rd_events(struct ct_gen *gen, size_t batch, struct ct_event_iter *it)
     it->c.p = it->batch->events;
     it->c.end = it->batch->end;
     it->ts = it->batch->base_ts;
+    it->last_task = 0;
 }
 
 int ct_rd_frames(const uint8_t *data, const uint8_t *end, uint64_t n, uint64_t *pcs, size_t max)
@@ -638,10 +649,13 @@ int ct_rd_next_event(struct ct_reader *rd, struct ct_event_iter *it, struct ct_e
     if (!kind->defined)
         return fail(rd, ev->offset, "unknown event kind %u (not in the generation's schema)",
                     ev->kind);
-    bool has_stack = byte & CT_KIND_STACK;
+    bool has_stack = byte & CT_KIND_STACK, same_task = byte & CT_KIND_SAME_TASK;
     size_t nargs = strlen(kind->args);
     if (has_stack && (nargs == 0 || kind->args[nargs - 1] != 'k'))
         return fail(rd, ev->offset, "%s event with a stack flag it cannot carry", kind->name);
+    if (same_task && !strchr(kind->args, 'a'))
+        return fail(rd, ev->offset, "%s event with a same-task flag but no task", kind->name);
+    uint64_t task = 0;
     ev->tid = it->batch->tid;
     ev->timed = kind->timed;
     ev->nargs = 0;
@@ -679,6 +693,18 @@ int ct_rd_next_event(struct ct_reader *rd, struct ct_event_iter *it, struct ct_e
         case 'b':
             GET_BYTES(c, &ev->bytes, &ev->bytes_len, "byte string");
             v = ev->bytes_len;
+            break;
+        case 'a':
+            if (!same_task) {
+                GET(c, &v, "task id");
+                it->last_task += (uint64_t)ct_unzigzag(v);
+            }
+            v = task = it->last_task;
+            break;
+        case 'p':
+            GET(c, &v, "parent task id");
+            if (v)
+                v = task - (uint64_t)ct_unzigzag(v);
             break;
         case 'f':
             GET(c, &v, "frame count");

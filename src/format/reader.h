@@ -130,6 +130,7 @@ struct ct_event_iter {
     const struct ct_rd_batch *batch;
     struct ct_gen *gen;
     uint64_t ts;
+    uint64_t last_task; /* for 'a' arguments */
 };
 
 int ct_rd_open(struct ct_reader *rd, const char *path);

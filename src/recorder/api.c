@@ -51,6 +51,7 @@ struct ct_slot *ct_slot_refill(struct ct_thread *t, uint32_t gen, uint64_t ts, s
     s->pos = b->mem;
     s->end = b->mem + CT_BATCH_SIZE;
     s->last_ts = ts;
+    s->last_task = 0;
     if (s->drop_count) {
         uint8_t *p = ct_put_head(s, CT_EV_LOST, ts);
         p = ct_put_uleb(p, s->drop_count);
@@ -76,28 +77,6 @@ uint32_t ct_string_define(struct ct_thread *t, struct ct_slot *s, const char *st
     memcpy(p, text, len);
     s->pos = p + len;
     e->ptr = str;
-    e->id = id;
-    e->gen = t->gen;
-    return id;
-}
-
-uint32_t ct_stack_define(struct ct_thread *t, struct ct_slot *s, const uintptr_t *pcs, unsigned n,
-                         uint64_t hash, uint64_t ts, struct ct_stack_cache_entry *e)
-{
-    uint32_t id = ct_intern(&ct_stacks, hash);
-    if (id == 0 || !ct_room(t, s, ts, (n + 3) * CT_LEB_MAX + CT_EVENT_RESERVE))
-        return 0;
-    uint8_t *p = s->pos;
-    *p++ = CT_EV_STACK;
-    p = ct_put_uleb(p, id);
-    p = ct_put_uleb(p, n);
-    uintptr_t prev = 0;
-    for (unsigned i = 0; i < n; i++) {
-        p = ct_put_sleb(p, (int64_t)(pcs[i] - prev));
-        prev = pcs[i];
-    }
-    s->pos = p;
-    e->hash = hash;
     e->id = id;
     e->gen = t->gen;
     return id;
@@ -142,8 +121,10 @@ ctrace_task(ctrace_task_begin)(ctrace_task parent, const char *type)
         if (ct_room(t, s, ts, CT_EVENT_RESERVE)) {
             uint8_t *kind = s->pos;
             uint8_t *p = ct_put_head(s, CT_EV_TASK_BEGIN, ts);
-            p = ct_put_uleb(p, task.id);
-            p = ct_put_uleb(p, parent.id);
+            p = ct_put_task(s, kind, p, task.id);
+            /* Ids are fresh, so a parent never equals its child: 0 is free
+             * to mean "no parent". */
+            p = ct_put_uleb(p, parent.id ? ct_zigzag((int64_t)(task.id - parent.id)) : 0);
             p = ct_put_uleb(p, type_id);
             finish(s, p, kind, stack);
         }
@@ -164,7 +145,7 @@ void(ctrace_task_end)(ctrace_task task)
         if (ct_room(t, s, ts, CT_EVENT_RESERVE)) {
             uint8_t *kind = s->pos;
             uint8_t *p = ct_put_head(s, CT_EV_TASK_END, ts);
-            finish(s, ct_put_uleb(p, task.id), kind, stack);
+            finish(s, ct_put_task(s, kind, p, task.id), kind, stack);
         }
     }
     ct_leave(t);
@@ -172,25 +153,24 @@ void(ctrace_task_end)(ctrace_task task)
 
 ctrace_region(ctrace_region_begin)(ctrace_task task, const char *type)
 {
-    ctrace_region region = {0, 0, 0};
+    ctrace_region region = {type, 0, 0};
     struct ct_thread *t;
     if (!CTRACE_ON_() || !(t = ct_enter()))
-        return region;
+        return CTRACE_NO_REGION;
     uint64_t ts = ct_now();
     struct ct_slot *s = ct_slot_for(t, ts, CT_EVENT_RESERVE);
     if (s) {
-        region.type = ct_string_ref(t, s, type, ts);
+        uint32_t type_id = ct_string_ref(t, s, type, ts);
         uint32_t stack = stacks_on() ? ct_stack_ref(t, s, ts) : 0;
         if (ct_room(t, s, ts, CT_EVENT_RESERVE)) {
             uint8_t *kind = s->pos;
             uint8_t *p = ct_put_head(s, CT_EV_REGION_BEGIN, ts);
-            p = ct_put_uleb(p, task.id);
-            finish(s, ct_put_uleb(p, region.type), kind, stack);
+            p = ct_put_task(s, kind, p, task.id);
+            finish(s, ct_put_uleb(p, type_id), kind, stack);
         }
     }
     /* Depth counts even when the begin was dropped, so ends still match. */
     region.depth = ++t->depth;
-    region.task = task.id;
     ct_leave(t);
     return region;
 }
@@ -206,11 +186,14 @@ void(ctrace_region_end)(ctrace_region region)
         t->depth--;
     struct ct_slot *s = ct_slot_for(t, ts, CT_EVENT_RESERVE);
     if (s) {
+        /* Looked up again, not carried from the begin: the region may have
+         * begun in an earlier generation, whose definitions this one lacks. */
+        uint32_t type_id = ct_string_ref(t, s, region.type, ts);
         uint32_t stack = stacks_on() ? ct_stack_ref(t, s, ts) : 0;
         if (ct_room(t, s, ts, CT_EVENT_RESERVE)) {
             uint8_t *kind = s->pos;
             uint8_t *p = ct_put_head(s, in_order ? CT_EV_REGION_END : CT_EV_REGION_END_AT, ts);
-            p = ct_put_uleb(p, region.type);
+            p = ct_put_uleb(p, type_id);
             if (!in_order)
                 p = ct_put_uleb(p, region.depth);
             finish(s, p, kind, stack);
@@ -238,7 +221,7 @@ __attribute__((always_inline)) static inline void log_event(ctrace_task task,
         if (ct_room(t, s, ts, need)) {
             uint8_t *kind = s->pos;
             uint8_t *p = ct_put_head(s, CT_EV_LOG, ts);
-            p = ct_put_uleb(p, task.id);
+            p = ct_put_task(s, kind, p, task.id);
             p = ct_put_uleb(p, cat);
             p = ct_put_uleb(p, len);
             memcpy(p, text, len);

@@ -75,6 +75,19 @@ static inline uint8_t *ct_put_head(struct ct_slot *s, unsigned kind, uint64_t ts
     return ct_put_uleb(p, delta);
 }
 
+/* A task argument: omitted when it repeats the batch's previous one (bit 6
+ * of the kind byte), else its difference from that one. */
+static inline uint8_t *ct_put_task(struct ct_slot *s, uint8_t *kind, uint8_t *p, uint64_t task)
+{
+    if (task == s->last_task) {
+        *kind |= CT_KIND_SAME_TASK;
+        return p;
+    }
+    p = ct_put_sleb(p, (int64_t)(task - s->last_task));
+    s->last_task = task;
+    return p;
+}
+
 CT_INTERNAL uint32_t ct_string_define(struct ct_thread *t, struct ct_slot *s, const char *str,
                                       uint64_t ts, struct ct_string_cache_entry *e);
 
@@ -90,63 +103,10 @@ static inline uint32_t ct_string_ref(struct ct_thread *t, struct ct_slot *s, con
     return ct_string_define(t, s, str, ts, e);
 }
 
-CT_INTERNAL uint32_t ct_stack_define(struct ct_thread *t, struct ct_slot *s, const uintptr_t *pcs,
-                                     unsigned n, uint64_t hash, uint64_t ts,
-                                     struct ct_stack_cache_entry *e);
-
-/* Walks the frame-pointer chain from the caller of the function this is
- * inlined into. Every frame must lie above the previous one and inside this
- * thread's stack, between the current frame and the stack's top, all of
- * which is mapped: a broken chain (code built without frame pointers) ends
- * the walk early, never faults. Running on another stack (a signal handler's
- * alternate stack) gives no frames. */
-__attribute__((always_inline)) static inline unsigned ct_unwind(struct ct_thread *t,
-                                                                uintptr_t *pcs, unsigned max)
-{
-    uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
-    uintptr_t lo = fp, hi = t->stack_hi;
-    unsigned n = 0;
-    if (fp < t->stack_lo || fp >= hi)
-        return 0;
-    while (n < max) {
-        if (fp < lo || fp > hi - 2 * sizeof(uintptr_t) || (fp & (sizeof(uintptr_t) - 1)))
-            break;
-        uintptr_t next = ((const uintptr_t *)fp)[0];
-        uintptr_t ret = ((const uintptr_t *)fp)[1];
-        if (ret < 4096)
-            break;
-        pcs[n++] = ret;
-        if (next <= fp)
-            break;
-        fp = next;
-    }
-    return n;
-}
-
-static inline uint64_t ct_hash_frames(const uintptr_t *pcs, unsigned n)
-{
-    uint64_t h = n;
-    for (unsigned i = 0; i < n; i++) {
-        h = (h ^ pcs[i]) * 0x9E3779B97F4A7C15u;
-        h ^= h >> 31;
-    }
-    return h;
-}
-
 /* The stack of the API function's caller: its id, defined in this thread's
- * batch the first time it appears in a generation; 0 for none. */
-__attribute__((always_inline)) static inline uint32_t ct_stack_ref(struct ct_thread *t,
-                                                                   struct ct_slot *s, uint64_t ts)
-{
-    uintptr_t pcs[CT_MAX_FRAMES];
-    unsigned n = ct_unwind(t, pcs, ct_g.max_depth);
-    if (n == 0)
-        return 0;
-    uint64_t h = ct_hash_frames(pcs, n);
-    struct ct_stack_cache_entry *e = &t->stacks[h & (CT_STACK_CACHE - 1)];
-    if (CT_LIKELY(e->hash == h && e->gen == t->gen))
-        return e->id;
-    return ct_stack_define(t, s, pcs, n, h, ts, e);
-}
+ * batch the first time it appears in a generation; 0 for none. Out of line,
+ * so that events without stacks do not pay for its frame. */
+CT_INTERNAL uint32_t ct_stack_ref(struct ct_thread *t, struct ct_slot *s, uint64_t ts)
+    __attribute__((noinline));
 
 #endif

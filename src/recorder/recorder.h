@@ -76,14 +76,18 @@ CT_INTERNAL uint64_t ct_hash_bytes(const void *data, size_t len);
 
 /* ---- threads (thread.c) ---- */
 
-/* Where a thread writes the events of one generation parity. */
+/* Where a thread writes the events of one generation parity. 64 bytes, so
+ * that finding the slot is a shift. */
 struct ct_slot {
-    int32_t batch; /* -1: none */
     uint8_t *pos, *end;
     uint64_t last_ts;
+    uint64_t last_task; /* the previous task argument in this batch */
     /* Events that found no free batch: how many, and when. */
     uint64_t drop_count, drop_first, drop_last;
+    int32_t batch; /* -1: none */
+    uint32_t pad;
 };
+_Static_assert(sizeof(struct ct_slot) == 64, "a slot is 64 bytes");
 
 struct ct_string_cache_entry {
     const char *ptr;

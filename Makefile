@@ -1,0 +1,72 @@
+# The front door. Builds go through meson; each build directory is one
+# configuration: build (the normal one), build-san (AddressSanitizer and
+# UndefinedBehaviorSanitizer), build-tsan (ThreadSanitizer, for the
+# recorder's concurrency tests), build-fuzz (clang, libFuzzer).
+MESON ?= meson
+WERROR := $(if $(CI),-Dwerror=true,)
+FUZZ_SECONDS ?= 30
+
+.PHONY: all deps build demo test test-fast test-san test-tsan fuzz fuzz-short bench loop install clean
+
+all: build
+
+deps:
+	./scripts/deps.sh
+
+build/build.ninja:
+	$(MESON) setup build $(WERROR)
+
+build: deps build/build.ninja
+	$(MESON) compile -C build
+
+# Record the basics example and show what it recorded.
+demo: build
+	cd build && ./examples/basics demo.out
+	./build/ctrace stats build/demo.out
+
+test: build test-fast test-san test-tsan fuzz-short
+	@echo "make test: all suites passed"
+
+test-fast: build
+	$(MESON) test -C build --print-errorlogs
+
+build-san/build.ninja:
+	$(MESON) setup build-san $(WERROR) -Db_sanitize=address,undefined -Db_lundef=false
+
+test-san: deps build-san/build.ninja
+	$(MESON) compile -C build-san
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+	    $(MESON) test -C build-san --print-errorlogs
+
+build-tsan/build.ninja:
+	CC=clang $(MESON) setup build-tsan $(WERROR) -Db_sanitize=thread -Db_lundef=false
+
+test-tsan: deps build-tsan/build.ninja
+	$(MESON) compile -C build-tsan
+	TSAN_OPTIONS=halt_on_error=1 $(MESON) test -C build-tsan --suite concurrency --print-errorlogs
+
+build-fuzz/build.ninja:
+	CC=clang $(MESON) setup build-fuzz -Dfuzz=true -Db_lundef=false
+
+# A fuzzing session of FUZZ_SECONDS on the reader, from the seed corpus.
+fuzz: deps build-fuzz/build.ninja
+	$(MESON) compile -C build-fuzz
+	mkdir -p build-fuzz/corpus fuzz/artifacts
+	./build-fuzz/fuzz/fuzz_reader -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=fuzz/artifacts/ \
+	    build-fuzz/corpus fuzz/corpus
+
+fuzz-short:
+	$(MAKE) fuzz FUZZ_SECONDS=20
+
+# Repeats the concurrency tests to shake out rare races.
+loop: build
+	$(MESON) test -C build --suite concurrency --repeat 50
+
+bench: build
+	./build/bench/bench_recorder
+
+install: build
+	$(MESON) install -C build
+
+clean:
+	rm -rf build build-san build-tsan build-fuzz

@@ -1,0 +1,26 @@
+#!/bin/sh
+# deps.sh [--fuzz] - installs the Debian packages that building and testing
+# ctrace need, when they are missing. Safe to run again; does nothing when
+# everything is there. Needs root (or sudo) only when something is missing.
+set -eu
+
+packages="meson ninja-build pkg-config gcc libc6-dev libcmocka-dev python3"
+# clang with libFuzzer and the sanitizer runtimes: the fuzz target and the
+# ThreadSanitizer build.
+packages="$packages clang libclang-rt-14-dev"
+
+missing=""
+for p in $packages; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps.sh: installing$missing"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q >/dev/null
+# shellcheck disable=SC2086
+$sudo apt-get install -y -q --no-install-recommends $missing >/dev/null

@@ -88,6 +88,7 @@ struct ct_gen {
     size_t nlost, lost_cap;
     struct ct_kind kinds[CT_MAX_KINDS];
     struct ct_idmap strings, stacks;
+    struct ct_idmap thread_index; /* tid + 1 -> index in threads */
     uint64_t conflicts; /* an id defined twice with different contents */
 };
 

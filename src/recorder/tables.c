@@ -267,8 +267,10 @@ void ct_record_threads(struct ct_buf *b, pid_t tracer_tid)
         if (!read_comm(tid, name))
             continue; /* exited meanwhile */
         unsigned flags = tid == tracer_tid ? CT_THREAD_FLAG_TRACER : 0;
+        /* The state first: a descriptor being claimed is being written. */
         for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next)
-            if (t->tid == tid && atomic_load(&t->state) == CT_THREAD_LIVE)
+            if (atomic_load_explicit(&t->state, memory_order_acquire) == CT_THREAD_LIVE &&
+                t->tid == tid)
                 flags |= CT_THREAD_FLAG_REGISTERED;
         thread_entry(&entries, tid, flags, name);
         count++;

@@ -9,6 +9,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* The nth event of a kind on the thread tid (any thread when tid is 0). */
@@ -322,6 +325,53 @@ static void test_errors_and_off(void **state)
     assert_string_equal(ctrace_strerror(-EBUSY), "tracing is already on");
 }
 
+/* A forked child starts with tracing off and can trace into its own file;
+ * the parent's trace goes on, and holds only the parent's events. */
+static void test_fork(void **state)
+{
+    (void)state;
+    struct recording r;
+    rec_start(&r, NULL);
+    ctrace_log(CTRACE_NO_TASK, "parent", "before fork");
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        int ok = !ctrace_enabled();
+        ctrace_log(CTRACE_NO_TASK, "child", "ignored: tracing is off");
+        int fd = memfd_create("child", 0);
+        ok = ok && ctrace_start(fd) == 0;
+        ctrace_log(CTRACE_NO_TASK, "child", "traced");
+        ctrace_stop();
+        struct stat st;
+        fstat(fd, &st);
+        uint8_t *data = malloc((size_t)st.st_size);
+        ok = ok && pread(fd, data, (size_t)st.st_size, 0) == st.st_size;
+        struct test_trace t;
+        ok = ok && read_trace(data, (size_t)st.st_size, &t) == 0;
+        ok = ok && count_kind(&t, CT_EV_LOG) == 1;
+        char verdict = ok ? 'y' : 'n';
+        ssize_t n = write(pipefd[1], &verdict, 1);
+        _exit(n == 1 ? 0 : 1);
+    }
+    char verdict = 0;
+    assert_int_equal(read(pipefd[0], &verdict, 1), 1);
+    assert_int_equal(verdict, 'y');
+    int status;
+    waitpid(child, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ctrace_log(CTRACE_NO_TASK, "parent", "after fork");
+    size_t size;
+    uint8_t *data = rec_stop(&r, &size);
+    struct test_trace t;
+    assert_int_equal(read_trace(data, size, &t), 0);
+    assert_int_equal(count_kind(&t, CT_EV_LOG), 2);
+    free_trace(&t);
+    free(data);
+    close(pipefd[0]);
+    close(pipefd[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_task_across_threads),
         cmocka_unit_test(test_start_stop_start),
         cmocka_unit_test(test_errors_and_off),
+        cmocka_unit_test(test_fork),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -420,6 +420,66 @@ void ct_writer_stop(void)
     ct_process_info_free(&w.process);
 }
 
+/*
+ * fork: the child has one thread and no writer, and the trace's fd is its
+ * parent's. So the child starts clean: tracing off, the other threads'
+ * descriptors free, every batch (its parent's events, written by the parent)
+ * back in the pool. The session lock is held across fork, so that no
+ * session starts or stops halfway through it.
+ */
+static void before_fork(void)
+{
+    pthread_mutex_lock(&session_lock);
+}
+
+static void after_fork_parent(void)
+{
+    pthread_mutex_unlock(&session_lock);
+}
+
+static void reset_slot(struct ct_slot *s)
+{
+    if (s->batch >= 0)
+        ct_pool_put(s->batch);
+    s->batch = -1;
+    s->pos = s->end = NULL;
+    s->drop_count = 0;
+}
+
+static void after_fork_child(void)
+{
+    pthread_mutex_init(&session_lock, NULL);
+    if (!CTRACE_ON_())
+        return;
+    __atomic_store_n(&ctrace_on_, 0, __ATOMIC_RELAXED);
+    for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
+        int state = atomic_load_explicit(&t->state, memory_order_relaxed);
+        if (state != CT_THREAD_LIVE && state != CT_THREAD_EXITED && state != CT_THREAD_CLAIMED)
+            continue;
+        reset_slot(&t->slot[0]);
+        reset_slot(&t->slot[1]);
+        atomic_store(&t->seq, 0);
+        if (t != ct_self)
+            atomic_store(&t->state, CT_THREAD_FREE);
+        else
+            t->tid = ct_gettid();
+    }
+    for (uint32_t list = ct_pool_take_full(); list;) {
+        uint32_t index = list - 1;
+        list = ct_pool_batch(index)->next;
+        ct_pool_put((int32_t)index);
+    }
+    while (w.pending_list) {
+        uint32_t index = w.pending_list - 1;
+        w.pending_list = ct_pool_batch(index)->next;
+        ct_pool_put((int32_t)index);
+    }
+    atomic_store(&w.pending, 0);
+    uint32_t gen = w.gen + 2 ? w.gen + 2 : 1;
+    atomic_store(&ct_g.gen, gen);
+    ct_process_info_free(&w.process);
+}
+
 int ctrace_start_config(int fd, const ctrace_config *config)
 {
     ctrace_config c = config ? *config : (ctrace_config){0};
@@ -448,10 +508,11 @@ int ctrace_start_config(int fd, const ctrace_config *config)
         rc = -ENOMEM;
         goto out;
     }
-    static bool membarrier_tried;
-    if (!membarrier_tried) {
-        membarrier_tried = true;
+    static bool first_session = true;
+    if (first_session) {
+        first_session = false;
         atomic_store(&ct_g.need_fence, ct_membarrier_register() != 0);
+        pthread_atfork(before_fork, after_fork_parent, after_fork_child);
     }
     ct_g.max_depth = c.max_stack_depth;
     atomic_store(&ct_g.stacks, c.stacks >= 0);

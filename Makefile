@@ -25,7 +25,7 @@ demo: build
 	./build/ctrace stats build/demo.out
 
 test: build test-fast test-san test-tsan fuzz-short
-	@echo "make test: all suites passed"
+	@./scripts/test-summary.sh build build-san build-tsan
 
 test-fast: build
 	$(MESON) test -C build --print-errorlogs

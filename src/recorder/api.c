@@ -243,9 +243,12 @@ void(ctrace_logf)(ctrace_task task, const char *category, const char *fmt, ...)
         return;
     char buf[CTRACE_MAX_MESSAGE + 1];
     va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt ? fmt : "", ap);
-    va_end(ap);
+    buf[0] = 0;
+    if (fmt) {
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof buf, fmt, ap);
+        va_end(ap);
+    }
     log_event(task, category, buf);
 }
 

@@ -43,7 +43,7 @@ build-tsan/build.ninja:
 
 test-tsan: deps build-tsan/build.ninja
 	$(MESON) compile -C build-tsan
-	TSAN_OPTIONS=halt_on_error=1 $(MESON) test -C build-tsan --suite concurrency --print-errorlogs
+	TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 $(MESON) test -C build-tsan --suite concurrency --print-errorlogs
 
 build-fuzz/build.ninja:
 	CC=clang $(MESON) setup build-fuzz -Dfuzz=true -Db_lundef=false

@@ -21,7 +21,7 @@
 #include "../src/compat/clock.h"
 #include "../src/format/reader.h"
 
-#define RUNS 7
+#define RUNS 11
 #define LOOP 1000000
 
 static double now_s(void)
@@ -233,6 +233,7 @@ int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "/tmp";
     double clock[RUNS], pair[RUNS], log[RUNS], stack8[RUNS], off[RUNS], empty[RUNS];
+    double above[RUNS];
     for (int r = 0; r < RUNS; r++) {
         clock[r] = bench_clock();
         off[r] = bench_off();
@@ -240,6 +241,7 @@ int main(int argc, char **argv)
         ctrace_config nostacks = {.stacks = -1};
         int fd = start_devnull(&nostacks);
         pair[r] = bench_region_pair();
+        above[r] = pair[r] - 2 * bench_clock(); /* the floor, measured right after */
         log[r] = bench_log();
         ctrace_stop();
         close(fd);
@@ -259,6 +261,8 @@ int main(int argc, char **argv)
     char note[128];
     snprintf(note, sizeof note, "target <= 25; floor 2 clock reads = %.1f", 2 * rc.median);
     row("region begin+end pair, no stacks, ns", rp, note);
+    row("  the pair above its two clock reads, ns", summarize(above, RUNS),
+        "each run's pair minus its own floor");
     row("log (15-byte message), no stack, ns", summarize(log, RUNS), "");
     row("event with an 8-frame stack, ns", summarize(stack8, RUNS), "target <= 80");
     struct result ro = summarize(off, RUNS), re = summarize(empty, RUNS);

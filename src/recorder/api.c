@@ -117,7 +117,7 @@ ctrace_task(ctrace_task_begin)(ctrace_task parent, const char *type)
     struct ct_slot *s = ct_slot_for(t, ts, CT_EVENT_RESERVE);
     if (s) {
         uint32_t type_id = ct_string_ref(t, s, type, ts);
-        uint32_t stack = stacks_on() ? ct_stack_ref(t, s, ts) : 0;
+        uint32_t stack = stacks_on() ? ct_stack_ref(t, s, ts, 1) : 0;
         if (ct_room(t, s, ts, CT_EVENT_RESERVE)) {
             uint8_t *kind = s->pos;
             uint8_t *p = ct_put_head(s, CT_EV_TASK_BEGIN, ts);
@@ -141,7 +141,7 @@ void(ctrace_task_end)(ctrace_task task)
     uint64_t ts = ct_now();
     struct ct_slot *s = ct_slot_for(t, ts, CT_EVENT_RESERVE);
     if (s) {
-        uint32_t stack = stacks_on() ? ct_stack_ref(t, s, ts) : 0;
+        uint32_t stack = stacks_on() ? ct_stack_ref(t, s, ts, 1) : 0;
         if (ct_room(t, s, ts, CT_EVENT_RESERVE)) {
             uint8_t *kind = s->pos;
             uint8_t *p = ct_put_head(s, CT_EV_TASK_END, ts);
@@ -151,17 +151,30 @@ void(ctrace_task_end)(ctrace_task task)
     ct_leave(t);
 }
 
-ctrace_region(ctrace_region_begin)(ctrace_task task, const char *type)
+/*
+ * Regions are the most frequent annotation, so each has a fast path for the
+ * common case: no stacks, a warm string cache, room in the batch, the same
+ * generation as the thread's previous event. It calls nothing, so it needs
+ * no saved registers. Everything else continues, inside the
+ * already entered event, in an out-of-line slow path; the empty asm after
+ * each call to it keeps the call from becoming a jump, so that the slow
+ * path's stack walk finds the API function's frame (CT_SLOW_SKIP).
+ */
+#define CT_SLOW_SKIP 2
+#define NO_TAIL_CALL() __asm__ volatile("" ::: "memory")
+
+/* Every case of a region's begin; `skip` as for ct_stack_ref. */
+__attribute__((always_inline)) static inline ctrace_region region_begin_any(struct ct_thread *t,
+                                                                            uint64_t ts,
+                                                                            ctrace_task task,
+                                                                            const char *type,
+                                                                            unsigned skip)
 {
     ctrace_region region = {type, 0, 0};
-    struct ct_thread *t;
-    if (!CTRACE_ON_() || !(t = ct_enter()))
-        return CTRACE_NO_REGION;
-    uint64_t ts = ct_now();
     struct ct_slot *s = ct_slot_for(t, ts, CT_EVENT_RESERVE);
     if (s) {
         uint32_t type_id = ct_string_ref(t, s, type, ts);
-        uint32_t stack = stacks_on() ? ct_stack_ref(t, s, ts) : 0;
+        uint32_t stack = stacks_on() ? ct_stack_ref(t, s, ts, skip) : 0;
         if (ct_room(t, s, ts, CT_EVENT_RESERVE)) {
             uint8_t *kind = s->pos;
             uint8_t *p = ct_put_head(s, CT_EV_REGION_BEGIN, ts);
@@ -175,21 +188,64 @@ ctrace_region(ctrace_region_begin)(ctrace_task task, const char *type)
     return region;
 }
 
-void(ctrace_region_end)(ctrace_region region)
+__attribute__((noinline)) static ctrace_region region_begin_slow(struct ct_thread *t,
+                                                                 uint64_t ts, ctrace_task task,
+                                                                 const char *type)
+{
+    return region_begin_any(t, ts, task, type, CT_SLOW_SKIP);
+}
+
+/* The fast path's conditions: the slot to write into, or NULL. */
+static inline struct ct_slot *fast_slot(struct ct_thread *t)
+{
+    uint32_t gen = atomic_load_explicit(&ct_g.gen, memory_order_acquire);
+    struct ct_slot *s = &t->slot[gen & 1];
+    if (gen != t->gen || (size_t)(s->end - s->pos) < CT_EVENT_RESERVE)
+        return NULL;
+    return s;
+}
+
+static inline struct ct_string_cache_entry *cached_string(struct ct_thread *t, const char *str)
+{
+    uintptr_t h = (uintptr_t)str * 0x9E3779B97F4A7C15u;
+    struct ct_string_cache_entry *e = &t->strings[h >> (64 - 6)];
+    return e->ptr == str && e->gen == t->gen ? e : NULL;
+}
+
+ctrace_region(ctrace_region_begin)(ctrace_task task, const char *type)
 {
     struct ct_thread *t;
-    if (!CTRACE_ON_() || region.depth == 0 || !(t = ct_enter()))
-        return;
+    if (!CTRACE_ON_() || !(t = ct_enter()))
+        return CTRACE_NO_REGION;
     uint64_t ts = ct_now();
-    bool in_order = region.depth == t->depth;
-    if (t->depth > 0)
-        t->depth--;
+    if (CT_LIKELY(!stacks_on())) {
+        struct ct_slot *s = fast_slot(t);
+        struct ct_string_cache_entry *e = cached_string(t, type);
+        if (CT_LIKELY(s && e)) {
+            uint8_t *kind = s->pos;
+            uint8_t *p = ct_put_head(s, CT_EV_REGION_BEGIN, ts);
+            p = ct_put_task(s, kind, p, task.id);
+            s->pos = ct_put_uleb(p, e->id);
+            ctrace_region region = {type, ++t->depth, 0};
+            ct_leave(t);
+            return region;
+        }
+    }
+    ctrace_region region = region_begin_slow(t, ts, task, type);
+    NO_TAIL_CALL();
+    return region;
+}
+
+__attribute__((always_inline)) static inline void region_end_any(struct ct_thread *t, uint64_t ts,
+                                                                 ctrace_region region,
+                                                                 bool in_order, unsigned skip)
+{
     struct ct_slot *s = ct_slot_for(t, ts, CT_EVENT_RESERVE);
     if (s) {
         /* Looked up again, not carried from the begin: the region may have
          * begun in an earlier generation, whose definitions this one lacks. */
         uint32_t type_id = ct_string_ref(t, s, region.type, ts);
-        uint32_t stack = stacks_on() ? ct_stack_ref(t, s, ts) : 0;
+        uint32_t stack = stacks_on() ? ct_stack_ref(t, s, ts, skip) : 0;
         if (ct_room(t, s, ts, CT_EVENT_RESERVE)) {
             uint8_t *kind = s->pos;
             uint8_t *p = ct_put_head(s, in_order ? CT_EV_REGION_END : CT_EV_REGION_END_AT, ts);
@@ -200,6 +256,35 @@ void(ctrace_region_end)(ctrace_region region)
         }
     }
     ct_leave(t);
+}
+
+__attribute__((noinline)) static void region_end_slow(struct ct_thread *t, uint64_t ts,
+                                                      ctrace_region region, bool in_order)
+{
+    region_end_any(t, ts, region, in_order, CT_SLOW_SKIP);
+}
+
+void(ctrace_region_end)(ctrace_region region)
+{
+    struct ct_thread *t;
+    if (!CTRACE_ON_() || region.depth == 0 || !(t = ct_enter()))
+        return;
+    uint64_t ts = ct_now();
+    bool in_order = region.depth == t->depth;
+    if (t->depth > 0)
+        t->depth--;
+    if (CT_LIKELY(!stacks_on())) {
+        struct ct_slot *s = fast_slot(t);
+        struct ct_string_cache_entry *e = cached_string(t, region.type);
+        if (CT_LIKELY(s && e && in_order)) {
+            uint8_t *p = ct_put_head(s, CT_EV_REGION_END, ts);
+            s->pos = ct_put_uleb(p, e->id);
+            ct_leave(t);
+            return;
+        }
+    }
+    region_end_slow(t, ts, region, in_order);
+    NO_TAIL_CALL();
 }
 
 /* Inlined into both log functions so that the stack starts at their caller. */
@@ -217,7 +302,7 @@ __attribute__((always_inline)) static inline void log_event(ctrace_task task,
     struct ct_slot *s = ct_slot_for(t, ts, need);
     if (s) {
         uint32_t cat = ct_string_ref(t, s, category, ts);
-        uint32_t stack = stacks_on() ? ct_stack_ref(t, s, ts) : 0;
+        uint32_t stack = stacks_on() ? ct_stack_ref(t, s, ts, 1) : 0;
         if (ct_room(t, s, ts, need)) {
             uint8_t *kind = s->pos;
             uint8_t *p = ct_put_head(s, CT_EV_LOG, ts);

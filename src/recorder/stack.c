@@ -69,11 +69,10 @@ static uint32_t define(struct ct_thread *t, struct ct_slot *s, const uintptr_t *
     return id;
 }
 
-uint32_t ct_stack_ref(struct ct_thread *t, struct ct_slot *s, uint64_t ts)
+uint32_t ct_stack_ref(struct ct_thread *t, struct ct_slot *s, uint64_t ts, unsigned skip)
 {
     uintptr_t pcs[CT_MAX_FRAMES];
-    /* Frame 0 returns into the API function; frame 1 into its caller. */
-    unsigned n = unwind(t, pcs, ct_g.max_depth, 1);
+    unsigned n = unwind(t, pcs, ct_g.max_depth, skip);
     if (n == 0)
         return 0;
     uint64_t h = hash_frames(pcs, n);

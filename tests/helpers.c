@@ -24,6 +24,13 @@ uint8_t *rec_stop(struct recording *r, size_t *size)
     assert_non_null(data);
     assert_int_equal(pread(r->fd, data, *size, 0), (ssize_t)*size);
     close(r->fd);
+    /* CT_TEST_SAVE=FILE keeps the last trace a test recorded, to look at. */
+    const char *save = getenv("CT_TEST_SAVE");
+    FILE *f = save ? fopen(save, "wb") : NULL;
+    if (f) {
+        fwrite(data, 1, *size, f);
+        fclose(f);
+    }
     return data;
 }
 

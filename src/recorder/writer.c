@@ -222,23 +222,32 @@ static void write_lost(pid_t tid, uint64_t count, uint64_t first, uint64_t last)
 }
 
 /* Waits until the thread is outside any event. Events are short, but the
- * thread may be preempted inside one: yield, then sleep. */
-static void wait_outside_event(struct ct_thread *t)
+ * thread may be preempted inside one: yield, then sleep. A thread stopped
+ * inside an event for over a second (a debugger, SIGSTOP to one thread) is
+ * left alone: false, and its slot is taken at a later generation's close,
+ * so its batch is written late rather than taken while in use. */
+static bool wait_outside_event(struct ct_thread *t)
 {
     uint32_t seq = atomic_load_explicit(&t->seq, memory_order_acquire);
-    for (unsigned spins = 0; (seq & 1) && spins < 1000000; spins++) {
-        if (spins < 100)
+    uint64_t deadline = 0;
+    for (unsigned spins = 0; seq & 1; spins++) {
+        if (spins < 100) {
             sched_yield();
-        else
+        } else {
+            if (!deadline)
+                deadline = ct_mono_ns() + 1000000000u;
+            else if (ct_mono_ns() > deadline)
+                return false;
             usleep(100);
-        uint32_t now = atomic_load_explicit(&t->seq, memory_order_acquire);
-        if (now != seq)
+        }
+        if (atomic_load_explicit(&t->seq, memory_order_acquire) != seq)
             break;
     }
+    return true;
 }
 
 /* Takes a thread's slot of the closing generation, after the grace period. */
-static void take_slot(struct ct_thread *t, uint32_t *partials, uint32_t **tail)
+static void take_slot(struct ct_thread *t, uint32_t **tail)
 {
     struct ct_slot *s = &t->slot[w.gen & 1];
     if (s->batch >= 0) {
@@ -250,7 +259,6 @@ static void take_slot(struct ct_thread *t, uint32_t *partials, uint32_t **tail)
         s->batch = -1;
         s->pos = s->end = NULL;
     }
-    (void)partials;
 }
 
 static void close_generation(bool last)
@@ -267,8 +275,8 @@ static void close_generation(bool last)
         int state = atomic_load_explicit(&t->state, memory_order_acquire);
         if (state != CT_THREAD_LIVE && state != CT_THREAD_EXITED)
             continue;
-        wait_outside_event(t);
-        take_slot(t, &partials, &tail);
+        if (wait_outside_event(t))
+            take_slot(t, &tail);
     }
     drain_full();
     while (partials) {

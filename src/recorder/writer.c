@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -95,6 +96,11 @@ static void write_all(struct iovec *iov, int count)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) { /* a non-blocking fd */
+                struct pollfd pfd = {w.fd, POLLOUT, 0};
+                if (poll(&pfd, 1, 1000) >= 0)
+                    continue;
+            }
             w.error = errno;
             w.bytes_lost += total;
             warn_write_failed();

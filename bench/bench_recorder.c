@@ -226,7 +226,7 @@ static void writer_throughput(const char *dir, double *mb_s, double *mev_s, doub
     *mb_s = (double)bytes / dt / 1e6;
     *mev_s = (double)events / dt / 1e6;
     double total = 2.0 * 2 * (double)f.events;
-    *lost_pct = 100.0 * (total - (double)events) / total;
+    *lost_pct = events >= total ? 0.0 : 100.0 * (total - (double)events) / total;
 }
 
 int main(int argc, char **argv)

@@ -61,6 +61,20 @@ void ct_buf_bytes(struct ct_buf *b, const void *data, size_t len)
     }
 }
 
+/* Appends a list as its count followed by its entries, built apart because
+ * the count is known only at the end; frees the entries. */
+static void append_counted(struct ct_buf *b, uint64_t count, struct ct_buf *entries)
+{
+    ct_buf_uleb(b, count);
+    uint8_t *p = ct_buf_reserve(b, entries->len);
+    if (p && entries->len) {
+        memcpy(p, entries->data, entries->len);
+        b->len += entries->len;
+    }
+    b->failed |= entries->failed;
+    ct_buf_free(entries);
+}
+
 /* Reads a small /proc file whole; returns its length, or 0. */
 static size_t read_small_file(const char *path, char *out, size_t cap)
 {
@@ -217,18 +231,10 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *data)
 
 void ct_record_modules(struct ct_buf *b)
 {
-    /* The count goes first: build the entries, then prepend it. */
     struct ct_buf entries = {0};
     struct module_walk walk = {&entries, 0};
     dl_iterate_phdr(add_module, &walk);
-    ct_buf_uleb(b, walk.count);
-    uint8_t *p = ct_buf_reserve(b, entries.len);
-    if (p && entries.len) {
-        memcpy(p, entries.data, entries.len);
-        b->len += entries.len;
-    }
-    b->failed |= entries.failed;
-    ct_buf_free(&entries);
+    append_counted(b, walk.count, &entries);
 }
 
 static void thread_entry(struct ct_buf *b, pid_t tid, unsigned flags, const char *name)
@@ -283,12 +289,5 @@ void ct_record_threads(struct ct_buf *b, pid_t tracer_tid)
         thread_entry(&entries, t->tid, CT_THREAD_FLAG_EXITED | CT_THREAD_FLAG_REGISTERED, t->name);
         count++;
     }
-    ct_buf_uleb(b, count);
-    uint8_t *p = ct_buf_reserve(b, entries.len);
-    if (p && entries.len) {
-        memcpy(p, entries.data, entries.len);
-        b->len += entries.len;
-    }
-    b->failed |= entries.failed;
-    ct_buf_free(&entries);
+    append_counted(b, count, &entries);
 }

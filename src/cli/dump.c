@@ -51,6 +51,20 @@ static void print_arg(FILE *out, const struct ct_reader *rd, const struct ct_gen
     }
 }
 
+/* Numbers that name something: printed by name when this reader knows it. */
+static const char *named_value(const char *arg, uint64_t v)
+{
+    if (v > UINT32_MAX)
+        return NULL;
+    if (strcmp(arg, "reason") == 0 || strcmp(arg, "call") == 0)
+        return ct_reason_name((unsigned)v);
+    if (strcmp(arg, "class") == 0)
+        return ct_fd_class_name((unsigned)v);
+    if (strcmp(arg, "counter") == 0)
+        return ct_counter_name((unsigned)v);
+    return NULL;
+}
+
 static void print_event(FILE *out, const struct ct_reader *rd, const struct ct_gen *gen,
                         const struct ct_event *ev)
 {
@@ -64,8 +78,15 @@ static void print_event(FILE *out, const struct ct_reader *rd, const struct ct_g
         char type = kind->args[i];
         if (type == 'k' && ev->stack == 0)
             continue;
-        fprintf(out, " %s=", kind->names[i][0] ? kind->names[i] : "arg");
-        print_arg(out, rd, gen, ev, type, ev->args[i]);
+        const char *arg = kind->names[i][0] ? kind->names[i] : "arg";
+        const char *name = kind->known && type == 'u' ? named_value(arg, ev->args[i]) : NULL;
+        fprintf(out, " %s=", arg);
+        if (name)
+            fputs(name, out);
+        else if (strcmp(arg, "start_fn") == 0 || strcmp(arg, "object") == 0)
+            fprintf(out, "0x%" PRIx64, ev->args[i]);
+        else
+            print_arg(out, rd, gen, ev, type, ev->args[i]);
     }
     fputc('\n', out);
 }

@@ -64,6 +64,29 @@ enum ct_event_kind {
 #define CT_MAX_FRAMES 64
 #define CT_MAX_STRING 255
 
+enum ct_reason {
+#define R(id, NAME, name, group) CT_REASON_##NAME = id,
+#include "reasons.def"
+#undef R
+};
+
+enum ct_fd_class {
+#define C(id, NAME, name) CT_FD_##NAME = id,
+#include "reasons.def"
+#undef C
+};
+
+enum ct_counter {
+#define K(id, NAME, name, unit) CT_COUNTER_##NAME = id,
+#include "reasons.def"
+#undef K
+};
+
+const char *ct_reason_name(unsigned reason);
+const char *ct_reason_group(unsigned reason);
+const char *ct_fd_class_name(unsigned fd_class);
+const char *ct_counter_name(unsigned counter);
+
 /* THREADS record flags. */
 #define CT_THREAD_FLAG_EXITED 1u
 #define CT_THREAD_FLAG_TRACER 2u

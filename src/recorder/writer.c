@@ -63,6 +63,12 @@ static struct writer {
 static pthread_mutex_t session_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t calibrated_q32; /* survives sessions */
 
+uint64_t ct_units_from_ns(uint64_t ns)
+{
+    uint64_t q32 = calibrated_q32;
+    return q32 ? (uint64_t)(((unsigned __int128)ns << 32) / q32) : ns;
+}
+
 void ct_writer_wake(void)
 {
     uint32_t n = atomic_fetch_add_explicit(&w.pending, 1, memory_order_relaxed) + 1;

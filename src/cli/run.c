@@ -1,0 +1,248 @@
+/*
+ * run.c - `ctrace run [-o FILE] -- CMD ARGS...`: traces a program nobody
+ * changed, by loading libctrace-preload.so into it (LD_PRELOAD) with its
+ * settings in CTRACE_* variables. The program's standard streams are its
+ * own; the exit status is the program's (128+N when a signal N killed it,
+ * 127 when the command is not found, 126 when it cannot be executed).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#ifndef CTRACE_LIBDIR
+#define CTRACE_LIBDIR "/usr/local/lib"
+#endif
+#define PRELOAD_NAME "libctrace-preload.so"
+
+static bool readable(const char *path)
+{
+    return access(path, R_OK) == 0;
+}
+
+/* The preload library: $CTRACE_PRELOAD, beside this executable (the build
+ * tree), or in the installed library directory. */
+static bool find_preload(char *out, size_t cap)
+{
+    const char *env = getenv("CTRACE_PRELOAD");
+    if (env && *env) {
+        snprintf(out, cap, "%s", env);
+        return readable(out);
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            if ((size_t)snprintf(out, cap, "%.*s/%s", PATH_MAX - 64, exe, PRELOAD_NAME) < cap &&
+                readable(out))
+                return true;
+        }
+    }
+    snprintf(out, cap, "%s/%s", CTRACE_LIBDIR, PRELOAD_NAME);
+    return readable(out);
+}
+
+/* An absolute path for the output, so the program's chdir does not move it. */
+static bool absolute_output(const char *path, char *out, size_t cap)
+{
+    if (path[0] == '/') {
+        snprintf(out, cap, "%s", path);
+        return true;
+    }
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd))
+        return false;
+    return (size_t)snprintf(out, cap, "%s/%s", cwd, path) < cap;
+}
+
+struct run_options {
+    const char *output;
+    const char *stacks;
+    const char *threshold;
+    const char *buffer;
+    bool follow;
+    char **command;
+};
+
+static int parse(int argc, char **argv, struct run_options *o)
+{
+    *o = (struct run_options){.output = "ctrace.out", .follow = true};
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (a[0] != '-')
+            break;
+        if (strcmp(a, "-o") == 0 && i + 1 < argc)
+            o->output = argv[++i];
+        else if (strncmp(a, "--output=", 9) == 0)
+            o->output = a + 9;
+        else if (strcmp(a, "--no-stacks") == 0)
+            o->stacks = "0";
+        else if (strcmp(a, "--no-follow") == 0)
+            o->follow = false;
+        else if (strncmp(a, "--syscall-threshold=", 20) == 0)
+            o->threshold = a + 20;
+        else if (strncmp(a, "--buffer-mb=", 12) == 0)
+            o->buffer = a + 12;
+        else
+            return ct_cli_usage_error(&ct_cmd_run, "unknown option '%s'", a);
+    }
+    if (i >= argc)
+        return ct_cli_usage_error(&ct_cmd_run, "missing the command to run");
+    o->command = argv + i;
+    return 0;
+}
+
+/* In the child: the environment, then the program. Reports an exec failure
+ * through the pipe as its errno. */
+static void exec_child(const struct run_options *o, const char *preload, const char *output,
+                       int report)
+{
+    const char *old = getenv("LD_PRELOAD");
+    char value[PATH_MAX * 2];
+    if (old && *old)
+        snprintf(value, sizeof value, "%s:%s", preload, old);
+    else
+        snprintf(value, sizeof value, "%s", preload);
+    setenv("LD_PRELOAD", value, 1);
+    setenv("CTRACE_OUTPUT", output, 1);
+    unsetenv("CTRACE_FOLLOWED");
+    setenv("CTRACE_FOLLOW", o->follow ? "1" : "0", 1);
+    if (o->stacks)
+        setenv("CTRACE_STACKS", o->stacks, 1);
+    if (o->threshold)
+        setenv("CTRACE_SYSCALL_NS", o->threshold, 1);
+    if (o->buffer)
+        setenv("CTRACE_BUFFER_MB", o->buffer, 1);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGQUIT, SIG_DFL);
+    execvp(o->command[0], o->command);
+    int err = errno;
+    if (write(report, &err, sizeof err) < 0)
+        _exit(127);
+    _exit(127);
+}
+
+static int run(int argc, char **argv)
+{
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(ct_cmd_run.usage, stdout);
+        return CT_EXIT_OK;
+    }
+    struct run_options o;
+    int rc = parse(argc, argv, &o);
+    if (rc != 0)
+        return rc;
+    char preload[PATH_MAX], output[PATH_MAX];
+    if (!find_preload(preload, sizeof preload)) {
+        fprintf(stderr, "ctrace run: cannot find %s (set CTRACE_PRELOAD to its path)\n",
+                PRELOAD_NAME);
+        return CT_EXIT_BAD_INPUT;
+    }
+    if (!absolute_output(o.output, output, sizeof output)) {
+        fprintf(stderr, "ctrace run: %s: path too long\n", o.output);
+        return CT_EXIT_BAD_INPUT;
+    }
+    struct stat st;
+    bool existed = stat(output, &st) == 0;
+    int probe = open(output, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (probe < 0) {
+        fprintf(stderr, "ctrace run: cannot write %s: %s\n", o.output, strerror(errno));
+        return CT_EXIT_BAD_INPUT;
+    }
+    close(probe);
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) {
+        perror("ctrace run: pipe");
+        return CT_EXIT_BAD_INPUT;
+    }
+    /* The terminal's interrupt is for the program; we wait for it to end. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("ctrace run: fork");
+        return CT_EXIT_BAD_INPUT;
+    }
+    if (pid == 0)
+        exec_child(&o, preload, output, report[1]);
+    close(report[1]);
+    int err = 0;
+    ssize_t got;
+    while ((got = read(report[0], &err, sizeof err)) < 0 && errno == EINTR)
+        ;
+    close(report[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (got == (ssize_t)sizeof err) {
+        fprintf(stderr, "ctrace run: %s: %s\n", o.command[0],
+                err == ENOENT ? "command not found" : strerror(err));
+        if (!existed)
+            unlink(output); /* nothing ran: leave no file behind */
+        return err == ENOENT ? 127 : 126;
+    }
+    if (stat(output, &st) == 0 && st.st_size == 0)
+        fprintf(stderr, "ctrace run: %s was not traced (a static program, or one that "
+                        "cleared LD_PRELOAD)\n", o.command[0]);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return WEXITSTATUS(status);
+}
+
+const struct ct_command ct_cmd_run = {
+    "run",
+    "trace an unmodified program and its children",
+    "usage: ctrace run [OPTIONS] [--] CMD [ARGS...]\n"
+    "\n"
+    "Runs CMD with libctrace-preload.so loaded (LD_PRELOAD) and writes its trace.\n"
+    "The exit status is CMD's: 128+N if signal N killed it, 127 if it was not\n"
+    "found, 126 if it could not be executed. Its standard streams are its own.\n"
+    "\n"
+    "options:\n"
+    "  -o FILE, --output=FILE     the trace (default ctrace.out)\n"
+    "  --no-stacks                no stacks on blocking events\n"
+    "  --no-follow                do not trace forked children or exec'd programs\n"
+    "  --syscall-threshold=NS     record system calls that took at least NS\n"
+    "                             nanoseconds (default 10000)\n"
+    "  --buffer-mb=N              memory for event batches per process (default 64)\n"
+    "\n"
+    "Children: a forked child writes FILE.PID; a program exec'd by a traced\n"
+    "process writes FILE.PID (FILE.PID.N if that process wrote one already).\n"
+    "The parent's trace has fork and exec events naming them.\n"
+    "\n"
+    "What is recorded: thread creation (with the creator's stack and the start\n"
+    "function), start, exit, names, join; contended mutexes, rwlocks and\n"
+    "spinlocks (only when they block); condvar waits, semaphore waits and\n"
+    "barriers (waits that block); sleeps (always); reads, writes, sends,\n"
+    "receives, accept, connect, poll, select and epoll waits that took at least\n"
+    "the threshold; who woke whom for mutexes, condvars and semaphores.\n"
+    "\n"
+    "Environment variables, set by the options above or by hand:\n"
+    "  CTRACE_OUTPUT          the trace file\n"
+    "  CTRACE_STACKS          1 (default) or 0\n"
+    "  CTRACE_STACK_DEPTH     frames per stack (default 32, at most 64)\n"
+    "  CTRACE_BUFFER_MB       batch memory per process (default 64)\n"
+    "  CTRACE_GENERATION_MS   generation length (default 1000)\n"
+    "  CTRACE_SYSCALL_NS      system call threshold (default 10000)\n"
+    "  CTRACE_FOLLOW          1 (default) or 0: trace children\n"
+    "  CTRACE_PRELOAD         where libctrace-preload.so is (default: beside\n"
+    "                         this command, then " CTRACE_LIBDIR ")\n"
+    "They are ignored in setuid and setgid programs.\n",
+    run,
+};

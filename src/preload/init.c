@@ -1,0 +1,162 @@
+/*
+ * init.c - libctrace-preload.so starts tracing when it is loaded into a
+ * program by `ctrace run`, from the CTRACE_* variables below (all of them
+ * read here, in one table, and ignored in setuid programs), and names the
+ * trace files of the processes it follows:
+ *
+ *   the first process image           CTRACE_OUTPUT
+ *   any other (a forked child, or a   CTRACE_OUTPUT.PID, or CTRACE_OUTPUT.PID.N
+ *   program exec'd by a traced one)   when that process already wrote one
+ */
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <unistd.h>
+
+#include "preload.h"
+
+__thread unsigned ct_guard __attribute__((tls_model("initial-exec")));
+struct ct_preload_config ct_pconf;
+static uint64_t threshold_ns;
+
+static struct {
+    char output[4096];
+    bool follow;   /* trace children */
+    bool followed; /* this image is not the first */
+    ctrace_config config;
+    int fd;
+    pid_t pid; /* the process this trace is of */
+} pre = {.fd = -1};
+
+void *ct_resolve(const char *name)
+{
+    void *p = dlsym(RTLD_NEXT, name);
+    if (!p) {
+        static const char msg[] = "ctrace: libctrace-preload.so: a wrapped function is missing\n";
+        if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0)
+            abort();
+        abort();
+    }
+    return p;
+}
+
+/* The settings, in one table: name, what it sets, its default in the help
+ * of `ctrace run`, which documents each. */
+static unsigned long env_number(const char *name, unsigned long fallback, unsigned long max)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return fallback;
+    char *end;
+    unsigned long n = strtoul(v, &end, 10);
+    return *end || n > max ? fallback : n;
+}
+
+static void read_settings(void)
+{
+    const char *out = getenv("CTRACE_OUTPUT");
+    snprintf(pre.output, sizeof pre.output, "%s", out && *out ? out : "ctrace.out");
+    pre.config.buffer_bytes = env_number("CTRACE_BUFFER_MB", 64, 1u << 16) << 20;
+    pre.config.stacks = env_number("CTRACE_STACKS", 1, 1) ? 1 : -1;
+    pre.config.max_stack_depth = (unsigned)env_number("CTRACE_STACK_DEPTH", 32, CT_MAX_FRAMES);
+    pre.config.generation_ns = env_number("CTRACE_GENERATION_MS", 1000, 3600000) * 1000000u;
+    threshold_ns = env_number("CTRACE_SYSCALL_NS", 10000, 1000000000u);
+    pre.follow = env_number("CTRACE_FOLLOW", 1, 1) != 0;
+    pre.followed = getenv("CTRACE_FOLLOWED") != NULL;
+}
+
+/* Opens this image's trace file (see the top of the file). */
+static int open_output(void)
+{
+    int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+    if (!pre.followed)
+        return open(pre.output, flags | O_TRUNC, 0644);
+    char path[4200];
+    for (int n = 0; n < 1000; n++) {
+        if (n == 0)
+            snprintf(path, sizeof path, "%s.%d", pre.output, (int)getpid());
+        else
+            snprintf(path, sizeof path, "%s.%d.%d", pre.output, (int)getpid(), n);
+        int fd = open(path, flags | O_EXCL, 0644);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    return -1;
+}
+
+static void start(void)
+{
+    pre.pid = getpid();
+    pre.fd = open_output();
+    if (pre.fd < 0) {
+        char msg[4400];
+        int n = snprintf(msg, sizeof msg, "ctrace: cannot write the trace of process %d: %s\n",
+                         (int)getpid(), strerror(errno));
+        if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0)
+            return;
+        return;
+    }
+    ct_guard++;
+    if (ctrace_start_config(pre.fd, &pre.config) != 0) {
+        close(pre.fd);
+        pre.fd = -1;
+    }
+    ct_guard--;
+    ct_pconf.syscall_threshold_units = ct_units_from_ns(threshold_ns);
+    /* Every image after this one is a followed one. */
+    if (pre.follow)
+        setenv("CTRACE_FOLLOWED", "1", 1);
+}
+
+__attribute__((constructor(101))) static void preload_init(void)
+{
+    if (getauxval(AT_SECURE))
+        return; /* setuid or setgid: no tracing, no files */
+    if (!getenv("CTRACE_OUTPUT"))
+        return; /* loaded by something other than ctrace run */
+    read_settings();
+    start();
+}
+
+void ct_preload_start_child(void)
+{
+    if (!pre.follow || pre.output[0] == 0)
+        return;
+    if (pre.fd >= 0)
+        close(pre.fd); /* the parent's trace */
+    pre.followed = true;
+    start();
+}
+
+bool ct_preload_owns_trace(void)
+{
+    /* A vfork child shares its parent's memory, and so its recorder: it
+     * must leave the parent's trace alone. */
+    return CTRACE_ON_() && getpid() == pre.pid;
+}
+
+void ct_preload_before_exec(const char *path)
+{
+    if (!ct_preload_owns_trace())
+        return;
+    ct_guard++;
+    ct_ev_exec(path);
+    ctrace_stop();
+    ct_guard--;
+    if (pre.follow)
+        setenv("CTRACE_FOLLOWED", "1", 1);
+    else
+        unsetenv("LD_PRELOAD");
+}
+
+void ct_preload_exec_failed(void)
+{
+    if (pre.fd < 0 || CTRACE_ON_())
+        return;
+    close(pre.fd);
+    pre.followed = true;
+    start();
+}

@@ -1,0 +1,196 @@
+/*
+ * io.c - sleeps, and system calls that may block: reads and writes, sends
+ * and receives, accept and connect, poll, select and epoll.
+ *
+ * Sleeps are always recorded, as a block with reason `sleep`. A system call
+ * is timed (two clock reads) and recorded only when it took at least the
+ * threshold (CTRACE_SYSCALL_NS, 10 us by default): one `syscall` event at
+ * its start, with its duration, file descriptor, the descriptor's class
+ * (file, pipe, network, other) and result. Calls that return at once cost
+ * the two clock reads and nothing else.
+ *
+ * The class of a descriptor comes from fstat the first time a slow call
+ * uses it, cached by number, and forgotten on close, dup2 and dup3.
+ */
+#include <poll.h>
+#include <stdatomic.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "preload.h"
+
+#define FD_CACHE 65536
+
+/* Class + 1 by descriptor; 0: not known yet. */
+static _Atomic unsigned char fd_classes[FD_CACHE];
+
+CT_REAL_DECL(close);
+CT_REAL_DECL(dup2);
+CT_REAL_DECL(dup3);
+
+unsigned ct_fd_class(int fd)
+{
+    if (fd >= 0 && fd < FD_CACHE) {
+        unsigned c = atomic_load_explicit(&fd_classes[fd], memory_order_relaxed);
+        if (c)
+            return c - 1;
+    }
+    struct stat st;
+    unsigned c = CT_FD_OTHER;
+    if (fstat(fd, &st) == 0) {
+        if (S_ISSOCK(st.st_mode))
+            c = CT_FD_NETWORK;
+        else if (S_ISFIFO(st.st_mode))
+            c = CT_FD_PIPE;
+        else if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode))
+            c = CT_FD_FILE;
+    }
+    if (fd >= 0 && fd < FD_CACHE)
+        atomic_store_explicit(&fd_classes[fd], (unsigned char)(c + 1), memory_order_relaxed);
+    return c;
+}
+
+void ct_fd_forget(int fd)
+{
+    if (fd >= 0 && fd < FD_CACHE)
+        atomic_store_explicit(&fd_classes[fd], 0, memory_order_relaxed);
+}
+
+CT_EXPORT int close(int fd)
+{
+    ct_fd_forget(fd);
+    return REAL(close)(fd);
+}
+
+CT_EXPORT int dup2(int old, int new_fd)
+{
+    ct_fd_forget(new_fd);
+    return REAL(dup2)(old, new_fd);
+}
+
+CT_EXPORT int dup3(int old, int new_fd, int flags)
+{
+    ct_fd_forget(new_fd);
+    return REAL(dup3)(old, new_fd, flags);
+}
+
+/* Times `call`; records it as `reason` on fd when it was slow. */
+#define TIMED(reason, fd, call)                                               \
+    ({                                                                        \
+        uint64_t t0_ = ct_now();                                              \
+        __typeof__(call) r_ = (call);                                         \
+        uint64_t t1_ = ct_now();                                              \
+        if (t1_ - t0_ >= ct_pconf.syscall_threshold_units)                    \
+            CT_RECORD(ct_ev_syscall(t0_, t1_, (reason), (fd), ct_fd_class(fd), \
+                                    (int64_t)r_));                            \
+        r_;                                                                   \
+    })
+
+/* A wrapper for a call on a descriptor. */
+#define IO_WRAPPER(ret, name, reason, params, args, fd)                       \
+    CT_REAL_DECL(name);                                                       \
+    CT_EXPORT ret name params                                                 \
+    {                                                                         \
+        if (!ct_tracing_here())                                               \
+            return REAL(name) args;                                           \
+        return TIMED(reason, fd, REAL(name) args);                            \
+    }
+
+IO_WRAPPER(ssize_t, read, CT_REASON_READ, (int fd, void *buf, size_t n), (fd, buf, n), fd)
+IO_WRAPPER(ssize_t, write, CT_REASON_WRITE, (int fd, const void *buf, size_t n), (fd, buf, n), fd)
+IO_WRAPPER(ssize_t, readv, CT_REASON_READV, (int fd, const struct iovec *iov, int n),
+           (fd, iov, n), fd)
+IO_WRAPPER(ssize_t, writev, CT_REASON_WRITEV, (int fd, const struct iovec *iov, int n),
+           (fd, iov, n), fd)
+IO_WRAPPER(ssize_t, pread, CT_REASON_PREAD, (int fd, void *buf, size_t n, off_t off),
+           (fd, buf, n, off), fd)
+IO_WRAPPER(ssize_t, pwrite, CT_REASON_PWRITE, (int fd, const void *buf, size_t n, off_t off),
+           (fd, buf, n, off), fd)
+IO_WRAPPER(ssize_t, recv, CT_REASON_RECV, (int fd, void *buf, size_t n, int flags),
+           (fd, buf, n, flags), fd)
+IO_WRAPPER(ssize_t, recvfrom, CT_REASON_RECVFROM,
+           (int fd, void *buf, size_t n, int flags, struct sockaddr *from, socklen_t *len),
+           (fd, buf, n, flags, from, len), fd)
+IO_WRAPPER(ssize_t, recvmsg, CT_REASON_RECVMSG, (int fd, struct msghdr *msg, int flags),
+           (fd, msg, flags), fd)
+IO_WRAPPER(ssize_t, send, CT_REASON_SEND, (int fd, const void *buf, size_t n, int flags),
+           (fd, buf, n, flags), fd)
+IO_WRAPPER(ssize_t, sendto, CT_REASON_SENDTO,
+           (int fd, const void *buf, size_t n, int flags, const struct sockaddr *to,
+            socklen_t len),
+           (fd, buf, n, flags, to, len), fd)
+IO_WRAPPER(ssize_t, sendmsg, CT_REASON_SENDMSG, (int fd, const struct msghdr *msg, int flags),
+           (fd, msg, flags), fd)
+IO_WRAPPER(int, accept, CT_REASON_ACCEPT, (int fd, struct sockaddr *addr, socklen_t *len),
+           (fd, addr, len), fd)
+IO_WRAPPER(int, accept4, CT_REASON_ACCEPT,
+           (int fd, struct sockaddr *addr, socklen_t *len, int flags), (fd, addr, len, flags), fd)
+IO_WRAPPER(int, connect, CT_REASON_CONNECT,
+           (int fd, const struct sockaddr *addr, socklen_t len), (fd, addr, len), fd)
+IO_WRAPPER(int, poll, CT_REASON_POLL, (struct pollfd *fds, nfds_t n, int timeout),
+           (fds, n, timeout), n > 0 ? fds[0].fd : -1)
+IO_WRAPPER(int, ppoll, CT_REASON_PPOLL,
+           (struct pollfd *fds, nfds_t n, const struct timespec *timeout, const sigset_t *mask),
+           (fds, n, timeout, mask), n > 0 ? fds[0].fd : -1)
+IO_WRAPPER(int, select, CT_REASON_SELECT,
+           (int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *timeout),
+           (n, r, w, e, timeout), -1)
+IO_WRAPPER(int, pselect, CT_REASON_PSELECT,
+           (int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *timeout,
+            const sigset_t *mask),
+           (n, r, w, e, timeout, mask), -1)
+IO_WRAPPER(int, epoll_wait, CT_REASON_EPOLL_WAIT,
+           (int epfd, struct epoll_event *events, int max, int timeout),
+           (epfd, events, max, timeout), epfd)
+IO_WRAPPER(int, epoll_pwait, CT_REASON_EPOLL_PWAIT,
+           (int epfd, struct epoll_event *events, int max, int timeout, const sigset_t *mask),
+           (epfd, events, max, timeout, mask), epfd)
+
+/* ---- sleeps: always recorded ---- */
+
+CT_REAL_DECL(nanosleep);
+CT_REAL_DECL(clock_nanosleep);
+CT_REAL_DECL(usleep);
+CT_REAL_DECL(sleep);
+
+#define SLEEPING(call)                                                        \
+    ({                                                                        \
+        CT_RECORD(ct_ev_block(CT_REASON_SLEEP, 0));                           \
+        __typeof__(call) rc_ = (call);                                        \
+        CT_RECORD(ct_ev_unblock());                                           \
+        rc_;                                                                  \
+    })
+
+CT_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
+{
+    if (!ct_tracing_here())
+        return REAL(nanosleep)(req, rem);
+    return SLEEPING(REAL(nanosleep)(req, rem));
+}
+
+CT_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req,
+                              struct timespec *rem)
+{
+    if (!ct_tracing_here())
+        return REAL(clock_nanosleep)(clock, flags, req, rem);
+    return SLEEPING(REAL(clock_nanosleep)(clock, flags, req, rem));
+}
+
+CT_EXPORT int usleep(useconds_t us)
+{
+    if (!ct_tracing_here())
+        return REAL(usleep)(us);
+    return SLEEPING(REAL(usleep)(us));
+}
+
+CT_EXPORT unsigned sleep(unsigned seconds)
+{
+    if (!ct_tracing_here())
+        return REAL(sleep)(seconds);
+    return SLEEPING(REAL(sleep)(seconds));
+}

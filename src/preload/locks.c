@@ -1,0 +1,195 @@
+/*
+ * locks.c - contended locks, condition variables, semaphores and barriers.
+ *
+ * A lock is recorded only when it blocks: the wrapper tries it first, and
+ * the uncontended case costs one extra branch and the try. A block is a
+ * `block` event (reason, object address, the program's stack) before the
+ * real call and an `unblock` after it. The releases that wake someone are
+ * `wake` events on the same object, which link the waker to the unblock it
+ * caused:
+ *   - a mutex: glibc keeps the lock word at 2 while another thread may wait
+ *     (or sets FUTEX_WAITERS for PI and robust mutexes); unlock reads it;
+ *   - condvars and semaphores: waiters.c counts the traced waiters.
+ * Read-write locks, spinlocks and barriers record blocks, not wakes.
+ */
+#include <pthread.h>
+#include <semaphore.h>
+
+#include "preload.h"
+
+CT_REAL_DECL(pthread_mutex_lock);
+CT_REAL_DECL(pthread_mutex_trylock);
+CT_REAL_DECL(pthread_mutex_timedlock);
+CT_REAL_DECL(pthread_mutex_unlock);
+CT_REAL_DECL(pthread_rwlock_rdlock);
+CT_REAL_DECL(pthread_rwlock_tryrdlock);
+CT_REAL_DECL(pthread_rwlock_wrlock);
+CT_REAL_DECL(pthread_rwlock_trywrlock);
+CT_REAL_DECL(pthread_spin_lock);
+CT_REAL_DECL(pthread_spin_trylock);
+CT_REAL_DECL(pthread_cond_wait);
+CT_REAL_DECL(pthread_cond_timedwait);
+CT_REAL_DECL(pthread_cond_signal);
+CT_REAL_DECL(pthread_cond_broadcast);
+CT_REAL_DECL(sem_wait);
+CT_REAL_DECL(sem_trywait);
+CT_REAL_DECL(sem_timedwait);
+CT_REAL_DECL(sem_post);
+CT_REAL_DECL(pthread_barrier_wait);
+
+/* Blocks in `call` as `reason` on `object`, recorded. */
+#define BLOCKING(reason, object, call)                                        \
+    ({                                                                        \
+        CT_RECORD(ct_ev_block((reason), (uintptr_t)(object)));                \
+        __typeof__(call) rc_ = (call);                                        \
+        CT_RECORD(ct_ev_unblock());                                           \
+        rc_;                                                                  \
+    })
+
+CT_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
+{
+    if (!ct_tracing_here())
+        return REAL(pthread_mutex_lock)(m);
+    int rc = REAL(pthread_mutex_trylock)(m);
+    if (rc != EBUSY)
+        return rc;
+    return BLOCKING(CT_REASON_MUTEX, m, REAL(pthread_mutex_lock)(m));
+}
+
+CT_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *deadline)
+{
+    if (!ct_tracing_here())
+        return REAL(pthread_mutex_timedlock)(m, deadline);
+    int rc = REAL(pthread_mutex_trylock)(m);
+    if (rc != EBUSY)
+        return rc;
+    return BLOCKING(CT_REASON_MUTEX, m, REAL(pthread_mutex_timedlock)(m, deadline));
+}
+
+/* Whether unlocking m wakes a waiter: glibc's lock word (see the top). */
+static bool mutex_contended(const pthread_mutex_t *m)
+{
+#ifdef __GLIBC__
+    int lock = __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED);
+    int kind = m->__data.__kind;
+    if (kind & (16 | 32)) /* PTHREAD_MUTEX_ROBUST_NORMAL_NP, PTHREAD_MUTEX_PRIO_INHERIT_NP */
+        return (lock & 0x80000000) != 0;
+    return lock > 1;
+#else
+    return ct_has_waiters(m);
+#endif
+}
+
+CT_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
+{
+    if (ct_tracing_here() && mutex_contended(m))
+        CT_RECORD(ct_ev_wake(CT_REASON_MUTEX, (uintptr_t)m));
+    return REAL(pthread_mutex_unlock)(m);
+}
+
+CT_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
+{
+    if (!ct_tracing_here())
+        return REAL(pthread_rwlock_rdlock)(l);
+    int rc = REAL(pthread_rwlock_tryrdlock)(l);
+    if (rc != EBUSY)
+        return rc;
+    return BLOCKING(CT_REASON_RWLOCK_READ, l, REAL(pthread_rwlock_rdlock)(l));
+}
+
+CT_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l)
+{
+    if (!ct_tracing_here())
+        return REAL(pthread_rwlock_wrlock)(l);
+    int rc = REAL(pthread_rwlock_trywrlock)(l);
+    if (rc != EBUSY)
+        return rc;
+    return BLOCKING(CT_REASON_RWLOCK_WRITE, l, REAL(pthread_rwlock_wrlock)(l));
+}
+
+CT_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
+{
+    if (!ct_tracing_here())
+        return REAL(pthread_spin_lock)(l);
+    int rc = REAL(pthread_spin_trylock)(l);
+    if (rc != EBUSY)
+        return rc;
+    return BLOCKING(CT_REASON_SPINLOCK, (const void *)l, REAL(pthread_spin_lock)(l));
+}
+
+CT_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+    if (!ct_tracing_here())
+        return REAL(pthread_cond_wait)(c, m);
+    ct_waiter_add(c, 1);
+    int rc = BLOCKING(CT_REASON_COND, c, REAL(pthread_cond_wait)(c, m));
+    ct_waiter_add(c, -1);
+    return rc;
+}
+
+CT_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
+                                     const struct timespec *deadline)
+{
+    if (!ct_tracing_here())
+        return REAL(pthread_cond_timedwait)(c, m, deadline);
+    ct_waiter_add(c, 1);
+    int rc = BLOCKING(CT_REASON_COND, c, REAL(pthread_cond_timedwait)(c, m, deadline));
+    ct_waiter_add(c, -1);
+    return rc;
+}
+
+CT_EXPORT int pthread_cond_signal(pthread_cond_t *c)
+{
+    if (ct_tracing_here() && ct_has_waiters(c))
+        CT_RECORD(ct_ev_wake(CT_REASON_COND, (uintptr_t)c));
+    return REAL(pthread_cond_signal)(c);
+}
+
+CT_EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
+{
+    if (ct_tracing_here() && ct_has_waiters(c))
+        CT_RECORD(ct_ev_wake(CT_REASON_COND, (uintptr_t)c));
+    return REAL(pthread_cond_broadcast)(c);
+}
+
+CT_EXPORT int sem_wait(sem_t *s)
+{
+    if (!ct_tracing_here())
+        return REAL(sem_wait)(s);
+    if (REAL(sem_trywait)(s) == 0)
+        return 0;
+    if (errno != EAGAIN)
+        return -1;
+    ct_waiter_add(s, 1);
+    int rc = BLOCKING(CT_REASON_SEM, s, REAL(sem_wait)(s));
+    ct_waiter_add(s, -1);
+    return rc;
+}
+
+CT_EXPORT int sem_timedwait(sem_t *s, const struct timespec *deadline)
+{
+    if (!ct_tracing_here())
+        return REAL(sem_timedwait)(s, deadline);
+    if (REAL(sem_trywait)(s) == 0)
+        return 0;
+    if (errno != EAGAIN)
+        return -1;
+    ct_waiter_add(s, 1);
+    int rc = BLOCKING(CT_REASON_SEM, s, REAL(sem_timedwait)(s, deadline));
+    ct_waiter_add(s, -1);
+    return rc;
+}
+
+CT_EXPORT int sem_post(sem_t *s)
+{
+    if (ct_tracing_here() && ct_has_waiters(s))
+        CT_RECORD(ct_ev_wake(CT_REASON_SEM, (uintptr_t)s));
+    return REAL(sem_post)(s);
+}
+
+CT_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
+{
+    if (!ct_tracing_here())
+        return REAL(pthread_barrier_wait)(b);
+    return BLOCKING(CT_REASON_BARRIER, b, REAL(pthread_barrier_wait)(b));
+}

@@ -1,0 +1,83 @@
+/*
+ * preload.h - what every wrapper of libctrace-preload.so shares.
+ *
+ * A wrapper has the name and signature of the function it wraps. It calls
+ * the real one through a pointer resolved once with dlsym(RTLD_NEXT), and
+ * records events only when tracing is on, on a thread that may record (not
+ * the tracer's own), and outside the recorder (a thread-local guard: the
+ * recorder's own calls, such as the writer's writev or the /proc reads of a
+ * thread's first event, must pass straight through). errno is what the real
+ * function left; recording never changes it.
+ */
+#ifndef CT_PRELOAD_H
+#define CT_PRELOAD_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../recorder/recorder.h"
+#include "../recorder/system.h"
+#include "ctrace.h"
+
+#define CT_EXPORT __attribute__((visibility("default")))
+
+extern __thread unsigned ct_guard __attribute__((tls_model("initial-exec")));
+
+/* The next definition of `name` after this library; aborts with a message
+ * when there is none (a libc without it). */
+CT_INTERNAL void *ct_resolve(const char *name);
+
+/* Declares the pointer to the real `name`, and REAL(name) to call it. */
+#define CT_REAL_DECL(name) static __typeof__(name) *real_##name
+#define REAL(name)                                                            \
+    (*({                                                                      \
+        __typeof__(name) *f_ = __atomic_load_n(&real_##name, __ATOMIC_RELAXED); \
+        if (CT_UNLIKELY(!f_)) {                                               \
+            f_ = (__typeof__(name) *)ct_resolve(#name);                       \
+            __atomic_store_n(&real_##name, f_, __ATOMIC_RELAXED);             \
+        }                                                                     \
+        f_;                                                                   \
+    }))
+
+/* True when this call should be recorded. */
+static inline bool ct_tracing_here(void)
+{
+    return CT_UNLIKELY(CTRACE_ON_()) && ct_guard == 0 && ct_self != CT_THREAD_DEAD;
+}
+
+/* Runs recorder code from a wrapper: guarded, errno kept. */
+#define CT_RECORD(stmt)                                                       \
+    do {                                                                      \
+        int saved_errno_ = errno;                                             \
+        ct_guard++;                                                           \
+        stmt;                                                                 \
+        ct_guard--;                                                           \
+        errno = saved_errno_;                                                 \
+    } while (0)
+
+/* Objects that traced threads are blocked on (condvars, semaphores): their
+ * releasers record a wake only when someone waits (waiters.c). */
+CT_INTERNAL void ct_waiter_add(const void *object, int delta);
+CT_INTERNAL bool ct_has_waiters(const void *object);
+
+/* Settings from CTRACE_* variables (init.c). */
+struct ct_preload_config {
+    uint64_t syscall_threshold_units; /* record a call that took this long */
+};
+CT_INTERNAL extern struct ct_preload_config ct_pconf;
+
+/* True when tracing is on and the trace is this process's (not a vfork
+ * parent's). */
+CT_INTERNAL bool ct_preload_owns_trace(void);
+/* fork: starts this process's own trace in a child (init.c). */
+CT_INTERNAL void ct_preload_start_child(void);
+/* exec: ends this image's trace, and marks the next image as followed. */
+CT_INTERNAL void ct_preload_before_exec(const char *path);
+CT_INTERNAL void ct_preload_exec_failed(void);
+
+/* The class of a file descriptor, cached (io.c). */
+CT_INTERNAL unsigned ct_fd_class(int fd);
+CT_INTERNAL void ct_fd_forget(int fd);
+
+#endif

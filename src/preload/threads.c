@@ -1,0 +1,92 @@
+/*
+ * threads.c - the life of threads: creation (with the creator's stack and
+ * the start function), start, names, join.
+ *
+ * pthread_create hands the new thread a small record (creator, creation
+ * id, the real start function and argument), so that the new thread's first
+ * event names who created it and where it starts: the analyzer groups
+ * threads by start function, as go tool trace groups goroutines.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+
+#include "preload.h"
+
+CT_REAL_DECL(pthread_create);
+CT_REAL_DECL(pthread_join);
+CT_REAL_DECL(pthread_tryjoin_np);
+CT_REAL_DECL(pthread_setname_np);
+CT_REAL_DECL(prctl);
+
+struct start_record {
+    void *(*start)(void *);
+    void *arg;
+    pid_t creator;
+    uint64_t create_id;
+};
+
+static _Atomic uint64_t next_create_id = 1;
+
+static void *thread_trampoline(void *p)
+{
+    struct start_record r = *(struct start_record *)p;
+    free(p);
+    if (ct_tracing_here())
+        CT_RECORD(ct_ev_thread_start(r.creator, r.create_id, (uintptr_t)r.start));
+    return r.start(r.arg);
+}
+
+CT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+                             void *(*start)(void *), void *arg)
+{
+    if (!ct_tracing_here())
+        return REAL(pthread_create)(thread, attr, start, arg);
+    struct start_record *r;
+    CT_RECORD(r = malloc(sizeof *r));
+    if (!r)
+        return REAL(pthread_create)(thread, attr, start, arg);
+    *r = (struct start_record){start, arg, ct_gettid(),
+                               atomic_fetch_add(&next_create_id, 1)};
+    CT_RECORD(ct_ev_thread_create(r->create_id, (uintptr_t)start));
+    int rc = REAL(pthread_create)(thread, attr, thread_trampoline, r);
+    if (rc != 0)
+        free(r);
+    return rc;
+}
+
+CT_EXPORT int pthread_join(pthread_t thread, void **result)
+{
+    if (!ct_tracing_here())
+        return REAL(pthread_join)(thread, result);
+    int rc = REAL(pthread_tryjoin_np)(thread, result);
+    if (rc != EBUSY)
+        return rc;
+    CT_RECORD(ct_ev_block(CT_REASON_JOIN, (uintptr_t)thread));
+    rc = REAL(pthread_join)(thread, result);
+    CT_RECORD(ct_ev_unblock());
+    return rc;
+}
+
+CT_EXPORT int pthread_setname_np(pthread_t thread, const char *name)
+{
+    int rc = REAL(pthread_setname_np)(thread, name);
+    if (rc == 0 && ct_tracing_here() && pthread_equal(thread, pthread_self()))
+        CT_RECORD(ct_ev_thread_name(name));
+    return rc;
+}
+
+CT_EXPORT int prctl(int option, ...)
+{
+    va_list ap;
+    va_start(ap, option);
+    unsigned long a2 = va_arg(ap, unsigned long), a3 = va_arg(ap, unsigned long);
+    unsigned long a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
+    va_end(ap);
+    int rc = REAL(prctl)(option, a2, a3, a4, a5);
+    if (rc == 0 && option == PR_SET_NAME && ct_tracing_here() && a2)
+        CT_RECORD(ct_ev_thread_name((const char *)a2));
+    return rc;
+}

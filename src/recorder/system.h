@@ -1,0 +1,28 @@
+/*
+ * system.h - events about threads, blocking and processes, recorded by the
+ * LD_PRELOAD wrappers (src/preload/) rather than by the program. Each
+ * function records nothing while tracing is off. Stacks start at the
+ * wrapper's caller: the program's call site.
+ */
+#ifndef CT_SYSTEM_H
+#define CT_SYSTEM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "recorder.h"
+
+CT_INTERNAL void ct_ev_thread_create(uint64_t create_id, uintptr_t start_fn);
+CT_INTERNAL void ct_ev_thread_start(pid_t creator, uint64_t create_id, uintptr_t start_fn);
+CT_INTERNAL void ct_ev_thread_name(const char *name);
+CT_INTERNAL void ct_ev_block(unsigned reason, uintptr_t object);
+CT_INTERNAL void ct_ev_unblock(void);
+CT_INTERNAL void ct_ev_wake(unsigned reason, uintptr_t object);
+/* A call that took from start to end (units of ct_now()). */
+CT_INTERNAL void ct_ev_syscall(uint64_t start, uint64_t end, unsigned call, int fd,
+                               unsigned fd_class, int64_t result);
+CT_INTERNAL void ct_ev_fork(pid_t child);
+CT_INTERNAL void ct_ev_exec(const char *path);
+
+#endif

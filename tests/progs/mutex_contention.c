@@ -1,0 +1,35 @@
+/*
+ * mutex_contention - four threads increment a counter under one mutex,
+ * holding it while they work, so that they contend.
+ */
+#include <pthread.h>
+#include <stdio.h>
+
+#define THREADS 4
+#define ITERATIONS 20000
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static volatile long counter;
+
+static void *work(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < ITERATIONS; i++) {
+        pthread_mutex_lock(&lock);
+        for (int k = 0; k < 50; k++)
+            counter++;
+        pthread_mutex_unlock(&lock);
+    }
+    return NULL;
+}
+
+int main(void)
+{
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&t[i], NULL, work, NULL);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    printf("%ld\n", counter);
+    return counter == (long)THREADS * ITERATIONS * 50 ? 0 : 1;
+}

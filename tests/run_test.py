@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""run_test.py CTRACE PROGS-DIR - `ctrace run` on the programs of
+tests/progs, each with counts known in advance, checked in the trace
+through `ctrace dump`. Prints one line per check and a closing count."""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+ctrace, progs = sys.argv[1], sys.argv[2]
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL: {name} {detail}")
+
+
+def run(prog, out, *args, options=()):
+    cmd = [ctrace, "run", "-o", out, *options, "--", os.path.join(progs, prog), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def dump(path):
+    """Events as dicts: ts, tid, kind and the named arguments."""
+    r = subprocess.run([ctrace, "dump", path], capture_output=True, text=True, timeout=120)
+    check(f"dump {os.path.basename(path)}", r.returncode == 0, r.stderr)
+    events, names = [], {}
+    for line in r.stdout.splitlines():
+        m = re.match(r'# thread (\d+) "([^"]*)"', line)
+        if m:
+            names[int(m.group(1))] = m.group(2)
+        if line.startswith("#"):
+            continue
+        parts = line.split(" ", 3)
+        ev = {"ts": parts[0], "tid": int(parts[1]), "kind": parts[2]}
+        for k, v in re.findall(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)', parts[3] if len(parts) > 3 else ""):
+            ev[k] = v.strip('"')
+        events.append(ev)
+    return events, names
+
+
+def count(events, kind, **match):
+    return sum(1 for e in events if e["kind"] == kind and all(e.get(k) == v for k, v in match.items()))
+
+
+def blocks_paired(events):
+    """Every block is followed, on its thread, by an unblock before the next block."""
+    open_block = {}
+    for e in events:
+        if e["kind"] == "block":
+            if e["tid"] in open_block:
+                return False
+            open_block[e["tid"]] = e
+        elif e["kind"] == "unblock":
+            if e["tid"] not in open_block:
+                return False
+            del open_block[e["tid"]]
+    return not open_block
+
+
+with tempfile.TemporaryDirectory() as d:
+    out = os.path.join(d, "t.out")
+
+    r = run("condvar_pingpong", out)
+    check("pingpong exit", r.returncode == 0, r.stderr)
+    ev, names = dump(out)
+    check("pingpong 2000 condvar blocks", count(ev, "block", reason="cond") == 2000,
+          count(ev, "block", reason="cond"))
+    check("pingpong 2000 condvar wakes", count(ev, "wake", reason="cond") == 2000,
+          count(ev, "wake", reason="cond"))
+    check("pingpong blocks paired", blocks_paired(ev))
+    creates = [e for e in ev if e["kind"] == "thread_create"]
+    starts = [e for e in ev if e["kind"] == "thread_start"]
+    check("pingpong one thread created", len(creates) == 1 and len(starts) == 1)
+    if creates and starts:
+        check("pingpong start names creator and function",
+              int(starts[0]["creator"]) == creates[0]["tid"]
+              and starts[0]["start_fn"] == creates[0]["start_fn"]
+              and starts[0]["create_id"] == creates[0]["create_id"])
+        check("pingpong creation has a stack", "stack" in creates[0])
+    # Each wake is on the other thread than the block it ends.
+    woken = 0
+    last_wake = {}
+    for e in ev:
+        if e["kind"] == "wake":
+            last_wake[e["object"]] = e
+        if e["kind"] == "block" and e["reason"] == "cond":
+            w = last_wake.get(e["object"])
+    check("pingpong wakes come from both threads",
+          len({e["tid"] for e in ev if e["kind"] == "wake" and e["reason"] == "cond"}) == 2)
+
+    r = run("sleepers", out)
+    check("sleepers exit", r.returncode == 0, r.stderr)
+    ev, names = dump(out)
+    check("sleepers 30 sleeps", count(ev, "block", reason="sleep") == 30,
+          count(ev, "block", reason="sleep"))
+    check("sleepers 3 creations", count(ev, "thread_create") == 3)
+    check("sleepers 3 names", sorted(e["name"] for e in ev if e["kind"] == "thread_name")
+          == ["sleeper-0", "sleeper-1", "sleeper-2"])
+    check("sleepers names in the thread table",
+          sorted(n for n in names.values() if n.startswith("sleeper-")) ==
+          ["sleeper-0", "sleeper-1", "sleeper-2"], names)
+    check("sleepers 3 exits", count(ev, "thread_exit") == 3)
+    check("sleepers blocks paired", blocks_paired(ev))
+
+    r = run("pipe_relay", out)
+    check("pipe exit", r.returncode == 0, r.stderr)
+    ev, names = dump(out)
+    reads = [e for e in ev if e["kind"] == "syscall" and e["call"] == "read"]
+    check("pipe 21 slow reads", len(reads) == 21, len(reads))
+    check("pipe reads are on a pipe", all(e["class"] == "pipe" for e in reads))
+    check("pipe reads have stacks", all("stack" in e for e in reads))
+    check("pipe 21 sleeps", count(ev, "block", reason="sleep") == 21)
+
+    r = run("mutex_contention", out)
+    check("mutex exit (counter right)", r.returncode == 0, r.stdout + r.stderr)
+    ev, names = dump(out)
+    blocks = count(ev, "block", reason="mutex")
+    check("mutex contended", blocks > 0, blocks)
+    check("mutex wakes recorded", count(ev, "wake", reason="mutex") > 0)
+    check("mutex blocks paired", blocks_paired(ev))
+
+    r = run("forker", out)
+    check("forker exit status 3 (the exec'd image's)", r.returncode == 3, r.returncode)
+    ev, names = dump(out)
+    forks = [e for e in ev if e["kind"] == "fork"]
+    check("forker fork event", len(forks) == 1)
+    check("forker exec event", count(ev, "exec") == 1)
+    files = sorted(os.listdir(d))
+    check("forker three traces", len([f for f in files if f.startswith("t.out")]) == 3, files)
+    if forks:
+        child = out + "." + forks[0]["child"]
+        check("forker child trace", os.path.exists(child), files)
+        if os.path.exists(child):
+            cev, _ = dump(child)
+            check("forker child's two sleeps", count(cev, "block", reason="sleep") == 2)
+    others = [f for f in files if f.startswith("t.out.") and (not forks or f != "t.out." + forks[0]["child"])]
+    if others:
+        eev, _ = dump(os.path.join(d, others[0]))
+        check("forker exec'd image's sleep", count(eev, "block", reason="sleep") == 1)
+    for f in files:
+        os.unlink(os.path.join(d, f))
+
+    r = run("crasher", out)
+    check("crasher status 139", r.returncode == 139, r.returncode)
+    s = subprocess.run([ctrace, "stats", out], capture_output=True, text=True)
+    check("crasher trace readable", s.returncode == 0 and "warning" in s.stderr, s.stderr)
+
+    if os.path.exists(out):
+        os.unlink(out)
+    r = subprocess.run([ctrace, "run", "-o", out, "--", os.path.join(d, "no-such-program")],
+                       capture_output=True, text=True)
+    check("missing command 127", r.returncode == 127, r.returncode)
+    check("missing command one line", len(r.stderr.splitlines()) == 1, r.stderr)
+    check("missing command leaves no file", not os.path.exists(out))
+    script = os.path.join(d, "not-executable")
+    open(script, "w").write("echo hi\n")
+    r = subprocess.run([ctrace, "run", "-o", out, "--", script], capture_output=True, text=True)
+    check("not executable 126", r.returncode == 126, r.returncode)
+    r = subprocess.run([ctrace, "run", "-o", "/nonexistent-dir/t.out", "--", "true"],
+                       capture_output=True, text=True)
+    check("unwritable output 1", r.returncode == 1 and len(r.stderr.splitlines()) == 1, r.stderr)
+    r = subprocess.run([ctrace, "run"], capture_output=True, text=True)
+    check("no command 2", r.returncode == 2)
+    r = subprocess.run([ctrace, "run", "-o", out, "--", "sh", "-c", "exit 7"],
+                       capture_output=True, text=True)
+    check("status passed through", r.returncode == 7, r.returncode)
+
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)

@@ -69,6 +69,8 @@ typedef struct ctrace_config {
     size_t generation_bytes;    /* ... or after this many bytes; default 16 MiB */
     int stacks;                 /* -1 off, 0 default (on), 1 on */
     unsigned max_stack_depth;   /* frames per stack; default 32, at most 64 */
+    int64_t counter_period_ns;  /* heap, RSS and thread counters: sampled this
+                                   often; default 10 ms, -1 off */
 } ctrace_config;
 
 /* Errors, as negative return values; ctrace_strerror names them. */

@@ -5,6 +5,8 @@
 set -eu
 
 packages="meson ninja-build pkg-config gcc libc6-dev libcmocka-dev python3"
+# Real programs traced by the integration tests and the benchmark.
+packages="$packages pigz coreutils"
 # clang with libFuzzer and the sanitizer runtimes: the fuzz target and the
 # ThreadSanitizer build.
 packages="$packages clang libclang-rt-14-dev"

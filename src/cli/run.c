@@ -240,6 +240,8 @@ const struct ct_command ct_cmd_run = {
     "  CTRACE_BUFFER_MB       batch memory per process (default 64)\n"
     "  CTRACE_GENERATION_MS   generation length (default 1000)\n"
     "  CTRACE_SYSCALL_NS      system call threshold (default 10000)\n"
+    "  CTRACE_COUNTERS_MS     heap, RSS and thread counters period (default 10,\n"
+    "                         0 for none)\n"
     "  CTRACE_FOLLOW          1 (default) or 0: trace children\n"
     "  CTRACE_PRELOAD         where libctrace-preload.so is (default: beside\n"
     "                         this command, then " CTRACE_LIBDIR ")\n"

@@ -63,6 +63,8 @@ static void read_settings(void)
     pre.config.stacks = env_number("CTRACE_STACKS", 1, 1) ? 1 : -1;
     pre.config.max_stack_depth = (unsigned)env_number("CTRACE_STACK_DEPTH", 32, CT_MAX_FRAMES);
     pre.config.generation_ns = env_number("CTRACE_GENERATION_MS", 1000, 3600000) * 1000000u;
+    unsigned long counters_ms = env_number("CTRACE_COUNTERS_MS", 10, 60000);
+    pre.config.counter_period_ns = counters_ms ? (int64_t)counters_ms * 1000000 : -1;
     threshold_ns = env_number("CTRACE_SYSCALL_NS", 10000, 1000000000u);
     pre.follow = env_number("CTRACE_FOLLOW", 1, 1) != 0;
     pre.followed = getenv("CTRACE_FOLLOWED") != NULL;

@@ -152,6 +152,7 @@ struct ct_writer_config {
     uint64_t generation_ns;
     size_t generation_bytes;
     size_t pool_batches;
+    uint64_t counter_period_ns; /* 0: no counters */
 };
 CT_INTERNAL int ct_writer_start(const struct ct_writer_config *config);
 CT_INTERNAL void ct_writer_stop(void);

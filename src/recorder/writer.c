@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "../format/crc32c.h"
+#include "counters.h"
 #include "records.h"
 #include "recorder.h"
 
@@ -56,6 +57,8 @@ static struct writer {
     int error;                /* errno of the first failed write */
     uint64_t bytes_lost;
     uint32_t pending_list;    /* batches of the next generation, in order */
+    uint64_t counter_period_ns, counter_last;
+    struct ct_counter_batch counters;
     struct ct_buf buf;
     struct ct_process_info process;
 } w;
@@ -166,6 +169,21 @@ static void write_batch(uint32_t index)
         w.gen_batches++;
     }
     ct_pool_put((int32_t)index);
+}
+
+/* Writes the counter samples of this generation as a batch of the
+ * writer's own thread. */
+static void write_counters(void)
+{
+    if (w.counters.len == 0)
+        return;
+    uint8_t head[2 * CT_LEB_MAX];
+    uint8_t *p = ct_put_uleb(head, (uint64_t)ct_g.tracer_tid);
+    p = ct_put_uleb(p, w.counters.base_ts);
+    struct iovec parts[2] = {{head, (size_t)(p - head)}, {w.counters.events, w.counters.len}};
+    write_record(CT_REC_BATCH, parts, 2);
+    w.gen_batches++;
+    w.counters.len = 0;
 }
 
 /* Writes the full batches of the current generation; keeps later ones. */
@@ -296,6 +314,7 @@ static void close_generation(bool last)
         partials = ct_pool_batch(index)->next;
         write_batch(index);
     }
+    write_counters();
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
         int state = atomic_load_explicit(&t->state, memory_order_acquire);
         if (state != CT_THREAD_LIVE && state != CT_THREAD_EXITED)
@@ -363,6 +382,10 @@ static void *writer_main(void *arg)
         drain_full();
         ct_pool_prefill(8);
         uint64_t now = ct_mono_ns();
+        if (w.counter_period_ns && now - w.counter_last >= w.counter_period_ns) {
+            ct_counters_sample(&w.counters);
+            w.counter_last = now;
+        }
         if (now - gen_start >= w.generation_ns || w.gen_bytes >= w.generation_bytes) {
             close_generation(false);
             gen_start = now;
@@ -407,6 +430,7 @@ int ct_writer_start(const struct ct_writer_config *config)
     w.fd = config->fd;
     w.generation_ns = config->generation_ns;
     w.generation_bytes = config->generation_bytes;
+    w.counter_period_ns = config->counter_period_ns;
     w.wake_threshold = (uint32_t)(config->pool_batches / 4 ? config->pool_batches / 4 : 1);
     w.ns_per_unit_q32 = first_calibration();
     w.session_base = w.gen_base = ct_clock_pair_now();
@@ -538,7 +562,10 @@ int ctrace_start_config(int fd, const ctrace_config *config)
     atomic_store(&ct_g.stacks, c.stacks >= 0);
     ct_pool_prefill(16);
     struct ct_writer_config wc = {fd, c.generation_ns, c.generation_bytes,
-                                  c.buffer_bytes / CT_BATCH_SIZE};
+                                  c.buffer_bytes / CT_BATCH_SIZE,
+                                  c.counter_period_ns < 0 ? 0
+                                  : c.counter_period_ns == 0 ? 10000000u
+                                                             : (uint64_t)c.counter_period_ns};
     rc = ct_writer_start(&wc);
     if (rc == 0)
         __atomic_store_n(&ctrace_on_, 1, __ATOMIC_RELEASE);

@@ -151,6 +151,9 @@ with tempfile.TemporaryDirectory() as d:
     check("crasher status 139", r.returncode == 139, r.returncode)
     s = subprocess.run([ctrace, "stats", out], capture_output=True, text=True)
     check("crasher trace readable", s.returncode == 0 and "warning" in s.stderr, s.stderr)
+    ev, names = dump(out)
+    check("crasher's sleeps before the crash are in the trace",
+          count(ev, "block", reason="sleep") == 5, count(ev, "block", reason="sleep"))
 
     if os.path.exists(out):
         os.unlink(out)

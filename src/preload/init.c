@@ -108,6 +108,8 @@ static void start(void)
     }
     ct_guard--;
     ct_pconf.syscall_threshold_units = ct_units_from_ns(threshold_ns);
+    if (pre.fd >= 0)
+        ct_preload_install_signals();
     /* Every image after this one is a followed one. */
     if (pre.follow)
         setenv("CTRACE_FOLLOWED", "1", 1);

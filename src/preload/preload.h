@@ -76,6 +76,9 @@ CT_INTERNAL void ct_preload_start_child(void);
 CT_INTERNAL void ct_preload_before_exec(const char *path);
 CT_INTERNAL void ct_preload_exec_failed(void);
 
+/* Installs the fatal-signal handlers (signals.c). */
+CT_INTERNAL void ct_preload_install_signals(void);
+
 /* The class of a file descriptor, cached (io.c). */
 CT_INTERNAL unsigned ct_fd_class(int fd);
 CT_INTERNAL void ct_fd_forget(int fd);

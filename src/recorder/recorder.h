@@ -157,6 +157,8 @@ struct ct_writer_config {
 CT_INTERNAL int ct_writer_start(const struct ct_writer_config *config);
 CT_INTERNAL void ct_writer_stop(void);
 CT_INTERNAL void ct_writer_wake(void);
+/* Writes what a crashing thread safely can (async-signal-safe; writer.c). */
+CT_INTERNAL void ct_crash_flush(void);
 /* A duration in clock units, from the latest calibration (after a start). */
 CT_INTERNAL uint64_t ct_units_from_ns(uint64_t ns);
 

@@ -81,8 +81,27 @@ void ct_writer_wake(void)
     }
 }
 
+/* A record is being written: the writer and a crash handler (ct_crash_flush)
+ * never write at once. */
+static _Atomic int io_busy;
+static _Atomic int crashed;
+
+static bool io_acquire(void)
+{
+    for (;;) {
+        int expected = 0;
+        if (atomic_compare_exchange_weak(&io_busy, &expected, 1))
+            return true;
+        if (atomic_load(&crashed))
+            return false; /* the process is dying; the handler owns the file */
+        sched_yield();
+    }
+}
+
 static void warn_write_failed(void)
 {
+    if (atomic_load(&crashed))
+        return; /* not async-signal-safe */
     char msg[256];
     int n = snprintf(msg, sizeof msg, "ctrace: writing the trace failed (%s); later events are lost\n",
                      strerror(w.error));
@@ -128,8 +147,9 @@ static void write_all(struct iovec *iov, int count)
     }
 }
 
-/* Writes one record whose payload is the concatenation of parts. */
-static void write_record(unsigned type, const struct iovec *parts, int nparts)
+/* Writes one record whose payload is the concatenation of parts; the
+ * caller holds io_busy. Async-signal-safe. */
+static void write_record_locked(unsigned type, const struct iovec *parts, int nparts)
 {
     uint8_t header[CT_RECORD_HEADER_SIZE] = {(uint8_t)type, 0, 0, 0};
     size_t len = 0;
@@ -147,6 +167,14 @@ static void write_record(unsigned type, const struct iovec *parts, int nparts)
     w.gen_bytes += sizeof header + len;
 }
 
+static void write_record(unsigned type, const struct iovec *parts, int nparts)
+{
+    if (!io_acquire())
+        return;
+    write_record_locked(type, parts, nparts);
+    atomic_store(&io_busy, 0);
+}
+
 /* Writes w.buf as one record of the given type. */
 static void write_buf_record(unsigned type)
 {
@@ -157,18 +185,70 @@ static void write_buf_record(unsigned type)
     ct_buf_reset(&w.buf);
 }
 
-static void write_batch(uint32_t index)
+static void write_batch_record(const struct ct_batch *b, bool locked)
 {
-    struct ct_batch *b = ct_pool_batch(index);
     uint8_t head[2 * CT_LEB_MAX];
     uint8_t *p = ct_put_uleb(head, (uint64_t)b->tid);
     p = ct_put_uleb(p, b->base_ts);
     struct iovec parts[2] = {{head, (size_t)(p - head)}, {b->mem, b->used}};
-    if (b->used > 0) {
+    if (b->used == 0)
+        return;
+    if (locked)
+        write_record_locked(CT_REC_BATCH, parts, 2);
+    else
         write_record(CT_REC_BATCH, parts, 2);
-        w.gen_batches++;
-    }
+    w.gen_batches++;
+}
+
+static void write_batch(uint32_t index)
+{
+    write_batch_record(ct_pool_batch(index), false);
     ct_pool_put((int32_t)index);
+}
+
+/*
+ * A fatal signal: writes what can be written without locks or allocation
+ * (async-signal-safe), so that the trace holds the last events before the
+ * crash: the full batches of the current generation and the crashing
+ * thread's own batch. Other threads' partly filled batches stay unwritten:
+ * they may be writing into them. The generation is left without its end;
+ * the reader reads it with a warning. Once only; never from the writer.
+ */
+void ct_crash_flush(void)
+{
+    if (!CTRACE_ON_() || atomic_exchange(&crashed, 1))
+        return;
+    __atomic_store_n(&ctrace_on_, 0, __ATOMIC_RELAXED);
+    if (ct_gettid() == ct_g.tracer_tid)
+        return;
+    bool mine = false;
+    for (int i = 0; i < 100000 && !mine; i++) { /* up to about 100 ms */
+        int expected = 0;
+        mine = atomic_compare_exchange_strong(&io_busy, &expected, 1);
+        if (!mine) {
+            struct timespec pause = {0, 1000};
+            nanosleep(&pause, NULL);
+        }
+    }
+    if (!mine)
+        return;
+    uint32_t gen = w.gen;
+    for (uint32_t list = ct_pool_take_full(); list;) {
+        const struct ct_batch *b = ct_pool_batch(list - 1);
+        list = b->next;
+        if (b->gen == gen)
+            write_batch_record(b, true);
+    }
+    struct ct_thread *t = ct_self;
+    if ((uintptr_t)t > (uintptr_t)CT_THREAD_DEAD && t->gen == gen) {
+        struct ct_slot *s = &t->slot[gen & 1];
+        if (s->batch >= 0) {
+            struct ct_batch *b = ct_pool_batch((uint32_t)s->batch);
+            b->used = (uint32_t)(s->pos - b->mem);
+            write_batch_record(b, true);
+        }
+    }
+    /* io_busy stays taken: nothing more is written. */
 }
 
 /* Writes the counter samples of this generation as a batch of the

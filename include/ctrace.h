@@ -71,6 +71,8 @@ typedef struct ctrace_config {
     unsigned max_stack_depth;   /* frames per stack; default 32, at most 64 */
     int64_t counter_period_ns;  /* heap, RSS and thread counters: sampled this
                                    often; default 10 ms, -1 off */
+    int sched;                  /* CPU scheduling from the kernel: -1 off,
+                                   0 default (on where permitted), 1 on */
 } ctrace_config;
 
 /* Errors, as negative return values; ctrace_strerror names them. */

@@ -108,6 +108,13 @@ with tempfile.TemporaryDirectory() as d:
           ["sleeper-0", "sleeper-1", "sleeper-2"], names)
     check("sleepers 3 exits", count(ev, "thread_exit") == 3)
     check("sleepers blocks paired", blocks_paired(ev))
+    sleeper_tids = {e["tid"] for e in ev if e["kind"] == "thread_name"}
+    offs = {t: sum(1 for e in ev if e["kind"] == "cpu" and e["tid"] == t and e["state"] == "off")
+            for t in sleeper_tids}
+    check("sleepers: each sleep is a voluntary switch off the CPU",
+          all(n >= 10 for n in offs.values()) and len(offs) == 3, offs)
+    s = subprocess.run([ctrace, "stats", "--json", out], capture_output=True, text=True)
+    check("sleepers: scheduling from the kernel", '"sched":"perf"' in s.stdout, s.stdout)
 
     r = run("pipe_relay", out)
     check("pipe exit", r.returncode == 0, r.stderr)

@@ -26,6 +26,8 @@ static void count_tables(struct ct_stats *st, const struct ct_gen *gen, struct c
             st->kind_known[k] = gen->kinds[k].known;
         }
     }
+    if (gen->has_process && gen->process.sched > st->sched)
+        st->sched = gen->process.sched;
     if (gen->has_process && !st->pid) {
         st->pid = gen->process.pid;
         size_t n = gen->process.cmdline_len < sizeof st->command - 1 ? gen->process.cmdline_len

@@ -21,6 +21,7 @@ struct ct_stats {
     uint64_t regions_out_of_order; /* ends that were not the innermost region */
     uint64_t conflicts;
     uint64_t pid;
+    uint64_t sched; /* the PROCESS record's scheduling source */
     char command[256];
 };
 

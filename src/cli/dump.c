@@ -62,6 +62,8 @@ static const char *named_value(const char *arg, uint64_t v)
         return ct_fd_class_name((unsigned)v);
     if (strcmp(arg, "counter") == 0)
         return ct_counter_name((unsigned)v);
+    if (strcmp(arg, "state") == 0)
+        return ct_cpu_state_name((unsigned)v);
     return NULL;
 }
 

@@ -58,3 +58,13 @@ const char *ct_counter_name(unsigned counter)
     }
     return NULL;
 }
+
+const char *ct_cpu_state_name(unsigned state)
+{
+    switch (state) {
+#define S(id, NAME, name) case id: return name;
+#include "reasons.def"
+#undef S
+    }
+    return NULL;
+}

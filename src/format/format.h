@@ -86,6 +86,7 @@ const char *ct_reason_name(unsigned reason);
 const char *ct_reason_group(unsigned reason);
 const char *ct_fd_class_name(unsigned fd_class);
 const char *ct_counter_name(unsigned counter);
+const char *ct_cpu_state_name(unsigned state);
 
 /* THREADS record flags. */
 #define CT_THREAD_FLAG_EXITED 1u

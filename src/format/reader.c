@@ -325,6 +325,9 @@ static int read_process(struct ct_reader *rd, struct ct_gen *gen, struct ct_curs
     GET_BYTES(c, &p->host, &p->host_len, "host name");
     GET_BYTES(c, &p->exe, &p->exe_len, "executable path");
     GET_BYTES(c, &p->cmdline, &p->cmdline_len, "command line");
+    p->sched = 0;
+    if (c->p < c->end) /* added in 1.0 after the first files: optional */
+        GET(c, &p->sched, "scheduling source");
     gen->has_process = true;
     if (!rd->have_start) {
         rd->have_start = true;

@@ -67,6 +67,7 @@ static void read_settings(void)
     pre.config.counter_period_ns = counters_ms ? (int64_t)counters_ms * 1000000 : -1;
     threshold_ns = env_number("CTRACE_SYSCALL_NS", 10000, 1000000000u);
     pre.follow = env_number("CTRACE_FOLLOW", 1, 1) != 0;
+    pre.config.sched = env_number("CTRACE_SCHED", 1, 1) ? 0 : -1;
     pre.followed = getenv("CTRACE_FOLLOWED") != NULL;
 }
 
@@ -106,6 +107,10 @@ static void start(void)
         close(pre.fd);
         pre.fd = -1;
     }
+    /* The main thread registers now, so that its scheduling is followed
+     * from the start even if it records nothing for a while. */
+    if (pre.fd >= 0)
+        ct_thread_register();
     ct_guard--;
     ct_pconf.syscall_threshold_units = ct_units_from_ns(threshold_ns);
     if (pre.fd >= 0)

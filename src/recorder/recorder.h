@@ -117,8 +117,19 @@ struct ct_thread {
     pid_t tid;
     char name[16];
     _Atomic int state;
-    _Atomic uint32_t name_changed;
     struct ct_thread *all_next; /* registry list; never unlinked */
+    /* Scheduling (sched.c): the kernel's ring of this thread's switches,
+     * and the writer's pending cpu events, which only the writer touches. */
+    struct ct_perf_ring {
+        int fd;
+        void *base;
+        size_t size;
+        uint8_t *data;
+        size_t data_size;
+    } ring;
+    uint8_t *cpu_events;
+    size_t cpu_len, cpu_cap;
+    uint64_t cpu_base, cpu_last, cpu_lost;
     struct ct_string_cache_entry strings[CT_STRING_CACHE];
     struct ct_stack_cache_entry stacks[CT_STACK_CACHE];
 };

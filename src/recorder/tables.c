@@ -14,6 +14,7 @@
 
 #include "records.h"
 #include "recorder.h"
+#include "sched.h"
 
 void ct_buf_reset(struct ct_buf *b)
 {
@@ -128,6 +129,7 @@ void ct_record_process(struct ct_buf *b, const struct ct_process_info *info)
     ct_buf_str(b, info->host);
     ct_buf_str(b, info->exe);
     ct_buf_bytes(b, info->cmdline ? info->cmdline : "", info->cmdline_len);
+    ct_buf_uleb(b, (uint64_t)ct_sched_mode());
 }
 
 void ct_record_schema(struct ct_buf *b)

@@ -9,6 +9,7 @@
  * written (writer.c). The list only grows, by a compare-and-swap on its head.
  */
 #include "recorder.h"
+#include "sched.h"
 
 #include <string.h>
 #include <sys/mman.h>
@@ -119,7 +120,7 @@ struct ct_thread *ct_thread_register(void)
     t->tid = ct_gettid();
     stack_bounds(t);
     prctl(PR_GET_NAME, t->name, 0, 0, 0);
-    atomic_store(&t->name_changed, 1);
+    ct_sched_thread_start(t);
     pthread_setspecific(exit_key, t);
     /* Only now may the writer look at the slots. */
     atomic_store_explicit(&t->state, CT_THREAD_LIVE, memory_order_release);

@@ -34,6 +34,7 @@
 
 #include "../format/crc32c.h"
 #include "counters.h"
+#include "sched.h"
 #include "records.h"
 #include "recorder.h"
 
@@ -266,6 +267,24 @@ static void write_counters(void)
     w.counters.len = 0;
 }
 
+static void write_lost(pid_t tid, uint64_t count, uint64_t first, uint64_t last);
+
+/* Writes one thread's context switches of this generation (sched.c). */
+static void write_cpu_batch(pid_t tid, uint64_t base_ts, const uint8_t *events, size_t len,
+                            uint64_t lost)
+{
+    if (len) {
+        uint8_t head[2 * CT_LEB_MAX];
+        uint8_t *p = ct_put_uleb(head, (uint64_t)tid);
+        p = ct_put_uleb(p, base_ts);
+        struct iovec parts[2] = {{head, (size_t)(p - head)}, {(void *)events, len}};
+        write_record(CT_REC_BATCH, parts, 2);
+        w.gen_batches++;
+    }
+    if (lost)
+        write_lost(tid, lost, base_ts, base_ts);
+}
+
 /* Writes the full batches of the current generation; keeps later ones. */
 static void drain_full(void)
 {
@@ -307,6 +326,7 @@ static void begin_generation(void)
     write_buf_record(CT_REC_GEN_BEGIN);
     ct_record_schema(&w.buf);
     write_buf_record(CT_REC_SCHEMA);
+    ct_sched_set_clock(w.gen_base.units, w.gen_base.mono_ns, w.ns_per_unit_q32);
     w.process.clock_hz =
         w.ns_per_unit_q32
             ? (uint64_t)(((unsigned __int128)1000000000u << 32) / w.ns_per_unit_q32) << CT_TS_SHIFT
@@ -395,6 +415,7 @@ static void close_generation(bool last)
         write_batch(index);
     }
     write_counters();
+    ct_sched_collect(write_cpu_batch, true);
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
         int state = atomic_load_explicit(&t->state, memory_order_acquire);
         if (state != CT_THREAD_LIVE && state != CT_THREAD_EXITED)
@@ -420,8 +441,10 @@ static void close_generation(bool last)
      * descriptors. A thread that exited in the next generation waits. */
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next)
         if (atomic_load_explicit(&t->state, memory_order_acquire) == CT_THREAD_EXITED &&
-            t->slot[0].batch < 0 && t->slot[1].batch < 0 && t->gen <= w.gen)
+            t->slot[0].batch < 0 && t->slot[1].batch < 0 && t->gen <= w.gen) {
+            ct_sched_thread_end(t);
             atomic_store_explicit(&t->state, CT_THREAD_FREE, memory_order_release);
+        }
     uint64_t q32 = calibrate(w.session_base, end);
     if (q32 && end.mono_ns - w.session_base.mono_ns >= 50000000u)
         calibrated_q32 = q32;
@@ -462,6 +485,7 @@ static void *writer_main(void *arg)
         drain_full();
         ct_pool_prefill(8);
         uint64_t now = ct_mono_ns();
+        ct_sched_collect(write_cpu_batch, false);
         if (w.counter_period_ns && now - w.counter_last >= w.counter_period_ns) {
             ct_counters_sample(&w.counters);
             w.counter_last = now;
@@ -582,6 +606,7 @@ static void after_fork_child(void)
             continue;
         reset_slot(&t->slot[0]);
         reset_slot(&t->slot[1]);
+        ct_sched_thread_end(t); /* the parent's threads' rings */
         atomic_store(&t->seq, 0);
         if (t != ct_self)
             atomic_store(&t->state, CT_THREAD_FREE);
@@ -639,6 +664,12 @@ int ctrace_start_config(int fd, const ctrace_config *config)
         pthread_atfork(before_fork, after_fork_parent, after_fork_child);
     }
     ct_g.max_depth = c.max_stack_depth;
+    ct_sched_enable(c.sched >= 0);
+    /* A thread registered in an earlier session (or before fork) follows
+     * its switches again. */
+    struct ct_thread *self = ct_self;
+    if ((uintptr_t)self > (uintptr_t)CT_THREAD_DEAD && self->ring.fd < 0)
+        ct_sched_thread_start(self);
     atomic_store(&ct_g.stacks, c.stacks >= 0);
     ct_pool_prefill(16);
     struct ct_writer_config wc = {fd, c.generation_ns, c.generation_bytes,

@@ -1,6 +1,6 @@
 /*
  * mutex_contention - four threads increment a counter under one mutex,
- * holding it while they work, so that they contend.
+ * holding it while they work, all starting at once: they contend.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -9,11 +9,13 @@
 #define ITERATIONS 20000
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_barrier_t start;
 static volatile long counter;
 
 static void *work(void *arg)
 {
     (void)arg;
+    pthread_barrier_wait(&start); /* all at once, so that they contend */
     for (int i = 0; i < ITERATIONS; i++) {
         pthread_mutex_lock(&lock);
         for (int k = 0; k < 50; k++)
@@ -26,6 +28,7 @@ static void *work(void *arg)
 int main(void)
 {
     pthread_t t[THREADS];
+    pthread_barrier_init(&start, NULL, THREADS);
     for (int i = 0; i < THREADS; i++)
         pthread_create(&t[i], NULL, work, NULL);
     for (int i = 0; i < THREADS; i++)

@@ -92,7 +92,7 @@ static uint64_t units_of(uint64_t mono_ns)
 {
     if (!clock_base.q32)
         return clock_base.base_units;
-    __int128 d = ((__int128)((int64_t)(mono_ns - clock_base.base_mono_ns)) << 32) /
+    __int128 d = (__int128)(int64_t)(mono_ns - clock_base.base_mono_ns) * ((__int128)1 << 32) /
                  (__int128)clock_base.q32;
     return (uint64_t)((__int128)clock_base.base_units + d);
 }
@@ -133,7 +133,11 @@ void ct_sched_collect(ct_sched_emit_fn *emit, bool flush)
         t->cpu_lost += ct_perf_read(&t->ring, on_switch, t);
         if (flush && (t->cpu_len || t->cpu_lost)) {
             emit(t->tid, t->cpu_base, t->cpu_events, t->cpu_len, t->cpu_lost);
-            t->cpu_len = 0;
+            /* Freed, not kept: the descriptor lives in mapped memory that
+             * leak checkers do not scan, and a generation's worth is small. */
+            free(t->cpu_events);
+            t->cpu_events = NULL;
+            t->cpu_len = t->cpu_cap = 0;
             t->cpu_lost = 0;
         }
     }

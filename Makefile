@@ -64,6 +64,7 @@ loop: build
 
 bench: build
 	./build/bench/bench_recorder
+	./bench/bench_run.py build
 
 install: build
 	$(MESON) install -C build

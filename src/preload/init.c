@@ -18,7 +18,6 @@
 
 #include "preload.h"
 
-__thread unsigned ct_guard __attribute__((tls_model("initial-exec")));
 struct ct_preload_config ct_pconf;
 static uint64_t threshold_ns;
 
@@ -102,7 +101,7 @@ static void start(void)
             return;
         return;
     }
-    ct_guard++;
+    ct_busy++;
     if (ctrace_start_config(pre.fd, &pre.config) != 0) {
         close(pre.fd);
         pre.fd = -1;
@@ -111,7 +110,7 @@ static void start(void)
      * from the start even if it records nothing for a while. */
     if (pre.fd >= 0)
         ct_thread_register();
-    ct_guard--;
+    ct_busy--;
     ct_pconf.syscall_threshold_units = ct_units_from_ns(threshold_ns);
     if (pre.fd >= 0)
         ct_preload_install_signals();
@@ -151,10 +150,10 @@ void ct_preload_before_exec(const char *path)
 {
     if (!ct_preload_owns_trace())
         return;
-    ct_guard++;
+    ct_busy++;
     ct_ev_exec(path);
     ctrace_stop();
-    ct_guard--;
+    ct_busy--;
     if (pre.follow)
         setenv("CTRACE_FOLLOWED", "1", 1);
     else

@@ -3,10 +3,10 @@
  *
  * A wrapper has the name and signature of the function it wraps. It calls
  * the real one through a pointer resolved once with dlsym(RTLD_NEXT), and
- * records events only when tracing is on, on a thread that may record (not
- * the tracer's own), and outside the recorder (a thread-local guard: the
- * recorder's own calls, such as the writer's writev or the /proc reads of a
- * thread's first event, must pass straight through). errno is what the real
+ * records events only when tracing is on and the thread may record: ct_busy
+ * (recorder.h) is set on the tracer's own thread, on a thread that has
+ * exited, and inside the recorder, whose own calls (the writer's writev, the
+ * /proc reads of a thread's first event) must pass straight through. errno is what the real
  * function left; recording never changes it.
  */
 #ifndef CT_PRELOAD_H
@@ -22,7 +22,6 @@
 
 #define CT_EXPORT __attribute__((visibility("default")))
 
-extern __thread unsigned ct_guard __attribute__((tls_model("initial-exec")));
 
 /* The next definition of `name` after this library; aborts with a message
  * when there is none (a libc without it). */
@@ -40,19 +39,19 @@ CT_INTERNAL void *ct_resolve(const char *name);
         f_;                                                                   \
     }))
 
-/* True when this call should be recorded. */
+/* True when this call should be recorded: two loads and a branch. */
 static inline bool ct_tracing_here(void)
 {
-    return CT_UNLIKELY(CTRACE_ON_()) && ct_guard == 0 && ct_self != CT_THREAD_DEAD;
+    return CT_UNLIKELY(CTRACE_ON_()) && ct_busy == 0;
 }
 
 /* Runs recorder code from a wrapper: guarded, errno kept. */
 #define CT_RECORD(stmt)                                                       \
     do {                                                                      \
         int saved_errno_ = errno;                                             \
-        ct_guard++;                                                           \
+        ct_busy++;                                                           \
         stmt;                                                                 \
-        ct_guard--;                                                           \
+        ct_busy--;                                                           \
         errno = saved_errno_;                                                 \
     } while (0)
 

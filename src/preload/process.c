@@ -40,7 +40,7 @@ CT_EXPORT pid_t fork(void)
  * parent's). */
 CT_EXPORT void _exit(int status)
 {
-    if (ct_preload_owns_trace() && !ct_guard)
+    if (ct_preload_owns_trace() && !ct_busy)
         ctrace_stop();
     REAL(_exit)(status);
     __builtin_unreachable();
@@ -48,7 +48,7 @@ CT_EXPORT void _exit(int status)
 
 CT_EXPORT void _Exit(int status)
 {
-    if (ct_preload_owns_trace() && !ct_guard)
+    if (ct_preload_owns_trace() && !ct_busy)
         ctrace_stop();
     REAL(_Exit)(status);
     __builtin_unreachable();
@@ -75,7 +75,7 @@ static char **followed_env(char *const envp[])
 
 CT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-    if (!ct_preload_owns_trace() || ct_guard)
+    if (!ct_preload_owns_trace() || ct_busy)
         return REAL(execve)(path, argv, envp);
     ct_preload_before_exec(path);
     char **env = envp == environ ? NULL : followed_env(envp);
@@ -87,7 +87,7 @@ CT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 
 CT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-    if (!ct_preload_owns_trace() || ct_guard)
+    if (!ct_preload_owns_trace() || ct_busy)
         return REAL(execvpe)(file, argv, envp);
     ct_preload_before_exec(file);
     char **env = envp == environ ? NULL : followed_env(envp);
@@ -99,7 +99,7 @@ CT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 
 CT_EXPORT int execv(const char *path, char *const argv[])
 {
-    if (!ct_preload_owns_trace() || ct_guard)
+    if (!ct_preload_owns_trace() || ct_busy)
         return REAL(execv)(path, argv);
     ct_preload_before_exec(path);
     int rc = REAL(execv)(path, argv);
@@ -109,7 +109,7 @@ CT_EXPORT int execv(const char *path, char *const argv[])
 
 CT_EXPORT int execvp(const char *file, char *const argv[])
 {
-    if (!ct_preload_owns_trace() || ct_guard)
+    if (!ct_preload_owns_trace() || ct_busy)
         return REAL(execvp)(file, argv);
     ct_preload_before_exec(file);
     int rc = REAL(execvp)(file, argv);

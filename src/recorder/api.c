@@ -370,6 +370,7 @@ void ct_thread_exit(struct ct_thread *t)
         ct_leave(t);
     }
     ct_self = CT_THREAD_DEAD;
+    ct_busy = 1;
     atomic_store_explicit(&t->state, CT_THREAD_EXITED, memory_order_release);
 }
 

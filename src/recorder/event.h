@@ -106,9 +106,13 @@ static inline uint32_t ct_string_ref(struct ct_thread *t, struct ct_slot *s, con
 /* The stack of the API function's caller: its id, defined in this thread's
  * batch the first time it appears in a generation; 0 for none. `skip` is the
  * number of frames between ct_stack_ref and the API function's caller: 1
- * when the API function calls it directly. Out of line, so that events
- * without stacks do not pay for its frame. */
+ * when the API function calls it directly. Beyond them, leading frames in
+ * this shared library's own text are left out too, so wrappers and slow
+ * paths never show. Out of line, so that events without stacks do not pay
+ * for its frame. */
 CT_INTERNAL uint32_t ct_stack_ref(struct ct_thread *t, struct ct_slot *s, uint64_t ts,
                                   unsigned skip) __attribute__((noinline));
+/* Finds this library's text, whose leading frames stacks leave out. */
+CT_INTERNAL void ct_stack_init(void);
 
 #endif

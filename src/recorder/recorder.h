@@ -136,6 +136,9 @@ struct ct_thread {
 
 CT_INTERNAL extern __thread struct ct_thread *ct_self
     __attribute__((tls_model("initial-exec")));
+/* Nonzero while this thread must not record from the LD_PRELOAD wrappers:
+ * it is the tracer's own, it has exited, or it is inside the recorder. */
+CT_INTERNAL extern __thread unsigned ct_busy __attribute__((tls_model("initial-exec")));
 CT_INTERNAL struct ct_thread *ct_thread_register(void);
 CT_INTERNAL struct ct_thread *ct_thread_first(void);
 CT_INTERNAL pid_t ct_gettid(void);

@@ -4,6 +4,37 @@
  */
 #include "event.h"
 
+#include <link.h>
+
+/* The text of the shared library this code is in, whose frames never start
+ * a stack (wrappers, slow paths: however many there are). Empty when the
+ * recorder is linked into the program itself. */
+static uintptr_t self_lo, self_hi;
+
+static int find_self(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    uintptr_t here = (uintptr_t)data;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && here >= lo && here < lo + ph->p_memsz) {
+            if (info->dlpi_name && info->dlpi_name[0]) { /* not the executable */
+                self_lo = lo;
+                self_hi = lo + ph->p_memsz;
+            }
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void ct_stack_init(void)
+{
+    if (!self_hi)
+        dl_iterate_phdr(find_self, (void *)(uintptr_t)ct_stack_init);
+}
+
 /* Walks the frame-pointer chain, skipping `skip` frames. Every frame must lie
  * above the previous one and inside this thread's stack, between the current
  * frame and the stack's top, all of which is mapped: a broken chain (code
@@ -28,7 +59,7 @@ __attribute__((always_inline)) static inline unsigned unwind(const struct ct_thr
             break;
         if (skip)
             skip--;
-        else
+        else if (n > 0 || ret < self_lo || ret >= self_hi)
             pcs[n++] = ret;
         if (next <= fp)
             break;

@@ -20,6 +20,7 @@
 #define DESCRIPTORS_PER_MAP 16
 
 __thread struct ct_thread *ct_self __attribute__((tls_model("initial-exec")));
+__thread unsigned ct_busy __attribute__((tls_model("initial-exec")));
 static __thread bool registering __attribute__((tls_model("initial-exec")));
 static _Atomic(struct ct_thread *) all_threads;
 static pthread_key_t exit_key;

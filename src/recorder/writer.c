@@ -34,6 +34,7 @@
 
 #include "../format/crc32c.h"
 #include "counters.h"
+#include "event.h"
 #include "sched.h"
 #include "records.h"
 #include "recorder.h"
@@ -474,6 +475,7 @@ static void *writer_main(void *arg)
 {
     (void)arg;
     ct_self = CT_THREAD_DEAD;
+    ct_busy = 1;
     ct_g.tracer_tid = ct_gettid();
     prctl(PR_SET_NAME, "ctrace-writer", 0, 0, 0);
     uint64_t gen_start = ct_mono_ns();
@@ -664,6 +666,7 @@ int ctrace_start_config(int fd, const ctrace_config *config)
         pthread_atfork(before_fork, after_fork_parent, after_fork_child);
     }
     ct_g.max_depth = c.max_stack_depth;
+    ct_stack_init();
     ct_sched_enable(c.sched >= 0);
     /* A thread registered in an earlier session (or before fork) follows
      * its switches again. */

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""bench_run.py BUILD-DIR [RUNS] - what `ctrace run` costs a program: each
+workload untraced and traced, alternately, RUNS times (default 5); medians
+of wall-clock and CPU time (user + system, all threads and children), and
+their ratios, side by side in one run. A table in Markdown."""
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+build = sys.argv[1]
+runs = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+ctrace = os.path.join(build, "ctrace")
+progs = os.path.join(build, "bench")
+
+
+def measure(cmd, traced, trace, stdout=subprocess.DEVNULL):
+    if traced:
+        cmd = [ctrace, "run", "-o", trace, "--"] + cmd
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    p.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"bench: {' '.join(cmd)} failed")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def events_of(trace):
+    r = subprocess.run([ctrace, "stats", "--json", trace], capture_output=True, text=True)
+    import json
+    try:
+        s = json.loads(r.stdout)
+        return s["events_total"], s["bytes"]
+    except (ValueError, KeyError):
+        return 0, 0
+
+
+def row(name, cmd, trace):
+    plain_wall, plain_cpu, traced_wall, traced_cpu = [], [], [], []
+    for _ in range(runs):
+        w, c = measure(cmd, False, trace)
+        plain_wall.append(w)
+        plain_cpu.append(c)
+        w, c = measure(cmd, True, trace)
+        traced_wall.append(w)
+        traced_cpu.append(c)
+    events, size = events_of(trace)
+    pw, pc = statistics.median(plain_wall), statistics.median(plain_cpu)
+    tw, tc = statistics.median(traced_wall), statistics.median(traced_cpu)
+    print(f"| {name:<28} | {pw*1e3:9.1f} | {tw*1e3:9.1f} | {tw/pw:6.3f} | {pc*1e3:9.1f} "
+          f"| {tc*1e3:9.1f} | {tc/pc if pc else 0:6.3f} | {events:>9} | {size/events if events else 0:5.2f} |")
+
+
+def uncontended(trace):
+    cmd = [os.path.join(progs, "mutex_bench"), "uncontended", "20000000"]
+    plain, traced = [], []
+    for _ in range(runs):
+        plain.append(float(subprocess.run(cmd, capture_output=True, text=True).stdout))
+        traced.append(float(subprocess.run([ctrace, "run", "-o", trace, "--"] + cmd,
+                                           capture_output=True, text=True).stdout))
+    p, t = statistics.median(plain), statistics.median(traced)
+    print(f"\nuncontended mutex lock+unlock pair: {p:.2f} ns untraced, {t:.2f} ns traced: "
+          f"+{t - p:.2f} ns (target <= 3)")
+
+
+with tempfile.TemporaryDirectory() as d:
+    trace = os.path.join(d, "t.out")
+    rnd = random.Random(42)
+    words = ["".join(rnd.choice("abcdefghij") for _ in range(rnd.randint(3, 9)))
+             for _ in range(5000)]
+    data = os.path.join(d, "data")
+    with open(data, "w") as f:
+        for _ in range(2700):
+            f.write(" ".join(rnd.choice(words) for _ in range(20000)) + "\n")
+    lines = os.path.join(d, "lines")
+    with open(lines, "w") as f:
+        for _ in range(1000000):
+            f.write(f"{rnd.randrange(10**9):09d} {rnd.choice(words)}\n")
+    os.environ["LC_ALL"] = "C"
+    print(f"`ctrace run` overhead: medians of {runs} runs each, untraced and traced "
+          f"alternately; ms\n")
+    print("| workload                     | wall      | traced    | ratio  | CPU       "
+          "| traced    | ratio  | events    | B/ev  |")
+    print("|------------------------------|-----------|-----------|--------|-----------"
+          "|-----------|--------|-----------|-------|")
+    row("mutex, 4 threads x 500k", [os.path.join(progs, "mutex_bench"), "500000"], trace)
+    row("condvar ping-pong, 50k", [os.path.join(progs, "condvar_bench"), "50000"], trace)
+    row("pipe ping-pong, 50k", [os.path.join(progs, "pipe_bench"), "50000"], trace)
+    row("pigz -p 2, 50 MB", ["pigz", "-p", "2", "-c", data], trace)
+    row("sort --parallel=2 -S 64M, 1M lines",
+        ["sort", "--parallel=2", "-S", "64M", lines], trace)
+    uncontended(trace)
+    lttng = any(os.path.exists(os.path.join(p, "lttng")) for p in os.environ["PATH"].split(":"))
+    if not lttng:
+        print("\nLTTng-UST is not installed here: its column is left out "
+              "(../shared/ANCHORS.md has its figures on this machine).")

@@ -127,9 +127,9 @@ struct ct_thread {
         uint8_t *data;
         size_t data_size;
     } ring;
-    uint8_t *cpu_events;
+    void *cpu_events; /* switches read from the ring, until written */
     size_t cpu_len, cpu_cap;
-    uint64_t cpu_base, cpu_last, cpu_lost;
+    uint64_t cpu_lost;
     struct ct_string_cache_entry strings[CT_STRING_CACHE];
     struct ct_stack_cache_entry stacks[CT_STACK_CACHE];
 };

@@ -97,31 +97,53 @@ static uint64_t units_of(uint64_t mono_ns)
     return (uint64_t)((__int128)clock_base.base_units + d);
 }
 
-/* Appends a cpu event to the thread's pending batch (writer memory). */
+/* A switch as the kernel gave it, kept until the generation's end, when
+ * its exact calibration is known. */
+struct raw_switch {
+    uint64_t mono_ns;
+    uint32_t cpu;
+    uint32_t state;
+};
+
+/* Appends a switch to the thread's pending list (writer memory). */
 static void on_switch(void *arg, uint64_t mono_ns, int state, unsigned cpu)
 {
     struct ct_thread *t = arg;
-    if (t->cpu_cap - t->cpu_len < 4 * CT_LEB_MAX) {
-        size_t cap = t->cpu_cap ? t->cpu_cap * 2 : 1024;
-        uint8_t *events = realloc(t->cpu_events, cap);
-        if (!events) {
+    if (t->cpu_len == t->cpu_cap) {
+        size_t cap = t->cpu_cap ? t->cpu_cap * 2 : 64;
+        void *raw = realloc(t->cpu_events, cap * sizeof(struct raw_switch));
+        if (!raw) {
             t->cpu_lost++;
             return;
         }
-        t->cpu_events = events;
+        t->cpu_events = raw;
         t->cpu_cap = cap;
     }
-    uint64_t ts = units_of(mono_ns);
-    if (t->cpu_len == 0)
-        t->cpu_base = t->cpu_last = ts;
-    uint8_t *p = t->cpu_events + t->cpu_len;
-    *p++ = CT_EV_CPU;
-    p = ct_put_uleb(p, ts > t->cpu_last ? ts - t->cpu_last : 0);
-    if (ts > t->cpu_last)
-        t->cpu_last = ts;
-    p = ct_put_uleb(p, (uint64_t)state);
-    p = ct_put_uleb(p, cpu);
-    t->cpu_len = (size_t)(p - t->cpu_events);
+    ((struct raw_switch *)(void *)t->cpu_events)[t->cpu_len++] =
+        (struct raw_switch){mono_ns, cpu, (uint32_t)state};
+}
+
+/* Encodes a thread's switches as cpu events; returns the bytes (malloc'd). */
+static uint8_t *encode(const struct ct_thread *t, size_t *len, uint64_t *base)
+{
+    uint8_t *out = malloc(t->cpu_len * (1 + 3 * CT_LEB_MAX) + 1);
+    if (!out)
+        return NULL;
+    const struct raw_switch *raw = (const void *)t->cpu_events;
+    uint8_t *p = out;
+    uint64_t last = t->cpu_len ? units_of(raw[0].mono_ns) : 0;
+    *base = last;
+    for (size_t i = 0; i < t->cpu_len; i++) {
+        uint64_t ts = units_of(raw[i].mono_ns);
+        *p++ = CT_EV_CPU;
+        p = ct_put_uleb(p, ts > last ? ts - last : 0);
+        if (ts > last)
+            last = ts;
+        p = ct_put_uleb(p, raw[i].state);
+        p = ct_put_uleb(p, raw[i].cpu);
+    }
+    *len = (size_t)(p - out);
+    return out;
 }
 
 void ct_sched_collect(ct_sched_emit_fn *emit, bool flush)
@@ -132,7 +154,13 @@ void ct_sched_collect(ct_sched_emit_fn *emit, bool flush)
             continue;
         t->cpu_lost += ct_perf_read(&t->ring, on_switch, t);
         if (flush && (t->cpu_len || t->cpu_lost)) {
-            emit(t->tid, t->cpu_base, t->cpu_events, t->cpu_len, t->cpu_lost);
+            size_t len = 0;
+            uint64_t base = 0;
+            uint8_t *events = t->cpu_len ? encode(t, &len, &base) : NULL;
+            if (t->cpu_len && !events)
+                t->cpu_lost += t->cpu_len;
+            emit(t->tid, base, events, events ? len : 0, t->cpu_lost);
+            free(events);
             /* Freed, not kept: the descriptor lives in mapped memory that
              * leak checkers do not scan, and a generation's worth is small. */
             free(t->cpu_events);

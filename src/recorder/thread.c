@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -80,9 +81,22 @@ static struct ct_thread *map_descriptors(void)
     return &block[0];
 }
 
-/* The bounds of this thread's stack; both 0 when unknown (no stacks then). */
+extern void *__libc_stack_end; /* glibc: near the top of the main stack */
+
+/* The bounds of this thread's stack; both 0 when unknown (no stacks then).
+ * The main thread's top is __libc_stack_end, which glibc sets at start-up,
+ * and its bottom is the stack limit below it: pthread_getattr_np would read
+ * all of /proc/self/maps for it (a millisecond with many libraries). */
 static void stack_bounds(struct ct_thread *t)
 {
+    struct rlimit rl;
+    if (t->tid == getpid() && __libc_stack_end && getrlimit(RLIMIT_STACK, &rl) == 0) {
+        uintptr_t top = (uintptr_t)__libc_stack_end;
+        uintptr_t size = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > top ? 8u << 20 : rl.rlim_cur;
+        t->stack_hi = top;
+        t->stack_lo = top - size;
+        return;
+    }
     pthread_attr_t attr;
     void *addr;
     size_t size;

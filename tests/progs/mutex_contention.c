@@ -6,7 +6,7 @@
 #include <stdio.h>
 
 #define THREADS 4
-#define ITERATIONS 20000
+#define ITERATIONS 200000
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_barrier_t start;

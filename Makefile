@@ -64,6 +64,7 @@ loop: build
 
 bench: build
 	./build/bench/bench_recorder
+	./build/bench/bench_block
 	./bench/bench_run.py build
 
 install: build

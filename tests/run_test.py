@@ -139,6 +139,9 @@ with tempfile.TemporaryDirectory() as d:
     forks = [e for e in ev if e["kind"] == "fork"]
     check("forker fork event", len(forks) == 1)
     check("forker exec event", count(ev, "exec") == 1)
+    s = subprocess.run([ctrace, "stats", out], capture_output=True, text=True)
+    check("forker stats names the child", forks and f"t.out.{forks[0]['child']}" in s.stdout,
+          s.stdout)
     files = sorted(os.listdir(d))
     check("forker three traces", len([f for f in files if f.startswith("t.out")]) == 3, files)
     if forks:

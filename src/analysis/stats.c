@@ -63,6 +63,17 @@ static void count_event(struct ct_stats *st, const struct ct_event *ev, struct c
     case CT_EV_STACK:
         ct_idset_add(stacks, ev->args[0]);
         break;
+    case CT_EV_FORK:
+        if (st->nchildren < sizeof st->children / sizeof *st->children)
+            st->children[st->nchildren++] = ev->args[0];
+        break;
+    case CT_EV_EXEC: {
+        size_t n = ev->bytes_len < sizeof st->exec_path - 1 ? ev->bytes_len
+                                                            : sizeof st->exec_path - 1;
+        memcpy(st->exec_path, ev->bytes, n);
+        st->exec_path[n] = 0;
+        break;
+    }
     }
     if (ev->timed && ev->ts_ns > st->last_ns)
         st->last_ns = ev->ts_ns;

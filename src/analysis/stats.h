@@ -21,6 +21,10 @@ struct ct_stats {
     uint64_t regions_out_of_order; /* ends that were not the innermost region */
     uint64_t conflicts;
     uint64_t pid;
+    /* Children that `ctrace run` traced into FILE.PID, and programs exec'd. */
+    uint64_t children[64];
+    size_t nchildren;
+    char exec_path[256];
     uint64_t sched; /* the PROCESS record's scheduling source */
     char command[256];
 };

@@ -71,13 +71,13 @@ struct run_options {
     const char *stacks;
     const char *threshold;
     const char *buffer;
-    bool follow;
+    bool follow, sched;
     char **command;
 };
 
 static int parse(int argc, char **argv, struct run_options *o)
 {
-    *o = (struct run_options){.output = "ctrace.out", .follow = true};
+    *o = (struct run_options){.output = "ctrace.out", .follow = true, .sched = true};
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -95,6 +95,8 @@ static int parse(int argc, char **argv, struct run_options *o)
             o->stacks = "0";
         else if (strcmp(a, "--no-follow") == 0)
             o->follow = false;
+        else if (strcmp(a, "--no-sched") == 0)
+            o->sched = false;
         else if (strncmp(a, "--syscall-threshold=", 20) == 0)
             o->threshold = a + 20;
         else if (strncmp(a, "--buffer-mb=", 12) == 0)
@@ -123,6 +125,8 @@ static void exec_child(const struct run_options *o, const char *preload, const c
     setenv("CTRACE_OUTPUT", output, 1);
     unsetenv("CTRACE_FOLLOWED");
     setenv("CTRACE_FOLLOW", o->follow ? "1" : "0", 1);
+    if (!o->sched)
+        setenv("CTRACE_SCHED", "0", 1);
     if (o->stacks)
         setenv("CTRACE_STACKS", o->stacks, 1);
     if (o->threshold)
@@ -218,6 +222,8 @@ const struct ct_command ct_cmd_run = {
     "  -o FILE, --output=FILE     the trace (default ctrace.out)\n"
     "  --no-stacks                no stacks on blocking events\n"
     "  --no-follow                do not trace forked children or exec'd programs\n"
+    "  --no-sched                 no CPU scheduling from the kernel (each context\n"
+    "                             switch then costs nothing extra)\n"
     "  --syscall-threshold=NS     record system calls that took at least NS\n"
     "                             nanoseconds (default 10000)\n"
     "  --buffer-mb=N              memory for event batches per process (default 64)\n"
@@ -243,6 +249,7 @@ const struct ct_command ct_cmd_run = {
     "  CTRACE_COUNTERS_MS     heap, RSS and thread counters period (default 10,\n"
     "                         0 for none)\n"
     "  CTRACE_FOLLOW          1 (default) or 0: trace children\n"
+    "  CTRACE_SCHED           1 (default) or 0: context switches from the kernel\n"
     "  CTRACE_PRELOAD         where libctrace-preload.so is (default: beside\n"
     "                         this command, then " CTRACE_LIBDIR ")\n"
     "They are ignored in setuid and setgid programs.\n",

@@ -30,9 +30,17 @@ static void print_text(const char *path, const struct ct_stats *st)
     printf("logs        %" PRIu64 "\n", st->logs);
     printf("stacks      %" PRIu64 "\n", st->stacks);
     printf("lost events %" PRIu64 "\n", st->lost_events);
+    for (size_t i = 0; i < st->nchildren; i++)
+        printf("child       %" PRIu64 ", traced in %s.%" PRIu64 "\n", st->children[i], path,
+               st->children[i]);
+    if (st->exec_path[0])
+        printf("exec        %s, traced in %s.%" PRIu64 " (or .N)\n", st->exec_path, path,
+               st->pid);
     if (st->conflicts)
         printf("conflicting definitions %" PRIu64 "\n", st->conflicts);
 }
+
+static void print_children_json(const struct ct_stats *st);
 
 static void print_json(const char *path, const struct ct_stats *st)
 {
@@ -53,11 +61,25 @@ static void print_json(const char *path, const struct ct_stats *st)
         printf(":%" PRIu64, st->by_kind[k]);
         first = false;
     }
-    printf("},\"events_total\":%" PRIu64 ",\"tasks\":%" PRIu64 ",\"regions\":%" PRIu64
+    printf("}");
+    print_children_json(st);
+    printf(",\"events_total\":%" PRIu64 ",\"tasks\":%" PRIu64 ",\"regions\":%" PRIu64
            ",\"regions_out_of_order\":%" PRIu64 ",\"logs\":%" PRIu64 ",\"stacks\":%" PRIu64
            ",\"strings\":%" PRIu64 ",\"lost_events\":%" PRIu64 ",\"conflicts\":%" PRIu64 "}\n",
            st->events, st->tasks, st->regions, st->regions_out_of_order, st->logs, st->stacks,
            st->strings, st->lost_events, st->conflicts);
+}
+
+static void print_children_json(const struct ct_stats *st)
+{
+    printf(",\"children\":[");
+    for (size_t i = 0; i < st->nchildren; i++)
+        printf("%s%" PRIu64, i ? "," : "", st->children[i]);
+    printf("],\"exec\":");
+    if (st->exec_path[0])
+        ct_json_string(stdout, st->exec_path, strlen(st->exec_path));
+    else
+        printf("null");
 }
 
 static int run(int argc, char **argv)

@@ -28,6 +28,6 @@ void ct_json_string(FILE *out, const void *s, size_t len);
 /* Writes bytes for people: printable ASCII as is, the rest escaped. */
 void ct_print_text(FILE *out, const void *s, size_t len);
 
-extern const struct ct_command ct_cmd_dump, ct_cmd_run, ct_cmd_stats;
+extern const struct ct_command ct_cmd_dump, ct_cmd_run, ct_cmd_stats, ct_cmd_threads;
 
 #endif

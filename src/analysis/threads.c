@@ -1,0 +1,324 @@
+/*
+ * threads.c - the thread analysis (threads.h), in one pass.
+ *
+ * A thread's events are spread over several batches of a generation: its
+ * own, in order, and the batch of its context switches that the writer adds
+ * at the generation's end. For each thread, the batches are merged by time
+ * (a few cursors), and a small state machine splits the time between two
+ * events into the columns: the CPU state from the switches, and the
+ * activity from block, unblock and syscall events. Memory: one row per
+ * thread and one generation's index; nothing per event.
+ */
+#include "threads.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../recorder/sched.h"
+
+const char *ct_column_name(int column)
+{
+    static const char *names[CT_COL_COUNT] = {"execution", "network", "sync",  "syscall",
+                                              "sched",     "sleep",   "other"};
+    return column >= 0 && column < CT_COL_COUNT ? names[column] : "?";
+}
+
+uint64_t ct_row_total(const struct ct_thread_row *r)
+{
+    uint64_t total = 0;
+    for (int c = 0; c < CT_COL_COUNT; c++)
+        total += r->ns[c];
+    return total;
+}
+
+void ct_threads_free(struct ct_threads *t)
+{
+    free(t->rows);
+    memset(t, 0, sizeof *t);
+}
+
+static struct ct_thread_row *row_of(struct ct_threads *t, uint64_t tid, int64_t begin)
+{
+    for (size_t i = t->count; i-- > 0;)
+        if (t->rows[i].tid == tid)
+            return &t->rows[i];
+    if (t->count == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        struct ct_thread_row *rows = realloc(t->rows, cap * sizeof *rows);
+        if (!rows)
+            return NULL;
+        t->rows = rows;
+        t->cap = cap;
+    }
+    struct ct_thread_row *r = &t->rows[t->count++];
+    memset(r, 0, sizeof *r);
+    r->tid = tid;
+    r->begin_ns = r->at = begin;
+    r->end_ns = begin;
+    r->cpu = CT_CPU_ON; /* a thread is running when first seen */
+    r->activity = CT_COL_EXEC;
+    return r;
+}
+
+static int classify(const struct ct_thread_row *r, bool sched)
+{
+    if (sched) {
+        if (r->cpu == CT_CPU_ON)
+            return CT_COL_EXEC;
+        if (r->cpu == CT_CPU_PREEMPTED)
+            return CT_COL_SCHED;
+        return r->activity == CT_COL_EXEC ? CT_COL_OTHER : r->activity;
+    }
+    return r->activity;
+}
+
+/* Gives the time from r->at to `until` to the columns. */
+static void account(struct ct_thread_row *r, int64_t until, bool sched)
+{
+    while (r->at < until) {
+        int64_t stop = until;
+        if (r->activity != CT_COL_EXEC && r->activity_end > r->at && r->activity_end < stop)
+            stop = r->activity_end;
+        int column = classify(r, sched);
+        uint64_t d = (uint64_t)(stop - r->at);
+        r->ns[column] += d;
+        if (column == CT_COL_SYNC && r->reason < CT_SYNC_REASONS)
+            r->sync_ns[r->reason] += d;
+        r->at = stop;
+        if (r->activity != CT_COL_EXEC && r->at >= r->activity_end)
+            r->activity = CT_COL_EXEC;
+    }
+}
+
+static void name_start_function(struct ct_thread_row *r, const struct ct_gen *gen)
+{
+    for (size_t i = 0; i < gen->nmodules; i++) {
+        const struct ct_rd_module *m = &gen->modules[i];
+        if (r->start_fn < m->start || r->start_fn - m->start >= m->size)
+            continue;
+        const uint8_t *base = m->path;
+        for (uint64_t k = 0; k < m->path_len; k++)
+            if (m->path[k] == '/')
+                base = m->path + k + 1;
+        int n = (int)(m->path + m->path_len - base);
+        snprintf(r->start_function, sizeof r->start_function, "%.*s+0x%llx", n > 60 ? 60 : n,
+                 (const char *)base, (unsigned long long)(r->start_fn - m->bias));
+        return;
+    }
+    snprintf(r->start_function, sizeof r->start_function, "0x%llx",
+             (unsigned long long)r->start_fn);
+}
+
+static void on_event(struct ct_threads *out, struct ct_thread_row *r, const struct ct_reader *rd,
+                     const struct ct_gen *gen, const struct ct_event *ev)
+{
+    out->events++;
+    if (!ev->timed)
+        return;
+    if (ev->kind == CT_EV_THREAD_START && ct_row_total(r) == 0) {
+        r->begin_ns = r->at = ev->ts_ns; /* created in the trace: its life starts here */
+        r->start_fn = ev->args[2];
+        name_start_function(r, gen);
+    }
+    account(r, ev->ts_ns, out->sched);
+    if (ev->ts_ns > r->end_ns)
+        r->end_ns = ev->ts_ns;
+    switch (ev->kind) {
+    case CT_EV_CPU:
+        r->cpu = (int)ev->args[0];
+        break;
+    case CT_EV_BLOCK: {
+        const char *group = ct_reason_group((unsigned)ev->args[0]);
+        r->activity = group && strcmp(group, "sleep") == 0 ? CT_COL_SLEEP : CT_COL_SYNC;
+        r->reason = (unsigned)ev->args[0];
+        r->activity_end = INT64_MAX;
+        r->blocks++;
+        break;
+    }
+    case CT_EV_UNBLOCK:
+        r->activity = CT_COL_EXEC;
+        break;
+    case CT_EV_SYSCALL:
+        r->activity = ev->args[2] == CT_FD_NETWORK ? CT_COL_NET : CT_COL_SYSCALL;
+        r->activity_end = ct_gen_ns(rd, gen, ev->ts + ev->args[3]);
+        r->syscalls++;
+        break;
+    case CT_EV_THREAD_NAME: {
+        size_t n = ev->bytes_len < sizeof r->name - 1 ? ev->bytes_len : sizeof r->name - 1;
+        memcpy(r->name, ev->bytes, n);
+        r->name[n] = 0;
+        break;
+    }
+    case CT_EV_THREAD_EXIT:
+        r->exited = true;
+        break;
+    }
+}
+
+/* A stream of one thread's events: either its own batches, one after the
+ * other in file order (their definitions must be read in that order), or
+ * one batch of its context switches. */
+struct cursor {
+    const size_t *batches;
+    size_t nbatches, next;
+    struct ct_event_iter it;
+    struct ct_event ev;
+    bool valid, started;
+};
+
+/* Moves a cursor to its next timed event, handing untimed ones (string and
+ * stack definitions) to the thread at once. */
+static int advance(struct ct_reader *rd, struct ct_gen *gen, struct cursor *c,
+                   struct ct_threads *out, struct ct_thread_row *r)
+{
+    for (;;) {
+        if (!c->started) {
+            if (c->next == c->nbatches) {
+                c->valid = false;
+                return 0;
+            }
+            ct_rd_events(gen, c->batches[c->next++], &c->it);
+            c->started = true;
+        }
+        int rc = ct_rd_next_event(rd, &c->it, &c->ev);
+        if (rc < 0) {
+            c->valid = false;
+            return rc;
+        }
+        if (rc == 0) {
+            c->started = false;
+            continue;
+        }
+        if (c->ev.timed) {
+            c->valid = true;
+            return 1;
+        }
+        on_event(out, r, rd, gen, &c->ev);
+    }
+}
+
+static int compare_batches(const void *a, const void *b, void *gen)
+{
+    const struct ct_rd_batch *x = &((struct ct_gen *)gen)->batches[*(const size_t *)a];
+    const struct ct_rd_batch *y = &((struct ct_gen *)gen)->batches[*(const size_t *)b];
+    if (x->tid != y->tid)
+        return x->tid < y->tid ? -1 : 1;
+    return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+static bool is_cpu_batch(const struct ct_rd_batch *b)
+{
+    return b->events < b->end && (b->events[0] & CT_KIND_MASK) == CT_EV_CPU;
+}
+
+/* Merges one thread's batches (n of them, in file order) by time. */
+static int merge_thread(struct ct_reader *rd, struct ct_gen *gen, struct ct_threads *out,
+                        size_t *order, size_t n)
+{
+    struct ct_thread_row *r =
+        row_of(out, gen->batches[order[0]].tid, ct_gen_ns(rd, gen, gen->base_units));
+    /* Own batches first, in file order, as one stream; then each switch
+     * batch as a stream of its own. */
+    size_t own = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!is_cpu_batch(&gen->batches[order[i]])) {
+            size_t keep = order[i];
+            memmove(order + own + 1, order + own, (i - own) * sizeof *order);
+            order[own++] = keep;
+        }
+    size_t streams = (own > 0) + (n - own);
+    struct cursor *c = calloc(streams ? streams : 1, sizeof *c);
+    if (!r || !c) {
+        free(c);
+        return -1;
+    }
+    size_t k = 0;
+    if (own)
+        c[k++] = (struct cursor){.batches = order, .nbatches = own};
+    for (size_t i = own; i < n; i++)
+        c[k++] = (struct cursor){.batches = order + i, .nbatches = 1};
+    int rc = 0;
+    for (size_t i = 0; i < streams && rc >= 0; i++)
+        rc = advance(rd, gen, &c[i], out, r);
+    while (rc >= 0) {
+        size_t best = streams;
+        for (size_t i = 0; i < streams; i++)
+            if (c[i].valid && (best == streams || c[i].ev.ts_ns < c[best].ev.ts_ns))
+                best = i;
+        if (best == streams)
+            break;
+        on_event(out, r, rd, gen, &c[best].ev);
+        rc = advance(rd, gen, &c[best], out, r);
+    }
+    free(c);
+    return rc < 0 ? -1 : 0;
+}
+
+static int walk_generation(struct ct_reader *rd, struct ct_gen *gen, struct ct_threads *out)
+{
+    int64_t base = ct_gen_ns(rd, gen, gen->base_units);
+    for (size_t i = 0; i < gen->nthreads; i++) {
+        struct ct_thread_row *r = row_of(out, gen->threads[i].tid, base);
+        if (!r)
+            return -1;
+        r->tracer = gen->threads[i].flags & CT_THREAD_FLAG_TRACER;
+        if (!r->name[0]) {
+            size_t n = gen->threads[i].name_len < 15 ? gen->threads[i].name_len : 15;
+            memcpy(r->name, gen->threads[i].name, n);
+            r->name[n] = 0;
+        }
+    }
+    if (gen->has_process && gen->process.sched)
+        out->sched = true;
+    size_t *order = malloc((gen->nbatches ? gen->nbatches : 1) * sizeof *order);
+    if (!order)
+        return -1;
+    for (size_t i = 0; i < gen->nbatches; i++)
+        order[i] = i;
+    qsort_r(order, gen->nbatches, sizeof *order, compare_batches, gen);
+    int rc = 0;
+    for (size_t i = 0; i < gen->nbatches && rc == 0;) {
+        size_t j = i;
+        while (j < gen->nbatches && gen->batches[order[j]].tid == gen->batches[order[i]].tid)
+            j++;
+        rc = merge_thread(rd, gen, out, order + i, j - i);
+        i = j;
+    }
+    free(order);
+    return rc;
+}
+
+int ct_threads_compute(struct ct_reader *rd, struct ct_threads *out)
+{
+    memset(out, 0, sizeof *out);
+    struct ct_gen gen = {0};
+    int r;
+    bool first = true;
+    while ((r = ct_rd_next_gen(rd, &gen)) == 1) {
+        int64_t begin = ct_gen_ns(rd, &gen, gen.base_units);
+        if (first)
+            out->begin_ns = out->end_ns = begin;
+        first = false;
+        if (gen.complete && ct_gen_ns(rd, &gen, gen.end_units) > out->end_ns)
+            out->end_ns = ct_gen_ns(rd, &gen, gen.end_units);
+        if (walk_generation(rd, &gen, out) != 0)
+            break;
+    }
+    ct_gen_free(&gen);
+    if (rd->failed)
+        return -1;
+    /* Live threads run to the end of the trace; exited ones end at exit. */
+    for (size_t i = 0; i < out->count; i++) {
+        struct ct_thread_row *row = &out->rows[i];
+        if (row->end_ns > out->end_ns)
+            out->end_ns = row->end_ns;
+    }
+    for (size_t i = 0; i < out->count; i++) {
+        struct ct_thread_row *row = &out->rows[i];
+        if (!row->exited)
+            row->end_ns = out->end_ns;
+        account(row, row->end_ns, out->sched);
+    }
+    return 0;
+}

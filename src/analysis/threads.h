@@ -1,0 +1,71 @@
+/*
+ * threads.h - where each thread's time went: the thread analysis of
+ * `ctrace threads`, Go's goroutine analysis for threads.
+ *
+ * Every nanosecond of a thread's life in the trace goes to exactly one
+ * column, so the columns add up to its lifetime:
+ *
+ *   execution   on a CPU (from the kernel's switches; without them, any
+ *               time not inside a recorded wait)
+ *   network     off-CPU inside a system call on a socket
+ *   sync        off-CPU blocked on a mutex, rwlock, spinlock, condvar,
+ *               semaphore, barrier or join (also split by primitive)
+ *   syscall     off-CPU inside another slow system call
+ *   sched       runnable but preempted, waiting for a CPU
+ *   sleep       off-CPU in a sleep
+ *   other       off-CPU with no recorded call to explain it
+ */
+#ifndef CT_THREADS_H
+#define CT_THREADS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../format/reader.h"
+
+enum ct_column {
+    CT_COL_EXEC,
+    CT_COL_NET,
+    CT_COL_SYNC,
+    CT_COL_SYSCALL,
+    CT_COL_SCHED,
+    CT_COL_SLEEP,
+    CT_COL_OTHER,
+    CT_COL_COUNT
+};
+
+#define CT_SYNC_REASONS 10 /* reasons 1-9 are the sync ones and sleep */
+
+struct ct_thread_row {
+    uint64_t tid;
+    char name[16];
+    uint64_t start_fn;       /* 0 when the thread was not created in the trace */
+    char start_function[96]; /* start_fn as module+offset, or "" */
+    int64_t begin_ns, end_ns;
+    bool exited, tracer, seen;
+    uint64_t ns[CT_COL_COUNT];
+    uint64_t sync_ns[CT_SYNC_REASONS];
+    uint64_t blocks, syscalls;
+    /* The state machine while reading. */
+    int cpu;             /* CT_CPU_ON, PREEMPTED, OFF */
+    int activity;        /* a column: NET, SYNC, SYSCALL, SLEEP, or EXEC for none */
+    unsigned reason;     /* of a sync block */
+    int64_t activity_end; /* a system call's end; INT64_MAX for blocks */
+    int64_t at;          /* time accounted up to */
+};
+
+struct ct_threads {
+    struct ct_thread_row *rows;
+    size_t count, cap;
+    bool sched;          /* cpu events were recorded */
+    int64_t begin_ns, end_ns;
+    uint64_t events;
+};
+
+/* Reads the whole trace. 0, or -1 with the error in rd. */
+int ct_threads_compute(struct ct_reader *rd, struct ct_threads *out);
+void ct_threads_free(struct ct_threads *t);
+const char *ct_column_name(int column);
+uint64_t ct_row_total(const struct ct_thread_row *r);
+
+#endif

@@ -1,0 +1,172 @@
+/*
+ * threads.c - `ctrace threads [--json] FILE`: where each thread's time went,
+ * per thread and per start function (src/analysis/threads.h).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../analysis/threads.h"
+#include "cli.h"
+
+static int by_total(const void *a, const void *b)
+{
+    uint64_t x = ct_row_total(a), y = ct_row_total(b);
+    return x > y ? -1 : x < y;
+}
+
+static const char *function_of(const struct ct_thread_row *r)
+{
+    return r->start_function[0] ? r->start_function : "(not created in the trace)";
+}
+
+static void print_ms(uint64_t ns)
+{
+    printf(" %10.3f", (double)ns / 1e6);
+}
+
+static void header(const char *first)
+{
+    printf("%-28s", first);
+    for (int c = 0; c < CT_COL_COUNT; c++)
+        printf(" %10s", ct_column_name(c));
+    printf(" %10s\n", "total");
+}
+
+static void print_text(const struct ct_threads *t)
+{
+    printf("times in ms; scheduling %s\n\n",
+           t->sched ? "from the kernel's context switches"
+                    : "not recorded: execution is all time outside recorded waits");
+    header("thread");
+    for (size_t i = 0; i < t->count; i++) {
+        const struct ct_thread_row *r = &t->rows[i];
+        if (r->tracer)
+            continue;
+        char label[64];
+        snprintf(label, sizeof label, "%" PRIu64 " %s", r->tid, r->name);
+        printf("%-28.28s", label);
+        for (int c = 0; c < CT_COL_COUNT; c++)
+            print_ms(r->ns[c]);
+        print_ms(ct_row_total(r));
+        putchar('\n');
+    }
+    /* Grouped by start function, as go tool trace groups goroutines. */
+    printf("\n");
+    header("start function (threads)");
+    bool *done = calloc(t->count ? t->count : 1, 1);
+    for (size_t i = 0; done && i < t->count; i++) {
+        if (done[i] || t->rows[i].tracer)
+            continue;
+        uint64_t sum[CT_COL_COUNT] = {0}, total = 0;
+        unsigned n = 0;
+        for (size_t j = i; j < t->count; j++) {
+            if (done[j] || t->rows[j].tracer ||
+                strcmp(function_of(&t->rows[j]), function_of(&t->rows[i])) != 0)
+                continue;
+            done[j] = true;
+            n++;
+            for (int c = 0; c < CT_COL_COUNT; c++)
+                sum[c] += t->rows[j].ns[c];
+            total += ct_row_total(&t->rows[j]);
+        }
+        char label[128];
+        snprintf(label, sizeof label, "%s (%u)", function_of(&t->rows[i]), n);
+        printf("%-28.28s", label);
+        for (int c = 0; c < CT_COL_COUNT; c++)
+            print_ms(sum[c]);
+        print_ms(total);
+        putchar('\n');
+    }
+    free(done);
+}
+
+static void print_json(const struct ct_threads *t)
+{
+    static const char *fields[CT_COL_COUNT] = {"execution_ns", "network_wait_ns", "sync_block_ns",
+                                               "syscall_ns",   "sched_wait_ns",   "sleep_ns",
+                                               "other_ns"};
+    printf("[");
+    bool first = true;
+    for (size_t i = 0; i < t->count; i++) {
+        const struct ct_thread_row *r = &t->rows[i];
+        if (r->tracer)
+            continue;
+        printf("%s{\"tid\":%" PRIu64 ",\"name\":", first ? "" : ",", r->tid);
+        ct_json_string(stdout, r->name, strlen(r->name));
+        printf(",\"start_function\":");
+        ct_json_string(stdout, r->start_function, strlen(r->start_function));
+        for (int c = 0; c < CT_COL_COUNT; c++)
+            printf(",\"%s\":%" PRIu64, fields[c], r->ns[c]);
+        printf(",\"total_ns\":%" PRIu64 ",\"sync_by_primitive_ns\":{", ct_row_total(r));
+        bool any = false;
+        for (unsigned k = 1; k < CT_SYNC_REASONS; k++) {
+            if (!r->sync_ns[k])
+                continue;
+            printf("%s\"%s\":%" PRIu64, any ? "," : "", ct_reason_name(k), r->sync_ns[k]);
+            any = true;
+        }
+        printf("},\"begin_ns\":%" PRId64 ",\"end_ns\":%" PRId64 ",\"exited\":%s,\"blocks\":%" PRIu64
+               ",\"syscalls\":%" PRIu64 "}",
+               r->begin_ns, r->end_ns, r->exited ? "true" : "false", r->blocks, r->syscalls);
+        first = false;
+    }
+    printf("]\n");
+}
+
+static int run(int argc, char **argv)
+{
+    if (ct_cli_wants_help(&ct_cmd_threads, argc, argv))
+        return CT_EXIT_OK;
+    bool json = false;
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = true;
+        else if (argv[i][0] == '-' && argv[i][1])
+            return ct_cli_usage_error(&ct_cmd_threads, "unknown option '%s'", argv[i]);
+        else if (path)
+            return ct_cli_usage_error(&ct_cmd_threads, "expected one FILE");
+        else
+            path = argv[i];
+    }
+    if (!path)
+        return ct_cli_usage_error(&ct_cmd_threads, "missing FILE");
+    struct ct_reader rd;
+    if (ct_rd_open(&rd, path) != 0) {
+        ct_cli_report(&rd);
+        return CT_EXIT_BAD_INPUT;
+    }
+    struct ct_threads t;
+    int rc = ct_threads_compute(&rd, &t);
+    if (rc == 0) {
+        qsort(t.rows, t.count, sizeof *t.rows, by_total);
+        if (json)
+            print_json(&t);
+        else
+            print_text(&t);
+    }
+    ct_cli_report(&rd);
+    ct_threads_free(&t);
+    ct_rd_close(&rd);
+    return rc == 0 ? CT_EXIT_OK : CT_EXIT_BAD_INPUT;
+}
+
+const struct ct_command ct_cmd_threads = {
+    "threads",
+    "where each thread's time went, per thread and per start function",
+    "usage: ctrace threads [--json] FILE\n"
+    "\n"
+    "Splits each thread's life in the trace into execution (on a CPU), network\n"
+    "wait, sync block (mutexes, condvars, semaphores, barriers, joins), blocking\n"
+    "system calls, scheduler wait (runnable, waiting for a CPU), sleep, and\n"
+    "other (off a CPU with no recorded call to explain it). The columns add up\n"
+    "to the thread's lifetime. Sorted by total; then grouped by start function.\n"
+    "CPU states come from the kernel's context switches when the trace has them\n"
+    "(ctrace run); otherwise execution is all time outside recorded waits.\n"
+    "\n"
+    "  --json   an array of {tid, name, start_function, execution_ns,\n"
+    "           network_wait_ns, sync_block_ns, syscall_ns, sched_wait_ns,\n"
+    "           sleep_ns, other_ns, total_ns, ...}\n",
+    run,
+};

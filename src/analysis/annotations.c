@@ -1,0 +1,281 @@
+/*
+ * annotations.c - tasks and regions by type (annotations.h), one pass.
+ * Memory: the open tasks, each thread's stack of open regions, and one
+ * histogram per type; nothing per finished task or region.
+ */
+#include "annotations.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Tasks seen begun or ended but not both yet: id -> what was seen, open
+ * addressing with tombstones. Batches of different threads come in no
+ * particular order inside a generation, so a task's end (on one thread)
+ * may be read before its begin (on another). */
+struct open_task {
+    uint64_t id; /* 0 empty, UINT64_MAX removed */
+    uint32_t type;
+    bool has_begin, has_end;
+    int64_t begin, end;
+};
+
+struct task_table {
+    struct open_task *slots;
+    size_t cap, used; /* used counts tombstones too */
+};
+
+/* One thread's open regions, innermost last. */
+struct region_frame {
+    uint32_t type;
+    uint32_t depth;
+    int64_t begin;
+};
+
+struct region_stack {
+    uint64_t tid;
+    struct region_frame *frames;
+    size_t count, cap;
+};
+
+struct state {
+    struct ct_annotations *out;
+    struct task_table tasks;
+    struct region_stack *stacks;
+    size_t nstacks;
+};
+
+static size_t slot_of(uint64_t id, size_t cap)
+{
+    id *= 0x9E3779B97F4A7C15u;
+    return (size_t)(id >> 17) & (cap - 1);
+}
+
+static int task_grow(struct task_table *t)
+{
+    size_t cap = t->cap ? t->cap * 2 : 256;
+    struct open_task *slots = calloc(cap, sizeof *slots);
+    if (!slots)
+        return -1;
+    size_t used = 0;
+    for (size_t i = 0; i < t->cap; i++) {
+        if (t->slots[i].id == 0 || t->slots[i].id == UINT64_MAX)
+            continue;
+        size_t j = slot_of(t->slots[i].id, cap);
+        while (slots[j].id)
+            j = (j + 1) & (cap - 1);
+        slots[j] = t->slots[i];
+        used++;
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->cap = cap;
+    t->used = used;
+    return 0;
+}
+
+static struct open_task *task_find(struct task_table *t, uint64_t id)
+{
+    if (!t->cap)
+        return NULL;
+    for (size_t i = slot_of(id, t->cap);; i = (i + 1) & (t->cap - 1)) {
+        if (t->slots[i].id == id)
+            return &t->slots[i];
+        if (t->slots[i].id == 0)
+            return NULL;
+    }
+}
+
+static struct open_task *task_add(struct task_table *t, uint64_t id)
+{
+    if ((t->used + 1) * 2 > t->cap && task_grow(t) != 0)
+        return NULL;
+    size_t i = slot_of(id, t->cap);
+    while (t->slots[i].id && t->slots[i].id != UINT64_MAX)
+        i = (i + 1) & (t->cap - 1);
+    if (t->slots[i].id == 0)
+        t->used++;
+    t->slots[i] = (struct open_task){.id = id};
+    return &t->slots[i];
+}
+
+/* Records a task whose begin and end are both known, and forgets it. */
+static void task_done(struct ct_annotations *a, struct open_task *t)
+{
+    int64_t d = t->end - t->begin;
+    ct_latency_add(&a->tasks[t->type].latency, d > 0 ? (uint64_t)d : 0);
+    t->id = UINT64_MAX;
+}
+
+/* The index of a type by name, added when new; -1 without memory. */
+static long type_index(struct ct_type_stats **types, size_t *n, const uint8_t *name, size_t len)
+{
+    if (len > CT_MAX_STRING)
+        len = CT_MAX_STRING;
+    for (size_t i = 0; i < *n; i++)
+        if (strlen((*types)[i].name) == len && memcmp((*types)[i].name, name, len) == 0)
+            return (long)i;
+    struct ct_type_stats *grown = realloc(*types, (*n + 1) * sizeof **types);
+    if (!grown)
+        return -1;
+    *types = grown;
+    memset(&grown[*n], 0, sizeof grown[*n]);
+    memcpy(grown[*n].name, name, len);
+    return (long)(*n)++;
+}
+
+static long type_of(struct ct_type_stats **types, size_t *n, const struct ct_gen *gen,
+                    uint64_t string)
+{
+    const struct ct_idmap_entry *e = ct_idmap_get(&gen->strings, string);
+    if (!e)
+        return type_index(types, n, (const uint8_t *)"(unknown)", 9);
+    return type_index(types, n, e->data, e->len);
+}
+
+static struct region_stack *stack_of(struct state *s, uint64_t tid)
+{
+    for (size_t i = 0; i < s->nstacks; i++)
+        if (s->stacks[i].tid == tid)
+            return &s->stacks[i];
+    struct region_stack *grown = realloc(s->stacks, (s->nstacks + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    s->stacks = grown;
+    memset(&grown[s->nstacks], 0, sizeof grown[s->nstacks]);
+    grown[s->nstacks].tid = tid;
+    return &grown[s->nstacks++];
+}
+
+static int push_region(struct region_stack *st, uint32_t type, int64_t begin)
+{
+    if (st->count == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 8;
+        struct region_frame *f = realloc(st->frames, cap * sizeof *f);
+        if (!f)
+            return -1;
+        st->frames = f;
+        st->cap = cap;
+    }
+    st->frames[st->count] = (struct region_frame){type, (uint32_t)st->count + 1, begin};
+    st->count++;
+    return 0;
+}
+
+/* Ends the open region at index i, or counts an end without a begin. */
+static void end_region(struct state *s, struct region_stack *st, long i, long type, int64_t now)
+{
+    struct ct_annotations *a = s->out;
+    if (i < 0) {
+        if (type >= 0)
+            a->regions[type].unmatched++;
+        return;
+    }
+    int64_t d = now - st->frames[i].begin;
+    ct_latency_add(&a->regions[st->frames[i].type].latency, d > 0 ? (uint64_t)d : 0);
+    memmove(&st->frames[i], &st->frames[i + 1], (st->count - (size_t)i - 1) * sizeof *st->frames);
+    st->count--;
+}
+
+static int on_event(struct state *s, const struct ct_gen *gen, const struct ct_event *ev)
+{
+    struct ct_annotations *a = s->out;
+    switch (ev->kind) {
+    case CT_EV_TASK_BEGIN: {
+        long type = type_of(&a->tasks, &a->ntasks, gen, ev->args[2]);
+        struct open_task *t = task_find(&s->tasks, ev->args[0]);
+        if (type < 0 || (!t && !(t = task_add(&s->tasks, ev->args[0]))))
+            return -1;
+        t->type = (uint32_t)type;
+        t->has_begin = true;
+        t->begin = ev->ts_ns;
+        if (t->has_end)
+            task_done(a, t);
+        break;
+    }
+    case CT_EV_TASK_END: {
+        struct open_task *t = task_find(&s->tasks, ev->args[0]);
+        if (!t && !(t = task_add(&s->tasks, ev->args[0])))
+            return -1;
+        t->has_end = true;
+        t->end = ev->ts_ns;
+        if (t->has_begin)
+            task_done(a, t);
+        break;
+    }
+    case CT_EV_REGION_BEGIN: {
+        long type = type_of(&a->regions, &a->nregions, gen, ev->args[1]);
+        struct region_stack *st = stack_of(s, ev->tid);
+        if (type < 0 || !st || push_region(st, (uint32_t)type, ev->ts_ns) != 0)
+            return -1;
+        break;
+    }
+    case CT_EV_REGION_END:
+    case CT_EV_REGION_END_AT: {
+        long type = type_of(&a->regions, &a->nregions, gen, ev->args[0]);
+        struct region_stack *st = stack_of(s, ev->tid);
+        if (type < 0 || !st)
+            return -1;
+        long found = -1;
+        if (ev->kind == CT_EV_REGION_END) {
+            if (st->count > 0 && st->frames[st->count - 1].type == (uint32_t)type)
+                found = (long)st->count - 1;
+        } else {
+            a->regions_out_of_order++;
+            for (size_t i = 0; i < st->count; i++)
+                if (st->frames[i].depth == ev->args[1] && st->frames[i].type == (uint32_t)type)
+                    found = (long)i;
+        }
+        end_region(s, st, found, type, ev->ts_ns);
+        break;
+    }
+    case CT_EV_LOG:
+        a->logs++;
+        break;
+    }
+    return 0;
+}
+
+int ct_annotations_compute(struct ct_reader *rd, struct ct_annotations *out)
+{
+    memset(out, 0, sizeof *out);
+    struct state s = {.out = out};
+    struct ct_gen gen = {0};
+    int r, rc = 0;
+    while (rc == 0 && (r = ct_rd_next_gen(rd, &gen)) == 1) {
+        for (size_t b = 0; b < gen.nbatches && rc == 0; b++) {
+            struct ct_event_iter it;
+            struct ct_event ev;
+            ct_rd_events(&gen, b, &it);
+            while (rc == 0 && (r = ct_rd_next_event(rd, &it, &ev)) == 1)
+                rc = on_event(&s, &gen, &ev);
+            if (r < 0)
+                rc = -1;
+        }
+    }
+    ct_gen_free(&gen);
+    for (size_t i = 0; i < s.tasks.cap; i++) {
+        const struct open_task *t = &s.tasks.slots[i];
+        if (t->id == 0 || t->id == UINT64_MAX)
+            continue;
+        if (t->has_begin)
+            out->tasks[t->type].unfinished++;
+        else
+            out->task_ends_unmatched++;
+    }
+    for (size_t i = 0; i < s.nstacks; i++) {
+        for (size_t k = 0; k < s.stacks[i].count; k++)
+            out->regions[s.stacks[i].frames[k].type].unfinished++;
+        free(s.stacks[i].frames);
+    }
+    free(s.stacks);
+    free(s.tasks.slots);
+    return rd->failed || rc != 0 ? -1 : 0;
+}
+
+void ct_annotations_free(struct ct_annotations *a)
+{
+    free(a->tasks);
+    free(a->regions);
+    memset(a, 0, sizeof *a);
+}

@@ -1,0 +1,187 @@
+/*
+ * tasks.c - `ctrace tasks [--json] FILE` and `ctrace regions [--json] FILE`:
+ * by type, how many and how long, with a latency histogram drawn in the
+ * terminal (src/analysis/annotations.h).
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "../analysis/annotations.h"
+#include "cli.h"
+
+/* A duration for people: ns, us, ms or s with three significant digits. */
+static const char *human(uint64_t ns, char buf[16])
+{
+    if (ns < 1000)
+        snprintf(buf, 16, "%" PRIu64 "ns", ns);
+    else if (ns < 1000000)
+        snprintf(buf, 16, "%.3gus", (double)ns / 1e3);
+    else if (ns < 1000000000)
+        snprintf(buf, 16, "%.3gms", (double)ns / 1e6);
+    else
+        snprintf(buf, 16, "%.3gs", (double)ns / 1e9);
+    return buf;
+}
+
+/* Counts per decade-third (1, 2, 5 steps) bucket, drawn as bars. */
+static void histogram(const struct ct_latency *l)
+{
+    static const double steps[] = {1, 2, 5};
+    uint64_t counts[64] = {0};
+    double edges[64];
+    int n = 0;
+    for (double decade = 1; n < 63 && decade < 1e13; decade *= 10)
+        for (int k = 0; k < 3 && n < 63; k++)
+            edges[n++] = decade * steps[k];
+    edges[n] = 1e19;
+    /* Re-bin the fine histogram by its buckets' middles. */
+    uint64_t max_count = 0;
+    int first = -1, last = -1;
+    for (int i = 0; i < n; i++) {
+        uint64_t lo = (uint64_t)edges[i], hi = (uint64_t)edges[i + 1];
+        uint64_t c = 0;
+        for (unsigned b = 0; b < CT_LAT_BUCKETS; b++) {
+            uint64_t v = l->buckets[b] ? ct_latency_bucket_value(l, b) : 0;
+            if (l->buckets[b] && v >= lo && v < hi)
+                c += l->buckets[b];
+        }
+        counts[i] = c;
+        if (c) {
+            if (first < 0)
+                first = i;
+            last = i;
+            if (c > max_count)
+                max_count = c;
+        }
+    }
+    for (int i = first; i >= 0 && i <= last; i++) {
+        char a[16], b[16];
+        int width = max_count ? (int)((counts[i] * 40 + max_count - 1) / max_count) : 0;
+        printf("    %7s - %-7s %8" PRIu64 " %.*s\n", human((uint64_t)edges[i], a),
+               human((uint64_t)edges[i + 1], b), counts[i], width,
+               "########################################");
+    }
+}
+
+static void print_text(const char *what, const struct ct_type_stats *types, size_t n,
+                       uint64_t unmatched)
+{
+    printf("%-24s %8s %10s %10s %10s %10s %10s %10s\n", what, "count", "total", "min", "p50",
+           "p90", "p99", "max");
+    for (size_t i = 0; i < n; i++) {
+        const struct ct_type_stats *t = &types[i];
+        const struct ct_latency *l = &t->latency;
+        char b[7][16];
+        printf("%-24.24s %8" PRIu64 " %10s %10s %10s %10s %10s %10s\n", t->name, l->count,
+               human(l->total, b[0]), human(l->min, b[1]), human(ct_latency_quantile(l, 0.5), b[2]),
+               human(ct_latency_quantile(l, 0.9), b[3]), human(ct_latency_quantile(l, 0.99), b[4]),
+               human(l->max, b[5]));
+        if (t->unfinished || t->unmatched)
+            printf("    %" PRIu64 " not ended in the trace, %" PRIu64 " ended without a begin\n",
+                   t->unfinished, t->unmatched);
+        if (l->count)
+            histogram(l);
+    }
+    if (unmatched)
+        printf("%" PRIu64 " ended without a begin in the trace\n", unmatched);
+}
+
+static void print_json(const struct ct_type_stats *types, size_t n)
+{
+    printf("[");
+    for (size_t i = 0; i < n; i++) {
+        const struct ct_latency *l = &types[i].latency;
+        printf("%s{\"type\":", i ? "," : "");
+        ct_json_string(stdout, types[i].name, strlen(types[i].name));
+        printf(",\"count\":%" PRIu64 ",\"total_ns\":%" PRIu64 ",\"min_ns\":%" PRIu64
+               ",\"p50_ns\":%" PRIu64 ",\"p90_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64
+               ",\"max_ns\":%" PRIu64 ",\"unfinished\":%" PRIu64 ",\"unmatched\":%" PRIu64 "}",
+               l->count, l->total, l->min, ct_latency_quantile(l, 0.5),
+               ct_latency_quantile(l, 0.9), ct_latency_quantile(l, 0.99), l->max,
+               types[i].unfinished, types[i].unmatched);
+    }
+    printf("]\n");
+}
+
+static int run_common(const struct ct_command *cmd, bool regions, int argc, char **argv)
+{
+    if (ct_cli_wants_help(cmd, argc, argv))
+        return CT_EXIT_OK;
+    bool json = false;
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = true;
+        else if (argv[i][0] == '-' && argv[i][1])
+            return ct_cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+        else if (path)
+            return ct_cli_usage_error(cmd, "expected one FILE");
+        else
+            path = argv[i];
+    }
+    if (!path)
+        return ct_cli_usage_error(cmd, "missing FILE");
+    struct ct_reader rd;
+    if (ct_rd_open(&rd, path) != 0) {
+        ct_cli_report(&rd);
+        return CT_EXIT_BAD_INPUT;
+    }
+    struct ct_annotations a;
+    int rc = ct_annotations_compute(&rd, &a);
+    if (rc == 0) {
+        const struct ct_type_stats *types = regions ? a.regions : a.tasks;
+        size_t n = regions ? a.nregions : a.ntasks;
+        if (json)
+            print_json(types, n);
+        else
+            print_text(regions ? "region type" : "task type", types, n,
+                       regions ? 0 : a.task_ends_unmatched);
+        if (!json && regions && a.regions_out_of_order)
+            printf("%" PRIu64 " regions ended while not the innermost\n",
+                   a.regions_out_of_order);
+    }
+    ct_cli_report(&rd);
+    ct_annotations_free(&a);
+    ct_rd_close(&rd);
+    return rc == 0 ? CT_EXIT_OK : CT_EXIT_BAD_INPUT;
+}
+
+static int run_tasks(int argc, char **argv)
+{
+    return run_common(&ct_cmd_tasks, false, argc, argv);
+}
+
+static int run_regions(int argc, char **argv)
+{
+    return run_common(&ct_cmd_regions, true, argc, argv);
+}
+
+const struct ct_command ct_cmd_tasks = {
+    "tasks",
+    "tasks by type: count and latency distribution",
+    "usage: ctrace tasks [--json] FILE\n"
+    "\n"
+    "For each task type: how many tasks ended, their total, minimum, median,\n"
+    "90th and 99th percentile and maximum duration (percentiles within 1.6 %),\n"
+    "and a histogram of durations. Tasks begun but not ended in the trace, and\n"
+    "ends whose begin is not in it, are counted apart.\n"
+    "\n"
+    "  --json   an array of {type, count, total_ns, min_ns, p50_ns, p90_ns,\n"
+    "           p99_ns, max_ns, unfinished, unmatched}\n",
+    run_tasks,
+};
+
+const struct ct_command ct_cmd_regions = {
+    "regions",
+    "regions by type: count and latency distribution",
+    "usage: ctrace regions [--json] FILE\n"
+    "\n"
+    "For each region type: how many regions ended, their total, minimum,\n"
+    "median, 90th and 99th percentile and maximum duration (percentiles within\n"
+    "1.6 %), and a histogram of durations. Regions still open at the end,\n"
+    "ends without a begin, and ends out of order are counted apart.\n"
+    "\n"
+    "  --json   an array of {type, count, total_ns, min_ns, p50_ns, p90_ns,\n"
+    "           p99_ns, max_ns, unfinished, unmatched}\n",
+    run_regions,
+};

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""analysis_test.py CTRACE PROGS-DIR BASICS - the analyses on traces with
+known content: `ctrace threads` (columns that add up to each lifetime,
+sleeps and condvar waits where they belong) and `ctrace tasks` / `ctrace
+regions` (exact counts, durations within what the programs did)."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+ctrace, progs, basics = sys.argv[1], sys.argv[2], sys.argv[3]
+passed = failed = 0
+COLUMNS = ["execution_ns", "network_wait_ns", "sync_block_ns", "syscall_ns", "sched_wait_ns",
+           "sleep_ns", "other_ns"]
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL: {name} {detail}")
+
+
+def js(*args):
+    r = subprocess.run([ctrace, *args], capture_output=True, text=True, timeout=120)
+    check(" ".join(args[:1]) + " exit", r.returncode == 0, r.stderr)
+    return json.loads(r.stdout) if r.returncode == 0 else None
+
+
+with tempfile.TemporaryDirectory() as d:
+    out = os.path.join(d, "t.out")
+    subprocess.run([ctrace, "run", "-o", out, "--", os.path.join(progs, "sleepers")], check=True)
+    rows = js("threads", "--json", out)
+    for r in rows:
+        total = sum(r[c] for c in COLUMNS)
+        check(f"sleepers {r['tid']} columns add up", total == r["total_ns"], (total, r))
+        check(f"sleepers {r['tid']} total is its lifetime",
+              abs(r["total_ns"] - (r["end_ns"] - r["begin_ns"])) <= r["total_ns"] * 0.001, r)
+    sleepers = [r for r in rows if r["name"].startswith("sleeper-")]
+    check("sleepers three rows", len(sleepers) == 3, rows)
+    for r in sleepers:
+        check(f"{r['name']} slept about 10 ms", 9_500_000 <= r["sleep_ns"] <= 40_000_000, r)
+        check(f"{r['name']} mostly asleep", r["sleep_ns"] > r["execution_ns"], r)
+        check(f"{r['name']} has a start function", "sleepers+0x" in r["start_function"], r)
+
+    subprocess.run([ctrace, "run", "-o", out, "--", os.path.join(progs, "condvar_pingpong")],
+                   check=True, capture_output=True)
+    rows = js("threads", "--json", out)
+    players = [r for r in rows if r["sync_block_ns"] > 0]
+    check("pingpong both threads blocked on sync", len(players) == 2, rows)
+    for r in players:
+        check(f"pingpong {r['tid']} condvar time", r["sync_by_primitive_ns"].get("cond", 0) > 0, r)
+        check(f"pingpong {r['tid']} columns add up",
+              sum(r[c] for c in COLUMNS) == r["total_ns"], r)
+
+    trace = os.path.join(d, "basics.out")
+    subprocess.run([basics, trace], check=True, capture_output=True)
+    tasks = {t["type"]: t for t in js("tasks", "--json", trace)}
+    check("tasks by type", set(tasks) == {"main", "processOrder"}, tasks.keys())
+    if "processOrder" in tasks:
+        t = tasks["processOrder"]
+        check("200 processOrder tasks", t["count"] == 200 and t["unfinished"] == 0, t)
+        check("task percentiles ordered",
+              t["min_ns"] <= t["p50_ns"] <= t["p90_ns"] <= t["p99_ns"] <= t["max_ns"], t)
+        check("task at least its work (100 us)", t["min_ns"] >= 100_000, t)
+    regions = {r["type"]: r for r in js("regions", "--json", trace)}
+    for name, least in [("authentication", 20_000), ("businessLogic", 50_000),
+                        ("responseRender", 30_000)]:
+        r = regions.get(name, {})
+        check(f"200 {name} regions", r.get("count") == 200, r)
+        check(f"{name} at least its work", r.get("min_ns", 0) >= least, r)
+    text = subprocess.run([ctrace, "tasks", trace], capture_output=True, text=True).stdout
+    check("tasks text has a histogram", "#" in text and "processOrder" in text, text)
+
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)

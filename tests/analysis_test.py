@@ -75,5 +75,59 @@ with tempfile.TemporaryDirectory() as d:
     text = subprocess.run([ctrace, "tasks", trace], capture_output=True, text=True).stdout
     check("tasks text has a histogram", "#" in text and "processOrder" in text, text)
 
+    # The export follows the Trace Event Format's rules.
+    def export(trace):
+        r = subprocess.run([ctrace, "export", "--format=chrome", trace], capture_output=True,
+                           text=True, timeout=120)
+        check("export exit", r.returncode == 0, r.stderr)
+        return json.loads(r.stdout)["traceEvents"]
+
+    def valid(events, name):
+        ok = True
+        for e in events:
+            ok &= e.get("ph") in ("X", "b", "e", "i", "C", "M", "s", "f")
+            if e["ph"] != "M":
+                ok &= isinstance(e.get("ts"), (int, float)) and "pid" in e
+            if e["ph"] == "X":
+                ok &= e.get("dur", -1) >= 0
+        check(f"{name}: every event well formed", ok)
+        ids = {}
+        for e in events:
+            if e["ph"] in ("b", "e", "s", "f"):
+                ids.setdefault((e["ph"] in "be", e["id"]), []).append(e["ph"])
+        check(f"{name}: async and flow events pair up",
+              all(sorted(v) in (["b", "e"], ["f", "s"]) for v in ids.values()),
+              [v for v in ids.values() if sorted(v) not in (["b", "e"], ["f", "s"])][:3])
+        tracks = {}
+        for e in events:
+            if e["ph"] == "X":
+                tracks.setdefault((e["pid"], e["tid"], e["cat"]), []).append(
+                    (e["ts"], e["ts"] + e["dur"]))
+        nested = True
+        for spans in tracks.values():
+            spans.sort(key=lambda s: (s[0], -s[1]))
+            stack = []
+            for b, en in spans:
+                while stack and stack[-1] <= b + 1e-3:
+                    stack.pop()
+                if stack and en > stack[-1] + 1e-3:
+                    nested = False
+                stack.append(en)
+        check(f"{name}: slices on a track nest", nested)
+
+    ev = export(trace)
+    valid(ev, "basics export")
+    check("basics export: 600 region slices",
+          sum(1 for e in ev if e["ph"] == "X" and e.get("cat") == "region") == 600)
+    check("basics export: 201 tasks", sum(1 for e in ev if e["ph"] == "b") == 201)
+    check("basics export: 200 logs", sum(1 for e in ev if e["ph"] == "i") == 200)
+    subprocess.run([ctrace, "run", "-o", out, "--", os.path.join(progs, "condvar_pingpong")],
+                   check=True, capture_output=True)
+    ev = export(out)
+    valid(ev, "pingpong export")
+    check("pingpong export: a flow for each condvar handoff",
+          sum(1 for e in ev if e["ph"] == "s") >= 2000)
+    check("pingpong export: CPU tracks", any(e.get("cat") == "cpu" for e in ev))
+
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

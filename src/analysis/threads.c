@@ -74,8 +74,9 @@ static int classify(const struct ct_thread_row *r, bool sched)
 }
 
 /* Gives the time from r->at to `until` to the columns. */
-static void account(struct ct_thread_row *r, int64_t until, bool sched)
+static void account(const struct ct_threads *t, struct ct_thread_row *r, int64_t until)
 {
+    bool sched = t->sched;
     while (r->at < until) {
         int64_t stop = until;
         if (r->activity != CT_COL_EXEC && r->activity_end > r->at && r->activity_end < stop)
@@ -85,6 +86,8 @@ static void account(struct ct_thread_row *r, int64_t until, bool sched)
         r->ns[column] += d;
         if (column == CT_COL_SYNC && r->reason < CT_SYNC_REASONS)
             r->sync_ns[r->reason] += d;
+        if (t->visitor && t->visitor->interval)
+            t->visitor->interval(t->visitor->ctx, r, column, r->reason, r->at, stop);
         r->at = stop;
         if (r->activity != CT_COL_EXEC && r->at >= r->activity_end)
             r->activity = CT_COL_EXEC;
@@ -121,7 +124,9 @@ static void on_event(struct ct_threads *out, struct ct_thread_row *r, const stru
         r->start_fn = ev->args[2];
         name_start_function(r, gen);
     }
-    account(r, ev->ts_ns, out->sched);
+    account(out, r, ev->ts_ns);
+    if (out->visitor && out->visitor->event)
+        out->visitor->event(out->visitor->ctx, r, rd, gen, ev);
     if (ev->ts_ns > r->end_ns)
         r->end_ns = ev->ts_ns;
     switch (ev->kind) {
@@ -291,7 +296,13 @@ static int walk_generation(struct ct_reader *rd, struct ct_gen *gen, struct ct_t
 
 int ct_threads_compute(struct ct_reader *rd, struct ct_threads *out)
 {
+    return ct_threads_visit(rd, out, NULL);
+}
+
+int ct_threads_visit(struct ct_reader *rd, struct ct_threads *out, const struct ct_visitor *v)
+{
     memset(out, 0, sizeof *out);
+    out->visitor = v;
     struct ct_gen gen = {0};
     int r;
     bool first = true;
@@ -318,7 +329,7 @@ int ct_threads_compute(struct ct_reader *rd, struct ct_threads *out)
         struct ct_thread_row *row = &out->rows[i];
         if (!row->exited)
             row->end_ns = out->end_ns;
-        account(row, row->end_ns, out->sched);
+        account(out, row, row->end_ns);
     }
     return 0;
 }

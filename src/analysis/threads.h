@@ -54,7 +54,18 @@ struct ct_thread_row {
     int64_t at;          /* time accounted up to */
 };
 
+/* Sees the analysis as it goes (ctrace export): every interval given to a
+ * column, and every timed event of a thread, in that thread's time order. */
+struct ct_visitor {
+    void *ctx;
+    void (*interval)(void *ctx, const struct ct_thread_row *r, int column, unsigned reason,
+                     int64_t begin, int64_t end);
+    void (*event)(void *ctx, const struct ct_thread_row *r, const struct ct_reader *rd,
+                  const struct ct_gen *gen, const struct ct_event *ev);
+};
+
 struct ct_threads {
+    const struct ct_visitor *visitor; /* NULL, or set before computing */
     struct ct_thread_row *rows;
     size_t count, cap;
     bool sched;          /* cpu events were recorded */
@@ -64,6 +75,8 @@ struct ct_threads {
 
 /* Reads the whole trace. 0, or -1 with the error in rd. */
 int ct_threads_compute(struct ct_reader *rd, struct ct_threads *out);
+/* The same, calling the visitor as it goes. */
+int ct_threads_visit(struct ct_reader *rd, struct ct_threads *out, const struct ct_visitor *v);
 void ct_threads_free(struct ct_threads *t);
 const char *ct_column_name(int column);
 uint64_t ct_row_total(const struct ct_thread_row *r);

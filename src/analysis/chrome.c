@@ -1,0 +1,421 @@
+/*
+ * chrome.c - the trace as Trace Event Format JSON, which Perfetto's UI and
+ * chrome://tracing load (`ctrace export --format=chrome`).
+ *
+ * Tracks:
+ *   process PID "<command>"            one track per thread: regions as
+ *                                      nested complete (X) slices, logs as
+ *                                      instant events, tasks as async slices
+ *   process PID+1 "thread states"      per thread: running, runnable,
+ *                                      blocked (with the primitive), sleeping,
+ *                                      system call, off CPU
+ *   process PID+2 "CPUs"               per CPU: which thread ran
+ *   counters                           heap, RSS, threads
+ *   flows                              from a wake to the unblock it caused
+ *
+ * Times are microseconds from the start of the trace, with nanosecond
+ * decimals.
+ */
+#include "chrome.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../recorder/sched.h"
+#include "threads.h"
+
+struct slice {
+    uint64_t tid;
+    int column;
+    unsigned reason;
+    int64_t begin, end;
+    int cpu;
+    int64_t cpu_since;
+    bool on_cpu;
+    /* open regions: type names and begins */
+    struct {
+        char type[64];
+        int64_t begin;
+        uint32_t depth;
+    } regions[32];
+    unsigned nregions, depth;
+    uint64_t block_object;
+};
+
+struct wake {
+    uint64_t object;
+    int64_t ts;
+    uint64_t tid;
+};
+
+struct exporter {
+    FILE *out;
+    bool first;
+    uint64_t pid;
+    struct slice *slices;
+    size_t nslices, cap;
+    struct wake *wakes, *unblocks;
+    size_t nwakes, nunblocks, wakes_cap, unblocks_cap;
+    struct {
+        uint64_t id;
+        char type[64];
+    } *tasks;
+    size_t ntasks, tasks_cap;
+};
+
+static void comma(struct exporter *x)
+{
+    fputs(x->first ? "\n" : ",\n", x->out);
+    x->first = false;
+}
+
+static void time_us(FILE *out, const char *key, int64_t ns)
+{
+    fprintf(out, ",\"%s\":%s%" PRId64 ".%03" PRId64, key, ns < 0 ? "-" : "",
+            (ns < 0 ? -ns : ns) / 1000, (ns < 0 ? -ns : ns) % 1000);
+}
+
+static void json_bytes(FILE *out, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    fputc('"', out);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"' || s[i] == '\\')
+            fprintf(out, "\\%c", s[i]);
+        else if (s[i] < 0x20 || s[i] >= 0x7f)
+            fprintf(out, "\\u%04x", s[i]);
+        else
+            fputc(s[i], out);
+    }
+    fputc('"', out);
+}
+
+static struct slice *slice_of(struct exporter *x, uint64_t tid)
+{
+    for (size_t i = 0; i < x->nslices; i++)
+        if (x->slices[i].tid == tid)
+            return &x->slices[i];
+    if (x->nslices == x->cap) {
+        size_t cap = x->cap ? x->cap * 2 : 32;
+        struct slice *s = realloc(x->slices, cap * sizeof *s);
+        if (!s)
+            return NULL;
+        x->slices = s;
+        x->cap = cap;
+    }
+    struct slice *s = &x->slices[x->nslices++];
+    memset(s, 0, sizeof *s);
+    s->tid = tid;
+    s->column = -1;
+    s->cpu = -1;
+    return s;
+}
+
+static const char *state_name(int column, unsigned reason, char buf[48])
+{
+    switch (column) {
+    case CT_COL_EXEC:
+        return "running";
+    case CT_COL_SCHED:
+        return "runnable";
+    case CT_COL_SLEEP:
+        return "sleeping";
+    case CT_COL_NET:
+        return "network wait";
+    case CT_COL_SYSCALL:
+        return "syscall";
+    case CT_COL_SYNC:
+        snprintf(buf, 48, "blocked: %s", ct_reason_name(reason) ? ct_reason_name(reason) : "?");
+        return buf;
+    }
+    return "off CPU";
+}
+
+static void flush_slice(struct exporter *x, struct slice *s)
+{
+    if (s->column < 0 || s->end <= s->begin)
+        return;
+    char buf[48];
+    comma(x);
+    fprintf(x->out, "{\"ph\":\"X\",\"cat\":\"state\",\"name\":\"%s\",\"pid\":%" PRIu64
+                    ",\"tid\":%" PRIu64,
+            state_name(s->column, s->reason, buf), x->pid + 1, s->tid);
+    time_us(x->out, "ts", s->begin);
+    time_us(x->out, "dur", s->end - s->begin);
+    fputs("}", x->out);
+}
+
+static void on_interval(void *ctx, const struct ct_thread_row *r, int column, unsigned reason,
+                        int64_t begin, int64_t end)
+{
+    struct exporter *x = ctx;
+    if (r->tracer)
+        return;
+    struct slice *s = slice_of(x, r->tid);
+    if (!s)
+        return;
+    if (column != CT_COL_SYNC)
+        reason = 0;
+    if (s->column == column && s->reason == reason && s->end == begin) {
+        s->end = end;
+        return;
+    }
+    flush_slice(x, s);
+    s->column = column;
+    s->reason = reason;
+    s->begin = begin;
+    s->end = end;
+}
+
+static void push_wake(struct wake **v, size_t *n, size_t *cap, struct wake w)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 256;
+        struct wake *grown = realloc(*v, c * sizeof *grown);
+        if (!grown)
+            return;
+        *v = grown;
+        *cap = c;
+    }
+    (*v)[(*n)++] = w;
+}
+
+static void string_of(const struct ct_gen *gen, uint64_t id, char *out, size_t cap)
+{
+    const struct ct_idmap_entry *e = ct_idmap_get(&gen->strings, id);
+    size_t n = e ? (e->len < cap - 1 ? e->len : cap - 1) : 0;
+    if (e)
+        memcpy(out, e->data, n);
+    out[n] = 0;
+}
+
+static void cpu_slice(struct exporter *x, const struct ct_thread_row *r, struct slice *s, int64_t now)
+{
+    if (!s->on_cpu || s->cpu < 0 || now <= s->cpu_since)
+        return;
+    comma(x);
+    fprintf(x->out, "{\"ph\":\"X\",\"cat\":\"cpu\",\"name\":");
+    json_bytes(x->out, r->name, strlen(r->name));
+    fprintf(x->out, ",\"pid\":%" PRIu64 ",\"tid\":%d", x->pid + 2, s->cpu);
+    time_us(x->out, "ts", s->cpu_since);
+    time_us(x->out, "dur", now - s->cpu_since);
+    fprintf(x->out, ",\"args\":{\"tid\":%" PRIu64 "}}", r->tid);
+}
+
+static void task_event(struct exporter *x, const struct ct_thread_row *r, const struct ct_gen *gen,
+                       const struct ct_event *ev)
+{
+    char type[64] = "task";
+    if (ev->kind == CT_EV_TASK_BEGIN) {
+        string_of(gen, ev->args[2], type, sizeof type);
+        if (x->ntasks == x->tasks_cap) {
+            size_t c = x->tasks_cap ? x->tasks_cap * 2 : 64;
+            void *grown = realloc(x->tasks, c * sizeof *x->tasks);
+            if (grown) {
+                x->tasks = grown;
+                x->tasks_cap = c;
+            }
+        }
+        if (x->ntasks < x->tasks_cap) {
+            x->tasks[x->ntasks].id = ev->args[0];
+            memcpy(x->tasks[x->ntasks++].type, type, sizeof type);
+        }
+    } else {
+        for (size_t i = x->ntasks; i-- > 0;)
+            if (x->tasks[i].id == ev->args[0]) {
+                memcpy(type, x->tasks[i].type, sizeof type);
+                x->tasks[i] = x->tasks[--x->ntasks];
+                break;
+            }
+    }
+    comma(x);
+    fprintf(x->out, "{\"ph\":\"%s\",\"cat\":\"task\",\"name\":",
+            ev->kind == CT_EV_TASK_BEGIN ? "b" : "e");
+    json_bytes(x->out, type, strlen(type));
+    fprintf(x->out, ",\"id\":\"0x%" PRIx64 "\",\"pid\":%" PRIu64 ",\"tid\":%" PRIu64, ev->args[0],
+            x->pid, r->tid);
+    time_us(x->out, "ts", ev->ts_ns);
+    if (ev->kind == CT_EV_TASK_BEGIN && ev->args[1])
+        fprintf(x->out, ",\"args\":{\"parent\":\"0x%" PRIx64 "\"}", ev->args[1]);
+    fputs("}", x->out);
+}
+
+static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_reader *rd,
+                     const struct ct_gen *gen, const struct ct_event *ev)
+{
+    (void)rd;
+    struct exporter *x = ctx;
+    struct slice *s = slice_of(x, r->tid);
+    if (!s)
+        return;
+    switch (ev->kind) {
+    case CT_EV_CPU:
+        cpu_slice(x, r, s, ev->ts_ns);
+        s->on_cpu = ev->args[0] == CT_CPU_ON;
+        s->cpu = (int)ev->args[1];
+        s->cpu_since = ev->ts_ns;
+        break;
+    case CT_EV_REGION_BEGIN:
+        if (s->nregions < 32) {
+            string_of(gen, ev->args[1], s->regions[s->nregions].type, 64);
+            s->regions[s->nregions].begin = ev->ts_ns;
+            s->regions[s->nregions++].depth = ++s->depth;
+        }
+        break;
+    case CT_EV_REGION_END:
+    case CT_EV_REGION_END_AT: {
+        if (s->nregions == 0)
+            break;
+        unsigned i = s->nregions - 1;
+        if (ev->kind == CT_EV_REGION_END_AT)
+            for (unsigned k = 0; k < s->nregions; k++)
+                if (s->regions[k].depth == ev->args[1])
+                    i = k;
+        comma(x);
+        fprintf(x->out, "{\"ph\":\"X\",\"cat\":\"region\",\"name\":");
+        json_bytes(x->out, s->regions[i].type, strlen(s->regions[i].type));
+        fprintf(x->out, ",\"pid\":%" PRIu64 ",\"tid\":%" PRIu64, x->pid, r->tid);
+        time_us(x->out, "ts", s->regions[i].begin);
+        time_us(x->out, "dur", ev->ts_ns - s->regions[i].begin);
+        fputs("}", x->out);
+        memmove(&s->regions[i], &s->regions[i + 1], (s->nregions - i - 1) * sizeof s->regions[0]);
+        s->nregions--;
+        if (s->depth)
+            s->depth--;
+        break;
+    }
+    case CT_EV_TASK_BEGIN:
+    case CT_EV_TASK_END:
+        task_event(x, r, gen, ev);
+        break;
+    case CT_EV_LOG: {
+        char category[64];
+        string_of(gen, ev->args[1], category, sizeof category);
+        comma(x);
+        fprintf(x->out, "{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"log\",\"name\":");
+        json_bytes(x->out, category, strlen(category));
+        fprintf(x->out, ",\"pid\":%" PRIu64 ",\"tid\":%" PRIu64, x->pid, r->tid);
+        time_us(x->out, "ts", ev->ts_ns);
+        fprintf(x->out, ",\"args\":{\"message\":");
+        json_bytes(x->out, ev->bytes, ev->bytes_len);
+        fputs("}}", x->out);
+        break;
+    }
+    case CT_EV_COUNTER: {
+        const char *name = ct_counter_name((unsigned)ev->args[0]);
+        comma(x);
+        fprintf(x->out, "{\"ph\":\"C\",\"name\":\"%s\",\"pid\":%" PRIu64, name ? name : "counter",
+                x->pid);
+        time_us(x->out, "ts", ev->ts_ns);
+        fprintf(x->out, ",\"args\":{\"value\":%" PRIu64 "}}", ev->args[1]);
+        break;
+    }
+    case CT_EV_BLOCK:
+        s->block_object = ev->args[1];
+        break;
+    case CT_EV_UNBLOCK:
+        push_wake(&x->unblocks, &x->nunblocks, &x->unblocks_cap,
+                  (struct wake){s->block_object, ev->ts_ns, r->tid});
+        break;
+    case CT_EV_WAKE:
+        push_wake(&x->wakes, &x->nwakes, &x->wakes_cap,
+                  (struct wake){ev->args[1], ev->ts_ns, r->tid});
+        break;
+    }
+}
+
+static int by_object_time(const void *a, const void *b)
+{
+    const struct wake *x = a, *y = b;
+    if (x->object != y->object)
+        return x->object < y->object ? -1 : 1;
+    return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
+/* Each unblock is linked to the last wake on its object before it, by
+ * another thread: a flow arrow from waker to woken. */
+static void write_flows(struct exporter *x)
+{
+    qsort(x->wakes, x->nwakes, sizeof *x->wakes, by_object_time);
+    uint64_t id = 1;
+    for (size_t i = 0; i < x->nunblocks; i++) {
+        const struct wake *u = &x->unblocks[i];
+        size_t lo = 0, hi = x->nwakes;
+        while (lo < hi) { /* first wake not before (object, ts) */
+            size_t mid = (lo + hi) / 2;
+            const struct wake *w = &x->wakes[mid];
+            if (w->object < u->object || (w->object == u->object && w->ts <= u->ts))
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (size_t k = lo; k-- > 0 && x->wakes[k].object == u->object;) {
+            const struct wake *w = &x->wakes[k];
+            if (w->tid == u->tid)
+                continue;
+            comma(x);
+            fprintf(x->out, "{\"ph\":\"s\",\"cat\":\"wake\",\"name\":\"wake\",\"id\":%" PRIu64
+                            ",\"pid\":%" PRIu64 ",\"tid\":%" PRIu64,
+                    id, x->pid + 1, w->tid);
+            time_us(x->out, "ts", w->ts);
+            fputs("}", x->out);
+            comma(x);
+            fprintf(x->out, "{\"ph\":\"f\",\"bp\":\"e\",\"cat\":\"wake\",\"name\":\"wake\",\"id\":%" PRIu64
+                            ",\"pid\":%" PRIu64 ",\"tid\":%" PRIu64,
+                    id++, x->pid + 1, u->tid);
+            time_us(x->out, "ts", u->ts);
+            fputs("}", x->out);
+            break;
+        }
+    }
+}
+
+static void metadata(struct exporter *x, uint64_t pid, const char *name)
+{
+    comma(x);
+    fprintf(x->out, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%" PRIu64 ",\"args\":{\"name\":",
+            pid);
+    json_bytes(x->out, name, strlen(name));
+    fputs("}}", x->out);
+}
+
+int ct_export_chrome(struct ct_reader *rd, FILE *out, uint64_t pid, const char *command)
+{
+    struct exporter x = {.out = out, .first = true, .pid = pid * 10};
+    struct ct_visitor v = {&x, on_interval, on_event};
+    fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[", out);
+    struct ct_threads t;
+    int rc = ct_threads_visit(rd, &t, &v);
+    for (size_t i = 0; i < x.nslices; i++)
+        flush_slice(&x, &x.slices[i]);
+    for (size_t i = 0; i < t.count; i++) {
+        const struct ct_thread_row *r = &t.rows[i];
+        struct slice *s = slice_of(&x, r->tid);
+        if (s && !r->tracer)
+            cpu_slice(&x, r, s, r->end_ns);
+        for (uint64_t p = x.pid; p <= x.pid + 1 && !r->tracer; p++) {
+            comma(&x);
+            fprintf(out, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%" PRIu64
+                         ",\"tid\":%" PRIu64 ",\"args\":{\"name\":",
+                    p, r->tid);
+            char label[48];
+            snprintf(label, sizeof label, "%s %" PRIu64, r->name, r->tid);
+            json_bytes(out, label, strlen(label));
+            fputs("}}", out);
+        }
+    }
+    write_flows(&x);
+    char name[300];
+    snprintf(name, sizeof name, "%s (pid %" PRIu64 ")", command, pid);
+    metadata(&x, x.pid, name);
+    metadata(&x, x.pid + 1, "thread states");
+    metadata(&x, x.pid + 2, "CPUs");
+    fputs("\n]}\n", out);
+    ct_threads_free(&t);
+    free(x.slices);
+    free(x.wakes);
+    free(x.unblocks);
+    free(x.tasks);
+    return rc;
+}

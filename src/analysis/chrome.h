@@ -1,0 +1,13 @@
+/* chrome.h - Trace Event Format export (chrome.c). */
+#ifndef CT_CHROME_H
+#define CT_CHROME_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../format/reader.h"
+
+/* Writes the whole trace as JSON; 0, or -1 with the error in rd. */
+int ct_export_chrome(struct ct_reader *rd, FILE *out, uint64_t pid, const char *command);
+
+#endif

@@ -1,0 +1,91 @@
+/*
+ * export.c - `ctrace export --format=chrome [-o OUT] FILE`: the trace as
+ * Trace Event Format JSON for Perfetto's UI and chrome://tracing.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "../analysis/chrome.h"
+#include "cli.h"
+
+/* The process's pid and command, from the first generation. */
+static void process_of(const char *path, uint64_t *pid, char *command, size_t cap)
+{
+    struct ct_reader rd;
+    struct ct_gen gen = {0};
+    *pid = 0;
+    snprintf(command, cap, "process");
+    if (ct_rd_open(&rd, path) == 0 && ct_rd_next_gen(&rd, &gen) == 1 && gen.has_process) {
+        *pid = gen.process.pid;
+        size_t n = gen.process.cmdline_len < cap - 1 ? gen.process.cmdline_len : cap - 1;
+        for (size_t i = 0; i < n; i++)
+            command[i] = gen.process.cmdline[i] ? (char)gen.process.cmdline[i] : ' ';
+        while (n > 0 && command[n - 1] == ' ')
+            n--;
+        command[n] = 0;
+    }
+    ct_gen_free(&gen);
+    ct_rd_close(&rd);
+}
+
+static int run(int argc, char **argv)
+{
+    if (ct_cli_wants_help(&ct_cmd_export, argc, argv))
+        return CT_EXIT_OK;
+    const char *format = NULL, *output = NULL, *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "--format=", 9) == 0)
+            format = argv[i] + 9;
+        else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+            output = argv[++i];
+        else if (argv[i][0] == '-' && argv[i][1])
+            return ct_cli_usage_error(&ct_cmd_export, "unknown option '%s'", argv[i]);
+        else if (path)
+            return ct_cli_usage_error(&ct_cmd_export, "expected one FILE");
+        else
+            path = argv[i];
+    }
+    if (!path)
+        return ct_cli_usage_error(&ct_cmd_export, "missing FILE");
+    if (!format || strcmp(format, "chrome") != 0)
+        return ct_cli_usage_error(&ct_cmd_export, "--format=chrome is the format there is");
+    struct ct_reader rd;
+    if (ct_rd_open(&rd, path) != 0) {
+        ct_cli_report(&rd);
+        return CT_EXIT_BAD_INPUT;
+    }
+    FILE *out = stdout;
+    if (output && !(out = fopen(output, "w"))) {
+        fprintf(stderr, "ctrace export: cannot write %s: %s\n", output, strerror(errno));
+        ct_rd_close(&rd);
+        return CT_EXIT_BAD_INPUT;
+    }
+    uint64_t pid;
+    char command[256];
+    process_of(path, &pid, command, sizeof command);
+    int rc = ct_export_chrome(&rd, out, pid, command);
+    if (out != stdout && fclose(out) != 0)
+        rc = -1;
+    ct_cli_report(&rd);
+    ct_rd_close(&rd);
+    if (rc != 0 && output)
+        remove(output); /* no half-written export left behind */
+    return rc == 0 ? CT_EXIT_OK : CT_EXIT_BAD_INPUT;
+}
+
+const struct ct_command ct_cmd_export = {
+    "export",
+    "the trace as Trace Event Format JSON (Perfetto, chrome://tracing)",
+    "usage: ctrace export --format=chrome [-o OUT] FILE\n"
+    "\n"
+    "Writes the trace as Trace Event Format JSON, which Perfetto's UI\n"
+    "(ui.perfetto.dev) and chrome://tracing open: each thread's regions (nested\n"
+    "slices), tasks (async slices) and logs (instants); each thread's states\n"
+    "(running, runnable, blocked with the primitive, sleeping, system call,\n"
+    "off CPU) in a process of their own; which thread ran on each CPU; heap,\n"
+    "RSS and thread counters; and flow arrows from each wake to the unblock it\n"
+    "caused. Times in microseconds from the start of the trace.\n"
+    "\n"
+    "  -o OUT   write to OUT instead of standard output\n",
+    run,
+};

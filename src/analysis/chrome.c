@@ -62,6 +62,15 @@ struct exporter {
         char type[64];
     } *tasks;
     size_t ntasks, tasks_cap;
+    /* Slices of the CPU tracks, written at the end in time order per CPU:
+     * switch times are quantized to clock units, and one thread's switch in
+     * may land a unit before the previous thread's switch out. */
+    struct cpu_run {
+        int64_t begin, end;
+        uint64_t tid;
+        int cpu;
+    } *runs;
+    size_t nruns, runs_cap;
 };
 
 static void comma(struct exporter *x)
@@ -194,13 +203,50 @@ static void cpu_slice(struct exporter *x, const struct ct_thread_row *r, struct 
 {
     if (!s->on_cpu || s->cpu < 0 || now <= s->cpu_since)
         return;
-    comma(x);
-    fprintf(x->out, "{\"ph\":\"X\",\"cat\":\"cpu\",\"name\":");
-    json_bytes(x->out, r->name, strlen(r->name));
-    fprintf(x->out, ",\"pid\":%" PRIu64 ",\"tid\":%d", x->pid + 2, s->cpu);
-    time_us(x->out, "ts", s->cpu_since);
-    time_us(x->out, "dur", now - s->cpu_since);
-    fprintf(x->out, ",\"args\":{\"tid\":%" PRIu64 "}}", r->tid);
+    if (x->nruns == x->runs_cap) {
+        size_t c = x->runs_cap ? x->runs_cap * 2 : 1024;
+        struct cpu_run *grown = realloc(x->runs, c * sizeof *grown);
+        if (!grown)
+            return;
+        x->runs = grown;
+        x->runs_cap = c;
+    }
+    x->runs[x->nruns++] = (struct cpu_run){s->cpu_since, now, r->tid, s->cpu};
+}
+
+static int by_cpu_time(const void *a, const void *b)
+{
+    const struct cpu_run *x = a, *y = b;
+    if (x->cpu != y->cpu)
+        return x->cpu < y->cpu ? -1 : 1;
+    return x->begin < y->begin ? -1 : x->begin > y->begin;
+}
+
+static void write_cpu_runs(struct exporter *x, const struct ct_threads *t)
+{
+    qsort(x->runs, x->nruns, sizeof *x->runs, by_cpu_time);
+    int64_t end = 0;
+    for (size_t i = 0; i < x->nruns; i++) {
+        struct cpu_run *run = &x->runs[i];
+        if (i == 0 || run->cpu != x->runs[i - 1].cpu)
+            end = INT64_MIN;
+        if (run->begin < end)
+            run->begin = end;
+        if (run->end <= run->begin)
+            continue;
+        end = run->end;
+        const char *name = "";
+        for (size_t k = 0; k < t->count; k++)
+            if (t->rows[k].tid == run->tid)
+                name = t->rows[k].name;
+        comma(x);
+        fprintf(x->out, "{\"ph\":\"X\",\"cat\":\"cpu\",\"name\":");
+        json_bytes(x->out, name, strlen(name));
+        fprintf(x->out, ",\"pid\":%" PRIu64 ",\"tid\":%d", x->pid + 2, run->cpu);
+        time_us(x->out, "ts", run->begin);
+        time_us(x->out, "dur", run->end - run->begin);
+        fprintf(x->out, ",\"args\":{\"tid\":%" PRIu64 "}}", run->tid);
+    }
 }
 
 static void task_event(struct exporter *x, const struct ct_thread_row *r, const struct ct_gen *gen,
@@ -406,6 +452,7 @@ int ct_export_chrome(struct ct_reader *rd, FILE *out, uint64_t pid, const char *
         }
     }
     write_flows(&x);
+    write_cpu_runs(&x, &t);
     char name[300];
     snprintf(name, sizeof name, "%s (pid %" PRIu64 ")", command, pid);
     metadata(&x, x.pid, name);
@@ -417,5 +464,6 @@ int ct_export_chrome(struct ct_reader *rd, FILE *out, uint64_t pid, const char *
     free(x.wakes);
     free(x.unblocks);
     free(x.tasks);
+    free(x.runs);
     return rc;
 }

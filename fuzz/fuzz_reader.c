@@ -5,11 +5,15 @@
  * corpus in `make test` without a fuzz engine.
  */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/analysis/annotations.h"
+#include "../src/analysis/chrome.h"
 #include "../src/analysis/stats.h"
+#include "../src/analysis/threads.h"
 #include "../src/format/reader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -55,6 +59,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct ct_stats st;
         (void)ct_stats_compute(&rd, &st);
     }
+    /* Every analysis, on the same bytes. */
+    if (ct_rd_open_mem(&rd, copy, size, "fuzz") == 0) {
+        struct ct_threads t;
+        (void)ct_threads_compute(&rd, &t);
+        ct_threads_free(&t);
+    }
+    if (ct_rd_open_mem(&rd, copy, size, "fuzz") == 0) {
+        struct ct_annotations a;
+        (void)ct_annotations_compute(&rd, &a);
+        ct_annotations_free(&a);
+    }
+    FILE *null = fopen("/dev/null", "w");
+    if (null && ct_rd_open_mem(&rd, copy, size, "fuzz") == 0)
+        (void)ct_export_chrome(&rd, null, 1, "fuzz");
+    if (null)
+        fclose(null);
     free(copy);
     return 0;
 }

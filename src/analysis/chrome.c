@@ -224,7 +224,8 @@ static int by_cpu_time(const void *a, const void *b)
 
 static void write_cpu_runs(struct exporter *x, const struct ct_threads *t)
 {
-    qsort(x->runs, x->nruns, sizeof *x->runs, by_cpu_time);
+    if (x->nruns)
+        qsort(x->runs, x->nruns, sizeof *x->runs, by_cpu_time);
     int64_t end = 0;
     for (size_t i = 0; i < x->nruns; i++) {
         struct cpu_run *run = &x->runs[i];
@@ -383,7 +384,8 @@ static int by_object_time(const void *a, const void *b)
  * another thread: a flow arrow from waker to woken. */
 static void write_flows(struct exporter *x)
 {
-    qsort(x->wakes, x->nwakes, sizeof *x->wakes, by_object_time);
+    if (x->nwakes)
+        qsort(x->wakes, x->nwakes, sizeof *x->wakes, by_object_time);
     uint64_t id = 1;
     for (size_t i = 0; i < x->nunblocks; i++) {
         const struct wake *u = &x->unblocks[i];

@@ -140,7 +140,8 @@ static int run(int argc, char **argv)
     struct ct_threads t;
     int rc = ct_threads_compute(&rd, &t);
     if (rc == 0) {
-        qsort(t.rows, t.count, sizeof *t.rows, by_total);
+        if (t.count)
+            qsort(t.rows, t.count, sizeof *t.rows, by_total);
         if (json)
             print_json(&t);
         else

@@ -5,6 +5,9 @@
 set -eu
 
 packages="meson ninja-build pkg-config gcc libc6-dev libcmocka-dev python3"
+# The analyzer: symbols (libdw), gzipped pprof (zlib); go tool pprof reads
+# its profiles in the tests.
+packages="$packages libdw-dev zlib1g-dev golang-go"
 # Real programs traced by the integration tests and the benchmark.
 packages="$packages pigz coreutils"
 # clang with libFuzzer and the sanitizer runtimes: the fuzz target and the

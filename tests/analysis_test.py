@@ -129,5 +129,32 @@ with tempfile.TemporaryDirectory() as d:
           sum(1 for e in ev if e["ph"] == "s") >= 2000)
     check("pingpong export: CPU tracks", any(e.get("cat") == "cpu" for e in ev))
 
+    # pprof: the sync profile of the ping-pong, read back by go tool pprof.
+    prof = os.path.join(d, "sync.pb.gz")
+    r = subprocess.run([ctrace, "pprof", "--type=sync", "-o", prof, out], capture_output=True,
+                       text=True)
+    check("pprof exit", r.returncode == 0, r.stderr)
+    m = __import__("re").search(r"(\d+) contentions, ([0-9.]+) ms of delay", r.stderr)
+    check("pprof says what it wrote", m is not None, r.stderr)
+    go = subprocess.run(["go", "tool", "pprof", "-top", "-sample_index=delay", prof],
+                        capture_output=True, text=True, timeout=120)
+    check("go tool pprof reads it", go.returncode == 0, go.stderr)
+    check("function names from the symbols", " main" in go.stdout and " second" in go.stdout,
+          go.stdout)
+    total = __import__("re").search(r"Total samples = ([0-9.]+)ms", go.stdout)
+    check("go tool pprof's total is ours",
+          m and total and abs(float(total.group(1)) - float(m.group(2))) <= 0.01 + 0.001 *
+          float(m.group(2)), (go.stdout[:300], r.stderr))
+    go = subprocess.run(["go", "tool", "pprof", "-top", "-sample_index=contentions", prof],
+                        capture_output=True, text=True, timeout=120)
+    check("contentions: at least the 2000 condvar waits",
+          m and int(m.group(1)) >= 2000, r.stderr)
+    for kind in ("net", "syscall", "sched"):
+        r = subprocess.run([ctrace, "pprof", f"--type={kind}", "-o", prof, out],
+                           capture_output=True, text=True)
+        check(f"pprof --type={kind}", r.returncode == 0, r.stderr)
+    r = subprocess.run([ctrace, "pprof", "--type=bogus", out], capture_output=True, text=True)
+    check("pprof bad type is usage", r.returncode == 2)
+
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

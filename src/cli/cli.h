@@ -28,7 +28,7 @@ void ct_json_string(FILE *out, const void *s, size_t len);
 /* Writes bytes for people: printable ASCII as is, the rest escaped. */
 void ct_print_text(FILE *out, const void *s, size_t len);
 
-extern const struct ct_command ct_cmd_dump, ct_cmd_export, ct_cmd_regions, ct_cmd_run, ct_cmd_stats, ct_cmd_tasks,
+extern const struct ct_command ct_cmd_dump, ct_cmd_export, ct_cmd_pprof, ct_cmd_regions, ct_cmd_run, ct_cmd_stats, ct_cmd_tasks,
     ct_cmd_threads;
 
 #endif

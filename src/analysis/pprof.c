@@ -1,0 +1,477 @@
+/*
+ * pprof.c - blocking profiles in pprof's format, as `go tool trace
+ * -pprof=TYPE` writes them: for each stack, how many times threads waited
+ * there (contentions, count) and for how long (delay, nanoseconds).
+ *
+ *   net      system calls on sockets, at the call's stack
+ *   sync     blocks on mutexes, rwlocks, spinlocks, condvars, semaphores,
+ *            barriers and joins, at the blocking call's stack
+ *   syscall  other slow system calls, at the call's stack
+ *   sched    time runnable but waiting for a CPU, at the thread's most
+ *            recent stack (where it was when it was preempted, or near it)
+ *
+ * The profile is a gzipped profile.proto message (github.com/google/pprof,
+ * proto/profile.proto): functions named with libdw (symbols.c), one mapping
+ * per module with its build-id, locations with lines.
+ */
+#include "pprof.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "symbols.h"
+#include "threads.h"
+
+/* ---- protobuf encoding ---- */
+
+struct pb {
+    uint8_t *data;
+    size_t len, cap;
+    bool failed;
+};
+
+static void pb_reserve(struct pb *b, size_t n)
+{
+    if (b->cap - b->len >= n)
+        return;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap - b->len < n)
+        cap *= 2;
+    uint8_t *d = realloc(b->data, cap);
+    if (!d) {
+        b->failed = true;
+        return;
+    }
+    b->data = d;
+    b->cap = cap;
+}
+
+static void pb_varint(struct pb *b, uint64_t v)
+{
+    pb_reserve(b, 10);
+    if (b->failed)
+        return;
+    while (v >= 0x80) {
+        b->data[b->len++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    b->data[b->len++] = (uint8_t)v;
+}
+
+static void pb_key(struct pb *b, unsigned field, unsigned wire)
+{
+    pb_varint(b, (uint64_t)field << 3 | wire);
+}
+
+static void pb_uint(struct pb *b, unsigned field, uint64_t v)
+{
+    pb_key(b, field, 0);
+    pb_varint(b, v);
+}
+
+static void pb_bytes(struct pb *b, unsigned field, const void *data, size_t len)
+{
+    pb_key(b, field, 2);
+    pb_varint(b, len);
+    pb_reserve(b, len);
+    if (!b->failed && len) {
+        memcpy(b->data + b->len, data, len);
+        b->len += len;
+    }
+}
+
+static void pb_message(struct pb *b, unsigned field, struct pb *m)
+{
+    pb_bytes(b, field, m->data, m->len);
+    b->failed |= m->failed;
+    m->len = 0;
+}
+
+/* ---- the profile being built ---- */
+
+#define MAX_FRAMES CT_MAX_FRAMES
+
+struct sample {
+    uint64_t pcs[MAX_FRAMES];
+    unsigned n;
+    uint64_t count, delay;
+};
+
+struct thread_state {
+    uint64_t tid;
+    uint64_t pcs[MAX_FRAMES]; /* the last stack seen on the thread */
+    unsigned n;
+    uint64_t block_pcs[MAX_FRAMES];
+    unsigned block_n;
+    unsigned reason;
+    int64_t block_ts;
+    bool blocked;
+};
+
+struct module_copy {
+    uint64_t start, size, bias;
+    char path[256];
+    uint8_t build_id[64];
+    size_t build_id_len;
+};
+
+struct builder {
+    enum ct_pprof_type type;
+    struct sample *samples;
+    size_t nsamples, cap;
+    struct thread_state *threads;
+    size_t nthreads;
+    struct module_copy *modules;
+    size_t nmodules;
+    bool failed;
+};
+
+static struct thread_state *thread_of(struct builder *b, uint64_t tid)
+{
+    for (size_t i = 0; i < b->nthreads; i++)
+        if (b->threads[i].tid == tid)
+            return &b->threads[i];
+    struct thread_state *t = realloc(b->threads, (b->nthreads + 1) * sizeof *t);
+    if (!t) {
+        b->failed = true;
+        return NULL;
+    }
+    b->threads = t;
+    memset(&t[b->nthreads], 0, sizeof *t);
+    t[b->nthreads].tid = tid;
+    return &t[b->nthreads++];
+}
+
+static void add_sample(struct builder *b, const uint64_t *pcs, unsigned n, uint64_t delay)
+{
+    for (size_t i = 0; i < b->nsamples; i++) {
+        struct sample *s = &b->samples[i];
+        if (s->n == n && memcmp(s->pcs, pcs, n * sizeof *pcs) == 0) {
+            s->count++;
+            s->delay += delay;
+            return;
+        }
+    }
+    if (b->nsamples == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        struct sample *s = realloc(b->samples, cap * sizeof *s);
+        if (!s) {
+            b->failed = true;
+            return;
+        }
+        b->samples = s;
+        b->cap = cap;
+    }
+    struct sample *s = &b->samples[b->nsamples++];
+    memcpy(s->pcs, pcs, n * sizeof *pcs);
+    s->n = n;
+    s->count = 1;
+    s->delay = delay;
+}
+
+/* The frames of a stack id in this generation. */
+static unsigned frames_of(const struct ct_gen *gen, uint64_t stack, uint64_t *pcs)
+{
+    const struct ct_idmap_entry *e = ct_idmap_get(&gen->stacks, stack);
+    if (!e)
+        return 0;
+    int n = ct_rd_frames(e->data, e->end, e->len, pcs, MAX_FRAMES);
+    return n > 0 ? (unsigned)n : 0;
+}
+
+static void copy_modules(struct builder *b, const struct ct_gen *gen)
+{
+    for (size_t i = 0; i < gen->nmodules; i++) {
+        const struct ct_rd_module *m = &gen->modules[i];
+        bool known = false;
+        for (size_t k = 0; k < b->nmodules && !known; k++)
+            known = b->modules[k].start == m->start && b->modules[k].bias == m->bias;
+        if (known)
+            continue;
+        struct module_copy *c = realloc(b->modules, (b->nmodules + 1) * sizeof *c);
+        if (!c) {
+            b->failed = true;
+            return;
+        }
+        b->modules = c;
+        c = &c[b->nmodules++];
+        memset(c, 0, sizeof *c);
+        c->start = m->start;
+        c->size = m->size;
+        c->bias = m->bias;
+        size_t n = m->path_len < sizeof c->path - 1 ? m->path_len : sizeof c->path - 1;
+        memcpy(c->path, m->path, n);
+        c->build_id_len = m->build_id_len < sizeof c->build_id ? m->build_id_len : 0;
+        memcpy(c->build_id, m->build_id, c->build_id_len);
+    }
+}
+
+static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_reader *rd,
+                     const struct ct_gen *gen, const struct ct_event *ev)
+{
+    (void)rd;
+    struct builder *b = ctx;
+    struct thread_state *t = thread_of(b, r->tid);
+    if (!t)
+        return;
+    if (b->nmodules == 0 || gen->nmodules != b->nmodules)
+        copy_modules(b, gen);
+    uint64_t pcs[MAX_FRAMES];
+    unsigned n = ev->stack ? frames_of(gen, ev->stack, pcs) : 0;
+    if (n) {
+        memcpy(t->pcs, pcs, n * sizeof *pcs);
+        t->n = n;
+    }
+    switch (ev->kind) {
+    case CT_EV_BLOCK:
+        t->blocked = true;
+        t->reason = (unsigned)ev->args[0];
+        t->block_ts = ev->ts_ns;
+        memcpy(t->block_pcs, pcs, n * sizeof *pcs);
+        t->block_n = n;
+        break;
+    case CT_EV_UNBLOCK: {
+        const char *group = ct_reason_group(t->reason);
+        if (t->blocked && b->type == CT_PPROF_SYNC && group && strcmp(group, "sync") == 0)
+            add_sample(b, t->block_pcs, t->block_n, (uint64_t)(ev->ts_ns - t->block_ts));
+        t->blocked = false;
+        break;
+    }
+    case CT_EV_SYSCALL: {
+        bool net = ev->args[2] == CT_FD_NETWORK;
+        if ((b->type == CT_PPROF_NET && net) || (b->type == CT_PPROF_SYSCALL && !net)) {
+            int64_t end = ct_gen_ns(rd, gen, ev->ts + ev->args[3]);
+            add_sample(b, pcs, n, (uint64_t)(end - ev->ts_ns));
+        }
+        break;
+    }
+    }
+}
+
+static void on_interval(void *ctx, const struct ct_thread_row *r, int column, unsigned reason,
+                        int64_t begin, int64_t end)
+{
+    (void)reason;
+    struct builder *b = ctx;
+    if (b->type != CT_PPROF_SCHED || column != CT_COL_SCHED || r->tracer)
+        return;
+    struct thread_state *t = thread_of(b, r->tid);
+    if (t)
+        add_sample(b, t->pcs, t->n, (uint64_t)(end - begin));
+}
+
+/* ---- writing ---- */
+
+struct strings {
+    char **s;
+    size_t n, cap;
+};
+
+static uint64_t intern(struct strings *st, const char *s)
+{
+    for (size_t i = 0; i < st->n; i++)
+        if (strcmp(st->s[i], s) == 0)
+            return i;
+    if (st->n == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 64;
+        char **grown = realloc(st->s, cap * sizeof *grown);
+        if (!grown)
+            return 0;
+        st->s = grown;
+        st->cap = cap;
+    }
+    st->s[st->n] = strdup(s);
+    return st->s[st->n] ? st->n++ : 0;
+}
+
+struct location {
+    uint64_t pc;
+    uint64_t function; /* function id */
+    int line;
+    uint64_t mapping;
+};
+
+static int encode(struct builder *b, struct pb *out, const struct ct_threads *t)
+{
+    struct strings st = {0};
+    intern(&st, "");
+    struct pb m = {0};
+    static const char *types[][2] = {{"contentions", "count"}, {"delay", "nanoseconds"}};
+    for (int i = 0; i < 2; i++) {
+        pb_uint(&m, 1, intern(&st, types[i][0]));
+        pb_uint(&m, 2, intern(&st, types[i][1]));
+        pb_message(out, 1, &m);
+    }
+    /* Mappings: one per module, ids from 1. */
+    struct ct_gen fake = {0};
+    struct ct_rd_module *mods = calloc(b->nmodules ? b->nmodules : 1, sizeof *mods);
+    for (size_t i = 0; mods && i < b->nmodules; i++) {
+        const struct module_copy *c = &b->modules[i];
+        mods[i] = (struct ct_rd_module){(const uint8_t *)c->path, strlen(c->path), c->start,
+                                        c->size, c->bias, c->build_id, c->build_id_len};
+        char hex[129] = "";
+        for (size_t k = 0; k < c->build_id_len && k < 64; k++)
+            snprintf(hex + 2 * k, 3, "%02x", c->build_id[k]);
+        pb_uint(&m, 1, i + 1);
+        pb_uint(&m, 2, c->start);
+        pb_uint(&m, 3, c->start + c->size);
+        pb_uint(&m, 4, c->start - c->bias);
+        pb_uint(&m, 5, intern(&st, c->path));
+        pb_uint(&m, 6, intern(&st, hex));
+        pb_uint(&m, 7, 1);
+        pb_uint(&m, 8, 1);
+        pb_uint(&m, 9, 1);
+        pb_message(out, 3, &m);
+    }
+    fake.modules = mods;
+    fake.nmodules = mods ? b->nmodules : 0;
+    struct ct_symbols *sym = ct_symbols_open(&fake);
+    /* Locations: one per distinct pc; functions by name and file. */
+    struct location *locs = NULL;
+    size_t nlocs = 0, locs_cap = 0;
+    struct {
+        uint64_t name, file;
+    } *funcs = NULL;
+    size_t nfuncs = 0;
+    struct pb sample = {0}, packed = {0};
+    for (size_t i = 0; i < b->nsamples && !out->failed; i++) {
+        const struct sample *s = &b->samples[i];
+        packed.len = 0;
+        for (unsigned f = 0; f < s->n; f++) {
+            size_t id = 0;
+            while (id < nlocs && locs[id].pc != s->pcs[f])
+                id++;
+            if (id == nlocs) {
+                if (nlocs == locs_cap) {
+                    locs_cap = locs_cap ? locs_cap * 2 : 256;
+                    struct location *grown = realloc(locs, locs_cap * sizeof *grown);
+                    if (!grown)
+                        break;
+                    locs = grown;
+                }
+                struct ct_symbol sy;
+                ct_symbols_lookup(sym, s->pcs[f], true, &sy);
+                uint64_t name = intern(&st, sy.function), file = intern(&st, sy.file);
+                size_t fn = 0;
+                while (fn < nfuncs && (funcs[fn].name != name || funcs[fn].file != file))
+                    fn++;
+                if (fn == nfuncs) {
+                    void *grown = realloc(funcs, (nfuncs + 1) * sizeof *funcs);
+                    if (!grown)
+                        break;
+                    funcs = grown;
+                    funcs[nfuncs].name = name;
+                    funcs[nfuncs++].file = file;
+                }
+                uint64_t mapping = 0;
+                for (size_t k = 0; k < b->nmodules; k++)
+                    if (s->pcs[f] >= b->modules[k].start &&
+                        s->pcs[f] - b->modules[k].start < b->modules[k].size)
+                        mapping = k + 1;
+                locs[nlocs++] = (struct location){s->pcs[f], fn + 1, sy.line, mapping};
+            }
+            pb_varint(&packed, id + 1);
+        }
+        pb_bytes(&sample, 1, packed.data, packed.len);
+        packed.len = 0;
+        pb_varint(&packed, s->count);
+        pb_varint(&packed, s->delay);
+        pb_bytes(&sample, 2, packed.data, packed.len);
+        pb_message(out, 2, &sample);
+    }
+    for (size_t i = 0; i < nlocs; i++) {
+        struct pb line = {0};
+        pb_uint(&m, 1, i + 1);
+        if (locs[i].mapping)
+            pb_uint(&m, 2, locs[i].mapping);
+        /* pprof shows the call instruction: one byte before the return. */
+        pb_uint(&m, 3, locs[i].pc - 1);
+        pb_uint(&line, 1, locs[i].function);
+        if (locs[i].line > 0)
+            pb_uint(&line, 2, (uint64_t)locs[i].line);
+        pb_message(&m, 4, &line);
+        free(line.data);
+        pb_message(out, 4, &m);
+    }
+    for (size_t i = 0; i < nfuncs; i++) {
+        pb_uint(&m, 1, i + 1);
+        pb_uint(&m, 2, funcs[i].name);
+        pb_uint(&m, 3, funcs[i].name);
+        pb_uint(&m, 4, funcs[i].file);
+        pb_message(out, 5, &m);
+    }
+    for (size_t i = 0; i < st.n; i++)
+        pb_bytes(out, 6, st.s[i], strlen(st.s[i]));
+    pb_uint(out, 10, (uint64_t)(t->end_ns - t->begin_ns));
+    pb_uint(&m, 1, 1);
+    pb_uint(&m, 2, 2);
+    pb_message(out, 11, &m); /* period type: contentions count */
+    pb_uint(out, 12, 1);
+    for (size_t i = 0; i < st.n; i++)
+        free(st.s[i]);
+    free(st.s);
+    free(m.data);
+    free(sample.data);
+    free(packed.data);
+    free(locs);
+    free(funcs);
+    free(mods);
+    ct_symbols_close(sym);
+    return out->failed ? -1 : 0;
+}
+
+static int write_gzip(const struct pb *p, FILE *out)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return -1;
+    uint8_t buf[65536];
+    z.next_in = p->data;
+    z.avail_in = (uInt)p->len;
+    int rc;
+    do {
+        z.next_out = buf;
+        z.avail_out = sizeof buf;
+        rc = deflate(&z, Z_FINISH);
+        size_t n = sizeof buf - z.avail_out;
+        if (n && fwrite(buf, 1, n, out) != n) {
+            deflateEnd(&z);
+            return -1;
+        }
+    } while (rc == Z_OK);
+    deflateEnd(&z);
+    return rc == Z_STREAM_END ? 0 : -1;
+}
+
+int ct_pprof_write(struct ct_reader *rd, enum ct_pprof_type type, FILE *out,
+                   struct ct_pprof_totals *totals)
+{
+    struct builder b = {.type = type};
+    struct ct_visitor v = {&b, on_interval, on_event};
+    struct ct_threads t;
+    int rc = ct_threads_visit(rd, &t, &v);
+    struct pb p = {0};
+    if (rc == 0 && !b.failed)
+        rc = encode(&b, &p, &t);
+    else
+        rc = -1;
+    if (rc == 0)
+        rc = write_gzip(&p, out);
+    if (totals) {
+        memset(totals, 0, sizeof *totals);
+        for (size_t i = 0; i < b.nsamples; i++) {
+            totals->contentions += b.samples[i].count;
+            totals->delay_ns += b.samples[i].delay;
+        }
+        totals->stacks = b.nsamples;
+    }
+    free(p.data);
+    free(b.samples);
+    free(b.threads);
+    free(b.modules);
+    ct_threads_free(&t);
+    return rc;
+}

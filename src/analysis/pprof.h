@@ -1,0 +1,21 @@
+/* pprof.h - blocking profiles in pprof's format (pprof.c). */
+#ifndef CT_PPROF_H
+#define CT_PPROF_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../format/reader.h"
+
+enum ct_pprof_type { CT_PPROF_NET, CT_PPROF_SYNC, CT_PPROF_SYSCALL, CT_PPROF_SCHED };
+
+struct ct_pprof_totals {
+    uint64_t contentions, delay_ns, stacks;
+};
+
+/* Writes the gzipped profile; 0, or -1 (rd->error says why when the trace
+ * was at fault). totals may be NULL. */
+int ct_pprof_write(struct ct_reader *rd, enum ct_pprof_type type, FILE *out,
+                   struct ct_pprof_totals *totals);
+
+#endif

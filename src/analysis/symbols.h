@@ -1,0 +1,28 @@
+/* symbols.h - addresses of a trace to names (symbols.c, libdw). */
+#ifndef CT_SYMBOLS_H
+#define CT_SYMBOLS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../format/reader.h"
+
+struct ct_symbol {
+    char function[256];
+    char file[256];
+    int line;
+    char module[256];
+    uint64_t offset; /* in the module's file */
+    bool resolved;   /* function came from the module's symbols */
+};
+
+struct ct_symbols;
+
+/* A symbolizer for the modules of a generation; NULL without memory. */
+struct ct_symbols *ct_symbols_open(const struct ct_gen *gen);
+void ct_symbols_close(struct ct_symbols *s);
+/* 1 when named from symbols, 0 when only module+offset (or an address) is
+ * known. is_return: pc is a return address (a stack frame). */
+int ct_symbols_lookup(struct ct_symbols *s, uint64_t pc, bool is_return, struct ct_symbol *out);
+
+#endif

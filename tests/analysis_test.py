@@ -65,13 +65,16 @@ with tempfile.TemporaryDirectory() as d:
         check("200 processOrder tasks", t["count"] == 200 and t["unfinished"] == 0, t)
         check("task percentiles ordered",
               t["min_ns"] <= t["p50_ns"] <= t["p90_ns"] <= t["p99_ns"] <= t["max_ns"], t)
-        check("task at least its work (100 us)", t["min_ns"] >= 100_000, t)
+        check("task at least its work (100 us)", t["min_ns"] >= 97_000, t)
     regions = {r["type"]: r for r in js("regions", "--json", trace)}
+    # The work is timed with CLOCK_MONOTONIC, regions with the TSC: on a VM
+    # whose CPUs' TSCs differ a little, a region that migrates may read up
+    # to a few microseconds short.
     for name, least in [("authentication", 20_000), ("businessLogic", 50_000),
                         ("responseRender", 30_000)]:
         r = regions.get(name, {})
         check(f"200 {name} regions", r.get("count") == 200, r)
-        check(f"{name} at least its work", r.get("min_ns", 0) >= least, r)
+        check(f"{name} at least its work", r.get("min_ns", 0) >= least - 3000, r)
     text = subprocess.run([ctrace, "tasks", trace], capture_output=True, text=True).stdout
     check("tasks text has a histogram", "#" in text and "processOrder" in text, text)
 

@@ -25,6 +25,13 @@ struct ct_slot *ct_slot_refill(struct ct_thread *t, uint32_t gen, uint64_t ts, s
 {
     if (gen == 0)
         return NULL; /* the session is ending: record nothing more */
+    /* A thread's timestamps never go back, from batch to batch either: a
+     * thread that moved to a CPU whose TSC is a little behind starts its
+     * next batch at its last time. The slot last written keeps last_ts;
+     * the writer never changes it. */
+    uint64_t floor = t->slot[t->gen & 1].last_ts;
+    if (ts < floor)
+        ts = floor;
     t->gen = gen;
     struct ct_slot *s = &t->slot[gen & 1];
     if (s->batch >= 0) {

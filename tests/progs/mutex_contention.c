@@ -4,6 +4,7 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #define THREADS 4
 #define ITERATIONS 200000
@@ -20,6 +21,8 @@ static void *work(void *arg)
         pthread_mutex_lock(&lock);
         for (int k = 0; k < 50; k++)
             counter++;
+        if (i % 5000 == 0)
+            usleep(200); /* now and then, hold it long enough that others wait */
         pthread_mutex_unlock(&lock);
     }
     return NULL;

@@ -217,6 +217,14 @@ static bool split_names(struct ct_kind *kind, const uint8_t *names, uint64_t len
     return len == 0 ? strlen(kind->args) == 0 : n + 1 == strlen(kind->args);
 }
 
+/* What decoding needs of a kind's letters, worked out once. */
+static void derive(struct ct_kind *kind)
+{
+    kind->nargs = (uint8_t)strlen(kind->args);
+    kind->has_task = strchr(kind->args, 'a') != NULL;
+    kind->has_stack = kind->nargs > 0 && kind->args[kind->nargs - 1] == 'k';
+}
+
 /* The reader's own table for kinds a file has no schema for. */
 static void default_kinds(struct ct_gen *gen)
 {
@@ -230,6 +238,7 @@ static void default_kinds(struct ct_gen *gen)
         snprintf(kind->name, sizeof kind->name, "%s", e->name);
         snprintf(kind->args, sizeof kind->args, "%s", e->args);
         split_names(kind, (const uint8_t *)e->names, strlen(e->names));
+        derive(kind);
     }
 }
 
@@ -307,6 +316,7 @@ static int read_schema(struct ct_reader *rd, struct ct_gen *gen, struct ct_curso
         if (!split_names(kind, names, names_len))
             return fail(rd, offset_of(rd, at), "bad argument names for event kind %llu",
                         (unsigned long long)id);
+        derive(kind);
     }
     return 0;
 }
@@ -529,9 +539,24 @@ static int dispatch(struct ct_reader *rd, struct ct_gen *gen, unsigned type, str
     return fail(rd, at, "a %s record inside a generation", ct_record_name(type));
 }
 
+/* Gives back the mapped pages of everything before `upto`: the kernel keeps
+ * them in its page cache, but they leave this process's resident set, so
+ * reading a trace of any size holds about one generation of it. */
+static void release_before(struct ct_reader *rd, uint64_t upto)
+{
+    if (!rd->mapped)
+        return;
+    uint64_t page = 4096, from = rd->released & ~(page - 1), to = upto & ~(page - 1);
+    if (to > from)
+        madvise((void *)(rd->data + from), to - from, MADV_DONTNEED);
+    if (to > rd->released)
+        rd->released = to;
+}
+
 int ct_rd_next_gen(struct ct_reader *rd, struct ct_gen *gen)
 {
     ct_gen_free(gen);
+    release_before(rd, rd->off);
     if (rd->failed || rd->pending_error) {
         rd->failed = true;
         return -1;
@@ -666,10 +691,10 @@ int ct_rd_next_event(struct ct_reader *rd, struct ct_event_iter *it, struct ct_e
         return fail(rd, ev->offset, "unknown event kind %u (not in the generation's schema)",
                     ev->kind);
     bool has_stack = byte & CT_KIND_STACK, same_task = byte & CT_KIND_SAME_TASK;
-    size_t nargs = strlen(kind->args);
-    if (has_stack && (nargs == 0 || kind->args[nargs - 1] != 'k'))
+    size_t nargs = kind->nargs;
+    if (has_stack && !kind->has_stack)
         return fail(rd, ev->offset, "%s event with a stack flag it cannot carry", kind->name);
-    if (same_task && !strchr(kind->args, 'a'))
+    if (same_task && !kind->has_task)
         return fail(rd, ev->offset, "%s event with a same-task flag but no task", kind->name);
     uint64_t task = 0;
     ev->tid = it->batch->tid;

@@ -70,6 +70,8 @@ struct ct_kind {
     char name[32];
     char args[CT_MAX_ARGS + 1];
     char names[CT_MAX_ARGS][16]; /* the arguments' names */
+    uint8_t nargs;               /* strlen(args) */
+    bool has_task, has_stack;    /* an 'a' argument; a last 'k' */
 };
 
 struct ct_gen {
@@ -99,6 +101,7 @@ struct ct_reader {
     size_t size;
     bool mapped;
     uint64_t off;           /* the next record */
+    uint64_t released;      /* mapped pages before this are given back */
     bool at_end;            /* the end record was read */
     bool failed;            /* an error stopped reading */
     bool pending_error;     /* an error after the generation just returned */

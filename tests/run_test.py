@@ -157,6 +157,19 @@ with tempfile.TemporaryDirectory() as d:
     for f in files:
         os.unlink(os.path.join(d, f))
 
+    r = run("deadlock", out)
+    check("deadlock exit", r.returncode == 0, r.stderr)
+    s = subprocess.run([ctrace, "stats", "--json", out], capture_output=True, text=True)
+    import json
+    stuck = json.loads(s.stdout)["blocked_at_end"] if s.returncode == 0 else []
+    check("deadlock: both threads blocked at the end", len(stuck) == 2, stuck)
+    check("deadlock: on mutexes", all(x["reason"] == "mutex" for x in stuck), stuck)
+    check("deadlock: their stacks name the functions",
+          sorted(x["stack"][0].split()[0] for x in stuck if x["stack"]) == ["first", "second"],
+          stuck)
+    check("deadlock: each waits for the other's mutex",
+          len({x["object"] for x in stuck}) == 2, stuck)
+
     r = run("crasher", out)
     check("crasher status 139", r.returncode == 139, r.returncode)
     s = subprocess.run([ctrace, "stats", out], capture_output=True, text=True)

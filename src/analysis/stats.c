@@ -8,6 +8,10 @@
 #include <string.h>
 
 #include "idset.h"
+#include "symbols.h"
+
+#include <stdio.h>
+#include <stdlib.h>
 
 static void count_tables(struct ct_stats *st, const struct ct_gen *gen, struct ct_idset *threads,
                          struct ct_idset *tracers)
@@ -38,6 +42,159 @@ static void count_tables(struct ct_stats *st, const struct ct_gen *gen, struct c
             n--;
         st->command[n] = 0;
     }
+}
+
+/* ---- diagnosis: blocks by thread, call site and object ---- */
+
+struct pending {
+    uint64_t tid;
+    bool blocked;
+    unsigned reason;
+    uint64_t object, stack;
+    int64_t since;
+    uint64_t pcs[CT_DIAG_FRAMES];
+    unsigned npcs;
+};
+
+struct site_acc {
+    uint64_t key, count, total;
+    unsigned reason;
+    uint64_t pcs[CT_DIAG_FRAMES];
+    unsigned npcs;
+};
+
+struct diag_state {
+    struct pending *threads;
+    size_t nthreads;
+    struct site_acc *sites, *objects;
+    size_t nsites, nobjects, sites_cap, objects_cap;
+    struct ct_symbols *symbols;
+};
+
+static struct pending *pending_of(struct diag_state *d, uint64_t tid)
+{
+    for (size_t i = 0; i < d->nthreads; i++)
+        if (d->threads[i].tid == tid)
+            return &d->threads[i];
+    struct pending *p = realloc(d->threads, (d->nthreads + 1) * sizeof *p);
+    if (!p)
+        return NULL;
+    d->threads = p;
+    memset(&p[d->nthreads], 0, sizeof *p);
+    p[d->nthreads].tid = tid;
+    return &p[d->nthreads++];
+}
+
+/* Adds a block to the accumulator of its key (linear: top lists are for
+ * people, and a trace has few distinct blocking sites and objects). */
+static void accumulate(struct site_acc **v, size_t *n, size_t *cap, uint64_t key,
+                       const struct pending *p, uint64_t ns)
+{
+    for (size_t i = 0; i < *n; i++)
+        if ((*v)[i].key == key && (*v)[i].reason == p->reason) {
+            (*v)[i].count++;
+            (*v)[i].total += ns;
+            return;
+        }
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 64;
+        struct site_acc *grown = realloc(*v, c * sizeof *grown);
+        if (!grown)
+            return;
+        *v = grown;
+        *cap = c;
+    }
+    struct site_acc *a = &(*v)[(*n)++];
+    a->key = key;
+    a->count = 1;
+    a->total = ns;
+    a->reason = p->reason;
+    memcpy(a->pcs, p->pcs, sizeof a->pcs);
+    a->npcs = p->npcs;
+}
+
+static void diag_event(struct diag_state *d, const struct ct_gen *gen, const struct ct_event *ev)
+{
+    if (ev->kind != CT_EV_BLOCK && ev->kind != CT_EV_UNBLOCK)
+        return;
+    struct pending *p = pending_of(d, ev->tid);
+    if (!p)
+        return;
+    if (ev->kind == CT_EV_BLOCK) {
+        p->blocked = true;
+        p->reason = (unsigned)ev->args[0];
+        p->object = ev->args[1];
+        p->stack = ev->stack;
+        p->since = ev->ts_ns;
+        p->npcs = 0;
+        const struct ct_idmap_entry *e = ev->stack ? ct_idmap_get(&gen->stacks, ev->stack) : NULL;
+        int n = e ? ct_rd_frames(e->data, e->end, e->len, p->pcs, CT_DIAG_FRAMES) : 0;
+        p->npcs = n > 0 ? (unsigned)n : 0;
+        return;
+    }
+    if (!p->blocked)
+        return;
+    p->blocked = false;
+    uint64_t ns = ev->ts_ns > p->since ? (uint64_t)(ev->ts_ns - p->since) : 0;
+    if (p->stack)
+        accumulate(&d->sites, &d->nsites, &d->sites_cap, p->stack, p, ns);
+    if (p->object)
+        accumulate(&d->objects, &d->nobjects, &d->objects_cap, p->object, p, ns);
+}
+
+static int by_total_desc(const void *a, const void *b)
+{
+    const struct site_acc *x = a, *y = b;
+    return x->total > y->total ? -1 : x->total < y->total;
+}
+
+static unsigned symbolize(struct ct_symbols *sym, const uint64_t *pcs, unsigned n,
+                          char out[][160])
+{
+    for (unsigned i = 0; i < n; i++) {
+        struct ct_symbol s;
+        ct_symbols_lookup(sym, pcs[i], true, &s);
+        if (s.file[0])
+            snprintf(out[i], 160, "%.80s %.60s:%d", s.function, s.file, s.line);
+        else
+            snprintf(out[i], 160, "%.150s", s.function);
+    }
+    return n;
+}
+
+static void diag_finish(struct diag_state *d, struct ct_stats *st)
+{
+    struct ct_diagnosis *g = &st->diag;
+    for (size_t i = 0; i < d->nthreads && g->nstuck < 64; i++) {
+        const struct pending *p = &d->threads[i];
+        if (!p->blocked)
+            continue;
+        struct ct_stuck *s = &g->stuck[g->nstuck++];
+        s->tid = p->tid;
+        s->reason = p->reason;
+        s->object = p->object;
+        s->since_ns = p->since;
+        s->nframes = symbolize(d->symbols, p->pcs, p->npcs, s->frames);
+    }
+    if (d->nsites)
+        qsort(d->sites, d->nsites, sizeof *d->sites, by_total_desc);
+    for (size_t i = 0; i < d->nsites && g->nsites < CT_DIAG_TOP; i++) {
+        struct ct_block_site *s = &g->sites[g->nsites++];
+        s->stack = d->sites[i].key;
+        s->count = d->sites[i].count;
+        s->total_ns = d->sites[i].total;
+        s->reason = d->sites[i].reason;
+        s->nframes = symbolize(d->symbols, d->sites[i].pcs, d->sites[i].npcs, s->frames);
+    }
+    if (d->nobjects)
+        qsort(d->objects, d->nobjects, sizeof *d->objects, by_total_desc);
+    for (size_t i = 0; i < d->nobjects && g->nobjects < CT_DIAG_TOP; i++)
+        g->objects[g->nobjects++] = (struct ct_contended){d->objects[i].key, d->objects[i].reason,
+                                                          d->objects[i].count, d->objects[i].total};
+    free(d->threads);
+    free(d->sites);
+    free(d->objects);
+    ct_symbols_close(d->symbols);
 }
 
 static void count_event(struct ct_stats *st, const struct ct_event *ev, struct ct_idset *stacks)
@@ -84,6 +241,7 @@ int ct_stats_compute(struct ct_reader *rd, struct ct_stats *st)
     memset(st, 0, sizeof *st);
     st->bytes = rd->size;
     struct ct_idset threads = {0}, tracers = {0}, stacks = {0}, strings = {0};
+    struct diag_state diag = {0};
     struct ct_gen gen = {0};
     int r;
     bool first = true;
@@ -100,14 +258,18 @@ int ct_stats_compute(struct ct_reader *rd, struct ct_stats *st)
         if (gen.complete && ct_gen_ns(rd, &gen, gen.end_units) > st->last_ns)
             st->last_ns = ct_gen_ns(rd, &gen, gen.end_units);
         count_tables(st, &gen, &threads, &tracers);
+        if (!diag.symbols && gen.nmodules)
+            diag.symbols = ct_symbols_open(&gen);
         for (size_t b = 0; b < gen.nbatches && r >= 0; b++) {
             if (!ct_idset_has(&tracers, gen.batches[b].tid + 1))
                 ct_idset_add(&threads, gen.batches[b].tid + 1);
             struct ct_event_iter it;
             struct ct_event ev;
             ct_rd_events(&gen, b, &it);
-            while ((r = ct_rd_next_event(rd, &it, &ev)) == 1)
+            while ((r = ct_rd_next_event(rd, &it, &ev)) == 1) {
                 count_event(st, &ev, &stacks);
+                diag_event(&diag, &gen, &ev);
+            }
         }
         for (size_t i = 0; i < gen.strings.cap; i++)
             ct_idset_add(&strings, gen.strings.entries[i].id);
@@ -115,6 +277,7 @@ int ct_stats_compute(struct ct_reader *rd, struct ct_stats *st)
         if (r < 0)
             break;
     }
+    diag_finish(&diag, st);
     st->threads = threads.count;
     st->stacks = stacks.count;
     st->strings = strings.count;

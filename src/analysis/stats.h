@@ -6,6 +6,39 @@
 
 #include "../format/reader.h"
 
+/* Diagnosis: where threads blocked. */
+#define CT_DIAG_TOP 5
+#define CT_DIAG_FRAMES 6
+struct ct_block_site {
+    uint64_t stack;       /* the stack id (stable within one process's trace) */
+    uint64_t count, total_ns;
+    unsigned reason;
+    char frames[CT_DIAG_FRAMES][160]; /* symbolized, innermost first */
+    unsigned nframes;
+};
+struct ct_contended {
+    uint64_t object;
+    unsigned reason;
+    uint64_t count, total_ns;
+};
+struct ct_stuck {
+    uint64_t tid;
+    char name[16];
+    unsigned reason;
+    uint64_t object;
+    int64_t since_ns;
+    char frames[CT_DIAG_FRAMES][160];
+    unsigned nframes;
+};
+struct ct_diagnosis {
+    struct ct_stuck stuck[64];   /* threads still blocked at the end */
+    size_t nstuck;
+    struct ct_block_site sites[CT_DIAG_TOP];
+    size_t nsites;
+    struct ct_contended objects[CT_DIAG_TOP];
+    size_t nobjects;
+};
+
 struct ct_stats {
     uint64_t bytes;
     uint64_t generations, incomplete_generations;
@@ -22,6 +55,7 @@ struct ct_stats {
     uint64_t conflicts;
     uint64_t pid;
     /* Children that `ctrace run` traced into FILE.PID, and programs exec'd. */
+    struct ct_diagnosis diag;
     uint64_t children[64];
     size_t nchildren;
     char exec_path[256];

@@ -30,6 +30,35 @@ static void print_text(const char *path, const struct ct_stats *st)
     printf("logs        %" PRIu64 "\n", st->logs);
     printf("stacks      %" PRIu64 "\n", st->stacks);
     printf("lost events %" PRIu64 "\n", st->lost_events);
+    const struct ct_diagnosis *g = &st->diag;
+    if (g->nstuck)
+        printf("\nblocked at the end of the trace (a leak, or a deadlock):\n");
+    for (size_t i = 0; i < g->nstuck; i++) {
+        const struct ct_stuck *s = &g->stuck[i];
+        printf("  thread %" PRIu64 ": %s on 0x%" PRIx64 " since %.6f s\n", s->tid,
+               ct_reason_name(s->reason) ? ct_reason_name(s->reason) : "?", s->object,
+               (double)s->since_ns / 1e9);
+        for (unsigned f = 0; f < s->nframes; f++)
+            printf("      %s\n", s->frames[f]);
+    }
+    if (g->nsites)
+        printf("\ntop blocking call sites:\n");
+    for (size_t i = 0; i < g->nsites; i++) {
+        const struct ct_block_site *s = &g->sites[i];
+        printf("  %10.3f ms %8" PRIu64 " blocks  %s\n", (double)s->total_ns / 1e6, s->count,
+               ct_reason_name(s->reason) ? ct_reason_name(s->reason) : "?");
+        for (unsigned f = 0; f < s->nframes && f < 3; f++)
+            printf("      %s\n", s->frames[f]);
+    }
+    if (g->nobjects)
+        printf("\nmost contended objects:\n");
+    for (size_t i = 0; i < g->nobjects; i++) {
+        const struct ct_contended *o = &g->objects[i];
+        printf("  %10.3f ms %8" PRIu64 " blocks  %s 0x%" PRIx64 "\n", (double)o->total_ns / 1e6,
+               o->count, ct_reason_name(o->reason) ? ct_reason_name(o->reason) : "?", o->object);
+    }
+    if (g->nstuck || g->nsites || g->nobjects)
+        printf("\n");
     for (size_t i = 0; i < st->nchildren; i++)
         printf("child       %" PRIu64 ", traced in %s.%" PRIu64 "\n", st->children[i], path,
                st->children[i]);
@@ -70,8 +99,51 @@ static void print_json(const char *path, const struct ct_stats *st)
            st->strings, st->lost_events, st->conflicts);
 }
 
+static void print_frames_json(const char (*frames)[160], unsigned n)
+{
+    printf(",\"stack\":[");
+    for (unsigned f = 0; f < n; f++) {
+        printf("%s", f ? "," : "");
+        ct_json_string(stdout, frames[f], strlen(frames[f]));
+    }
+    printf("]");
+}
+
+static void print_diagnosis_json(const struct ct_diagnosis *g)
+{
+    printf(",\"blocked_at_end\":[");
+    for (size_t i = 0; i < g->nstuck; i++) {
+        const struct ct_stuck *s = &g->stuck[i];
+        printf("%s{\"tid\":%" PRIu64 ",\"reason\":\"%s\",\"object\":%" PRIu64
+               ",\"since_ns\":%" PRId64,
+               i ? "," : "", s->tid, ct_reason_name(s->reason) ? ct_reason_name(s->reason) : "?",
+               s->object, s->since_ns);
+        print_frames_json(s->frames, s->nframes);
+        printf("}");
+    }
+    printf("],\"top_block_sites\":[");
+    for (size_t i = 0; i < g->nsites; i++) {
+        const struct ct_block_site *s = &g->sites[i];
+        printf("%s{\"reason\":\"%s\",\"count\":%" PRIu64 ",\"total_ns\":%" PRIu64,
+               i ? "," : "", ct_reason_name(s->reason) ? ct_reason_name(s->reason) : "?", s->count,
+               s->total_ns);
+        print_frames_json(s->frames, s->nframes);
+        printf("}");
+    }
+    printf("],\"contended_objects\":[");
+    for (size_t i = 0; i < g->nobjects; i++) {
+        const struct ct_contended *o = &g->objects[i];
+        printf("%s{\"reason\":\"%s\",\"object\":%" PRIu64 ",\"count\":%" PRIu64
+               ",\"total_ns\":%" PRIu64 "}",
+               i ? "," : "", ct_reason_name(o->reason) ? ct_reason_name(o->reason) : "?",
+               o->object, o->count, o->total_ns);
+    }
+    printf("]");
+}
+
 static void print_children_json(const struct ct_stats *st)
 {
+    print_diagnosis_json(&st->diag);
     printf(",\"children\":[");
     for (size_t i = 0; i < st->nchildren; i++)
         printf("%s%" PRIu64, i ? "," : "", st->children[i]);
@@ -124,10 +196,14 @@ const struct ct_command ct_cmd_stats = {
     "usage: ctrace stats [--json] FILE\n"
     "\n"
     "Prints an overview of the trace FILE: its duration, generations, threads,\n"
-    "events by kind, tasks, regions, logs, distinct stacks and lost events.\n"
+    "events by kind, tasks, regions, logs, distinct stacks and lost events; and a\n"
+    "diagnosis: the threads still blocked when the trace ends (leaks, deadlocks)\n"
+    "with their stacks, the call sites where threads blocked longest, and the\n"
+    "most contended objects. Children that ctrace run traced are named.\n"
     "\n"
     "  --json   one JSON object with the fields duration_ns, threads, events\n"
     "           (kind name to count), tasks, regions, logs, stacks, lost_events,\n"
-    "           generations, and more\n",
+    "           generations, blocked_at_end, top_block_sites, contended_objects,\n"
+    "           children, and more\n",
     run,
 };

@@ -147,7 +147,7 @@ static void test_region_spans_generations(void **state)
     rec_start(&r, &config);
     ctrace_task task = ctrace_task_begin(CTRACE_NO_TASK, "long");
     ctrace_region region = ctrace_region_begin(task, "spanning");
-    usleep(50000);
+    usleep(200000); /* the writer wakes every 10 ms: at least two ends */
     ctrace_region_end(region);
     ctrace_task_end(task);
     size_t size;
@@ -156,10 +156,10 @@ static void test_region_spans_generations(void **state)
     int rc = read_trace(data, size, &t);
     if (rc != 0)
         fail_msg("%s", t.error);
-    assert_true(t.generations >= 3);
+    assert_true(t.generations >= 2);
     assert_string_equal(find(&t, CT_EV_REGION_END, 0)->str, "spanning");
     assert_true(find(&t, CT_EV_REGION_END, 0)->ts_ns - find(&t, CT_EV_REGION_BEGIN, 0)->ts_ns >=
-                50000000);
+                199000000);
     free_trace(&t);
     free(data);
 }

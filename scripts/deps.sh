@@ -9,7 +9,7 @@ packages="meson ninja-build pkg-config gcc libc6-dev libcmocka-dev python3"
 # its profiles in the tests.
 packages="$packages libdw-dev zlib1g-dev golang-go"
 # Real programs traced by the integration tests and the benchmark.
-packages="$packages pigz coreutils"
+packages="$packages pigz coreutils strace"
 # clang with libFuzzer and the sanitizer runtimes: the fuzz target and the
 # ThreadSanitizer build.
 packages="$packages clang libclang-rt-14-dev"

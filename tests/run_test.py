@@ -125,6 +125,32 @@ with tempfile.TemporaryDirectory() as d:
     check("pipe reads have stacks", all("stack" in e for e in reads))
     check("pipe 21 sleeps", count(ev, "block", reason="sleep") == 21)
 
+    # The same run under strace: with a zero threshold every read is recorded,
+    # and the reads on the pipe that strace saw the main thread make after
+    # the pipe was created are exactly the trace's.
+    st = os.path.join(d, "strace.log")
+    r = subprocess.run(["strace", "-f", "-e", "trace=read,pipe,pipe2", "-o", st, ctrace, "run",
+                        "-o", out, "--syscall-threshold=0", "--",
+                        os.path.join(progs, "pipe_relay")], capture_output=True, text=True,
+                       timeout=120)
+    check("pipe under strace exit", r.returncode == 0, r.stderr[-300:])
+    ev, names = dump(out)
+    reads = [e for e in ev if e["kind"] == "syscall" and e["call"] == "read" and
+             e["class"] == "pipe"]
+    fd = reads[0]["fd"] if reads else "?"
+    main_tid = reads[0]["tid"] if reads else 0
+    seen_pipe, strace_reads = False, 0
+    for line in open(st):
+        parts = line.split(None, 1)
+        if len(parts) < 2 or not parts[0].isdigit() or int(parts[0]) != main_tid:
+            continue
+        if parts[1].startswith(("pipe(", "pipe2(")):
+            seen_pipe = True
+        elif seen_pipe and parts[1].startswith(f"read({fd},"):
+            strace_reads += 1  # an interrupted line "<... read resumed>" is the same call
+    check("pipe reads: the trace's count is strace's", strace_reads == len(reads) == 21,
+          (strace_reads, len(reads)))
+
     r = run("mutex_contention", out)
     check("mutex exit (counter right)", r.returncode == 0, r.stdout + r.stderr)
     ev, names = dump(out)

@@ -102,8 +102,7 @@ static struct open_task *task_add(struct task_table *t, uint64_t id)
 /* Records a task whose begin and end are both known, and forgets it. */
 static void task_done(struct ct_annotations *a, struct open_task *t)
 {
-    int64_t d = t->end - t->begin;
-    ct_latency_add(&a->tasks[t->type].latency, d > 0 ? (uint64_t)d : 0);
+    ct_latency_add(&a->tasks[t->type].latency, ct_span_ns(t->begin, t->end));
     t->id = UINT64_MAX;
 }
 
@@ -171,8 +170,7 @@ static void end_region(struct state *s, struct region_stack *st, long i, long ty
             a->regions[type].unmatched++;
         return;
     }
-    int64_t d = now - st->frames[i].begin;
-    ct_latency_add(&a->regions[st->frames[i].type].latency, d > 0 ? (uint64_t)d : 0);
+    ct_latency_add(&a->regions[st->frames[i].type].latency, ct_span_ns(st->frames[i].begin, now));
     memmove(&st->frames[i], &st->frames[i + 1], (st->count - (size_t)i - 1) * sizeof *st->frames);
     st->count--;
 }

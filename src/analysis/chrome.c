@@ -81,8 +81,9 @@ static void comma(struct exporter *x)
 
 static void time_us(FILE *out, const char *key, int64_t ns)
 {
-    fprintf(out, ",\"%s\":%s%" PRId64 ".%03" PRId64, key, ns < 0 ? "-" : "",
-            (ns < 0 ? -ns : ns) / 1000, (ns < 0 ? -ns : ns) % 1000);
+    uint64_t magnitude = ns < 0 ? 0 - (uint64_t)ns : (uint64_t)ns;
+    fprintf(out, ",\"%s\":%s%" PRIu64 ".%03" PRIu64, key, ns < 0 ? "-" : "", magnitude / 1000,
+            magnitude % 1000);
 }
 
 static void json_bytes(FILE *out, const void *p, size_t n)
@@ -151,7 +152,7 @@ static void flush_slice(struct exporter *x, struct slice *s)
                     ",\"tid\":%" PRIu64,
             state_name(s->column, s->reason, buf), x->pid + 1, s->tid);
     time_us(x->out, "ts", s->begin);
-    time_us(x->out, "dur", s->end - s->begin);
+    time_us(x->out, "dur", (int64_t)ct_span_ns(s->begin, s->end));
     fputs("}", x->out);
 }
 
@@ -245,7 +246,7 @@ static void write_cpu_runs(struct exporter *x, const struct ct_threads *t)
         json_bytes(x->out, name, strlen(name));
         fprintf(x->out, ",\"pid\":%" PRIu64 ",\"tid\":%d", x->pid + 2, run->cpu);
         time_us(x->out, "ts", run->begin);
-        time_us(x->out, "dur", run->end - run->begin);
+        time_us(x->out, "dur", (int64_t)ct_span_ns(run->begin, run->end));
         fprintf(x->out, ",\"args\":{\"tid\":%" PRIu64 "}}", run->tid);
     }
 }
@@ -324,7 +325,7 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
         json_bytes(x->out, s->regions[i].type, strlen(s->regions[i].type));
         fprintf(x->out, ",\"pid\":%" PRIu64 ",\"tid\":%" PRIu64, x->pid, r->tid);
         time_us(x->out, "ts", s->regions[i].begin);
-        time_us(x->out, "dur", ev->ts_ns - s->regions[i].begin);
+        time_us(x->out, "dur", (int64_t)ct_span_ns(s->regions[i].begin, ev->ts_ns));
         fputs("}", x->out);
         memmove(&s->regions[i], &s->regions[i + 1], (s->nregions - i - 1) * sizeof s->regions[0]);
         s->nregions--;

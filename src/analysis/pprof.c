@@ -235,7 +235,7 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
     case CT_EV_UNBLOCK: {
         const char *group = ct_reason_group(t->reason);
         if (t->blocked && b->type == CT_PPROF_SYNC && group && strcmp(group, "sync") == 0)
-            add_sample(b, t->block_pcs, t->block_n, (uint64_t)(ev->ts_ns - t->block_ts));
+            add_sample(b, t->block_pcs, t->block_n, ct_span_ns(t->block_ts, ev->ts_ns));
         t->blocked = false;
         break;
     }
@@ -243,7 +243,7 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
         bool net = ev->args[2] == CT_FD_NETWORK;
         if ((b->type == CT_PPROF_NET && net) || (b->type == CT_PPROF_SYSCALL && !net)) {
             int64_t end = ct_gen_ns(rd, gen, ev->ts + ev->args[3]);
-            add_sample(b, pcs, n, (uint64_t)(end - ev->ts_ns));
+            add_sample(b, pcs, n, ct_span_ns(ev->ts_ns, end));
         }
         break;
     }
@@ -259,7 +259,7 @@ static void on_interval(void *ctx, const struct ct_thread_row *r, int column, un
         return;
     struct thread_state *t = thread_of(b, r->tid);
     if (t)
-        add_sample(b, t->pcs, t->n, (uint64_t)(end - begin));
+        add_sample(b, t->pcs, t->n, ct_span_ns(begin, end));
 }
 
 /* ---- writing ---- */

@@ -135,7 +135,7 @@ static void diag_event(struct diag_state *d, const struct ct_gen *gen, const str
     if (!p->blocked)
         return;
     p->blocked = false;
-    uint64_t ns = ev->ts_ns > p->since ? (uint64_t)(ev->ts_ns - p->since) : 0;
+    uint64_t ns = ct_span_ns(p->since, ev->ts_ns);
     if (p->stack)
         accumulate(&d->sites, &d->nsites, &d->sites_cap, p->stack, p, ns);
     if (p->object)
@@ -258,8 +258,10 @@ int ct_stats_compute(struct ct_reader *rd, struct ct_stats *st)
         if (gen.complete && ct_gen_ns(rd, &gen, gen.end_units) > st->last_ns)
             st->last_ns = ct_gen_ns(rd, &gen, gen.end_units);
         count_tables(st, &gen, &threads, &tracers);
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION /* reading local ELF files: slow, not input */
         if (!diag.symbols && gen.nmodules)
             diag.symbols = ct_symbols_open(&gen);
+#endif
         for (size_t b = 0; b < gen.nbatches && r >= 0; b++) {
             if (!ct_idset_has(&tracers, gen.batches[b].tid + 1))
                 ct_idset_add(&threads, gen.batches[b].tid + 1);
@@ -281,7 +283,7 @@ int ct_stats_compute(struct ct_reader *rd, struct ct_stats *st)
     st->threads = threads.count;
     st->stacks = stacks.count;
     st->strings = strings.count;
-    st->duration_ns = st->last_ns > st->first_ns ? (uint64_t)(st->last_ns - st->first_ns) : 0;
+    st->duration_ns = ct_span_ns(st->first_ns, st->last_ns);
     ct_gen_free(&gen);
     ct_idset_free(&threads);
     ct_idset_free(&tracers);

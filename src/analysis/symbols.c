@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct ct_symbols {
     Dwfl *dwfl;
@@ -59,8 +60,9 @@ struct ct_symbols *ct_symbols_open(const struct ct_gen *gen)
         e->start = m->start;
         e->end = m->start + m->size;
         e->bias = m->bias;
-        if (e->path[0] != '/')
-            continue; /* the vDSO and friends: no file to read */
+        struct stat st;
+        if (e->path[0] != '/' || stat(e->path, &st) != 0 || !S_ISREG(st.st_mode))
+            continue; /* the vDSO and friends, or not a file (a hostile trace's /dev/tty) */
         e->mod = dwfl_report_elf(s->dwfl, basename_of(e->path), e->path, -1, m->bias, false);
         if (!e->mod)
             continue;

@@ -82,7 +82,7 @@ static void account(const struct ct_threads *t, struct ct_thread_row *r, int64_t
         if (r->activity != CT_COL_EXEC && r->activity_end > r->at && r->activity_end < stop)
             stop = r->activity_end;
         int column = classify(r, sched);
-        uint64_t d = (uint64_t)(stop - r->at);
+        uint64_t d = ct_span_ns(r->at, stop);
         r->ns[column] += d;
         if (column == CT_COL_SYNC && r->reason < CT_SYNC_REASONS)
             r->sync_ns[r->reason] += d;

@@ -153,6 +153,13 @@ void ct_gen_free(struct ct_gen *gen);
 void ct_rd_events(struct ct_gen *gen, size_t batch, struct ct_event_iter *it);
 int ct_rd_next_event(struct ct_reader *rd, struct ct_event_iter *it, struct ct_event *ev);
 
+/* to - from, or 0 when to is not after from; in unsigned arithmetic, so
+ * that the times of a hostile file never overflow a signed subtraction. */
+static inline uint64_t ct_span_ns(int64_t from, int64_t to)
+{
+    return to > from ? (uint64_t)to - (uint64_t)from : 0;
+}
+
 /* Nanoseconds since the session's start of a time in clock units. */
 int64_t ct_gen_ns(const struct ct_reader *rd, const struct ct_gen *gen, uint64_t units);
 

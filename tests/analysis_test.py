@@ -75,6 +75,16 @@ with tempfile.TemporaryDirectory() as d:
         r = regions.get(name, {})
         check(f"200 {name} regions", r.get("count") == 200, r)
         check(f"{name} at least its work", r.get("min_ns", 0) >= least - 3000, r)
+    each = js("tasks", "--json", "--type=processOrder", trace)
+    check("200 processOrder tasks listed", each and len(each) == 200, len(each or []))
+    for t in (each or [])[:200]:
+        ok = (t["logs"] == 1 and t["regions"] == 3 and len(t["threads"]) == 2 and
+              0 < t["execution_ns"] <= t["duration_ns"])
+        if not ok:
+            check("a processOrder task: 1 log, 3 regions, 2 threads, execution within it", False, t)
+            break
+    else:
+        check("each processOrder task: 1 log, 3 regions, 2 threads, execution within it", True)
     text = subprocess.run([ctrace, "tasks", trace], capture_output=True, text=True).stdout
     check("tasks text has a histogram", "#" in text and "processOrder" in text, text)
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../analysis/annotations.h"
+#include "../analysis/taskview.h"
 #include "cli.h"
 
 /* A duration for people: ns, us, ms or s with three significant digits. */
@@ -103,15 +104,71 @@ static void print_json(const struct ct_type_stats *types, size_t n)
     printf("]\n");
 }
 
+/* `ctrace tasks --type=T`: each task of the type, and where its time went. */
+static int list_type(const char *path, const char *type, bool json)
+{
+    struct ct_reader rd;
+    struct ct_task_view v;
+    int rc = ct_task_view(path, type, &v, &rd);
+    if (rc == 0 && json) {
+        printf("[");
+        for (size_t i = 0; i < v.count; i++) {
+            const struct ct_task_row *r = &v.rows[i];
+            printf("%s{\"id\":%" PRIu64 ",\"parent\":%" PRIu64 ",\"begin_ns\":%" PRId64
+                   ",\"duration_ns\":%s%" PRIu64 ",\"threads\":[",
+                   i ? "," : "", r->id, r->parent, r->begin_ns,
+                   r->end_ns == INT64_MIN ? "null,\"unfinished\":" : "",
+                   r->end_ns == INT64_MIN ? (uint64_t)1 : ct_span_ns(r->begin_ns, r->end_ns));
+            for (unsigned k = 0; k < r->nthreads; k++)
+                printf("%s%" PRIu64, k ? "," : "", r->threads[k]);
+            printf("],\"logs\":%" PRIu64 ",\"regions\":%" PRIu64, r->logs, r->regions);
+            for (int c = 0; c < CT_COL_COUNT; c++)
+                printf(",\"%s_ns\":%" PRIu64, ct_column_name(c), r->ns[c]);
+            printf(",\"sync_by_primitive_ns\":{");
+            bool any = false;
+            for (unsigned k = 1; k < CT_SYNC_REASONS; k++)
+                if (r->sync_ns[k]) {
+                    printf("%s\"%s\":%" PRIu64, any ? "," : "", ct_reason_name(k), r->sync_ns[k]);
+                    any = true;
+                }
+            printf("}}");
+        }
+        printf("]\n");
+    } else if (rc == 0) {
+        printf("tasks of type %s: %zu; time of their threads inside their regions\n\n", type,
+               v.count);
+        printf("%-10s %10s %8s %5s %5s", "task", "duration", "threads", "logs", "regs");
+        for (int c = 0; c < CT_COL_COUNT; c++)
+            printf(" %10s", ct_column_name(c));
+        printf("\n");
+        for (size_t i = 0; i < v.count; i++) {
+            const struct ct_task_row *r = &v.rows[i];
+            char d[16];
+            printf("%-10" PRIu64 " %10s %8u %5" PRIu64 " %5" PRIu64, r->id,
+                   r->end_ns == INT64_MIN ? "unended" : human(ct_span_ns(r->begin_ns, r->end_ns), d),
+                   r->nthreads, r->logs, r->regions);
+            for (int c = 0; c < CT_COL_COUNT; c++)
+                printf(" %10s", human(r->ns[c], d));
+            printf("\n");
+        }
+    }
+    ct_cli_report(&rd);
+    ct_rd_close(&rd);
+    ct_task_view_free(&v);
+    return rc == 0 ? CT_EXIT_OK : CT_EXIT_BAD_INPUT;
+}
+
 static int run_common(const struct ct_command *cmd, bool regions, int argc, char **argv)
 {
     if (ct_cli_wants_help(cmd, argc, argv))
         return CT_EXIT_OK;
     bool json = false;
-    const char *path = NULL;
+    const char *path = NULL, *type = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
             json = true;
+        else if (!regions && strncmp(argv[i], "--type=", 7) == 0)
+            type = argv[i] + 7;
         else if (argv[i][0] == '-' && argv[i][1])
             return ct_cli_usage_error(cmd, "unknown option '%s'", argv[i]);
         else if (path)
@@ -121,6 +178,8 @@ static int run_common(const struct ct_command *cmd, bool regions, int argc, char
     }
     if (!path)
         return ct_cli_usage_error(cmd, "missing FILE");
+    if (type)
+        return list_type(path, type, json);
     struct ct_reader rd;
     if (ct_rd_open(&rd, path) != 0) {
         ct_cli_report(&rd);
@@ -159,15 +218,20 @@ static int run_regions(int argc, char **argv)
 const struct ct_command ct_cmd_tasks = {
     "tasks",
     "tasks by type: count and latency distribution",
-    "usage: ctrace tasks [--json] FILE\n"
+    "usage: ctrace tasks [--json] [--type=T] FILE\n"
     "\n"
     "For each task type: how many tasks ended, their total, minimum, median,\n"
     "90th and 99th percentile and maximum duration (percentiles within 1.6 %),\n"
     "and a histogram of durations. Tasks begun but not ended in the trace, and\n"
     "ends whose begin is not in it, are counted apart.\n"
     "\n"
-    "  --json   an array of {type, count, total_ns, min_ns, p50_ns, p90_ns,\n"
-    "           p99_ns, max_ns, unfinished, unmatched}\n",
+    "  --type=T  each task of type T instead: its duration, threads, logs,\n"
+    "            regions, and where its time went (its threads' time inside\n"
+    "            its regions: execution, blocked by reason, scheduler wait...)\n"
+    "  --json    an array of {type, count, total_ns, min_ns, p50_ns, p90_ns,\n"
+    "            p99_ns, max_ns, unfinished, unmatched}; with --type, of\n"
+    "            {id, parent, begin_ns, duration_ns, threads, logs, regions,\n"
+    "            execution_ns, ..., sync_by_primitive_ns}\n",
     run_tasks,
 };
 

@@ -1,0 +1,33 @@
+/* taskview.h - each task of one type, and where its time went (taskview.c). */
+#ifndef CT_TASKVIEW_H
+#define CT_TASKVIEW_H
+
+#include <stdint.h>
+
+#include "../format/reader.h"
+#include "threads.h"
+
+#define CT_TASK_THREADS 16
+
+struct ct_task_row {
+    uint64_t id, parent;
+    int64_t begin_ns, end_ns; /* end_ns INT64_MIN: not ended in the trace */
+    uint64_t threads[CT_TASK_THREADS];
+    unsigned nthreads;
+    uint64_t logs, regions;
+    uint64_t ns[CT_COL_COUNT];   /* time of its threads inside its regions */
+    uint64_t sync_ns[CT_SYNC_REASONS];
+};
+
+struct ct_task_view {
+    struct ct_task_row *rows;
+    size_t count, cap;
+};
+
+/* Reads the trace at path twice; 0, or -1 with the error in rd (open or
+ * closed: ct_rd_close it either way). */
+int ct_task_view(const char *path, const char *type, struct ct_task_view *out,
+                 struct ct_reader *rd);
+void ct_task_view_free(struct ct_task_view *v);
+
+#endif

@@ -120,7 +120,10 @@ with tempfile.TemporaryDirectory() as d:
     check("pipe exit", r.returncode == 0, r.stderr)
     ev, names = dump(out)
     reads = [e for e in ev if e["kind"] == "syscall" and e["call"] == "read"]
-    check("pipe 21 slow reads", len(reads) == 21, len(reads))
+    # Each read waits about 2 ms for its message, unless a loaded machine
+    # delayed the reader past the write: then it is fast and not recorded.
+    # (The exact count, with every read recorded, is checked under strace.)
+    check("pipe: the slow reads, at most 21", 10 <= len(reads) <= 21, len(reads))
     check("pipe reads are on a pipe", all(e["class"] == "pipe" for e in reads))
     check("pipe reads have stacks", all("stack" in e for e in reads))
     check("pipe 21 sleeps", count(ev, "block", reason="sleep") == 21)

@@ -59,7 +59,7 @@ static void test_loss_is_bounded_and_recorded(void **state)
     while (turn != THREADS)
         pthread_cond_wait(&cond, &lock);
     pthread_mutex_unlock(&lock);
-    usleep(200000); /* the writer writes the holders' batches and frees them */
+    usleep(1000000); /* the writer writes the holders' batches and frees them */
     pthread_mutex_lock(&lock);
     phase = 1;
     pthread_cond_broadcast(&cond);

@@ -21,6 +21,10 @@ int ct_cli_usage_error(const struct ct_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* True when argv holds --help or -h (the help is then printed). */
 bool ct_cli_wants_help(const struct ct_command *cmd, int argc, char **argv);
+/* Parses `[--json] FILE` and opens FILE: -1 when the command may go on,
+ * else the exit status to return (usage or an unreadable file, reported). */
+int ct_cli_open_json_file(const struct ct_command *cmd, int argc, char **argv, bool *json,
+                          const char **path, struct ct_reader *rd);
 /* Prints a reader error or warning as one line on stderr. */
 void ct_cli_report(const struct ct_reader *rd);
 /* Writes s as a JSON string literal (with quotes). */

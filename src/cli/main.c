@@ -53,6 +53,30 @@ bool ct_cli_wants_help(const struct ct_command *cmd, int argc, char **argv)
     return false;
 }
 
+int ct_cli_open_json_file(const struct ct_command *cmd, int argc, char **argv, bool *json,
+                          const char **path, struct ct_reader *rd)
+{
+    *json = false;
+    *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            *json = true;
+        else if (argv[i][0] == '-' && argv[i][1])
+            return ct_cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+        else if (*path)
+            return ct_cli_usage_error(cmd, "expected one FILE");
+        else
+            *path = argv[i];
+    }
+    if (!*path)
+        return ct_cli_usage_error(cmd, "missing FILE");
+    if (ct_rd_open(rd, *path) != 0) {
+        ct_cli_report(rd);
+        return CT_EXIT_BAD_INPUT;
+    }
+    return -1;
+}
+
 void ct_cli_report(const struct ct_reader *rd)
 {
     if (rd->failed)

@@ -158,25 +158,12 @@ static int run(int argc, char **argv)
 {
     if (ct_cli_wants_help(&ct_cmd_stats, argc, argv))
         return CT_EXIT_OK;
-    bool json = false;
-    const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = true;
-        else if (argv[i][0] == '-' && argv[i][1])
-            return ct_cli_usage_error(&ct_cmd_stats, "unknown option '%s'", argv[i]);
-        else if (path)
-            return ct_cli_usage_error(&ct_cmd_stats, "expected one FILE");
-        else
-            path = argv[i];
-    }
-    if (!path)
-        return ct_cli_usage_error(&ct_cmd_stats, "missing FILE");
+    bool json;
+    const char *path;
     struct ct_reader rd;
-    if (ct_rd_open(&rd, path) != 0) {
-        ct_cli_report(&rd);
-        return CT_EXIT_BAD_INPUT;
-    }
+    int usage = ct_cli_open_json_file(&ct_cmd_stats, argc, argv, &json, &path, &rd);
+    if (usage >= 0)
+        return usage;
     struct ct_stats st;
     int rc = ct_stats_compute(&rd, &st);
     if (rc == 0) {

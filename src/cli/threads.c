@@ -118,25 +118,12 @@ static int run(int argc, char **argv)
 {
     if (ct_cli_wants_help(&ct_cmd_threads, argc, argv))
         return CT_EXIT_OK;
-    bool json = false;
-    const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = true;
-        else if (argv[i][0] == '-' && argv[i][1])
-            return ct_cli_usage_error(&ct_cmd_threads, "unknown option '%s'", argv[i]);
-        else if (path)
-            return ct_cli_usage_error(&ct_cmd_threads, "expected one FILE");
-        else
-            path = argv[i];
-    }
-    if (!path)
-        return ct_cli_usage_error(&ct_cmd_threads, "missing FILE");
+    bool json;
+    const char *path;
     struct ct_reader rd;
-    if (ct_rd_open(&rd, path) != 0) {
-        ct_cli_report(&rd);
-        return CT_EXIT_BAD_INPUT;
-    }
+    int usage = ct_cli_open_json_file(&ct_cmd_threads, argc, argv, &json, &path, &rd);
+    if (usage >= 0)
+        return usage;
     struct ct_threads t;
     int rc = ct_threads_compute(&rd, &t);
     if (rc == 0) {

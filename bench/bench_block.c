@@ -11,23 +11,12 @@
 #include <unistd.h>
 
 #include "ctrace.h"
+#include "bench_util.h"
 #include "../src/recorder/system.h"
 
 #define RUNS 11
 #define LOOP 1000000
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 __attribute__((noinline)) static void deep_block(int depth)
 {

@@ -8,6 +8,8 @@
  */
 #include <ctrace.h>
 
+#include "bench_util.h"
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,18 +26,6 @@
 #define RUNS 11
 #define LOOP 1000000
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 struct result {
     double median, min;

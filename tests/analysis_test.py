@@ -9,19 +9,11 @@ import subprocess
 import sys
 import tempfile
 
+from checks import check, finish
+
 ctrace, progs, basics = sys.argv[1], sys.argv[2], sys.argv[3]
-passed = failed = 0
 COLUMNS = ["execution_ns", "network_wait_ns", "sync_block_ns", "syscall_ns", "sched_wait_ns",
            "sleep_ns", "other_ns"]
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {name} {detail}")
 
 
 def js(*args):
@@ -169,5 +161,4 @@ with tempfile.TemporaryDirectory() as d:
     r = subprocess.run([ctrace, "pprof", "--type=bogus", out], capture_output=True, text=True)
     check("pprof bad type is usage", r.returncode == 2)
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

@@ -12,17 +12,9 @@ import subprocess
 import sys
 import tempfile
 
+from checks import check, finish
+
 ctrace = sys.argv[1]
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {name} {detail}")
 
 
 def events(path):
@@ -100,5 +92,4 @@ with tempfile.TemporaryDirectory() as d:
     started = {e[0] for e in evs if e[1] == "thread_start"}
     check("sort every created thread started", len(started) == created, (len(started), created))
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

@@ -8,17 +8,9 @@ import subprocess
 import sys
 import tempfile
 
+from checks import check, finish
+
 ctrace, progs = sys.argv[1], sys.argv[2]
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {name} {detail}")
 
 
 def run(prog, out, *args, options=()):
@@ -229,5 +221,4 @@ with tempfile.TemporaryDirectory() as d:
                        capture_output=True, text=True)
     check("status passed through", r.returncode == 7, r.returncode)
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

@@ -276,6 +276,7 @@ int ct_stats_compute(struct ct_reader *rd, struct ct_stats *st)
         for (size_t i = 0; i < gen.strings.cap; i++)
             ct_idset_add(&strings, gen.strings.entries[i].id);
         st->conflicts += gen.conflicts;
+        st->refs_dropped += gen.refs_dropped;
         if (r < 0)
             break;
     }

@@ -51,6 +51,7 @@ struct ct_stats {
     bool kind_known[CT_MAX_KINDS];
     uint64_t tasks, regions, logs, stacks, strings;
     uint64_t lost_events;
+    uint64_t refs_dropped; /* strings and stacks an intern table had no room for */
     uint64_t regions_out_of_order; /* ends that were not the innermost region */
     uint64_t conflicts;
     uint64_t pid;

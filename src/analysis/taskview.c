@@ -16,10 +16,6 @@
 
 #include "idset.h"
 
-struct open_region {
-    uint64_t task;
-};
-
 struct thread_regions {
     uint64_t tid;
     uint64_t tasks[64]; /* the task of each open region, innermost last */
@@ -30,7 +26,6 @@ struct view {
     struct ct_task_view *out;
     struct thread_regions *threads;
     size_t nthreads;
-    const char *type;
 };
 
 static struct ct_task_row *row_of(struct ct_task_view *v, uint64_t id)
@@ -175,7 +170,7 @@ int ct_task_view(const char *path, const char *type, struct ct_task_view *out,
     ct_rd_close(rd);
     if (ct_rd_open(rd, path) != 0)
         return -1;
-    struct view w = {.out = out, .type = type};
+    struct view w = {.out = out};
     struct ct_visitor v = {&w, on_interval, on_event};
     struct ct_threads t;
     int rc = ct_threads_visit(rd, &t, &v);

@@ -30,6 +30,9 @@ static void print_text(const char *path, const struct ct_stats *st)
     printf("logs        %" PRIu64 "\n", st->logs);
     printf("stacks      %" PRIu64 "\n", st->stacks);
     printf("lost events %" PRIu64 "\n", st->lost_events);
+    if (st->refs_dropped)
+        printf("stacks and strings left out (intern tables full) %" PRIu64 "\n",
+               st->refs_dropped);
     const struct ct_diagnosis *g = &st->diag;
     if (g->nstuck)
         printf("\nblocked at the end of the trace (a leak, or a deadlock):\n");
@@ -94,9 +97,10 @@ static void print_json(const char *path, const struct ct_stats *st)
     print_children_json(st);
     printf(",\"events_total\":%" PRIu64 ",\"tasks\":%" PRIu64 ",\"regions\":%" PRIu64
            ",\"regions_out_of_order\":%" PRIu64 ",\"logs\":%" PRIu64 ",\"stacks\":%" PRIu64
-           ",\"strings\":%" PRIu64 ",\"lost_events\":%" PRIu64 ",\"conflicts\":%" PRIu64 "}\n",
+           ",\"strings\":%" PRIu64 ",\"lost_events\":%" PRIu64 ",\"conflicts\":%" PRIu64
+           ",\"references_dropped\":%" PRIu64 "}\n",
            st->events, st->tasks, st->regions, st->regions_out_of_order, st->logs, st->stacks,
-           st->strings, st->lost_events, st->conflicts);
+           st->strings, st->lost_events, st->conflicts, st->refs_dropped);
 }
 
 static void print_frames_json(const char (*frames)[160], unsigned n)

@@ -502,6 +502,8 @@ static int read_gen_end(struct ct_reader *rd, struct ct_gen *gen, struct ct_curs
     GET(c, &gen->end_mono_ns, "generation end clock");
     GET(c, &gen->end_batches, "generation batch count");
     GET(c, &gen->end_lost, "generation lost count");
+    if (c->p < c->end) /* a later field, optional */
+        GET(c, &gen->refs_dropped, "dropped reference count");
     if (number != gen->number)
         return fail(rd, offset_of(rd, c->p), "end of generation %llu inside generation %llu",
                     (unsigned long long)number, (unsigned long long)gen->number);

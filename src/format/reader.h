@@ -79,6 +79,7 @@ struct ct_gen {
     bool complete;      /* its end record was read */
     uint64_t base_units, base_mono_ns, base_real_ns, q32;
     uint64_t end_units, end_mono_ns, end_batches, end_lost;
+    uint64_t refs_dropped; /* strings and stacks left out (GEN_END, optional) */
     bool has_process;
     struct ct_rd_process process;
     struct ct_rd_thread *threads;

@@ -137,19 +137,30 @@ static char **collect(const char *arg0, va_list ap, char ***envp)
     return argv;
 }
 
+enum via { VIA_EXECV, VIA_EXECVP, VIA_EXECVE };
+
+/* Runs an argv built by collect() through the vector form (the wrappers
+ * above); frees it when the exec fails. */
+static int exec_collected(enum via via, const char *target, char **argv, char **envp)
+{
+    if (!argv) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int rc = via == VIA_EXECV    ? execv(target, argv)
+             : via == VIA_EXECVP ? execvp(target, argv)
+                                 : execve(target, argv, envp);
+    free(argv);
+    return rc;
+}
+
 CT_EXPORT int execl(const char *path, const char *arg0, ...)
 {
     va_list ap;
     va_start(ap, arg0);
     char **argv = collect(arg0, ap, NULL);
     va_end(ap);
-    if (!argv) {
-        errno = ENOMEM;
-        return -1;
-    }
-    int rc = execv(path, argv);
-    free(argv);
-    return rc;
+    return exec_collected(VIA_EXECV, path, argv, NULL);
 }
 
 CT_EXPORT int execlp(const char *file, const char *arg0, ...)
@@ -158,13 +169,7 @@ CT_EXPORT int execlp(const char *file, const char *arg0, ...)
     va_start(ap, arg0);
     char **argv = collect(arg0, ap, NULL);
     va_end(ap);
-    if (!argv) {
-        errno = ENOMEM;
-        return -1;
-    }
-    int rc = execvp(file, argv);
-    free(argv);
-    return rc;
+    return exec_collected(VIA_EXECVP, file, argv, NULL);
 }
 
 CT_EXPORT int execle(const char *path, const char *arg0, ...)
@@ -174,11 +179,5 @@ CT_EXPORT int execle(const char *path, const char *arg0, ...)
     char **envp = NULL;
     char **argv = collect(arg0, ap, &envp);
     va_end(ap);
-    if (!argv) {
-        errno = ENOMEM;
-        return -1;
-    }
-    int rc = execve(path, argv, envp);
-    free(argv);
-    return rc;
+    return exec_collected(VIA_EXECVE, path, argv, envp);
 }

@@ -45,11 +45,6 @@ struct ct_batch *ct_pool_batch(uint32_t index)
     return &batches[index];
 }
 
-size_t ct_pool_bytes_mapped(void)
-{
-    return (size_t)atomic_load_explicit(&mapped, memory_order_relaxed) * CT_BATCH_SIZE;
-}
-
 void ct_pool_put(int32_t index)
 {
     uint64_t head = atomic_load_explicit(&free_head, memory_order_relaxed);

@@ -61,7 +61,6 @@ CT_INTERNAL void ct_pool_put(int32_t index);      /* back to the free list */
 CT_INTERNAL void ct_pool_push_full(int32_t index); /* to the writer */
 CT_INTERNAL uint32_t ct_pool_take_full(void);      /* all full, in push order */
 CT_INTERNAL struct ct_batch *ct_pool_batch(uint32_t index);
-CT_INTERNAL size_t ct_pool_bytes_mapped(void);
 CT_INTERNAL void ct_pool_prefill(unsigned want_free);
 
 /* ---- intern tables (intern.c): 64-bit content hash -> small id ---- */

@@ -458,6 +458,12 @@ static void close_generation(bool last)
     ct_buf_uleb(&w.buf, end.mono_ns);
     ct_buf_uleb(&w.buf, w.gen_batches);
     ct_buf_uleb(&w.buf, w.gen_lost);
+    /* Strings and stacks left out of events because an intern table was
+     * full: the events are there, without those references. */
+    static uint64_t misses_reported;
+    uint64_t misses = ct_intern_full_misses(&ct_strings) + ct_intern_full_misses(&ct_stacks);
+    ct_buf_uleb(&w.buf, misses - misses_reported);
+    misses_reported = misses;
     write_buf_record(CT_REC_GEN_END);
     if (last)
         return;

@@ -1,0 +1,19 @@
+"""checks.py - what the test scripts share: a check that counts, and the
+closing line that CI reads ("N passed, N failed")."""
+import sys
+
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL: {name} {detail}")
+
+
+def finish():
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)

@@ -35,7 +35,7 @@ build-san/build.ninja:
 
 test-san: deps build-san/build.ninja
 	$(MESON) compile -C build-san
-	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1:handle_segv=0:verify_asan_link_order=0 \
+	CTRACE_TEST_SANITIZER=asan UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1:handle_segv=0:verify_asan_link_order=0 \
 	    $(MESON) test -C build-san --print-errorlogs --no-suite install --no-suite integration
 
 build-tsan/build.ninja:
@@ -43,7 +43,7 @@ build-tsan/build.ninja:
 
 test-tsan: deps build-tsan/build.ninja
 	$(MESON) compile -C build-tsan
-	TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 $(MESON) test -C build-tsan --suite concurrency --print-errorlogs
+	CTRACE_TEST_SANITIZER=tsan TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 $(MESON) test -C build-tsan --suite concurrency --print-errorlogs
 
 build-fuzz/build.ninja:
 	CC=clang $(MESON) setup build-fuzz -Dfuzz=true -Db_lundef=false

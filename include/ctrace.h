@@ -114,6 +114,45 @@ CTRACE_API void ctrace_logf(ctrace_task task, const char *category, const char *
 CTRACE_API void ctrace_set_stacks(bool on);
 
 /*
+ * The flight recorder (Go 1.25's runtime/trace.FlightRecorder): tracing into
+ * a moving window in memory, written out as an ordinary trace on request.
+ *
+ * The window keeps at least min_age_ns of history (the generations after the
+ * oldest one kept still cover min_age) and at most max_bytes: max_bytes wins
+ * when the two disagree, but the newest complete generation is always kept.
+ * Generations last min_age/8 (between 10 ms and 1 s) and end at max_bytes/8
+ * bytes, so the window overshoots min_age by at most one generation, and
+ * memory held is at most max_bytes plus the generation being filled (plus
+ * the recorder's event batches, config.trace.buffer_bytes).
+ *
+ * Zero fields take the defaults: min_age 10 s, max_bytes 10 MiB. max_bytes
+ * below CTRACE_FLIGHT_MIN_BYTES or min_age above CTRACE_FLIGHT_MAX_AGE_NS is
+ * EINVAL. One flight recorder at a time (EBUSY); it runs alongside a trace
+ * to a file (ctrace_start), sharing its settings when that started first.
+ * ctrace_flight_start returns NULL with errno set on error.
+ *
+ * ctrace_flight_write cuts the window at the present and writes it to fd: 0,
+ * or a negative errno (-EBUSY while another write of the same recorder runs;
+ * the error of write(2) on a closed or full fd, and the recorder goes on).
+ * It waits for the tracer's thread: not for signal handlers.
+ */
+typedef struct ctrace_flight ctrace_flight;
+typedef struct ctrace_flight_config {
+    uint64_t min_age_ns; /* default 10 s */
+    size_t max_bytes;    /* default 10 MiB */
+    ctrace_config trace; /* the recorder's settings, as for ctrace_start_config */
+} ctrace_flight_config;
+#define CTRACE_FLIGHT_MIN_BYTES ((size_t)64 << 10)
+#define CTRACE_FLIGHT_MAX_AGE_NS ((uint64_t)24 * 3600 * 1000000000)
+
+CTRACE_API ctrace_flight *ctrace_flight_start(const ctrace_flight_config *config);
+CTRACE_API int ctrace_flight_write(ctrace_flight *flight, int fd);
+CTRACE_API void ctrace_flight_stop(ctrace_flight *flight);
+/* Memory the flight recorder holds now: the window and the generation being
+ * filled, in bytes mapped. */
+CTRACE_API size_t ctrace_flight_held_bytes(const ctrace_flight *flight);
+
+/*
  * The fast "off" path. ctrace_on_ is nonzero exactly while tracing is on. The
  * macros below keep the functions' names and signatures; (name)(args) calls
  * the function itself, as does taking its address.

@@ -152,7 +152,7 @@ void ct_preload_before_exec(const char *path)
         return;
     ct_busy++;
     ct_ev_exec(path);
-    ctrace_stop();
+    ct_session_stop_all();
     ct_busy--;
     if (pre.follow)
         setenv("CTRACE_FOLLOWED", "1", 1);

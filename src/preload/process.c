@@ -41,7 +41,7 @@ CT_EXPORT pid_t fork(void)
 CT_EXPORT void _exit(int status)
 {
     if (ct_preload_owns_trace() && !ct_busy)
-        ctrace_stop();
+        ct_session_stop_all();
     REAL(_exit)(status);
     __builtin_unreachable();
 }
@@ -49,7 +49,7 @@ CT_EXPORT void _exit(int status)
 CT_EXPORT void _Exit(int status)
 {
     if (ct_preload_owns_trace() && !ct_busy)
-        ctrace_stop();
+        ct_session_stop_all();
     REAL(_Exit)(status);
     __builtin_unreachable();
 }

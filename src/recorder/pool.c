@@ -62,6 +62,10 @@ void ct_pool_put(int32_t index)
  * list; -1 when the bound is reached or the kernel refuses. */
 static int32_t map_chunk(bool touch)
 {
+    /* A plain look first: when the pool is at its bound, every event that
+     * finds no batch comes here, and must not bounce the line. */
+    if (atomic_load_explicit(&mapped, memory_order_relaxed) >= capacity)
+        return -1;
     uint32_t first = atomic_fetch_add(&mapped, CT_CHUNK_BATCHES);
     if (first >= capacity) {
         atomic_fetch_sub(&mapped, CT_CHUNK_BATCHES);

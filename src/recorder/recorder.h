@@ -30,6 +30,7 @@
 
 #include "../compat/clock.h"
 #include "../format/format.h"
+#include "ctrace.h"
 
 #define CT_INTERNAL __attribute__((visibility("hidden")))
 #define CT_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -112,6 +113,8 @@ struct ct_thread {
     uintptr_t stack_lo, stack_hi;
     _Atomic uint32_t reentered;  /* events dropped inside another event */
     uint32_t reentered_reported; /* the writer's: how many it has reported */
+    uint32_t close_seq;          /* the writer's: seq at a generation's close */
+    bool close_pending;          /* ... and inside an event then */
     /* Identity. */
     pid_t tid;
     char name[16];
@@ -160,6 +163,8 @@ CT_INTERNAL extern struct ct_state ct_g;
 
 /* ---- writer (writer.c) ---- */
 
+#define CT_MAX_SINKS 4
+
 struct ct_writer_config {
     int fd;
     uint64_t generation_ns;
@@ -167,9 +172,22 @@ struct ct_writer_config {
     size_t pool_batches;
     uint64_t counter_period_ns; /* 0: no counters */
 };
-CT_INTERNAL int ct_writer_start(const struct ct_writer_config *config);
-CT_INTERNAL void ct_writer_stop(void);
 CT_INTERNAL void ct_writer_wake(void);
+/* Sessions: a trace streamed to fd, beside any other (at most CT_MAX_SINKS);
+ * returns the sink's number, or a negative errno. It starts at the next
+ * generation boundary and ends, complete, when detached. */
+CT_INTERNAL int ct_session_attach(int fd, const ctrace_config *config);
+CT_INTERNAL void ct_session_detach(int sink);
+struct ctrace_flight;
+CT_INTERNAL int ct_session_flight_on(struct ctrace_flight *f, const ctrace_config *config);
+CT_INTERNAL void ct_session_flight_off(struct ctrace_flight *f);
+/* Ends every session (exit, _exit), after ct_exit_hook. */
+CT_INTERNAL void ct_session_stop_all(void);
+CT_INTERNAL extern void (*ct_exit_hook)(void);
+/* The file header, and an end record for a file of `gens` generations
+ * (returns its length). */
+CT_INTERNAL void ct_file_header(uint8_t h[CT_FILE_HEADER_SIZE]);
+CT_INTERNAL size_t ct_end_record(uint8_t *out, uint64_t gens);
 /* Writes what a crashing thread safely can (async-signal-safe; writer.c). */
 CT_INTERNAL void ct_crash_flush(void);
 /* A duration in clock units, from the latest calibration (after a start). */

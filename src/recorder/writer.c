@@ -34,6 +34,7 @@
 
 #include "../format/crc32c.h"
 #include "counters.h"
+#include "flight.h"
 #include "event.h"
 #include "sched.h"
 #include "records.h"
@@ -41,8 +42,23 @@
 
 #define WAKE_INTERVAL_NS 10000000u
 
+/* Where records go: up to CT_MAX_SINKS file descriptors (the trace of
+ * ctrace_start, traces streamed by the HTTP endpoint), each attached and
+ * detached at a generation's boundary, and the flight recorder's ring. */
+struct sink {
+    int fd; /* -1: free */
+    int error; /* errno of the first failed write */
+    uint64_t bytes_lost, gens;
+};
+
+/* What a session asks of the running writer, done at the next generation
+ * boundary: the generation is closed, the change made, the next begun. */
+enum { CMD_NONE, CMD_ATTACH, CMD_DETACH, CMD_FLIGHT_ON, CMD_FLIGHT_OFF, CMD_CUT };
+
 static struct writer {
-    int fd;
+    struct sink sinks[CT_MAX_SINKS];
+    struct ctrace_flight *flight;
+    bool running;
     pthread_t thread;
     _Atomic bool stopping;
     _Atomic uint32_t wake_word;
@@ -56,8 +72,6 @@ static struct writer {
     struct ct_clock_pair gen_base, session_base;
     uint64_t ns_per_unit_q32; /* calibration, 32.32 fixed point */
     uint64_t modules_sig;
-    int error;                /* errno of the first failed write */
-    uint64_t bytes_lost;
     uint32_t pending_list;    /* batches of the next generation, in order */
     uint64_t counter_period_ns, counter_last;
     struct ct_counter_batch counters;
@@ -67,6 +81,20 @@ static struct writer {
 
 static pthread_mutex_t session_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t calibrated_q32; /* survives sessions */
+static int api_sink = -1;       /* the sink of ctrace_start */
+
+/* One command at a time (callers hold session_lock); the writer answers
+ * by advancing done. */
+static pthread_mutex_t cmd_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cmd_cond = PTHREAD_COND_INITIALIZER;
+static struct {
+    _Atomic int op;
+    int sink, fd;
+    struct ctrace_flight *flight;
+    uint64_t done;
+} cmd;
+static _Atomic int dump_requested; /* a signal asked for the flight window */
+void (*ct_flight_write_hook)(struct ctrace_flight *f, const char *why);
 
 uint64_t ct_units_from_ns(uint64_t ns)
 {
@@ -100,40 +128,43 @@ static bool io_acquire(void)
     }
 }
 
-static void warn_write_failed(void)
+static void warn_write_failed(const struct sink *s)
 {
     if (atomic_load(&crashed))
         return; /* not async-signal-safe */
     char msg[256];
     int n = snprintf(msg, sizeof msg, "ctrace: writing the trace failed (%s); later events are lost\n",
-                     strerror(w.error));
+                     strerror(s->error));
     if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0)
         return;
 }
 
-/* Writes all of iov, retrying short writes and interruptions. */
-static void write_all(struct iovec *iov, int count)
+/* Writes all of iov to one sink, retrying short writes and interruptions. */
+static void write_all(struct sink *s, const struct iovec *parts, int count)
 {
+    struct iovec copy[5], *iov = copy;
     size_t total = 0;
-    for (int i = 0; i < count; i++)
-        total += iov[i].iov_len;
-    if (w.error) {
-        w.bytes_lost += total;
+    for (int i = 0; i < count; i++) {
+        copy[i] = parts[i];
+        total += parts[i].iov_len;
+    }
+    if (s->error) {
+        s->bytes_lost += total;
         return;
     }
     while (count > 0) {
-        ssize_t n = writev(w.fd, iov, count);
+        ssize_t n = writev(s->fd, iov, count);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) { /* a non-blocking fd */
-                struct pollfd pfd = {w.fd, POLLOUT, 0};
-                if (poll(&pfd, 1, 1000) >= 0)
+                struct pollfd pfd = {s->fd, POLLOUT, 0};
+                if (poll(&pfd, 1, 1000) > 0)
                     continue;
             }
-            w.error = errno;
-            w.bytes_lost += total;
-            warn_write_failed();
+            s->error = errno ? errno : EIO;
+            s->bytes_lost += total;
+            warn_write_failed(s);
             return;
         }
         total -= (size_t)n;
@@ -149,11 +180,11 @@ static void write_all(struct iovec *iov, int count)
     }
 }
 
-/* Writes one record whose payload is the concatenation of parts; the
- * caller holds io_busy. Async-signal-safe. */
-static void write_record_locked(unsigned type, const struct iovec *parts, int nparts)
+static size_t record_header(uint8_t header[CT_RECORD_HEADER_SIZE], unsigned type,
+                            const struct iovec *parts, int nparts)
 {
-    uint8_t header[CT_RECORD_HEADER_SIZE] = {(uint8_t)type, 0, 0, 0};
+    memset(header, 0, CT_RECORD_HEADER_SIZE);
+    header[0] = (uint8_t)type;
     size_t len = 0;
     for (int i = 0; i < nparts; i++)
         len += parts[i].iov_len;
@@ -162,11 +193,61 @@ static void write_record_locked(unsigned type, const struct iovec *parts, int np
     for (int i = 0; i < nparts; i++)
         crc = ct_crc32c(crc, parts[i].iov_base, parts[i].iov_len);
     ct_put_u32(header + 8, crc);
+    return len;
+}
+
+/* Writes one record whose payload is the concatenation of parts to every
+ * sink and the flight recorder; the caller holds io_busy.
+ * Async-signal-safe. */
+static void write_record_locked(unsigned type, const struct iovec *parts, int nparts)
+{
+    uint8_t header[CT_RECORD_HEADER_SIZE];
+    size_t len = record_header(header, type, parts, nparts);
     struct iovec iov[4] = {{header, sizeof header}};
     for (int i = 0; i < nparts; i++)
         iov[i + 1] = parts[i];
-    write_all(iov, nparts + 1);
+    if (w.flight)
+        ct_flight_append(w.flight, iov, nparts + 1);
+    for (int i = 0; i < CT_MAX_SINKS; i++)
+        if (w.sinks[i].fd >= 0)
+            write_all(&w.sinks[i], iov, nparts + 1);
     w.gen_bytes += sizeof header + len;
+}
+
+size_t ct_end_record(uint8_t *out, uint64_t gens)
+{
+    uint8_t payload[CT_LEB_MAX];
+    struct iovec part = {payload, (size_t)(ct_put_uleb(payload, gens) - payload)};
+    record_header(out, CT_REC_END, &part, 1);
+    memcpy(out + CT_RECORD_HEADER_SIZE, payload, part.iov_len);
+    return CT_RECORD_HEADER_SIZE + part.iov_len;
+}
+
+void ct_file_header(uint8_t h[CT_FILE_HEADER_SIZE])
+{
+    memset(h, 0, CT_FILE_HEADER_SIZE);
+    memcpy(h, CT_MAGIC, CT_MAGIC_LEN);
+    ct_put_u16(h + 8, CT_VERSION_MAJOR);
+    ct_put_u16(h + 10, CT_VERSION_MINOR);
+    ct_put_u32(h + 12, CT_ENDIAN_CHECK);
+    ct_put_u32(h + 16, CT_FILE_HEADER_SIZE);
+    ct_put_u32(h + 20, ct_crc32c(0, h, 20));
+}
+
+/* The start and the end of a file: written to one sink only. */
+static void sink_begin(struct sink *s)
+{
+    uint8_t h[CT_FILE_HEADER_SIZE];
+    ct_file_header(h);
+    struct iovec iov = {h, sizeof h};
+    write_all(s, &iov, 1);
+}
+
+static void sink_end(struct sink *s)
+{
+    uint8_t end[CT_RECORD_HEADER_SIZE + CT_LEB_MAX];
+    struct iovec iov = {end, ct_end_record(end, s->gens)};
+    write_all(s, &iov, 1);
 }
 
 static void write_record(unsigned type, const struct iovec *parts, int nparts)
@@ -314,8 +395,27 @@ static uint64_t calibrate(struct ct_clock_pair a, struct ct_clock_pair b)
     return (uint64_t)(((unsigned __int128)(b.mono_ns - a.mono_ns) << 32) / (b.units - a.units));
 }
 
+/* The flight recorder's ring changes only under io_busy, so that a crash
+ * handler that holds it sees a whole ring. */
+static void flight_open(void)
+{
+    if (w.flight && io_acquire()) {
+        ct_flight_open_gen(w.flight, w.gen_base.mono_ns);
+        atomic_store(&io_busy, 0);
+    }
+}
+
+static void flight_close(uint64_t end_ns)
+{
+    if (w.flight && io_acquire()) {
+        ct_flight_close_gen(w.flight, end_ns);
+        atomic_store(&io_busy, 0);
+    }
+}
+
 static void begin_generation(void)
 {
+    flight_open();
     w.file_gen++;
     w.gen_batches = w.gen_lost = w.gen_bytes = 0;
     ct_buf_reset(&w.buf);
@@ -351,31 +451,6 @@ static void write_lost(pid_t tid, uint64_t count, uint64_t first, uint64_t last)
     w.gen_lost += count;
 }
 
-/* Waits until the thread is outside any event. Events are short, but the
- * thread may be preempted inside one: yield, then sleep. A thread stopped
- * inside an event for over a second (a debugger, SIGSTOP to one thread) is
- * left alone: false, and its slot is taken at a later generation's close,
- * so its batch is written late rather than taken while in use. */
-static bool wait_outside_event(struct ct_thread *t)
-{
-    uint32_t seq = atomic_load_explicit(&t->seq, memory_order_acquire);
-    uint64_t deadline = 0;
-    for (unsigned spins = 0; seq & 1; spins++) {
-        if (spins < 100) {
-            sched_yield();
-        } else {
-            if (!deadline)
-                deadline = ct_mono_ns() + 1000000000u;
-            else if (ct_mono_ns() > deadline)
-                return false;
-            usleep(100);
-        }
-        if (atomic_load_explicit(&t->seq, memory_order_acquire) != seq)
-            break;
-    }
-    return true;
-}
-
 /* Takes a thread's slot of the closing generation, after the grace period. */
 static void take_slot(struct ct_thread *t, uint32_t **tail)
 {
@@ -391,7 +466,59 @@ static void take_slot(struct ct_thread *t, uint32_t **tail)
     }
 }
 
-static void close_generation(bool last)
+/* True when the thread t is outside the event it was in at the barrier
+ * (seq was odd then): its seq has moved. */
+static bool left_event(struct ct_thread *t)
+{
+    return atomic_load_explicit(&t->seq, memory_order_acquire) != t->close_seq;
+}
+
+/* Passes over the threads that were inside an event at the barrier until
+ * each has left it. Events are short: first a few microseconds of
+ * spinning, for threads running on other CPUs; then sleeps of 20 us, for
+ * threads preempted inside one (sched_yield would give the CPU to every
+ * other runnable thread first). A thread stopped inside an event for over
+ * a second (a debugger, SIGSTOP to one thread) is left alone: its slot is
+ * taken at a later generation's close, written late rather than taken
+ * while in use. */
+static void wait_outside_events(uint32_t **tail)
+{
+    uint64_t deadline = 0;
+    for (unsigned round = 0;; round++) {
+        unsigned waiting = 0;
+        for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
+            if (!t->close_pending)
+                continue;
+            if (left_event(t)) {
+                t->close_pending = false;
+                take_slot(t, tail);
+            } else {
+                waiting++;
+            }
+        }
+        if (!waiting)
+            return;
+        if (round < 20) {
+            for (int i = 0; i < 100; i++)
+                __builtin_ia32_pause();
+            continue;
+        }
+        uint64_t now = ct_mono_ns();
+        if (!deadline) {
+            deadline = now + 1000000000u;
+        } else if (now > deadline) {
+            for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next)
+                t->close_pending = false;
+            return;
+        }
+        struct timespec pause = {0, 20000};
+        nanosleep(&pause, NULL);
+    }
+}
+
+/* Ends the current generation; `last` ends the session: threads then
+ * record nothing. Returns the clock reading of the end. */
+static struct ct_clock_pair end_generation(bool last)
 {
     struct ct_clock_pair end = ct_clock_pair_now();
     uint32_t next = last ? 0 : (w.gen + 1 ? w.gen + 1 : 1);
@@ -405,9 +532,12 @@ static void close_generation(bool last)
         int state = atomic_load_explicit(&t->state, memory_order_acquire);
         if (state != CT_THREAD_LIVE && state != CT_THREAD_EXITED)
             continue;
-        if (wait_outside_event(t))
+        t->close_seq = atomic_load_explicit(&t->seq, memory_order_acquire);
+        t->close_pending = t->close_seq & 1;
+        if (!t->close_pending)
             take_slot(t, &tail);
     }
+    wait_outside_events(&tail);
     drain_full();
     while (partials) {
         uint32_t index = partials - 1;
@@ -465,9 +595,16 @@ static void close_generation(bool last)
     ct_buf_uleb(&w.buf, misses - misses_reported);
     misses_reported = misses;
     write_buf_record(CT_REC_GEN_END);
-    if (last)
-        return;
-    w.gen = next;
+    for (int i = 0; i < CT_MAX_SINKS; i++)
+        w.sinks[i].gens++;
+    flight_close(end.mono_ns);
+    return end;
+}
+
+/* Begins the generation after the one end_generation ended at `end`. */
+static void next_generation(struct ct_clock_pair end)
+{
+    w.gen = w.gen + 1 ? w.gen + 1 : 1;
     w.gen_base = end;
     w.ns_per_unit_q32 = calibrated_q32;
     begin_generation();
@@ -478,6 +615,37 @@ static void close_generation(bool last)
         pending = ct_pool_batch(index)->next;
         write_batch(index);
     }
+}
+
+/* A session's command (CMD_*), at a generation boundary. */
+static void run_command(void)
+{
+    pthread_mutex_lock(&cmd_lock);
+    int op = atomic_load(&cmd.op);
+    int sink = cmd.sink, fd = cmd.fd;
+    struct ctrace_flight *flight = cmd.flight;
+    pthread_mutex_unlock(&cmd_lock);
+    struct ct_clock_pair end = end_generation(false);
+    if (io_acquire()) {
+        if (op == CMD_ATTACH) {
+            w.sinks[sink] = (struct sink){.fd = fd};
+            sink_begin(&w.sinks[sink]);
+        } else if (op == CMD_DETACH) {
+            sink_end(&w.sinks[sink]);
+            w.sinks[sink].fd = -1;
+        } else if (op == CMD_FLIGHT_ON) {
+            w.flight = flight;
+        } else if (op == CMD_FLIGHT_OFF) {
+            w.flight = NULL;
+        }
+        atomic_store(&io_busy, 0);
+    }
+    next_generation(end);
+    pthread_mutex_lock(&cmd_lock);
+    atomic_store(&cmd.op, CMD_NONE);
+    cmd.done++;
+    pthread_cond_broadcast(&cmd_cond);
+    pthread_mutex_unlock(&cmd_lock);
 }
 
 static void *writer_main(void *arg)
@@ -491,8 +659,20 @@ static void *writer_main(void *arg)
     while (!atomic_load(&w.stopping)) {
         uint32_t word = atomic_load(&w.wake_word);
         struct timespec timeout = {0, WAKE_INTERVAL_NS};
-        if (atomic_load(&w.pending) < w.wake_threshold && !atomic_load(&w.stopping))
+        if (atomic_load(&w.pending) < w.wake_threshold && !atomic_load(&w.stopping) &&
+            !atomic_load(&cmd.op) && !atomic_load(&dump_requested))
             syscall(SYS_futex, &w.wake_word, FUTEX_WAIT_PRIVATE, word, &timeout, NULL, 0);
+        if (atomic_load(&cmd.op)) {
+            run_command();
+            gen_start = ct_mono_ns();
+            continue;
+        }
+        if (atomic_exchange(&dump_requested, 0) && w.flight && ct_flight_write_hook) {
+            next_generation(end_generation(false));
+            gen_start = ct_mono_ns();
+            ct_flight_write_hook(w.flight, "signal");
+            continue;
+        }
         drain_full();
         ct_pool_prefill(8);
         uint64_t now = ct_mono_ns();
@@ -502,28 +682,18 @@ static void *writer_main(void *arg)
             w.counter_last = now;
         }
         if (now - gen_start >= w.generation_ns || w.gen_bytes >= w.generation_bytes) {
-            close_generation(false);
+            next_generation(end_generation(false));
             gen_start = now;
         }
     }
-    close_generation(true);
-    uint8_t payload[CT_LEB_MAX];
-    struct iovec part = {payload, (size_t)(ct_put_uleb(payload, w.file_gen) - payload)};
-    write_record(CT_REC_END, &part, 1);
+    end_generation(true);
+    if (io_acquire()) {
+        for (int i = 0; i < CT_MAX_SINKS; i++)
+            if (w.sinks[i].fd >= 0)
+                sink_end(&w.sinks[i]);
+        atomic_store(&io_busy, 0);
+    }
     return NULL;
-}
-
-static void write_file_header(void)
-{
-    uint8_t h[CT_FILE_HEADER_SIZE] = {0};
-    memcpy(h, CT_MAGIC, CT_MAGIC_LEN);
-    ct_put_u16(h + 8, CT_VERSION_MAJOR);
-    ct_put_u16(h + 10, CT_VERSION_MINOR);
-    ct_put_u32(h + 12, CT_ENDIAN_CHECK);
-    ct_put_u32(h + 16, CT_FILE_HEADER_SIZE);
-    ct_put_u32(h + 20, ct_crc32c(0, h, 20));
-    struct iovec iov = {h, sizeof h};
-    write_all(&iov, 1);
 }
 
 /* A first estimate of the clock rate, refined at every generation's end. */
@@ -543,16 +713,26 @@ static uint64_t first_calibration(void)
     return calibrate(a, b);
 }
 
-int ct_writer_start(const struct ct_writer_config *config)
+/* Starts the writer with its first sink (config->fd, or none) and the
+ * flight recorder (or none). */
+static int writer_start(const struct ct_writer_config *config, struct ctrace_flight *flight)
 {
     struct writer fresh = {0};
     fresh.buf = w.buf;
     w = fresh;
-    w.fd = config->fd;
+    for (int i = 0; i < CT_MAX_SINKS; i++)
+        w.sinks[i].fd = -1;
+    if (config->fd >= 0)
+        w.sinks[0].fd = config->fd;
+    w.flight = flight;
     w.generation_ns = config->generation_ns;
     w.generation_bytes = config->generation_bytes;
     w.counter_period_ns = config->counter_period_ns;
-    w.wake_threshold = (uint32_t)(config->pool_batches / 4 ? config->pool_batches / 4 : 1);
+    /* Woken when a quarter of the pool is full, or a generation's worth. */
+    size_t wake = config->pool_batches / 4;
+    if (wake > config->generation_bytes / CT_BATCH_SIZE)
+        wake = config->generation_bytes / CT_BATCH_SIZE;
+    w.wake_threshold = (uint32_t)(wake ? wake : 1);
     w.ns_per_unit_q32 = first_calibration();
     w.session_base = w.gen_base = ct_clock_pair_now();
     if (!calibrated_q32)
@@ -561,28 +741,50 @@ int ct_writer_start(const struct ct_writer_config *config)
     w.process.start_real_ns = w.session_base.real_ns;
     ct_process_info_read(&w.process);
     w.gen = atomic_load(&ct_g.gen);
-    write_file_header();
+    if (config->fd >= 0)
+        sink_begin(&w.sinks[0]);
     begin_generation();
-    if (w.error)
-        return -w.error;
+    if (config->fd >= 0 && w.sinks[0].error)
+        return -w.sinks[0].error; /* the caller frees the flight recorder */
     /* The writer takes no signals meant for the program. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = pthread_create(&w.thread, NULL, writer_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return rc == 0 ? 0 : -rc;
+    if (rc == 0)
+        w.running = true;
+    return -rc;
 }
 
-void ct_writer_stop(void)
+static void writer_stop(void)
 {
     atomic_store(&w.stopping, true);
     atomic_fetch_add(&w.wake_word, 1);
     syscall(SYS_futex, &w.wake_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     pthread_join(w.thread, NULL);
+    w.running = false;
+    w.flight = NULL;
     uint32_t gen = w.gen + 1 ? w.gen + 1 : 1;
     atomic_store(&ct_g.gen, gen); /* the next session's first generation */
     ct_process_info_free(&w.process);
+}
+
+/* Asks the running writer for op and waits until it is done; the caller
+ * holds session_lock. */
+static void command(int op, int sink, int fd, struct ctrace_flight *flight)
+{
+    pthread_mutex_lock(&cmd_lock);
+    uint64_t target = cmd.done + 1;
+    cmd.sink = sink;
+    cmd.fd = fd;
+    cmd.flight = flight;
+    atomic_store(&cmd.op, op);
+    atomic_fetch_add(&w.wake_word, 1);
+    syscall(SYS_futex, &w.wake_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    while (cmd.done < target)
+        pthread_cond_wait(&cmd_cond, &cmd_lock);
+    pthread_mutex_unlock(&cmd_lock);
 }
 
 /*
@@ -614,9 +816,22 @@ static void reset_slot(struct ct_slot *s)
 static void after_fork_child(void)
 {
     pthread_mutex_init(&session_lock, NULL);
+    /* The writer may have held these; it is not in the child. */
+    pthread_mutex_init(&cmd_lock, NULL);
+    pthread_cond_init(&cmd_cond, NULL);
+    atomic_store(&cmd.op, CMD_NONE);
+    atomic_store(&dump_requested, 0);
+    atomic_store(&io_busy, 0);
     if (!CTRACE_ON_())
         return;
     __atomic_store_n(&ctrace_on_, 0, __ATOMIC_RELAXED);
+    /* The parent's files and flight recorder stay the parent's; the
+     * child's copy of the ring is freed by ctrace_flight_stop, if called. */
+    w.running = false;
+    w.flight = NULL;
+    for (int i = 0; i < CT_MAX_SINKS; i++)
+        w.sinks[i].fd = -1;
+    api_sink = -1;
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
         int state = atomic_load_explicit(&t->state, memory_order_relaxed);
         if (state != CT_THREAD_LIVE && state != CT_THREAD_EXITED && state != CT_THREAD_CLAIMED)
@@ -646,62 +861,117 @@ static void after_fork_child(void)
     ct_process_info_free(&w.process);
 }
 
-int ctrace_start_config(int fd, const ctrace_config *config)
+/* Fills in the defaults of c; -EINVAL when a setting is out of range. */
+static int config_defaults(ctrace_config *c)
 {
-    ctrace_config c = config ? *config : (ctrace_config){0};
-    if (c.buffer_bytes == 0)
-        c.buffer_bytes = 64u << 20;
-    if (c.generation_ns == 0)
-        c.generation_ns = 1000000000u;
-    if (c.generation_bytes == 0)
-        c.generation_bytes = 16u << 20;
-    if (c.max_stack_depth == 0)
-        c.max_stack_depth = 32;
-    if (c.buffer_bytes < (1u << 20) || c.max_stack_depth > CT_MAX_FRAMES ||
-        c.generation_ns < 1000000u)
+    if (c->buffer_bytes == 0)
+        c->buffer_bytes = 64u << 20;
+    if (c->generation_ns == 0)
+        c->generation_ns = 1000000000u;
+    if (c->generation_bytes == 0)
+        c->generation_bytes = 16u << 20;
+    if (c->max_stack_depth == 0)
+        c->max_stack_depth = 32;
+    if (c->buffer_bytes < (1u << 20) || c->max_stack_depth > CT_MAX_FRAMES ||
+        c->generation_ns < 1000000u)
         return -EINVAL;
-    int flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || (flags & O_ACCMODE) == O_RDONLY)
-        return -EBADF;
-    pthread_mutex_lock(&session_lock);
-    int rc = 0;
-    if (CTRACE_ON_()) {
-        rc = -EBUSY;
-        goto out;
-    }
-    if (ct_pool_init(c.buffer_bytes) != 0 || ct_intern_init(&ct_strings, 16) != 0 ||
-        ct_intern_init(&ct_stacks, 20) != 0) {
-        rc = -ENOMEM;
-        goto out;
-    }
+    return 0;
+}
+
+/* Starts recording into sink 0 (fd, or none) and the flight recorder (or
+ * none); session_lock held, tracing off. */
+static int session_start(const ctrace_config *c, int fd, struct ctrace_flight *flight)
+{
+    if (ct_pool_init(c->buffer_bytes) != 0 || ct_intern_init(&ct_strings, 16) != 0 ||
+        ct_intern_init(&ct_stacks, 20) != 0)
+        return -ENOMEM;
     static bool first_session = true;
     if (first_session) {
         first_session = false;
         atomic_store(&ct_g.need_fence, ct_membarrier_register() != 0);
         pthread_atfork(before_fork, after_fork_parent, after_fork_child);
     }
-    ct_g.max_depth = c.max_stack_depth;
+    ct_g.max_depth = c->max_stack_depth;
     ct_stack_init();
-    ct_sched_enable(c.sched >= 0);
+    ct_sched_enable(c->sched >= 0);
     /* A thread registered in an earlier session (or before fork) follows
      * its switches again. */
     struct ct_thread *self = ct_self;
     if ((uintptr_t)self > (uintptr_t)CT_THREAD_DEAD && self->ring.fd < 0)
         ct_sched_thread_start(self);
-    atomic_store(&ct_g.stacks, c.stacks >= 0);
+    atomic_store(&ct_g.stacks, c->stacks >= 0);
     /* No pages are touched here: the writer maps and touches batches ahead
      * of need from its first wake, off the program's threads. */
-    struct ct_writer_config wc = {fd, c.generation_ns, c.generation_bytes,
-                                  c.buffer_bytes / CT_BATCH_SIZE,
-                                  c.counter_period_ns < 0 ? 0
-                                  : c.counter_period_ns == 0 ? 10000000u
-                                                             : (uint64_t)c.counter_period_ns};
-    rc = ct_writer_start(&wc);
+    struct ct_writer_config wc = {fd, c->generation_ns, c->generation_bytes,
+                                  c->buffer_bytes / CT_BATCH_SIZE,
+                                  c->counter_period_ns < 0 ? 0
+                                  : c->counter_period_ns == 0 ? 10000000u
+                                                              : (uint64_t)c->counter_period_ns};
+    int rc = writer_start(&wc, flight);
     if (rc == 0)
         __atomic_store_n(&ctrace_on_, 1, __ATOMIC_RELEASE);
+    return rc;
+}
+
+static int check_writable(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    return flags < 0 || (flags & O_ACCMODE) == O_RDONLY ? -EBADF : 0;
+}
+
+int ct_session_attach(int fd, const ctrace_config *config)
+{
+    ctrace_config c = config ? *config : (ctrace_config){0};
+    int rc = config_defaults(&c);
+    if (rc == 0)
+        rc = check_writable(fd);
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&session_lock);
+    if (!w.running) {
+        rc = session_start(&c, fd, NULL);
+        goto out;
+    }
+    rc = -EBUSY;
+    for (int i = 0; i < CT_MAX_SINKS; i++)
+        if (w.sinks[i].fd < 0) {
+            command(CMD_ATTACH, i, fd, NULL);
+            rc = w.sinks[i].error ? -w.sinks[i].error : i;
+            if (rc < 0)
+                command(CMD_DETACH, i, -1, NULL);
+            break;
+        }
 out:
     pthread_mutex_unlock(&session_lock);
     return rc;
+}
+
+void ct_session_detach(int sink)
+{
+    pthread_mutex_lock(&session_lock);
+    if (w.running && sink >= 0 && sink < CT_MAX_SINKS && w.sinks[sink].fd >= 0) {
+        bool alone = !w.flight;
+        for (int i = 0; i < CT_MAX_SINKS; i++)
+            if (i != sink && w.sinks[i].fd >= 0)
+                alone = false;
+        if (alone) {
+            __atomic_store_n(&ctrace_on_, 0, __ATOMIC_RELEASE);
+            writer_stop();
+        } else
+            command(CMD_DETACH, sink, -1, NULL);
+    }
+    pthread_mutex_unlock(&session_lock);
+}
+
+int ctrace_start_config(int fd, const ctrace_config *config)
+{
+    if (api_sink >= 0 && w.running && w.sinks[api_sink].fd >= 0)
+        return -EBUSY;
+    int rc = ct_session_attach(fd, config);
+    if (rc < 0)
+        return rc;
+    api_sink = rc;
+    return 0;
 }
 
 int ctrace_start(int fd)
@@ -711,17 +981,106 @@ int ctrace_start(int fd)
 
 void ctrace_stop(void)
 {
+    int sink = api_sink;
+    api_sink = -1;
+    if (sink >= 0)
+        ct_session_detach(sink);
+}
+
+int ct_session_flight_on(struct ctrace_flight *f, const ctrace_config *config)
+{
+    ctrace_config c = config ? *config : (ctrace_config){0};
+    int rc = config_defaults(&c);
+    if (rc != 0)
+        return rc;
     pthread_mutex_lock(&session_lock);
-    if (CTRACE_ON_()) {
-        __atomic_store_n(&ctrace_on_, 0, __ATOMIC_RELEASE);
-        ct_writer_stop();
+    if (!w.running) {
+        rc = session_start(&c, -1, f);
+    } else if (w.flight) {
+        rc = -EBUSY;
+    } else {
+        if (c.generation_ns < w.generation_ns)
+            w.generation_ns = c.generation_ns;
+        if (c.generation_bytes < w.generation_bytes)
+            w.generation_bytes = c.generation_bytes;
+        command(CMD_FLIGHT_ON, 0, -1, f);
     }
+    pthread_mutex_unlock(&session_lock);
+    return rc;
+}
+
+void ct_session_flight_off(struct ctrace_flight *f)
+{
+    pthread_mutex_lock(&session_lock);
+    if (w.running && w.flight == f) {
+        bool others = false;
+        for (int i = 0; i < CT_MAX_SINKS; i++)
+            others |= w.sinks[i].fd >= 0;
+        if (others) {
+            command(CMD_FLIGHT_OFF, 0, -1, NULL);
+        } else {
+            __atomic_store_n(&ctrace_on_, 0, __ATOMIC_RELEASE);
+            writer_stop();
+        }
+    }
+    pthread_mutex_unlock(&session_lock);
+}
+
+int ct_writer_flight_snapshot(struct ctrace_flight *f, const struct ct_fgen **from,
+                              const struct ct_fgen **to)
+{
+    pthread_mutex_lock(&session_lock);
+    int rc = 0;
+    if (w.running && w.flight == f)
+        command(CMD_CUT, 0, -1, NULL);
+    else
+        rc = -EINVAL; /* stopped, or not this process's (after fork) */
+    if (rc == 0 && io_acquire()) {
+        *from = f->head;
+        *to = f->tail;
+        atomic_store(&io_busy, 0);
+    }
+    pthread_mutex_unlock(&session_lock);
+    return rc;
+}
+
+struct ctrace_flight *ct_flight_current(void)
+{
+    return w.running ? w.flight : NULL;
+}
+
+struct ctrace_flight *ct_flight_for_crash(void)
+{
+    /* ct_crash_flush took io_busy for good: the ring holds still. */
+    return atomic_load(&crashed) ? w.flight : NULL;
+}
+
+void ct_flight_request_write(void)
+{
+    atomic_store(&dump_requested, 1);
+    atomic_fetch_add(&w.wake_word, 1);
+    syscall(SYS_futex, &w.wake_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+void (*ct_exit_hook)(void);
+
+void ct_session_stop_all(void)
+{
+    if (!CTRACE_ON_())
+        return;
+    if (ct_exit_hook)
+        ct_exit_hook();
+    pthread_mutex_lock(&session_lock);
+    if (w.running) {
+        __atomic_store_n(&ctrace_on_, 0, __ATOMIC_RELEASE);
+        writer_stop();
+    }
+    api_sink = -1;
     pthread_mutex_unlock(&session_lock);
 }
 
 /* A program that never calls ctrace_stop still gets a complete trace. */
 __attribute__((destructor)) static void stop_at_exit(void)
 {
-    if (CTRACE_ON_())
-        ctrace_stop();
+    ct_session_stop_all();
 }

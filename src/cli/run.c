@@ -16,7 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../compat/units.h"
 #include "cli.h"
+#include "ctrace.h"
 
 #ifndef CTRACE_LIBDIR
 #define CTRACE_LIBDIR "/usr/local/lib"
@@ -71,7 +73,8 @@ struct run_options {
     const char *stacks;
     const char *threshold;
     const char *buffer;
-    bool follow, sched;
+    const char *flight, *flight_signal, *http;
+    bool follow, sched, flight_at_exit;
     char **command;
 };
 
@@ -101,9 +104,28 @@ static int parse(int argc, char **argv, struct run_options *o)
             o->threshold = a + 20;
         else if (strncmp(a, "--buffer-mb=", 12) == 0)
             o->buffer = a + 12;
+        else if (strncmp(a, "--flight=", 9) == 0)
+            o->flight = a + 9;
+        else if (strcmp(a, "--flight") == 0)
+            o->flight = "";
+        else if (strncmp(a, "--flight-signal=", 16) == 0)
+            o->flight_signal = a + 16;
+        else if (strcmp(a, "--flight-at-exit") == 0)
+            o->flight_at_exit = true;
+        else if (strncmp(a, "--http=", 7) == 0)
+            o->http = a + 7;
         else
             return ct_cli_usage_error(&ct_cmd_run, "unknown option '%s'", a);
     }
+    uint64_t age, bytes;
+    if (o->flight && !ct_parse_flight(o->flight, &age, &bytes))
+        return ct_cli_usage_error(&ct_cmd_run, "--flight=%s: expected AGE[,BYTES], as 10s,16MB",
+                                  o->flight);
+    if (o->flight && ((bytes && bytes < CTRACE_FLIGHT_MIN_BYTES) || age > CTRACE_FLIGHT_MAX_AGE_NS))
+        return ct_cli_usage_error(&ct_cmd_run, "--flight=%s: the window must hold at least 64KiB "
+                                  "and last at most 24h", o->flight);
+    if ((o->flight_signal || o->flight_at_exit) && !o->flight)
+        return ct_cli_usage_error(&ct_cmd_run, "--flight-signal and --flight-at-exit need --flight");
     if (i >= argc)
         return ct_cli_usage_error(&ct_cmd_run, "missing the command to run");
     o->command = argv + i;
@@ -133,6 +155,14 @@ static void exec_child(const struct run_options *o, const char *preload, const c
         setenv("CTRACE_SYSCALL_NS", o->threshold, 1);
     if (o->buffer)
         setenv("CTRACE_BUFFER_MB", o->buffer, 1);
+    if (o->flight)
+        setenv("CTRACE_FLIGHT", *o->flight ? o->flight : ",", 1);
+    if (o->flight_signal)
+        setenv("CTRACE_FLIGHT_SIGNAL", o->flight_signal, 1);
+    if (o->flight_at_exit)
+        setenv("CTRACE_FLIGHT_AT_EXIT", "1", 1);
+    if (o->http)
+        setenv("CTRACE_HTTP", o->http, 1);
     signal(SIGINT, SIG_DFL);
     signal(SIGQUIT, SIG_DFL);
     execvp(o->command[0], o->command);
@@ -201,9 +231,18 @@ static int run(int argc, char **argv)
             unlink(output); /* nothing ran: leave no file behind */
         return err == ENOENT ? 127 : 126;
     }
-    if (stat(output, &st) == 0 && st.st_size == 0)
+    if (o.flight) {
+        /* Nothing to say when a window was written; the recorder said where. */
+        if (stat(output, &st) == 0 && st.st_size == 0) {
+            if (!existed)
+                unlink(output);
+            fprintf(stderr, "ctrace run: no flight recorder window was written (none was asked "
+                            "for; --flight-at-exit writes one at exit)\n");
+        }
+    } else if (stat(output, &st) == 0 && st.st_size == 0) {
         fprintf(stderr, "ctrace run: %s was not traced (a static program, or one that "
                         "cleared LD_PRELOAD)\n", o.command[0]);
+    }
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);
     return WEXITSTATUS(status);
@@ -212,7 +251,8 @@ static int run(int argc, char **argv)
 const struct ct_command ct_cmd_run = {
     "run",
     "trace an unmodified program and its children",
-    "usage: ctrace run [OPTIONS] [--] CMD [ARGS...]\n"
+    "usage: ctrace run [-o FILE] [--flight=AGE[,BYTES]] [--http=ADDR] [OPTIONS] [--]\n"
+    "                  CMD [ARGS...]\n"
     "\n"
     "Runs CMD with libctrace-preload.so loaded (LD_PRELOAD) and writes its trace.\n"
     "The exit status is CMD's: 128+N if signal N killed it, 127 if it was not\n"
@@ -226,7 +266,22 @@ const struct ct_command ct_cmd_run = {
     "                             switch then costs nothing extra)\n"
     "  --syscall-threshold=NS     record system calls that took at least NS\n"
     "                             nanoseconds (default 10000)\n"
-    "  --buffer-mb=N              memory for event batches per process (default 64)\n"
+    "  --buffer-mb=N              memory for event batches per process (default 64;\n"
+    "                             with --flight, a quarter of BYTES, at least 4)\n"
+    "  --flight[=AGE[,BYTES]]     flight recorder: keep the last AGE of the trace\n"
+    "                             (default 10s), in at most BYTES (default 10MiB),\n"
+    "                             in memory; write it to FILE on the flight signal,\n"
+    "                             on a crash, and at exit with --flight-at-exit.\n"
+    "                             Each write replaces FILE with the latest window.\n"
+    "                             AGE as 500ms, 10s, 2m; BYTES as 64KiB, 16MB, 1G\n"
+    "  --flight-signal=SIG        the signal that writes the window: USR2 (default),\n"
+    "                             USR1, HUP, a number, or none. A handler the\n"
+    "                             program installs for it replaces ours\n"
+    "  --flight-at-exit           write the window when the program ends\n"
+    "  --http=ADDR                serve /debug/ctrace/ on ADDR (as 127.0.0.1:6060)\n"
+    "                             from inside the program: trace?seconds=N streams\n"
+    "                             a trace of the next N seconds, flight the flight\n"
+    "                             recorder's window\n"
     "\n"
     "Children: a forked child writes FILE.PID; a program exec'd by a traced\n"
     "process writes FILE.PID (FILE.PID.N if that process wrote one already).\n"
@@ -250,6 +305,10 @@ const struct ct_command ct_cmd_run = {
     "                         0 for none)\n"
     "  CTRACE_FOLLOW          1 (default) or 0: trace children\n"
     "  CTRACE_SCHED           1 (default) or 0: context switches from the kernel\n"
+    "  CTRACE_FLIGHT          AGE[,BYTES]: flight recorder instead of a file\n"
+    "  CTRACE_FLIGHT_SIGNAL   the signal that writes the window (default USR2)\n"
+    "  CTRACE_FLIGHT_AT_EXIT  1 or 0 (default): write the window at exit\n"
+    "  CTRACE_HTTP            ADDR of the endpoint (default: none)\n"
     "  CTRACE_PRELOAD         where libctrace-preload.so is (default: beside\n"
     "                         this command, then " CTRACE_LIBDIR ")\n"
     "They are ignored in setuid and setgid programs.\n",

@@ -10,12 +10,14 @@
  */
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <unistd.h>
 
+#include "../compat/units.h"
 #include "preload.h"
 
 struct ct_preload_config ct_pconf;
@@ -26,6 +28,8 @@ static struct {
     bool follow;   /* trace children */
     bool followed; /* this image is not the first */
     ctrace_config config;
+    bool flight; /* CTRACE_FLIGHT: a flight recorder, not a file */
+    struct ct_preload_flight flight_options;
     int fd;
     pid_t pid; /* the process this trace is of */
 } pre = {.fd = -1};
@@ -54,6 +58,38 @@ static unsigned long env_number(const char *name, unsigned long fallback, unsign
     return *end || n > max ? fallback : n;
 }
 
+static void warn(const char *what)
+{
+    char msg[256];
+    int n = snprintf(msg, sizeof msg, "ctrace: %s\n", what);
+    if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0)
+        return;
+}
+
+/* "USR2", "SIGUSR2", "12" or "none" (0). */
+static int signal_number(const char *v, int fallback)
+{
+    if (!v || !*v)
+        return fallback;
+    if (strcmp(v, "none") == 0)
+        return 0;
+    if (strncmp(v, "SIG", 3) == 0)
+        v += 3;
+    static const struct { const char *name; int sig; } names[] = {
+        {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP}, {"QUIT", SIGQUIT},
+        {"PWR", SIGPWR},   {"WINCH", SIGWINCH}, {"URG", SIGURG},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strcmp(v, names[i].name) == 0)
+            return names[i].sig;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end == 0 && n > 0 && n < NSIG && n != SIGKILL && n != SIGSTOP)
+        return (int)n;
+    warn("CTRACE_FLIGHT_SIGNAL is not a signal; using SIGUSR2");
+    return fallback;
+}
+
 static void read_settings(void)
 {
     const char *out = getenv("CTRACE_OUTPUT");
@@ -68,6 +104,15 @@ static void read_settings(void)
     pre.follow = env_number("CTRACE_FOLLOW", 1, 1) != 0;
     pre.config.sched = env_number("CTRACE_SCHED", 1, 1) ? 0 : -1;
     pre.followed = getenv("CTRACE_FOLLOWED") != NULL;
+    const char *flight = getenv("CTRACE_FLIGHT");
+    if (flight && *flight) {
+        pre.flight = ct_parse_flight(flight, &pre.flight_options.age_ns,
+                                     &pre.flight_options.bytes);
+        if (!pre.flight)
+            warn("CTRACE_FLIGHT is not AGE[,BYTES]; tracing to the file instead");
+    }
+    pre.flight_options.signal = signal_number(getenv("CTRACE_FLIGHT_SIGNAL"), SIGUSR2);
+    pre.flight_options.at_exit = env_number("CTRACE_FLIGHT_AT_EXIT", 0, 1) != 0;
 }
 
 /* Opens this image's trace file (see the top of the file). */
@@ -89,9 +134,36 @@ static int open_output(void)
     return -1;
 }
 
+/* This image's trace file's name, for the flight recorder's windows. */
+static void output_name(char *path, size_t cap)
+{
+    if (!pre.followed)
+        snprintf(path, cap, "%s", pre.output);
+    else
+        snprintf(path, cap, "%s.%d", pre.output, (int)getpid());
+}
+
 static void start(void)
 {
     pre.pid = getpid();
+    if (pre.flight) {
+        char path[4200];
+        output_name(path, sizeof path);
+        ctrace_config config = pre.config;
+        if (!getenv("CTRACE_BUFFER_MB"))
+            config.buffer_bytes = 0; /* the flight recorder's own default */
+        ct_busy++;
+        bool ok = ct_preload_flight_start(&pre.flight_options, path, &config);
+        if (ok)
+            ct_thread_register();
+        ct_busy--;
+        ct_pconf.syscall_threshold_units = ct_units_from_ns(threshold_ns);
+        if (ok)
+            ct_preload_install_signals();
+        if (pre.follow)
+            setenv("CTRACE_FOLLOWED", "1", 1);
+        return;
+    }
     pre.fd = open_output();
     if (pre.fd < 0) {
         char msg[4400];
@@ -162,9 +234,10 @@ void ct_preload_before_exec(const char *path)
 
 void ct_preload_exec_failed(void)
 {
-    if (pre.fd < 0 || CTRACE_ON_())
+    if ((pre.fd < 0 && !pre.flight) || CTRACE_ON_())
         return;
-    close(pre.fd);
+    if (pre.fd >= 0)
+        close(pre.fd);
     pre.followed = true;
     start();
 }

@@ -75,6 +75,17 @@ CT_INTERNAL void ct_preload_start_child(void);
 CT_INTERNAL void ct_preload_before_exec(const char *path);
 CT_INTERNAL void ct_preload_exec_failed(void);
 
+/* The flight recorder (flight.c): starts it, writing windows to path. */
+struct ct_preload_flight {
+    uint64_t age_ns, bytes; /* 0: the defaults */
+    int signal;             /* that writes the window; 0: none */
+    bool at_exit;
+};
+CT_INTERNAL bool ct_preload_flight_start(const struct ct_preload_flight *o, const char *path,
+                                         const ctrace_config *trace);
+/* A fatal signal, after ct_crash_flush: the window to the file. */
+CT_INTERNAL void ct_preload_flight_crash(void);
+
 /* Installs the fatal-signal handlers (signals.c). */
 CT_INTERNAL void ct_preload_install_signals(void);
 

@@ -32,6 +32,7 @@ static void on_fatal(int sig, siginfo_t *info, void *context)
 {
     int saved = errno;
     ct_crash_flush();
+    ct_preload_flight_crash();
     struct sigaction *p = &program[sig];
     errno = saved;
     if (p->sa_flags & SA_SIGINFO) {

@@ -298,6 +298,17 @@ int ctrace_flight_write(ctrace_flight *f, int fd)
     return rc;
 }
 
+int ct_flight_write_on_writer(struct ctrace_flight *f, int fd)
+{
+    if (atomic_exchange(&f->writing, 1))
+        return -EBUSY;
+    /* Only this thread changes the ring; a crash handler only appends to
+     * the generation under way. */
+    int rc = f->head ? ct_flight_write_gens(f->head, f->tail, fd) : ct_flight_write_gens(NULL, NULL, fd);
+    atomic_store(&f->writing, 0);
+    return rc;
+}
+
 void ctrace_flight_stop(ctrace_flight *f)
 {
     if (!f)

@@ -13,6 +13,8 @@ packages="$packages pigz coreutils strace"
 # clang with libFuzzer and the sanitizer runtimes: the fuzz target and the
 # ThreadSanitizer build.
 packages="$packages clang libclang-rt-14-dev"
+# HTTP: the endpoint in traced programs and ctrace view; curl in the tests.
+packages="$packages libmicrohttpd-dev curl"
 
 missing=""
 for p in $packages; do

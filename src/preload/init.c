@@ -143,6 +143,18 @@ static void output_name(char *path, size_t cap)
         snprintf(path, cap, "%s.%d", pre.output, (int)getpid());
 }
 
+/* The endpoint, in the first image only: its children would find the
+ * address taken. Once per process. */
+static void start_endpoint(void)
+{
+    static bool started;
+    const char *addr = getenv("CTRACE_HTTP");
+    if (started || pre.followed || !addr || !*addr)
+        return;
+    started = true;
+    ct_preload_http_start(addr);
+}
+
 static void start(void)
 {
     pre.pid = getpid();
@@ -160,6 +172,7 @@ static void start(void)
         ct_pconf.syscall_threshold_units = ct_units_from_ns(threshold_ns);
         if (ok)
             ct_preload_install_signals();
+        start_endpoint();
         if (pre.follow)
             setenv("CTRACE_FOLLOWED", "1", 1);
         return;
@@ -186,6 +199,7 @@ static void start(void)
     ct_pconf.syscall_threshold_units = ct_units_from_ns(threshold_ns);
     if (pre.fd >= 0)
         ct_preload_install_signals();
+    start_endpoint();
     /* Every image after this one is a followed one. */
     if (pre.follow)
         setenv("CTRACE_FOLLOWED", "1", 1);

@@ -86,6 +86,9 @@ CT_INTERNAL bool ct_preload_flight_start(const struct ct_preload_flight *o, cons
 /* A fatal signal, after ct_crash_flush: the window to the file. */
 CT_INTERNAL void ct_preload_flight_crash(void);
 
+/* The endpoint (http.c), on ADDR. */
+CT_INTERNAL void ct_preload_http_start(const char *addr);
+
 /* Installs the fatal-signal handlers (signals.c). */
 CT_INTERNAL void ct_preload_install_signals(void);
 

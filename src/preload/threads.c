@@ -39,9 +39,41 @@ static void *thread_trampoline(void *p)
     return r.start(r.arg);
 }
 
+/* A thread that the tracer's own code creates (libmicrohttpd's, for the
+ * endpoint): it records nothing and is in no report. */
+static void own_thread_ends(void *tid)
+{
+    ct_tracer_thread_mark((pid_t)(intptr_t)tid, false);
+}
+
+static void *own_trampoline(void *p)
+{
+    struct start_record r = *(struct start_record *)p;
+    free(p);
+    ct_self = CT_THREAD_DEAD;
+    ct_busy = 1;
+    pid_t tid = ct_gettid();
+    ct_tracer_thread_mark(tid, true);
+    void *result;
+    pthread_cleanup_push(own_thread_ends, (void *)(intptr_t)tid);
+    result = r.start(r.arg);
+    pthread_cleanup_pop(1);
+    return result;
+}
+
 CT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
                              void *(*start)(void *), void *arg)
 {
+    if (ct_busy) {
+        struct start_record *own = malloc(sizeof *own);
+        if (!own)
+            return EAGAIN;
+        *own = (struct start_record){start, arg, 0, 0};
+        int rc = REAL(pthread_create)(thread, attr, own_trampoline, own);
+        if (rc != 0)
+            free(own);
+        return rc;
+    }
     if (!ct_tracing_here())
         return REAL(pthread_create)(thread, attr, start, arg);
     struct start_record *r;

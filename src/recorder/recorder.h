@@ -146,6 +146,9 @@ CT_INTERNAL struct ct_thread *ct_thread_first(void);
 CT_INTERNAL pid_t ct_gettid(void);
 /* Flushes an exiting thread's batch (api.c); called by its key destructor. */
 CT_INTERNAL void ct_thread_exit(struct ct_thread *t);
+/* The tracer's own threads besides the writer (at most 64 at once). */
+CT_INTERNAL void ct_tracer_thread_mark(pid_t tid, bool on);
+CT_INTERNAL bool ct_is_tracer_thread(pid_t tid);
 /* ct_self of a thread that has exited or must never trace. */
 #define CT_THREAD_DEAD ((struct ct_thread *)1)
 

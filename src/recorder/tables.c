@@ -274,7 +274,7 @@ void ct_record_threads(struct ct_buf *b, pid_t tracer_tid)
         char name[16];
         if (!read_comm(tid, name))
             continue; /* exited meanwhile */
-        unsigned flags = tid == tracer_tid ? CT_THREAD_FLAG_TRACER : 0;
+        unsigned flags = tid == tracer_tid || ct_is_tracer_thread(tid) ? CT_THREAD_FLAG_TRACER : 0;
         /* The state first: a descriptor being claimed is being written. */
         for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next)
             if (atomic_load_explicit(&t->state, memory_order_acquire) == CT_THREAD_LIVE &&

@@ -143,3 +143,25 @@ struct ct_thread *ct_thread_register(void)
     registering = false;
     return t;
 }
+
+/* Threads of the tracer's own besides the writer (the endpoint's): a small
+ * set of thread ids, left out of reports. */
+#define CT_TRACER_THREADS 64
+static _Atomic pid_t tracer_threads[CT_TRACER_THREADS];
+
+void ct_tracer_thread_mark(pid_t tid, bool on)
+{
+    for (int i = 0; i < CT_TRACER_THREADS; i++) {
+        pid_t expected = on ? 0 : tid;
+        if (atomic_compare_exchange_strong(&tracer_threads[i], &expected, on ? tid : 0))
+            return;
+    }
+}
+
+bool ct_is_tracer_thread(pid_t tid)
+{
+    for (int i = 0; i < CT_TRACER_THREADS; i++)
+        if (atomic_load_explicit(&tracer_threads[i], memory_order_relaxed) == tid)
+            return true;
+    return false;
+}

@@ -1,0 +1,336 @@
+/*
+ * http.c - the endpoint inside the traced process (CTRACE_HTTP=ADDR, or
+ * `ctrace run --http=ADDR`), as Go's /debug/pprof/trace:
+ *
+ *   GET /debug/ctrace/                   an index page
+ *   GET /debug/ctrace/trace?seconds=N    a trace of the next N seconds
+ *                                        (1 <= N <= 600; default 1), streamed
+ *   GET /debug/ctrace/flight             the flight recorder's window
+ *
+ * Only GET and HEAD; one trace at a time (409 while one streams or a window
+ * is being written); bad parameters 400; anything else 404. ADDR is
+ * HOST:PORT or :PORT (loopback); a HOST of 0.0.0.0 listens everywhere, and
+ * only then.
+ *
+ * libmicrohttpd is loaded with dlopen when the endpoint is asked for, and
+ * only then: a program traced without it never maps the library. Its
+ * threads are the tracer's (pthread_create in threads.c marks them): they
+ * record nothing and are left out of reports.
+ *
+ * A trace streams through a pipe: the writer attaches the pipe's write end
+ * as a sink (writer.c: a file header at the next generation boundary, then
+ * every record), the connection's thread reads the other end into the
+ * response, detaches the sink after N seconds (the end record follows) and
+ * ends the response at the pipe's end. The write end is non-blocking: a
+ * client that stops reading costs the writer at most a second, once, and
+ * its trace ends there.
+ */
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../recorder/flight.h"
+#include "preload.h"
+
+#define PREFIX "/debug/ctrace/"
+#define MAX_SECONDS 600
+
+static struct {
+    __typeof__(MHD_start_daemon) *start_daemon;
+    __typeof__(MHD_lookup_connection_value) *lookup;
+    __typeof__(MHD_create_response_from_buffer) *from_buffer;
+    __typeof__(MHD_create_response_from_callback) *from_callback;
+    __typeof__(MHD_create_response_from_fd) *from_fd;
+    __typeof__(MHD_add_response_header) *add_header;
+    __typeof__(MHD_queue_response) *queue;
+    __typeof__(MHD_destroy_response) *destroy;
+} mhd;
+
+static _Atomic int busy; /* a trace streams, or a window is written */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
+                             const char *body)
+{
+    struct MHD_Response *r =
+        mhd.from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    mhd.add_header(r, "Content-Type", type);
+    enum MHD_Result rc = mhd.queue(c, status, r);
+    mhd.destroy(r);
+    return rc;
+}
+
+static enum MHD_Result text(struct MHD_Connection *c, unsigned status, const char *body)
+{
+    return reply(c, status, "text/plain; charset=utf-8", body);
+}
+
+static const char index_page[] =
+    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>ctrace</title></head>\n"
+    "<body><h1>ctrace</h1>\n<ul>\n"
+    "<li><a href=\"trace?seconds=5\">trace?seconds=5</a>: a trace of the next 5 seconds "
+    "(seconds from 1 to 600)</li>\n"
+    "<li><a href=\"flight\">flight</a>: the flight recorder's window "
+    "(ctrace run --flight)</li>\n"
+    "</ul>\n<p>Read a trace with <code>ctrace view FILE</code>, <code>ctrace stats FILE</code>"
+    ".</p></body></html>\n";
+
+/* ---- trace?seconds=N ---- */
+
+struct stream {
+    int rd, wr; /* the pipe */
+    int sink;   /* -1 once detached */
+    uint64_t deadline;
+};
+
+static void stream_end_tracing(struct stream *s)
+{
+    if (s->sink >= 0) {
+        ct_session_detach(s->sink);
+        s->sink = -1;
+    }
+    if (s->wr >= 0) {
+        close(s->wr);
+        s->wr = -1;
+    }
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct stream *s = cls;
+    for (;;) {
+        uint64_t now = now_ns();
+        if (s->sink >= 0 && now >= s->deadline)
+            stream_end_tracing(s); /* the end record follows in the pipe */
+        int timeout = s->sink >= 0 ? (int)((s->deadline - now) / 1000000u) + 1 : 1000;
+        struct pollfd pfd = {s->rd, POLLIN, 0};
+        int n = poll(&pfd, 1, timeout);
+        if (n < 0 && errno != EINTR)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        if (n <= 0)
+            continue;
+        ssize_t got = read(s->rd, buf, max);
+        if (got > 0)
+            return got;
+        if (got == 0)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        if (errno != EINTR && errno != EAGAIN)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+}
+
+static void stream_free(void *cls)
+{
+    struct stream *s = cls;
+    stream_end_tracing(s); /* the client went away early, or the end */
+    close(s->rd);
+    free(s);
+    atomic_store(&busy, 0);
+}
+
+/* N from "seconds", or 0 when it is not a number from 1 to MAX_SECONDS. */
+static unsigned seconds_arg(const char *v)
+{
+    if (!v)
+        return 1;
+    if (!*v || strlen(v) > 3)
+        return 0;
+    unsigned n = 0;
+    for (const char *p = v; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return 0;
+        n = n * 10 + (unsigned)(*p - '0');
+    }
+    return n >= 1 && n <= MAX_SECONDS ? n : 0;
+}
+
+static enum MHD_Result serve_trace(struct MHD_Connection *c, bool head)
+{
+    unsigned seconds = seconds_arg(mhd.lookup(c, MHD_GET_ARGUMENT_KIND, "seconds"));
+    if (!seconds)
+        return text(c, 400, "seconds must be a whole number from 1 to 600\n");
+    if (head)
+        return reply(c, 200, "application/octet-stream", "");
+    if (atomic_exchange(&busy, 1))
+        return text(c, 409, "a trace is being taken already; try again when it ends\n");
+    struct stream *s = malloc(sizeof *s);
+    int p[2];
+    if (!s || pipe2(p, O_CLOEXEC) != 0) {
+        free(s);
+        atomic_store(&busy, 0);
+        return text(c, 500, "out of resources\n");
+    }
+    fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+    fcntl(p[1], F_SETFL, O_NONBLOCK);
+    *s = (struct stream){p[0], p[1], -1, now_ns() + seconds * 1000000000ull};
+    s->sink = ct_session_attach(p[1], NULL);
+    if (s->sink < 0) {
+        int err = -s->sink;
+        s->sink = -1;
+        stream_free(s);
+        char msg[128];
+        snprintf(msg, sizeof msg, "cannot trace: %s\n", strerror(err));
+        return text(c, err == EBUSY ? 409 : 500, msg);
+    }
+    struct MHD_Response *r = mhd.from_callback(MHD_SIZE_UNKNOWN, 64 << 10, stream_read, s,
+                                               stream_free);
+    if (!r) {
+        stream_free(s);
+        return MHD_NO;
+    }
+    mhd.add_header(r, "Content-Type", "application/octet-stream");
+    mhd.add_header(r, "Content-Disposition", "attachment; filename=\"ctrace.out\"");
+    enum MHD_Result rc = mhd.queue(c, 200, r);
+    mhd.destroy(r);
+    return rc;
+}
+
+/* ---- flight ---- */
+
+static enum MHD_Result serve_flight(struct MHD_Connection *c, bool head)
+{
+    struct ctrace_flight *f = ct_flight_current();
+    if (!f)
+        return text(c, 404, "no flight recorder in this process (ctrace run --flight)\n");
+    if (head)
+        return reply(c, 200, "application/octet-stream", "");
+    if (atomic_exchange(&busy, 1))
+        return text(c, 409, "a trace is being taken already; try again when it ends\n");
+    int fd = memfd_create("ctrace-flight", MFD_CLOEXEC);
+    int rc = fd < 0 ? -errno : ctrace_flight_write(f, fd);
+    atomic_store(&busy, 0);
+    if (rc != 0) {
+        if (fd >= 0)
+            close(fd);
+        char msg[128];
+        snprintf(msg, sizeof msg, "cannot write the window: %s\n", strerror(-rc));
+        return text(c, rc == -EBUSY ? 409 : 500, msg);
+    }
+    struct stat st;
+    fstat(fd, &st);
+    struct MHD_Response *r = mhd.from_fd((size_t)st.st_size, fd); /* closes fd */
+    if (!r) {
+        close(fd);
+        return MHD_NO;
+    }
+    mhd.add_header(r, "Content-Type", "application/octet-stream");
+    mhd.add_header(r, "Content-Disposition", "attachment; filename=\"flight.out\"");
+    enum MHD_Result result = mhd.queue(c, 200, r);
+    mhd.destroy(r);
+    return result;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **state)
+{
+    (void)cls, (void)version, (void)upload;
+    static int marker;
+    if (*state == NULL) { /* headers only, so far */
+        *state = &marker;
+        return MHD_YES;
+    }
+    if (*upload_size) { /* a body: not for us */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    bool head = strcmp(method, "HEAD") == 0;
+    if (!head && strcmp(method, "GET") != 0)
+        return text(c, 405, "only GET and HEAD\n");
+    if (strcmp(url, PREFIX) == 0 || strcmp(url, "/debug/ctrace") == 0)
+        return reply(c, 200, "text/html; charset=utf-8", head ? "" : index_page);
+    if (strcmp(url, PREFIX "trace") == 0)
+        return serve_trace(c, head);
+    if (strcmp(url, PREFIX "flight") == 0)
+        return serve_flight(c, head);
+    return text(c, 404, "not found; see " PREFIX "\n");
+}
+
+/* HOST:PORT or :PORT into an IPv4 address; false when malformed. */
+static bool parse_addr(const char *addr, struct sockaddr_in *sa)
+{
+    const char *colon = strrchr(addr, ':');
+    if (!colon || !colon[1] || strlen(colon + 1) > 5)
+        return false;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535)
+        return false;
+    char host[64];
+    size_t n = (size_t)(colon - addr);
+    if (n >= sizeof host)
+        return false;
+    memcpy(host, addr, n);
+    host[n] = 0;
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    if (n == 0 || strcmp(host, "localhost") == 0)
+        return inet_pton(AF_INET, "127.0.0.1", &sa->sin_addr) == 1;
+    return inet_pton(AF_INET, host, &sa->sin_addr) == 1;
+}
+
+static void warn(const char *addr, const char *why)
+{
+    char msg[512];
+    int n = snprintf(msg, sizeof msg, "ctrace: no endpoint on %s: %s\n", addr, why);
+    if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0)
+        return;
+}
+
+#define LOAD(field, name)                                                     \
+    if (!(mhd.field = (__typeof__(mhd.field))dlsym(lib, name)))               \
+        goto missing
+
+void ct_preload_http_start(const char *addr)
+{
+    struct sockaddr_in sa;
+    if (!parse_addr(addr, &sa)) {
+        warn(addr, "expected HOST:PORT, as 127.0.0.1:6060");
+        return;
+    }
+    ct_busy++; /* the library's start-up, its threads: the tracer's own */
+    void *lib = dlopen("libmicrohttpd.so.12", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        warn(addr, "libmicrohttpd.so.12 is not installed (Debian: libmicrohttpd12)");
+        ct_busy--;
+        return;
+    }
+    LOAD(start_daemon, "MHD_start_daemon");
+    LOAD(lookup, "MHD_lookup_connection_value");
+    LOAD(from_buffer, "MHD_create_response_from_buffer");
+    LOAD(from_callback, "MHD_create_response_from_callback");
+    LOAD(from_fd, "MHD_create_response_from_fd");
+    LOAD(add_header, "MHD_add_response_header");
+    LOAD(queue, "MHD_queue_response");
+    LOAD(destroy, "MHD_destroy_response");
+    struct MHD_Daemon *d = mhd.start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, ntohs(sa.sin_port),
+        NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)16, MHD_OPTION_END);
+    if (!d)
+        warn(addr, "cannot listen there (in use?)");
+    ct_busy--;
+    return;
+missing:
+    warn(addr, "libmicrohttpd lacks a function ctrace needs");
+    ct_busy--;
+}

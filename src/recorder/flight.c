@@ -10,7 +10,10 @@
  * but the newest complete generation is always kept. So the window covers at
  * least min_age unless max_bytes forbids it, and at most min_age plus one
  * generation; it holds at most max_bytes unless one generation alone is
- * larger. Generations last min_age/8 (10 ms to 1 s) and are cut at
+ * larger. A write cuts the generation under way short and adds it to the
+ * window without trimming bytes (the next close does): what a write writes
+ * is the window and that partial generation, so that a write right after a
+ * large generation does not find the window emptied by it. Generations last min_age/8 (10 ms to 1 s) and are cut at
  * max_bytes/8 bytes, so one generation is an eighth of either bound, give
  * or take the writer's 10 ms wake. Memory held: the window, the generation
  * being filled and the event batches of the recorder (buffer_bytes). The
@@ -128,7 +131,7 @@ static void drop_oldest(struct ctrace_flight *f)
     }
 }
 
-void ct_flight_close_gen(struct ctrace_flight *f, uint64_t end_ns)
+void ct_flight_close_gen(struct ctrace_flight *f, uint64_t end_ns, bool cut)
 {
     struct ct_fgen *g = f->cur;
     f->cur = NULL;
@@ -160,8 +163,8 @@ void ct_flight_close_gen(struct ctrace_flight *f, uint64_t end_ns)
         f->head = g;
     f->tail = g;
     f->held += g->len;
-    while (f->head != f->tail &&
-           (f->held > f->max_bytes || end_ns - f->head->next->start_ns >= f->min_age_ns))
+    while (f->head != f->tail && ((!cut && f->held > f->max_bytes) ||
+                                  end_ns - f->head->next->start_ns >= f->min_age_ns))
         drop_oldest(f);
 }
 

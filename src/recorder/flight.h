@@ -47,7 +47,9 @@ struct ctrace_flight {
 /* The writer's side (io lock held). */
 CT_INTERNAL void ct_flight_open_gen(struct ctrace_flight *f, uint64_t start_ns);
 CT_INTERNAL void ct_flight_append(struct ctrace_flight *f, const struct iovec *iov, int count);
-CT_INTERNAL void ct_flight_close_gen(struct ctrace_flight *f, uint64_t end_ns);
+/* cut: the close of a write's cut, which keeps the window's bytes (the
+ * next close trims them). */
+CT_INTERNAL void ct_flight_close_gen(struct ctrace_flight *f, uint64_t end_ns, bool cut);
 CT_INTERNAL void ct_flight_free(struct ctrace_flight *f);
 
 /* Writes a file header, the generations from..to and an end record to fd;

@@ -405,10 +405,10 @@ static void flight_open(void)
     }
 }
 
-static void flight_close(uint64_t end_ns)
+static void flight_close(uint64_t end_ns, bool cut)
 {
     if (w.flight && io_acquire()) {
-        ct_flight_close_gen(w.flight, end_ns);
+        ct_flight_close_gen(w.flight, end_ns, cut);
         atomic_store(&io_busy, 0);
     }
 }
@@ -518,7 +518,7 @@ static void wait_outside_events(uint32_t **tail)
 
 /* Ends the current generation; `last` ends the session: threads then
  * record nothing. Returns the clock reading of the end. */
-static struct ct_clock_pair end_generation(bool last)
+static struct ct_clock_pair end_generation(bool last, bool cut)
 {
     struct ct_clock_pair end = ct_clock_pair_now();
     uint32_t next = last ? 0 : (w.gen + 1 ? w.gen + 1 : 1);
@@ -597,7 +597,7 @@ static struct ct_clock_pair end_generation(bool last)
     write_buf_record(CT_REC_GEN_END);
     for (int i = 0; i < CT_MAX_SINKS; i++)
         w.sinks[i].gens++;
-    flight_close(end.mono_ns);
+    flight_close(end.mono_ns, cut);
     return end;
 }
 
@@ -625,7 +625,7 @@ static void run_command(void)
     int sink = cmd.sink, fd = cmd.fd;
     struct ctrace_flight *flight = cmd.flight;
     pthread_mutex_unlock(&cmd_lock);
-    struct ct_clock_pair end = end_generation(false);
+    struct ct_clock_pair end = end_generation(false, op == CMD_CUT);
     if (io_acquire()) {
         if (op == CMD_ATTACH) {
             w.sinks[sink] = (struct sink){.fd = fd};
@@ -668,7 +668,7 @@ static void *writer_main(void *arg)
             continue;
         }
         if (atomic_exchange(&dump_requested, 0) && w.flight && ct_flight_write_hook) {
-            next_generation(end_generation(false));
+            next_generation(end_generation(false, true));
             gen_start = ct_mono_ns();
             ct_flight_write_hook(w.flight, "signal");
             continue;
@@ -682,11 +682,11 @@ static void *writer_main(void *arg)
             w.counter_last = now;
         }
         if (now - gen_start >= w.generation_ns || w.gen_bytes >= w.generation_bytes) {
-            next_generation(end_generation(false));
+            next_generation(end_generation(false, false));
             gen_start = now;
         }
     }
-    end_generation(true);
+    end_generation(true, false);
     if (io_acquire()) {
         for (int i = 0; i < CT_MAX_SINKS; i++)
             if (w.sinks[i].fd >= 0)

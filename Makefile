@@ -69,6 +69,7 @@ loop: build
 bench: build
 	./build/bench/bench_recorder
 	./build/bench/bench_block
+	./build/bench/bench_flight build
 	./bench/bench_run.py build
 
 install: build

@@ -148,9 +148,18 @@ typedef struct ctrace_flight_config {
 CTRACE_API ctrace_flight *ctrace_flight_start(const ctrace_flight_config *config);
 CTRACE_API int ctrace_flight_write(ctrace_flight *flight, int fd);
 CTRACE_API void ctrace_flight_stop(ctrace_flight *flight);
-/* Memory the flight recorder holds now: the window and the generation being
- * filled, in bytes mapped. */
-CTRACE_API size_t ctrace_flight_held_bytes(const ctrace_flight *flight);
+/* What the flight recorder holds now. */
+typedef struct ctrace_flight_stats {
+    size_t held_bytes;          /* memory mapped: the window and the generation
+                                   being filled */
+    size_t window_bytes;        /* the window's complete generations */
+    uint64_t window_ns;         /* the time they cover */
+    uint64_t generations;       /* how many */
+    size_t largest_generation_bytes; /* of any generation so far */
+    uint64_t dropped_generations;    /* dropped from the window so far */
+    uint64_t failed_generations;     /* lost for want of memory */
+} ctrace_flight_stats;
+CTRACE_API void ctrace_flight_get_stats(const ctrace_flight *flight, ctrace_flight_stats *out);
 
 /*
  * The fast "off" path. ctrace_on_ is nonzero exactly while tracing is on. The

@@ -113,13 +113,19 @@ static void test_window_bytes(void **state)
     ctrace_flight_config c = {.min_age_ns = 10000000000u, .max_bytes = max};
     ctrace_flight *f = ctrace_flight_start(&c);
     assert_non_null(f);
-    size_t held_max = 0;
+    size_t held_max = 0, window_max = 0;
+    ctrace_flight_stats st;
     for (int i = 0; i < 20; i++) {
         steady_burst(50, 10);
-        size_t held = ctrace_flight_held_bytes(f);
-        if (held > held_max)
-            held_max = held;
+        ctrace_flight_get_stats(f, &st);
+        if (st.held_bytes > held_max)
+            held_max = st.held_bytes;
+        if (st.window_bytes > window_max)
+            window_max = st.window_bytes;
     }
+    assert_true(st.dropped_generations > 0);
+    assert_true(st.generations >= 2);
+    assert_true(window_max <= max);
     struct test_trace t;
     size_t size;
     read_window(f, &t, &size);
@@ -133,9 +139,12 @@ static void test_window_bytes(void **state)
     assert_true(size <= max + max / 8 + 4096);
     assert_true(last - first < 700000000); /* older events were dropped */
     assert_true(count > 1000);
-    /* The window, the generation being filled (max/8, rounded up to pages,
-     * plus what 10 ms add), and the generations' descriptors. */
-    assert_true(held_max <= max + max / 8 + (64u << 10));
+    /* The window, and the generation being filled: its buffer is within a
+     * quarter of the largest generation's size; plus, per generation, its
+     * descriptor's page and its buffer's rounding up to a page. */
+    print_message("largest generation %zu bytes\n", st.largest_generation_bytes);
+    assert_true(held_max <= max + st.largest_generation_bytes * 5 / 4 +
+                                (st.generations + 3) * 2 * 4096);
     free_trace(&t);
 }
 

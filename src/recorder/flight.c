@@ -120,6 +120,7 @@ static void drop_oldest(struct ctrace_flight *f)
     struct ct_fgen *g = f->head;
     f->head = g->next;
     f->held -= g->len;
+    f->count--;
     f->dropped++;
     if (atomic_load(&f->writing)) {
         g->zombie = f->zombies;
@@ -145,6 +146,7 @@ void ct_flight_close_gen(struct ctrace_flight *f, uint64_t end_ns, bool cut)
         return;
     if (g->failed) {
         f->failed++;
+        atomic_store_explicit(&f->stat_failed, f->failed, memory_order_relaxed);
         gen_free(f, g);
         return;
     }
@@ -163,9 +165,17 @@ void ct_flight_close_gen(struct ctrace_flight *f, uint64_t end_ns, bool cut)
         f->head = g;
     f->tail = g;
     f->held += g->len;
+    f->count++;
+    if (g->len > atomic_load_explicit(&f->stat_largest, memory_order_relaxed))
+        atomic_store_explicit(&f->stat_largest, g->len, memory_order_relaxed);
     while (f->head != f->tail && ((!cut && f->held > f->max_bytes) ||
                                   end_ns - f->head->next->start_ns >= f->min_age_ns))
         drop_oldest(f);
+    atomic_store_explicit(&f->stat_window, f->held, memory_order_relaxed);
+    atomic_store_explicit(&f->stat_window_ns, f->tail->end_ns - f->head->start_ns,
+                          memory_order_relaxed);
+    atomic_store_explicit(&f->stat_count, f->count, memory_order_relaxed);
+    atomic_store_explicit(&f->stat_dropped, f->dropped, memory_order_relaxed);
 }
 
 void ct_flight_free(struct ctrace_flight *f)
@@ -320,7 +330,17 @@ void ctrace_flight_stop(ctrace_flight *f)
     ct_flight_free(f);
 }
 
-size_t ctrace_flight_held_bytes(const ctrace_flight *f)
+void ctrace_flight_get_stats(const ctrace_flight *flight, ctrace_flight_stats *out)
 {
-    return f ? atomic_load(&((ctrace_flight *)f)->mapped) : 0;
+    ctrace_flight *f = (ctrace_flight *)flight;
+    memset(out, 0, sizeof *out);
+    if (!f)
+        return;
+    out->held_bytes = atomic_load(&f->mapped);
+    out->window_bytes = atomic_load_explicit(&f->stat_window, memory_order_relaxed);
+    out->window_ns = atomic_load_explicit(&f->stat_window_ns, memory_order_relaxed);
+    out->generations = atomic_load_explicit(&f->stat_count, memory_order_relaxed);
+    out->largest_generation_bytes = atomic_load_explicit(&f->stat_largest, memory_order_relaxed);
+    out->dropped_generations = atomic_load_explicit(&f->stat_dropped, memory_order_relaxed);
+    out->failed_generations = atomic_load_explicit(&f->stat_failed, memory_order_relaxed);
 }

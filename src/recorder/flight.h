@@ -42,6 +42,10 @@ struct ctrace_flight {
     _Atomic size_t mapped;       /* bytes mapped for every generation */
     _Atomic int writing;         /* a write of the window is under way */
     uint64_t dropped, failed;    /* generations dropped, lost to memory */
+    uint64_t count;              /* generations in head..tail */
+    /* For ctrace_flight_get_stats from any thread, set at each close. */
+    _Atomic size_t stat_window, stat_largest;
+    _Atomic uint64_t stat_window_ns, stat_count, stat_dropped, stat_failed;
 };
 
 /* The writer's side (io lock held). */

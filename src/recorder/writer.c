@@ -487,7 +487,10 @@ static void wait_outside_events(uint32_t **tail)
     for (unsigned round = 0;; round++) {
         unsigned waiting = 0;
         for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
-            if (!t->close_pending)
+            /* Only descriptors in use: a free one may be being claimed
+             * (and cleared) by a new thread; it was never pending. */
+            int state = atomic_load_explicit(&t->state, memory_order_acquire);
+            if ((state != CT_THREAD_LIVE && state != CT_THREAD_EXITED) || !t->close_pending)
                 continue;
             if (left_event(t)) {
                 t->close_pending = false;
@@ -507,8 +510,11 @@ static void wait_outside_events(uint32_t **tail)
         if (!deadline) {
             deadline = now + 1000000000u;
         } else if (now > deadline) {
-            for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next)
-                t->close_pending = false;
+            for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
+                int state = atomic_load_explicit(&t->state, memory_order_acquire);
+                if (state == CT_THREAD_LIVE || state == CT_THREAD_EXITED)
+                    t->close_pending = false;
+            }
             return;
         }
         struct timespec pause = {0, 20000};

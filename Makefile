@@ -23,6 +23,8 @@ build: deps build/build.ninja
 demo: build
 	cd build && ./examples/basics demo.out
 	./build/ctrace stats build/demo.out
+	@echo
+	@echo "In the browser: ./build/ctrace view build/demo.out"
 
 test: build test-fast test-san test-tsan fuzz-short
 	@./scripts/test-summary.sh build build-san build-tsan

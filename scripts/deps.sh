@@ -14,7 +14,12 @@ packages="$packages pigz coreutils strace"
 # ThreadSanitizer build.
 packages="$packages clang libclang-rt-14-dev"
 # HTTP: the endpoint in traced programs and ctrace view; curl in the tests.
-packages="$packages libmicrohttpd-dev curl"
+# ctrace view's browser tests: Debian's Chromium, driven from node.
+packages="$packages libmicrohttpd-dev curl chromium"
+# node and npm, unless a node is installed already (from another source).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    packages="$packages nodejs npm"
+fi
 
 missing=""
 for p in $packages; do

@@ -32,7 +32,16 @@ void ct_json_string(FILE *out, const void *s, size_t len);
 /* Writes bytes for people: printable ASCII as is, the rest escaped. */
 void ct_print_text(FILE *out, const void *s, size_t len);
 
+/* The JSON of `ctrace threads`, `ctrace tasks` (and regions) and `ctrace
+ * tasks --type=T`, for the commands and for ctrace view. */
+struct ct_threads;
+struct ct_type_stats;
+struct ct_task_view;
+void ct_cli_threads_json(FILE *out, const struct ct_threads *t);
+void ct_cli_types_json(FILE *out, const struct ct_type_stats *types, size_t n);
+void ct_cli_task_list_json(FILE *out, const struct ct_task_view *v);
+
 extern const struct ct_command ct_cmd_dump, ct_cmd_export, ct_cmd_pprof, ct_cmd_regions, ct_cmd_run, ct_cmd_stats, ct_cmd_tasks,
-    ct_cmd_threads;
+    ct_cmd_threads, ct_cmd_view;
 
 #endif

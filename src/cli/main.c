@@ -9,7 +9,7 @@
 
 static const struct ct_command *commands[] = {&ct_cmd_run,   &ct_cmd_stats,   &ct_cmd_threads,
                                               &ct_cmd_tasks, &ct_cmd_regions, &ct_cmd_pprof,
-                                              &ct_cmd_export, &ct_cmd_dump};
+                                              &ct_cmd_export, &ct_cmd_dump,  &ct_cmd_view};
 
 static void print_help(FILE *out)
 {

@@ -24,12 +24,13 @@ static const char *human(uint64_t ns, char buf[16])
     return buf;
 }
 
-/* Counts per decade-third (1, 2, 5 steps) bucket, drawn as bars. */
-static void histogram(const struct ct_latency *l)
+/* Counts per decade-third (1, 2, 5 steps) bucket: edges[i]..edges[i+1]
+ * holds counts[i]; returns the first and last bins with a count (first -1
+ * when none). */
+static void bins(const struct ct_latency *l, double edges[64], uint64_t counts[64], int *first_out,
+                 int *last_out, uint64_t *max_out)
 {
     static const double steps[] = {1, 2, 5};
-    uint64_t counts[64] = {0};
-    double edges[64];
     int n = 0;
     for (double decade = 1; n < 63 && decade < 1e13; decade *= 10)
         for (int k = 0; k < 3 && n < 63; k++)
@@ -55,6 +56,18 @@ static void histogram(const struct ct_latency *l)
                 max_count = c;
         }
     }
+    *first_out = first;
+    *last_out = last;
+    *max_out = max_count;
+}
+
+/* The bins above, drawn as bars. */
+static void histogram(const struct ct_latency *l)
+{
+    double edges[64];
+    uint64_t counts[64] = {0}, max_count;
+    int first, last;
+    bins(l, edges, counts, &first, &last, &max_count);
     for (int i = first; i >= 0 && i <= last; i++) {
         char a[16], b[16];
         int width = max_count ? (int)((counts[i] * 40 + max_count - 1) / max_count) : 0;
@@ -87,21 +100,57 @@ static void print_text(const char *what, const struct ct_type_stats *types, size
         printf("%" PRIu64 " ended without a begin in the trace\n", unmatched);
 }
 
-static void print_json(const struct ct_type_stats *types, size_t n)
+void ct_cli_types_json(FILE *out, const struct ct_type_stats *types, size_t n)
 {
-    printf("[");
+    fprintf(out, "[");
     for (size_t i = 0; i < n; i++) {
         const struct ct_latency *l = &types[i].latency;
-        printf("%s{\"type\":", i ? "," : "");
-        ct_json_string(stdout, types[i].name, strlen(types[i].name));
-        printf(",\"count\":%" PRIu64 ",\"total_ns\":%" PRIu64 ",\"min_ns\":%" PRIu64
-               ",\"p50_ns\":%" PRIu64 ",\"p90_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64
-               ",\"max_ns\":%" PRIu64 ",\"unfinished\":%" PRIu64 ",\"unmatched\":%" PRIu64 "}",
-               l->count, l->total, l->min, ct_latency_quantile(l, 0.5),
-               ct_latency_quantile(l, 0.9), ct_latency_quantile(l, 0.99), l->max,
-               types[i].unfinished, types[i].unmatched);
+        fprintf(out, "%s{\"type\":", i ? "," : "");
+        ct_json_string(out, types[i].name, strlen(types[i].name));
+        fprintf(out, ",\"count\":%" PRIu64 ",\"total_ns\":%" PRIu64 ",\"min_ns\":%" PRIu64
+                ",\"p50_ns\":%" PRIu64 ",\"p90_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64
+                ",\"max_ns\":%" PRIu64 ",\"unfinished\":%" PRIu64 ",\"unmatched\":%" PRIu64,
+                l->count, l->total, l->min, ct_latency_quantile(l, 0.5),
+                ct_latency_quantile(l, 0.9), ct_latency_quantile(l, 0.99), l->max,
+                types[i].unfinished, types[i].unmatched);
+        double edges[64];
+        uint64_t counts[64] = {0}, max_count;
+        int first, last;
+        bins(l, edges, counts, &first, &last, &max_count);
+        fprintf(out, ",\"histogram\":[");
+        for (int k = first; k >= 0 && k <= last; k++)
+            fprintf(out, "%s[%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]", k > first ? "," : "",
+                    (uint64_t)edges[k], (uint64_t)edges[k + 1], counts[k]);
+        fprintf(out, "]}");
     }
-    printf("]\n");
+    fprintf(out, "]");
+}
+
+void ct_cli_task_list_json(FILE *out, const struct ct_task_view *v)
+{
+    fprintf(out, "[");
+    for (size_t i = 0; i < v->count; i++) {
+        const struct ct_task_row *r = &v->rows[i];
+        fprintf(out, "%s{\"id\":%" PRIu64 ",\"parent\":%" PRIu64 ",\"begin_ns\":%" PRId64
+               ",\"duration_ns\":%s%" PRIu64 ",\"threads\":[",
+               i ? "," : "", r->id, r->parent, r->begin_ns,
+               r->end_ns == INT64_MIN ? "null,\"unfinished\":" : "",
+               r->end_ns == INT64_MIN ? (uint64_t)1 : ct_span_ns(r->begin_ns, r->end_ns));
+        for (unsigned k = 0; k < r->nthreads; k++)
+            fprintf(out, "%s%" PRIu64, k ? "," : "", r->threads[k]);
+        fprintf(out, "],\"logs\":%" PRIu64 ",\"regions\":%" PRIu64, r->logs, r->regions);
+        for (int c = 0; c < CT_COL_COUNT; c++)
+            fprintf(out, ",\"%s_ns\":%" PRIu64, ct_column_name(c), r->ns[c]);
+        fprintf(out, ",\"sync_by_primitive_ns\":{");
+        bool any = false;
+        for (unsigned k = 1; k < CT_SYNC_REASONS; k++)
+            if (r->sync_ns[k]) {
+                fprintf(out, "%s\"%s\":%" PRIu64, any ? "," : "", ct_reason_name(k), r->sync_ns[k]);
+                any = true;
+            }
+        fprintf(out, "}}");
+    }
+    fprintf(out, "]");
 }
 
 /* `ctrace tasks --type=T`: each task of the type, and where its time went. */
@@ -111,29 +160,8 @@ static int list_type(const char *path, const char *type, bool json)
     struct ct_task_view v;
     int rc = ct_task_view(path, type, &v, &rd);
     if (rc == 0 && json) {
-        printf("[");
-        for (size_t i = 0; i < v.count; i++) {
-            const struct ct_task_row *r = &v.rows[i];
-            printf("%s{\"id\":%" PRIu64 ",\"parent\":%" PRIu64 ",\"begin_ns\":%" PRId64
-                   ",\"duration_ns\":%s%" PRIu64 ",\"threads\":[",
-                   i ? "," : "", r->id, r->parent, r->begin_ns,
-                   r->end_ns == INT64_MIN ? "null,\"unfinished\":" : "",
-                   r->end_ns == INT64_MIN ? (uint64_t)1 : ct_span_ns(r->begin_ns, r->end_ns));
-            for (unsigned k = 0; k < r->nthreads; k++)
-                printf("%s%" PRIu64, k ? "," : "", r->threads[k]);
-            printf("],\"logs\":%" PRIu64 ",\"regions\":%" PRIu64, r->logs, r->regions);
-            for (int c = 0; c < CT_COL_COUNT; c++)
-                printf(",\"%s_ns\":%" PRIu64, ct_column_name(c), r->ns[c]);
-            printf(",\"sync_by_primitive_ns\":{");
-            bool any = false;
-            for (unsigned k = 1; k < CT_SYNC_REASONS; k++)
-                if (r->sync_ns[k]) {
-                    printf("%s\"%s\":%" PRIu64, any ? "," : "", ct_reason_name(k), r->sync_ns[k]);
-                    any = true;
-                }
-            printf("}}");
-        }
-        printf("]\n");
+        ct_cli_task_list_json(stdout, &v);
+        printf("\n");
     } else if (rc == 0) {
         printf("tasks of type %s: %zu; time of their threads inside their regions\n\n", type,
                v.count);
@@ -191,7 +219,10 @@ static int run_common(const struct ct_command *cmd, bool regions, int argc, char
         const struct ct_type_stats *types = regions ? a.regions : a.tasks;
         size_t n = regions ? a.nregions : a.ntasks;
         if (json)
-            print_json(types, n);
+        {
+            ct_cli_types_json(stdout, types, n);
+            printf("\n");
+        }
         else
             print_text(regions ? "region type" : "task type", types, n,
                        regions ? 0 : a.task_ends_unmatched);

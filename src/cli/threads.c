@@ -81,37 +81,37 @@ static void print_text(const struct ct_threads *t)
     free(done);
 }
 
-static void print_json(const struct ct_threads *t)
+void ct_cli_threads_json(FILE *out, const struct ct_threads *t)
 {
     static const char *fields[CT_COL_COUNT] = {"execution_ns", "network_wait_ns", "sync_block_ns",
                                                "syscall_ns",   "sched_wait_ns",   "sleep_ns",
                                                "other_ns"};
-    printf("[");
+    fprintf(out, "[");
     bool first = true;
     for (size_t i = 0; i < t->count; i++) {
         const struct ct_thread_row *r = &t->rows[i];
         if (r->tracer)
             continue;
-        printf("%s{\"tid\":%" PRIu64 ",\"name\":", first ? "" : ",", r->tid);
-        ct_json_string(stdout, r->name, strlen(r->name));
-        printf(",\"start_function\":");
-        ct_json_string(stdout, r->start_function, strlen(r->start_function));
+        fprintf(out, "%s{\"tid\":%" PRIu64 ",\"name\":", first ? "" : ",", r->tid);
+        ct_json_string(out, r->name, strlen(r->name));
+        fprintf(out, ",\"start_function\":");
+        ct_json_string(out, r->start_function, strlen(r->start_function));
         for (int c = 0; c < CT_COL_COUNT; c++)
-            printf(",\"%s\":%" PRIu64, fields[c], r->ns[c]);
-        printf(",\"total_ns\":%" PRIu64 ",\"sync_by_primitive_ns\":{", ct_row_total(r));
+            fprintf(out, ",\"%s\":%" PRIu64, fields[c], r->ns[c]);
+        fprintf(out, ",\"total_ns\":%" PRIu64 ",\"sync_by_primitive_ns\":{", ct_row_total(r));
         bool any = false;
         for (unsigned k = 1; k < CT_SYNC_REASONS; k++) {
             if (!r->sync_ns[k])
                 continue;
-            printf("%s\"%s\":%" PRIu64, any ? "," : "", ct_reason_name(k), r->sync_ns[k]);
+            fprintf(out, "%s\"%s\":%" PRIu64, any ? "," : "", ct_reason_name(k), r->sync_ns[k]);
             any = true;
         }
-        printf("},\"begin_ns\":%" PRId64 ",\"end_ns\":%" PRId64 ",\"exited\":%s,\"blocks\":%" PRIu64
+        fprintf(out, "},\"begin_ns\":%" PRId64 ",\"end_ns\":%" PRId64 ",\"exited\":%s,\"blocks\":%" PRIu64
                ",\"syscalls\":%" PRIu64 "}",
                r->begin_ns, r->end_ns, r->exited ? "true" : "false", r->blocks, r->syscalls);
         first = false;
     }
-    printf("]\n");
+    fprintf(out, "]");
 }
 
 static int run(int argc, char **argv)
@@ -129,10 +129,12 @@ static int run(int argc, char **argv)
     if (rc == 0) {
         if (t.count)
             qsort(t.rows, t.count, sizeof *t.rows, by_total);
-        if (json)
-            print_json(&t);
-        else
+        if (json) {
+            ct_cli_threads_json(stdout, &t);
+            printf("\n");
+        } else {
             print_text(&t);
+        }
     }
     ct_cli_report(&rd);
     ct_threads_free(&t);

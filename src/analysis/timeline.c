@@ -1,0 +1,907 @@
+/*
+ * timeline.c - the index of `ctrace view` and its queries (timeline.h).
+ */
+#include "timeline.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../recorder/sched.h"
+#include "threads.h"
+
+#define GROW(arr, n, cap, init)                                               \
+    ((n) < (cap) || grow_array((void **)&(arr), &(cap), sizeof *(arr), (init)))
+
+static bool grow_array(void **arr, size_t *cap, size_t size, size_t init)
+{
+    size_t c = *cap ? *cap * 2 : init;
+    void *p = realloc(*arr, c * size);
+    if (!p)
+        return false;
+    *arr = p;
+    *cap = c;
+    return true;
+}
+
+static uint64_t hash_bytes(const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    uint64_t h = 0xcbf29ce484222325u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 0x100000001b3u;
+    return h | 1;
+}
+
+/* ---- strings and stacks ---- */
+
+static uint32_t text_add(struct ct_timeline *tl, const void *s, size_t len)
+{
+    while (tl->text_len + len + 1 > tl->text_cap) {
+        size_t c = tl->text_cap ? tl->text_cap * 2 : 4096;
+        char *p = realloc(tl->text, c);
+        if (!p)
+            return 0;
+        tl->text = p;
+        tl->text_cap = c;
+    }
+    uint32_t at = (uint32_t)tl->text_len;
+    memcpy(tl->text + at, s, len);
+    tl->text[at + len] = 0;
+    tl->text_len += len + 1;
+    return at;
+}
+
+/* The index of a string, added once. */
+static uint32_t string_index(struct ct_timeline *tl, const void *s, size_t len)
+{
+    if (tl->nstrings * 2 >= tl->string_slots) {
+        size_t slots = tl->string_slots ? tl->string_slots * 2 : 256;
+        uint64_t *h = calloc(slots, sizeof *h);
+        if (!h)
+            return 0;
+        for (size_t i = 0; i < tl->string_slots; i++)
+            if (tl->string_hash[i]) {
+                size_t k = (tl->string_hash[i] >> 32) % slots;
+                while (h[k])
+                    k = (k + 1) % slots;
+                h[k] = tl->string_hash[i];
+            }
+        free(tl->string_hash);
+        tl->string_hash = h;
+        tl->string_slots = slots;
+    }
+    uint64_t hash = hash_bytes(s, len);
+    size_t k = (hash >> 32) % tl->string_slots;
+    for (; tl->string_hash[k]; k = (k + 1) % tl->string_slots) {
+        /* slot: the high 32 bits of the hash, the low 32 the index. */
+        uint32_t idx = (uint32_t)tl->string_hash[k];
+        if ((tl->string_hash[k] >> 32) == (hash >> 32)) {
+            const char *t = tl->text + tl->strings[idx];
+            if (strlen(t) == len && memcmp(t, s, len) == 0)
+                return idx;
+        }
+    }
+    if (!GROW(tl->strings, tl->nstrings, tl->strings_cap, 64))
+        return 0;
+    uint32_t idx = (uint32_t)tl->nstrings;
+    tl->strings[tl->nstrings++] = text_add(tl, s, len);
+    tl->string_hash[k] = (hash & 0xffffffff00000000u) | idx;
+    return idx;
+}
+
+static uint32_t gen_string(struct ct_timeline *tl, const struct ct_gen *gen, uint64_t id)
+{
+    const struct ct_idmap_entry *e = ct_idmap_get(&gen->strings, id);
+    return e ? string_index(tl, e->data, e->len) : string_index(tl, "?", 1);
+}
+
+static uint32_t gen_stack(struct ct_timeline *tl, const struct ct_gen *gen, uint64_t id)
+{
+    const struct ct_idmap_entry *e = id ? ct_idmap_get(&gen->stacks, id) : NULL;
+    if (!e)
+        return 0;
+    uint64_t pcs[64];
+    int n = ct_rd_frames(e->data, e->end, e->len, pcs, 64);
+    if (n <= 0)
+        return 0;
+    uint64_t hash = hash_bytes(pcs, (size_t)n * sizeof *pcs);
+    /* The last few stacks are the likely ones; a linear look back. */
+    for (size_t i = tl->nstacks, k = 0; i-- > 0 && k < 64; k++)
+        if (tl->stacks[i].hash == hash && tl->stacks[i].n == (uint32_t)n &&
+            memcmp(tl->frames + tl->stacks[i].at, pcs, (size_t)n * sizeof *pcs) == 0)
+            return (uint32_t)i + 1;
+    while (tl->nframes + (size_t)n > tl->frames_cap)
+        if (!grow_array((void **)&tl->frames, &tl->frames_cap, sizeof *tl->frames, 4096))
+            return 0;
+    if (!GROW(tl->stacks, tl->nstacks, tl->stacks_cap, 256))
+        return 0;
+    memcpy(tl->frames + tl->nframes, pcs, (size_t)n * sizeof *pcs);
+    tl->stacks[tl->nstacks].at = (uint32_t)tl->nframes;
+    tl->stacks[tl->nstacks].n = (uint32_t)n;
+    tl->stacks[tl->nstacks].hash = hash;
+    tl->nframes += (size_t)n;
+    return (uint32_t)++tl->nstacks;
+}
+
+/* ---- building ---- */
+
+struct builder {
+    struct ct_timeline *tl;
+    void (*progress)(uint64_t, uint64_t);
+};
+
+static struct tl_lane *lane_of(struct ct_timeline *tl, const struct ct_thread_row *r)
+{
+    for (size_t i = tl->nlanes; i-- > 0;)
+        if (tl->lanes[i].tid == r->tid)
+            return &tl->lanes[i];
+    struct tl_lane *grown = realloc(tl->lanes, (tl->nlanes + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    tl->lanes = grown;
+    struct tl_lane *l = &tl->lanes[tl->nlanes++];
+    memset(l, 0, sizeof *l);
+    l->tid = r->tid;
+    l->cpu = -1;
+    return l;
+}
+
+static void on_interval(void *ctx, const struct ct_thread_row *r, int column, unsigned reason,
+                        int64_t begin, int64_t end)
+{
+    struct builder *b = ctx;
+    if (r->tracer || end <= begin)
+        return;
+    struct tl_lane *l = lane_of(b->tl, r);
+    if (!l)
+        return;
+    bool waiting = column == CT_COL_SYNC || column == CT_COL_NET || column == CT_COL_SYSCALL ||
+                   column == CT_COL_SLEEP;
+    if (l->nspans) {
+        struct tl_span *last = &l->spans[l->nspans - 1];
+        if (last->col == column && last->reason == (uint8_t)reason && last->e == begin &&
+            (!waiting || (last->object == l->pending_object && last->stack == l->pending_stack))) {
+            last->e = end;
+            return;
+        }
+    }
+    if (!GROW(l->spans, l->nspans, l->spans_cap, 256))
+        return;
+    l->spans[l->nspans++] = (struct tl_span){begin, end, waiting ? l->pending_object : 0,
+                                             waiting ? l->pending_stack : 0, (uint8_t)column,
+                                             (uint8_t)reason, 0};
+}
+
+static void cpu_run(struct ct_timeline *tl, struct tl_lane *l, int64_t now)
+{
+    if (!l->on_cpu || l->cpu < 0 || now <= l->cpu_since || l->cpu > 4096)
+        return;
+    size_t i = 0;
+    while (i < tl->ncpus && tl->cpus[i].cpu != l->cpu)
+        i++;
+    if (i == tl->ncpus) {
+        struct tl_cpu *grown = realloc(tl->cpus, (tl->ncpus + 1) * sizeof *grown);
+        if (!grown)
+            return;
+        tl->cpus = grown;
+        tl->cpus[tl->ncpus++] = (struct tl_cpu){l->cpu, NULL, 0, 0};
+    }
+    struct tl_cpu *c = &tl->cpus[i];
+    if (GROW(c->runs, c->n, c->cap, 256))
+        c->runs[c->n++] = (struct tl_run){l->cpu_since, now, l->tid};
+}
+
+static void region_end(struct tl_lane *l, unsigned i, int64_t t)
+{
+    if (GROW(l->regions, l->nregions, l->regions_cap, 128)) {
+        l->regions[l->nregions++] =
+            (struct tl_region){l->open[i].b, t, l->open[i].task, l->open[i].type, l->open[i].depth};
+        if (t - l->open[i].b > l->longest_region)
+            l->longest_region = t - l->open[i].b;
+        if (l->open[i].depth > l->max_depth)
+            l->max_depth = l->open[i].depth;
+    }
+    memmove(&l->open[i], &l->open[i + 1], (l->nopen - i - 1) * sizeof l->open[0]);
+    l->nopen--;
+}
+
+static void counter(struct ct_timeline *tl, const struct ct_event *ev)
+{
+    size_t i = 0;
+    while (i < tl->ncounters && tl->counters[i].kind != ev->args[0])
+        i++;
+    if (i == tl->ncounters) {
+        if (i == sizeof tl->counters / sizeof tl->counters[0])
+            return;
+        tl->counters[tl->ncounters++] = (struct tl_counter){(unsigned)ev->args[0], NULL, 0, 0};
+    }
+    struct tl_counter *c = &tl->counters[i];
+    if (GROW(c->s, c->n, c->cap, 256))
+        c->s[c->n++] = (struct tl_sample){ev->ts_ns, ev->args[1]};
+}
+
+static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_reader *rd,
+                     const struct ct_gen *gen, const struct ct_event *ev)
+{
+    struct builder *b = ctx;
+    struct ct_timeline *tl = b->tl;
+    if ((++tl->events & 0xfffff) == 0 && b->progress)
+        b->progress(rd->off, rd->size);
+    if (ev->kind == CT_EV_COUNTER) { /* the tracer's own thread samples them */
+        counter(tl, ev);
+        return;
+    }
+    if (r->tracer)
+        return;
+    struct tl_lane *l = lane_of(tl, r);
+    if (!l)
+        return;
+    switch (ev->kind) {
+    case CT_EV_CPU:
+        cpu_run(tl, l, ev->ts_ns);
+        l->on_cpu = ev->args[0] == CT_CPU_ON;
+        l->cpu = (int)ev->args[1];
+        l->cpu_since = ev->ts_ns;
+        break;
+    case CT_EV_BLOCK:
+        l->pending_object = ev->args[1];
+        l->pending_stack = gen_stack(tl, gen, ev->stack);
+        break;
+    case CT_EV_SYSCALL:
+        l->pending_object = ev->args[1];
+        l->pending_stack = gen_stack(tl, gen, ev->stack);
+        break;
+    case CT_EV_REGION_BEGIN:
+        if (l->nopen < 32) {
+            l->open[l->nopen].b = ev->ts_ns;
+            l->open[l->nopen].type = gen_string(tl, gen, ev->args[1]);
+            l->open[l->nopen].task = ev->args[0];
+            l->open[l->nopen].depth = l->nopen + 1;
+            l->nopen++;
+        }
+        break;
+    case CT_EV_REGION_END:
+    case CT_EV_REGION_END_AT: {
+        if (l->nopen == 0)
+            break;
+        unsigned i = l->nopen - 1;
+        if (ev->kind == CT_EV_REGION_END_AT)
+            for (unsigned k = 0; k < l->nopen; k++)
+                if (l->open[k].depth == ev->args[1])
+                    i = k;
+        region_end(l, i, ev->ts_ns);
+        break;
+    }
+    case CT_EV_TASK_BEGIN:
+        if (GROW(tl->tasks, tl->ntasks, tl->tasks_cap, 256))
+            tl->tasks[tl->ntasks++] = (struct tl_task){ev->args[0], ev->args[1], r->tid,
+                                                      gen_string(tl, gen, ev->args[2]),
+                                                      ev->ts_ns, -1};
+        break;
+    case CT_EV_TASK_END:
+        for (size_t i = tl->ntasks, k = 0; i-- > 0 && k < 100000; k++)
+            if (tl->tasks[i].id == ev->args[0] && tl->tasks[i].e < 0) {
+                tl->tasks[i].e = ev->ts_ns;
+                break;
+            }
+        break;
+    case CT_EV_LOG:
+        if (GROW(tl->logs, tl->nlogs, tl->logs_cap, 256))
+            tl->logs[tl->nlogs++] = (struct tl_log){ev->ts_ns, r->tid, ev->args[0],
+                                                   gen_string(tl, gen, ev->args[1]),
+                                                   text_add(tl, ev->bytes, ev->bytes_len),
+                                                   (uint32_t)ev->bytes_len};
+        break;
+    case CT_EV_UNBLOCK:
+        if (GROW(tl->unblocks, tl->nunblocks, tl->unblocks_cap, 256))
+            tl->unblocks[tl->nunblocks++] =
+                (struct tl_wake){0, ev->ts_ns, 0, r->tid, l->pending_object, 0};
+        break;
+    case CT_EV_WAKE:
+        if (GROW(tl->raw_wakes, tl->nraw, tl->raw_cap, 256))
+            tl->raw_wakes[tl->nraw++] =
+                (struct tl_wake){ev->ts_ns, 0, r->tid, 0, ev->args[1], (uint8_t)ev->args[0]};
+        break;
+    }
+}
+
+static int by_object_time(const void *a, const void *b)
+{
+    const struct tl_wake *x = a, *y = b;
+    if (x->object != y->object)
+        return x->object < y->object ? -1 : 1;
+    return x->tw < y->tw ? -1 : x->tw > y->tw;
+}
+
+static int by_unblock(const void *a, const void *b)
+{
+    const struct tl_wake *x = a, *y = b;
+    return x->tu < y->tu ? -1 : x->tu > y->tu;
+}
+
+static int by_begin(const void *a, const void *b)
+{
+    const struct tl_region *x = a, *y = b;
+    return x->b < y->b ? -1 : x->b > y->b;
+}
+
+static int by_run(const void *a, const void *b)
+{
+    const struct tl_run *x = a, *y = b;
+    return x->b < y->b ? -1 : x->b > y->b;
+}
+
+static int by_log_time(const void *a, const void *b)
+{
+    const struct tl_log *x = a, *y = b;
+    return x->t < y->t ? -1 : x->t > y->t;
+}
+
+static int by_tid(const void *a, const void *b)
+{
+    const struct tl_lane *x = a, *y = b;
+    return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+/* Each unblock linked to the last wake on its object before it from
+ * another thread (as the Chrome export's flow arrows). */
+static void link_wakes(struct ct_timeline *tl)
+{
+    if (tl->nraw)
+        qsort(tl->raw_wakes, tl->nraw, sizeof *tl->raw_wakes, by_object_time);
+    tl->wakes = malloc((tl->nunblocks ? tl->nunblocks : 1) * sizeof *tl->wakes);
+    if (!tl->wakes)
+        return;
+    for (size_t i = 0; i < tl->nunblocks; i++) {
+        const struct tl_wake *u = &tl->unblocks[i];
+        size_t lo = 0, hi = tl->nraw;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            const struct tl_wake *w = &tl->raw_wakes[mid];
+            if (w->object < u->object || (w->object == u->object && w->tw <= u->tu))
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (size_t k = lo; k-- > 0 && tl->raw_wakes[k].object == u->object;) {
+            const struct tl_wake *w = &tl->raw_wakes[k];
+            if (w->from == u->to)
+                continue;
+            tl->wakes[tl->nwakes++] = (struct tl_wake){w->tw, u->tu, w->from, u->to, u->object,
+                                                       w->reason};
+            break;
+        }
+    }
+    if (tl->nwakes)
+        qsort(tl->wakes, tl->nwakes, sizeof *tl->wakes, by_unblock);
+    free(tl->raw_wakes);
+    free(tl->unblocks);
+    tl->raw_wakes = tl->unblocks = NULL;
+}
+
+int ct_timeline_build(struct ct_reader *rd, struct ct_timeline *tl,
+                      void (*progress)(uint64_t done, uint64_t total))
+{
+    memset(tl, 0, sizeof *tl);
+    string_index(tl, "", 0);
+    struct builder b = {tl, progress};
+    struct ct_visitor v = {&b, on_interval, on_event};
+    struct ct_threads t = {0};
+    int rc = ct_threads_visit(rd, &t, &v);
+    tl->begin = t.begin_ns;
+    tl->end = t.end_ns;
+    tl->sched = t.sched;
+    for (size_t i = 0; i < t.count; i++) {
+        const struct ct_thread_row *r = &t.rows[i];
+        if (r->tracer)
+            continue;
+        struct tl_lane *l = lane_of(tl, r);
+        if (!l)
+            continue;
+        memcpy(l->name, r->name, sizeof l->name);
+        snprintf(l->function, sizeof l->function, "%s", r->start_function);
+        l->exited = r->exited;
+        cpu_run(tl, l, r->end_ns);
+        while (l->nopen) /* never ended: up to the end of the thread */
+            region_end(l, l->nopen - 1, r->end_ns > l->open[l->nopen - 1].b ? r->end_ns
+                                                                         : l->open[l->nopen - 1].b);
+        qsort(l->regions, l->nregions, sizeof *l->regions, by_begin);
+    }
+    for (size_t i = 0; i < tl->ncpus; i++)
+        qsort(tl->cpus[i].runs, tl->cpus[i].n, sizeof *tl->cpus[i].runs, by_run);
+    if (tl->nlogs)
+        qsort(tl->logs, tl->nlogs, sizeof *tl->logs, by_log_time);
+    if (tl->nlanes)
+        qsort(tl->lanes, tl->nlanes, sizeof *tl->lanes, by_tid);
+    link_wakes(tl);
+    ct_threads_free(&t);
+    /* Symbols from the first generation's modules. */
+    if (rc == 0) {
+        struct ct_reader again;
+        if (ct_rd_open_mem(&again, rd->data, rd->size, rd->path) == 0) {
+            struct ct_gen gen = {0};
+            while (!tl->symbols && ct_rd_next_gen(&again, &gen) == 1)
+                if (gen.nmodules)
+                    tl->symbols = ct_symbols_open(&gen);
+            ct_gen_free(&gen);
+            ct_rd_close(&again);
+        }
+    }
+    if (progress)
+        progress(rd->size, rd->size);
+    return rc;
+}
+
+void ct_timeline_free(struct ct_timeline *tl)
+{
+    for (size_t i = 0; i < tl->nlanes; i++) {
+        free(tl->lanes[i].spans);
+        free(tl->lanes[i].regions);
+    }
+    free(tl->lanes);
+    for (size_t i = 0; i < tl->ncpus; i++)
+        free(tl->cpus[i].runs);
+    free(tl->cpus);
+    for (size_t i = 0; i < tl->ncounters; i++)
+        free(tl->counters[i].s);
+    free(tl->logs);
+    free(tl->tasks);
+    free(tl->wakes);
+    free(tl->raw_wakes);
+    free(tl->unblocks);
+    free(tl->text);
+    free(tl->strings);
+    free(tl->string_hash);
+    free(tl->frames);
+    free(tl->stacks);
+    ct_symbols_close(tl->symbols);
+    memset(tl, 0, sizeof *tl);
+}
+
+/* ---- JSON ---- */
+
+static void json_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20 || c >= 0x7f)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+static const char *str(const struct ct_timeline *tl, uint32_t idx)
+{
+    return idx < tl->nstrings ? tl->text + tl->strings[idx] : "";
+}
+
+static const char *state_name(int col)
+{
+    static const char *names[] = {"running", "network", "blocked", "syscall", "runnable",
+                                  "sleeping", "off-cpu"};
+    return col >= 0 && col < CT_COL_COUNT ? names[col] : "?";
+}
+
+void ct_timeline_summary_json(const struct ct_timeline *tl, FILE *out)
+{
+    fprintf(out, "{\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"sched\":%s,\"events\":%" PRIu64,
+            tl->begin, tl->end, tl->sched ? "true" : "false", tl->events);
+    fputs(",\"states\":[", out);
+    for (int c = 0; c < CT_COL_COUNT; c++) {
+        fprintf(out, "%s", c ? "," : "");
+        json_str(out, state_name(c));
+    }
+    fputs("],\"threads\":[", out);
+    for (size_t i = 0; i < tl->nlanes; i++) {
+        const struct tl_lane *l = &tl->lanes[i];
+        fprintf(out, "%s{\"tid\":%" PRIu64 ",\"name\":", i ? "," : "", l->tid);
+        json_str(out, l->name);
+        fputs(",\"function\":", out);
+        json_str(out, l->function);
+        fprintf(out, ",\"spans\":%zu,\"regions\":%zu,\"depth\":%u}", l->nspans, l->nregions,
+                l->max_depth);
+    }
+    fputs("],\"cpus\":[", out);
+    for (size_t i = 0; i < tl->ncpus; i++)
+        fprintf(out, "%s%d", i ? "," : "", tl->cpus[i].cpu);
+    fputs("],\"counters\":[", out);
+    for (size_t i = 0; i < tl->ncounters; i++) {
+        const char *name = ct_counter_name(tl->counters[i].kind);
+        fprintf(out, "%s", i ? "," : "");
+        json_str(out, name ? name : "counter");
+    }
+    fputs("],\"strings\":[", out);
+    for (size_t i = 0; i < tl->nstrings; i++) {
+        fprintf(out, "%s", i ? "," : "");
+        json_str(out, str(tl, (uint32_t)i));
+    }
+    fprintf(out, "],\"tasks\":%zu,\"logs\":%zu,\"wakes\":%zu}", tl->ntasks, tl->nlogs,
+            tl->nwakes);
+}
+
+/* Per-pixel summaries of a sorted run of items: long ones as they are,
+ * short ones summed per pixel, adjacent summaries of one kind merged. */
+struct summary {
+    FILE *out;
+    int64_t t0, t1;
+    double w; /* ns per pixel */
+    bool first;
+    /* the pixel being summed */
+    long px;
+    int64_t pb, pe;
+    uint64_t n;
+    double weight[CT_COL_COUNT + 1];
+    uint64_t key[CT_COL_COUNT + 1];
+    /* the summary waiting to be merged */
+    bool held;
+    int64_t hb, he;
+    uint64_t hkey, hn;
+};
+
+static void emit_held(struct summary *s)
+{
+    if (!s->held)
+        return;
+    fprintf(s->out, "%s[%" PRId64 ",%" PRId64 ",%" PRIu64 ",-1,%" PRIu64 "]", s->first ? "" : ",",
+            s->hb, s->he, s->hkey, s->hn);
+    s->first = false;
+    s->held = false;
+}
+
+static void flush_pixel(struct summary *s)
+{
+    if (!s->n)
+        return;
+    int best = 0;
+    for (int i = 1; i <= CT_COL_COUNT; i++)
+        if (s->weight[i] > s->weight[best])
+            best = i;
+    uint64_t key = s->key[best];
+    if (s->held && s->hkey == key && s->he >= s->pb) {
+        s->he = s->pe;
+        s->hn += s->n;
+    } else {
+        emit_held(s);
+        s->held = true;
+        s->hb = s->pb;
+        s->he = s->pe;
+        s->hkey = key;
+        s->hn = s->n;
+    }
+    s->n = 0;
+    memset(s->weight, 0, sizeof s->weight);
+}
+
+/* An item: [b, e), its summary key (a state, a thread), its slot in the
+ * weights, its index (for details), and extra JSON fields. */
+static void item(struct summary *s, int64_t b, int64_t e, uint64_t key, int slot, size_t index,
+                 const char *extra)
+{
+    if (e - b >= s->w) {
+        flush_pixel(s);
+        emit_held(s);
+        fprintf(s->out, "%s[%" PRId64 ",%" PRId64 ",%" PRIu64 ",%zu,1%s]", s->first ? "" : ",",
+                b, e, key, index, extra);
+        s->first = false;
+        return;
+    }
+    long px = (long)((double)(b - s->t0) / s->w);
+    if (s->n && px != s->px)
+        flush_pixel(s);
+    if (!s->n) {
+        s->px = px;
+        s->pb = b;
+    }
+    s->pe = e > s->pe || s->n == 0 ? e : s->pe;
+    s->n++;
+    s->weight[slot] += (double)(e - b) + 1;
+    s->key[slot] = key;
+}
+
+static void summary_end(struct summary *s)
+{
+    flush_pixel(s);
+    emit_held(s);
+}
+
+static size_t first_span(const struct tl_lane *l, int64_t t0)
+{
+    size_t lo = 0, hi = l->nspans;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (l->spans[mid].e <= t0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int ct_timeline_query_json(const struct ct_timeline *tl, int64_t t0, int64_t t1, unsigned px,
+                           FILE *out)
+{
+    if (t1 <= t0 || px == 0 || px > 20000)
+        return -1;
+    double w = (double)(t1 - t0) / px;
+    fprintf(out, "{\"t0\":%" PRId64 ",\"t1\":%" PRId64 ",\"px\":%u,\"threads\":[", t0, t1, px);
+    for (size_t i = 0; i < tl->nlanes; i++) {
+        const struct tl_lane *l = &tl->lanes[i];
+        fprintf(out, "%s{\"tid\":%" PRIu64 ",\"spans\":[", i ? "," : "", l->tid);
+        struct summary s = {out, t0, t1, w, true};
+        for (size_t k = first_span(l, t0); k < l->nspans && l->spans[k].b < t1; k++) {
+            char extra[32];
+            snprintf(extra, sizeof extra, ",%u", l->spans[k].reason);
+            item(&s, l->spans[k].b, l->spans[k].e, l->spans[k].col, l->spans[k].col, k, extra);
+        }
+        summary_end(&s);
+        /* Regions: every depth's in one pass; a summary's key is its depth. */
+        fputs("],\"regions\":[", out);
+        struct summary r = {out, t0, t1, w, true};
+        int64_t from = t0 - l->longest_region;
+        size_t lo = 0, hi = l->nregions;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (l->regions[mid].b < from)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        /* Summaries per depth would interleave; short regions of any depth
+         * are summed together at depth 1. */
+        for (size_t k = lo; k < l->nregions && l->regions[k].b < t1; k++) {
+            const struct tl_region *g = &l->regions[k];
+            if (g->e <= t0)
+                continue;
+            char extra[64];
+            snprintf(extra, sizeof extra, ",%u,%u", g->type, g->depth);
+            if (g->e - g->b >= w)
+                item(&r, g->b, g->e, g->depth, 0, k, extra);
+            else
+                item(&r, g->b, g->e, 1, 0, k, extra);
+        }
+        summary_end(&r);
+        fputs("]}", out);
+    }
+    fputs("],\"cpus\":[", out);
+    for (size_t i = 0; i < tl->ncpus; i++) {
+        const struct tl_cpu *c = &tl->cpus[i];
+        fprintf(out, "%s{\"cpu\":%d,\"runs\":[", i ? "," : "", c->cpu);
+        struct summary s = {out, t0, t1, w, true};
+        size_t lo = 0, hi = c->n;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (c->runs[mid].e <= t0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (size_t k = lo; k < c->n && c->runs[k].b < t1; k++) {
+            /* The weight slot: a small hash of the thread, for the dominant
+             * thread of a pixel. */
+            int slot = (int)(c->runs[k].tid % (CT_COL_COUNT + 1));
+            item(&s, c->runs[k].b, c->runs[k].e, c->runs[k].tid, slot, k, "");
+        }
+        summary_end(&s);
+        fputs("]}", out);
+    }
+    fputs("],\"counters\":[", out);
+    for (size_t i = 0; i < tl->ncounters; i++) {
+        const struct tl_counter *c = &tl->counters[i];
+        const char *name = ct_counter_name(c->kind);
+        fprintf(out, "%s{\"name\":", i ? "," : "");
+        json_str(out, name ? name : "counter");
+        fputs(",\"points\":[", out);
+        size_t lo = 0, hi = c->n;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (c->s[mid].t < t0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo > 0)
+            lo--; /* the value at t0 */
+        bool first = true;
+        for (size_t k = lo; k < c->n;) {
+            long p = (long)((double)(c->s[k].t - t0) / w);
+            uint64_t mn = c->s[k].v, mx = c->s[k].v, last = c->s[k].v;
+            int64_t t = c->s[k].t;
+            for (k++; k < c->n && (long)((double)(c->s[k].t - t0) / w) == p; k++) {
+                mn = c->s[k].v < mn ? c->s[k].v : mn;
+                mx = c->s[k].v > mx ? c->s[k].v : mx;
+                last = c->s[k].v;
+            }
+            fprintf(out, "%s[%" PRId64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]", first ? "" : ",", t,
+                    mn, mx, last);
+            first = false;
+            if (t >= t1)
+                break;
+        }
+        fputs("]}", out);
+    }
+    /* Logs: one item a pixel: [t, tid, index, count]. */
+    fputs("],\"logs\":[", out);
+    size_t lo = 0, hi = tl->nlogs;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (tl->logs[mid].t < t0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    bool first = true;
+    for (size_t k = lo; k < tl->nlogs && tl->logs[k].t < t1;) {
+        long p = (long)((double)(tl->logs[k].t - t0) / w);
+        size_t start = k;
+        while (k < tl->nlogs && tl->logs[k].t < t1 &&
+               (long)((double)(tl->logs[k].t - t0) / w) == p)
+            k++;
+        fprintf(out, "%s[%" PRId64 ",%" PRIu64 ",%zu,%zu]", first ? "" : ",", tl->logs[start].t,
+                tl->logs[start].tid, start, k - start);
+        first = false;
+    }
+    /* Wake-ups: only when few enough to draw. */
+    fputs("],\"wakes\":[", out);
+    lo = 0, hi = tl->nwakes;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (tl->wakes[mid].tu < t0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t end = lo;
+    while (end < tl->nwakes && tl->wakes[end].tu < t1)
+        end++;
+    if (end - lo <= 2000)
+        for (size_t k = lo; k < end; k++)
+            fprintf(out, "%s[%" PRId64 ",%" PRIu64 ",%" PRId64 ",%" PRIu64 "]", k > lo ? "," : "",
+                    tl->wakes[k].tw, tl->wakes[k].from, tl->wakes[k].tu, tl->wakes[k].to);
+    fprintf(out, "],\"wakes_in_range\":%zu}", end - lo);
+    return 0;
+}
+
+static void stack_json(struct ct_timeline *tl, uint32_t stack, FILE *out)
+{
+    fputc('[', out);
+    if (stack && stack <= tl->nstacks) {
+        const uint64_t *pcs = tl->frames + tl->stacks[stack - 1].at;
+        for (uint32_t i = 0; i < tl->stacks[stack - 1].n; i++) {
+            struct ct_symbol sym = {0};
+            char buf[600];
+            if (tl->symbols && ct_symbols_lookup(tl->symbols, pcs[i], true, &sym) >= 0 &&
+                sym.function[0]) {
+                if (sym.file[0])
+                    snprintf(buf, sizeof buf, "%s %s:%d", sym.function, sym.file, sym.line);
+                else
+                    snprintf(buf, sizeof buf, "%s", sym.function);
+            } else {
+                snprintf(buf, sizeof buf, "0x%" PRIx64, pcs[i]);
+            }
+            fprintf(out, "%s", i ? "," : "");
+            json_str(out, buf);
+        }
+    }
+    fputc(']', out);
+}
+
+static const struct tl_task *task_by_id(const struct ct_timeline *tl, uint64_t id)
+{
+    for (size_t i = 0; i < tl->ntasks; i++)
+        if (tl->tasks[i].id == id)
+            return &tl->tasks[i];
+    return NULL;
+}
+
+int ct_timeline_span_json(struct ct_timeline *tl, uint64_t tid, size_t index, FILE *out)
+{
+    const struct tl_lane *l = NULL;
+    for (size_t i = 0; i < tl->nlanes && !l; i++)
+        if (tl->lanes[i].tid == tid)
+            l = &tl->lanes[i];
+    if (!l || index >= l->nspans)
+        return -1;
+    const struct tl_span *s = &l->spans[index];
+    fprintf(out, "{\"tid\":%" PRIu64 ",\"thread\":", tid);
+    json_str(out, l->name);
+    fprintf(out, ",\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"duration\":%" PRId64 ",\"state\":",
+            s->b, s->e, s->e - s->b);
+    json_str(out, state_name(s->col));
+    const char *reason = s->reason ? ct_reason_name(s->reason) : NULL;
+    fputs(",\"reason\":", out);
+    json_str(out, reason ? reason : "");
+    fprintf(out, ",\"object\":\"0x%" PRIx64 "\",\"stack\":", s->object);
+    stack_json(tl, s->stack, out);
+    /* The innermost region around the span's start, and its task. */
+    const struct tl_region *in = NULL;
+    for (size_t k = 0; k < l->nregions && l->regions[k].b <= s->b; k++)
+        if (l->regions[k].e >= s->b && (!in || l->regions[k].depth > in->depth))
+            in = &l->regions[k];
+    if (in) {
+        fputs(",\"region\":", out);
+        json_str(out, str(tl, in->type));
+        const struct tl_task *t = in->task ? task_by_id(tl, in->task) : NULL;
+        if (t) {
+            fprintf(out, ",\"task\":%" PRIu64 ",\"task_type\":", t->id);
+            json_str(out, str(tl, t->type));
+        }
+    }
+    /* Who woke it: the thread's first linked unblock after the span began,
+     * if it came by the span's end (the unblock is recorded once the thread
+     * runs again, a little after the kernel's switch ends the span). */
+    size_t lo = 0, hi = tl->nwakes;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (tl->wakes[mid].tu < s->b)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t k = lo; k < tl->nwakes && tl->wakes[k].tu <= s->e + 10000000; k++)
+        if (tl->wakes[k].to == tid) {
+            fprintf(out, ",\"woken_by\":%" PRIu64 ",\"woken_at\":%" PRId64, tl->wakes[k].from,
+                    tl->wakes[k].tw);
+            break;
+        }
+    fputc('}', out);
+    return 0;
+}
+
+static bool contains(const char *hay, size_t len, const char *needle)
+{
+    size_t n = strlen(needle);
+    if (n == 0)
+        return true;
+    for (size_t i = 0; i + n <= len; i++)
+        if (strncasecmp(hay + i, needle, n) == 0)
+            return true;
+    return false;
+}
+
+void ct_timeline_logs_json(const struct ct_timeline *tl, const char *q, size_t limit, FILE *out)
+{
+    fputs("{\"logs\":[", out);
+    size_t shown = 0, matched = 0;
+    for (size_t i = 0; i < tl->nlogs; i++) {
+        const struct tl_log *g = &tl->logs[i];
+        const char *cat = str(tl, g->category);
+        if (!contains(cat, strlen(cat), q) && !contains(tl->text + g->text, g->len, q))
+            continue;
+        matched++;
+        if (shown == limit)
+            continue;
+        fprintf(out, "%s{\"t\":%" PRId64 ",\"tid\":%" PRIu64 ",\"task\":%" PRIu64 ",\"category\":",
+                shown ? "," : "", g->t, g->tid, g->task);
+        json_str(out, cat);
+        fputs(",\"message\":", out);
+        json_str(out, tl->text + g->text);
+        fputc('}', out);
+        shown++;
+    }
+    fprintf(out, "],\"matched\":%zu,\"total\":%zu}", matched, tl->nlogs);
+}
+
+void ct_timeline_tasks_json(const struct ct_timeline *tl, const char *type, size_t limit,
+                            FILE *out)
+{
+    fputs("{\"tasks\":[", out);
+    size_t shown = 0;
+    for (size_t i = 0; i < tl->ntasks && shown < limit; i++) {
+        const struct tl_task *t = &tl->tasks[i];
+        if (type && *type && strcmp(str(tl, t->type), type) != 0)
+            continue;
+        fprintf(out, "%s{\"id\":%" PRIu64 ",\"parent\":%" PRIu64 ",\"tid\":%" PRIu64
+                     ",\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"type\":",
+                shown ? "," : "", t->id, t->parent, t->tid, t->b, t->e);
+        json_str(out, str(tl, t->type));
+        fputc('}', out);
+        shown++;
+    }
+    fputs("]}", out);
+}

@@ -1,0 +1,59 @@
+/* uiprog - a trace with intervals known in advance, for ctrace view's tests:
+ * "holder" takes a mutex and sleeps 300 ms with it; "spinner" runs for
+ * 200 ms, then blocks on that mutex in wait_for_lock until the holder lets
+ * it go, about 100 ms later. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int held;
+static volatile unsigned long sink;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+__attribute__((noinline)) static void wait_for_lock(void)
+{
+    pthread_mutex_lock(&lock);
+    pthread_mutex_unlock(&lock);
+}
+
+static void *holder(void *arg)
+{
+    (void)arg;
+    pthread_setname_np(pthread_self(), "holder");
+    pthread_mutex_lock(&lock);
+    atomic_store(&held, 1);
+    usleep(300000);
+    pthread_mutex_unlock(&lock);
+    return NULL;
+}
+
+static void *spinner(void *arg)
+{
+    (void)arg;
+    pthread_setname_np(pthread_self(), "spinner");
+    while (!atomic_load(&held))
+        ;
+    double end = now() + 0.2;
+    while (now() < end)
+        sink++;
+    wait_for_lock();
+    return NULL;
+}
+
+int main(void)
+{
+    pthread_t a, b;
+    pthread_create(&a, NULL, holder, NULL);
+    pthread_create(&b, NULL, spinner, NULL);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    return 0;
+}

@@ -1,0 +1,175 @@
+// view_test.mjs CTRACE PROGS-DIR BASICS OUT-DIR - ctrace view in Debian's
+// headless Chromium (playwright-core, no browser download): a known trace
+// loads, each thread has a lane, the pixel of a known running interval is
+// green, W narrows the range, a click on a known blocked slice shows its
+// reason and stack, the tasks page shows the known counts and draws the
+// histogram; the other pages load; bad requests are refused. Screenshots
+// go to OUT-DIR. Prints one line per check and a closing count.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const [ctrace, progs, basics, outDir] = process.argv.slice(2);
+let passed = 0, failed = 0;
+function check(name, ok, detail = "") {
+  if (ok) passed++;
+  else { failed++; console.log(`FAIL: ${name} ${detail}`); }
+}
+
+function serve(trace) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(ctrace, ["view", "--no-browser", trace], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    p.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/http:\/\/[0-9.]+:\d+\//);
+      if (m) resolve({ url: m[0], proc: p });
+    });
+    p.on("exit", (code) => reject(new Error(`ctrace view exited ${code}: ${out}`)));
+  });
+}
+
+const tmp = mkdtempSync(join(tmpdir(), "ctrace-ui-"));
+mkdirSync(outDir, { recursive: true });
+const known = join(tmp, "ui.out"), tasksTrace = join(tmp, "basics.out");
+let r = spawnSync(ctrace, ["run", "-o", known, "--", join(progs, "uiprog")]);
+check("record the known trace", r.status === 0, r.stderr);
+r = spawnSync(basics, [tasksTrace]);
+check("record the tasks trace", r.status === 0, r.stderr);
+
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
+const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+const errors = [];
+page.on("pageerror", (e) => errors.push(e.message));
+
+let server = await serve(known);
+try {
+  await page.goto(server.url);
+  await page.waitForSelector("body[data-ready='1']", { timeout: 20000 });
+  const threads = await (await fetch(server.url + "api/threads")).json();
+  const summary = await (await fetch(server.url + "api/summary")).json();
+  const lanes = await page.evaluate(() => window.ctraceView.rows.filter((r) => r.kind === "thread").map((r) => r.label));
+  check("each thread has a lane", lanes.length === 3 && summary.threads.length === 3, JSON.stringify(lanes));
+  check("lanes named holder and spinner", lanes.some((l) => l.startsWith("holder")) && lanes.some((l) => l.startsWith("spinner")), JSON.stringify(lanes));
+  check("a CPU lane per CPU seen", summary.cpus.length >= 1, JSON.stringify(summary.cpus));
+  await page.screenshot({ path: join(outDir, "timeline.png") });
+
+  // The spinner runs from its first 200 ms after the holder took the lock;
+  // then blocks on the mutex for about 100 ms.
+  const spinner = threads.find((t) => t.name === "spinner");
+  const blockAt = Number(spawnSync(ctrace, ["dump", known]).stdout.toString().split("\n")
+    .find((l) => l.includes(` ${spinner.tid} block reason=mutex`)).split(" ")[0]);
+  const begin = summary.begin;
+  await page.evaluate(([a, b]) => window.ctraceView.show(a, b), [blockAt - 150e6, blockAt - 50e6]);
+  await page.waitForFunction(([a]) => window.ctraceView.data && window.ctraceView.data.t0 === Math.floor(a), [blockAt - 150e6]);
+  const green = await page.evaluate((tid) => {
+    const v = window.ctraceView, lane = v.laneOf(tid);
+    return v.pixelAt(v.xOf((v.t0 + v.t1) / 2), lane.y + lane.h / 2);
+  }, spinner.tid);
+  check("the pixel of a known running interval is green", green[1] > 130 && green[0] < 90 && green[2] < 110, JSON.stringify(green));
+  await page.screenshot({ path: join(outDir, "running.png") });
+
+  const before = await page.evaluate(() => window.ctraceView.t1 - window.ctraceView.t0);
+  await page.mouse.move(700, 300);
+  await page.keyboard.press("w");
+  const after = await page.evaluate(() => window.ctraceView.t1 - window.ctraceView.t0);
+  check("W narrows the visible range", after < before * 0.9, `${before} -> ${after}`);
+  await page.keyboard.press("s");
+  await page.keyboard.press("s");
+  const wider = await page.evaluate(() => window.ctraceView.t1 - window.ctraceView.t0);
+  check("S widens it", wider > after, `${after} -> ${wider}`);
+  const panFrom = await page.evaluate(() => window.ctraceView.t0);
+  await page.keyboard.press("d");
+  check("D pans later", await page.evaluate((t) => window.ctraceView.t0 > t, panFrom));
+
+  // Click the blocked slice: its reason and its stack.
+  await page.evaluate(([a, b]) => window.ctraceView.show(a, b), [blockAt - 20e6, blockAt + 120e6]);
+  await page.waitForFunction(([a]) => window.ctraceView.data && window.ctraceView.data.t0 === Math.floor(a), [blockAt - 20e6]);
+  const point = await page.evaluate(([tid, t]) => {
+    const v = window.ctraceView, lane = v.laneOf(tid), box = v.canvas.getBoundingClientRect();
+    return [box.left + v.xOf(t), box.top + lane.y + lane.h / 2];
+  }, [spinner.tid, blockAt + 50e6]);
+  const grey = await page.evaluate(([tid, t]) => {
+    const v = window.ctraceView, lane = v.laneOf(tid);
+    return v.pixelAt(v.xOf(t), lane.y + lane.h / 2);
+  }, [spinner.tid, blockAt + 50e6]);
+  check("the blocked slice is grey", Math.abs(grey[0] - grey[1]) < 12 && grey[0] > 100 && grey[0] < 170, JSON.stringify(grey));
+  await page.mouse.click(point[0], point[1]);
+  await page.waitForSelector("#details:not([hidden]) h3", { timeout: 10000 });
+  await page.waitForFunction(() => document.querySelector("#details").dataset.state === "blocked", null, { timeout: 10000 });
+  const details = await page.textContent("#details");
+  check("details: blocked on a mutex", details.includes("blocked (mutex)"), details);
+  check("details: the stack names wait_for_lock", details.includes("wait_for_lock"), details);
+  check("details: who woke it", details.includes("woken by thread"), details);
+  await page.screenshot({ path: join(outDir, "details.png") });
+
+  // Tools 1-4.
+  await page.keyboard.press("3");
+  check("3 chooses the zoom tool", await page.evaluate(() => window.ctraceView.tool === "zoom"));
+  await page.keyboard.press("1");
+
+  // The other pages.
+  await page.goto(server.url + "#threads");
+  await page.waitForSelector("#page-threads table tbody tr");
+  const rows = await page.$$eval("#page-threads table:first-of-type tbody tr", (t) => t.length);
+  check("threads page: a row per thread", rows === 3, rows);
+  await page.screenshot({ path: join(outDir, "threads.png") });
+  await page.goto(server.url + "#profiles");
+  await page.waitForFunction(() => document.querySelector("#flame")?.dataset.total, null, { timeout: 15000 });
+  const total = Number(await page.getAttribute("#flame", "data-total"));
+  const frames = await page.$$eval("#flame div", (d) => d.map((x) => x.textContent).join("|"));
+  check("profiles page: the sync flame graph holds the 100 ms block", total > 80e6, total);
+  check("profiles page: wait_for_lock in the flame graph", frames.includes("wait_for_lock"), frames.slice(0, 300));
+  await page.screenshot({ path: join(outDir, "profiles.png") });
+
+  // Bad requests: refused, and the server goes on.
+  const status = async (path) => (await fetch(server.url + path)).status;
+  check("timeline without numbers: 400", await status("api/timeline?t0=abc&t1=5&px=100") === 400);
+  check("timeline with a huge px: 400", await status(`api/timeline?t0=${begin}&t1=${begin + 1000}&px=100000000`) === 400);
+  check("timeline outside the trace: 400", await status(`api/timeline?t0=${begin + 1e15}&t1=${begin + 2e15}&px=100`) === 400);
+  check("a malformed query: 400", await status("api/timeline?t0=1&t0=&&&px=-1") === 400);
+  check("a path with ..: 404", await status("../../etc/passwd") === 404);
+  check("an unknown path: 404", await status("nothing.js") === 404);
+  check("POST: 405", (await fetch(server.url, { method: "POST" })).status === 405);
+  check("still serving", await status("api/summary") === 200);
+} finally {
+  server.proc.kill("SIGTERM");
+}
+
+server = await serve(tasksTrace);
+try {
+  await page.goto(server.url + "#tasks");
+  await page.waitForSelector("#page-tasks canvas.hist");
+  const text = await page.textContent("#page-tasks table");
+  check("tasks page: processOrder, 200 of them", text.includes("processOrder") && text.includes("200"), text.slice(0, 200));
+  const bars = Number(await page.getAttribute("#page-tasks canvas.hist", "data-bars"));
+  check("tasks page: the histogram has bars", bars >= 1, bars);
+  await page.click("#page-tasks tbody tr:has-text('processOrder')");
+  await page.waitForFunction(() => document.querySelectorAll("#page-tasks table").length > 1 &&
+    document.querySelector("#page-tasks h3")?.textContent.startsWith("processOrder"));
+  await page.waitForFunction(() => document.querySelectorAll("#page-tasks table")[1].querySelectorAll("tbody tr").length > 1);
+  const listed = await page.$$eval("#page-tasks table", (t) => t.length > 1 ? t[1].querySelectorAll("tbody tr").length : 0);
+  check("tasks page: each task of the type listed", listed === 200, listed);
+  await page.screenshot({ path: join(outDir, "tasks.png") });
+  await page.goto(server.url + "#regions");
+  await page.waitForSelector("#page-regions canvas.hist");
+  const regions = await page.textContent("#page-regions table");
+  check("regions page: the three steps", ["authentication", "businessLogic", "responseRender"].every((x) => regions.includes(x)), regions.slice(0, 200));
+  await page.goto(server.url + "#logs");
+  await page.waitForSelector("#page-logs table tbody tr");
+  await page.fill("#page-logs input", "OrderID: 1017");
+  await page.waitForFunction(() => document.querySelectorAll("#page-logs tbody tr").length === 1, null, { timeout: 5000 }).catch(() => {});
+  const logs = await page.$$eval("#page-logs tbody tr", (t) => t.length);
+  check("logs page: a search finds its log", logs === 1, logs);
+  await page.screenshot({ path: join(outDir, "logs.png") });
+} finally {
+  server.proc.kill("SIGTERM");
+}
+
+check("no errors in the page", errors.length === 0, errors.join("; "));
+await browser.close();
+rmSync(tmp, { recursive: true, force: true });
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

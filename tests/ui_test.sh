@@ -1,0 +1,16 @@
+#!/bin/sh
+# ui_test.sh CTRACE PROGS-DIR BASICS OUT-DIR - the browser tests of ctrace
+# view (tests/ui/view_test.mjs): installs playwright-core from the
+# committed lock file when it is missing (npm ci; it downloads no browser),
+# then drives Debian's /usr/bin/chromium.
+set -eu
+here=$(cd "$(dirname "$0")/ui" && pwd)
+if [ ! -x /usr/bin/chromium ]; then
+    echo "FAIL: /usr/bin/chromium is missing (scripts/deps.sh installs it)"
+    exit 1
+fi
+if [ ! -d "$here/node_modules/playwright-core" ]; then
+    (cd "$here" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
+cd "$here"
+exec node view_test.mjs "$@"

@@ -1,0 +1,110 @@
+// app.js - ctrace view: the pages and what they share.
+import { Timeline } from "/timeline.js";
+import { threadsPage, tasksPage, regionsPage, logsPage } from "/pages.js";
+import { profilesPage } from "/flame.js";
+
+export async function getJSON(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
+export function fmtNs(ns) {
+  const a = Math.abs(ns);
+  if (a < 1e3) return `${Math.round(ns)}ns`;
+  if (a < 1e6) return `${(ns / 1e3).toPrecision(3)}us`;
+  if (a < 1e9) return `${(ns / 1e6).toPrecision(3)}ms`;
+  return `${(ns / 1e9).toPrecision(4)}s`;
+}
+
+export function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "onclick") e.addEventListener("click", v);
+    else if (k === "text") e.textContent = v;
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c);
+  return e;
+}
+
+// A table whose columns sort on a click of their header.
+export function sortableTable(columns, rows, onRow) {
+  const table = el("table");
+  const head = el("tr");
+  const body = el("tbody");
+  let sortKey = null, sortDir = -1;
+  const draw = () => {
+    body.replaceChildren();
+    const sorted = sortKey === null ? rows : [...rows].sort((a, b) => {
+      const x = columns[sortKey].value(a), y = columns[sortKey].value(b);
+      return (x < y ? -1 : x > y ? 1 : 0) * sortDir;
+    });
+    for (const row of sorted) {
+      const tr = el("tr", onRow ? { class: "link" } : {});
+      for (const c of columns) tr.append(el("td", { text: c.show ? c.show(row) : String(c.value(row)) }));
+      if (onRow) tr.addEventListener("click", () => onRow(row));
+      body.append(tr);
+    }
+  };
+  columns.forEach((c, i) => {
+    const th = el("th", { text: c.name });
+    th.addEventListener("click", () => {
+      sortDir = sortKey === i ? -sortDir : -1;
+      sortKey = i;
+      draw();
+    });
+    head.append(th);
+  });
+  table.append(el("thead", {}, head), body);
+  draw();
+  return table;
+}
+
+const pages = { timeline: null, threads: threadsPage, profiles: profilesPage, tasks: tasksPage,
+                regions: regionsPage, logs: logsPage };
+const shown = {};
+let timeline = null;
+
+async function route() {
+  const [name, query] = (location.hash.slice(1) || "timeline").split("?");
+  const page = name in pages ? name : "timeline";
+  for (const p of Object.keys(pages))
+    document.getElementById(`page-${p}`).hidden = p !== page;
+  for (const a of document.querySelectorAll("header nav a"))
+    a.classList.toggle("active", a.dataset.page === page);
+  const params = new URLSearchParams(query || "");
+  if (page === "timeline") {
+    timeline.resize();
+    if (params.has("t0") && params.has("t1"))
+      timeline.show(Number(params.get("t0")), Number(params.get("t1")), Number(params.get("tid")) || 0);
+    return;
+  }
+  if (!shown[page]) {
+    shown[page] = true;
+    const section = document.getElementById(`page-${page}`);
+    try {
+      await pages[page](section, window.ctraceSummary);
+    } catch (e) {
+      section.append(el("p", { text: `error: ${e.message}` }));
+    }
+  }
+}
+
+async function main() {
+  const summary = await getJSON("/api/summary");
+  window.ctraceSummary = summary;
+  document.getElementById("trace-info").textContent =
+    `${summary.threads.length} threads, ${summary.events} events, ${fmtNs(summary.end - summary.begin)}` +
+    (summary.sched ? ", CPU scheduling from the kernel" : "");
+  timeline = new Timeline(document.getElementById("timeline"), summary);
+  window.ctraceView = timeline;
+  window.addEventListener("hashchange", route);
+  await route();
+  await timeline.ready;
+  document.body.dataset.ready = "1";
+}
+
+main().catch((e) => {
+  document.body.append(el("pre", { text: `ctrace view: ${e.message}` }));
+});

@@ -380,6 +380,66 @@ static void link_wakes(struct ct_timeline *tl)
     tl->raw_wakes = tl->unblocks = NULL;
 }
 
+static long bucket_of(const struct ct_timeline *tl, int64_t t)
+{
+    long b = (long)((t - tl->begin) / tl->bucket_ns);
+    return b < 0 ? 0 : b >= CT_TL_BUCKETS ? CT_TL_BUCKETS - 1 : b;
+}
+
+/* The coarse buckets of a lane (timeline.h); a lane without them (out of
+ * memory) is answered from its items alone. */
+static void build_buckets(struct ct_timeline *tl, struct tl_lane *l)
+{
+    l->span_bucket_col = calloc(CT_TL_BUCKETS, 1);
+    l->span_bucket_n = calloc(CT_TL_BUCKETS, sizeof *l->span_bucket_n);
+    l->region_bucket_n = calloc(CT_TL_BUCKETS, sizeof *l->region_bucket_n);
+    float *weight = calloc((size_t)CT_TL_BUCKETS * CT_COL_COUNT, sizeof *weight);
+    size_t cap_s = 0, cap_r = 0;
+    if (!l->span_bucket_col || !l->span_bucket_n || !l->region_bucket_n || !weight)
+        goto fail;
+    for (size_t k = 0; k < l->nspans; k++) {
+        const struct tl_span *sp = &l->spans[k];
+        if (sp->e - sp->b >= tl->bucket_ns) {
+            if (!GROW(l->long_spans, l->nlong_spans, cap_s, 64))
+                goto fail;
+            l->long_spans[l->nlong_spans++] = (uint32_t)k;
+            continue;
+        }
+        long bk = bucket_of(tl, sp->b);
+        l->span_bucket_n[bk]++;
+        weight[(size_t)bk * CT_COL_COUNT + sp->col] += (float)(sp->e - sp->b) + 1;
+    }
+    for (long bk = 0; bk < CT_TL_BUCKETS; bk++) {
+        int best = 0;
+        for (int c = 1; c < CT_COL_COUNT; c++)
+            if (weight[(size_t)bk * CT_COL_COUNT + c] > weight[(size_t)bk * CT_COL_COUNT + best])
+                best = c;
+        l->span_bucket_col[bk] = (uint8_t)best;
+    }
+    for (size_t k = 0; k < l->nregions; k++) {
+        const struct tl_region *g = &l->regions[k];
+        if (g->e - g->b >= tl->bucket_ns) {
+            if (!GROW(l->long_regions, l->nlong_regions, cap_r, 64))
+                goto fail;
+            l->long_regions[l->nlong_regions++] = (uint32_t)k;
+            continue;
+        }
+        l->region_bucket_n[bucket_of(tl, g->b)]++;
+    }
+    free(weight);
+    return;
+fail:
+    free(weight);
+    free(l->span_bucket_col);
+    free(l->span_bucket_n);
+    free(l->region_bucket_n);
+    free(l->long_spans);
+    free(l->long_regions);
+    l->span_bucket_col = NULL;
+    l->span_bucket_n = l->region_bucket_n = l->long_spans = l->long_regions = NULL;
+    l->nlong_spans = l->nlong_regions = 0;
+}
+
 int ct_timeline_build(struct ct_reader *rd, struct ct_timeline *tl,
                       void (*progress)(uint64_t done, uint64_t total))
 {
@@ -406,10 +466,15 @@ int ct_timeline_build(struct ct_reader *rd, struct ct_timeline *tl,
         while (l->nopen) /* never ended: up to the end of the thread */
             region_end(l, l->nopen - 1, r->end_ns > l->open[l->nopen - 1].b ? r->end_ns
                                                                          : l->open[l->nopen - 1].b);
-        qsort(l->regions, l->nregions, sizeof *l->regions, by_begin);
+        if (l->nregions)
+            qsort(l->regions, l->nregions, sizeof *l->regions, by_begin);
     }
+    tl->bucket_ns = (tl->end - tl->begin) / CT_TL_BUCKETS + 1;
+    for (size_t i = 0; i < tl->nlanes; i++)
+        build_buckets(tl, &tl->lanes[i]);
     for (size_t i = 0; i < tl->ncpus; i++)
-        qsort(tl->cpus[i].runs, tl->cpus[i].n, sizeof *tl->cpus[i].runs, by_run);
+        if (tl->cpus[i].n)
+            qsort(tl->cpus[i].runs, tl->cpus[i].n, sizeof *tl->cpus[i].runs, by_run);
     if (tl->nlogs)
         qsort(tl->logs, tl->nlogs, sizeof *tl->logs, by_log_time);
     if (tl->nlanes)
@@ -438,6 +503,11 @@ void ct_timeline_free(struct ct_timeline *tl)
     for (size_t i = 0; i < tl->nlanes; i++) {
         free(tl->lanes[i].spans);
         free(tl->lanes[i].regions);
+        free(tl->lanes[i].span_bucket_col);
+        free(tl->lanes[i].span_bucket_n);
+        free(tl->lanes[i].region_bucket_n);
+        free(tl->lanes[i].long_spans);
+        free(tl->lanes[i].long_regions);
     }
     free(tl->lanes);
     for (size_t i = 0; i < tl->ncpus; i++)
@@ -580,8 +650,8 @@ static void flush_pixel(struct summary *s)
 
 /* An item: [b, e), its summary key (a state, a thread), its slot in the
  * weights, its index (for details), and extra JSON fields. */
-static void item(struct summary *s, int64_t b, int64_t e, uint64_t key, int slot, size_t index,
-                 const char *extra)
+static void item_n(struct summary *s, int64_t b, int64_t e, uint64_t key, int slot, size_t index,
+                   const char *extra, uint64_t count)
 {
     if (e - b >= s->w) {
         flush_pixel(s);
@@ -599,9 +669,15 @@ static void item(struct summary *s, int64_t b, int64_t e, uint64_t key, int slot
         s->pb = b;
     }
     s->pe = e > s->pe || s->n == 0 ? e : s->pe;
-    s->n++;
+    s->n += count;
     s->weight[slot] += (double)(e - b) + 1;
     s->key[slot] = key;
+}
+
+static void item(struct summary *s, int64_t b, int64_t e, uint64_t key, int slot, size_t index,
+                 const char *extra)
+{
+    item_n(s, b, e, key, slot, index, extra, 1);
 }
 
 static void summary_end(struct summary *s)
@@ -623,16 +699,93 @@ static size_t first_span(const struct tl_lane *l, int64_t t0)
     return lo;
 }
 
+/* Merges the long items (by index, sorted by begin) and the buckets of
+ * [t0, t1) into one summary, in time order. */
+static void coarse_items(const struct ct_timeline *tl, struct summary *s, int64_t t0, int64_t t1,
+                         bool regions, const struct tl_lane *l)
+{
+    const uint32_t *longs = regions ? l->long_regions : l->long_spans;
+    size_t nlong = regions ? l->nlong_regions : l->nlong_spans;
+    /* Long items may begin before t0: from the first whose end is after
+     * t0 (spans do not overlap; regions: from t0 minus the longest). */
+    size_t k = 0;
+    int64_t from = regions ? t0 - l->longest_region : t0;
+    size_t lo = 0, hi = nlong;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int64_t b = regions ? l->regions[longs[mid]].b : l->spans[longs[mid]].e;
+        if (b < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    k = lo;
+    long bk = bucket_of(tl, t0), last = bucket_of(tl, t1);
+    for (;;) {
+        int64_t bb = tl->begin + bk * tl->bucket_ns;
+        int64_t lb = INT64_MAX;
+        if (k < nlong)
+            lb = regions ? l->regions[longs[k]].b : l->spans[longs[k]].b;
+        bool bucket_left = bk <= last;
+        if (!bucket_left && (k >= nlong || lb >= t1))
+            break;
+        if (k < nlong && lb < t1 && (!bucket_left || lb <= bb)) {
+            char extra[64];
+            if (regions) {
+                const struct tl_region *g = &l->regions[longs[k]];
+                if (g->e > t0) {
+                    snprintf(extra, sizeof extra, ",%u,%u", g->type, g->depth);
+                    item(s, g->b, g->e, g->e - g->b >= s->w ? g->depth : 1, 0, longs[k], extra);
+                }
+            } else {
+                const struct tl_span *sp = &l->spans[longs[k]];
+                if (sp->e > t0) {
+                    snprintf(extra, sizeof extra, ",%u", sp->reason);
+                    item(s, sp->b, sp->e, sp->col, sp->col, longs[k], extra);
+                }
+            }
+            k++;
+            continue;
+        }
+        uint32_t n = regions ? l->region_bucket_n[bk] : l->span_bucket_n[bk];
+        if (n) {
+            int col = regions ? 0 : l->span_bucket_col[bk];
+            item_n(s, bb, bb + tl->bucket_ns - 1, regions ? 1 : (uint64_t)col, col, 0, "", n);
+        }
+        bk++;
+    }
+}
+
+static void coarse_lane(const struct ct_timeline *tl, const struct tl_lane *l, int64_t t0,
+                        int64_t t1, double w, FILE *out)
+{
+    struct summary s = {out, t0, t1, w, true};
+    coarse_items(tl, &s, t0, t1, false, l);
+    summary_end(&s);
+    fputs("],\"regions\":[", out);
+    struct summary r = {out, t0, t1, w, true};
+    coarse_items(tl, &r, t0, t1, true, l);
+    summary_end(&r);
+    fputs("]}", out);
+}
+
 int ct_timeline_query_json(const struct ct_timeline *tl, int64_t t0, int64_t t1, unsigned px,
                            FILE *out)
 {
     if (t1 <= t0 || px == 0 || px > 20000)
         return -1;
     double w = (double)(t1 - t0) / px;
+    /* A pixel of a bucket and a half or more: the buckets and the long
+     * items; finer, the items themselves. */
+    bool coarse = w >= 1.5 * (double)tl->bucket_ns;
     fprintf(out, "{\"t0\":%" PRId64 ",\"t1\":%" PRId64 ",\"px\":%u,\"threads\":[", t0, t1, px);
     for (size_t i = 0; i < tl->nlanes; i++) {
         const struct tl_lane *l = &tl->lanes[i];
         fprintf(out, "%s{\"tid\":%" PRIu64 ",\"spans\":[", i ? "," : "", l->tid);
+        if (coarse && l->span_bucket_col) {
+            coarse_lane(tl, l, t0, t1, w, out);
+            continue;
+        }
         struct summary s = {out, t0, t1, w, true};
         for (size_t k = first_span(l, t0); k < l->nspans && l->spans[k].b < t1; k++) {
             char extra[32];

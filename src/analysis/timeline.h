@@ -47,6 +47,14 @@ struct tl_lane {
     size_t nregions, regions_cap;
     int64_t longest_region;
     uint32_t max_depth;
+    /* Coarse buckets of the whole trace (CT_TL_BUCKETS of bucket_ns), for
+     * zoomed-out queries: the spans and regions shorter than a bucket,
+     * summed per bucket (the state that took most of it; how many), and
+     * the longer ones listed by index. */
+    uint8_t *span_bucket_col;
+    uint32_t *span_bucket_n, *region_bucket_n;
+    uint32_t *long_spans, *long_regions;
+    size_t nlong_spans, nlong_regions;
     /* While building. */
     struct { int64_t b; uint32_t type; uint64_t task; uint32_t depth; } open[32];
     unsigned nopen;
@@ -65,8 +73,11 @@ struct tl_log { int64_t t; uint64_t tid, task; uint32_t category, text, len; };
 struct tl_task { uint64_t id, parent, tid; uint32_t type; int64_t b, e; }; /* e < 0: open */
 struct tl_wake { int64_t tw, tu; uint64_t from, to, object; uint8_t reason; };
 
+#define CT_TL_BUCKETS 262144
+
 struct ct_timeline {
     int64_t begin, end;
+    int64_t bucket_ns;
     bool sched;
     struct tl_lane *lanes;
     size_t nlanes;

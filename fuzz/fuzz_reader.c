@@ -14,6 +14,7 @@
 #include "../src/analysis/chrome.h"
 #include "../src/analysis/stats.h"
 #include "../src/analysis/threads.h"
+#include "../src/analysis/timeline.h"
 #include "../src/format/reader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -73,6 +74,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FILE *null = fopen("/dev/null", "w");
     if (null && ct_rd_open_mem(&rd, copy, size, "fuzz") == 0)
         (void)ct_export_chrome(&rd, null, 1, "fuzz");
+    /* ctrace view's index and its answers, over the whole range and a
+     * narrow one (the fine path), and every span's details. */
+    if (null && ct_rd_open_mem(&rd, copy, size, "fuzz") == 0) {
+        struct ct_timeline tl;
+        if (ct_timeline_build(&rd, &tl, NULL) == 0) {
+            ct_timeline_summary_json(&tl, null);
+            (void)ct_timeline_query_json(&tl, tl.begin, tl.end + 1, 100, null);
+            (void)ct_timeline_query_json(&tl, tl.begin, tl.begin + 1000, 1000, null);
+            for (size_t i = 0; i < tl.nlanes; i++)
+                for (size_t k = 0; k < tl.lanes[i].nspans && k < 16; k++)
+                    (void)ct_timeline_span_json(&tl, tl.lanes[i].tid, k, null);
+            ct_timeline_logs_json(&tl, "a", 10, null);
+            ct_timeline_tasks_json(&tl, "", 10, null);
+        }
+        ct_timeline_free(&tl);
+    }
     if (null)
         fclose(null);
     free(copy);

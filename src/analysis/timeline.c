@@ -380,36 +380,44 @@ static void link_wakes(struct ct_timeline *tl)
     tl->raw_wakes = tl->unblocks = NULL;
 }
 
-static long bucket_of(const struct ct_timeline *tl, int64_t t)
+static long bucket_of(const struct ct_timeline *tl, const struct tl_lane *l, int64_t t)
 {
-    long b = (long)((t - tl->begin) / tl->bucket_ns);
-    return b < 0 ? 0 : b >= CT_TL_BUCKETS ? CT_TL_BUCKETS - 1 : b;
+    long b = (long)((t - tl->begin) / l->bucket_ns);
+    return b < 0 ? 0 : b >= l->nbuckets ? l->nbuckets - 1 : b;
 }
 
 /* The coarse buckets of a lane (timeline.h); a lane without them (out of
  * memory) is answered from its items alone. */
 static void build_buckets(struct ct_timeline *tl, struct tl_lane *l)
 {
-    l->span_bucket_col = calloc(CT_TL_BUCKETS, 1);
-    l->span_bucket_n = calloc(CT_TL_BUCKETS, sizeof *l->span_bucket_n);
-    l->region_bucket_n = calloc(CT_TL_BUCKETS, sizeof *l->region_bucket_n);
-    float *weight = calloc((size_t)CT_TL_BUCKETS * CT_COL_COUNT, sizeof *weight);
+    size_t items = l->nspans + l->nregions;
+    if (items < 4096 || tl->end <= tl->begin)
+        return;
+    long n = 512;
+    while (n < CT_TL_BUCKETS && (size_t)n * 8 < items)
+        n *= 2;
+    l->nbuckets = n;
+    l->bucket_ns = (tl->end - tl->begin) / n + 1;
+    l->span_bucket_col = calloc((size_t)n, 1);
+    l->span_bucket_n = calloc((size_t)n, sizeof *l->span_bucket_n);
+    l->region_bucket_n = calloc((size_t)n, sizeof *l->region_bucket_n);
+    float *weight = calloc((size_t)n * CT_COL_COUNT, sizeof *weight);
     size_t cap_s = 0, cap_r = 0;
     if (!l->span_bucket_col || !l->span_bucket_n || !l->region_bucket_n || !weight)
         goto fail;
     for (size_t k = 0; k < l->nspans; k++) {
         const struct tl_span *sp = &l->spans[k];
-        if (sp->e - sp->b >= tl->bucket_ns) {
+        if (sp->e - sp->b >= l->bucket_ns) {
             if (!GROW(l->long_spans, l->nlong_spans, cap_s, 64))
                 goto fail;
             l->long_spans[l->nlong_spans++] = (uint32_t)k;
             continue;
         }
-        long bk = bucket_of(tl, sp->b);
+        long bk = bucket_of(tl, l, sp->b);
         l->span_bucket_n[bk]++;
         weight[(size_t)bk * CT_COL_COUNT + sp->col] += (float)(sp->e - sp->b) + 1;
     }
-    for (long bk = 0; bk < CT_TL_BUCKETS; bk++) {
+    for (long bk = 0; bk < n; bk++) {
         int best = 0;
         for (int c = 1; c < CT_COL_COUNT; c++)
             if (weight[(size_t)bk * CT_COL_COUNT + c] > weight[(size_t)bk * CT_COL_COUNT + best])
@@ -418,13 +426,13 @@ static void build_buckets(struct ct_timeline *tl, struct tl_lane *l)
     }
     for (size_t k = 0; k < l->nregions; k++) {
         const struct tl_region *g = &l->regions[k];
-        if (g->e - g->b >= tl->bucket_ns) {
+        if (g->e - g->b >= l->bucket_ns) {
             if (!GROW(l->long_regions, l->nlong_regions, cap_r, 64))
                 goto fail;
             l->long_regions[l->nlong_regions++] = (uint32_t)k;
             continue;
         }
-        l->region_bucket_n[bucket_of(tl, g->b)]++;
+        l->region_bucket_n[bucket_of(tl, l, g->b)]++;
     }
     free(weight);
     return;
@@ -438,6 +446,7 @@ fail:
     l->span_bucket_col = NULL;
     l->span_bucket_n = l->region_bucket_n = l->long_spans = l->long_regions = NULL;
     l->nlong_spans = l->nlong_regions = 0;
+    l->nbuckets = 0;
 }
 
 int ct_timeline_build(struct ct_reader *rd, struct ct_timeline *tl,
@@ -469,7 +478,6 @@ int ct_timeline_build(struct ct_reader *rd, struct ct_timeline *tl,
         if (l->nregions)
             qsort(l->regions, l->nregions, sizeof *l->regions, by_begin);
     }
-    tl->bucket_ns = (tl->end - tl->begin) / CT_TL_BUCKETS + 1;
     for (size_t i = 0; i < tl->nlanes; i++)
         build_buckets(tl, &tl->lanes[i]);
     for (size_t i = 0; i < tl->ncpus; i++)
@@ -723,9 +731,9 @@ static void coarse_items(const struct ct_timeline *tl, struct summary *s, int64_
             hi = mid;
     }
     k = lo;
-    long bk = bucket_of(tl, t0), last = bucket_of(tl, t1);
+    long bk = bucket_of(tl, l, t0), last = bucket_of(tl, l, t1);
     for (;;) {
-        int64_t bb = tl->begin + bk * tl->bucket_ns;
+        int64_t bb = tl->begin + bk * l->bucket_ns;
         int64_t lb = INT64_MAX;
         if (k < nlong)
             lb = regions ? l->regions[longs[k]].b : l->spans[longs[k]].b;
@@ -753,7 +761,7 @@ static void coarse_items(const struct ct_timeline *tl, struct summary *s, int64_
         uint32_t n = regions ? l->region_bucket_n[bk] : l->span_bucket_n[bk];
         if (n) {
             int col = regions ? 0 : l->span_bucket_col[bk];
-            item_n(s, bb, bb + tl->bucket_ns - 1, regions ? 1 : (uint64_t)col, col, 0, "", n);
+            item_n(s, bb, bb + l->bucket_ns - 1, regions ? 1 : (uint64_t)col, col, 0, "", n);
         }
         bk++;
     }
@@ -778,14 +786,13 @@ int ct_timeline_query_json(const struct ct_timeline *tl, int64_t t0, int64_t t1,
     if (t1 <= t0 || px == 0 || px > 20000)
         return -1;
     double w = (double)(t1 - t0) / px;
-    /* A pixel of a bucket and a half or more: the buckets and the long
-     * items; finer, the items themselves. */
-    bool coarse = w >= 1.5 * (double)tl->bucket_ns;
+    /* A lane whose pixel is a bucket and a half or more is read from its
+     * buckets and long items; finer, from the items themselves. */
     fprintf(out, "{\"t0\":%" PRId64 ",\"t1\":%" PRId64 ",\"px\":%u,\"threads\":[", t0, t1, px);
     for (size_t i = 0; i < tl->nlanes; i++) {
         const struct tl_lane *l = &tl->lanes[i];
         fprintf(out, "%s{\"tid\":%" PRIu64 ",\"spans\":[", i ? "," : "", l->tid);
-        if (coarse && l->span_bucket_col) {
+        if (l->nbuckets && w >= 1.5 * (double)l->bucket_ns) {
             coarse_lane(tl, l, t0, t1, w, out);
             continue;
         }

@@ -47,10 +47,12 @@ struct tl_lane {
     size_t nregions, regions_cap;
     int64_t longest_region;
     uint32_t max_depth;
-    /* Coarse buckets of the whole trace (CT_TL_BUCKETS of bucket_ns), for
-     * zoomed-out queries: the spans and regions shorter than a bucket,
+    /* Coarse buckets of the whole trace (a power of two, up to
+     * CT_TL_BUCKETS, about one per 8 items), for zoomed-out queries: the spans and regions shorter than a bucket,
      * summed per bucket (the state that took most of it; how many), and
      * the longer ones listed by index. */
+    long nbuckets;     /* 0: none (few items; queries read them all) */
+    int64_t bucket_ns;
     uint8_t *span_bucket_col;
     uint32_t *span_bucket_n, *region_bucket_n;
     uint32_t *long_spans, *long_regions;
@@ -77,7 +79,6 @@ struct tl_wake { int64_t tw, tu; uint64_t from, to, object; uint8_t reason; };
 
 struct ct_timeline {
     int64_t begin, end;
-    int64_t bucket_ns;
     bool sched;
     struct tl_lane *lanes;
     size_t nlanes;

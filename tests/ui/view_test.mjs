@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const [ctrace, progs, basics, outDir] = process.argv.slice(2);
+const [ctrace, progs, basics, outDir, genTrace] = process.argv.slice(2);
 let passed = 0, failed = 0;
 function check(name, ok, detail = "") {
   if (ok) passed++;
@@ -166,6 +166,37 @@ try {
   await page.screenshot({ path: join(outDir, "logs.png") });
 } finally {
   server.proc.kill("SIGTERM");
+}
+
+// A larger trace: zoomed-out answers come from the coarse buckets; they
+// must stand for every region, and stay a few items a pixel.
+if (genTrace) {
+  const big = join(tmp, "big.out");
+  r = spawnSync(genTrace, [big, "8", "2"]);
+  check("record a larger trace", r.status === 0, r.stderr);
+  server = await serve(big);
+  try {
+    const summary = await (await fetch(server.url + "api/summary")).json();
+    const regions = await (await fetch(server.url + "api/regions")).json();
+    const total = regions.reduce((a, t) => a + t.count + t.unfinished, 0);
+    const px = 1000;
+    for (const [name, t0, t1] of [["whole", summary.begin, summary.end + 1],
+                                  ["a third", summary.begin, summary.begin + Math.floor((summary.end - summary.begin) / 3)]]) {
+      const d = await (await fetch(server.url + `api/timeline?t0=${t0}&t1=${t1}&px=${px}`)).json();
+      let counted = 0, items = 0;
+      for (const lane of d.threads) {
+        items = Math.max(items, lane.spans.length, lane.regions.length);
+        for (const g of lane.regions) if (g[1] > t0 && g[0] < t1) counted += g[4];
+      }
+      if (name === "whole")
+        check("coarse answer: every region counted once", counted === total, `${counted} of ${total}`);
+      else
+        check("coarse answer over a third: about a third of the regions", counted > total * 0.2 && counted < total * 0.5, `${counted} of ${total}`);
+      check(`coarse answer (${name}): a few items a pixel`, items <= 3 * px, items);
+    }
+  } finally {
+    server.proc.kill("SIGTERM");
+  }
 }
 
 check("no errors in the page", errors.length === 0, errors.join("; "));

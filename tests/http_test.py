@@ -92,6 +92,23 @@ with tempfile.TemporaryDirectory() as tmp:
           stats(tmp, results["first"][1], "two.out").returncode == 0)
     check("after it, a trace again", get(base + "trace?seconds=1")[0] == 200)
 
+    # The same with curl, as a user would.
+    with tempfile.NamedTemporaryFile(dir=tmp, suffix=".out") as f:
+        c = subprocess.run(["curl", "-sS", "-o", f.name, "-w", "%{http_code}",
+                            base + "trace?seconds=1"], capture_output=True, text=True, timeout=60)
+        check("curl: a trace of one second", c.stdout == "200" and
+              subprocess.run([ctrace, "stats", f.name], capture_output=True).returncode == 0,
+              c.stdout + c.stderr)
+        c = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                            base + "trace?seconds=9999"], capture_output=True, text=True, timeout=60)
+        check("curl: seconds=9999 is 400", c.stdout == "400", c.stdout)
+        # Concurrent curls: one streams, the others are told 409.
+        procs = [subprocess.Popen(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                                   base + "trace?seconds=2"], stdout=subprocess.PIPE, text=True)
+                 for _ in range(3)]
+        codes = sorted(p2.communicate(timeout=60)[0] for p2 in procs)
+        check("concurrent curls: one 200, the others 409", codes == ["200", "409", "409"], codes)
+
     for bad in ("seconds=0", "seconds=601", "seconds=abc", "seconds=1e3", "seconds=-1",
                 "seconds=", "seconds=99999999999999999999"):
         check(f"trace?{bad}: 400", get(base + "trace?" + bad)[0] == 400)

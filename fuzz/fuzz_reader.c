@@ -60,6 +60,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct ct_stats st;
         (void)ct_stats_compute(&rd, &st);
     }
+    /* Embedded symbols. */
+    if (ct_rd_open_mem(&rd, copy, size, "fuzz") == 0) {
+        struct ct_symtab t;
+        if (ct_rd_symtab(&rd, &t) == 0) {
+            for (size_t i = 0; i < t.count; i++)
+                if (ct_symtab_find(&t, t.entries[i].pc, t.entries[i].exact) == NULL)
+                    abort(); /* every entry is found */
+            ct_symtab_free(&t);
+        }
+    }
     /* Every analysis, on the same bytes. */
     if (ct_rd_open_mem(&rd, copy, size, "fuzz") == 0) {
         struct ct_threads t;

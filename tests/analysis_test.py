@@ -161,4 +161,26 @@ with tempfile.TemporaryDirectory() as d:
     r = subprocess.run([ctrace, "pprof", "--type=bogus", out], capture_output=True, text=True)
     check("pprof bad type is usage", r.returncode == 2)
 
+# Symbols embedded by ctrace run: the trace reads with names after the
+# program is gone (as on another machine), and without them it does not.
+import shutil
+with tempfile.TemporaryDirectory() as d:
+    for embed in (True, False):
+        prog = os.path.join(d, "gone")
+        shutil.copy(os.path.join(progs, "deadlock"), prog)
+        out = os.path.join(d, "t.out")
+        subprocess.run([ctrace, "run", "-o", out] + ([] if embed else ["--no-symbols"]) +
+                       ["--", prog], check=True, capture_output=True)
+        os.unlink(prog)
+        r = subprocess.run([ctrace, "stats", out], capture_output=True, text=True, timeout=60)
+        named = "first " in r.stdout and "deadlock.c:" in r.stdout and "second " in r.stdout
+        if embed:
+            check("embedded symbols: names and lines without the program", r.returncode == 0
+                  and named and "warning" not in r.stderr, r.stdout[-600:] + r.stderr)
+            d2 = subprocess.run([ctrace, "dump", out], capture_output=True, text=True)
+            check("embedded symbols: format 1.1", "format 1.1" in d2.stdout, d2.stdout[:80])
+        else:
+            check("--no-symbols: module and offset only, once the program is gone",
+                  r.returncode == 0 and not named and "gone+0x" in r.stdout, r.stdout[-600:])
+
 finish()

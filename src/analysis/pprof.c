@@ -293,7 +293,8 @@ struct location {
     uint64_t mapping;
 };
 
-static int encode(struct builder *b, struct pb *out, const struct ct_threads *t)
+static int encode(struct builder *b, struct pb *out, const struct ct_threads *t,
+                  const struct ct_reader *rd)
 {
     struct strings st = {0};
     intern(&st, "");
@@ -327,7 +328,7 @@ static int encode(struct builder *b, struct pb *out, const struct ct_threads *t)
     }
     fake.modules = mods;
     fake.nmodules = mods ? b->nmodules : 0;
-    struct ct_symbols *sym = ct_symbols_open(&fake);
+    struct ct_symbols *sym = ct_symbols_open_rd(rd, &fake);
     /* Locations: one per distinct pc; functions by name and file. */
     struct location *locs = NULL;
     size_t nlocs = 0, locs_cap = 0;
@@ -455,7 +456,7 @@ int ct_pprof_write(struct ct_reader *rd, enum ct_pprof_type type, FILE *out,
     int rc = ct_threads_visit(rd, &t, &v);
     struct pb p = {0};
     if (rc == 0 && !b.failed)
-        rc = encode(&b, &p, &t);
+        rc = encode(&b, &p, &t, rd);
     else
         rc = -1;
     if (rc == 0)

@@ -260,7 +260,7 @@ int ct_stats_compute(struct ct_reader *rd, struct ct_stats *st)
         count_tables(st, &gen, &threads, &tracers);
 #ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION /* reading local ELF files: slow, not input */
         if (!diag.symbols && gen.nmodules)
-            diag.symbols = ct_symbols_open(&gen);
+            diag.symbols = ct_symbols_open_rd(rd, &gen);
 #endif
         for (size_t b = 0; b < gen.nbatches && r >= 0; b++) {
             if (!ct_idset_has(&tracers, gen.batches[b].tid + 1))

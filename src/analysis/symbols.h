@@ -20,6 +20,14 @@ struct ct_symbols;
 
 /* A symbolizer for the modules of a generation; NULL without memory. */
 struct ct_symbols *ct_symbols_open(const struct ct_gen *gen);
+/* The same, which also knows the symbols embedded in rd's file (looked up
+ * first: they name frames whose modules are not on this machine). */
+struct ct_symbols *ct_symbols_open_rd(const struct ct_reader *rd, const struct ct_gen *gen);
+/* `ctrace run`, once the program ended: appends to the trace at path the
+ * symbols of every stack frame and start function it holds (a SYMBOLS
+ * record before its END). 1 when written, 0 when there was nothing to do
+ * (no end record: a cut trace is left as it is), -1 with errno. */
+int ct_symbols_embed(const char *path);
 void ct_symbols_close(struct ct_symbols *s);
 /* 1 when named from symbols, 0 when only module+offset (or an address) is
  * known. is_return: pc is a return address (a stack frame). */

@@ -498,7 +498,7 @@ int ct_timeline_build(struct ct_reader *rd, struct ct_timeline *tl,
             struct ct_gen gen = {0};
             while (!tl->symbols && ct_rd_next_gen(&again, &gen) == 1)
                 if (gen.nmodules)
-                    tl->symbols = ct_symbols_open(&gen);
+                    tl->symbols = ct_symbols_open_rd(&again, &gen);
             ct_gen_free(&gen);
             ct_rd_close(&again);
         }

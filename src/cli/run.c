@@ -6,6 +6,7 @@
  * 127 when the command is not found, 126 when it cannot be executed).
  */
 #include <errno.h>
+#include <glob.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../analysis/symbols.h"
 #include "../compat/units.h"
 #include "cli.h"
 #include "ctrace.h"
@@ -74,13 +76,14 @@ struct run_options {
     const char *threshold;
     const char *buffer;
     const char *flight, *flight_signal, *http;
-    bool follow, sched, flight_at_exit;
+    bool follow, sched, flight_at_exit, symbols;
     char **command;
 };
 
 static int parse(int argc, char **argv, struct run_options *o)
 {
-    *o = (struct run_options){.output = "ctrace.out", .follow = true, .sched = true};
+    *o = (struct run_options){.output = "ctrace.out", .follow = true, .sched = true,
+                              .symbols = true};
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -100,6 +103,8 @@ static int parse(int argc, char **argv, struct run_options *o)
             o->follow = false;
         else if (strcmp(a, "--no-sched") == 0)
             o->sched = false;
+        else if (strcmp(a, "--no-symbols") == 0)
+            o->symbols = false;
         else if (strncmp(a, "--syscall-threshold=", 20) == 0)
             o->threshold = a + 20;
         else if (strncmp(a, "--buffer-mb=", 12) == 0)
@@ -170,6 +175,29 @@ static void exec_child(const struct run_options *o, const char *preload, const c
     if (write(report, &err, sizeof err) < 0)
         _exit(127);
     _exit(127);
+}
+
+/* The symbols of the traces' stacks, into the traces (FILE and the
+ * children's FILE.PID[.N]), so that they read with names elsewhere. */
+static void embed_symbols(const char *output)
+{
+    char pattern[PATH_MAX + 8];
+    snprintf(pattern, sizeof pattern, "%s.[0-9]*", output);
+    glob_t g;
+    int found = glob(pattern, GLOB_NOSORT, NULL, &g);
+    for (size_t i = 0; i <= (found == 0 ? g.gl_pathc : 0); i++) {
+        const char *path = i == 0 ? output : g.gl_pathv[i - 1];
+        if (i > 0 && strspn(path + strlen(output) + 1, "0123456789.") !=
+                         strlen(path + strlen(output) + 1))
+            continue;
+        struct stat st;
+        if (stat(path, &st) != 0 || st.st_size == 0)
+            continue;
+        if (ct_symbols_embed(path) < 0)
+            fprintf(stderr, "ctrace run: %s: cannot add its symbols: %s\n", path, strerror(errno));
+    }
+    if (found == 0)
+        globfree(&g);
 }
 
 static int run(int argc, char **argv)
@@ -243,6 +271,8 @@ static int run(int argc, char **argv)
         fprintf(stderr, "ctrace run: %s was not traced (a static program, or one that "
                         "cleared LD_PRELOAD)\n", o.command[0]);
     }
+    if (o.symbols)
+        embed_symbols(output);
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);
     return WEXITSTATUS(status);
@@ -266,6 +296,9 @@ const struct ct_command ct_cmd_run = {
     "                             switch then costs nothing extra)\n"
     "  --syscall-threshold=NS     record system calls that took at least NS\n"
     "                             nanoseconds (default 10000)\n"
+    "  --no-symbols               do not add the symbols of the trace's stacks to it\n"
+    "                             when the program ends (they let the trace read\n"
+    "                             with names where the program's files are not)\n"
     "  --buffer-mb=N              memory for event batches per process (default 64;\n"
     "                             with --flight, a quarter of BYTES, at least 4)\n"
     "  --flight[=AGE[,BYTES]]     flight recorder: keep the last AGE of the trace\n"

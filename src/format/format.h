@@ -20,7 +20,7 @@
 #define CT_MAGIC "\x89" "CTRACE\n"
 #define CT_MAGIC_LEN 8
 #define CT_VERSION_MAJOR 1
-#define CT_VERSION_MINOR 0
+#define CT_VERSION_MINOR 1
 #define CT_ENDIAN_CHECK 0x0A0B0C0Du
 #define CT_FILE_HEADER_SIZE 32
 #define CT_RECORD_HEADER_SIZE 12
@@ -37,7 +37,8 @@
     X(6, BATCH, "batch")                                                      \
     X(7, LOST, "lost")                                                        \
     X(8, GEN_END, "gen_end")                                                  \
-    X(9, END, "end")
+    X(9, END, "end")                                                          \
+    X(10, SYMBOLS, "symbols")
 
 enum ct_record_type {
 #define X(id, NAME, name) CT_REC_##NAME = id,

@@ -164,6 +164,24 @@ static inline uint64_t ct_span_ns(int64_t from, int64_t to)
 /* Nanoseconds since the session's start of a time in clock units. */
 int64_t ct_gen_ns(const struct ct_reader *rd, const struct ct_gen *gen, uint64_t units);
 
+/* Symbols embedded in the file (SYMBOLS records, written by `ctrace run`
+ * when the program ended), sorted by pc. Strings point into the file. */
+struct ct_symtab_entry {
+    uint64_t pc;
+    const uint8_t *function, *file;
+    uint32_t function_len, file_len, line;
+    bool exact; /* pc itself (a start function), not a return address */
+};
+struct ct_symtab {
+    struct ct_symtab_entry *entries;
+    size_t count;
+};
+/* Scans the file's records (their headers only, and the SYMBOLS ones) for
+ * the table. A damaged SYMBOLS record is left out. 0, or -1 without memory. */
+int ct_rd_symtab(const struct ct_reader *rd, struct ct_symtab *out);
+void ct_symtab_free(struct ct_symtab *t);
+const struct ct_symtab_entry *ct_symtab_find(const struct ct_symtab *t, uint64_t pc, bool exact);
+
 const struct ct_idmap_entry *ct_idmap_get(const struct ct_idmap *map, uint64_t id);
 /* Decodes a stack's frames (at most max); returns how many, or -1. */
 int ct_rd_frames(const uint8_t *data, const uint8_t *end, uint64_t n, uint64_t *pcs, size_t max);

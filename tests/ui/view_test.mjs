@@ -64,11 +64,17 @@ try {
   const begin = summary.begin;
   await page.evaluate(([a, b]) => window.ctraceView.show(a, b), [blockAt - 150e6, blockAt - 50e6]);
   await page.waitForFunction(([a]) => window.ctraceView.data && window.ctraceView.data.t0 === Math.floor(a), [blockAt - 150e6]);
-  const green = await page.evaluate((tid) => {
-    const v = window.ctraceView, lane = v.laneOf(tid);
-    return v.pixelAt(v.xOf((v.t0 + v.t1) / 2), lane.y + lane.h / 2);
+  // Pixels across the running interval: green, but for the odd sliver of
+  // a preemption (runnable) that a loaded machine may put there.
+  const pixels = await page.evaluate((tid) => {
+    const v = window.ctraceView, lane = v.laneOf(tid), out = [];
+    for (let k = 0; k <= 10; k++)
+      out.push(v.pixelAt(v.xOf(v.t0 + (v.t1 - v.t0) * (0.2 + 0.06 * k)), lane.y + lane.h / 2));
+    return out;
   }, spinner.tid);
-  check("the pixel of a known running interval is green", green[1] > 130 && green[0] < 90 && green[2] < 110, JSON.stringify(green));
+  const isGreen = (p) => p[1] > 130 && p[1] > p[0] + 40 && p[1] > p[2] + 40;
+  const greens = pixels.filter(isGreen).length;
+  check("the pixels of a known running interval are green", greens >= 9, JSON.stringify(pixels));
   await page.screenshot({ path: join(outDir, "running.png") });
 
   const before = await page.evaluate(() => window.ctraceView.t1 - window.ctraceView.t0);

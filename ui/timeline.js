@@ -9,6 +9,7 @@ export const COLORS = {
   runnable: "#e6c229", sleeping: "#8fc6e8", "off-cpu": "#d9d9d9",
 };
 const GUTTER = 170, RULER = 24, CPU_H = 14, COUNTER_H = 32, LANE_H = 16, REGION_H = 12, GAP = 4;
+const TASK_H = 11;
 const REGION_COLORS = ["#5b8def", "#e07b39", "#3fa796", "#c75d9b", "#8a6bd1", "#b5a034"];
 
 function threadColor(tid) {
@@ -52,6 +53,11 @@ export class Timeline {
       rows.push({ kind: "counter", name, y, h: COUNTER_H, label: name });
       y += COUNTER_H + GAP;
     }
+    for (let r = 0; r < (this.summary.task_rows || 0); r++) {
+      rows.push({ kind: "task", row: r, y, h: TASK_H, label: r === 0 ? "tasks" : "" });
+      y += TASK_H + 1;
+    }
+    if (this.summary.task_rows) y += GAP;
     for (const t of this.summary.threads) {
       const depth = Math.min(t.depth, 8);
       rows.push({ kind: "thread", tid: t.tid, y, h: LANE_H, depth, regionY: y + LANE_H + 1,
@@ -144,6 +150,7 @@ export class Timeline {
       if (!d) continue;
       if (row.kind === "cpu") this.drawCpu(row, d.cpus.find((x) => x.cpu === row.cpu));
       else if (row.kind === "counter") this.drawCounter(row, d.counters.find((x) => x.name === row.name));
+      else if (row.kind === "task") this.drawTasks(row, (d.tasks || []).find((x) => x.row === row.row));
       else this.drawThread(row, d.threads.find((x) => x.tid === row.tid), d);
     }
     if (d) this.drawLogs(d);
@@ -202,6 +209,20 @@ export class Timeline {
       if (r[3] >= 0 && w > 30) {
         c.fillStyle = "#fff";
         c.fillText(this.summary.strings[r[5]] || "", x + 2, y + REGION_H / 2, w - 4);
+      }
+    }
+  }
+
+  drawTasks(row, tasks) {
+    if (!tasks) return;
+    const c = this.ctx;
+    for (const t of tasks.items) {
+      const [x, w] = this.clipX(t[0], t[1]);
+      c.fillStyle = t[3] >= 0 ? REGION_COLORS[t[2] % REGION_COLORS.length] : "#b9c3cf";
+      c.fillRect(x, row.y, w, row.h);
+      if (t[3] >= 0 && w > 40) {
+        c.fillStyle = "#fff";
+        c.fillText(`${this.summary.strings[t[2]] || ""} ${t[5]}`, x + 2, row.y + row.h / 2, w - 4);
       }
     }
   }
@@ -286,6 +307,11 @@ export class Timeline {
     if (!this.data || x < GUTTER) return null;
     const t = this.tOf(x), slack = (this.t1 - this.t0) / this.plotWidth;
     for (const row of this.rows) {
+      if (row.kind === "task" && y >= row.y && y < row.y + row.h) {
+        const lane = (this.data.tasks || []).find((x) => x.row === row.row);
+        const it = lane && lane.items.find((b) => b[0] - slack <= t && t <= b[1] + slack);
+        return it ? { row, item: it, kind: "task" } : null;
+      }
       if (row.kind !== "thread") continue;
       const lane = this.data.threads.find((l) => l.tid === row.tid);
       if (!lane) continue;
@@ -304,6 +330,8 @@ export class Timeline {
 
   describe(h) {
     const s = h.item;
+    if (h.kind === "task")
+      return s[3] < 0 ? `${s[4]} short tasks` : `task ${s[5]} (${this.summary.strings[s[2]]}) ${fmtNs(s[1] - s[0])}`;
     if (h.kind === "span") {
       const state = this.states[s[2]];
       if (s[3] < 0) return `${s[4]} spans, mostly ${state}`;
@@ -317,6 +345,19 @@ export class Timeline {
     const box = this.detailsBox;
     box.hidden = false;
     const s = h.item;
+    if (h.kind === "task") {
+      if (s[3] < 0) {
+        box.replaceChildren(el("h3", { text: `${s[4]} tasks` }), el("div", { text: "zoom in (W) to see each" }));
+        return;
+      }
+      const t = await getJSON(`/api/task?i=${s[3]}`);
+      box.replaceChildren(el("h3", { text: `task ${t.id} (${t.type})` }),
+        el("div", { class: "when", text: `at ${fmtNs(t.begin - this.summary.begin)}, lasting ${fmtNs(t.end - t.begin)}` }),
+        el("div", { text: `begun on thread ${t.tid}${t.parent ? `, child of task ${t.parent}` : ""}, ${t.logs} logs` }),
+        el("a", { href: "#tasks", text: "tasks of every type" }));
+      box.dataset.state = "task";
+      return;
+    }
     if (h.kind === "region") {
       box.replaceChildren(el("h3", { text: s[3] < 0 ? `${s[4]} short regions` : `region ${this.summary.strings[s[5]]}` }),
         el("div", { text: `thread ${h.row.tid}, at ${fmtNs(s[0] - this.summary.begin)}, lasting ${fmtNs(s[1] - s[0])}` }));

@@ -449,6 +449,43 @@ fail:
     l->nbuckets = 0;
 }
 
+static int task_by_begin(const void *a, const void *b)
+{
+    const struct tl_task *x = a, *y = b;
+    return x->b < y->b ? -1 : x->b > y->b;
+}
+
+/* The tasks as bars: by begin, each in the first row free at its begin
+ * (the last row takes what overlaps everything); an open task runs to the
+ * end of the trace. */
+static void pack_tasks(struct ct_timeline *tl)
+{
+    if (!tl->ntasks)
+        return;
+    tl->task_bars = malloc(tl->ntasks * sizeof *tl->task_bars);
+    if (!tl->task_bars)
+        return;
+    memcpy(tl->task_bars, tl->tasks, tl->ntasks * sizeof *tl->task_bars);
+    qsort(tl->task_bars, tl->ntasks, sizeof *tl->task_bars, task_by_begin);
+    int64_t row_end[CT_TL_TASK_ROWS];
+    for (unsigned r = 0; r < CT_TL_TASK_ROWS; r++)
+        row_end[r] = INT64_MIN;
+    for (size_t i = 0; i < tl->ntasks; i++) {
+        struct tl_task *t = &tl->task_bars[i];
+        if (t->e < 0)
+            t->e = tl->end > t->b ? tl->end : t->b;
+        unsigned r = 0;
+        while (r < CT_TL_TASK_ROWS - 1 && row_end[r] > t->b)
+            r++;
+        t->row = r;
+        row_end[r] = t->e > row_end[r] ? t->e : row_end[r];
+        if (r + 1 > tl->task_rows)
+            tl->task_rows = r + 1;
+        if (t->e - t->b > tl->longest_task)
+            tl->longest_task = t->e - t->b;
+    }
+}
+
 int ct_timeline_build(struct ct_reader *rd, struct ct_timeline *tl,
                       void (*progress)(uint64_t done, uint64_t total))
 {
@@ -488,6 +525,7 @@ int ct_timeline_build(struct ct_reader *rd, struct ct_timeline *tl,
     if (tl->nlanes)
         qsort(tl->lanes, tl->nlanes, sizeof *tl->lanes, by_tid);
     link_wakes(tl);
+    pack_tasks(tl);
     ct_threads_free(&t);
     /* Symbols from the first generation's modules (not in the fuzzer:
      * reading local ELF files is slow, and not input). */
@@ -528,6 +566,7 @@ void ct_timeline_free(struct ct_timeline *tl)
         free(tl->counters[i].s);
     free(tl->logs);
     free(tl->tasks);
+    free(tl->task_bars);
     free(tl->wakes);
     free(tl->raw_wakes);
     free(tl->unblocks);
@@ -602,8 +641,8 @@ void ct_timeline_summary_json(const struct ct_timeline *tl, FILE *out)
         fprintf(out, "%s", i ? "," : "");
         json_str(out, str(tl, (uint32_t)i));
     }
-    fprintf(out, "],\"tasks\":%zu,\"logs\":%zu,\"wakes\":%zu}", tl->ntasks, tl->nlogs,
-            tl->nwakes);
+    fprintf(out, "],\"tasks\":%zu,\"task_rows\":%u,\"logs\":%zu,\"wakes\":%zu}", tl->ntasks,
+            tl->task_rows, tl->nlogs, tl->nwakes);
 }
 
 /* Per-pixel summaries of a sorted run of items: long ones as they are,
@@ -888,6 +927,34 @@ int ct_timeline_query_json(const struct ct_timeline *tl, int64_t t0, int64_t t1,
         }
         fputs("]}", out);
     }
+    /* Task bars, row by row: [b, e, type, index, count, id]. */
+    fputs("],\"tasks\":[", out);
+    size_t from = 0;
+    {
+        size_t lo = 0, hi = tl->task_bars ? tl->ntasks : 0;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (tl->task_bars[mid].b < t0 - tl->longest_task)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        from = lo;
+    }
+    for (unsigned row = 0; row < tl->task_rows && tl->task_bars; row++) {
+        fprintf(out, "%s{\"row\":%u,\"items\":[", row ? "," : "", row);
+        struct summary s = {out, t0, t1, w, true};
+        for (size_t k = from; k < tl->ntasks && tl->task_bars[k].b < t1; k++) {
+            const struct tl_task *t = &tl->task_bars[k];
+            if (t->row != row || t->e <= t0)
+                continue;
+            char extra[32];
+            snprintf(extra, sizeof extra, ",%" PRIu64, t->id);
+            item(&s, t->b, t->e, t->type, (int)(t->type % (CT_COL_COUNT + 1)), k, extra);
+        }
+        summary_end(&s);
+        fputs("]}", out);
+    }
     /* Logs: one item a pixel: [t, tid, index, count]. */
     fputs("],\"logs\":[", out);
     size_t lo = 0, hi = tl->nlogs;
@@ -1048,6 +1115,22 @@ void ct_timeline_logs_json(const struct ct_timeline *tl, const char *q, size_t l
         shown++;
     }
     fprintf(out, "],\"matched\":%zu,\"total\":%zu}", matched, tl->nlogs);
+}
+
+int ct_timeline_task_json(const struct ct_timeline *tl, size_t index, FILE *out)
+{
+    if (!tl->task_bars || index >= tl->ntasks)
+        return -1;
+    const struct tl_task *t = &tl->task_bars[index];
+    fprintf(out, "{\"id\":%" PRIu64 ",\"parent\":%" PRIu64 ",\"tid\":%" PRIu64
+                 ",\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"type\":",
+            t->id, t->parent, t->tid, t->b, t->e);
+    json_str(out, str(tl, t->type));
+    size_t logs = 0;
+    for (size_t i = 0; i < tl->nlogs; i++)
+        logs += tl->logs[i].task == t->id;
+    fprintf(out, ",\"logs\":%zu}", logs);
+    return 0;
 }
 
 void ct_timeline_tasks_json(const struct ct_timeline *tl, const char *type, size_t limit,

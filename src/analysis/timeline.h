@@ -72,7 +72,9 @@ struct tl_cpu { int cpu; struct tl_run *runs; size_t n, cap; };
 struct tl_sample { int64_t t; uint64_t v; };
 struct tl_counter { unsigned kind; struct tl_sample *s; size_t n, cap; };
 struct tl_log { int64_t t; uint64_t tid, task; uint32_t category, text, len; };
-struct tl_task { uint64_t id, parent, tid; uint32_t type; int64_t b, e; }; /* e < 0: open */
+struct tl_task { uint64_t id, parent, tid; uint32_t type; int64_t b, e; uint32_t row; };
+/* e < 0 while open; the timeline's task rows: CT_TL_TASK_ROWS, packed. */
+#define CT_TL_TASK_ROWS 8
 struct tl_wake { int64_t tw, tu; uint64_t from, to, object; uint8_t reason; };
 
 #define CT_TL_BUCKETS 262144
@@ -90,6 +92,9 @@ struct ct_timeline {
     size_t nlogs, logs_cap;
     struct tl_task *tasks;
     size_t ntasks, tasks_cap;
+    struct tl_task *task_bars; /* by begin, each in a row */
+    int64_t longest_task;
+    unsigned task_rows;
     struct tl_wake *wakes;
     size_t nwakes;
     /* Strings (types, categories, names) and log texts, deduplicated. */
@@ -127,6 +132,8 @@ int ct_timeline_query_json(const struct ct_timeline *tl, int64_t t0, int64_t t1,
 int ct_timeline_span_json(struct ct_timeline *tl, uint64_t tid, size_t index, FILE *out);
 /* Logs whose category or message holds q (all when empty), at most limit. */
 void ct_timeline_logs_json(const struct ct_timeline *tl, const char *q, size_t limit, FILE *out);
+/* One task bar (an index of a query's tasks); -1 when there is none. */
+int ct_timeline_task_json(const struct ct_timeline *tl, size_t index, FILE *out);
 /* The tasks of a type, with their spans (for drill-down). */
 void ct_timeline_tasks_json(const struct ct_timeline *tl, const char *type, size_t limit,
                             FILE *out);

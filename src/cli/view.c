@@ -8,6 +8,7 @@
  *   /api/summary                     threads, CPUs, counters, the time range
  *   /api/timeline?t0=&t1=&px=        what [t0, t1) shows at px pixels
  *   /api/span?tid=&i=                one span: reason, stack, region, waker
+ *   /api/task?i=                     one task bar of the timeline
  *   /api/threads                     the thread analysis (ctrace threads)
  *   /api/tasks, /api/regions         by type (ctrace tasks, regions)
  *   /api/tasklist?type=T             each task of a type (tasks --type=T)
@@ -139,6 +140,25 @@ static enum MHD_Result timeline(struct MHD_Connection *c)
     if (t1 <= t0 || t1 <= v.tl.begin - span || t0 >= v.tl.end + span)
         return error(c, 400, "the range is empty or outside the trace\n");
     return SEND_JSON(c, ct_timeline_query_json(&v.tl, t0, t1, (unsigned)px, out));
+}
+
+static enum MHD_Result task_details(struct MHD_Connection *c)
+{
+    int64_t i;
+    if (!number(c, "i", 0, INT64_MAX, &i))
+        return error(c, 400, "i is a required whole number\n");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    if (!out)
+        return MHD_NO;
+    int rc = ct_timeline_task_json(&v.tl, (size_t)i, out);
+    fclose(out);
+    if (rc != 0) {
+        free(buf);
+        return error(c, 404, "no such task\n");
+    }
+    return send_bytes(c, 200, "application/json", buf, len, MHD_RESPMEM_MUST_FREE);
 }
 
 static enum MHD_Result span_details(struct MHD_Connection *c)
@@ -285,6 +305,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return timeline(c);
     if (strcmp(url, "/api/span") == 0)
         return span_details(c);
+    if (strcmp(url, "/api/task") == 0)
+        return task_details(c);
     if (strcmp(url, "/api/threads") == 0)
         return send_bytes(c, 200, "application/json", v.threads_json, v.threads_len,
                           MHD_RESPMEM_PERSISTENT);

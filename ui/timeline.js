@@ -181,7 +181,7 @@ export class Timeline {
       c.moveTo(x, RULER - 6);
       c.lineTo(x, RULER);
       c.stroke();
-      c.fillText(fmtNs(t - base), x + 2, 9);
+      c.fillText(fmtTick(t - base, tick), x + 2, 9);
     }
   }
 
@@ -486,4 +486,12 @@ function fmtBytes(n) {
   if (n < 1 << 20) return `${(n / 1024).toFixed(0)} KiB`;
   if (n < 1 << 30) return `${(n / 1048576).toFixed(1)} MiB`;
   return `${(n / 1073741824).toFixed(2)} GiB`;
+}
+
+// A ruler label with the digits its tick needs.
+function fmtTick(ns, tick) {
+  const units = [[1e9, "s"], [1e6, "ms"], [1e3, "us"], [1, "ns"]];
+  const [div, unit] = units.find(([d]) => Math.abs(ns) >= d || d === 1) || units[3];
+  const digits = Math.max(0, Math.min(6, Math.ceil(Math.log10(div / tick))));
+  return `${(ns / div).toFixed(digits)}${unit}`;
 }

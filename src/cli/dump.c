@@ -95,8 +95,12 @@ static void print_event(FILE *out, const struct ct_reader *rd, const struct ct_g
 
 static void print_tables(FILE *out, const struct ct_reader *rd, const struct ct_gen *gen)
 {
-    fprintf(out, "# generation %" PRIu64 " at byte %" PRIu64 ": %zu batches%s\n", gen->number,
-            gen->offset, gen->nbatches, gen->complete ? "" : " (incomplete)");
+    fprintf(out, "# generation %" PRIu64 " at byte %" PRIu64 ": %zu batches, from %" PRId64,
+            gen->number, gen->offset, gen->nbatches, ct_gen_ns(rd, gen, gen->base_units));
+    if (gen->complete)
+        fprintf(out, " to %" PRId64 " ns\n", ct_gen_ns(rd, gen, gen->end_units));
+    else
+        fprintf(out, " ns (incomplete)\n");
     if (gen->has_process) {
         const struct ct_rd_process *p = &gen->process;
         fprintf(out, "# process %" PRIu64 " on \"", p->pid);

@@ -161,6 +161,29 @@ with tempfile.TemporaryDirectory() as d:
     r = subprocess.run([ctrace, "pprof", "--type=bogus", out], capture_output=True, text=True)
     check("pprof bad type is usage", r.returncode == 2)
 
+# Inlined frames: the sleep is in nap_inline, inlined into napper; with
+# frame pointers the stack goes on to start_thread; without them it stops
+# early, and what it holds is named right.
+import re as _re
+with tempfile.TemporaryDirectory() as d:
+    for prog, whole in (("inliner", True), ("inliner_nofp", False)):
+        out = os.path.join(d, prog + ".out")
+        subprocess.run([ctrace, "run", "-o", out, "--", os.path.join(progs, prog)], check=True,
+                       capture_output=True)
+        r = subprocess.run([ctrace, "stats", out], capture_output=True, text=True, timeout=60)
+        site = _re.search(r"blocks  sleep\n((?:      .*\n)+)", r.stdout)
+        frames = [l.split()[0] for l in site.group(1).splitlines()] if site else []
+        lines = site.group(1) if site else ""
+        check(f"{prog}: the inlined function, at its line", frames[:1] == ["nap_inline"] and
+              "inliner.c:10" in lines, r.stdout[-500:])
+        check(f"{prog}: then the function it was inlined into, at the call",
+              frames[1:2] == ["napper"] and "inliner.c:16" in lines, r.stdout[-500:])
+        if whole:
+            check(f"{prog}: then the thread's start", "start_thread" in frames, frames)
+        else:
+            check(f"{prog}: no frame named wrong", set(frames) <= {"nap_inline", "napper",
+                  "start_thread", "clone3"}, frames)
+
 # Symbols embedded by ctrace run: the trace reads with names after the
 # program is gone (as on another machine), and without them it does not.
 import shutil

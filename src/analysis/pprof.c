@@ -286,10 +286,15 @@ static uint64_t intern(struct strings *st, const char *s)
     return st->s[st->n] ? st->n++ : 0;
 }
 
+#define MAX_INLINE 8
+
+/* A location: a pc, and its lines, innermost first (inlined functions,
+ * then the function they were inlined into: pprof's order). */
 struct location {
     uint64_t pc;
-    uint64_t function; /* function id */
-    int line;
+    uint64_t function[MAX_INLINE]; /* function ids */
+    int line[MAX_INLINE];
+    int nlines;
     uint64_t mapping;
 };
 
@@ -352,26 +357,33 @@ static int encode(struct builder *b, struct pb *out, const struct ct_threads *t,
                         break;
                     locs = grown;
                 }
-                struct ct_symbol sy;
-                ct_symbols_lookup(sym, s->pcs[f], true, &sy);
-                uint64_t name = intern(&st, sy.function), file = intern(&st, sy.file);
-                size_t fn = 0;
-                while (fn < nfuncs && (funcs[fn].name != name || funcs[fn].file != file))
-                    fn++;
-                if (fn == nfuncs) {
-                    void *grown = realloc(funcs, (nfuncs + 1) * sizeof *funcs);
-                    if (!grown)
-                        break;
-                    funcs = grown;
-                    funcs[nfuncs].name = name;
-                    funcs[nfuncs++].file = file;
+                struct ct_symbol frames[MAX_INLINE];
+                int nf = ct_symbols_frames(sym, s->pcs[f], true, frames, MAX_INLINE);
+                struct location loc = {s->pcs[f], {0}, {0}, 0, 0};
+                for (int k = 0; k < nf; k++) {
+                    uint64_t name = intern(&st, frames[k].function);
+                    uint64_t file = intern(&st, frames[k].file);
+                    size_t fn = 0;
+                    while (fn < nfuncs && (funcs[fn].name != name || funcs[fn].file != file))
+                        fn++;
+                    if (fn == nfuncs) {
+                        void *grown = realloc(funcs, (nfuncs + 1) * sizeof *funcs);
+                        if (!grown)
+                            break;
+                        funcs = grown;
+                        funcs[nfuncs].name = name;
+                        funcs[nfuncs++].file = file;
+                    }
+                    loc.function[loc.nlines] = fn + 1;
+                    loc.line[loc.nlines++] = frames[k].line;
                 }
                 uint64_t mapping = 0;
                 for (size_t k = 0; k < b->nmodules; k++)
                     if (s->pcs[f] >= b->modules[k].start &&
                         s->pcs[f] - b->modules[k].start < b->modules[k].size)
                         mapping = k + 1;
-                locs[nlocs++] = (struct location){s->pcs[f], fn + 1, sy.line, mapping};
+                loc.mapping = mapping;
+                locs[nlocs++] = loc;
             }
             pb_varint(&packed, id + 1);
         }
@@ -383,17 +395,19 @@ static int encode(struct builder *b, struct pb *out, const struct ct_threads *t,
         pb_message(out, 2, &sample);
     }
     for (size_t i = 0; i < nlocs; i++) {
-        struct pb line = {0};
         pb_uint(&m, 1, i + 1);
         if (locs[i].mapping)
             pb_uint(&m, 2, locs[i].mapping);
         /* pprof shows the call instruction: one byte before the return. */
         pb_uint(&m, 3, locs[i].pc - 1);
-        pb_uint(&line, 1, locs[i].function);
-        if (locs[i].line > 0)
-            pb_uint(&line, 2, (uint64_t)locs[i].line);
-        pb_message(&m, 4, &line);
-        free(line.data);
+        for (int k = 0; k < locs[i].nlines; k++) {
+            struct pb line = {0};
+            pb_uint(&line, 1, locs[i].function[k]);
+            if (locs[i].line[k] > 0)
+                pb_uint(&line, 2, (uint64_t)locs[i].line[k]);
+            pb_message(&m, 4, &line);
+            free(line.data);
+        }
         pb_message(out, 4, &m);
     }
     for (size_t i = 0; i < nfuncs; i++) {

@@ -148,18 +148,22 @@ static int by_total_desc(const void *a, const void *b)
     return x->total > y->total ? -1 : x->total < y->total;
 }
 
+/* The frames of pcs, inlined ones included, at most CT_DIAG_FRAMES. */
 static unsigned symbolize(struct ct_symbols *sym, const uint64_t *pcs, unsigned n,
                           char out[][160])
 {
-    for (unsigned i = 0; i < n; i++) {
-        struct ct_symbol s;
-        ct_symbols_lookup(sym, pcs[i], true, &s);
-        if (s.file[0])
-            snprintf(out[i], 160, "%.80s %.60s:%d", s.function, s.file, s.line);
-        else
-            snprintf(out[i], 160, "%.150s", s.function);
+    unsigned k = 0;
+    for (unsigned i = 0; i < n && k < CT_DIAG_FRAMES; i++) {
+        struct ct_symbol s[8];
+        int nf = ct_symbols_frames(sym, pcs[i], true, s, 8);
+        for (int f = 0; f < nf && k < CT_DIAG_FRAMES; f++, k++) {
+            if (s[f].file[0])
+                snprintf(out[k], 160, "%.80s %.60s:%d", s[f].function, s[f].file, s[f].line);
+            else
+                snprintf(out[k], 160, "%.150s", s[f].function);
+        }
     }
-    return n;
+    return k;
 }
 
 static void diag_finish(struct diag_state *d, struct ct_stats *st)

@@ -14,6 +14,8 @@
 #include "../format/crc32c.h"
 #include "idset.h"
 
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -103,18 +105,144 @@ void ct_symbols_close(struct ct_symbols *s)
     free(s);
 }
 
-int ct_symbols_lookup(struct ct_symbols *s, uint64_t pc, bool is_return, struct ct_symbol *out)
+static int ct_symbols_lookup_dw(struct ct_symbols *s, uint64_t pc, bool is_return,
+                                struct ct_symbol *out);
+
+static const char *die_name(Dwarf_Die *die)
 {
+    Dwarf_Attribute attr;
+    const char *name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
+    if (!name)
+        name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &attr));
+    return name;
+}
+
+/* The scope of die that is a function (inlined or not), after die itself;
+ * 0 when there is none. */
+static int enclosing_function(Dwarf_Die *die, Dwarf_Die *out)
+{
+    Dwarf_Die *scopes = NULL;
+    int n = dwarf_getscopes_die(die, &scopes);
+    int found = 0;
+    for (int k = 1; k < n && !found; k++) {
+        int tag = dwarf_tag(&scopes[k]);
+        if (tag == DW_TAG_inlined_subroutine || tag == DW_TAG_subprogram) {
+            *out = scopes[k];
+            found = 1;
+        }
+    }
+    free(scopes);
+    return found;
+}
+
+/* The inlined frames at `at` in module e, from DWARF: the innermost scope
+ * that is a function names out[0] (whose file and line, pc's, the caller
+ * has filled); while it is an inlined subroutine, its caller is the next
+ * frame, at the call's DW_AT_call_file and DW_AT_call_line. Returns how
+ * many frames in all. */
+static int inline_frames(struct module_entry *e, uint64_t at, struct ct_symbol *out, int max)
+{
+    Dwarf_Addr bias;
+    Dwarf_Die *cu = dwfl_module_addrdie(e->mod, at, &bias);
+    if (!cu)
+        return 1;
+    Dwarf_Die *scopes = NULL;
+    int n = dwarf_getscopes(cu, at - bias, &scopes);
+    Dwarf_Die die;
+    bool have = false;
+    for (int i = 0; i < n && !have; i++) {
+        int tag = dwarf_tag(&scopes[i]);
+        if (tag == DW_TAG_inlined_subroutine || tag == DW_TAG_subprogram) {
+            die = scopes[i];
+            have = true;
+        }
+    }
+    free(scopes);
+    if (!have || dwarf_tag(&die) != DW_TAG_inlined_subroutine)
+        return 1; /* not inlined: the symbol table's name stands */
+    Dwarf_Files *files = NULL;
+    size_t nfiles = 0;
+    dwarf_getsrcfiles(cu, &files, &nfiles);
+    const char *name = die_name(&die);
+    if (name)
+        snprintf(out[0].function, sizeof out[0].function, "%s", name);
+    int count = 1;
+    while (count < max && dwarf_tag(&die) == DW_TAG_inlined_subroutine) {
+        struct ct_symbol *caller = &out[count];
+        *caller = out[0];
+        caller->file[0] = 0;
+        caller->line = 0;
+        Dwarf_Attribute attr;
+        Dwarf_Word file = 0, line = 0;
+        if (dwarf_formudata(dwarf_attr(&die, DW_AT_call_file, &attr), &file) == 0 && files &&
+            file < nfiles) {
+            const char *path = dwarf_filesrc(files, file, NULL, NULL);
+            if (path)
+                snprintf(caller->file, sizeof caller->file, "%s", path);
+        }
+        if (dwarf_formudata(dwarf_attr(&die, DW_AT_call_line, &attr), &line) == 0)
+            caller->line = (int)line;
+        Dwarf_Die outer;
+        if (!enclosing_function(&die, &outer)) {
+            snprintf(caller->function, sizeof caller->function, "?");
+            count++;
+            break;
+        }
+        name = die_name(&outer);
+        snprintf(caller->function, sizeof caller->function, "%s", name ? name : "?");
+        count++;
+        die = outer;
+    }
+    return count;
+}
+
+int ct_symbols_frames(struct ct_symbols *s, uint64_t pc, bool is_return, struct ct_symbol *out,
+                      int max)
+{
+    if (max <= 0)
+        return 0;
     memset(out, 0, sizeof *out);
+    /* Embedded: the entries of pc, innermost first. */
     const struct ct_symtab_entry *t = s ? ct_symtab_find(&s->embedded, pc, !is_return) : NULL;
     if (t && t->function_len) {
-        snprintf(out->function, sizeof out->function, "%.*s", (int)t->function_len,
-                 (const char *)t->function);
-        snprintf(out->file, sizeof out->file, "%.*s", (int)t->file_len, (const char *)t->file);
-        out->line = (int)t->line;
-        out->resolved = true;
-        return 1;
+        int n = 0;
+        const struct ct_symtab_entry *end = s->embedded.entries + s->embedded.count;
+        for (; t < end && t->pc == pc && t->exact == !is_return && n < max; t++, n++) {
+            memset(&out[n], 0, sizeof out[n]);
+            snprintf(out[n].function, sizeof out[n].function, "%.*s", (int)t->function_len,
+                     (const char *)t->function);
+            snprintf(out[n].file, sizeof out[n].file, "%.*s", (int)t->file_len,
+                     (const char *)t->file);
+            out[n].line = (int)t->line;
+            out[n].resolved = true;
+        }
+        return n;
     }
+    int found = ct_symbols_lookup_dw(s, pc, is_return, out);
+    if (found != 1)
+        return 1;
+    struct module_entry *e = NULL;
+    for (size_t i = 0; i < s->count; i++)
+        if (pc >= s->modules[i].start && pc < s->modules[i].end)
+            e = &s->modules[i];
+    int n = e && e->mod ? inline_frames(e, is_return ? pc - 1 : pc, out, max) : 1;
+    /* The compiled function keeps the symbol table's name (the outermost). */
+    return n;
+}
+
+int ct_symbols_lookup(struct ct_symbols *s, uint64_t pc, bool is_return, struct ct_symbol *out)
+{
+    struct ct_symbol frames[16];
+    int n = ct_symbols_frames(s, pc, is_return, frames, 16);
+    /* The compiled function, at the line of the outermost inlined call. */
+    *out = frames[n > 0 ? n - 1 : 0];
+    return out->resolved ? 1 : 0;
+}
+
+static int ct_symbols_lookup_dw(struct ct_symbols *s, uint64_t pc, bool is_return,
+                                struct ct_symbol *out)
+{
+    memset(out, 0, sizeof *out);
     struct module_entry *e = NULL;
     for (size_t i = 0; s && i < s->count; i++)
         if (pc >= s->modules[i].start && pc < s->modules[i].end)
@@ -191,12 +319,18 @@ static bool embed_pc(struct embed *e, struct ct_symbols *sym, uint64_t pc, bool 
     int added = ct_idset_add(&e->seen[exact], pc + 1);
     if (added <= 0)
         return added == 0;
-    struct ct_symbol s;
-    if (ct_symbols_lookup(sym, pc, !exact, &s) != 1)
+    struct ct_symbol f[16];
+    int n = ct_symbols_frames(sym, pc, !exact, f, 16);
+    if (n < 1 || !f[0].resolved)
         return true;
-    e->count++;
-    return put_uleb(e, pc) && put_uleb(e, exact) && put_str(e, s.function) &&
-           put_str(e, s.file) && put_uleb(e, (uint64_t)(s.line > 0 ? s.line : 0));
+    bool ok = true;
+    for (int i = 0; i < n && ok; i++) {
+        e->count++;
+        ok = put_uleb(e, pc) && put_uleb(e, (uint64_t)exact | (uint64_t)i << 1) &&
+             put_str(e, f[i].function) && put_str(e, f[i].file) &&
+             put_uleb(e, (uint64_t)(f[i].line > 0 ? f[i].line : 0));
+    }
+    return ok;
 }
 
 static int collect(struct ct_reader *rd, struct embed *e)

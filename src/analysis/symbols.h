@@ -30,7 +30,16 @@ struct ct_symbols *ct_symbols_open_rd(const struct ct_reader *rd, const struct c
 int ct_symbols_embed(const char *path);
 void ct_symbols_close(struct ct_symbols *s);
 /* 1 when named from symbols, 0 when only module+offset (or an address) is
- * known. is_return: pc is a return address (a stack frame). */
+ * known. is_return: pc is a return address (a stack frame). Names the
+ * function the code at pc belongs to (the outermost, when inlined). */
 int ct_symbols_lookup(struct ct_symbols *s, uint64_t pc, bool is_return, struct ct_symbol *out);
+/* The frames at pc, inlined ones included, innermost first: out[0] is the
+ * function whose code is at pc (perhaps inlined) with pc's file and line;
+ * each next one the function it was inlined into, at the line of the
+ * inlined call; the last is the function that was compiled. Returns how
+ * many (1 to max); a pc without symbols gives one frame, as
+ * ct_symbols_lookup. */
+int ct_symbols_frames(struct ct_symbols *s, uint64_t pc, bool is_return, struct ct_symbol *out,
+                      int max);
 
 #endif

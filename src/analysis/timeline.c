@@ -1002,20 +1002,23 @@ static void stack_json(struct ct_timeline *tl, uint32_t stack, FILE *out)
     fputc('[', out);
     if (stack && stack <= tl->nstacks) {
         const uint64_t *pcs = tl->frames + tl->stacks[stack - 1].at;
+        bool first = true;
         for (uint32_t i = 0; i < tl->stacks[stack - 1].n; i++) {
-            struct ct_symbol sym = {0};
-            char buf[600];
-            if (tl->symbols && ct_symbols_lookup(tl->symbols, pcs[i], true, &sym) >= 0 &&
-                sym.function[0]) {
-                if (sym.file[0])
-                    snprintf(buf, sizeof buf, "%s %s:%d", sym.function, sym.file, sym.line);
+            struct ct_symbol sym[8];
+            int n = tl->symbols ? ct_symbols_frames(tl->symbols, pcs[i], true, sym, 8) : 0;
+            for (int f = 0; f < (n > 0 ? n : 1); f++) {
+                char buf[600];
+                if (n > 0 && sym[f].function[0] && sym[f].file[0])
+                    snprintf(buf, sizeof buf, "%.255s %.255s:%d", sym[f].function, sym[f].file,
+                             sym[f].line);
+                else if (n > 0 && sym[f].function[0])
+                    snprintf(buf, sizeof buf, "%.255s", sym[f].function);
                 else
-                    snprintf(buf, sizeof buf, "%s", sym.function);
-            } else {
-                snprintf(buf, sizeof buf, "0x%" PRIx64, pcs[i]);
+                    snprintf(buf, sizeof buf, "0x%" PRIx64, pcs[i]);
+                fprintf(out, "%s", first ? "" : ",");
+                first = false;
+                json_str(out, buf);
             }
-            fprintf(out, "%s", i ? "," : "");
-            json_str(out, buf);
         }
     }
     fputc(']', out);

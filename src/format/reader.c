@@ -806,7 +806,9 @@ static int by_pc(const void *a, const void *b)
     const struct ct_symtab_entry *x = a, *y = b;
     if (x->pc != y->pc)
         return x->pc < y->pc ? -1 : 1;
-    return (int)x->exact - (int)y->exact;
+    if (x->exact != y->exact)
+        return (int)x->exact - (int)y->exact;
+    return (int)x->depth - (int)y->depth;
 }
 
 static bool get_bytes(struct ct_cursor *c, const uint8_t **p, uint32_t *len)
@@ -833,6 +835,7 @@ static int parse_symbols(struct ct_cursor *c, struct ct_symtab *t, size_t *cap)
             return 0; /* damaged: what was read is kept */
         e.line = (uint32_t)line;
         e.exact = flags & 1;
+        e.depth = (uint8_t)((flags >> 1) & 0x3f);
         if (t->count == *cap) {
             size_t n = *cap ? *cap * 2 : 256;
             struct ct_symtab_entry *grown = realloc(t->entries, n * sizeof *grown);

@@ -171,6 +171,8 @@ struct ct_symtab_entry {
     const uint8_t *function, *file;
     uint32_t function_len, file_len, line;
     bool exact; /* pc itself (a start function), not a return address */
+    uint8_t depth; /* 0: the innermost frame at pc; then the functions it
+                      was inlined into */
 };
 struct ct_symtab {
     struct ct_symtab_entry *entries;

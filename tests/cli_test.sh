@@ -52,6 +52,11 @@ expect_status "stats unknown option" 2 "$ctrace" stats --bogus x
 expect_status "stats two files" 2 "$ctrace" stats a b
 expect_status "dump without file" 2 "$ctrace" dump
 expect_status "dump two files" 2 "$ctrace" dump a b
+expect_status "view help" 0 "$ctrace" view --help
+expect_status "view without file" 2 "$ctrace" view
+expect_status "view unknown option" 2 "$ctrace" view --bogus x
+expect_status "view bad address" 2 "$ctrace" view --addr=bogus x
+expect_status "view missing file" 1 "$ctrace" view --no-browser "$dir/nothing-here.out"
 
 expect_one_line_error "missing file" "$dir/missing.out"
 : >"$dir/empty.out"

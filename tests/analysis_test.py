@@ -190,13 +190,13 @@ import shutil
 with tempfile.TemporaryDirectory() as d:
     for embed in (True, False):
         prog = os.path.join(d, "gone")
-        shutil.copy(os.path.join(progs, "deadlock"), prog)
+        shutil.copy(os.path.join(progs, "inliner"), prog)
         out = os.path.join(d, "t.out")
         subprocess.run([ctrace, "run", "-o", out] + ([] if embed else ["--no-symbols"]) +
                        ["--", prog], check=True, capture_output=True)
         os.unlink(prog)
         r = subprocess.run([ctrace, "stats", out], capture_output=True, text=True, timeout=60)
-        named = "first " in r.stdout and "deadlock.c:" in r.stdout and "second " in r.stdout
+        named = "nap_inline " in r.stdout and "inliner.c:" in r.stdout and "napper " in r.stdout
         if embed:
             check("embedded symbols: names and lines without the program", r.returncode == 0
                   and named and "warning" not in r.stderr, r.stdout[-600:] + r.stderr)

@@ -144,6 +144,19 @@ with tempfile.TemporaryDirectory() as d:
     check("pipe reads are on a pipe", all(e["class"] == "pipe" for e in reads))
     check("pipe reads have stacks", all("stack" in e for e in reads))
     check("pipe 21 sleeps", count(ev, "block", reason="sleep") == 21)
+    # Who woke whom through the pipe: the writer records a wake naming the
+    # pipe before each write the reader waits for; the reads name it too.
+    wakes = [e for e in ev if e["kind"] == "wake" and e["reason"] == "read"]
+    pipe_ids = {e.get("object") for e in reads}
+    check("pipe reads name their pipe", len(pipe_ids) == 1 and "0x0" not in pipe_ids, pipe_ids)
+    check("pipe: a wake from the writer thread for each slow read",
+          len(wakes) >= len(reads) - 1 and all(w["tid"] != reads[0]["tid"] for w in wakes)
+          and {w["object"] for w in wakes} == pipe_ids, (len(wakes), len(reads)))
+    export = subprocess.run([ctrace, "export", "--format=chrome", out], capture_output=True,
+                            text=True, timeout=60)
+    flows = export.stdout.count('"cat":"wake"') // 2 if export.returncode == 0 else 0
+    check("pipe: the export links the writes to the reads they ended",
+          flows >= len(reads) - 1, (flows, len(reads)))
 
     # The same run under strace: with a zero threshold every read is recorded,
     # and the reads on the pipe that strace saw the main thread make after

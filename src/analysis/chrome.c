@@ -366,6 +366,14 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
         push_wake(&x->unblocks, &x->nunblocks, &x->unblocks_cap,
                   (struct wake){s->block_object, ev->ts_ns, r->tid});
         break;
+    case CT_EV_SYSCALL: { /* a read of a pipe: a writer's wake links to its end */
+        int at = ct_kind_arg(gen, CT_EV_SYSCALL, "object");
+        uint64_t object = at >= 0 && (unsigned)at < ev->nargs ? ev->args[at] : 0;
+        if (object && ev->args[3] < UINT64_MAX - ev->ts)
+            push_wake(&x->unblocks, &x->nunblocks, &x->unblocks_cap,
+                      (struct wake){object, ct_gen_ns(rd, gen, ev->ts + ev->args[3]), r->tid});
+        break;
+    }
     case CT_EV_WAKE:
         push_wake(&x->wakes, &x->nwakes, &x->wakes_cap,
                   (struct wake){ev->args[1], ev->ts_ns, r->tid});

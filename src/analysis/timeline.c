@@ -249,9 +249,18 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
         l->pending_stack = gen_stack(tl, gen, ev->stack);
         break;
     case CT_EV_SYSCALL:
-        l->pending_object = ev->args[1];
+    {
+        int at = ct_kind_arg(gen, CT_EV_SYSCALL, "object");
+        uint64_t object = at >= 0 && (unsigned)at < ev->nargs ? ev->args[at] : 0;
+        l->pending_object = object ? object : ev->args[1];
         l->pending_stack = gen_stack(tl, gen, ev->stack);
+        /* A read of a pipe ends like an unblock: a writer's wake links to it. */
+        if (object && ev->args[3] < UINT64_MAX - ev->ts &&
+            GROW(tl->unblocks, tl->nunblocks, tl->unblocks_cap, 256))
+            tl->unblocks[tl->nunblocks++] = (struct tl_wake){
+                0, ct_gen_ns(rd, gen, ev->ts + ev->args[3]), 0, r->tid, object, 0};
         break;
+    }
     case CT_EV_REGION_BEGIN:
         if (l->nopen < 32) {
             l->open[l->nopen].b = ev->ts_ns;

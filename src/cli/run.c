@@ -325,7 +325,7 @@ const struct ct_command ct_cmd_run = {
     "spinlocks (only when they block); condvar waits, semaphore waits and\n"
     "barriers (waits that block); sleeps (always); reads, writes, sends,\n"
     "receives, accept, connect, poll, select and epoll waits that took at least\n"
-    "the threshold; who woke whom for mutexes, condvars and semaphores.\n"
+    "the threshold; who woke whom for mutexes, condvars, semaphores and pipes.\n"
     "\n"
     "Environment variables, set by the options above or by hand:\n"
     "  CTRACE_OUTPUT          the trace file\n"

@@ -894,3 +894,14 @@ const struct ct_symtab_entry *ct_symtab_find(const struct ct_symtab *t, uint64_t
         return &t->entries[lo];
     return NULL;
 }
+
+int ct_kind_arg(const struct ct_gen *gen, unsigned kind, const char *name)
+{
+    if (kind >= CT_MAX_KINDS)
+        return -1;
+    const struct ct_kind *k = &gen->kinds[kind];
+    for (int i = 0; i < CT_MAX_ARGS && k->args[i]; i++)
+        if (strncmp(k->names[i], name, sizeof k->names[i]) == 0)
+            return i;
+    return -1;
+}

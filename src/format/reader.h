@@ -185,6 +185,9 @@ void ct_symtab_free(struct ct_symtab *t);
 const struct ct_symtab_entry *ct_symtab_find(const struct ct_symtab *t, uint64_t pc, bool exact);
 
 const struct ct_idmap_entry *ct_idmap_get(const struct ct_idmap *map, uint64_t id);
+/* The position of the argument `name` of events of `kind` in gen (from its
+ * schema), or -1: how to read arguments added by later versions. */
+int ct_kind_arg(const struct ct_gen *gen, unsigned kind, const char *name);
 /* Decodes a stack's frames (at most max); returns how many, or -1. */
 int ct_rd_frames(const uint8_t *data, const uint8_t *end, uint64_t n, uint64_t *pcs, size_t max);
 

@@ -11,6 +11,15 @@
  *
  * The class of a descriptor comes from fstat the first time a slow call
  * uses it, cached by number, and forgotten on close, dup2 and dup3.
+ *
+ * Who woke whom through a pipe: a read of a pipe counts itself as a
+ * waiter on the pipe (its identity: device and inode, the same for both
+ * ends) while it runs, and its `syscall` event names the pipe; a write to
+ * a pipe that has a waiter first records a `wake` naming it (the identity
+ * checked again with fstat then, so that a stale cache never links the
+ * wrong pipe). The analyses link the wake to the read it ended. (eventfd
+ * descriptors share one anonymous inode, so they have no identity to
+ * link by: their reads and writes are recorded, not linked.)
  */
 #include <poll.h>
 #include <stdatomic.h>
@@ -26,8 +35,14 @@
 
 #define FD_CACHE 65536
 
-/* Class + 1 by descriptor; 0: not known yet. */
+/* Class + 1 by descriptor; 0: not known yet. A pipe's identity. */
 static _Atomic unsigned char fd_classes[FD_CACHE];
+static _Atomic uint64_t fd_pipes[FD_CACHE];
+
+static uint64_t pipe_identity(const struct stat *st)
+{
+    return ((uint64_t)st->st_dev << 40 ^ (uint64_t)st->st_ino) | 1;
+}
 
 CT_REAL_DECL(close);
 CT_REAL_DECL(dup2);
@@ -47,12 +62,33 @@ unsigned ct_fd_class(int fd)
             c = CT_FD_NETWORK;
         else if (S_ISFIFO(st.st_mode))
             c = CT_FD_PIPE;
+        if (fd >= 0 && fd < FD_CACHE)
+            atomic_store_explicit(&fd_pipes[fd], S_ISFIFO(st.st_mode) ? pipe_identity(&st) : 0,
+                                  memory_order_relaxed);
         else if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode))
             c = CT_FD_FILE;
     }
     if (fd >= 0 && fd < FD_CACHE)
         atomic_store_explicit(&fd_classes[fd], (unsigned char)(c + 1), memory_order_relaxed);
     return c;
+}
+
+/* The identity of the pipe fd is, from the cache; 0 for anything else. */
+static uint64_t pipe_of(int fd)
+{
+    if (fd < 0 || fd >= FD_CACHE)
+        return 0;
+    if (ct_fd_class(fd) != CT_FD_PIPE)
+        return 0;
+    return atomic_load_explicit(&fd_pipes[fd], memory_order_relaxed);
+}
+
+/* The identity again, from fstat: the cache may be stale (a descriptor
+ * closed by a path that is not wrapped). */
+static uint64_t pipe_checked(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) ? pipe_identity(&st) : 0;
 }
 
 void ct_fd_forget(int fd)
@@ -80,15 +116,38 @@ CT_EXPORT int dup3(int old, int new_fd, int flags)
 }
 
 /* Times `call`; records it as `reason` on fd when it was slow. */
-#define TIMED(reason, fd, call)                                               \
+#define TIMED_ON(reason, fd, object, call)                                    \
     ({                                                                        \
         uint64_t t0_ = ct_now();                                              \
         __typeof__(call) r_ = (call);                                         \
         uint64_t t1_ = ct_now();                                              \
         if (t1_ - t0_ >= ct_pconf.syscall_threshold_units)                    \
             CT_RECORD(ct_ev_syscall(t0_, t1_, (reason), (fd), ct_fd_class(fd), \
-                                    (int64_t)r_));                            \
+                                    (int64_t)r_, (object)));                  \
         r_;                                                                   \
+    })
+#define TIMED(reason, fd, call) TIMED_ON(reason, fd, 0, call)
+
+/* A read that may wait on a pipe: a waiter on it meanwhile. */
+#define PIPE_READ(reason, fd, call)                                           \
+    ({                                                                        \
+        uint64_t pipe_ = pipe_of(fd);                                         \
+        if (pipe_)                                                            \
+            ct_waiter_add((const void *)(uintptr_t)pipe_, 1);                 \
+        __typeof__(call) rr_ = TIMED_ON(reason, fd, pipe_, call);             \
+        if (pipe_)                                                            \
+            ct_waiter_add((const void *)(uintptr_t)pipe_, -1);                \
+        rr_;                                                                  \
+    })
+
+/* A write to a pipe another traced thread is reading: a wake first. */
+#define PIPE_WRITE(reason, fd, call)                                          \
+    ({                                                                        \
+        uint64_t pipe_ = pipe_of(fd);                                         \
+        if (pipe_ && ct_has_waiters((const void *)(uintptr_t)pipe_) &&        \
+            pipe_checked(fd) == pipe_)                                        \
+            CT_RECORD(ct_ev_wake(CT_REASON_READ, (uintptr_t)pipe_));          \
+        TIMED(reason, fd, call);                                              \
     })
 
 /* A wrapper for a call on a descriptor. */
@@ -101,12 +160,24 @@ CT_EXPORT int dup3(int old, int new_fd, int flags)
         return TIMED(reason, fd, REAL(name) args);                            \
     }
 
-IO_WRAPPER(ssize_t, read, CT_REASON_READ, (int fd, void *buf, size_t n), (fd, buf, n), fd)
-IO_WRAPPER(ssize_t, write, CT_REASON_WRITE, (int fd, const void *buf, size_t n), (fd, buf, n), fd)
-IO_WRAPPER(ssize_t, readv, CT_REASON_READV, (int fd, const struct iovec *iov, int n),
-           (fd, iov, n), fd)
-IO_WRAPPER(ssize_t, writev, CT_REASON_WRITEV, (int fd, const struct iovec *iov, int n),
-           (fd, iov, n), fd)
+/* A wrapper for a call that may read or write a pipe. */
+#define PIPE_WRAPPER(ret, name, reason, how, params, args)                    \
+    CT_REAL_DECL(name);                                                       \
+    CT_EXPORT ret name params                                                 \
+    {                                                                         \
+        if (!ct_tracing_here())                                               \
+            return REAL(name) args;                                           \
+        return how(reason, fd, REAL(name) args);                              \
+    }
+
+PIPE_WRAPPER(ssize_t, read, CT_REASON_READ, PIPE_READ, (int fd, void *buf, size_t n),
+             (fd, buf, n))
+PIPE_WRAPPER(ssize_t, write, CT_REASON_WRITE, PIPE_WRITE, (int fd, const void *buf, size_t n),
+             (fd, buf, n))
+PIPE_WRAPPER(ssize_t, readv, CT_REASON_READV, PIPE_READ, (int fd, const struct iovec *iov, int n),
+             (fd, iov, n))
+PIPE_WRAPPER(ssize_t, writev, CT_REASON_WRITEV, PIPE_WRITE,
+             (int fd, const struct iovec *iov, int n), (fd, iov, n))
 IO_WRAPPER(ssize_t, pread, CT_REASON_PREAD, (int fd, void *buf, size_t n, off_t off),
            (fd, buf, n, off), fd)
 IO_WRAPPER(ssize_t, pwrite, CT_REASON_PWRITE, (int fd, const void *buf, size_t n, off_t off),

@@ -107,10 +107,11 @@ void ct_ev_wake(unsigned reason, uintptr_t object)
 }
 
 void ct_ev_syscall(uint64_t start, uint64_t end, unsigned call, int fd, unsigned fd_class,
-                   int64_t result)
+                   int64_t result, uint64_t object)
 {
-    struct args a = {.v = {call, (uint64_t)(unsigned)fd, fd_class, end - start, (uint64_t)result},
-                     .n = 5,
+    struct args a = {.v = {call, (uint64_t)(unsigned)fd, fd_class, end - start, (uint64_t)result,
+                           object},
+                     .n = 6,
                      .stack = true};
     emit(CT_EV_SYSCALL, start, &a);
 }

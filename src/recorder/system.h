@@ -21,7 +21,7 @@ CT_INTERNAL void ct_ev_unblock(void);
 CT_INTERNAL void ct_ev_wake(unsigned reason, uintptr_t object);
 /* A call that took from start to end (units of ct_now()). */
 CT_INTERNAL void ct_ev_syscall(uint64_t start, uint64_t end, unsigned call, int fd,
-                               unsigned fd_class, int64_t result);
+                               unsigned fd_class, int64_t result, uint64_t object);
 CT_INTERNAL void ct_ev_fork(pid_t child);
 CT_INTERNAL void ct_ev_exec(const char *path);
 

@@ -69,6 +69,7 @@ loop: build
 	$(MESON) test -C build --suite concurrency --repeat 50
 
 bench: build
+	./scripts/deps.sh --bench
 	./build/bench/bench_recorder
 	./build/bench/bench_block
 	./build/bench/bench_flight build

@@ -2,7 +2,11 @@
 """bench_run.py BUILD-DIR [RUNS] - what `ctrace run` costs a program: each
 workload untraced and traced, alternately, RUNS times (default 5); medians
 of wall-clock and CPU time (user + system, all threads and children), and
-their ratios, side by side in one run. A table in Markdown."""
+their ratios, side by side in one run. When LTTng is installed (Debian
+lttng-tools, liblttng-ust-dev: `scripts/deps.sh --bench`), each workload
+also runs under LTTng-UST's pthread wrapper (LD_PRELOAD, every userspace
+event enabled in a session of this run's), in the same rotation. A table
+in Markdown."""
 import os
 import random
 import statistics
@@ -17,11 +21,18 @@ ctrace = os.path.join(build, "ctrace")
 progs = os.path.join(build, "bench")
 
 
+LTTNG_WRAPPER = "/usr/lib/x86_64-linux-gnu/liblttng-ust-pthread-wrapper.so.1"
+lttng = None  # the LTTng session's directory, when LTTng is installed
+
+
 def measure(cmd, traced, trace, stdout=subprocess.DEVNULL):
-    if traced:
+    env = None
+    if traced == "lttng":
+        env = dict(os.environ, LD_PRELOAD=LTTNG_WRAPPER)
+    elif traced:
         cmd = [ctrace, "run", "-o", trace, "--"] + cmd
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE)
+    p = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
     p.stderr.close()
@@ -41,7 +52,7 @@ def events_of(trace):
 
 
 def row(name, cmd, trace):
-    plain_wall, plain_cpu, traced_wall, traced_cpu = [], [], [], []
+    plain_wall, plain_cpu, traced_wall, traced_cpu, lt_wall, lt_cpu = [], [], [], [], [], []
     for _ in range(runs):
         w, c = measure(cmd, False, trace)
         plain_wall.append(w)
@@ -49,11 +60,19 @@ def row(name, cmd, trace):
         w, c = measure(cmd, True, trace)
         traced_wall.append(w)
         traced_cpu.append(c)
+        if lttng:
+            w, c = measure(cmd, "lttng", trace)
+            lt_wall.append(w)
+            lt_cpu.append(c)
     events, size = events_of(trace)
     pw, pc = statistics.median(plain_wall), statistics.median(plain_cpu)
     tw, tc = statistics.median(traced_wall), statistics.median(traced_cpu)
-    print(f"| {name:<28} | {pw*1e3:9.1f} | {tw*1e3:9.1f} | {tw/pw:6.3f} | {pc*1e3:9.1f} "
-          f"| {tc*1e3:9.1f} | {tc/pc if pc else 0:6.3f} | {events:>9} | {size/events if events else 0:5.2f} |")
+    line = (f"| {name:<28} | {pw*1e3:9.1f} | {tw*1e3:9.1f} | {tw/pw:6.3f} | {pc*1e3:9.1f} "
+            f"| {tc*1e3:9.1f} | {tc/pc if pc else 0:6.3f} | {events:>9} | {size/events if events else 0:5.2f} |")
+    if lttng:
+        lw, lc = statistics.median(lt_wall), statistics.median(lt_cpu)
+        line += f" {lw/pw:6.3f} | {lc/pc if pc else 0:6.3f} |"
+    print(line)
 
 
 def uncontended(trace):
@@ -68,8 +87,24 @@ def uncontended(trace):
           f"+{t - p:.2f} ns (target <= 3)")
 
 
+def lttng_start(d):
+    """A session recording every userspace event into d; None without LTTng."""
+    if not (os.path.exists("/usr/bin/lttng") and os.path.exists(LTTNG_WRAPPER)):
+        return None
+    subprocess.run(["lttng-sessiond", "--daemonize", "--no-kernel"], capture_output=True)
+    out = os.path.join(d, "lttng")
+    steps = [["lttng", "create", "ctrace-bench", f"--output={out}"],
+             ["lttng", "enable-event", "-u", "-a"], ["lttng", "start"]]
+    for step in steps:
+        if subprocess.run(step, capture_output=True).returncode != 0:
+            subprocess.run(["lttng", "destroy", "ctrace-bench"], capture_output=True)
+            return None
+    return out
+
+
 with tempfile.TemporaryDirectory() as d:
     trace = os.path.join(d, "t.out")
+    lttng = lttng_start(d)
     rnd = random.Random(42)
     words = ["".join(rnd.choice("abcdefghij") for _ in range(rnd.randint(3, 9)))
              for _ in range(5000)]
@@ -85,9 +120,10 @@ with tempfile.TemporaryDirectory() as d:
     print(f"`ctrace run` overhead: medians of {runs} runs each, untraced and traced "
           f"alternately; ms\n")
     print("| workload                     | wall      | traced    | ratio  | CPU       "
-          "| traced    | ratio  | events    | B/ev  |")
+          "| traced    | ratio  | events    | B/ev  |" +
+          (" LTTng wall ratio | LTTng CPU ratio |" if lttng else ""))
     print("|------------------------------|-----------|-----------|--------|-----------"
-          "|-----------|--------|-----------|-------|")
+          "|-----------|--------|-----------|-------|" + ("--------|--------|" if lttng else ""))
     row("mutex, 4 threads x 500k", [os.path.join(progs, "mutex_bench"), "500000"], trace)
     row("condvar ping-pong, 50k", [os.path.join(progs, "condvar_bench"), "50000"], trace)
     row("pipe ping-pong, 50k", [os.path.join(progs, "pipe_bench"), "50000"], trace)
@@ -95,7 +131,10 @@ with tempfile.TemporaryDirectory() as d:
     row("sort --parallel=2 -S 64M, 1M lines",
         ["sort", "--parallel=2", "-S", "64M", lines], trace)
     uncontended(trace)
-    lttng = any(os.path.exists(os.path.join(p, "lttng")) for p in os.environ["PATH"].split(":"))
-    if not lttng:
+    if lttng:
+        subprocess.run(["lttng", "destroy", "ctrace-bench"], capture_output=True)
+        print("\nLTTng: the same workloads with LD_PRELOAD=liblttng-ust-pthread-wrapper.so.1 "
+              "and every userspace event enabled in a session (the ratios are to untraced).")
+    else:
         print("\nLTTng-UST is not installed here: its column is left out "
               "(../shared/ANCHORS.md has its figures on this machine).")

@@ -1,5 +1,5 @@
 #!/bin/sh
-# deps.sh [--fuzz] - installs the Debian packages that building and testing
+# deps.sh [--bench] - installs the Debian packages that building and testing
 # ctrace need, when they are missing. Safe to run again; does nothing when
 # everything is there. Needs root (or sudo) only when something is missing.
 set -eu
@@ -19,6 +19,11 @@ packages="$packages libmicrohttpd-dev curl chromium"
 # node and npm, unless a node is installed already (from another source).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     packages="$packages nodejs npm"
+fi
+
+# make bench: LTTng-UST, to compare with (bench/bench_run.py).
+if [ "${1:-}" = "--bench" ]; then
+    packages="$packages lttng-tools liblttng-ust-dev"
 fi
 
 missing=""

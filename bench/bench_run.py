@@ -29,8 +29,12 @@ def measure(cmd, traced, trace, stdout=subprocess.DEVNULL):
     env = None
     if traced == "lttng":
         env = dict(os.environ, LD_PRELOAD=LTTNG_WRAPPER)
-    elif traced:
+    elif traced == "symbols":
         cmd = [ctrace, "run", "-o", trace, "--"] + cmd
+    elif traced:
+        # The program's cost; the symbols ctrace run adds to the trace once
+        # the program has ended are timed apart (symbols_cost).
+        cmd = [ctrace, "run", "--no-symbols", "-o", trace, "--"] + cmd
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(p.pid, 0)
@@ -75,13 +79,26 @@ def row(name, cmd, trace):
     print(line)
 
 
+def symbols_cost(name, cmd, trace):
+    """What adding the symbols at the end costs: ctrace run with them and
+    without, alternately."""
+    with_s, without = [], []
+    for _ in range(runs):
+        without.append(measure(cmd, True, trace)[0])
+        with_s.append(measure(cmd, "symbols", trace)[0])
+    d = statistics.median(with_s) - statistics.median(without)
+    print(f"\nsymbols added to the trace when the program ends ({name}): +{d * 1e3:.0f} ms of "
+          f"ctrace run's time (--no-symbols skips it)")
+
+
 def uncontended(trace):
     cmd = [os.path.join(progs, "mutex_bench"), "uncontended", "20000000"]
     plain, traced = [], []
     for _ in range(runs):
         plain.append(float(subprocess.run(cmd, capture_output=True, text=True).stdout))
-        traced.append(float(subprocess.run([ctrace, "run", "-o", trace, "--"] + cmd,
-                                           capture_output=True, text=True).stdout))
+        traced.append(float(subprocess.run(
+            [ctrace, "run", "--no-symbols", "-o", trace, "--"] + cmd,
+            capture_output=True, text=True).stdout))
     p, t = statistics.median(plain), statistics.median(traced)
     print(f"\nuncontended mutex lock+unlock pair: {p:.2f} ns untraced, {t:.2f} ns traced: "
           f"+{t - p:.2f} ns (target <= 3)")
@@ -131,6 +148,7 @@ with tempfile.TemporaryDirectory() as d:
     row("sort --parallel=2 -S 64M, 1M lines",
         ["sort", "--parallel=2", "-S", "64M", lines], trace)
     uncontended(trace)
+    symbols_cost("sort", ["sort", "--parallel=2", "-S", "64M", lines], trace)
     if lttng:
         subprocess.run(["lttng", "destroy", "ctrace-bench"], capture_output=True)
         print("\nLTTng: the same workloads with LD_PRELOAD=liblttng-ust-pthread-wrapper.so.1 "

@@ -59,7 +59,17 @@ static void test_loss_is_bounded_and_recorded(void **state)
     while (turn != THREADS)
         pthread_cond_wait(&cond, &lock);
     pthread_mutex_unlock(&lock);
-    usleep(1000000); /* the writer writes the holders' batches and frees them */
+    /* The writer writes the holders' batches and frees them: wait until the
+     * trace has grown and then stayed still for 200 ms, or, if it had grown
+     * already, for a second of stillness (at most 20 s on a loaded machine). */
+    off_t before = lseek(r.fd, 0, SEEK_END), last = before;
+    int still = 0;
+    for (int i = 0; i < 2000 && (still < 20 || (last == before && still < 100)); i++) {
+        usleep(10000);
+        off_t now = lseek(r.fd, 0, SEEK_END);
+        still = now == last ? still + 1 : 0;
+        last = now;
+    }
     pthread_mutex_lock(&lock);
     phase = 1;
     pthread_cond_broadcast(&cond);

@@ -34,7 +34,9 @@ with tempfile.TemporaryDirectory() as d:
     sleepers = [r for r in rows if r["name"].startswith("sleeper-")]
     check("sleepers three rows", len(sleepers) == 3, rows)
     for r in sleepers:
-        check(f"{r['name']} slept about 10 ms", 9_500_000 <= r["sleep_ns"] <= 40_000_000, r)
+        # Ten sleeps of 1 ms: at least 9.5 ms; a loaded machine (a sanitizer
+        # build beside other tests) can stretch each one many times over.
+        check(f"{r['name']} slept its 10 ms", 9_500_000 <= r["sleep_ns"] <= 2_000_000_000, r)
         check(f"{r['name']} mostly asleep", r["sleep_ns"] > r["execution_ns"], r)
         check(f"{r['name']} has a start function", "sleepers+0x" in r["start_function"], r)
 

@@ -17,6 +17,7 @@ function reader(bytes) {
   };
   return {
     done: () => i >= bytes.length,
+    varint,
     field() {
       const key = Number(varint());
       const wire = key & 7, num = key >> 3;
@@ -34,18 +35,10 @@ function reader(bytes) {
   };
 }
 
+// A packed repeated varint field.
 function unpack(bytes) {
-  const out = [];
-  let i = 0;
-  while (i < bytes.length) {
-    let v = 0n, shift = 0n, b;
-    do {
-      b = bytes[i++];
-      v |= BigInt(b & 0x7f) << shift;
-      shift += 7n;
-    } while (b & 0x80);
-    out.push(v);
-  }
+  const out = [], r = reader(bytes);
+  while (!r.done()) out.push(r.varint());
   return out;
 }
 

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "../analysis/annotations.h"
+#include "../compat/addr.h"
 #include "../analysis/pprof.h"
 #include "../analysis/taskview.h"
 #include "../analysis/threads.h"
@@ -325,29 +326,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return error(c, 404, "not found\n");
 }
 
-/* ---- the command ---- */
-
-static bool parse_addr(const char *addr, struct sockaddr_in *sa)
-{
-    const char *colon = strrchr(addr, ':');
-    if (!colon || strlen(colon + 1) > 5)
-        return false;
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535 || colon[1] == 0)
-        return false;
-    char host[64];
-    size_t n = (size_t)(colon - addr);
-    if (n >= sizeof host)
-        return false;
-    memcpy(host, addr, n);
-    host[n] = 0;
-    memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons((uint16_t)port);
-    return inet_pton(AF_INET, n ? host : "127.0.0.1", &sa->sin_addr) == 1;
-}
-
 static void open_browser(const char *url)
 {
     if (!getenv("DISPLAY") && !getenv("WAYLAND_DISPLAY"))
@@ -386,7 +364,7 @@ static int run(int argc, char **argv)
     if (!v.path)
         return ct_cli_usage_error(&ct_cmd_view, "missing FILE");
     struct sockaddr_in sa;
-    if (!parse_addr(addr, &sa))
+    if (!ct_parse_addr(addr, &sa))
         return ct_cli_usage_error(&ct_cmd_view, "--addr=%s: expected HOST:PORT, as 127.0.0.1:8080",
                                   addr);
     if (ct_rd_open(&v.rd, v.path) != 0) {

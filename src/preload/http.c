@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../compat/addr.h"
 #include "../recorder/flight.h"
 #include "preload.h"
 
@@ -264,30 +265,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return text(c, 404, "not found; see " PREFIX "\n");
 }
 
-/* HOST:PORT or :PORT into an IPv4 address; false when malformed. */
-static bool parse_addr(const char *addr, struct sockaddr_in *sa)
-{
-    const char *colon = strrchr(addr, ':');
-    if (!colon || !colon[1] || strlen(colon + 1) > 5)
-        return false;
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535)
-        return false;
-    char host[64];
-    size_t n = (size_t)(colon - addr);
-    if (n >= sizeof host)
-        return false;
-    memcpy(host, addr, n);
-    host[n] = 0;
-    memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons((uint16_t)port);
-    if (n == 0 || strcmp(host, "localhost") == 0)
-        return inet_pton(AF_INET, "127.0.0.1", &sa->sin_addr) == 1;
-    return inet_pton(AF_INET, host, &sa->sin_addr) == 1;
-}
-
 static void warn(const char *addr, const char *why)
 {
     char msg[512];
@@ -303,7 +280,7 @@ static void warn(const char *addr, const char *why)
 void ct_preload_http_start(const char *addr)
 {
     struct sockaddr_in sa;
-    if (!parse_addr(addr, &sa)) {
+    if (!ct_parse_addr(addr, &sa)) {
         warn(addr, "expected HOST:PORT, as 127.0.0.1:6060");
         return;
     }

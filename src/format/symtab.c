@@ -1,0 +1,112 @@
+/*
+ * symtab.c - the symbols `ctrace run` embeds in a trace (SYMBOLS records,
+ * format 1.1; docs/format.md), found by walking the records' headers.
+ */
+#include "reader.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "crc32c.h"
+
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+#define CHECKSUMS_DIFFER(a, b) ((void)(a), (void)(b), 0)
+#else
+#define CHECKSUMS_DIFFER(a, b) ((a) != (b))
+#endif
+
+static int by_pc(const void *a, const void *b)
+{
+    const struct ct_symtab_entry *x = a, *y = b;
+    if (x->pc != y->pc)
+        return x->pc < y->pc ? -1 : 1;
+    if (x->exact != y->exact)
+        return (int)x->exact - (int)y->exact;
+    return (int)x->depth - (int)y->depth;
+}
+
+static bool get_bytes(struct ct_cursor *c, const uint8_t **p, uint32_t *len)
+{
+    uint64_t n;
+    if (ct_get_bytes(c, p, &n) != 0 || n > 4096)
+        return false;
+    *len = (uint32_t)n;
+    return true;
+}
+
+/* One SYMBOLS payload: count, then (pc, flags, function, file, line). */
+static int parse_symbols(struct ct_cursor *c, struct ct_symtab *t, size_t *cap)
+{
+    uint64_t count;
+    if (ct_get_uleb(c, &count) != 0)
+        return 0;
+    for (uint64_t i = 0; i < count; i++) {
+        struct ct_symtab_entry e = {0};
+        uint64_t flags, line;
+        if (ct_get_uleb(c, &e.pc) != 0 || ct_get_uleb(c, &flags) != 0 ||
+            !get_bytes(c, &e.function, &e.function_len) || !get_bytes(c, &e.file, &e.file_len) ||
+            ct_get_uleb(c, &line) != 0 || line > UINT32_MAX)
+            return 0; /* damaged: what was read is kept */
+        e.line = (uint32_t)line;
+        e.exact = flags & 1;
+        e.depth = (uint8_t)((flags >> 1) & 0x3f);
+        if (t->count == *cap) {
+            size_t n = *cap ? *cap * 2 : 256;
+            struct ct_symtab_entry *grown = realloc(t->entries, n * sizeof *grown);
+            if (!grown)
+                return -1;
+            t->entries = grown;
+            *cap = n;
+        }
+        t->entries[t->count++] = e;
+    }
+    return 0;
+}
+
+int ct_rd_symtab(const struct ct_reader *rd, struct ct_symtab *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t cap = 0;
+    uint64_t at = CT_FILE_HEADER_SIZE;
+    while (at + CT_RECORD_HEADER_SIZE <= rd->size) {
+        const uint8_t *h = rd->data + at;
+        uint32_t len = ct_get_u32(h + 4);
+        if (len > rd->size - at - CT_RECORD_HEADER_SIZE)
+            break;
+        if (h[0] == CT_REC_SYMBOLS) {
+            uint32_t crc = ct_crc32c(ct_crc32c(0, h, 8), h + CT_RECORD_HEADER_SIZE, len);
+            struct ct_cursor c = {h + CT_RECORD_HEADER_SIZE, h + CT_RECORD_HEADER_SIZE + len};
+            if (!CHECKSUMS_DIFFER(crc, ct_get_u32(h + 8)) && parse_symbols(&c, out, &cap) != 0) {
+                ct_symtab_free(out);
+                return -1;
+            }
+        }
+        at += CT_RECORD_HEADER_SIZE + (uint64_t)len;
+    }
+    if (out->count)
+        qsort(out->entries, out->count, sizeof *out->entries, by_pc);
+    return 0;
+}
+
+void ct_symtab_free(struct ct_symtab *t)
+{
+    free(t->entries);
+    memset(t, 0, sizeof *t);
+}
+
+const struct ct_symtab_entry *ct_symtab_find(const struct ct_symtab *t, uint64_t pc, bool exact)
+{
+    size_t lo = 0, hi = t->count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (t->entries[mid].pc < pc || (t->entries[mid].pc == pc && t->entries[mid].exact < exact))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < t->count && t->entries[lo].pc == pc && t->entries[lo].exact == exact)
+        return &t->entries[lo];
+    return NULL;
+}
+

@@ -78,6 +78,33 @@ void ct_flight_open_gen(struct ctrace_flight *f, uint64_t start_ns)
     f->cur = g;
 }
 
+/* ThreadSanitizer does not intercept mremap: memory that mremap moves or
+ * extends would keep the access history of whatever was mapped there
+ * before (a trace file the program read, say) and be reported as racing
+ * with it. Under TSan a buffer grows by mmap, copy and munmap, which it
+ * sees. */
+#if defined(__SANITIZE_THREAD__)
+#define CT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CT_TSAN 1
+#endif
+#endif
+
+static void *remap_grow(void *old, size_t old_size, size_t size)
+{
+#ifdef CT_TSAN
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p != MAP_FAILED) {
+        memcpy(p, old, old_size);
+        munmap(old, old_size);
+    }
+    return p;
+#else
+    return mremap(old, old_size, size, MREMAP_MAYMOVE);
+#endif
+}
+
 /* mremap, not realloc: no allocator lock, so a crash handler may append. */
 static bool grow(struct ctrace_flight *f, struct ct_fgen *g, size_t need)
 {
@@ -88,7 +115,7 @@ static bool grow(struct ctrace_flight *f, struct ct_fgen *g, size_t need)
     if (cap < need)
         cap = need;
     cap = (cap + page - 1) & ~(page - 1);
-    void *p = mremap(g->mem, g->cap, cap, MREMAP_MAYMOVE);
+    void *p = remap_grow(g->mem, g->cap, cap);
     if (p == MAP_FAILED)
         return false;
     atomic_fetch_add(&f->mapped, cap - g->cap);

@@ -17,6 +17,9 @@
 
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 static struct ct_batch *batches;
 static uint32_t capacity;           /* batches the bound allows */
@@ -24,6 +27,7 @@ static _Atomic uint32_t mapped;     /* batches mapped so far */
 static _Atomic uint64_t free_head;  /* tag << 32 | index + 1 */
 static _Atomic uint32_t full_head;  /* index + 1 */
 static _Atomic int32_t free_count; /* batches on the free list, about */
+static _Atomic uint32_t in_flight;  /* chunks counted in mapped, not yet on the list */
 
 int ct_pool_init(size_t max_bytes)
 {
@@ -66,15 +70,18 @@ static int32_t map_chunk(bool touch)
      * finds no batch comes here, and must not bounce the line. */
     if (atomic_load_explicit(&mapped, memory_order_relaxed) >= capacity)
         return -1;
+    atomic_fetch_add(&in_flight, 1);
     uint32_t first = atomic_fetch_add(&mapped, CT_CHUNK_BATCHES);
     if (first >= capacity) {
         atomic_fetch_sub(&mapped, CT_CHUNK_BATCHES);
+        atomic_fetch_sub(&in_flight, 1);
         return -1;
     }
     uint8_t *mem = mmap(NULL, (size_t)CT_CHUNK_BATCHES * CT_BATCH_SIZE,
                         PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) {
         atomic_fetch_sub(&mapped, CT_CHUNK_BATCHES);
+        atomic_fetch_sub(&in_flight, 1);
         return -1;
     }
     for (uint32_t i = 0; i < CT_CHUNK_BATCHES; i++)
@@ -84,7 +91,25 @@ static int32_t map_chunk(bool touch)
             mem[off] = 0;
     for (uint32_t i = 1; i < CT_CHUNK_BATCHES; i++)
         ct_pool_put((int32_t)(first + i));
+    atomic_fetch_sub(&in_flight, 1);
     return (int32_t)first;
+}
+
+/* The free list is empty and the bound reached, but another thread (the
+ * writer, mapping ahead) may be putting a chunk's batches on the list right
+ * now: wait for it rather than drop events that have a batch coming. The
+ * wait is bounded (a mapper stopped by the debugger, or a signal handler
+ * interrupting the mapper, must not hang the program): a few hundred
+ * microseconds normally, 20 ms at most. */
+static bool wait_in_flight(void)
+{
+    for (int i = 0; i < 1000 && atomic_load(&in_flight); i++) {
+        if (i < 100)
+            __builtin_ia32_pause();
+        else
+            syscall(SYS_nanosleep, &(struct timespec){0, 20000}, NULL); /* not the interposed one */
+    }
+    return (uint32_t)atomic_load_explicit(&free_head, memory_order_acquire) != 0;
 }
 
 int32_t ct_pool_get(void)
@@ -92,8 +117,13 @@ int32_t ct_pool_get(void)
     uint64_t head = atomic_load_explicit(&free_head, memory_order_acquire);
     for (;;) {
         uint32_t top = (uint32_t)head;
-        if (top == 0)
-            return map_chunk(false);
+        if (top == 0) {
+            int32_t index = map_chunk(false);
+            if (index >= 0 || !atomic_load(&in_flight) || !wait_in_flight())
+                return index;
+            head = atomic_load_explicit(&free_head, memory_order_acquire);
+            continue;
+        }
         uint64_t next = ((head >> 32) + 1) << 32 | batches[top - 1].next;
         if (atomic_compare_exchange_weak_explicit(&free_head, &head, next,
                                                   memory_order_acquire,

@@ -72,7 +72,10 @@ typedef struct ctrace_config {
     int64_t counter_period_ns;  /* heap, RSS and thread counters: sampled this
                                    often; default 10 ms, -1 off */
     int sched;                  /* CPU scheduling from the kernel: -1 off,
-                                   0 default (on where permitted), 1 on */
+                                   0 default and 1: the context switches
+                                   where permitted, else run-queue waits
+                                   sampled from /proc/self/task/TID/schedstat;
+                                   2 those samples only */
 } ctrace_config;
 
 /* Errors, as negative return values; ctrace_strerror names them. */

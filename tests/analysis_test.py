@@ -206,7 +206,7 @@ with tempfile.TemporaryDirectory() as d:
             check("embedded symbols: names and lines without the program", r.returncode == 0
                   and named and "warning" not in r.stderr, r.stdout[-600:] + r.stderr)
             d2 = subprocess.run([ctrace, "dump", out], capture_output=True, text=True)
-            check("embedded symbols: format 1.1", "format 1.1" in d2.stdout, d2.stdout[:80])
+            check("embedded symbols: format 1.2", "format 1.2" in d2.stdout, d2.stdout[:80])
         else:
             check("--no-symbols: module and offset only, once the program is gone",
                   r.returncode == 0 and not named and "gone+0x" in r.stdout, r.stdout[-600:])

@@ -2,6 +2,7 @@
 """run_test.py CTRACE PROGS-DIR - `ctrace run` on the programs of
 tests/progs, each with counts known in advance, checked in the trace
 through `ctrace dump`. Prints one line per check and a closing count."""
+import json
 import os
 import re
 import subprocess
@@ -133,6 +134,29 @@ with tempfile.TemporaryDirectory() as d:
     s = subprocess.run([ctrace, "stats", "--json", out], capture_output=True, text=True)
     check("sleepers: scheduling from the kernel", '"sched":"perf"' in s.stdout, s.stdout)
 
+    # Three threads pinned to one CPU, spinning 300 ms each: each waits in
+    # the run queue about two thirds of its life (more on a loaded machine),
+    # as the kernel's switches tell and as the schedstat fallback tells.
+    for mode, source in (("auto", "perf"), ("schedstat", "schedstat")):
+        r = run("spinners", out, "3", "300", options=(f"--sched={mode}",))
+        check(f"spinners --sched={mode} exit", r.returncode == 0, r.stderr)
+        s = subprocess.run([ctrace, "stats", "--json", out], capture_output=True, text=True)
+        check(f"spinners --sched={mode}: stats says {source}", f'"sched":"{source}"' in s.stdout,
+              s.stdout)
+        ev, names = dump(out)
+        kind = "cpu" if source == "perf" else "sched_sample"
+        other = "sched_sample" if source == "perf" else "cpu"
+        check(f"spinners --sched={mode}: {kind} events, no {other}",
+              count(ev, kind) > 0 and count(ev, other) == 0)
+        t = subprocess.run([ctrace, "threads", "--json", out], capture_output=True, text=True)
+        rows = [row for row in json.loads(t.stdout) if row["start_function"]]
+        waits = [row["sched_wait_ns"] / row["total_ns"] for row in rows if row["total_ns"]]
+        check(f"spinners --sched={mode}: 3 spinners, each runnable >= 40 % of its life",
+              len(rows) == 3 and len(waits) == 3 and min(waits) >= 0.4, waits)
+        check(f"spinners --sched={mode}: execution + sched >= 95 % of each spinner's life",
+              all(row["execution_ns"] + row["sched_wait_ns"] >= 0.95 * row["total_ns"]
+                  for row in rows), rows)
+
     r = run("pipe_relay", out)
     check("pipe exit", r.returncode == 0, r.stderr)
     ev, names = dump(out)
@@ -207,7 +231,6 @@ with tempfile.TemporaryDirectory() as d:
     r = run("deadlock", out)
     check("deadlock exit", r.returncode == 0, r.stderr)
     s = subprocess.run([ctrace, "stats", "--json", out], capture_output=True, text=True)
-    import json
     stuck = json.loads(s.stdout)["blocked_at_end"] if s.returncode == 0 else []
     check("deadlock: both threads blocked at the end", len(stuck) == 2, stuck)
     check("deadlock: on mutexes", all(x["reason"] == "mutex" for x in stuck), stuck)

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define THREADS 8
 #ifndef EVENTS
@@ -112,11 +113,70 @@ static void test_thread_churn(void **state)
     free(data);
 }
 
+/* The schedstat fallback: threads that spin and come and go while the
+ * writer reads their /proc files (descriptors reused, files closed). */
+static void *spin_and_log(void *arg)
+{
+    (void)arg;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        ctrace_log(CTRACE_NO_TASK, "spin", "tick");
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < 30000000L);
+    return NULL;
+}
+
+static void test_schedstat_samples(void **state)
+{
+    (void)state;
+    ctrace_config config = {.generation_ns = 5000000, .stacks = -1, .sched = 2};
+    struct recording rec;
+    rec_start(&rec, &config);
+    for (int round = 0; round < 3; round++) {
+        pthread_t th[4];
+        for (int i = 0; i < 4; i++)
+            pthread_create(&th[i], NULL, spin_and_log, NULL);
+        for (int i = 0; i < 4; i++)
+            pthread_join(th[i], NULL);
+    }
+    size_t size;
+    uint8_t *data = rec_stop(&rec, &size);
+    struct test_trace t;
+    int rc = read_trace(data, size, &t);
+    if (rc != 0)
+        fail_msg("%s", t.error);
+    assert_int_equal(count_kind(&t, CT_EV_CPU), 0);
+    /* 12 threads spun 30 ms each on at most 2 CPUs, read every 2 ms or
+     * more: most of them were sampled, each sample within its thread. */
+    uint64_t tids[64] = {0}, run_ns = 0;
+    size_t sampled = 0;
+    for (size_t i = 0; i < t.count; i++) {
+        const struct test_event *e = &t.events[i];
+        if (e->kind != CT_EV_SCHED_SAMPLE)
+            continue;
+        assert_true(e->args[0] + e->args[1] > 0); /* something changed */
+        assert_true(e->args[0] <= 1000000000u && e->args[1] <= 1000000000u);
+        assert_true(e->args[3] < 4096 || e->args[3] == UINT32_MAX); /* a CPU, or unknown: exited */
+        run_ns += e->args[0];
+        size_t k = 0;
+        while (k < sampled && tids[k] != e->tid)
+            k++;
+        if (k == sampled && sampled < 64)
+            tids[sampled++] = e->tid;
+    }
+    assert_true(sampled >= 6);
+    assert_true(run_ns >= 50000000u); /* of the 360 ms of spinning, at least 50 on a CPU */
+    free_trace(&t);
+    free(data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_threads_in_order),
         cmocka_unit_test(test_thread_churn),
+        cmocka_unit_test(test_schedstat_samples),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

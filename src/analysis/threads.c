@@ -133,6 +133,19 @@ static void on_event(struct ct_threads *out, struct ct_thread_row *r, const stru
     case CT_EV_CPU:
         r->cpu = (int)ev->args[0];
         break;
+    case CT_EV_SCHED_SAMPLE:
+        /* The run-queue wait since the last sample happened while the
+         * thread was, as far as its events tell, executing: move it. The
+         * wait of a wake-up (runnable after the block ended, before the
+         * thread could record its unblock) stays in the block. */
+        if (!out->sched) {
+            uint64_t ran = r->ns[CT_COL_EXEC] - r->exec_mark;
+            uint64_t moved = ev->args[1] < ran ? ev->args[1] : ran;
+            r->ns[CT_COL_EXEC] -= moved;
+            r->ns[CT_COL_SCHED] += moved;
+            r->exec_mark = r->ns[CT_COL_EXEC];
+        }
+        break;
     case CT_EV_BLOCK: {
         const char *group = ct_reason_group((unsigned)ev->args[0]);
         r->activity = group && strcmp(group, "sleep") == 0 ? CT_COL_SLEEP : CT_COL_SYNC;
@@ -214,7 +227,8 @@ static int compare_batches(const void *a, const void *b, void *gen)
 
 static bool is_cpu_batch(const struct ct_rd_batch *b)
 {
-    return b->events < b->end && (b->events[0] & CT_KIND_MASK) == CT_EV_CPU;
+    return b->events < b->end && ((b->events[0] & CT_KIND_MASK) == CT_EV_CPU ||
+                                  (b->events[0] & CT_KIND_MASK) == CT_EV_SCHED_SAMPLE);
 }
 
 /* Merges one thread's batches (n of them, in file order) by time. */
@@ -274,8 +288,10 @@ static int walk_generation(struct ct_reader *rd, struct ct_gen *gen, struct ct_t
             r->name[n] = 0;
         }
     }
-    if (gen->has_process && gen->process.sched)
+    if (gen->has_process && gen->process.sched == CT_SCHED_PERF)
         out->sched = true;
+    if (gen->has_process && (int)gen->process.sched > out->sched_mode)
+        out->sched_mode = (int)gen->process.sched;
     size_t *order = malloc((gen->nbatches ? gen->nbatches : 1) * sizeof *order);
     if (!order)
         return -1;

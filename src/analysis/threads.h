@@ -11,7 +11,9 @@
  *   sync        off-CPU blocked on a mutex, rwlock, spinlock, condvar,
  *               semaphore, barrier or join (also split by primitive)
  *   syscall     off-CPU inside another slow system call
- *   sched       runnable but preempted, waiting for a CPU
+ *   sched       runnable but preempted, waiting for a CPU (from the
+ *               switches; from schedstat samples, each sample's run-queue
+ *               wait is moved from the execution since the last sample)
  *   sleep       off-CPU in a sleep
  *   other       off-CPU with no recorded call to explain it
  */
@@ -52,6 +54,7 @@ struct ct_thread_row {
     unsigned reason;     /* of a sync block */
     int64_t activity_end; /* a system call's end; INT64_MAX for blocks */
     int64_t at;          /* time accounted up to */
+    uint64_t exec_mark;  /* ns[CT_COL_EXEC] at the last schedstat sample */
 };
 
 /* Sees the analysis as it goes (ctrace export): every interval given to a
@@ -69,6 +72,7 @@ struct ct_threads {
     struct ct_thread_row *rows;
     size_t count, cap;
     bool sched;          /* cpu events were recorded */
+    int sched_mode;      /* the PROCESS record's: CT_SCHED_NONE, _PERF, _SCHEDSTAT */
     int64_t begin_ns, end_ns;
     uint64_t events;
 };

@@ -76,7 +76,7 @@ struct run_options {
     const char *threshold;
     const char *buffer;
     const char *flight, *flight_signal, *http;
-    bool follow, sched, flight_at_exit, symbols;
+    bool follow, sched, schedstat, flight_at_exit, symbols;
     char **command;
 };
 
@@ -101,8 +101,12 @@ static int parse(int argc, char **argv, struct run_options *o)
             o->stacks = "0";
         else if (strcmp(a, "--no-follow") == 0)
             o->follow = false;
-        else if (strcmp(a, "--no-sched") == 0)
+        else if (strcmp(a, "--no-sched") == 0 || strcmp(a, "--sched=off") == 0)
             o->sched = false;
+        else if (strcmp(a, "--sched=schedstat") == 0)
+            o->schedstat = true;
+        else if (strcmp(a, "--sched=auto") == 0)
+            o->sched = true, o->schedstat = false;
         else if (strcmp(a, "--no-symbols") == 0)
             o->symbols = false;
         else if (strncmp(a, "--syscall-threshold=", 20) == 0)
@@ -154,6 +158,8 @@ static void exec_child(const struct run_options *o, const char *preload, const c
     setenv("CTRACE_FOLLOW", o->follow ? "1" : "0", 1);
     if (!o->sched)
         setenv("CTRACE_SCHED", "0", 1);
+    else if (o->schedstat)
+        setenv("CTRACE_SCHED", "schedstat", 1);
     if (o->stacks)
         setenv("CTRACE_STACKS", o->stacks, 1);
     if (o->threshold)
@@ -292,8 +298,12 @@ const struct ct_command ct_cmd_run = {
     "  -o FILE, --output=FILE     the trace (default ctrace.out)\n"
     "  --no-stacks                no stacks on blocking events\n"
     "  --no-follow                do not trace forked children or exec'd programs\n"
-    "  --no-sched                 no CPU scheduling from the kernel (each context\n"
+    "  --no-sched, --sched=off    no CPU scheduling from the kernel (each context\n"
     "                             switch then costs nothing extra)\n"
+    "  --sched=schedstat          scheduling from /proc/self/task/TID/schedstat\n"
+    "                             samples only, as where perf_event_open is refused\n"
+    "                             (default --sched=auto: context switches where\n"
+    "                             permitted, else those samples)\n"
     "  --syscall-threshold=NS     record system calls that took at least NS\n"
     "                             nanoseconds (default 10000)\n"
     "  --no-symbols               do not add the symbols of the trace's stacks to it\n"
@@ -337,7 +347,9 @@ const struct ct_command ct_cmd_run = {
     "  CTRACE_COUNTERS_MS     heap, RSS and thread counters period (default 10,\n"
     "                         0 for none)\n"
     "  CTRACE_FOLLOW          1 (default) or 0: trace children\n"
-    "  CTRACE_SCHED           1 (default) or 0: context switches from the kernel\n"
+    "  CTRACE_SCHED           1 (default): context switches from the kernel where\n"
+    "                         permitted, else schedstat samples; schedstat: the\n"
+    "                         samples only; 0: neither\n"
     "  CTRACE_FLIGHT          AGE[,BYTES]: flight recorder instead of a file\n"
     "  CTRACE_FLIGHT_SIGNAL   the signal that writes the window (default USR2)\n"
     "  CTRACE_FLIGHT_AT_EXIT  1 or 0 (default): write the window at exit\n"

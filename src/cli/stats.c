@@ -13,8 +13,11 @@ static void print_text(const char *path, const struct ct_stats *st)
     if (st->pid)
         printf("process     %" PRIu64 " %s\n", st->pid, st->command);
     printf("duration    %.6f s\n", (double)st->duration_ns / 1e9);
-    printf("scheduling  %s\n", st->sched == 1 ? "kernel context switches (perf_event_open)"
-                                                : "not recorded");
+    printf("scheduling  %s\n",
+           st->sched == 1   ? "kernel context switches (perf_event_open)"
+           : st->sched == 2 ? "run-queue waits sampled from /proc schedstat (perf_event_open "
+                              "refused, or --sched=schedstat)"
+                            : "not recorded");
     printf("generations %" PRIu64 "%s\n", st->generations,
            st->incomplete_generations ? " (the last is incomplete)" : "");
     printf("threads     %" PRIu64 "\n", st->threads);
@@ -80,7 +83,8 @@ static void print_json(const char *path, const struct ct_stats *st)
     ct_json_string(stdout, path, strlen(path));
     printf(",\"bytes\":%" PRIu64 ",\"pid\":%" PRIu64 ",\"command\":", st->bytes, st->pid);
     ct_json_string(stdout, st->command, strlen(st->command));
-    printf(",\"sched\":\"%s\"", st->sched == 1 ? "perf" : "none");
+    printf(",\"sched\":\"%s\"",
+           st->sched == 1 ? "perf" : st->sched == 2 ? "schedstat" : "none");
     printf(",\"duration_ns\":%" PRIu64 ",\"generations\":%" PRIu64
            ",\"incomplete_generations\":%" PRIu64 ",\"threads\":%" PRIu64 ",\"events\":{",
            st->duration_ns, st->generations, st->incomplete_generations, st->threads);

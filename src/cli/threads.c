@@ -37,7 +37,10 @@ static void print_text(const struct ct_threads *t)
 {
     printf("times in ms; scheduling %s\n\n",
            t->sched ? "from the kernel's context switches"
-                    : "not recorded: execution is all time outside recorded waits");
+           : t->sched_mode == 2
+               ? "from schedstat samples: sched is each sample's run-queue wait, taken "
+                 "from execution"
+               : "not recorded: execution is all time outside recorded waits");
     header("thread");
     for (size_t i = 0; i < t->count; i++) {
         const struct ct_thread_row *r = &t->rows[i];

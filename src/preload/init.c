@@ -102,7 +102,11 @@ static void read_settings(void)
     pre.config.counter_period_ns = counters_ms ? (int64_t)counters_ms * 1000000 : -1;
     threshold_ns = env_number("CTRACE_SYSCALL_NS", 10000, 1000000000u);
     pre.follow = env_number("CTRACE_FOLLOW", 1, 1) != 0;
-    pre.config.sched = env_number("CTRACE_SCHED", 1, 1) ? 0 : -1;
+    const char *sched = getenv("CTRACE_SCHED");
+    if (sched && strcmp(sched, "schedstat") == 0)
+        pre.config.sched = 2;
+    else
+        pre.config.sched = env_number("CTRACE_SCHED", 1, 1) ? 0 : -1;
     pre.followed = getenv("CTRACE_FOLLOWED") != NULL;
     const char *flight = getenv("CTRACE_FLIGHT");
     if (flight && *flight) {

@@ -54,7 +54,7 @@ void ct_pool_put(int32_t index)
     uint64_t head = atomic_load_explicit(&free_head, memory_order_relaxed);
     uint64_t next;
     do {
-        batches[index].next = (uint32_t)head;
+        __atomic_store_n(&batches[index].next, (uint32_t)head, __ATOMIC_RELAXED);
         next = ((head >> 32) + 1) << 32 | (uint32_t)(index + 1);
     } while (!atomic_compare_exchange_weak_explicit(&free_head, &head, next,
                                                     memory_order_release,
@@ -124,7 +124,11 @@ int32_t ct_pool_get(void)
             head = atomic_load_explicit(&free_head, memory_order_acquire);
             continue;
         }
-        uint64_t next = ((head >> 32) + 1) << 32 | batches[top - 1].next;
+        /* Another thread may pop this batch and push it back meanwhile,
+         * writing its link: an atomic read, whose stale value the tagged
+         * exchange then refuses. */
+        uint64_t next = ((head >> 32) + 1) << 32 |
+                        __atomic_load_n(&batches[top - 1].next, __ATOMIC_RELAXED);
         if (atomic_compare_exchange_weak_explicit(&free_head, &head, next,
                                                   memory_order_acquire,
                                                   memory_order_acquire)) {
@@ -138,7 +142,7 @@ void ct_pool_push_full(int32_t index)
 {
     uint32_t head = atomic_load_explicit(&full_head, memory_order_relaxed);
     do
-        batches[index].next = head;
+        __atomic_store_n(&batches[index].next, head, __ATOMIC_RELAXED);
     while (!atomic_compare_exchange_weak_explicit(&full_head, &head, (uint32_t)(index + 1),
                                                   memory_order_release,
                                                   memory_order_relaxed));

@@ -129,6 +129,10 @@ struct ct_thread {
         uint8_t *data;
         size_t data_size;
     } ring;
+    /* Where the kernel refuses the ring: /proc/self/task/TID/schedstat and
+     * stat, open, and the totals last read from them. */
+    int schedstat_fd, stat_fd;
+    uint64_t ss_run_ns, ss_wait_ns, ss_slices, ss_read_ns;
     void *cpu_events; /* switches read from the ring, until written */
     size_t cpu_len, cpu_cap;
     uint64_t cpu_lost;

@@ -16,8 +16,11 @@
 /* The `state` of a cpu event. */
 enum { CT_CPU_ON = 1, CT_CPU_PREEMPTED = 2, CT_CPU_OFF = 3 };
 
-/* How the trace knows about scheduling (PROCESS record, sched field). */
-enum { CT_SCHED_NONE = 0, CT_SCHED_PERF = 1 };
+/* How the trace knows about scheduling (PROCESS record, sched field): not
+ * at all, from the kernel's context switches (exact), or from the run and
+ * run-queue wait totals of /proc/self/task/TID/schedstat sampled by the
+ * writer (where perf_event_open is refused). */
+enum { CT_SCHED_NONE = 0, CT_SCHED_PERF = 1, CT_SCHED_SCHEDSTAT = 2 };
 
 typedef void ct_perf_switch_fn(void *arg, uint64_t mono_ns, int state, unsigned cpu);
 
@@ -39,6 +42,8 @@ typedef void ct_sched_emit_fn(pid_t tid, uint64_t base_ts, const uint8_t *events
 CT_INTERNAL void ct_sched_collect(ct_sched_emit_fn *emit, bool flush);
 CT_INTERNAL void ct_sched_set_clock(uint64_t base_units, uint64_t base_mono_ns, uint64_t q32);
 CT_INTERNAL int ct_sched_mode(void);
-CT_INTERNAL void ct_sched_enable(bool on);
+/* want: -1 off, 0 or 1 the kernel's switches where permitted, else the
+ * schedstat samples; 2 the schedstat samples only. */
+CT_INTERNAL void ct_sched_enable(int want);
 
 #endif

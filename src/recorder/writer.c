@@ -879,7 +879,7 @@ static int config_defaults(ctrace_config *c)
     if (c->max_stack_depth == 0)
         c->max_stack_depth = 32;
     if (c->buffer_bytes < (1u << 20) || c->max_stack_depth > CT_MAX_FRAMES ||
-        c->generation_ns < 1000000u)
+        c->generation_ns < 1000000u || c->sched < -1 || c->sched > 2)
         return -EINVAL;
     return 0;
 }
@@ -899,11 +899,11 @@ static int session_start(const ctrace_config *c, int fd, struct ctrace_flight *f
     }
     ct_g.max_depth = c->max_stack_depth;
     ct_stack_init();
-    ct_sched_enable(c->sched >= 0);
+    ct_sched_enable(c->sched);
     /* A thread registered in an earlier session (or before fork) follows
      * its switches again. */
     struct ct_thread *self = ct_self;
-    if ((uintptr_t)self > (uintptr_t)CT_THREAD_DEAD && self->ring.fd < 0)
+    if ((uintptr_t)self > (uintptr_t)CT_THREAD_DEAD && self->ring.fd < 0 && self->schedstat_fd < 0)
         ct_sched_thread_start(self);
     atomic_store(&ct_g.stacks, c->stacks >= 0);
     /* No pages are touched here: the writer maps and touches batches ahead

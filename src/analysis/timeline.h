@@ -116,6 +116,14 @@ struct ct_timeline {
     size_t nraw, raw_cap, nunblocks, unblocks_cap;
 };
 
+/* The coarse bucket of a lane that time t falls in (clamped). */
+static inline long ct_tl_bucket_of(const struct ct_timeline *tl, const struct tl_lane *l,
+                                   int64_t t)
+{
+    long b = (long)((t - tl->begin) / l->bucket_ns);
+    return b < 0 ? 0 : b >= l->nbuckets ? l->nbuckets - 1 : b;
+}
+
 /* Reads the whole trace into the index. progress(done, total) is called as
  * the reader goes (may be NULL). 0, or -1 with the error in rd. */
 int ct_timeline_build(struct ct_reader *rd, struct ct_timeline *tl,

@@ -1,6 +1,6 @@
 /*
- * writer.c - the background thread that writes the trace, and the sessions
- * that ctrace_start and ctrace_stop open and close.
+ * writer.c - the background thread that writes the trace (the sessions
+ * that start and stop it, and ask it for changes, are in session.c).
  *
  * The writer wakes every 10 ms, or sooner when threads have filled a quarter
  * of the pool, writes the full batches it finds, keeps a few batches mapped
@@ -39,6 +39,7 @@
 #include "sched.h"
 #include "records.h"
 #include "recorder.h"
+#include "writer.h"
 
 #define WAKE_INTERVAL_NS 10000000u
 
@@ -50,10 +51,6 @@ struct sink {
     int error; /* errno of the first failed write */
     uint64_t bytes_lost, gens;
 };
-
-/* What a session asks of the running writer, done at the next generation
- * boundary: the generation is closed, the change made, the next begun. */
-enum { CMD_NONE, CMD_ATTACH, CMD_DETACH, CMD_FLIGHT_ON, CMD_FLIGHT_OFF, CMD_CUT };
 
 static struct writer {
     struct sink sinks[CT_MAX_SINKS];
@@ -79,12 +76,10 @@ static struct writer {
     struct ct_process_info process;
 } w;
 
-static pthread_mutex_t session_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t calibrated_q32; /* survives sessions */
-static int api_sink = -1;       /* the sink of ctrace_start */
 
-/* One command at a time (callers hold session_lock); the writer answers
- * by advancing done. */
+/* One command at a time (callers hold the session lock); the writer
+ * answers by advancing done. */
 static pthread_mutex_t cmd_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cmd_cond = PTHREAD_COND_INITIALIZER;
 static struct {
@@ -623,7 +618,7 @@ static void next_generation(struct ct_clock_pair end)
     }
 }
 
-/* A session's command (CMD_*), at a generation boundary. */
+/* A session's command (CT_CMD_*), at a generation boundary. */
 static void run_command(void)
 {
     pthread_mutex_lock(&cmd_lock);
@@ -631,24 +626,24 @@ static void run_command(void)
     int sink = cmd.sink, fd = cmd.fd;
     struct ctrace_flight *flight = cmd.flight;
     pthread_mutex_unlock(&cmd_lock);
-    struct ct_clock_pair end = end_generation(false, op == CMD_CUT);
+    struct ct_clock_pair end = end_generation(false, op == CT_CMD_CUT);
     if (io_acquire()) {
-        if (op == CMD_ATTACH) {
+        if (op == CT_CMD_ATTACH) {
             w.sinks[sink] = (struct sink){.fd = fd};
             sink_begin(&w.sinks[sink]);
-        } else if (op == CMD_DETACH) {
+        } else if (op == CT_CMD_DETACH) {
             sink_end(&w.sinks[sink]);
             w.sinks[sink].fd = -1;
-        } else if (op == CMD_FLIGHT_ON) {
+        } else if (op == CT_CMD_FLIGHT_ON) {
             w.flight = flight;
-        } else if (op == CMD_FLIGHT_OFF) {
+        } else if (op == CT_CMD_FLIGHT_OFF) {
             w.flight = NULL;
         }
         atomic_store(&io_busy, 0);
     }
     next_generation(end);
     pthread_mutex_lock(&cmd_lock);
-    atomic_store(&cmd.op, CMD_NONE);
+    atomic_store(&cmd.op, CT_CMD_NONE);
     cmd.done++;
     pthread_cond_broadcast(&cmd_cond);
     pthread_mutex_unlock(&cmd_lock);
@@ -719,9 +714,7 @@ static uint64_t first_calibration(void)
     return calibrate(a, b);
 }
 
-/* Starts the writer with its first sink (config->fd, or none) and the
- * flight recorder (or none). */
-static int writer_start(const struct ct_writer_config *config, struct ctrace_flight *flight)
+int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight *flight)
 {
     struct writer fresh = {0};
     fresh.buf = w.buf;
@@ -763,7 +756,7 @@ static int writer_start(const struct ct_writer_config *config, struct ctrace_fli
     return -rc;
 }
 
-static void writer_stop(void)
+void ct_writer_stop(void)
 {
     atomic_store(&w.stopping, true);
     atomic_fetch_add(&w.wake_word, 1);
@@ -776,9 +769,7 @@ static void writer_stop(void)
     ct_process_info_free(&w.process);
 }
 
-/* Asks the running writer for op and waits until it is done; the caller
- * holds session_lock. */
-static void command(int op, int sink, int fd, struct ctrace_flight *flight)
+void ct_writer_command(int op, int sink, int fd, struct ctrace_flight *flight)
 {
     pthread_mutex_lock(&cmd_lock);
     uint64_t target = cmd.done + 1;
@@ -793,21 +784,39 @@ static void command(int op, int sink, int fd, struct ctrace_flight *flight)
     pthread_mutex_unlock(&cmd_lock);
 }
 
-/*
- * fork: the child has one thread and no writer, and the trace's fd is its
- * parent's. So the child starts clean: tracing off, the other threads'
- * descriptors free, every batch (its parent's events, written by the parent)
- * back in the pool. The session lock is held across fork, so that no
- * session starts or stops halfway through it.
- */
-static void before_fork(void)
+/* ---- what sessions ask of the writer (writer.h) ---- */
+
+bool ct_writer_running(void)
 {
-    pthread_mutex_lock(&session_lock);
+    return w.running;
 }
 
-static void after_fork_parent(void)
+int ct_writer_sink_fd(int sink)
 {
-    pthread_mutex_unlock(&session_lock);
+    return sink >= 0 && sink < CT_MAX_SINKS ? w.sinks[sink].fd : -1;
+}
+
+int ct_writer_sink_error(int sink)
+{
+    return sink >= 0 && sink < CT_MAX_SINKS ? w.sinks[sink].error : 0;
+}
+
+void ct_writer_lower_generation(uint64_t ns, size_t bytes)
+{
+    if (ns < w.generation_ns)
+        w.generation_ns = ns;
+    if (bytes < w.generation_bytes)
+        w.generation_bytes = bytes;
+}
+
+void ct_writer_flight_bounds(struct ctrace_flight *f, const struct ct_fgen **from,
+                             const struct ct_fgen **to)
+{
+    if (io_acquire()) {
+        *from = f->head;
+        *to = f->tail;
+        atomic_store(&io_busy, 0);
+    }
 }
 
 static void reset_slot(struct ct_slot *s)
@@ -819,13 +828,12 @@ static void reset_slot(struct ct_slot *s)
     s->drop_count = 0;
 }
 
-static void after_fork_child(void)
+void ct_writer_after_fork_child(void)
 {
-    pthread_mutex_init(&session_lock, NULL);
     /* The writer may have held these; it is not in the child. */
     pthread_mutex_init(&cmd_lock, NULL);
     pthread_cond_init(&cmd_cond, NULL);
-    atomic_store(&cmd.op, CMD_NONE);
+    atomic_store(&cmd.op, CT_CMD_NONE);
     atomic_store(&dump_requested, 0);
     atomic_store(&io_busy, 0);
     if (!CTRACE_ON_())
@@ -837,7 +845,6 @@ static void after_fork_child(void)
     w.flight = NULL;
     for (int i = 0; i < CT_MAX_SINKS; i++)
         w.sinks[i].fd = -1;
-    api_sink = -1;
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
         int state = atomic_load_explicit(&t->state, memory_order_relaxed);
         if (state != CT_THREAD_LIVE && state != CT_THREAD_EXITED && state != CT_THREAD_CLAIMED)
@@ -867,189 +874,6 @@ static void after_fork_child(void)
     ct_process_info_free(&w.process);
 }
 
-/* Fills in the defaults of c; -EINVAL when a setting is out of range. */
-static int config_defaults(ctrace_config *c)
-{
-    if (c->buffer_bytes == 0)
-        c->buffer_bytes = 64u << 20;
-    if (c->generation_ns == 0)
-        c->generation_ns = 1000000000u;
-    if (c->generation_bytes == 0)
-        c->generation_bytes = 16u << 20;
-    if (c->max_stack_depth == 0)
-        c->max_stack_depth = 32;
-    if (c->buffer_bytes < (1u << 20) || c->max_stack_depth > CT_MAX_FRAMES ||
-        c->generation_ns < 1000000u || c->sched < -1 || c->sched > 2)
-        return -EINVAL;
-    return 0;
-}
-
-/* Starts recording into sink 0 (fd, or none) and the flight recorder (or
- * none); session_lock held, tracing off. */
-static int session_start(const ctrace_config *c, int fd, struct ctrace_flight *flight)
-{
-    if (ct_pool_init(c->buffer_bytes) != 0 || ct_intern_init(&ct_strings, 16) != 0 ||
-        ct_intern_init(&ct_stacks, 20) != 0)
-        return -ENOMEM;
-    static bool first_session = true;
-    if (first_session) {
-        first_session = false;
-        atomic_store(&ct_g.need_fence, ct_membarrier_register() != 0);
-        pthread_atfork(before_fork, after_fork_parent, after_fork_child);
-    }
-    ct_g.max_depth = c->max_stack_depth;
-    ct_stack_init();
-    ct_sched_enable(c->sched);
-    /* A thread registered in an earlier session (or before fork) follows
-     * its switches again. */
-    struct ct_thread *self = ct_self;
-    if ((uintptr_t)self > (uintptr_t)CT_THREAD_DEAD && self->ring.fd < 0 && self->schedstat_fd < 0)
-        ct_sched_thread_start(self);
-    atomic_store(&ct_g.stacks, c->stacks >= 0);
-    /* No pages are touched here: the writer maps and touches batches ahead
-     * of need from its first wake, off the program's threads. */
-    struct ct_writer_config wc = {fd, c->generation_ns, c->generation_bytes,
-                                  c->buffer_bytes / CT_BATCH_SIZE,
-                                  c->counter_period_ns < 0 ? 0
-                                  : c->counter_period_ns == 0 ? 10000000u
-                                                              : (uint64_t)c->counter_period_ns};
-    int rc = writer_start(&wc, flight);
-    if (rc == 0)
-        __atomic_store_n(&ctrace_on_, 1, __ATOMIC_RELEASE);
-    return rc;
-}
-
-static int check_writable(int fd)
-{
-    int flags = fcntl(fd, F_GETFL);
-    return flags < 0 || (flags & O_ACCMODE) == O_RDONLY ? -EBADF : 0;
-}
-
-int ct_session_attach(int fd, const ctrace_config *config)
-{
-    ctrace_config c = config ? *config : (ctrace_config){0};
-    int rc = config_defaults(&c);
-    if (rc == 0)
-        rc = check_writable(fd);
-    if (rc != 0)
-        return rc;
-    pthread_mutex_lock(&session_lock);
-    if (!w.running) {
-        rc = session_start(&c, fd, NULL);
-        goto out;
-    }
-    rc = -EBUSY;
-    for (int i = 0; i < CT_MAX_SINKS; i++)
-        if (w.sinks[i].fd < 0) {
-            command(CMD_ATTACH, i, fd, NULL);
-            rc = w.sinks[i].error ? -w.sinks[i].error : i;
-            if (rc < 0)
-                command(CMD_DETACH, i, -1, NULL);
-            break;
-        }
-out:
-    pthread_mutex_unlock(&session_lock);
-    return rc;
-}
-
-void ct_session_detach(int sink)
-{
-    pthread_mutex_lock(&session_lock);
-    if (w.running && sink >= 0 && sink < CT_MAX_SINKS && w.sinks[sink].fd >= 0) {
-        bool alone = !w.flight;
-        for (int i = 0; i < CT_MAX_SINKS; i++)
-            if (i != sink && w.sinks[i].fd >= 0)
-                alone = false;
-        if (alone) {
-            __atomic_store_n(&ctrace_on_, 0, __ATOMIC_RELEASE);
-            writer_stop();
-        } else
-            command(CMD_DETACH, sink, -1, NULL);
-    }
-    pthread_mutex_unlock(&session_lock);
-}
-
-int ctrace_start_config(int fd, const ctrace_config *config)
-{
-    if (api_sink >= 0 && w.running && w.sinks[api_sink].fd >= 0)
-        return -EBUSY;
-    int rc = ct_session_attach(fd, config);
-    if (rc < 0)
-        return rc;
-    api_sink = rc;
-    return 0;
-}
-
-int ctrace_start(int fd)
-{
-    return ctrace_start_config(fd, NULL);
-}
-
-void ctrace_stop(void)
-{
-    int sink = api_sink;
-    api_sink = -1;
-    if (sink >= 0)
-        ct_session_detach(sink);
-}
-
-int ct_session_flight_on(struct ctrace_flight *f, const ctrace_config *config)
-{
-    ctrace_config c = config ? *config : (ctrace_config){0};
-    int rc = config_defaults(&c);
-    if (rc != 0)
-        return rc;
-    pthread_mutex_lock(&session_lock);
-    if (!w.running) {
-        rc = session_start(&c, -1, f);
-    } else if (w.flight) {
-        rc = -EBUSY;
-    } else {
-        if (c.generation_ns < w.generation_ns)
-            w.generation_ns = c.generation_ns;
-        if (c.generation_bytes < w.generation_bytes)
-            w.generation_bytes = c.generation_bytes;
-        command(CMD_FLIGHT_ON, 0, -1, f);
-    }
-    pthread_mutex_unlock(&session_lock);
-    return rc;
-}
-
-void ct_session_flight_off(struct ctrace_flight *f)
-{
-    pthread_mutex_lock(&session_lock);
-    if (w.running && w.flight == f) {
-        bool others = false;
-        for (int i = 0; i < CT_MAX_SINKS; i++)
-            others |= w.sinks[i].fd >= 0;
-        if (others) {
-            command(CMD_FLIGHT_OFF, 0, -1, NULL);
-        } else {
-            __atomic_store_n(&ctrace_on_, 0, __ATOMIC_RELEASE);
-            writer_stop();
-        }
-    }
-    pthread_mutex_unlock(&session_lock);
-}
-
-int ct_writer_flight_snapshot(struct ctrace_flight *f, const struct ct_fgen **from,
-                              const struct ct_fgen **to)
-{
-    pthread_mutex_lock(&session_lock);
-    int rc = 0;
-    if (w.running && w.flight == f)
-        command(CMD_CUT, 0, -1, NULL);
-    else
-        rc = -EINVAL; /* stopped, or not this process's (after fork) */
-    if (rc == 0 && io_acquire()) {
-        *from = f->head;
-        *to = f->tail;
-        atomic_store(&io_busy, 0);
-    }
-    pthread_mutex_unlock(&session_lock);
-    return rc;
-}
-
 struct ctrace_flight *ct_flight_current(void)
 {
     return w.running ? w.flight : NULL;
@@ -1066,27 +890,4 @@ void ct_flight_request_write(void)
     atomic_store(&dump_requested, 1);
     atomic_fetch_add(&w.wake_word, 1);
     syscall(SYS_futex, &w.wake_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-}
-
-void (*ct_exit_hook)(void);
-
-void ct_session_stop_all(void)
-{
-    if (!CTRACE_ON_())
-        return;
-    if (ct_exit_hook)
-        ct_exit_hook();
-    pthread_mutex_lock(&session_lock);
-    if (w.running) {
-        __atomic_store_n(&ctrace_on_, 0, __ATOMIC_RELEASE);
-        writer_stop();
-    }
-    api_sink = -1;
-    pthread_mutex_unlock(&session_lock);
-}
-
-/* A program that never calls ctrace_stop still gets a complete trace. */
-__attribute__((destructor)) static void stop_at_exit(void)
-{
-    ct_session_stop_all();
 }

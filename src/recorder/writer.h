@@ -1,0 +1,40 @@
+/*
+ * writer.h - what the sessions (session.c) ask of the writer thread
+ * (writer.c). Callers hold the session lock.
+ */
+#ifndef CT_WRITER_H
+#define CT_WRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flight.h"
+#include "recorder.h"
+
+/* What a session asks of the running writer, done at the next generation
+ * boundary: the generation is closed, the change made, the next begun. */
+enum { CT_CMD_NONE, CT_CMD_ATTACH, CT_CMD_DETACH, CT_CMD_FLIGHT_ON, CT_CMD_FLIGHT_OFF, CT_CMD_CUT };
+
+/* Starts the writer with its first sink (config->fd, or none) and the
+ * flight recorder (or none); 0 or a negative errno. */
+CT_INTERNAL int ct_writer_start(const struct ct_writer_config *config,
+                                struct ctrace_flight *flight);
+/* Ends the session: the last generation, every sink's end record. */
+CT_INTERNAL void ct_writer_stop(void);
+CT_INTERNAL bool ct_writer_running(void);
+/* Asks the running writer for op and waits until it is done. */
+CT_INTERNAL void ct_writer_command(int op, int sink, int fd, struct ctrace_flight *flight);
+/* Sink i's descriptor (-1: free) and the errno of its first failed write. */
+CT_INTERNAL int ct_writer_sink_fd(int sink);
+CT_INTERNAL int ct_writer_sink_error(int sink);
+/* Generations at most this long and this big from now on. */
+CT_INTERNAL void ct_writer_lower_generation(uint64_t ns, size_t bytes);
+/* The flight ring's oldest and newest generations, held still meanwhile. */
+CT_INTERNAL void ct_writer_flight_bounds(struct ctrace_flight *f, const struct ct_fgen **from,
+                                         const struct ct_fgen **to);
+/* fork: the child's writer state, clean (no thread, no sinks, every batch
+ * back in the pool). */
+CT_INTERNAL void ct_writer_after_fork_child(void);
+
+#endif

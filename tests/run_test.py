@@ -149,7 +149,8 @@ with tempfile.TemporaryDirectory() as d:
         check(f"spinners --sched={mode}: {kind} events, no {other}",
               count(ev, kind) > 0 and count(ev, other) == 0)
         t = subprocess.run([ctrace, "threads", "--json", out], capture_output=True, text=True)
-        rows = [row for row in json.loads(t.stdout) if row["start_function"]]
+        check(f"spinners --sched={mode}: threads", t.returncode == 0, t.stderr)
+        rows = [row for row in json.loads(t.stdout or "[]") if row["start_function"]]
         waits = [row["sched_wait_ns"] / row["total_ns"] for row in rows if row["total_ns"]]
         check(f"spinners --sched={mode}: 3 spinners, each runnable >= 40 % of its life",
               len(rows) == 3 and len(waits) == 3 and min(waits) >= 0.4, waits)

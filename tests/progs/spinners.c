@@ -48,6 +48,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < threads; i++)
         if (pthread_create(&th[i], &attr, spin, NULL) != 0)
             return 1;
+    pthread_attr_destroy(&attr);
     for (int i = 0; i < threads; i++)
         pthread_join(th[i], NULL);
     printf("%d\n", cpu);

@@ -74,6 +74,7 @@ bench: build
 	./build/bench/bench_block
 	./build/bench/bench_flight build
 	./bench/bench_run.py build
+	./bench/bench_read.py build
 	./bench/bench_view.py build
 
 install: build

@@ -38,7 +38,7 @@ with tempfile.TemporaryDirectory() as d:
         # build beside other tests) can stretch each one many times over.
         check(f"{r['name']} slept its 10 ms", 9_500_000 <= r["sleep_ns"] <= 2_000_000_000, r)
         check(f"{r['name']} mostly asleep", r["sleep_ns"] > r["execution_ns"], r)
-        check(f"{r['name']} has a start function", "sleepers+0x" in r["start_function"], r)
+        check(f"{r['name']} has its start function by name", r["start_function"] == "sleeper", r)
 
     subprocess.run([ctrace, "run", "-o", out, "--", os.path.join(progs, "condvar_pingpong")],
                    check=True, capture_output=True)
@@ -207,6 +207,9 @@ with tempfile.TemporaryDirectory() as d:
                   and named and "warning" not in r.stderr, r.stdout[-600:] + r.stderr)
             d2 = subprocess.run([ctrace, "dump", out], capture_output=True, text=True)
             check("embedded symbols: format 1.2", "format 1.2" in d2.stdout, d2.stdout[:80])
+            t = subprocess.run([ctrace, "threads", out], capture_output=True, text=True)
+            check("embedded symbols: threads names the start function without the program",
+                  "napper (" in t.stdout, t.stdout)
         else:
             check("--no-symbols: module and offset only, once the program is gone",
                   r.returncode == 0 and not named and "gone+0x" in r.stdout, r.stdout[-600:])

@@ -23,6 +23,7 @@ struct open_task {
 struct task_table {
     struct open_task *slots;
     size_t cap, used; /* used counts tombstones too */
+    size_t live;      /* tasks in the table */
 };
 
 /* One thread's open regions, innermost last. */
@@ -38,11 +39,19 @@ struct region_stack {
     size_t count, cap;
 };
 
+/* The type of a string id in the current generation (ids are numbered
+ * per generation): most events name one of a few types. */
+struct type_cache {
+    uint64_t id;
+    long type;
+};
+
 struct state {
     struct ct_annotations *out;
     struct task_table tasks;
     struct region_stack *stacks;
     size_t nstacks;
+    struct type_cache task_types[64], region_types[64];
 };
 
 static size_t slot_of(uint64_t id, size_t cap)
@@ -51,9 +60,12 @@ static size_t slot_of(uint64_t id, size_t cap)
     return (size_t)(id >> 17) & (cap - 1);
 }
 
+/* Rehashes into a table twice as big, or as big when most of the used
+ * slots are tombstones of finished tasks: memory follows the tasks open at
+ * once, not all the tasks of the trace. */
 static int task_grow(struct task_table *t)
 {
-    size_t cap = t->cap ? t->cap * 2 : 256;
+    size_t cap = !t->cap ? 256 : t->live * 4 < t->cap ? t->cap : t->cap * 2;
     struct open_task *slots = calloc(cap, sizeof *slots);
     if (!slots)
         return -1;
@@ -96,14 +108,16 @@ static struct open_task *task_add(struct task_table *t, uint64_t id)
     if (t->slots[i].id == 0)
         t->used++;
     t->slots[i] = (struct open_task){.id = id};
+    t->live++;
     return &t->slots[i];
 }
 
 /* Records a task whose begin and end are both known, and forgets it. */
-static void task_done(struct ct_annotations *a, struct open_task *t)
+static void task_done(struct ct_annotations *a, struct task_table *table, struct open_task *t)
 {
     ct_latency_add(&a->tasks[t->type].latency, ct_span_ns(t->begin, t->end));
     t->id = UINT64_MAX;
+    table->live--;
 }
 
 /* The index of a type by name, added when new; -1 without memory. */
@@ -123,8 +137,23 @@ static long type_index(struct ct_type_stats **types, size_t *n, const uint8_t *n
     return (long)(*n)++;
 }
 
+static long type_named(struct ct_type_stats **types, size_t *n, const struct ct_gen *gen,
+                       uint64_t string);
+
 static long type_of(struct ct_type_stats **types, size_t *n, const struct ct_gen *gen,
-                    uint64_t string)
+                    uint64_t string, struct type_cache *cache)
+{
+    struct type_cache *c = &cache[string & 63];
+    if (c->id == string && string)
+        return c->type;
+    long type = type_named(types, n, gen, string);
+    if (type >= 0)
+        *c = (struct type_cache){string, type};
+    return type;
+}
+
+static long type_named(struct ct_type_stats **types, size_t *n, const struct ct_gen *gen,
+                       uint64_t string)
 {
     const struct ct_idmap_entry *e = ct_idmap_get(&gen->strings, string);
     if (!e)
@@ -180,7 +209,7 @@ static int on_event(struct state *s, const struct ct_gen *gen, const struct ct_e
     struct ct_annotations *a = s->out;
     switch (ev->kind) {
     case CT_EV_TASK_BEGIN: {
-        long type = type_of(&a->tasks, &a->ntasks, gen, ev->args[2]);
+        long type = type_of(&a->tasks, &a->ntasks, gen, ev->args[2], s->task_types);
         struct open_task *t = task_find(&s->tasks, ev->args[0]);
         if (type < 0 || (!t && !(t = task_add(&s->tasks, ev->args[0]))))
             return -1;
@@ -188,7 +217,7 @@ static int on_event(struct state *s, const struct ct_gen *gen, const struct ct_e
         t->has_begin = true;
         t->begin = ev->ts_ns;
         if (t->has_end)
-            task_done(a, t);
+            task_done(a, &s->tasks, t);
         break;
     }
     case CT_EV_TASK_END: {
@@ -198,11 +227,11 @@ static int on_event(struct state *s, const struct ct_gen *gen, const struct ct_e
         t->has_end = true;
         t->end = ev->ts_ns;
         if (t->has_begin)
-            task_done(a, t);
+            task_done(a, &s->tasks, t);
         break;
     }
     case CT_EV_REGION_BEGIN: {
-        long type = type_of(&a->regions, &a->nregions, gen, ev->args[1]);
+        long type = type_of(&a->regions, &a->nregions, gen, ev->args[1], s->region_types);
         struct region_stack *st = stack_of(s, ev->tid);
         if (type < 0 || !st || push_region(st, (uint32_t)type, ev->ts_ns) != 0)
             return -1;
@@ -210,7 +239,7 @@ static int on_event(struct state *s, const struct ct_gen *gen, const struct ct_e
     }
     case CT_EV_REGION_END:
     case CT_EV_REGION_END_AT: {
-        long type = type_of(&a->regions, &a->nregions, gen, ev->args[0]);
+        long type = type_of(&a->regions, &a->nregions, gen, ev->args[0], s->region_types);
         struct region_stack *st = stack_of(s, ev->tid);
         if (type < 0 || !st)
             return -1;
@@ -241,6 +270,8 @@ int ct_annotations_compute(struct ct_reader *rd, struct ct_annotations *out)
     struct ct_gen gen = {0};
     int r, rc = 0;
     while (rc == 0 && (r = ct_rd_next_gen(rd, &gen)) == 1) {
+        memset(s.task_types, 0, sizeof s.task_types);
+        memset(s.region_types, 0, sizeof s.region_types);
         for (size_t b = 0; b < gen.nbatches && rc == 0; b++) {
             struct ct_event_iter it;
             struct ct_event ev;

@@ -166,9 +166,11 @@ static unsigned symbolize(struct ct_symbols *sym, const uint64_t *pcs, unsigned 
     return k;
 }
 
-static void diag_finish(struct diag_state *d, struct ct_stats *st)
+static void diag_finish(struct diag_state *d, struct ct_stats *st, const struct ct_reader *rd)
 {
     struct ct_diagnosis *g = &st->diag;
+    if (d->nthreads)
+        ct_symbols_load_embedded(d->symbols, rd); /* now that rd is at the end */
     for (size_t i = 0; i < d->nthreads && g->nstuck < 64; i++) {
         const struct pending *p = &d->threads[i];
         if (!p->blocked)
@@ -264,7 +266,7 @@ int ct_stats_compute(struct ct_reader *rd, struct ct_stats *st)
         count_tables(st, &gen, &threads, &tracers);
 #ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION /* reading local ELF files: slow, not input */
         if (!diag.symbols && gen.nmodules)
-            diag.symbols = ct_symbols_open_rd(rd, &gen);
+            diag.symbols = ct_symbols_open(&gen); /* the embedded ones at the end */
 #endif
         for (size_t b = 0; b < gen.nbatches && r >= 0; b++) {
             if (!ct_idset_has(&tracers, gen.batches[b].tid + 1))
@@ -284,7 +286,7 @@ int ct_stats_compute(struct ct_reader *rd, struct ct_stats *st)
         if (r < 0)
             break;
     }
-    diag_finish(&diag, st);
+    diag_finish(&diag, st, rd);
     st->threads = threads.count;
     st->stacks = stacks.count;
     st->strings = strings.count;

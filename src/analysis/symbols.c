@@ -86,11 +86,19 @@ struct ct_symbols *ct_symbols_open(const struct ct_gen *gen)
     return s;
 }
 
+void ct_symbols_load_embedded(struct ct_symbols *s, const struct ct_reader *rd)
+{
+    if (!s)
+        return;
+    ct_symtab_free(&s->embedded);
+    if (ct_rd_symtab(rd, &s->embedded) != 0)
+        memset(&s->embedded, 0, sizeof s->embedded);
+}
+
 struct ct_symbols *ct_symbols_open_rd(const struct ct_reader *rd, const struct ct_gen *gen)
 {
     struct ct_symbols *s = ct_symbols_open(gen);
-    if (s && ct_rd_symtab(rd, &s->embedded) != 0)
-        memset(&s->embedded, 0, sizeof s->embedded);
+    ct_symbols_load_embedded(s, rd);
     return s;
 }
 

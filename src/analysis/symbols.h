@@ -23,6 +23,9 @@ struct ct_symbols *ct_symbols_open(const struct ct_gen *gen);
 /* The same, which also knows the symbols embedded in rd's file (looked up
  * first: they name frames whose modules are not on this machine). */
 struct ct_symbols *ct_symbols_open_rd(const struct ct_reader *rd, const struct ct_gen *gen);
+/* The symbols embedded in the trace, (re)read: cheapest once rd has read
+ * every generation (ct_rd_symtab). */
+void ct_symbols_load_embedded(struct ct_symbols *s, const struct ct_reader *rd);
 /* `ctrace run`, once the program ended: appends to the trace at path the
  * symbols of every stack frame and start function it holds (a SYMBOLS
  * record before its END). 1 when written, 0 when there was nothing to do

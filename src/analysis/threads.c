@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../recorder/sched.h"
+#include "symbols.h"
 
 const char *ct_column_name(int column)
 {
@@ -315,14 +316,35 @@ int ct_threads_compute(struct ct_reader *rd, struct ct_threads *out)
     return ct_threads_visit(rd, out, NULL);
 }
 
+/* Start functions by name where the symbols tell it (the trace's embedded
+ * ones first, then the modules' files), module+offset otherwise. */
+static void name_start_functions(struct ct_threads *out, struct ct_symbols *sym,
+                                 const struct ct_reader *rd)
+{
+    if (!sym)
+        return;
+    ct_symbols_load_embedded(sym, rd);
+    for (size_t i = 0; i < out->count; i++) {
+        struct ct_thread_row *r = &out->rows[i];
+        struct ct_symbol name;
+        if (r->start_fn && ct_symbols_lookup(sym, r->start_fn, false, &name) == 1)
+            snprintf(r->start_function, sizeof r->start_function, "%.95s", name.function);
+    }
+}
+
 int ct_threads_visit(struct ct_reader *rd, struct ct_threads *out, const struct ct_visitor *v)
 {
     memset(out, 0, sizeof *out);
     out->visitor = v;
     struct ct_gen gen = {0};
+    struct ct_symbols *sym = NULL;
     int r;
     bool first = true;
     while ((r = ct_rd_next_gen(rd, &gen)) == 1) {
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION /* reading local ELF files: slow, not input */
+        if (!sym && gen.nmodules)
+            sym = ct_symbols_open(&gen);
+#endif
         int64_t begin = ct_gen_ns(rd, &gen, gen.base_units);
         if (first)
             out->begin_ns = out->end_ns = begin;
@@ -333,8 +355,12 @@ int ct_threads_visit(struct ct_reader *rd, struct ct_threads *out, const struct 
             break;
     }
     ct_gen_free(&gen);
-    if (rd->failed)
+    if (rd->failed) {
+        ct_symbols_close(sym);
         return -1;
+    }
+    name_start_functions(out, sym, rd);
+    ct_symbols_close(sym);
     /* Live threads run to the end of the trace; exited ones end at exit. */
     for (size_t i = 0; i < out->count; i++) {
         struct ct_thread_row *row = &out->rows[i];

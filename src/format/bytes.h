@@ -83,6 +83,10 @@ struct ct_cursor {
  * value does not fit 64 bits (an overlong or hostile encoding). */
 static inline int ct_get_uleb(struct ct_cursor *c, uint64_t *out)
 {
+    if (c->p < c->end && *c->p < 0x80) { /* most are one byte */
+        *out = *c->p++;
+        return 0;
+    }
     uint64_t v = 0;
     unsigned shift = 0;
     while (c->p < c->end) {

@@ -580,6 +580,8 @@ int ct_rd_next_gen(struct ct_reader *rd, struct ct_gen *gen)
                          rd->path, (unsigned long long)at);
             return r;
         }
+        if (type == CT_REC_SYMBOLS && !rd->symbols_off)
+            rd->symbols_off = at;
     } while (type == CT_REC_SYMBOLS);
     if (type == CT_REC_END) {
         uint64_t count;
@@ -624,13 +626,6 @@ int ct_rd_next_gen(struct ct_reader *rd, struct ct_gen *gen)
     return 1;
 }
 
-int64_t ct_gen_ns(const struct ct_reader *rd, const struct ct_gen *gen, uint64_t units)
-{
-    int64_t du = (int64_t)(units - gen->base_units);
-    __int128 ns = ((__int128)du * (__int128)gen->q32) >> 32;
-    return (int64_t)((__int128)gen->base_mono_ns - rd->start_mono_ns + ns);
-}
-
 /* ---- events ---- */
 
 void ct_rd_events(struct ct_gen *gen, size_t batch, struct ct_event_iter *it)
@@ -641,6 +636,8 @@ void ct_rd_events(struct ct_gen *gen, size_t batch, struct ct_event_iter *it)
     it->c.end = it->batch->end;
     it->ts = it->batch->base_ts;
     it->last_task = 0;
+    memset(it->known_strings, 0, sizeof it->known_strings);
+    memset(it->known_stacks, 0, sizeof it->known_stacks);
 }
 
 int ct_rd_frames(const uint8_t *data, const uint8_t *end, uint64_t n, uint64_t *pcs, size_t max)
@@ -726,16 +723,24 @@ int ct_rd_next_event(struct ct_reader *rd, struct ct_event_iter *it, struct ct_e
             if (!has_stack)
                 break;
             GET(c, &v, "stack id");
-            if (v && !ct_idmap_get(&gen->stacks, v))
-                return fail(rd, ev->offset, "%s event uses stack %llu, which is not defined",
-                            kind->name, (unsigned long long)v);
+            /* Tables only grow within a generation: an id found once is
+             * defined for the rest of the batch. */
+            if (v && v != it->known_stacks[v & 15]) {
+                if (!ct_idmap_get(&gen->stacks, v))
+                    return fail(rd, ev->offset, "%s event uses stack %llu, which is not defined",
+                                kind->name, (unsigned long long)v);
+                it->known_stacks[v & 15] = v;
+            }
             ev->stack = v;
             break;
         case 's':
             GET(c, &v, "string id");
-            if (v && !ct_idmap_get(&gen->strings, v))
-                return fail(rd, ev->offset, "%s event uses string %llu, which is not defined",
-                            kind->name, (unsigned long long)v);
+            if (v && v != it->known_strings[v & 15]) {
+                if (!ct_idmap_get(&gen->strings, v))
+                    return fail(rd, ev->offset, "%s event uses string %llu, which is not defined",
+                                kind->name, (unsigned long long)v);
+                it->known_strings[v & 15] = v;
+            }
             break;
         case 'b':
             GET_BYTES(c, &ev->bytes, &ev->bytes_len, "byte string");

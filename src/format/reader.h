@@ -104,6 +104,7 @@ struct ct_reader {
     uint64_t off;           /* the next record */
     uint64_t released;      /* mapped pages before this are given back */
     bool at_end;            /* the end record was read */
+    uint64_t symbols_off;   /* the first SYMBOLS record read past, 0: none */
     bool failed;            /* an error stopped reading */
     bool pending_error;     /* an error after the generation just returned */
     bool have_start;
@@ -137,6 +138,9 @@ struct ct_event_iter {
     struct ct_gen *gen;
     uint64_t ts;
     uint64_t last_task; /* for 'a' arguments */
+    /* Ids found defined (tables only grow within a generation): a small
+     * direct-mapped memory, so that each event need not look them up. */
+    uint64_t known_strings[16], known_stacks[16];
 };
 
 int ct_rd_open(struct ct_reader *rd, const char *path);
@@ -162,7 +166,13 @@ static inline uint64_t ct_span_ns(int64_t from, int64_t to)
 }
 
 /* Nanoseconds since the session's start of a time in clock units. */
-int64_t ct_gen_ns(const struct ct_reader *rd, const struct ct_gen *gen, uint64_t units);
+static inline int64_t ct_gen_ns(const struct ct_reader *rd, const struct ct_gen *gen,
+                                uint64_t units)
+{
+    int64_t du = (int64_t)(units - gen->base_units);
+    __int128 ns = ((__int128)du * (__int128)gen->q32) >> 32;
+    return (int64_t)((__int128)gen->base_mono_ns - rd->start_mono_ns + ns);
+}
 
 /* Symbols embedded in the file (SYMBOLS records, written by `ctrace run`
  * when the program ended), sorted by pc. Strings point into the file. */

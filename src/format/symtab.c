@@ -68,7 +68,10 @@ int ct_rd_symtab(const struct ct_reader *rd, struct ct_symtab *out)
 {
     memset(out, 0, sizeof *out);
     size_t cap = 0;
-    uint64_t at = CT_FILE_HEADER_SIZE;
+    /* A reader that has read the whole trace knows where its SYMBOLS
+     * records begin (`ctrace run` writes them after the last generation):
+     * no walk over the file, whose pages would all come back. */
+    uint64_t at = !rd->at_end ? CT_FILE_HEADER_SIZE : rd->symbols_off ? rd->symbols_off : rd->size;
     while (at + CT_RECORD_HEADER_SIZE <= rd->size) {
         const uint8_t *h = rd->data + at;
         uint32_t len = ct_get_u32(h + 4);

@@ -183,6 +183,25 @@ with tempfile.TemporaryDirectory() as d:
     check("pipe: the export links the writes to the reads they ended",
           flows >= len(reads) - 1, (flows, len(reads)))
 
+    # The same through an eventfd: its reads name it (the kernel's eventfd-id,
+    # or the descriptor), and each write a reader waits on records a wake.
+    r = run("pipe_relay", out, "eventfd")
+    check("eventfd exit", r.returncode == 0, r.stderr)
+    ev, names = dump(out)
+    reads = [e for e in ev if e["kind"] == "syscall" and e["call"] == "read"
+             and e.get("object", "0x0") != "0x0"]
+    wakes = [e for e in ev if e["kind"] == "wake" and e["reason"] == "read"]
+    check("eventfd: the slow reads name the eventfd", 10 <= len(reads) <= 20 and
+          len({e["object"] for e in reads}) == 1, [e.get("object") for e in reads])
+    check("eventfd: a wake from the writer thread for each slow read",
+          len(wakes) >= len(reads) - 1 and all(w["tid"] != reads[0]["tid"] for w in wakes)
+          and {w["object"] for w in wakes} == {reads[0]["object"]}, (len(wakes), len(reads)))
+    export = subprocess.run([ctrace, "export", "--format=chrome", out], capture_output=True,
+                            text=True, timeout=60)
+    flows = export.stdout.count('"cat":"wake"') // 2 if export.returncode == 0 else 0
+    check("eventfd: the export links the writes to the reads they ended",
+          flows >= len(reads) - 1, (flows, len(reads)))
+
     # The same run under strace: with a zero threshold every read is recorded,
     # and the reads on the pipe that strace saw the main thread make after
     # the pipe was created are exactly the trace's.

@@ -203,23 +203,15 @@ static void diag_finish(struct diag_state *d, struct ct_stats *st, const struct 
     ct_symbols_close(d->symbols);
 }
 
-static void count_event(struct ct_stats *st, const struct ct_event *ev, struct ct_idset *stacks)
+/* The events stats looks into; the others are only counted (by kind, per
+ * batch: ct_rd_skim_events). */
+#define DECODED                                                                     \
+    (1ull << CT_EV_LOST | 1ull << CT_EV_STACK | 1ull << CT_EV_FORK | 1ull << CT_EV_EXEC | \
+     1ull << CT_EV_BLOCK | 1ull << CT_EV_UNBLOCK)
+
+static void decoded_event(struct ct_stats *st, const struct ct_event *ev, struct ct_idset *stacks)
 {
-    st->events++;
-    st->by_kind[ev->kind]++;
     switch (ev->kind) {
-    case CT_EV_TASK_BEGIN:
-        st->tasks++;
-        break;
-    case CT_EV_REGION_BEGIN:
-        st->regions++;
-        break;
-    case CT_EV_REGION_END_AT:
-        st->regions_out_of_order++;
-        break;
-    case CT_EV_LOG:
-        st->logs++;
-        break;
     case CT_EV_LOST:
         st->lost_events += ev->args[0];
         break;
@@ -238,8 +230,18 @@ static void count_event(struct ct_stats *st, const struct ct_event *ev, struct c
         break;
     }
     }
-    if (ev->timed && ev->ts_ns > st->last_ns)
-        st->last_ns = ev->ts_ns;
+}
+
+static void count_kinds(struct ct_stats *st, const uint64_t counts[CT_MAX_KINDS])
+{
+    for (unsigned k = 0; k < CT_MAX_KINDS; k++) {
+        st->events += counts[k];
+        st->by_kind[k] += counts[k];
+    }
+    st->tasks += counts[CT_EV_TASK_BEGIN];
+    st->regions += counts[CT_EV_REGION_BEGIN];
+    st->regions_out_of_order += counts[CT_EV_REGION_END_AT];
+    st->logs += counts[CT_EV_LOG];
 }
 
 int ct_stats_compute(struct ct_reader *rd, struct ct_stats *st)
@@ -273,11 +275,17 @@ int ct_stats_compute(struct ct_reader *rd, struct ct_stats *st)
                 ct_idset_add(&threads, gen.batches[b].tid + 1);
             struct ct_event_iter it;
             struct ct_event ev;
+            uint64_t counts[CT_MAX_KINDS] = {0};
             ct_rd_events(&gen, b, &it);
-            while ((r = ct_rd_next_event(rd, &it, &ev)) == 1) {
-                count_event(st, &ev, &stacks);
+            while ((r = ct_rd_skim_events(rd, &it, DECODED, counts, &ev)) == 1) {
+                decoded_event(st, &ev, &stacks);
                 diag_event(&diag, &gen, &ev);
             }
+            count_kinds(st, counts);
+            /* Times only grow within a batch: its last is where it ended. */
+            int64_t last = ct_gen_ns(rd, &gen, it.ts);
+            if (last > st->last_ns)
+                st->last_ns = last;
         }
         for (size_t i = 0; i < gen.strings.cap; i++)
             ct_idset_add(&strings, gen.strings.entries[i].id);

@@ -787,6 +787,98 @@ int ct_rd_next_event(struct ct_reader *rd, struct ct_event_iter *it, struct ct_e
     return 1;
 }
 
+/* Skips one varint of at most 9 bytes (no overflow possible); false for
+ * anything else, which the full decoder then reports precisely. */
+static inline bool skip_uleb(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    const uint8_t *q = *p;
+    uint64_t value = 0;
+    for (unsigned shift = 0; shift < 63; shift += 7) {
+        if (q >= end)
+            return false;
+        uint8_t b = *q++;
+        value |= (uint64_t)(b & 0x7F) << shift;
+        if (!(b & 0x80)) {
+            *p = q;
+            *v = value;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Steps over one event of a kind the caller only counts: what ts, the
+ * task of later same-task events and the defined-id memory need, no
+ * struct ct_event. False when the event is not a plain one (a definition,
+ * a byte string, an unusual varint): the caller decodes it fully. */
+static bool skim_one(struct ct_event_iter *it, const struct ct_kind *kind, uint8_t byte)
+{
+    const uint8_t *p = it->c.p + 1, *end = it->c.end;
+    bool has_stack = byte & CT_KIND_STACK, same_task = byte & CT_KIND_SAME_TASK;
+    if ((has_stack && !kind->has_stack) || (same_task && !kind->has_task))
+        return false;
+    uint64_t v, ts = it->ts, task = it->last_task;
+    if (kind->timed) {
+        if (!skip_uleb(&p, end, &v) || v > UINT64_MAX - ts)
+            return false;
+        ts += v;
+    }
+    for (unsigned i = 0; i < kind->nargs; i++) {
+        switch (kind->args[i]) {
+        case 'k':
+            if (!has_stack)
+                break;
+            if (!skip_uleb(&p, end, &v) || (v && v != it->known_stacks[v & 15]))
+                return false;
+            break;
+        case 's':
+            if (!skip_uleb(&p, end, &v) || (v && v != it->known_strings[v & 15]))
+                return false;
+            break;
+        case 'a':
+            if (same_task)
+                break;
+            if (!skip_uleb(&p, end, &v))
+                return false;
+            task += (uint64_t)ct_unzigzag(v);
+            break;
+        case 'b':
+        case 'f':
+            return false;
+        default: /* u, i, T, p */
+            if (!skip_uleb(&p, end, &v))
+                return false;
+            break;
+        }
+    }
+    it->c.p = p;
+    it->ts = ts;
+    it->last_task = task;
+    return true;
+}
+
+int ct_rd_skim_events(struct ct_reader *rd, struct ct_event_iter *it, uint64_t decode,
+                      uint64_t counts[CT_MAX_KINDS], struct ct_event *ev)
+{
+    const struct ct_kind *kinds = it->gen->kinds;
+    while (it->c.p < it->c.end) {
+        uint8_t byte = *it->c.p;
+        unsigned k = byte & CT_KIND_MASK;
+        if (!(decode >> k & 1) && kinds[k].defined && k != CT_EV_STRING && k != CT_EV_STACK &&
+            skim_one(it, &kinds[k], byte)) {
+            counts[k]++;
+            continue;
+        }
+        int r = ct_rd_next_event(rd, it, ev);
+        if (r <= 0)
+            return r;
+        counts[ev->kind]++;
+        if (decode >> ev->kind & 1)
+            return 1;
+    }
+    return 0;
+}
+
 int ct_kind_arg(const struct ct_gen *gen, unsigned kind, const char *name)
 {
     if (kind >= CT_MAX_KINDS)

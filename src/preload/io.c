@@ -17,12 +17,20 @@
  * ends) while it runs, and its `syscall` event names the pipe; a write to
  * a pipe that has a waiter first records a `wake` naming it (the identity
  * checked again with fstat then, so that a stale cache never links the
- * wrong pipe). The analyses link the wake to the read it ended. (eventfd
- * descriptors share one anonymous inode, so they have no identity to
- * link by: their reads and writes are recorded, not linked.)
+ * wrong pipe). The analyses link the wake to the read it ended. eventfd
+ * descriptors are linked the same way, but they share one anonymous inode:
+ * their identity is the kernel's eventfd-id from /proc/self/fdinfo (where
+ * the kernel shows one), or else the descriptor's number, which threads of
+ * one process share; found when the descriptor is first classed, with raw
+ * system calls (read and close are wrapped here).
  */
+#include <fcntl.h>
 #include <poll.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -35,13 +43,45 @@
 
 #define FD_CACHE 65536
 
-/* Class + 1 by descriptor; 0: not known yet. A pipe's identity. */
+/* Class + 1 by descriptor; 0: not known yet. The identity of the pipe or
+ * eventfd it is, which a write's wake names. */
 static _Atomic unsigned char fd_classes[FD_CACHE];
-static _Atomic uint64_t fd_pipes[FD_CACHE];
+static _Atomic uint64_t fd_objects[FD_CACHE];
 
 static uint64_t pipe_identity(const struct stat *st)
 {
     return ((uint64_t)st->st_dev << 40 ^ (uint64_t)st->st_ino) | 1;
+}
+
+#define EVENTFD_TAG (0xEFDull << 52)
+
+/* The identity of fd if it is an eventfd (an anonymous inode: no file
+ * type bits), else 0. */
+static uint64_t eventfd_identity(int fd, const struct stat *st)
+{
+    if ((st->st_mode & S_IFMT) != 0)
+        return 0;
+    char path[64], link[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    long n = syscall(SYS_readlinkat, AT_FDCWD, path, link, sizeof link - 1);
+    if (n <= 0)
+        return 0;
+    link[n] = 0;
+    if (strcmp(link, "anon_inode:[eventfd]") != 0)
+        return 0;
+    uint64_t id = EVENTFD_TAG | (uint64_t)(unsigned)fd << 1 | 1;
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+    int info = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    if (info >= 0) {
+        char text[512];
+        long len = syscall(SYS_read, info, text, sizeof text - 1);
+        syscall(SYS_close, info);
+        text[len > 0 ? len : 0] = 0;
+        const char *at = strstr(text, "eventfd-id:");
+        if (at)
+            id = EVENTFD_TAG | 1ull << 51 | strtoull(at + 11, NULL, 10) << 1 | 1;
+    }
+    return id;
 }
 
 CT_REAL_DECL(close);
@@ -57,38 +97,48 @@ unsigned ct_fd_class(int fd)
     }
     struct stat st;
     unsigned c = CT_FD_OTHER;
+    uint64_t object = 0;
     if (fstat(fd, &st) == 0) {
         if (S_ISSOCK(st.st_mode))
             c = CT_FD_NETWORK;
         else if (S_ISFIFO(st.st_mode))
             c = CT_FD_PIPE;
-        if (fd >= 0 && fd < FD_CACHE)
-            atomic_store_explicit(&fd_pipes[fd], S_ISFIFO(st.st_mode) ? pipe_identity(&st) : 0,
-                                  memory_order_relaxed);
         else if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode))
             c = CT_FD_FILE;
+        object = S_ISFIFO(st.st_mode) ? pipe_identity(&st)
+                 : fd >= 0 && fd < FD_CACHE ? eventfd_identity(fd, &st)
+                                            : 0;
     }
+    if (fd >= 0 && fd < FD_CACHE)
+        atomic_store_explicit(&fd_objects[fd], object, memory_order_relaxed);
     if (fd >= 0 && fd < FD_CACHE)
         atomic_store_explicit(&fd_classes[fd], (unsigned char)(c + 1), memory_order_relaxed);
     return c;
 }
 
-/* The identity of the pipe fd is, from the cache; 0 for anything else. */
+/* The identity of the pipe or eventfd fd is, from the cache; 0 for
+ * anything else. */
 static uint64_t pipe_of(int fd)
 {
     if (fd < 0 || fd >= FD_CACHE)
         return 0;
-    if (ct_fd_class(fd) != CT_FD_PIPE)
+    unsigned c = ct_fd_class(fd);
+    if (c != CT_FD_PIPE && c != CT_FD_OTHER)
         return 0;
-    return atomic_load_explicit(&fd_pipes[fd], memory_order_relaxed);
+    return atomic_load_explicit(&fd_objects[fd], memory_order_relaxed);
 }
 
 /* The identity again, from fstat: the cache may be stale (a descriptor
- * closed by a path that is not wrapped). */
-static uint64_t pipe_checked(int fd)
+ * closed by a path that is not wrapped). An eventfd is only checked to
+ * still be an anonymous inode (its number is what it was). */
+static uint64_t pipe_checked(int fd, uint64_t cached)
 {
     struct stat st;
-    return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) ? pipe_identity(&st) : 0;
+    if (fstat(fd, &st) != 0)
+        return 0;
+    if (S_ISFIFO(st.st_mode))
+        return pipe_identity(&st);
+    return (cached & EVENTFD_TAG) == EVENTFD_TAG && (st.st_mode & S_IFMT) == 0 ? cached : 0;
 }
 
 void ct_fd_forget(int fd)
@@ -145,7 +195,7 @@ CT_EXPORT int dup3(int old, int new_fd, int flags)
     ({                                                                        \
         uint64_t pipe_ = pipe_of(fd);                                         \
         if (pipe_ && ct_has_waiters((const void *)(uintptr_t)pipe_) &&        \
-            pipe_checked(fd) == pipe_)                                        \
+            pipe_checked(fd, pipe_) == pipe_)                                        \
             CT_RECORD(ct_ev_wake(CT_REASON_READ, (uintptr_t)pipe_));          \
         TIMED(reason, fd, call);                                              \
     })

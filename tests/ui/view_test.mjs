@@ -212,20 +212,28 @@ if (genTrace) {
     const regions = await (await fetch(server.url + "api/regions")).json();
     const total = regions.reduce((a, t) => a + t.count + t.unfinished, 0);
     const px = 1000;
+    const third = summary.begin + Math.floor((summary.end - summary.begin) / 3);
+    const counts = {};
     for (const [name, t0, t1] of [["whole", summary.begin, summary.end + 1],
-                                  ["a third", summary.begin, summary.begin + Math.floor((summary.end - summary.begin) / 3)]]) {
+                                  ["the first third", summary.begin, third],
+                                  ["the rest", third, summary.end + 1]]) {
       const d = await (await fetch(server.url + `api/timeline?t0=${t0}&t1=${t1}&px=${px}`)).json();
       let counted = 0, items = 0;
       for (const lane of d.threads) {
         items = Math.max(items, lane.spans.length, lane.regions.length);
         for (const g of lane.regions) if (g[1] > t0 && g[0] < t1) counted += g[4];
       }
-      if (name === "whole")
-        check("coarse answer: every region counted once", counted === total, `${counted} of ${total}`);
-      else
-        check("coarse answer over a third: about a third of the regions", counted > total * 0.2 && counted < total * 0.5, `${counted} of ${total}`);
+      counts[name] = counted;
       check(`coarse answer (${name}): a few items a pixel`, items <= 3 * px, items);
     }
+    check("coarse answer: every region counted once", counts.whole === total, `${counts.whole} of ${total}`);
+    // How the regions spread over time depends on the machine's load; split
+    // in two, the parts hold them all, less a part's share of the whole,
+    // give or take the regions of the buckets that straddle the split.
+    const first = counts["the first third"], rest = counts["the rest"];
+    check("coarse answer split in two: each part some, together all of them",
+          first > 0 && rest > 0 && first < total && rest < total &&
+          Math.abs(first + rest - total) <= total * 0.05, `${first} + ${rest} of ${total}`);
   } finally {
     server.proc.kill("SIGTERM");
   }

@@ -217,12 +217,46 @@ static bool split_names(struct ct_kind *kind, const uint8_t *names, uint64_t len
     return len == 0 ? strlen(kind->args) == 0 : n + 1 == strlen(kind->args);
 }
 
+/* What a skimmed varint is (skim_one). */
+enum { SKIM_PLAIN, SKIM_STRING, SKIM_STACK, SKIM_TASK, SKIM_BYTES };
+
 /* What decoding needs of a kind's letters, worked out once. */
 static void derive(struct ct_kind *kind)
 {
     kind->nargs = (uint8_t)strlen(kind->args);
     kind->has_task = strchr(kind->args, 'a') != NULL;
     kind->has_stack = kind->nargs > 0 && kind->args[kind->nargs - 1] == 'k';
+    for (unsigned flags = 0; flags < 4; flags++) {
+        bool stack = flags & 1, same_task = flags & 2;
+        uint8_t n = 0;
+        bool ok = true;
+        for (unsigned i = 0; i < kind->nargs && ok; i++) {
+            switch (kind->args[i]) {
+            case 'k':
+                if (stack)
+                    kind->plan[flags][n++] = SKIM_STACK;
+                break;
+            case 's':
+                kind->plan[flags][n++] = SKIM_STRING;
+                break;
+            case 'a':
+                if (!same_task)
+                    kind->plan[flags][n++] = SKIM_TASK;
+                break;
+            case 'b':
+                kind->plan[flags][n++] = SKIM_BYTES;
+                break;
+            case 'f':
+                ok = false;
+                break;
+            default:
+                kind->plan[flags][n++] = SKIM_PLAIN;
+                break;
+            }
+        }
+        kind->plan[flags][n] = 0;
+        kind->plan_len[flags] = ok ? n + 1 : 0; /* + 1: 0 is "not skimmed" */
+    }
 }
 
 /* The reader's own table for kinds a file has no schema for. */
@@ -792,6 +826,11 @@ int ct_rd_next_event(struct ct_reader *rd, struct ct_event_iter *it, struct ct_e
 static inline bool skip_uleb(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
     const uint8_t *q = *p;
+    if (q < end && *q < 0x80) { /* most are one byte */
+        *v = *q;
+        *p = q + 1;
+        return true;
+    }
     uint64_t value = 0;
     for (unsigned shift = 0; shift < 63; shift += 7) {
         if (q >= end)
@@ -810,47 +849,48 @@ static inline bool skip_uleb(const uint8_t **p, const uint8_t *end, uint64_t *v)
 /* Steps over one event of a kind the caller only counts: what ts, the
  * task of later same-task events and the defined-id memory need, no
  * struct ct_event. False when the event is not a plain one (a definition,
- * a byte string, an unusual varint): the caller decodes it fully. */
+ * frames, an unusual varint, an id not yet seen): the caller decodes it
+ * fully, which reports any error precisely. The kind's plan lists its
+ * varints and what each is for. */
 static bool skim_one(struct ct_event_iter *it, const struct ct_kind *kind, uint8_t byte)
 {
-    const uint8_t *p = it->c.p + 1, *end = it->c.end;
-    bool has_stack = byte & CT_KIND_STACK, same_task = byte & CT_KIND_SAME_TASK;
-    if ((has_stack && !kind->has_stack) || (same_task && !kind->has_task))
+    unsigned flags = (byte & CT_KIND_STACK ? 1 : 0) | (byte & CT_KIND_SAME_TASK ? 2 : 0);
+    if (((flags & 1) && !kind->has_stack) || ((flags & 2) && !kind->has_task))
         return false;
-    uint64_t v, ts = it->ts, task = it->last_task;
+    unsigned n = kind->plan_len[flags];
+    if (!n--)
+        return false;
+    const uint8_t *plan = kind->plan[flags];
+    const uint8_t *p = it->c.p + 1, *end = it->c.end;
+    uint64_t v, ts = it->ts, task = it->last_task, bad = 0;
     if (kind->timed) {
-        if (!skip_uleb(&p, end, &v) || v > UINT64_MAX - ts)
+        if (!skip_uleb(&p, end, &v))
             return false;
+        bad |= v > UINT64_MAX - ts;
         ts += v;
     }
-    for (unsigned i = 0; i < kind->nargs; i++) {
-        switch (kind->args[i]) {
-        case 'k':
-            if (!has_stack)
-                break;
-            if (!skip_uleb(&p, end, &v) || (v && v != it->known_stacks[v & 15]))
-                return false;
+    for (unsigned i = 0; i < n; i++) {
+        if (!skip_uleb(&p, end, &v))
+            return false;
+        switch (plan[i]) {
+        case SKIM_STRING:
+            bad |= v && v != it->known_strings[v & 15];
             break;
-        case 's':
-            if (!skip_uleb(&p, end, &v) || (v && v != it->known_strings[v & 15]))
-                return false;
+        case SKIM_STACK:
+            bad |= v && v != it->known_stacks[v & 15];
             break;
-        case 'a':
-            if (same_task)
-                break;
-            if (!skip_uleb(&p, end, &v))
-                return false;
+        case SKIM_TASK:
             task += (uint64_t)ct_unzigzag(v);
             break;
-        case 'b':
-        case 'f':
-            return false;
-        default: /* u, i, T, p */
-            if (!skip_uleb(&p, end, &v))
+        case SKIM_BYTES:
+            if (v > (uint64_t)(end - p))
                 return false;
+            p += v;
             break;
         }
     }
+    if (bad)
+        return false;
     it->c.p = p;
     it->ts = ts;
     it->last_task = task;

@@ -72,6 +72,11 @@ struct ct_kind {
     char names[CT_MAX_ARGS][16]; /* the arguments' names */
     uint8_t nargs;               /* strlen(args) */
     bool has_task, has_stack;    /* an 'a' argument; a last 'k' */
+    /* For ct_rd_skim_events: the varints of an event, by the flags of its
+     * kind byte (stack, same task), each as what to do with it. 0 plan
+     * length: not skimmed (byte strings, frames). */
+    uint8_t plan[4][CT_MAX_ARGS + 1];
+    uint8_t plan_len[4];
 };
 
 struct ct_gen {

@@ -4,11 +4,14 @@
  * target (make fuzz) and, with replay.c, as a regression test that runs the
  * corpus in `make test` without a fuzz engine.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "../src/analysis/annotations.h"
 #include "../src/analysis/chrome.h"
@@ -19,11 +22,28 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void read_all(const uint8_t *data, size_t size)
+/* Reads everything; streamed: through a file and ct_rd_open (pread into
+ * a reused buffer) rather than in memory. Both ways must agree on whether
+ * the input reads, and on the error. */
+static void read_all(const uint8_t *data, size_t size, bool streamed, char *error, size_t len)
 {
     struct ct_reader rd;
-    if (ct_rd_open_mem(&rd, data, size, "fuzz") != 0)
+    int fd = -1;
+    char path[64];
+    if (streamed) {
+        fd = memfd_create("fuzz", MFD_CLOEXEC);
+        if (fd < 0 || write(fd, data, size) != (ssize_t)size)
+            abort();
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    }
+    if ((streamed ? ct_rd_open(&rd, path) : ct_rd_open_mem(&rd, data, size, "fuzz")) != 0) {
+        const char *at = strstr(rd.error, ": byte ");
+        snprintf(error, len, "%s", at ? at : rd.error);
+        ct_rd_close(&rd);
+        if (fd >= 0)
+            close(fd);
         return;
+    }
     struct ct_gen gen = {0};
     int r;
     while ((r = ct_rd_next_gen(&rd, &gen)) == 1) {
@@ -44,6 +64,11 @@ static void read_all(const uint8_t *data, size_t size)
             break;
     }
     ct_gen_free(&gen);
+    const char *at = strstr(rd.error, ": byte ");
+    snprintf(error, len, "%s", rd.failed ? (at ? at : rd.error) : "");
+    ct_rd_close(&rd);
+    if (fd >= 0)
+        close(fd);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -54,7 +79,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!copy)
         return 0;
     memcpy(copy, data, size);
-    read_all(copy, size);
+    char in_memory[600], streamed[600];
+    read_all(copy, size, false, in_memory, sizeof in_memory);
+    read_all(copy, size, true, streamed, sizeof streamed);
+    if (strcmp(in_memory, streamed) != 0) {
+        fprintf(stderr, "in memory: %s\nstreamed: %s\n", in_memory, streamed);
+        abort(); /* the two ways of reading disagree */
+    }
     struct ct_reader rd;
     if (ct_rd_open_mem(&rd, copy, size, "fuzz") == 0) {
         struct ct_stats st;

@@ -76,12 +76,35 @@ static void add_event(struct test_trace *t, size_t *cap, const struct ct_gen *ge
     }
 }
 
+static int read_with(struct ct_reader *rd, bool opened, struct test_trace *out);
+
 int read_trace(const uint8_t *data, size_t size, struct test_trace *out)
 {
-    memset(out, 0, sizeof *out);
     struct ct_reader rd;
+    memset(out, 0, sizeof *out);
+    return read_with(&rd, ct_rd_open_mem(&rd, data, size, "test.out") == 0, out);
+}
+
+int read_trace_streamed(const uint8_t *data, size_t size, struct test_trace *out)
+{
+    memset(out, 0, sizeof *out);
+    int fd = memfd_create("ctrace-test-read", MFD_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, size), (ssize_t)size);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    struct ct_reader rd;
+    int rc = read_with(&rd, ct_rd_open(&rd, path) == 0, out);
+    ct_rd_close(&rd);
+    close(fd);
+    return rc;
+}
+
+static int read_with(struct ct_reader *rdp, bool opened, struct test_trace *out)
+{
+    struct ct_reader rd = *rdp;
     size_t cap = 0;
-    if (ct_rd_open_mem(&rd, data, size, "test.out") != 0) {
+    if (!opened) {
         snprintf(out->error, sizeof out->error, "%s", rd.error);
         return -1;
     }
@@ -107,12 +130,19 @@ int read_trace(const uint8_t *data, size_t size, struct test_trace *out)
             break;
     }
     ct_gen_free(&gen);
+    *rdp = rd;
     snprintf(out->warning, sizeof out->warning, "%s", rd.warning);
     if (rd.failed) {
         snprintf(out->error, sizeof out->error, "%s", rd.error);
         return -1;
     }
     return 0;
+}
+
+const char *after_path(const char *message)
+{
+    const char *at = strstr(message, ": byte ");
+    return at ? at : message;
 }
 
 void free_trace(struct test_trace *t)

@@ -44,6 +44,11 @@ struct test_trace {
 
 /* Reads a whole trace; returns 0, or -1 with the reader's error copied. */
 int read_trace(const uint8_t *data, size_t size, struct test_trace *out);
+/* The same through a file read by ct_rd_open (streamed with pread, not
+ * mapped): must give the same events, warnings and errors. */
+int read_trace_streamed(const uint8_t *data, size_t size, struct test_trace *out);
+/* The error or warning without its file name. */
+const char *after_path(const char *message);
 void free_trace(struct test_trace *t);
 size_t count_kind(const struct test_trace *t, unsigned kind);
 

@@ -80,6 +80,13 @@ static void test_truncated_everywhere(void **state)
         uint8_t *copy = malloc(cut ? cut : 1); /* exact size: ASan sees overreads */
         memcpy(copy, trace, cut);
         int rc = read_trace(copy, cut, &t);
+        struct test_trace st;
+        int src = read_trace_streamed(copy, cut, &st);
+        if (src != rc || strcmp(after_path(st.error), after_path(t.error)) != 0 ||
+            strcmp(after_path(st.warning), after_path(t.warning)) != 0 || st.count != t.count)
+            fail_msg("cut at %zu: streamed and in memory differ: \"%s\" / \"%s\"", cut,
+                     st.error, t.error);
+        free_trace(&st);
         if (cut >= CT_FILE_HEADER_SIZE && is_record_boundary(cut)) {
             if (rc != 0)
                 fail_msg("cut at %zu (a record boundary): %s", cut, t.error);
@@ -103,9 +110,14 @@ static void test_every_byte_flipped(void **state)
         for (size_t m = 0; m < sizeof masks; m++) {
             memcpy(copy, trace, trace_size);
             copy[at] ^= masks[m];
-            struct test_trace t;
+            struct test_trace t, st;
             if (read_trace(copy, trace_size, &t) == 0)
                 fail_msg("byte %zu ^ 0x%02x read without error", at, masks[m]);
+            if (read_trace_streamed(copy, trace_size, &st) == 0 ||
+                strcmp(after_path(st.error), after_path(t.error)) != 0)
+                fail_msg("byte %zu ^ 0x%02x: streamed and in memory differ: \"%s\" / \"%s\"",
+                         at, masks[m], st.error, t.error);
+            free_trace(&st);
             assert_non_null(strstr(t.error, "byte "));
             free_trace(&t);
         }

@@ -382,7 +382,7 @@ static int collect(struct ct_reader *rd, struct embed *e)
 int ct_symbols_embed(const char *path)
 {
     struct ct_reader rd;
-    if (ct_rd_open(&rd, path) != 0) {
+    if (ct_rd_open_mapped(&rd, path) != 0) {
         errno = EINVAL;
         return -1;
     }

@@ -367,7 +367,7 @@ static int run(int argc, char **argv)
     if (!ct_parse_addr(addr, &sa))
         return ct_cli_usage_error(&ct_cmd_view, "--addr=%s: expected HOST:PORT, as 127.0.0.1:8080",
                                   addr);
-    if (ct_rd_open(&v.rd, v.path) != 0) {
+    if (ct_rd_open_mapped(&v.rd, v.path) != 0) {
         ct_cli_report(&v.rd);
         return CT_EXIT_BAD_INPUT;
     }

@@ -103,9 +103,19 @@ struct ct_gen {
 
 struct ct_reader {
     const char *path;
-    const uint8_t *data;
+    const uint8_t *data;    /* the whole file (mapped or in memory); NULL when streamed */
     size_t size;
     bool mapped;
+    /* Streamed (ct_rd_open): the file is read with pread, a generation at
+     * a time, into buf, which holds bytes [buf_off, buf_off + buf_len) and
+     * is reused: no page of the file is mapped, so none has to be faulted
+     * in and given back (which costs more than the copy), and a file cut
+     * short while it is read gives an error, not SIGBUS. */
+    bool streamed;
+    int fd;
+    uint8_t *buf;
+    size_t buf_cap;
+    uint64_t buf_off, buf_len;
     uint64_t off;           /* the next record */
     uint64_t released;      /* mapped pages before this are given back */
     bool at_end;            /* the end record was read */
@@ -148,7 +158,14 @@ struct ct_event_iter {
     uint64_t known_strings[16], known_stacks[16];
 };
 
+/* Copies len bytes at file offset off (either way of reading); -1 when the
+ * file has not that many. */
+int ct_rd_read_at(const struct ct_reader *rd, uint64_t off, void *out, size_t len);
+/* Opens a trace file to read it once, from start to end (streamed). */
 int ct_rd_open(struct ct_reader *rd, const char *path);
+/* Opens it mapped: rd->data is the whole file, for readers that go back
+ * (ct_rd_open_mem on rd->data, as ctrace view does). */
+int ct_rd_open_mapped(struct ct_reader *rd, const char *path);
 int ct_rd_open_mem(struct ct_reader *rd, const void *data, size_t size, const char *name);
 void ct_rd_close(struct ct_reader *rd);
 
@@ -200,6 +217,8 @@ struct ct_symtab_entry {
 struct ct_symtab {
     struct ct_symtab_entry *entries;
     size_t count;
+    uint8_t **records; /* the SYMBOLS payloads the entries point into */
+    size_t nrecords;
 };
 /* Scans the file's records (their headers only, and the SYMBOLS ones) for
  * the table. A damaged SYMBOLS record is left out. 0, or -1 without memory. */

@@ -72,14 +72,30 @@ int ct_rd_symtab(const struct ct_reader *rd, struct ct_symtab *out)
      * records begin (`ctrace run` writes them after the last generation):
      * no walk over the file, whose pages would all come back. */
     uint64_t at = !rd->at_end ? CT_FILE_HEADER_SIZE : rd->symbols_off ? rd->symbols_off : rd->size;
+    /* Record headers are read one by one (a few bytes each); the SYMBOLS
+     * payloads are copied into blocks of the table's own, which the
+     * entries point into, so that the table outlives the reader's buffer. */
     while (at + CT_RECORD_HEADER_SIZE <= rd->size) {
-        const uint8_t *h = rd->data + at;
+        uint8_t h[CT_RECORD_HEADER_SIZE];
+        if (ct_rd_read_at(rd, at, h, sizeof h) != 0)
+            break;
         uint32_t len = ct_get_u32(h + 4);
         if (len > rd->size - at - CT_RECORD_HEADER_SIZE)
             break;
         if (h[0] == CT_REC_SYMBOLS) {
-            uint32_t crc = ct_crc32c(ct_crc32c(0, h, 8), h + CT_RECORD_HEADER_SIZE, len);
-            struct ct_cursor c = {h + CT_RECORD_HEADER_SIZE, h + CT_RECORD_HEADER_SIZE + len};
+            uint8_t **records = realloc(out->records, (out->nrecords + 1) * sizeof *records);
+            uint8_t *payload = malloc(len ? len : 1);
+            if (records)
+                out->records = records;
+            if (!records || !payload ||
+                ct_rd_read_at(rd, at + CT_RECORD_HEADER_SIZE, payload, len) != 0) {
+                free(payload);
+                ct_symtab_free(out);
+                return -1;
+            }
+            out->records[out->nrecords++] = payload;
+            uint32_t crc = ct_crc32c(ct_crc32c(0, h, 8), payload, len);
+            struct ct_cursor c = {payload, payload + len};
             if (!CHECKSUMS_DIFFER(crc, ct_get_u32(h + 8)) && parse_symbols(&c, out, &cap) != 0) {
                 ct_symtab_free(out);
                 return -1;
@@ -94,6 +110,9 @@ int ct_rd_symtab(const struct ct_reader *rd, struct ct_symtab *out)
 
 void ct_symtab_free(struct ct_symtab *t)
 {
+    for (size_t i = 0; i < t->nrecords; i++)
+        free(t->records[i]);
+    free(t->records);
     free(t->entries);
     memset(t, 0, sizeof *t);
 }

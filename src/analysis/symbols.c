@@ -357,8 +357,13 @@ static int collect(struct ct_reader *rd, struct embed *e)
         for (size_t b = 0; ok && b < gen.nbatches; b++) {
             struct ct_event_iter it;
             struct ct_event ev;
+            uint64_t counts[CT_MAX_KINDS] = {0};
             ct_rd_events(&gen, b, &it);
-            while (ok && (r = ct_rd_next_event(rd, &it, &ev)) == 1) {
+            /* Only stacks and thread starts matter: the rest is skimmed. */
+            while (ok && (r = ct_rd_skim_events(rd, &it,
+                                                1ull << CT_EV_STACK | 1ull << CT_EV_THREAD_CREATE |
+                                                    1ull << CT_EV_THREAD_START,
+                                                counts, &ev)) == 1) {
                 if (ev.kind == CT_EV_STACK) {
                     uint64_t pcs[CT_MAX_FRAMES];
                     int n = ct_rd_frames(ev.frames, ev.frames_end, ev.nframes, pcs, CT_MAX_FRAMES);
@@ -382,24 +387,18 @@ static int collect(struct ct_reader *rd, struct embed *e)
 int ct_symbols_embed(const char *path)
 {
     struct ct_reader rd;
-    if (ct_rd_open_mapped(&rd, path) != 0) {
+    if (ct_rd_open(&rd, path) != 0) {
         errno = EINVAL;
         return -1;
     }
     struct embed e = {0};
     int rc = collect(&rd, &e);
     /* The end record: the file's last; only a whole trace gets symbols. */
-    uint64_t at = CT_FILE_HEADER_SIZE, last = 0;
-    while (at + CT_RECORD_HEADER_SIZE <= rd.size) {
-        last = at;
-        at += CT_RECORD_HEADER_SIZE + (uint64_t)ct_get_u32(rd.data + at + 4);
-    }
+    uint64_t last = rd.end_off;
     uint8_t end[CT_RECORD_HEADER_SIZE + CT_LEB_MAX];
     size_t end_len = (size_t)(rd.size - last);
-    bool whole = rc == 0 && rd.at_end && at == rd.size && last &&
-                 rd.data[last] == CT_REC_END && end_len <= sizeof end;
-    if (whole)
-        memcpy(end, rd.data + last, end_len);
+    bool whole = rc == 0 && rd.at_end && last && end_len <= sizeof end &&
+                 ct_rd_read_at(&rd, last, end, end_len) == 0 && end[0] == CT_REC_END;
     uint64_t size = rd.size;
     ct_rd_close(&rd);
     rc = 0;

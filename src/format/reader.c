@@ -764,6 +764,7 @@ int ct_rd_next_gen(struct ct_reader *rd, struct ct_gen *gen)
     } while (type == CT_REC_SYMBOLS);
     if (type == CT_REC_END) {
         uint64_t count;
+        rd->end_off = at;
         GET(&c, &count, "generation count");
         if (rd->off != rd->size)
             return fail(rd, rd->off, "%llu bytes after the end record",

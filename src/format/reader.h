@@ -120,6 +120,7 @@ struct ct_reader {
     uint64_t released;      /* mapped pages before this are given back */
     bool at_end;            /* the end record was read */
     uint64_t symbols_off;   /* the first SYMBOLS record read past, 0: none */
+    uint64_t end_off;       /* the end record's, once read */
     bool failed;            /* an error stopped reading */
     bool pending_error;     /* an error after the generation just returned */
     bool have_start;

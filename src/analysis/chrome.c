@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "../recorder/sched.h"
+#include "json.h"
 #include "threads.h"
 
 struct slice {
@@ -84,21 +85,6 @@ static void time_us(FILE *out, const char *key, int64_t ns)
     uint64_t magnitude = ns < 0 ? 0 - (uint64_t)ns : (uint64_t)ns;
     fprintf(out, ",\"%s\":%s%" PRIu64 ".%03" PRIu64, key, ns < 0 ? "-" : "", magnitude / 1000,
             magnitude % 1000);
-}
-
-static void json_bytes(FILE *out, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    fputc('"', out);
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"' || s[i] == '\\')
-            fprintf(out, "\\%c", s[i]);
-        else if (s[i] < 0x20 || s[i] >= 0x7f)
-            fprintf(out, "\\u%04x", s[i]);
-        else
-            fputc(s[i], out);
-    }
-    fputc('"', out);
 }
 
 static struct slice *slice_of(struct exporter *x, uint64_t tid)
@@ -243,7 +229,7 @@ static void write_cpu_runs(struct exporter *x, const struct ct_threads *t)
                 name = t->rows[k].name;
         comma(x);
         fprintf(x->out, "{\"ph\":\"X\",\"cat\":\"cpu\",\"name\":");
-        json_bytes(x->out, name, strlen(name));
+        ct_json_string(x->out, name, strlen(name));
         fprintf(x->out, ",\"pid\":%" PRIu64 ",\"tid\":%d", x->pid + 2, run->cpu);
         time_us(x->out, "ts", run->begin);
         time_us(x->out, "dur", (int64_t)ct_span_ns(run->begin, run->end));
@@ -280,7 +266,7 @@ static void task_event(struct exporter *x, const struct ct_thread_row *r, const 
     comma(x);
     fprintf(x->out, "{\"ph\":\"%s\",\"cat\":\"task\",\"name\":",
             ev->kind == CT_EV_TASK_BEGIN ? "b" : "e");
-    json_bytes(x->out, type, strlen(type));
+    ct_json_string(x->out, type, strlen(type));
     fprintf(x->out, ",\"id\":\"0x%" PRIx64 "\",\"pid\":%" PRIu64 ",\"tid\":%" PRIu64, ev->args[0],
             x->pid, r->tid);
     time_us(x->out, "ts", ev->ts_ns);
@@ -322,7 +308,7 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
                     i = k;
         comma(x);
         fprintf(x->out, "{\"ph\":\"X\",\"cat\":\"region\",\"name\":");
-        json_bytes(x->out, s->regions[i].type, strlen(s->regions[i].type));
+        ct_json_string(x->out, s->regions[i].type, strlen(s->regions[i].type));
         fprintf(x->out, ",\"pid\":%" PRIu64 ",\"tid\":%" PRIu64, x->pid, r->tid);
         time_us(x->out, "ts", s->regions[i].begin);
         time_us(x->out, "dur", (int64_t)ct_span_ns(s->regions[i].begin, ev->ts_ns));
@@ -342,11 +328,11 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
         string_of(gen, ev->args[1], category, sizeof category);
         comma(x);
         fprintf(x->out, "{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"log\",\"name\":");
-        json_bytes(x->out, category, strlen(category));
+        ct_json_string(x->out, category, strlen(category));
         fprintf(x->out, ",\"pid\":%" PRIu64 ",\"tid\":%" PRIu64, x->pid, r->tid);
         time_us(x->out, "ts", ev->ts_ns);
         fprintf(x->out, ",\"args\":{\"message\":");
-        json_bytes(x->out, ev->bytes, ev->bytes_len);
+        ct_json_string(x->out, ev->bytes, ev->bytes_len);
         fputs("}}", x->out);
         break;
     }
@@ -433,7 +419,7 @@ static void metadata(struct exporter *x, uint64_t pid, const char *name)
     comma(x);
     fprintf(x->out, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%" PRIu64 ",\"args\":{\"name\":",
             pid);
-    json_bytes(x->out, name, strlen(name));
+    ct_json_string(x->out, name, strlen(name));
     fputs("}}", x->out);
 }
 
@@ -458,7 +444,7 @@ int ct_export_chrome(struct ct_reader *rd, FILE *out, uint64_t pid, const char *
                     p, r->tid);
             char label[48];
             snprintf(label, sizeof label, "%s %" PRIu64, r->name, r->tid);
-            json_bytes(out, label, strlen(label));
+            ct_json_string(out, label, strlen(label));
             fputs("}}", out);
         }
     }

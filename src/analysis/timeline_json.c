@@ -9,23 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "threads.h"
 
 /* ---- JSON ---- */
 
 static void json_str(FILE *out, const char *s)
 {
-    fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c < 0x20 || c >= 0x7f)
-            fprintf(out, "\\u%04x", c);
-        else
-            fputc(c, out);
-    }
-    fputc('"', out);
+    ct_json_string(out, s, strlen(s));
 }
 
 static const char *str(const struct ct_timeline *tl, uint32_t idx)

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "../analysis/json.h"
+
 #include "../format/reader.h"
 
 enum { CT_EXIT_OK = 0, CT_EXIT_BAD_INPUT = 1, CT_EXIT_USAGE = 2 };
@@ -27,8 +29,6 @@ int ct_cli_open_json_file(const struct ct_command *cmd, int argc, char **argv, b
                           const char **path, struct ct_reader *rd);
 /* Prints a reader error or warning as one line on stderr. */
 void ct_cli_report(const struct ct_reader *rd);
-/* Writes s as a JSON string literal (with quotes). */
-void ct_json_string(FILE *out, const void *s, size_t len);
 /* Writes bytes for people: printable ASCII as is, the rest escaped. */
 void ct_print_text(FILE *out, const void *s, size_t len);
 

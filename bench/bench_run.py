@@ -87,8 +87,9 @@ def symbols_cost(name, cmd, trace):
         without.append(measure(cmd, True, trace)[0])
         with_s.append(measure(cmd, "symbols", trace)[0])
     d = statistics.median(with_s) - statistics.median(without)
-    print(f"\nsymbols added to the trace when the program ends ({name}): +{d * 1e3:.0f} ms of "
-          f"ctrace run's time (--no-symbols skips it)")
+    noise = " (below the noise of this run)" if d < 0 else ""
+    print(f"\nsymbols added to the trace when the program ends ({name}): {d * 1e3:+.0f} ms of "
+          f"ctrace run's time{noise} (--no-symbols skips it)")
 
 
 def uncontended(trace):

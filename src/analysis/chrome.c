@@ -44,20 +44,13 @@ struct slice {
     uint64_t block_object;
 };
 
-struct wake {
-    uint64_t object;
-    int64_t ts;
-    uint64_t tid;
-};
-
 struct exporter {
     FILE *out;
     bool first;
     uint64_t pid;
     struct slice *slices;
     size_t nslices, cap;
-    struct wake *wakes, *unblocks;
-    size_t nwakes, nunblocks, wakes_cap, unblocks_cap;
+    struct ct_wakes wakes;
     struct {
         uint64_t id;
         char type[64];
@@ -162,19 +155,6 @@ static void on_interval(void *ctx, const struct ct_thread_row *r, int column, un
     s->reason = reason;
     s->begin = begin;
     s->end = end;
-}
-
-static void push_wake(struct wake **v, size_t *n, size_t *cap, struct wake w)
-{
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 256;
-        struct wake *grown = realloc(*v, c * sizeof *grown);
-        if (!grown)
-            return;
-        *v = grown;
-        *cap = c;
-    }
-    (*v)[(*n)++] = w;
 }
 
 static void string_of(const struct ct_gen *gen, uint64_t id, char *out, size_t cap)
@@ -349,69 +329,44 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
         s->block_object = ev->args[1];
         break;
     case CT_EV_UNBLOCK:
-        push_wake(&x->unblocks, &x->nunblocks, &x->unblocks_cap,
-                  (struct wake){s->block_object, ev->ts_ns, r->tid});
+        ct_wakes_add_unblock(&x->wakes, ev->ts_ns, r->tid, s->block_object);
         break;
     case CT_EV_SYSCALL: { /* a read of a pipe: a writer's wake links to its end */
         int at = ct_kind_arg(gen, CT_EV_SYSCALL, "object");
         uint64_t object = at >= 0 && (unsigned)at < ev->nargs ? ev->args[at] : 0;
         if (object && ev->args[3] < UINT64_MAX - ev->ts)
-            push_wake(&x->unblocks, &x->nunblocks, &x->unblocks_cap,
-                      (struct wake){object, ct_gen_ns(rd, gen, ev->ts + ev->args[3]), r->tid});
+            ct_wakes_add_unblock(&x->wakes, ct_gen_ns(rd, gen, ev->ts + ev->args[3]), r->tid,
+                                 object);
         break;
     }
     case CT_EV_WAKE:
-        push_wake(&x->wakes, &x->nwakes, &x->wakes_cap,
-                  (struct wake){ev->args[1], ev->ts_ns, r->tid});
+        ct_wakes_add_wake(&x->wakes, ev->ts_ns, r->tid, ev->args[1], (unsigned)ev->args[0]);
         break;
     }
 }
 
-static int by_object_time(const void *a, const void *b)
-{
-    const struct wake *x = a, *y = b;
-    if (x->object != y->object)
-        return x->object < y->object ? -1 : 1;
-    return x->ts < y->ts ? -1 : x->ts > y->ts;
-}
-
-/* Each unblock is linked to the last wake on its object before it, by
- * another thread: a flow arrow from waker to woken. */
+/* Each unblock linked to the last wake on its object before it, by
+ * another thread (ct_wakes_link): a flow arrow from waker to woken. */
 static void write_flows(struct exporter *x)
 {
-    if (x->nwakes)
-        qsort(x->wakes, x->nwakes, sizeof *x->wakes, by_object_time);
-    uint64_t id = 1;
-    for (size_t i = 0; i < x->nunblocks; i++) {
-        const struct wake *u = &x->unblocks[i];
-        size_t lo = 0, hi = x->nwakes;
-        while (lo < hi) { /* first wake not before (object, ts) */
-            size_t mid = (lo + hi) / 2;
-            const struct wake *w = &x->wakes[mid];
-            if (w->object < u->object || (w->object == u->object && w->ts <= u->ts))
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        for (size_t k = lo; k-- > 0 && x->wakes[k].object == u->object;) {
-            const struct wake *w = &x->wakes[k];
-            if (w->tid == u->tid)
-                continue;
-            comma(x);
-            fprintf(x->out, "{\"ph\":\"s\",\"cat\":\"wake\",\"name\":\"wake\",\"id\":%" PRIu64
-                            ",\"pid\":%" PRIu64 ",\"tid\":%" PRIu64,
-                    id, x->pid + 1, w->tid);
-            time_us(x->out, "ts", w->ts);
-            fputs("}", x->out);
-            comma(x);
-            fprintf(x->out, "{\"ph\":\"f\",\"bp\":\"e\",\"cat\":\"wake\",\"name\":\"wake\",\"id\":%" PRIu64
-                            ",\"pid\":%" PRIu64 ",\"tid\":%" PRIu64,
-                    id++, x->pid + 1, u->tid);
-            time_us(x->out, "ts", u->ts);
-            fputs("}", x->out);
-            break;
-        }
+    size_t n;
+    struct ct_wake_link *links = ct_wakes_link(&x->wakes, &n);
+    for (size_t i = 0; links && i < n; i++) {
+        const struct ct_wake_link *l = &links[i];
+        comma(x);
+        fprintf(x->out, "{\"ph\":\"s\",\"cat\":\"wake\",\"name\":\"wake\",\"id\":%zu"
+                        ",\"pid\":%" PRIu64 ",\"tid\":%" PRIu64,
+                i + 1, x->pid + 1, l->from);
+        time_us(x->out, "ts", l->tw);
+        fputs("}", x->out);
+        comma(x);
+        fprintf(x->out, "{\"ph\":\"f\",\"bp\":\"e\",\"cat\":\"wake\",\"name\":\"wake\",\"id\":%zu"
+                        ",\"pid\":%" PRIu64 ",\"tid\":%" PRIu64,
+                i + 1, x->pid + 1, l->to);
+        time_us(x->out, "ts", l->tu);
+        fputs("}", x->out);
     }
+    free(links);
 }
 
 static void metadata(struct exporter *x, uint64_t pid, const char *name)
@@ -458,8 +413,7 @@ int ct_export_chrome(struct ct_reader *rd, FILE *out, uint64_t pid, const char *
     fputs("\n]}\n", out);
     ct_threads_free(&t);
     free(x.slices);
-    free(x.wakes);
-    free(x.unblocks);
+    ct_wakes_free(&x.wakes);
     free(x.tasks);
     free(x.runs);
     return rc;

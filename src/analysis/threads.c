@@ -375,3 +375,85 @@ int ct_threads_visit(struct ct_reader *rd, struct ct_threads *out, const struct 
     }
     return 0;
 }
+
+/* ---- who woke whom (threads.h) ---- */
+
+static void push_link(struct ct_wake_link **v, size_t *n, size_t *cap, struct ct_wake_link l)
+{
+    if (*n == *cap) {
+        size_t grown_cap = *cap ? *cap * 2 : 256;
+        struct ct_wake_link *grown = realloc(*v, grown_cap * sizeof *grown);
+        if (!grown)
+            return; /* without memory, a link fewer */
+        *v = grown;
+        *cap = grown_cap;
+    }
+    (*v)[(*n)++] = l;
+}
+
+void ct_wakes_add_wake(struct ct_wakes *w, int64_t t, uint64_t tid, uint64_t object,
+                       unsigned reason)
+{
+    push_link(&w->wakes, &w->nwakes, &w->wakes_cap,
+              (struct ct_wake_link){.tw = t, .from = tid, .object = object,
+                                    .reason = (uint8_t)reason});
+}
+
+void ct_wakes_add_unblock(struct ct_wakes *w, int64_t t, uint64_t tid, uint64_t object)
+{
+    push_link(&w->unblocks, &w->nunblocks, &w->unblocks_cap,
+              (struct ct_wake_link){.tu = t, .to = tid, .object = object});
+}
+
+static int by_object_time(const void *a, const void *b)
+{
+    const struct ct_wake_link *x = a, *y = b;
+    if (x->object != y->object)
+        return x->object < y->object ? -1 : 1;
+    return x->tw < y->tw ? -1 : x->tw > y->tw;
+}
+
+static int by_unblock(const void *a, const void *b)
+{
+    const struct ct_wake_link *x = a, *y = b;
+    return x->tu < y->tu ? -1 : x->tu > y->tu;
+}
+
+struct ct_wake_link *ct_wakes_link(struct ct_wakes *w, size_t *n)
+{
+    *n = 0;
+    if (w->nwakes)
+        qsort(w->wakes, w->nwakes, sizeof *w->wakes, by_object_time);
+    struct ct_wake_link *links = malloc((w->nunblocks ? w->nunblocks : 1) * sizeof *links);
+    for (size_t i = 0; links && i < w->nunblocks; i++) {
+        const struct ct_wake_link *u = &w->unblocks[i];
+        size_t lo = 0, hi = w->nwakes;
+        while (lo < hi) { /* the first wake after (object, time) */
+            size_t mid = (lo + hi) / 2;
+            const struct ct_wake_link *k = &w->wakes[mid];
+            if (k->object < u->object || (k->object == u->object && k->tw <= u->tu))
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (size_t k = lo; k-- > 0 && w->wakes[k].object == u->object;) {
+            const struct ct_wake_link *x = &w->wakes[k];
+            if (x->from == u->to)
+                continue;
+            links[(*n)++] = (struct ct_wake_link){x->tw, u->tu, x->from, u->to, u->object,
+                                                  x->reason};
+            break;
+        }
+    }
+    if (*n)
+        qsort(links, *n, sizeof *links, by_unblock);
+    ct_wakes_free(w);
+    return links;
+}
+
+void ct_wakes_free(struct ct_wakes *w)
+{
+    free(w->wakes);
+    free(w->unblocks);
+    memset(w, 0, sizeof *w);
+}

@@ -77,6 +77,30 @@ struct ct_threads {
     uint64_t events;
 };
 
+/* Who woke whom: wakes (a thread's wake event on an object: a mutex,
+ * condvar, semaphore, pipe or eventfd) and unblocks (a thread's block on
+ * an object ended, or its read of a pipe or eventfd returned), gathered
+ * while reading, then linked: each unblock to the last wake on its object
+ * before it from another thread. Shared by the Chrome export's flow arrows
+ * and ctrace view's wake-up arrows. */
+struct ct_wake_link {
+    int64_t tw, tu;      /* the wake's time, the unblock's */
+    uint64_t from, to;   /* waker, woken */
+    uint64_t object;
+    uint8_t reason;      /* the wake's */
+};
+struct ct_wakes {
+    struct ct_wake_link *wakes, *unblocks;
+    size_t nwakes, nunblocks, wakes_cap, unblocks_cap;
+};
+void ct_wakes_add_wake(struct ct_wakes *w, int64_t t, uint64_t tid, uint64_t object,
+                       unsigned reason);
+void ct_wakes_add_unblock(struct ct_wakes *w, int64_t t, uint64_t tid, uint64_t object);
+/* The links, sorted by the unblock's time (malloc'd, *n of them; NULL
+ * without memory); w is emptied. */
+struct ct_wake_link *ct_wakes_link(struct ct_wakes *w, size_t *n);
+void ct_wakes_free(struct ct_wakes *w);
+
 /* Reads the whole trace. 0, or -1 with the error in rd. */
 int ct_threads_compute(struct ct_reader *rd, struct ct_threads *out);
 /* The same, calling the visitor as it goes. */

@@ -257,10 +257,9 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
         l->pending_object = object ? object : ev->args[1];
         l->pending_stack = gen_stack(tl, gen, ev->stack);
         /* A read of a pipe ends like an unblock: a writer's wake links to it. */
-        if (object && ev->args[3] < UINT64_MAX - ev->ts &&
-            GROW(tl->unblocks, tl->nunblocks, tl->unblocks_cap, 256))
-            tl->unblocks[tl->nunblocks++] = (struct tl_wake){
-                0, ct_gen_ns(rd, gen, ev->ts + ev->args[3]), 0, r->tid, object, 0};
+        if (object && ev->args[3] < UINT64_MAX - ev->ts)
+            ct_wakes_add_unblock(&tl->raw_wakes, ct_gen_ns(rd, gen, ev->ts + ev->args[3]),
+                                 r->tid, object);
         break;
     }
     case CT_EV_REGION_BEGIN:
@@ -305,30 +304,12 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
                                                    (uint32_t)ev->bytes_len};
         break;
     case CT_EV_UNBLOCK:
-        if (GROW(tl->unblocks, tl->nunblocks, tl->unblocks_cap, 256))
-            tl->unblocks[tl->nunblocks++] =
-                (struct tl_wake){0, ev->ts_ns, 0, r->tid, l->pending_object, 0};
+        ct_wakes_add_unblock(&tl->raw_wakes, ev->ts_ns, r->tid, l->pending_object);
         break;
     case CT_EV_WAKE:
-        if (GROW(tl->raw_wakes, tl->nraw, tl->raw_cap, 256))
-            tl->raw_wakes[tl->nraw++] =
-                (struct tl_wake){ev->ts_ns, 0, r->tid, 0, ev->args[1], (uint8_t)ev->args[0]};
+        ct_wakes_add_wake(&tl->raw_wakes, ev->ts_ns, r->tid, ev->args[1], (unsigned)ev->args[0]);
         break;
     }
-}
-
-static int by_object_time(const void *a, const void *b)
-{
-    const struct tl_wake *x = a, *y = b;
-    if (x->object != y->object)
-        return x->object < y->object ? -1 : 1;
-    return x->tw < y->tw ? -1 : x->tw > y->tw;
-}
-
-static int by_unblock(const void *a, const void *b)
-{
-    const struct tl_wake *x = a, *y = b;
-    return x->tu < y->tu ? -1 : x->tu > y->tu;
 }
 
 static int by_begin(const void *a, const void *b)
@@ -353,42 +334,6 @@ static int by_tid(const void *a, const void *b)
 {
     const struct tl_lane *x = a, *y = b;
     return x->tid < y->tid ? -1 : x->tid > y->tid;
-}
-
-/* Each unblock linked to the last wake on its object before it from
- * another thread (as the Chrome export's flow arrows). */
-static void link_wakes(struct ct_timeline *tl)
-{
-    if (tl->nraw)
-        qsort(tl->raw_wakes, tl->nraw, sizeof *tl->raw_wakes, by_object_time);
-    tl->wakes = malloc((tl->nunblocks ? tl->nunblocks : 1) * sizeof *tl->wakes);
-    if (!tl->wakes)
-        return;
-    for (size_t i = 0; i < tl->nunblocks; i++) {
-        const struct tl_wake *u = &tl->unblocks[i];
-        size_t lo = 0, hi = tl->nraw;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            const struct tl_wake *w = &tl->raw_wakes[mid];
-            if (w->object < u->object || (w->object == u->object && w->tw <= u->tu))
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        for (size_t k = lo; k-- > 0 && tl->raw_wakes[k].object == u->object;) {
-            const struct tl_wake *w = &tl->raw_wakes[k];
-            if (w->from == u->to)
-                continue;
-            tl->wakes[tl->nwakes++] = (struct tl_wake){w->tw, u->tu, w->from, u->to, u->object,
-                                                       w->reason};
-            break;
-        }
-    }
-    if (tl->nwakes)
-        qsort(tl->wakes, tl->nwakes, sizeof *tl->wakes, by_unblock);
-    free(tl->raw_wakes);
-    free(tl->unblocks);
-    tl->raw_wakes = tl->unblocks = NULL;
 }
 
 /* The coarse buckets of a lane (timeline.h); a lane without them (out of
@@ -529,7 +474,7 @@ int ct_timeline_build(struct ct_reader *rd, struct ct_timeline *tl,
         qsort(tl->logs, tl->nlogs, sizeof *tl->logs, by_log_time);
     if (tl->nlanes)
         qsort(tl->lanes, tl->nlanes, sizeof *tl->lanes, by_tid);
-    link_wakes(tl);
+    tl->wakes = ct_wakes_link(&tl->raw_wakes, &tl->nwakes);
     pack_tasks(tl);
     ct_threads_free(&t);
     /* Symbols from the first generation's modules (not in the fuzzer:
@@ -573,8 +518,7 @@ void ct_timeline_free(struct ct_timeline *tl)
     free(tl->tasks);
     free(tl->task_bars);
     free(tl->wakes);
-    free(tl->raw_wakes);
-    free(tl->unblocks);
+    ct_wakes_free(&tl->raw_wakes);
     free(tl->text);
     free(tl->strings);
     free(tl->string_hash);

@@ -19,6 +19,7 @@
 
 #include "../format/reader.h"
 #include "symbols.h"
+#include "threads.h"
 
 struct tl_span {
     int64_t b, e;
@@ -75,7 +76,7 @@ struct tl_log { int64_t t; uint64_t tid, task; uint32_t category, text, len; };
 struct tl_task { uint64_t id, parent, tid; uint32_t type; int64_t b, e; uint32_t row; };
 /* e < 0 while open; the timeline's task rows: CT_TL_TASK_ROWS, packed. */
 #define CT_TL_TASK_ROWS 8
-struct tl_wake { int64_t tw, tu; uint64_t from, to, object; uint8_t reason; };
+#define tl_wake ct_wake_link /* threads.h */
 
 #define CT_TL_BUCKETS 262144
 
@@ -112,8 +113,7 @@ struct ct_timeline {
     struct ct_symbols *symbols;
     uint64_t events;
     /* Building. */
-    struct tl_wake *raw_wakes, *unblocks;
-    size_t nraw, raw_cap, nunblocks, unblocks_cap;
+    struct ct_wakes raw_wakes;
 };
 
 /* The coarse bucket of a lane that time t falls in (clamped). */

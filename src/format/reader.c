@@ -5,7 +5,8 @@
  * before it is used, and every count against the smallest size its entries
  * could have before anything is allocated for it, so a hostile file can
  * neither make the reader read out of bounds nor allocate more than a small
- * multiple of the file's own size.
+ * multiple of the file's own size. Where the bytes come from (a mapping,
+ * memory, or pread into a buffer) is file.c's; the skim is skim.c's.
  */
 #include "reader.h"
 
@@ -20,19 +21,9 @@
 #include <unistd.h>
 
 #include "crc32c.h"
+#include "reader_impl.h"
 
-/* The fuzz target builds the reader with checksums ignored, so that the
- * fuzzer reaches what lies behind them (as zstd and others do). */
-#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-#define CHECKSUMS_DIFFER(a, b) ((void)(a), (void)(b), false)
-#else
-#define CHECKSUMS_DIFFER(a, b) ((a) != (b))
-#endif
-
-static int fail(struct ct_reader *rd, uint64_t offset, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(struct ct_reader *rd, uint64_t offset, const char *fmt, ...)
+int ct_rd_fail(struct ct_reader *rd, uint64_t offset, const char *fmt, ...)
 {
     char what[400];
     va_list ap;
@@ -43,230 +34,6 @@ static int fail(struct ct_reader *rd, uint64_t offset, const char *fmt, ...)
              (unsigned long long)offset, what);
     rd->failed = true;
     return -1;
-}
-
-static uint64_t offset_of(const struct ct_reader *rd, const uint8_t *p)
-{
-    return !rd->streamed ? (uint64_t)(p - rd->data) : rd->buf_off + (uint64_t)(p - rd->buf);
-}
-
-/* The bytes at file offset `at`; when streamed, load_span has read them. */
-static const uint8_t *at_ptr(const struct ct_reader *rd, uint64_t at)
-{
-    return !rd->streamed ? rd->data + at : rd->buf + (at - rd->buf_off);
-}
-
-/* Streamed: makes the buffer hold [buf_off, upto) (upto <= size), reading
- * what it lacks; a bigger buffer only between spans, as nothing points
- * into it then. -1 when the file cannot be read. */
-static int fill_to(struct ct_reader *rd, uint64_t upto)
-{
-    uint64_t need = upto - rd->buf_off;
-    if (need <= rd->buf_len)
-        return 0;
-    if (need > rd->buf_cap) {
-        size_t cap = rd->buf_cap ? rd->buf_cap : 64u << 10;
-        while (cap < need)
-            cap *= 2;
-        uint8_t *grown = realloc(rd->buf, cap);
-        if (!grown)
-            return fail(rd, upto, "out of memory for a %zu-byte read buffer", cap);
-        rd->buf = grown;
-        rd->buf_cap = cap;
-    }
-    /* Read a little ahead (1 MiB), in few calls: a span is read in large
-     * pieces, and little is left over to move at the next span. */
-    uint64_t want = (need + (1u << 20) - 1) & ~(uint64_t)((1u << 20) - 1);
-    if (want > rd->buf_cap)
-        want = rd->buf_cap;
-    if (rd->buf_off + want > rd->size)
-        want = rd->size - rd->buf_off;
-    while (rd->buf_len < want) {
-        ssize_t n = pread(rd->fd, rd->buf + rd->buf_len, want - rd->buf_len,
-                          (off_t)(rd->buf_off + rd->buf_len));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (rd->buf_len >= need)
-                break;
-            return fail(rd, rd->buf_off + rd->buf_len, "cannot read: %s",
-                        n < 0 ? strerror(errno) : "the file became shorter while it was read");
-        }
-        rd->buf_len += (uint64_t)n;
-    }
-    return 0;
-}
-
-/* Streamed: reads the records from rd->off up to and including the next
- * generation's end (or the file's end record, or its end), so that every
- * pointer into them stays valid while that generation is read. Stops at a
- * header it cannot trust, with that header read: next_record reports it. */
-static int load_span(struct ct_reader *rd)
-{
-    if (!rd->streamed)
-        return 0;
-    /* Keep the unread bytes already in the buffer: move them to its start. */
-    uint64_t keep = rd->off - rd->buf_off < rd->buf_len ? rd->buf_len - (rd->off - rd->buf_off) : 0;
-    if (keep)
-        memmove(rd->buf, rd->buf + (rd->off - rd->buf_off), keep);
-    rd->buf_off = rd->off;
-    rd->buf_len = keep;
-    uint64_t at = rd->off;
-    while (at < rd->size) {
-        uint64_t head = rd->size - at < CT_RECORD_HEADER_SIZE ? rd->size - at
-                                                               : CT_RECORD_HEADER_SIZE;
-        if (fill_to(rd, at + head) != 0)
-            return -1;
-        if (head < CT_RECORD_HEADER_SIZE)
-            break;
-        const uint8_t *h = at_ptr(rd, at);
-        unsigned type = h[0];
-        uint32_t len = ct_get_u32(h + 4);
-        if (type == 0 || type >= CT_REC_MAX || len > CT_MAX_RECORD ||
-            len > rd->size - at - CT_RECORD_HEADER_SIZE)
-            break;
-        at += CT_RECORD_HEADER_SIZE + (uint64_t)len;
-        if (fill_to(rd, at) != 0)
-            return -1;
-        if (type == CT_REC_GEN_END || type == CT_REC_END)
-            break;
-    }
-    return 0;
-}
-
-static int check_header(struct ct_reader *rd)
-{
-    if (rd->size == 0)
-        return fail(rd, 0, "empty file, expected a ctrace trace");
-    if (rd->streamed && fill_to(rd, rd->size < CT_FILE_HEADER_SIZE ? rd->size : CT_FILE_HEADER_SIZE))
-        return -1;
-    const uint8_t *data = at_ptr(rd, 0);
-    if (rd->size < CT_MAGIC_LEN || memcmp(data, CT_MAGIC, CT_MAGIC_LEN) != 0)
-        return fail(rd, 0, "not a ctrace trace (expected the magic bytes \\x89CTRACE\\n)");
-    if (rd->size < CT_FILE_HEADER_SIZE)
-        return fail(rd, rd->size, "file ends inside its %d-byte header", CT_FILE_HEADER_SIZE);
-    rd->version_major = ct_get_u16(data + 8);
-    rd->version_minor = ct_get_u16(data + 10);
-    uint32_t endian = ct_get_u32(data + 12);
-    if (endian != CT_ENDIAN_CHECK)
-        return fail(rd, 12, "byte-order check is 0x%08x, expected 0x%08x", endian,
-                    CT_ENDIAN_CHECK);
-    if (rd->version_major != CT_VERSION_MAJOR)
-        return fail(rd, 8, "format version %u.%u, this reader reads version %d.x",
-                    rd->version_major, rd->version_minor, CT_VERSION_MAJOR);
-    uint32_t crc = ct_get_u32(data + 20);
-    if (CHECKSUMS_DIFFER(crc, ct_crc32c(0, data, 20)))
-        return fail(rd, 20, "header checksum mismatch (corrupted header)");
-    for (int i = 24; i < CT_FILE_HEADER_SIZE; i++)
-        if (data[i] != 0)
-            return fail(rd, (uint64_t)i, "reserved header byte is 0x%02x, expected 0",
-                        data[i]);
-    uint32_t header_size = ct_get_u32(data + 16);
-    if (header_size != CT_FILE_HEADER_SIZE)
-        return fail(rd, 16, "header size %u, expected %d",
-                    header_size, CT_FILE_HEADER_SIZE);
-    rd->off = header_size;
-    return 0;
-}
-
-int ct_rd_open_mem(struct ct_reader *rd, const void *data, size_t size, const char *name)
-{
-    memset(rd, 0, sizeof *rd);
-    rd->path = name;
-    rd->fd = -1;
-    rd->data = data;
-    rd->size = size;
-    return check_header(rd);
-}
-
-int ct_rd_read_at(const struct ct_reader *rd, uint64_t off, void *out, size_t len)
-{
-    if (off > rd->size || len > rd->size - off)
-        return -1;
-    if (!rd->streamed) {
-        memcpy(out, rd->data + off, len);
-        return 0;
-    }
-    for (size_t done = 0; done < len;) {
-        ssize_t n = pread(rd->fd, (uint8_t *)out + done, len - done, (off_t)(off + done));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        done += (size_t)n;
-    }
-    return 0;
-}
-
-static int open_file(struct ct_reader *rd, const char *path, struct stat *st)
-{
-    memset(rd, 0, sizeof *rd);
-    rd->path = path;
-    rd->fd = -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return fail(rd, 0, "cannot open: %s", strerror(errno));
-    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
-        close(fd);
-        return fail(rd, 0, "not a regular file");
-    }
-    rd->size = (size_t)st->st_size;
-    return fd;
-}
-
-int ct_rd_open(struct ct_reader *rd, const char *path)
-{
-    struct stat st;
-    int fd = open_file(rd, path, &st);
-    if (fd < 0)
-        return -1;
-    rd->fd = fd;
-    rd->streamed = true;
-    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    if (check_header(rd) != 0) {
-        ct_rd_close(rd); /* keeps the error: callers do not close a failed open */
-        return -1;
-    }
-    return 0;
-}
-
-int ct_rd_open_mapped(struct ct_reader *rd, const char *path)
-{
-    struct stat st;
-    int fd = open_file(rd, path, &st);
-    if (fd < 0)
-        return -1;
-    if (rd->size > 0) {
-        void *map = mmap(NULL, rd->size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (map == MAP_FAILED) {
-            close(fd);
-            return fail(rd, 0, "cannot map: %s", strerror(errno));
-        }
-        madvise(map, rd->size, MADV_SEQUENTIAL);
-        rd->data = map;
-        rd->mapped = true;
-    }
-    close(fd);
-    if (check_header(rd) != 0) {
-        ct_rd_close(rd);
-        return -1;
-    }
-    return 0;
-}
-
-void ct_rd_close(struct ct_reader *rd)
-{
-    if (rd->mapped)
-        munmap((void *)rd->data, rd->size);
-    if (rd->streamed && rd->fd >= 0)
-        close(rd->fd);
-    rd->streamed = false;
-    free(rd->buf);
-    rd->buf = NULL;
-    rd->buf_cap = rd->buf_len = 0;
-    rd->fd = -1;
-    rd->data = NULL;
-    rd->mapped = false;
 }
 
 /* ---- id maps ---- */
@@ -360,9 +127,6 @@ static bool split_names(struct ct_kind *kind, const uint8_t *names, uint64_t len
     return len == 0 ? strlen(kind->args) == 0 : n + 1 == strlen(kind->args);
 }
 
-/* What a skimmed varint is (skim_one). */
-enum { SKIM_PLAIN, SKIM_STRING, SKIM_STACK, SKIM_TASK, SKIM_BYTES };
-
 /* What decoding needs of a kind's letters, worked out once. */
 static void derive(struct ct_kind *kind)
 {
@@ -422,12 +186,12 @@ static void default_kinds(struct ct_gen *gen)
 #define GET(c, v, what)                                                       \
     do {                                                                      \
         if (ct_get_uleb((c), (v)) != 0)                                       \
-            return fail(rd, offset_of(rd, (c)->p), "bad or missing %s", what); \
+            return fail(rd, ct_rd_offset(rd, (c)->p), "bad or missing %s", what); \
     } while (0)
 #define GET_BYTES(c, ptr, n, what)                                            \
     do {                                                                      \
         if (ct_get_bytes((c), (ptr), (n)) != 0)                               \
-            return fail(rd, offset_of(rd, (c)->p), "bad or missing %s", what); \
+            return fail(rd, ct_rd_offset(rd, (c)->p), "bad or missing %s", what); \
     } while (0)
 
 /* An argument list is well formed: known letters, a stack only last, at
@@ -458,7 +222,7 @@ static int read_schema(struct ct_reader *rd, struct ct_gen *gen, struct ct_curso
     uint64_t count;
     GET(c, &count, "schema entry count");
     if (count > CT_MAX_KINDS)
-        return fail(rd, offset_of(rd, c->p), "%llu event kinds, at most %d expected",
+        return fail(rd, ct_rd_offset(rd, c->p), "%llu event kinds, at most %d expected",
                     (unsigned long long)count, CT_MAX_KINDS);
     for (uint64_t i = 0; i < count; i++) {
         uint64_t id, timed, name_len, args_len, names_len;
@@ -471,13 +235,13 @@ static int read_schema(struct ct_reader *rd, struct ct_gen *gen, struct ct_curso
         GET_BYTES(c, &names, &names_len, "event kind argument names");
         if (id == 0 || id >= CT_MAX_KINDS || timed > 1 || name_len == 0 || name_len > 31 ||
             !valid_args(args, args_len))
-            return fail(rd, offset_of(rd, at), "malformed schema entry for event kind %llu",
+            return fail(rd, ct_rd_offset(rd, at), "malformed schema entry for event kind %llu",
                         (unsigned long long)id);
         struct ct_kind *kind = &gen->kinds[id];
         if (kind->known) {
             if (kind->timed != timed || strlen(kind->args) != args_len ||
                 memcmp(kind->args, args, args_len) != 0)
-                return fail(rd, offset_of(rd, at),
+                return fail(rd, ct_rd_offset(rd, at),
                             "event kind %llu (%s) has arguments '%.*s' in the file, "
                             "expected '%s'",
                             (unsigned long long)id, kind->name, (int)args_len, args,
@@ -491,7 +255,7 @@ static int read_schema(struct ct_reader *rd, struct ct_gen *gen, struct ct_curso
         memcpy(kind->args, args, args_len);
         kind->args[args_len] = 0;
         if (!split_names(kind, names, names_len))
-            return fail(rd, offset_of(rd, at), "bad argument names for event kind %llu",
+            return fail(rd, ct_rd_offset(rd, at), "bad argument names for event kind %llu",
                         (unsigned long long)id);
         derive(kind);
     }
@@ -529,7 +293,7 @@ static int read_count(struct ct_reader *rd, struct ct_cursor *c, uint64_t min_si
 {
     GET(c, count, what);
     if (*count > (uint64_t)(c->end - c->p) / min_size)
-        return fail(rd, offset_of(rd, c->p), "%llu %s cannot fit in the %llu bytes left",
+        return fail(rd, ct_rd_offset(rd, c->p), "%llu %s cannot fit in the %llu bytes left",
                     (unsigned long long)*count, what, (unsigned long long)(c->end - c->p));
     return 0;
 }
@@ -541,7 +305,7 @@ static int read_modules(struct ct_reader *rd, struct ct_gen *gen, struct ct_curs
         return -1;
     struct ct_rd_module *m = calloc(count ? count : 1, sizeof *m);
     if (!m)
-        return fail(rd, offset_of(rd, c->p), "out of memory");
+        return fail(rd, ct_rd_offset(rd, c->p), "out of memory");
     free(gen->modules);
     gen->modules = m;
     gen->nmodules = 0;
@@ -562,10 +326,10 @@ static int read_threads(struct ct_reader *rd, struct ct_gen *gen, struct ct_curs
     if (read_count(rd, c, 3, "threads", &count) != 0)
         return -1;
     if (count > SIZE_MAX / sizeof(struct ct_rd_thread) - gen->nthreads - 1)
-        return fail(rd, offset_of(rd, c->p), "too many threads");
+        return fail(rd, ct_rd_offset(rd, c->p), "too many threads");
     struct ct_rd_thread *t = realloc(gen->threads, (gen->nthreads + count + 1) * sizeof *t);
     if (!t)
-        return fail(rd, offset_of(rd, c->p), "out of memory");
+        return fail(rd, ct_rd_offset(rd, c->p), "out of memory");
     gen->threads = t;
     for (uint64_t i = 0; i < count; i++) {
         struct ct_rd_thread e;
@@ -573,12 +337,12 @@ static int read_threads(struct ct_reader *rd, struct ct_gen *gen, struct ct_curs
         GET(c, &e.flags, "thread flags");
         GET_BYTES(c, &e.name, &e.name_len, "thread name");
         if (e.tid == UINT64_MAX)
-            return fail(rd, offset_of(rd, c->p), "thread id out of range");
+            return fail(rd, ct_rd_offset(rd, c->p), "thread id out of range");
         /* A later table's entry for a thread replaces the earlier one. */
         bool added;
         struct ct_idmap_entry *slot = idmap_put(&gen->thread_index, e.tid + 1, &added);
         if (!slot)
-            return fail(rd, offset_of(rd, c->p), "out of memory");
+            return fail(rd, ct_rd_offset(rd, c->p), "out of memory");
         if (added)
             slot->len = gen->nthreads++;
         gen->threads[slot->len] = e;
@@ -617,7 +381,7 @@ static int read_lost(struct ct_reader *rd, struct ct_gen *gen, struct ct_cursor 
         size_t cap = gen->lost_cap ? gen->lost_cap * 2 : 16;
         struct ct_rd_lost *n = realloc(gen->lost, cap * sizeof *n);
         if (!n)
-            return fail(rd, offset_of(rd, c->p), "out of memory");
+            return fail(rd, ct_rd_offset(rd, c->p), "out of memory");
         gen->lost = n;
         gen->lost_cap = cap;
     }
@@ -635,7 +399,7 @@ static int next_record(struct ct_reader *rd, unsigned *type, struct ct_cursor *c
     if (rd->size - at < CT_RECORD_HEADER_SIZE)
         return fail(rd, at, "file ends inside a record header (%llu of %d bytes)",
                     (unsigned long long)(rd->size - at), CT_RECORD_HEADER_SIZE);
-    const uint8_t *h = at_ptr(rd, at);
+    const uint8_t *h = ct_rd_at(rd, at);
     *type = h[0];
     uint32_t len = ct_get_u32(h + 4);
     if (*type == 0 || *type >= CT_REC_MAX || h[1] || h[2] || h[3])
@@ -667,7 +431,7 @@ static int read_gen_begin(struct ct_reader *rd, struct ct_gen *gen, struct ct_cu
     GET(c, &gen->base_real_ns, "generation base wall clock");
     GET(c, &gen->q32, "clock calibration");
     if (gen->q32 == 0)
-        return fail(rd, offset_of(rd, c->p), "clock calibration is zero");
+        return fail(rd, ct_rd_offset(rd, c->p), "clock calibration is zero");
     return 0;
 }
 
@@ -682,10 +446,10 @@ static int read_gen_end(struct ct_reader *rd, struct ct_gen *gen, struct ct_curs
     if (c->p < c->end) /* a later field, optional */
         GET(c, &gen->refs_dropped, "dropped reference count");
     if (number != gen->number)
-        return fail(rd, offset_of(rd, c->p), "end of generation %llu inside generation %llu",
+        return fail(rd, ct_rd_offset(rd, c->p), "end of generation %llu inside generation %llu",
                     (unsigned long long)number, (unsigned long long)gen->number);
     if (gen->end_batches != gen->nbatches)
-        return fail(rd, offset_of(rd, c->p), "generation %llu has %zu batches, its end says %llu",
+        return fail(rd, ct_rd_offset(rd, c->p), "generation %llu has %zu batches, its end says %llu",
                     (unsigned long long)number, gen->nbatches,
                     (unsigned long long)gen->end_batches);
     /* The generation's own clock readings give its exact rate. */
@@ -742,7 +506,7 @@ int ct_rd_next_gen(struct ct_reader *rd, struct ct_gen *gen)
     }
     if (rd->at_end)
         return 0;
-    if (load_span(rd) != 0)
+    if (ct_rd_load_span(rd) != 0)
         return -1;
     unsigned type;
     struct ct_cursor c;
@@ -866,7 +630,7 @@ int ct_rd_next_event(struct ct_reader *rd, struct ct_event_iter *it, struct ct_e
     if (c->p >= c->end)
         return 0;
     struct ct_gen *gen = it->gen;
-    ev->offset = offset_of(rd, c->p);
+    ev->offset = ct_rd_offset(rd, c->p);
     uint8_t byte = *c->p++;
     ev->kind = byte & CT_KIND_MASK;
     const struct ct_kind *kind = &gen->kinds[ev->kind];
@@ -965,104 +729,6 @@ int ct_rd_next_event(struct ct_reader *rd, struct ct_event_iter *it, struct ct_e
                                                             : frames_end) < 0 ? -1 : 1;
     }
     return 1;
-}
-
-/* Skips one varint of at most 9 bytes (no overflow possible); false for
- * anything else, which the full decoder then reports precisely. */
-static inline bool skip_uleb(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-    const uint8_t *q = *p;
-    if (q < end && *q < 0x80) { /* most are one byte */
-        *v = *q;
-        *p = q + 1;
-        return true;
-    }
-    uint64_t value = 0;
-    for (unsigned shift = 0; shift < 63; shift += 7) {
-        if (q >= end)
-            return false;
-        uint8_t b = *q++;
-        value |= (uint64_t)(b & 0x7F) << shift;
-        if (!(b & 0x80)) {
-            *p = q;
-            *v = value;
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Steps over one event of a kind the caller only counts: what ts, the
- * task of later same-task events and the defined-id memory need, no
- * struct ct_event. False when the event is not a plain one (a definition,
- * frames, an unusual varint, an id not yet seen): the caller decodes it
- * fully, which reports any error precisely. The kind's plan lists its
- * varints and what each is for. */
-static bool skim_one(struct ct_event_iter *it, const struct ct_kind *kind, uint8_t byte)
-{
-    unsigned flags = (byte & CT_KIND_STACK ? 1 : 0) | (byte & CT_KIND_SAME_TASK ? 2 : 0);
-    if (((flags & 1) && !kind->has_stack) || ((flags & 2) && !kind->has_task))
-        return false;
-    unsigned n = kind->plan_len[flags];
-    if (!n--)
-        return false;
-    const uint8_t *plan = kind->plan[flags];
-    const uint8_t *p = it->c.p + 1, *end = it->c.end;
-    uint64_t v, ts = it->ts, task = it->last_task, bad = 0;
-    if (kind->timed) {
-        if (!skip_uleb(&p, end, &v))
-            return false;
-        bad |= v > UINT64_MAX - ts;
-        ts += v;
-    }
-    for (unsigned i = 0; i < n; i++) {
-        if (!skip_uleb(&p, end, &v))
-            return false;
-        switch (plan[i]) {
-        case SKIM_STRING:
-            bad |= v && v != it->known_strings[v & 15];
-            break;
-        case SKIM_STACK:
-            bad |= v && v != it->known_stacks[v & 15];
-            break;
-        case SKIM_TASK:
-            task += (uint64_t)ct_unzigzag(v);
-            break;
-        case SKIM_BYTES:
-            if (v > (uint64_t)(end - p))
-                return false;
-            p += v;
-            break;
-        }
-    }
-    if (bad)
-        return false;
-    it->c.p = p;
-    it->ts = ts;
-    it->last_task = task;
-    return true;
-}
-
-int ct_rd_skim_events(struct ct_reader *rd, struct ct_event_iter *it, uint64_t decode,
-                      uint64_t counts[CT_MAX_KINDS], struct ct_event *ev)
-{
-    const struct ct_kind *kinds = it->gen->kinds;
-    while (it->c.p < it->c.end) {
-        uint8_t byte = *it->c.p;
-        unsigned k = byte & CT_KIND_MASK;
-        if (!(decode >> k & 1) && kinds[k].defined && k != CT_EV_STRING && k != CT_EV_STACK &&
-            skim_one(it, &kinds[k], byte)) {
-            counts[k]++;
-            continue;
-        }
-        int r = ct_rd_next_event(rd, it, ev);
-        if (r <= 0)
-            return r;
-        counts[ev->kind]++;
-        if (decode >> ev->kind & 1)
-            return 1;
-    }
-    return 0;
 }
 
 int ct_kind_arg(const struct ct_gen *gen, unsigned kind, const char *name)

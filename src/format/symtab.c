@@ -1,20 +1,15 @@
 /*
  * symtab.c - the symbols `ctrace run` embeds in a trace (SYMBOLS records,
- * format 1.1; docs/format.md), found by walking the records' headers.
+ * format 1.1; docs/format.md), found where the reader saw them, or by
+ * walking the records' headers.
  */
-#include "reader.h"
+#include "reader_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "bytes.h"
 #include "crc32c.h"
-
-#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-#define CHECKSUMS_DIFFER(a, b) ((void)(a), (void)(b), 0)
-#else
-#define CHECKSUMS_DIFFER(a, b) ((a) != (b))
-#endif
 
 static int by_pc(const void *a, const void *b)
 {

@@ -21,7 +21,6 @@
 #include "sched.h"
 
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -40,10 +39,23 @@ static struct {
     uint64_t base_units, base_mono_ns, q32;
 } clock_base;
 
+/* Opens /proc/self/task/TID/FILE; the path built by hand (a thread may
+ * register inside a signal handler: no stdio there). */
 static int proc_open(pid_t tid, const char *file)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%d/%s", (int)tid, file);
+    char path[64] = "/proc/self/task/", digits[16];
+    size_t n = strlen(path), k = 0;
+    unsigned v = (unsigned)tid;
+    do
+        digits[k++] = (char)('0' + v % 10);
+    while ((v /= 10) && k < sizeof digits);
+    while (k && n < sizeof path - 1)
+        path[n++] = digits[--k];
+    if (n < sizeof path - 1)
+        path[n++] = '/';
+    for (; *file && n < sizeof path - 1; file++)
+        path[n++] = *file;
+    path[n] = 0;
     return (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 }
 
@@ -64,17 +76,30 @@ static bool proc_read(int fd, char *buf, size_t size)
     return true;
 }
 
-/* schedstat: "run_ns wait_ns timeslices". */
+/* Reads a decimal number at *p, past leading spaces; false if none. */
+static bool parse_number(const char **p, uint64_t *out)
+{
+    const char *q = *p;
+    while (*q == ' ')
+        q++;
+    if (*q < '0' || *q > '9')
+        return false;
+    uint64_t v = 0;
+    while (*q >= '0' && *q <= '9')
+        v = v * 10 + (uint64_t)(*q++ - '0');
+    *p = q;
+    *out = v;
+    return true;
+}
+
+/* schedstat: "run_ns wait_ns timeslices" (parsed by hand: this runs when
+ * a thread registers, perhaps in a signal handler). */
 static bool read_schedstat(int fd, uint64_t *run, uint64_t *wait, uint64_t *slices)
 {
     char buf[96];
-    unsigned long long a, b, c;
-    if (!proc_read(fd, buf, sizeof buf) || sscanf(buf, "%llu %llu %llu", &a, &b, &c) != 3)
-        return false;
-    *run = a;
-    *wait = b;
-    *slices = c;
-    return true;
+    const char *p = buf;
+    return proc_read(fd, buf, sizeof buf) && parse_number(&p, run) && parse_number(&p, wait) &&
+           parse_number(&p, slices);
 }
 
 /* stat: field 39, the CPU the thread last ran on; fields are counted after
@@ -89,7 +114,8 @@ static unsigned read_cpu(int fd)
         return UINT32_MAX;
     for (int field = 2; field < 39 && p; field++)
         p = strchr(p + 1, ' ');
-    return p ? (unsigned)strtoul(p + 1, NULL, 10) : UINT32_MAX;
+    uint64_t cpu;
+    return p && parse_number(&p, &cpu) && cpu < UINT32_MAX ? (unsigned)cpu : UINT32_MAX;
 }
 
 /* Turns scheduling on for a session if the kernel grants it: one probe on

@@ -37,7 +37,15 @@ static inline bool skip_uleb(const uint8_t **p, const uint8_t *end, uint64_t *v)
  * frames, an unusual varint, an id not yet seen): the caller decodes it
  * fully, which reports any error precisely. The kind's plan lists its
  * varints and what each is for. */
-static bool skim_one(struct ct_event_iter *it, const struct ct_kind *kind, uint8_t byte)
+/* The skim's state, kept in registers across events and written back to
+ * the iterator only when the full decoder takes over. */
+struct skim_state {
+    const uint8_t *p;
+    uint64_t ts, task;
+};
+
+static inline bool skim_one(struct skim_state *st, const struct ct_event_iter *it,
+                            const struct ct_kind *kind, uint8_t byte)
 {
     unsigned flags = (byte & CT_KIND_STACK ? 1 : 0) | (byte & CT_KIND_SAME_TASK ? 2 : 0);
     if (((flags & 1) && !kind->has_stack) || ((flags & 2) && !kind->has_task))
@@ -46,8 +54,8 @@ static bool skim_one(struct ct_event_iter *it, const struct ct_kind *kind, uint8
     if (!n--)
         return false;
     const uint8_t *plan = kind->plan[flags];
-    const uint8_t *p = it->c.p + 1, *end = it->c.end;
-    uint64_t v, ts = it->ts, task = it->last_task, bad = 0;
+    const uint8_t *p = st->p + 1, *end = it->c.end;
+    uint64_t v, ts = st->ts, task = st->task, bad = 0;
     if (kind->timed) {
         if (!skip_uleb(&p, end, &v))
             return false;
@@ -76,9 +84,9 @@ static bool skim_one(struct ct_event_iter *it, const struct ct_kind *kind, uint8
     }
     if (bad)
         return false;
-    it->c.p = p;
-    it->ts = ts;
-    it->last_task = task;
+    st->p = p;
+    st->ts = ts;
+    st->task = task;
     return true;
 }
 
@@ -86,20 +94,29 @@ int ct_rd_skim_events(struct ct_reader *rd, struct ct_event_iter *it, uint64_t d
                       uint64_t counts[CT_MAX_KINDS], struct ct_event *ev)
 {
     const struct ct_kind *kinds = it->gen->kinds;
-    while (it->c.p < it->c.end) {
-        uint8_t byte = *it->c.p;
+    struct skim_state st = {it->c.p, it->ts, it->last_task};
+    const uint8_t *end = it->c.end;
+    while (st.p < end) {
+        uint8_t byte = *st.p;
         unsigned k = byte & CT_KIND_MASK;
         if (!(decode >> k & 1) && kinds[k].defined && k != CT_EV_STRING && k != CT_EV_STACK &&
-            skim_one(it, &kinds[k], byte)) {
+            skim_one(&st, it, &kinds[k], byte)) {
             counts[k]++;
             continue;
         }
+        it->c.p = st.p;
+        it->ts = st.ts;
+        it->last_task = st.task;
         int r = ct_rd_next_event(rd, it, ev);
         if (r <= 0)
             return r;
         counts[ev->kind]++;
         if (decode >> ev->kind & 1)
             return 1;
+        st = (struct skim_state){it->c.p, it->ts, it->last_task};
     }
+    it->c.p = st.p;
+    it->ts = st.ts;
+    it->last_task = st.task;
     return 0;
 }

@@ -105,12 +105,16 @@ static inline int ct_get_uleb(struct ct_cursor *c, uint64_t *out)
     return -1;
 }
 
+/* A length and that many bytes; on failure *bytes and *len are left as
+ * they were. */
 static inline int ct_get_bytes(struct ct_cursor *c, const uint8_t **bytes, uint64_t *len)
 {
-    if (ct_get_uleb(c, len) != 0 || *len > (uint64_t)(c->end - c->p))
+    uint64_t n;
+    if (ct_get_uleb(c, &n) != 0 || n > (uint64_t)(c->end - c->p))
         return -1;
     *bytes = c->p;
-    c->p += *len;
+    *len = n;
+    c->p += n;
     return 0;
 }
 

@@ -264,7 +264,10 @@ static int read_schema(struct ct_reader *rd, struct ct_gen *gen, struct ct_curso
 
 static int read_process(struct ct_reader *rd, struct ct_gen *gen, struct ct_cursor *c)
 {
-    struct ct_rd_process *p = &gen->process;
+    /* Read whole into a copy: a record that fails halfway must not leave
+     * a generation's process half overwritten (its bytes from one record,
+     * its lengths from another). */
+    struct ct_rd_process copy = {0}, *p = &copy;
     GET(c, &p->pid, "pid");
     GET(c, &p->ppid, "parent pid");
     GET(c, &p->start_mono_ns, "start time");
@@ -279,6 +282,7 @@ static int read_process(struct ct_reader *rd, struct ct_gen *gen, struct ct_curs
     p->sched = 0;
     if (c->p < c->end) /* added in 1.0 after the first files: optional */
         GET(c, &p->sched, "scheduling source");
+    gen->process = copy;
     gen->has_process = true;
     if (!rd->have_start) {
         rd->have_start = true;

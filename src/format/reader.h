@@ -48,7 +48,7 @@ struct ct_rd_module {
 
 struct ct_rd_process {
     uint64_t pid, ppid, start_mono_ns, start_real_ns, ncpu, clock_hz, shift, tsc;
-    uint64_t sched; /* 0 none, 1 perf context switches (absent: 0) */
+    uint64_t sched; /* 0 none, 1 perf context switches, 2 schedstat samples (absent: 0) */
     const uint8_t *host, *exe, *cmdline;
     uint64_t host_len, exe_len, cmdline_len;
 };

@@ -100,18 +100,17 @@ int read_trace_streamed(const uint8_t *data, size_t size, struct test_trace *out
     return rc;
 }
 
-static int read_with(struct ct_reader *rdp, bool opened, struct test_trace *out)
+static int read_with(struct ct_reader *rd, bool opened, struct test_trace *out)
 {
-    struct ct_reader rd = *rdp;
     size_t cap = 0;
     if (!opened) {
-        snprintf(out->error, sizeof out->error, "%s", rd.error);
+        snprintf(out->error, sizeof out->error, "%s", rd->error);
         return -1;
     }
     struct ct_gen gen = {0};
     int r;
     out->complete = true;
-    while ((r = ct_rd_next_gen(&rd, &gen)) == 1) {
+    while ((r = ct_rd_next_gen(rd, &gen)) == 1) {
         out->generations++;
         out->complete &= gen.complete;
         for (size_t i = 0; i < gen.nlost; i++)
@@ -120,7 +119,7 @@ static int read_with(struct ct_reader *rdp, bool opened, struct test_trace *out)
             struct ct_event_iter it;
             struct ct_event ev;
             ct_rd_events(&gen, b, &it);
-            while ((r = ct_rd_next_event(&rd, &it, &ev)) == 1) {
+            while ((r = ct_rd_next_event(rd, &it, &ev)) == 1) {
                 if (ev.kind == CT_EV_LOST)
                     out->lost += ev.args[0];
                 add_event(out, &cap, &gen, &ev);
@@ -130,10 +129,9 @@ static int read_with(struct ct_reader *rdp, bool opened, struct test_trace *out)
             break;
     }
     ct_gen_free(&gen);
-    *rdp = rd;
-    snprintf(out->warning, sizeof out->warning, "%s", rd.warning);
-    if (rd.failed) {
-        snprintf(out->error, sizeof out->error, "%s", rd.error);
+    snprintf(out->warning, sizeof out->warning, "%s", rd->warning);
+    if (rd->failed) {
+        snprintf(out->error, sizeof out->error, "%s", rd->error);
         return -1;
     }
     return 0;

@@ -345,6 +345,18 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
     }
 }
 
+/* One end of a flow arrow: its start ("s", at the waker) or its finish
+ * ("f", bound to the enclosing slice's end, at the woken thread). */
+static void flow_event(struct exporter *x, const char *phase, size_t id, uint64_t tid, int64_t ts)
+{
+    comma(x);
+    fprintf(x->out, "{\"ph\":\"%s\",%s\"cat\":\"wake\",\"name\":\"wake\",\"id\":%zu"
+                    ",\"pid\":%" PRIu64 ",\"tid\":%" PRIu64,
+            phase, phase[0] == 'f' ? "\"bp\":\"e\"," : "", id, x->pid + 1, tid);
+    time_us(x->out, "ts", ts);
+    fputs("}", x->out);
+}
+
 /* Each unblock linked to the last wake on its object before it, by
  * another thread (ct_wakes_link): a flow arrow from waker to woken. */
 static void write_flows(struct exporter *x)
@@ -352,19 +364,8 @@ static void write_flows(struct exporter *x)
     size_t n;
     struct ct_wake_link *links = ct_wakes_link(&x->wakes, &n);
     for (size_t i = 0; links && i < n; i++) {
-        const struct ct_wake_link *l = &links[i];
-        comma(x);
-        fprintf(x->out, "{\"ph\":\"s\",\"cat\":\"wake\",\"name\":\"wake\",\"id\":%zu"
-                        ",\"pid\":%" PRIu64 ",\"tid\":%" PRIu64,
-                i + 1, x->pid + 1, l->from);
-        time_us(x->out, "ts", l->tw);
-        fputs("}", x->out);
-        comma(x);
-        fprintf(x->out, "{\"ph\":\"f\",\"bp\":\"e\",\"cat\":\"wake\",\"name\":\"wake\",\"id\":%zu"
-                        ",\"pid\":%" PRIu64 ",\"tid\":%" PRIu64,
-                i + 1, x->pid + 1, l->to);
-        time_us(x->out, "ts", l->tu);
-        fputs("}", x->out);
+        flow_event(x, "s", i + 1, links[i].from, links[i].tw);
+        flow_event(x, "f", i + 1, links[i].to, links[i].tu);
     }
     free(links);
 }

@@ -76,7 +76,6 @@ struct tl_log { int64_t t; uint64_t tid, task; uint32_t category, text, len; };
 struct tl_task { uint64_t id, parent, tid; uint32_t type; int64_t b, e; uint32_t row; };
 /* e < 0 while open; the timeline's task rows: CT_TL_TASK_ROWS, packed. */
 #define CT_TL_TASK_ROWS 8
-#define tl_wake ct_wake_link /* threads.h */
 
 #define CT_TL_BUCKETS 262144
 
@@ -96,7 +95,7 @@ struct ct_timeline {
     struct tl_task *task_bars; /* by begin, each in a row */
     int64_t longest_task;
     unsigned task_rows;
-    struct tl_wake *wakes;
+    struct ct_wake_link *wakes; /* who woke whom (threads.h), by unblock time */
     size_t nwakes;
     /* Strings (types, categories, names) and log texts, deduplicated. */
     char *text;

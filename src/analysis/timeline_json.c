@@ -6,6 +6,7 @@
 #include "timeline.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,17 +160,28 @@ static void summary_end(struct summary *s)
     emit_held(s);
 }
 
-static size_t first_span(const struct tl_lane *l, int64_t t0)
+/* The first of n items sorted by an int64_t time at byte `field` of each
+ * whose time is at least t (n when none): every query starts so. */
+static size_t first_at(const void *items, size_t n, size_t size, size_t field, int64_t t)
 {
-    size_t lo = 0, hi = l->nspans;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (l->spans[mid].e <= t0)
+        int64_t key;
+        memcpy(&key, (const char *)items + mid * size + field, sizeof key);
+        if (key < t)
             lo = mid + 1;
         else
             hi = mid;
     }
     return lo;
+}
+#define FIRST_AT(items, n, field, t)                                          \
+    first_at((items), (n), sizeof *(items), offsetof(__typeof__(*(items)), field), (t))
+
+static size_t first_span(const struct tl_lane *l, int64_t t0)
+{
+    return FIRST_AT(l->spans, l->nspans, e, t0 + 1); /* the first that ends after t0 */
 }
 
 /* Merges the long items (by index, sorted by begin) and the buckets of
@@ -269,14 +281,7 @@ int ct_timeline_query_json(const struct ct_timeline *tl, int64_t t0, int64_t t1,
         fputs("],\"regions\":[", out);
         struct summary r = {out, t0, t1, w, true};
         int64_t from = t0 - l->longest_region;
-        size_t lo = 0, hi = l->nregions;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (l->regions[mid].b < from)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
+        size_t lo = FIRST_AT(l->regions, l->nregions, b, from);
         /* Summaries per depth would interleave; short regions of any depth
          * are summed together at depth 1. */
         for (size_t k = lo; k < l->nregions && l->regions[k].b < t1; k++) {
@@ -298,14 +303,7 @@ int ct_timeline_query_json(const struct ct_timeline *tl, int64_t t0, int64_t t1,
         const struct tl_cpu *c = &tl->cpus[i];
         fprintf(out, "%s{\"cpu\":%d,\"runs\":[", i ? "," : "", c->cpu);
         struct summary s = {out, t0, t1, w, true};
-        size_t lo = 0, hi = c->n;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (c->runs[mid].e <= t0)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
+        size_t lo = FIRST_AT(c->runs, c->n, e, t0 + 1);
         for (size_t k = lo; k < c->n && c->runs[k].b < t1; k++) {
             /* The weight slot: a small hash of the thread, for the dominant
              * thread of a pixel. */
@@ -322,14 +320,7 @@ int ct_timeline_query_json(const struct ct_timeline *tl, int64_t t0, int64_t t1,
         fprintf(out, "%s{\"name\":", i ? "," : "");
         json_str(out, name ? name : "counter");
         fputs(",\"points\":[", out);
-        size_t lo = 0, hi = c->n;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (c->s[mid].t < t0)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
+        size_t lo = FIRST_AT(c->s, c->n, t, t0);
         if (lo > 0)
             lo--; /* the value at t0 */
         bool first = true;
@@ -352,18 +343,7 @@ int ct_timeline_query_json(const struct ct_timeline *tl, int64_t t0, int64_t t1,
     }
     /* Task bars, row by row: [b, e, type, index, count, id]. */
     fputs("],\"tasks\":[", out);
-    size_t from = 0;
-    {
-        size_t lo = 0, hi = tl->task_bars ? tl->ntasks : 0;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (tl->task_bars[mid].b < t0 - tl->longest_task)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        from = lo;
-    }
+    size_t from = tl->task_bars ? FIRST_AT(tl->task_bars, tl->ntasks, b, t0 - tl->longest_task) : 0;
     for (unsigned row = 0; row < tl->task_rows && tl->task_bars; row++) {
         fprintf(out, "%s{\"row\":%u,\"items\":[", row ? "," : "", row);
         struct summary s = {out, t0, t1, w, true};
@@ -380,14 +360,7 @@ int ct_timeline_query_json(const struct ct_timeline *tl, int64_t t0, int64_t t1,
     }
     /* Logs: one item a pixel: [t, tid, index, count]. */
     fputs("],\"logs\":[", out);
-    size_t lo = 0, hi = tl->nlogs;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (tl->logs[mid].t < t0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = FIRST_AT(tl->logs, tl->nlogs, t, t0);
     bool first = true;
     for (size_t k = lo; k < tl->nlogs && tl->logs[k].t < t1;) {
         long p = (long)((double)(tl->logs[k].t - t0) / w);
@@ -401,14 +374,7 @@ int ct_timeline_query_json(const struct ct_timeline *tl, int64_t t0, int64_t t1,
     }
     /* Wake-ups: only when few enough to draw. */
     fputs("],\"wakes\":[", out);
-    lo = 0, hi = tl->nwakes;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (tl->wakes[mid].tu < t0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    lo = FIRST_AT(tl->wakes, tl->nwakes, tu, t0);
     size_t end = lo;
     while (end < tl->nwakes && tl->wakes[end].tu < t1)
         end++;
@@ -491,14 +457,7 @@ int ct_timeline_span_json(struct ct_timeline *tl, uint64_t tid, size_t index, FI
     /* Who woke it: the thread's first linked unblock after the span began,
      * if it came by the span's end (the unblock is recorded once the thread
      * runs again, a little after the kernel's switch ends the span). */
-    size_t lo = 0, hi = tl->nwakes;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (tl->wakes[mid].tu < s->b)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = FIRST_AT(tl->wakes, tl->nwakes, tu, s->b);
     for (size_t k = lo; k < tl->nwakes && tl->wakes[k].tu <= s->e + 10000000; k++)
         if (tl->wakes[k].to == tid) {
             fprintf(out, ",\"woken_by\":%" PRIu64 ",\"woken_at\":%" PRId64, tl->wakes[k].from,

@@ -21,6 +21,7 @@
 #include "sched.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -39,23 +40,10 @@ static struct {
     uint64_t base_units, base_mono_ns, q32;
 } clock_base;
 
-/* Opens /proc/self/task/TID/FILE; the path built by hand (a thread may
- * register inside a signal handler: no stdio there). */
 static int proc_open(pid_t tid, const char *file)
 {
-    char path[64] = "/proc/self/task/", digits[16];
-    size_t n = strlen(path), k = 0;
-    unsigned v = (unsigned)tid;
-    do
-        digits[k++] = (char)('0' + v % 10);
-    while ((v /= 10) && k < sizeof digits);
-    while (k && n < sizeof path - 1)
-        path[n++] = digits[--k];
-    if (n < sizeof path - 1)
-        path[n++] = '/';
-    for (; *file && n < sizeof path - 1; file++)
-        path[n++] = *file;
-    path[n] = 0;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/%s", (int)tid, file);
     return (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 }
 
@@ -92,8 +80,7 @@ static bool parse_number(const char **p, uint64_t *out)
     return true;
 }
 
-/* schedstat: "run_ns wait_ns timeslices" (parsed by hand: this runs when
- * a thread registers, perhaps in a signal handler). */
+/* schedstat: "run_ns wait_ns timeslices". */
 static bool read_schedstat(int fd, uint64_t *run, uint64_t *wait, uint64_t *slices)
 {
     char buf[96];

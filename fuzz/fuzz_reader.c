@@ -115,19 +115,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FILE *null = fopen("/dev/null", "w");
     if (null && ct_rd_open_mem(&rd, copy, size, "fuzz") == 0)
         (void)ct_export_chrome(&rd, null, 1, "fuzz");
-    /* ctrace view's index and its answers, over the whole range and a
-     * narrow one (the fine path), and every span's details. */
+    /* ctrace view's index and its answers: over the whole range (the
+     * buckets, or one window when the trace is small), a narrow one, each
+     * lane's span at a few times (windows read again), the logs. */
     if (null && ct_rd_open_mem(&rd, copy, size, "fuzz") == 0) {
         struct ct_timeline tl;
-        if (ct_timeline_build(&rd, &tl, NULL) == 0) {
+        struct ct_reader src = rd;
+        if (ct_timeline_build(&rd, &src, &tl, NULL) == 0) {
             ct_timeline_summary_json(&tl, null);
             (void)ct_timeline_query_json(&tl, tl.begin, tl.end + 1, 100, null);
             (void)ct_timeline_query_json(&tl, tl.begin, tl.begin + 1000, 1000, null);
             for (size_t i = 0; i < tl.nlanes; i++)
-                for (size_t k = 0; k < tl.lanes[i].nspans && k < 16; k++)
-                    (void)ct_timeline_span_json(&tl, tl.lanes[i].tid, k, null);
-            ct_timeline_logs_json(&tl, "a", 10, null);
-            ct_timeline_tasks_json(&tl, "", 10, null);
+                for (int k = 0; k < 4; k++)
+                    (void)ct_timeline_span_json(&tl, tl.lanes[i].tid,
+                                                tl.begin + (tl.end - tl.begin) / 4 * k, null);
+            for (size_t i = 0; i < tl.ntask_items && i < 4; i++)
+                (void)ct_timeline_task_json(&tl, tl.tasks[i].id, tl.tasks[i].b, null);
+            (void)ct_timeline_logs_json(&tl, "a", 10, null);
         }
         ct_timeline_free(&tl);
     }

@@ -350,7 +350,7 @@ export class Timeline {
         box.replaceChildren(el("h3", { text: `${s[4]} tasks` }), el("div", { text: "zoom in (W) to see each" }));
         return;
       }
-      const t = await getJSON(`/api/task?i=${s[3]}`);
+      const t = await getJSON(`/api/task?id=${s[5]}&t=${s[0]}`);
       box.replaceChildren(el("h3", { text: `task ${t.id} (${t.type})` }),
         el("div", { class: "when", text: `at ${fmtNs(t.begin - this.summary.begin)}, lasting ${fmtNs(t.end - t.begin)}` }),
         el("div", { text: `begun on thread ${t.tid}${t.parent ? `, child of task ${t.parent}` : ""}, ${t.logs} logs` }),
@@ -368,7 +368,7 @@ export class Timeline {
         el("div", { text: `too short to draw one by one here (mostly ${this.states[s[2]]}); zoom in (W) to see each` }));
       return;
     }
-    const d = await getJSON(`/api/span?tid=${h.row.tid}&i=${s[3]}`);
+    const d = await getJSON(`/api/span?tid=${h.row.tid}&t=${s[0]}`);
     const stack = el("ol");
     for (const f of d.stack) stack.append(el("li", { text: f }));
     box.replaceChildren(

@@ -53,13 +53,18 @@ static struct ct_thread_row *row_of(struct ct_threads *t, uint64_t tid, int64_t 
         t->cap = cap;
     }
     struct ct_thread_row *r = &t->rows[t->count++];
+    ct_threads_row_init(r, tid, begin);
+    return r;
+}
+
+void ct_threads_row_init(struct ct_thread_row *r, uint64_t tid, int64_t begin)
+{
     memset(r, 0, sizeof *r);
     r->tid = tid;
     r->begin_ns = r->at = begin;
     r->end_ns = begin;
     r->cpu = CT_CPU_ON; /* a thread is running when first seen */
     r->activity = CT_COL_EXEC;
-    return r;
 }
 
 static int classify(const struct ct_thread_row *r, bool sched)
@@ -183,7 +188,8 @@ struct cursor {
     size_t nbatches, next;
     struct ct_event_iter it;
     struct ct_event ev;
-    bool valid, started;
+    bool valid, started, own;
+    int64_t skip_before; /* switch batches when resuming: events already read */
 };
 
 /* Moves a cursor to its next timed event, handing untimed ones (string and
@@ -197,6 +203,8 @@ static int advance(struct ct_reader *rd, struct ct_gen *gen, struct cursor *c,
                 c->valid = false;
                 return 0;
             }
+            if (c->own && c->next > 0 && out->visitor && out->visitor->mark)
+                out->visitor->mark(out->visitor->ctx, r, rd, gen, c->batches[c->next], false);
             ct_rd_events(gen, c->batches[c->next++], &c->it);
             c->started = true;
         }
@@ -210,6 +218,8 @@ static int advance(struct ct_reader *rd, struct ct_gen *gen, struct cursor *c,
             continue;
         }
         if (c->ev.timed) {
+            if (c->ev.ts_ns < c->skip_before)
+                continue;
             c->valid = true;
             return 1;
         }
@@ -234,7 +244,7 @@ static bool is_cpu_batch(const struct ct_rd_batch *b)
 
 /* Merges one thread's batches (n of them, in file order) by time. */
 static int merge_thread(struct ct_reader *rd, struct ct_gen *gen, struct ct_threads *out,
-                        size_t *order, size_t n)
+                        size_t *order, size_t n, int64_t skip_before)
 {
     struct ct_thread_row *r =
         row_of(out, gen->batches[order[0]].tid, ct_gen_ns(rd, gen, gen->base_units));
@@ -253,11 +263,14 @@ static int merge_thread(struct ct_reader *rd, struct ct_gen *gen, struct ct_thre
         free(c);
         return -1;
     }
+    if (out->visitor && out->visitor->mark)
+        out->visitor->mark(out->visitor->ctx, r, rd, gen, own ? order[0] : SIZE_MAX, true);
     size_t k = 0;
     if (own)
-        c[k++] = (struct cursor){.batches = order, .nbatches = own};
+        c[k++] = (struct cursor){.batches = order, .nbatches = own, .own = true,
+                                 .skip_before = INT64_MIN};
     for (size_t i = own; i < n; i++)
-        c[k++] = (struct cursor){.batches = order + i, .nbatches = 1};
+        c[k++] = (struct cursor){.batches = order + i, .nbatches = 1, .skip_before = skip_before};
     int rc = 0;
     for (size_t i = 0; i < streams && rc >= 0; i++)
         rc = advance(rd, gen, &c[i], out, r);
@@ -304,11 +317,34 @@ static int walk_generation(struct ct_reader *rd, struct ct_gen *gen, struct ct_t
         size_t j = i;
         while (j < gen->nbatches && gen->batches[order[j]].tid == gen->batches[order[i]].tid)
             j++;
-        rc = merge_thread(rd, gen, out, order + i, j - i);
+        rc = merge_thread(rd, gen, out, order + i, j - i, INT64_MIN);
         i = j;
     }
     free(order);
     return rc;
+}
+
+int ct_threads_resume(struct ct_reader *rd, struct ct_gen *gen, struct ct_threads *out,
+                      uint64_t tid, size_t from, size_t to, int64_t skip_before)
+{
+    size_t *order = malloc((gen->nbatches ? gen->nbatches : 1) * sizeof *order), n = 0;
+    if (!order)
+        return -1;
+    for (size_t i = 0; i < gen->nbatches; i++) {
+        const struct ct_rd_batch *b = &gen->batches[i];
+        if (b->tid != tid)
+            continue;
+        if (is_cpu_batch(b) || ((from == SIZE_MAX || i >= from) && (to == SIZE_MAX || i <= to)))
+            order[n++] = i;
+    }
+    int rc = n ? merge_thread(rd, gen, out, order, n, skip_before) : 0;
+    free(order);
+    return rc;
+}
+
+void ct_threads_account(struct ct_threads *t, struct ct_thread_row *r, int64_t until)
+{
+    account(t, r, until);
 }
 
 int ct_threads_compute(struct ct_reader *rd, struct ct_threads *out)

@@ -65,6 +65,13 @@ struct ct_visitor {
                      int64_t begin, int64_t end);
     void (*event)(void *ctx, const struct ct_thread_row *r, const struct ct_reader *rd,
                   const struct ct_gen *gen, const struct ct_event *ev);
+    /* May be NULL: where a thread's reading may later resume (ctrace
+     * view's marks): before anything of the thread in a generation (first,
+     * batch = its first own batch or SIZE_MAX when it has none), and before
+     * each of its own batches after the first (the switch batches stand
+     * where they are: resuming leaves out their events before r->at). */
+    void (*mark)(void *ctx, const struct ct_thread_row *r, const struct ct_reader *rd,
+                 const struct ct_gen *gen, size_t batch, bool first);
 };
 
 struct ct_threads {
@@ -106,6 +113,18 @@ int ct_threads_compute(struct ct_reader *rd, struct ct_threads *out);
 /* The same, calling the visitor as it goes. */
 int ct_threads_visit(struct ct_reader *rd, struct ct_threads *out, const struct ct_visitor *v);
 void ct_threads_free(struct ct_threads *t);
+/* A row as a thread first seen at `begin` starts. */
+void ct_threads_row_init(struct ct_thread_row *r, uint64_t tid, int64_t begin);
+/* Gives r's time up to `until` to the columns (calling the visitor), as the
+ * end of the trace does. */
+void ct_threads_account(struct ct_threads *t, struct ct_thread_row *r, int64_t until);
+/* Reads one thread of one generation again from a mark (struct
+ * ct_visitor), into out's row of that tid (restored by the caller from
+ * what the mark saved): its own batches from `from` (SIZE_MAX: from its
+ * first) to `to` (inclusive; SIZE_MAX: to its last), and its switch batches
+ * without their events before skip_before. 0, or -1 with the error in rd. */
+int ct_threads_resume(struct ct_reader *rd, struct ct_gen *gen, struct ct_threads *out,
+                      uint64_t tid, size_t from, size_t to, int64_t skip_before);
 const char *ct_column_name(int column);
 uint64_t ct_row_total(const struct ct_thread_row *r);
 

@@ -1,11 +1,13 @@
 /*
- * timeline.c - the index of `ctrace view` (timeline.h): built in one pass
- * over the trace through the thread analysis; the queries that answer the
- * browser from it are in timeline_json.c.
+ * timeline.c - builds `ctrace view`'s index (timeline.h) in one pass over
+ * the trace through the thread analysis, and fills windows (read again by
+ * timeline_window.c) through the same visitor: an index sums its short
+ * items into buckets and keeps marks; a window keeps every item.
  */
 #include "timeline.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,7 +37,12 @@ static uint64_t hash_bytes(const void *data, size_t len)
     return h | 1;
 }
 
-/* ---- strings and stacks ---- */
+/* ---- strings and stacks (a window uses its index's) ---- */
+
+static struct ct_timeline *names(struct ct_timeline *tl)
+{
+    return tl->index ? tl->index : tl;
+}
 
 static uint32_t text_add(struct ct_timeline *tl, const void *s, size_t len)
 {
@@ -54,9 +61,9 @@ static uint32_t text_add(struct ct_timeline *tl, const void *s, size_t len)
     return at;
 }
 
-/* The index of a string, added once. */
-static uint32_t string_index(struct ct_timeline *tl, const void *s, size_t len)
+uint32_t ct_tl_string(struct ct_timeline *tl, const void *s, size_t len)
 {
+    tl = names(tl);
     if (tl->nstrings * 2 >= tl->string_slots) {
         size_t slots = tl->string_slots ? tl->string_slots * 2 : 256;
         uint64_t *h = calloc(slots, sizeof *h);
@@ -95,7 +102,7 @@ static uint32_t string_index(struct ct_timeline *tl, const void *s, size_t len)
 static uint32_t gen_string(struct ct_timeline *tl, const struct ct_gen *gen, uint64_t id)
 {
     const struct ct_idmap_entry *e = ct_idmap_get(&gen->strings, id);
-    return e ? string_index(tl, e->data, e->len) : string_index(tl, "?", 1);
+    return e ? ct_tl_string(tl, e->data, e->len) : ct_tl_string(tl, "?", 1);
 }
 
 static uint32_t gen_stack(struct ct_timeline *tl, const struct ct_gen *gen, uint64_t id)
@@ -103,6 +110,7 @@ static uint32_t gen_stack(struct ct_timeline *tl, const struct ct_gen *gen, uint
     const struct ct_idmap_entry *e = id ? ct_idmap_get(&gen->stacks, id) : NULL;
     if (!e)
         return 0;
+    tl = names(tl);
     uint64_t pcs[64];
     int n = ct_rd_frames(e->data, e->end, e->len, pcs, 64);
     if (n <= 0)
@@ -126,86 +134,380 @@ static uint32_t gen_stack(struct ct_timeline *tl, const struct ct_gen *gen, uint
     return (uint32_t)++tl->nstacks;
 }
 
-/* ---- building ---- */
+/* ---- buckets ---- */
 
-struct builder {
-    struct ct_timeline *tl;
-    void (*progress)(uint64_t, uint64_t);
-};
-
-static struct tl_lane *lane_of(struct ct_timeline *tl, const struct ct_thread_row *r)
+static void grid_init(struct tl_grid *g, int64_t origin, unsigned slots, bool tag)
 {
+    memset(g, 0, sizeof *g);
+    g->origin = origin;
+    g->bucket_ns = 1024;
+    g->max = 4096;
+    g->slots = slots;
+    g->tagged = tag;
+}
+
+/* Allows more buckets as a run of items grows: about one per four items. */
+static void grid_allow(struct tl_grid *g, uint64_t items)
+{
+    while (g->max < CT_TL_BUCKETS && (uint64_t)g->max * 4 < items)
+        g->max *= 2;
+}
+
+static bool grid_grow(struct tl_grid *g, long want)
+{
+    long cap = g->cap ? g->cap : 512;
+    while (cap < want)
+        cap *= 2;
+    if (cap > g->max)
+        cap = g->max;
+    uint32_t *count = realloc(g->count, (size_t)cap * sizeof *count);
+    if (count)
+        g->count = count;
+    float *weight = g->slots ? realloc(g->weight, (size_t)cap * g->slots * sizeof *weight) : NULL;
+    if (weight)
+        g->weight = weight;
+    bool want_tag = g->tagged;
+    uint64_t *tag = want_tag ? realloc(g->tag, (size_t)cap * sizeof *tag) : NULL;
+    if (tag)
+        g->tag = tag;
+    if (!count || (g->slots && !weight) || (want_tag && !tag))
+        return false;
+    memset(g->count + g->cap, 0, (size_t)(cap - g->cap) * sizeof *count);
+    if (g->slots)
+        memset(g->weight + (size_t)g->cap * g->slots, 0,
+               (size_t)(cap - g->cap) * g->slots * sizeof *weight);
+    if (want_tag)
+        memset(g->tag + g->cap, 0, (size_t)(cap - g->cap) * sizeof *tag);
+    g->cap = cap;
+    return true;
+}
+
+/* Twice as wide buckets: pairs merged. */
+static void grid_coarsen(struct tl_grid *g)
+{
+    long n = (g->n + 1) / 2;
+    for (long j = 0; j < n; j++) {
+        long a = 2 * j, b = 2 * j + 1;
+        bool has_b = b < g->n;
+        uint32_t ca = g->count[a], cb = has_b ? g->count[b] : 0;
+        if (g->tagged)
+            g->tag[j] = ca ? g->tag[a] : has_b ? g->tag[b] : 0;
+        g->count[j] = ca + cb;
+        for (unsigned s = 0; s < g->slots; s++)
+            g->weight[(size_t)j * g->slots + s] =
+                g->weight[(size_t)a * g->slots + s] + (has_b ? g->weight[(size_t)b * g->slots + s] : 0);
+    }
+    memset(g->count + n, 0, (size_t)(g->n - n) * sizeof *g->count);
+    if (g->slots)
+        memset(g->weight + (size_t)n * g->slots, 0, (size_t)(g->n - n) * g->slots * sizeof *g->weight);
+    if (g->tagged)
+        memset(g->tag + n, 0, (size_t)(g->n - n) * sizeof *g->tag);
+    g->n = n;
+    g->bucket_ns *= 2;
+}
+
+/* The bucket of time t, coarsening (*coarsened) or growing as needed;
+ * -1 without memory. */
+static long grid_bucket(struct tl_grid *g, int64_t t, bool *coarsened)
+{
+    for (;;) {
+        uint64_t k = ct_span_ns(g->origin, t) / (uint64_t)g->bucket_ns;
+        if (k < (uint64_t)g->max) {
+            if ((long)k >= g->cap && !grid_grow(g, (long)k + 1))
+                return -1;
+            if ((long)k >= g->n)
+                g->n = (long)k + 1;
+            return (long)k;
+        }
+        grid_coarsen(g);
+        *coarsened = true;
+    }
+}
+
+/* After building: the heaviest slot of each bucket; weights freed. */
+static void grid_finish(struct tl_grid *g)
+{
+    if (g->slots && g->n) {
+        g->key = calloc((size_t)g->n, 1);
+        for (long k = 0; g->key && k < g->n; k++) {
+            const float *w = g->weight + (size_t)k * g->slots;
+            unsigned best = 0;
+            for (unsigned s = 1; s < g->slots; s++)
+                if (w[s] > w[best])
+                    best = s;
+            g->key[k] = (uint8_t)best;
+        }
+    }
+    free(g->weight);
+    g->weight = NULL;
+}
+
+static void grid_free(struct tl_grid *g)
+{
+    free(g->count);
+    free(g->weight);
+    free(g->key);
+    free(g->tag);
+    memset(g, 0, sizeof *g);
+}
+
+/* ---- items: summed in the index, kept in a window ---- */
+
+static void bucket_span(struct tl_lane *l, const struct tl_span *sp, long k)
+{
+    struct tl_grid *g = &l->span_grid;
+    g->count[k]++;
+    g->weight[(size_t)k * g->slots + sp->col] += (float)(sp->e - sp->b) + 1;
+}
+
+/* Moves the long items that a coarsening made short into the buckets. */
+static void refile_spans(struct tl_lane *l)
+{
+    size_t kept = 0;
+    bool more = false;
+    for (size_t i = 0; i < l->nspan_items; i++) {
+        struct tl_span *sp = &l->spans[i];
+        long k;
+        if (sp->e - sp->b < l->span_grid.bucket_ns &&
+            (k = grid_bucket(&l->span_grid, sp->b, &more)) >= 0)
+            bucket_span(l, sp, k);
+        else
+            l->spans[kept++] = *sp;
+    }
+    l->nspan_items = kept;
+}
+
+static void refile_regions(struct tl_lane *l)
+{
+    size_t kept = 0;
+    bool more = false;
+    for (size_t i = 0; i < l->nregion_items; i++) {
+        struct tl_region *g = &l->regions[i];
+        long k;
+        if (g->e - g->b < l->region_grid.bucket_ns &&
+            (k = grid_bucket(&l->region_grid, g->b, &more)) >= 0)
+            l->region_grid.count[k]++;
+        else
+            l->regions[kept++] = *g;
+    }
+    l->nregion_items = kept;
+}
+
+static void emit_span(struct ct_timeline *tl, struct tl_lane *l, const struct tl_span *sp)
+{
+    l->nspans++;
+    if (!tl->index) {
+        bool coarsened = false;
+        grid_allow(&l->span_grid, l->nspans);
+        long k = grid_bucket(&l->span_grid, sp->b, &coarsened);
+        if (coarsened)
+            refile_spans(l);
+        if (k >= 0 && sp->e - sp->b < l->span_grid.bucket_ns) {
+            bucket_span(l, sp, k);
+            return;
+        }
+    }
+    if (GROW(l->spans, l->nspan_items, l->spans_cap, 64))
+        l->spans[l->nspan_items++] = *sp;
+}
+
+static void emit_region(struct ct_timeline *tl, struct tl_lane *l, const struct tl_region *g)
+{
+    l->nregions++;
+    if (g->e - g->b > l->longest_region)
+        l->longest_region = g->e - g->b;
+    if (g->depth > l->max_depth)
+        l->max_depth = g->depth;
+    if (!tl->index) {
+        bool coarsened = false;
+        grid_allow(&l->region_grid, l->nregions);
+        long k = grid_bucket(&l->region_grid, g->b, &coarsened);
+        if (coarsened)
+            refile_regions(l);
+        if (k >= 0 && g->e - g->b < l->region_grid.bucket_ns) {
+            l->region_grid.count[k]++;
+            return;
+        }
+    }
+    if (GROW(l->regions, l->nregion_items, l->regions_cap, 64))
+        l->regions[l->nregion_items++] = *g;
+}
+
+static void emit_task(struct ct_timeline *tl, const struct tl_task *t)
+{
+    if (!tl->index) {
+        bool coarsened = false;
+        grid_allow(&tl->task_grid, tl->ntasks);
+        long k = grid_bucket(&tl->task_grid, t->b, &coarsened);
+        if (coarsened) { /* refile the long tasks */
+            size_t kept = 0;
+            for (size_t i = 0; i < tl->ntask_items; i++) {
+                const struct tl_task *x = &tl->tasks[i];
+                long j;
+                bool more = false;
+                if (x->e - x->b < tl->task_grid.bucket_ns &&
+                    (j = grid_bucket(&tl->task_grid, x->b, &more)) >= 0) {
+                    if (!tl->task_grid.count[j]++)
+                        tl->task_grid.tag[j] = x->type;
+                } else {
+                    tl->tasks[kept++] = *x;
+                }
+            }
+            tl->ntask_items = kept;
+        }
+        if (k >= 0 && t->e - t->b < tl->task_grid.bucket_ns) {
+            if (!tl->task_grid.count[k]++)
+                tl->task_grid.tag[k] = t->type;
+            return;
+        }
+    }
+    if (GROW(tl->tasks, tl->ntask_items, tl->tasks_cap, 64))
+        tl->tasks[tl->ntask_items++] = *t;
+}
+
+/* The index's tasks begun or ended but not both yet (a task may end on
+ * another thread, read before the one it began on): open addressing with
+ * tombstones, rebuilt when they crowd it. */
+struct tl_open_task {
+    struct tl_task t;
+    bool has_begin, has_end;
+};
+#define TL_EMPTY 0
+#define TL_GONE UINT64_MAX
+
+static struct tl_open_task *open_task(struct ct_timeline *tl, uint64_t id)
+{
+    if (id == TL_EMPTY || id == TL_GONE)
+        return NULL;
+    if ((tl->open_used + 1) * 2 > tl->open_cap) {
+        size_t cap = tl->open_cap ? tl->open_cap : 256;
+        while ((tl->open_live + 1) * 4 > cap)
+            cap *= 2;
+        struct tl_open_task *slots = calloc(cap, sizeof *slots);
+        if (!slots)
+            return NULL;
+        for (size_t i = 0; i < tl->open_cap; i++) {
+            uint64_t k = tl->open_tasks[i].t.id;
+            if (k == TL_EMPTY || k == TL_GONE)
+                continue;
+            size_t j = (k * 0x9E3779B97F4A7C15u >> 20) & (cap - 1);
+            while (slots[j].t.id != TL_EMPTY)
+                j = (j + 1) & (cap - 1);
+            slots[j] = tl->open_tasks[i];
+        }
+        free(tl->open_tasks);
+        tl->open_tasks = slots;
+        tl->open_cap = cap;
+        tl->open_used = tl->open_live;
+    }
+    size_t j = (id * 0x9E3779B97F4A7C15u >> 20) & (tl->open_cap - 1), gone = SIZE_MAX;
+    for (; tl->open_tasks[j].t.id != TL_EMPTY; j = (j + 1) & (tl->open_cap - 1)) {
+        if (tl->open_tasks[j].t.id == id)
+            return &tl->open_tasks[j];
+        if (tl->open_tasks[j].t.id == TL_GONE && gone == SIZE_MAX)
+            gone = j;
+    }
+    if (gone != SIZE_MAX)
+        j = gone;
+    else
+        tl->open_used++;
+    tl->open_live++;
+    memset(&tl->open_tasks[j], 0, sizeof tl->open_tasks[j]);
+    tl->open_tasks[j].t.id = id;
+    return &tl->open_tasks[j];
+}
+
+static void task_seen(struct ct_timeline *tl, struct tl_open_task *o)
+{
+    if (!o->has_begin || !o->has_end)
+        return;
+    if (o->t.e < o->t.b)
+        o->t.e = o->t.b;
+    emit_task(tl, &o->t);
+    o->t.id = TL_GONE;
+    tl->open_live--;
+}
+
+/* ---- the visitor ---- */
+
+
+static struct tl_lane *lane_of(struct tl_builder *b, uint64_t tid)
+{
+    struct ct_timeline *tl = b->tl;
+    if (b->last && b->last->tid == tid)
+        return b->last;
     for (size_t i = tl->nlanes; i-- > 0;)
-        if (tl->lanes[i].tid == r->tid)
-            return &tl->lanes[i];
+        if (tl->lanes[i].tid == tid)
+            return b->last = &tl->lanes[i];
+    if (tl->index) /* a window has its lanes from the start */
+        return NULL;
     struct tl_lane *grown = realloc(tl->lanes, (tl->nlanes + 1) * sizeof *grown);
     if (!grown)
         return NULL;
     tl->lanes = grown;
     struct tl_lane *l = &tl->lanes[tl->nlanes++];
     memset(l, 0, sizeof *l);
-    l->tid = r->tid;
-    l->cpu = -1;
-    return l;
+    l->tid = tid;
+    l->st.cpu = -1;
+    grid_init(&l->span_grid, tl->begin, CT_COL_COUNT, false);
+    grid_init(&l->region_grid, tl->begin, 0, false);
+    return b->last = l;
 }
 
 static void on_interval(void *ctx, const struct ct_thread_row *r, int column, unsigned reason,
                         int64_t begin, int64_t end)
 {
-    struct builder *b = ctx;
+    struct tl_builder *b = ctx;
     if (r->tracer || end <= begin)
         return;
-    struct tl_lane *l = lane_of(b->tl, r);
+    struct tl_lane *l = lane_of(b, r->tid);
     if (!l)
         return;
+    struct tl_state *st = &l->st;
     bool waiting = column == CT_COL_SYNC || column == CT_COL_NET || column == CT_COL_SYSCALL ||
                    column == CT_COL_SLEEP;
-    if (l->nspans) {
-        struct tl_span *last = &l->spans[l->nspans - 1];
-        if (last->col == column && last->reason == (uint8_t)reason && last->e == begin &&
-            (!waiting || (last->object == l->pending_object && last->stack == l->pending_stack))) {
-            last->e = end;
+    if (st->has_cur) {
+        struct tl_span *cur = &st->cur;
+        if (cur->col == column && cur->reason == (uint8_t)reason && cur->e == begin &&
+            (!waiting || (cur->object == st->pending_object && cur->stack == st->pending_stack))) {
+            cur->e = end;
             return;
         }
+        emit_span(b->tl, l, cur);
     }
-    if (!GROW(l->spans, l->nspans, l->spans_cap, 256))
-        return;
-    l->spans[l->nspans++] = (struct tl_span){begin, end, waiting ? l->pending_object : 0,
-                                             waiting ? l->pending_stack : 0, (uint8_t)column,
-                                             (uint8_t)reason, 0};
+    st->cur = (struct tl_span){begin, end, waiting ? st->pending_object : 0,
+                               waiting ? st->pending_stack : 0, (uint8_t)column,
+                               (uint8_t)reason, 0};
+    st->has_cur = true;
 }
 
 static void cpu_run(struct ct_timeline *tl, struct tl_lane *l, int64_t now)
 {
-    if (!l->on_cpu || l->cpu < 0 || now <= l->cpu_since || l->cpu > 4096)
+    const struct tl_state *st = &l->st;
+    if (tl->index || !st->on_cpu || st->cpu < 0 || now <= st->cpu_since || st->cpu > 4096)
         return;
     size_t i = 0;
-    while (i < tl->ncpus && tl->cpus[i].cpu != l->cpu)
+    while (i < tl->ncpus && tl->cpus[i].cpu != st->cpu)
         i++;
     if (i == tl->ncpus) {
         struct tl_cpu *grown = realloc(tl->cpus, (tl->ncpus + 1) * sizeof *grown);
         if (!grown)
             return;
         tl->cpus = grown;
-        tl->cpus[tl->ncpus++] = (struct tl_cpu){l->cpu, NULL, 0, 0};
+        tl->cpus[tl->ncpus++] = (struct tl_cpu){st->cpu, NULL, 0, 0};
     }
     struct tl_cpu *c = &tl->cpus[i];
     if (GROW(c->runs, c->n, c->cap, 256))
-        c->runs[c->n++] = (struct tl_run){l->cpu_since, now, l->tid};
+        c->runs[c->n++] = (struct tl_run){st->cpu_since, now, l->tid};
 }
 
-static void region_end(struct tl_lane *l, unsigned i, int64_t t)
+static void region_end(struct ct_timeline *tl, struct tl_lane *l, unsigned i, int64_t t)
 {
-    if (GROW(l->regions, l->nregions, l->regions_cap, 128)) {
-        l->regions[l->nregions++] =
-            (struct tl_region){l->open[i].b, t, l->open[i].task, l->open[i].type, l->open[i].depth};
-        if (t - l->open[i].b > l->longest_region)
-            l->longest_region = t - l->open[i].b;
-        if (l->open[i].depth > l->max_depth)
-            l->max_depth = l->open[i].depth;
-    }
-    memmove(&l->open[i], &l->open[i + 1], (l->nopen - i - 1) * sizeof l->open[0]);
-    l->nopen--;
+    struct tl_state *st = &l->st;
+    const struct tl_open_region *o = &st->open[i];
+    emit_region(tl, l, &(struct tl_region){o->b, t, o->task, o->type, o->depth});
+    memmove(&st->open[i], &st->open[i + 1], (st->nopen - i - 1) * sizeof st->open[0]);
+    st->nopen--;
 }
 
 static void counter(struct ct_timeline *tl, const struct ct_event *ev)
@@ -223,98 +525,224 @@ static void counter(struct ct_timeline *tl, const struct ct_event *ev)
         c->s[c->n++] = (struct tl_sample){ev->ts_ns, ev->args[1]};
 }
 
+/* Where the generation's string and stack definitions end, so that a
+ * window reads only the batches before it to have them all. */
+static void note_definitions(struct tl_builder *b, const struct ct_reader *rd, const struct ct_gen *gen)
+{
+    struct ct_timeline *tl = b->tl;
+    uint64_t seen = gen->strings.count + gen->stacks.count;
+    if (seen == b->defs_seen || !tl->ngens)
+        return;
+    b->defs_seen = seen;
+    struct tl_gen *g = &tl->gens[tl->ngens - 1];
+    const struct ct_idmap *maps[2] = {&gen->strings, &gen->stacks};
+    for (int m = 0; m < 2; m++)
+        for (size_t i = 0; i < maps[m]->cap; i++)
+            if (maps[m]->entries[i].id) {
+                uint64_t off = ct_rd_offset(rd, maps[m]->entries[i].end);
+                if (off > g->defs_end)
+                    g->defs_end = off;
+            }
+}
+
 static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_reader *rd,
                      const struct ct_gen *gen, const struct ct_event *ev)
 {
-    struct builder *b = ctx;
+    struct tl_builder *b = ctx;
     struct ct_timeline *tl = b->tl;
-    if ((++tl->events & 0xfffff) == 0 && b->progress)
-        b->progress(rd->off, rd->size);
-    if (ev->kind == CT_EV_COUNTER) { /* the tracer's own thread samples them */
-        counter(tl, ev);
-        return;
+    bool index = !tl->index;
+    if (index) {
+        if ((++tl->events & 0xfffff) == 0 && b->progress)
+            b->progress(rd->off, rd->size);
+        note_definitions(b, rd, gen);
+        if (ev->kind == CT_EV_COUNTER) { /* the tracer's own thread samples them */
+            counter(tl, ev);
+            return;
+        }
     }
     if (r->tracer)
         return;
-    struct tl_lane *l = lane_of(tl, r);
+    struct tl_lane *l = lane_of(b, r->tid);
     if (!l)
         return;
+    struct tl_state *st = &l->st;
     switch (ev->kind) {
     case CT_EV_CPU:
         cpu_run(tl, l, ev->ts_ns);
-        l->on_cpu = ev->args[0] == CT_CPU_ON;
-        l->cpu = (int)ev->args[1];
-        l->cpu_since = ev->ts_ns;
+        st->on_cpu = ev->args[0] == CT_CPU_ON;
+        st->cpu = (int)ev->args[1];
+        st->cpu_since = ev->ts_ns;
         break;
     case CT_EV_BLOCK:
-        l->pending_object = ev->args[1];
-        l->pending_stack = gen_stack(tl, gen, ev->stack);
+        st->pending_object = ev->args[1];
+        st->pending_stack = gen_stack(tl, gen, ev->stack);
         break;
     case CT_EV_SYSCALL:
     {
         int at = ct_kind_arg(gen, CT_EV_SYSCALL, "object");
         uint64_t object = at >= 0 && (unsigned)at < ev->nargs ? ev->args[at] : 0;
-        l->pending_object = object ? object : ev->args[1];
-        l->pending_stack = gen_stack(tl, gen, ev->stack);
+        st->pending_object = object ? object : ev->args[1];
+        st->pending_stack = gen_stack(tl, gen, ev->stack);
         /* A read of a pipe ends like an unblock: a writer's wake links to it. */
-        if (object && ev->args[3] < UINT64_MAX - ev->ts)
+        if (index && object && ev->args[3] < UINT64_MAX - ev->ts)
             ct_wakes_add_unblock(&tl->raw_wakes, ct_gen_ns(rd, gen, ev->ts + ev->args[3]),
                                  r->tid, object);
         break;
     }
     case CT_EV_REGION_BEGIN:
-        if (l->nopen < 32) {
-            l->open[l->nopen].b = ev->ts_ns;
-            l->open[l->nopen].type = gen_string(tl, gen, ev->args[1]);
-            l->open[l->nopen].task = ev->args[0];
-            l->open[l->nopen].depth = l->nopen + 1;
-            l->nopen++;
+        if (st->nopen < CT_TL_MAX_OPEN) {
+            st->open[st->nopen] = (struct tl_open_region){ev->ts_ns, ev->args[0],
+                                                          gen_string(tl, gen, ev->args[1]),
+                                                          st->nopen + 1u};
+            st->nopen++;
         }
         break;
     case CT_EV_REGION_END:
     case CT_EV_REGION_END_AT: {
-        if (l->nopen == 0)
+        if (st->nopen == 0)
             break;
-        unsigned i = l->nopen - 1;
+        unsigned i = st->nopen - 1;
         if (ev->kind == CT_EV_REGION_END_AT)
-            for (unsigned k = 0; k < l->nopen; k++)
-                if (l->open[k].depth == ev->args[1])
+            for (unsigned k = 0; k < st->nopen; k++)
+                if (st->open[k].depth == ev->args[1])
                     i = k;
-        region_end(l, i, ev->ts_ns);
+        region_end(tl, l, i, ev->ts_ns);
         break;
     }
-    case CT_EV_TASK_BEGIN:
-        if (GROW(tl->tasks, tl->ntasks, tl->tasks_cap, 256))
-            tl->tasks[tl->ntasks++] = (struct tl_task){ev->args[0], ev->args[1], r->tid,
-                                                      gen_string(tl, gen, ev->args[2]),
-                                                      ev->ts_ns, -1};
+    case CT_EV_TASK_BEGIN: {
+        struct tl_task t = {ev->args[0], ev->args[1], r->tid, gen_string(tl, gen, ev->args[2]),
+                            ev->ts_ns, -1, 0};
+        if (!index) {
+            if (GROW(tl->tasks, tl->ntask_items, tl->tasks_cap, 256))
+                tl->tasks[tl->ntask_items++] = t;
+            break;
+        }
+        tl->ntasks++;
+        struct tl_open_task *o = open_task(tl, t.id);
+        if (o) {
+            int64_t e = o->t.e;
+            o->t = t;
+            o->t.e = e;
+            o->has_begin = true;
+            task_seen(tl, o);
+        }
         break;
+    }
     case CT_EV_TASK_END:
-        for (size_t i = tl->ntasks, k = 0; i-- > 0 && k < 100000; k++)
-            if (tl->tasks[i].id == ev->args[0] && tl->tasks[i].e < 0) {
-                tl->tasks[i].e = ev->ts_ns;
-                break;
-            }
+        if (!index) {
+            for (size_t i = tl->ntask_items, k = 0; i-- > 0 && k < 100000; k++)
+                if (tl->tasks[i].id == ev->args[0] && tl->tasks[i].e < 0) {
+                    tl->tasks[i].e = ev->ts_ns;
+                    break;
+                }
+            break;
+        }
+        struct tl_open_task *o = open_task(tl, ev->args[0]);
+        if (o) {
+            o->t.e = ev->ts_ns;
+            o->has_end = true;
+            task_seen(tl, o);
+        }
         break;
     case CT_EV_LOG:
-        if (GROW(tl->logs, tl->nlogs, tl->logs_cap, 256))
+        if (index) {
+            bool coarsened = false;
+            tl->nlog_events++;
+            grid_allow(&tl->log_grid, tl->nlog_events);
+            long k = grid_bucket(&tl->log_grid, ev->ts_ns, &coarsened);
+            if (k >= 0 && !tl->log_grid.count[k]++)
+                tl->log_grid.tag[k] = r->tid;
+        } else if (GROW(tl->logs, tl->nlogs, tl->logs_cap, 256)) {
             tl->logs[tl->nlogs++] = (struct tl_log){ev->ts_ns, r->tid, ev->args[0],
                                                    gen_string(tl, gen, ev->args[1]),
                                                    text_add(tl, ev->bytes, ev->bytes_len),
                                                    (uint32_t)ev->bytes_len};
+        }
         break;
     case CT_EV_UNBLOCK:
-        ct_wakes_add_unblock(&tl->raw_wakes, ev->ts_ns, r->tid, l->pending_object);
+        if (index)
+            ct_wakes_add_unblock(&tl->raw_wakes, ev->ts_ns, r->tid, st->pending_object);
         break;
     case CT_EV_WAKE:
-        ct_wakes_add_wake(&tl->raw_wakes, ev->ts_ns, r->tid, ev->args[1], (unsigned)ev->args[0]);
+        if (index)
+            ct_wakes_add_wake(&tl->raw_wakes, ev->ts_ns, r->tid, ev->args[1],
+                              (unsigned)ev->args[0]);
         break;
     }
+}
+
+/* A mark: the lane's state saved where its batch begins (the index only). */
+static void on_mark(void *ctx, const struct ct_thread_row *r, const struct ct_reader *rd,
+                    const struct ct_gen *gen, size_t batch, bool first)
+{
+    struct tl_builder *b = ctx;
+    struct ct_timeline *tl = b->tl;
+    if (tl->index)
+        return;
+    if (!tl->ngens || tl->gens[tl->ngens - 1].offset != gen->offset) {
+        if (!tl->ngens) { /* the buckets' origin: the first generation's start */
+            tl->begin = ct_gen_ns(rd, gen, gen->base_units);
+            grid_init(&tl->task_grid, tl->begin, 0, true);
+            grid_init(&tl->log_grid, tl->begin, 0, true);
+        }
+        if (!GROW(tl->gens, tl->ngens, tl->gens_cap, 64))
+            return;
+        tl->gens[tl->ngens++] = (struct tl_gen){gen->offset, gen->end_offset, 0};
+        b->defs_seen = UINT64_MAX;
+    }
+    note_definitions(b, rd, gen);
+    if (r->tracer)
+        return;
+    struct tl_lane *l = lane_of(b, r->tid);
+    if (!l || !GROW(l->marks, l->nmarks, l->marks_cap, 64))
+        return;
+    struct tl_state *st = &l->st;
+    st->at = r->at;
+    st->activity_end = r->activity_end;
+    st->cpu_state = r->cpu;
+    st->activity = r->activity;
+    st->reason = r->reason;
+    size_t size = offsetof(struct tl_state, open) + st->nopen * sizeof st->open[0];
+    if (tl->states_len + size > UINT32_MAX)
+        return;
+    while (tl->states_len + size > tl->states_cap)
+        if (!grow_array((void **)&tl->states, &tl->states_cap, 1, 1 << 16))
+            return;
+    memcpy(tl->states + tl->states_len, st, size);
+    l->marks[l->nmarks++] = (struct tl_mark){r->at, (uint32_t)(tl->ngens - 1),
+                                             batch == SIZE_MAX ? UINT32_MAX : (uint32_t)batch,
+                                             (uint32_t)tl->states_len, first};
+    tl->states_len += size;
+}
+
+struct ct_visitor ct_tl_visitor(struct tl_builder *b)
+{
+    return (struct ct_visitor){b, on_interval, on_event, on_mark};
+}
+
+/* ---- finishing ---- */
+
+/* Ends a lane's reading at t: its span in progress, its open regions. */
+void ct_tl_lane_end(struct ct_timeline *tl, struct tl_lane *l, int64_t t)
+{
+    struct tl_state *st = &l->st;
+    cpu_run(tl, l, t);
+    if (st->has_cur)
+        emit_span(tl, l, &st->cur);
+    st->has_cur = false;
+    while (st->nopen) /* never ended: up to the end of the thread */
+        region_end(tl, l, st->nopen - 1u, t > st->open[st->nopen - 1].b ? t : st->open[st->nopen - 1].b);
 }
 
 static int by_begin(const void *a, const void *b)
 {
     const struct tl_region *x = a, *y = b;
+    return x->b < y->b ? -1 : x->b > y->b;
+}
+
+static int span_by_begin(const void *a, const void *b)
+{
+    const struct tl_span *x = a, *y = b;
     return x->b < y->b ? -1 : x->b > y->b;
 }
 
@@ -336,69 +764,6 @@ static int by_tid(const void *a, const void *b)
     return x->tid < y->tid ? -1 : x->tid > y->tid;
 }
 
-/* The coarse buckets of a lane (timeline.h); a lane without them (out of
- * memory) is answered from its items alone. */
-static void build_buckets(struct ct_timeline *tl, struct tl_lane *l)
-{
-    size_t items = l->nspans + l->nregions;
-    if (items < 4096 || tl->end <= tl->begin)
-        return;
-    long n = 512;
-    while (n < CT_TL_BUCKETS && (size_t)n * 8 < items)
-        n *= 2;
-    l->nbuckets = n;
-    l->bucket_ns = (tl->end - tl->begin) / n + 1;
-    l->span_bucket_col = calloc((size_t)n, 1);
-    l->span_bucket_n = calloc((size_t)n, sizeof *l->span_bucket_n);
-    l->region_bucket_n = calloc((size_t)n, sizeof *l->region_bucket_n);
-    float *weight = calloc((size_t)n * CT_COL_COUNT, sizeof *weight);
-    size_t cap_s = 0, cap_r = 0;
-    if (!l->span_bucket_col || !l->span_bucket_n || !l->region_bucket_n || !weight)
-        goto fail;
-    for (size_t k = 0; k < l->nspans; k++) {
-        const struct tl_span *sp = &l->spans[k];
-        if (sp->e - sp->b >= l->bucket_ns) {
-            if (!GROW(l->long_spans, l->nlong_spans, cap_s, 64))
-                goto fail;
-            l->long_spans[l->nlong_spans++] = (uint32_t)k;
-            continue;
-        }
-        long bk = ct_tl_bucket_of(tl, l, sp->b);
-        l->span_bucket_n[bk]++;
-        weight[(size_t)bk * CT_COL_COUNT + sp->col] += (float)(sp->e - sp->b) + 1;
-    }
-    for (long bk = 0; bk < n; bk++) {
-        int best = 0;
-        for (int c = 1; c < CT_COL_COUNT; c++)
-            if (weight[(size_t)bk * CT_COL_COUNT + c] > weight[(size_t)bk * CT_COL_COUNT + best])
-                best = c;
-        l->span_bucket_col[bk] = (uint8_t)best;
-    }
-    for (size_t k = 0; k < l->nregions; k++) {
-        const struct tl_region *g = &l->regions[k];
-        if (g->e - g->b >= l->bucket_ns) {
-            if (!GROW(l->long_regions, l->nlong_regions, cap_r, 64))
-                goto fail;
-            l->long_regions[l->nlong_regions++] = (uint32_t)k;
-            continue;
-        }
-        l->region_bucket_n[ct_tl_bucket_of(tl, l, g->b)]++;
-    }
-    free(weight);
-    return;
-fail:
-    free(weight);
-    free(l->span_bucket_col);
-    free(l->span_bucket_n);
-    free(l->region_bucket_n);
-    free(l->long_spans);
-    free(l->long_regions);
-    l->span_bucket_col = NULL;
-    l->span_bucket_n = l->region_bucket_n = l->long_spans = l->long_regions = NULL;
-    l->nlong_spans = l->nlong_regions = 0;
-    l->nbuckets = 0;
-}
-
 static int task_by_begin(const void *a, const void *b)
 {
     const struct tl_task *x = a, *y = b;
@@ -410,17 +775,20 @@ static int task_by_begin(const void *a, const void *b)
  * end of the trace. */
 static void pack_tasks(struct ct_timeline *tl)
 {
-    if (!tl->ntasks)
+    free(tl->task_bars);
+    tl->task_bars = NULL;
+    tl->task_rows = 0;
+    if (!tl->ntask_items)
         return;
-    tl->task_bars = malloc(tl->ntasks * sizeof *tl->task_bars);
+    tl->task_bars = malloc(tl->ntask_items * sizeof *tl->task_bars);
     if (!tl->task_bars)
         return;
-    memcpy(tl->task_bars, tl->tasks, tl->ntasks * sizeof *tl->task_bars);
-    qsort(tl->task_bars, tl->ntasks, sizeof *tl->task_bars, task_by_begin);
+    memcpy(tl->task_bars, tl->tasks, tl->ntask_items * sizeof *tl->task_bars);
+    qsort(tl->task_bars, tl->ntask_items, sizeof *tl->task_bars, task_by_begin);
     int64_t row_end[CT_TL_TASK_ROWS];
     for (unsigned r = 0; r < CT_TL_TASK_ROWS; r++)
         row_end[r] = INT64_MIN;
-    for (size_t i = 0; i < tl->ntasks; i++) {
+    for (size_t i = 0; i < tl->ntask_items; i++) {
         struct tl_task *t = &tl->task_bars[i];
         if (t->e < 0)
             t->e = tl->end > t->b ? tl->end : t->b;
@@ -436,94 +804,152 @@ static void pack_tasks(struct ct_timeline *tl)
     }
 }
 
-int ct_timeline_build(struct ct_reader *rd, struct ct_timeline *tl,
+/* Sorts what was read by time and packs the task bars (index or window). */
+void ct_tl_finish_items(struct ct_timeline *tl)
+{
+    for (size_t i = 0; i < tl->nlanes; i++) {
+        struct tl_lane *l = &tl->lanes[i];
+        if (l->nspan_items)
+            qsort(l->spans, l->nspan_items, sizeof *l->spans, span_by_begin);
+        if (l->nregion_items)
+            qsort(l->regions, l->nregion_items, sizeof *l->regions, by_begin);
+    }
+    if (tl->nlogs)
+        qsort(tl->logs, tl->nlogs, sizeof *tl->logs, by_log_time);
+    pack_tasks(tl);
+}
+
+int ct_timeline_build(struct ct_reader *pass, const struct ct_reader *src, struct ct_timeline *tl,
                       void (*progress)(uint64_t done, uint64_t total))
 {
     memset(tl, 0, sizeof *tl);
-    string_index(tl, "", 0);
-    struct builder b = {tl, progress};
-    struct ct_visitor v = {&b, on_interval, on_event};
-    struct ct_threads t = {0};
-    int rc = ct_threads_visit(rd, &t, &v);
-    tl->begin = t.begin_ns;
-    tl->end = t.end_ns;
-    tl->sched = t.sched;
-    for (size_t i = 0; i < t.count; i++) {
-        const struct ct_thread_row *r = &t.rows[i];
+    for (int i = 0; i < CT_TL_GEN_CACHE; i++)
+        tl->cache[i].index = UINT32_MAX;
+    ct_tl_string(tl, "", 0);
+    struct tl_builder b = {tl, progress, NULL, 0};
+    struct ct_visitor v = ct_tl_visitor(&b);
+    int rc = ct_threads_visit(pass, &tl->threads, &v);
+    const struct ct_threads *t = &tl->threads;
+    tl->end = t->end_ns;
+    tl->sched = t->sched;
+    for (size_t i = 0; i < t->count; i++) {
+        const struct ct_thread_row *r = &t->rows[i];
         if (r->tracer)
             continue;
-        struct tl_lane *l = lane_of(tl, r);
+        struct tl_lane *l = lane_of(&b, r->tid);
         if (!l)
             continue;
         memcpy(l->name, r->name, sizeof l->name);
         snprintf(l->function, sizeof l->function, "%s", r->start_function);
         l->exited = r->exited;
-        cpu_run(tl, l, r->end_ns);
-        while (l->nopen) /* never ended: up to the end of the thread */
-            region_end(l, l->nopen - 1, r->end_ns > l->open[l->nopen - 1].b ? r->end_ns
-                                                                         : l->open[l->nopen - 1].b);
-        if (l->nregions)
-            qsort(l->regions, l->nregions, sizeof *l->regions, by_begin);
+        ct_tl_lane_end(tl, l, r->end_ns);
     }
-    for (size_t i = 0; i < tl->nlanes; i++)
-        build_buckets(tl, &tl->lanes[i]);
+    b.last = NULL;
+    /* Tasks never ended run to the end; ends without a begin are left. */
+    for (size_t i = 0; i < tl->open_cap; i++) {
+        struct tl_open_task *o = &tl->open_tasks[i];
+        if (o->t.id != TL_EMPTY && o->t.id != TL_GONE && o->has_begin) {
+            o->t.e = -1;
+            if (GROW(tl->tasks, tl->ntask_items, tl->tasks_cap, 64))
+                tl->tasks[tl->ntask_items++] = o->t;
+        }
+    }
+    free(tl->open_tasks);
+    tl->open_tasks = NULL;
+    tl->open_cap = tl->open_used = tl->open_live = 0;
+    for (size_t i = 0; i < tl->nlanes; i++) {
+        grid_finish(&tl->lanes[i].span_grid);
+        grid_finish(&tl->lanes[i].region_grid);
+    }
+    grid_finish(&tl->task_grid);
+    grid_finish(&tl->log_grid);
+    ct_tl_finish_items(tl);
     for (size_t i = 0; i < tl->ncpus; i++)
         if (tl->cpus[i].n)
             qsort(tl->cpus[i].runs, tl->cpus[i].n, sizeof *tl->cpus[i].runs, by_run);
-    if (tl->nlogs)
-        qsort(tl->logs, tl->nlogs, sizeof *tl->logs, by_log_time);
     if (tl->nlanes)
         qsort(tl->lanes, tl->nlanes, sizeof *tl->lanes, by_tid);
     tl->wakes = ct_wakes_link(&tl->raw_wakes, &tl->nwakes);
-    pack_tasks(tl);
-    ct_threads_free(&t);
-    /* Symbols from the first generation's modules (not in the fuzzer:
-     * reading local ELF files is slow, and not input). */
+    if (!tl->ngens)
+        tl->begin = t->begin_ns;
+    /* What windows read again: the same bytes, at the same time zero. */
+    if (rc == 0 && src->data && ct_rd_open_mem(&tl->src, src->data, src->size, src->path) == 0) {
+        tl->src_open = true;
+        tl->src_mapped = src->mapped;
+        tl->src.have_start = pass->have_start;
+        tl->src.start_mono_ns = pass->start_mono_ns;
+    }
+    /* Symbols from the first generation's modules (every generation lists
+     * them; not in the fuzzer: reading local ELF files is slow, and not
+     * input). */
 #ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-    if (rc == 0) {
-        struct ct_reader again;
-        if (ct_rd_open_mem(&again, rd->data, rd->size, rd->path) == 0) {
-            struct ct_gen gen = {0};
-            while (!tl->symbols && ct_rd_next_gen(&again, &gen) == 1)
-                if (gen.nmodules)
-                    tl->symbols = ct_symbols_open_rd(&again, &gen);
-            ct_gen_free(&gen);
-            ct_rd_close(&again);
+    if (tl->src_open && tl->ngens) {
+        struct ct_gen *gen = &tl->cache[0].gen;
+        if (ct_rd_gen_at(&tl->src, tl->gens[0].offset, gen) == 1) {
+            tl->cache[0].index = 0;
+            /* The embedded names through the reader that read it all: it
+             * knows where they are (no walk over the file's pages). */
+            if (gen->nmodules && (tl->symbols = ct_symbols_open(gen)))
+                ct_symbols_load_embedded(tl->symbols, pass);
         }
     }
 #endif
     if (progress)
-        progress(rd->size, rd->size);
+        progress(pass->size, pass->size);
     return rc;
+}
+
+static void free_items(struct ct_timeline *tl)
+{
+    for (size_t i = 0; i < tl->nlanes; i++) {
+        struct tl_lane *l = &tl->lanes[i];
+        free(l->spans);
+        free(l->regions);
+        free(l->marks);
+        grid_free(&l->span_grid);
+        grid_free(&l->region_grid);
+    }
+    free(tl->lanes);
+    free(tl->tasks);
+    free(tl->task_bars);
+    free(tl->logs);
+    free(tl->text);
 }
 
 void ct_timeline_free(struct ct_timeline *tl)
 {
-    for (size_t i = 0; i < tl->nlanes; i++) {
-        free(tl->lanes[i].spans);
-        free(tl->lanes[i].regions);
-        free(tl->lanes[i].span_bucket_col);
-        free(tl->lanes[i].span_bucket_n);
-        free(tl->lanes[i].region_bucket_n);
-        free(tl->lanes[i].long_spans);
-        free(tl->lanes[i].long_regions);
+    if (tl->window) {
+        free_items(tl->window);
+        free(tl->window);
     }
-    free(tl->lanes);
+    free_items(tl);
     for (size_t i = 0; i < tl->ncpus; i++)
         free(tl->cpus[i].runs);
     free(tl->cpus);
     for (size_t i = 0; i < tl->ncounters; i++)
         free(tl->counters[i].s);
-    free(tl->logs);
-    free(tl->tasks);
-    free(tl->task_bars);
+    grid_free(&tl->task_grid);
+    grid_free(&tl->log_grid);
     free(tl->wakes);
     ct_wakes_free(&tl->raw_wakes);
-    free(tl->text);
+    free(tl->open_tasks);
     free(tl->strings);
     free(tl->string_hash);
     free(tl->frames);
     free(tl->stacks);
     ct_symbols_close(tl->symbols);
+    ct_threads_free(&tl->threads);
+    free(tl->gens);
+    free(tl->states);
+    for (int i = 0; i < CT_TL_GEN_CACHE; i++)
+        ct_gen_free(&tl->cache[i].gen);
+    if (tl->src_open)
+        ct_rd_close(&tl->src);
     memset(tl, 0, sizeof *tl);
+}
+
+void ct_tl_window_free(struct ct_timeline *w)
+{
+    free_items(w);
+    memset(w, 0, sizeof *w);
 }

@@ -1,14 +1,28 @@
 /*
- * timeline.h - the index behind `ctrace view`'s timeline (timeline.c).
+ * timeline.h - the index behind `ctrace view`'s timeline.
  *
- * Built in one pass over the trace (the thread analysis's visitor): each
- * thread's states as spans (adjacent spans of one state merged), its
- * regions, the CPUs' runs, tasks, logs, counters and wake-ups, in arrays
- * sorted by time. A query for [t0, t1] at px pixels answers with at most a
- * few items per pixel per lane: spans of a pixel or more as they are, and
- * shorter ones summed into per-pixel summaries (the state that took most of
- * the pixel, and how many spans it stands for), so the browser never holds
- * more than the screen shows, whatever the trace's size.
+ * A trace of gigabytes does not fit in memory as items (a span, region,
+ * task or log is 24-48 bytes; an event in the file is about 5), so the
+ * index keeps, from one pass over the trace (timeline.c):
+ *
+ *   - per lane (thread), coarse buckets: for the spans (states) and regions
+ *     shorter than a bucket, how many began in it and the state that took
+ *     most of it; the items of a bucket or more, as they are. Bucket widths
+ *     adapt as the trace is read (pairs merge when a lane's buckets run out),
+ *     so memory follows a lane's items, up to CT_TL_BUCKETS buckets;
+ *   - per lane, a mark where each of its batches begins, with what the
+ *     reading knew there (the thread analysis's state machine, the open
+ *     regions, the span in progress): about 100 bytes per 32 KiB batch;
+ *   - the same buckets for tasks and logs; the CPUs' runs, the counters,
+ *     the wake-ups, the strings and stacks, whole.
+ *
+ * A query for [t0, t1] at px pixels that covers few enough batches is
+ * answered exactly from a window (timeline_window.c): those batches read
+ * again from the file, each lane from its mark before t0, into a timeline
+ * of their own with every item. A wider one is answered from the buckets.
+ * Either way at most a few items per pixel per lane go to the browser:
+ * items of a pixel or more as they are, shorter ones summed into per-pixel
+ * summaries (timeline_json.c).
  */
 #ifndef CT_TIMELINE_H
 #define CT_TIMELINE_H
@@ -37,35 +51,77 @@ struct tl_region {
     uint32_t depth;
 };
 
+struct tl_open_region {
+    int64_t b;
+    uint64_t task;
+    uint32_t type, depth;
+};
+
+#define CT_TL_MAX_OPEN 32
+
+/* What a lane's reading knows at a point: the thread analysis's state
+ * machine (threads.h), and the timeline's own. A mark saves it (without
+ * the unused open slots); a window starts from it. */
+struct tl_state {
+    int64_t at, activity_end;
+    int32_t cpu_state, activity;
+    uint32_t reason;
+    int32_t cpu; /* the CPU it runs on, -1 unknown */
+    int64_t cpu_since;
+    uint64_t pending_object;
+    uint32_t pending_stack;
+    bool on_cpu, has_cur;
+    uint8_t nopen;
+    struct tl_span cur; /* the span being extended */
+    struct tl_open_region open[CT_TL_MAX_OPEN];
+};
+
+/* Where a lane's reading can start again: before its batch `batch` of
+ * generation `gen` (first: before anything of it in that generation). */
+struct tl_mark {
+    int64_t t;      /* the state's time: what came before is in it */
+    uint32_t gen;   /* index in the timeline's gens */
+    uint32_t batch; /* in that generation, file order; UINT32_MAX: none */
+    uint32_t state; /* offset of the saved tl_state in the timeline's states */
+    bool first;
+};
+
+/* Coarse summaries of items over the trace's time: bucket k holds the
+ * items that begin in [origin + k * bucket_ns, + bucket_ns) and are
+ * shorter than bucket_ns: how many, their weight per slot (a state), the
+ * heaviest slot once built, and a tag (the first item's). */
+struct tl_grid {
+    int64_t origin, bucket_ns;
+    long n, cap, max; /* buckets used, allocated, allowed now */
+    unsigned slots;
+    bool tagged;
+    uint32_t *count;
+    float *weight;   /* [cap * slots] while building */
+    uint8_t *key;    /* the heaviest slot, once built */
+    uint64_t *tag;   /* NULL unless asked for */
+};
+
+#define CT_TL_BUCKETS (1L << 18)
+
 struct tl_lane {
     uint64_t tid;
     char name[16];
     char function[96];
     bool exited;
-    struct tl_span *spans;
-    size_t nspans, spans_cap;
-    struct tl_region *regions;
-    size_t nregions, regions_cap;
+    uint64_t nspans, nregions; /* in the trace */
     int64_t longest_region;
     uint32_t max_depth;
-    /* Coarse buckets of the whole trace (a power of two, up to
-     * CT_TL_BUCKETS, about one per 8 items), for zoomed-out queries: the spans and regions shorter than a bucket,
-     * summed per bucket (the state that took most of it; how many), and
-     * the longer ones listed by index. */
-    long nbuckets;     /* 0: none (few items; queries read them all) */
-    int64_t bucket_ns;
-    uint8_t *span_bucket_col;
-    uint32_t *span_bucket_n, *region_bucket_n;
-    uint32_t *long_spans, *long_regions;
-    size_t nlong_spans, nlong_regions;
-    /* While building. */
-    struct { int64_t b; uint32_t type; uint64_t task; uint32_t depth; } open[32];
-    unsigned nopen;
-    uint64_t pending_object;
-    uint32_t pending_stack;
-    bool on_cpu;
-    int cpu;
-    int64_t cpu_since;
+    /* The index: the spans and regions of a bucket or more (by begin);
+     * a window: all it read (by begin). */
+    struct tl_span *spans;
+    size_t nspan_items, spans_cap;
+    struct tl_region *regions;
+    size_t nregion_items, regions_cap;
+    struct tl_grid span_grid, region_grid; /* the index's */
+    struct tl_mark *marks;
+    size_t nmarks, marks_cap;
+    int64_t read_from; /* a window: where its reading began */
+    struct tl_state st; /* while reading */
 };
 
 struct tl_run { int64_t b, e; uint64_t tid; };
@@ -77,7 +133,18 @@ struct tl_task { uint64_t id, parent, tid; uint32_t type; int64_t b, e; uint32_t
 /* e < 0 while open; the timeline's task rows: CT_TL_TASK_ROWS, packed. */
 #define CT_TL_TASK_ROWS 8
 
-#define CT_TL_BUCKETS 262144
+struct tl_gen {
+    uint64_t offset, end_offset;
+    uint64_t defs_end; /* the string and stack definitions lie before */
+};
+
+/* A generation read again for windows, kept for the next ones. */
+#define CT_TL_GEN_CACHE 4
+struct tl_gen_slot {
+    uint32_t index; /* in gens; UINT32_MAX: empty */
+    uint64_t used;
+    struct ct_gen gen;
+};
 
 struct ct_timeline {
     int64_t begin, end;
@@ -88,16 +155,19 @@ struct ct_timeline {
     size_t ncpus;
     struct tl_counter counters[8];
     size_t ncounters;
-    struct tl_log *logs;
-    size_t nlogs, logs_cap;
+    /* The index: the tasks of a bucket or more; a window: all it read. */
     struct tl_task *tasks;
-    size_t ntasks, tasks_cap;
+    size_t ntask_items, tasks_cap;
     struct tl_task *task_bars; /* by begin, each in a row */
     int64_t longest_task;
     unsigned task_rows;
+    struct tl_log *logs; /* a window's */
+    size_t nlogs, logs_cap;
+    uint64_t ntasks, nlog_events; /* in the trace */
+    struct tl_grid task_grid, log_grid; /* the index's; tags: type, tid */
     struct ct_wake_link *wakes; /* who woke whom (threads.h), by unblock time */
     size_t nwakes;
-    /* Strings (types, categories, names) and log texts, deduplicated. */
+    /* Strings (types, categories, names) and a window's log texts. */
     char *text;
     size_t text_len, text_cap;
     uint32_t *strings; /* offsets into text, NUL-terminated */
@@ -111,38 +181,72 @@ struct ct_timeline {
     size_t nstacks, stacks_cap;
     struct ct_symbols *symbols;
     uint64_t events;
+    struct ct_threads threads; /* the thread analysis, read on the way */
+    /* Reading again (the index): the generations, the saved states, the
+     * file's bytes, and the last window. */
+    struct tl_gen *gens;
+    size_t ngens, gens_cap;
+    uint8_t *states;
+    size_t states_len, states_cap;
+    struct ct_reader src;
+    bool src_mapped, src_open;
+    struct tl_gen_slot cache[CT_TL_GEN_CACHE];
+    uint64_t clock;
+    struct ct_timeline *window;
+    /* A window: the index it reads for (strings, stacks), what it read. */
+    struct ct_timeline *index;
+    int64_t w0, w1;
     /* Building. */
     struct ct_wakes raw_wakes;
+    struct tl_open_task *open_tasks;
+    size_t open_cap, open_used, open_live;
 };
 
-/* The coarse bucket of a lane that time t falls in (clamped). */
-static inline long ct_tl_bucket_of(const struct ct_timeline *tl, const struct tl_lane *l,
-                                   int64_t t)
-{
-    long b = (long)((t - tl->begin) / l->bucket_ns);
-    return b < 0 ? 0 : b >= l->nbuckets ? l->nbuckets - 1 : b;
-}
-
-/* Reads the whole trace into the index. progress(done, total) is called as
- * the reader goes (may be NULL). 0, or -1 with the error in rd. */
-int ct_timeline_build(struct ct_reader *rd, struct ct_timeline *tl,
+/* Reads the whole trace from `pass` (streamed or not) into the index;
+ * `src` (mapped or in memory, the same file) is what windows read again
+ * later: it must stay open while the index is used. progress(done, total)
+ * is called as the reader goes (may be NULL). 0, or -1 with the error in
+ * pass. */
+int ct_timeline_build(struct ct_reader *pass, const struct ct_reader *src, struct ct_timeline *tl,
                       void (*progress)(uint64_t done, uint64_t total));
 void ct_timeline_free(struct ct_timeline *tl);
 
-/* The answers of `ctrace view`'s server, as JSON. */
+/* timeline.c, for timeline_window.c: a string's and a stack's index. */
+uint32_t ct_tl_string(struct ct_timeline *tl, const void *s, size_t len);
+/* timeline_window.c: the window that covers [t0, t1] exactly (the last one
+ * when it does), or NULL when that is more than `budget` batches (0: no
+ * limit) or cannot be read. */
+struct ct_timeline *ct_tl_window(struct ct_timeline *ix, int64_t t0, int64_t t1, size_t budget);
+/* Forgets the last window. */
+void ct_tl_window_drop(struct ct_timeline *ix);
+/* The batches a window for [t0, t1] would read. */
+size_t ct_tl_window_batches(const struct ct_timeline *ix, int64_t t0, int64_t t1);
+/* A window's items, freed (timeline.c). */
+void ct_tl_window_free(struct ct_timeline *w);
+/* The visitor that fills a timeline (timeline.c); windows use it too. */
+struct tl_builder {
+    struct ct_timeline *tl;
+    void (*progress)(uint64_t, uint64_t);
+    struct tl_lane *last;
+    uint64_t defs_seen; /* strings and stacks of the generation looked at */
+};
+struct ct_visitor ct_tl_visitor(struct tl_builder *b);
+void ct_tl_lane_end(struct ct_timeline *tl, struct tl_lane *l, int64_t t);
+void ct_tl_finish_items(struct ct_timeline *tl);
+
+/* The answers of `ctrace view`'s server, as JSON (timeline_json.c). */
 void ct_timeline_summary_json(const struct ct_timeline *tl, FILE *out);
 /* -1 when the range or px is out of bounds. */
-int ct_timeline_query_json(const struct ct_timeline *tl, int64_t t0, int64_t t1, unsigned px,
+int ct_timeline_query_json(struct ct_timeline *tl, int64_t t0, int64_t t1, unsigned px,
                            FILE *out);
-/* One span of a thread: its state, reason, object, symbolized stack, the
- * region and task it is in, and who woke it. -1 when there is no such span. */
-int ct_timeline_span_json(struct ct_timeline *tl, uint64_t tid, size_t index, FILE *out);
-/* Logs whose category or message holds q (all when empty), at most limit. */
-void ct_timeline_logs_json(const struct ct_timeline *tl, const char *q, size_t limit, FILE *out);
-/* One task bar (an index of a query's tasks); -1 when there is none. */
-int ct_timeline_task_json(const struct ct_timeline *tl, size_t index, FILE *out);
-/* The tasks of a type, with their spans (for drill-down). */
-void ct_timeline_tasks_json(const struct ct_timeline *tl, const char *type, size_t limit,
-                            FILE *out);
+/* The span of a thread at time t: its state, reason, object, symbolized
+ * stack, the region and task it is in, and who woke it. -1 when there is
+ * none. */
+int ct_timeline_span_json(struct ct_timeline *tl, uint64_t tid, int64_t t, FILE *out);
+/* Logs whose category or message holds q (all when empty), at most limit,
+ * read from the file. -1 when it cannot be read. */
+int ct_timeline_logs_json(struct ct_timeline *tl, const char *q, size_t limit, FILE *out);
+/* Task `id`, which was under way at time t; -1 when there is none. */
+int ct_timeline_task_json(struct ct_timeline *tl, uint64_t id, int64_t t, FILE *out);
 
 #endif

@@ -1,7 +1,8 @@
 /*
- * timeline_json.c - the queries of `ctrace view` (timeline.h): what the
- * index built by timeline.c holds between two times at a number of pixels,
- * one span, task or log list, as JSON.
+ * timeline_json.c - the queries of `ctrace view` (timeline.h): what a
+ * range shows at a number of pixels (from a window when it covers few
+ * enough batches, from the index's buckets otherwise), one span or task,
+ * the logs, as JSON.
  */
 #include "timeline.h"
 
@@ -10,8 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../format/reader.h"
 #include "json.h"
 #include "threads.h"
+
+/* The batches a window may read to answer a timeline query: about 2 MiB of
+ * the trace, read in some 10 ms. */
+#define WINDOW_BUDGET 64
 
 /* ---- JSON ---- */
 
@@ -48,8 +54,8 @@ void ct_timeline_summary_json(const struct ct_timeline *tl, FILE *out)
         json_str(out, l->name);
         fputs(",\"function\":", out);
         json_str(out, l->function);
-        fprintf(out, ",\"spans\":%zu,\"regions\":%zu,\"depth\":%u}", l->nspans, l->nregions,
-                l->max_depth);
+        fprintf(out, ",\"spans\":%" PRIu64 ",\"regions\":%" PRIu64 ",\"depth\":%u}", l->nspans,
+                l->nregions, l->max_depth);
     }
     fputs("],\"cpus\":[", out);
     for (size_t i = 0; i < tl->ncpus; i++)
@@ -65,8 +71,15 @@ void ct_timeline_summary_json(const struct ct_timeline *tl, FILE *out)
         fprintf(out, "%s", i ? "," : "");
         json_str(out, str(tl, (uint32_t)i));
     }
-    fprintf(out, "],\"tasks\":%zu,\"task_rows\":%u,\"logs\":%zu,\"wakes\":%zu}", tl->ntasks,
-            tl->task_rows, tl->nlogs, tl->nwakes);
+    /* Task rows: a window packs what it shows in up to CT_TL_TASK_ROWS;
+     * about one per thread is what runs at once. */
+    unsigned rows = tl->task_rows + 1;
+    if (rows < tl->nlanes)
+        rows = (unsigned)tl->nlanes;
+    if (rows > CT_TL_TASK_ROWS)
+        rows = CT_TL_TASK_ROWS;
+    fprintf(out, "],\"tasks\":%" PRIu64 ",\"task_rows\":%u,\"logs\":%" PRIu64 ",\"wakes\":%zu}",
+            tl->ntasks, tl->ntasks ? rows : 0, tl->nlog_events, tl->nwakes);
 }
 
 /* Per-pixel summaries of a sorted run of items: long ones as they are,
@@ -124,14 +137,18 @@ static void flush_pixel(struct summary *s)
 
 /* An item: [b, e), its summary key (a state, a thread), its slot in the
  * weights, its index (for details), and extra JSON fields. */
-static void item_n(struct summary *s, int64_t b, int64_t e, uint64_t key, int slot, size_t index,
+static void item_n(struct summary *s, int64_t b, int64_t e, uint64_t key, int slot, long index,
                    const char *extra, uint64_t count)
 {
     if (e - b >= s->w) {
         flush_pixel(s);
         emit_held(s);
-        fprintf(s->out, "%s[%" PRId64 ",%" PRId64 ",%" PRIu64 ",%zu,1%s]", s->first ? "" : ",",
-                b, e, key, index, extra);
+        if (index < 0) /* a bucket of the index: a summary, however wide */
+            fprintf(s->out, "%s[%" PRId64 ",%" PRId64 ",%" PRIu64 ",-1,%" PRIu64 "]",
+                    s->first ? "" : ",", b, e, key, count);
+        else
+            fprintf(s->out, "%s[%" PRId64 ",%" PRId64 ",%" PRIu64 ",%ld,1%s]", s->first ? "" : ",",
+                    b, e, key, index, extra);
         s->first = false;
         return;
     }
@@ -151,7 +168,7 @@ static void item_n(struct summary *s, int64_t b, int64_t e, uint64_t key, int sl
 static void item(struct summary *s, int64_t b, int64_t e, uint64_t key, int slot, size_t index,
                  const char *extra)
 {
-    item_n(s, b, e, key, slot, index, extra, 1);
+    item_n(s, b, e, key, slot, (long)index, extra, 1);
 }
 
 static void summary_end(struct summary *s)
@@ -181,122 +198,198 @@ static size_t first_at(const void *items, size_t n, size_t size, size_t field, i
 
 static size_t first_span(const struct tl_lane *l, int64_t t0)
 {
-    return FIRST_AT(l->spans, l->nspans, e, t0 + 1); /* the first that ends after t0 */
+    return FIRST_AT(l->spans, l->nspan_items, e, t0 + 1); /* the first that ends after t0 */
 }
 
-/* Merges the long items (by index, sorted by begin) and the buckets of
- * [t0, t1) into one summary, in time order. */
-static void coarse_items(const struct ct_timeline *tl, struct summary *s, int64_t t0, int64_t t1,
-                         bool regions, const struct tl_lane *l)
+/* The buckets of a grid from t0 to t1, and the index of the first. */
+static long bucket_of(const struct tl_grid *g, int64_t t)
 {
-    const uint32_t *longs = regions ? l->long_regions : l->long_spans;
-    size_t nlong = regions ? l->nlong_regions : l->nlong_spans;
-    /* Long items may begin before t0: from the first whose end is after
-     * t0 (spans do not overlap; regions: from t0 minus the longest). */
-    size_t k = 0;
-    int64_t from = regions ? t0 - l->longest_region : t0;
-    size_t lo = 0, hi = nlong;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int64_t b = regions ? l->regions[longs[mid]].b : l->spans[longs[mid]].e;
-        if (b < from)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    k = lo;
-    long bk = ct_tl_bucket_of(tl, l, t0), last = ct_tl_bucket_of(tl, l, t1);
+    if (!g->n || t <= g->origin)
+        return 0;
+    uint64_t k = ct_span_ns(g->origin, t) / (uint64_t)g->bucket_ns;
+    return k >= (uint64_t)g->n ? g->n : (long)k;
+}
+
+/* An index's lane: its long items (sorted by begin) and its buckets of
+ * [t0, t1), merged into one summary in time order. */
+static void coarse_items(struct summary *s, int64_t t0, int64_t t1, bool regions,
+                         const struct tl_lane *l)
+{
+    const struct tl_grid *g = regions ? &l->region_grid : &l->span_grid;
+    size_t nlong = regions ? l->nregion_items : l->nspan_items;
+    /* Long items may begin before t0: spans do not overlap (the first that
+     * ends after t0); regions from t0 minus the longest. */
+    size_t k = regions ? FIRST_AT(l->regions, nlong, b, t0 - l->longest_region)
+                       : FIRST_AT(l->spans, nlong, e, t0 + 1);
+    long bk = bucket_of(g, t0), last = bucket_of(g, t1);
     for (;;) {
-        int64_t bb = tl->begin + bk * l->bucket_ns;
+        int64_t bb = g->origin + bk * g->bucket_ns;
         int64_t lb = INT64_MAX;
         if (k < nlong)
-            lb = regions ? l->regions[longs[k]].b : l->spans[longs[k]].b;
-        bool bucket_left = bk <= last;
+            lb = regions ? l->regions[k].b : l->spans[k].b;
+        bool bucket_left = bk < g->n && bk <= last;
         if (!bucket_left && (k >= nlong || lb >= t1))
             break;
         if (k < nlong && lb < t1 && (!bucket_left || lb <= bb)) {
             char extra[64];
             if (regions) {
-                const struct tl_region *g = &l->regions[longs[k]];
-                if (g->e > t0) {
-                    snprintf(extra, sizeof extra, ",%u,%u", g->type, g->depth);
-                    item(s, g->b, g->e, g->e - g->b >= s->w ? g->depth : 1, 0, longs[k], extra);
+                const struct tl_region *r = &l->regions[k];
+                if (r->e > t0) {
+                    snprintf(extra, sizeof extra, ",%u,%u", r->type, r->depth);
+                    item(s, r->b, r->e, r->e - r->b >= s->w ? r->depth : 1, 0, k, extra);
                 }
             } else {
-                const struct tl_span *sp = &l->spans[longs[k]];
+                const struct tl_span *sp = &l->spans[k];
                 if (sp->e > t0) {
                     snprintf(extra, sizeof extra, ",%u", sp->reason);
-                    item(s, sp->b, sp->e, sp->col, sp->col, longs[k], extra);
+                    item(s, sp->b, sp->e, sp->col, sp->col, k, extra);
                 }
             }
             k++;
             continue;
         }
-        uint32_t n = regions ? l->region_bucket_n[bk] : l->span_bucket_n[bk];
+        uint32_t n = g->count[bk];
         if (n) {
-            int col = regions ? 0 : l->span_bucket_col[bk];
-            item_n(s, bb, bb + l->bucket_ns - 1, regions ? 1 : (uint64_t)col, col, 0, "", n);
+            int col = regions || !g->key ? 0 : g->key[bk];
+            item_n(s, bb, bb + g->bucket_ns - 1, regions ? 1 : (uint64_t)col, col, -1, "", n);
         }
         bk++;
     }
 }
 
-static void coarse_lane(const struct ct_timeline *tl, const struct tl_lane *l, int64_t t0,
-                        int64_t t1, double w, FILE *out)
+static void coarse_lane(const struct tl_lane *l, int64_t t0, int64_t t1, double w, FILE *out)
 {
     struct summary s = {out, t0, t1, w, true};
-    coarse_items(tl, &s, t0, t1, false, l);
+    coarse_items(&s, t0, t1, false, l);
     summary_end(&s);
     fputs("],\"regions\":[", out);
     struct summary r = {out, t0, t1, w, true};
-    coarse_items(tl, &r, t0, t1, true, l);
+    coarse_items(&r, t0, t1, true, l);
     summary_end(&r);
     fputs("]}", out);
 }
 
-int ct_timeline_query_json(const struct ct_timeline *tl, int64_t t0, int64_t t1, unsigned px,
+/* A window's lane: every item. */
+static void fine_lane(const struct tl_lane *l, int64_t t0, int64_t t1, double w, FILE *out)
+{
+    struct summary s = {out, t0, t1, w, true};
+    for (size_t k = first_span(l, t0); k < l->nspan_items && l->spans[k].b < t1; k++) {
+        char extra[32];
+        snprintf(extra, sizeof extra, ",%u", l->spans[k].reason);
+        item(&s, l->spans[k].b, l->spans[k].e, l->spans[k].col, l->spans[k].col, k, extra);
+    }
+    summary_end(&s);
+    /* Regions: every depth's in one pass; a summary's key is its depth.
+     * Summaries per depth would interleave; short regions of any depth are
+     * summed together at depth 1. */
+    fputs("],\"regions\":[", out);
+    struct summary r = {out, t0, t1, w, true};
+    size_t lo = FIRST_AT(l->regions, l->nregion_items, b, t0 - l->longest_region);
+    for (size_t k = lo; k < l->nregion_items && l->regions[k].b < t1; k++) {
+        const struct tl_region *g = &l->regions[k];
+        if (g->e <= t0)
+            continue;
+        char extra[64];
+        snprintf(extra, sizeof extra, ",%u,%u", g->type, g->depth);
+        item(&r, g->b, g->e, g->e - g->b >= w ? g->depth : 1, 0, k, extra);
+    }
+    summary_end(&r);
+    fputs("]}", out);
+}
+
+/* Task bars row by row: [b, e, type, index, count, id]; from an index,
+ * its long tasks in their rows and the short ones summed in the next. */
+static void task_rows(const struct ct_timeline *tl, bool index, int64_t t0, int64_t t1, double w,
+                      FILE *out)
+{
+    size_t from = tl->task_bars ? FIRST_AT(tl->task_bars, tl->ntask_items, b, t0 - tl->longest_task)
+                                : 0;
+    unsigned rows = tl->task_rows;
+    bool short_row = index && tl->task_grid.n > 0;
+    if (short_row && rows >= CT_TL_TASK_ROWS)
+        rows = CT_TL_TASK_ROWS - 1;
+    for (unsigned row = 0; row < rows + short_row; row++) {
+        fprintf(out, "%s{\"row\":%u,\"items\":[", row ? "," : "", row);
+        struct summary s = {out, t0, t1, w, true};
+        if (short_row && row == rows) {
+            const struct tl_grid *g = &tl->task_grid;
+            for (long k = bucket_of(g, t0), last = bucket_of(g, t1); k < g->n && k <= last; k++)
+                if (g->count[k]) {
+                    int64_t bb = g->origin + k * g->bucket_ns;
+                    item_n(&s, bb, bb + g->bucket_ns - 1, g->tag[k], (int)(g->tag[k] % (CT_COL_COUNT + 1)),
+                           -1, "", g->count[k]);
+                }
+        }
+        for (size_t k = from; row < tl->task_rows && k < tl->ntask_items && tl->task_bars[k].b < t1;
+             k++) {
+            const struct tl_task *t = &tl->task_bars[k];
+            if (t->row != row || t->e <= t0)
+                continue;
+            char extra[32];
+            snprintf(extra, sizeof extra, ",%" PRIu64, t->id);
+            item(&s, t->b, t->e, t->type, (int)(t->type % (CT_COL_COUNT + 1)), k, extra);
+        }
+        summary_end(&s);
+        fputs("]}", out);
+    }
+}
+
+/* Logs: one item a pixel: [t, tid, index, count]. */
+static void log_marks(const struct ct_timeline *tl, bool index, int64_t t0, int64_t t1, double w,
+                      FILE *out)
+{
+    bool first = true;
+    if (index) {
+        const struct tl_grid *g = &tl->log_grid;
+        for (long k = bucket_of(g, t0), last = bucket_of(g, t1); k < g->n && k <= last;) {
+            int64_t t = g->origin + k * g->bucket_ns;
+            long p = (long)((double)(t - t0) / w);
+            uint64_t n = 0, tid = 0;
+            long start = k;
+            for (; k < g->n && k <= last &&
+                   (long)((double)(g->origin + k * g->bucket_ns - t0) / w) == p; k++) {
+                if (!n && g->count[k])
+                    tid = g->tag[k];
+                n += g->count[k];
+            }
+            if (n) {
+                fprintf(out, "%s[%" PRId64 ",%" PRIu64 ",-1,%" PRIu64 "]", first ? "" : ",",
+                        g->origin + start * g->bucket_ns, tid, n);
+                first = false;
+            }
+        }
+        return;
+    }
+    size_t lo = FIRST_AT(tl->logs, tl->nlogs, t, t0);
+    for (size_t k = lo; k < tl->nlogs && tl->logs[k].t < t1;) {
+        long p = (long)((double)(tl->logs[k].t - t0) / w);
+        size_t start = k;
+        while (k < tl->nlogs && tl->logs[k].t < t1 &&
+               (long)((double)(tl->logs[k].t - t0) / w) == p)
+            k++;
+        fprintf(out, "%s[%" PRId64 ",%" PRIu64 ",%zu,%zu]", first ? "" : ",", tl->logs[start].t,
+                tl->logs[start].tid, start, k - start);
+        first = false;
+    }
+}
+
+int ct_timeline_query_json(struct ct_timeline *tl, int64_t t0, int64_t t1, unsigned px,
                            FILE *out)
 {
     if (t1 <= t0 || px == 0 || px > 20000)
         return -1;
     double w = (double)(t1 - t0) / px;
-    /* A lane whose pixel is a bucket and a half or more is read from its
-     * buckets and long items; finer, from the items themselves. */
-    fprintf(out, "{\"t0\":%" PRId64 ",\"t1\":%" PRId64 ",\"px\":%u,\"threads\":[", t0, t1, px);
+    /* Exactly, from a window, when the range covers few enough batches;
+     * from the buckets otherwise. */
+    struct ct_timeline *win = ct_tl_window(tl, t0, t1, WINDOW_BUDGET);
+    fprintf(out, "{\"t0\":%" PRId64 ",\"t1\":%" PRId64 ",\"px\":%u,\"exact\":%s,\"threads\":[", t0,
+            t1, px, win ? "true" : "false");
     for (size_t i = 0; i < tl->nlanes; i++) {
-        const struct tl_lane *l = &tl->lanes[i];
-        fprintf(out, "%s{\"tid\":%" PRIu64 ",\"spans\":[", i ? "," : "", l->tid);
-        if (l->nbuckets && w >= 1.5 * (double)l->bucket_ns) {
-            coarse_lane(tl, l, t0, t1, w, out);
-            continue;
-        }
-        struct summary s = {out, t0, t1, w, true};
-        for (size_t k = first_span(l, t0); k < l->nspans && l->spans[k].b < t1; k++) {
-            char extra[32];
-            snprintf(extra, sizeof extra, ",%u", l->spans[k].reason);
-            item(&s, l->spans[k].b, l->spans[k].e, l->spans[k].col, l->spans[k].col, k, extra);
-        }
-        summary_end(&s);
-        /* Regions: every depth's in one pass; a summary's key is its depth. */
-        fputs("],\"regions\":[", out);
-        struct summary r = {out, t0, t1, w, true};
-        int64_t from = t0 - l->longest_region;
-        size_t lo = FIRST_AT(l->regions, l->nregions, b, from);
-        /* Summaries per depth would interleave; short regions of any depth
-         * are summed together at depth 1. */
-        for (size_t k = lo; k < l->nregions && l->regions[k].b < t1; k++) {
-            const struct tl_region *g = &l->regions[k];
-            if (g->e <= t0)
-                continue;
-            char extra[64];
-            snprintf(extra, sizeof extra, ",%u,%u", g->type, g->depth);
-            if (g->e - g->b >= w)
-                item(&r, g->b, g->e, g->depth, 0, k, extra);
-            else
-                item(&r, g->b, g->e, 1, 0, k, extra);
-        }
-        summary_end(&r);
-        fputs("]}", out);
+        fprintf(out, "%s{\"tid\":%" PRIu64 ",\"spans\":[", i ? "," : "", tl->lanes[i].tid);
+        if (win && i < win->nlanes)
+            fine_lane(&win->lanes[i], t0, t1, w, out);
+        else
+            coarse_lane(&tl->lanes[i], t0, t1, w, out);
     }
     fputs("],\"cpus\":[", out);
     for (size_t i = 0; i < tl->ncpus; i++) {
@@ -341,40 +434,13 @@ int ct_timeline_query_json(const struct ct_timeline *tl, int64_t t0, int64_t t1,
         }
         fputs("]}", out);
     }
-    /* Task bars, row by row: [b, e, type, index, count, id]. */
     fputs("],\"tasks\":[", out);
-    size_t from = tl->task_bars ? FIRST_AT(tl->task_bars, tl->ntasks, b, t0 - tl->longest_task) : 0;
-    for (unsigned row = 0; row < tl->task_rows && tl->task_bars; row++) {
-        fprintf(out, "%s{\"row\":%u,\"items\":[", row ? "," : "", row);
-        struct summary s = {out, t0, t1, w, true};
-        for (size_t k = from; k < tl->ntasks && tl->task_bars[k].b < t1; k++) {
-            const struct tl_task *t = &tl->task_bars[k];
-            if (t->row != row || t->e <= t0)
-                continue;
-            char extra[32];
-            snprintf(extra, sizeof extra, ",%" PRIu64, t->id);
-            item(&s, t->b, t->e, t->type, (int)(t->type % (CT_COL_COUNT + 1)), k, extra);
-        }
-        summary_end(&s);
-        fputs("]}", out);
-    }
-    /* Logs: one item a pixel: [t, tid, index, count]. */
+    task_rows(win ? win : tl, !win, t0, t1, w, out);
     fputs("],\"logs\":[", out);
-    size_t lo = FIRST_AT(tl->logs, tl->nlogs, t, t0);
-    bool first = true;
-    for (size_t k = lo; k < tl->nlogs && tl->logs[k].t < t1;) {
-        long p = (long)((double)(tl->logs[k].t - t0) / w);
-        size_t start = k;
-        while (k < tl->nlogs && tl->logs[k].t < t1 &&
-               (long)((double)(tl->logs[k].t - t0) / w) == p)
-            k++;
-        fprintf(out, "%s[%" PRId64 ",%" PRIu64 ",%zu,%zu]", first ? "" : ",", tl->logs[start].t,
-                tl->logs[start].tid, start, k - start);
-        first = false;
-    }
+    log_marks(win ? win : tl, !win, t0, t1, w, out);
     /* Wake-ups: only when few enough to draw. */
     fputs("],\"wakes\":[", out);
-    lo = FIRST_AT(tl->wakes, tl->nwakes, tu, t0);
+    size_t lo = FIRST_AT(tl->wakes, tl->nwakes, tu, t0);
     size_t end = lo;
     while (end < tl->nwakes && tl->wakes[end].tu < t1)
         end++;
@@ -413,23 +479,40 @@ static void stack_json(struct ct_timeline *tl, uint32_t stack, FILE *out)
     fputc(']', out);
 }
 
-static const struct tl_task *task_by_id(const struct ct_timeline *tl, uint64_t id)
+/* Task id in a window, or among the index's long ones. */
+static const struct tl_task *find_task(const struct ct_timeline *w, const struct ct_timeline *ix,
+                                       uint64_t id)
 {
-    for (size_t i = 0; i < tl->ntasks; i++)
-        if (tl->tasks[i].id == id)
-            return &tl->tasks[i];
+    for (size_t i = 0; i < w->ntask_items; i++)
+        if (w->tasks[i].id == id)
+            return &w->tasks[i];
+    for (size_t i = 0; i < ix->ntask_items; i++)
+        if (ix->tasks[i].id == id)
+            return &ix->tasks[i];
     return NULL;
 }
 
-int ct_timeline_span_json(struct ct_timeline *tl, uint64_t tid, size_t index, FILE *out)
+/* A window around time t (the one shown when it covers t). */
+static struct ct_timeline *window_at(struct ct_timeline *tl, int64_t t)
 {
+    if (t < INT64_MIN / 4 || t > INT64_MAX / 4)
+        return NULL;
+    return ct_tl_window(tl, t - 1, t + 1, 0);
+}
+
+int ct_timeline_span_json(struct ct_timeline *tl, uint64_t tid, int64_t t, FILE *out)
+{
+    struct ct_timeline *w = window_at(tl, t);
     const struct tl_lane *l = NULL;
-    for (size_t i = 0; i < tl->nlanes && !l; i++)
-        if (tl->lanes[i].tid == tid)
-            l = &tl->lanes[i];
-    if (!l || index >= l->nspans)
+    for (size_t i = 0; w && i < w->nlanes && !l; i++)
+        if (w->lanes[i].tid == tid)
+            l = &w->lanes[i];
+    if (!l)
         return -1;
-    const struct tl_span *s = &l->spans[index];
+    size_t k = first_span(l, t);
+    if (k >= l->nspan_items || l->spans[k].b > t)
+        return -1;
+    const struct tl_span *s = &l->spans[k];
     fprintf(out, "{\"tid\":%" PRIu64 ",\"thread\":", tid);
     json_str(out, l->name);
     fprintf(out, ",\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"duration\":%" PRId64 ",\"state\":",
@@ -442,97 +525,148 @@ int ct_timeline_span_json(struct ct_timeline *tl, uint64_t tid, size_t index, FI
     stack_json(tl, s->stack, out);
     /* The innermost region around the span's start, and its task. */
     const struct tl_region *in = NULL;
-    for (size_t k = 0; k < l->nregions && l->regions[k].b <= s->b; k++)
-        if (l->regions[k].e >= s->b && (!in || l->regions[k].depth > in->depth))
-            in = &l->regions[k];
+    size_t from = FIRST_AT(l->regions, l->nregion_items, b, s->b - l->longest_region);
+    for (size_t i = from; i < l->nregion_items && l->regions[i].b <= s->b; i++)
+        if (l->regions[i].e >= s->b && (!in || l->regions[i].depth > in->depth))
+            in = &l->regions[i];
     if (in) {
         fputs(",\"region\":", out);
         json_str(out, str(tl, in->type));
-        const struct tl_task *t = in->task ? task_by_id(tl, in->task) : NULL;
-        if (t) {
-            fprintf(out, ",\"task\":%" PRIu64 ",\"task_type\":", t->id);
-            json_str(out, str(tl, t->type));
+        const struct tl_task *task = in->task ? find_task(w, tl, in->task) : NULL;
+        if (task) {
+            fprintf(out, ",\"task\":%" PRIu64 ",\"task_type\":", task->id);
+            json_str(out, str(tl, task->type));
         }
     }
     /* Who woke it: the thread's first linked unblock after the span began,
      * if it came by the span's end (the unblock is recorded once the thread
      * runs again, a little after the kernel's switch ends the span). */
     size_t lo = FIRST_AT(tl->wakes, tl->nwakes, tu, s->b);
-    for (size_t k = lo; k < tl->nwakes && tl->wakes[k].tu <= s->e + 10000000; k++)
-        if (tl->wakes[k].to == tid) {
-            fprintf(out, ",\"woken_by\":%" PRIu64 ",\"woken_at\":%" PRId64, tl->wakes[k].from,
-                    tl->wakes[k].tw);
+    for (size_t i = lo; i < tl->nwakes && tl->wakes[i].tu <= s->e + 10000000; i++)
+        if (tl->wakes[i].to == tid) {
+            fprintf(out, ",\"woken_by\":%" PRIu64 ",\"woken_at\":%" PRId64, tl->wakes[i].from,
+                    tl->wakes[i].tw);
             break;
         }
     fputc('}', out);
     return 0;
 }
 
-static bool contains(const char *hay, size_t len, const char *needle)
+int ct_timeline_task_json(struct ct_timeline *tl, uint64_t id, int64_t t, FILE *out)
+{
+    struct ct_timeline *w = window_at(tl, t);
+    const struct tl_task *task = w ? find_task(w, tl, id) : NULL;
+    if (!task)
+        return -1;
+    int64_t end = task->e < 0 ? tl->end : task->e;
+    fprintf(out, "{\"id\":%" PRIu64 ",\"parent\":%" PRIu64 ",\"tid\":%" PRIu64
+                 ",\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"type\":",
+            task->id, task->parent, task->tid, task->b, end);
+    json_str(out, str(tl, task->type));
+    size_t logs = 0; /* those read around t */
+    for (size_t i = 0; i < w->nlogs; i++)
+        logs += w->logs[i].task == task->id;
+    fprintf(out, ",\"logs\":%zu}", logs);
+    return 0;
+}
+
+static bool contains(const uint8_t *hay, size_t len, const char *needle)
 {
     size_t n = strlen(needle);
     if (n == 0)
         return true;
     for (size_t i = 0; i + n <= len; i++)
-        if (strncasecmp(hay + i, needle, n) == 0)
+        if (strncasecmp((const char *)hay + i, needle, n) == 0)
             return true;
     return false;
 }
 
-void ct_timeline_logs_json(const struct ct_timeline *tl, const char *q, size_t limit, FILE *out)
+struct found_log {
+    int64_t t;
+    uint64_t tid, task;
+    const uint8_t *category, *message;
+    size_t category_len, message_len;
+};
+
+static int found_by_time(const void *a, const void *b)
 {
-    fputs("{\"logs\":[", out);
-    size_t shown = 0, matched = 0;
-    for (size_t i = 0; i < tl->nlogs; i++) {
-        const struct tl_log *g = &tl->logs[i];
-        const char *cat = str(tl, g->category);
-        if (!contains(cat, strlen(cat), q) && !contains(tl->text + g->text, g->len, q))
-            continue;
-        matched++;
-        if (shown == limit)
-            continue;
+    const struct found_log *x = a, *y = b;
+    return x->t < y->t ? -1 : x->t > y->t;
+}
+
+/* One generation's logs that match q: in time order, those still wanted
+ * written; all counted. */
+static int scan_logs(struct ct_reader *rd, struct ct_gen *gen, const char *q, size_t limit,
+                     size_t *shown, uint64_t *matched, FILE *out)
+{
+    struct found_log *found = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    for (size_t b = 0; b < gen->nbatches && rc == 0; b++) {
+        struct ct_event_iter it;
+        struct ct_event ev;
+        uint64_t counts[CT_MAX_KINDS];
+        int r;
+        ct_rd_events(gen, b, &it);
+        while ((r = ct_rd_skim_events(rd, &it, 1ull << CT_EV_LOG, counts, &ev)) == 1) {
+            const struct ct_idmap_entry *cat = ct_idmap_get(&gen->strings, ev.args[1]);
+            const uint8_t *c = cat ? cat->data : (const uint8_t *)"";
+            size_t clen = cat ? cat->len : 0;
+            if (!contains(c, clen, q) && !contains(ev.bytes, ev.bytes_len, q))
+                continue;
+            ++*matched;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 256;
+                struct found_log *grown = realloc(found, cap * sizeof *grown);
+                if (!grown) {
+                    r = -1;
+                    break;
+                }
+                found = grown;
+            }
+            found[n++] = (struct found_log){ev.ts_ns, gen->batches[b].tid, ev.args[0], c,
+                                            ev.bytes, clen, ev.bytes_len};
+        }
+        if (r < 0)
+            rc = -1;
+    }
+    if (n)
+        qsort(found, n, sizeof *found, found_by_time);
+    for (size_t i = 0; i < n && *shown < limit; i++, ++*shown) {
         fprintf(out, "%s{\"t\":%" PRId64 ",\"tid\":%" PRIu64 ",\"task\":%" PRIu64 ",\"category\":",
-                shown ? "," : "", g->t, g->tid, g->task);
-        json_str(out, cat);
+                *shown ? "," : "", found[i].t, found[i].tid, found[i].task);
+        ct_json_string(out, (const char *)found[i].category, found[i].category_len);
         fputs(",\"message\":", out);
-        json_str(out, tl->text + g->text);
+        ct_json_string(out, (const char *)found[i].message, found[i].message_len);
         fputc('}', out);
-        shown++;
     }
-    fprintf(out, "],\"matched\":%zu,\"total\":%zu}", matched, tl->nlogs);
+    free(found);
+    return rc;
 }
 
-int ct_timeline_task_json(const struct ct_timeline *tl, size_t index, FILE *out)
+int ct_timeline_logs_json(struct ct_timeline *tl, const char *q, size_t limit, FILE *out)
 {
-    if (!tl->task_bars || index >= tl->ntasks)
+    /* Read from the file, streamed when it is one: the logs are not kept. */
+    struct ct_reader rd;
+    if (!tl->src_open)
         return -1;
-    const struct tl_task *t = &tl->task_bars[index];
-    fprintf(out, "{\"id\":%" PRIu64 ",\"parent\":%" PRIu64 ",\"tid\":%" PRIu64
-                 ",\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"type\":",
-            t->id, t->parent, t->tid, t->b, t->e);
-    json_str(out, str(tl, t->type));
-    size_t logs = 0;
-    for (size_t i = 0; i < tl->nlogs; i++)
-        logs += tl->logs[i].task == t->id;
-    fprintf(out, ",\"logs\":%zu}", logs);
-    return 0;
-}
-
-void ct_timeline_tasks_json(const struct ct_timeline *tl, const char *type, size_t limit,
-                            FILE *out)
-{
-    fputs("{\"tasks\":[", out);
+    int rc = tl->src_mapped ? ct_rd_open(&rd, tl->src.path)
+                            : ct_rd_open_mem(&rd, tl->src.data, tl->src.size, tl->src.path);
+    if (rc != 0)
+        return -1;
+    fputs("{\"logs\":[", out);
     size_t shown = 0;
-    for (size_t i = 0; i < tl->ntasks && shown < limit; i++) {
-        const struct tl_task *t = &tl->tasks[i];
-        if (type && *type && strcmp(str(tl, t->type), type) != 0)
-            continue;
-        fprintf(out, "%s{\"id\":%" PRIu64 ",\"parent\":%" PRIu64 ",\"tid\":%" PRIu64
-                     ",\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"type\":",
-                shown ? "," : "", t->id, t->parent, t->tid, t->b, t->e);
-        json_str(out, str(tl, t->type));
-        fputc('}', out);
-        shown++;
+    uint64_t matched = 0;
+    struct ct_gen gen = {0};
+    while (rc == 0 && (rc = ct_rd_next_gen(&rd, &gen)) == 1) {
+        rc = scan_logs(&rd, &gen, q, limit, &shown, &matched, out);
+        if (!*q && shown == limit) { /* every log matches: the count is known */
+            matched = tl->nlog_events;
+            break;
+        }
     }
-    fputs("]}", out);
+    ct_gen_free(&gen);
+    ct_rd_close(&rd);
+    fprintf(out, "],\"matched\":%" PRIu64 ",\"total\":%" PRIu64 "}", matched, tl->nlog_events);
+    return 0;
 }

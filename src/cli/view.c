@@ -1,14 +1,16 @@
 /*
  * view.c - `ctrace view [--addr=HOST:PORT] [--no-browser] FILE`: the trace in
- * the browser. The trace is indexed once (src/analysis/timeline.c), then a
- * server on 127.0.0.1 (libmicrohttpd, one internal thread: requests are
+ * the browser. The trace is indexed once (src/analysis/timeline.c: one
+ * streamed pass; the tasks and regions by type are read at the same time on
+ * a second thread), then a server on 127.0.0.1 (libmicrohttpd, one internal thread: requests are
  * answered one at a time, so the index needs no lock) serves the UI's files,
  * embedded in this binary (ui/, through scripts/embed.py), and JSON:
  *
  *   /api/summary                     threads, CPUs, counters, the time range
  *   /api/timeline?t0=&t1=&px=        what [t0, t1) shows at px pixels
- *   /api/span?tid=&i=                one span: reason, stack, region, waker
- *   /api/task?i=                     one task bar of the timeline
+ *   /api/span?tid=&t=                the span of a thread at t: reason, stack,
+ *                                    region, waker
+ *   /api/task?id=&t=                 a task under way at t
  *   /api/threads                     the thread analysis (ctrace threads)
  *   /api/tasks, /api/regions         by type (ctrace tasks, regions)
  *   /api/tasklist?type=T             each task of a type (tasks --type=T)
@@ -24,6 +26,7 @@
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,15 +148,15 @@ static enum MHD_Result timeline(struct MHD_Connection *c)
 
 static enum MHD_Result task_details(struct MHD_Connection *c)
 {
-    int64_t i;
-    if (!number(c, "i", 0, INT64_MAX, &i))
-        return error(c, 400, "i is a required whole number\n");
+    int64_t id, t;
+    if (!number(c, "id", 0, INT64_MAX, &id) || !number(c, "t", INT64_MIN / 4, INT64_MAX / 4, &t))
+        return error(c, 400, "id and t are required whole numbers\n");
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
     if (!out)
         return MHD_NO;
-    int rc = ct_timeline_task_json(&v.tl, (size_t)i, out);
+    int rc = ct_timeline_task_json(&v.tl, (uint64_t)id, t, out);
     fclose(out);
     if (rc != 0) {
         free(buf);
@@ -164,15 +167,15 @@ static enum MHD_Result task_details(struct MHD_Connection *c)
 
 static enum MHD_Result span_details(struct MHD_Connection *c)
 {
-    int64_t tid, i;
-    if (!number(c, "tid", 0, INT64_MAX, &tid) || !number(c, "i", 0, INT64_MAX, &i))
-        return error(c, 400, "tid and i are required whole numbers\n");
+    int64_t tid, t;
+    if (!number(c, "tid", 0, INT64_MAX, &tid) || !number(c, "t", INT64_MIN / 4, INT64_MAX / 4, &t))
+        return error(c, 400, "tid and t are required whole numbers\n");
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
     if (!out)
         return MHD_NO;
-    int rc = ct_timeline_span_json(&v.tl, (uint64_t)tid, (size_t)i, out);
+    int rc = ct_timeline_span_json(&v.tl, (uint64_t)tid, t, out);
     fclose(out);
     if (rc != 0) {
         free(buf);
@@ -181,27 +184,20 @@ static enum MHD_Result span_details(struct MHD_Connection *c)
     return send_bytes(c, 200, "application/json", buf, len, MHD_RESPMEM_MUST_FREE);
 }
 
-/* The analyses the commands print, computed once on a reader of their own. */
-static int analyses(void)
-{
+/* Tasks and regions by type (ctrace tasks, regions), read on a thread of
+ * their own, streamed, while the index is built. */
+struct annotations_job {
     struct ct_reader rd;
-    if (ct_rd_open_mem(&rd, v.rd.data, v.rd.size, v.path) != 0)
-        return -1;
-    struct ct_threads t;
-    int rc = ct_threads_compute(&rd, &t);
-    FILE *out = open_memstream(&v.threads_json, &v.threads_len);
-    if (rc == 0 && out)
-        ct_cli_threads_json(out, &t);
-    if (out)
-        fclose(out);
-    ct_threads_free(&t);
-    ct_rd_close(&rd);
-    if (rc != 0 || ct_rd_open_mem(&rd, v.rd.data, v.rd.size, v.path) != 0)
-        return -1;
+    int rc;
+};
+
+static void *annotations(void *arg)
+{
+    struct annotations_job *job = arg;
     struct ct_annotations a;
-    rc = ct_annotations_compute(&rd, &a);
-    if (rc == 0) {
-        out = open_memstream(&v.tasks_json, &v.tasks_len);
+    job->rc = ct_annotations_compute(&job->rd, &a);
+    if (job->rc == 0) {
+        FILE *out = open_memstream(&v.tasks_json, &v.tasks_len);
         if (out) {
             ct_cli_types_json(out, a.tasks, a.ntasks);
             fclose(out);
@@ -213,8 +209,45 @@ static int analyses(void)
         }
     }
     ct_annotations_free(&a);
-    ct_rd_close(&rd);
-    return rc;
+    return NULL;
+}
+
+/* The index and the analyses the commands print; 0, or -1 with the error
+ * reported. */
+static int build(void)
+{
+    struct ct_reader pass;
+    struct annotations_job job;
+    pthread_t th;
+    if (ct_rd_open(&pass, v.path) != 0) {
+        ct_cli_report(&pass);
+        return -1;
+    }
+    if (ct_rd_open(&job.rd, v.path) != 0) {
+        ct_cli_report(&job.rd);
+        ct_rd_close(&pass);
+        return -1;
+    }
+    bool threaded = pthread_create(&th, NULL, annotations, &job) == 0;
+    if (!threaded)
+        annotations(&job);
+    int rc = ct_timeline_build(&pass, &v.rd, &v.tl, progress);
+    if (threaded)
+        pthread_join(th, NULL);
+    if (rc != 0)
+        ct_cli_report(&pass);
+    else if (job.rc != 0)
+        ct_cli_report(&job.rd);
+    else if (pass.warning[0])
+        ct_cli_report(&pass);
+    FILE *out = rc == 0 ? open_memstream(&v.threads_json, &v.threads_len) : NULL;
+    if (out) {
+        ct_cli_threads_json(out, &v.tl.threads);
+        fclose(out);
+    }
+    ct_rd_close(&job.rd);
+    ct_rd_close(&pass);
+    return rc == 0 && job.rc == 0 && v.threads_json && v.tasks_json && v.regions_json ? 0 : -1;
 }
 
 static enum MHD_Result task_list(struct MHD_Connection *c)
@@ -276,7 +309,18 @@ static enum MHD_Result logs(struct MHD_Connection *c)
     const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "q");
     if (q && strlen(q) > 200)
         return error(c, 400, "q is too long\n");
-    return SEND_JSON(c, ct_timeline_logs_json(&v.tl, q ? q : "", 1000, out));
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    if (!out)
+        return MHD_NO;
+    int rc = ct_timeline_logs_json(&v.tl, q ? q : "", 1000, out);
+    fclose(out);
+    if (rc != 0) {
+        free(buf);
+        return error(c, 500, "cannot read the trace\n");
+    }
+    return send_bytes(c, 200, "application/json", buf, len, MHD_RESPMEM_MUST_FREE);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -374,13 +418,9 @@ static int run(int argc, char **argv)
     show_progress = isatty(STDERR_FILENO);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (ct_timeline_build(&v.rd, &v.tl, progress) != 0 || analyses() != 0) {
-        ct_cli_report(&v.rd);
+    if (build() != 0)
         return CT_EXIT_BAD_INPUT;
-    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (v.rd.warning[0])
-        ct_cli_report(&v.rd);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     socklen_t len = sizeof sa;

@@ -576,6 +576,16 @@ int ct_rd_next_gen(struct ct_reader *rd, struct ct_gen *gen)
 
 /* ---- events ---- */
 
+int ct_rd_gen_at(struct ct_reader *rd, uint64_t offset, struct ct_gen *gen)
+{
+    if (rd->streamed || offset >= rd->size)
+        return fail(rd, offset, "a generation to read again (the reader holds no such byte)");
+    rd->off = offset;
+    rd->at_end = rd->failed = rd->pending_error = false;
+    rd->error[0] = 0;
+    return ct_rd_next_gen(rd, gen);
+}
+
 void ct_rd_events(struct ct_gen *gen, size_t batch, struct ct_event_iter *it)
 {
     it->gen = gen;

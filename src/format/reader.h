@@ -159,6 +159,13 @@ struct ct_event_iter {
     uint64_t known_strings[16], known_stacks[16];
 };
 
+/* The file offset of p, a pointer into the bytes read (of the generation
+ * being read, when streamed). */
+static inline uint64_t ct_rd_offset(const struct ct_reader *rd, const uint8_t *p)
+{
+    return !rd->streamed ? (uint64_t)(p - rd->data) : rd->buf_off + (uint64_t)(p - rd->buf);
+}
+
 /* Copies len bytes at file offset off (either way of reading); -1 when the
  * file has not that many. */
 int ct_rd_read_at(const struct ct_reader *rd, uint64_t off, void *out, size_t len);
@@ -176,6 +183,9 @@ void ct_rd_close(struct ct_reader *rd);
  * inside a record gives the generation up to its last whole batch, then -1
  * on the next call. */
 int ct_rd_next_gen(struct ct_reader *rd, struct ct_gen *gen);
+/* Indexes the generation that begins at file offset `offset` again (not
+ * streamed: the reader must hold the whole file), as ct_rd_next_gen. */
+int ct_rd_gen_at(struct ct_reader *rd, uint64_t offset, struct ct_gen *gen);
 void ct_gen_free(struct ct_gen *gen);
 
 void ct_rd_events(struct ct_gen *gen, size_t batch, struct ct_event_iter *it);

@@ -20,12 +20,6 @@ int ct_rd_fail(struct ct_reader *rd, uint64_t offset, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 #define fail ct_rd_fail
 
-/* The file offset of p, a pointer into the bytes read. */
-static inline uint64_t ct_rd_offset(const struct ct_reader *rd, const uint8_t *p)
-{
-    return !rd->streamed ? (uint64_t)(p - rd->data) : rd->buf_off + (uint64_t)(p - rd->buf);
-}
-
 /* The bytes at file offset `at`; when streamed, ct_rd_load_span has read
  * them. */
 static inline const uint8_t *ct_rd_at(const struct ct_reader *rd, uint64_t at)

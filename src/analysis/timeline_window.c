@@ -1,0 +1,267 @@
+/*
+ * timeline_window.c - windows of `ctrace view`'s timeline (timeline.h):
+ * the batches around a range read again from the file, each lane from its
+ * last mark before the range with the state the mark saved, through the
+ * same thread analysis and visitor as the index, into a timeline that keeps
+ * every item. The generations read again are kept for the next windows
+ * (CT_TL_GEN_CACHE of them); their pages are given back when they go.
+ */
+#include "timeline.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+/* Generation g indexed again, with its string and stack definitions read
+ * (those in the batches before where the index saw them end). */
+static struct ct_gen *cached_gen(struct ct_timeline *ix, uint32_t g)
+{
+    struct tl_gen_slot *slot = NULL, *lru = &ix->cache[0];
+    for (int i = 0; i < CT_TL_GEN_CACHE && !slot; i++) {
+        if (ix->cache[i].index == g)
+            slot = &ix->cache[i];
+        else if (ix->cache[i].used < lru->used)
+            lru = &ix->cache[i];
+    }
+    if (!slot) {
+        slot = lru;
+        if (slot->index != UINT32_MAX && ix->src_mapped) {
+            /* The kernel keeps the pages cached; they leave our memory. */
+            uint64_t page = 4096, from = ix->gens[slot->index].offset & ~(page - 1);
+            uint64_t to = ix->gens[slot->index].end_offset;
+            if (to > ix->src.size)
+                to = ix->src.size;
+            if (to > from)
+                madvise((void *)(ix->src.data + from), to - from, MADV_DONTNEED);
+        }
+        ct_gen_free(&slot->gen);
+        slot->index = UINT32_MAX;
+        if (ct_rd_gen_at(&ix->src, ix->gens[g].offset, &slot->gen) != 1)
+            return NULL;
+        for (size_t b = 0; b < slot->gen.nbatches &&
+                           slot->gen.batches[b].offset < ix->gens[g].defs_end; b++) {
+            struct ct_event_iter it;
+            struct ct_event ev;
+            uint64_t counts[CT_MAX_KINDS];
+            int r;
+            ct_rd_events(&slot->gen, b, &it);
+            while ((r = ct_rd_skim_events(&ix->src, &it, 0, counts, &ev)) == 1)
+                ;
+            if (r < 0) {
+                ct_gen_free(&slot->gen);
+                return NULL;
+            }
+        }
+        slot->index = g;
+    }
+    slot->used = ++ix->clock;
+    return &slot->gen;
+}
+
+/* The marks of a lane a window for [t0, t1] starts and ends at: the last
+ * at or before t0, the first at or after t1. How many batches. */
+static size_t mark_range(const struct tl_lane *l, int64_t t0, int64_t t1, size_t *a, size_t *z)
+{
+    size_t n = l->nmarks, lo = 0, hi = n;
+    if (!n)
+        return 0;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (l->marks[mid].t <= t0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *a = lo ? lo - 1 : 0;
+    for (hi = n; lo < hi;) {
+        size_t mid = (lo + hi) / 2;
+        if (l->marks[mid].t < t1)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *z = lo < n ? lo : n - 1;
+    if (*z < *a)
+        *z = *a;
+    return *z - *a + 1;
+}
+
+size_t ct_tl_window_batches(const struct ct_timeline *ix, int64_t t0, int64_t t1)
+{
+    size_t total = 0, a, z;
+    for (size_t i = 0; i < ix->nlanes; i++)
+        total += mark_range(&ix->lanes[i], t0, t1, &a, &z);
+    return total;
+}
+
+/* Restores what mark m saved into a lane and its thread analysis row. */
+static int64_t restore(const struct ct_timeline *ix, const struct tl_mark *m, struct tl_lane *l,
+                       struct ct_thread_row *r)
+{
+    struct tl_state *st = &l->st;
+    memset(st, 0, sizeof *st);
+    memcpy(st, ix->states + m->state, offsetof(struct tl_state, open));
+    if (st->nopen > CT_TL_MAX_OPEN)
+        st->nopen = CT_TL_MAX_OPEN;
+    memcpy(st->open, ix->states + m->state + offsetof(struct tl_state, open),
+           st->nopen * sizeof st->open[0]);
+    r->at = r->begin_ns = r->end_ns = st->at;
+    r->activity_end = st->activity_end;
+    r->cpu = st->cpu_state;
+    r->activity = st->activity;
+    r->reason = st->reason;
+    return st->at;
+}
+
+static const struct tl_task *long_task(const struct ct_timeline *ix, uint64_t id)
+{
+    for (size_t i = 0; i < ix->ntask_items; i++)
+        if (ix->tasks[i].id == id)
+            return &ix->tasks[i];
+    return NULL;
+}
+
+static bool add_task(struct ct_timeline *w, const struct tl_task *t)
+{
+    if (w->ntask_items == w->tasks_cap) {
+        size_t cap = w->tasks_cap ? w->tasks_cap * 2 : 64;
+        struct tl_task *grown = realloc(w->tasks, cap * sizeof *grown);
+        if (!grown)
+            return false;
+        w->tasks = grown;
+        w->tasks_cap = cap;
+    }
+    w->tasks[w->ntask_items++] = *t;
+    return true;
+}
+
+/* Reads window w's range; 0, or -1 when the file cannot be read again. */
+static int window_read(struct ct_timeline *ix, struct ct_timeline *w)
+{
+    w->index = ix;
+    w->begin = ix->begin;
+    w->end = ix->end;
+    w->sched = ix->sched;
+    w->lanes = calloc(ix->nlanes ? ix->nlanes : 1, sizeof *w->lanes);
+    int64_t *from = calloc(ix->nlanes ? ix->nlanes : 1, sizeof *from);
+    struct ct_threads th = {0};
+    th.rows = calloc(ix->nlanes ? ix->nlanes : 1, sizeof *th.rows);
+    int rc = w->lanes && from && th.rows ? 0 : -1;
+    struct tl_builder b = {w, NULL, NULL, 0};
+    struct ct_visitor v = ct_tl_visitor(&b);
+    th.visitor = &v;
+    th.sched = ix->sched;
+    th.count = th.cap = ix->nlanes;
+    w->nlanes = rc == 0 ? ix->nlanes : 0;
+    for (size_t i = 0; i < w->nlanes; i++) {
+        const struct tl_lane *L = &ix->lanes[i];
+        struct tl_lane *W = &w->lanes[i];
+        W->tid = th.rows[i].tid = L->tid;
+        memcpy(W->name, L->name, sizeof W->name);
+        memcpy(W->function, L->function, sizeof W->function);
+        W->exited = L->exited;
+        from[i] = INT64_MAX;
+    }
+    for (size_t i = 0; i < w->nlanes && rc == 0; i++) {
+        const struct tl_lane *L = &ix->lanes[i];
+        struct ct_thread_row *r = &th.rows[i];
+        const struct ct_thread_row *whole = NULL; /* the index's row */
+        for (size_t k = 0; k < ix->threads.count && !whole; k++)
+            if (ix->threads.rows[k].tid == L->tid)
+                whole = &ix->threads.rows[k];
+        size_t a, z;
+        if (!mark_range(L, w->w0, w->w1, &a, &z)) {
+            /* Never a batch of its own: as it began, to its end. */
+            if (whole) {
+                ct_threads_row_init(r, L->tid, whole->begin_ns);
+                w->lanes[i].st.cpu = -1;
+                ct_threads_account(&th, r, whole->end_ns);
+                ct_tl_lane_end(w, &w->lanes[i], r->at);
+            }
+            continue;
+        }
+        const struct tl_mark *m = L->marks;
+        from[i] = w->lanes[i].read_from = restore(ix, &m[a], &w->lanes[i], r);
+        for (size_t k = a; k <= z && rc == 0;) {
+            size_t k2 = k;
+            while (k2 < z && m[k2 + 1].gen == m[k].gen)
+                k2++;
+            bool mid = k == a && !m[a].first; /* inside a generation */
+            struct ct_gen *gen = cached_gen(ix, m[k].gen);
+            b.last = NULL;
+            if (!gen || ct_threads_resume(&ix->src, gen, &th, L->tid, mid ? m[a].batch : SIZE_MAX,
+                                          m[k2].batch == UINT32_MAX ? SIZE_MAX : m[k2].batch,
+                                          mid ? from[i] : INT64_MIN) != 0)
+                rc = -1;
+            k = k2 + 1;
+        }
+        /* Read to the lane's end: its last interval, as the index had. */
+        if (z == L->nmarks - 1 && whole)
+            ct_threads_account(&th, r, whole->end_ns);
+        ct_tl_lane_end(w, &w->lanes[i], r->at);
+    }
+    /* Tasks: those still open where reading stopped end where the index
+     * saw them end; those begun before a lane's reading began and still
+     * under way come from the index (its long ones). */
+    for (size_t i = 0; rc == 0 && i < w->ntask_items; i++)
+        if (w->tasks[i].e < 0) {
+            const struct tl_task *t = long_task(ix, w->tasks[i].id);
+            if (t)
+                w->tasks[i].e = t->e;
+        }
+    for (size_t i = 0; rc == 0 && i < ix->ntask_items; i++) {
+        const struct tl_task *t = &ix->tasks[i];
+        int64_t began = INT64_MAX;
+        for (size_t k = 0; k < w->nlanes; k++)
+            if (w->lanes[k].tid == t->tid)
+                began = from[k];
+        bool under_way = t->b < w->w1 && (t->e < 0 || t->e > w->w0);
+        if (under_way && t->b < began && !add_task(w, t))
+            rc = -1;
+    }
+    ct_tl_finish_items(w);
+    free(from);
+    ct_threads_free(&th);
+    return rc;
+}
+
+void ct_tl_window_drop(struct ct_timeline *ix)
+{
+    if (ix->window) {
+        ct_tl_window_free(ix->window);
+        free(ix->window);
+        ix->window = NULL;
+    }
+}
+
+struct ct_timeline *ct_tl_window(struct ct_timeline *ix, int64_t t0, int64_t t1, size_t budget)
+{
+    struct ct_timeline *w = ix->window;
+    if (w && w->w0 <= t0 && t1 <= w->w1)
+        return w;
+    if (!ix->src_open || ix->index)
+        return NULL;
+    /* Half the range more on each side, when the budget allows: a pan
+     * then needs no reading. */
+    int64_t half = (t1 - t0) / 2, a = t0 - half, z = t1 + half;
+    if (budget && ct_tl_window_batches(ix, a, z) > budget) {
+        a = t0;
+        z = t1;
+        if (ct_tl_window_batches(ix, a, z) > budget)
+            return NULL;
+    }
+    ct_tl_window_drop(ix);
+    w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->w0 = a;
+    w->w1 = z;
+    if (window_read(ix, w) != 0) {
+        ct_tl_window_free(w);
+        free(w);
+        return NULL;
+    }
+    ix->window = w;
+    return w;
+}

@@ -121,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (null && ct_rd_open_mem(&rd, copy, size, "fuzz") == 0) {
         struct ct_timeline tl;
         struct ct_reader src = rd;
-        if (ct_timeline_build(&rd, &src, &tl, NULL) == 0) {
+        if (ct_timeline_build(&rd, &src, &tl, 1, NULL) == 0) {
             ct_timeline_summary_json(&tl, null);
             (void)ct_timeline_query_json(&tl, tl.begin, tl.end + 1, 100, null);
             (void)ct_timeline_query_json(&tl, tl.begin, tl.begin + 1000, 1000, null);

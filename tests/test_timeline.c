@@ -19,39 +19,47 @@
 static atomic_bool done;
 static volatile unsigned long sink;
 
+/* Thread k serves requests whose regions it names in an order of its own
+ * (so that readers of different threads number the names differently). */
 static void *serve(void *arg)
 {
-    (void)arg;
+    static const char *names[] = {"handle", "parse", "query"};
+    unsigned k = (unsigned)(uintptr_t)arg;
     for (unsigned long i = 0; !atomic_load(&done); i++) {
-        ctrace_task task = ctrace_task_begin(CTRACE_NO_TASK, "request");
-        ctrace_region outer = ctrace_region_begin(task, "handle");
-        ctrace_region inner = ctrace_region_begin(task, i % 3 ? "parse" : "query");
-        for (int k = 0; k < 50; k++)
-            sink += (unsigned long)k * i;
+        ctrace_task task = ctrace_task_begin(CTRACE_NO_TASK, k % 2 ? "job" : "request");
+        ctrace_region outer = ctrace_region_begin(task, names[k % 3]);
+        ctrace_region inner = ctrace_region_begin(task, names[(k + 1 + i % 2) % 3]);
+        for (int n = 0; n < 50; n++)
+            sink += (unsigned long)n * i;
         ctrace_region_end(inner);
         ctrace_region_end(outer);
         ctrace_log(task, "request", "served");
         ctrace_task_end(task);
         if (i % 256 == 0)
             usleep(200); /* off the CPU: a context switch */
+        if (k == 3 && i > 20000)
+            break; /* a thread that comes late and leaves early */
     }
     return NULL;
 }
 
-/* A trace of 3 threads serving requests for 300 ms, in generations of 20 ms:
- * many batches per thread per generation. */
+/* A trace of 3 threads serving requests for 200 ms, and a 4th from 100 ms
+ * for a while, in generations of 20 ms: many batches per thread per
+ * generation. */
 static uint8_t *record(size_t *size)
 {
     ctrace_config config = {.generation_ns = 20000000};
     struct recording r;
     rec_start(&r, &config);
     atomic_store(&done, false);
-    pthread_t th[3];
-    for (int i = 0; i < 3; i++)
-        pthread_create(&th[i], NULL, serve, NULL);
-    usleep(300000);
+    pthread_t th[4];
+    for (uintptr_t i = 0; i < 3; i++)
+        pthread_create(&th[i], NULL, serve, (void *)i);
+    usleep(100000);
+    pthread_create(&th[3], NULL, serve, (void *)(uintptr_t)3);
+    usleep(100000);
     atomic_store(&done, true);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         pthread_join(th[i], NULL);
     return rec_stop(&r, size);
 }
@@ -105,7 +113,7 @@ static void test_windows_match_whole_reading(void **state)
     assert_int_equal(ct_rd_open_mem(&rd, data, size, "t.out"), 0);
     struct ct_reader src = rd;
     struct ct_timeline tl;
-    int rc = ct_timeline_build(&rd, &src, &tl, NULL);
+    int rc = ct_timeline_build(&rd, &src, &tl, 1, NULL);
     if (rc != 0)
         fail_msg("%s", rd.error);
     assert_true(tl.ngens >= 5);
@@ -136,16 +144,16 @@ static void test_windows_match_whole_reading(void **state)
         marks += x->nmarks;
         lanes_with_many += x->nregions > 1000;
     }
-    assert_true(lanes_with_many >= 3);
+    assert_true(lanes_with_many >= 4);
     assert_true(marks > tl.ngens * 3); /* batches inside generations too */
     /* Windows of every width at many places: the same items. */
     const struct tl_span **a = NULL, **b = NULL;
     const struct tl_region **ra = NULL, **rb = NULL;
     size_t checked = 0;
     unsigned seed = 7;
-    for (int round = 0; round < 60; round++) {
+    for (int round = 0; round < 40; round++) {
         int64_t span = tl.end - tl.begin;
-        int64_t width = span >> (1 + round % 12);
+        int64_t width = span >> (2 + round % 10);
         int64_t t0 = tl.begin + (int64_t)((uint64_t)rand_r(&seed) % (uint64_t)(span - width));
         int64_t t1 = t0 + width;
         ct_tl_window_drop(&tl); /* read again, not the whole one */
@@ -219,10 +227,127 @@ static void test_windows_match_whole_reading(void **state)
     free(data);
 }
 
+static uint64_t grid_total(const struct tl_grid *g)
+{
+    uint64_t n = 0;
+    for (long k = 0; k < g->n; k++)
+        n += g->count[k];
+    return n;
+}
+
+static const char *name_of(const struct ct_timeline *tl, uint32_t i)
+{
+    return i < tl->nstrings ? tl->text + tl->strings[i] : "?";
+}
+
+static bool same_stack(const struct ct_timeline *a, uint32_t x, const struct ct_timeline *b,
+                       uint32_t y)
+{
+    if (!x || !y)
+        return x == y;
+    return a->stacks[x - 1].n == b->stacks[y - 1].n &&
+           memcmp(a->frames + a->stacks[x - 1].at, b->frames + b->stacks[y - 1].at,
+                  a->stacks[x - 1].n * sizeof *a->frames) == 0;
+}
+
+static void join_matches(const uint8_t *data, size_t size, unsigned parts)
+{
+    struct ct_reader rd1, rd2;
+    assert_int_equal(ct_rd_open_mem(&rd1, data, size, "t.out"), 0);
+    assert_int_equal(ct_rd_open_mem(&rd2, data, size, "t.out"), 0);
+    struct ct_reader src = rd1;
+    struct ct_timeline one, two;
+    assert_int_equal(ct_timeline_build(&rd1, &src, &one, 1, NULL), 0);
+    assert_int_equal(ct_timeline_build(&rd2, &src, &two, parts, NULL), 0);
+    assert_int_equal(one.nlanes, two.nlanes);
+    assert_int_equal(one.events, two.events);
+    assert_int_equal(one.ntasks, two.ntasks);
+    assert_int_equal(one.nlog_events, two.nlog_events);
+    assert_int_equal(one.ngens, two.ngens);
+    assert_true(one.begin == two.begin && one.end == two.end);
+    assert_int_equal(grid_total(&one.task_grid) + one.ntask_items,
+                     grid_total(&two.task_grid) + two.ntask_items);
+    assert_int_equal(grid_total(&one.log_grid), grid_total(&two.log_grid));
+    assert_int_equal(one.nwakes, two.nwakes);
+    assert_int_equal(one.threads.count, two.threads.count);
+    for (size_t i = 0; i < one.threads.count; i++) {
+        const struct ct_thread_row *x = &one.threads.rows[i], *y = NULL;
+        for (size_t k = 0; k < two.threads.count; k++)
+            if (two.threads.rows[k].tid == x->tid)
+                y = &two.threads.rows[k];
+        assert_non_null(y);
+        assert_memory_equal(x->ns, y->ns, sizeof x->ns);
+    }
+    for (size_t i = 0; i < one.nlanes; i++) {
+        const struct tl_lane *x = &one.lanes[i], *y = &two.lanes[i];
+        assert_int_equal(x->tid, y->tid);
+        assert_int_equal(x->nspans, y->nspans);
+        assert_int_equal(x->nregions, y->nregions);
+        assert_int_equal(x->nmarks, y->nmarks);
+        assert_int_equal(grid_total(&x->span_grid) + x->nspan_items,
+                         grid_total(&y->span_grid) + y->nspan_items);
+        assert_int_equal(x->nregion_items, y->nregion_items); /* the long ones */
+        for (size_t k = 0; k < x->nregion_items; k++)
+            assert_string_equal(name_of(&one, x->regions[k].type),
+                                name_of(&two, y->regions[k].type));
+        for (size_t k = 0; k < x->nmarks; k++) {
+            assert_true(x->marks[k].t == y->marks[k].t);
+            assert_int_equal(one.gens[x->marks[k].gen].offset, two.gens[y->marks[k].gen].offset);
+        }
+    }
+    unsigned seed = 11;
+    for (int round = 0; round < 12; round++) {
+        int64_t span = one.end - one.begin, width = span >> (2 + round % 8);
+        int64_t t0 = one.begin + (int64_t)((uint64_t)rand_r(&seed) % (uint64_t)(span - width));
+        ct_tl_window_drop(&one);
+        ct_tl_window_drop(&two);
+        struct ct_timeline *a = ct_tl_window(&one, t0, t0 + width, 0);
+        struct ct_timeline *b = ct_tl_window(&two, t0, t0 + width, 0);
+        if (!a || !b)
+            fail_msg("window [%lld, %lld]: %s", (long long)t0, (long long)(t0 + width),
+                     !a ? one.src.error : two.src.error);
+        for (size_t i = 0; i < a->nlanes; i++) {
+            const struct tl_lane *x = &a->lanes[i], *y = &b->lanes[i];
+            assert_int_equal(x->nspan_items, y->nspan_items);
+            for (size_t k = 0; k < x->nspan_items; k++) {
+                assert_true(x->spans[k].b == y->spans[k].b && x->spans[k].e == y->spans[k].e);
+                assert_int_equal(x->spans[k].col, y->spans[k].col);
+                assert_true(same_stack(&one, x->spans[k].stack, &two, y->spans[k].stack));
+            }
+            assert_int_equal(x->nregion_items, y->nregion_items);
+            for (size_t k = 0; k < x->nregion_items; k++) {
+                assert_true(x->regions[k].b == y->regions[k].b);
+                assert_string_equal(name_of(&one, x->regions[k].type),
+                                    name_of(&two, y->regions[k].type));
+            }
+        }
+        assert_int_equal(a->ntask_items, b->ntask_items);
+        assert_int_equal(a->nlogs, b->nlogs);
+    }
+    ct_timeline_free(&one);
+    ct_timeline_free(&two);
+}
+
+/* The index built by readers each with some threads, then joined, is the
+ * index one reader builds: the same lanes, counts, marks and threads, and
+ * every window the same items. With more readers than threads, some read
+ * only a few generations, or none. */
+static void test_readers_join_into_one_index(void **state)
+{
+    (void)state;
+    size_t size;
+    uint8_t *data = record(&size);
+    join_matches(data, size, 2);
+    join_matches(data, size, 3);
+    join_matches(data, size, 8);
+    free(data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_windows_match_whole_reading),
+        cmocka_unit_test(test_readers_join_into_one_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

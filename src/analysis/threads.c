@@ -281,8 +281,16 @@ static int merge_thread(struct ct_reader *rd, struct ct_gen *gen, struct ct_thre
                 best = i;
         if (best == streams)
             break;
-        on_event(out, r, rd, gen, &c[best].ev);
-        rc = advance(rd, gen, &c[best], out, r);
+        /* The best stream's events come next up to the others' next time
+         * (at the same time, the stream first in the list first). */
+        int64_t limit = INT64_MAX;
+        for (size_t i = 0; i < streams; i++)
+            if (i != best && c[i].valid && c[i].ev.ts_ns < limit)
+                limit = c[i].ev.ts_ns;
+        do {
+            on_event(out, r, rd, gen, &c[best].ev);
+            rc = advance(rd, gen, &c[best], out, r);
+        } while (rc >= 0 && c[best].valid && c[best].ev.ts_ns < limit);
     }
     free(c);
     return rc < 0 ? -1 : 0;
@@ -291,7 +299,10 @@ static int merge_thread(struct ct_reader *rd, struct ct_gen *gen, struct ct_thre
 static int walk_generation(struct ct_reader *rd, struct ct_gen *gen, struct ct_threads *out)
 {
     int64_t base = ct_gen_ns(rd, gen, gen->base_units);
+    const struct ct_visitor *v = out->visitor;
     for (size_t i = 0; i < gen->nthreads; i++) {
+        if (v && v->wants && !v->wants(v->ctx, gen->threads[i].tid))
+            continue;
         struct ct_thread_row *r = row_of(out, gen->threads[i].tid, base);
         if (!r)
             return -1;
@@ -317,7 +328,8 @@ static int walk_generation(struct ct_reader *rd, struct ct_gen *gen, struct ct_t
         size_t j = i;
         while (j < gen->nbatches && gen->batches[order[j]].tid == gen->batches[order[i]].tid)
             j++;
-        rc = merge_thread(rd, gen, out, order + i, j - i, INT64_MIN);
+        if (!v || !v->wants || v->wants(v->ctx, gen->batches[order[i]].tid))
+            rc = merge_thread(rd, gen, out, order + i, j - i, INT64_MIN);
         i = j;
     }
     free(order);
@@ -352,34 +364,31 @@ int ct_threads_compute(struct ct_reader *rd, struct ct_threads *out)
     return ct_threads_visit(rd, out, NULL);
 }
 
-/* Start functions by name where the symbols tell it (the trace's embedded
- * ones first, then the modules' files), module+offset otherwise. */
-static void name_start_functions(struct ct_threads *out, struct ct_symbols *sym,
-                                 const struct ct_reader *rd)
+int ct_threads_visit(struct ct_reader *rd, struct ct_threads *out, const struct ct_visitor *v)
 {
-    if (!sym)
-        return;
-    ct_symbols_load_embedded(sym, rd);
-    for (size_t i = 0; i < out->count; i++) {
-        struct ct_thread_row *r = &out->rows[i];
-        struct ct_symbol name;
-        if (r->start_fn && ct_symbols_lookup(sym, r->start_fn, false, &name) == 1)
-            snprintf(r->start_function, sizeof r->start_function, "%.95s", name.function);
+    struct ct_symbols *sym = NULL;
+    int rc = ct_threads_read(rd, out, v, &sym);
+    if (rc == 0) {
+        if (sym)
+            ct_symbols_load_embedded(sym, rd);
+        ct_threads_finish(out, sym);
     }
+    ct_symbols_close(sym);
+    return rc;
 }
 
-int ct_threads_visit(struct ct_reader *rd, struct ct_threads *out, const struct ct_visitor *v)
+int ct_threads_read(struct ct_reader *rd, struct ct_threads *out, const struct ct_visitor *v,
+                    struct ct_symbols **sym)
 {
     memset(out, 0, sizeof *out);
     out->visitor = v;
     struct ct_gen gen = {0};
-    struct ct_symbols *sym = NULL;
     int r;
     bool first = true;
     while ((r = ct_rd_next_gen(rd, &gen)) == 1) {
 #ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION /* reading local ELF files: slow, not input */
-        if (!sym && gen.nmodules)
-            sym = ct_symbols_open(&gen);
+        if (sym && !*sym && gen.nmodules)
+            *sym = ct_symbols_open(&gen);
 #endif
         int64_t begin = ct_gen_ns(rd, &gen, gen.base_units);
         if (first)
@@ -391,12 +400,20 @@ int ct_threads_visit(struct ct_reader *rd, struct ct_threads *out, const struct 
             break;
     }
     ct_gen_free(&gen);
-    if (rd->failed) {
-        ct_symbols_close(sym);
-        return -1;
+    return rd->failed ? -1 : 0;
+}
+
+void ct_threads_finish(struct ct_threads *out, struct ct_symbols *sym)
+{
+    /* Start functions by name where the symbols tell it (the trace's
+     * embedded ones first, then the modules' files), module+offset
+     * otherwise. */
+    for (size_t i = 0; sym && i < out->count; i++) {
+        struct ct_thread_row *r = &out->rows[i];
+        struct ct_symbol name;
+        if (r->start_fn && ct_symbols_lookup(sym, r->start_fn, false, &name) == 1)
+            snprintf(r->start_function, sizeof r->start_function, "%.95s", name.function);
     }
-    name_start_functions(out, sym, rd);
-    ct_symbols_close(sym);
     /* Live threads run to the end of the trace; exited ones end at exit. */
     for (size_t i = 0; i < out->count; i++) {
         struct ct_thread_row *row = &out->rows[i];
@@ -409,7 +426,6 @@ int ct_threads_visit(struct ct_reader *rd, struct ct_threads *out, const struct 
             row->end_ns = out->end_ns;
         account(out, row, row->end_ns);
     }
-    return 0;
 }
 
 /* ---- who woke whom (threads.h) ---- */

@@ -55,6 +55,7 @@ struct ct_thread_row {
     int64_t activity_end; /* a system call's end; INT64_MAX for blocks */
     int64_t at;          /* time accounted up to */
     uint64_t exec_mark;  /* ns[CT_COL_EXEC] at the last schedstat sample */
+    uint32_t user;       /* a visitor's own (ctrace view: its lane + 1) */
 };
 
 /* Sees the analysis as it goes (ctrace export): every interval given to a
@@ -72,6 +73,8 @@ struct ct_visitor {
      * where they are: resuming leaves out their events before r->at). */
     void (*mark)(void *ctx, const struct ct_thread_row *r, const struct ct_reader *rd,
                  const struct ct_gen *gen, size_t batch, bool first);
+    /* May be NULL (all): whether to read thread tid at all. */
+    bool (*wants)(void *ctx, uint64_t tid);
 };
 
 struct ct_threads {
@@ -112,6 +115,15 @@ void ct_wakes_free(struct ct_wakes *w);
 int ct_threads_compute(struct ct_reader *rd, struct ct_threads *out);
 /* The same, calling the visitor as it goes. */
 int ct_threads_visit(struct ct_reader *rd, struct ct_threads *out, const struct ct_visitor *v);
+/* ct_threads_visit in two steps, for readers that split the threads
+ * between passes (the visitor's wants) and join the rows before the end:
+ * reading (*sym, when sym is not NULL, gets the symbols of the first
+ * modules found, for the caller to close), then finishing: start
+ * functions named from sym (may be NULL), live threads run to the end. */
+struct ct_symbols;
+int ct_threads_read(struct ct_reader *rd, struct ct_threads *out, const struct ct_visitor *v,
+                    struct ct_symbols **sym);
+void ct_threads_finish(struct ct_threads *out, struct ct_symbols *sym);
 void ct_threads_free(struct ct_threads *t);
 /* A row as a thread first seen at `begin` starts. */
 void ct_threads_row_init(struct ct_thread_row *r, uint64_t tid, int64_t begin);

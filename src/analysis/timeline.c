@@ -99,10 +99,21 @@ uint32_t ct_tl_string(struct ct_timeline *tl, const void *s, size_t len)
     return idx;
 }
 
-static uint32_t gen_string(struct ct_timeline *tl, const struct ct_gen *gen, uint64_t id)
+/* A generation's string id as the timeline's index; most events name one
+ * of a few strings, remembered per generation. */
+static uint32_t gen_string(struct tl_builder *b, const struct ct_gen *gen, uint64_t id)
 {
+    if (b->strings_gen != gen->offset) {
+        memset(b->strings, 0, sizeof b->strings);
+        b->strings_gen = gen->offset;
+    }
+    struct tl_string_memo *m = &b->strings[id & 63];
+    if (m->id == id && id)
+        return m->index;
     const struct ct_idmap_entry *e = ct_idmap_get(&gen->strings, id);
-    return e ? ct_tl_string(tl, e->data, e->len) : ct_tl_string(tl, "?", 1);
+    uint32_t index = e ? ct_tl_string(b->tl, e->data, e->len) : ct_tl_string(b->tl, "?", 1);
+    *m = (struct tl_string_memo){id, index};
+    return index;
 }
 
 static uint32_t gen_stack(struct ct_timeline *tl, const struct ct_gen *gen, uint64_t id)
@@ -110,11 +121,14 @@ static uint32_t gen_stack(struct ct_timeline *tl, const struct ct_gen *gen, uint
     const struct ct_idmap_entry *e = id ? ct_idmap_get(&gen->stacks, id) : NULL;
     if (!e)
         return 0;
-    tl = names(tl);
     uint64_t pcs[64];
     int n = ct_rd_frames(e->data, e->end, e->len, pcs, 64);
-    if (n <= 0)
-        return 0;
+    return n > 0 ? ct_tl_stack(tl, pcs, n) : 0;
+}
+
+uint32_t ct_tl_stack(struct ct_timeline *tl, const uint64_t *pcs, int n)
+{
+    tl = names(tl);
     uint64_t hash = hash_bytes(pcs, (size_t)n * sizeof *pcs);
     /* The last few stacks are the likely ones; a linear look back. */
     for (size_t i = tl->nstacks, k = 0; i-- > 0 && k < 64; k++)
@@ -136,11 +150,12 @@ static uint32_t gen_stack(struct ct_timeline *tl, const struct ct_gen *gen, uint
 
 /* ---- buckets ---- */
 
-static void grid_init(struct tl_grid *g, int64_t origin, unsigned slots, bool tag)
+void ct_tl_grid_init(struct tl_grid *g, int64_t origin, unsigned slots, bool tag)
 {
     memset(g, 0, sizeof *g);
     g->origin = origin;
-    g->bucket_ns = 1024;
+    g->shift = 10;
+    g->bucket_ns = (int64_t)1 << g->shift;
     g->max = 4096;
     g->slots = slots;
     g->tagged = tag;
@@ -203,7 +218,8 @@ static void grid_coarsen(struct tl_grid *g)
     if (g->tagged)
         memset(g->tag + n, 0, (size_t)(g->n - n) * sizeof *g->tag);
     g->n = n;
-    g->bucket_ns *= 2;
+    g->shift++;
+    g->bucket_ns = (int64_t)1 << g->shift;
 }
 
 /* The bucket of time t, coarsening (*coarsened) or growing as needed;
@@ -211,7 +227,7 @@ static void grid_coarsen(struct tl_grid *g)
 static long grid_bucket(struct tl_grid *g, int64_t t, bool *coarsened)
 {
     for (;;) {
-        uint64_t k = ct_span_ns(g->origin, t) / (uint64_t)g->bucket_ns;
+        uint64_t k = ct_span_ns(g->origin, t) >> g->shift;
         if (k < (uint64_t)g->max) {
             if ((long)k >= g->cap && !grid_grow(g, (long)k + 1))
                 return -1;
@@ -249,6 +265,31 @@ static void grid_free(struct tl_grid *g)
     free(g->key);
     free(g->tag);
     memset(g, 0, sizeof *g);
+}
+
+/* Adds src's buckets into dst (both of the same origin), at the wider of
+ * their widths; src is left coarsened. The long items of their owners must
+ * then be refiled (ct_tl_refile). */
+bool ct_tl_grid_merge(struct tl_grid *dst, struct tl_grid *src)
+{
+    while (dst->bucket_ns < src->bucket_ns)
+        grid_coarsen(dst);
+    while (src->bucket_ns < dst->bucket_ns)
+        grid_coarsen(src);
+    if (src->max > dst->max)
+        dst->max = src->max;
+    if (src->n > dst->cap && !grid_grow(dst, src->n))
+        return false;
+    if (src->n > dst->n)
+        dst->n = src->n;
+    for (long k = 0; k < src->n; k++) {
+        if (dst->tagged && !dst->count[k] && src->count[k])
+            dst->tag[k] = src->tag[k];
+        dst->count[k] += src->count[k];
+        for (unsigned s = 0; s < dst->slots; s++)
+            dst->weight[(size_t)k * dst->slots + s] += src->weight[(size_t)k * src->slots + s];
+    }
+    return true;
 }
 
 /* ---- items: summed in the index, kept in a window ---- */
@@ -333,28 +374,43 @@ static void emit_region(struct ct_timeline *tl, struct tl_lane *l, const struct 
         l->regions[l->nregion_items++] = *g;
 }
 
+/* The long tasks a coarsening made short, into the buckets (an open task,
+ * e < 0, stays long). */
+static void refile_tasks(struct ct_timeline *tl)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < tl->ntask_items; i++) {
+        const struct tl_task *x = &tl->tasks[i];
+        long j;
+        bool more = false;
+        if (x->e >= 0 && x->e - x->b < tl->task_grid.bucket_ns &&
+            (j = grid_bucket(&tl->task_grid, x->b, &more)) >= 0) {
+            if (!tl->task_grid.count[j]++)
+                tl->task_grid.tag[j] = x->type;
+        } else {
+            tl->tasks[kept++] = *x;
+        }
+    }
+    tl->ntask_items = kept;
+}
+
+void ct_tl_refile(struct ct_timeline *tl)
+{
+    for (size_t i = 0; i < tl->nlanes; i++) {
+        refile_spans(&tl->lanes[i]);
+        refile_regions(&tl->lanes[i]);
+    }
+    refile_tasks(tl);
+}
+
 static void emit_task(struct ct_timeline *tl, const struct tl_task *t)
 {
     if (!tl->index) {
         bool coarsened = false;
         grid_allow(&tl->task_grid, tl->ntasks);
         long k = grid_bucket(&tl->task_grid, t->b, &coarsened);
-        if (coarsened) { /* refile the long tasks */
-            size_t kept = 0;
-            for (size_t i = 0; i < tl->ntask_items; i++) {
-                const struct tl_task *x = &tl->tasks[i];
-                long j;
-                bool more = false;
-                if (x->e - x->b < tl->task_grid.bucket_ns &&
-                    (j = grid_bucket(&tl->task_grid, x->b, &more)) >= 0) {
-                    if (!tl->task_grid.count[j]++)
-                        tl->task_grid.tag[j] = x->type;
-                } else {
-                    tl->tasks[kept++] = *x;
-                }
-            }
-            tl->ntask_items = kept;
-        }
+        if (coarsened)
+            refile_tasks(tl);
         if (k >= 0 && t->e - t->b < tl->task_grid.bucket_ns) {
             if (!tl->task_grid.count[k]++)
                 tl->task_grid.tag[k] = t->type;
@@ -368,10 +424,6 @@ static void emit_task(struct ct_timeline *tl, const struct tl_task *t)
 /* The index's tasks begun or ended but not both yet (a task may end on
  * another thread, read before the one it began on): open addressing with
  * tombstones, rebuilt when they crowd it. */
-struct tl_open_task {
-    struct tl_task t;
-    bool has_begin, has_end;
-};
 #define TL_EMPTY 0
 #define TL_GONE UINT64_MAX
 
@@ -428,8 +480,43 @@ static void task_seen(struct ct_timeline *tl, struct tl_open_task *o)
     tl->open_live--;
 }
 
+/* What another reading of the index saw of a task (ctrace view's parallel
+ * build): joined with what this one saw. */
+void ct_tl_task_merge(struct ct_timeline *tl, const struct tl_open_task *seen)
+{
+    struct tl_open_task *o = open_task(tl, seen->t.id);
+    if (!o)
+        return;
+    if (seen->has_begin) {
+        int64_t e = o->t.e;
+        o->t = seen->t;
+        if (o->has_end)
+            o->t.e = e;
+        o->has_begin = true;
+    }
+    if (seen->has_end) {
+        o->t.e = seen->t.e;
+        o->has_end = true;
+    }
+    task_seen(tl, o);
+}
+
 /* ---- the visitor ---- */
 
+
+static struct tl_lane *lane_of(struct tl_builder *b, uint64_t tid);
+
+/* A row's lane, remembered in the row. */
+static inline struct tl_lane *row_lane(struct tl_builder *b, const struct ct_thread_row *r)
+{
+    struct ct_timeline *tl = b->tl;
+    if (r->user && r->user <= tl->nlanes && tl->lanes[r->user - 1].tid == r->tid)
+        return &tl->lanes[r->user - 1];
+    struct tl_lane *l = lane_of(b, r->tid);
+    if (l)
+        ((struct ct_thread_row *)r)->user = (uint32_t)(l - tl->lanes) + 1;
+    return l;
+}
 
 static struct tl_lane *lane_of(struct tl_builder *b, uint64_t tid)
 {
@@ -449,8 +536,8 @@ static struct tl_lane *lane_of(struct tl_builder *b, uint64_t tid)
     memset(l, 0, sizeof *l);
     l->tid = tid;
     l->st.cpu = -1;
-    grid_init(&l->span_grid, tl->begin, CT_COL_COUNT, false);
-    grid_init(&l->region_grid, tl->begin, 0, false);
+    ct_tl_grid_init(&l->span_grid, tl->begin, CT_COL_COUNT, false);
+    ct_tl_grid_init(&l->region_grid, tl->begin, 0, false);
     return b->last = l;
 }
 
@@ -460,7 +547,7 @@ static void on_interval(void *ctx, const struct ct_thread_row *r, int column, un
     struct tl_builder *b = ctx;
     if (r->tracer || end <= begin)
         return;
-    struct tl_lane *l = lane_of(b, r->tid);
+    struct tl_lane *l = row_lane(b, r);
     if (!l)
         return;
     struct tl_state *st = &l->st;
@@ -562,7 +649,7 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
     }
     if (r->tracer)
         return;
-    struct tl_lane *l = lane_of(b, r->tid);
+    struct tl_lane *l = row_lane(b, r);
     if (!l)
         return;
     struct tl_state *st = &l->st;
@@ -592,7 +679,7 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
     case CT_EV_REGION_BEGIN:
         if (st->nopen < CT_TL_MAX_OPEN) {
             st->open[st->nopen] = (struct tl_open_region){ev->ts_ns, ev->args[0],
-                                                          gen_string(tl, gen, ev->args[1]),
+                                                          gen_string(b, gen, ev->args[1]),
                                                           st->nopen + 1u};
             st->nopen++;
         }
@@ -610,7 +697,7 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
         break;
     }
     case CT_EV_TASK_BEGIN: {
-        struct tl_task t = {ev->args[0], ev->args[1], r->tid, gen_string(tl, gen, ev->args[2]),
+        struct tl_task t = {ev->args[0], ev->args[1], r->tid, gen_string(b, gen, ev->args[2]),
                             ev->ts_ns, -1, 0};
         if (!index) {
             if (GROW(tl->tasks, tl->ntask_items, tl->tasks_cap, 256))
@@ -654,7 +741,7 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
                 tl->log_grid.tag[k] = r->tid;
         } else if (GROW(tl->logs, tl->nlogs, tl->logs_cap, 256)) {
             tl->logs[tl->nlogs++] = (struct tl_log){ev->ts_ns, r->tid, ev->args[0],
-                                                   gen_string(tl, gen, ev->args[1]),
+                                                   gen_string(b, gen, ev->args[1]),
                                                    text_add(tl, ev->bytes, ev->bytes_len),
                                                    (uint32_t)ev->bytes_len};
         }
@@ -680,11 +767,6 @@ static void on_mark(void *ctx, const struct ct_thread_row *r, const struct ct_re
     if (tl->index)
         return;
     if (!tl->ngens || tl->gens[tl->ngens - 1].offset != gen->offset) {
-        if (!tl->ngens) { /* the buckets' origin: the first generation's start */
-            tl->begin = ct_gen_ns(rd, gen, gen->base_units);
-            grid_init(&tl->task_grid, tl->begin, 0, true);
-            grid_init(&tl->log_grid, tl->begin, 0, true);
-        }
         if (!GROW(tl->gens, tl->ngens, tl->gens_cap, 64))
             return;
         tl->gens[tl->ngens++] = (struct tl_gen){gen->offset, gen->end_offset, 0};
@@ -734,12 +816,6 @@ void ct_tl_lane_end(struct ct_timeline *tl, struct tl_lane *l, int64_t t)
         region_end(tl, l, st->nopen - 1u, t > st->open[st->nopen - 1].b ? t : st->open[st->nopen - 1].b);
 }
 
-static int by_begin(const void *a, const void *b)
-{
-    const struct tl_region *x = a, *y = b;
-    return x->b < y->b ? -1 : x->b > y->b;
-}
-
 static int span_by_begin(const void *a, const void *b)
 {
     const struct tl_span *x = a, *y = b;
@@ -750,6 +826,12 @@ static int by_run(const void *a, const void *b)
 {
     const struct tl_run *x = a, *y = b;
     return x->b < y->b ? -1 : x->b > y->b;
+}
+
+static int by_sample(const void *a, const void *b)
+{
+    const struct tl_sample *x = a, *y = b;
+    return x->t < y->t ? -1 : x->t > y->t;
 }
 
 static int by_log_time(const void *a, const void *b)
@@ -775,14 +857,16 @@ static int task_by_begin(const void *a, const void *b)
  * end of the trace. */
 static void pack_tasks(struct ct_timeline *tl)
 {
-    free(tl->task_bars);
-    tl->task_bars = NULL;
     tl->task_rows = 0;
     if (!tl->ntask_items)
         return;
-    tl->task_bars = malloc(tl->ntask_items * sizeof *tl->task_bars);
-    if (!tl->task_bars)
-        return;
+    if (tl->ntask_items > tl->task_bars_cap) {
+        struct tl_task *bars = realloc(tl->task_bars, tl->ntask_items * sizeof *bars);
+        if (!bars)
+            return;
+        tl->task_bars = bars;
+        tl->task_bars_cap = tl->ntask_items;
+    }
     memcpy(tl->task_bars, tl->tasks, tl->ntask_items * sizeof *tl->task_bars);
     qsort(tl->task_bars, tl->ntask_items, sizeof *tl->task_bars, task_by_begin);
     int64_t row_end[CT_TL_TASK_ROWS];
@@ -804,39 +888,57 @@ static void pack_tasks(struct ct_timeline *tl)
     }
 }
 
+/* Regions come out as they end: by begin, an inner one (ended first) is
+ * out of place by at most the depth. Sorted by insertion, in place. */
+static void sort_regions(struct tl_region *r, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        if (r[i].b >= r[i - 1].b)
+            continue;
+        struct tl_region x = r[i];
+        size_t j = i;
+        for (; j > 0 && r[j - 1].b > x.b; j--)
+            r[j] = r[j - 1];
+        r[j] = x;
+    }
+}
+
+static bool spans_sorted(const struct tl_span *s, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (s[i].b < s[i - 1].b)
+            return false;
+    return true;
+}
+
 /* Sorts what was read by time and packs the task bars (index or window). */
 void ct_tl_finish_items(struct ct_timeline *tl)
 {
     for (size_t i = 0; i < tl->nlanes; i++) {
         struct tl_lane *l = &tl->lanes[i];
-        if (l->nspan_items)
+        if (!spans_sorted(l->spans, l->nspan_items))
             qsort(l->spans, l->nspan_items, sizeof *l->spans, span_by_begin);
-        if (l->nregion_items)
-            qsort(l->regions, l->nregion_items, sizeof *l->regions, by_begin);
+        sort_regions(l->regions, l->nregion_items);
     }
     if (tl->nlogs)
         qsort(tl->logs, tl->nlogs, sizeof *tl->logs, by_log_time);
     pack_tasks(tl);
 }
 
-int ct_timeline_build(struct ct_reader *pass, const struct ct_reader *src, struct ct_timeline *tl,
-                      void (*progress)(uint64_t done, uint64_t total))
+/* After reading (and joining the readings): every lane ended where its
+ * thread ends, the tasks never ended kept long, the buckets' states
+ * chosen, everything sorted, the wake-ups linked. */
+void ct_tl_finish_index(struct ct_timeline *tl, struct tl_builder *b)
 {
-    memset(tl, 0, sizeof *tl);
-    for (int i = 0; i < CT_TL_GEN_CACHE; i++)
-        tl->cache[i].index = UINT32_MAX;
-    ct_tl_string(tl, "", 0);
-    struct tl_builder b = {tl, progress, NULL, 0};
-    struct ct_visitor v = ct_tl_visitor(&b);
-    int rc = ct_threads_visit(pass, &tl->threads, &v);
     const struct ct_threads *t = &tl->threads;
     tl->end = t->end_ns;
     tl->sched = t->sched;
+    b->last = NULL;
     for (size_t i = 0; i < t->count; i++) {
         const struct ct_thread_row *r = &t->rows[i];
         if (r->tracer)
             continue;
-        struct tl_lane *l = lane_of(&b, r->tid);
+        struct tl_lane *l = lane_of(b, r->tid);
         if (!l)
             continue;
         memcpy(l->name, r->name, sizeof l->name);
@@ -844,7 +946,7 @@ int ct_timeline_build(struct ct_reader *pass, const struct ct_reader *src, struc
         l->exited = r->exited;
         ct_tl_lane_end(tl, l, r->end_ns);
     }
-    b.last = NULL;
+    b->last = NULL;
     /* Tasks never ended run to the end; ends without a begin are left. */
     for (size_t i = 0; i < tl->open_cap; i++) {
         struct tl_open_task *o = &tl->open_tasks[i];
@@ -867,36 +969,12 @@ int ct_timeline_build(struct ct_reader *pass, const struct ct_reader *src, struc
     for (size_t i = 0; i < tl->ncpus; i++)
         if (tl->cpus[i].n)
             qsort(tl->cpus[i].runs, tl->cpus[i].n, sizeof *tl->cpus[i].runs, by_run);
+    for (size_t i = 0; i < tl->ncounters; i++)
+        if (tl->counters[i].n)
+            qsort(tl->counters[i].s, tl->counters[i].n, sizeof *tl->counters[i].s, by_sample);
     if (tl->nlanes)
         qsort(tl->lanes, tl->nlanes, sizeof *tl->lanes, by_tid);
     tl->wakes = ct_wakes_link(&tl->raw_wakes, &tl->nwakes);
-    if (!tl->ngens)
-        tl->begin = t->begin_ns;
-    /* What windows read again: the same bytes, at the same time zero. */
-    if (rc == 0 && src->data && ct_rd_open_mem(&tl->src, src->data, src->size, src->path) == 0) {
-        tl->src_open = true;
-        tl->src_mapped = src->mapped;
-        tl->src.have_start = pass->have_start;
-        tl->src.start_mono_ns = pass->start_mono_ns;
-    }
-    /* Symbols from the first generation's modules (every generation lists
-     * them; not in the fuzzer: reading local ELF files is slow, and not
-     * input). */
-#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-    if (tl->src_open && tl->ngens) {
-        struct ct_gen *gen = &tl->cache[0].gen;
-        if (ct_rd_gen_at(&tl->src, tl->gens[0].offset, gen) == 1) {
-            tl->cache[0].index = 0;
-            /* The embedded names through the reader that read it all: it
-             * knows where they are (no walk over the file's pages). */
-            if (gen->nmodules && (tl->symbols = ct_symbols_open(gen)))
-                ct_symbols_load_embedded(tl->symbols, pass);
-        }
-    }
-#endif
-    if (progress)
-        progress(pass->size, pass->size);
-    return rc;
 }
 
 static void free_items(struct ct_timeline *tl)

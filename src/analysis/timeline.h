@@ -91,7 +91,8 @@ struct tl_mark {
  * shorter than bucket_ns: how many, their weight per slot (a state), the
  * heaviest slot once built, and a tag (the first item's). */
 struct tl_grid {
-    int64_t origin, bucket_ns;
+    int64_t origin, bucket_ns; /* 1 << shift */
+    unsigned shift;
     long n, cap, max; /* buckets used, allocated, allowed now */
     unsigned slots;
     bool tagged;
@@ -159,6 +160,7 @@ struct ct_timeline {
     struct tl_task *tasks;
     size_t ntask_items, tasks_cap;
     struct tl_task *task_bars; /* by begin, each in a row */
+    size_t task_bars_cap;
     int64_t longest_task;
     unsigned task_rows;
     struct tl_log *logs; /* a window's */
@@ -202,12 +204,14 @@ struct ct_timeline {
     size_t open_cap, open_used, open_live;
 };
 
-/* Reads the whole trace from `pass` (streamed or not) into the index;
- * `src` (mapped or in memory, the same file) is what windows read again
- * later: it must stay open while the index is used. progress(done, total)
- * is called as the reader goes (may be NULL). 0, or -1 with the error in
- * pass. */
+/* Reads the whole trace from `pass` (streamed or not, not read yet) into
+ * the index; `src` (mapped or in memory, the same file) is what windows
+ * read again later: it must stay open while the index is used. The threads are split between `parts` readers, one a core
+ * (timeline_build.c; 0: one per core for a trace of 64 MiB or more).
+ * progress(done, total) is called as the reader goes (may be NULL). 0, or
+ * -1 with the error in pass. */
 int ct_timeline_build(struct ct_reader *pass, const struct ct_reader *src, struct ct_timeline *tl,
+                      unsigned parts,
                       void (*progress)(uint64_t done, uint64_t total));
 void ct_timeline_free(struct ct_timeline *tl);
 
@@ -223,14 +227,29 @@ void ct_tl_window_drop(struct ct_timeline *ix);
 size_t ct_tl_window_batches(const struct ct_timeline *ix, int64_t t0, int64_t t1);
 /* A window's items, freed (timeline.c). */
 void ct_tl_window_free(struct ct_timeline *w);
-/* The visitor that fills a timeline (timeline.c); windows use it too. */
+/* ---- inside: timeline.c for timeline_build.c and timeline_window.c ---- */
+
+struct tl_open_task {
+    struct tl_task t;
+    bool has_begin, has_end;
+};
+void ct_tl_grid_init(struct tl_grid *g, int64_t origin, unsigned slots, bool tag);
+bool ct_tl_grid_merge(struct tl_grid *dst, struct tl_grid *src);
+void ct_tl_refile(struct ct_timeline *tl);
+void ct_tl_task_merge(struct ct_timeline *tl, const struct tl_open_task *seen);
+uint32_t ct_tl_stack(struct ct_timeline *tl, const uint64_t *pcs, int n);
+/* The visitor that fills a timeline; windows use it too. */
+struct tl_string_memo { uint64_t id; uint32_t index; };
 struct tl_builder {
     struct ct_timeline *tl;
     void (*progress)(uint64_t, uint64_t);
     struct tl_lane *last;
     uint64_t defs_seen; /* strings and stacks of the generation looked at */
+    struct tl_string_memo strings[64];
+    uint64_t strings_gen; /* the offset of the generation they are of */
 };
 struct ct_visitor ct_tl_visitor(struct tl_builder *b);
+void ct_tl_finish_index(struct ct_timeline *tl, struct tl_builder *b);
 void ct_tl_lane_end(struct ct_timeline *tl, struct tl_lane *l, int64_t t);
 void ct_tl_finish_items(struct ct_timeline *tl);
 

@@ -302,7 +302,7 @@ static void fine_lane(const struct tl_lane *l, int64_t t0, int64_t t1, double w,
 static void task_rows(const struct ct_timeline *tl, bool index, int64_t t0, int64_t t1, double w,
                       FILE *out)
 {
-    size_t from = tl->task_bars ? FIRST_AT(tl->task_bars, tl->ntask_items, b, t0 - tl->longest_task)
+    size_t from = tl->task_rows ? FIRST_AT(tl->task_bars, tl->ntask_items, b, t0 - tl->longest_task)
                                 : 0;
     unsigned rows = tl->task_rows;
     bool short_row = index && tl->task_grid.n > 0;

@@ -143,17 +143,18 @@ static int window_read(struct ct_timeline *ix, struct ct_timeline *w)
     w->begin = ix->begin;
     w->end = ix->end;
     w->sched = ix->sched;
-    w->lanes = calloc(ix->nlanes ? ix->nlanes : 1, sizeof *w->lanes);
+    if (!w->lanes)
+        w->lanes = calloc(ix->nlanes ? ix->nlanes : 1, sizeof *w->lanes);
     int64_t *from = calloc(ix->nlanes ? ix->nlanes : 1, sizeof *from);
     struct ct_threads th = {0};
     th.rows = calloc(ix->nlanes ? ix->nlanes : 1, sizeof *th.rows);
     int rc = w->lanes && from && th.rows ? 0 : -1;
-    struct tl_builder b = {w, NULL, NULL, 0};
+    struct tl_builder b = {.tl = w};
     struct ct_visitor v = ct_tl_visitor(&b);
     th.visitor = &v;
     th.sched = ix->sched;
     th.count = th.cap = ix->nlanes;
-    w->nlanes = rc == 0 ? ix->nlanes : 0;
+    w->nlanes = w->lanes ? ix->nlanes : 0;
     for (size_t i = 0; i < w->nlanes; i++) {
         const struct tl_lane *L = &ix->lanes[i];
         struct tl_lane *W = &w->lanes[i];
@@ -226,6 +227,34 @@ static int window_read(struct ct_timeline *ix, struct ct_timeline *w)
     return rc;
 }
 
+/* Empties a window, keeping its arrays (its lanes' too). */
+static void recycle(struct ct_timeline *w)
+{
+    for (size_t i = 0; i < w->nlanes; i++) {
+        struct tl_lane *l = &w->lanes[i];
+        struct tl_span *spans = l->spans;
+        struct tl_region *regions = l->regions;
+        size_t spans_cap = l->spans_cap, regions_cap = l->regions_cap;
+        memset(l, 0, sizeof *l);
+        l->spans = spans;
+        l->spans_cap = spans_cap;
+        l->regions = regions;
+        l->regions_cap = regions_cap;
+    }
+    struct ct_timeline keep = *w;
+    memset(w, 0, sizeof *w);
+    w->lanes = keep.lanes;
+    w->nlanes = keep.nlanes;
+    w->tasks = keep.tasks;
+    w->tasks_cap = keep.tasks_cap;
+    w->task_bars = keep.task_bars;
+    w->task_bars_cap = keep.task_bars_cap;
+    w->logs = keep.logs;
+    w->logs_cap = keep.logs_cap;
+    w->text = keep.text;
+    w->text_cap = keep.text_cap;
+}
+
 void ct_tl_window_drop(struct ct_timeline *ix)
 {
     if (ix->window) {
@@ -251,17 +280,18 @@ struct ct_timeline *ct_tl_window(struct ct_timeline *ix, int64_t t0, int64_t t1,
         if (ct_tl_window_batches(ix, a, z) > budget)
             return NULL;
     }
-    ct_tl_window_drop(ix);
-    w = calloc(1, sizeof *w);
-    if (!w)
+    /* The last window's arrays are used again: their pages are ours
+     * already (fresh ones would be faulted in, which costs more here than
+     * reading the batches). */
+    if (w)
+        recycle(w);
+    else if (!(w = ix->window = calloc(1, sizeof *w)))
         return NULL;
     w->w0 = a;
     w->w1 = z;
     if (window_read(ix, w) != 0) {
-        ct_tl_window_free(w);
-        free(w);
+        ct_tl_window_drop(ix);
         return NULL;
     }
-    ix->window = w;
     return w;
 }

@@ -1,8 +1,9 @@
 /*
  * view.c - `ctrace view [--addr=HOST:PORT] [--no-browser] FILE`: the trace in
- * the browser. The trace is indexed once (src/analysis/timeline.c: one
- * streamed pass; the tasks and regions by type are read at the same time on
- * a second thread), then a server on 127.0.0.1 (libmicrohttpd, one internal thread: requests are
+ * the browser. The trace is indexed once (src/analysis/timeline*.c: one
+ * streamed pass split by thread between the cores, which also gives the
+ * thread analysis; the tasks and regions by type are read afterwards on a
+ * thread of their own), then a server on 127.0.0.1 (libmicrohttpd, one internal thread: requests are
  * answered one at a time, so the index needs no lock) serves the UI's files,
  * embedded in this binary (ui/, through scripts/embed.py), and JSON:
  *
@@ -184,19 +185,37 @@ static enum MHD_Result span_details(struct MHD_Connection *c)
     return send_bytes(c, 200, "application/json", buf, len, MHD_RESPMEM_MUST_FREE);
 }
 
-/* Tasks and regions by type (ctrace tasks, regions), read on a thread of
- * their own, streamed, while the index is built. */
-struct annotations_job {
-    struct ct_reader rd;
-    int rc;
-};
+/* The index and the thread analysis, in one streamed pass; 0, or -1 with
+ * the error reported. */
+static int build(void)
+{
+    struct ct_reader pass;
+    if (ct_rd_open(&pass, v.path) != 0) {
+        ct_cli_report(&pass);
+        return -1;
+    }
+    int rc = ct_timeline_build(&pass, &v.rd, &v.tl, 0, progress);
+    ct_cli_report(&pass); /* the error, or a warning */
+    FILE *out;
+    if (rc == 0 && (out = open_memstream(&v.threads_json, &v.threads_len))) {
+        ct_cli_threads_json(out, &v.tl.threads);
+        fclose(out);
+    }
+    ct_rd_close(&pass);
+    return rc == 0 && v.threads_json ? 0 : -1;
+}
 
+/* Tasks and regions by type (ctrace tasks, regions): read on a thread of
+ * their own once the timeline is served, so that its first paint does not
+ * wait for them; their pages wait for the thread. */
 static void *annotations(void *arg)
 {
-    struct annotations_job *job = arg;
+    (void)arg;
+    struct ct_reader rd;
     struct ct_annotations a;
-    job->rc = ct_annotations_compute(&job->rd, &a);
-    if (job->rc == 0) {
+    if (ct_rd_open(&rd, v.path) != 0)
+        return NULL;
+    if (ct_annotations_compute(&rd, &a) == 0) {
         FILE *out = open_memstream(&v.tasks_json, &v.tasks_len);
         if (out) {
             ct_cli_types_json(out, a.tasks, a.ntasks);
@@ -209,45 +228,26 @@ static void *annotations(void *arg)
         }
     }
     ct_annotations_free(&a);
+    ct_rd_close(&rd);
     return NULL;
 }
 
-/* The index and the analyses the commands print; 0, or -1 with the error
- * reported. */
-static int build(void)
+static pthread_t annotations_thread;
+static bool annotations_started, annotations_done;
+
+static enum MHD_Result types(struct MHD_Connection *c, char **json, size_t *len)
 {
-    struct ct_reader pass;
-    struct annotations_job job;
-    pthread_t th;
-    if (ct_rd_open(&pass, v.path) != 0) {
-        ct_cli_report(&pass);
-        return -1;
+    if (annotations_started && !annotations_done) {
+        pthread_join(annotations_thread, NULL);
+        annotations_done = true;
     }
-    if (ct_rd_open(&job.rd, v.path) != 0) {
-        ct_cli_report(&job.rd);
-        ct_rd_close(&pass);
-        return -1;
+    if (!annotations_started && !annotations_done) {
+        annotations(NULL);
+        annotations_done = true;
     }
-    bool threaded = pthread_create(&th, NULL, annotations, &job) == 0;
-    if (!threaded)
-        annotations(&job);
-    int rc = ct_timeline_build(&pass, &v.rd, &v.tl, progress);
-    if (threaded)
-        pthread_join(th, NULL);
-    if (rc != 0)
-        ct_cli_report(&pass);
-    else if (job.rc != 0)
-        ct_cli_report(&job.rd);
-    else if (pass.warning[0])
-        ct_cli_report(&pass);
-    FILE *out = rc == 0 ? open_memstream(&v.threads_json, &v.threads_len) : NULL;
-    if (out) {
-        ct_cli_threads_json(out, &v.tl.threads);
-        fclose(out);
-    }
-    ct_rd_close(&job.rd);
-    ct_rd_close(&pass);
-    return rc == 0 && job.rc == 0 && v.threads_json && v.tasks_json && v.regions_json ? 0 : -1;
+    if (!*json)
+        return error(c, 500, "cannot read the trace\n");
+    return send_bytes(c, 200, "application/json", *json, *len, MHD_RESPMEM_PERSISTENT);
 }
 
 static enum MHD_Result task_list(struct MHD_Connection *c)
@@ -356,11 +356,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return send_bytes(c, 200, "application/json", v.threads_json, v.threads_len,
                           MHD_RESPMEM_PERSISTENT);
     if (strcmp(url, "/api/tasks") == 0)
-        return send_bytes(c, 200, "application/json", v.tasks_json, v.tasks_len,
-                          MHD_RESPMEM_PERSISTENT);
+        return types(c, &v.tasks_json, &v.tasks_len);
     if (strcmp(url, "/api/regions") == 0)
-        return send_bytes(c, 200, "application/json", v.regions_json, v.regions_len,
-                          MHD_RESPMEM_PERSISTENT);
+        return types(c, &v.regions_json, &v.regions_len);
     if (strcmp(url, "/api/tasklist") == 0)
         return task_list(c);
     if (strcmp(url, "/api/logs") == 0)
@@ -421,6 +419,7 @@ static int run(int argc, char **argv)
     if (build() != 0)
         return CT_EXIT_BAD_INPUT;
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    annotations_started = pthread_create(&annotations_thread, NULL, annotations, NULL) == 0;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     socklen_t len = sizeof sa;
@@ -456,6 +455,8 @@ static int run(int argc, char **argv)
     while (!stop)
         pause();
     MHD_stop_daemon(d);
+    if (annotations_started && !annotations_done)
+        pthread_join(annotations_thread, NULL);
     close(fd);
     ct_timeline_free(&v.tl);
     ct_rd_close(&v.rd);

@@ -122,6 +122,9 @@ struct ct_reader {
     uint64_t symbols_off;   /* the first SYMBOLS record read past, 0: none */
     uint64_t end_off;       /* the end record's, once read */
     bool failed;            /* an error stopped reading */
+    bool checked;           /* an earlier reading verified the checksums:
+                               they are not computed again (the structure
+                               still is) */
     bool pending_error;     /* an error after the generation just returned */
     bool have_start;
     uint64_t start_mono_ns; /* time zero: the session's start */

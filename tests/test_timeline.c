@@ -17,7 +17,6 @@
 #include "../src/analysis/timeline.h"
 
 static atomic_bool done;
-static volatile unsigned long sink;
 
 /* Thread k serves requests whose regions it names in an order of its own
  * (so that readers of different threads number the names differently). */
@@ -25,6 +24,7 @@ static void *serve(void *arg)
 {
     static const char *names[] = {"handle", "parse", "query"};
     unsigned k = (unsigned)(uintptr_t)arg;
+    volatile unsigned long sink = 0; /* work the compiler keeps */
     for (unsigned long i = 0; !atomic_load(&done); i++) {
         ctrace_task task = ctrace_task_begin(CTRACE_NO_TASK, k % 2 ? "job" : "request");
         ctrace_region outer = ctrace_region_begin(task, names[k % 3]);
@@ -127,10 +127,12 @@ static void test_windows_match_whole_reading(void **state)
         const struct tl_lane *l = &all->lanes[i], *x = &tl.lanes[i];
         ref[i].nspans = l->nspan_items;
         ref[i].spans = malloc((l->nspan_items + 1) * sizeof *ref[i].spans);
-        memcpy(ref[i].spans, l->spans, l->nspan_items * sizeof *l->spans);
+        if (l->nspan_items)
+            memcpy(ref[i].spans, l->spans, l->nspan_items * sizeof *l->spans);
         ref[i].nregions = l->nregion_items;
         ref[i].regions = malloc((l->nregion_items + 1) * sizeof *ref[i].regions);
-        memcpy(ref[i].regions, l->regions, l->nregion_items * sizeof *l->regions);
+        if (l->nregion_items)
+            memcpy(ref[i].regions, l->regions, l->nregion_items * sizeof *l->regions);
         /* The index counted the same items, and its buckets hold them all. */
         assert_int_equal(x->nspans, l->nspan_items);
         assert_int_equal(x->nregions, l->nregion_items);
@@ -179,9 +181,24 @@ static void test_windows_match_whole_reading(void **state)
             rb = realloc(rb, (l->nregion_items + 1) * sizeof *rb);
             na = regions_in(ref[i].regions, ref[i].nregions, t0, t1, ra);
             nb = regions_in(l->regions, l->nregion_items, t0, t1, rb);
-            if (na != nb)
-                fail_msg("lane %zu, [%lld, %lld]: %zu regions read whole, %zu in the window", i,
-                         (long long)t0, (long long)t1, na, nb);
+            if (na != nb) {
+                FILE *dump = getenv("CT_DUMP") ? fopen(getenv("CT_DUMP"), "w") : NULL;
+                if (dump) {
+                    fwrite(data, 1, size, dump);
+                    fclose(dump);
+                }
+                size_t k = 0;
+                while (k < na && k < nb && same_region(ra[k], rb[k]))
+                    k++;
+                fail_msg("lane %zu, [%lld, %lld]: %zu regions read whole, %zu in the window; "
+                         "the %zuth differs: [%lld, %lld] depth %u against [%lld, %lld] depth %u; "
+                         "marks %zu",
+                         i, (long long)t0, (long long)t1, na, nb, k,
+                         k < na ? (long long)ra[k]->b : -1, k < na ? (long long)ra[k]->e : -1,
+                         k < na ? ra[k]->depth : 0, k < nb ? (long long)rb[k]->b : -1,
+                         k < nb ? (long long)rb[k]->e : -1, k < nb ? rb[k]->depth : 0,
+                         tl.lanes[i].nmarks);
+            }
             for (size_t k = 0; k < na; k++)
                 assert_true(same_region(ra[k], rb[k]));
             checked += na;
@@ -321,7 +338,14 @@ static void join_matches(const uint8_t *data, size_t size, unsigned parts)
                                     name_of(&two, y->regions[k].type));
             }
         }
-        assert_int_equal(a->ntask_items, b->ntask_items);
+        /* Tasks begun in the window (those under way when it begins come
+         * from the index's long ones, which depend on its buckets). */
+        size_t ta = 0, tb = 0;
+        for (size_t k = 0; k < a->ntask_items; k++)
+            ta += a->tasks[k].b >= a->w0;
+        for (size_t k = 0; k < b->ntask_items; k++)
+            tb += b->tasks[k].b >= b->w0;
+        assert_int_equal(ta, tb);
         assert_int_equal(a->nlogs, b->nlogs);
     }
     ct_timeline_free(&one);

@@ -55,7 +55,8 @@ static uint32_t text_add(struct ct_timeline *tl, const void *s, size_t len)
         tl->text_cap = c;
     }
     uint32_t at = (uint32_t)tl->text_len;
-    memcpy(tl->text + at, s, len);
+    if (len)
+        memcpy(tl->text + at, s, len);
     tl->text[at + len] = 0;
     tl->text_len += len + 1;
     return at;
@@ -200,6 +201,10 @@ static bool grid_grow(struct tl_grid *g, long want)
 /* Twice as wide buckets: pairs merged. */
 static void grid_coarsen(struct tl_grid *g)
 {
+    g->shift++;
+    g->bucket_ns = (int64_t)1 << g->shift;
+    if (!g->n)
+        return;
     long n = (g->n + 1) / 2;
     for (long j = 0; j < n; j++) {
         long a = 2 * j, b = 2 * j + 1;
@@ -218,8 +223,6 @@ static void grid_coarsen(struct tl_grid *g)
     if (g->tagged)
         memset(g->tag + n, 0, (size_t)(g->n - n) * sizeof *g->tag);
     g->n = n;
-    g->shift++;
-    g->bucket_ns = (int64_t)1 << g->shift;
 }
 
 /* The bucket of time t, coarsening (*coarsened) or growing as needed;
@@ -791,7 +794,10 @@ static void on_mark(void *ctx, const struct ct_thread_row *r, const struct ct_re
         if (!grow_array((void **)&tl->states, &tl->states_cap, 1, 1 << 16))
             return;
     memcpy(tl->states + tl->states_len, st, size);
-    l->marks[l->nmarks++] = (struct tl_mark){r->at, (uint32_t)(tl->ngens - 1),
+    int64_t tb = batch < gen->nbatches ? ct_gen_ns(rd, gen, gen->batches[batch].base_ts)
+                 : l->nmarks       ? l->marks[l->nmarks - 1].tb
+                                   : INT64_MIN;
+    l->marks[l->nmarks++] = (struct tl_mark){r->at, tb, (uint32_t)(tl->ngens - 1),
                                              batch == SIZE_MAX ? UINT32_MAX : (uint32_t)batch,
                                              (uint32_t)tl->states_len, first};
     tl->states_len += size;

@@ -80,6 +80,9 @@ struct tl_state {
  * generation `gen` (first: before anything of it in that generation). */
 struct tl_mark {
     int64_t t;      /* the state's time: what came before is in it */
+    int64_t tb;     /* the batch's base time: its events are no earlier, the
+                       thread's earlier batches' no later (the last mark's
+                       without a batch) */
     uint32_t gen;   /* index in the timeline's gens */
     uint32_t batch; /* in that generation, file order; UINT32_MAX: none */
     uint32_t state; /* offset of the saved tl_state in the timeline's states */

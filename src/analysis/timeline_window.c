@@ -59,8 +59,11 @@ static struct ct_gen *cached_gen(struct ct_timeline *ix, uint32_t g)
     return &slot->gen;
 }
 
-/* The marks of a lane a window for [t0, t1] starts and ends at: the last
- * at or before t0, the first at or after t1. How many batches. */
+/* The marks of a lane a window for [t0, t1] starts and ends at, by the
+ * times of their batches (a thread's events are in time order from batch
+ * to batch, but a batch may be filed in a generation after the switches
+ * that came later: a mark's state time is no bound on its batch): the
+ * last at or before t0, the first at or after t1. How many batches. */
 static size_t mark_range(const struct tl_lane *l, int64_t t0, int64_t t1, size_t *a, size_t *z)
 {
     size_t n = l->nmarks, lo = 0, hi = n;
@@ -68,7 +71,7 @@ static size_t mark_range(const struct tl_lane *l, int64_t t0, int64_t t1, size_t
         return 0;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (l->marks[mid].t <= t0)
+        if (l->marks[mid].tb <= t0)
             lo = mid + 1;
         else
             hi = mid;
@@ -76,7 +79,7 @@ static size_t mark_range(const struct tl_lane *l, int64_t t0, int64_t t1, size_t
     *a = lo ? lo - 1 : 0;
     for (hi = n; lo < hi;) {
         size_t mid = (lo + hi) / 2;
-        if (l->marks[mid].t < t1)
+        if (l->marks[mid].tb < t1)
             lo = mid + 1;
         else
             hi = mid;

@@ -17,6 +17,7 @@
 #include "../src/analysis/timeline.h"
 
 static atomic_bool done;
+static _Thread_local volatile unsigned long sink; /* work the compiler keeps */
 
 /* Thread k serves requests whose regions it names in an order of its own
  * (so that readers of different threads number the names differently). */
@@ -24,7 +25,6 @@ static void *serve(void *arg)
 {
     static const char *names[] = {"handle", "parse", "query"};
     unsigned k = (unsigned)(uintptr_t)arg;
-    volatile unsigned long sink = 0; /* work the compiler keeps */
     for (unsigned long i = 0; !atomic_load(&done); i++) {
         ctrace_task task = ctrace_task_begin(CTRACE_NO_TASK, k % 2 ? "job" : "request");
         ctrace_region outer = ctrace_region_begin(task, names[k % 3]);

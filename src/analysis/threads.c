@@ -382,6 +382,7 @@ int ct_threads_read(struct ct_reader *rd, struct ct_threads *out, const struct c
 {
     memset(out, 0, sizeof *out);
     out->visitor = v;
+    (void)sym;
     struct ct_gen gen = {0};
     int r;
     bool first = true;

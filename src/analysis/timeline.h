@@ -224,6 +224,9 @@ uint32_t ct_tl_string(struct ct_timeline *tl, const void *s, size_t len);
  * when it does), or NULL when that is more than `budget` batches (0: no
  * limit) or cannot be read. */
 struct ct_timeline *ct_tl_window(struct ct_timeline *ix, int64_t t0, int64_t t1, size_t budget);
+/* Reads a window of about half the budget in the middle of the trace, so
+ * that the first request's does not pay for fresh memory. */
+void ct_tl_window_warm(struct ct_timeline *ix, size_t budget);
 /* Forgets the last window. */
 void ct_tl_window_drop(struct ct_timeline *ix);
 /* The batches a window for [t0, t1] would read. */
@@ -258,6 +261,8 @@ void ct_tl_finish_items(struct ct_timeline *tl);
 
 /* The answers of `ctrace view`'s server, as JSON (timeline_json.c). */
 void ct_timeline_summary_json(const struct ct_timeline *tl, FILE *out);
+/* Gets the memory of windows ready (before serving). */
+void ct_timeline_warm(struct ct_timeline *tl);
 /* -1 when the range or px is out of bounds. */
 int ct_timeline_query_json(struct ct_timeline *tl, int64_t t0, int64_t t1, unsigned px,
                            FILE *out);

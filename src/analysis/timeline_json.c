@@ -15,9 +15,9 @@
 #include "json.h"
 #include "threads.h"
 
-/* The batches a window may read to answer a timeline query: about 2 MiB of
- * the trace, read in some 10 ms. */
-#define WINDOW_BUDGET 64
+/* The batches a window may read to answer a timeline query: 1.5 MiB of
+ * the trace, read with its generations in 50 ms at most here. */
+#define WINDOW_BUDGET 48
 
 /* ---- JSON ---- */
 
@@ -371,6 +371,11 @@ static void log_marks(const struct ct_timeline *tl, bool index, int64_t t0, int6
                 tl->logs[start].tid, start, k - start);
         first = false;
     }
+}
+
+void ct_timeline_warm(struct ct_timeline *tl)
+{
+    ct_tl_window_warm(tl, WINDOW_BUDGET);
 }
 
 int ct_timeline_query_json(struct ct_timeline *tl, int64_t t0, int64_t t1, unsigned px,

@@ -298,3 +298,13 @@ struct ct_timeline *ct_tl_window(struct ct_timeline *ix, int64_t t0, int64_t t1,
     }
     return w;
 }
+
+void ct_tl_window_warm(struct ct_timeline *ix, size_t budget)
+{
+    if (ix->end <= ix->begin)
+        return;
+    int64_t mid = ix->begin + (ix->end - ix->begin) / 2, w = ix->end - ix->begin;
+    while (w > 1000 && ct_tl_window_batches(ix, mid, mid + w) > budget / 2)
+        w /= 2;
+    ct_tl_window(ix, mid, mid + w, budget);
+}

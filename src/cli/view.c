@@ -418,6 +418,7 @@ static int run(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (build() != 0)
         return CT_EXIT_BAD_INPUT;
+    ct_timeline_warm(&v.tl);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     annotations_started = pthread_create(&annotations_thread, NULL, annotations, NULL) == 0;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -456,8 +456,13 @@ static int run(int argc, char **argv)
     while (!stop)
         pause();
     MHD_stop_daemon(d);
-    if (annotations_started && !annotations_done)
-        pthread_join(annotations_thread, NULL);
+    if (annotations_started && !annotations_done) {
+        /* Still reading the tasks and regions (seconds, on a big trace):
+         * Ctrl-C does not wait for them. */
+        fflush(stdout);
+        fflush(stderr);
+        _exit(CT_EXIT_OK);
+    }
     close(fd);
     ct_timeline_free(&v.tl);
     ct_rd_close(&v.rd);

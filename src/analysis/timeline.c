@@ -1,8 +1,8 @@
 /*
- * timeline.c - builds `ctrace view`'s index (timeline.h) in one pass over
- * the trace through the thread analysis, and fills windows (read again by
- * timeline_window.c) through the same visitor: an index sums its short
- * items into buckets and keeps marks; a window keeps every item.
+ * timeline.c - the visitor that fills `ctrace view`'s index (timeline.h)
+ * as the thread analysis reads the trace (timeline_build.c), and windows
+ * (timeline_window.c) the same way: an index sums its short items into
+ * buckets (timeline_items.c) and keeps marks; a window keeps every item.
  */
 #include "timeline.h"
 
@@ -14,19 +14,6 @@
 #include "../recorder/sched.h"
 #include "threads.h"
 
-#define GROW(arr, n, cap, init)                                               \
-    ((n) < (cap) || grow_array((void **)&(arr), &(cap), sizeof *(arr), (init)))
-
-static bool grow_array(void **arr, size_t *cap, size_t size, size_t init)
-{
-    size_t c = *cap ? *cap * 2 : init;
-    void *p = realloc(*arr, c * size);
-    if (!p)
-        return false;
-    *arr = p;
-    *cap = c;
-    return true;
-}
 
 static uint64_t hash_bytes(const void *data, size_t len)
 {
@@ -92,7 +79,7 @@ uint32_t ct_tl_string(struct ct_timeline *tl, const void *s, size_t len)
                 return idx;
         }
     }
-    if (!GROW(tl->strings, tl->nstrings, tl->strings_cap, 64))
+    if (!CT_TL_GROW(tl->strings, tl->nstrings, tl->strings_cap, 64))
         return 0;
     uint32_t idx = (uint32_t)tl->nstrings;
     tl->strings[tl->nstrings++] = text_add(tl, s, len);
@@ -137,9 +124,9 @@ uint32_t ct_tl_stack(struct ct_timeline *tl, const uint64_t *pcs, int n)
             memcmp(tl->frames + tl->stacks[i].at, pcs, (size_t)n * sizeof *pcs) == 0)
             return (uint32_t)i + 1;
     while (tl->nframes + (size_t)n > tl->frames_cap)
-        if (!grow_array((void **)&tl->frames, &tl->frames_cap, sizeof *tl->frames, 4096))
+        if (!ct_tl_grow_array((void **)&tl->frames, &tl->frames_cap, sizeof *tl->frames, 4096))
             return 0;
-    if (!GROW(tl->stacks, tl->nstacks, tl->stacks_cap, 256))
+    if (!CT_TL_GROW(tl->stacks, tl->nstacks, tl->stacks_cap, 256))
         return 0;
     memcpy(tl->frames + tl->nframes, pcs, (size_t)n * sizeof *pcs);
     tl->stacks[tl->nstacks].at = (uint32_t)tl->nframes;
@@ -147,361 +134,6 @@ uint32_t ct_tl_stack(struct ct_timeline *tl, const uint64_t *pcs, int n)
     tl->stacks[tl->nstacks].hash = hash;
     tl->nframes += (size_t)n;
     return (uint32_t)++tl->nstacks;
-}
-
-/* ---- buckets ---- */
-
-void ct_tl_grid_init(struct tl_grid *g, int64_t origin, unsigned slots, bool tag)
-{
-    memset(g, 0, sizeof *g);
-    g->origin = origin;
-    g->shift = 10;
-    g->bucket_ns = (int64_t)1 << g->shift;
-    g->max = 4096;
-    g->slots = slots;
-    g->tagged = tag;
-}
-
-/* Allows more buckets as a run of items grows: about one per four items. */
-static void grid_allow(struct tl_grid *g, uint64_t items)
-{
-    while (g->max < CT_TL_BUCKETS && (uint64_t)g->max * 4 < items)
-        g->max *= 2;
-}
-
-static bool grid_grow(struct tl_grid *g, long want)
-{
-    long cap = g->cap ? g->cap : 512;
-    while (cap < want)
-        cap *= 2;
-    if (cap > g->max)
-        cap = g->max;
-    uint32_t *count = realloc(g->count, (size_t)cap * sizeof *count);
-    if (count)
-        g->count = count;
-    float *weight = g->slots ? realloc(g->weight, (size_t)cap * g->slots * sizeof *weight) : NULL;
-    if (weight)
-        g->weight = weight;
-    bool want_tag = g->tagged;
-    uint64_t *tag = want_tag ? realloc(g->tag, (size_t)cap * sizeof *tag) : NULL;
-    if (tag)
-        g->tag = tag;
-    if (!count || (g->slots && !weight) || (want_tag && !tag))
-        return false;
-    memset(g->count + g->cap, 0, (size_t)(cap - g->cap) * sizeof *count);
-    if (g->slots)
-        memset(g->weight + (size_t)g->cap * g->slots, 0,
-               (size_t)(cap - g->cap) * g->slots * sizeof *weight);
-    if (want_tag)
-        memset(g->tag + g->cap, 0, (size_t)(cap - g->cap) * sizeof *tag);
-    g->cap = cap;
-    return true;
-}
-
-/* Twice as wide buckets: pairs merged. */
-static void grid_coarsen(struct tl_grid *g)
-{
-    g->shift++;
-    g->bucket_ns = (int64_t)1 << g->shift;
-    if (!g->n)
-        return;
-    long n = (g->n + 1) / 2;
-    for (long j = 0; j < n; j++) {
-        long a = 2 * j, b = 2 * j + 1;
-        bool has_b = b < g->n;
-        uint32_t ca = g->count[a], cb = has_b ? g->count[b] : 0;
-        if (g->tagged)
-            g->tag[j] = ca ? g->tag[a] : has_b ? g->tag[b] : 0;
-        g->count[j] = ca + cb;
-        for (unsigned s = 0; s < g->slots; s++)
-            g->weight[(size_t)j * g->slots + s] =
-                g->weight[(size_t)a * g->slots + s] + (has_b ? g->weight[(size_t)b * g->slots + s] : 0);
-    }
-    memset(g->count + n, 0, (size_t)(g->n - n) * sizeof *g->count);
-    if (g->slots)
-        memset(g->weight + (size_t)n * g->slots, 0, (size_t)(g->n - n) * g->slots * sizeof *g->weight);
-    if (g->tagged)
-        memset(g->tag + n, 0, (size_t)(g->n - n) * sizeof *g->tag);
-    g->n = n;
-}
-
-/* The bucket of time t, coarsening (*coarsened) or growing as needed;
- * -1 without memory. */
-static long grid_bucket(struct tl_grid *g, int64_t t, bool *coarsened)
-{
-    for (;;) {
-        uint64_t k = ct_span_ns(g->origin, t) >> g->shift;
-        if (k < (uint64_t)g->max) {
-            if ((long)k >= g->cap && !grid_grow(g, (long)k + 1))
-                return -1;
-            if ((long)k >= g->n)
-                g->n = (long)k + 1;
-            return (long)k;
-        }
-        grid_coarsen(g);
-        *coarsened = true;
-    }
-}
-
-/* After building: the heaviest slot of each bucket; weights freed. */
-static void grid_finish(struct tl_grid *g)
-{
-    if (g->slots && g->n) {
-        g->key = calloc((size_t)g->n, 1);
-        for (long k = 0; g->key && k < g->n; k++) {
-            const float *w = g->weight + (size_t)k * g->slots;
-            unsigned best = 0;
-            for (unsigned s = 1; s < g->slots; s++)
-                if (w[s] > w[best])
-                    best = s;
-            g->key[k] = (uint8_t)best;
-        }
-    }
-    free(g->weight);
-    g->weight = NULL;
-}
-
-static void grid_free(struct tl_grid *g)
-{
-    free(g->count);
-    free(g->weight);
-    free(g->key);
-    free(g->tag);
-    memset(g, 0, sizeof *g);
-}
-
-/* Adds src's buckets into dst (both of the same origin), at the wider of
- * their widths; src is left coarsened. The long items of their owners must
- * then be refiled (ct_tl_refile). */
-bool ct_tl_grid_merge(struct tl_grid *dst, struct tl_grid *src)
-{
-    while (dst->bucket_ns < src->bucket_ns)
-        grid_coarsen(dst);
-    while (src->bucket_ns < dst->bucket_ns)
-        grid_coarsen(src);
-    if (src->max > dst->max)
-        dst->max = src->max;
-    if (src->n > dst->cap && !grid_grow(dst, src->n))
-        return false;
-    if (src->n > dst->n)
-        dst->n = src->n;
-    for (long k = 0; k < src->n; k++) {
-        if (dst->tagged && !dst->count[k] && src->count[k])
-            dst->tag[k] = src->tag[k];
-        dst->count[k] += src->count[k];
-        for (unsigned s = 0; s < dst->slots; s++)
-            dst->weight[(size_t)k * dst->slots + s] += src->weight[(size_t)k * src->slots + s];
-    }
-    return true;
-}
-
-/* ---- items: summed in the index, kept in a window ---- */
-
-static void bucket_span(struct tl_lane *l, const struct tl_span *sp, long k)
-{
-    struct tl_grid *g = &l->span_grid;
-    g->count[k]++;
-    g->weight[(size_t)k * g->slots + sp->col] += (float)(sp->e - sp->b) + 1;
-}
-
-/* Moves the long items that a coarsening made short into the buckets. */
-static void refile_spans(struct tl_lane *l)
-{
-    size_t kept = 0;
-    bool more = false;
-    for (size_t i = 0; i < l->nspan_items; i++) {
-        struct tl_span *sp = &l->spans[i];
-        long k;
-        if (sp->e - sp->b < l->span_grid.bucket_ns &&
-            (k = grid_bucket(&l->span_grid, sp->b, &more)) >= 0)
-            bucket_span(l, sp, k);
-        else
-            l->spans[kept++] = *sp;
-    }
-    l->nspan_items = kept;
-}
-
-static void refile_regions(struct tl_lane *l)
-{
-    size_t kept = 0;
-    bool more = false;
-    for (size_t i = 0; i < l->nregion_items; i++) {
-        struct tl_region *g = &l->regions[i];
-        long k;
-        if (g->e - g->b < l->region_grid.bucket_ns &&
-            (k = grid_bucket(&l->region_grid, g->b, &more)) >= 0)
-            l->region_grid.count[k]++;
-        else
-            l->regions[kept++] = *g;
-    }
-    l->nregion_items = kept;
-}
-
-static void emit_span(struct ct_timeline *tl, struct tl_lane *l, const struct tl_span *sp)
-{
-    l->nspans++;
-    if (!tl->index) {
-        bool coarsened = false;
-        grid_allow(&l->span_grid, l->nspans);
-        long k = grid_bucket(&l->span_grid, sp->b, &coarsened);
-        if (coarsened)
-            refile_spans(l);
-        if (k >= 0 && sp->e - sp->b < l->span_grid.bucket_ns) {
-            bucket_span(l, sp, k);
-            return;
-        }
-    }
-    if (GROW(l->spans, l->nspan_items, l->spans_cap, 64))
-        l->spans[l->nspan_items++] = *sp;
-}
-
-static void emit_region(struct ct_timeline *tl, struct tl_lane *l, const struct tl_region *g)
-{
-    l->nregions++;
-    if (g->e - g->b > l->longest_region)
-        l->longest_region = g->e - g->b;
-    if (g->depth > l->max_depth)
-        l->max_depth = g->depth;
-    if (!tl->index) {
-        bool coarsened = false;
-        grid_allow(&l->region_grid, l->nregions);
-        long k = grid_bucket(&l->region_grid, g->b, &coarsened);
-        if (coarsened)
-            refile_regions(l);
-        if (k >= 0 && g->e - g->b < l->region_grid.bucket_ns) {
-            l->region_grid.count[k]++;
-            return;
-        }
-    }
-    if (GROW(l->regions, l->nregion_items, l->regions_cap, 64))
-        l->regions[l->nregion_items++] = *g;
-}
-
-/* The long tasks a coarsening made short, into the buckets (an open task,
- * e < 0, stays long). */
-static void refile_tasks(struct ct_timeline *tl)
-{
-    size_t kept = 0;
-    for (size_t i = 0; i < tl->ntask_items; i++) {
-        const struct tl_task *x = &tl->tasks[i];
-        long j;
-        bool more = false;
-        if (x->e >= 0 && x->e - x->b < tl->task_grid.bucket_ns &&
-            (j = grid_bucket(&tl->task_grid, x->b, &more)) >= 0) {
-            if (!tl->task_grid.count[j]++)
-                tl->task_grid.tag[j] = x->type;
-        } else {
-            tl->tasks[kept++] = *x;
-        }
-    }
-    tl->ntask_items = kept;
-}
-
-void ct_tl_refile(struct ct_timeline *tl)
-{
-    for (size_t i = 0; i < tl->nlanes; i++) {
-        refile_spans(&tl->lanes[i]);
-        refile_regions(&tl->lanes[i]);
-    }
-    refile_tasks(tl);
-}
-
-static void emit_task(struct ct_timeline *tl, const struct tl_task *t)
-{
-    if (!tl->index) {
-        bool coarsened = false;
-        grid_allow(&tl->task_grid, tl->ntasks);
-        long k = grid_bucket(&tl->task_grid, t->b, &coarsened);
-        if (coarsened)
-            refile_tasks(tl);
-        if (k >= 0 && t->e - t->b < tl->task_grid.bucket_ns) {
-            if (!tl->task_grid.count[k]++)
-                tl->task_grid.tag[k] = t->type;
-            return;
-        }
-    }
-    if (GROW(tl->tasks, tl->ntask_items, tl->tasks_cap, 64))
-        tl->tasks[tl->ntask_items++] = *t;
-}
-
-/* The index's tasks begun or ended but not both yet (a task may end on
- * another thread, read before the one it began on): open addressing with
- * tombstones, rebuilt when they crowd it. */
-#define TL_EMPTY 0
-#define TL_GONE UINT64_MAX
-
-static struct tl_open_task *open_task(struct ct_timeline *tl, uint64_t id)
-{
-    if (id == TL_EMPTY || id == TL_GONE)
-        return NULL;
-    if ((tl->open_used + 1) * 2 > tl->open_cap) {
-        size_t cap = tl->open_cap ? tl->open_cap : 256;
-        while ((tl->open_live + 1) * 4 > cap)
-            cap *= 2;
-        struct tl_open_task *slots = calloc(cap, sizeof *slots);
-        if (!slots)
-            return NULL;
-        for (size_t i = 0; i < tl->open_cap; i++) {
-            uint64_t k = tl->open_tasks[i].t.id;
-            if (k == TL_EMPTY || k == TL_GONE)
-                continue;
-            size_t j = (k * 0x9E3779B97F4A7C15u >> 20) & (cap - 1);
-            while (slots[j].t.id != TL_EMPTY)
-                j = (j + 1) & (cap - 1);
-            slots[j] = tl->open_tasks[i];
-        }
-        free(tl->open_tasks);
-        tl->open_tasks = slots;
-        tl->open_cap = cap;
-        tl->open_used = tl->open_live;
-    }
-    size_t j = (id * 0x9E3779B97F4A7C15u >> 20) & (tl->open_cap - 1), gone = SIZE_MAX;
-    for (; tl->open_tasks[j].t.id != TL_EMPTY; j = (j + 1) & (tl->open_cap - 1)) {
-        if (tl->open_tasks[j].t.id == id)
-            return &tl->open_tasks[j];
-        if (tl->open_tasks[j].t.id == TL_GONE && gone == SIZE_MAX)
-            gone = j;
-    }
-    if (gone != SIZE_MAX)
-        j = gone;
-    else
-        tl->open_used++;
-    tl->open_live++;
-    memset(&tl->open_tasks[j], 0, sizeof tl->open_tasks[j]);
-    tl->open_tasks[j].t.id = id;
-    return &tl->open_tasks[j];
-}
-
-static void task_seen(struct ct_timeline *tl, struct tl_open_task *o)
-{
-    if (!o->has_begin || !o->has_end)
-        return;
-    if (o->t.e < o->t.b)
-        o->t.e = o->t.b;
-    emit_task(tl, &o->t);
-    o->t.id = TL_GONE;
-    tl->open_live--;
-}
-
-/* What another reading of the index saw of a task (ctrace view's parallel
- * build): joined with what this one saw. */
-void ct_tl_task_merge(struct ct_timeline *tl, const struct tl_open_task *seen)
-{
-    struct tl_open_task *o = open_task(tl, seen->t.id);
-    if (!o)
-        return;
-    if (seen->has_begin) {
-        int64_t e = o->t.e;
-        o->t = seen->t;
-        if (o->has_end)
-            o->t.e = e;
-        o->has_begin = true;
-    }
-    if (seen->has_end) {
-        o->t.e = seen->t.e;
-        o->has_end = true;
-    }
-    task_seen(tl, o);
 }
 
 /* ---- the visitor ---- */
@@ -563,7 +195,7 @@ static void on_interval(void *ctx, const struct ct_thread_row *r, int column, un
             cur->e = end;
             return;
         }
-        emit_span(b->tl, l, cur);
+        ct_tl_emit_span(b->tl, l, cur);
     }
     st->cur = (struct tl_span){begin, end, waiting ? st->pending_object : 0,
                                waiting ? st->pending_stack : 0, (uint8_t)column,
@@ -587,7 +219,7 @@ static void cpu_run(struct ct_timeline *tl, struct tl_lane *l, int64_t now)
         tl->cpus[tl->ncpus++] = (struct tl_cpu){st->cpu, NULL, 0, 0};
     }
     struct tl_cpu *c = &tl->cpus[i];
-    if (GROW(c->runs, c->n, c->cap, 256))
+    if (CT_TL_GROW(c->runs, c->n, c->cap, 256))
         c->runs[c->n++] = (struct tl_run){st->cpu_since, now, l->tid};
 }
 
@@ -595,7 +227,7 @@ static void region_end(struct ct_timeline *tl, struct tl_lane *l, unsigned i, in
 {
     struct tl_state *st = &l->st;
     const struct tl_open_region *o = &st->open[i];
-    emit_region(tl, l, &(struct tl_region){o->b, t, o->task, o->type, o->depth});
+    ct_tl_emit_region(tl, l, &(struct tl_region){o->b, t, o->task, o->type, o->depth});
     memmove(&st->open[i], &st->open[i + 1], (st->nopen - i - 1) * sizeof st->open[0]);
     st->nopen--;
 }
@@ -611,7 +243,7 @@ static void counter(struct ct_timeline *tl, const struct ct_event *ev)
         tl->counters[tl->ncounters++] = (struct tl_counter){(unsigned)ev->args[0], NULL, 0, 0};
     }
     struct tl_counter *c = &tl->counters[i];
-    if (GROW(c->s, c->n, c->cap, 256))
+    if (CT_TL_GROW(c->s, c->n, c->cap, 256))
         c->s[c->n++] = (struct tl_sample){ev->ts_ns, ev->args[1]};
 }
 
@@ -703,18 +335,18 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
         struct tl_task t = {ev->args[0], ev->args[1], r->tid, gen_string(b, gen, ev->args[2]),
                             ev->ts_ns, -1, 0};
         if (!index) {
-            if (GROW(tl->tasks, tl->ntask_items, tl->tasks_cap, 256))
+            if (CT_TL_GROW(tl->tasks, tl->ntask_items, tl->tasks_cap, 256))
                 tl->tasks[tl->ntask_items++] = t;
             break;
         }
         tl->ntasks++;
-        struct tl_open_task *o = open_task(tl, t.id);
+        struct tl_open_task *o = ct_tl_open_task(tl, t.id);
         if (o) {
             int64_t e = o->t.e;
             o->t = t;
             o->t.e = e;
             o->has_begin = true;
-            task_seen(tl, o);
+            ct_tl_task_seen(tl, o);
         }
         break;
     }
@@ -727,22 +359,17 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
                 }
             break;
         }
-        struct tl_open_task *o = open_task(tl, ev->args[0]);
+        struct tl_open_task *o = ct_tl_open_task(tl, ev->args[0]);
         if (o) {
             o->t.e = ev->ts_ns;
             o->has_end = true;
-            task_seen(tl, o);
+            ct_tl_task_seen(tl, o);
         }
         break;
     case CT_EV_LOG:
-        if (index) {
-            bool coarsened = false;
-            tl->nlog_events++;
-            grid_allow(&tl->log_grid, tl->nlog_events);
-            long k = grid_bucket(&tl->log_grid, ev->ts_ns, &coarsened);
-            if (k >= 0 && !tl->log_grid.count[k]++)
-                tl->log_grid.tag[k] = r->tid;
-        } else if (GROW(tl->logs, tl->nlogs, tl->logs_cap, 256)) {
+        if (index)
+            ct_tl_count_log(tl, ev->ts_ns, r->tid);
+        else if (CT_TL_GROW(tl->logs, tl->nlogs, tl->logs_cap, 256)) {
             tl->logs[tl->nlogs++] = (struct tl_log){ev->ts_ns, r->tid, ev->args[0],
                                                    gen_string(b, gen, ev->args[1]),
                                                    text_add(tl, ev->bytes, ev->bytes_len),
@@ -770,7 +397,7 @@ static void on_mark(void *ctx, const struct ct_thread_row *r, const struct ct_re
     if (tl->index)
         return;
     if (!tl->ngens || tl->gens[tl->ngens - 1].offset != gen->offset) {
-        if (!GROW(tl->gens, tl->ngens, tl->gens_cap, 64))
+        if (!CT_TL_GROW(tl->gens, tl->ngens, tl->gens_cap, 64))
             return;
         tl->gens[tl->ngens++] = (struct tl_gen){gen->offset, gen->end_offset, 0};
         b->defs_seen = UINT64_MAX;
@@ -779,7 +406,7 @@ static void on_mark(void *ctx, const struct ct_thread_row *r, const struct ct_re
     if (r->tracer)
         return;
     struct tl_lane *l = lane_of(b, r->tid);
-    if (!l || !GROW(l->marks, l->nmarks, l->marks_cap, 64))
+    if (!l || !CT_TL_GROW(l->marks, l->nmarks, l->marks_cap, 64))
         return;
     struct tl_state *st = &l->st;
     st->at = r->at;
@@ -791,7 +418,7 @@ static void on_mark(void *ctx, const struct ct_thread_row *r, const struct ct_re
     if (tl->states_len + size > UINT32_MAX)
         return;
     while (tl->states_len + size > tl->states_cap)
-        if (!grow_array((void **)&tl->states, &tl->states_cap, 1, 1 << 16))
+        if (!ct_tl_grow_array((void **)&tl->states, &tl->states_cap, 1, 1 << 16))
             return;
     memcpy(tl->states + tl->states_len, st, size);
     int64_t tb = batch < gen->nbatches ? ct_gen_ns(rd, gen, gen->batches[batch].base_ts)
@@ -816,7 +443,7 @@ void ct_tl_lane_end(struct ct_timeline *tl, struct tl_lane *l, int64_t t)
     struct tl_state *st = &l->st;
     cpu_run(tl, l, t);
     if (st->has_cur)
-        emit_span(tl, l, &st->cur);
+        ct_tl_emit_span(tl, l, &st->cur);
     st->has_cur = false;
     while (st->nopen) /* never ended: up to the end of the thread */
         region_end(tl, l, st->nopen - 1u, t > st->open[st->nopen - 1].b ? t : st->open[st->nopen - 1].b);
@@ -958,7 +585,7 @@ void ct_tl_finish_index(struct ct_timeline *tl, struct tl_builder *b)
         struct tl_open_task *o = &tl->open_tasks[i];
         if (o->t.id != TL_EMPTY && o->t.id != TL_GONE && o->has_begin) {
             o->t.e = -1;
-            if (GROW(tl->tasks, tl->ntask_items, tl->tasks_cap, 64))
+            if (CT_TL_GROW(tl->tasks, tl->ntask_items, tl->tasks_cap, 64))
                 tl->tasks[tl->ntask_items++] = o->t;
         }
     }
@@ -966,11 +593,11 @@ void ct_tl_finish_index(struct ct_timeline *tl, struct tl_builder *b)
     tl->open_tasks = NULL;
     tl->open_cap = tl->open_used = tl->open_live = 0;
     for (size_t i = 0; i < tl->nlanes; i++) {
-        grid_finish(&tl->lanes[i].span_grid);
-        grid_finish(&tl->lanes[i].region_grid);
+        ct_tl_grid_finish(&tl->lanes[i].span_grid);
+        ct_tl_grid_finish(&tl->lanes[i].region_grid);
     }
-    grid_finish(&tl->task_grid);
-    grid_finish(&tl->log_grid);
+    ct_tl_grid_finish(&tl->task_grid);
+    ct_tl_grid_finish(&tl->log_grid);
     ct_tl_finish_items(tl);
     for (size_t i = 0; i < tl->ncpus; i++)
         if (tl->cpus[i].n)
@@ -990,8 +617,8 @@ static void free_items(struct ct_timeline *tl)
         free(l->spans);
         free(l->regions);
         free(l->marks);
-        grid_free(&l->span_grid);
-        grid_free(&l->region_grid);
+        ct_tl_grid_free(&l->span_grid);
+        ct_tl_grid_free(&l->region_grid);
     }
     free(tl->lanes);
     free(tl->tasks);
@@ -1012,8 +639,8 @@ void ct_timeline_free(struct ct_timeline *tl)
     free(tl->cpus);
     for (size_t i = 0; i < tl->ncounters; i++)
         free(tl->counters[i].s);
-    grid_free(&tl->task_grid);
-    grid_free(&tl->log_grid);
+    ct_tl_grid_free(&tl->task_grid);
+    ct_tl_grid_free(&tl->log_grid);
     free(tl->wakes);
     ct_wakes_free(&tl->raw_wakes);
     free(tl->open_tasks);

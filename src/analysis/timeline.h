@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "../format/reader.h"
 #include "symbols.h"
@@ -239,10 +240,36 @@ struct tl_open_task {
     struct tl_task t;
     bool has_begin, has_end;
 };
+#define TL_EMPTY 0          /* an open-task slot never used */
+#define TL_GONE UINT64_MAX   /* one whose task was done */
+
+/* Grows an array (doubling, from init); false without memory. */
+static inline bool ct_tl_grow_array(void **arr, size_t *cap, size_t size, size_t init)
+{
+    size_t c = *cap ? *cap * 2 : init;
+    void *p = realloc(*arr, c * size);
+    if (!p)
+        return false;
+    *arr = p;
+    *cap = c;
+    return true;
+}
+#define CT_TL_GROW(arr, n, cap, init)                                         \
+    ((n) < (cap) || ct_tl_grow_array((void **)&(arr), &(cap), sizeof *(arr), (init)))
+
+/* timeline_items.c */
 void ct_tl_grid_init(struct tl_grid *g, int64_t origin, unsigned slots, bool tag);
 bool ct_tl_grid_merge(struct tl_grid *dst, struct tl_grid *src);
+void ct_tl_grid_finish(struct tl_grid *g);
+void ct_tl_grid_free(struct tl_grid *g);
 void ct_tl_refile(struct ct_timeline *tl);
+void ct_tl_emit_span(struct ct_timeline *tl, struct tl_lane *l, const struct tl_span *sp);
+void ct_tl_emit_region(struct ct_timeline *tl, struct tl_lane *l, const struct tl_region *g);
+struct tl_open_task *ct_tl_open_task(struct ct_timeline *tl, uint64_t id);
+void ct_tl_task_seen(struct ct_timeline *tl, struct tl_open_task *o);
 void ct_tl_task_merge(struct ct_timeline *tl, const struct tl_open_task *seen);
+void ct_tl_count_log(struct ct_timeline *tl, int64_t t, uint64_t tid);
+/* timeline.c */
 uint32_t ct_tl_stack(struct ct_timeline *tl, const uint64_t *pcs, int n);
 /* The visitor that fills a timeline; windows use it too. */
 struct tl_string_memo { uint64_t id; uint32_t index; };

@@ -217,7 +217,7 @@ static void test_windows_match_whole_reading(void **state)
     FILE *qout = open_memstream(&q, &qlen);
     assert_int_equal(ct_timeline_query_json(&tl, tl.begin, tl.end + 1, 1500, qout), 0);
     fclose(qout);
-    assert_non_null(strstr(q, batches > 64 ? "\"exact\":false" : "\"exact\":true"));
+    assert_non_null(strstr(q, batches > CT_TL_WINDOW_BUDGET ? "\"exact\":false" : "\"exact\":true"));
     free(q);
     const struct tl_span *s = &ref[1].spans[ref[1].nspans / 2];
     char *buf = NULL;

@@ -286,6 +286,10 @@ void ct_tl_finish_index(struct ct_timeline *tl, struct tl_builder *b);
 void ct_tl_lane_end(struct ct_timeline *tl, struct tl_lane *l, int64_t t);
 void ct_tl_finish_items(struct ct_timeline *tl);
 
+/* The batches a window may read to answer a timeline query: 1.5 MiB of
+ * the trace, read with its generations in 50 ms at most here. */
+#define CT_TL_WINDOW_BUDGET 48
+
 /* The answers of `ctrace view`'s server, as JSON (timeline_json.c). */
 void ct_timeline_summary_json(const struct ct_timeline *tl, FILE *out);
 /* Gets the memory of windows ready (before serving). */

@@ -15,9 +15,7 @@
 #include "json.h"
 #include "threads.h"
 
-/* The batches a window may read to answer a timeline query: 1.5 MiB of
- * the trace, read with its generations in 50 ms at most here. */
-#define WINDOW_BUDGET 48
+
 
 /* ---- JSON ---- */
 
@@ -375,7 +373,7 @@ static void log_marks(const struct ct_timeline *tl, bool index, int64_t t0, int6
 
 void ct_timeline_warm(struct ct_timeline *tl)
 {
-    ct_tl_window_warm(tl, WINDOW_BUDGET);
+    ct_tl_window_warm(tl, CT_TL_WINDOW_BUDGET);
 }
 
 int ct_timeline_query_json(struct ct_timeline *tl, int64_t t0, int64_t t1, unsigned px,
@@ -386,7 +384,7 @@ int ct_timeline_query_json(struct ct_timeline *tl, int64_t t0, int64_t t1, unsig
     double w = (double)(t1 - t0) / px;
     /* Exactly, from a window, when the range covers few enough batches;
      * from the buckets otherwise. */
-    struct ct_timeline *win = ct_tl_window(tl, t0, t1, WINDOW_BUDGET);
+    struct ct_timeline *win = ct_tl_window(tl, t0, t1, CT_TL_WINDOW_BUDGET);
     fprintf(out, "{\"t0\":%" PRId64 ",\"t1\":%" PRId64 ",\"px\":%u,\"exact\":%s,\"threads\":[", t0,
             t1, px, win ? "true" : "false");
     for (size_t i = 0; i < tl->nlanes; i++) {

@@ -217,7 +217,8 @@ static void test_windows_match_whole_reading(void **state)
     FILE *qout = open_memstream(&q, &qlen);
     assert_int_equal(ct_timeline_query_json(&tl, tl.begin, tl.end + 1, 1500, qout), 0);
     fclose(qout);
-    assert_non_null(strstr(q, batches > CT_TL_WINDOW_BUDGET ? "\"exact\":false" : "\"exact\":true"));
+    const char *exact = batches > CT_TL_WINDOW_BUDGET ? "\"exact\":false" : "\"exact\":true";
+    assert_non_null(strstr(q, exact));
     free(q);
     const struct tl_span *s = &ref[1].spans[ref[1].nspans / 2];
     char *buf = NULL;
@@ -226,7 +227,8 @@ static void test_windows_match_whole_reading(void **state)
     assert_int_equal(ct_timeline_span_json(&tl, tl.lanes[1].tid, (s->b + s->e) / 2, out), 0);
     fclose(out);
     char expect[64];
-    snprintf(expect, sizeof expect, "\"begin\":%lld,\"end\":%lld", (long long)s->b, (long long)s->e);
+    snprintf(expect, sizeof expect, "\"begin\":%lld,\"end\":%lld", (long long)s->b,
+             (long long)s->e);
     if (!strstr(buf, expect))
         fail_msg("span details %s lack %s", buf, expect);
     free(buf);

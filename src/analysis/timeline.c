@@ -249,7 +249,8 @@ static void counter(struct ct_timeline *tl, const struct ct_event *ev)
 
 /* Where the generation's string and stack definitions end, so that a
  * window reads only the batches before it to have them all. */
-static void note_definitions(struct tl_builder *b, const struct ct_reader *rd, const struct ct_gen *gen)
+static void note_definitions(struct tl_builder *b, const struct ct_reader *rd,
+                             const struct ct_gen *gen)
 {
     struct ct_timeline *tl = b->tl;
     uint64_t seen = gen->strings.count + gen->stacks.count;
@@ -445,8 +446,10 @@ void ct_tl_lane_end(struct ct_timeline *tl, struct tl_lane *l, int64_t t)
     if (st->has_cur)
         ct_tl_emit_span(tl, l, &st->cur);
     st->has_cur = false;
-    while (st->nopen) /* never ended: up to the end of the thread */
-        region_end(tl, l, st->nopen - 1u, t > st->open[st->nopen - 1].b ? t : st->open[st->nopen - 1].b);
+    while (st->nopen) { /* never ended: up to the end of the thread */
+        int64_t b = st->open[st->nopen - 1].b;
+        region_end(tl, l, st->nopen - 1u, t > b ? t : b);
+    }
 }
 
 static int span_by_begin(const void *a, const void *b)

@@ -210,7 +210,8 @@ struct ct_timeline {
 
 /* Reads the whole trace from `pass` (streamed or not, not read yet) into
  * the index; `src` (mapped or in memory, the same file) is what windows
- * read again later: it must stay open while the index is used. The threads are split between `parts` readers, one a core
+ * read again later: it must stay open while the index is used. The
+ * threads are split between `parts` readers, one a core
  * (timeline_build.c; 0: one per core for a trace of 64 MiB or more).
  * progress(done, total) is called as the reader goes (may be NULL). 0, or
  * -1 with the error in pass. */

@@ -71,7 +71,8 @@ static int plan(const struct ct_reader *pass, unsigned nparts, int64_t *begin,
         struct { uint64_t tid, bytes; } *t = calloc(gen.nbatches + gen.nthreads + 1, sizeof *t);
         size_t n = 0;
         for (size_t i = 0; t && i < gen.nbatches + gen.nthreads; i++) {
-            uint64_t tid = i < gen.nbatches ? gen.batches[i].tid : gen.threads[i - gen.nbatches].tid;
+            uint64_t tid = i < gen.nbatches ? gen.batches[i].tid
+                                            : gen.threads[i - gen.nbatches].tid;
             uint64_t bytes = i < gen.nbatches
                                  ? (uint64_t)(gen.batches[i].end - gen.batches[i].events) : 0;
             size_t k = 0;

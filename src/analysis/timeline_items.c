@@ -73,13 +73,15 @@ static void grid_coarsen(struct tl_grid *g)
         if (g->tagged)
             g->tag[j] = ca ? g->tag[a] : has_b ? g->tag[b] : 0;
         g->count[j] = ca + cb;
-        for (unsigned s = 0; s < g->slots; s++)
-            g->weight[(size_t)j * g->slots + s] =
-                g->weight[(size_t)a * g->slots + s] + (has_b ? g->weight[(size_t)b * g->slots + s] : 0);
+        float *w = g->weight;
+        size_t slots = g->slots;
+        for (size_t s = 0; s < slots; s++)
+            w[(size_t)j * slots + s] = w[(size_t)a * slots + s] + (has_b ? w[(size_t)b * slots + s] : 0);
     }
     memset(g->count + n, 0, (size_t)(g->n - n) * sizeof *g->count);
     if (g->slots)
-        memset(g->weight + (size_t)n * g->slots, 0, (size_t)(g->n - n) * g->slots * sizeof *g->weight);
+        memset(g->weight + (size_t)n * g->slots, 0,
+               (size_t)(g->n - n) * g->slots * sizeof *g->weight);
     if (g->tagged)
         memset(g->tag + n, 0, (size_t)(g->n - n) * sizeof *g->tag);
     g->n = n;

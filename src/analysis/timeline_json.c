@@ -314,8 +314,8 @@ static void task_rows(const struct ct_timeline *tl, bool index, int64_t t0, int6
             for (long k = bucket_of(g, t0), last = bucket_of(g, t1); k < g->n && k <= last; k++)
                 if (g->count[k]) {
                     int64_t bb = g->origin + k * g->bucket_ns;
-                    item_n(&s, bb, bb + g->bucket_ns - 1, g->tag[k], (int)(g->tag[k] % (CT_COL_COUNT + 1)),
-                           -1, "", g->count[k]);
+                    int slot = (int)(g->tag[k] % (CT_COL_COUNT + 1));
+                    item_n(&s, bb, bb + g->bucket_ns - 1, g->tag[k], slot, -1, "", g->count[k]);
                 }
         }
         for (size_t k = from; row < tl->task_rows && k < tl->ntask_items && tl->task_bars[k].b < t1;

@@ -3,8 +3,9 @@
  * the browser. The trace is indexed once (src/analysis/timeline*.c: one
  * streamed pass split by thread between the cores, which also gives the
  * thread analysis; the tasks and regions by type are read afterwards on a
- * thread of their own), then a server on 127.0.0.1 (libmicrohttpd, one internal thread: requests are
- * answered one at a time, so the index needs no lock) serves the UI's files,
+ * thread of their own), then a server on 127.0.0.1 (libmicrohttpd, one
+ * internal thread: requests are answered one at a time, so the index needs
+ * no lock) serves the UI's files,
  * embedded in this binary (ui/, through scripts/embed.py), and JSON:
  *
  *   /api/summary                     threads, CPUs, counters, the time range

@@ -76,7 +76,8 @@ static void grid_coarsen(struct tl_grid *g)
         float *w = g->weight;
         size_t slots = g->slots;
         for (size_t s = 0; s < slots; s++)
-            w[(size_t)j * slots + s] = w[(size_t)a * slots + s] + (has_b ? w[(size_t)b * slots + s] : 0);
+            w[(size_t)j * slots + s] =
+                w[(size_t)a * slots + s] + (has_b ? w[(size_t)b * slots + s] : 0);
     }
     memset(g->count + n, 0, (size_t)(g->n - n) * sizeof *g->count);
     if (g->slots)

@@ -147,6 +147,26 @@ static void test_windows_match_whole_reading(void **state)
         lanes_with_many += x->nregions > 1000;
     }
     assert_true(lanes_with_many >= 4);
+    assert_true(!tl.sched || tl.ncpus > 0);
+    /* The CPUs' runs: every one in a bucket or kept, as the whole reading
+     * gives them. */
+    struct tl_run **cpu_ref = calloc(tl.ncpus + 1, sizeof *cpu_ref);
+    size_t *cpu_n = calloc(tl.ncpus + 1, sizeof *cpu_n);
+    for (size_t c = 0; c < tl.ncpus; c++) {
+        const struct tl_cpu *x = &tl.cpus[c], *y = NULL;
+        for (size_t k = 0; k < all->ncpus; k++)
+            if (all->cpus[k].cpu == x->cpu)
+                y = &all->cpus[k];
+        assert_non_null(y);
+        uint64_t n = x->n;
+        for (long k = 0; k < x->grid.n; k++)
+            n += x->grid.count[k];
+        assert_int_equal(n, y->n);
+        cpu_ref[c] = malloc((y->n + 1) * sizeof *cpu_ref[c]);
+        if (y->n)
+            memcpy(cpu_ref[c], y->runs, y->n * sizeof *y->runs);
+        cpu_n[c] = y->n;
+    }
     assert_true(marks > tl.ngens * 3); /* batches inside generations too */
     /* Windows of every width at many places: the same items. */
     const struct tl_span **a = NULL, **b = NULL;
@@ -203,8 +223,31 @@ static void test_windows_match_whole_reading(void **state)
                 assert_true(same_region(ra[k], rb[k]));
             checked += na;
         }
+        /* Runs that end after every lane's reading began, to the window's
+         * end: the same. */
+        int64_t from = INT64_MIN;
+        for (size_t i = 0; i < w->nlanes; i++)
+            from = w->lanes[i].read_from > from ? w->lanes[i].read_from : from;
+        for (size_t c = 0; c < tl.ncpus; c++) {
+            const struct tl_cpu *y = NULL;
+            for (size_t k = 0; k < w->ncpus; k++)
+                if (w->cpus[k].cpu == tl.cpus[c].cpu)
+                    y = &w->cpus[k];
+            size_t na = 0, nb = 0;
+            for (size_t k = 0; k < cpu_n[c]; k++)
+                na += cpu_ref[c][k].e > from && cpu_ref[c][k].e <= w->w1;
+            for (size_t k = 0; y && k < y->n; k++)
+                nb += y->runs[k].e > from && y->runs[k].e <= w->w1;
+            if (na != nb)
+                fail_msg("cpu %d, (%lld, %lld]: %zu runs read whole, %zu in the window",
+                         tl.cpus[c].cpu, (long long)from, (long long)w->w1, na, nb);
+        }
     }
     assert_true(checked > 1000);
+    for (size_t c = 0; c < tl.ncpus; c++)
+        free(cpu_ref[c]);
+    free(cpu_ref);
+    free(cpu_n);
     /* The answers: a whole-range query from the buckets (a budget of one
      * batch cannot cover it), a narrow one exactly, a span's details. */
     FILE *null = fopen("/dev/null", "w");

@@ -206,7 +206,7 @@ static void on_interval(void *ctx, const struct ct_thread_row *r, int column, un
 static void cpu_run(struct ct_timeline *tl, struct tl_lane *l, int64_t now)
 {
     const struct tl_state *st = &l->st;
-    if (tl->index || !st->on_cpu || st->cpu < 0 || now <= st->cpu_since || st->cpu > 4096)
+    if (!st->on_cpu || st->cpu < 0 || now <= st->cpu_since || st->cpu > 4096)
         return;
     size_t i = 0;
     while (i < tl->ncpus && tl->cpus[i].cpu != st->cpu)
@@ -216,11 +216,10 @@ static void cpu_run(struct ct_timeline *tl, struct tl_lane *l, int64_t now)
         if (!grown)
             return;
         tl->cpus = grown;
-        tl->cpus[tl->ncpus++] = (struct tl_cpu){st->cpu, NULL, 0, 0};
+        tl->cpus[tl->ncpus] = (struct tl_cpu){.cpu = st->cpu};
+        ct_tl_grid_init(&tl->cpus[tl->ncpus++].grid, tl->begin, 0, true);
     }
-    struct tl_cpu *c = &tl->cpus[i];
-    if (CT_TL_GROW(c->runs, c->n, c->cap, 256))
-        c->runs[c->n++] = (struct tl_run){st->cpu_since, now, l->tid};
+    ct_tl_emit_run(tl, &tl->cpus[i], &(struct tl_run){st->cpu_since, now, l->tid});
 }
 
 static void region_end(struct ct_timeline *tl, struct tl_lane *l, unsigned i, int64_t t)
@@ -306,8 +305,9 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
         uint64_t object = at >= 0 && (unsigned)at < ev->nargs ? ev->args[at] : 0;
         st->pending_object = object ? object : ev->args[1];
         st->pending_stack = gen_stack(tl, gen, ev->stack);
-        /* A read of a pipe ends like an unblock: a writer's wake links to it. */
-        if (index && object && ev->args[3] < UINT64_MAX - ev->ts)
+        /* A read of a pipe ends like an unblock: a writer's wake links to it
+         * (in a window; the index only counts wakes). */
+        if (!index && object && ev->args[3] < UINT64_MAX - ev->ts)
             ct_wakes_add_unblock(&tl->raw_wakes, ct_gen_ns(rd, gen, ev->ts + ev->args[3]),
                                  r->tid, object);
         break;
@@ -378,11 +378,13 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
         }
         break;
     case CT_EV_UNBLOCK:
-        if (index)
+        if (!index)
             ct_wakes_add_unblock(&tl->raw_wakes, ev->ts_ns, r->tid, st->pending_object);
         break;
     case CT_EV_WAKE:
         if (index)
+            ct_tl_count_wake(tl, ev->ts_ns);
+        else
             ct_wakes_add_wake(&tl->raw_wakes, ev->ts_ns, r->tid, ev->args[1],
                               (unsigned)ev->args[0]);
         break;
@@ -558,6 +560,11 @@ void ct_tl_finish_items(struct ct_timeline *tl)
     }
     if (tl->nlogs)
         qsort(tl->logs, tl->nlogs, sizeof *tl->logs, by_log_time);
+    for (size_t i = 0; i < tl->ncpus; i++)
+        if (tl->cpus[i].n)
+            qsort(tl->cpus[i].runs, tl->cpus[i].n, sizeof *tl->cpus[i].runs, by_run);
+    free(tl->wakes);
+    tl->wakes = ct_wakes_link(&tl->raw_wakes, &tl->nwakes);
     pack_tasks(tl);
 }
 
@@ -601,16 +608,15 @@ void ct_tl_finish_index(struct ct_timeline *tl, struct tl_builder *b)
     }
     ct_tl_grid_finish(&tl->task_grid);
     ct_tl_grid_finish(&tl->log_grid);
-    ct_tl_finish_items(tl);
+    ct_tl_grid_finish(&tl->wake_grid);
     for (size_t i = 0; i < tl->ncpus; i++)
-        if (tl->cpus[i].n)
-            qsort(tl->cpus[i].runs, tl->cpus[i].n, sizeof *tl->cpus[i].runs, by_run);
+        ct_tl_grid_finish(&tl->cpus[i].grid);
+    ct_tl_finish_items(tl);
     for (size_t i = 0; i < tl->ncounters; i++)
         if (tl->counters[i].n)
             qsort(tl->counters[i].s, tl->counters[i].n, sizeof *tl->counters[i].s, by_sample);
     if (tl->nlanes)
         qsort(tl->lanes, tl->nlanes, sizeof *tl->lanes, by_tid);
-    tl->wakes = ct_wakes_link(&tl->raw_wakes, &tl->nwakes);
 }
 
 static void free_items(struct ct_timeline *tl)
@@ -628,6 +634,13 @@ static void free_items(struct ct_timeline *tl)
     free(tl->task_bars);
     free(tl->logs);
     free(tl->text);
+    for (size_t i = 0; i < tl->ncpus; i++) {
+        free(tl->cpus[i].runs);
+        ct_tl_grid_free(&tl->cpus[i].grid);
+    }
+    free(tl->cpus);
+    free(tl->wakes);
+    ct_wakes_free(&tl->raw_wakes);
 }
 
 void ct_timeline_free(struct ct_timeline *tl)
@@ -637,15 +650,11 @@ void ct_timeline_free(struct ct_timeline *tl)
         free(tl->window);
     }
     free_items(tl);
-    for (size_t i = 0; i < tl->ncpus; i++)
-        free(tl->cpus[i].runs);
-    free(tl->cpus);
     for (size_t i = 0; i < tl->ncounters; i++)
         free(tl->counters[i].s);
     ct_tl_grid_free(&tl->task_grid);
     ct_tl_grid_free(&tl->log_grid);
-    free(tl->wakes);
-    ct_wakes_free(&tl->raw_wakes);
+    ct_tl_grid_free(&tl->wake_grid);
     free(tl->open_tasks);
     free(tl->strings);
     free(tl->string_hash);

@@ -125,12 +125,14 @@ struct tl_lane {
     struct tl_grid span_grid, region_grid; /* the index's */
     struct tl_mark *marks;
     size_t nmarks, marks_cap;
-    int64_t read_from; /* a window: where its reading began */
+    int64_t read_from, read_to; /* a window: where its reading began, ended */
     struct tl_state st; /* while reading */
 };
 
 struct tl_run { int64_t b, e; uint64_t tid; };
-struct tl_cpu { int cpu; struct tl_run *runs; size_t n, cap; };
+/* A CPU's runs: in the index those of a bucket or more (short ones in its
+ * grid, tagged with the first one's thread); in a window all it read. */
+struct tl_cpu { int cpu; struct tl_run *runs; size_t n, cap; struct tl_grid grid; };
 struct tl_sample { int64_t t; uint64_t v; };
 struct tl_counter { unsigned kind; struct tl_sample *s; size_t n, cap; };
 struct tl_log { int64_t t; uint64_t tid, task; uint32_t category, text, len; };
@@ -171,8 +173,11 @@ struct ct_timeline {
     size_t nlogs, logs_cap;
     uint64_t ntasks, nlog_events; /* in the trace */
     struct tl_grid task_grid, log_grid; /* the index's; tags: type, tid */
-    struct ct_wake_link *wakes; /* who woke whom (threads.h), by unblock time */
+    struct ct_wake_link *wakes; /* a window's: who woke whom (threads.h), by
+                                   unblock time */
     size_t nwakes;
+    struct tl_grid wake_grid;   /* the index's: wakes counted by time */
+    uint64_t nwake_events;
     /* Strings (types, categories, names) and a window's log texts. */
     char *text;
     size_t text_len, text_cap;
@@ -233,7 +238,7 @@ void ct_tl_window_warm(struct ct_timeline *ix, size_t budget);
 void ct_tl_window_drop(struct ct_timeline *ix);
 /* The batches a window for [t0, t1] would read. */
 size_t ct_tl_window_batches(const struct ct_timeline *ix, int64_t t0, int64_t t1);
-/* A window's items, freed (timeline.c). */
+/* A window's items, freed (timeline.c); kept for the next window's use. */
 void ct_tl_window_free(struct ct_timeline *w);
 /* ---- inside: timeline.c for timeline_build.c and timeline_window.c ---- */
 
@@ -270,6 +275,8 @@ struct tl_open_task *ct_tl_open_task(struct ct_timeline *tl, uint64_t id);
 void ct_tl_task_seen(struct ct_timeline *tl, struct tl_open_task *o);
 void ct_tl_task_merge(struct ct_timeline *tl, const struct tl_open_task *seen);
 void ct_tl_count_log(struct ct_timeline *tl, int64_t t, uint64_t tid);
+void ct_tl_count_wake(struct ct_timeline *tl, int64_t t);
+void ct_tl_emit_run(struct ct_timeline *tl, struct tl_cpu *c, const struct tl_run *run);
 /* timeline.c */
 uint32_t ct_tl_stack(struct ct_timeline *tl, const uint64_t *pcs, int n);
 /* The visitor that fills a timeline; windows use it too. */

@@ -112,6 +112,7 @@ static void part_init(struct part *p, int64_t begin)
     tl->begin = begin;
     ct_tl_grid_init(&tl->task_grid, begin, 0, true);
     ct_tl_grid_init(&tl->log_grid, begin, 0, true);
+    ct_tl_grid_init(&tl->wake_grid, begin, 0, false);
     p->b.tl = tl;
     p->v = ct_tl_visitor(&p->b);
     p->v.wants = wants;
@@ -275,21 +276,10 @@ static int join(struct part *p, struct part *q)
             b->task_grid.tag[k] = string_of(&m, (uint32_t)b->task_grid.tag[k]);
     if (rc == 0 && (!APPEND(a->tasks, a->ntask_items, a->tasks_cap, b->tasks, b->ntask_items) ||
                     !ct_tl_grid_merge(&a->task_grid, &b->task_grid) ||
-                    !ct_tl_grid_merge(&a->log_grid, &b->log_grid)))
+                    !ct_tl_grid_merge(&a->log_grid, &b->log_grid) ||
+                    !ct_tl_grid_merge(&a->wake_grid, &b->wake_grid)))
         rc = -1;
-    if (rc == 0)
-        ct_tl_refile(a);
-    for (size_t k = 0; rc == 0 && k < b->open_cap; k++) {
-        struct tl_open_task o = b->open_tasks[k];
-        if (o.t.id == 0 || o.t.id == UINT64_MAX)
-            continue;
-        o.t.type = string_of(&m, o.t.type);
-        ct_tl_task_merge(a, &o);
-    }
-    a->ntasks += b->ntasks;
-    a->nlog_events += b->nlog_events;
-    a->events += b->events;
-    /* CPUs, counters, wake-ups: each part's, together (sorted later). */
+    /* CPUs: each part's long runs, and the buckets at one width. */
     for (size_t k = 0; rc == 0 && k < b->ncpus; k++) {
         size_t i = 0;
         while (i < a->ncpus && a->cpus[i].cpu != b->cpus[k].cpu)
@@ -301,11 +291,28 @@ static int join(struct part *p, struct part *q)
                 break;
             }
             a->cpus = grown;
-            a->cpus[a->ncpus++] = (struct tl_cpu){b->cpus[k].cpu, NULL, 0, 0};
+            a->cpus[a->ncpus] = (struct tl_cpu){.cpu = b->cpus[k].cpu};
+            ct_tl_grid_init(&a->cpus[a->ncpus++].grid, a->begin, 0, true);
         }
-        if (!APPEND(a->cpus[i].runs, a->cpus[i].n, a->cpus[i].cap, b->cpus[k].runs, b->cpus[k].n))
+        if (!APPEND(a->cpus[i].runs, a->cpus[i].n, a->cpus[i].cap, b->cpus[k].runs,
+                    b->cpus[k].n) ||
+            !ct_tl_grid_merge(&a->cpus[i].grid, &b->cpus[k].grid))
             rc = -1;
     }
+    if (rc == 0)
+        ct_tl_refile(a);
+    for (size_t k = 0; rc == 0 && k < b->open_cap; k++) {
+        struct tl_open_task o = b->open_tasks[k];
+        if (o.t.id == 0 || o.t.id == UINT64_MAX)
+            continue;
+        o.t.type = string_of(&m, o.t.type);
+        ct_tl_task_merge(a, &o);
+    }
+    a->ntasks += b->ntasks;
+    a->nlog_events += b->nlog_events;
+    a->nwake_events += b->nwake_events;
+    a->events += b->events;
+    /* Counters: each part's, together (sorted later). */
     for (size_t k = 0; rc == 0 && k < b->ncounters; k++) {
         size_t i = 0;
         while (i < a->ncounters && a->counters[i].kind != b->counters[k].kind)
@@ -319,11 +326,6 @@ static int join(struct part *p, struct part *q)
                     b->counters[k].n))
             rc = -1;
     }
-    struct ct_wakes *wa = &a->raw_wakes, *wb = &b->raw_wakes;
-    if (rc == 0 && (!APPEND(wa->wakes, wa->nwakes, wa->wakes_cap, wb->wakes, wb->nwakes) ||
-                    !APPEND(wa->unblocks, wa->nunblocks, wa->unblocks_cap, wb->unblocks,
-                            wb->nunblocks)))
-        rc = -1;
     /* The thread analysis: disjoint threads. */
     struct ct_threads *ta = &a->threads, *tb = &b->threads;
     if (rc == 0 && !APPEND(ta->rows, ta->count, ta->cap, tb->rows, tb->count))

@@ -260,12 +260,16 @@ static void refile_tasks(struct ct_timeline *tl)
     tl->ntask_items = kept;
 }
 
+static void refile_runs(struct tl_cpu *c);
+
 void ct_tl_refile(struct ct_timeline *tl)
 {
     for (size_t i = 0; i < tl->nlanes; i++) {
         refile_spans(&tl->lanes[i]);
         refile_regions(&tl->lanes[i]);
     }
+    for (size_t i = 0; i < tl->ncpus; i++)
+        refile_runs(&tl->cpus[i]);
     refile_tasks(tl);
 }
 
@@ -375,4 +379,51 @@ void ct_tl_count_log(struct ct_timeline *tl, int64_t t, uint64_t tid)
     long k = grid_bucket(&tl->log_grid, t, &coarsened);
     if (k >= 0 && !tl->log_grid.count[k]++)
         tl->log_grid.tag[k] = tid;
+}
+
+/* A wake at t, counted in the index's wake buckets (a window links them). */
+void ct_tl_count_wake(struct ct_timeline *tl, int64_t t)
+{
+    bool coarsened = false;
+    tl->nwake_events++;
+    grid_allow(&tl->wake_grid, tl->nwake_events);
+    long k = grid_bucket(&tl->wake_grid, t, &coarsened);
+    if (k >= 0)
+        tl->wake_grid.count[k]++;
+}
+
+static void refile_runs(struct tl_cpu *c)
+{
+    size_t kept = 0;
+    bool more = false;
+    for (size_t i = 0; i < c->n; i++) {
+        const struct tl_run *r = &c->runs[i];
+        long k;
+        if (r->e - r->b < c->grid.bucket_ns && (k = grid_bucket(&c->grid, r->b, &more)) >= 0) {
+            if (!c->grid.count[k]++)
+                c->grid.tag[k] = r->tid;
+        } else {
+            c->runs[kept++] = *r;
+        }
+    }
+    c->n = kept;
+}
+
+/* A CPU's run: summed in its buckets (the index) or kept. */
+void ct_tl_emit_run(struct ct_timeline *tl, struct tl_cpu *c, const struct tl_run *run)
+{
+    if (!tl->index) {
+        bool coarsened = false;
+        grid_allow(&c->grid, c->grid.n ? (uint64_t)c->grid.n * 4 + c->n : c->n);
+        long k = grid_bucket(&c->grid, run->b, &coarsened);
+        if (coarsened)
+            refile_runs(c);
+        if (k >= 0 && run->e - run->b < c->grid.bucket_ns) {
+            if (!c->grid.count[k]++)
+                c->grid.tag[k] = run->tid;
+            return;
+        }
+    }
+    if (CT_TL_GROW(c->runs, c->n, c->cap, 256))
+        c->runs[c->n++] = *run;
 }

@@ -76,8 +76,9 @@ void ct_timeline_summary_json(const struct ct_timeline *tl, FILE *out)
         rows = (unsigned)tl->nlanes;
     if (rows > CT_TL_TASK_ROWS)
         rows = CT_TL_TASK_ROWS;
-    fprintf(out, "],\"tasks\":%" PRIu64 ",\"task_rows\":%u,\"logs\":%" PRIu64 ",\"wakes\":%zu}",
-            tl->ntasks, tl->ntasks ? rows : 0, tl->nlog_events, tl->nwakes);
+    fprintf(out,
+            "],\"tasks\":%" PRIu64 ",\"task_rows\":%u,\"logs\":%" PRIu64 ",\"wakes\":%" PRIu64 "}",
+            tl->ntasks, tl->ntasks ? rows : 0, tl->nlog_events, tl->nwake_events);
 }
 
 /* Per-pixel summaries of a sorted run of items: long ones as they are,
@@ -332,6 +333,33 @@ static void task_rows(const struct ct_timeline *tl, bool index, int64_t t0, int6
     }
 }
 
+/* A CPU's runs: its long ones and buckets (an index's), or every one (a
+ * window's); a summary's key is a thread, its slot a small hash of it, for
+ * the thread that ran most of a pixel. */
+static void cpu_runs(struct summary *s, const struct tl_cpu *c, bool index, int64_t t0, int64_t t1)
+{
+    size_t k = FIRST_AT(c->runs, c->n, e, t0 + 1);
+    const struct tl_grid *g = &c->grid;
+    long bk = index ? bucket_of(g, t0) : 0, last = index ? bucket_of(g, t1) : -1;
+    for (;;) {
+        bool bucket_left = index && bk < g->n && bk <= last;
+        int64_t bb = g->origin + bk * g->bucket_ns;
+        bool run_left = k < c->n && c->runs[k].b < t1;
+        if (!bucket_left && !run_left)
+            break;
+        if (run_left && (!bucket_left || c->runs[k].b <= bb)) {
+            const struct tl_run *r = &c->runs[k];
+            item(s, r->b, r->e, r->tid, (int)(r->tid % (CT_COL_COUNT + 1)), k, "");
+            k++;
+            continue;
+        }
+        if (g->count[bk])
+            item_n(s, bb, bb + g->bucket_ns - 1, g->tag[bk], (int)(g->tag[bk] % (CT_COL_COUNT + 1)),
+                   -1, "", g->count[bk]);
+        bk++;
+    }
+}
+
 /* Logs: one item a pixel: [t, tid, index, count]. */
 static void log_marks(const struct ct_timeline *tl, bool index, int64_t t0, int64_t t1, double w,
                       FILE *out)
@@ -399,13 +427,13 @@ int ct_timeline_query_json(struct ct_timeline *tl, int64_t t0, int64_t t1, unsig
         const struct tl_cpu *c = &tl->cpus[i];
         fprintf(out, "%s{\"cpu\":%d,\"runs\":[", i ? "," : "", c->cpu);
         struct summary s = {out, t0, t1, w, true};
-        size_t lo = FIRST_AT(c->runs, c->n, e, t0 + 1);
-        for (size_t k = lo; k < c->n && c->runs[k].b < t1; k++) {
-            /* The weight slot: a small hash of the thread, for the dominant
-             * thread of a pixel. */
-            int slot = (int)(c->runs[k].tid % (CT_COL_COUNT + 1));
-            item(&s, c->runs[k].b, c->runs[k].e, c->runs[k].tid, slot, k, "");
-        }
+        const struct tl_cpu *from = c;
+        for (size_t k = 0; win && k < win->ncpus; k++)
+            from = win->cpus[k].cpu == c->cpu ? &win->cpus[k] : from;
+        if (win && from == c)
+            from = NULL; /* the window read no run there */
+        if (from)
+            cpu_runs(&s, from, !win, t0, t1);
         summary_end(&s);
         fputs("]}", out);
     }
@@ -441,17 +469,24 @@ int ct_timeline_query_json(struct ct_timeline *tl, int64_t t0, int64_t t1, unsig
     task_rows(win ? win : tl, !win, t0, t1, w, out);
     fputs("],\"logs\":[", out);
     log_marks(win ? win : tl, !win, t0, t1, w, out);
-    /* Wake-ups: only when few enough to draw. */
+    /* Wake-ups: linked in a window, only when few enough to draw; the
+     * index counts them. */
     fputs("],\"wakes\":[", out);
-    size_t lo = FIRST_AT(tl->wakes, tl->nwakes, tu, t0);
-    size_t end = lo;
-    while (end < tl->nwakes && tl->wakes[end].tu < t1)
-        end++;
-    if (end - lo <= 2000)
-        for (size_t k = lo; k < end; k++)
+    uint64_t in_range = 0;
+    if (win) {
+        size_t lo = FIRST_AT(win->wakes, win->nwakes, tu, t0), end = lo;
+        while (end < win->nwakes && win->wakes[end].tu < t1)
+            end++;
+        for (size_t k = lo; end - lo <= 2000 && k < end; k++)
             fprintf(out, "%s[%" PRId64 ",%" PRIu64 ",%" PRId64 ",%" PRIu64 "]", k > lo ? "," : "",
-                    tl->wakes[k].tw, tl->wakes[k].from, tl->wakes[k].tu, tl->wakes[k].to);
-    fprintf(out, "],\"wakes_in_range\":%zu}", end - lo);
+                    win->wakes[k].tw, win->wakes[k].from, win->wakes[k].tu, win->wakes[k].to);
+        in_range = end - lo;
+    } else {
+        const struct tl_grid *g = &tl->wake_grid;
+        for (long k = bucket_of(g, t0), last = bucket_of(g, t1); k < g->n && k <= last; k++)
+            in_range += g->count[k];
+    }
+    fprintf(out, "],\"wakes_in_range\":%" PRIu64 "}", in_range);
     return 0;
 }
 
@@ -544,11 +579,11 @@ int ct_timeline_span_json(struct ct_timeline *tl, uint64_t tid, int64_t t, FILE 
     /* Who woke it: the thread's first linked unblock after the span began,
      * if it came by the span's end (the unblock is recorded once the thread
      * runs again, a little after the kernel's switch ends the span). */
-    size_t lo = FIRST_AT(tl->wakes, tl->nwakes, tu, s->b);
-    for (size_t i = lo; i < tl->nwakes && tl->wakes[i].tu <= s->e + 10000000; i++)
-        if (tl->wakes[i].to == tid) {
-            fprintf(out, ",\"woken_by\":%" PRIu64 ",\"woken_at\":%" PRId64, tl->wakes[i].from,
-                    tl->wakes[i].tw);
+    size_t lo = FIRST_AT(w->wakes, w->nwakes, tu, s->b);
+    for (size_t i = lo; i < w->nwakes && w->wakes[i].tu <= s->e + 10000000; i++)
+        if (w->wakes[i].to == tid) {
+            fprintf(out, ",\"woken_by\":%" PRIu64 ",\"woken_at\":%" PRId64, w->wakes[i].from,
+                    w->wakes[i].tw);
             break;
         }
     fputc('}', out);

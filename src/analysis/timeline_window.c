@@ -203,16 +203,22 @@ static int window_read(struct ct_timeline *ix, struct ct_timeline *w)
         /* Read to the lane's end: its last interval, as the index had. */
         if (z == L->nmarks - 1 && whole)
             ct_threads_account(&th, r, whole->end_ns);
+        w->lanes[i].read_to = r->at;
         ct_tl_lane_end(w, &w->lanes[i], r->at);
     }
     /* Tasks: those still open where reading stopped end where the index
-     * saw them end; those begun before a lane's reading began and still
-     * under way come from the index (its long ones). */
+     * saw them end, when it kept them (long or never ended); a short one
+     * ended after its thread's reading did: drawn up to there. Those begun
+     * before a lane's reading began and still under way come from the
+     * index (its long ones). */
     for (size_t i = 0; rc == 0 && i < w->ntask_items; i++)
         if (w->tasks[i].e < 0) {
             const struct tl_task *t = long_task(ix, w->tasks[i].id);
-            if (t)
-                w->tasks[i].e = t->e;
+            int64_t until = w->tasks[i].b;
+            for (size_t k = 0; k < w->nlanes; k++)
+                if (w->lanes[k].tid == w->tasks[i].tid && w->lanes[k].read_to > until)
+                    until = w->lanes[k].read_to;
+            w->tasks[i].e = t ? t->e : until;
         }
     for (size_t i = 0; rc == 0 && i < ix->ntask_items; i++) {
         const struct tl_task *t = &ix->tasks[i];
@@ -244,6 +250,11 @@ static void recycle(struct ct_timeline *w)
         l->regions = regions;
         l->regions_cap = regions_cap;
     }
+    for (size_t i = 0; i < w->ncpus; i++)
+        free(w->cpus[i].runs);
+    free(w->cpus);
+    free(w->wakes);
+    ct_wakes_free(&w->raw_wakes);
     struct ct_timeline keep = *w;
     memset(w, 0, sizeof *w);
     w->lanes = keep.lanes;

@@ -312,12 +312,18 @@ static bool same_stack(const struct ct_timeline *a, uint32_t x, const struct ct_
                   a->stacks[x - 1].n * sizeof *a->frames) == 0;
 }
 
-static void join_matches(const uint8_t *data, size_t size, unsigned parts)
+/* path: read streamed from that file (each reader then leaves the other
+ * readers' batches unread); NULL: from memory. */
+static void join_matches(const uint8_t *data, size_t size, unsigned parts, const char *path)
 {
-    struct ct_reader rd1, rd2;
-    assert_int_equal(ct_rd_open_mem(&rd1, data, size, "t.out"), 0);
-    assert_int_equal(ct_rd_open_mem(&rd2, data, size, "t.out"), 0);
-    struct ct_reader src = rd1;
+    struct ct_reader rd1, rd2, src;
+    assert_int_equal(ct_rd_open_mem(&src, data, size, "t.out"), 0);
+    if (path) {
+        assert_int_equal(ct_rd_open(&rd1, path), 0);
+        assert_int_equal(ct_rd_open(&rd2, path), 0);
+    } else {
+        rd1 = rd2 = src;
+    }
     struct ct_timeline one, two;
     assert_int_equal(ct_timeline_build(&rd1, &src, &one, 1, NULL), 0);
     assert_int_equal(ct_timeline_build(&rd2, &src, &two, parts, NULL), 0);
@@ -395,6 +401,10 @@ static void join_matches(const uint8_t *data, size_t size, unsigned parts)
     }
     ct_timeline_free(&one);
     ct_timeline_free(&two);
+    if (path) {
+        ct_rd_close(&rd1);
+        ct_rd_close(&rd2);
+    }
 }
 
 /* The index built by readers each with some threads, then joined, is the
@@ -406,9 +416,17 @@ static void test_readers_join_into_one_index(void **state)
     (void)state;
     size_t size;
     uint8_t *data = record(&size);
-    join_matches(data, size, 2);
-    join_matches(data, size, 3);
-    join_matches(data, size, 8);
+    join_matches(data, size, 2, NULL);
+    join_matches(data, size, 3, NULL);
+    join_matches(data, size, 8, NULL);
+    char path[] = "/tmp/ctrace-timeline-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, size), (ssize_t)size);
+    close(fd);
+    join_matches(data, size, 2, path);
+    join_matches(data, size, 3, path);
+    unlink(path);
     free(data);
 }
 

@@ -46,6 +46,14 @@ static bool wants(void *ctx, uint64_t tid)
     return p->nparts == 1 || owner_of(p, tid) == p->index;
 }
 
+/* A part's reader leaves the other parts' batches unread (and each part
+ * checks the checksums of what it reads). */
+static bool skips(void *ctx, uint64_t tid)
+{
+    const struct part *p = ctx;
+    return p->nparts > 1 && owner_of(p, tid) != p->index;
+}
+
 static int by_bytes(const void *a, const void *b)
 {
     const struct { uint64_t tid, bytes; } *x = a, *y = b;
@@ -392,13 +400,18 @@ int ct_timeline_build(struct ct_reader *pass, const struct ct_reader *src, struc
             p[i].rc = -1;
             p[i].rd = NULL;
             continue;
-        } else {
-            p[i].own.checked = true; /* the first part verifies the checksums */
         }
-        if (i > 0)
-            started[i] = pthread_create(&th[i], NULL, read_part, &p[i]) == 0;
     }
+    for (unsigned i = 0; i < n; i++)
+        if (p[i].rd && p[i].rd->streamed && n > 1) {
+            p[i].rd->skip_thread = skips;
+            p[i].rd->skip_ctx = &p[i];
+        }
+    for (unsigned i = 1; i < n; i++)
+        if (p[i].rd && p[i].rc == 0)
+            started[i] = pthread_create(&th[i], NULL, read_part, &p[i]) == 0;
     read_part(&p[0]);
+    pass->skip_thread = NULL;
     for (unsigned i = 1; i < n; i++) {
         if (started[i])
             pthread_join(th[i], NULL);

@@ -285,10 +285,11 @@ struct ct_timeline *ct_tl_window(struct ct_timeline *ix, int64_t t0, int64_t t1,
         return w;
     if (!ix->src_open || ix->index)
         return NULL;
-    /* Half the range more on each side, when the budget allows: a pan
-     * then needs no reading. */
+    /* Half the range more on each side when that stays within half the
+     * budget: a pan then needs no reading, and the first answer does not
+     * wait much longer for it. */
     int64_t half = (t1 - t0) / 2, a = t0 - half, z = t1 + half;
-    if (budget && ct_tl_window_batches(ix, a, z) > budget) {
+    if (budget && ct_tl_window_batches(ix, a, z) > budget / 2) {
         a = t0;
         z = t1;
         if (ct_tl_window_batches(ix, a, z) > budget)

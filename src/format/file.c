@@ -36,8 +36,10 @@ static int fill_to(struct ct_reader *rd, uint64_t upto)
         rd->buf_cap = cap;
     }
     /* Read a little ahead (1 MiB), in few calls: a span is read in large
-     * pieces, and little is left over to move at the next span. */
-    uint64_t want = (need + (1u << 20) - 1) & ~(uint64_t)((1u << 20) - 1);
+     * pieces, and little is left over to move at the next span. Skipping
+     * threads, exactly what is asked: the rest may be skipped. */
+    uint64_t want = rd->skip_thread ? need
+                                    : (need + (1u << 20) - 1) & ~(uint64_t)((1u << 20) - 1);
     if (want > rd->buf_cap)
         want = rd->buf_cap;
     if (rd->buf_off + want > rd->size)
@@ -55,6 +57,27 @@ static int fill_to(struct ct_reader *rd, uint64_t upto)
         }
         rd->buf_len += (uint64_t)n;
     }
+    return 0;
+}
+
+/* Streamed: makes the buffer span [buf_off, upto) without reading what it
+ * lacks (a skipped batch's payload). */
+static int hole_to(struct ct_reader *rd, uint64_t upto)
+{
+    uint64_t need = upto - rd->buf_off;
+    if (need <= rd->buf_len)
+        return 0;
+    if (need > rd->buf_cap) {
+        size_t cap = rd->buf_cap ? rd->buf_cap : 64u << 10;
+        while (cap < need)
+            cap *= 2;
+        uint8_t *grown = realloc(rd->buf, cap);
+        if (!grown)
+            return fail(rd, upto, "out of memory for a %zu-byte read buffer", cap);
+        rd->buf = grown;
+        rd->buf_cap = cap;
+    }
+    rd->buf_len = need;
     return 0;
 }
 
@@ -86,6 +109,17 @@ int ct_rd_load_span(struct ct_reader *rd)
         if (type == 0 || type >= CT_REC_MAX || len > CT_MAX_RECORD ||
             len > rd->size - at - CT_RECORD_HEADER_SIZE)
             break;
+        if (type == CT_REC_BATCH && rd->skip_thread) { /* its thread and base time first */
+            uint64_t head_len = len < 20 ? len : 20;
+            if (fill_to(rd, at + CT_RECORD_HEADER_SIZE + head_len) != 0)
+                return -1;
+            if (ct_rd_skipped(rd, ct_rd_at(rd, at + CT_RECORD_HEADER_SIZE), head_len)) {
+                at += CT_RECORD_HEADER_SIZE + (uint64_t)len;
+                if (hole_to(rd, at) != 0)
+                    return -1;
+                continue;
+            }
+        }
         at += CT_RECORD_HEADER_SIZE + (uint64_t)len;
         if (fill_to(rd, at) != 0)
             return -1;

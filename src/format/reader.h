@@ -125,6 +125,11 @@ struct ct_reader {
     bool checked;           /* an earlier reading verified the checksums:
                                they are not computed again (the structure
                                still is) */
+    /* Streamed, optional: the batches of the threads this says yes to are
+     * not read (only their thread and base time), nor their checksums
+     * checked; their events must not be read. */
+    bool (*skip_thread)(void *ctx, uint64_t tid);
+    void *skip_ctx;
     bool pending_error;     /* an error after the generation just returned */
     bool have_start;
     uint64_t start_mono_ns; /* time zero: the session's start */

@@ -20,6 +20,17 @@ int ct_rd_fail(struct ct_reader *rd, uint64_t offset, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 #define fail ct_rd_fail
 
+/* Whether a BATCH record whose payload begins at p (len bytes) is one of
+ * the threads the reader skips (streamed, rd->skip_thread). */
+static inline bool ct_rd_skipped(const struct ct_reader *rd, const uint8_t *p, uint64_t len)
+{
+    if (!rd->skip_thread || !rd->streamed)
+        return false;
+    struct ct_cursor c = {p, p + (len < 20 ? len : 20)};
+    uint64_t tid;
+    return ct_get_uleb(&c, &tid) == 0 && rd->skip_thread(rd->skip_ctx, tid);
+}
+
 /* The bytes at file offset `at`; when streamed, ct_rd_load_span has read
  * them. */
 static inline const uint8_t *ct_rd_at(const struct ct_reader *rd, uint64_t at)

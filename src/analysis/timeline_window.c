@@ -148,7 +148,10 @@ static int window_read(struct ct_timeline *ix, struct ct_timeline *w)
     w->sched = ix->sched;
     if (!w->lanes)
         w->lanes = calloc(ix->nlanes ? ix->nlanes : 1, sizeof *w->lanes);
-    int64_t *from = calloc(ix->nlanes ? ix->nlanes : 1, sizeof *from);
+    /* Per lane: the state time its reading began from, and its first
+     * batch's base time (the thread's events before it were not read). */
+    int64_t *from = calloc(ix->nlanes ? ix->nlanes : 1, 2 * sizeof *from);
+    int64_t *batch_from = from ? from + ix->nlanes : NULL;
     struct ct_threads th = {0};
     th.rows = calloc(ix->nlanes ? ix->nlanes : 1, sizeof *th.rows);
     int rc = w->lanes && from && th.rows ? 0 : -1;
@@ -165,7 +168,7 @@ static int window_read(struct ct_timeline *ix, struct ct_timeline *w)
         memcpy(W->name, L->name, sizeof W->name);
         memcpy(W->function, L->function, sizeof W->function);
         W->exited = L->exited;
-        from[i] = INT64_MAX;
+        from[i] = batch_from[i] = INT64_MAX;
     }
     for (size_t i = 0; i < w->nlanes && rc == 0; i++) {
         const struct tl_lane *L = &ix->lanes[i];
@@ -187,6 +190,7 @@ static int window_read(struct ct_timeline *ix, struct ct_timeline *w)
         }
         const struct tl_mark *m = L->marks;
         from[i] = w->lanes[i].read_from = restore(ix, &m[a], &w->lanes[i], r);
+        batch_from[i] = m[a].batch == UINT32_MAX ? from[i] : m[a].tb;
         for (size_t k = a; k <= z && rc == 0;) {
             size_t k2 = k;
             while (k2 < z && m[k2 + 1].gen == m[k].gen)
@@ -225,7 +229,7 @@ static int window_read(struct ct_timeline *ix, struct ct_timeline *w)
         int64_t began = INT64_MAX;
         for (size_t k = 0; k < w->nlanes; k++)
             if (w->lanes[k].tid == t->tid)
-                began = from[k];
+                began = batch_from[k];
         bool under_way = t->b < w->w1 && (t->e < 0 || t->e > w->w0);
         if (under_way && t->b < began && !add_task(w, t))
             rc = -1;

@@ -116,7 +116,7 @@ static void test_windows_match_whole_reading(void **state)
     int rc = ct_timeline_build(&rd, &src, &tl, 1, NULL);
     if (rc != 0)
         fail_msg("%s", rd.error);
-    assert_true(tl.ngens >= 5);
+    assert_true(tl.ngens >= 3); /* 200 ms in generations of 20 ms, on a busy machine */
     /* The whole trace, read from each lane's first mark: the reference. */
     struct ct_timeline *all = ct_tl_window(&tl, tl.begin - 1, tl.end + 1, 0);
     assert_non_null(all);

@@ -5,8 +5,9 @@ of wall-clock and CPU time (user + system, all threads and children), and
 their ratios, side by side in one run. When LTTng is installed (Debian
 lttng-tools, liblttng-ust-dev: `scripts/deps.sh --bench`), each workload
 also runs under LTTng-UST's pthread wrapper (LD_PRELOAD, every userspace
-event enabled in a session of this run's), in the same rotation. A table
-in Markdown."""
+event enabled in a session of this run's), in the same rotation, and under
+`ctrace run --sched=off` (no context switches: nearer what LTTng records).
+A table in Markdown."""
 import os
 import random
 import statistics
@@ -29,6 +30,9 @@ def measure(cmd, traced, trace, stdout=subprocess.DEVNULL):
     env = None
     if traced == "lttng":
         env = dict(os.environ, LD_PRELOAD=LTTNG_WRAPPER)
+    elif traced == "nosched":
+        # Like for like with LTTng's wrapper, which records no scheduling.
+        cmd = [ctrace, "run", "--no-symbols", "--sched=off", "-o", trace, "--"] + cmd
     elif traced == "symbols":
         cmd = [ctrace, "run", "-o", trace, "--"] + cmd
     elif traced:
@@ -57,6 +61,7 @@ def events_of(trace):
 
 def row(name, cmd, trace):
     plain_wall, plain_cpu, traced_wall, traced_cpu, lt_wall, lt_cpu = [], [], [], [], [], []
+    ns_wall = []
     for _ in range(runs):
         w, c = measure(cmd, False, trace)
         plain_wall.append(w)
@@ -68,11 +73,13 @@ def row(name, cmd, trace):
             w, c = measure(cmd, "lttng", trace)
             lt_wall.append(w)
             lt_cpu.append(c)
+        ns_wall.append(measure(cmd, "nosched", trace)[0])
     events, size = events_of(trace)
     pw, pc = statistics.median(plain_wall), statistics.median(plain_cpu)
     tw, tc = statistics.median(traced_wall), statistics.median(traced_cpu)
     line = (f"| {name:<28} | {pw*1e3:9.1f} | {tw*1e3:9.1f} | {tw/pw:6.3f} | {pc*1e3:9.1f} "
-            f"| {tc*1e3:9.1f} | {tc/pc if pc else 0:6.3f} | {events:>9} | {size/events if events else 0:5.2f} |")
+            f"| {tc*1e3:9.1f} | {tc/pc if pc else 0:6.3f} | {events:>9} | {size/events if events else 0:5.2f} |"
+            f" {statistics.median(ns_wall)/pw:6.3f} |")
     if lttng:
         lw, lc = statistics.median(lt_wall), statistics.median(lt_cpu)
         line += f" {lw/pw:6.3f} | {lc/pc if pc else 0:6.3f} |"
@@ -138,10 +145,10 @@ with tempfile.TemporaryDirectory() as d:
     print(f"`ctrace run` overhead: medians of {runs} runs each, untraced and traced "
           f"alternately; ms\n")
     print("| workload                     | wall      | traced    | ratio  | CPU       "
-          "| traced    | ratio  | events    | B/ev  |" +
+          "| traced    | ratio  | events    | B/ev  | --sched=off wall ratio |" +
           (" LTTng wall ratio | LTTng CPU ratio |" if lttng else ""))
     print("|------------------------------|-----------|-----------|--------|-----------"
-          "|-----------|--------|-----------|-------|" + ("--------|--------|" if lttng else ""))
+          "|-----------|--------|-----------|-------|--------|" + ("--------|--------|" if lttng else ""))
     row("mutex, 4 threads x 500k", [os.path.join(progs, "mutex_bench"), "500000"], trace)
     row("condvar ping-pong, 50k", [os.path.join(progs, "condvar_bench"), "50000"], trace)
     row("pipe ping-pong, 50k", [os.path.join(progs, "pipe_bench"), "50000"], trace)
@@ -157,3 +164,5 @@ with tempfile.TemporaryDirectory() as d:
     else:
         print("\nLTTng-UST is not installed here: its column is left out "
               "(../shared/ANCHORS.md has its figures on this machine).")
+    print("--sched=off: ctrace run without the kernel's context switches, in the same "
+          "rotation (LTTng's wrapper records none).")

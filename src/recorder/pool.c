@@ -54,7 +54,7 @@ void ct_pool_put(int32_t index)
     uint64_t head = atomic_load_explicit(&free_head, memory_order_relaxed);
     uint64_t next;
     do {
-        __atomic_store_n(&batches[index].next, (uint32_t)head, __ATOMIC_RELAXED);
+        __atomic_store_n(&batches[index].free_next, (uint32_t)head, __ATOMIC_RELAXED);
         next = ((head >> 32) + 1) << 32 | (uint32_t)(index + 1);
     } while (!atomic_compare_exchange_weak_explicit(&free_head, &head, next,
                                                     memory_order_release,
@@ -126,9 +126,10 @@ int32_t ct_pool_get(void)
         }
         /* Another thread may pop this batch and push it back meanwhile,
          * writing its link: an atomic read, whose stale value the tagged
-         * exchange then refuses. */
+         * exchange then refuses. (A link of its own: the batch's `next`
+         * is the writer's, written plainly while a thread fills it.) */
         uint64_t next = ((head >> 32) + 1) << 32 |
-                        __atomic_load_n(&batches[top - 1].next, __ATOMIC_RELAXED);
+                        __atomic_load_n(&batches[top - 1].free_next, __ATOMIC_RELAXED);
         if (atomic_compare_exchange_weak_explicit(&free_head, &head, next,
                                                   memory_order_acquire,
                                                   memory_order_acquire)) {

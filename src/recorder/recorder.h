@@ -50,6 +50,10 @@
 struct ct_batch {
     uint8_t *mem;
     uint32_t next; /* index + 1 of the next batch on a list; 0 ends it */
+    uint32_t free_next; /* the same on the free stack alone, which a pop reads
+                           while another thread may own the batch: only ever
+                           read and written atomically (next is written
+                           plainly by the writer's lists) */
     uint32_t used; /* bytes of events, set when the batch is handed over */
     uint32_t gen;
     pid_t tid;

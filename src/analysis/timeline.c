@@ -208,18 +208,9 @@ static void cpu_run(struct ct_timeline *tl, struct tl_lane *l, int64_t now)
     const struct tl_state *st = &l->st;
     if (!st->on_cpu || st->cpu < 0 || now <= st->cpu_since || st->cpu > 4096)
         return;
-    size_t i = 0;
-    while (i < tl->ncpus && tl->cpus[i].cpu != st->cpu)
-        i++;
-    if (i == tl->ncpus) {
-        struct tl_cpu *grown = realloc(tl->cpus, (tl->ncpus + 1) * sizeof *grown);
-        if (!grown)
-            return;
-        tl->cpus = grown;
-        tl->cpus[tl->ncpus] = (struct tl_cpu){.cpu = st->cpu};
-        ct_tl_grid_init(&tl->cpus[tl->ncpus++].grid, tl->begin, 0, true);
-    }
-    ct_tl_emit_run(tl, &tl->cpus[i], &(struct tl_run){st->cpu_since, now, l->tid});
+    struct tl_cpu *c = ct_tl_cpu(tl, st->cpu);
+    if (c)
+        ct_tl_emit_run(tl, c, &(struct tl_run){st->cpu_since, now, l->tid});
 }
 
 static void region_end(struct ct_timeline *tl, struct tl_lane *l, unsigned i, int64_t t)
@@ -231,18 +222,36 @@ static void region_end(struct ct_timeline *tl, struct tl_lane *l, unsigned i, in
     st->nopen--;
 }
 
+struct tl_cpu *ct_tl_cpu(struct ct_timeline *tl, int cpu)
+{
+    for (size_t i = 0; i < tl->ncpus; i++)
+        if (tl->cpus[i].cpu == cpu)
+            return &tl->cpus[i];
+    struct tl_cpu *grown = realloc(tl->cpus, (tl->ncpus + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    tl->cpus = grown;
+    struct tl_cpu *c = &tl->cpus[tl->ncpus++];
+    *c = (struct tl_cpu){.cpu = cpu};
+    ct_tl_grid_init(&c->grid, tl->begin, 0, true);
+    return c;
+}
+
+struct tl_counter *ct_tl_counter(struct ct_timeline *tl, unsigned kind)
+{
+    for (size_t i = 0; i < tl->ncounters; i++)
+        if (tl->counters[i].kind == kind)
+            return &tl->counters[i];
+    if (tl->ncounters == sizeof tl->counters / sizeof tl->counters[0])
+        return NULL;
+    tl->counters[tl->ncounters] = (struct tl_counter){kind, NULL, 0, 0};
+    return &tl->counters[tl->ncounters++];
+}
+
 static void counter(struct ct_timeline *tl, const struct ct_event *ev)
 {
-    size_t i = 0;
-    while (i < tl->ncounters && tl->counters[i].kind != ev->args[0])
-        i++;
-    if (i == tl->ncounters) {
-        if (i == sizeof tl->counters / sizeof tl->counters[0])
-            return;
-        tl->counters[tl->ncounters++] = (struct tl_counter){(unsigned)ev->args[0], NULL, 0, 0};
-    }
-    struct tl_counter *c = &tl->counters[i];
-    if (CT_TL_GROW(c->s, c->n, c->cap, 256))
+    struct tl_counter *c = ct_tl_counter(tl, (unsigned)ev->args[0]);
+    if (c && CT_TL_GROW(c->s, c->n, c->cap, 256))
         c->s[c->n++] = (struct tl_sample){ev->ts_ns, ev->args[1]};
 }
 

@@ -231,9 +231,8 @@ uint32_t ct_tl_string(struct ct_timeline *tl, const void *s, size_t len);
  * when it does), or NULL when that is more than `budget` batches (0: no
  * limit) or cannot be read. */
 struct ct_timeline *ct_tl_window(struct ct_timeline *ix, int64_t t0, int64_t t1, size_t budget);
-/* Reads a window of about half the budget in the middle of the trace, so
- * that the first request's does not pay for fresh memory. */
-void ct_tl_window_warm(struct ct_timeline *ix, size_t budget);
+/* One of the index's long tasks by id (never ended ones included), or NULL. */
+const struct tl_task *ct_tl_long_task(const struct ct_timeline *ix, uint64_t id);
 /* Forgets the last window. */
 void ct_tl_window_drop(struct ct_timeline *ix);
 /* The batches a window for [t0, t1] would read. */
@@ -278,6 +277,10 @@ void ct_tl_count_log(struct ct_timeline *tl, int64_t t, uint64_t tid);
 void ct_tl_count_wake(struct ct_timeline *tl, int64_t t);
 void ct_tl_emit_run(struct ct_timeline *tl, struct tl_cpu *c, const struct tl_run *run);
 /* timeline.c */
+/* A CPU's, a counter's place, added when new; NULL without room. */
+struct tl_cpu *ct_tl_cpu(struct ct_timeline *tl, int cpu);
+struct tl_counter *ct_tl_counter(struct ct_timeline *tl, unsigned kind);
+
 uint32_t ct_tl_stack(struct ct_timeline *tl, const uint64_t *pcs, int n);
 /* The visitor that fills a timeline; windows use it too. */
 struct tl_string_memo { uint64_t id; uint32_t index; };
@@ -300,7 +303,9 @@ void ct_tl_finish_items(struct ct_timeline *tl);
 
 /* The answers of `ctrace view`'s server, as JSON (timeline_json.c). */
 void ct_timeline_summary_json(const struct ct_timeline *tl, FILE *out);
-/* Gets the memory of windows ready (before serving). */
+/* Gets the memory of windows ready before serving: reads a window of about
+ * half the budget in the middle of the trace (timeline_window.c), so that
+ * the first request's does not pay for fresh pages. */
 void ct_timeline_warm(struct ct_timeline *tl);
 /* -1 when the range or px is out of bounds. */
 int ct_timeline_query_json(struct ct_timeline *tl, int64_t t0, int64_t t1, unsigned px,

@@ -60,12 +60,15 @@ static int by_bytes(const void *a, const void *b)
     return x->bytes > y->bytes ? -1 : x->bytes < y->bytes;
 }
 
-/* The first generation read once: where time starts, and which part
- * reads which thread (the heaviest first, each to the lightest part). */
+/* The first generation read once: where time starts, which part reads
+ * which thread (the heaviest first, each to the lightest part), and the
+ * symbols of its modules (every generation lists them; not in the fuzzer:
+ * reading local ELF files is slow, and not input). */
 static int plan(const struct ct_reader *pass, unsigned nparts, int64_t *begin,
-                struct owner **owners, size_t *nowners)
+                struct owner **owners, size_t *nowners, struct ct_symbols **sym)
 {
     struct ct_reader rd;
+    (void)sym; /* the fuzzer opens none */
     int rc = pass->streamed ? ct_rd_open(&rd, pass->path)
                             : ct_rd_open_mem(&rd, pass->data, pass->size, pass->path);
     *owners = NULL;
@@ -76,6 +79,10 @@ static int plan(const struct ct_reader *pass, unsigned nparts, int64_t *begin,
     struct ct_gen gen = {0};
     if (ct_rd_next_gen(&rd, &gen) == 1) {
         *begin = ct_gen_ns(&rd, &gen, gen.base_units);
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+        if (gen.nmodules)
+            *sym = ct_symbols_open(&gen);
+#endif
         struct { uint64_t tid, bytes; } *t = calloc(gen.nbatches + gen.nthreads + 1, sizeof *t);
         size_t n = 0;
         for (size_t i = 0; t && i < gen.nbatches + gen.nthreads; i++) {
@@ -289,22 +296,9 @@ static int join(struct part *p, struct part *q)
         rc = -1;
     /* CPUs: each part's long runs, and the buckets at one width. */
     for (size_t k = 0; rc == 0 && k < b->ncpus; k++) {
-        size_t i = 0;
-        while (i < a->ncpus && a->cpus[i].cpu != b->cpus[k].cpu)
-            i++;
-        if (i == a->ncpus) {
-            struct tl_cpu *grown = realloc(a->cpus, (a->ncpus + 1) * sizeof *grown);
-            if (!grown) {
-                rc = -1;
-                break;
-            }
-            a->cpus = grown;
-            a->cpus[a->ncpus] = (struct tl_cpu){.cpu = b->cpus[k].cpu};
-            ct_tl_grid_init(&a->cpus[a->ncpus++].grid, a->begin, 0, true);
-        }
-        if (!APPEND(a->cpus[i].runs, a->cpus[i].n, a->cpus[i].cap, b->cpus[k].runs,
-                    b->cpus[k].n) ||
-            !ct_tl_grid_merge(&a->cpus[i].grid, &b->cpus[k].grid))
+        struct tl_cpu *c = ct_tl_cpu(a, b->cpus[k].cpu);
+        if (!c || !APPEND(c->runs, c->n, c->cap, b->cpus[k].runs, b->cpus[k].n) ||
+            !ct_tl_grid_merge(&c->grid, &b->cpus[k].grid))
             rc = -1;
     }
     if (rc == 0)
@@ -322,16 +316,8 @@ static int join(struct part *p, struct part *q)
     a->events += b->events;
     /* Counters: each part's, together (sorted later). */
     for (size_t k = 0; rc == 0 && k < b->ncounters; k++) {
-        size_t i = 0;
-        while (i < a->ncounters && a->counters[i].kind != b->counters[k].kind)
-            i++;
-        if (i == a->ncounters) {
-            if (i == sizeof a->counters / sizeof a->counters[0])
-                continue;
-            a->counters[a->ncounters++] = (struct tl_counter){b->counters[k].kind, NULL, 0, 0};
-        }
-        if (!APPEND(a->counters[i].s, a->counters[i].n, a->counters[i].cap, b->counters[k].s,
-                    b->counters[k].n))
+        struct tl_counter *c = ct_tl_counter(a, b->counters[k].kind);
+        if (c && !APPEND(c->s, c->n, c->cap, b->counters[k].s, b->counters[k].n))
             rc = -1;
     }
     /* The thread analysis: disjoint threads. */
@@ -378,7 +364,8 @@ int ct_timeline_build(struct ct_reader *pass, const struct ct_reader *src, struc
     struct owner *owners = NULL;
     size_t nowners = 0;
     int64_t begin = 0;
-    if (!p || plan(pass, n, &begin, &owners, &nowners) != 0) {
+    struct ct_symbols *sym = NULL;
+    if (!p || plan(pass, n, &begin, &owners, &nowners, &sym) != 0) {
         free(p);
         return -1;
     }
@@ -453,19 +440,11 @@ int ct_timeline_build(struct ct_reader *pass, const struct ct_reader *src, struc
         tl->src.start_mono_ns = pass->start_mono_ns;
         tl->src.checked = true;
     }
-    /* Symbols from the first generation's modules (every generation lists
-     * them; not in the fuzzer: reading local ELF files is slow, and not
-     * input); the embedded ones through the reader that read it all: it
-     * knows where they are (no walk over the file's pages). */
-#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-    if (tl->src_open && tl->ngens) {
-        struct ct_gen gen = {0};
-        if (ct_rd_gen_at(&tl->src, tl->gens[0].offset, &gen) == 1 && gen.nmodules &&
-            (tl->symbols = ct_symbols_open(&gen)))
-            ct_symbols_load_embedded(tl->symbols, pass);
-        ct_gen_free(&gen);
-    }
-#endif
+    /* The embedded symbols through the reader that read it all: it knows
+     * where they are (no walk over the file's pages). */
+    tl->symbols = sym;
+    if (sym && rc == 0)
+        ct_symbols_load_embedded(sym, pass);
     if (rc == 0) {
         ct_threads_finish(&tl->threads, tl->symbols);
         ct_tl_finish_index(tl, b);

@@ -399,11 +399,6 @@ static void log_marks(const struct ct_timeline *tl, bool index, int64_t t0, int6
     }
 }
 
-void ct_timeline_warm(struct ct_timeline *tl)
-{
-    ct_tl_window_warm(tl, CT_TL_WINDOW_BUDGET);
-}
-
 int ct_timeline_query_json(struct ct_timeline *tl, int64_t t0, int64_t t1, unsigned px,
                            FILE *out)
 {
@@ -524,10 +519,7 @@ static const struct tl_task *find_task(const struct ct_timeline *w, const struct
     for (size_t i = 0; i < w->ntask_items; i++)
         if (w->tasks[i].id == id)
             return &w->tasks[i];
-    for (size_t i = 0; i < ix->ntask_items; i++)
-        if (ix->tasks[i].id == id)
-            return &ix->tasks[i];
-    return NULL;
+    return ct_tl_long_task(ix, id);
 }
 
 /* A window around time t (the one shown when it covers t). */

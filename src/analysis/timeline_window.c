@@ -117,7 +117,7 @@ static int64_t restore(const struct ct_timeline *ix, const struct tl_mark *m, st
     return st->at;
 }
 
-static const struct tl_task *long_task(const struct ct_timeline *ix, uint64_t id)
+const struct tl_task *ct_tl_long_task(const struct ct_timeline *ix, uint64_t id)
 {
     for (size_t i = 0; i < ix->ntask_items; i++)
         if (ix->tasks[i].id == id)
@@ -217,7 +217,7 @@ static int window_read(struct ct_timeline *ix, struct ct_timeline *w)
      * index (its long ones). */
     for (size_t i = 0; rc == 0 && i < w->ntask_items; i++)
         if (w->tasks[i].e < 0) {
-            const struct tl_task *t = long_task(ix, w->tasks[i].id);
+            const struct tl_task *t = ct_tl_long_task(ix, w->tasks[i].id);
             int64_t until = w->tasks[i].b;
             for (size_t k = 0; k < w->nlanes; k++)
                 if (w->lanes[k].tid == w->tasks[i].tid && w->lanes[k].read_to > until)
@@ -315,8 +315,9 @@ struct ct_timeline *ct_tl_window(struct ct_timeline *ix, int64_t t0, int64_t t1,
     return w;
 }
 
-void ct_tl_window_warm(struct ct_timeline *ix, size_t budget)
+void ct_timeline_warm(struct ct_timeline *ix)
 {
+    size_t budget = CT_TL_WINDOW_BUDGET;
     if (ix->end <= ix->begin)
         return;
     int64_t mid = ix->begin + (ix->end - ix->begin) / 2, w = ix->end - ix->begin;

@@ -17,24 +17,32 @@
 #include "bytes.h"
 #include "crc32c.h"
 
+/* Streamed: a buffer of need bytes at least (upto: the offset for the
+ * error); a bigger one only between spans, as nothing points into it then. */
+static int reserve(struct ct_reader *rd, uint64_t need, uint64_t upto)
+{
+    if (need <= rd->buf_cap)
+        return 0;
+    size_t cap = rd->buf_cap ? rd->buf_cap : 64u << 10;
+    while (cap < need)
+        cap *= 2;
+    uint8_t *grown = realloc(rd->buf, cap);
+    if (!grown)
+        return fail(rd, upto, "out of memory for a %zu-byte read buffer", cap);
+    rd->buf = grown;
+    rd->buf_cap = cap;
+    return 0;
+}
+
 /* Streamed: makes the buffer hold [buf_off, upto) (upto <= size), reading
- * what it lacks; a bigger buffer only between spans, as nothing points
- * into it then. -1 when the file cannot be read. */
+ * what it lacks. -1 when the file cannot be read. */
 static int fill_to(struct ct_reader *rd, uint64_t upto)
 {
     uint64_t need = upto - rd->buf_off;
     if (need <= rd->buf_len)
         return 0;
-    if (need > rd->buf_cap) {
-        size_t cap = rd->buf_cap ? rd->buf_cap : 64u << 10;
-        while (cap < need)
-            cap *= 2;
-        uint8_t *grown = realloc(rd->buf, cap);
-        if (!grown)
-            return fail(rd, upto, "out of memory for a %zu-byte read buffer", cap);
-        rd->buf = grown;
-        rd->buf_cap = cap;
-    }
+    if (reserve(rd, need, upto) != 0)
+        return -1;
     /* Read a little ahead (1 MiB), in few calls: a span is read in large
      * pieces, and little is left over to move at the next span. Skipping
      * threads, exactly what is asked: the rest may be skipped. */
@@ -67,16 +75,8 @@ static int hole_to(struct ct_reader *rd, uint64_t upto)
     uint64_t need = upto - rd->buf_off;
     if (need <= rd->buf_len)
         return 0;
-    if (need > rd->buf_cap) {
-        size_t cap = rd->buf_cap ? rd->buf_cap : 64u << 10;
-        while (cap < need)
-            cap *= 2;
-        uint8_t *grown = realloc(rd->buf, cap);
-        if (!grown)
-            return fail(rd, upto, "out of memory for a %zu-byte read buffer", cap);
-        rd->buf = grown;
-        rd->buf_cap = cap;
-    }
+    if (reserve(rd, need, upto) != 0)
+        return -1;
     rd->buf_len = need;
     return 0;
 }

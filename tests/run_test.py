@@ -189,6 +189,20 @@ with tempfile.TemporaryDirectory() as d:
     check("pipe: the export links the writes to the reads they ended",
           flows >= len(reads) - 1, (flows, len(reads)))
 
+    # A pipe closed by fclose (not close) and its numbers reused by the
+    # relay's pipe: the reads and wakes name the new pipe, not the old one.
+    r = run("pipe_relay", out, "reuse", options=["--syscall-threshold=0"])
+    check("pipe reuse exit", r.returncode == 0, r.stderr)
+    ev, names = dump(out)
+    reads = [e for e in ev if e["kind"] == "syscall" and e["call"] == "read"]
+    first = reads[0].get("object") if reads else None
+    later = {e.get("object") for e in reads[1:]}
+    wakes = {e["object"] for e in ev if e["kind"] == "wake" and e["reason"] == "read"}
+    check("pipe reuse: the relay's reads name a pipe other than the first",
+          len(reads) >= 10 and first not in later and len(later) == 1, (first, later))
+    check("pipe reuse: the wakes name the relay's pipe, and no other than the two",
+          later <= wakes <= later | {first}, (wakes, first, later))
+
     # The same through an eventfd: its reads name it (the kernel's eventfd-id,
     # or the descriptor), and each write a reader waits on records a wake.
     r = run("pipe_relay", out, "eventfd")

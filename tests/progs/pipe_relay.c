@@ -1,8 +1,10 @@
 /*
- * pipe_relay [eventfd] - a thread writes 20 messages into a pipe (or adds
- * 1 to an eventfd 20 times), 2 ms apart; the main thread reads them, and
- * every read waits for its message: exactly 20 slow reads (plus, on the
- * pipe, the one that sees the end), whose writes wake the reader.
+ * pipe_relay [eventfd|reuse] - a thread writes 20 messages into a pipe (or
+ * adds 1 to an eventfd 20 times), 2 ms apart; the main thread reads them,
+ * and every read waits for its message: exactly 20 slow reads (plus, on
+ * the pipe, the one that sees the end), whose writes wake the reader.
+ * With `reuse`, a first pipe is read once (slowly), then closed through
+ * fclose, so that the relay's pipe gets the same descriptor numbers.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -32,9 +34,34 @@ static void *writer(void *arg)
     return NULL;
 }
 
+static void *write_one(void *arg)
+{
+    usleep(2000);
+    return write(*(int *)arg, "f", 1) == 1 ? arg : NULL;
+}
+
+/* A pipe read once while its writer sleeps, then closed by the C library's
+ * fclose, which does not call close. */
+static void first_pipe(void)
+{
+    int p[2];
+    char c;
+    pthread_t t;
+    if (pipe(p) != 0)
+        return;
+    pthread_create(&t, NULL, write_one, &p[1]);
+    if (read(p[0], &c, 1) != 1)
+        printf("no first message\n");
+    pthread_join(t, NULL);
+    fclose(fdopen(p[0], "r"));
+    fclose(fdopen(p[1], "w"));
+}
+
 int main(int argc, char **argv)
 {
     use_eventfd = argc > 1 && strcmp(argv[1], "eventfd") == 0;
+    if (argc > 1 && strcmp(argv[1], "reuse") == 0)
+        first_pipe();
     if (use_eventfd) {
         fds[0] = fds[1] = eventfd(0, EFD_CLOEXEC);
         if (fds[0] < 0)

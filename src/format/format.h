@@ -20,7 +20,7 @@
 #define CT_MAGIC "\x89" "CTRACE\n"
 #define CT_MAGIC_LEN 8
 #define CT_VERSION_MAJOR 1
-#define CT_VERSION_MINOR 2
+#define CT_VERSION_MINOR 3
 #define CT_ENDIAN_CHECK 0x0A0B0C0Du
 #define CT_FILE_HEADER_SIZE 32
 #define CT_RECORD_HEADER_SIZE 12
@@ -101,6 +101,21 @@ struct ct_event_info {
     const char *args;
     const char *names;
 };
+
+/* The rate a complete generation's times are read with, in ns per unit
+ * with 32 fraction bits: its own two clock readings' when both clocks
+ * advanced between them (a reading's error is then bounded by the two
+ * readings', however short the generation), else its GEN_BEGIN's. The
+ * writer converts the kernel's switch times with it and writes it into
+ * the next GEN_BEGIN (prev_ns_per_unit), so that the two agree. */
+static inline uint64_t ct_gen_rate(uint64_t base_units, uint64_t base_mono_ns,
+                                   uint64_t end_units, uint64_t end_mono_ns, uint64_t begin_q32)
+{
+    if (end_units <= base_units || end_mono_ns <= base_mono_ns)
+        return begin_q32;
+    return (uint64_t)(((unsigned __int128)(end_mono_ns - base_mono_ns) << 32) /
+                      (end_units - base_units));
+}
 
 /* Indexed by kind id; entries of unused ids have name NULL. */
 extern const struct ct_event_info ct_event_table[CT_MAX_KINDS];

@@ -439,6 +439,9 @@ static int read_gen_begin(struct ct_reader *rd, struct ct_gen *gen, struct ct_cu
     GET(c, &gen->q32, "clock calibration");
     if (gen->q32 == 0)
         return fail(rd, ct_rd_offset(rd, c->p), "clock calibration is zero");
+    gen->prev_q32 = 0;
+    if (c->p < c->end) /* a later field, optional */
+        GET(c, &gen->prev_q32, "previous generation's clock rate");
     return 0;
 }
 
@@ -460,9 +463,8 @@ static int read_gen_end(struct ct_reader *rd, struct ct_gen *gen, struct ct_curs
                     (unsigned long long)number, gen->nbatches,
                     (unsigned long long)gen->end_batches);
     /* The generation's own clock readings give its exact rate. */
-    if (gen->end_units > gen->base_units && gen->end_mono_ns > gen->base_mono_ns + 1000000)
-        gen->q32 = (uint64_t)(((unsigned __int128)(gen->end_mono_ns - gen->base_mono_ns) << 32) /
-                              (gen->end_units - gen->base_units));
+    gen->q32 = ct_gen_rate(gen->base_units, gen->base_mono_ns, gen->end_units, gen->end_mono_ns,
+                           gen->q32);
     gen->complete = true;
     return 0;
 }

@@ -83,6 +83,7 @@ struct ct_gen {
     uint64_t number, offset, end_offset;
     bool complete;      /* its end record was read */
     uint64_t base_units, base_mono_ns, base_real_ns, q32;
+    uint64_t prev_q32;  /* the previous generation's rate (GEN_BEGIN, optional) */
     uint64_t end_units, end_mono_ns, end_batches, end_lost;
     uint64_t refs_dropped; /* strings and stacks left out (GEN_END, optional) */
     bool has_process;
@@ -219,7 +220,11 @@ static inline int64_t ct_gen_ns(const struct ct_reader *rd, const struct ct_gen 
                                 uint64_t units)
 {
     int64_t du = (int64_t)(units - gen->base_units);
-    __int128 ns = ((__int128)du * (__int128)gen->q32) >> 32;
+    /* A time before the base (an event begun as the generation turned)
+     * is on the previous generation's line, which meets this one's at the
+     * base: a thread's times stay in order across the boundary. */
+    uint64_t q32 = du < 0 && gen->prev_q32 ? gen->prev_q32 : gen->q32;
+    __int128 ns = ((__int128)du * (__int128)q32) >> 32;
     return (int64_t)((__int128)gen->base_mono_ns - rd->start_mono_ns + ns);
 }
 

@@ -68,6 +68,7 @@ static struct writer {
     uint64_t gen_batches, gen_lost, gen_bytes;
     struct ct_clock_pair gen_base, session_base;
     uint64_t ns_per_unit_q32; /* calibration, 32.32 fixed point */
+    uint64_t prev_rate;       /* the generation before's, as read (ct_gen_rate) */
     uint64_t modules_sig;
     uint32_t pending_list;    /* batches of the next generation, in order */
     uint64_t counter_period_ns, counter_last;
@@ -419,6 +420,7 @@ static void begin_generation(void)
     ct_buf_uleb(&w.buf, w.gen_base.mono_ns);
     ct_buf_uleb(&w.buf, w.gen_base.real_ns);
     ct_buf_uleb(&w.buf, w.ns_per_unit_q32);
+    ct_buf_uleb(&w.buf, w.prev_rate);
     write_buf_record(CT_REC_GEN_BEGIN);
     ct_record_schema(&w.buf);
     write_buf_record(CT_REC_SCHEMA);
@@ -521,7 +523,6 @@ static void wait_outside_events(uint32_t **tail)
  * record nothing. Returns the clock reading of the end. */
 static struct ct_clock_pair end_generation(bool last, bool cut)
 {
-    struct ct_clock_pair end = ct_clock_pair_now();
     uint32_t next = last ? 0 : (w.gen + 1 ? w.gen + 1 : 1);
     atomic_store(&ct_g.gen, next);
     if (atomic_load(&ct_g.need_fence) || ct_membarrier() != 0) {
@@ -539,6 +540,11 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
             take_slot(t, &tail);
     }
     wait_outside_events(&tail);
+    /* The end is read once no thread is inside an event of this
+     * generation: its times all come before it. An event of the next one
+     * may begin before it; a reader puts such times on this generation's
+     * line (prev_ns_per_unit in the next GEN_BEGIN). */
+    struct ct_clock_pair end = ct_clock_pair_now();
     drain_full();
     while (partials) {
         uint32_t index = partials - 1;
@@ -548,8 +554,9 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
     write_counters();
     /* The context switches of this generation, converted with its own two
      * clock readings. */
-    uint64_t exact = calibrate(w.gen_base, end);
-    ct_sched_set_clock(w.gen_base.units, w.gen_base.mono_ns, exact ? exact : w.ns_per_unit_q32);
+    w.prev_rate = ct_gen_rate(w.gen_base.units, w.gen_base.mono_ns, end.units, end.mono_ns,
+                              w.ns_per_unit_q32);
+    ct_sched_set_clock(w.gen_base.units, w.gen_base.mono_ns, w.prev_rate);
     ct_sched_collect(write_cpu_batch, true);
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
         int state = atomic_load_explicit(&t->state, memory_order_acquire);
@@ -733,6 +740,7 @@ int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight 
         wake = config->generation_bytes / CT_BATCH_SIZE;
     w.wake_threshold = (uint32_t)(wake ? wake : 1);
     w.ns_per_unit_q32 = first_calibration();
+    w.prev_rate = 0;
     w.session_base = w.gen_base = ct_clock_pair_now();
     if (!calibrated_q32)
         calibrated_q32 = w.ns_per_unit_q32;

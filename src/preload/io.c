@@ -12,12 +12,15 @@
  * The class of a descriptor comes from fstat the first time a slow call
  * uses it, cached by number, and forgotten on close, dup2 and dup3.
  *
- * Who woke whom through a pipe: a read of a pipe counts itself as a
- * waiter on the pipe (its identity: device and inode, the same for both
- * ends) while it runs, and its `syscall` event names the pipe; a write to
- * a pipe that has a waiter first records a `wake` naming it, from the
- * cache: no system call of its own (an fstat per write cost a pipe
- * ping-pong 8 % here). The analyses link the wake to the read it ended.
+ * Who woke whom through a pipe: a read of a pipe marks the pipe (its
+ * identity: device and inode, the same for both ends) as read in this
+ * process, once, and its `syscall` event names the pipe; every write to a
+ * marked pipe first records a `wake` naming it, from the cache: no system
+ * call of its own (an fstat per write cost a pipe ping-pong 8 % here).
+ * The analyses link a slow read's end to the last wake on its pipe before
+ * it; a wake no read waited for links nothing. A mark rather than a count
+ * of the readers waiting: the count's cache line went back and forth
+ * between the reader's and the writer's CPUs four times a message.
  * The cache is kept true by forgetting a descriptor after every way a
  * program closes one through the C library: close, dup2, dup3, fclose,
  * pclose, closedir, close_range, closefrom. A descriptor closed by a raw
@@ -230,19 +233,16 @@ CT_EXPORT void closefrom(int first)
     })
 #define TIMED(reason, fd, call) TIMED_ON(reason, fd, 0, call)
 
-/* A read that may wait on a pipe: a waiter on it meanwhile. */
+/* A read that may wait on a pipe: the pipe marked as read here. */
 #define PIPE_READ(reason, fd, call)                                           \
     ({                                                                        \
         uint64_t pipe_ = pipe_of(fd);                                         \
         if (pipe_)                                                            \
-            ct_waiter_add((const void *)(uintptr_t)pipe_, 1);                 \
-        __typeof__(call) rr_ = TIMED_ON(reason, fd, pipe_, call);             \
-        if (pipe_)                                                            \
-            ct_waiter_add((const void *)(uintptr_t)pipe_, -1);                \
-        rr_;                                                                  \
+            ct_waiter_mark((const void *)(uintptr_t)pipe_);                   \
+        TIMED_ON(reason, fd, pipe_, call);                                    \
     })
 
-/* A write to a pipe another traced thread is reading: a wake first. */
+/* A write to a pipe a traced thread reads: a wake first. */
 #define PIPE_WRITE(reason, fd, call)                                          \
     ({                                                                        \
         uint64_t pipe_ = pipe_of(fd);                                         \

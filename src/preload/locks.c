@@ -9,7 +9,10 @@
  * caused:
  *   - a mutex: glibc keeps the lock word at 2 while another thread may wait
  *     (or sets FUTEX_WAITERS for PI and robust mutexes); unlock reads it;
- *   - condvars and semaphores: waiters.c counts the traced waiters.
+ *   - condvars and semaphores: glibc counts their waiters (the condvar's
+ *     __wrefs from bit 3, the semaphore's first word from bit 32), which
+ *     signal and post read anyway; elsewhere waiters.c counts the traced
+ *     waiters.
  * Read-write locks, spinlocks and barriers record blocks, not wakes.
  */
 #include <pthread.h>
@@ -146,14 +149,54 @@ CT_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
     return BLOCKING(CT_REASON_SPINLOCK, (const void *)l, REAL(pthread_spin_lock)(l));
 }
 
+/* Whether a condvar or semaphore has a waiter, from glibc's own count
+ * where its layout is known (the word its signal and post read anyway:
+ * no cache line of ours shared between the waiter and the waker), else
+ * from waiters.c's table, which the waits keep. */
+#if defined(__GLIBC__) && __SIZEOF_POINTER__ == 8
+#define OWN_COUNTS 1
+static bool cond_waited(const pthread_cond_t *c)
+{
+    /* __wrefs: the number of waiters from bit 3 (glibc 2.25 and later). */
+    return __atomic_load_n(&c->__data.__wrefs, __ATOMIC_RELAXED) >> 3 != 0;
+}
+
+static bool sem_waited(const sem_t *s)
+{
+    /* A 64-bit word first: the value, and the number of waiters from bit 32. */
+    uint64_t data;
+    __atomic_load(&((const uint64_t *)(const void *)s)[0], &data, __ATOMIC_RELAXED);
+    return data >> 32 != 0;
+}
+#else
+#define OWN_COUNTS 0
+static bool cond_waited(const pthread_cond_t *c)
+{
+    return ct_has_waiters(c);
+}
+
+static bool sem_waited(const sem_t *s)
+{
+    return ct_has_waiters(s);
+}
+#endif
+
+/* A wait, counted in waiters.c's table where glibc's count is not read. */
+#define WAITING(reason, object, call)                                         \
+    ({                                                                        \
+        if (!OWN_COUNTS)                                                      \
+            ct_waiter_add(object, 1);                                         \
+        __typeof__(call) w_ = BLOCKING(reason, object, call);                 \
+        if (!OWN_COUNTS)                                                      \
+            ct_waiter_add(object, -1);                                        \
+        w_;                                                                   \
+    })
+
 CT_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
     if (!ct_tracing_here())
         return REAL(pthread_cond_wait)(c, m);
-    ct_waiter_add(c, 1);
-    int rc = BLOCKING(CT_REASON_COND, c, REAL(pthread_cond_wait)(c, m));
-    ct_waiter_add(c, -1);
-    return rc;
+    return WAITING(CT_REASON_COND, c, REAL(pthread_cond_wait)(c, m));
 }
 
 CT_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
@@ -161,22 +204,19 @@ CT_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 {
     if (!ct_tracing_here())
         return REAL(pthread_cond_timedwait)(c, m, deadline);
-    ct_waiter_add(c, 1);
-    int rc = BLOCKING(CT_REASON_COND, c, REAL(pthread_cond_timedwait)(c, m, deadline));
-    ct_waiter_add(c, -1);
-    return rc;
+    return WAITING(CT_REASON_COND, c, REAL(pthread_cond_timedwait)(c, m, deadline));
 }
 
 CT_EXPORT int pthread_cond_signal(pthread_cond_t *c)
 {
-    if (ct_tracing_here() && ct_has_waiters(c))
+    if (ct_tracing_here() && cond_waited(c))
         CT_RECORD(ct_ev_wake(CT_REASON_COND, (uintptr_t)c));
     return REAL(pthread_cond_signal)(c);
 }
 
 CT_EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
 {
-    if (ct_tracing_here() && ct_has_waiters(c))
+    if (ct_tracing_here() && cond_waited(c))
         CT_RECORD(ct_ev_wake(CT_REASON_COND, (uintptr_t)c));
     return REAL(pthread_cond_broadcast)(c);
 }
@@ -189,10 +229,7 @@ CT_EXPORT int sem_wait(sem_t *s)
         return 0;
     if (errno != EAGAIN)
         return -1;
-    ct_waiter_add(s, 1);
-    int rc = BLOCKING(CT_REASON_SEM, s, REAL(sem_wait)(s));
-    ct_waiter_add(s, -1);
-    return rc;
+    return WAITING(CT_REASON_SEM, s, REAL(sem_wait)(s));
 }
 
 CT_EXPORT int sem_timedwait(sem_t *s, const struct timespec *deadline)
@@ -203,15 +240,12 @@ CT_EXPORT int sem_timedwait(sem_t *s, const struct timespec *deadline)
         return 0;
     if (errno != EAGAIN)
         return -1;
-    ct_waiter_add(s, 1);
-    int rc = BLOCKING(CT_REASON_SEM, s, REAL(sem_timedwait)(s, deadline));
-    ct_waiter_add(s, -1);
-    return rc;
+    return WAITING(CT_REASON_SEM, s, REAL(sem_timedwait)(s, deadline));
 }
 
 CT_EXPORT int sem_post(sem_t *s)
 {
-    if (ct_tracing_here() && ct_has_waiters(s))
+    if (ct_tracing_here() && sem_waited(s))
         CT_RECORD(ct_ev_wake(CT_REASON_SEM, (uintptr_t)s));
     return REAL(sem_post)(s);
 }

@@ -55,10 +55,12 @@ static inline bool ct_tracing_here(void)
         errno = saved_errno_;                                                 \
     } while (0)
 
-/* Objects that traced threads are blocked on (condvars, semaphores): their
- * releasers record a wake only when someone waits (waiters.c). */
+/* Objects that traced threads are blocked on (condvars, semaphores, where
+ * glibc's count is not read): their releasers record a wake only when
+ * someone waits; and pipes a traced thread has read (waiters.c). */
 CT_INTERNAL void ct_waiter_add(const void *object, int delta);
 CT_INTERNAL bool ct_has_waiters(const void *object);
+CT_INTERNAL void ct_waiter_mark(const void *object);
 
 /* Settings from CTRACE_* variables (init.c). */
 struct ct_preload_config {

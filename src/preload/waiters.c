@@ -1,7 +1,9 @@
 /*
- * waiters.c - how many traced threads wait on an object (a condvar, a
- * semaphore), so that the thread that signals or posts it records a wake
- * only when it can wake someone. Open addressing on the object's address,
+ * waiters.c - how many traced threads wait on an object (a condvar or a
+ * semaphore where glibc's own count is not read), so that the thread that
+ * signals or posts it records a wake only when it can wake someone; and
+ * which pipes a traced thread has read (a mark, set once), whose writes
+ * record wakes. Open addressing on the object's address,
  * insert-only, lock-free; when the table is full, every release of an
  * untracked object is recorded (more events, never a missed link).
  */
@@ -58,4 +60,17 @@ bool ct_has_waiters(const void *object)
     if (i < 0)
         return atomic_load_explicit(&overflowed, memory_order_relaxed) != 0;
     return atomic_load_explicit(&table[i].count, memory_order_relaxed) > 0;
+}
+
+/* Marks object once: the slot is written only the first time, so that a
+ * reader and a writer on two CPUs then share it read-only. */
+void ct_waiter_mark(const void *object)
+{
+    long i = find((uintptr_t)object, true);
+    if (i < 0) {
+        atomic_store(&overflowed, 1);
+        return;
+    }
+    if (atomic_load_explicit(&table[i].count, memory_order_relaxed) == 0)
+        atomic_store_explicit(&table[i].count, 1, memory_order_relaxed);
 }

@@ -26,7 +26,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -40,6 +39,7 @@
 
 #include "../analysis/annotations.h"
 #include "../compat/addr.h"
+#include "../compat/mhd.h"
 #include "../analysis/pprof.h"
 #include "../analysis/taskview.h"
 #include "../analysis/threads.h"
@@ -87,14 +87,14 @@ static void progress(uint64_t done, uint64_t total)
 static enum MHD_Result send_bytes(struct MHD_Connection *c, unsigned status, const char *type,
                                   const void *data, size_t len, enum MHD_ResponseMemoryMode mode)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)data, mode);
+    struct MHD_Response *r = ct_mhd.from_buffer(len, (void *)data, mode);
     if (!r)
         return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", type);
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    enum MHD_Result rc = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
+    ct_mhd.add_header(r, "Content-Type", type);
+    ct_mhd.add_header(r, "Cache-Control", "no-store");
+    ct_mhd.add_header(r, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result rc = ct_mhd.queue(c, status, r);
+    ct_mhd.destroy(r);
     return rc;
 }
 
@@ -124,7 +124,7 @@ static enum MHD_Result error(struct MHD_Connection *c, unsigned status, const ch
 static bool number(struct MHD_Connection *c, const char *name, int64_t lo, int64_t hi,
                    int64_t *out)
 {
-    const char *s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+    const char *s = ct_mhd.lookup(c, MHD_GET_ARGUMENT_KIND, name);
     if (!s || !*s || strlen(s) > 20)
         return false;
     char *end;
@@ -253,7 +253,7 @@ static enum MHD_Result types(struct MHD_Connection *c, char **json, size_t *len)
 
 static enum MHD_Result task_list(struct MHD_Connection *c)
 {
-    const char *type = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "type");
+    const char *type = ct_mhd.lookup(c, MHD_GET_ARGUMENT_KIND, "type");
     if (!type || !*type || strlen(type) > 200)
         return error(c, 400, "type is required\n");
     struct ct_task_view tv;
@@ -269,7 +269,7 @@ static enum MHD_Result task_list(struct MHD_Connection *c)
 static enum MHD_Result pprof(struct MHD_Connection *c)
 {
     static const char *types[] = {"net", "sync", "syscall", "sched"};
-    const char *type = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "type");
+    const char *type = ct_mhd.lookup(c, MHD_GET_ARGUMENT_KIND, "type");
     int k = -1;
     for (int i = 0; i < 4 && type; i++)
         if (strcmp(type, types[i]) == 0)
@@ -293,21 +293,21 @@ static enum MHD_Result pprof(struct MHD_Connection *c)
         v.pprof_done[k] = true;
     }
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(v.pprof_len[k], v.pprof[k], MHD_RESPMEM_PERSISTENT);
+        ct_mhd.from_buffer(v.pprof_len[k], v.pprof[k], MHD_RESPMEM_PERSISTENT);
     if (!r)
         return MHD_NO;
     char disposition[64];
     snprintf(disposition, sizeof disposition, "attachment; filename=\"%s.pb.gz\"", types[k]);
-    MHD_add_response_header(r, "Content-Type", "application/octet-stream");
-    MHD_add_response_header(r, "Content-Disposition", disposition);
-    enum MHD_Result rc = MHD_queue_response(c, 200, r);
-    MHD_destroy_response(r);
+    ct_mhd.add_header(r, "Content-Type", "application/octet-stream");
+    ct_mhd.add_header(r, "Content-Disposition", disposition);
+    enum MHD_Result rc = ct_mhd.queue(c, 200, r);
+    ct_mhd.destroy(r);
     return rc;
 }
 
 static enum MHD_Result logs(struct MHD_Connection *c)
 {
-    const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "q");
+    const char *q = ct_mhd.lookup(c, MHD_GET_ARGUMENT_KIND, "q");
     if (q && strlen(q) > 200)
         return error(c, 400, "q is too long\n");
     char *buf = NULL;
@@ -410,6 +410,11 @@ static int run(int argc, char **argv)
     if (!ct_parse_addr(addr, &sa))
         return ct_cli_usage_error(&ct_cmd_view, "--addr=%s: expected HOST:PORT, as 127.0.0.1:8080",
                                   addr);
+    const char *why = ct_mhd_load();
+    if (why) {
+        fprintf(stderr, "ctrace view: %s\n", why);
+        return CT_EXIT_BAD_INPUT;
+    }
     if (ct_rd_open_mapped(&v.rd, v.path) != 0) {
         ct_cli_report(&v.rd);
         return CT_EXIT_BAD_INPUT;
@@ -431,7 +436,7 @@ static int run(int argc, char **argv)
         fprintf(stderr, "ctrace view: cannot listen on %s: %s\n", addr, strerror(errno));
         return CT_EXIT_BAD_INPUT;
     }
-    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
+    struct MHD_Daemon *d = ct_mhd.start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
                                             handle, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
                                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
                                             MHD_OPTION_END);
@@ -456,7 +461,7 @@ static int run(int argc, char **argv)
     signal(SIGCHLD, SIG_IGN); /* the browser opener */
     while (!stop)
         pause();
-    MHD_stop_daemon(d);
+    ct_mhd.stop_daemon(d);
     if (annotations_started && !annotations_done) {
         /* Still reading the tasks and regions (seconds, on a big trace):
          * Ctrl-C does not wait for them. */

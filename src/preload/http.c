@@ -26,7 +26,6 @@
  * its trace ends there.
  */
 #include <arpa/inet.h>
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <poll.h>
@@ -39,22 +38,13 @@
 #include <unistd.h>
 
 #include "../compat/addr.h"
+#include "../compat/mhd.h"
 #include "../recorder/flight.h"
 #include "preload.h"
 
 #define PREFIX "/debug/ctrace/"
 #define MAX_SECONDS 600
 
-static struct {
-    __typeof__(MHD_start_daemon) *start_daemon;
-    __typeof__(MHD_lookup_connection_value) *lookup;
-    __typeof__(MHD_create_response_from_buffer) *from_buffer;
-    __typeof__(MHD_create_response_from_callback) *from_callback;
-    __typeof__(MHD_create_response_from_fd) *from_fd;
-    __typeof__(MHD_add_response_header) *add_header;
-    __typeof__(MHD_queue_response) *queue;
-    __typeof__(MHD_destroy_response) *destroy;
-} mhd;
 
 static _Atomic int busy; /* a trace streams, or a window is written */
 
@@ -69,12 +59,12 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
                              const char *body)
 {
     struct MHD_Response *r =
-        mhd.from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+        ct_mhd.from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!r)
         return MHD_NO;
-    mhd.add_header(r, "Content-Type", type);
-    enum MHD_Result rc = mhd.queue(c, status, r);
-    mhd.destroy(r);
+    ct_mhd.add_header(r, "Content-Type", type);
+    enum MHD_Result rc = ct_mhd.queue(c, status, r);
+    ct_mhd.destroy(r);
     return rc;
 }
 
@@ -165,7 +155,7 @@ static unsigned seconds_arg(const char *v)
 
 static enum MHD_Result serve_trace(struct MHD_Connection *c, bool head)
 {
-    unsigned seconds = seconds_arg(mhd.lookup(c, MHD_GET_ARGUMENT_KIND, "seconds"));
+    unsigned seconds = seconds_arg(ct_mhd.lookup(c, MHD_GET_ARGUMENT_KIND, "seconds"));
     if (!seconds)
         return text(c, 400, "seconds must be a whole number from 1 to 600\n");
     if (head)
@@ -191,16 +181,16 @@ static enum MHD_Result serve_trace(struct MHD_Connection *c, bool head)
         snprintf(msg, sizeof msg, "cannot trace: %s\n", strerror(err));
         return text(c, err == EBUSY ? 409 : 500, msg);
     }
-    struct MHD_Response *r = mhd.from_callback(MHD_SIZE_UNKNOWN, 64 << 10, stream_read, s,
+    struct MHD_Response *r = ct_mhd.from_callback(MHD_SIZE_UNKNOWN, 64 << 10, stream_read, s,
                                                stream_free);
     if (!r) {
         stream_free(s);
         return MHD_NO;
     }
-    mhd.add_header(r, "Content-Type", "application/octet-stream");
-    mhd.add_header(r, "Content-Disposition", "attachment; filename=\"ctrace.out\"");
-    enum MHD_Result rc = mhd.queue(c, 200, r);
-    mhd.destroy(r);
+    ct_mhd.add_header(r, "Content-Type", "application/octet-stream");
+    ct_mhd.add_header(r, "Content-Disposition", "attachment; filename=\"ctrace.out\"");
+    enum MHD_Result rc = ct_mhd.queue(c, 200, r);
+    ct_mhd.destroy(r);
     return rc;
 }
 
@@ -227,15 +217,15 @@ static enum MHD_Result serve_flight(struct MHD_Connection *c, bool head)
     }
     struct stat st;
     fstat(fd, &st);
-    struct MHD_Response *r = mhd.from_fd((size_t)st.st_size, fd); /* closes fd */
+    struct MHD_Response *r = ct_mhd.from_fd((size_t)st.st_size, fd); /* closes fd */
     if (!r) {
         close(fd);
         return MHD_NO;
     }
-    mhd.add_header(r, "Content-Type", "application/octet-stream");
-    mhd.add_header(r, "Content-Disposition", "attachment; filename=\"flight.out\"");
-    enum MHD_Result result = mhd.queue(c, 200, r);
-    mhd.destroy(r);
+    ct_mhd.add_header(r, "Content-Type", "application/octet-stream");
+    ct_mhd.add_header(r, "Content-Disposition", "attachment; filename=\"flight.out\"");
+    enum MHD_Result result = ct_mhd.queue(c, 200, r);
+    ct_mhd.destroy(r);
     return result;
 }
 
@@ -273,10 +263,6 @@ static void warn(const char *addr, const char *why)
         return;
 }
 
-#define LOAD(field, name)                                                     \
-    if (!(mhd.field = (__typeof__(mhd.field))dlsym(lib, name)))               \
-        goto missing
-
 void ct_preload_http_start(const char *addr)
 {
     struct sockaddr_in sa;
@@ -285,29 +271,17 @@ void ct_preload_http_start(const char *addr)
         return;
     }
     ct_busy++; /* the library's start-up, its threads: the tracer's own */
-    void *lib = dlopen("libmicrohttpd.so.12", RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        warn(addr, "libmicrohttpd.so.12 is not installed (Debian: libmicrohttpd12)");
+    const char *why = ct_mhd_load();
+    if (why) {
+        warn(addr, why);
         ct_busy--;
         return;
     }
-    LOAD(start_daemon, "MHD_start_daemon");
-    LOAD(lookup, "MHD_lookup_connection_value");
-    LOAD(from_buffer, "MHD_create_response_from_buffer");
-    LOAD(from_callback, "MHD_create_response_from_callback");
-    LOAD(from_fd, "MHD_create_response_from_fd");
-    LOAD(add_header, "MHD_add_response_header");
-    LOAD(queue, "MHD_queue_response");
-    LOAD(destroy, "MHD_destroy_response");
-    struct MHD_Daemon *d = mhd.start_daemon(
+    struct MHD_Daemon *d = ct_mhd.start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, ntohs(sa.sin_port),
         NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)16, MHD_OPTION_END);
     if (!d)
         warn(addr, "cannot listen there (in use?)");
-    ct_busy--;
-    return;
-missing:
-    warn(addr, "libmicrohttpd lacks a function ctrace needs");
     ct_busy--;
 }

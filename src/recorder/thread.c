@@ -67,7 +67,7 @@ static struct ct_thread *map_descriptors(void)
 {
     size_t size = DESCRIPTORS_PER_MAP * sizeof(struct ct_thread);
     struct ct_thread *block = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (block == MAP_FAILED)
         return NULL;
     for (int i = 0; i < DESCRIPTORS_PER_MAP; i++)

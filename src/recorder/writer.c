@@ -682,7 +682,8 @@ static void *writer_main(void *arg)
             continue;
         }
         drain_full();
-        ct_pool_prefill(8);
+        if (!atomic_load(&w.stopping)) /* no memory for a program that is ending */
+            ct_pool_prefill(8);
         uint64_t now = ct_mono_ns();
         ct_sched_collect(write_cpu_batch, false);
         if (w.counter_period_ns && now - w.counter_last >= w.counter_period_ns) {

@@ -192,6 +192,18 @@ with tempfile.TemporaryDirectory() as d:
             check(f"{prog}: no frame named wrong", set(frames) <= {"nap_inline", "napper",
                   "start_thread", "clone3"}, frames)
 
+# The mutex wrappers have no frame of their own (their slow paths are tail
+# calls): a contended lock's stack still starts at the program's call.
+with tempfile.TemporaryDirectory() as d:
+    out = os.path.join(d, "mutex.out")
+    subprocess.run([ctrace, "run", "-o", out, "--", os.path.join(progs, "mutex_contention")],
+                   check=True, capture_output=True)
+    r = subprocess.run([ctrace, "stats", out], capture_output=True, text=True, timeout=60)
+    site = _re.search(r"blocks  mutex\n +(\S+) (\S+)\n +(\S+)", r.stdout)
+    check("mutex block stack: the program's call, then the thread's start",
+          site and site.group(1) == "work" and site.group(2).endswith("mutex_contention.c:21")
+          and site.group(3) == "start_thread", r.stdout[-600:])
+
 # Symbols embedded by ctrace run: the trace reads with names after the
 # program is gone (as on another machine), and without them it does not.
 import shutil

@@ -49,17 +49,42 @@ CT_REAL_DECL(pthread_barrier_wait);
         rc_;                                                                  \
     })
 
-/* Mutexes are the hottest wrappers: their recording paths are out of line,
- * so that an uncontended lock and unlock pay a few instructions and no
- * saved registers. (Stacks leave out this library's frames, however many.) */
+/* Mutexes are the hottest wrappers. Their fast paths only test and jump:
+ * whatever else (the try, the recording, resolving the real function) is
+ * out of line and reached by a tail call, so that the wrappers need no
+ * frame (built without one: a tail call leaves the program's return
+ * address where the out-of-line function's frame links to it, and stacks
+ * stay whole) and an uncontended lock and unlock pay a few instructions.
+ * (Stacks leave out this library's frames, however many.) */
+#define FRAMELESS __attribute__((optimize("omit-frame-pointer")))
+
 __attribute__((noinline, cold)) static int mutex_lock_blocking(pthread_mutex_t *m)
 {
     return BLOCKING(CT_REASON_MUTEX, m, REAL(pthread_mutex_lock)(m));
 }
 
-__attribute__((noinline, cold)) static void mutex_wake(pthread_mutex_t *m)
+__attribute__((noinline)) static int mutex_lock_trying(pthread_mutex_t *m)
+{
+    int rc = REAL(pthread_mutex_trylock)(m);
+    if (CT_UNLIKELY(rc == EBUSY))
+        return mutex_lock_blocking(m);
+    return rc;
+}
+
+__attribute__((noinline, cold)) static int mutex_lock_resolving(pthread_mutex_t *m)
+{
+    return REAL(pthread_mutex_lock)(m);
+}
+
+__attribute__((noinline, cold)) static int mutex_unlock_waking(pthread_mutex_t *m)
 {
     CT_RECORD(ct_ev_wake(CT_REASON_MUTEX, (uintptr_t)m));
+    return REAL(pthread_mutex_unlock)(m);
+}
+
+__attribute__((noinline, cold)) static int mutex_unlock_resolving(pthread_mutex_t *m)
+{
+    return REAL(pthread_mutex_unlock)(m);
 }
 
 /* Whether m looks free. glibc's trylock costs twice its lock (4.5 ns more
@@ -77,15 +102,15 @@ static inline bool mutex_looks_free(const pthread_mutex_t *m)
 #endif
 }
 
-CT_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
+CT_EXPORT FRAMELESS int pthread_mutex_lock(pthread_mutex_t *m)
 {
-    if (ct_tracing_here() && !mutex_looks_free(m)) {
-        int rc = REAL(pthread_mutex_trylock)(m);
-        if (CT_UNLIKELY(rc == EBUSY))
-            return mutex_lock_blocking(m);
-        return rc;
-    }
-    return REAL(pthread_mutex_lock)(m);
+    if (ct_tracing_here() && !mutex_looks_free(m))
+        return mutex_lock_trying(m);
+    __typeof__(pthread_mutex_lock) *real =
+        __atomic_load_n(&real_pthread_mutex_lock, __ATOMIC_RELAXED);
+    if (CT_UNLIKELY(!real))
+        return mutex_lock_resolving(m);
+    return real(m);
 }
 
 CT_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *deadline)
@@ -112,11 +137,15 @@ static bool mutex_contended(const pthread_mutex_t *m)
 #endif
 }
 
-CT_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
+CT_EXPORT FRAMELESS int pthread_mutex_unlock(pthread_mutex_t *m)
 {
     if (ct_tracing_here() && CT_UNLIKELY(mutex_contended(m)))
-        mutex_wake(m);
-    return REAL(pthread_mutex_unlock)(m);
+        return mutex_unlock_waking(m);
+    __typeof__(pthread_mutex_unlock) *real =
+        __atomic_load_n(&real_pthread_mutex_unlock, __ATOMIC_RELAXED);
+    if (CT_UNLIKELY(!real))
+        return mutex_unlock_resolving(m);
+    return real(m);
 }
 
 CT_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)

@@ -112,6 +112,31 @@ def uncontended(trace):
           f"+{t - p:.2f} ns (target <= 3)")
 
 
+def switch_cost():
+    """What a perf event costs a thread's context switches, apart from ctrace
+    (bench/progs/switch_cost.c), the modes in rotation."""
+    modes = ["none", "thread", "dummy", "cpu"]
+    got = {m: [] for m in modes}
+    for _ in range(runs):
+        for m in modes:
+            r = subprocess.run([os.path.join(progs, "switch_cost"), m, "20000"],
+                               capture_output=True, text=True)
+            if r.returncode == 0 and r.stdout.strip() != "-":
+                got[m].append(float(r.stdout))
+    base = statistics.median(got["none"]) if got["none"] else 0
+    print("\ncontext switches with a perf event on the thread (a pipe ping-pong, us a round "
+          "trip, median of %d):" % runs)
+    for m, what in (("none", "no event"), ("thread", "a context-switch event per thread "
+                                                     "(ctrace's)"),
+                    ("dummy", "an event per thread recording nothing"),
+                    ("cpu", "a context-switch event per CPU (privileged)")):
+        if got[m]:
+            v = statistics.median(got[m])
+            print(f"  {what}: {v:.2f} us (+{v - base:.2f})")
+        else:
+            print(f"  {what}: refused here")
+
+
 def lttng_start(d):
     """A session recording every userspace event into d; None without LTTng."""
     if not (os.path.exists("/usr/bin/lttng") and os.path.exists(LTTNG_WRAPPER)):
@@ -156,6 +181,7 @@ with tempfile.TemporaryDirectory() as d:
     row("sort --parallel=2 -S 64M, 1M lines",
         ["sort", "--parallel=2", "-S", "64M", lines], trace)
     uncontended(trace)
+    switch_cost()
     symbols_cost("sort", ["sort", "--parallel=2", "-S", "64M", lines], trace)
     if lttng:
         subprocess.run(["lttng", "destroy", "ctrace-bench"], capture_output=True)

@@ -20,10 +20,10 @@
 
 #include "preload.h"
 
-CT_REAL_DECL(pthread_mutex_lock);
+CT_REAL_DEFINE(pthread_mutex_lock);
 CT_REAL_DECL(pthread_mutex_trylock);
 CT_REAL_DECL(pthread_mutex_timedlock);
-CT_REAL_DECL(pthread_mutex_unlock);
+CT_REAL_DEFINE(pthread_mutex_unlock);
 CT_REAL_DECL(pthread_rwlock_rdlock);
 CT_REAL_DECL(pthread_rwlock_tryrdlock);
 CT_REAL_DECL(pthread_rwlock_wrlock);
@@ -49,21 +49,14 @@ CT_REAL_DECL(pthread_barrier_wait);
         rc_;                                                                  \
     })
 
-/* Mutexes are the hottest wrappers. Their fast paths only test and jump:
- * whatever else (the try, the recording, resolving the real function) is
- * out of line and reached by a tail call, so that the wrappers need no
- * frame (built without one: a tail call leaves the program's return
- * address where the out-of-line function's frame links to it, and stacks
- * stay whole) and an uncontended lock and unlock pay a few instructions.
- * (Stacks leave out this library's frames, however many.) */
-#define FRAMELESS __attribute__((optimize("omit-frame-pointer")))
-
+/* The slow paths of the mutex wrappers (mutex_fast.c has their fast paths,
+ * which reach these by tail calls). */
 __attribute__((noinline, cold)) static int mutex_lock_blocking(pthread_mutex_t *m)
 {
     return BLOCKING(CT_REASON_MUTEX, m, REAL(pthread_mutex_lock)(m));
 }
 
-__attribute__((noinline)) static int mutex_lock_trying(pthread_mutex_t *m)
+int ct_mutex_lock_trying(pthread_mutex_t *m)
 {
     int rc = REAL(pthread_mutex_trylock)(m);
     if (CT_UNLIKELY(rc == EBUSY))
@@ -71,46 +64,20 @@ __attribute__((noinline)) static int mutex_lock_trying(pthread_mutex_t *m)
     return rc;
 }
 
-__attribute__((noinline, cold)) static int mutex_lock_resolving(pthread_mutex_t *m)
+__attribute__((cold)) int ct_mutex_lock_resolving(pthread_mutex_t *m)
 {
     return REAL(pthread_mutex_lock)(m);
 }
 
-__attribute__((noinline, cold)) static int mutex_unlock_waking(pthread_mutex_t *m)
+__attribute__((cold)) int ct_mutex_unlock_waking(pthread_mutex_t *m)
 {
     CT_RECORD(ct_ev_wake(CT_REASON_MUTEX, (uintptr_t)m));
     return REAL(pthread_mutex_unlock)(m);
 }
 
-__attribute__((noinline, cold)) static int mutex_unlock_resolving(pthread_mutex_t *m)
+__attribute__((cold)) int ct_mutex_unlock_resolving(pthread_mutex_t *m)
 {
     return REAL(pthread_mutex_unlock)(m);
-}
-
-/* Whether m looks free. glibc's trylock costs twice its lock (4.5 ns more
- * here), so a mutex whose lock word is 0 is locked directly: only a thread
- * that takes it in the instant between the look and the lock can make that
- * lock block unrecorded. Anything else tries first, and records a block
- * when the try fails. */
-static inline bool mutex_looks_free(const pthread_mutex_t *m)
-{
-#ifdef __GLIBC__
-    return __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0;
-#else
-    (void)m;
-    return false;
-#endif
-}
-
-CT_EXPORT FRAMELESS int pthread_mutex_lock(pthread_mutex_t *m)
-{
-    if (ct_tracing_here() && !mutex_looks_free(m))
-        return mutex_lock_trying(m);
-    __typeof__(pthread_mutex_lock) *real =
-        __atomic_load_n(&real_pthread_mutex_lock, __ATOMIC_RELAXED);
-    if (CT_UNLIKELY(!real))
-        return mutex_lock_resolving(m);
-    return real(m);
 }
 
 CT_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *deadline)
@@ -121,31 +88,6 @@ CT_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec 
     if (rc != EBUSY)
         return rc;
     return BLOCKING(CT_REASON_MUTEX, m, REAL(pthread_mutex_timedlock)(m, deadline));
-}
-
-/* Whether unlocking m wakes a waiter: glibc's lock word (see the top). */
-static bool mutex_contended(const pthread_mutex_t *m)
-{
-#ifdef __GLIBC__
-    int lock = __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED);
-    int kind = m->__data.__kind;
-    if (kind & (16 | 32)) /* PTHREAD_MUTEX_ROBUST_NORMAL_NP, PTHREAD_MUTEX_PRIO_INHERIT_NP */
-        return (lock & 0x80000000) != 0;
-    return lock > 1;
-#else
-    return ct_has_waiters(m);
-#endif
-}
-
-CT_EXPORT FRAMELESS int pthread_mutex_unlock(pthread_mutex_t *m)
-{
-    if (ct_tracing_here() && CT_UNLIKELY(mutex_contended(m)))
-        return mutex_unlock_waking(m);
-    __typeof__(pthread_mutex_unlock) *real =
-        __atomic_load_n(&real_pthread_mutex_unlock, __ATOMIC_RELAXED);
-    if (CT_UNLIKELY(!real))
-        return mutex_unlock_resolving(m);
-    return real(m);
 }
 
 CT_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)

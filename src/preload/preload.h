@@ -29,6 +29,10 @@ CT_INTERNAL void *ct_resolve(const char *name);
 
 /* Declares the pointer to the real `name`, and REAL(name) to call it. */
 #define CT_REAL_DECL(name) static __typeof__(name) *real_##name
+/* The same pointer, shared by two files of this library (defined in one
+ * with CT_REAL_DEFINE). */
+#define CT_REAL_DECL_SHARED(name) extern CT_INTERNAL __typeof__(name) *real_##name
+#define CT_REAL_DEFINE(name) __typeof__(name) *real_##name
 #define REAL(name)                                                            \
     (*({                                                                      \
         __typeof__(name) *f_ = __atomic_load_n(&real_##name, __ATOMIC_RELAXED); \
@@ -61,6 +65,15 @@ static inline bool ct_tracing_here(void)
 CT_INTERNAL void ct_waiter_add(const void *object, int delta);
 CT_INTERNAL bool ct_has_waiters(const void *object);
 CT_INTERNAL void ct_waiter_mark(const void *object);
+
+/* The mutex wrappers: their fast paths (mutex_fast.c, built without frame
+ * pointers) and, reached from them by tail calls, the rest (locks.c). */
+CT_REAL_DECL_SHARED(pthread_mutex_lock);
+CT_REAL_DECL_SHARED(pthread_mutex_unlock);
+CT_INTERNAL int ct_mutex_lock_trying(pthread_mutex_t *m);
+CT_INTERNAL int ct_mutex_lock_resolving(pthread_mutex_t *m);
+CT_INTERNAL int ct_mutex_unlock_waking(pthread_mutex_t *m);
+CT_INTERNAL int ct_mutex_unlock_resolving(pthread_mutex_t *m);
 
 /* Settings from CTRACE_* variables (init.c). */
 struct ct_preload_config {

@@ -1,0 +1,64 @@
+/*
+ * mutex_fast.c - the fast paths of pthread_mutex_lock and unlock, the
+ * hottest wrappers. They only test and jump: the try, the recording and
+ * resolving the real function are in locks.c, reached by tail calls. This
+ * file alone is built without frame pointers, so that the two wrappers
+ * have no frame: a tail call leaves the program's return address where
+ * the slow path's own frame links to it, and stacks stay whole. An
+ * uncontended lock and unlock pay a few instructions.
+ */
+#include <pthread.h>
+
+#include "preload.h"
+
+/* Whether m looks free. glibc's trylock costs twice its lock (4.5 ns more
+ * here), so a mutex whose lock word is 0 is locked directly: only a thread
+ * that takes it in the instant between the look and the lock can make that
+ * lock block unrecorded. Anything else tries first, and records a block
+ * when the try fails. */
+static inline bool mutex_looks_free(const pthread_mutex_t *m)
+{
+#ifdef __GLIBC__
+    return __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0;
+#else
+    (void)m;
+    return false;
+#endif
+}
+
+/* Whether unlocking m wakes a waiter: glibc keeps the lock word at 2 while
+ * another thread may wait (FUTEX_WAITERS for PI and robust mutexes). */
+static inline bool mutex_contended(const pthread_mutex_t *m)
+{
+#ifdef __GLIBC__
+    int lock = __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED);
+    int kind = m->__data.__kind;
+    if (kind & (16 | 32)) /* PTHREAD_MUTEX_ROBUST_NORMAL_NP, PTHREAD_MUTEX_PRIO_INHERIT_NP */
+        return (lock & 0x80000000) != 0;
+    return lock > 1;
+#else
+    return ct_has_waiters(m);
+#endif
+}
+
+CT_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
+{
+    if (ct_tracing_here() && !mutex_looks_free(m))
+        return ct_mutex_lock_trying(m);
+    __typeof__(pthread_mutex_lock) *real =
+        __atomic_load_n(&real_pthread_mutex_lock, __ATOMIC_RELAXED);
+    if (CT_UNLIKELY(!real))
+        return ct_mutex_lock_resolving(m);
+    return real(m);
+}
+
+CT_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
+{
+    if (ct_tracing_here() && CT_UNLIKELY(mutex_contended(m)))
+        return ct_mutex_unlock_waking(m);
+    __typeof__(pthread_mutex_unlock) *real =
+        __atomic_load_n(&real_pthread_mutex_unlock, __ATOMIC_RELAXED);
+    if (CT_UNLIKELY(!real))
+        return ct_mutex_unlock_resolving(m);
+    return real(m);
+}

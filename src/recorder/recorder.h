@@ -124,6 +124,7 @@ struct ct_thread {
     char name[16];
     _Atomic int state;
     struct ct_thread *all_next; /* registry list; never unlinked */
+    struct ct_thread *free_next; /* the free stack (thread.c), under its lock */
     /* Scheduling (sched.c): the kernel's ring of this thread's switches,
      * and the writer's pending cpu events, which only the writer touches. */
     struct ct_perf_ring {
@@ -151,6 +152,10 @@ CT_INTERNAL extern __thread struct ct_thread *ct_self
 CT_INTERNAL extern __thread unsigned ct_busy __attribute__((tls_model("initial-exec")));
 CT_INTERNAL struct ct_thread *ct_thread_register(void);
 CT_INTERNAL struct ct_thread *ct_thread_first(void);
+/* Gives a descriptor back (FREE), for a later thread to claim. */
+CT_INTERNAL void ct_thread_free(struct ct_thread *t);
+/* In a forked child: the free stack again, from the descriptors' states. */
+CT_INTERNAL void ct_thread_free_rebuild(void);
 CT_INTERNAL pid_t ct_gettid(void);
 /* Flushes an exiting thread's batch (api.c); called by its key destructor. */
 CT_INTERNAL void ct_thread_exit(struct ct_thread *t);

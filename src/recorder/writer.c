@@ -585,7 +585,7 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
         if (atomic_load_explicit(&t->state, memory_order_acquire) == CT_THREAD_EXITED &&
             t->slot[0].batch < 0 && t->slot[1].batch < 0 && t->gen <= w.gen) {
             ct_sched_thread_end(t);
-            atomic_store_explicit(&t->state, CT_THREAD_FREE, memory_order_release);
+            ct_thread_free(t);
         }
     uint64_t q32 = calibrate(w.session_base, end);
     if (q32 && end.mono_ns - w.session_base.mono_ns >= 50000000u)
@@ -845,8 +845,10 @@ void ct_writer_after_fork_child(void)
     atomic_store(&cmd.op, CT_CMD_NONE);
     atomic_store(&dump_requested, 0);
     atomic_store(&io_busy, 0);
-    if (!CTRACE_ON_())
+    if (!CTRACE_ON_()) {
+        ct_thread_free_rebuild(); /* its lock may have been held */
         return;
+    }
     __atomic_store_n(&ctrace_on_, 0, __ATOMIC_RELAXED);
     /* The parent's files and flight recorder stay the parent's; the
      * child's copy of the ring is freed by ctrace_flight_stop, if called. */
@@ -867,6 +869,7 @@ void ct_writer_after_fork_child(void)
         else
             t->tid = ct_gettid();
     }
+    ct_thread_free_rebuild();
     for (uint32_t list = ct_pool_take_full(); list;) {
         uint32_t index = list - 1;
         list = ct_pool_batch(index)->next;

@@ -27,10 +27,11 @@ static void *record(void *arg)
     return NULL;
 }
 
-static void test_threads_in_order(void **state)
+/* THREADS threads recording EVENTS regions each, generations of gen_ns:
+ * the trace's bytes. */
+static uint8_t *record_threads(uint64_t gen_ns, size_t *size)
 {
-    (void)state;
-    ctrace_config config = {.generation_ns = 5000000, .stacks = -1};
+    ctrace_config config = {.generation_ns = gen_ns, .stacks = -1};
     struct recording rec;
     rec_start(&rec, &config);
     pthread_t th[THREADS];
@@ -38,8 +39,14 @@ static void test_threads_in_order(void **state)
         pthread_create(&th[i], NULL, record, NULL);
     for (int i = 0; i < THREADS; i++)
         pthread_join(th[i], NULL);
+    return rec_stop(&rec, size);
+}
+
+static void test_threads_in_order(void **state)
+{
+    (void)state;
     size_t size;
-    uint8_t *data = rec_stop(&rec, &size);
+    uint8_t *data = record_threads(5000000, &size);
 
     struct test_trace t;
     int rc = read_trace(data, size, &t);
@@ -99,16 +106,8 @@ static void test_clock_lines_meet(void **state)
         assert_int_equal(ct_gen_ns(&rd, &b, u), ns);
     }
 
-    ctrace_config config = {.generation_ns = 1000000, .stacks = -1};
-    struct recording rec;
-    rec_start(&rec, &config);
-    pthread_t th[THREADS];
-    for (int i = 0; i < THREADS; i++)
-        pthread_create(&th[i], NULL, record, NULL);
-    for (int i = 0; i < THREADS; i++)
-        pthread_join(th[i], NULL);
     size_t size;
-    uint8_t *data = rec_stop(&rec, &size);
+    uint8_t *data = record_threads(1000000, &size);
     assert_int_equal(ct_rd_open_mem(&rd, data, size, "test.out"), 0);
     struct ct_gen gen = {0};
     uint64_t prev_rate = 0, prev_end_units = 0, gens = 0;

@@ -705,7 +705,6 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-/* A first estimate of the clock rate, refined at every generation's end. */
 /* A first estimate of the clock rate: 250 us of spinning gives it to about
  * 0.1 %, enough for what uses it before the first generation ends (the
  * system call threshold, and the rate a generation cut short by a crash is

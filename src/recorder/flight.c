@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "../format/bytes.h"
+#include "../format/framing.h"
 #include "flight.h"
 
 #define GEN_FIRST_CAP (64u << 10)

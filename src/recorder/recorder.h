@@ -200,10 +200,6 @@ CT_INTERNAL void ct_session_flight_off(struct ctrace_flight *f);
 /* Ends every session (exit, _exit), after ct_exit_hook. */
 CT_INTERNAL void ct_session_stop_all(void);
 CT_INTERNAL extern void (*ct_exit_hook)(void);
-/* The file header, and an end record for a file of `gens` generations
- * (returns its length). */
-CT_INTERNAL void ct_file_header(uint8_t h[CT_FILE_HEADER_SIZE]);
-CT_INTERNAL size_t ct_end_record(uint8_t *out, uint64_t gens);
 /* Writes what a crashing thread safely can (async-signal-safe; writer.c). */
 CT_INTERNAL void ct_crash_flush(void);
 /* A duration in clock units, from the latest calibration (after a start). */

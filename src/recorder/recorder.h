@@ -204,6 +204,12 @@ CT_INTERNAL extern void (*ct_exit_hook)(void);
 CT_INTERNAL void ct_crash_flush(void);
 /* A duration in clock units, from the latest calibration (after a start). */
 CT_INTERNAL uint64_t ct_units_from_ns(uint64_t ns);
+/* The session-long rate (calibration.c): now, 0 before the first start;
+ * at a start, a first estimate if there is none; after a generation, the
+ * rate since the session's start, kept once it has lasted 50 ms. */
+CT_INTERNAL uint64_t ct_calibration(void);
+CT_INTERNAL uint64_t ct_calibration_start(void);
+CT_INTERNAL void ct_calibration_update(struct ct_clock_pair session_start, struct ct_clock_pair now);
 
 /* ---- compat ---- */
 CT_INTERNAL int ct_membarrier_register(void);

@@ -11,8 +11,8 @@
  *      nothing), membarrier, wait until no thread is inside an event;
  *   2. take each thread's slot of G: its partly filled batch and its count
  *      of dropped events;
- *   3. write G's remaining batches, its losses, its thread table and its
- *      end record with the clock reading taken at step 1;
+ *   3. read the clock (every event of G came before), write G's remaining
+ *      batches, its losses, its thread table and its end record with it;
  *   4. write G+1's begin record and tables; then its batches that threads
  *      filled meanwhile.
  */
@@ -77,7 +77,6 @@ static struct writer {
     struct ct_process_info process;
 } w;
 
-static uint64_t calibrated_q32; /* survives sessions */
 
 /* One command at a time (callers hold the session lock); the writer
  * answers by advancing done. */
@@ -91,12 +90,6 @@ static struct {
 } cmd;
 static _Atomic int dump_requested; /* a signal asked for the flight window */
 void (*ct_flight_write_hook)(struct ctrace_flight *f, const char *why);
-
-uint64_t ct_units_from_ns(uint64_t ns)
-{
-    uint64_t q32 = calibrated_q32;
-    return q32 ? (uint64_t)(((unsigned __int128)ns << 32) / q32) : ns;
-}
 
 void ct_writer_wake(void)
 {
@@ -135,10 +128,13 @@ static void warn_write_failed(const struct sink *s)
         return;
 }
 
+/* Batches written by one writev per sink (coalesce below). */
+#define COALESCE 64
+
 /* Writes all of iov to one sink, retrying short writes and interruptions. */
 static void write_all(struct sink *s, const struct iovec *parts, int count)
 {
-    struct iovec copy[5], *iov = copy;
+    struct iovec copy[3 * COALESCE], *iov = copy;
     size_t total = 0;
     for (int i = 0; i < count; i++) {
         copy[i] = parts[i];
@@ -228,7 +224,8 @@ static void write_buf_record(unsigned type)
     ct_buf_reset(&w.buf);
 }
 
-static void write_batch_record(const struct ct_batch *b, bool locked)
+/* One batch as a record, io_busy held (the crash handler's way). */
+static void write_batch_locked(const struct ct_batch *b)
 {
     uint8_t head[2 * CT_LEB_MAX];
     uint8_t *p = ct_put_uleb(head, (uint64_t)b->tid);
@@ -236,17 +233,62 @@ static void write_batch_record(const struct ct_batch *b, bool locked)
     struct iovec parts[2] = {{head, (size_t)(p - head)}, {b->mem, b->used}};
     if (b->used == 0)
         return;
-    if (locked)
-        write_record_locked(CT_REC_BATCH, parts, 2);
-    else
-        write_record(CT_REC_BATCH, parts, 2);
+    write_record_locked(CT_REC_BATCH, parts, 2);
     w.gen_batches++;
+}
+
+/* Full batches on their way out, written together: one writev per sink
+ * for up to COALESCE records instead of one each (a program whose threads
+ * come and go hands over a small batch per thread; a busy one 32 KiB at a
+ * time). In order; the flight recorder takes each record as before. */
+static struct {
+    uint32_t index[COALESCE];
+    int n;
+} out;
+
+static void flush_batches(void)
+{
+    if (out.n == 0)
+        return;
+    struct {
+        uint8_t record[CT_RECORD_HEADER_SIZE];
+        uint8_t head[2 * CT_LEB_MAX];
+    } h[COALESCE];
+    struct iovec iov[3 * COALESCE];
+    int k = 0;
+    bool io = io_acquire();
+    for (int i = 0; i < out.n && io; i++) {
+        const struct ct_batch *b = ct_pool_batch(out.index[i]);
+        if (b->used == 0)
+            continue;
+        uint8_t *p = ct_put_uleb(h[i].head, (uint64_t)b->tid);
+        p = ct_put_uleb(p, b->base_ts);
+        struct iovec parts[2] = {{h[i].head, (size_t)(p - h[i].head)}, {b->mem, b->used}};
+        size_t len = ct_record_header(h[i].record, CT_REC_BATCH, parts, 2);
+        iov[k] = (struct iovec){h[i].record, CT_RECORD_HEADER_SIZE};
+        iov[k + 1] = parts[0];
+        iov[k + 2] = parts[1];
+        if (w.flight)
+            ct_flight_append(w.flight, &iov[k], 3);
+        k += 3;
+        w.gen_bytes += CT_RECORD_HEADER_SIZE + len;
+        w.gen_batches++;
+    }
+    for (int i = 0; i < CT_MAX_SINKS && k; i++)
+        if (w.sinks[i].fd >= 0)
+            write_all(&w.sinks[i], iov, k);
+    if (io)
+        atomic_store(&io_busy, 0);
+    for (int i = 0; i < out.n; i++)
+        ct_pool_put((int32_t)out.index[i]);
+    out.n = 0;
 }
 
 static void write_batch(uint32_t index)
 {
-    write_batch_record(ct_pool_batch(index), false);
-    ct_pool_put((int32_t)index);
+    out.index[out.n++] = index;
+    if (out.n == COALESCE)
+        flush_batches();
 }
 
 /*
@@ -280,7 +322,7 @@ void ct_crash_flush(void)
         const struct ct_batch *b = ct_pool_batch(list - 1);
         list = b->next;
         if (b->gen == gen)
-            write_batch_record(b, true);
+            write_batch_locked(b);
     }
     struct ct_thread *t = ct_self;
     if ((uintptr_t)t > (uintptr_t)CT_THREAD_DEAD && t->gen == gen) {
@@ -288,7 +330,7 @@ void ct_crash_flush(void)
         if (s->batch >= 0) {
             struct ct_batch *b = ct_pool_batch((uint32_t)s->batch);
             b->used = (uint32_t)(s->pos - b->mem);
-            write_batch_record(b, true);
+            write_batch_locked(b);
         }
     }
     /* io_busy stays taken: nothing more is written. */
@@ -346,13 +388,7 @@ static void drain_full(void)
             tail = &ct_pool_batch(index)->next;
         }
     }
-}
-
-static uint64_t calibrate(struct ct_clock_pair a, struct ct_clock_pair b)
-{
-    if (b.units <= a.units || b.mono_ns <= a.mono_ns)
-        return 0;
-    return (uint64_t)(((unsigned __int128)(b.mono_ns - a.mono_ns) << 32) / (b.units - a.units));
+    flush_batches();
 }
 
 /* The flight recorder's ring changes only under io_busy, so that a crash
@@ -515,6 +551,7 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
         partials = ct_pool_batch(index)->next;
         write_batch(index);
     }
+    flush_batches();
     write_counters();
     /* The context switches of this generation, converted with its own two
      * clock readings. */
@@ -551,9 +588,7 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
             ct_sched_thread_end(t);
             ct_thread_free(t);
         }
-    uint64_t q32 = calibrate(w.session_base, end);
-    if (q32 && end.mono_ns - w.session_base.mono_ns >= 50000000u)
-        calibrated_q32 = q32;
+    ct_calibration_update(w.session_base, end);
     ct_buf_reset(&w.buf);
     ct_buf_uleb(&w.buf, w.file_gen);
     ct_buf_uleb(&w.buf, end.units);
@@ -578,7 +613,7 @@ static void next_generation(struct ct_clock_pair end)
 {
     w.gen = w.gen + 1 ? w.gen + 1 : 1;
     w.gen_base = end;
-    w.ns_per_unit_q32 = calibrated_q32;
+    w.ns_per_unit_q32 = ct_calibration();
     begin_generation();
     uint32_t pending = w.pending_list;
     w.pending_list = 0;
@@ -587,6 +622,7 @@ static void next_generation(struct ct_clock_pair end)
         pending = ct_pool_batch(index)->next;
         write_batch(index);
     }
+    flush_batches();
 }
 
 /* A session's command (CT_CMD_*), at a generation boundary. */
@@ -669,22 +705,6 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-/* A first estimate of the clock rate: 250 us of spinning gives it to about
- * 0.1 %, enough for what uses it before the first generation ends (the
- * system call threshold, and the rate a generation cut short by a crash is
- * read with). Every complete generation is converted with its own two
- * clock readings, which the writer takes at its start and end. */
-static uint64_t first_calibration(void)
-{
-    if (calibrated_q32)
-        return calibrated_q32;
-    struct ct_clock_pair a = ct_clock_pair_now(), b;
-    do
-        b = ct_clock_pair_now();
-    while (b.mono_ns - a.mono_ns < 250000);
-    return calibrate(a, b);
-}
-
 int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight *flight)
 {
     struct writer fresh = {0};
@@ -703,11 +723,9 @@ int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight 
     if (wake > config->generation_bytes / CT_BATCH_SIZE)
         wake = config->generation_bytes / CT_BATCH_SIZE;
     w.wake_threshold = (uint32_t)(wake ? wake : 1);
-    w.ns_per_unit_q32 = first_calibration();
+    w.ns_per_unit_q32 = ct_calibration_start();
     w.prev_rate = 0;
     w.session_base = w.gen_base = ct_clock_pair_now();
-    if (!calibrated_q32)
-        calibrated_q32 = w.ns_per_unit_q32;
     w.process.start_mono_ns = w.session_base.mono_ns;
     w.process.start_real_ns = w.session_base.real_ns;
     ct_process_info_read(&w.process);

@@ -165,6 +165,40 @@ static void test_thread_churn(void **state)
     free(data);
 }
 
+/* Many threads ending within one (long) generation: the writer ends it
+ * early every 256 exits, so that their descriptors (given back only at a
+ * generation's end) do not pile up: 1000 threads, at least 3 generations. */
+static void *log_once(void *arg)
+{
+    (void)arg;
+    ctrace_log(CTRACE_NO_TASK, "once", "here");
+    return NULL;
+}
+
+static void test_many_exits_end_generations(void **state)
+{
+    (void)state;
+    ctrace_config config = {.generation_ns = 60000000000u};
+    struct recording rec;
+    rec_start(&rec, &config);
+    for (int i = 0; i < 1000; i++) {
+        pthread_t th;
+        pthread_create(&th, NULL, log_once, NULL);
+        pthread_join(th, NULL);
+    }
+    size_t size;
+    uint8_t *data = rec_stop(&rec, &size);
+    struct test_trace t;
+    if (read_trace(data, size, &t) != 0)
+        fail_msg("%s", t.error);
+    print_message("1000 threads: %llu generations\n", (unsigned long long)t.generations);
+    assert_true(t.generations >= 3);
+    assert_int_equal(count_kind(&t, CT_EV_LOG), 1000);
+    assert_int_equal(count_kind(&t, CT_EV_THREAD_EXIT), 1000);
+    free_trace(&t);
+    free(data);
+}
+
 /* The schedstat fallback: threads that spin and come and go while the
  * writer reads their /proc files (descriptors reused, files closed). Each
  * spins 30 ms, notes the CPU time it had, and lingers 100 ms so that the
@@ -241,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_threads_in_order),
         cmocka_unit_test(test_clock_lines_meet),
         cmocka_unit_test(test_thread_churn),
+        cmocka_unit_test(test_many_exits_end_generations),
         cmocka_unit_test(test_schedstat_samples),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -379,6 +379,7 @@ void ct_thread_exit(struct ct_thread *t)
     ct_self = CT_THREAD_DEAD;
     ct_busy = 1;
     atomic_store_explicit(&t->state, CT_THREAD_EXITED, memory_order_release);
+    atomic_fetch_add_explicit(&ct_g.exited, 1, memory_order_relaxed);
 }
 
 const char *ctrace_strerror(int error)

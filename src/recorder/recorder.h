@@ -174,6 +174,7 @@ struct ct_state {
     unsigned max_depth;
     _Atomic uint64_t task_ids;   /* next block of task ids */
     pid_t tracer_tid;            /* the writer thread, left out of reports */
+    _Atomic uint32_t exited;     /* threads that have exited, ever */
 };
 CT_INTERNAL extern struct ct_state ct_g;
 

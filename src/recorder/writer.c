@@ -42,6 +42,11 @@
 #include "writer.h"
 
 #define WAKE_INTERVAL_NS 10000000u
+/* A generation ends early once this many threads have exited in it: their
+ * descriptors (18 KiB each) are given back only at its end, when their
+ * context switches are written, so a program that makes threads by the
+ * thousand would otherwise hold thousands of them for a second. */
+#define EXITED_PER_GEN 256u
 
 /* Where records go: up to CT_MAX_SINKS file descriptors (the trace of
  * ctrace_start, traces streamed by the HTTP endpoint), each attached and
@@ -71,6 +76,7 @@ static struct writer {
     uint64_t prev_rate;       /* the generation before's, as read (ct_gen_rate) */
     uint64_t modules_sig;
     uint32_t pending_list;    /* batches of the next generation, in order */
+    uint32_t exited_at_start; /* ct_g.exited when the generation began */
     uint64_t counter_period_ns, counter_last;
     struct ct_counter_batch counters;
     struct ct_buf buf;
@@ -611,6 +617,7 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
 /* Begins the generation after the one end_generation ended at `end`. */
 static void next_generation(struct ct_clock_pair end)
 {
+    w.exited_at_start = atomic_load_explicit(&ct_g.exited, memory_order_relaxed);
     w.gen = w.gen + 1 ? w.gen + 1 : 1;
     w.gen_base = end;
     w.ns_per_unit_q32 = ct_calibration();
@@ -690,7 +697,9 @@ static void *writer_main(void *arg)
             ct_counters_sample(&w.counters);
             w.counter_last = now;
         }
-        if (now - gen_start >= w.generation_ns || w.gen_bytes >= w.generation_bytes) {
+        if (now - gen_start >= w.generation_ns || w.gen_bytes >= w.generation_bytes ||
+            atomic_load_explicit(&ct_g.exited, memory_order_relaxed) - w.exited_at_start >=
+                EXITED_PER_GEN) {
             next_generation(end_generation(false, false));
             gen_start = now;
         }
@@ -725,6 +734,7 @@ int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight 
     w.wake_threshold = (uint32_t)(wake ? wake : 1);
     w.ns_per_unit_q32 = ct_calibration_start();
     w.prev_rate = 0;
+    w.exited_at_start = atomic_load_explicit(&ct_g.exited, memory_order_relaxed);
     w.session_base = w.gen_base = ct_clock_pair_now();
     w.process.start_mono_ns = w.session_base.mono_ns;
     w.process.start_real_ns = w.session_base.real_ns;

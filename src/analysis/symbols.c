@@ -17,14 +17,56 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+/* libdw, loaded with dlopen the first time symbols are asked for: linked
+ * in, it and its compression libraries cost every start of ctrace about
+ * 1 ms, `ctrace run` included. Without it, names come only from the
+ * symbols a trace embeds. */
+#define DW_FUNCTIONS(X)                                                       \
+    X(dwfl_begin) X(dwfl_end) X(dwfl_report_begin) X(dwfl_report_elf)         \
+    X(dwfl_report_end) X(dwfl_module_build_id) X(dwfl_module_addrdie)         \
+    X(dwfl_module_addrname) X(dwfl_module_getsrc) X(dwfl_lineinfo)            \
+    X(dwfl_build_id_find_elf) X(dwfl_standard_find_debuginfo)                 \
+    X(dwarf_getscopes) X(dwarf_getscopes_die) X(dwarf_tag) X(dwarf_attr)      \
+    X(dwarf_attr_integrate) X(dwarf_formudata) X(dwarf_formstring)            \
+    X(dwarf_getsrcfiles) X(dwarf_filesrc)
+
+static struct {
+#define DW_FIELD(f) __typeof__(f) *f;
+    DW_FUNCTIONS(DW_FIELD)
+#undef DW_FIELD
+    bool loaded;
+} dw;
+static pthread_once_t dw_once = PTHREAD_ONCE_INIT;
+
+static void dw_load_once(void)
+{
+    void *lib = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!lib)
+        return;
+#define DW_LOAD(f)                                                            \
+    if (!(dw.f = (__typeof__(f) *)dlsym(lib, #f)))                            \
+        return;
+    DW_FUNCTIONS(DW_LOAD)
+#undef DW_LOAD
+    dw.loaded = true;
+}
+
+static bool dw_load(void)
+{
+    pthread_once(&dw_once, dw_load_once);
+    return dw.loaded;
+}
 
 struct ct_symbols {
     Dwfl *dwfl;
@@ -51,16 +93,20 @@ struct ct_symbols *ct_symbols_open(const struct ct_gen *gen)
     struct ct_symbols *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    s->callbacks.find_elf = dwfl_build_id_find_elf;
-    s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
-    s->callbacks.debuginfo_path = &s->debuginfo_path;
-    s->dwfl = dwfl_begin(&s->callbacks);
+    bool have_dw = dw_load();
+    if (have_dw) {
+        s->callbacks.find_elf = dw.dwfl_build_id_find_elf;
+        s->callbacks.find_debuginfo = dw.dwfl_standard_find_debuginfo;
+        s->callbacks.debuginfo_path = &s->debuginfo_path;
+        s->dwfl = dw.dwfl_begin(&s->callbacks);
+    }
     s->modules = calloc(gen->nmodules ? gen->nmodules : 1, sizeof *s->modules);
-    if (!s->dwfl || !s->modules) {
+    if ((have_dw && !s->dwfl) || !s->modules) {
         ct_symbols_close(s);
         return NULL;
     }
-    dwfl_report_begin(s->dwfl);
+    if (s->dwfl)
+        dw.dwfl_report_begin(s->dwfl);
     for (size_t i = 0; i < gen->nmodules; i++) {
         const struct ct_rd_module *m = &gen->modules[i];
         struct module_entry *e = &s->modules[s->count++];
@@ -71,18 +117,19 @@ struct ct_symbols *ct_symbols_open(const struct ct_gen *gen)
         e->end = m->start + m->size;
         e->bias = m->bias;
         struct stat st;
-        if (e->path[0] != '/' || stat(e->path, &st) != 0 || !S_ISREG(st.st_mode))
-            continue; /* the vDSO and friends, or not a file (a hostile trace's /dev/tty) */
-        e->mod = dwfl_report_elf(s->dwfl, basename_of(e->path), e->path, -1, m->bias, false);
+        if (!s->dwfl || e->path[0] != '/' || stat(e->path, &st) != 0 || !S_ISREG(st.st_mode))
+            continue; /* no libdw; the vDSO and friends, or not a file (a hostile trace's /dev/tty) */
+        e->mod = dw.dwfl_report_elf(s->dwfl, basename_of(e->path), e->path, -1, m->bias, false);
         if (!e->mod)
             continue;
         const unsigned char *bits;
         GElf_Addr vaddr;
-        int len = dwfl_module_build_id(e->mod, &bits, &vaddr);
+        int len = dw.dwfl_module_build_id(e->mod, &bits, &vaddr);
         e->usable = m->build_id_len == 0 ||
                     (len == (int)m->build_id_len && memcmp(bits, m->build_id, (size_t)len) == 0);
     }
-    dwfl_report_end(s->dwfl, NULL, NULL);
+    if (s->dwfl)
+        dw.dwfl_report_end(s->dwfl, NULL, NULL);
     return s;
 }
 
@@ -108,7 +155,7 @@ void ct_symbols_close(struct ct_symbols *s)
         return;
     ct_symtab_free(&s->embedded);
     if (s->dwfl)
-        dwfl_end(s->dwfl);
+        dw.dwfl_end(s->dwfl);
     free(s->modules);
     free(s);
 }
@@ -119,9 +166,9 @@ static int ct_symbols_lookup_dw(struct ct_symbols *s, uint64_t pc, bool is_retur
 static const char *die_name(Dwarf_Die *die)
 {
     Dwarf_Attribute attr;
-    const char *name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
+    const char *name = dw.dwarf_formstring(dw.dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
     if (!name)
-        name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &attr));
+        name = dw.dwarf_formstring(dw.dwarf_attr_integrate(die, DW_AT_name, &attr));
     return name;
 }
 
@@ -130,10 +177,10 @@ static const char *die_name(Dwarf_Die *die)
 static int enclosing_function(Dwarf_Die *die, Dwarf_Die *out)
 {
     Dwarf_Die *scopes = NULL;
-    int n = dwarf_getscopes_die(die, &scopes);
+    int n = dw.dwarf_getscopes_die(die, &scopes);
     int found = 0;
     for (int k = 1; k < n && !found; k++) {
-        int tag = dwarf_tag(&scopes[k]);
+        int tag = dw.dwarf_tag(&scopes[k]);
         if (tag == DW_TAG_inlined_subroutine || tag == DW_TAG_subprogram) {
             *out = scopes[k];
             found = 1;
@@ -151,44 +198,44 @@ static int enclosing_function(Dwarf_Die *die, Dwarf_Die *out)
 static int inline_frames(struct module_entry *e, uint64_t at, struct ct_symbol *out, int max)
 {
     Dwarf_Addr bias;
-    Dwarf_Die *cu = dwfl_module_addrdie(e->mod, at, &bias);
+    Dwarf_Die *cu = dw.dwfl_module_addrdie(e->mod, at, &bias);
     if (!cu)
         return 1;
     Dwarf_Die *scopes = NULL;
-    int n = dwarf_getscopes(cu, at - bias, &scopes);
+    int n = dw.dwarf_getscopes(cu, at - bias, &scopes);
     Dwarf_Die die;
     bool have = false;
     for (int i = 0; i < n && !have; i++) {
-        int tag = dwarf_tag(&scopes[i]);
+        int tag = dw.dwarf_tag(&scopes[i]);
         if (tag == DW_TAG_inlined_subroutine || tag == DW_TAG_subprogram) {
             die = scopes[i];
             have = true;
         }
     }
     free(scopes);
-    if (!have || dwarf_tag(&die) != DW_TAG_inlined_subroutine)
+    if (!have || dw.dwarf_tag(&die) != DW_TAG_inlined_subroutine)
         return 1; /* not inlined: the symbol table's name stands */
     Dwarf_Files *files = NULL;
     size_t nfiles = 0;
-    dwarf_getsrcfiles(cu, &files, &nfiles);
+    dw.dwarf_getsrcfiles(cu, &files, &nfiles);
     const char *name = die_name(&die);
     if (name)
         snprintf(out[0].function, sizeof out[0].function, "%s", name);
     int count = 1;
-    while (count < max && dwarf_tag(&die) == DW_TAG_inlined_subroutine) {
+    while (count < max && dw.dwarf_tag(&die) == DW_TAG_inlined_subroutine) {
         struct ct_symbol *caller = &out[count];
         *caller = out[0];
         caller->file[0] = 0;
         caller->line = 0;
         Dwarf_Attribute attr;
         Dwarf_Word file = 0, line = 0;
-        if (dwarf_formudata(dwarf_attr(&die, DW_AT_call_file, &attr), &file) == 0 && files &&
+        if (dw.dwarf_formudata(dw.dwarf_attr(&die, DW_AT_call_file, &attr), &file) == 0 && files &&
             file < nfiles) {
-            const char *path = dwarf_filesrc(files, file, NULL, NULL);
+            const char *path = dw.dwarf_filesrc(files, file, NULL, NULL);
             if (path)
                 snprintf(caller->file, sizeof caller->file, "%s", path);
         }
-        if (dwarf_formudata(dwarf_attr(&die, DW_AT_call_line, &attr), &line) == 0)
+        if (dw.dwarf_formudata(dw.dwarf_attr(&die, DW_AT_call_line, &attr), &line) == 0)
             caller->line = (int)line;
         Dwarf_Die outer;
         if (!enclosing_function(&die, &outer)) {
@@ -263,7 +310,7 @@ static int ct_symbols_lookup_dw(struct ct_symbols *s, uint64_t pc, bool is_retur
     out->offset = pc - e->bias;
     /* A return address points after the call: look up the call itself. */
     uint64_t at = is_return ? pc - 1 : pc;
-    const char *name = e->usable && e->mod ? dwfl_module_addrname(e->mod, at) : NULL;
+    const char *name = e->usable && e->mod ? dw.dwfl_module_addrname(e->mod, at) : NULL;
     if (!name) {
         snprintf(out->function, sizeof out->function, "%.200s+0x%" PRIx64, basename_of(e->path),
                  out->offset);
@@ -271,9 +318,9 @@ static int ct_symbols_lookup_dw(struct ct_symbols *s, uint64_t pc, bool is_retur
     }
     snprintf(out->function, sizeof out->function, "%s", name);
     out->resolved = true;
-    Dwfl_Line *line = dwfl_module_getsrc(e->mod, at);
+    Dwfl_Line *line = dw.dwfl_module_getsrc(e->mod, at);
     int lineno = 0;
-    const char *file = line ? dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
+    const char *file = line ? dw.dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
     if (file) {
         snprintf(out->file, sizeof out->file, "%s", file);
         out->line = lineno;

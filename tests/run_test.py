@@ -300,6 +300,10 @@ with tempfile.TemporaryDirectory() as d:
     open(script, "w").write("echo hi\n")
     r = subprocess.run([ctrace, "run", "-o", out, "--", script], capture_output=True, text=True)
     check("not executable 126", r.returncode == 126, r.returncode)
+    # A script without "#!" runs under /bin/sh, as a shell (and execvp) would.
+    os.chmod(script, 0o755)
+    r = subprocess.run([ctrace, "run", "-o", out, "--", script], capture_output=True, text=True)
+    check("script without #! runs", r.returncode == 0 and r.stdout == "hi\n", (r.returncode, r.stdout, r.stderr))
     r = subprocess.run([ctrace, "run", "-o", "/nonexistent-dir/t.out", "--", "true"],
                        capture_output=True, text=True)
     check("unwritable output 1", r.returncode == 1 and len(r.stderr.splitlines()) == 1, r.stderr)

@@ -33,7 +33,7 @@ test-fast: build
 	$(MESON) test -C build --print-errorlogs
 
 build-san/build.ninja:
-	$(MESON) setup build-san $(WERROR) -Db_sanitize=address,undefined -Db_lundef=false
+	$(MESON) setup build-san $(WERROR) -Db_sanitize=address,undefined -Db_lundef=false -Db_asneeded=false
 
 test-san: deps build-san/build.ninja
 	$(MESON) compile -C build-san

@@ -189,6 +189,19 @@ with tempfile.TemporaryDirectory() as d:
     check("pipe: the export links the writes to the reads they ended",
           flows >= len(reads) - 1, (flows, len(reads)))
 
+    # Who woke whom through a semaphore: each post a waiter waits for records
+    # a wake (glibc's own count of waiters says so), from the posting thread.
+    r = run("sem_relay", out)
+    check("sem exit", r.returncode == 0, r.stderr)
+    ev, names = dump(out)
+    blocks = [e for e in ev if e["kind"] == "block" and e["reason"] == "sem"]
+    wakes = [e for e in ev if e["kind"] == "wake" and e["reason"] == "sem"]
+    check("sem: the waits that blocked, at most 20", 10 <= len(blocks) <= 20, len(blocks))
+    check("sem: a wake from the posting thread for each block",
+          len(blocks) - 1 <= len(wakes) <= 20 and
+          all(w["tid"] != blocks[0]["tid"] and w["object"] == blocks[0]["object"] for w in wakes),
+          (len(wakes), len(blocks)))
+
     # A pipe closed by fclose (not close) and its numbers reused by the
     # relay's pipe: the reads and wakes name the new pipe, not the old one.
     r = run("pipe_relay", out, "reuse", options=["--syscall-threshold=0"])

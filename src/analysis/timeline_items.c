@@ -106,6 +106,31 @@ static long grid_bucket(struct tl_grid *g, int64_t t, bool *coarsened)
     }
 }
 
+/* The bucket an item [b, e) goes into when a grid that has seen `items`
+ * files it: its bucket when it is shorter than one, else -1 (the item is
+ * kept whole). *coarsened: the grid widened, and the caller must refile
+ * the items it keeps (before counting this one). */
+static long grid_file(struct tl_grid *g, uint64_t items, int64_t b, int64_t e, bool *coarsened)
+{
+    grid_allow(g, items);
+    long k = grid_bucket(g, b, coarsened);
+    return k >= 0 && e - b < g->bucket_ns ? k : -1;
+}
+
+/* The same for a kept item after a coarsening (the grid's width stays). */
+static long grid_refile(struct tl_grid *g, int64_t b, int64_t e)
+{
+    bool more = false;
+    return e - b < g->bucket_ns ? grid_bucket(g, b, &more) : -1;
+}
+
+/* Counts an item in bucket k; the bucket's first item tags it. */
+static void grid_tally(struct tl_grid *g, long k, uint64_t tag)
+{
+    if (!g->count[k]++)
+        g->tag[k] = tag;
+}
+
 /* After building: the heaviest slot of each bucket; weights freed. */
 void ct_tl_grid_finish(struct tl_grid *g)
 {
@@ -171,12 +196,10 @@ static void bucket_span(struct tl_lane *l, const struct tl_span *sp, long k)
 static void refile_spans(struct tl_lane *l)
 {
     size_t kept = 0;
-    bool more = false;
     for (size_t i = 0; i < l->nspan_items; i++) {
         struct tl_span *sp = &l->spans[i];
-        long k;
-        if (sp->e - sp->b < l->span_grid.bucket_ns &&
-            (k = grid_bucket(&l->span_grid, sp->b, &more)) >= 0)
+        long k = grid_refile(&l->span_grid, sp->b, sp->e);
+        if (k >= 0)
             bucket_span(l, sp, k);
         else
             l->spans[kept++] = *sp;
@@ -187,12 +210,10 @@ static void refile_spans(struct tl_lane *l)
 static void refile_regions(struct tl_lane *l)
 {
     size_t kept = 0;
-    bool more = false;
     for (size_t i = 0; i < l->nregion_items; i++) {
         struct tl_region *g = &l->regions[i];
-        long k;
-        if (g->e - g->b < l->region_grid.bucket_ns &&
-            (k = grid_bucket(&l->region_grid, g->b, &more)) >= 0)
+        long k = grid_refile(&l->region_grid, g->b, g->e);
+        if (k >= 0)
             l->region_grid.count[k]++;
         else
             l->regions[kept++] = *g;
@@ -205,11 +226,10 @@ void ct_tl_emit_span(struct ct_timeline *tl, struct tl_lane *l, const struct tl_
     l->nspans++;
     if (!tl->index) {
         bool coarsened = false;
-        grid_allow(&l->span_grid, l->nspans);
-        long k = grid_bucket(&l->span_grid, sp->b, &coarsened);
+        long k = grid_file(&l->span_grid, l->nspans, sp->b, sp->e, &coarsened);
         if (coarsened)
             refile_spans(l);
-        if (k >= 0 && sp->e - sp->b < l->span_grid.bucket_ns) {
+        if (k >= 0) {
             bucket_span(l, sp, k);
             return;
         }
@@ -227,11 +247,10 @@ void ct_tl_emit_region(struct ct_timeline *tl, struct tl_lane *l, const struct t
         l->max_depth = g->depth;
     if (!tl->index) {
         bool coarsened = false;
-        grid_allow(&l->region_grid, l->nregions);
-        long k = grid_bucket(&l->region_grid, g->b, &coarsened);
+        long k = grid_file(&l->region_grid, l->nregions, g->b, g->e, &coarsened);
         if (coarsened)
             refile_regions(l);
-        if (k >= 0 && g->e - g->b < l->region_grid.bucket_ns) {
+        if (k >= 0) {
             l->region_grid.count[k]++;
             return;
         }
@@ -247,15 +266,11 @@ static void refile_tasks(struct ct_timeline *tl)
     size_t kept = 0;
     for (size_t i = 0; i < tl->ntask_items; i++) {
         const struct tl_task *x = &tl->tasks[i];
-        long j;
-        bool more = false;
-        if (x->e >= 0 && x->e - x->b < tl->task_grid.bucket_ns &&
-            (j = grid_bucket(&tl->task_grid, x->b, &more)) >= 0) {
-            if (!tl->task_grid.count[j]++)
-                tl->task_grid.tag[j] = x->type;
-        } else {
+        long j = x->e >= 0 ? grid_refile(&tl->task_grid, x->b, x->e) : -1;
+        if (j >= 0)
+            grid_tally(&tl->task_grid, j, x->type);
+        else
             tl->tasks[kept++] = *x;
-        }
     }
     tl->ntask_items = kept;
 }
@@ -277,13 +292,11 @@ static void emit_task(struct ct_timeline *tl, const struct tl_task *t)
 {
     if (!tl->index) {
         bool coarsened = false;
-        grid_allow(&tl->task_grid, tl->ntasks);
-        long k = grid_bucket(&tl->task_grid, t->b, &coarsened);
+        long k = grid_file(&tl->task_grid, tl->ntasks, t->b, t->e, &coarsened);
         if (coarsened)
             refile_tasks(tl);
-        if (k >= 0 && t->e - t->b < tl->task_grid.bucket_ns) {
-            if (!tl->task_grid.count[k]++)
-                tl->task_grid.tag[k] = t->type;
+        if (k >= 0) {
+            grid_tally(&tl->task_grid, k, t->type);
             return;
         }
     }
@@ -377,8 +390,8 @@ void ct_tl_count_log(struct ct_timeline *tl, int64_t t, uint64_t tid)
     tl->nlog_events++;
     grid_allow(&tl->log_grid, tl->nlog_events);
     long k = grid_bucket(&tl->log_grid, t, &coarsened);
-    if (k >= 0 && !tl->log_grid.count[k]++)
-        tl->log_grid.tag[k] = tid;
+    if (k >= 0)
+        grid_tally(&tl->log_grid, k, tid);
 }
 
 /* A wake at t, counted in the index's wake buckets (a window links them). */
@@ -395,16 +408,13 @@ void ct_tl_count_wake(struct ct_timeline *tl, int64_t t)
 static void refile_runs(struct tl_cpu *c)
 {
     size_t kept = 0;
-    bool more = false;
     for (size_t i = 0; i < c->n; i++) {
         const struct tl_run *r = &c->runs[i];
-        long k;
-        if (r->e - r->b < c->grid.bucket_ns && (k = grid_bucket(&c->grid, r->b, &more)) >= 0) {
-            if (!c->grid.count[k]++)
-                c->grid.tag[k] = r->tid;
-        } else {
+        long k = grid_refile(&c->grid, r->b, r->e);
+        if (k >= 0)
+            grid_tally(&c->grid, k, r->tid);
+        else
             c->runs[kept++] = *r;
-        }
     }
     c->n = kept;
 }
@@ -414,13 +424,12 @@ void ct_tl_emit_run(struct ct_timeline *tl, struct tl_cpu *c, const struct tl_ru
 {
     if (!tl->index) {
         bool coarsened = false;
-        grid_allow(&c->grid, c->grid.n ? (uint64_t)c->grid.n * 4 + c->n : c->n);
-        long k = grid_bucket(&c->grid, run->b, &coarsened);
+        long k = grid_file(&c->grid, c->grid.n ? (uint64_t)c->grid.n * 4 + c->n : c->n, run->b,
+                           run->e, &coarsened);
         if (coarsened)
             refile_runs(c);
-        if (k >= 0 && run->e - run->b < c->grid.bucket_ns) {
-            if (!c->grid.count[k]++)
-                c->grid.tag[k] = run->tid;
+        if (k >= 0) {
+            grid_tally(&c->grid, k, run->tid);
             return;
         }
     }

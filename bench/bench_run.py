@@ -115,7 +115,7 @@ def uncontended(trace):
 def switch_cost():
     """What a perf event costs a thread's context switches, apart from ctrace
     (bench/progs/switch_cost.c), the modes in rotation."""
-    modes = ["none", "thread", "dummy", "cpu"]
+    modes = ["none", "thread", "dummy", "cpu", "inherit"]
     got = {m: [] for m in modes}
     for _ in range(runs):
         for m in modes:
@@ -129,7 +129,9 @@ def switch_cost():
     for m, what in (("none", "no event"), ("thread", "a context-switch event per thread "
                                                      "(ctrace's)"),
                     ("dummy", "an event per thread recording nothing"),
-                    ("cpu", "a context-switch event per CPU (privileged)")):
+                    ("cpu", "a context-switch event per CPU (privileged)"),
+                    ("inherit", "a context-switch event per CPU, inherited by the "
+                                "process's new threads (unprivileged)")):
         if got[m]:
             v = statistics.median(got[m])
             print(f"  {what}: {v:.2f} us (+{v - base:.2f})")

@@ -28,6 +28,10 @@ def dump(path):
         m = re.match(r'# thread (\d+) "([^"]*)"', line)
         if m:
             names[int(m.group(1))] = m.group(2)
+        m = re.match(r'# lost (\d+) events of thread (\d+)', line)
+        if m:
+            events.append({"ts": "0", "tid": int(m.group(2)), "kind": "lost",
+                           "count": int(m.group(1))})
         if line.startswith("#"):
             continue
         parts = line.split(" ", 3)
@@ -55,6 +59,26 @@ def blocks_paired(events):
                 return False
             del open_block[e["tid"]]
     return not open_block
+
+
+def switches_alternate(events):
+    """Each thread's cpu events, in time order, alternate between running and
+    off or preempted (what a merge of several CPUs' rings must keep), unless
+    the kernel lost switches (a full ring: a CPU's ring's losses are not one
+    thread's, and are counted on the first thread)."""
+    if any(e["kind"] == "lost" for e in events):
+        print("skipped: switches alternate (the kernel lost some)")
+        return True, ""
+    last = {}
+    for e in events:
+        if e["kind"] != "cpu":
+            continue
+        ts, running = int(e["ts"]), e["state"] == "running"
+        prev = last.get(e["tid"])
+        if prev and (ts < prev[0] or running == prev[1]):
+            return False, e
+        last[e["tid"]] = (ts, running)
+    return bool(last), len(last)
 
 
 def forker_checks(r, out, d):
@@ -93,6 +117,7 @@ with tempfile.TemporaryDirectory() as d:
     check("pingpong 2000 condvar wakes", count(ev, "wake", reason="cond") == 2000,
           count(ev, "wake", reason="cond"))
     check("pingpong blocks paired", blocks_paired(ev))
+    check("pingpong switches alternate (two CPUs' rings merged)", *switches_alternate(ev))
     creates = [e for e in ev if e["kind"] == "thread_create"]
     starts = [e for e in ev if e["kind"] == "thread_start"]
     check("pingpong one thread created", len(creates) == 1 and len(starts) == 1)
@@ -133,6 +158,29 @@ with tempfile.TemporaryDirectory() as d:
           all(n >= 10 for n in offs.values()) and len(offs) == 3, offs)
     s = subprocess.run([ctrace, "stats", "--json", out], capture_output=True, text=True)
     check("sleepers: scheduling from the kernel", '"sched":"perf"' in s.stdout, s.stdout)
+    check("sleepers: switches alternate", *switches_alternate(ev))
+
+    # 600 threads alive at once: the threads a traced thread creates share
+    # its per-CPU rings (one perf event a CPU, not a thread), and every one
+    # of them has its switches: more than the per-thread rings' cap of a
+    # quarter of the descriptor limit.
+    r = run("crowd", out, "600")
+    check("crowd exit", r.returncode == 0, r.stderr)
+    m = re.search(r"perf_fds=(\d+)", r.stdout)
+    cpus = os.sysconf("SC_NPROCESSORS_CONF")
+    check("crowd: one perf event a CPU, none a thread", m and int(m.group(1)) <= cpus,
+          (r.stdout, cpus))
+    ev, names = dump(out)
+    started = {e["tid"] for e in ev if e["kind"] == "thread_start"}
+    offs = {}
+    for e in ev:
+        if e["kind"] == "cpu" and e["state"] == "off":
+            offs[e["tid"]] = offs.get(e["tid"], 0) + 1
+    check("crowd: 600 threads started", len(started) == 600, len(started))
+    check("crowd: each thread's three sleeps are switches off the CPU",
+          all(offs.get(t, 0) >= 3 for t in started),
+          sorted(offs.get(t, 0) for t in started)[:10])
+    check("crowd: switches alternate", *switches_alternate(ev))
 
     # Three threads pinned to one CPU, spinning 300 ms each: each waits in
     # the run queue about two thirds of its life (more on a loaded machine),

@@ -5,7 +5,10 @@
  * MODE: none; thread (each thread opens its own context-switch event, as
  * ctrace does); dummy (the same event recording nothing: no
  * context_switch); cpu (one context-switch event per CPU for the whole
- * machine, which needs privileges: prints "-" when refused). The rings
+ * machine, which needs privileges: prints "-" when refused); inherit (one
+ * context-switch event per CPU on the main thread, inherited by the threads
+ * it creates: what `perf record` does without privileges; one ring per CPU
+ * for the whole process instead of one per thread). The rings
  * are large and never read, so that the kernel writes every record.
  */
 #include <linux/perf_event.h>
@@ -23,7 +26,7 @@
 static const char *mode;
 static int rounds, ping[2], pong[2];
 
-static int open_event(pid_t tid, int cpu, int switches)
+static int open_event(pid_t tid, int cpu, int switches, int inherit)
 {
     struct perf_event_attr a;
     memset(&a, 0, sizeof a);
@@ -37,6 +40,8 @@ static int open_event(pid_t tid, int cpu, int switches)
     a.exclude_hv = 1;
     a.use_clockid = 1;
     a.clockid = CLOCK_MONOTONIC;
+    a.inherit = (unsigned)inherit;
+    a.inherit_thread = (unsigned)inherit;
     int fd = (int)syscall(SYS_perf_event_open, &a, tid, cpu, -1, 0);
     if (fd < 0)
         return -1;
@@ -51,9 +56,9 @@ static int open_event(pid_t tid, int cpu, int switches)
 static int own_event(void)
 {
     if (strcmp(mode, "thread") == 0)
-        return open_event(0, -1, 1);
+        return open_event(0, -1, 1, 0);
     if (strcmp(mode, "dummy") == 0)
-        return open_event(0, -1, 0);
+        return open_event(0, -1, 0, 0);
     return 0;
 }
 
@@ -79,8 +84,12 @@ int main(int argc, char **argv)
         return fprintf(stderr, "switch_cost: perf_event_open refused\n"), 2;
     if (strcmp(mode, "cpu") == 0)
         for (int cpu = 0; cpu < sysconf(_SC_NPROCESSORS_ONLN); cpu++)
-            if (open_event(-1, cpu, 1) < 0)
+            if (open_event(-1, cpu, 1, 0) < 0)
                 return puts("-"), 0;
+    if (strcmp(mode, "inherit") == 0)
+        for (int cpu = 0; cpu < sysconf(_SC_NPROCESSORS_ONLN); cpu++)
+            if (open_event(0, cpu, 1, 1) < 0)
+                return fprintf(stderr, "switch_cost: inherited event refused\n"), 2;
     if (pipe(ping) != 0 || pipe(pong) != 0)
         return 1;
     pthread_t t;

@@ -21,9 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RING_PAGES 8 /* 32 KiB: about 700 switches between two reads */
-
-int ct_perf_open(struct ct_perf_ring *ring, pid_t tid)
+int ct_perf_open(struct ct_perf_ring *ring, pid_t tid, int cpu, unsigned pages)
 {
     struct perf_event_attr attr;
     memset(&attr, 0, sizeof attr);
@@ -37,21 +35,23 @@ int ct_perf_open(struct ct_perf_ring *ring, pid_t tid)
     attr.exclude_hv = 1;
     attr.use_clockid = 1;
     attr.clockid = CLOCK_MONOTONIC;
-    int fd = (int)syscall(SYS_perf_event_open, &attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+    attr.inherit = attr.inherit_thread = cpu >= 0;
+    int fd = (int)syscall(SYS_perf_event_open, &attr, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
     if (fd < 0)
         return -1;
     long page = sysconf(_SC_PAGESIZE);
-    size_t size = (size_t)page * (RING_PAGES + 1);
+    size_t size = (size_t)page * (pages + 1);
     void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (base == MAP_FAILED) {
         close(fd);
         return -1;
     }
-    ring->fd = fd;
     ring->base = base;
     ring->size = size;
     ring->data = (uint8_t *)base + page;
-    ring->data_size = (size_t)page * RING_PAGES;
+    ring->data_size = (size_t)page * pages;
+    /* Last, for the writer, which may be reading the thread's ring. */
+    __atomic_store_n(&ring->fd, fd, __ATOMIC_RELEASE);
     return 0;
 }
 
@@ -80,6 +80,7 @@ unsigned ct_perf_read(struct ct_perf_ring *ring, ct_perf_switch_fn *fn, void *ar
     uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
     uint64_t tail = meta->data_tail;
     unsigned lost = 0;
+    ring->filled = (size_t)(head - tail);
     while (tail < head) {
         struct perf_event_header h;
         ring_copy(ring, tail, &h, sizeof h);
@@ -91,13 +92,14 @@ unsigned ct_perf_read(struct ct_perf_ring *ring, ct_perf_switch_fn *fn, void *ar
         if (h.type == PERF_RECORD_SWITCH && n >= sizeof h + 24) {
             /* sample_id: pid, tid (u32 each), time (u64), cpu, res (u32 each) */
             uint64_t time;
-            uint32_t cpu;
+            uint32_t cpu, tid;
+            memcpy(&tid, rec + sizeof h + 4, 4);
             memcpy(&time, rec + sizeof h + 8, 8);
             memcpy(&cpu, rec + sizeof h + 16, 4);
             int state = !(h.misc & PERF_RECORD_MISC_SWITCH_OUT) ? CT_CPU_ON
                         : (h.misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT) ? CT_CPU_PREEMPTED
                                                                          : CT_CPU_OFF;
-            fn(arg, time, state, cpu);
+            fn(arg, (pid_t)tid, time, state, cpu);
         } else if (h.type == PERF_RECORD_LOST && n >= sizeof h + 16) {
             uint64_t count;
             memcpy(&count, rec + sizeof h + 8, 8);

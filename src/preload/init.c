@@ -19,6 +19,7 @@
 
 #include "../compat/units.h"
 #include "preload.h"
+#include "../recorder/sched.h"
 
 struct ct_preload_config ct_pconf;
 static uint64_t threshold_ns;
@@ -191,6 +192,9 @@ static void start(void)
         return;
     }
     ct_busy++;
+    /* This library sees every thread created (threads.c): the threads this
+     * one creates share its per-CPU rings of context switches. */
+    ct_sched_inherit(true);
     if (ctrace_start_config(pre.fd, &pre.config) != 0) {
         close(pre.fd);
         pre.fd = -1;

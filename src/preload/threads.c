@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 
 #include "preload.h"
+#include "../recorder/sched.h"
 
 CT_REAL_DECL(pthread_create);
 CT_REAL_DECL(pthread_join);
@@ -26,6 +27,7 @@ struct start_record {
     void *arg;
     pid_t creator;
     uint64_t create_id;
+    unsigned cover; /* the creator's per-CPU rings follow the new thread */
 };
 
 static _Atomic uint64_t next_create_id = 1;
@@ -34,6 +36,7 @@ static void *thread_trampoline(void *p)
 {
     struct start_record r = *(struct start_record *)p;
     free(p);
+    ct_sched_covered(r.cover);
     if (ct_tracing_here())
         CT_RECORD(ct_ev_thread_start(r.creator, r.create_id, (uintptr_t)r.start));
     return r.start(r.arg);
@@ -68,7 +71,7 @@ CT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
         struct start_record *own = malloc(sizeof *own);
         if (!own)
             return EAGAIN;
-        *own = (struct start_record){start, arg, 0, 0};
+        *own = (struct start_record){start, arg, 0, 0, 0};
         int rc = REAL(pthread_create)(thread, attr, own_trampoline, own);
         if (rc != 0)
             free(own);
@@ -80,8 +83,8 @@ CT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
     CT_RECORD(r = malloc(sizeof *r));
     if (!r)
         return REAL(pthread_create)(thread, attr, start, arg);
-    *r = (struct start_record){start, arg, ct_gettid(),
-                               atomic_fetch_add(&next_create_id, 1)};
+    *r = (struct start_record){start, arg, ct_gettid(), atomic_fetch_add(&next_create_id, 1),
+                               ct_sched_cover_token()};
     CT_RECORD(ct_ev_thread_create(r->create_id, (uintptr_t)start));
     int rc = REAL(pthread_create)(thread, attr, thread_trampoline, r);
     if (rc != 0)

@@ -133,11 +133,16 @@ struct ct_thread {
         size_t size;
         uint8_t *data;
         size_t data_size;
+        size_t filled; /* bytes it held at its last read */
     } ring;
     /* Where the kernel refuses the ring: /proc/self/task/TID/schedstat and
      * stat, open, and the totals last read from them. */
     int schedstat_fd, stat_fd;
     uint64_t ss_run_ns, ss_wait_ns, ss_slices, ss_read_ns;
+    /* Followed by the per-CPU rings from this time (its registration):
+     * its switches before, from its creation on, are left out, for a
+     * thread's life in the trace begins at its first event. */
+    uint64_t sched_from_ns;
     void *cpu_events; /* switches read from the ring, until written */
     size_t cpu_len, cpu_cap;
     uint64_t cpu_lost;

@@ -1,12 +1,20 @@
 /*
- * sched.c - the writer's side of scheduling: every thread that records
- * events opens a ring of its own context switches when it registers (one
- * file descriptor and 36 KiB each, at most a quarter of the process's
- * descriptor limit and 512 in all, so that tracing never starves the
- * program of descriptors); the writer reads the rings every wake and, at
- * each generation's end, writes each thread's switches as a batch of `cpu`
+ * sched.c - the writer's side of scheduling. Under the preload library, the
+ * thread that starts the session opens one ring per CPU, which every thread
+ * it and its descendants create afterwards inherits in the kernel: no
+ * system call, descriptor or mapping per thread, and each thread followed
+ * from its first instruction. A thread the rings do not follow (one that
+ * existed before, or one the preload did not see created) opens a ring of
+ * its own when it registers (one file descriptor and 36 KiB each, at most a
+ * quarter of the process's descriptor limit and 512 in all, so that tracing
+ * never starves the program of descriptors). The writer reads the rings
+ * every wake, sorts each CPU's records to their threads by tid and, at each
+ * generation's end, writes each thread's switches as a batch of `cpu`
  * events: state on (running), preempted (runnable, waiting for a CPU) or off
- * (blocked or sleeping), and the CPU.
+ * (blocked or sleeping), and the CPU. A thread's switches come from several
+ * CPUs' rings, read one after another: they are merged by time, and the
+ * last HOLD_NS of them wait for the next generation, for another CPU's ring
+ * may still hold an earlier one.
  *
  * Where the kernel refuses the ring (seccomp, perf_event_paranoid 3), the
  * fallback: each thread opens its /proc/self/task/TID/schedstat (time on
@@ -31,11 +39,27 @@
 #include "../format/bytes.h"
 
 #define MAX_RINGS 512
+#define THREAD_RING_PAGES 8 /* 32 KiB: about 1000 switches between two reads */
+#define CPU_RING_PAGES 64   /* 256 KiB: about 8000, of all threads on the CPU */
+#define MAX_CPUS 1024
+#define HOLD_NS 200000u    /* see above */
 #define SAMPLE_NS 2000000u /* schedstat: at most one read per thread per 2 ms */
 
 static _Atomic int rings_open;
 static _Atomic bool enabled;
 static int mode = CT_SCHED_NONE;
+
+/* The per-CPU rings: opened by the session's thread, then read by the
+ * writer only (cpu_ring_count published last). cover_epoch names the set
+ * open now; a thread is followed by them when its cover_mine equals it. */
+static bool inherit_wanted;
+static struct ct_perf_ring *cpu_rings;
+static _Atomic int cpu_ring_count;
+static _Atomic unsigned cover_epoch;
+static unsigned epoch_seq;
+static __thread unsigned cover_mine;
+static pid_t cover_tid;       /* the thread that opened them */
+static uint64_t cover_lost;   /* records the kernel dropped from them */
 static struct {
     uint64_t base_units, base_mono_ns, q32;
 } clock_base;
@@ -114,7 +138,7 @@ void ct_sched_enable(int want)
     mode = CT_SCHED_NONE;
     if (want >= 0 && want != 2) {
         struct ct_perf_ring probe;
-        if (ct_perf_open(&probe, 0) == 0) {
+        if (ct_perf_open(&probe, 0, -1, 1) == 0) {
             ct_perf_close(&probe);
             mode = CT_SCHED_PERF;
         }
@@ -156,18 +180,71 @@ static void schedstat_start(struct ct_thread *t)
     t->ss_read_ns = 0;
 }
 
+void ct_sched_inherit(bool on)
+{
+    inherit_wanted = on;
+}
+
+void ct_sched_cover(void)
+{
+    if (!inherit_wanted || ct_sched_mode() != CT_SCHED_PERF || atomic_load(&cpu_ring_count))
+        return;
+    long conf = sysconf(_SC_NPROCESSORS_CONF), online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (conf <= 0 || conf > MAX_CPUS)
+        return;
+    struct ct_perf_ring *rings = calloc((size_t)conf, sizeof *rings);
+    if (!rings)
+        return;
+    long opened = 0;
+    for (int cpu = 0; cpu < conf; cpu++) {
+        rings[cpu].fd = -1;
+        opened += ct_perf_open(&rings[cpu], 0, cpu, CPU_RING_PAGES) == 0;
+    }
+    if (opened < online) { /* a CPU without a ring would lose its switches */
+        for (int cpu = 0; cpu < conf; cpu++)
+            if (rings[cpu].fd >= 0)
+                ct_perf_close(&rings[cpu]);
+        free(rings);
+        return;
+    }
+    cpu_rings = rings;
+    cover_lost = 0;
+    cover_tid = ct_gettid();
+    if (++epoch_seq == 0)
+        epoch_seq = 1;
+    cover_mine = epoch_seq;
+    atomic_store(&cover_epoch, epoch_seq);
+    atomic_store_explicit(&cpu_ring_count, (int)conf, memory_order_release);
+}
+
+unsigned ct_sched_cover_token(void)
+{
+    return cover_mine && cover_mine == atomic_load_explicit(&cover_epoch, memory_order_relaxed)
+               ? cover_mine
+               : 0;
+}
+
+void ct_sched_covered(unsigned token)
+{
+    cover_mine = token;
+}
+
 void ct_sched_thread_start(struct ct_thread *t)
 {
     t->ring.fd = t->schedstat_fd = t->stat_fd = -1;
     if (!atomic_load(&enabled))
         return;
+    if (ct_sched_cover_token()) {
+        t->sched_from_ns = ct_mono_ns();
+        return;
+    }
     if (atomic_fetch_add(&rings_open, 1) >= ring_limit()) {
         atomic_fetch_sub(&rings_open, 1);
         return;
     }
     if (mode == CT_SCHED_SCHEDSTAT)
         schedstat_start(t);
-    else if (ct_perf_open(&t->ring, t->tid) != 0)
+    else if (ct_perf_open(&t->ring, t->tid, -1, THREAD_RING_PAGES) != 0)
         t->ring.fd = -1;
     if (t->ring.fd < 0 && t->schedstat_fd < 0)
         atomic_fetch_sub(&rings_open, 1);
@@ -175,13 +252,13 @@ void ct_sched_thread_start(struct ct_thread *t)
 
 void ct_sched_thread_end(struct ct_thread *t)
 {
-    if (t->ring.fd < 0 && t->schedstat_fd < 0)
-        return;
-    if (t->ring.fd >= 0)
-        ct_perf_close(&t->ring);
-    proc_close(&t->schedstat_fd);
-    proc_close(&t->stat_fd);
-    atomic_fetch_sub(&rings_open, 1);
+    if (t->ring.fd >= 0 || t->schedstat_fd >= 0) {
+        if (t->ring.fd >= 0)
+            ct_perf_close(&t->ring);
+        proc_close(&t->schedstat_fd);
+        proc_close(&t->stat_fd);
+        atomic_fetch_sub(&rings_open, 1);
+    }
     free(t->cpu_events);
     t->cpu_events = NULL;
     t->cpu_len = t->cpu_cap = 0;
@@ -212,27 +289,186 @@ struct raw_switch {
     uint64_t run_ns, wait_ns, slices; /* a sample's increments */
 };
 
+static bool append_to(void **events, size_t *len, size_t *cap, size_t size)
+{
+    if (*len < *cap)
+        return true;
+    size_t grown = *cap ? *cap * 2 : 64;
+    void *raw = realloc(*events, grown * size);
+    if (!raw)
+        return false;
+    *events = raw;
+    *cap = grown;
+    return true;
+}
+
 static struct raw_switch *append(struct ct_thread *t)
 {
-    if (t->cpu_len == t->cpu_cap) {
-        size_t cap = t->cpu_cap ? t->cpu_cap * 2 : 64;
-        void *raw = realloc(t->cpu_events, cap * sizeof(struct raw_switch));
-        if (!raw) {
-            t->cpu_lost++;
-            return NULL;
-        }
-        t->cpu_events = raw;
-        t->cpu_cap = cap;
+    if (!append_to(&t->cpu_events, &t->cpu_len, &t->cpu_cap, sizeof(struct raw_switch))) {
+        t->cpu_lost++;
+        return NULL;
     }
     return &((struct raw_switch *)(void *)t->cpu_events)[t->cpu_len++];
 }
 
 /* Appends a switch to the thread's pending list (writer memory). */
-static void on_switch(void *arg, uint64_t mono_ns, int state, unsigned cpu)
+static void on_switch(void *arg, pid_t tid, uint64_t mono_ns, int state, unsigned cpu)
 {
+    (void)tid;
     struct raw_switch *r = append(arg);
     if (r)
         *r = (struct raw_switch){.mono_ns = mono_ns, .cpu = cpu, .state = (uint32_t)state};
+}
+
+/* The per-CPU rings' records go to their threads through a table of the
+ * registered threads by tid, built at every read (open addressing; a live
+ * thread wins over an exited one of the same tid). Records of a thread not
+ * registered yet (between its creation and its first event) wait in
+ * `unclaimed`; at a generation's end those older than the hold are
+ * dropped (threads of the tracer's own, threads that never register). */
+static struct {
+    struct ct_thread **slots;
+    size_t mask; /* slots - 1, a power of two less one; 0 when none */
+} by_tid;
+
+struct unclaimed_switch {
+    pid_t tid;
+    struct raw_switch r;
+};
+static struct {
+    struct unclaimed_switch *items;
+    size_t len, cap;
+} unclaimed;
+
+static struct ct_thread *lookup(pid_t tid)
+{
+    if (!by_tid.mask)
+        return NULL;
+    for (size_t i = (size_t)tid * 0x9e3779b1u & by_tid.mask;; i = (i + 1) & by_tid.mask) {
+        struct ct_thread *t = by_tid.slots[i];
+        if (!t || t->tid == tid)
+            return t;
+    }
+}
+
+static void index_threads(void)
+{
+    size_t n = 0;
+    for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next)
+        n++;
+    size_t want = 64;
+    while (want < 2 * n)
+        want *= 2;
+    if (want - 1 != by_tid.mask) {
+        struct ct_thread **slots = realloc(by_tid.slots, want * sizeof *slots);
+        if (!slots)
+            return; /* the old table, smaller: records may go unclaimed */
+        by_tid.slots = slots;
+        by_tid.mask = want - 1;
+    }
+    memset(by_tid.slots, 0, (by_tid.mask + 1) * sizeof *by_tid.slots);
+    size_t used = 0;
+    for (struct ct_thread *t = ct_thread_first(); t && 2 * used <= by_tid.mask; t = t->all_next) {
+        int state = atomic_load_explicit(&t->state, memory_order_acquire);
+        if (state != CT_THREAD_LIVE && state != CT_THREAD_EXITED)
+            continue;
+        size_t i = (size_t)t->tid * 0x9e3779b1u & by_tid.mask;
+        while (by_tid.slots[i] && by_tid.slots[i]->tid != t->tid)
+            i = (i + 1) & by_tid.mask;
+        if (!by_tid.slots[i])
+            used++;
+        if (!by_tid.slots[i] || state == CT_THREAD_LIVE)
+            by_tid.slots[i] = t;
+    }
+}
+
+/* Files one record of a per-CPU ring under its thread, unless it came before
+ * the thread registered, or the thread has a ring of its own, with the same
+ * switches (it was created out of the preload's sight). */
+static void claim(pid_t tid, const struct raw_switch *r)
+{
+    struct ct_thread *t = lookup(tid);
+    if (t) {
+        if (__atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) < 0 && r->mono_ns >= t->sched_from_ns) {
+            struct raw_switch *to = append(t);
+            if (to)
+                *to = *r;
+        }
+        return;
+    }
+    if (append_to((void **)&unclaimed.items, &unclaimed.len, &unclaimed.cap,
+                  sizeof *unclaimed.items))
+        unclaimed.items[unclaimed.len++] = (struct unclaimed_switch){tid, *r};
+}
+
+static void on_cpu_switch(void *arg, pid_t tid, uint64_t mono_ns, int state, unsigned cpu)
+{
+    (void)arg;
+    claim(tid, &(struct raw_switch){.mono_ns = mono_ns, .cpu = cpu, .state = (uint32_t)state});
+}
+
+/* Reads the per-CPU rings (after a second try for the records that found no
+ * thread before); at a generation's end drops the unclaimed older than
+ * cutoff. */
+static void read_cpu_rings(int count, uint64_t cutoff, bool flush, bool *busy)
+{
+    index_threads();
+    size_t kept = 0, len = unclaimed.len;
+    unclaimed.len = 0; /* claim appends the ones still unknown after it */
+    for (size_t i = 0; i < len; i++) {
+        struct unclaimed_switch u = unclaimed.items[i];
+        if (lookup(u.tid))
+            claim(u.tid, &u.r);
+        else if (!flush || u.r.mono_ns > cutoff)
+            unclaimed.items[kept++] = u;
+    }
+    unclaimed.len = kept;
+    for (int cpu = 0; cpu < count; cpu++)
+        if (cpu_rings[cpu].fd >= 0) {
+            cover_lost += ct_perf_read(&cpu_rings[cpu], on_cpu_switch, NULL);
+            *busy |= cpu_rings[cpu].filled > cpu_rings[cpu].data_size / 4;
+        }
+    if (flush && cover_lost) { /* a CPU's loss is not one thread's: the first thread's */
+        struct ct_thread *t = lookup(cover_tid);
+        for (struct ct_thread *o = ct_thread_first(); !t && o; o = o->all_next)
+            if (atomic_load_explicit(&o->state, memory_order_acquire) == CT_THREAD_LIVE)
+                t = o;
+        if (t) {
+            t->cpu_lost += cover_lost;
+            cover_lost = 0;
+        }
+    }
+}
+
+/* Sorts a thread's switches by time, keeping the order of equal times: its
+ * records from one ring are in order already, those from several CPUs'
+ * rings come one ring's run after another. A merge sort, bottom up. */
+static void sort_switches(struct ct_thread *t)
+{
+    struct raw_switch *a = t->cpu_events;
+    size_t n = t->cpu_len, i = 1;
+    while (i < n && a[i - 1].mono_ns <= a[i].mono_ns)
+        i++;
+    if (i >= n)
+        return;
+    struct raw_switch *tmp = malloc(n * sizeof *tmp);
+    if (!tmp)
+        return; /* written unsorted: the reader orders a thread's times */
+    for (size_t width = 1; width < n; width *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * width) {
+            size_t mid = lo + width < n ? lo + width : n;
+            size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+            size_t l = lo, r = mid, o = lo;
+            while (l < mid && r < hi)
+                tmp[o++] = a[r].mono_ns < a[l].mono_ns ? a[r++] : a[l++];
+            while (l < mid)
+                tmp[o++] = a[l++];
+            while (r < hi)
+                tmp[o++] = a[r++];
+        }
+        memcpy(a, tmp, n * sizeof *a);
+    }
+    free(tmp);
 }
 
 /* Reads a thread's schedstat totals and appends what changed since the
@@ -257,17 +493,18 @@ static void sample(struct ct_thread *t, uint64_t now, bool flush)
     t->ss_slices = slices;
 }
 
-/* Encodes a thread's switches as cpu events; returns the bytes (malloc'd). */
-static uint8_t *encode(const struct ct_thread *t, size_t *len, uint64_t *base)
+/* Encodes a thread's first n switches as cpu events; returns the bytes
+ * (malloc'd). */
+static uint8_t *encode(const struct ct_thread *t, size_t n, size_t *len, uint64_t *base)
 {
-    uint8_t *out = malloc(t->cpu_len * (1 + 5 * CT_LEB_MAX) + 1);
+    uint8_t *out = malloc(n * (1 + 5 * CT_LEB_MAX) + 1);
     if (!out)
         return NULL;
     const struct raw_switch *raw = (const void *)t->cpu_events;
     uint8_t *p = out;
-    uint64_t last = t->cpu_len ? units_of(raw[0].mono_ns) : 0;
+    uint64_t last = n ? units_of(raw[0].mono_ns) : 0;
     *base = last;
-    for (size_t i = 0; i < t->cpu_len; i++) {
+    for (size_t i = 0; i < n; i++) {
         uint64_t ts = units_of(raw[i].mono_ns);
         *p++ = raw[i].state ? CT_EV_CPU : CT_EV_SCHED_SAMPLE;
         p = ct_put_uleb(p, ts > last ? ts - last : 0);
@@ -286,32 +523,74 @@ static uint8_t *encode(const struct ct_thread *t, size_t *len, uint64_t *base)
     return out;
 }
 
-void ct_sched_collect(ct_sched_emit_fn *emit, bool flush)
+/* Writes a thread's switches up to cutoff as its batch of this generation;
+ * keeps the later ones for the next. */
+static void emit_thread(struct ct_thread *t, ct_sched_emit_fn *emit, uint64_t cutoff)
 {
-    uint64_t now = mode == CT_SCHED_SCHEDSTAT ? ct_mono_ns() : 0;
+    sort_switches(t);
+    const struct raw_switch *raw = (const void *)t->cpu_events;
+    size_t n = t->cpu_len;
+    while (n && raw[n - 1].mono_ns > cutoff)
+        n--;
+    if (!n && !t->cpu_lost)
+        return;
+    size_t len = 0;
+    uint64_t base = 0;
+    uint8_t *events = n ? encode(t, n, &len, &base) : NULL;
+    if (n && !events)
+        t->cpu_lost += n;
+    emit(t->tid, base, events, events ? len : 0, t->cpu_lost);
+    free(events);
+    t->cpu_lost = 0;
+    t->cpu_len -= n;
+    if (t->cpu_len) {
+        memmove(t->cpu_events, raw + n, t->cpu_len * sizeof *raw);
+        return;
+    }
+    /* Freed, not kept: the descriptor lives in mapped memory that leak
+     * checkers do not scan, and a generation's worth is small. */
+    free(t->cpu_events);
+    t->cpu_events = NULL;
+    t->cpu_cap = 0;
+}
+
+bool ct_sched_collect(ct_sched_emit_fn *emit, int how)
+{
+    bool busy = false;
+    bool flush = how != CT_SCHED_READ;
+    uint64_t now = ct_mono_ns();
+    int count = atomic_load_explicit(&cpu_ring_count, memory_order_acquire);
+    uint64_t cutoff = how == CT_SCHED_LAST || !count ? UINT64_MAX : now - HOLD_NS;
+    if (count)
+        read_cpu_rings(count, cutoff, flush, &busy);
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
         int state = atomic_load_explicit(&t->state, memory_order_acquire);
-        if ((state != CT_THREAD_LIVE && state != CT_THREAD_EXITED) ||
-            (t->ring.fd < 0 && t->schedstat_fd < 0))
+        if (state != CT_THREAD_LIVE && state != CT_THREAD_EXITED)
             continue;
-        if (t->ring.fd >= 0)
+        if (__atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) >= 0) {
             t->cpu_lost += ct_perf_read(&t->ring, on_switch, t);
-        else
+            busy |= t->ring.filled > t->ring.data_size / 4;
+        } else if (t->schedstat_fd >= 0)
             sample(t, now, flush);
-        if (flush && (t->cpu_len || t->cpu_lost)) {
-            size_t len = 0;
-            uint64_t base = 0;
-            uint8_t *events = t->cpu_len ? encode(t, &len, &base) : NULL;
-            if (t->cpu_len && !events)
-                t->cpu_lost += t->cpu_len;
-            emit(t->tid, base, events, events ? len : 0, t->cpu_lost);
-            free(events);
-            /* Freed, not kept: the descriptor lives in mapped memory that
-             * leak checkers do not scan, and a generation's worth is small. */
-            free(t->cpu_events);
-            t->cpu_events = NULL;
-            t->cpu_len = t->cpu_cap = 0;
-            t->cpu_lost = 0;
-        }
+        /* An exited thread has no switches to come. */
+        if (flush && (t->cpu_len || t->cpu_lost))
+            emit_thread(t, emit, state == CT_THREAD_EXITED ? UINT64_MAX : cutoff);
     }
+    return busy;
+}
+
+void ct_sched_stop(void)
+{
+    int n = atomic_exchange(&cpu_ring_count, 0);
+    atomic_store(&cover_epoch, 0);
+    for (int cpu = 0; cpu < n; cpu++)
+        if (cpu_rings[cpu].fd >= 0)
+            ct_perf_close(&cpu_rings[cpu]);
+    free(cpu_rings);
+    cpu_rings = NULL;
+    free(unclaimed.items);
+    free(by_tid.slots);
+    unclaimed.items = NULL;
+    by_tid.slots = NULL;
+    unclaimed.len = unclaimed.cap = by_tid.mask = 0;
 }

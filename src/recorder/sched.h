@@ -1,7 +1,8 @@
 /*
- * sched.h - when each thread ran, and on which CPU: per-thread context
- * switch records from the kernel (compat/perf_linux.c), turned into `cpu`
- * events by the writer (sched.c).
+ * sched.h - when each thread ran, and on which CPU: context switch records
+ * from the kernel (compat/perf_linux.c), per CPU for the threads the
+ * session's first thread creates, per thread for the others, turned into
+ * `cpu` events by the writer (sched.c).
  */
 #ifndef CT_SCHED_H
 #define CT_SCHED_H
@@ -22,24 +23,43 @@ enum { CT_CPU_ON = 1, CT_CPU_PREEMPTED = 2, CT_CPU_OFF = 3 };
  * writer (where perf_event_open is refused). */
 enum { CT_SCHED_NONE = 0, CT_SCHED_PERF = 1, CT_SCHED_SCHEDSTAT = 2 };
 
-typedef void ct_perf_switch_fn(void *arg, uint64_t mono_ns, int state, unsigned cpu);
+typedef void ct_perf_switch_fn(void *arg, pid_t tid, uint64_t mono_ns, int state, unsigned cpu);
 
-CT_INTERNAL int ct_perf_open(struct ct_perf_ring *ring, pid_t tid);
+/* cpu -1: thread tid's switches on every CPU; else the switches on that CPU
+ * of tid (0: the caller) and of the threads it creates from now on. A ring
+ * of `pages` pages (a power of two). */
+CT_INTERNAL int ct_perf_open(struct ct_perf_ring *ring, pid_t tid, int cpu, unsigned pages);
 CT_INTERNAL void ct_perf_close(struct ct_perf_ring *ring);
 /* Calls fn for each switch in the ring, oldest first; returns how many
  * records the kernel lost. */
 CT_INTERNAL unsigned ct_perf_read(struct ct_perf_ring *ring, ct_perf_switch_fn *fn, void *arg);
 
 /* Starts following the calling thread's switches (from its own first
- * event); a no-op unless scheduling is on for the session. */
+ * event), unless the per-CPU rings follow it already; a no-op unless
+ * scheduling is on for the session. */
 CT_INTERNAL void ct_sched_thread_start(struct ct_thread *t);
+/* Opens the per-CPU rings on the calling thread, which the threads it
+ * creates from now on inherit (once the writer runs: not the writer); a
+ * no-op unless ct_sched_inherit was called and the kernel grants them. */
+CT_INTERNAL void ct_sched_cover(void);
+/* Whether the threads created by the calling thread are followed by the
+ * per-CPU rings (a token the creator hands to the new thread), and, in the
+ * new thread, that they are. Only the preload library knows the creator. */
+CT_INTERNAL unsigned ct_sched_cover_token(void);
+CT_INTERNAL void ct_sched_covered(unsigned token);
+CT_INTERNAL void ct_sched_inherit(bool on);
+/* Writer side, when the session ends: closes the per-CPU rings. */
+CT_INTERNAL void ct_sched_stop(void);
 /* Writer side: closes the ring of a thread whose descriptor is freed. */
 CT_INTERNAL void ct_sched_thread_end(struct ct_thread *t);
-/* Writer side: turns everything read so far into batches (emit is called
- * with each thread's finished batch payload). */
+/* Writer side: reads the rings; at a generation's end (how FLUSH, or LAST
+ * for the session's last) turns what was read into batches (emit is called
+ * with each thread's finished batch payload). True when a ring was over a
+ * quarter full: the writer should read again soon. */
 typedef void ct_sched_emit_fn(pid_t tid, uint64_t base_ts, const uint8_t *events, size_t len,
                               uint64_t lost);
-CT_INTERNAL void ct_sched_collect(ct_sched_emit_fn *emit, bool flush);
+enum { CT_SCHED_READ = 0, CT_SCHED_FLUSH = 1, CT_SCHED_LAST = 2 };
+CT_INTERNAL bool ct_sched_collect(ct_sched_emit_fn *emit, int how);
 CT_INTERNAL void ct_sched_set_clock(uint64_t base_units, uint64_t base_mono_ns, uint64_t q32);
 CT_INTERNAL int ct_sched_mode(void);
 /* want: -1 off, 0 or 1 the kernel's switches where permitted, else the

@@ -42,6 +42,7 @@
 #include "writer.h"
 
 #define WAKE_INTERVAL_NS 10000000u
+#define BUSY_WAKE_INTERVAL_NS 1000000u
 /* A generation ends early once this many threads have exited in it: their
  * descriptors (18 KiB each) are given back only at its end, when their
  * context switches are written, so a program that makes threads by the
@@ -564,7 +565,7 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
     w.prev_rate = ct_gen_rate(w.gen_base.units, w.gen_base.mono_ns, end.units, end.mono_ns,
                               w.ns_per_unit_q32);
     ct_sched_set_clock(w.gen_base.units, w.gen_base.mono_ns, w.prev_rate);
-    ct_sched_collect(write_cpu_batch, true);
+    ct_sched_collect(write_cpu_batch, last ? CT_SCHED_LAST : CT_SCHED_FLUSH);
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
         int state = atomic_load_explicit(&t->state, memory_order_acquire);
         if (state != CT_THREAD_LIVE && state != CT_THREAD_EXITED)
@@ -671,9 +672,11 @@ static void *writer_main(void *arg)
     ct_g.tracer_tid = ct_gettid();
     prctl(PR_SET_NAME, "ctrace-writer", 0, 0, 0);
     uint64_t gen_start = ct_mono_ns();
+    bool rings_busy = false;
     while (!atomic_load(&w.stopping)) {
         uint32_t word = atomic_load(&w.wake_word);
-        struct timespec timeout = {0, WAKE_INTERVAL_NS};
+        /* Sooner while context switches come fast enough to fill a ring. */
+        struct timespec timeout = {0, rings_busy ? BUSY_WAKE_INTERVAL_NS : WAKE_INTERVAL_NS};
         if (atomic_load(&w.pending) < w.wake_threshold && !atomic_load(&w.stopping) &&
             !atomic_load(&cmd.op) && !atomic_load(&dump_requested))
             syscall(SYS_futex, &w.wake_word, FUTEX_WAIT_PRIVATE, word, &timeout, NULL, 0);
@@ -692,7 +695,7 @@ static void *writer_main(void *arg)
         if (!atomic_load(&w.stopping)) /* no memory for a program that is ending */
             ct_pool_prefill(8);
         uint64_t now = ct_mono_ns();
-        ct_sched_collect(write_cpu_batch, false);
+        rings_busy = ct_sched_collect(write_cpu_batch, CT_SCHED_READ);
         if (w.counter_period_ns && now - w.counter_last >= w.counter_period_ns) {
             ct_counters_sample(&w.counters);
             w.counter_last = now;
@@ -705,6 +708,7 @@ static void *writer_main(void *arg)
         }
     }
     end_generation(true, false);
+    ct_sched_stop();
     if (io_acquire()) {
         for (int i = 0; i < CT_MAX_SINKS; i++)
             if (w.sinks[i].fd >= 0)
@@ -860,6 +864,7 @@ void ct_writer_after_fork_child(void)
         else
             t->tid = ct_gettid();
     }
+    ct_sched_stop(); /* the child's copies of the parent's per-CPU rings */
     ct_thread_free_rebuild();
     for (uint32_t list = ct_pool_take_full(); list;) {
         uint32_t index = list - 1;

@@ -179,6 +179,7 @@ with tempfile.TemporaryDirectory() as d:
     row("mutex, 4 threads x 500k", [os.path.join(progs, "mutex_bench"), "500000"], trace)
     row("condvar ping-pong, 50k", [os.path.join(progs, "condvar_bench"), "50000"], trace)
     row("pipe ping-pong, 50k", [os.path.join(progs, "pipe_bench"), "50000"], trace)
+    row("threads made and joined, 3000", [os.path.join(progs, "churn_bench"), "3000"], trace)
     row("pigz -p 2, 50 MB", ["pigz", "-p", "2", "-c", data], trace)
     row("sort --parallel=2 -S 64M, 1M lines",
         ["sort", "--parallel=2", "-S", "64M", lines], trace)

@@ -129,14 +129,51 @@ static unsigned read_cpu(int fd)
     return p && parse_number(&p, &cpu) && cpu < UINT32_MAX ? (unsigned)cpu : UINT32_MAX;
 }
 
-/* Turns scheduling on for a session if the kernel grants it: one probe on
- * the calling thread (seccomp, perf_event_paranoid 3 and containers may
- * refuse the ring; then the schedstat files, which a kernel without
- * CONFIG_SCHEDSTATS or a /proc not mounted lacks). */
+/* Opens the per-CPU rings on the calling thread; false if the kernel
+ * refuses one of an online CPU. */
+static bool open_cover(void)
+{
+    if (atomic_load(&cpu_ring_count))
+        ct_sched_stop(); /* a session that failed to start left them */
+    long conf = sysconf(_SC_NPROCESSORS_CONF), online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (conf <= 0 || conf > MAX_CPUS)
+        return false;
+    struct ct_perf_ring *rings = calloc((size_t)conf, sizeof *rings);
+    if (!rings)
+        return false;
+    long opened = 0;
+    for (int cpu = 0; cpu < conf; cpu++) {
+        rings[cpu].fd = -1;
+        opened += ct_perf_open(&rings[cpu], 0, cpu, CPU_RING_PAGES) == 0;
+    }
+    if (opened < online) { /* a CPU without a ring would lose its switches */
+        for (int cpu = 0; cpu < conf; cpu++)
+            if (rings[cpu].fd >= 0)
+                ct_perf_close(&rings[cpu]);
+        free(rings);
+        return false;
+    }
+    cpu_rings = rings;
+    cover_lost = 0;
+    cover_tid = ct_gettid();
+    if (++epoch_seq == 0)
+        epoch_seq = 1;
+    cover_mine = epoch_seq;
+    atomic_store(&cover_epoch, epoch_seq);
+    atomic_store_explicit(&cpu_ring_count, (int)conf, memory_order_release);
+    return true;
+}
+
+/* Turns scheduling on for a session if the kernel grants it: the per-CPU
+ * rings, or one probe on the calling thread (seccomp, perf_event_paranoid
+ * 3 and containers may refuse the ring; then the schedstat files, which a
+ * kernel without CONFIG_SCHEDSTATS or a /proc not mounted lacks). */
 void ct_sched_enable(int want)
 {
     mode = CT_SCHED_NONE;
-    if (want >= 0 && want != 2) {
+    if (want >= 0 && want != 2 && inherit_wanted && open_cover()) {
+        mode = CT_SCHED_PERF;
+    } else if (want >= 0 && want != 2) {
         struct ct_perf_ring probe;
         if (ct_perf_open(&probe, 0, -1, 1) == 0) {
             ct_perf_close(&probe);
@@ -183,38 +220,6 @@ static void schedstat_start(struct ct_thread *t)
 void ct_sched_inherit(bool on)
 {
     inherit_wanted = on;
-}
-
-void ct_sched_cover(void)
-{
-    if (!inherit_wanted || ct_sched_mode() != CT_SCHED_PERF || atomic_load(&cpu_ring_count))
-        return;
-    long conf = sysconf(_SC_NPROCESSORS_CONF), online = sysconf(_SC_NPROCESSORS_ONLN);
-    if (conf <= 0 || conf > MAX_CPUS)
-        return;
-    struct ct_perf_ring *rings = calloc((size_t)conf, sizeof *rings);
-    if (!rings)
-        return;
-    long opened = 0;
-    for (int cpu = 0; cpu < conf; cpu++) {
-        rings[cpu].fd = -1;
-        opened += ct_perf_open(&rings[cpu], 0, cpu, CPU_RING_PAGES) == 0;
-    }
-    if (opened < online) { /* a CPU without a ring would lose its switches */
-        for (int cpu = 0; cpu < conf; cpu++)
-            if (rings[cpu].fd >= 0)
-                ct_perf_close(&rings[cpu]);
-        free(rings);
-        return;
-    }
-    cpu_rings = rings;
-    cover_lost = 0;
-    cover_tid = ct_gettid();
-    if (++epoch_seq == 0)
-        epoch_seq = 1;
-    cover_mine = epoch_seq;
-    atomic_store(&cover_epoch, epoch_seq);
-    atomic_store_explicit(&cpu_ring_count, (int)conf, memory_order_release);
 }
 
 unsigned ct_sched_cover_token(void)
@@ -388,6 +393,8 @@ static void index_threads(void)
 static void claim(pid_t tid, const struct raw_switch *r)
 {
     struct ct_thread *t = lookup(tid);
+    if (tid == ct_g.tracer_tid)
+        return; /* the writer, created after the rings */
     if (t) {
         if (__atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) < 0 && r->mono_ns >= t->sched_from_ns) {
             struct raw_switch *to = append(t);

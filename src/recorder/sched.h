@@ -38,10 +38,6 @@ CT_INTERNAL unsigned ct_perf_read(struct ct_perf_ring *ring, ct_perf_switch_fn *
  * event), unless the per-CPU rings follow it already; a no-op unless
  * scheduling is on for the session. */
 CT_INTERNAL void ct_sched_thread_start(struct ct_thread *t);
-/* Opens the per-CPU rings on the calling thread, which the threads it
- * creates from now on inherit (once the writer runs: not the writer); a
- * no-op unless ct_sched_inherit was called and the kernel grants them. */
-CT_INTERNAL void ct_sched_cover(void);
 /* Whether the threads created by the calling thread are followed by the
  * per-CPU rings (a token the creator hands to the new thread), and, in the
  * new thread, that they are. Only the preload library knows the creator. */
@@ -63,7 +59,10 @@ CT_INTERNAL bool ct_sched_collect(ct_sched_emit_fn *emit, int how);
 CT_INTERNAL void ct_sched_set_clock(uint64_t base_units, uint64_t base_mono_ns, uint64_t q32);
 CT_INTERNAL int ct_sched_mode(void);
 /* want: -1 off, 0 or 1 the kernel's switches where permitted, else the
- * schedstat samples; 2 the schedstat samples only. */
+ * schedstat samples; 2 the schedstat samples only. After ct_sched_inherit,
+ * the kernel's switches come from per-CPU rings opened on the calling
+ * thread, which the threads it creates from now on inherit (the writer
+ * too, whose records are dropped). */
 CT_INTERNAL void ct_sched_enable(int want);
 
 #endif

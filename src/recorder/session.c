@@ -78,6 +78,11 @@ static int session_start(const ctrace_config *c, int fd, struct ctrace_flight *f
     ct_g.max_depth = c->max_stack_depth;
     ct_stack_init();
     ct_sched_enable(c->sched);
+    /* A thread registered in an earlier session (or before fork) follows
+     * its switches again. */
+    struct ct_thread *self = ct_self;
+    if ((uintptr_t)self > (uintptr_t)CT_THREAD_DEAD && self->ring.fd < 0 && self->schedstat_fd < 0)
+        ct_sched_thread_start(self);
     atomic_store(&ct_g.stacks, c->stacks >= 0);
     /* No pages are touched here: the writer maps and touches batches ahead
      * of need from its first wake, off the program's threads. */
@@ -87,18 +92,11 @@ static int session_start(const ctrace_config *c, int fd, struct ctrace_flight *f
                                   : c->counter_period_ns == 0 ? 10000000u
                                                               : (uint64_t)c->counter_period_ns};
     int rc = ct_writer_start(&wc, flight);
-    if (rc != 0)
-        return rc;
-    /* The per-CPU rings, after the writer thread (which must not inherit
-     * them); the threads this one creates from now on are followed. */
-    ct_sched_cover();
-    /* A thread registered in an earlier session (or before fork) follows
-     * its switches again. */
-    struct ct_thread *self = ct_self;
-    if ((uintptr_t)self > (uintptr_t)CT_THREAD_DEAD && self->ring.fd < 0 && self->schedstat_fd < 0)
-        ct_sched_thread_start(self);
-    __atomic_store_n(&ctrace_on_, 1, __ATOMIC_RELEASE);
-    return 0;
+    if (rc == 0)
+        __atomic_store_n(&ctrace_on_, 1, __ATOMIC_RELEASE);
+    else
+        ct_sched_stop();
+    return rc;
 }
 
 static int check_writable(int fd)

@@ -1,0 +1,24 @@
+/* churn_bench [THREADS] - makes THREADS short threads one after another,
+ * each joined before the next: what a thread's start and end cost. */
+#include <pthread.h>
+#include <stdlib.h>
+
+static void *work(void *arg)
+{
+    volatile unsigned long sink = 0;
+    for (unsigned long i = 0; i < 2000; i++)
+        sink += i * (unsigned long)arg;
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    long n = argc > 1 ? atol(argv[1]) : 3000;
+    for (long i = 0; i < n; i++) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, work, (void *)i) != 0)
+            return 1;
+        pthread_join(t, NULL);
+    }
+    return 0;
+}

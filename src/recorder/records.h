@@ -44,6 +44,16 @@ void ct_record_schema(struct ct_buf *b);
  * or unloaded, so that the writer rewrites the table only then. */
 uint64_t ct_modules_signature(void);
 void ct_record_modules(struct ct_buf *b);
-void ct_record_threads(struct ct_buf *b, pid_t tracer_tid);
+/* The live threads, from /proc/self/task: entries of the THREADS table and
+ * their count. A generation's end and the next one's beginning share one
+ * scan (reading every thread's comm is the table's cost). */
+struct ct_live_threads {
+    struct ct_buf entries;
+    unsigned count;
+};
+void ct_scan_live_threads(struct ct_live_threads *live, pid_t tracer_tid);
+/* The table: the live threads of the scan, and the registered ones that
+ * have exited. */
+void ct_record_threads(struct ct_buf *b, const struct ct_live_threads *live);
 
 #endif

@@ -290,14 +290,13 @@ static pid_t *registered_tids(size_t *n)
     return tids;
 }
 
-/* Every thread the trace knows: the live ones, from /proc/self/task, and the
- * registered ones that have exited. (Which live ones are registered: one
- * walk of the registry and a search per thread; a walk per thread cost
- * 40 ms a table with 2000 threads.) */
-void ct_record_threads(struct ct_buf *b, pid_t tracer_tid)
+/* The live threads. (Which of them are registered: one walk of the
+ * registry and a search per thread; a walk per thread cost 40 ms a table
+ * with 2000 threads.) */
+void ct_scan_live_threads(struct ct_live_threads *live, pid_t tracer_tid)
 {
-    struct ct_buf entries = {0};
-    unsigned count = 0;
+    ct_buf_reset(&live->entries);
+    live->count = 0;
     size_t nregistered;
     pid_t *registered = registered_tids(&nregistered);
     DIR *dir = opendir("/proc/self/task");
@@ -312,12 +311,24 @@ void ct_record_threads(struct ct_buf *b, pid_t tracer_tid)
         unsigned flags = tid == tracer_tid || ct_is_tracer_thread(tid) ? CT_THREAD_FLAG_TRACER : 0;
         if (registered && bsearch(&tid, registered, nregistered, sizeof *registered, by_tid))
             flags |= CT_THREAD_FLAG_REGISTERED;
-        thread_entry(&entries, tid, flags, name);
-        count++;
+        thread_entry(&live->entries, tid, flags, name);
+        live->count++;
     }
     if (dir)
         closedir(dir);
     free(registered);
+}
+
+void ct_record_threads(struct ct_buf *b, const struct ct_live_threads *live)
+{
+    struct ct_buf entries = {0};
+    unsigned count = live->count;
+    uint8_t *p = ct_buf_reserve(&entries, live->entries.len);
+    if (p && live->entries.len) {
+        memcpy(p, live->entries.data, live->entries.len);
+        entries.len += live->entries.len;
+    }
+    entries.failed |= live->entries.failed;
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
         if (atomic_load_explicit(&t->state, memory_order_acquire) != CT_THREAD_EXITED)
             continue;

@@ -416,6 +416,12 @@ static void flight_close(uint64_t end_ns, bool cut)
     }
 }
 
+/* The live threads as the last THREADS table found them, and whether the
+ * next one may use that scan (a generation's end, then the next's
+ * beginning, microseconds apart). */
+static struct ct_live_threads live;
+static bool live_fresh;
+
 static void begin_generation(void)
 {
     flight_open();
@@ -440,7 +446,10 @@ static void begin_generation(void)
     w.modules_sig = ct_modules_signature();
     ct_record_modules(&w.buf);
     write_buf_record(CT_REC_MODULES);
-    ct_record_threads(&w.buf, ct_g.tracer_tid);
+    if (!live_fresh)
+        ct_scan_live_threads(&live, ct_g.tracer_tid);
+    live_fresh = false;
+    ct_record_threads(&w.buf, &live);
     write_buf_record(CT_REC_THREADS);
 }
 
@@ -581,7 +590,9 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
             t->reentered_reported = reentered;
         }
     }
-    ct_record_threads(&w.buf, ct_g.tracer_tid);
+    ct_scan_live_threads(&live, ct_g.tracer_tid);
+    live_fresh = !last; /* the next generation's table shares the scan */
+    ct_record_threads(&w.buf, &live);
     write_buf_record(CT_REC_THREADS);
     if (ct_modules_signature() != w.modules_sig) {
         ct_record_modules(&w.buf);
@@ -723,6 +734,7 @@ int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight 
     struct writer fresh = {0};
     fresh.buf = w.buf;
     w = fresh;
+    live_fresh = false;
     for (int i = 0; i < CT_MAX_SINKS; i++)
         w.sinks[i].fd = -1;
     if (config->fd >= 0)

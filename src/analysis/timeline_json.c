@@ -530,19 +530,40 @@ static struct ct_timeline *window_at(struct ct_timeline *tl, int64_t t)
     return ct_tl_window(tl, t - 1, t + 1, 0);
 }
 
+/* The span of thread tid at time t, in a window around t that holds it:
+ * a window holds whole the spans that end in it, and one that began before
+ * t may end far after, in a batch the window around t did not read; so the
+ * window grows forward, eightfold, until the span has ended in it. */
+static const struct tl_span *span_at(struct ct_timeline *tl, uint64_t tid, int64_t t,
+                                     struct ct_timeline **wp, const struct tl_lane **lp)
+{
+    if (t < INT64_MIN / 4 || t > INT64_MAX / 4)
+        return NULL;
+    for (int64_t reach = 1;; reach = reach < 1000 ? 1000 : reach * 8) {
+        struct ct_timeline *w = ct_tl_window(tl, t - 1, t + reach, 0);
+        for (size_t i = 0; w && i < w->nlanes; i++) {
+            const struct tl_lane *l = &w->lanes[i];
+            if (l->tid != tid)
+                continue;
+            size_t k = first_span(l, t);
+            if (k < l->nspan_items && l->spans[k].b <= t) {
+                *wp = w;
+                *lp = l;
+                return &l->spans[k];
+            }
+        }
+        if (!w || t + reach >= tl->end)
+            return NULL;
+    }
+}
+
 int ct_timeline_span_json(struct ct_timeline *tl, uint64_t tid, int64_t t, FILE *out)
 {
-    struct ct_timeline *w = window_at(tl, t);
-    const struct tl_lane *l = NULL;
-    for (size_t i = 0; w && i < w->nlanes && !l; i++)
-        if (w->lanes[i].tid == tid)
-            l = &w->lanes[i];
-    if (!l)
+    struct ct_timeline *w;
+    const struct tl_lane *l;
+    const struct tl_span *s = span_at(tl, tid, t, &w, &l);
+    if (!s)
         return -1;
-    size_t k = first_span(l, t);
-    if (k >= l->nspan_items || l->spans[k].b > t)
-        return -1;
-    const struct tl_span *s = &l->spans[k];
     fprintf(out, "{\"tid\":%" PRIu64 ",\"thread\":", tid);
     json_str(out, l->name);
     fprintf(out, ",\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"duration\":%" PRId64 ",\"state\":",

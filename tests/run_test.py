@@ -236,6 +236,11 @@ with tempfile.TemporaryDirectory() as d:
     flows = export.stdout.count('"cat":"wake"') // 2 if export.returncode == 0 else 0
     check("pipe: the export links the writes to the reads they ended",
           flows >= len(reads) - 1, (flows, len(reads)))
+    # The read that sees the end of the pipe (result 0) waited for no write:
+    # no link, though a write came before it.
+    data_reads = [e for e in reads if e.get("result") != "0"]
+    check("pipe: no link to the read that saw the end",
+          flows <= len(data_reads), (flows, len(data_reads), len(reads)))
 
     # Who woke whom through a semaphore: each post a waiter waits for records
     # a wake (glibc's own count of waiters says so), from the posting thread.

@@ -42,6 +42,7 @@ struct slice {
     } regions[32];
     unsigned nregions, depth;
     uint64_t block_object;
+    int64_t block_since;
 };
 
 struct exporter {
@@ -327,16 +328,17 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
     }
     case CT_EV_BLOCK:
         s->block_object = ev->args[1];
+        s->block_since = ev->ts_ns;
         break;
     case CT_EV_UNBLOCK:
-        ct_wakes_add_unblock(&x->wakes, ev->ts_ns, r->tid, s->block_object);
+        ct_wakes_add_unblock(&x->wakes, s->block_since, ev->ts_ns, r->tid, s->block_object);
         break;
     case CT_EV_SYSCALL: { /* a read of a pipe: a writer's wake links to its end */
         int at = ct_kind_arg(gen, CT_EV_SYSCALL, "object");
         uint64_t object = at >= 0 && (unsigned)at < ev->nargs ? ev->args[at] : 0;
         if (object && ev->args[3] < UINT64_MAX - ev->ts)
-            ct_wakes_add_unblock(&x->wakes, ct_gen_ns(rd, gen, ev->ts + ev->args[3]), r->tid,
-                                 object);
+            ct_wakes_add_unblock(&x->wakes, ev->ts_ns, ct_gen_ns(rd, gen, ev->ts + ev->args[3]),
+                                 r->tid, object);
         break;
     }
     case CT_EV_WAKE:

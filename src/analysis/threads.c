@@ -452,10 +452,11 @@ void ct_wakes_add_wake(struct ct_wakes *w, int64_t t, uint64_t tid, uint64_t obj
                                     .reason = (uint8_t)reason});
 }
 
-void ct_wakes_add_unblock(struct ct_wakes *w, int64_t t, uint64_t tid, uint64_t object)
+void ct_wakes_add_unblock(struct ct_wakes *w, int64_t since, int64_t t, uint64_t tid,
+                          uint64_t object)
 {
     push_link(&w->unblocks, &w->nunblocks, &w->unblocks_cap,
-              (struct ct_wake_link){.tu = t, .to = tid, .object = object});
+              (struct ct_wake_link){.tu = t, .tb = since, .to = tid, .object = object});
 }
 
 static int by_object_time(const void *a, const void *b)
@@ -491,10 +492,12 @@ struct ct_wake_link *ct_wakes_link(struct ct_wakes *w, size_t *n)
         }
         for (size_t k = lo; k-- > 0 && w->wakes[k].object == u->object;) {
             const struct ct_wake_link *x = &w->wakes[k];
+            if (x->tw < u->tb)
+                break; /* none while it waited: the end of a pipe, a timeout */
             if (x->from == u->to)
                 continue;
-            links[(*n)++] = (struct ct_wake_link){x->tw, u->tu, x->from, u->to, u->object,
-                                                  x->reason};
+            links[(*n)++] = (struct ct_wake_link){x->tw, u->tu, u->tb, x->from, u->to,
+                                                  u->object, x->reason};
             break;
         }
     }

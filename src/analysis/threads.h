@@ -95,6 +95,7 @@ struct ct_threads {
  * and ctrace view's wake-up arrows. */
 struct ct_wake_link {
     int64_t tw, tu;      /* the wake's time, the unblock's */
+    int64_t tb;          /* when the blocking began: an earlier wake woke another */
     uint64_t from, to;   /* waker, woken */
     uint64_t object;
     uint8_t reason;      /* the wake's */
@@ -105,7 +106,8 @@ struct ct_wakes {
 };
 void ct_wakes_add_wake(struct ct_wakes *w, int64_t t, uint64_t tid, uint64_t object,
                        unsigned reason);
-void ct_wakes_add_unblock(struct ct_wakes *w, int64_t t, uint64_t tid, uint64_t object);
+void ct_wakes_add_unblock(struct ct_wakes *w, int64_t since, int64_t t, uint64_t tid,
+                          uint64_t object);
 /* The links, sorted by the unblock's time (malloc'd, *n of them; NULL
  * without memory); w is emptied. */
 struct ct_wake_link *ct_wakes_link(struct ct_wakes *w, size_t *n);

@@ -306,6 +306,7 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
         break;
     case CT_EV_BLOCK:
         st->pending_object = ev->args[1];
+        st->pending_since = ev->ts_ns;
         st->pending_stack = gen_stack(tl, gen, ev->stack);
         break;
     case CT_EV_SYSCALL:
@@ -317,8 +318,8 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
         /* A read of a pipe ends like an unblock: a writer's wake links to it
          * (in a window; the index only counts wakes). */
         if (!index && object && ev->args[3] < UINT64_MAX - ev->ts)
-            ct_wakes_add_unblock(&tl->raw_wakes, ct_gen_ns(rd, gen, ev->ts + ev->args[3]),
-                                 r->tid, object);
+            ct_wakes_add_unblock(&tl->raw_wakes, ev->ts_ns,
+                                 ct_gen_ns(rd, gen, ev->ts + ev->args[3]), r->tid, object);
         break;
     }
     case CT_EV_REGION_BEGIN:
@@ -388,7 +389,8 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
         break;
     case CT_EV_UNBLOCK:
         if (!index)
-            ct_wakes_add_unblock(&tl->raw_wakes, ev->ts_ns, r->tid, st->pending_object);
+            ct_wakes_add_unblock(&tl->raw_wakes, st->pending_since, ev->ts_ns, r->tid,
+                                 st->pending_object);
         break;
     case CT_EV_WAKE:
         if (index)

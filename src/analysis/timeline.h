@@ -70,6 +70,7 @@ struct tl_state {
     int32_t cpu; /* the CPU it runs on, -1 unknown */
     int64_t cpu_since;
     uint64_t pending_object;
+    int64_t pending_since; /* when the blocking began */
     uint32_t pending_stack;
     bool on_cpu, has_cur;
     uint8_t nopen;

@@ -1,9 +1,9 @@
 /*
  * sched.c - the writer's side of scheduling. Under the preload library, the
  * thread that starts the session opens one ring per CPU, which every thread
- * it and its descendants create afterwards inherits in the kernel: no
- * system call, descriptor or mapping per thread, and each thread followed
- * from its first instruction. A thread the rings do not follow (one that
+ * it and its descendants create afterwards inherits in the kernel (the
+ * writer too, whose records are dropped): no system call, descriptor or
+ * mapping per thread. A thread the rings do not follow (one that
  * existed before, or one the preload did not see created) opens a ring of
  * its own when it registers (one file descriptor and 36 KiB each, at most a
  * quarter of the process's descriptor limit and 512 in all, so that tracing

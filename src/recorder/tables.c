@@ -64,15 +64,20 @@ void ct_buf_bytes(struct ct_buf *b, const void *data, size_t len)
 
 /* Appends a list as its count followed by its entries, built apart because
  * the count is known only at the end; frees the entries. */
+static void buf_append(struct ct_buf *b, const struct ct_buf *from)
+{
+    uint8_t *p = ct_buf_reserve(b, from->len);
+    if (p && from->len) {
+        memcpy(p, from->data, from->len);
+        b->len += from->len;
+    }
+    b->failed |= from->failed;
+}
+
 static void append_counted(struct ct_buf *b, uint64_t count, struct ct_buf *entries)
 {
     ct_buf_uleb(b, count);
-    uint8_t *p = ct_buf_reserve(b, entries->len);
-    if (p && entries->len) {
-        memcpy(p, entries->data, entries->len);
-        b->len += entries->len;
-    }
-    b->failed |= entries->failed;
+    buf_append(b, entries);
     ct_buf_free(entries);
 }
 
@@ -323,12 +328,7 @@ void ct_record_threads(struct ct_buf *b, const struct ct_live_threads *live)
 {
     struct ct_buf entries = {0};
     unsigned count = live->count;
-    uint8_t *p = ct_buf_reserve(&entries, live->entries.len);
-    if (p && live->entries.len) {
-        memcpy(p, live->entries.data, live->entries.len);
-        entries.len += live->entries.len;
-    }
-    entries.failed |= live->entries.failed;
+    buf_append(&entries, &live->entries);
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
         if (atomic_load_explicit(&t->state, memory_order_acquire) != CT_THREAD_EXITED)
             continue;

@@ -160,6 +160,31 @@ with tempfile.TemporaryDirectory() as d:
     check("sleepers: scheduling from the kernel", '"sched":"perf"' in s.stdout, s.stdout)
     check("sleepers: switches alternate", *switches_alternate(ev))
 
+    # A program whose main thread ends by pthread_exit ends when its last
+    # thread does (glibc calls exit(0) then): the writer, a thread too, must
+    # not keep it alive. It did, for ever.
+    try:
+        r = subprocess.run([ctrace, "run", "-o", out, "--", os.path.join(progs, "lastexit")],
+                           capture_output=True, text=True, timeout=30)
+        check("lastexit: ends, status 0", r.returncode == 0, r.stderr)
+        ev, names = dump(out)
+        check("lastexit: 20 sleeps", count(ev, "block", reason="sleep") == 20,
+              count(ev, "block", reason="sleep"))
+        s = subprocess.run([ctrace, "stats", out], capture_output=True, text=True)
+        check("lastexit: the trace is complete", s.returncode == 0 and "incomplete" not in s.stdout,
+              s.stdout + s.stderr)
+        # The flight recorder's window written at exit, by the writer itself.
+        r = subprocess.run([ctrace, "run", "--flight=5s", "--flight-at-exit", "-o", out, "--",
+                            os.path.join(progs, "lastexit")], capture_output=True, text=True,
+                           timeout=30)
+        ev, names = dump(out)
+        check("lastexit --flight-at-exit: the window, 20 sleeps",
+              r.returncode == 0 and count(ev, "block", reason="sleep") == 20,
+              (r.returncode, r.stderr, count(ev, "block", reason="sleep")))
+    except subprocess.TimeoutExpired:
+        check("lastexit: ends, status 0", False, "still running after 30 s")
+        subprocess.run(["pkill", "-f", os.path.join(progs, "lastexit")])
+
     # 600 threads alive at once: the threads a traced thread creates share
     # its per-CPU rings (one perf event a CPU, not a thread), and every one
     # of them has its switches: more than the per-thread rings' cap of a

@@ -167,6 +167,9 @@ CT_INTERNAL void ct_thread_exit(struct ct_thread *t);
 /* The tracer's own threads besides the writer (at most 64 at once). */
 CT_INTERNAL void ct_tracer_thread_mark(pid_t tid, bool on);
 CT_INTERNAL bool ct_is_tracer_thread(pid_t tid);
+/* Whether a thread of the program (not the tracer's) is alive: a registered
+ * one, else one in /proc/self/task that is not a zombie. */
+CT_INTERNAL bool ct_program_alive(pid_t tracer_tid);
 /* ct_self of a thread that has exited or must never trace. */
 #define CT_THREAD_DEAD ((struct ct_thread *)1)
 

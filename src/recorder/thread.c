@@ -11,7 +11,11 @@
 #include "recorder.h"
 #include "sched.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -220,4 +224,37 @@ bool ct_is_tracer_thread(pid_t tid)
         if (atomic_load_explicit(&tracer_threads[i], memory_order_relaxed) == tid)
             return true;
     return false;
+}
+
+/* A registered thread that has not exited, first (the usual answer, without
+ * a system call); else the kernel's list, where a main thread that ended by
+ * pthread_exit waits as a zombie for the others. */
+bool ct_program_alive(pid_t tracer_tid)
+{
+    for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next)
+        if (atomic_load_explicit(&t->state, memory_order_acquire) == CT_THREAD_LIVE)
+            return true;
+    DIR *dir = opendir("/proc/self/task");
+    if (!dir)
+        return true;
+    bool alive = false;
+    for (struct dirent *d; !alive && (d = readdir(dir));) {
+        pid_t tid = (pid_t)atoi(d->d_name);
+        if (tid <= 0 || tid == tracer_tid || ct_is_tracer_thread(tid))
+            continue;
+        char path[64], stat[512];
+        snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue; /* gone meanwhile */
+        ssize_t n = read(fd, stat, sizeof stat - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        stat[n] = 0;
+        const char *state = strrchr(stat, ')'); /* "pid (comm) S ...": comm may hold spaces */
+        alive = !state || (state[1] == ' ' && state[2] != 'Z' && state[2] != 'X');
+    }
+    closedir(dir);
+    return alive;
 }

@@ -8,7 +8,8 @@
  * or generation_bytes. Closing generation G (the protocol of recorder.h):
  *
  *   1. publish G+1 (or 0 at the end of the session: threads then record
- *      nothing), membarrier, wait until no thread is inside an event;
+ *      nothing), membarrier, wait until no thread is inside an event
+ *      (barrier.c);
  *   2. take each thread's slot of G: its partly filled batch and its count
  *      of dropped events;
  *   3. read the clock (every event of G came before), write G's remaining
@@ -40,6 +41,7 @@
 #include "records.h"
 #include "recorder.h"
 #include "writer.h"
+#include "barrier.h"
 
 #define WAKE_INTERVAL_NS 10000000u
 #define BUSY_WAKE_INTERVAL_NS 1000000u
@@ -464,77 +466,6 @@ static void write_lost(pid_t tid, uint64_t count, uint64_t first, uint64_t last)
     w.gen_lost += count;
 }
 
-/* Takes a thread's slot of the closing generation, after the grace period. */
-static void take_slot(struct ct_thread *t, uint32_t **tail)
-{
-    struct ct_slot *s = &t->slot[w.gen & 1];
-    if (s->batch >= 0) {
-        struct ct_batch *b = ct_pool_batch((uint32_t)s->batch);
-        b->used = (uint32_t)(s->pos - b->mem);
-        b->next = 0;
-        **tail = (uint32_t)s->batch + 1;
-        *tail = &b->next;
-        s->batch = -1;
-        s->pos = s->end = NULL;
-    }
-}
-
-/* True when the thread t is outside the event it was in at the barrier
- * (seq was odd then): its seq has moved. */
-static bool left_event(struct ct_thread *t)
-{
-    return atomic_load_explicit(&t->seq, memory_order_acquire) != t->close_seq;
-}
-
-/* Passes over the threads that were inside an event at the barrier until
- * each has left it. Events are short: first a few microseconds of
- * spinning, for threads running on other CPUs; then sleeps of 20 us, for
- * threads preempted inside one (sched_yield would give the CPU to every
- * other runnable thread first). A thread stopped inside an event for over
- * a second (a debugger, SIGSTOP to one thread) is left alone: its slot is
- * taken at a later generation's close, written late rather than taken
- * while in use. */
-static void wait_outside_events(uint32_t **tail)
-{
-    uint64_t deadline = 0;
-    for (unsigned round = 0;; round++) {
-        unsigned waiting = 0;
-        for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
-            /* Only descriptors in use: a free one may be being claimed
-             * (and cleared) by a new thread; it was never pending. */
-            int state = atomic_load_explicit(&t->state, memory_order_acquire);
-            if ((state != CT_THREAD_LIVE && state != CT_THREAD_EXITED) || !t->close_pending)
-                continue;
-            if (left_event(t)) {
-                t->close_pending = false;
-                take_slot(t, tail);
-            } else {
-                waiting++;
-            }
-        }
-        if (!waiting)
-            return;
-        if (round < 20) {
-            for (int i = 0; i < 100; i++)
-                __builtin_ia32_pause();
-            continue;
-        }
-        uint64_t now = ct_mono_ns();
-        if (!deadline) {
-            deadline = now + 1000000000u;
-        } else if (now > deadline) {
-            for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
-                int state = atomic_load_explicit(&t->state, memory_order_acquire);
-                if (state == CT_THREAD_LIVE || state == CT_THREAD_EXITED)
-                    t->close_pending = false;
-            }
-            return;
-        }
-        struct timespec pause = {0, 20000};
-        nanosleep(&pause, NULL);
-    }
-}
-
 /* Ends the current generation; `last` ends the session: threads then
  * record nothing. Returns the clock reading of the end. */
 static struct ct_clock_pair end_generation(bool last, bool cut)
@@ -545,17 +476,7 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
         atomic_store(&ct_g.need_fence, true);
         atomic_thread_fence(memory_order_seq_cst);
     }
-    uint32_t partials = 0, *tail = &partials;
-    for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
-        int state = atomic_load_explicit(&t->state, memory_order_acquire);
-        if (state != CT_THREAD_LIVE && state != CT_THREAD_EXITED)
-            continue;
-        t->close_seq = atomic_load_explicit(&t->seq, memory_order_acquire);
-        t->close_pending = t->close_seq & 1;
-        if (!t->close_pending)
-            take_slot(t, &tail);
-    }
-    wait_outside_events(&tail);
+    uint32_t partials = ct_barrier_close(w.gen);
     /* The end is read once no thread is inside an event of this
      * generation: its times all come before it. An event of the next one
      * may begin before it; a reader puts such times on this generation's
@@ -675,12 +596,43 @@ static void run_command(void)
     pthread_mutex_unlock(&cmd_lock);
 }
 
+/* The session's last generation and the files' ends. */
+static void writer_finish(void)
+{
+    end_generation(true, false);
+    ct_sched_stop();
+    if (io_acquire()) {
+        for (int i = 0; i < CT_MAX_SINKS; i++)
+            if (w.sinks[i].fd >= 0)
+                sink_end(&w.sinks[i]);
+        atomic_store(&io_busy, 0);
+    }
+}
+
+/* A program may end by its last thread's pthread_exit, when glibc calls
+ * exit(0) for it; but the writer, a thread too, keeps the process alive.
+ * The writer looks every 100 ms once no registered thread is live, and
+ * then calls exit itself: the atexit handlers end the sessions with the
+ * writer's work done in line (ct_writer_stop, ct_writer_command). */
+static __thread bool is_writer;
+
+static void exit_if_program_ended(uint64_t now)
+{
+    static uint64_t last_look;
+    if (now - last_look < 100000000u)
+        return;
+    last_look = now;
+    if (!ct_program_alive(ct_g.tracer_tid))
+        exit(0);
+}
+
 static void *writer_main(void *arg)
 {
     (void)arg;
     ct_self = CT_THREAD_DEAD;
     ct_busy = 1;
     ct_g.tracer_tid = ct_gettid();
+    is_writer = true;
     prctl(PR_SET_NAME, "ctrace-writer", 0, 0, 0);
     uint64_t gen_start = ct_mono_ns();
     bool rings_busy = false;
@@ -707,6 +659,7 @@ static void *writer_main(void *arg)
             ct_pool_prefill(8);
         uint64_t now = ct_mono_ns();
         rings_busy = ct_sched_collect(write_cpu_batch, CT_SCHED_READ);
+        exit_if_program_ended(now);
         if (w.counter_period_ns && now - w.counter_last >= w.counter_period_ns) {
             ct_counters_sample(&w.counters);
             w.counter_last = now;
@@ -718,14 +671,7 @@ static void *writer_main(void *arg)
             gen_start = now;
         }
     }
-    end_generation(true, false);
-    ct_sched_stop();
-    if (io_acquire()) {
-        for (int i = 0; i < CT_MAX_SINKS; i++)
-            if (w.sinks[i].fd >= 0)
-                sink_end(&w.sinks[i]);
-        atomic_store(&io_busy, 0);
-    }
+    writer_finish();
     return NULL;
 }
 
@@ -775,9 +721,13 @@ int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight 
 void ct_writer_stop(void)
 {
     atomic_store(&w.stopping, true);
-    atomic_fetch_add(&w.wake_word, 1);
-    syscall(SYS_futex, &w.wake_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-    pthread_join(w.thread, NULL);
+    if (is_writer) { /* exit called by the writer: the program has ended */
+        writer_finish();
+    } else {
+        atomic_fetch_add(&w.wake_word, 1);
+        syscall(SYS_futex, &w.wake_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        pthread_join(w.thread, NULL);
+    }
     w.running = false;
     w.flight = NULL;
     uint32_t gen = w.gen + 1 ? w.gen + 1 : 1;
@@ -793,6 +743,11 @@ void ct_writer_command(int op, int sink, int fd, struct ctrace_flight *flight)
     cmd.fd = fd;
     cmd.flight = flight;
     atomic_store(&cmd.op, op);
+    if (is_writer) { /* in exit, called by the writer */
+        pthread_mutex_unlock(&cmd_lock);
+        run_command();
+        return;
+    }
     atomic_fetch_add(&w.wake_word, 1);
     syscall(SYS_futex, &w.wake_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     while (cmd.done < target)

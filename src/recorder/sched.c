@@ -144,7 +144,11 @@ static bool open_cover(void)
     long opened = 0;
     for (int cpu = 0; cpu < conf; cpu++) {
         rings[cpu].fd = -1;
-        opened += ct_perf_open(&rings[cpu], 0, cpu, CPU_RING_PAGES) == 0;
+        /* A smaller ring where the locked-memory limit refuses the large
+         * one (perf_event_mlock_kb per CPU for the user, then RLIMIT_MEMLOCK:
+         * many traced processes at once share it). */
+        opened += ct_perf_open(&rings[cpu], 0, cpu, CPU_RING_PAGES) == 0 ||
+                  ct_perf_open(&rings[cpu], 0, cpu, CPU_RING_PAGES / 8) == 0;
     }
     if (opened < online) { /* a CPU without a ring would lose its switches */
         for (int cpu = 0; cpu < conf; cpu++)

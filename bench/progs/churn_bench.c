@@ -5,10 +5,12 @@
 
 static void *work(void *arg)
 {
-    volatile unsigned long sink = 0;
-    for (unsigned long i = 0; i < 2000; i++)
-        sink += i * (unsigned long)arg;
-    return NULL;
+    unsigned long sum = 0;
+    for (unsigned long i = 0; i < 2000; i++) {
+        sum += i * (unsigned long)arg;
+        __asm__ volatile("" : "+r"(sum)); /* a loop, not its closed form */
+    }
+    return (void *)sum;
 }
 
 int main(int argc, char **argv)

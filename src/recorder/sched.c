@@ -569,8 +569,10 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how)
 {
     bool busy = false;
     bool flush = how != CT_SCHED_READ;
-    uint64_t now = ct_mono_ns();
     int count = atomic_load_explicit(&cpu_ring_count, memory_order_acquire);
+    if (!count && !atomic_load(&enabled))
+        return false; /* --sched=off: no walk of the registry every wake */
+    uint64_t now = ct_mono_ns();
     uint64_t cutoff = how == CT_SCHED_LAST || !count ? UINT64_MAX : now - HOLD_NS;
     if (count)
         read_cpu_rings(count, cutoff, flush, &busy);

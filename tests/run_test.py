@@ -118,6 +118,17 @@ with tempfile.TemporaryDirectory() as d:
           count(ev, "wake", reason="cond"))
     check("pingpong blocks paired", blocks_paired(ev))
     check("pingpong switches alternate (two CPUs' rings merged)", *switches_alternate(ev))
+    # The same across many generation boundaries: a thread's last switches
+    # wait for the next generation when another CPU's ring may hold earlier
+    # ones, never written out of order.
+    r = subprocess.run([ctrace, "run", "-o", out, "--", os.path.join(progs, "condvar_pingpong")],
+                       capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, CTRACE_GENERATION_MS="2"))
+    ev, names = dump(out)
+    s = subprocess.run([ctrace, "stats", "--json", out], capture_output=True, text=True)
+    gens = json.loads(s.stdout).get("generations", 0) if s.returncode == 0 else 0
+    check("pingpong in 2 ms generations: several", r.returncode == 0 and gens >= 3, gens)
+    check("pingpong in 2 ms generations: switches alternate", *switches_alternate(ev))
     creates = [e for e in ev if e["kind"] == "thread_create"]
     starts = [e for e in ev if e["kind"] == "thread_start"]
     check("pingpong one thread created", len(creates) == 1 and len(starts) == 1)

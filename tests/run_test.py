@@ -171,6 +171,21 @@ with tempfile.TemporaryDirectory() as d:
     check("sleepers: scheduling from the kernel", '"sched":"perf"' in s.stdout, s.stdout)
     check("sleepers: switches alternate", *switches_alternate(ev))
 
+    # A program that closes every descriptor at its start, as a daemon does,
+    # and then opens its own file: the trace's descriptor is not closed, nor
+    # given to the program's file (the writer wrote the trace into it).
+    for how in ("close", "range", "from"):
+        data = os.path.join(d, "closer.data")
+        r = run("closer", out, how, data)
+        check(f"closer {how}: the program's file is its own", r.returncode == 0,
+              r.stdout + r.stderr)
+        ev, names = dump(out)
+        s = subprocess.run([ctrace, "stats", out], capture_output=True, text=True)
+        check(f"closer {how}: the trace is complete, with the sleeps after the closes",
+              "incomplete" not in s.stdout + s.stderr and
+              count(ev, "block", reason="sleep") >= 5, (count(ev, "block", reason="sleep"),
+                                                        s.stderr))
+
     # A program whose main thread ends by pthread_exit ends when its last
     # thread does (glibc calls exit(0) then): the writer, a thread too, must
     # not keep it alive. It did, for ever.

@@ -36,14 +36,15 @@ int ct_perf_open(struct ct_perf_ring *ring, pid_t tid, int cpu, unsigned pages)
     attr.use_clockid = 1;
     attr.clockid = CLOCK_MONOTONIC;
     attr.inherit = attr.inherit_thread = cpu >= 0;
-    int fd = (int)syscall(SYS_perf_event_open, &attr, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+    int fd = ct_own_fd((int)syscall(SYS_perf_event_open, &attr, tid, cpu, -1,
+                                     PERF_FLAG_FD_CLOEXEC));
     if (fd < 0)
         return -1;
     long page = sysconf(_SC_PAGESIZE);
     size_t size = (size_t)page * (pages + 1);
     void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (base == MAP_FAILED) {
-        close(fd);
+        ct_own_fd_close(fd);
         return -1;
     }
     ring->base = base;
@@ -60,7 +61,7 @@ void ct_perf_close(struct ct_perf_ring *ring)
     if (ring->base)
         munmap(ring->base, ring->size);
     if (ring->fd >= 0)
-        close(ring->fd);
+        ct_own_fd_close(ring->fd);
     ring->base = NULL;
     ring->fd = -1;
 }

@@ -182,7 +182,7 @@ static void start(void)
             setenv("CTRACE_FOLLOWED", "1", 1);
         return;
     }
-    pre.fd = open_output();
+    pre.fd = ct_own_fd(open_output()); /* no close of the program's takes it */
     if (pre.fd < 0) {
         char msg[4400];
         int n = snprintf(msg, sizeof msg, "ctrace: cannot write the trace of process %d: %s\n",
@@ -196,7 +196,7 @@ static void start(void)
      * one creates share its per-CPU rings of context switches. */
     ct_sched_inherit(true);
     if (ctrace_start_config(pre.fd, &pre.config) != 0) {
-        close(pre.fd);
+        ct_own_fd_close(pre.fd);
         pre.fd = -1;
     }
     /* The main thread registers now, so that its scheduling is followed
@@ -228,7 +228,7 @@ void ct_preload_start_child(void)
     if (!pre.follow || pre.output[0] == 0)
         return;
     if (pre.fd >= 0)
-        close(pre.fd); /* the parent's trace */
+        ct_own_fd_close(pre.fd); /* the parent's trace */
     pre.followed = true;
     start();
 }
@@ -259,7 +259,7 @@ void ct_preload_exec_failed(void)
     if ((pre.fd < 0 && !pre.flight) || CTRACE_ON_())
         return;
     if (pre.fd >= 0)
-        close(pre.fd);
+        ct_own_fd_close(pre.fd);
     pre.followed = true;
     start();
 }

@@ -154,8 +154,14 @@ void ct_fd_forget(int fd)
 /* Forgotten after the call, not before: a slow call racing the close
  * could otherwise class the closing descriptor again. A number reused at
  * once by another thread loses a true entry, which is found again. */
+/* The tracer's own descriptors (the trace, the perf rings) are not the
+ * program's to close: EBADF, as for a descriptor it never had. */
 CT_EXPORT int close(int fd)
 {
+    if (ct_own_fd_is(fd)) {
+        errno = EBADF;
+        return -1;
+    }
     int rc = REAL(close)(fd);
     ct_fd_forget(fd);
     return rc;
@@ -206,9 +212,22 @@ static void forget_range(unsigned first, unsigned last)
         ct_fd_forget((int)fd);
 }
 
+/* The range in pieces, around the tracer's own descriptors. */
 CT_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
-    int rc = REAL(close_range)(first, last, flags);
+    int rc = 0;
+    for (unsigned from = first; rc == 0 && from <= last;) {
+        int own = ct_own_fd_next(from, last);
+        if (own < 0) {
+            rc = REAL(close_range)(from, last, flags);
+            break;
+        }
+        if ((unsigned)own > from)
+            rc = REAL(close_range)(from, (unsigned)own - 1, flags);
+        if ((unsigned)own == last)
+            break;
+        from = (unsigned)own + 1;
+    }
     if (rc == 0 && !(flags & CLOSE_RANGE_CLOEXEC))
         forget_range(first, last);
     return rc;
@@ -216,7 +235,12 @@ CT_EXPORT int close_range(unsigned first, unsigned last, int flags)
 
 CT_EXPORT void closefrom(int first)
 {
-    REAL(closefrom)(first);
+    unsigned from = first < 0 ? 0 : (unsigned)first;
+    for (int own; (own = ct_own_fd_next(from, ~0u)) >= 0; from = (unsigned)own + 1)
+        if ((unsigned)own > from && REAL(close_range)(from, (unsigned)own - 1, 0) != 0)
+            for (unsigned fd = from; fd < (unsigned)own; fd++)
+                syscall(SYS_close, fd); /* a kernel without close_range */
+    REAL(closefrom)((int)from);
     forget_range(first < 0 ? 0 : (unsigned)first, FD_CACHE - 1);
 }
 

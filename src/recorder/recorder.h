@@ -162,6 +162,15 @@ CT_INTERNAL void ct_thread_free(struct ct_thread *t);
 /* In a forked child: the free stack again, from the descriptors' states. */
 CT_INTERNAL void ct_thread_free_rebuild(void);
 CT_INTERNAL pid_t ct_gettid(void);
+
+/* The tracer's own descriptors (own_fds.c): ct_own_fd moves fd above the
+ * numbers a program uses first and marks it (returns the new number; fd
+ * itself where it cannot be moved); the preload's closes leave marked ones
+ * open. ct_own_fd_next: the first marked one in [first, last], or -1. */
+CT_INTERNAL int ct_own_fd(int fd);
+CT_INTERNAL bool ct_own_fd_is(int fd);
+CT_INTERNAL int ct_own_fd_close(int fd);
+CT_INTERNAL int ct_own_fd_next(unsigned first, unsigned last);
 /* Flushes an exiting thread's batch (api.c); called by its key destructor. */
 CT_INTERNAL void ct_thread_exit(struct ct_thread *t);
 /* The tracer's own threads besides the writer (at most 64 at once). */

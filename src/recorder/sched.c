@@ -71,10 +71,16 @@ static int proc_open(pid_t tid, const char *file)
     return (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 }
 
+/* A thread's schedstat files stay open: the tracer's own. */
+static int proc_keep(pid_t tid, const char *file)
+{
+    return ct_own_fd(proc_open(tid, file));
+}
+
 static void proc_close(int *fd)
 {
     if (*fd >= 0)
-        syscall(SYS_close, *fd);
+        ct_own_fd_close(*fd);
     *fd = -1;
 }
 
@@ -211,13 +217,13 @@ static int ring_limit(void)
 /* The schedstat fallback: the thread's two files and its totals now. */
 static void schedstat_start(struct ct_thread *t)
 {
-    t->schedstat_fd = proc_open(t->tid, "schedstat");
+    t->schedstat_fd = proc_keep(t->tid, "schedstat");
     if (t->schedstat_fd < 0 ||
         !read_schedstat(t->schedstat_fd, &t->ss_run_ns, &t->ss_wait_ns, &t->ss_slices)) {
         proc_close(&t->schedstat_fd);
         return;
     }
-    t->stat_fd = proc_open(t->tid, "stat");
+    t->stat_fd = proc_keep(t->tid, "stat");
     t->ss_read_ns = 0;
 }
 

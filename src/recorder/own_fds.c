@@ -1,0 +1,75 @@
+/*
+ * own_fds.c - the descriptors the tracer keeps open inside the program:
+ * the trace file, the perf rings, the schedstat files. A daemon closes
+ * every descriptor at its start and then opens its own files: the trace's
+ * number went to the program's first file, and the writer wrote the trace
+ * into it. So they are moved above the numbers a program uses first (half
+ * the descriptor limit, at most 1024) and marked; the preload's close,
+ * close_range and closefrom leave the marked ones open (close says EBADF,
+ * as for a descriptor the program never had). The recorder closes them
+ * with ct_own_fd_close.
+ */
+#include "recorder.h"
+
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define OWN_MAX 65536 /* descriptors above are not protected */
+
+static _Atomic uint64_t own[OWN_MAX / 64];
+
+static int high_base(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 2048)
+        return 1024;
+    return (int)(rl.rlim_cur / 2);
+}
+
+int ct_own_fd(int fd)
+{
+    if (fd < 0)
+        return fd;
+    int base = high_base();
+    if (fd < base) {
+        int moved = fcntl(fd, F_DUPFD_CLOEXEC, base);
+        if (moved >= 0) {
+            syscall(SYS_close, fd);
+            fd = moved;
+        }
+    }
+    if (fd < OWN_MAX)
+        atomic_fetch_or(&own[fd / 64], (uint64_t)1 << (fd % 64));
+    return fd;
+}
+
+bool ct_own_fd_is(int fd)
+{
+    return fd >= 0 && fd < OWN_MAX &&
+           (atomic_load_explicit(&own[fd / 64], memory_order_relaxed) >> (fd % 64) & 1);
+}
+
+int ct_own_fd_close(int fd)
+{
+    if (fd >= 0 && fd < OWN_MAX)
+        atomic_fetch_and(&own[fd / 64], ~((uint64_t)1 << (fd % 64)));
+    return (int)syscall(SYS_close, fd);
+}
+
+int ct_own_fd_next(unsigned first, unsigned last)
+{
+    for (unsigned fd = first; fd <= last && fd < OWN_MAX;) {
+        uint64_t word = atomic_load_explicit(&own[fd / 64], memory_order_relaxed) >> (fd % 64);
+        if (word)
+            return fd + (unsigned)__builtin_ctzll(word) <= last
+                       ? (int)(fd + (unsigned)__builtin_ctzll(word))
+                       : -1;
+        fd = (fd / 64 + 1) * 64;
+    }
+    return -1;
+}

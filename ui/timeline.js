@@ -309,7 +309,13 @@ export class Timeline {
     for (const row of this.rows) {
       if (row.kind === "task" && y >= row.y && y < row.y + row.h) {
         const lane = (this.data.tasks || []).find((x) => x.row === row.row);
-        const it = lane && lane.items.find((b) => b[0] - slack <= t && t <= b[1] + slack);
+        const items = lane ? lane.items : [];
+        // The bar drawn on top (the last) that holds the point, else one
+        // within a pixel: tasks of a row may overlap.
+        let it = null;
+        for (let i = items.length - 1; i >= 0 && !it; i--)
+          if (items[i][0] <= t && t <= items[i][1]) it = items[i];
+        it = it || items.find((b) => b[0] - slack <= t && t <= b[1] + slack);
         return it ? { row, item: it, kind: "task" } : null;
       }
       if (row.kind !== "thread") continue;

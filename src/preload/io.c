@@ -153,8 +153,8 @@ void ct_fd_forget(int fd)
 
 /* Forgotten after the call, not before: a slow call racing the close
  * could otherwise class the closing descriptor again. A number reused at
- * once by another thread loses a true entry, which is found again. */
-/* The tracer's own descriptors (the trace, the perf rings) are not the
+ * once by another thread loses a true entry, which is found again. The
+ * tracer's own descriptors (the trace, the perf rings) are not the
  * program's to close: EBADF, as for a descriptor it never had. */
 CT_EXPORT int close(int fd)
 {

@@ -36,6 +36,8 @@ struct ct_process_info {
     char host[256];
 };
 
+/* Reads a small /proc file whole into out; returns its length, or 0. */
+size_t ct_read_small_file(const char *path, char *out, size_t cap);
 void ct_process_info_read(struct ct_process_info *info);
 void ct_process_info_free(struct ct_process_info *info);
 void ct_record_process(struct ct_buf *b, const struct ct_process_info *info);

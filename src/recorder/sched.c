@@ -402,9 +402,9 @@ static void index_threads(void)
  * switches (it was created out of the preload's sight). */
 static void claim(pid_t tid, const struct raw_switch *r)
 {
-    struct ct_thread *t = lookup(tid);
     if (tid == ct_g.tracer_tid)
         return; /* the writer, created after the rings */
+    struct ct_thread *t = lookup(tid);
     if (t) {
         if (__atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) < 0 && r->mono_ns >= t->sched_from_ns) {
             struct raw_switch *to = append(t);
@@ -470,7 +470,7 @@ static void sort_switches(struct ct_thread *t)
         return;
     struct raw_switch *tmp = malloc(n * sizeof *tmp);
     if (!tmp)
-        return; /* written unsorted: the reader orders a thread's times */
+        return; /* unsorted: encode clamps a time that goes back to the one before */
     for (size_t width = 1; width < n; width *= 2) {
         for (size_t lo = 0; lo < n; lo += 2 * width) {
             size_t mid = lo + width < n ? lo + width : n;

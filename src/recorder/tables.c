@@ -81,8 +81,7 @@ static void append_counted(struct ct_buf *b, uint64_t count, struct ct_buf *entr
     ct_buf_free(entries);
 }
 
-/* Reads a small /proc file whole; returns its length, or 0. */
-static size_t read_small_file(const char *path, char *out, size_t cap)
+size_t ct_read_small_file(const char *path, char *out, size_t cap)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -101,7 +100,7 @@ static size_t read_small_file(const char *path, char *out, size_t cap)
 void ct_process_info_read(struct ct_process_info *info)
 {
     char buf[65536];
-    size_t len = read_small_file("/proc/self/cmdline", buf, sizeof buf);
+    size_t len = ct_read_small_file("/proc/self/cmdline", buf, sizeof buf);
     info->cmdline = malloc(len ? len : 1);
     if (info->cmdline) {
         memcpy(info->cmdline, buf, len);
@@ -255,7 +254,7 @@ static bool read_comm(pid_t tid, char name[16])
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
-    size_t n = read_small_file(path, name, 15);
+    size_t n = ct_read_small_file(path, name, 15);
     if (n == 0)
         return false;
     if (name[n - 1] == '\n')

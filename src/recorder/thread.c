@@ -9,10 +9,10 @@
  * written (writer.c). The list only grows, by a compare-and-swap on its head.
  */
 #include "recorder.h"
+#include "records.h"
 #include "sched.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,13 +244,9 @@ bool ct_program_alive(pid_t tracer_tid)
             continue;
         char path[64], stat[512];
         snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
+        size_t n = ct_read_small_file(path, stat, sizeof stat - 1);
+        if (n == 0)
             continue; /* gone meanwhile */
-        ssize_t n = read(fd, stat, sizeof stat - 1);
-        close(fd);
-        if (n <= 0)
-            continue;
         stat[n] = 0;
         const char *state = strrchr(stat, ')'); /* "pid (comm) S ...": comm may hold spaces */
         alive = !state || (state[1] == ' ' && state[2] != 'Z' && state[2] != 'X');

@@ -7,7 +7,8 @@ lttng-tools, liblttng-ust-dev: `scripts/deps.sh --bench`), each workload
 also runs under LTTng-UST's pthread wrapper (LD_PRELOAD, every userspace
 event enabled in a session of this run's), in the same rotation, and under
 `ctrace run --sched=off` (no context switches: nearer what LTTng records).
-A table in Markdown."""
+A table in Markdown. BENCH_ROWS=WORD,WORD... runs only the workloads whose
+names hold one of the words, and none of the other measurements."""
 import os
 import random
 import statistics
@@ -59,7 +60,12 @@ def events_of(trace):
         return 0, 0
 
 
+only = [w for w in os.environ.get("BENCH_ROWS", "").split(",") if w]
+
+
 def row(name, cmd, trace):
+    if only and not any(w in name for w in only):
+        return
     plain_wall, plain_cpu, traced_wall, traced_cpu, lt_wall, lt_cpu = [], [], [], [], [], []
     ns_wall = []
     for _ in range(runs):
@@ -183,9 +189,10 @@ with tempfile.TemporaryDirectory() as d:
     row("pigz -p 2, 50 MB", ["pigz", "-p", "2", "-c", data], trace)
     row("sort --parallel=2 -S 64M, 1M lines",
         ["sort", "--parallel=2", "-S", "64M", lines], trace)
-    uncontended(trace)
-    switch_cost()
-    symbols_cost("sort", ["sort", "--parallel=2", "-S", "64M", lines], trace)
+    if not only:
+        uncontended(trace)
+        switch_cost()
+        symbols_cost("sort", ["sort", "--parallel=2", "-S", "64M", lines], trace)
     if lttng:
         subprocess.run(["lttng", "destroy", "ctrace-bench"], capture_output=True)
         print("\nLTTng: the same workloads with LD_PRELOAD=liblttng-ust-pthread-wrapper.so.1 "

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 
 #include "preload.h"
@@ -28,13 +29,18 @@ struct start_record {
     pid_t creator;
     uint64_t create_id;
     unsigned cover; /* the creator's per-CPU rings follow the new thread */
+    size_t stack_size;
+    char name[16]; /* the creator's, which the kernel copies to the thread */
 };
 
 static _Atomic uint64_t next_create_id = 1;
 
 static void *thread_trampoline(void *p)
 {
-    struct start_record r = *(struct start_record *)p;
+    struct start_record *given = p;
+    if (given->stack_size) /* before the copy: r's address must not escape, */
+        ct_thread_origin(given->name, given->stack_size); /* or no tail call */
+    struct start_record r = *given;
     free(p);
     ct_sched_covered(r.cover);
     if (ct_tracing_here())
@@ -64,6 +70,22 @@ static void *own_trampoline(void *p)
     return result;
 }
 
+/* The size of the stack a thread made with ATTR gets; 0 when unknown. */
+static size_t stack_size_of(const pthread_attr_t *attr)
+{
+    pthread_attr_t fallback;
+    size_t size = 0;
+    if (!attr) {
+        if (pthread_getattr_default_np(&fallback) != 0)
+            return 0;
+        pthread_attr_getstacksize(&fallback, &size);
+        pthread_attr_destroy(&fallback);
+        return size;
+    }
+    pthread_attr_getstacksize(attr, &size);
+    return size;
+}
+
 CT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
                              void *(*start)(void *), void *arg)
 {
@@ -83,8 +105,13 @@ CT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
     CT_RECORD(r = malloc(sizeof *r));
     if (!r)
         return REAL(pthread_create)(thread, attr, start, arg);
-    *r = (struct start_record){start, arg, ct_gettid(), atomic_fetch_add(&next_create_id, 1),
-                               ct_sched_cover_token()};
+    struct ct_thread *self = ct_self;
+    bool known = (uintptr_t)self > (uintptr_t)CT_THREAD_DEAD; /* registered: its tid, name */
+    *r = (struct start_record){start, arg, known ? self->tid : ct_gettid(),
+                               atomic_fetch_add(&next_create_id, 1), ct_sched_cover_token(),
+                               known ? stack_size_of(attr) : 0, ""};
+    if (known)
+        memcpy(r->name, self->name, sizeof r->name);
     CT_RECORD(ct_ev_thread_create(r->create_id, (uintptr_t)start));
     int rc = REAL(pthread_create)(thread, attr, thread_trampoline, r);
     if (rc != 0)

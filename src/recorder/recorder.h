@@ -156,6 +156,9 @@ CT_INTERNAL extern __thread struct ct_thread *ct_self
  * it is the tracer's own, it has exited, or it is inside the recorder. */
 CT_INTERNAL extern __thread unsigned ct_busy __attribute__((tls_model("initial-exec")));
 CT_INTERNAL struct ct_thread *ct_thread_register(void);
+/* Before this thread's first event: its creator's name, which the kernel
+ * copied to it, and its stack's size, 0 when unknown. */
+CT_INTERNAL void ct_thread_origin(const char name[16], size_t stack_size);
 CT_INTERNAL struct ct_thread *ct_thread_first(void);
 /* Gives a descriptor back (FREE), for a later thread to claim. */
 CT_INTERNAL void ct_thread_free(struct ct_thread *t);

@@ -33,7 +33,14 @@ static _Atomic(struct ct_thread *) all_threads;
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
-
+/* What the creator of this thread knew (ct_thread_origin): set in a thread
+ * made by the preload's pthread_create before its first event, so that its
+ * registration need not ask the kernel. */
+static __thread struct {
+    bool set;
+    char name[16];
+    size_t stack_size;
+} origin __attribute__((tls_model("initial-exec")));
 
 pid_t ct_gettid(void)
 {
@@ -141,14 +148,34 @@ static struct ct_thread *map_descriptors(void)
 
 extern void *__libc_stack_end; /* glibc: near the top of the main stack */
 
+void ct_thread_origin(const char name[16], size_t stack_size)
+{
+    memcpy(origin.name, name, sizeof origin.name);
+    origin.name[sizeof origin.name - 1] = 0;
+    origin.stack_size = stack_size;
+    origin.set = true;
+}
+
 /* The bounds of this thread's stack; both 0 when unknown (no stacks then).
- * The main thread's top is __libc_stack_end, which glibc sets at start-up,
- * and its bottom is the stack limit below it: pthread_getattr_np would read
- * all of /proc/self/maps for it (a millisecond with many libraries). */
+ * A thread whose creator gave its stack's size (ct_thread_origin) is not
+ * the main one, and glibc put its descriptor (pthread_self) at the top of
+ * that stack, above the frames and in the same mapping, its own stack or
+ * the program's: that is a top without a system call. pthread_getattr_np
+ * costs two (sched_getaffinity, and a malloc's worth) for what glibc
+ * already knows. The main thread's top is __libc_stack_end, which glibc
+ * sets at start-up, and its bottom is the stack limit below it:
+ * pthread_getattr_np would read all of /proc/self/maps for it (a
+ * millisecond with many libraries). */
 static void stack_bounds(struct ct_thread *t)
 {
+    if (origin.set && origin.stack_size) {
+        uintptr_t top = (uintptr_t)pthread_self();
+        t->stack_hi = top;
+        t->stack_lo = top > origin.stack_size ? top - origin.stack_size : 0;
+        return;
+    }
     struct rlimit rl;
-    if (t->tid == getpid() && __libc_stack_end && getrlimit(RLIMIT_STACK, &rl) == 0) {
+    if (!origin.set && t->tid == getpid() && __libc_stack_end && getrlimit(RLIMIT_STACK, &rl) == 0) {
         uintptr_t top = (uintptr_t)__libc_stack_end;
         uintptr_t size = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > top ? 8u << 20 : rl.rlim_cur;
         t->stack_hi = top;
@@ -194,7 +221,12 @@ struct ct_thread *ct_thread_register(void)
     t->slot[0].batch = t->slot[1].batch = -1;
     t->tid = ct_gettid();
     stack_bounds(t);
-    prctl(PR_GET_NAME, t->name, 0, 0, 0);
+    /* A new thread's name is its creator's at the clone. */
+    if (origin.set)
+        memcpy(t->name, origin.name, sizeof t->name);
+    else
+        prctl(PR_GET_NAME, t->name, 0, 0, 0);
+    origin.set = false;
     ct_sched_thread_start(t);
     pthread_setspecific(exit_key, t);
     /* Only now may the writer look at the slots. */

@@ -362,7 +362,34 @@ static void write_counters(void)
 
 static void write_lost(pid_t tid, uint64_t count, uint64_t first, uint64_t last);
 
-/* Writes one thread's context switches of this generation (sched.c). */
+/* The context-switch batches of one collection, whole records one after
+ * another, written together: a program whose threads come and go leaves a
+ * short batch per thread, and one writev each cost the writer's CPU, which
+ * on a small machine is the program's, more than the switches themselves. */
+static struct ct_buf cpu_out;
+
+static void flush_cpu_out(void)
+{
+    if (cpu_out.len == 0)
+        return;
+    if (io_acquire()) {
+        for (size_t at = 0; w.flight && at < cpu_out.len;) {
+            size_t len = CT_RECORD_HEADER_SIZE + ct_get_u32(cpu_out.data + at + 4);
+            struct iovec record = {cpu_out.data + at, len};
+            ct_flight_append(w.flight, &record, 1);
+            at += len;
+        }
+        struct iovec all = {cpu_out.data, cpu_out.len};
+        for (int i = 0; i < CT_MAX_SINKS; i++)
+            if (w.sinks[i].fd >= 0)
+                write_all(&w.sinks[i], &all, 1);
+        atomic_store(&io_busy, 0);
+    }
+    ct_buf_reset(&cpu_out);
+}
+
+/* Takes one thread's context switches of this generation (sched.c), for
+ * flush_cpu_out; written at once when there is no memory for them. */
 static void write_cpu_batch(pid_t tid, uint64_t base_ts, const uint8_t *events, size_t len,
                             uint64_t lost)
 {
@@ -371,11 +398,26 @@ static void write_cpu_batch(pid_t tid, uint64_t base_ts, const uint8_t *events, 
         uint8_t *p = ct_put_uleb(head, (uint64_t)tid);
         p = ct_put_uleb(p, base_ts);
         struct iovec parts[2] = {{head, (size_t)(p - head)}, {(void *)events, len}};
-        write_record(CT_REC_BATCH, parts, 2);
+        size_t size = CT_RECORD_HEADER_SIZE + (size_t)(p - head) + len;
+        uint8_t *at = ct_buf_reserve(&cpu_out, size);
+        if (at) {
+            ct_record_header(at, CT_REC_BATCH, parts, 2);
+            memcpy(at + CT_RECORD_HEADER_SIZE, head, (size_t)(p - head));
+            memcpy(at + CT_RECORD_HEADER_SIZE + (p - head), events, len);
+            cpu_out.len += size;
+            w.gen_bytes += size;
+            if (cpu_out.len >= (256u << 10))
+                flush_cpu_out();
+        } else {
+            flush_cpu_out();
+            write_record(CT_REC_BATCH, parts, 2);
+        }
         w.gen_batches++;
     }
-    if (lost)
+    if (lost) {
+        flush_cpu_out(); /* in order */
         write_lost(tid, lost, base_ts, base_ts);
+    }
 }
 
 /* Writes the full batches of the current generation; keeps later ones. */
@@ -496,6 +538,7 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
                               w.ns_per_unit_q32);
     ct_sched_set_clock(w.gen_base.units, w.gen_base.mono_ns, w.prev_rate);
     ct_sched_collect(write_cpu_batch, last ? CT_SCHED_LAST : CT_SCHED_FLUSH);
+    flush_cpu_out();
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
         int state = atomic_load_explicit(&t->state, memory_order_acquire);
         if (state != CT_THREAD_LIVE && state != CT_THREAD_EXITED)
@@ -659,6 +702,7 @@ static void *writer_main(void *arg)
             ct_pool_prefill(8);
         uint64_t now = ct_mono_ns();
         rings_busy = ct_sched_collect(write_cpu_batch, CT_SCHED_READ);
+        flush_cpu_out();
         exit_if_program_ended(now);
         if (w.counter_period_ns && now - w.counter_last >= w.counter_period_ns) {
             ct_counters_sample(&w.counters);

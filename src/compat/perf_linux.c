@@ -75,39 +75,103 @@ static void ring_copy(const struct ct_perf_ring *ring, uint64_t at, void *out, s
     memcpy((uint8_t *)out + first, ring->data, n - first);
 }
 
-unsigned ct_perf_read(struct ct_perf_ring *ring, ct_perf_switch_fn *fn, void *arg)
+/* One ring's next record, parsed (a cursor of ct_perf_read_merged). */
+struct cursor {
+    struct ct_perf_ring *ring;
+    uint64_t tail, head;
+    uint64_t time;
+    uint32_t tid, cpu;
+    int state;
+};
+
+/* Moves c to its ring's next switch, counting the losses on the way;
+ * false at the ring's end (or at a record that cannot be, which ends it
+ * too, never looping on it). Records are whole multiples of 8 bytes in a
+ * ring of a power of two pages: a header never wraps, a record may, and
+ * is read in place unless it does. */
+static bool cursor_next(struct cursor *c, unsigned *lost)
 {
-    struct perf_event_mmap_page *meta = ring->base;
-    uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
-    uint64_t tail = meta->data_tail;
-    unsigned lost = 0;
-    ring->filled = (size_t)(head - tail);
-    while (tail < head) {
+    struct ct_perf_ring *ring = c->ring;
+    while (c->tail < c->head) {
+        size_t off = (size_t)c->tail & (ring->data_size - 1);
         struct perf_event_header h;
-        ring_copy(ring, tail, &h, sizeof h);
-        if (h.size < sizeof h || h.size > ring->data_size)
-            break; /* cannot happen; never loop on it */
-        uint8_t rec[256];
-        size_t n = h.size < sizeof rec ? h.size : sizeof rec;
-        ring_copy(ring, tail, rec, n);
+        memcpy(&h, ring->data + off, sizeof h);
+        if (h.size < sizeof h || h.size > ring->data_size || (h.size & 7)) {
+            c->head = c->tail;
+            return false;
+        }
+        uint8_t copy[256];
+        size_t n = h.size;
+        const uint8_t *rec = ring->data + off;
+        if (off + n > ring->data_size) {
+            n = n < sizeof copy ? n : sizeof copy;
+            ring_copy(ring, c->tail, copy, n);
+            rec = copy;
+        }
+        c->tail += h.size;
         if (h.type == PERF_RECORD_SWITCH && n >= sizeof h + 24) {
             /* sample_id: pid, tid (u32 each), time (u64), cpu, res (u32 each) */
-            uint64_t time;
-            uint32_t cpu, tid;
-            memcpy(&tid, rec + sizeof h + 4, 4);
-            memcpy(&time, rec + sizeof h + 8, 8);
-            memcpy(&cpu, rec + sizeof h + 16, 4);
-            int state = !(h.misc & PERF_RECORD_MISC_SWITCH_OUT) ? CT_CPU_ON
-                        : (h.misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT) ? CT_CPU_PREEMPTED
-                                                                         : CT_CPU_OFF;
-            fn(arg, (pid_t)tid, time, state, cpu);
-        } else if (h.type == PERF_RECORD_LOST && n >= sizeof h + 16) {
+            memcpy(&c->tid, rec + sizeof h + 4, 4);
+            memcpy(&c->time, rec + sizeof h + 8, 8);
+            memcpy(&c->cpu, rec + sizeof h + 16, 4);
+            c->state = !(h.misc & PERF_RECORD_MISC_SWITCH_OUT) ? CT_CPU_ON
+                       : (h.misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT) ? CT_CPU_PREEMPTED
+                                                                        : CT_CPU_OFF;
+            return true;
+        }
+        if (h.type == PERF_RECORD_LOST && n >= sizeof h + 16) {
             uint64_t count;
             memcpy(&count, rec + sizeof h + 8, 8);
-            lost += (unsigned)count;
+            *lost += (unsigned)count;
         }
-        tail += h.size;
     }
-    __atomic_store_n(&meta->data_tail, tail, __ATOMIC_RELEASE);
+    return false;
+}
+
+/* Up to this many rings are merged at once; more are merged in groups. */
+#define MERGE_MAX 64
+
+unsigned ct_perf_read_merged(struct ct_perf_ring *rings, int count, ct_perf_switch_fn *fn,
+                             void *arg)
+{
+    unsigned lost = 0;
+    for (int first = 0; first < count; first += MERGE_MAX) {
+        struct cursor at[MERGE_MAX];
+        int n = 0;
+        for (int i = first; i < count && i < first + MERGE_MAX; i++) {
+            struct ct_perf_ring *ring = &rings[i];
+            if (ring->fd < 0 || !ring->base)
+                continue;
+            struct perf_event_mmap_page *meta = ring->base;
+            at[n] = (struct cursor){.ring = ring,
+                                    .head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE),
+                                    .tail = meta->data_tail};
+            ring->filled = (size_t)(at[n].head - at[n].tail);
+            if (cursor_next(&at[n], &lost))
+                n++;
+            else
+                __atomic_store_n(&meta->data_tail, at[n].tail, __ATOMIC_RELEASE);
+        }
+        /* The oldest of the rings' next switches, until all are read: each
+         * ring is in time order, and so is what fn sees. */
+        while (n > 0) {
+            int min = 0;
+            for (int i = 1; i < n; i++)
+                if (at[i].time < at[min].time)
+                    min = i;
+            struct cursor *c = &at[min];
+            fn(arg, (pid_t)c->tid, c->time, c->state, c->cpu);
+            if (!cursor_next(c, &lost)) {
+                struct perf_event_mmap_page *meta = c->ring->base;
+                __atomic_store_n(&meta->data_tail, c->tail, __ATOMIC_RELEASE);
+                at[min] = at[--n];
+            }
+        }
+    }
     return lost;
+}
+
+unsigned ct_perf_read(struct ct_perf_ring *ring, ct_perf_switch_fn *fn, void *arg)
+{
+    return ct_perf_read_merged(ring, 1, fn, arg);
 }

@@ -145,6 +145,8 @@ struct ct_thread {
     uint64_t sched_from_ns;
     void *cpu_events; /* switches read from the ring, until written */
     size_t cpu_len, cpu_cap;
+    uint64_t cpu_last_ns; /* the latest time in cpu_events */
+    bool cpu_unsorted;    /* and one came after a later one */
     uint64_t cpu_lost;
     struct ct_string_cache_entry strings[CT_STRING_CACHE];
     struct ct_stack_cache_entry stacks[CT_STACK_CACHE];

@@ -277,6 +277,8 @@ void ct_sched_thread_end(struct ct_thread *t)
     free(t->cpu_events);
     t->cpu_events = NULL;
     t->cpu_len = t->cpu_cap = 0;
+    t->cpu_last_ns = 0;
+    t->cpu_unsorted = false;
 }
 
 void ct_sched_set_clock(uint64_t base_units, uint64_t base_mono_ns, uint64_t q32)
@@ -317,8 +319,14 @@ static bool append_to(void **events, size_t *len, size_t *cap, size_t size)
     return true;
 }
 
-static struct raw_switch *append(struct ct_thread *t)
+/* Room for one more switch of time mono_ns at the end of t's list, which
+ * notes whether the list is still in time order. */
+static struct raw_switch *append(struct ct_thread *t, uint64_t mono_ns)
 {
+    if (mono_ns < t->cpu_last_ns)
+        t->cpu_unsorted = true;
+    else
+        t->cpu_last_ns = mono_ns;
     if (!append_to(&t->cpu_events, &t->cpu_len, &t->cpu_cap, sizeof(struct raw_switch))) {
         t->cpu_lost++;
         return NULL;
@@ -330,7 +338,7 @@ static struct raw_switch *append(struct ct_thread *t)
 static void on_switch(void *arg, pid_t tid, uint64_t mono_ns, int state, unsigned cpu)
 {
     (void)tid;
-    struct raw_switch *r = append(arg);
+    struct raw_switch *r = append(arg, mono_ns);
     if (r)
         *r = (struct raw_switch){.mono_ns = mono_ns, .cpu = cpu, .state = (uint32_t)state};
 }
@@ -407,7 +415,7 @@ static void claim(pid_t tid, const struct raw_switch *r)
     struct ct_thread *t = lookup(tid);
     if (t) {
         if (__atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) < 0 && r->mono_ns >= t->sched_from_ns) {
-            struct raw_switch *to = append(t);
+            struct raw_switch *to = append(t, r->mono_ns);
             if (to)
                 *to = *r;
         }
@@ -440,11 +448,12 @@ static void read_cpu_rings(int count, uint64_t cutoff, bool flush, bool *busy)
             unclaimed.items[kept++] = u;
     }
     unclaimed.len = kept;
+    /* In time order across the CPUs, so that each thread's switches come
+     * in order (sort_switches then has nothing to do but across reads). */
+    cover_lost += ct_perf_read_merged(cpu_rings, count, on_cpu_switch, NULL);
     for (int cpu = 0; cpu < count; cpu++)
-        if (cpu_rings[cpu].fd >= 0) {
-            cover_lost += ct_perf_read(&cpu_rings[cpu], on_cpu_switch, NULL);
+        if (cpu_rings[cpu].fd >= 0)
             *busy |= cpu_rings[cpu].filled > cpu_rings[cpu].data_size / 4;
-        }
     if (flush && cover_lost) { /* a CPU's loss is not one thread's: the first thread's */
         struct ct_thread *t = lookup(cover_tid);
         for (struct ct_thread *o = ct_thread_first(); !t && o; o = o->all_next)
@@ -457,16 +466,32 @@ static void read_cpu_rings(int count, uint64_t cutoff, bool flush, bool *busy)
     }
 }
 
-/* Sorts a thread's switches by time, keeping the order of equal times: its
- * records from one ring are in order already, those from several CPUs'
- * rings come one ring's run after another. A merge sort, bottom up. */
+/* Sorts a thread's switches by time, keeping the order of equal times. The
+ * per-CPU rings are read merged (ct_perf_read_merged), so one read's
+ * records come in order; only a switch that reached its ring after a read
+ * began can land behind a later one of the next read, a few microseconds
+ * back: an insertion sort moves those. Should it have to move many, a
+ * merge sort, bottom up, does the rest. */
 static void sort_switches(struct ct_thread *t)
 {
+    if (!t->cpu_unsorted)
+        return;
+    t->cpu_unsorted = false;
     struct raw_switch *a = t->cpu_events;
     size_t n = t->cpu_len, i = 1;
     while (i < n && a[i - 1].mono_ns <= a[i].mono_ns)
         i++;
     if (i >= n)
+        return;
+    size_t budget = 8 * n;
+    for (; i < n && budget; i++) {
+        struct raw_switch r = a[i];
+        size_t j = i;
+        for (; j > 0 && a[j - 1].mono_ns > r.mono_ns && budget; j--, budget--)
+            a[j] = a[j - 1];
+        a[j] = r;
+    }
+    if (budget)
         return;
     struct raw_switch *tmp = malloc(n * sizeof *tmp);
     if (!tmp)
@@ -499,7 +524,7 @@ static void sample(struct ct_thread *t, uint64_t now, bool flush)
     if (!read_schedstat(t->schedstat_fd, &run, &wait, &slices) || run < t->ss_run_ns ||
         wait < t->ss_wait_ns || (run == t->ss_run_ns && wait == t->ss_wait_ns))
         return; /* gone (exited), or nothing new */
-    struct raw_switch *r = append(t);
+    struct raw_switch *r = append(t, now);
     if (!r)
         return;
     *r = (struct raw_switch){.mono_ns = now, .cpu = read_cpu(t->stat_fd), .state = 0,
@@ -541,8 +566,10 @@ static uint8_t *encode(const struct ct_thread *t, size_t n, size_t *len, uint64_
 }
 
 /* Writes a thread's switches up to cutoff as its batch of this generation;
- * keeps the later ones for the next. */
-static void emit_thread(struct ct_thread *t, ct_sched_emit_fn *emit, uint64_t cutoff)
+ * keeps the later ones for the next, and the list's memory while it was
+ * well used (a busy thread fills megabytes a generation: growing them
+ * afresh each time costs copies and page faults), until the last. */
+static void emit_thread(struct ct_thread *t, ct_sched_emit_fn *emit, uint64_t cutoff, bool last)
 {
     sort_switches(t);
     const struct raw_switch *raw = (const void *)t->cpu_events;
@@ -560,13 +587,14 @@ static void emit_thread(struct ct_thread *t, ct_sched_emit_fn *emit, uint64_t cu
     free(events);
     t->cpu_lost = 0;
     t->cpu_len -= n;
-    if (t->cpu_len) {
+    if (t->cpu_len)
         memmove(t->cpu_events, raw + n, t->cpu_len * sizeof *raw);
+    if (!last && (t->cpu_len || t->cpu_cap <= 256 || n >= t->cpu_cap / 4))
         return;
-    }
-    /* Freed, not kept: the descriptor lives in mapped memory that leak
-     * checkers do not scan, and a generation's worth is small. */
+    /* Freed at the last, too: the descriptor lives in mapped memory that
+     * leak checkers do not scan. */
     free(t->cpu_events);
+    t->cpu_len = 0;
     t->cpu_events = NULL;
     t->cpu_cap = 0;
 }
@@ -593,7 +621,13 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how)
             sample(t, now, flush);
         /* An exited thread has no switches to come. */
         if (flush && (t->cpu_len || t->cpu_lost))
-            emit_thread(t, emit, state == CT_THREAD_EXITED ? UINT64_MAX : cutoff);
+            emit_thread(t, emit, state == CT_THREAD_EXITED ? UINT64_MAX : cutoff,
+                        how == CT_SCHED_LAST || state == CT_THREAD_EXITED);
+        else if (how == CT_SCHED_LAST && t->cpu_events) {
+            free(t->cpu_events); /* an empty list's memory, kept from before */
+            t->cpu_events = NULL;
+            t->cpu_cap = 0;
+        }
     }
     return busy;
 }

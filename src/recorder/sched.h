@@ -33,6 +33,10 @@ CT_INTERNAL void ct_perf_close(struct ct_perf_ring *ring);
 /* Calls fn for each switch in the ring, oldest first; returns how many
  * records the kernel lost. */
 CT_INTERNAL unsigned ct_perf_read(struct ct_perf_ring *ring, ct_perf_switch_fn *fn, void *arg);
+/* The same for count rings at once (those with fd -1 are skipped), merged:
+ * oldest first across them all, as far as each ring is in time order. */
+CT_INTERNAL unsigned ct_perf_read_merged(struct ct_perf_ring *rings, int count,
+                                         ct_perf_switch_fn *fn, void *arg);
 
 /* Starts following the calling thread's switches (from its own first
  * event), unless the per-CPU rings follow it already; a no-op unless

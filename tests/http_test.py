@@ -146,6 +146,25 @@ with tempfile.TemporaryDirectory() as tmp:
     p.terminate()
     p.wait(timeout=30)
 
+    # A program that closes every descriptor from 3 at its start, as a
+    # daemon does: the endpoint's socket and wake-up pipe are the tracer's,
+    # and stay open; the program's first file is its own.
+    for how in ("close", "range", "from"):
+        port = free_port()
+        p = subprocess.Popen([ctrace, "run", "-o", os.path.join(tmp, "c.out"),
+                              f"--http=127.0.0.1:{port}", "--", os.path.join(progs, "closer"),
+                              how, os.path.join(tmp, "closer.data"), "3000"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)  # the closes are done by then
+        try:
+            status = get(f"http://127.0.0.1:{port}/debug/ctrace/", timeout=5)[0]
+        except (urllib.error.URLError, ConnectionError) as e:
+            status = str(e)
+        out, err = p.communicate(timeout=60)
+        check(f"closer {how}: the endpoint answers after the program's closes", status == 200,
+              status)
+        check(f"closer {how}: the program's file is its own", p.returncode == 0, out + err)
+
     # A bad address: the program runs anyway, with one line said.
     r = subprocess.run([ctrace, "run", "-o", os.path.join(tmp, "x.out"), "--http=nonsense", "--",
                         os.path.join(progs, "ticker"), "10"], capture_output=True, text=True,

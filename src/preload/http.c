@@ -277,11 +277,18 @@ void ct_preload_http_start(const char *addr)
         ct_busy--;
         return;
     }
+    /* The library's listening socket and wake-up pipe are the tracer's:
+     * a program that closes every descriptor must not close them, nor get
+     * their numbers for its own files (own_fds.c). */
+    static uint64_t before[CT_FD_SET_WORDS];
+    ct_open_fds(before);
     struct MHD_Daemon *d = ct_mhd.start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, ntohs(sa.sin_port),
         NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)16, MHD_OPTION_END);
     if (!d)
         warn(addr, "cannot listen there (in use?)");
+    else
+        ct_own_fds_since(before);
     ct_busy--;
 }

@@ -11,13 +11,16 @@
  */
 #include "recorder.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define OWN_MAX 65536 /* descriptors above are not protected */
+#define OWN_MAX (CT_FD_SET_WORDS * 64) /* descriptors above are not protected */
 
 static _Atomic uint64_t own[OWN_MAX / 64];
 
@@ -72,4 +75,30 @@ int ct_own_fd_next(unsigned first, unsigned last)
         fd = (fd / 64 + 1) * 64;
     }
     return -1;
+}
+
+void ct_open_fds(uint64_t set[CT_FD_SET_WORDS])
+{
+    memset(set, 0, CT_FD_SET_WORDS * sizeof *set);
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir)
+        return;
+    int self = dirfd(dir);
+    for (struct dirent *d; (d = readdir(dir));) {
+        if (d->d_name[0] < '0' || d->d_name[0] > '9')
+            continue;
+        int fd = atoi(d->d_name);
+        if (fd != self && fd < OWN_MAX)
+            set[fd / 64] |= (uint64_t)1 << (fd % 64);
+    }
+    closedir(dir);
+}
+
+void ct_own_fds_since(const uint64_t before[CT_FD_SET_WORDS])
+{
+    static uint64_t now[CT_FD_SET_WORDS]; /* 8 KiB; the caller is one at a time */
+    ct_open_fds(now);
+    for (int i = 0; i < CT_FD_SET_WORDS; i++)
+        if (now[i] & ~before[i])
+            atomic_fetch_or(&own[i], now[i] & ~before[i]);
 }

@@ -176,6 +176,12 @@ CT_INTERNAL int ct_own_fd(int fd);
 CT_INTERNAL bool ct_own_fd_is(int fd);
 CT_INTERNAL int ct_own_fd_close(int fd);
 CT_INTERNAL int ct_own_fd_next(unsigned first, unsigned last);
+/* A library's descriptors, which keep their numbers: ct_open_fds notes the
+ * open ones, ct_own_fds_since marks those opened since, where they are
+ * (the endpoint's listening socket and wake-up pipe). */
+#define CT_FD_SET_WORDS 1024
+CT_INTERNAL void ct_open_fds(uint64_t set[CT_FD_SET_WORDS]);
+CT_INTERNAL void ct_own_fds_since(const uint64_t before[CT_FD_SET_WORDS]);
 /* Flushes an exiting thread's batch (api.c); called by its key destructor. */
 CT_INTERNAL void ct_thread_exit(struct ct_thread *t);
 /* The tracer's own threads besides the writer (at most 64 at once). */

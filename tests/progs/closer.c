@@ -1,9 +1,10 @@
 /*
- * closer close|range|from FILE - starts as a daemon does: closes every
+ * closer close|range|from FILE [MS] - starts as a daemon does: closes every
  * descriptor from 3 (a close loop, close_range or closefrom), then writes
  * 100 lines into FILE, the first file it opens, while a thread sleeps 5
  * times 2 ms. Reads FILE back: exit 1 if it holds anything but its lines
- * (a tracer whose trace took the number wrote into it), else 0.
+ * (a tracer whose trace took the number wrote into it), else 0, after
+ * sleeping MS milliseconds (default 0: a test asks the endpoint then).
  */
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -23,7 +24,7 @@ static void *sleeper(void *arg)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3)
+    if (argc != 3 && argc != 4)
         return 2;
     if (strcmp(argv[1], "close") == 0) {
         for (int fd = 3; fd < 4096; fd++)
@@ -57,5 +58,7 @@ int main(int argc, char **argv)
         printf("%s holds %zd bytes, not 500\n", argv[2], n);
         return 1;
     }
+    if (argc == 4)
+        usleep((useconds_t)atoi(argv[3]) * 1000);
     return 0;
 }

@@ -10,6 +10,25 @@ export const COLORS = {
 };
 const GUTTER = 170, RULER = 24, CPU_H = 14, COUNTER_H = 32, LANE_H = 16, REGION_H = 12, GAP = 4;
 const TASK_H = 11;
+
+// Where bars [b, e, ...] lie over each other: [b, e, how many] pieces.
+function overlaps(items) {
+  const edges = [];
+  for (const t of items) edges.push([t[0], 1], [t[1], -1]);
+  edges.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  const out = [];
+  let depth = 0, from = 0;
+  for (const [at, d] of edges) {
+    if (depth >= 2 && at > from) {
+      const last = out[out.length - 1];
+      if (last && last[1] === from && last[2] === depth) last[1] = at;
+      else out.push([from, at, depth]);
+    }
+    depth += d;
+    from = at;
+  }
+  return out;
+}
 const REGION_COLORS = ["#5b8def", "#e07b39", "#3fa796", "#c75d9b", "#8a6bd1", "#b5a034"];
 
 function threadColor(tid) {
@@ -225,6 +244,20 @@ export class Timeline {
         c.fillText(`${this.summary.strings[t[2]] || ""} ${t[5]}`, x + 2, row.y + row.h / 2, w - 4);
       }
     }
+    // The last row takes the tasks that overlap every row above, drawn over
+    // each other: where they do, a dark underline and how many there are
+    // (a click lists them all).
+    for (const [a, b, n] of overlaps(tasks.items.filter((t) => t[3] >= 0))) {
+      const [x, w] = this.clipX(a, b);
+      c.fillStyle = "#1d2733";
+      c.fillRect(x, row.y + row.h - 2, w, 2);
+      if (w > 22) {
+        c.fillStyle = "#1d2733";
+        c.fillRect(x + w - 20, row.y, 20, row.h - 2);
+        c.fillStyle = "#fff";
+        c.fillText(`×${n}`, x + w - 18, row.y + row.h / 2 - 1, 17);
+      }
+    }
   }
 
   drawCpu(row, cpu) {
@@ -316,7 +349,10 @@ export class Timeline {
         for (let i = items.length - 1; i >= 0 && !it; i--)
           if (items[i][0] <= t && t <= items[i][1]) it = items[i];
         it = it || items.find((b) => b[0] - slack <= t && t <= b[1] + slack);
-        return it ? { row, item: it, kind: "task" } : null;
+        // Every task there, the one on top first: the others are hidden.
+        const all = it && it[3] >= 0
+          ? [it, ...items.filter((b) => b !== it && b[3] >= 0 && b[0] <= t && t <= b[1])] : [];
+        return it ? { row, item: it, kind: "task", all } : null;
       }
       if (row.kind !== "thread") continue;
       const lane = this.data.threads.find((l) => l.tid === row.tid);
@@ -337,7 +373,8 @@ export class Timeline {
   describe(h) {
     const s = h.item;
     if (h.kind === "task")
-      return s[3] < 0 ? `${s[4]} short tasks` : `task ${s[5]} (${this.summary.strings[s[2]]}) ${fmtNs(s[1] - s[0])}`;
+      return s[3] < 0 ? `${s[4]} short tasks` : `task ${s[5]} (${this.summary.strings[s[2]]}) ${fmtNs(s[1] - s[0])}` +
+        (h.all?.length > 1 ? ` (and ${h.all.length - 1} more under it)` : "");
     if (h.kind === "span") {
       const state = this.states[s[2]];
       if (s[3] < 0) return `${s[4]} spans, mostly ${state}`;
@@ -361,6 +398,16 @@ export class Timeline {
         el("div", { class: "when", text: `at ${fmtNs(t.begin - this.summary.begin)}, lasting ${fmtNs(t.end - t.begin)}` }),
         el("div", { text: `begun on thread ${t.tid}${t.parent ? `, child of task ${t.parent}` : ""}, ${t.logs} logs` }),
         el("a", { href: "#tasks", text: "tasks of every type" }));
+      if (h.all?.length > 1) {
+        const others = el("ul", { class: "under" });
+        for (const o of h.all)
+          others.append(el("li", {}, o === s ? el("b", { text: `task ${o[5]} (${this.summary.strings[o[2]]})` })
+            : el("a", { href: "#", text: `task ${o[5]} (${this.summary.strings[o[2]]})`, onclick: (e) => {
+              e.preventDefault();
+              this.details({ ...h, item: o });
+            } })));
+        box.append(el("div", { text: `${h.all.length} tasks here, drawn over each other:` }), others);
+      }
       box.dataset.state = "task";
       return;
     }

@@ -215,6 +215,43 @@ try {
   server.proc.kill("SIGTERM");
 }
 
+// Tasks that overlap more than there are task rows: the last row draws them
+// over each other, and a click there lists every one, each reachable.
+const overlapTrace = join(tmp, "overlap.out");
+r = spawnSync(join(progs, "overlap"), [overlapTrace]);
+check("record the overlapping tasks", r.status === 0, r.stderr);
+server = await serve(overlapTrace);
+try {
+  const jobs = await (await fetch(server.url + "api/tasklist?type=job")).json();
+  const mid = jobs[11].begin_ns + 2000000; // all 12 open
+  await page.goto(server.url + `#timeline?t0=${jobs[0].begin_ns - 1000000}&t1=${jobs[11].begin_ns + jobs[11].duration_ns + 1000000}`);
+  await page.waitForFunction(() => window.ctraceView.data && window.ctraceView.data.tasks);
+  const point = await page.evaluate((mid) => {
+    const v = window.ctraceView, box = v.canvas.getBoundingClientRect();
+    const rows = v.rows.filter((r) => r.kind === "task");
+    const last = rows[rows.length - 1];
+    const x = v.xOf(mid), y = last.y + last.h / 2, h = v.hit(x, y);
+    return { rows: rows.length, x: box.left + x, y: box.top + y, under: h ? h.all.length : 0, top: h ? h.item[5] : 0 };
+  }, mid);
+  check("overlap: eight task rows", point.rows === 8, point.rows);
+  check("overlap: the last row holds the five tasks that overlap the other seven", point.under === 5, point.under);
+  await page.mouse.click(point.x, point.y);
+  await page.waitForFunction(() => document.querySelector("#details").dataset.state === "task", null, { timeout: 10000 });
+  await page.waitForFunction(() => document.querySelectorAll("#details ul.under li").length > 0, null, { timeout: 10000 }).catch(() => {});
+  const listed = await page.$$eval("#details ul.under li", (l) => l.map((x) => x.textContent));
+  check("overlap: a click lists the five tasks there", listed.length === 5 && listed.every((t) => /^task \d+ \(job\)$/.test(t)), listed);
+  await page.screenshot({ path: join(outDir, "overlap.png") });
+  const other = await page.$$eval("#details ul.under li a", (a) => a.length ? a[0].textContent : "");
+  if (other) {
+    await page.click("#details ul.under li a");
+    await page.waitForFunction((t) => document.querySelector("#details h3").textContent === t, other, { timeout: 10000 }).catch(() => {});
+  }
+  const shown = await page.textContent("#details h3");
+  check("overlap: a task of the list, clicked, shows its details", other !== "" && shown === other, [other, shown]);
+} finally {
+  server.proc.kill("SIGTERM");
+}
+
 // A larger trace: zoomed-out answers come from the coarse buckets; they
 // must stand for every region, and stay a few items a pixel.
 if (genTrace) {

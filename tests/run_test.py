@@ -170,6 +170,25 @@ with tempfile.TemporaryDirectory() as d:
     s = subprocess.run([ctrace, "stats", "--json", out], capture_output=True, text=True)
     check("sleepers: scheduling from the kernel", '"sched":"perf"' in s.stdout, s.stdout)
     check("sleepers: switches alternate", *switches_alternate(ev))
+    # A new thread waits for its first run from its creation: its first
+    # event, thread_runnable, at its creator's thread_create time; the
+    # analysis starts its life there and counts the wait as sched.
+    creates = {e["create_id"]: e["ts"] for e in ev if e["kind"] == "thread_create"}
+    firsts = {}
+    for e in ev:
+        if e["tid"] in sleeper_tids and e["tid"] not in firsts:
+            firsts[e["tid"]] = e
+    starts = {e["tid"]: e for e in ev if e["kind"] == "thread_start"}
+    check("sleepers: each thread's first event is thread_runnable, at its creation",
+          len(starts) == 3 and all(firsts[t]["kind"] == "thread_runnable" and
+                                   firsts[t]["ts"] == creates[starts[t]["create_id"]]
+                                   for t in sleeper_tids), (firsts, creates))
+    rows = {t["tid"]: t for t in json.loads(subprocess.run(
+        [ctrace, "threads", "--json", out], capture_output=True, text=True).stdout)}
+    check("sleepers: a thread's life begins at its creation, waiting for a CPU until it ran",
+          all(rows[t]["begin_ns"] == int(creates[starts[t]["create_id"]]) and
+              rows[t]["sched_wait_ns"] >= int(starts[t]["ts"]) - int(firsts[t]["ts"])
+              for t in sleeper_tids), [rows[t] for t in sleeper_tids])
 
     # A program that closes every descriptor at its start, as a daemon does,
     # and then opens its own file: the trace's descriptor is not closed, nor

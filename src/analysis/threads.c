@@ -125,12 +125,28 @@ static void on_event(struct ct_threads *out, struct ct_thread_row *r, const stru
     out->events++;
     if (!ev->timed)
         return;
-    if (ev->kind == CT_EV_THREAD_START && ct_row_total(r) == 0) {
-        r->begin_ns = r->at = ev->ts_ns; /* created in the trace: its life starts here */
+    bool first = ct_row_total(r) == 0 && !r->runnable;
+    if (ev->kind == CT_EV_THREAD_RUNNABLE && first) {
+        /* Created in the trace: its life starts at its creation, waiting
+         * for a CPU (Go's runnable goroutine) until its thread_start. */
+        r->begin_ns = r->at = ev->ts_ns;
+        r->runnable = true;
+        r->cpu = CT_CPU_PREEMPTED;
+        r->activity = CT_COL_SCHED;
+        r->activity_end = INT64_MAX;
+    }
+    if (ev->kind == CT_EV_THREAD_START && (first || r->runnable)) {
+        if (!r->runnable)
+            r->begin_ns = r->at = ev->ts_ns; /* created in the trace: its life starts here */
         r->start_fn = ev->args[2];
         name_start_function(r, gen);
     }
     account(out, r, ev->ts_ns);
+    if (ev->kind == CT_EV_THREAD_START && r->runnable) {
+        r->runnable = false; /* it runs */
+        r->cpu = CT_CPU_ON;
+        r->activity = CT_COL_EXEC;
+    }
     if (out->visitor && out->visitor->event)
         out->visitor->event(out->visitor->ctx, r, rd, gen, ev);
     if (ev->ts_ns > r->end_ns)

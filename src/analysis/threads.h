@@ -45,6 +45,7 @@ struct ct_thread_row {
     char start_function[96]; /* start_fn as module+offset, or "" */
     int64_t begin_ns, end_ns;
     bool exited, tracer, seen;
+    bool runnable; /* between its thread_runnable and thread_start */
     uint64_t ns[CT_COL_COUNT];
     uint64_t sync_ns[CT_SYNC_REASONS];
     uint64_t blocks, syscalls;

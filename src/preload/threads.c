@@ -30,6 +30,7 @@ struct start_record {
     uint64_t create_id;
     unsigned cover; /* the creator's per-CPU rings follow the new thread */
     size_t stack_size;
+    uint64_t created; /* the thread_create event's time */
     char name[16]; /* the creator's, which the kernel copies to the thread */
 };
 
@@ -44,7 +45,7 @@ static void *thread_trampoline(void *p)
     free(p);
     ct_sched_covered(r.cover);
     if (ct_tracing_here())
-        CT_RECORD(ct_ev_thread_start(r.creator, r.create_id, (uintptr_t)r.start));
+        CT_RECORD(ct_ev_thread_start(r.creator, r.create_id, (uintptr_t)r.start, r.created));
     return r.start(r.arg);
 }
 
@@ -93,7 +94,7 @@ CT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
         struct start_record *own = malloc(sizeof *own);
         if (!own)
             return EAGAIN;
-        *own = (struct start_record){start, arg, 0, 0, 0};
+        *own = (struct start_record){.start = start, .arg = arg};
         int rc = REAL(pthread_create)(thread, attr, own_trampoline, own);
         if (rc != 0)
             free(own);
@@ -105,14 +106,19 @@ CT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
     CT_RECORD(r = malloc(sizeof *r));
     if (!r)
         return REAL(pthread_create)(thread, attr, start, arg);
+    uint64_t id = atomic_fetch_add(&next_create_id, 1), created = 0;
+    CT_RECORD(created = ct_ev_thread_create(id, (uintptr_t)start)); /* registers the creator */
     struct ct_thread *self = ct_self;
-    bool known = (uintptr_t)self > (uintptr_t)CT_THREAD_DEAD; /* registered: its tid, name */
-    *r = (struct start_record){start, arg, known ? self->tid : ct_gettid(),
-                               atomic_fetch_add(&next_create_id, 1), ct_sched_cover_token(),
-                               known ? stack_size_of(attr) : 0, ""};
+    bool known = (uintptr_t)self > (uintptr_t)CT_THREAD_DEAD; /* its tid and name */
+    *r = (struct start_record){.start = start,
+                               .arg = arg,
+                               .creator = known ? self->tid : ct_gettid(),
+                               .create_id = id,
+                               .cover = ct_sched_cover_token(),
+                               .stack_size = known ? stack_size_of(attr) : 0,
+                               .created = created};
     if (known)
         memcpy(r->name, self->name, sizeof r->name);
-    CT_RECORD(ct_ev_thread_create(r->create_id, (uintptr_t)start));
     int rc = REAL(pthread_create)(thread, attr, thread_trampoline, r);
     if (rc != 0)
         free(r);

@@ -64,16 +64,23 @@ __attribute__((always_inline)) static inline void emit(unsigned kind, uint64_t t
     ct_leave(t);
 }
 
-void ct_ev_thread_create(uint64_t create_id, uintptr_t start_fn)
+uint64_t ct_ev_thread_create(uint64_t create_id, uintptr_t start_fn)
 {
     struct args a = {.v = {create_id, start_fn}, .n = 2, .stack = true};
-    emit(CT_EV_THREAD_CREATE, ct_now(), &a);
+    uint64_t now = ct_now();
+    emit(CT_EV_THREAD_CREATE, now, &a);
+    return CTRACE_ON_() ? now : 0;
 }
 
-void ct_ev_thread_start(pid_t creator, uint64_t create_id, uintptr_t start_fn)
+void ct_ev_thread_start(pid_t creator, uint64_t create_id, uintptr_t start_fn, uint64_t created)
 {
+    uint64_t now = ct_now();
+    if (created && created < now) { /* Go's runnable goroutine, before its first run */
+        struct args none = {.n = 0};
+        emit(CT_EV_THREAD_RUNNABLE, created, &none);
+    }
     struct args a = {.v = {(uint64_t)creator, create_id, start_fn}, .n = 3};
-    emit(CT_EV_THREAD_START, ct_now(), &a);
+    emit(CT_EV_THREAD_START, now, &a);
 }
 
 void ct_ev_thread_name(const char *name)

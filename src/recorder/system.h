@@ -13,8 +13,13 @@
 
 #include "recorder.h"
 
-CT_INTERNAL void ct_ev_thread_create(uint64_t create_id, uintptr_t start_fn);
-CT_INTERNAL void ct_ev_thread_start(pid_t creator, uint64_t create_id, uintptr_t start_fn);
+/* Returns the event's time, which the new thread's thread_start takes as
+ * its creation (0 when nothing was recorded). */
+CT_INTERNAL uint64_t ct_ev_thread_create(uint64_t create_id, uintptr_t start_fn);
+/* created: the creator's thread_create time, or 0: the thread waited for its
+ * first run from then (a thread_runnable event at that time). */
+CT_INTERNAL void ct_ev_thread_start(pid_t creator, uint64_t create_id, uintptr_t start_fn,
+                                    uint64_t created);
 CT_INTERNAL void ct_ev_thread_name(const char *name);
 CT_INTERNAL void ct_ev_block(unsigned reason, uintptr_t object);
 CT_INTERNAL void ct_ev_unblock(void);

@@ -249,6 +249,7 @@ int ct_stats_compute(struct ct_reader *rd, struct ct_stats *st)
     memset(st, 0, sizeof *st);
     st->bytes = rd->size;
     struct ct_idset threads = {0}, tracers = {0}, stacks = {0}, strings = {0};
+    struct ct_idset recording = {0}, scheduled = {0}; /* threads with events, with switches */
     struct diag_state diag = {0};
     struct ct_gen gen = {0};
     int r;
@@ -282,6 +283,11 @@ int ct_stats_compute(struct ct_reader *rd, struct ct_stats *st)
                 diag_event(&diag, &gen, &ev);
             }
             count_kinds(st, counts);
+            uint64_t tid1 = gen.batches[b].tid + 1;
+            if (counts[CT_EV_CPU] || counts[CT_EV_SCHED_SAMPLE])
+                ct_idset_add(&scheduled, tid1);
+            else if (!ct_idset_has(&tracers, tid1))
+                ct_idset_add(&recording, tid1);
             /* Times only grow within a batch: its last is where it ended. */
             int64_t last = ct_gen_ns(rd, &gen, it.ts);
             if (last > st->last_ns)
@@ -296,11 +302,17 @@ int ct_stats_compute(struct ct_reader *rd, struct ct_stats *st)
     }
     diag_finish(&diag, st, rd);
     st->threads = threads.count;
+    if (st->sched)
+        for (size_t i = 0; i < recording.cap; i++)
+            st->threads_unscheduled += recording.ids[i] && !ct_idset_has(&tracers, recording.ids[i]) &&
+                                       !ct_idset_has(&scheduled, recording.ids[i]);
     st->stacks = stacks.count;
     st->strings = strings.count;
     st->duration_ns = ct_span_ns(st->first_ns, st->last_ns);
     ct_gen_free(&gen);
     ct_idset_free(&threads);
+    ct_idset_free(&recording);
+    ct_idset_free(&scheduled);
     ct_idset_free(&tracers);
     ct_idset_free(&stacks);
     ct_idset_free(&strings);

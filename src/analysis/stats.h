@@ -61,6 +61,7 @@ struct ct_stats {
     size_t nchildren;
     char exec_path[256];
     uint64_t sched; /* the PROCESS record's scheduling source */
+    uint64_t threads_unscheduled; /* with events, but without switches or samples */
     char command[256];
 };
 

@@ -69,7 +69,10 @@ void ct_threads_row_init(struct ct_thread_row *r, uint64_t tid, int64_t begin)
 
 static int classify(const struct ct_thread_row *r, bool sched)
 {
-    if (sched) {
+    /* A thread without switches in a trace with them (the kernel refused
+     * its ring, or they were lost) is split by its own events, as in a
+     * trace without: its blocks are not execution. */
+    if (sched && r->switches) {
         if (r->cpu == CT_CPU_ON)
             return CT_COL_EXEC;
         if (r->cpu == CT_CPU_PREEMPTED)
@@ -154,13 +157,14 @@ static void on_event(struct ct_threads *out, struct ct_thread_row *r, const stru
     switch (ev->kind) {
     case CT_EV_CPU:
         r->cpu = (int)ev->args[0];
+        r->switches = true;
         break;
     case CT_EV_SCHED_SAMPLE:
         /* The run-queue wait since the last sample happened while the
          * thread was, as far as its events tell, executing: move it. The
          * wait of a wake-up (runnable after the block ended, before the
          * thread could record its unblock) stays in the block. */
-        if (!out->sched) {
+        if (!r->switches) {
             uint64_t ran = r->ns[CT_COL_EXEC] - r->exec_mark;
             uint64_t moved = ev->args[1] < ran ? ev->args[1] : ran;
             r->ns[CT_COL_EXEC] -= moved;

@@ -46,6 +46,7 @@ struct ct_thread_row {
     int64_t begin_ns, end_ns;
     bool exited, tracer, seen;
     bool runnable; /* between its thread_runnable and thread_start */
+    bool switches; /* it has had a cpu event */
     uint64_t ns[CT_COL_COUNT];
     uint64_t sync_ns[CT_SYNC_REASONS];
     uint64_t blocks, syscalls;

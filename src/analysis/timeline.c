@@ -427,6 +427,8 @@ static void on_mark(void *ctx, const struct ct_thread_row *r, const struct ct_re
     st->activity_end = r->activity_end;
     st->cpu_state = r->cpu;
     st->activity = r->activity;
+    st->switches = r->switches;
+    st->runnable = r->runnable;
     st->reason = r->reason;
     size_t size = offsetof(struct tl_state, open) + st->nopen * sizeof st->open[0];
     if (tl->states_len + size > UINT32_MAX)

@@ -73,6 +73,7 @@ struct tl_state {
     int64_t pending_since; /* when the blocking began */
     uint32_t pending_stack;
     bool on_cpu, has_cur;
+    bool switches, runnable; /* the thread row's */
     uint8_t nopen;
     struct tl_span cur; /* the span being extended */
     struct tl_open_region open[CT_TL_MAX_OPEN];

@@ -113,6 +113,8 @@ static int64_t restore(const struct ct_timeline *ix, const struct tl_mark *m, st
     r->activity_end = st->activity_end;
     r->cpu = st->cpu_state;
     r->activity = st->activity;
+    r->switches = st->switches;
+    r->runnable = st->runnable;
     r->reason = st->reason;
     return st->at;
 }

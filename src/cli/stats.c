@@ -18,6 +18,10 @@ static void print_text(const char *path, const struct ct_stats *st)
            : st->sched == 2 ? "run-queue waits sampled from /proc schedstat (perf_event_open "
                               "refused, or --sched=schedstat)"
                             : "not recorded");
+    if (st->threads_unscheduled)
+        printf("            but not for %" PRIu64 " thread%s with events (the kernel refused their "
+               "rings, or their switches were lost)\n",
+               st->threads_unscheduled, st->threads_unscheduled == 1 ? "" : "s");
     printf("generations %" PRIu64 "%s\n", st->generations,
            st->incomplete_generations ? " (the last is incomplete)" : "");
     printf("threads     %" PRIu64 "\n", st->threads);
@@ -83,8 +87,9 @@ static void print_json(const char *path, const struct ct_stats *st)
     ct_json_string(stdout, path, strlen(path));
     printf(",\"bytes\":%" PRIu64 ",\"pid\":%" PRIu64 ",\"command\":", st->bytes, st->pid);
     ct_json_string(stdout, st->command, strlen(st->command));
-    printf(",\"sched\":\"%s\"",
-           st->sched == 1 ? "perf" : st->sched == 2 ? "schedstat" : "none");
+    printf(",\"sched\":\"%s\",\"threads_unscheduled\":%" PRIu64,
+           st->sched == 1 ? "perf" : st->sched == 2 ? "schedstat" : "none",
+           st->threads_unscheduled);
     printf(",\"duration_ns\":%" PRIu64 ",\"generations\":%" PRIu64
            ",\"incomplete_generations\":%" PRIu64 ",\"threads\":%" PRIu64 ",\"events\":{",
            st->duration_ns, st->generations, st->incomplete_generations, st->threads);

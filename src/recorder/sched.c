@@ -259,8 +259,10 @@ void ct_sched_thread_start(struct ct_thread *t)
     }
     if (mode == CT_SCHED_SCHEDSTAT)
         schedstat_start(t);
-    else if (ct_perf_open(&t->ring, t->tid, -1, THREAD_RING_PAGES) != 0)
-        t->ring.fd = -1;
+    else if (ct_perf_open(&t->ring, t->tid, -1, THREAD_RING_PAGES) != 0) {
+        t->ring.fd = -1; /* refused for this one (the locked-memory limit): */
+        schedstat_start(t); /* its run-queue waits, at least */
+    }
     if (t->ring.fd < 0 && t->schedstat_fd < 0)
         atomic_fetch_sub(&rings_open, 1);
 }

@@ -155,12 +155,13 @@ with tempfile.TemporaryDirectory() as tmp:
                               f"--http=127.0.0.1:{port}", "--", os.path.join(progs, "closer"),
                               how, os.path.join(tmp, "closer.data"), "3000"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(0.5)  # the closes are done by then
+        said = p.stdout.readline()  # once the closes are done
         try:
             status = get(f"http://127.0.0.1:{port}/debug/ctrace/", timeout=5)[0]
         except (urllib.error.URLError, ConnectionError) as e:
             status = str(e)
         out, err = p.communicate(timeout=60)
+        out = said + out
         check(f"closer {how}: the endpoint answers after the program's closes", status == 200,
               status)
         check(f"closer {how}: the program's file is its own", p.returncode == 0, out + err)

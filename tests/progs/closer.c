@@ -3,8 +3,9 @@
  * descriptor from 3 (a close loop, close_range or closefrom), then writes
  * 100 lines into FILE, the first file it opens, while a thread sleeps 5
  * times 2 ms. Reads FILE back: exit 1 if it holds anything but its lines
- * (a tracer whose trace took the number wrote into it), else 0, after
- * sleeping MS milliseconds (default 0: a test asks the endpoint then).
+ * (a tracer whose trace took the number wrote into it), else 0. With MS,
+ * says "closed" on its output once the closes are done, and sleeps MS
+ * milliseconds at the end (a test asks the endpoint meanwhile).
  */
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -34,6 +35,10 @@ int main(int argc, char **argv)
             return 2;
     } else {
         closefrom(3);
+    }
+    if (argc == 4) {
+        printf("closed\n");
+        fflush(stdout);
     }
     int out = open(argv[2], O_RDWR | O_CREAT | O_TRUNC, 0644);
     if (out < 0)

@@ -42,6 +42,7 @@
 #include "recorder.h"
 #include "writer.h"
 #include "barrier.h"
+#include "writer_out.h"
 
 #define WAKE_INTERVAL_NS 10000000u
 #define BUSY_WAKE_INTERVAL_NS 1000000u
@@ -51,18 +52,7 @@
  * thousand would otherwise hold thousands of them for a second. */
 #define EXITED_PER_GEN 256u
 
-/* Where records go: up to CT_MAX_SINKS file descriptors (the trace of
- * ctrace_start, traces streamed by the HTTP endpoint), each attached and
- * detached at a generation's boundary, and the flight recorder's ring. */
-struct sink {
-    int fd; /* -1: free */
-    int error; /* errno of the first failed write */
-    uint64_t bytes_lost, gens;
-};
-
 static struct writer {
-    struct sink sinks[CT_MAX_SINKS];
-    struct ctrace_flight *flight;
     bool running;
     pthread_t thread;
     _Atomic bool stopping;
@@ -71,9 +61,8 @@ static struct writer {
     uint32_t wake_threshold;
     uint64_t generation_ns;
     size_t generation_bytes;
-    uint32_t gen;             /* the global generation being written */
     uint64_t file_gen;        /* its number in this file, from 1 */
-    uint64_t gen_batches, gen_lost, gen_bytes;
+    uint64_t gen_lost;
     struct ct_clock_pair gen_base, session_base;
     uint64_t ns_per_unit_q32; /* calibration, 32.32 fixed point */
     uint64_t prev_rate;       /* the generation before's, as read (ct_gen_rate) */
@@ -82,7 +71,6 @@ static struct writer {
     uint32_t exited_at_start; /* ct_g.exited when the generation began */
     uint64_t counter_period_ns, counter_last;
     struct ct_counter_batch counters;
-    struct ct_buf buf;
     struct ct_process_info process;
 } w;
 
@@ -109,242 +97,6 @@ void ct_writer_wake(void)
     }
 }
 
-/* A record is being written: the writer and a crash handler (ct_crash_flush)
- * never write at once. */
-static _Atomic int io_busy;
-static _Atomic int crashed;
-
-static bool io_acquire(void)
-{
-    for (;;) {
-        int expected = 0;
-        if (atomic_compare_exchange_weak(&io_busy, &expected, 1))
-            return true;
-        if (atomic_load(&crashed))
-            return false; /* the process is dying; the handler owns the file */
-        sched_yield();
-    }
-}
-
-static void warn_write_failed(const struct sink *s)
-{
-    if (atomic_load(&crashed))
-        return; /* not async-signal-safe */
-    char msg[256];
-    int n = snprintf(msg, sizeof msg, "ctrace: writing the trace failed (%s); later events are lost\n",
-                     strerror(s->error));
-    if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0)
-        return;
-}
-
-/* Batches written by one writev per sink (coalesce below). */
-#define COALESCE 64
-
-/* Writes all of iov to one sink, retrying short writes and interruptions. */
-static void write_all(struct sink *s, const struct iovec *parts, int count)
-{
-    struct iovec copy[3 * COALESCE], *iov = copy;
-    size_t total = 0;
-    for (int i = 0; i < count; i++) {
-        copy[i] = parts[i];
-        total += parts[i].iov_len;
-    }
-    if (s->error) {
-        s->bytes_lost += total;
-        return;
-    }
-    while (count > 0) {
-        ssize_t n = writev(s->fd, iov, count);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) { /* a non-blocking fd */
-                struct pollfd pfd = {s->fd, POLLOUT, 0};
-                if (poll(&pfd, 1, 1000) > 0)
-                    continue;
-            }
-            s->error = errno ? errno : EIO;
-            s->bytes_lost += total;
-            warn_write_failed(s);
-            return;
-        }
-        total -= (size_t)n;
-        while (count > 0 && (size_t)n >= iov->iov_len) {
-            n -= (ssize_t)iov->iov_len;
-            iov++;
-            count--;
-        }
-        if (count > 0) {
-            iov->iov_base = (char *)iov->iov_base + n;
-            iov->iov_len -= (size_t)n;
-        }
-    }
-}
-
-/* Writes one record whose payload is the concatenation of parts to every
- * sink and the flight recorder; the caller holds io_busy.
- * Async-signal-safe. */
-static void write_record_locked(unsigned type, const struct iovec *parts, int nparts)
-{
-    uint8_t header[CT_RECORD_HEADER_SIZE];
-    size_t len = ct_record_header(header, type, parts, nparts);
-    struct iovec iov[4] = {{header, sizeof header}};
-    for (int i = 0; i < nparts; i++)
-        iov[i + 1] = parts[i];
-    if (w.flight)
-        ct_flight_append(w.flight, iov, nparts + 1);
-    for (int i = 0; i < CT_MAX_SINKS; i++)
-        if (w.sinks[i].fd >= 0)
-            write_all(&w.sinks[i], iov, nparts + 1);
-    w.gen_bytes += sizeof header + len;
-}
-
-/* The start and the end of a file: written to one sink only. */
-static void sink_begin(struct sink *s)
-{
-    uint8_t h[CT_FILE_HEADER_SIZE];
-    ct_file_header(h);
-    struct iovec iov = {h, sizeof h};
-    write_all(s, &iov, 1);
-}
-
-static void sink_end(struct sink *s)
-{
-    uint8_t end[CT_RECORD_HEADER_SIZE + CT_LEB_MAX];
-    struct iovec iov = {end, ct_end_record(end, s->gens)};
-    write_all(s, &iov, 1);
-}
-
-static void write_record(unsigned type, const struct iovec *parts, int nparts)
-{
-    if (!io_acquire())
-        return;
-    write_record_locked(type, parts, nparts);
-    atomic_store(&io_busy, 0);
-}
-
-/* Writes w.buf as one record of the given type. */
-static void write_buf_record(unsigned type)
-{
-    if (w.buf.failed)
-        return; /* out of memory: the table is missing, the reader says so */
-    struct iovec part = {w.buf.data, w.buf.len};
-    write_record(type, &part, 1);
-    ct_buf_reset(&w.buf);
-}
-
-/* One batch as a record, io_busy held (the crash handler's way). */
-static void write_batch_locked(const struct ct_batch *b)
-{
-    uint8_t head[2 * CT_LEB_MAX];
-    uint8_t *p = ct_put_uleb(head, (uint64_t)b->tid);
-    p = ct_put_uleb(p, b->base_ts);
-    struct iovec parts[2] = {{head, (size_t)(p - head)}, {b->mem, b->used}};
-    if (b->used == 0)
-        return;
-    write_record_locked(CT_REC_BATCH, parts, 2);
-    w.gen_batches++;
-}
-
-/* Full batches on their way out, written together: one writev per sink
- * for up to COALESCE records instead of one each (a program whose threads
- * come and go hands over a small batch per thread; a busy one 32 KiB at a
- * time). In order; the flight recorder takes each record as before. */
-static struct {
-    uint32_t index[COALESCE];
-    int n;
-} out;
-
-static void flush_batches(void)
-{
-    if (out.n == 0)
-        return;
-    struct {
-        uint8_t record[CT_RECORD_HEADER_SIZE];
-        uint8_t head[2 * CT_LEB_MAX];
-    } h[COALESCE];
-    struct iovec iov[3 * COALESCE];
-    int k = 0;
-    bool io = io_acquire();
-    for (int i = 0; i < out.n && io; i++) {
-        const struct ct_batch *b = ct_pool_batch(out.index[i]);
-        if (b->used == 0)
-            continue;
-        uint8_t *p = ct_put_uleb(h[i].head, (uint64_t)b->tid);
-        p = ct_put_uleb(p, b->base_ts);
-        struct iovec parts[2] = {{h[i].head, (size_t)(p - h[i].head)}, {b->mem, b->used}};
-        size_t len = ct_record_header(h[i].record, CT_REC_BATCH, parts, 2);
-        iov[k] = (struct iovec){h[i].record, CT_RECORD_HEADER_SIZE};
-        iov[k + 1] = parts[0];
-        iov[k + 2] = parts[1];
-        if (w.flight)
-            ct_flight_append(w.flight, &iov[k], 3);
-        k += 3;
-        w.gen_bytes += CT_RECORD_HEADER_SIZE + len;
-        w.gen_batches++;
-    }
-    for (int i = 0; i < CT_MAX_SINKS && k; i++)
-        if (w.sinks[i].fd >= 0)
-            write_all(&w.sinks[i], iov, k);
-    if (io)
-        atomic_store(&io_busy, 0);
-    for (int i = 0; i < out.n; i++)
-        ct_pool_put((int32_t)out.index[i]);
-    out.n = 0;
-}
-
-static void write_batch(uint32_t index)
-{
-    out.index[out.n++] = index;
-    if (out.n == COALESCE)
-        flush_batches();
-}
-
-/*
- * A fatal signal: writes what can be written without locks or allocation
- * (async-signal-safe), so that the trace holds the last events before the
- * crash: the full batches of the current generation and the crashing
- * thread's own batch. Other threads' partly filled batches stay unwritten:
- * they may be writing into them. The generation is left without its end;
- * the reader reads it with a warning. Once only; never from the writer.
- */
-void ct_crash_flush(void)
-{
-    if (!CTRACE_ON_() || atomic_exchange(&crashed, 1))
-        return;
-    __atomic_store_n(&ctrace_on_, 0, __ATOMIC_RELAXED);
-    if (ct_gettid() == ct_g.tracer_tid)
-        return;
-    bool mine = false;
-    for (int i = 0; i < 100000 && !mine; i++) { /* up to about 100 ms */
-        int expected = 0;
-        mine = atomic_compare_exchange_strong(&io_busy, &expected, 1);
-        if (!mine) {
-            struct timespec pause = {0, 1000};
-            nanosleep(&pause, NULL);
-        }
-    }
-    if (!mine)
-        return;
-    uint32_t gen = w.gen;
-    for (uint32_t list = ct_pool_take_full(); list;) {
-        const struct ct_batch *b = ct_pool_batch(list - 1);
-        list = b->next;
-        if (b->gen == gen)
-            write_batch_locked(b);
-    }
-    struct ct_thread *t = ct_self;
-    if ((uintptr_t)t > (uintptr_t)CT_THREAD_DEAD && t->gen == gen) {
-        struct ct_slot *s = &t->slot[gen & 1];
-        if (s->batch >= 0) {
-            struct ct_batch *b = ct_pool_batch((uint32_t)s->batch);
-            b->used = (uint32_t)(s->pos - b->mem);
-            write_batch_locked(b);
-        }
-    }
-    /* io_busy stays taken: nothing more is written. */
-}
-
 /* Writes the counter samples of this generation as a batch of the
  * writer's own thread. */
 static void write_counters(void)
@@ -355,69 +107,9 @@ static void write_counters(void)
     uint8_t *p = ct_put_uleb(head, (uint64_t)ct_g.tracer_tid);
     p = ct_put_uleb(p, w.counters.base_ts);
     struct iovec parts[2] = {{head, (size_t)(p - head)}, {w.counters.events, w.counters.len}};
-    write_record(CT_REC_BATCH, parts, 2);
-    w.gen_batches++;
+    ct_out_record(CT_REC_BATCH, parts, 2);
+    ct_out.gen_batches++;
     w.counters.len = 0;
-}
-
-static void write_lost(pid_t tid, uint64_t count, uint64_t first, uint64_t last);
-
-/* The context-switch batches of one collection, whole records one after
- * another, written together: a program whose threads come and go leaves a
- * short batch per thread, and one writev each cost the writer's CPU, which
- * on a small machine is the program's, more than the switches themselves. */
-static struct ct_buf cpu_out;
-
-static void flush_cpu_out(void)
-{
-    if (cpu_out.len == 0)
-        return;
-    if (io_acquire()) {
-        for (size_t at = 0; w.flight && at < cpu_out.len;) {
-            size_t len = CT_RECORD_HEADER_SIZE + ct_get_u32(cpu_out.data + at + 4);
-            struct iovec record = {cpu_out.data + at, len};
-            ct_flight_append(w.flight, &record, 1);
-            at += len;
-        }
-        struct iovec all = {cpu_out.data, cpu_out.len};
-        for (int i = 0; i < CT_MAX_SINKS; i++)
-            if (w.sinks[i].fd >= 0)
-                write_all(&w.sinks[i], &all, 1);
-        atomic_store(&io_busy, 0);
-    }
-    ct_buf_reset(&cpu_out);
-}
-
-/* Takes one thread's context switches of this generation (sched.c), for
- * flush_cpu_out; written at once when there is no memory for them. */
-static void write_cpu_batch(pid_t tid, uint64_t base_ts, const uint8_t *events, size_t len,
-                            uint64_t lost)
-{
-    if (len) {
-        uint8_t head[2 * CT_LEB_MAX];
-        uint8_t *p = ct_put_uleb(head, (uint64_t)tid);
-        p = ct_put_uleb(p, base_ts);
-        struct iovec parts[2] = {{head, (size_t)(p - head)}, {(void *)events, len}};
-        size_t size = CT_RECORD_HEADER_SIZE + (size_t)(p - head) + len;
-        uint8_t *at = ct_buf_reserve(&cpu_out, size);
-        if (at) {
-            ct_record_header(at, CT_REC_BATCH, parts, 2);
-            memcpy(at + CT_RECORD_HEADER_SIZE, head, (size_t)(p - head));
-            memcpy(at + CT_RECORD_HEADER_SIZE + (p - head), events, len);
-            cpu_out.len += size;
-            w.gen_bytes += size;
-            if (cpu_out.len >= (256u << 10))
-                flush_cpu_out();
-        } else {
-            flush_cpu_out();
-            write_record(CT_REC_BATCH, parts, 2);
-        }
-        w.gen_batches++;
-    }
-    if (lost) {
-        flush_cpu_out(); /* in order */
-        write_lost(tid, lost, base_ts, base_ts);
-    }
 }
 
 /* Writes the full batches of the current generation; keeps later ones. */
@@ -431,32 +123,32 @@ static void drain_full(void)
     while (list) {
         uint32_t index = list - 1;
         list = ct_pool_batch(index)->next;
-        if (ct_pool_batch(index)->gen == w.gen) {
-            write_batch(index);
+        if (ct_pool_batch(index)->gen == ct_out.gen) {
+            ct_out_batch(index);
         } else {
             ct_pool_batch(index)->next = 0;
             *tail = index + 1;
             tail = &ct_pool_batch(index)->next;
         }
     }
-    flush_batches();
+    ct_out_flush_batches();
 }
 
 /* The flight recorder's ring changes only under io_busy, so that a crash
  * handler that holds it sees a whole ring. */
 static void flight_open(void)
 {
-    if (w.flight && io_acquire()) {
-        ct_flight_open_gen(w.flight, w.gen_base.mono_ns);
-        atomic_store(&io_busy, 0);
+    if (ct_out.flight && ct_out_acquire()) {
+        ct_flight_open_gen(ct_out.flight, w.gen_base.mono_ns);
+        ct_out_release();
     }
 }
 
 static void flight_close(uint64_t end_ns, bool cut)
 {
-    if (w.flight && io_acquire()) {
-        ct_flight_close_gen(w.flight, end_ns, cut);
-        atomic_store(&io_busy, 0);
+    if (ct_out.flight && ct_out_acquire()) {
+        ct_flight_close_gen(ct_out.flight, end_ns, cut);
+        ct_out_release();
     }
 }
 
@@ -470,55 +162,44 @@ static void begin_generation(void)
 {
     flight_open();
     w.file_gen++;
-    w.gen_batches = w.gen_lost = w.gen_bytes = 0;
-    ct_buf_reset(&w.buf);
-    ct_buf_uleb(&w.buf, w.file_gen);
-    ct_buf_uleb(&w.buf, w.gen_base.units);
-    ct_buf_uleb(&w.buf, w.gen_base.mono_ns);
-    ct_buf_uleb(&w.buf, w.gen_base.real_ns);
-    ct_buf_uleb(&w.buf, w.ns_per_unit_q32);
-    ct_buf_uleb(&w.buf, w.prev_rate);
-    write_buf_record(CT_REC_GEN_BEGIN);
-    ct_record_schema(&w.buf);
-    write_buf_record(CT_REC_SCHEMA);
+    ct_out.gen_batches = ct_out.gen_lost = ct_out.gen_bytes = 0;
+    ct_buf_reset(&ct_out.buf);
+    ct_buf_uleb(&ct_out.buf, w.file_gen);
+    ct_buf_uleb(&ct_out.buf, w.gen_base.units);
+    ct_buf_uleb(&ct_out.buf, w.gen_base.mono_ns);
+    ct_buf_uleb(&ct_out.buf, w.gen_base.real_ns);
+    ct_buf_uleb(&ct_out.buf, w.ns_per_unit_q32);
+    ct_buf_uleb(&ct_out.buf, w.prev_rate);
+    ct_out_buf_record(CT_REC_GEN_BEGIN);
+    ct_record_schema(&ct_out.buf);
+    ct_out_buf_record(CT_REC_SCHEMA);
     w.process.clock_hz =
         w.ns_per_unit_q32
             ? (uint64_t)(((unsigned __int128)1000000000u << 32) / w.ns_per_unit_q32) << CT_TS_SHIFT
             : 0;
-    ct_record_process(&w.buf, &w.process);
-    write_buf_record(CT_REC_PROCESS);
+    ct_record_process(&ct_out.buf, &w.process);
+    ct_out_buf_record(CT_REC_PROCESS);
     w.modules_sig = ct_modules_signature();
-    ct_record_modules(&w.buf);
-    write_buf_record(CT_REC_MODULES);
+    ct_record_modules(&ct_out.buf);
+    ct_out_buf_record(CT_REC_MODULES);
     if (!live_fresh)
         ct_scan_live_threads(&live, ct_g.tracer_tid);
     live_fresh = false;
-    ct_record_threads(&w.buf, &live);
-    write_buf_record(CT_REC_THREADS);
-}
-
-static void write_lost(pid_t tid, uint64_t count, uint64_t first, uint64_t last)
-{
-    ct_buf_reset(&w.buf);
-    ct_buf_uleb(&w.buf, (uint64_t)tid);
-    ct_buf_uleb(&w.buf, count);
-    ct_buf_uleb(&w.buf, first);
-    ct_buf_uleb(&w.buf, last);
-    write_buf_record(CT_REC_LOST);
-    w.gen_lost += count;
+    ct_record_threads(&ct_out.buf, &live);
+    ct_out_buf_record(CT_REC_THREADS);
 }
 
 /* Ends the current generation; `last` ends the session: threads then
  * record nothing. Returns the clock reading of the end. */
 static struct ct_clock_pair end_generation(bool last, bool cut)
 {
-    uint32_t next = last ? 0 : (w.gen + 1 ? w.gen + 1 : 1);
+    uint32_t next = last ? 0 : (ct_out.gen + 1 ? ct_out.gen + 1 : 1);
     atomic_store(&ct_g.gen, next);
     if (atomic_load(&ct_g.need_fence) || ct_membarrier() != 0) {
         atomic_store(&ct_g.need_fence, true);
         atomic_thread_fence(memory_order_seq_cst);
     }
-    uint32_t partials = ct_barrier_close(w.gen);
+    uint32_t partials = ct_barrier_close(ct_out.gen);
     /* The end is read once no thread is inside an event of this
      * generation: its times all come before it. An event of the next one
      * may begin before it; a reader puts such times on this generation's
@@ -528,64 +209,64 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
     while (partials) {
         uint32_t index = partials - 1;
         partials = ct_pool_batch(index)->next;
-        write_batch(index);
+        ct_out_batch(index);
     }
-    flush_batches();
+    ct_out_flush_batches();
     write_counters();
     /* The context switches of this generation, converted with its own two
      * clock readings. */
     w.prev_rate = ct_gen_rate(w.gen_base.units, w.gen_base.mono_ns, end.units, end.mono_ns,
                               w.ns_per_unit_q32);
     ct_sched_set_clock(w.gen_base.units, w.gen_base.mono_ns, w.prev_rate);
-    ct_sched_collect(write_cpu_batch, last ? CT_SCHED_LAST : CT_SCHED_FLUSH);
-    flush_cpu_out();
+    ct_sched_collect(ct_out_cpu_batch, last ? CT_SCHED_LAST : CT_SCHED_FLUSH);
+    ct_out_flush_cpu();
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
         int state = atomic_load_explicit(&t->state, memory_order_acquire);
         if (state != CT_THREAD_LIVE && state != CT_THREAD_EXITED)
             continue;
-        struct ct_slot *s = &t->slot[w.gen & 1];
+        struct ct_slot *s = &t->slot[ct_out.gen & 1];
         if (s->drop_count) {
-            write_lost(t->tid, s->drop_count, s->drop_first, s->drop_last);
+            ct_out_lost(t->tid, s->drop_count, s->drop_first, s->drop_last);
             s->drop_count = 0;
         }
         uint32_t reentered = atomic_load_explicit(&t->reentered, memory_order_relaxed);
         if (reentered != t->reentered_reported) {
-            write_lost(t->tid, reentered - t->reentered_reported, end.units, end.units);
+            ct_out_lost(t->tid, reentered - t->reentered_reported, end.units, end.units);
             t->reentered_reported = reentered;
         }
     }
     ct_scan_live_threads(&live, ct_g.tracer_tid);
     live_fresh = !last; /* the next generation's table shares the scan */
-    ct_record_threads(&w.buf, &live);
-    write_buf_record(CT_REC_THREADS);
+    ct_record_threads(&ct_out.buf, &live);
+    ct_out_buf_record(CT_REC_THREADS);
     if (ct_modules_signature() != w.modules_sig) {
-        ct_record_modules(&w.buf);
-        write_buf_record(CT_REC_MODULES);
+        ct_record_modules(&ct_out.buf);
+        ct_out_buf_record(CT_REC_MODULES);
     }
     /* Exited threads whose last batch is now written give back their
      * descriptors. A thread that exited in the next generation waits. */
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next)
         if (atomic_load_explicit(&t->state, memory_order_acquire) == CT_THREAD_EXITED &&
-            t->slot[0].batch < 0 && t->slot[1].batch < 0 && t->gen <= w.gen) {
+            t->slot[0].batch < 0 && t->slot[1].batch < 0 && t->gen <= ct_out.gen) {
             ct_sched_thread_end(t);
             ct_thread_free(t);
         }
     ct_calibration_update(w.session_base, end);
-    ct_buf_reset(&w.buf);
-    ct_buf_uleb(&w.buf, w.file_gen);
-    ct_buf_uleb(&w.buf, end.units);
-    ct_buf_uleb(&w.buf, end.mono_ns);
-    ct_buf_uleb(&w.buf, w.gen_batches);
-    ct_buf_uleb(&w.buf, w.gen_lost);
+    ct_buf_reset(&ct_out.buf);
+    ct_buf_uleb(&ct_out.buf, w.file_gen);
+    ct_buf_uleb(&ct_out.buf, end.units);
+    ct_buf_uleb(&ct_out.buf, end.mono_ns);
+    ct_buf_uleb(&ct_out.buf, ct_out.gen_batches);
+    ct_buf_uleb(&ct_out.buf, ct_out.gen_lost);
     /* Strings and stacks left out of events because an intern table was
      * full: the events are there, without those references. */
     static uint64_t misses_reported;
     uint64_t misses = ct_intern_full_misses(&ct_strings) + ct_intern_full_misses(&ct_stacks);
-    ct_buf_uleb(&w.buf, misses - misses_reported);
+    ct_buf_uleb(&ct_out.buf, misses - misses_reported);
     misses_reported = misses;
-    write_buf_record(CT_REC_GEN_END);
+    ct_out_buf_record(CT_REC_GEN_END);
     for (int i = 0; i < CT_MAX_SINKS; i++)
-        w.sinks[i].gens++;
+        ct_out.sinks[i].gens++;
     flight_close(end.mono_ns, cut);
     return end;
 }
@@ -594,7 +275,7 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
 static void next_generation(struct ct_clock_pair end)
 {
     w.exited_at_start = atomic_load_explicit(&ct_g.exited, memory_order_relaxed);
-    w.gen = w.gen + 1 ? w.gen + 1 : 1;
+    ct_out.gen = ct_out.gen + 1 ? ct_out.gen + 1 : 1;
     w.gen_base = end;
     w.ns_per_unit_q32 = ct_calibration();
     begin_generation();
@@ -603,9 +284,9 @@ static void next_generation(struct ct_clock_pair end)
     while (pending) {
         uint32_t index = pending - 1;
         pending = ct_pool_batch(index)->next;
-        write_batch(index);
+        ct_out_batch(index);
     }
-    flush_batches();
+    ct_out_flush_batches();
 }
 
 /* A session's command (CT_CMD_*), at a generation boundary. */
@@ -617,19 +298,19 @@ static void run_command(void)
     struct ctrace_flight *flight = cmd.flight;
     pthread_mutex_unlock(&cmd_lock);
     struct ct_clock_pair end = end_generation(false, op == CT_CMD_CUT);
-    if (io_acquire()) {
+    if (ct_out_acquire()) {
         if (op == CT_CMD_ATTACH) {
-            w.sinks[sink] = (struct sink){.fd = fd};
-            sink_begin(&w.sinks[sink]);
+            ct_out.sinks[sink] = (struct sink){.fd = fd};
+            ct_out_sink_begin(&ct_out.sinks[sink]);
         } else if (op == CT_CMD_DETACH) {
-            sink_end(&w.sinks[sink]);
-            w.sinks[sink].fd = -1;
+            ct_out_sink_end(&ct_out.sinks[sink]);
+            ct_out.sinks[sink].fd = -1;
         } else if (op == CT_CMD_FLIGHT_ON) {
-            w.flight = flight;
+            ct_out.flight = flight;
         } else if (op == CT_CMD_FLIGHT_OFF) {
-            w.flight = NULL;
+            ct_out.flight = NULL;
         }
-        atomic_store(&io_busy, 0);
+        ct_out_release();
     }
     next_generation(end);
     pthread_mutex_lock(&cmd_lock);
@@ -644,11 +325,11 @@ static void writer_finish(void)
 {
     end_generation(true, false);
     ct_sched_stop();
-    if (io_acquire()) {
+    if (ct_out_acquire()) {
         for (int i = 0; i < CT_MAX_SINKS; i++)
-            if (w.sinks[i].fd >= 0)
-                sink_end(&w.sinks[i]);
-        atomic_store(&io_busy, 0);
+            if (ct_out.sinks[i].fd >= 0)
+                ct_out_sink_end(&ct_out.sinks[i]);
+        ct_out_release();
     }
 }
 
@@ -691,24 +372,24 @@ static void *writer_main(void *arg)
             gen_start = ct_mono_ns();
             continue;
         }
-        if (atomic_exchange(&dump_requested, 0) && w.flight && ct_flight_write_hook) {
+        if (atomic_exchange(&dump_requested, 0) && ct_out.flight && ct_flight_write_hook) {
             next_generation(end_generation(false, true));
             gen_start = ct_mono_ns();
-            ct_flight_write_hook(w.flight, "signal");
+            ct_flight_write_hook(ct_out.flight, "signal");
             continue;
         }
         drain_full();
         if (!atomic_load(&w.stopping)) /* no memory for a program that is ending */
             ct_pool_prefill(8);
         uint64_t now = ct_mono_ns();
-        rings_busy = ct_sched_collect(write_cpu_batch, CT_SCHED_READ);
-        flush_cpu_out();
+        rings_busy = ct_sched_collect(ct_out_cpu_batch, CT_SCHED_READ);
+        ct_out_flush_cpu();
         exit_if_program_ended(now);
         if (w.counter_period_ns && now - w.counter_last >= w.counter_period_ns) {
             ct_counters_sample(&w.counters);
             w.counter_last = now;
         }
-        if (now - gen_start >= w.generation_ns || w.gen_bytes >= w.generation_bytes ||
+        if (now - gen_start >= w.generation_ns || ct_out.gen_bytes >= w.generation_bytes ||
             atomic_load_explicit(&ct_g.exited, memory_order_relaxed) - w.exited_at_start >=
                 EXITED_PER_GEN) {
             next_generation(end_generation(false, false));
@@ -721,15 +402,15 @@ static void *writer_main(void *arg)
 
 int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight *flight)
 {
-    struct writer fresh = {0};
-    fresh.buf = w.buf;
-    w = fresh;
+    w = (struct writer){0};
+    struct ct_buf buf = ct_out.buf; /* kept from session to session */
+    ct_out = (struct ct_out){.buf = buf};
     live_fresh = false;
     for (int i = 0; i < CT_MAX_SINKS; i++)
-        w.sinks[i].fd = -1;
+        ct_out.sinks[i].fd = -1;
     if (config->fd >= 0)
-        w.sinks[0].fd = config->fd;
-    w.flight = flight;
+        ct_out.sinks[0].fd = config->fd;
+    ct_out.flight = flight;
     w.generation_ns = config->generation_ns;
     w.generation_bytes = config->generation_bytes;
     w.counter_period_ns = config->counter_period_ns;
@@ -745,12 +426,12 @@ int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight 
     w.process.start_mono_ns = w.session_base.mono_ns;
     w.process.start_real_ns = w.session_base.real_ns;
     ct_process_info_read(&w.process);
-    w.gen = atomic_load(&ct_g.gen);
+    ct_out.gen = atomic_load(&ct_g.gen);
     if (config->fd >= 0)
-        sink_begin(&w.sinks[0]);
+        ct_out_sink_begin(&ct_out.sinks[0]);
     begin_generation();
-    if (config->fd >= 0 && w.sinks[0].error)
-        return -w.sinks[0].error; /* the caller frees the flight recorder */
+    if (config->fd >= 0 && ct_out.sinks[0].error)
+        return -ct_out.sinks[0].error; /* the caller frees the flight recorder */
     /* The writer takes no signals meant for the program. */
     sigset_t all, old;
     sigfillset(&all);
@@ -773,8 +454,8 @@ void ct_writer_stop(void)
         pthread_join(w.thread, NULL);
     }
     w.running = false;
-    w.flight = NULL;
-    uint32_t gen = w.gen + 1 ? w.gen + 1 : 1;
+    ct_out.flight = NULL;
+    uint32_t gen = ct_out.gen + 1 ? ct_out.gen + 1 : 1;
     atomic_store(&ct_g.gen, gen); /* the next session's first generation */
     ct_process_info_free(&w.process);
 }
@@ -808,12 +489,12 @@ bool ct_writer_running(void)
 
 int ct_writer_sink_fd(int sink)
 {
-    return sink >= 0 && sink < CT_MAX_SINKS ? w.sinks[sink].fd : -1;
+    return sink >= 0 && sink < CT_MAX_SINKS ? ct_out.sinks[sink].fd : -1;
 }
 
 int ct_writer_sink_error(int sink)
 {
-    return sink >= 0 && sink < CT_MAX_SINKS ? w.sinks[sink].error : 0;
+    return sink >= 0 && sink < CT_MAX_SINKS ? ct_out.sinks[sink].error : 0;
 }
 
 void ct_writer_lower_generation(uint64_t ns, size_t bytes)
@@ -827,10 +508,10 @@ void ct_writer_lower_generation(uint64_t ns, size_t bytes)
 void ct_writer_flight_bounds(struct ctrace_flight *f, const struct ct_fgen **from,
                              const struct ct_fgen **to)
 {
-    if (io_acquire()) {
+    if (ct_out_acquire()) {
         *from = f->head;
         *to = f->tail;
-        atomic_store(&io_busy, 0);
+        ct_out_release();
     }
 }
 
@@ -850,7 +531,7 @@ void ct_writer_after_fork_child(void)
     pthread_cond_init(&cmd_cond, NULL);
     atomic_store(&cmd.op, CT_CMD_NONE);
     atomic_store(&dump_requested, 0);
-    atomic_store(&io_busy, 0);
+    ct_out_release();
     if (!CTRACE_ON_()) {
         ct_thread_free_rebuild(); /* its lock may have been held */
         return;
@@ -859,9 +540,7 @@ void ct_writer_after_fork_child(void)
     /* The parent's files and flight recorder stay the parent's; the
      * child's copy of the ring is freed by ctrace_flight_stop, if called. */
     w.running = false;
-    w.flight = NULL;
-    for (int i = 0; i < CT_MAX_SINKS; i++)
-        w.sinks[i].fd = -1;
+    ct_out_after_fork_child(); /* and what the writer had in hand at the fork */
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
         int state = atomic_load_explicit(&t->state, memory_order_relaxed);
         if (state != CT_THREAD_LIVE && state != CT_THREAD_EXITED && state != CT_THREAD_CLAIMED)
@@ -888,20 +567,20 @@ void ct_writer_after_fork_child(void)
         ct_pool_put((int32_t)index);
     }
     atomic_store(&w.pending, 0);
-    uint32_t gen = w.gen + 2 ? w.gen + 2 : 1;
+    uint32_t gen = ct_out.gen + 2 ? ct_out.gen + 2 : 1;
     atomic_store(&ct_g.gen, gen);
     ct_process_info_free(&w.process);
 }
 
 struct ctrace_flight *ct_flight_current(void)
 {
-    return w.running ? w.flight : NULL;
+    return w.running ? ct_out.flight : NULL;
 }
 
 struct ctrace_flight *ct_flight_for_crash(void)
 {
     /* ct_crash_flush took io_busy for good: the ring holds still. */
-    return atomic_load(&crashed) ? w.flight : NULL;
+    return ct_out_crashed() ? ct_out.flight : NULL;
 }
 
 void ct_flight_request_write(void)

@@ -183,12 +183,21 @@ with tempfile.TemporaryDirectory() as d:
           len(starts) == 3 and all(firsts[t]["kind"] == "thread_runnable" and
                                    firsts[t]["ts"] == creates[starts[t]["create_id"]]
                                    for t in sleeper_tids), (firsts, creates))
+    # ... and the kernel's switch that ended that wait, its first run, is
+    # in the trace, between its thread_runnable and its thread_start.
+    first_on = {t: min((int(e["ts"]) for e in ev if e["tid"] == t and e["kind"] == "cpu" and
+                        e["state"] == "running"), default=None) for t in sleeper_tids}
+    check("sleepers: each thread's first run, from the kernel, between its creation and start",
+          all(first_on[t] is not None and
+              int(firsts[t]["ts"]) < first_on[t] <= int(starts[t]["ts"]) for t in sleeper_tids),
+          (first_on, {t: (firsts[t]["ts"], starts[t]["ts"]) for t in sleeper_tids}))
     rows = {t["tid"]: t for t in json.loads(subprocess.run(
         [ctrace, "threads", "--json", out], capture_output=True, text=True).stdout)}
     check("sleepers: a thread's life begins at its creation, waiting for a CPU until it ran",
           all(rows[t]["begin_ns"] == int(creates[starts[t]["create_id"]]) and
-              rows[t]["sched_wait_ns"] >= int(starts[t]["ts"]) - int(firsts[t]["ts"])
-              for t in sleeper_tids), [rows[t] for t in sleeper_tids])
+              first_on[t] is not None and
+              rows[t]["sched_wait_ns"] >= first_on[t] - int(firsts[t]["ts"])
+              for t in sleeper_tids), ([rows[t] for t in sleeper_tids], first_on))
 
     # A program that closes every descriptor at its start, as a daemon does,
     # and then opens its own file: the trace's descriptor is not closed, nor

@@ -31,6 +31,7 @@ struct start_record {
     unsigned cover; /* the creator's per-CPU rings follow the new thread */
     size_t stack_size;
     uint64_t created; /* the thread_create event's time */
+    uint64_t created_ns; /* and CLOCK_MONOTONIC's then */
     char name[16]; /* the creator's, which the kernel copies to the thread */
 };
 
@@ -43,7 +44,7 @@ static void *thread_trampoline(void *p)
         ct_thread_origin(given->name, given->stack_size); /* or no tail call */
     struct start_record r = *given;
     free(p);
-    ct_sched_covered(r.cover);
+    ct_sched_covered(r.cover, r.created_ns);
     if (ct_tracing_here())
         CT_RECORD(ct_ev_thread_start(r.creator, r.create_id, (uintptr_t)r.start, r.created));
     return r.start(r.arg);
@@ -116,7 +117,8 @@ CT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
                                .create_id = id,
                                .cover = ct_sched_cover_token(),
                                .stack_size = known ? stack_size_of(attr) : 0,
-                               .created = created};
+                               .created = created,
+                               .created_ns = created ? ct_mono_ns() : 0};
     if (known)
         memcpy(r->name, self->name, sizeof r->name);
     int rc = REAL(pthread_create)(thread, attr, thread_trampoline, r);

@@ -58,6 +58,9 @@ static _Atomic int cpu_ring_count;
 static _Atomic unsigned cover_epoch;
 static unsigned epoch_seq;
 static __thread unsigned cover_mine;
+/* When this thread was created (CLOCK_MONOTONIC), if its creator said:
+ * its switches count from then, its first run included. */
+static __thread uint64_t created_mono;
 static pid_t cover_tid;       /* the thread that opened them */
 static uint64_t cover_lost;   /* records the kernel dropped from them */
 static struct {
@@ -239,9 +242,10 @@ unsigned ct_sched_cover_token(void)
                : 0;
 }
 
-void ct_sched_covered(unsigned token)
+void ct_sched_covered(unsigned token, uint64_t created_ns)
 {
     cover_mine = token;
+    created_mono = created_ns;
 }
 
 void ct_sched_thread_start(struct ct_thread *t)
@@ -250,7 +254,10 @@ void ct_sched_thread_start(struct ct_thread *t)
     if (!atomic_load(&enabled))
         return;
     if (ct_sched_cover_token()) {
-        t->sched_from_ns = ct_mono_ns();
+        uint64_t now = ct_mono_ns();
+        /* From its creation: its wait for its first run is in its life
+         * (thread_runnable), and so is the switch that ended it. */
+        t->sched_from_ns = created_mono && created_mono < now ? created_mono : now;
         return;
     }
     if (atomic_fetch_add(&rings_open, 1) >= ring_limit()) {

@@ -46,7 +46,7 @@ CT_INTERNAL void ct_sched_thread_start(struct ct_thread *t);
  * per-CPU rings (a token the creator hands to the new thread), and, in the
  * new thread, that they are. Only the preload library knows the creator. */
 CT_INTERNAL unsigned ct_sched_cover_token(void);
-CT_INTERNAL void ct_sched_covered(unsigned token);
+CT_INTERNAL void ct_sched_covered(unsigned token, uint64_t created_ns);
 CT_INTERNAL void ct_sched_inherit(bool on);
 /* Writer side, when the session ends: closes the per-CPU rings. */
 CT_INTERNAL void ct_sched_stop(void);

@@ -10,6 +10,9 @@
  * form of the CRC). The multiplier for a length is computed from x^(2^k)
  * for its bits, and kept for the next record, which is usually as long.
  */
+#if __has_include(<sys/platform/x86.h>)
+#include <sys/platform/x86.h>
+#endif
 #include "../format/crc32c.h"
 
 #include <stdatomic.h>
@@ -120,8 +123,15 @@ uint32_t ct_crc32c(uint32_t crc, const void *data, size_t len)
 {
     static int have_hw = -1;
     if (have_hw < 0) {
+#if __has_include(<sys/platform/x86.h>)
+        /* What glibc found at start-up: libgcc's __builtin_cpu_supports
+         * runs its own cpuid probe as a constructor, and a cpuid costs
+         * 15-18 us in a VM here, a dozen of them at every traced start. */
+        have_hw = CPU_FEATURE_ACTIVE(SSE4_2) ? 1 : 0;
+#else
         __builtin_cpu_init();
         have_hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+#endif
     }
     return have_hw ? crc32c_hw(crc, data, len) : ct_crc32c_sw(crc, data, len);
 }

@@ -145,6 +145,31 @@ def switch_cost():
             print(f"  {what}: refused here")
 
 
+def inherit_cost():
+    """What inherited perf events cost a thread's creation (ctrace run
+    opens one per CPU; every clone copies each): bench/progs/inherit_cost.c
+    with 0 to 64 events, in rotation."""
+    counts = [0, 2, 8, 32, 64]
+    got = {k: [] for k in counts}
+    for _ in range(runs):
+        for k in counts:
+            r = subprocess.run([os.path.join(progs, "inherit_cost"), str(k), "2000"],
+                               capture_output=True, text=True)
+            if r.returncode == 0:
+                got[k].append(float(r.stdout))
+    if not got[0]:
+        return
+    base = statistics.median(got[0])
+    print("\na thread made and joined with inherited context-switch events on its creator "
+          "(us a thread, median of %d):" % runs)
+    for k in counts:
+        if got[k]:
+            v = statistics.median(got[k])
+            print(f"  {k:2} events: {v:.1f} us (+{v - base:.1f})")
+        else:
+            print(f"  {k:2} events: refused here")
+
+
 def lttng_start(d):
     """A session recording every userspace event into d; None without LTTng."""
     if not (os.path.exists("/usr/bin/lttng") and os.path.exists(LTTNG_WRAPPER)):
@@ -192,6 +217,7 @@ with tempfile.TemporaryDirectory() as d:
     if not only:
         uncontended(trace)
         switch_cost()
+        inherit_cost()
         symbols_cost("sort", ["sort", "--parallel=2", "-S", "64M", lines], trace)
     if lttng:
         subprocess.run(["lttng", "destroy", "ctrace-bench"], capture_output=True)

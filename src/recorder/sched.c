@@ -42,6 +42,11 @@
 #define THREAD_RING_PAGES 8 /* 32 KiB: about 1000 switches between two reads */
 #define CPU_RING_PAGES 64   /* 256 KiB: about 8000, of all threads on the CPU */
 #define MAX_CPUS 1024
+/* Every clone copies each inherited event: about 1.9 us a thread per event
+ * here (bench/progs/inherit_cost.c: 2 events +5 us, 32 +50, 64 +125 on a
+ * 51 us create and join), while a ring of the thread's own cost +130 us.
+ * Past this many CPUs, threads open rings of their own. */
+#define COVER_MAX_CPUS 64
 #define HOLD_NS 200000u    /* see above */
 #define SAMPLE_NS 2000000u /* schedstat: at most one read per thread per 2 ms */
 
@@ -145,7 +150,7 @@ static bool open_cover(void)
     if (atomic_load(&cpu_ring_count))
         ct_sched_stop(); /* a session that failed to start left them */
     long conf = sysconf(_SC_NPROCESSORS_CONF), online = sysconf(_SC_NPROCESSORS_ONLN);
-    if (conf <= 0 || conf > MAX_CPUS)
+    if (conf <= 0 || conf > MAX_CPUS || conf > COVER_MAX_CPUS)
         return false;
     struct ct_perf_ring *rings = calloc((size_t)conf, sizeof *rings);
     if (!rings)

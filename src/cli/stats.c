@@ -195,15 +195,18 @@ const struct ct_command ct_cmd_stats = {
     "overview: duration, threads, events by kind, losses",
     "usage: ctrace stats [--json] FILE\n"
     "\n"
-    "Prints an overview of the trace FILE: its duration, generations, threads,\n"
-    "events by kind, tasks, regions, logs, distinct stacks and lost events; and a\n"
-    "diagnosis: the threads still blocked when the trace ends (leaks, deadlocks)\n"
-    "with their stacks, the call sites where threads blocked longest, and the\n"
-    "most contended objects. Children that ctrace run traced are named.\n"
+    "Prints an overview of the trace FILE: its duration, where its scheduling\n"
+    "came from (and how many threads with events have none), generations,\n"
+    "threads, events by kind, tasks, regions, logs, distinct stacks and lost\n"
+    "events; and a diagnosis: the threads still blocked when the trace ends\n"
+    "(leaks, deadlocks) with their stacks, the call sites where threads blocked\n"
+    "longest, and the most contended objects. Children that ctrace run traced\n"
+    "are named.\n"
     "\n"
-    "  --json   one JSON object with the fields duration_ns, threads, events\n"
-    "           (kind name to count), tasks, regions, logs, stacks, lost_events,\n"
-    "           generations, blocked_at_end, top_block_sites, contended_objects,\n"
+    "  --json   one JSON object with the fields duration_ns, sched,\n"
+    "           threads_unscheduled, threads, events (kind name to count),\n"
+    "           tasks, regions, logs, stacks, lost_events, generations,\n"
+    "           blocked_at_end, top_block_sites, contended_objects,\n"
     "           children, and more\n",
     run,
 };

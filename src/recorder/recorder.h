@@ -161,6 +161,8 @@ CT_INTERNAL struct ct_thread *ct_thread_register(void);
 /* Before this thread's first event: its creator's name, which the kernel
  * copied to it, and its stack's size, 0 when unknown. */
 CT_INTERNAL void ct_thread_origin(const char name[16], size_t stack_size);
+/* This thread changed its name: ct_thread_origin's is not its own. */
+CT_INTERNAL void ct_thread_renamed(void);
 CT_INTERNAL struct ct_thread *ct_thread_first(void);
 /* Gives a descriptor back (FREE), for a later thread to claim. */
 CT_INTERNAL void ct_thread_free(struct ct_thread *t);

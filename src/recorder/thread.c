@@ -156,6 +156,11 @@ void ct_thread_origin(const char name[16], size_t stack_size)
     origin.set = true;
 }
 
+void ct_thread_renamed(void)
+{
+    origin.name[0] = 0;
+}
+
 /* The bounds of this thread's stack; both 0 when unknown (no stacks then).
  * A thread whose creator gave its stack's size (ct_thread_origin) is not
  * the main one, and glibc put its descriptor (pthread_self) at the top of
@@ -221,8 +226,9 @@ struct ct_thread *ct_thread_register(void)
     t->slot[0].batch = t->slot[1].batch = -1;
     t->tid = ct_gettid();
     stack_bounds(t);
-    /* A new thread's name is its creator's at the clone. */
-    if (origin.set)
+    /* A new thread's name is its creator's at the clone, unless it renamed
+     * itself before its first event (tracing was off then). */
+    if (origin.set && origin.name[0])
         memcpy(t->name, origin.name, sizeof t->name);
     else
         prctl(PR_GET_NAME, t->name, 0, 0, 0);

@@ -5,6 +5,7 @@ sleeps and condvar waits where they belong) and `ctrace tasks` / `ctrace
 regions` (exact counts, durations within what the programs did)."""
 import json
 import os
+import re as _re
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,18 @@ with tempfile.TemporaryDirectory() as d:
         check(f"{r['name']} slept its 10 ms", 9_500_000 <= r["sleep_ns"] <= 2_000_000_000, r)
         check(f"{r['name']} mostly asleep", r["sleep_ns"] > r["execution_ns"], r)
         check(f"{r['name']} has its start function by name", r["start_function"] == "sleeper", r)
+    # The scheduler latency profile: each sleeper's wait for its first run
+    # is at the stack that created it (main, at its pthread_create, line 34),
+    # as Go's puts a new goroutine's at its go statement.
+    prof = os.path.join(d, "sched.pb")
+    r = subprocess.run([ctrace, "pprof", "--type=sched", "-o", prof, out], capture_output=True,
+                       text=True)
+    check("pprof --type=sched of the sleepers", r.returncode == 0, r.stderr)
+    go = subprocess.run(["go", "tool", "pprof", "-traces", "-lines", "-sample_index=contentions",
+                         prof], capture_output=True, text=True)
+    created = _re.search(r"(\d+)\s+main \S*sleepers\.c:34\n", go.stdout)
+    check("sched profile: the sleepers' waits for their first run at their creation, 3 of them",
+          created is not None and int(created.group(1)) >= 3, go.stdout[-1500:] + go.stderr)
 
     subprocess.run([ctrace, "run", "-o", out, "--", os.path.join(progs, "condvar_pingpong")],
                    check=True, capture_output=True)
@@ -169,7 +182,6 @@ with tempfile.TemporaryDirectory() as d:
 # Inlined frames: the sleep is in nap_inline, inlined into napper; with
 # frame pointers the stack goes on to start_thread; without them it stops
 # early, and what it holds is named right.
-import re as _re
 with tempfile.TemporaryDirectory() as d:
     for prog, whole in (("inliner", True), ("inliner_nofp", False)):
         out = os.path.join(d, prog + ".out")

@@ -8,7 +8,10 @@
  *            barriers and joins, at the blocking call's stack
  *   syscall  other slow system calls, at the call's stack
  *   sched    time runnable but waiting for a CPU, at the thread's most
- *            recent stack (where it was when it was preempted, or near it)
+ *            recent stack (where it was when it was preempted, or near it);
+ *            a new thread's wait for its first run, at the stack that
+ *            created it (as Go's counts a new goroutine's at its go
+ *            statement)
  *
  * The profile is a gzipped profile.proto message (github.com/google/pprof,
  * proto/profile.proto): functions named with libdw (symbols.c), one mapping
@@ -117,8 +120,17 @@ struct module_copy {
     size_t build_id_len;
 };
 
+/* A thread_create's stack, until the thread it made says it was runnable. */
+struct creation {
+    uint64_t creator, id;
+    uint64_t pcs[MAX_FRAMES];
+    unsigned n;
+};
+
 struct builder {
     enum ct_pprof_type type;
+    struct creation *creations;
+    size_t ncreations, creations_cap;
     struct sample *samples;
     size_t nsamples, cap;
     struct thread_state *threads;
@@ -208,6 +220,24 @@ static void copy_modules(struct builder *b, const struct ct_gen *gen)
     }
 }
 
+static void note_creation(struct builder *b, uint64_t creator, uint64_t id, const uint64_t *pcs,
+                          unsigned n)
+{
+    if (b->ncreations == b->creations_cap) {
+        size_t cap = b->creations_cap ? b->creations_cap * 2 : 16;
+        struct creation *c = realloc(b->creations, cap * sizeof *c);
+        if (!c)
+            return; /* that wait goes to an empty stack */
+        b->creations = c;
+        b->creations_cap = cap;
+    }
+    struct creation *c = &b->creations[b->ncreations++];
+    c->creator = creator;
+    c->id = id;
+    memcpy(c->pcs, pcs, n * sizeof *pcs);
+    c->n = n;
+}
+
 static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_reader *rd,
                      const struct ct_gen *gen, const struct ct_event *ev)
 {
@@ -225,6 +255,23 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
         t->n = n;
     }
     switch (ev->kind) {
+    case CT_EV_THREAD_CREATE:
+        if (b->type == CT_PPROF_SCHED && n)
+            note_creation(b, r->tid, ev->args[0], pcs, n);
+        break;
+    case CT_EV_THREAD_RUNNABLE:
+        /* Its wait for its first run, accounted at its next event, goes
+         * to the stack that created it. */
+        for (size_t i = b->ncreations; i-- > 0;) {
+            struct creation *c = &b->creations[i];
+            if (c->creator == ev->args[0] && c->id == ev->args[1]) {
+                memcpy(t->pcs, c->pcs, c->n * sizeof *c->pcs);
+                t->n = c->n;
+                *c = b->creations[--b->ncreations];
+                break;
+            }
+        }
+        break;
     case CT_EV_BLOCK:
         t->blocked = true;
         t->reason = (unsigned)ev->args[0];
@@ -486,6 +533,7 @@ int ct_pprof_write(struct ct_reader *rd, enum ct_pprof_type type, FILE *out,
     free(p.data);
     free(b.samples);
     free(b.threads);
+    free(b.creations);
     free(b.modules);
     ct_threads_free(&t);
     return rc;

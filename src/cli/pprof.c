@@ -85,7 +85,8 @@ const struct ct_command ct_cmd_pprof = {
     "  sync     mutexes, rwlocks, spinlocks, condvars, semaphores, barriers, joins\n"
     "  syscall  other slow system calls\n"
     "  sched    time runnable but waiting for a CPU (needs the kernel's context\n"
-    "           switches: ctrace run), at the thread's most recent stack\n"
+    "           switches: ctrace run), at the thread's most recent stack; a new\n"
+    "           thread's wait for its first run at the stack that created it\n"
     "  -o OUT   the profile (default FILE.TYPE.pb.gz; - for standard output)\n"
     "\n"
     "Then: go tool pprof -top OUT, or go tool pprof -http=: OUT.\n",

@@ -76,8 +76,8 @@ void ct_ev_thread_start(pid_t creator, uint64_t create_id, uintptr_t start_fn, u
 {
     uint64_t now = ct_now();
     if (created && created < now) { /* Go's runnable goroutine, before its first run */
-        struct args none = {.n = 0};
-        emit(CT_EV_THREAD_RUNNABLE, created, &none);
+        struct args made = {.v = {(uint64_t)creator, create_id}, .n = 2};
+        emit(CT_EV_THREAD_RUNNABLE, created, &made);
     }
     struct args a = {.v = {(uint64_t)creator, create_id, start_fn}, .n = 3};
     emit(CT_EV_THREAD_START, now, &a);

@@ -143,10 +143,11 @@ CT_EXPORT int pthread_join(pthread_t thread, void **result)
 CT_EXPORT int pthread_setname_np(pthread_t thread, const char *name)
 {
     int rc = REAL(pthread_setname_np)(thread, name);
-    if (rc == 0 && pthread_equal(thread, pthread_self()))
+    if (rc == 0 && pthread_equal(thread, pthread_self())) {
         ct_thread_renamed(); /* its creator's name is not its own any more */
-    if (rc == 0 && ct_tracing_here() && pthread_equal(thread, pthread_self()))
-        CT_RECORD(ct_ev_thread_name(name));
+        if (ct_tracing_here())
+            CT_RECORD(ct_ev_thread_name(name));
+    }
     return rc;
 }
 
@@ -158,9 +159,10 @@ CT_EXPORT int prctl(int option, ...)
     unsigned long a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
     va_end(ap);
     int rc = REAL(prctl)(option, a2, a3, a4, a5);
-    if (rc == 0 && option == PR_SET_NAME)
+    if (rc == 0 && option == PR_SET_NAME) {
         ct_thread_renamed();
-    if (rc == 0 && option == PR_SET_NAME && ct_tracing_here() && a2)
-        CT_RECORD(ct_ev_thread_name((const char *)a2));
+        if (ct_tracing_here() && a2)
+            CT_RECORD(ct_ev_thread_name((const char *)a2));
+    }
     return rc;
 }

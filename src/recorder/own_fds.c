@@ -24,14 +24,24 @@
 
 static _Atomic uint64_t own[OWN_MAX / 64];
 
+/* Found once: a thread that opens its own ring (a library user's threads)
+ * pays no getrlimit for it. A limit lowered below it later only makes the
+ * move fail, and the descriptor stays where it is. */
 static int high_base(void)
 {
+    static _Atomic int base = -1;
+    int b = atomic_load_explicit(&base, memory_order_relaxed);
+    if (b >= 0)
+        return b;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return 0;
-    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 2048)
-        return 1024;
-    return (int)(rl.rlim_cur / 2);
+        b = 0;
+    else if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 2048)
+        b = 1024;
+    else
+        b = (int)(rl.rlim_cur / 2);
+    atomic_store_explicit(&base, b, memory_order_relaxed);
+    return b;
 }
 
 int ct_own_fd(int fd)

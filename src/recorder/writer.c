@@ -62,7 +62,6 @@ static struct writer {
     uint64_t generation_ns;
     size_t generation_bytes;
     uint64_t file_gen;        /* its number in this file, from 1 */
-    uint64_t gen_lost;
     struct ct_clock_pair gen_base, session_base;
     uint64_t ns_per_unit_q32; /* calibration, 32.32 fixed point */
     uint64_t prev_rate;       /* the generation before's, as read (ct_gen_rate) */
@@ -103,13 +102,17 @@ static void write_counters(void)
 {
     if (w.counters.len == 0)
         return;
-    uint8_t head[2 * CT_LEB_MAX];
-    uint8_t *p = ct_put_uleb(head, (uint64_t)ct_g.tracer_tid);
-    p = ct_put_uleb(p, w.counters.base_ts);
-    struct iovec parts[2] = {{head, (size_t)(p - head)}, {w.counters.events, w.counters.len}};
-    ct_out_record(CT_REC_BATCH, parts, 2);
-    ct_out.gen_batches++;
+    ct_out_batch_record(ct_g.tracer_tid, w.counters.base_ts, w.counters.events, w.counters.len);
     w.counters.len = 0;
+}
+
+/* Reads the context switches (sched.c), and at a generation's end writes
+ * them, gathered into one write. */
+static bool collect_switches(int how)
+{
+    bool busy = ct_sched_collect(ct_out_cpu_batch, how);
+    ct_out_flush_cpu();
+    return busy;
 }
 
 /* Writes the full batches of the current generation; keeps later ones. */
@@ -218,8 +221,7 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
     w.prev_rate = ct_gen_rate(w.gen_base.units, w.gen_base.mono_ns, end.units, end.mono_ns,
                               w.ns_per_unit_q32);
     ct_sched_set_clock(w.gen_base.units, w.gen_base.mono_ns, w.prev_rate);
-    ct_sched_collect(ct_out_cpu_batch, last ? CT_SCHED_LAST : CT_SCHED_FLUSH);
-    ct_out_flush_cpu();
+    collect_switches(last ? CT_SCHED_LAST : CT_SCHED_FLUSH);
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
         int state = atomic_load_explicit(&t->state, memory_order_acquire);
         if (state != CT_THREAD_LIVE && state != CT_THREAD_EXITED)
@@ -382,8 +384,7 @@ static void *writer_main(void *arg)
         if (!atomic_load(&w.stopping)) /* no memory for a program that is ending */
             ct_pool_prefill(8);
         uint64_t now = ct_mono_ns();
-        rings_busy = ct_sched_collect(ct_out_cpu_batch, CT_SCHED_READ);
-        ct_out_flush_cpu();
+        rings_busy = collect_switches(CT_SCHED_READ);
         exit_if_program_ended(now);
         if (w.counter_period_ns && now - w.counter_last >= w.counter_period_ns) {
             ct_counters_sample(&w.counters);

@@ -152,12 +152,27 @@ void ct_out_buf_record(unsigned type)
 }
 
 /* One batch as a record, io_busy held (the crash handler's way). */
+/* A batch record's head (its thread and base time); returns its length. */
+static size_t batch_head(uint8_t head[2 * CT_LEB_MAX], uint64_t tid, uint64_t base_ts)
+{
+    uint8_t *p = ct_put_uleb(head, tid);
+    return (size_t)(ct_put_uleb(p, base_ts) - head);
+}
+
+void ct_out_batch_record(pid_t tid, uint64_t base_ts, const void *events, size_t len)
+{
+    uint8_t head[2 * CT_LEB_MAX];
+    struct iovec parts[2] = {{head, batch_head(head, (uint64_t)tid, base_ts)},
+                             {(void *)events, len}};
+    ct_out_record(CT_REC_BATCH, parts, 2);
+    ct_out.gen_batches++;
+}
+
 static void write_batch_locked(const struct ct_batch *b)
 {
     uint8_t head[2 * CT_LEB_MAX];
-    uint8_t *p = ct_put_uleb(head, (uint64_t)b->tid);
-    p = ct_put_uleb(p, b->base_ts);
-    struct iovec parts[2] = {{head, (size_t)(p - head)}, {b->mem, b->used}};
+    struct iovec parts[2] = {{head, batch_head(head, (uint64_t)b->tid, b->base_ts)},
+                             {b->mem, b->used}};
     if (b->used == 0)
         return;
     write_record_locked(CT_REC_BATCH, parts, 2);
@@ -188,9 +203,8 @@ void ct_out_flush_batches(void)
         const struct ct_batch *b = ct_pool_batch(coalesced.index[i]);
         if (b->used == 0)
             continue;
-        uint8_t *p = ct_put_uleb(h[i].head, (uint64_t)b->tid);
-        p = ct_put_uleb(p, b->base_ts);
-        struct iovec parts[2] = {{h[i].head, (size_t)(p - h[i].head)}, {b->mem, b->used}};
+        struct iovec parts[2] = {{h[i].head, batch_head(h[i].head, (uint64_t)b->tid, b->base_ts)},
+                                 {b->mem, b->used}};
         size_t len = ct_record_header(h[i].record, CT_REC_BATCH, parts, 2);
         iov[k] = (struct iovec){h[i].record, CT_RECORD_HEADER_SIZE};
         iov[k + 1] = parts[0];
@@ -296,24 +310,23 @@ void ct_out_cpu_batch(pid_t tid, uint64_t base_ts, const uint8_t *events, size_t
 {
     if (len) {
         uint8_t head[2 * CT_LEB_MAX];
-        uint8_t *p = ct_put_uleb(head, (uint64_t)tid);
-        p = ct_put_uleb(p, base_ts);
-        struct iovec parts[2] = {{head, (size_t)(p - head)}, {(void *)events, len}};
-        size_t size = CT_RECORD_HEADER_SIZE + (size_t)(p - head) + len;
+        size_t head_len = batch_head(head, (uint64_t)tid, base_ts);
+        struct iovec parts[2] = {{head, head_len}, {(void *)events, len}};
+        size_t size = CT_RECORD_HEADER_SIZE + head_len + len;
         uint8_t *at = ct_buf_reserve(&cpu_out, size);
         if (at) {
             ct_record_header(at, CT_REC_BATCH, parts, 2);
-            memcpy(at + CT_RECORD_HEADER_SIZE, head, (size_t)(p - head));
-            memcpy(at + CT_RECORD_HEADER_SIZE + (p - head), events, len);
+            memcpy(at + CT_RECORD_HEADER_SIZE, head, head_len);
+            memcpy(at + CT_RECORD_HEADER_SIZE + head_len, events, len);
             cpu_out.len += size;
             ct_out.gen_bytes += size;
+            ct_out.gen_batches++;
             if (cpu_out.len >= (256u << 10))
                 ct_out_flush_cpu();
         } else {
             ct_out_flush_cpu();
-            ct_out_record(CT_REC_BATCH, parts, 2);
+            ct_out_batch_record(tid, base_ts, events, len);
         }
-        ct_out.gen_batches++;
     }
     if (lost) {
         ct_out_flush_cpu(); /* in order */

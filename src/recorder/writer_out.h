@@ -42,6 +42,8 @@ CT_INTERNAL void ct_out_sink_begin(struct sink *s);
 CT_INTERNAL void ct_out_sink_end(struct sink *s);
 /* One record whose payload is parts, to every sink and the ring. */
 CT_INTERNAL void ct_out_record(unsigned type, const struct iovec *parts, int nparts);
+/* A batch record of thread tid's events, at once. */
+CT_INTERNAL void ct_out_batch_record(pid_t tid, uint64_t base_ts, const void *events, size_t len);
 /* ct_out.buf as one record, which is then emptied. */
 CT_INTERNAL void ct_out_buf_record(unsigned type);
 /* A full batch (pool index), written with others (then given back to the

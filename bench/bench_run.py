@@ -8,7 +8,8 @@ also runs under LTTng-UST's pthread wrapper (LD_PRELOAD, every userspace
 event enabled in a session of this run's), in the same rotation, and under
 `ctrace run --sched=off` (no context switches: nearer what LTTng records).
 A table in Markdown. BENCH_ROWS=WORD,WORD... runs only the workloads whose
-names hold one of the words, and none of the other measurements."""
+names hold one of the words, and of the other measurements only those named
+(uncontended, switch_cost, inherit_cost, symbols)."""
 import os
 import random
 import statistics
@@ -120,29 +121,38 @@ def uncontended(trace):
 
 def switch_cost():
     """What a perf event costs a thread's context switches, apart from ctrace
-    (bench/progs/switch_cost.c), the modes in rotation."""
-    modes = ["none", "thread", "dummy", "cpu", "inherit"]
-    got = {m: [] for m in modes}
+    (bench/progs/switch_cost.c), the modes in rotation; once free to run on
+    any CPU, once with both threads pinned to CPU 0 (every round trip is
+    then two context switches, and the figures are steadier)."""
+    modes = ["none", "thread", "dummy", "cpu", "inherit", "inherit-dummy"]
+    pinned = hasattr(os, "sched_setaffinity")
+    got = {(m, p): [] for m in modes for p in (False, True)}
     for _ in range(runs):
-        for m in modes:
-            r = subprocess.run([os.path.join(progs, "switch_cost"), m, "20000"],
-                               capture_output=True, text=True)
-            if r.returncode == 0 and r.stdout.strip() != "-":
-                got[m].append(float(r.stdout))
-    base = statistics.median(got["none"]) if got["none"] else 0
+        for p in ((False, True) if pinned else (False,)):
+            for m in modes:
+                r = subprocess.run([os.path.join(progs, "switch_cost"), m, "20000"],
+                                   capture_output=True, text=True,
+                                   preexec_fn=(lambda: os.sched_setaffinity(0, {0})) if p
+                                   else None)
+                if r.returncode == 0 and r.stdout.strip() != "-":
+                    got[(m, p)].append(float(r.stdout))
     print("\ncontext switches with a perf event on the thread (a pipe ping-pong, us a round "
-          "trip, median of %d):" % runs)
-    for m, what in (("none", "no event"), ("thread", "a context-switch event per thread "
-                                                     "(ctrace's)"),
+          "trip, median of %d; free / pinned to one CPU):" % runs)
+
+    def fig(m, p):
+        if not got[(m, p)] or not got[("none", p)]:
+            return "refused here"
+        v, base = statistics.median(got[(m, p)]), statistics.median(got[("none", p)])
+        return f"{v:.2f} us (+{v - base:.2f})" if m != "none" else f"{v:.2f} us"
+
+    for m, what in (("none", "no event"),
+                    ("thread", "a context-switch event per thread"),
                     ("dummy", "an event per thread recording nothing"),
-                    ("cpu", "a context-switch event per CPU (privileged)"),
+                    ("cpu", "a context-switch event per CPU for the machine (privileged)"),
                     ("inherit", "a context-switch event per CPU, inherited by the "
-                                "process's new threads (unprivileged)")):
-        if got[m]:
-            v = statistics.median(got[m])
-            print(f"  {what}: {v:.2f} us (+{v - base:.2f})")
-        else:
-            print(f"  {what}: refused here")
+                                "process's new threads (ctrace's)"),
+                    ("inherit-dummy", "the same inherited events recording nothing")):
+        print(f"  {what}: {fig(m, False)}" + (f" / {fig(m, True)}" if pinned else ""))
 
 
 def inherit_cost():
@@ -214,10 +224,13 @@ with tempfile.TemporaryDirectory() as d:
     row("pigz -p 2, 50 MB", ["pigz", "-p", "2", "-c", data], trace)
     row("sort --parallel=2 -S 64M, 1M lines",
         ["sort", "--parallel=2", "-S", "64M", lines], trace)
-    if not only:
+    if not only or "uncontended" in only:
         uncontended(trace)
+    if not only or "switch_cost" in only:
         switch_cost()
+    if not only or "inherit_cost" in only:
         inherit_cost()
+    if not only or "symbols" in only:
         symbols_cost("sort", ["sort", "--parallel=2", "-S", "64M", lines], trace)
     if lttng:
         subprocess.run(["lttng", "destroy", "ctrace-bench"], capture_output=True)

@@ -8,8 +8,10 @@
  * machine, which needs privileges: prints "-" when refused); inherit (one
  * context-switch event per CPU on the main thread, inherited by the threads
  * it creates: what `perf record` does without privileges; one ring per CPU
- * for the whole process instead of one per thread). The rings
- * are large and never read, so that the kernel writes every record.
+ * for the whole process instead of one per thread); inherit-dummy (the
+ * same inherited events recording nothing: what the inherited perf context
+ * alone costs a switch, apart from the records). The rings are large and
+ * never read, so that the kernel writes every record.
  */
 #include <linux/perf_event.h>
 #include <pthread.h>
@@ -77,7 +79,7 @@ static void *other(void *arg)
 int main(int argc, char **argv)
 {
     if (argc != 3)
-        return fprintf(stderr, "usage: switch_cost none|thread|dummy|cpu ROUNDS\n"), 2;
+        return fprintf(stderr, "usage: switch_cost none|thread|dummy|cpu|inherit|inherit-dummy ROUNDS\n"), 2;
     mode = argv[1];
     rounds = atoi(argv[2]);
     if (own_event() < 0)
@@ -86,9 +88,9 @@ int main(int argc, char **argv)
         for (int cpu = 0; cpu < sysconf(_SC_NPROCESSORS_ONLN); cpu++)
             if (open_event(-1, cpu, 1, 0) < 0)
                 return puts("-"), 0;
-    if (strcmp(mode, "inherit") == 0)
+    if (strncmp(mode, "inherit", 7) == 0)
         for (int cpu = 0; cpu < sysconf(_SC_NPROCESSORS_ONLN); cpu++)
-            if (open_event(0, cpu, 1, 1) < 0)
+            if (open_event(0, cpu, strcmp(mode, "inherit") == 0, 1) < 0)
                 return fprintf(stderr, "switch_cost: inherited event refused\n"), 2;
     if (pipe(ping) != 0 || pipe(pong) != 0)
         return 1;

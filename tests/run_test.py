@@ -5,6 +5,7 @@ through `ctrace dump`. Prints one line per check and a closing count."""
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -260,6 +261,47 @@ with tempfile.TemporaryDirectory() as d:
           all(offs.get(t, 0) >= 3 for t in started),
           sorted(offs.get(t, 0) for t in started)[:10])
     check("crowd: switches alternate", *switches_alternate(ev))
+
+    # Threads the kernel refuses a ring: a library user's threads open
+    # their own, and a user without CAP_IPC_LOCK and with RLIMIT_MEMLOCK 0
+    # has perf_event_mlock_kb a CPU for all of them (9 pages a ring). The
+    # threads past that fall back to schedstat samples, the last taken by
+    # the exiting thread itself; none is left without its scheduling.
+    nobody = subprocess.run(["id", "-u", "nobody"], capture_output=True).returncode == 0
+    try:
+        with open("/proc/sys/kernel/perf_event_mlock_kb") as f:
+            budget = int(f.read()) * 1024 // os.sysconf("SC_PAGESIZE") * os.cpu_count()
+    except (OSError, ValueError):
+        budget = 0
+    members = budget // 9 + 30
+    if os.geteuid() != 0 or not nobody or not budget or members > 200:
+        print(f"skipped: rings refused (root and a user nobody needed; budget {budget} pages)")
+    else:
+        shared = tempfile.mkdtemp()  # d is its owner's alone
+        os.chmod(shared, 0o777)
+        rout = os.path.join(shared, "r.out")
+        r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                            os.path.join(progs, "ringless"), rout, str(members)],
+                           capture_output=True, text=True, timeout=120)
+        check("ringless exit", r.returncode == 0, r.stderr)
+        s = subprocess.run([ctrace, "stats", "--json", rout], capture_output=True, text=True)
+        st = json.loads(s.stdout or "{}")
+        check("ringless: stats says perf, no thread unscheduled",
+              st.get("sched") == "perf" and st.get("threads_unscheduled") == 0, s.stdout)
+        ev, names = dump(rout)
+        naps = {e["tid"] for e in ev if e["kind"] == "region_begin"}
+        ringed = {e["tid"] for e in ev if e["kind"] == "cpu"} & naps
+        sampled = {e["tid"] for e in ev if e["kind"] == "sched_sample"} & naps
+        check(f"ringless: {members} threads, some with rings, the rest sampled",
+              len(naps) == members and ringed and sampled and not ringed & sampled
+              and ringed | sampled == naps, (len(naps), len(ringed), len(sampled)))
+        ran = {}
+        for e in ev:
+            if e["kind"] == "sched_sample":
+                ran[e["tid"]] = ran.get(e["tid"], 0) + int(e["run"])
+        check("ringless: each sampled thread's time on a CPU is there",
+              all(ran.get(t, 0) > 0 for t in sampled), sorted(ran.values())[:5])
+        shutil.rmtree(shared, ignore_errors=True)
 
     # Three threads pinned to one CPU, spinning 300 ms each: each waits in
     # the run queue about two thirds of its life (more on a loaded machine),

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "sched.h"
 
 volatile unsigned char ctrace_on_;
 struct ct_state ct_g = {.gen = 1, .stacks = true, .max_depth = 32, .task_ids = 1};
@@ -378,6 +379,7 @@ void ct_thread_exit(struct ct_thread *t)
     }
     ct_self = CT_THREAD_DEAD;
     ct_busy = 1;
+    ct_sched_thread_exit(t);
     atomic_store_explicit(&t->state, CT_THREAD_EXITED, memory_order_release);
     atomic_fetch_add_explicit(&ct_g.exited, 1, memory_order_relaxed);
 }

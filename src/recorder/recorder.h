@@ -139,6 +139,10 @@ struct ct_thread {
      * stat, open, and the totals last read from them. */
     int schedstat_fd, stat_fd;
     uint64_t ss_run_ns, ss_wait_ns, ss_slices, ss_read_ns;
+    /* Its totals as it exited, read by the thread itself (its files read
+     * nothing once it is gone): ss_exit_ns 0 if none. */
+    uint64_t ss_exit_run, ss_exit_wait, ss_exit_slices, ss_exit_ns;
+    unsigned ss_exit_cpu;
     /* Followed by the per-CPU rings from this time (its registration):
      * its switches before, from its creation on, are left out, for a
      * thread's life in the trace begins at its first event. */

@@ -21,7 +21,9 @@
  * CPU, time runnable in the run queue, timeslices) and stat (the CPU it
  * last ran on) when it registers, reading its totals as the baseline; the
  * writer reads them again every wake, at most every 2 ms per thread, and
- * writes what changed as `sched_sample` events. Coarser than the switches:
+ * writes what changed as `sched_sample` events (and an exiting thread reads
+ * its own last totals, which its files no longer give once it is gone).
+ * Coarser than the switches:
  * the time a thread waited for a CPU is known per sample, not when. Raw
  * system calls throughout: the preload library interposes open, pread and
  * close.
@@ -29,6 +31,7 @@
 #include "sched.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +54,7 @@
 #define SAMPLE_NS 2000000u /* schedstat: at most one read per thread per 2 ms */
 
 static _Atomic int rings_open;
+static int rings_max; /* a quarter of the descriptor limit, at the session's start */
 static _Atomic bool enabled;
 static int mode = CT_SCHED_NONE;
 
@@ -182,6 +186,15 @@ static bool open_cover(void)
     return true;
 }
 
+static int ring_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return MAX_RINGS;
+    rlim_t quarter = rl.rlim_cur / 4;
+    return quarter < MAX_RINGS ? (int)quarter : MAX_RINGS;
+}
+
 /* Turns scheduling on for a session if the kernel grants it: the per-CPU
  * rings, or one probe on the calling thread (seccomp, perf_event_paranoid
  * 3 and containers may refuse the ring; then the schedstat files, which a
@@ -205,21 +218,13 @@ void ct_sched_enable(int want)
             mode = CT_SCHED_SCHEDSTAT;
         proc_close(&fd);
     }
+    rings_max = ring_limit();
     atomic_store(&enabled, mode != CT_SCHED_NONE);
 }
 
 int ct_sched_mode(void)
 {
     return atomic_load(&enabled) ? mode : CT_SCHED_NONE;
-}
-
-static int ring_limit(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
-        return MAX_RINGS;
-    rlim_t quarter = rl.rlim_cur / 4;
-    return quarter < MAX_RINGS ? (int)quarter : MAX_RINGS;
 }
 
 /* The schedstat fallback: the thread's two files and its totals now. */
@@ -232,7 +237,17 @@ static void schedstat_start(struct ct_thread *t)
         return;
     }
     t->stat_fd = proc_keep(t->tid, "stat");
-    t->ss_read_ns = 0;
+    t->ss_read_ns = t->ss_exit_ns = 0;
+}
+
+void ct_sched_thread_exit(struct ct_thread *t)
+{
+    if (t->schedstat_fd >= 0 &&
+        read_schedstat(t->schedstat_fd, &t->ss_exit_run, &t->ss_exit_wait, &t->ss_exit_slices)) {
+        int cpu = sched_getcpu();
+        t->ss_exit_cpu = cpu >= 0 ? (unsigned)cpu : UINT32_MAX;
+        t->ss_exit_ns = ct_mono_ns();
+    }
 }
 
 void ct_sched_inherit(bool on)
@@ -265,7 +280,7 @@ void ct_sched_thread_start(struct ct_thread *t)
         t->sched_from_ns = created_mono && created_mono < now ? created_mono : now;
         return;
     }
-    if (atomic_fetch_add(&rings_open, 1) >= ring_limit()) {
+    if (atomic_fetch_add(&rings_open, 1) >= rings_max) {
         atomic_fetch_sub(&rings_open, 1);
         return;
     }
@@ -528,20 +543,31 @@ static void sort_switches(struct ct_thread *t)
 }
 
 /* Reads a thread's schedstat totals and appends what changed since the
- * last read, with the CPU it last ran on. */
-static void sample(struct ct_thread *t, uint64_t now, bool flush)
+ * last read, with the CPU it last ran on; for an exited thread, what
+ * changed up to its exit, once. */
+static void sample(struct ct_thread *t, uint64_t now, bool flush, bool exited)
 {
-    if (!flush && now - t->ss_read_ns < SAMPLE_NS)
+    if (exited ? !t->ss_exit_ns : !flush && now - t->ss_read_ns < SAMPLE_NS)
         return;
     t->ss_read_ns = now;
     uint64_t run, wait, slices;
-    if (!read_schedstat(t->schedstat_fd, &run, &wait, &slices) || run < t->ss_run_ns ||
-        wait < t->ss_wait_ns || (run == t->ss_run_ns && wait == t->ss_wait_ns))
-        return; /* gone (exited), or nothing new */
+    if (exited) {
+        run = t->ss_exit_run;
+        wait = t->ss_exit_wait;
+        slices = t->ss_exit_slices;
+        now = t->ss_exit_ns;
+        t->ss_exit_ns = 0;
+    } else if (!read_schedstat(t->schedstat_fd, &run, &wait, &slices)) {
+        return; /* gone */
+    }
+    if (run < t->ss_run_ns || wait < t->ss_wait_ns ||
+        (run == t->ss_run_ns && wait == t->ss_wait_ns))
+        return; /* nothing new */
     struct raw_switch *r = append(t, now);
     if (!r)
         return;
-    *r = (struct raw_switch){.mono_ns = now, .cpu = read_cpu(t->stat_fd), .state = 0,
+    *r = (struct raw_switch){.mono_ns = now, .cpu = exited ? t->ss_exit_cpu : read_cpu(t->stat_fd),
+                             .state = 0,
                              .run_ns = run - t->ss_run_ns, .wait_ns = wait - t->ss_wait_ns,
                              .slices = slices - t->ss_slices};
     t->ss_run_ns = run;
@@ -632,7 +658,7 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how)
             t->cpu_lost += ct_perf_read(&t->ring, on_switch, t);
             busy |= t->ring.filled > t->ring.data_size / 4;
         } else if (t->schedstat_fd >= 0)
-            sample(t, now, flush);
+            sample(t, now, flush, state == CT_THREAD_EXITED);
         /* An exited thread has no switches to come. */
         if (flush && (t->cpu_len || t->cpu_lost))
             emit_thread(t, emit, state == CT_THREAD_EXITED ? UINT64_MAX : cutoff,

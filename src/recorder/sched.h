@@ -51,6 +51,9 @@ CT_INTERNAL void ct_sched_inherit(bool on);
 /* Writer side, when the session ends: closes the per-CPU rings. */
 CT_INTERNAL void ct_sched_stop(void);
 /* Writer side: closes the ring of a thread whose descriptor is freed. */
+/* On the exiting thread, before it hands its descriptor over: its last
+ * schedstat totals, which its files no longer give once it is gone. */
+CT_INTERNAL void ct_sched_thread_exit(struct ct_thread *t);
 CT_INTERNAL void ct_sched_thread_end(struct ct_thread *t);
 /* Writer side: reads the rings; at a generation's end (how FLUSH, or LAST
  * for the session's last) turns what was read into batches (emit is called

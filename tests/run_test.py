@@ -203,7 +203,9 @@ with tempfile.TemporaryDirectory() as d:
     # A program that closes every descriptor at its start, as a daemon does,
     # and then opens its own file: the trace's descriptor is not closed, nor
     # given to the program's file (the writer wrote the trace into it).
-    for how in ("close", "range", "from"):
+    # The same where it puts /dev/null on every number with dup2: the
+    # trace's descriptor is not replaced (dup2 onto it says EBADF).
+    for how in ("close", "range", "from", "dup2"):
         data = os.path.join(d, "closer.data")
         r = run("closer", out, how, data)
         check(f"closer {how}: the program's file is its own", r.returncode == 0,

@@ -169,8 +169,16 @@ CT_EXPORT int close(int fd)
     return rc;
 }
 
+/* dup2 and dup3 onto a tracer's descriptor would close it and hand its
+ * number to the program's file, which the writer would then write the
+ * trace into: EBADF, as close says, for a number the program may not use
+ * (the kernel says so for one past its limit). */
 CT_EXPORT int dup2(int old, int new_fd)
 {
+    if (ct_own_fd_is(new_fd) && !ct_busy && old != new_fd) {
+        errno = EBADF;
+        return -1;
+    }
     int rc = REAL(dup2)(old, new_fd);
     ct_fd_forget(new_fd);
     return rc;
@@ -178,6 +186,10 @@ CT_EXPORT int dup2(int old, int new_fd)
 
 CT_EXPORT int dup3(int old, int new_fd, int flags)
 {
+    if (ct_own_fd_is(new_fd) && !ct_busy) {
+        errno = EBADF;
+        return -1;
+    }
     int rc = REAL(dup3)(old, new_fd, flags);
     ct_fd_forget(new_fd);
     return rc;

@@ -1,6 +1,7 @@
 /*
- * closer close|range|from FILE [MS] - starts as a daemon does: closes every
- * descriptor from 3 (a close loop, close_range or closefrom), then writes
+ * closer close|range|from|dup2 FILE [MS] - starts as a daemon does: closes
+ * every descriptor from 3 (a close loop, close_range or closefrom), or
+ * puts /dev/null on every number from 3 below 4096 with dup2, then writes
  * 100 lines into FILE, the first file it opens, while a thread sleeps 5
  * times 2 ms. Reads FILE back: exit 1 if it holds anything but its lines
  * (a tracer whose trace took the number wrote into it), else 0. With MS,
@@ -30,6 +31,14 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "close") == 0) {
         for (int fd = 3; fd < 4096; fd++)
             close(fd);
+    } else if (strcmp(argv[1], "dup2") == 0) {
+        int null = open("/dev/null", O_RDWR);
+        if (null < 0)
+            return 2;
+        for (int fd = 3; fd < 4096; fd++)
+            if (fd != null)
+                dup2(null, fd); /* past the descriptor limit: EBADF */
+        close(null); /* FILE gets its number */
     } else if (strcmp(argv[1], "range") == 0) {
         if (close_range(3, ~0u, 0) != 0)
             return 2;

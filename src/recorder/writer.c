@@ -246,10 +246,13 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
         ct_out_buf_record(CT_REC_MODULES);
     }
     /* Exited threads whose last batch is now written give back their
-     * descriptors. A thread that exited in the next generation waits. */
+     * descriptors. A thread that exited in the next generation waits, and
+     * so does one that exited after this generation's switches were
+     * collected with its last schedstat totals still to write. */
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next)
         if (atomic_load_explicit(&t->state, memory_order_acquire) == CT_THREAD_EXITED &&
-            t->slot[0].batch < 0 && t->slot[1].batch < 0 && t->gen <= ct_out.gen) {
+            t->slot[0].batch < 0 && t->slot[1].batch < 0 && t->gen <= ct_out.gen &&
+            (last || !t->ss_exit_ns)) {
             ct_sched_thread_end(t);
             ct_thread_free(t);
         }

@@ -260,6 +260,7 @@ export class Timeline {
     }
   }
 
+  // A CPU's runs in their thread's colour; a run wide enough says whose.
   drawCpu(row, cpu) {
     if (!cpu) return;
     const c = this.ctx;
@@ -267,7 +268,16 @@ export class Timeline {
       const [x, w] = this.clipX(r[0], r[1]);
       c.fillStyle = threadColor(r[2]);
       c.fillRect(x, row.y, w, row.h);
+      if (w >= 40 && r[3] >= 0) {
+        c.fillStyle = "#fff";
+        c.fillText(this.threadName(r[2]), x + 3, row.y + row.h / 2 + 1, w - 6);
+      }
     }
+  }
+
+  threadName(tid) {
+    const t = this.summary.threads.find((x) => x.tid === tid);
+    return `${t?.name || "thread"} ${tid}`;
   }
 
   drawCounter(row, counter) {
@@ -354,6 +364,12 @@ export class Timeline {
           ? [it, ...items.filter((b) => b !== it && b[3] >= 0 && b[0] <= t && t <= b[1])] : [];
         return it ? { row, item: it, kind: "task", all } : null;
       }
+      if (row.kind === "cpu" && y >= row.y && y < row.y + row.h) {
+        const runs = this.data.cpus.find((x) => x.cpu === row.cpu)?.runs || [];
+        const r = runs.find((b) => b[0] <= t && t <= b[1]) ||
+          runs.find((b) => b[0] - slack <= t && t <= b[1] + slack);
+        return r ? { row, item: r, kind: "cpu" } : null;
+      }
       if (row.kind !== "thread") continue;
       const lane = this.data.threads.find((l) => l.tid === row.tid);
       if (!lane) continue;
@@ -372,6 +388,9 @@ export class Timeline {
 
   describe(h) {
     const s = h.item;
+    if (h.kind === "cpu")
+      return s[3] < 0 ? `${s[4]} runs on CPU ${h.row.cpu}, mostly ${this.threadName(s[2])}`
+        : `${this.threadName(s[2])} on CPU ${h.row.cpu} ${fmtNs(s[1] - s[0])}`;
     if (h.kind === "task")
       return s[3] < 0 ? `${s[4]} short tasks` : `task ${s[5]} (${this.summary.strings[s[2]]}) ${fmtNs(s[1] - s[0])}` +
         (h.all?.length > 1 ? ` (and ${h.all.length - 1} more under it)` : "");
@@ -409,6 +428,21 @@ export class Timeline {
         box.append(el("div", { text: `${h.all.length} tasks here, drawn over each other:` }), others);
       }
       box.dataset.state = "task";
+      return;
+    }
+    if (h.kind === "cpu") {
+      const lane = this.laneOf(s[2]);
+      box.replaceChildren(el("h3", { text: s[3] < 0 ? `${s[4]} runs on CPU ${h.row.cpu}` : `${this.threadName(s[2])} on CPU ${h.row.cpu}` }),
+        el("div", { class: "when", text: s[3] < 0
+          ? `too short to draw one by one here (mostly ${this.threadName(s[2])}); zoom in (W) to see each`
+          : `at ${fmtNs(s[0] - this.summary.begin)}, running ${fmtNs(s[1] - s[0])}` }),
+        lane ? el("a", { href: "#", text: "its lane", onclick: (e) => {
+          e.preventDefault();
+          const box = this.canvas.getBoundingClientRect();
+          window.scrollTo({ top: window.scrollY + box.top + lane.y - 40 });
+        } }) : el("span"));
+      box.dataset.state = "cpu";
+      box.dataset.tid = String(s[2]);
       return;
     }
     if (h.kind === "region") {

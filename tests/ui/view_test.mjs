@@ -81,6 +81,31 @@ try {
   check("the pixels of a known running interval are green", pixels.every(isGreen), JSON.stringify(pixels));
   await page.screenshot({ path: join(outDir, "running.png") });
 
+  // The same interval on its CPU's lane: the run names the spinner, on
+  // hover and on a click.
+  const cpuPoint = await page.evaluate(([tid, a, b]) => {
+    const v = window.ctraceView, t = (a + b) / 2, box = v.canvas.getBoundingClientRect();
+    for (const cpu of v.data.cpus)
+      if (cpu.runs.some((r) => r[2] === tid && r[0] <= t && t <= r[1])) {
+        const row = v.rows.find((r) => r.kind === "cpu" && r.cpu === cpu.cpu);
+        return [box.left + v.xOf(t), box.top + row.y + row.h / 2, cpu.cpu];
+      }
+    return null;
+  }, [spinner.tid, ra, rb]);
+  check("the spinner's run is on a CPU lane", cpuPoint !== null);
+  if (cpuPoint) {
+    await page.mouse.move(cpuPoint[0], cpuPoint[1]);
+    const hover = await page.textContent("#hover");
+    check("hover on a CPU run names its thread and CPU",
+      hover.includes(`spinner ${spinner.tid} on CPU ${cpuPoint[2]}`), hover);
+    await page.mouse.click(cpuPoint[0], cpuPoint[1]);
+    await page.waitForFunction(() => document.querySelector("#details").dataset.state === "cpu", null, { timeout: 10000 });
+    const cpuDetails = await page.textContent("#details");
+    check("details of a CPU run: its thread, its lane", cpuDetails.includes(`spinner ${spinner.tid} on CPU`) &&
+      cpuDetails.includes("its lane"), cpuDetails);
+    await page.screenshot({ path: join(outDir, "cpu-run.png") });
+  }
+
   const before = await page.evaluate(() => window.ctraceView.t1 - window.ctraceView.t0);
   await page.mouse.move(700, 300);
   await page.keyboard.press("w");

@@ -23,20 +23,27 @@
 CT_REAL_DEFINE(pthread_mutex_lock);
 CT_REAL_DECL(pthread_mutex_trylock);
 CT_REAL_DECL(pthread_mutex_timedlock);
+CT_REAL_DECL(pthread_mutex_clocklock);
 CT_REAL_DEFINE(pthread_mutex_unlock);
 CT_REAL_DECL(pthread_rwlock_rdlock);
 CT_REAL_DECL(pthread_rwlock_tryrdlock);
 CT_REAL_DECL(pthread_rwlock_wrlock);
 CT_REAL_DECL(pthread_rwlock_trywrlock);
+CT_REAL_DECL(pthread_rwlock_timedrdlock);
+CT_REAL_DECL(pthread_rwlock_timedwrlock);
+CT_REAL_DECL(pthread_rwlock_clockrdlock);
+CT_REAL_DECL(pthread_rwlock_clockwrlock);
 CT_REAL_DECL(pthread_spin_lock);
 CT_REAL_DECL(pthread_spin_trylock);
 CT_REAL_DECL(pthread_cond_wait);
 CT_REAL_DECL(pthread_cond_timedwait);
+CT_REAL_DECL(pthread_cond_clockwait);
 CT_REAL_DECL(pthread_cond_signal);
 CT_REAL_DECL(pthread_cond_broadcast);
 CT_REAL_DECL(sem_wait);
 CT_REAL_DECL(sem_trywait);
 CT_REAL_DECL(sem_timedwait);
+CT_REAL_DECL(sem_clockwait);
 CT_REAL_DECL(sem_post);
 CT_REAL_DECL(pthread_barrier_wait);
 
@@ -90,24 +97,74 @@ CT_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec 
     return BLOCKING(CT_REASON_MUTEX, m, REAL(pthread_mutex_timedlock)(m, deadline));
 }
 
+/* glibc 2.30's clock-taking variants: what C++'s std::timed_mutex,
+ * std::shared_timed_mutex and std::condition_variable::wait_for call. */
+CT_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock,
+                                      const struct timespec *deadline)
+{
+    if (!ct_tracing_here())
+        return REAL(pthread_mutex_clocklock)(m, clock, deadline);
+    int rc = REAL(pthread_mutex_trylock)(m);
+    if (rc != EBUSY)
+        return rc;
+    return BLOCKING(CT_REASON_MUTEX, m, REAL(pthread_mutex_clocklock)(m, clock, deadline));
+}
+
+/* A read-write lock's wait, tried first: `call` only if the try is busy. */
+#define RWLOCK(reason, try, l, call)                                          \
+    ({                                                                        \
+        int r_ = REAL(try)(l);                                                \
+        r_ == EBUSY ? BLOCKING(reason, l, call) : r_;                         \
+    })
+
 CT_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
 {
     if (!ct_tracing_here())
         return REAL(pthread_rwlock_rdlock)(l);
-    int rc = REAL(pthread_rwlock_tryrdlock)(l);
-    if (rc != EBUSY)
-        return rc;
-    return BLOCKING(CT_REASON_RWLOCK_READ, l, REAL(pthread_rwlock_rdlock)(l));
+    return RWLOCK(CT_REASON_RWLOCK_READ, pthread_rwlock_tryrdlock, l,
+                  REAL(pthread_rwlock_rdlock)(l));
 }
 
 CT_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l)
 {
     if (!ct_tracing_here())
         return REAL(pthread_rwlock_wrlock)(l);
-    int rc = REAL(pthread_rwlock_trywrlock)(l);
-    if (rc != EBUSY)
-        return rc;
-    return BLOCKING(CT_REASON_RWLOCK_WRITE, l, REAL(pthread_rwlock_wrlock)(l));
+    return RWLOCK(CT_REASON_RWLOCK_WRITE, pthread_rwlock_trywrlock, l,
+                  REAL(pthread_rwlock_wrlock)(l));
+}
+
+CT_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *l, const struct timespec *deadline)
+{
+    if (!ct_tracing_here())
+        return REAL(pthread_rwlock_timedrdlock)(l, deadline);
+    return RWLOCK(CT_REASON_RWLOCK_READ, pthread_rwlock_tryrdlock, l,
+                  REAL(pthread_rwlock_timedrdlock)(l, deadline));
+}
+
+CT_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *l, const struct timespec *deadline)
+{
+    if (!ct_tracing_here())
+        return REAL(pthread_rwlock_timedwrlock)(l, deadline);
+    return RWLOCK(CT_REASON_RWLOCK_WRITE, pthread_rwlock_trywrlock, l,
+                  REAL(pthread_rwlock_timedwrlock)(l, deadline));
+}
+
+CT_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clock,
+                                         const struct timespec *deadline)
+{
+    if (!ct_tracing_here())
+        return REAL(pthread_rwlock_clockrdlock)(l, clock, deadline);
+    return RWLOCK(CT_REASON_RWLOCK_READ, pthread_rwlock_tryrdlock, l,
+                  REAL(pthread_rwlock_clockrdlock)(l, clock, deadline));
+}
+
+CT_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clock,
+                                         const struct timespec *deadline)
+{
+    if (!ct_tracing_here())
+        return REAL(pthread_rwlock_clockwrlock)(l, clock, deadline);
+    return RWLOCK(CT_REASON_RWLOCK_WRITE, pthread_rwlock_trywrlock, l,
+                  REAL(pthread_rwlock_clockwrlock)(l, clock, deadline));
 }
 
 CT_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
@@ -178,6 +235,14 @@ CT_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
     return WAITING(CT_REASON_COND, c, REAL(pthread_cond_timedwait)(c, m, deadline));
 }
 
+CT_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clock,
+                                     const struct timespec *deadline)
+{
+    if (!ct_tracing_here())
+        return REAL(pthread_cond_clockwait)(c, m, clock, deadline);
+    return WAITING(CT_REASON_COND, c, REAL(pthread_cond_clockwait)(c, m, clock, deadline));
+}
+
 CT_EXPORT int pthread_cond_signal(pthread_cond_t *c)
 {
     if (ct_tracing_here() && cond_waited(c))
@@ -212,6 +277,17 @@ CT_EXPORT int sem_timedwait(sem_t *s, const struct timespec *deadline)
     if (errno != EAGAIN)
         return -1;
     return WAITING(CT_REASON_SEM, s, REAL(sem_timedwait)(s, deadline));
+}
+
+CT_EXPORT int sem_clockwait(sem_t *s, clockid_t clock, const struct timespec *deadline)
+{
+    if (!ct_tracing_here())
+        return REAL(sem_clockwait)(s, clock, deadline);
+    if (REAL(sem_trywait)(s) == 0)
+        return 0;
+    if (errno != EAGAIN)
+        return -1;
+    return WAITING(CT_REASON_SEM, s, REAL(sem_clockwait)(s, clock, deadline));
 }
 
 CT_EXPORT int sem_post(sem_t *s)

@@ -356,6 +356,33 @@ with tempfile.TemporaryDirectory() as d:
               any(e["kind"] == "wake" and e["reason"] == reason and e["object"] == objects.get(name)
                   and e["tid"] != main_tid for e in ev))
 
+    # The blocking calls on no lock, every one recorded (threshold 0): the
+    # waits for a child, fsync and fdatasync, pread and pwrite (from a
+    # program built with _FILE_OFFSET_BITS=64, which calls pread64, and one
+    # built without, which calls pread), and the timed and clock joins.
+    for prog in ("waiter", "waiter_nolfs"):
+        r = run(prog, out, d, options=("--no-follow", "--syscall-threshold=0"))
+        check(f"{prog} exit", r.returncode == 0, r.stdout + r.stderr)
+        ev, names = dump(out)
+        calls = {}
+        for e in ev:
+            if e["kind"] == "syscall":
+                calls[e["call"]] = calls.get(e["call"], 0) + 1
+        want = {"waitpid": 1, "wait": 1, "wait4": 1, "waitid": 1, "fsync": 1, "fdatasync": 1,
+                "pread": 5, "pwrite": 5}
+        check(f"{prog}: each call recorded, as often as made",
+              all(calls.get(k) == n for k, n in want.items()), calls)
+        # (durations in the trace's units): a child's 30 ms against a
+        # 512-byte pread's microseconds
+        waits = [int(e["duration"]) for e in ev if e["kind"] == "syscall"
+                 and e["call"].startswith("wait")]
+        io = [int(e["duration"]) for e in ev if e["kind"] == "syscall"
+              and e["call"] in ("pread", "pwrite")]
+        check(f"{prog}: the child waits took the child's life",
+              waits and io and min(waits) > 100 * max(io), (waits, io))
+        check(f"{prog}: two joins block", count(ev, "block", reason="join") == 2,
+              count(ev, "block", reason="join"))
+
     r = run("pipe_relay", out)
     check("pipe exit", r.returncode == 0, r.stderr)
     ev, names = dump(out)

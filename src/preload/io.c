@@ -1,6 +1,7 @@
 /*
  * io.c - sleeps, and system calls that may block: reads and writes, sends
- * and receives, accept and connect, poll, select and epoll.
+ * and receives, accept and connect, poll, select and epoll, fsync and
+ * fdatasync, and the waits for a child process.
  *
  * Sleeps are always recorded, as a block with reason `sleep`. A system call
  * is timed (two clock reads) and recorded only when it took at least the
@@ -46,6 +47,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -360,6 +362,27 @@ IO_WRAPPER(int, epoll_wait, CT_REASON_EPOLL_WAIT,
 IO_WRAPPER(int, epoll_pwait, CT_REASON_EPOLL_PWAIT,
            (int epfd, struct epoll_event *events, int max, int timeout, const sigset_t *mask),
            (epfd, events, max, timeout, mask), epfd)
+
+IO_WRAPPER(int, fsync, CT_REASON_FSYNC, (int fd), (fd), fd)
+IO_WRAPPER(int, fdatasync, CT_REASON_FDATASYNC, (int fd), (fd), fd)
+/* A child's end: no descriptor (-1, class other). */
+IO_WRAPPER(pid_t, waitpid, CT_REASON_WAITPID, (pid_t pid, int *status, int options),
+           (pid, status, options), -1)
+IO_WRAPPER(pid_t, wait, CT_REASON_WAIT, (int *status), (status), -1)
+IO_WRAPPER(pid_t, wait4, CT_REASON_WAIT4,
+           (pid_t pid, int *status, int options, struct rusage *usage),
+           (pid, status, options, usage), -1)
+IO_WRAPPER(int, waitid, CT_REASON_WAITID, (idtype_t type, id_t id, siginfo_t *info, int options),
+           (type, id, info, options), -1)
+
+/* Built with _FILE_OFFSET_BITS=64 (meson's default), the pread and pwrite
+ * wrappers above are pread64 and pwrite64 to the linker, which is what a
+ * program built so calls; one built without it calls pread and pwrite: the
+ * same functions where off_t has 64 bits, so the same wrappers. */
+#if defined(_FILE_OFFSET_BITS) && _FILE_OFFSET_BITS == 64 && __SIZEOF_LONG__ == 8
+__asm__(".globl pread\n.type pread, @function\n.set pread, pread64\n"
+        ".globl pwrite\n.type pwrite, @function\n.set pwrite, pwrite64\n");
+#endif
 
 /* ---- sleeps: always recorded ---- */
 

@@ -20,6 +20,8 @@
 CT_REAL_DECL(pthread_create);
 CT_REAL_DECL(pthread_join);
 CT_REAL_DECL(pthread_tryjoin_np);
+CT_REAL_DECL(pthread_timedjoin_np);
+CT_REAL_DECL(pthread_clockjoin_np);
 CT_REAL_DECL(pthread_setname_np);
 CT_REAL_DECL(prctl);
 
@@ -136,6 +138,33 @@ CT_EXPORT int pthread_join(pthread_t thread, void **result)
         return rc;
     CT_RECORD(ct_ev_block(CT_REASON_JOIN, (uintptr_t)thread));
     rc = REAL(pthread_join)(thread, result);
+    CT_RECORD(ct_ev_unblock());
+    return rc;
+}
+
+CT_EXPORT int pthread_timedjoin_np(pthread_t thread, void **result, const struct timespec *deadline)
+{
+    if (!ct_tracing_here())
+        return REAL(pthread_timedjoin_np)(thread, result, deadline);
+    int rc = REAL(pthread_tryjoin_np)(thread, result);
+    if (rc != EBUSY)
+        return rc;
+    CT_RECORD(ct_ev_block(CT_REASON_JOIN, (uintptr_t)thread));
+    rc = REAL(pthread_timedjoin_np)(thread, result, deadline);
+    CT_RECORD(ct_ev_unblock());
+    return rc;
+}
+
+CT_EXPORT int pthread_clockjoin_np(pthread_t thread, void **result, clockid_t clock,
+                                   const struct timespec *deadline)
+{
+    if (!ct_tracing_here())
+        return REAL(pthread_clockjoin_np)(thread, result, clock, deadline);
+    int rc = REAL(pthread_tryjoin_np)(thread, result);
+    if (rc != EBUSY)
+        return rc;
+    CT_RECORD(ct_ev_block(CT_REASON_JOIN, (uintptr_t)thread));
+    rc = REAL(pthread_clockjoin_np)(thread, result, clock, deadline);
     CT_RECORD(ct_ev_unblock());
     return rc;
 }

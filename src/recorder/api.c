@@ -381,7 +381,9 @@ void ct_thread_exit(struct ct_thread *t)
     ct_busy = 1;
     ct_sched_thread_exit(t);
     atomic_store_explicit(&t->state, CT_THREAD_EXITED, memory_order_release);
-    atomic_fetch_add_explicit(&ct_g.exited, 1, memory_order_relaxed);
+    uint32_t exited = atomic_fetch_add_explicit(&ct_g.exited, 1, memory_order_relaxed) + 1;
+    if (exited == atomic_load_explicit(&ct_g.exit_wake_at, memory_order_relaxed))
+        ct_writer_poke(); /* a burst of exits: their descriptors wait for a generation's end */
 }
 
 const char *ctrace_strerror(int error)

@@ -209,6 +209,7 @@ struct ct_state {
     _Atomic uint64_t task_ids;   /* next block of task ids */
     pid_t tracer_tid;            /* the writer thread, left out of reports */
     _Atomic uint32_t exited;     /* threads that have exited, ever */
+    _Atomic uint32_t exit_wake_at; /* the count at which the writer ends a generation */
 };
 CT_INTERNAL extern struct ct_state ct_g;
 
@@ -224,6 +225,8 @@ struct ct_writer_config {
     uint64_t counter_period_ns; /* 0: no counters */
 };
 CT_INTERNAL void ct_writer_wake(void);
+/* Wakes the writer now (a generation to end early). */
+CT_INTERNAL void ct_writer_poke(void);
 /* Sessions: a trace streamed to fd, beside any other (at most CT_MAX_SINKS);
  * returns the sink's number, or a negative errno. It starts at the next
  * generation boundary and ends, complete, when detached. */

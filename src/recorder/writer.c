@@ -87,6 +87,12 @@ static struct {
 static _Atomic int dump_requested; /* a signal asked for the flight window */
 void (*ct_flight_write_hook)(struct ctrace_flight *f, const char *why);
 
+void ct_writer_poke(void)
+{
+    atomic_fetch_add(&w.wake_word, 1);
+    syscall(SYS_futex, &w.wake_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
 void ct_writer_wake(void)
 {
     uint32_t n = atomic_fetch_add_explicit(&w.pending, 1, memory_order_relaxed) + 1;
@@ -280,6 +286,8 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
 static void next_generation(struct ct_clock_pair end)
 {
     w.exited_at_start = atomic_load_explicit(&ct_g.exited, memory_order_relaxed);
+    atomic_store_explicit(&ct_g.exit_wake_at, w.exited_at_start + EXITED_PER_GEN,
+                          memory_order_relaxed);
     ct_out.gen = ct_out.gen + 1 ? ct_out.gen + 1 : 1;
     w.gen_base = end;
     w.ns_per_unit_q32 = ct_calibration();
@@ -426,6 +434,8 @@ int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight 
     w.ns_per_unit_q32 = ct_calibration_start();
     w.prev_rate = 0;
     w.exited_at_start = atomic_load_explicit(&ct_g.exited, memory_order_relaxed);
+    atomic_store_explicit(&ct_g.exit_wake_at, w.exited_at_start + EXITED_PER_GEN,
+                          memory_order_relaxed);
     w.session_base = w.gen_base = ct_clock_pair_now();
     w.process.start_mono_ns = w.session_base.mono_ns;
     w.process.start_real_ns = w.session_base.real_ns;

@@ -357,9 +357,11 @@ with tempfile.TemporaryDirectory() as d:
                   and e["tid"] != main_tid for e in ev))
 
     # The blocking calls on no lock, every one recorded (threshold 0): the
-    # waits for a child, fsync and fdatasync, pread and pwrite (from a
-    # program built with _FILE_OFFSET_BITS=64, which calls pread64, and one
-    # built without, which calls pread), and the timed and clock joins.
+    # waits for a child, fsync and fdatasync, pread, pwrite, preadv, pwritev
+    # and lockf (from a program built with _FILE_OFFSET_BITS=64, which calls
+    # pread64 and so on, and one built without, which calls pread), flock,
+    # the waits for a signal, sendmmsg, recvmmsg and epoll_pwait2, a name
+    # lookup (a network wait), and the timed and clock joins.
     for prog in ("waiter", "waiter_nolfs"):
         r = run(prog, out, d, options=("--no-follow", "--syscall-threshold=0"))
         check(f"{prog} exit", r.returncode == 0, r.stdout + r.stderr)
@@ -368,19 +370,29 @@ with tempfile.TemporaryDirectory() as d:
         for e in ev:
             if e["kind"] == "syscall":
                 calls[e["call"]] = calls.get(e["call"], 0) + 1
-        want = {"waitpid": 1, "wait": 1, "wait4": 1, "waitid": 1, "fsync": 1, "fdatasync": 1,
-                "pread": 5, "pwrite": 5}
+        want = {"waitpid": 2, "wait": 1, "wait4": 1, "waitid": 1, "fsync": 1, "fdatasync": 1,
+                "pread": 5, "pwrite": 5, "preadv": 1, "pwritev": 1, "flock": 4, "lockf": 2,
+                "sigwaitinfo": 1, "sigtimedwait": 1, "sigsuspend": 1, "pause": 1,
+                "sendmmsg": 1, "recvmmsg": 1, "epoll_pwait2": 1, "getaddrinfo": 1}
         check(f"{prog}: each call recorded, as often as made",
-              all(calls.get(k) == n for k, n in want.items()), calls)
+              all(calls.get(k) == n for k, n in want.items()) and calls.get("sigwait", 0) >= 1,
+              calls)
+        check(f"{prog}: the name lookup is a network wait",
+              all(e["class"] == "network" for e in ev if e["kind"] == "syscall"
+                  and e["call"] == "getaddrinfo"))
         # (durations in the trace's units): a child's 30 ms against a
-        # 512-byte pread's microseconds
-        waits = [int(e["duration"]) for e in ev if e["kind"] == "syscall"
-                 and e["call"].startswith("wait")]
+        # 512-byte pread's microseconds; the first four (the fifth waits for
+        # the lockf child, which has ended by then)
+        waits = sorted((int(e["ts"]), int(e["duration"])) for e in ev if e["kind"] == "syscall"
+                       and e["call"].startswith("wait"))
+        waits = [w[1] for w in waits[:4]]
         io = [int(e["duration"]) for e in ev if e["kind"] == "syscall"
               and e["call"] in ("pread", "pwrite")]
         check(f"{prog}: the child waits took the child's life",
               waits and io and min(waits) > 100 * max(io), (waits, io))
-        check(f"{prog}: two joins block", count(ev, "block", reason="join") == 2,
+        # the timed and clock joins, and five of the signallers' (ended
+        # 30 ms after their last signal) at least
+        check(f"{prog}: the joins block", count(ev, "block", reason="join") >= 7,
               count(ev, "block", reason="join"))
 
     r = run("pipe_relay", out)

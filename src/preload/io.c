@@ -1,7 +1,9 @@
 /*
  * io.c - sleeps, and system calls that may block: reads and writes, sends
  * and receives, accept and connect, poll, select and epoll, fsync and
- * fdatasync, and the waits for a child process.
+ * fdatasync, file locks, the waits for a child process or a signal, and
+ * name lookups (getaddrinfo, whose own sends and receives are the C
+ * library's inside calls, which no wrapper sees).
  *
  * Sleeps are always recorded, as a block with reason `sleep`. A system call
  * is timed (two clock reads) and recorded only when it took at least the
@@ -47,6 +49,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <netdb.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -375,13 +380,62 @@ IO_WRAPPER(pid_t, wait4, CT_REASON_WAIT4,
 IO_WRAPPER(int, waitid, CT_REASON_WAITID, (idtype_t type, id_t id, siginfo_t *info, int options),
            (type, id, info, options), -1)
 
-/* Built with _FILE_OFFSET_BITS=64 (meson's default), the pread and pwrite
- * wrappers above are pread64 and pwrite64 to the linker, which is what a
- * program built so calls; one built without it calls pread and pwrite: the
- * same functions where off_t has 64 bits, so the same wrappers. */
+IO_WRAPPER(int, flock, CT_REASON_FLOCK, (int fd, int op), (fd, op), fd)
+IO_WRAPPER(int, lockf, CT_REASON_LOCKF, (int fd, int cmd, off_t len), (fd, cmd, len), fd)
+IO_WRAPPER(ssize_t, preadv, CT_REASON_PREADV, (int fd, const struct iovec *iov, int n, off_t off),
+           (fd, iov, n, off), fd)
+IO_WRAPPER(ssize_t, pwritev, CT_REASON_PWRITEV,
+           (int fd, const struct iovec *iov, int n, off_t off), (fd, iov, n, off), fd)
+IO_WRAPPER(int, recvmmsg, CT_REASON_RECVMMSG,
+           (int fd, struct mmsghdr *v, unsigned n, int flags, struct timespec *timeout),
+           (fd, v, n, flags, timeout), fd)
+IO_WRAPPER(int, sendmmsg, CT_REASON_SENDMMSG, (int fd, struct mmsghdr *v, unsigned n, int flags),
+           (fd, v, n, flags), fd)
+IO_WRAPPER(int, epoll_pwait2, CT_REASON_EPOLL_PWAIT2,
+           (int epfd, struct epoll_event *events, int max, const struct timespec *timeout,
+            const sigset_t *mask),
+           (epfd, events, max, timeout, mask), epfd)
+/* The waits for a signal: no descriptor. */
+IO_WRAPPER(int, sigwait, CT_REASON_SIGWAIT, (const sigset_t *set, int *sig), (set, sig), -1)
+IO_WRAPPER(int, sigwaitinfo, CT_REASON_SIGWAITINFO, (const sigset_t *set, siginfo_t *info),
+           (set, info), -1)
+IO_WRAPPER(int, sigtimedwait, CT_REASON_SIGTIMEDWAIT,
+           (const sigset_t *set, siginfo_t *info, const struct timespec *timeout),
+           (set, info, timeout), -1)
+IO_WRAPPER(int, sigsuspend, CT_REASON_SIGSUSPEND, (const sigset_t *mask), (mask), -1)
+IO_WRAPPER(int, pause, CT_REASON_PAUSE, (void), (), -1)
+
+/* A name lookup: one network wait (DNS), whatever its sources. The calls
+ * inside it that come through wrappers (an NSS module's sends and
+ * receives, its locks) are left out, as the recorder's own are: they
+ * would be events inside this one, written before it. */
+CT_REAL_DECL(getaddrinfo);
+CT_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                          struct addrinfo **res)
+{
+    if (!ct_tracing_here())
+        return REAL(getaddrinfo)(node, service, hints, res);
+    uint64_t t0 = ct_now();
+    ct_busy++;
+    int rc = REAL(getaddrinfo)(node, service, hints, res);
+    ct_busy--;
+    uint64_t t1 = ct_now();
+    if (t1 - t0 >= ct_pconf.syscall_threshold_units)
+        CT_RECORD(ct_ev_syscall(t0, t1, CT_REASON_GETADDRINFO, -1, CT_FD_NETWORK, rc, 0));
+    return rc;
+}
+
+/* Built with _FILE_OFFSET_BITS=64 (meson's default), the pread, pwrite,
+ * preadv, pwritev and lockf wrappers above are pread64 and so on to the
+ * linker, which is what a program built so calls; one built without it
+ * calls pread and the others: the same functions where off_t has 64 bits,
+ * so the same wrappers. */
 #if defined(_FILE_OFFSET_BITS) && _FILE_OFFSET_BITS == 64 && __SIZEOF_LONG__ == 8
 __asm__(".globl pread\n.type pread, @function\n.set pread, pread64\n"
-        ".globl pwrite\n.type pwrite, @function\n.set pwrite, pwrite64\n");
+        ".globl pwrite\n.type pwrite, @function\n.set pwrite, pwrite64\n"
+        ".globl preadv\n.type preadv, @function\n.set preadv, preadv64\n"
+        ".globl pwritev\n.type pwritev, @function\n.set pwritev, pwritev64\n"
+        ".globl lockf\n.type lockf, @function\n.set lockf, lockf64\n");
 #endif
 
 /* ---- sleeps: always recorded ---- */

@@ -75,7 +75,7 @@ int main(void)
             pthread_mutex_lock(&cv_mutex); /* before the helper can signal */
         pthread_barrier_wait(&step);
         struct timespec mono = in_5s(CLOCK_MONOTONIC), real = in_5s(CLOCK_REALTIME);
-        pthread_rwlock_t *l = &rw[s - TIMEDRD];
+        pthread_rwlock_t *l = s >= TIMEDRD && s <= CLOCKWR ? &rw[s - TIMEDRD] : NULL;
         switch (s) {
         case CLOCKLOCK:
             bad |= pthread_mutex_clocklock(&mutex, CLOCK_MONOTONIC, &mono) ||

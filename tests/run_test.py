@@ -392,8 +392,15 @@ with tempfile.TemporaryDirectory() as d:
               waits and io and min(waits) > 100 * max(io), (waits, io))
         # the timed and clock joins, and five of the signallers' (ended
         # 30 ms after their last signal) at least
-        check(f"{prog}: the joins block", count(ev, "block", reason="join") >= 7,
-              count(ev, "block", reason="join"))
+        joins = count(ev, "block", reason="join")
+        check(f"{prog}: the joins block", joins >= 7, joins)
+        # each woken by the end of the thread it joined: the export's
+        # arrows (this program has no other wakes between traced threads)
+        export = subprocess.run([ctrace, "export", "--format=chrome", out], capture_output=True,
+                                text=True, timeout=60)
+        check(f"{prog}: each join linked to the end of its thread",
+              export.stdout.count('"cat":"wake"') // 2 == joins,
+              (export.stdout.count('"cat":"wake"') // 2, joins))
 
     r = run("pipe_relay", out)
     check("pipe exit", r.returncode == 0, r.stderr)
@@ -417,6 +424,7 @@ with tempfile.TemporaryDirectory() as d:
     export = subprocess.run([ctrace, "export", "--format=chrome", out], capture_output=True,
                             text=True, timeout=60)
     flows = export.stdout.count('"cat":"wake"') // 2 if export.returncode == 0 else 0
+    flows -= count(ev, "block", reason="join")  # the writer's end, linked to its join
     check("pipe: the export links the writes to the reads they ended",
           flows >= len(reads) - 1, (flows, len(reads)))
     # The read that sees the end of the pipe (result 0) waited for no write:

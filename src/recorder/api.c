@@ -15,6 +15,7 @@
 
 #include "event.h"
 #include "sched.h"
+#include "system.h"
 
 volatile unsigned char ctrace_on_;
 struct ct_state ct_g = {.gen = 1, .stacks = true, .max_depth = 32, .task_ids = 1};
@@ -361,6 +362,10 @@ bool(ctrace_enabled)(void)
  * access to it. */
 void ct_thread_exit(struct ct_thread *t)
 {
+    /* Who woke a joiner: the thread it joins, as it ends. Whether one
+     * waits is not known here (a wake nobody waits for links nothing). */
+    if (ct_g.exit_wakes && CTRACE_ON_() && ct_busy == 0)
+        ct_ev_wake(CT_REASON_JOIN, (uintptr_t)pthread_self());
     if (CTRACE_ON_() && ct_enter() == t) {
         uint64_t ts = ct_now();
         struct ct_slot *s = ct_slot_for(t, ts, CT_EVENT_RESERVE);

@@ -210,6 +210,7 @@ struct ct_state {
     pid_t tracer_tid;            /* the writer thread, left out of reports */
     _Atomic uint32_t exited;     /* threads that have exited, ever */
     _Atomic uint32_t exit_wake_at; /* the count at which the writer ends a generation */
+    bool exit_wakes; /* a thread's exit is a join's wake (the preload sees joins) */
 };
 CT_INTERNAL extern struct ct_state ct_g;
 

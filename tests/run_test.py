@@ -351,10 +351,16 @@ with tempfile.TemporaryDirectory() as d:
         check(f"clocked: {name}, one {reason} block on the main thread, with its stack",
               len(got) == 1 and got[0]["reason"] == reason and got[0]["tid"] == main_tid
               and "stack" in got[0], got)
-    for name, reason in (("mutex", "mutex"), ("cv", "cond"), ("sem", "sem")):
-        check(f"clocked: the helper's wake on {name}",
+    for name, reason in (("mutex", "mutex"), ("cv", "cond"), ("sem", "sem"),
+                         ("rw0", "rwlock_write"), ("rw1", "rwlock_write"),
+                         ("rw2", "rwlock_read"), ("rw3", "rwlock_read")):
+        check(f"clocked: the helper's wake on {name}, a {reason} release",
               any(e["kind"] == "wake" and e["reason"] == reason and e["object"] == objects.get(name)
                   and e["tid"] != main_tid for e in ev))
+    # The main thread's own unlocks of the rwlocks woke nobody.
+    rws = {objects.get(f"rw{i}") for i in range(4)}
+    check("clocked: no wake from an rwlock unlock nobody waited for",
+          not any(e["kind"] == "wake" and e["object"] in rws and e["tid"] == main_tid for e in ev))
 
     # The blocking calls on no lock, every one recorded (threshold 0): the
     # waits for a child, fsync and fdatasync, pread, pwrite, preadv, pwritev

@@ -355,7 +355,7 @@ const struct ct_command ct_cmd_run = {
     "for a child process (waitpid, wait, wait4, waitid) or a signal (sigwait,\n"
     "sigwaitinfo, sigtimedwait, sigsuspend, pause) and name lookups\n"
     "(getaddrinfo: a network wait) that took at least the threshold; who woke\n"
-    "whom for mutexes, condvars, semaphores, pipes and joins.\n"
+    "whom for mutexes, rwlocks, condvars, semaphores, pipes and joins.\n"
     "\n"
     "Environment variables, set by the options above or by hand:\n"
     "  CTRACE_OUTPUT          the trace file\n"

@@ -12,8 +12,10 @@
  *   - condvars and semaphores: glibc counts their waiters (the condvar's
  *     __wrefs from bit 3, the semaphore's first word from bit 32), which
  *     signal and post read anyway; elsewhere waiters.c counts the traced
- *     waiters.
- * Read-write locks, spinlocks and barriers record blocks, not wakes.
+ *     waiters;
+ *   - read-write locks: glibc's flags say when readers or writers sleep
+ *     (__readers, __wrphase_futex, __writers_futex), which unlock reads.
+ * Spinlocks and barriers record blocks, not wakes.
  */
 #include <pthread.h>
 #include <semaphore.h>
@@ -33,6 +35,7 @@ CT_REAL_DECL(pthread_rwlock_timedrdlock);
 CT_REAL_DECL(pthread_rwlock_timedwrlock);
 CT_REAL_DECL(pthread_rwlock_clockrdlock);
 CT_REAL_DECL(pthread_rwlock_clockwrlock);
+CT_REAL_DECL(pthread_rwlock_unlock);
 CT_REAL_DECL(pthread_spin_lock);
 CT_REAL_DECL(pthread_spin_trylock);
 CT_REAL_DECL(pthread_cond_wait);
@@ -54,6 +57,77 @@ CT_REAL_DECL(pthread_barrier_wait);
         __typeof__(call) rc_ = (call);                                        \
         CT_RECORD(ct_ev_unblock());                                           \
         rc_;                                                                  \
+    })
+
+/* Whether a condvar, semaphore or read-write lock has a waiter, from
+ * glibc's own words where their layout is known (words its signal, post
+ * and unlock read anyway: no cache line of ours shared between the waiter
+ * and the waker), else from waiters.c's table, which the waits keep. */
+#if defined(__GLIBC__) && __SIZEOF_POINTER__ == 8
+#define OWN_COUNTS 1
+static bool cond_waited(const pthread_cond_t *c)
+{
+    /* __wrefs: the number of waiters from bit 3 (glibc 2.25 and later). */
+    return __atomic_load_n(&c->__data.__wrefs, __ATOMIC_RELAXED) >> 3 != 0;
+}
+
+/* __readers bit 2 (PTHREAD_RWLOCK_RWAITING): readers wait for a writer to
+ * go, on a writer-preferring lock; bit 1 (PTHREAD_RWLOCK_FUTEX_USED) of
+ * __wrphase_futex and of __writers_futex: a thread sleeps on that futex. */
+static bool rwlock_waited(const pthread_rwlock_t *l)
+{
+    return (__atomic_load_n(&l->__data.__readers, __ATOMIC_RELAXED) & 4) ||
+           (__atomic_load_n(&l->__data.__wrphase_futex, __ATOMIC_RELAXED) & 2) ||
+           (__atomic_load_n(&l->__data.__writers_futex, __ATOMIC_RELAXED) & 2);
+}
+
+/* A write lock's release (__cur_writer is its holder's tid) or a read's. */
+static unsigned rwlock_release(const pthread_rwlock_t *l)
+{
+    return __atomic_load_n(&l->__data.__cur_writer, __ATOMIC_RELAXED) ? CT_REASON_RWLOCK_WRITE
+                                                                       : CT_REASON_RWLOCK_READ;
+}
+
+static bool sem_waited(const sem_t *s)
+{
+    /* A 64-bit word first: the value, and the number of waiters from bit 32. */
+    uint64_t data;
+    __atomic_load(&((const uint64_t *)(const void *)s)[0], &data, __ATOMIC_RELAXED);
+    return data >> 32 != 0;
+}
+#else
+#define OWN_COUNTS 0
+static bool cond_waited(const pthread_cond_t *c)
+{
+    return ct_has_waiters(c);
+}
+
+static bool rwlock_waited(const pthread_rwlock_t *l)
+{
+    return ct_has_waiters(l);
+}
+
+static unsigned rwlock_release(const pthread_rwlock_t *l)
+{
+    (void)l;
+    return CT_REASON_RWLOCK_WRITE;
+}
+
+static bool sem_waited(const sem_t *s)
+{
+    return ct_has_waiters(s);
+}
+#endif
+
+/* A wait, counted in waiters.c's table where glibc's count is not read. */
+#define WAITING(reason, object, call)                                         \
+    ({                                                                        \
+        if (!OWN_COUNTS)                                                      \
+            ct_waiter_add(object, 1);                                         \
+        __typeof__(call) w_ = BLOCKING(reason, object, call);                 \
+        if (!OWN_COUNTS)                                                      \
+            ct_waiter_add(object, -1);                                        \
+        w_;                                                                   \
     })
 
 /* The slow paths of the mutex wrappers (mutex_fast.c has their fast paths,
@@ -114,7 +188,7 @@ CT_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock,
 #define RWLOCK(reason, try, l, call)                                          \
     ({                                                                        \
         int r_ = REAL(try)(l);                                                \
-        r_ == EBUSY ? BLOCKING(reason, l, call) : r_;                         \
+        r_ == EBUSY ? WAITING(reason, l, call) : r_;                          \
     })
 
 CT_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
@@ -167,6 +241,14 @@ CT_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clock,
                   REAL(pthread_rwlock_clockwrlock)(l, clock, deadline));
 }
 
+/* A write lock's release, or a read lock's, that others wait for. */
+CT_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
+{
+    if (ct_tracing_here() && rwlock_waited(l))
+        CT_RECORD(ct_ev_wake(rwlock_release(l), (uintptr_t)l));
+    return REAL(pthread_rwlock_unlock)(l);
+}
+
 CT_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
 {
     if (!ct_tracing_here())
@@ -176,49 +258,6 @@ CT_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
         return rc;
     return BLOCKING(CT_REASON_SPINLOCK, (const void *)l, REAL(pthread_spin_lock)(l));
 }
-
-/* Whether a condvar or semaphore has a waiter, from glibc's own count
- * where its layout is known (the word its signal and post read anyway:
- * no cache line of ours shared between the waiter and the waker), else
- * from waiters.c's table, which the waits keep. */
-#if defined(__GLIBC__) && __SIZEOF_POINTER__ == 8
-#define OWN_COUNTS 1
-static bool cond_waited(const pthread_cond_t *c)
-{
-    /* __wrefs: the number of waiters from bit 3 (glibc 2.25 and later). */
-    return __atomic_load_n(&c->__data.__wrefs, __ATOMIC_RELAXED) >> 3 != 0;
-}
-
-static bool sem_waited(const sem_t *s)
-{
-    /* A 64-bit word first: the value, and the number of waiters from bit 32. */
-    uint64_t data;
-    __atomic_load(&((const uint64_t *)(const void *)s)[0], &data, __ATOMIC_RELAXED);
-    return data >> 32 != 0;
-}
-#else
-#define OWN_COUNTS 0
-static bool cond_waited(const pthread_cond_t *c)
-{
-    return ct_has_waiters(c);
-}
-
-static bool sem_waited(const sem_t *s)
-{
-    return ct_has_waiters(s);
-}
-#endif
-
-/* A wait, counted in waiters.c's table where glibc's count is not read. */
-#define WAITING(reason, object, call)                                         \
-    ({                                                                        \
-        if (!OWN_COUNTS)                                                      \
-            ct_waiter_add(object, 1);                                         \
-        __typeof__(call) w_ = BLOCKING(reason, object, call);                 \
-        if (!OWN_COUNTS)                                                      \
-            ct_waiter_add(object, -1);                                        \
-        w_;                                                                   \
-    })
 
 CT_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {

@@ -85,6 +85,9 @@ static void print_event(FILE *out, const struct ct_reader *rd, const struct ct_g
         fprintf(out, " %s=", arg);
         if (name)
             fputs(name, out);
+        else if (kind->known && type == 'u' && strcmp(arg, "duration") == 0 && ev->timed &&
+                 ev->args[i] < (uint64_t)INT64_MAX - ev->ts)
+            fprintf(out, "%" PRId64, ct_gen_ns(rd, gen, ev->ts + ev->args[i]) - ev->ts_ns);
         else if (strcmp(arg, "start_fn") == 0 || strcmp(arg, "object") == 0)
             fprintf(out, "0x%" PRIx64, ev->args[i]);
         else
@@ -177,7 +180,8 @@ const struct ct_command ct_cmd_dump = {
     "\n"
     "Prints every event of the trace FILE, one a line, in file order:\n"
     "  TIME_NS TID KIND name=value ...\n"
-    "TIME_NS counts nanoseconds from the start of tracing; string and stack\n"
+    "TIME_NS counts nanoseconds from the start of tracing, and a syscall's\n"
+    "duration is in nanoseconds too (the file holds clock units); string and stack\n"
     "definitions, which have no time, show '-'. Lines starting with '#' give each\n"
     "generation's tables: process, threads, modules and lost events.\n",
     run,

@@ -129,30 +129,31 @@ CT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
     return rc;
 }
 
+/* A join that waits (the thread has not ended: the try says EBUSY) is a
+ * block on the thread's handle, which its end's wake names. */
+#define JOINING(thread, result, call)                                         \
+    ({                                                                        \
+        int rc_ = REAL(pthread_tryjoin_np)(thread, result);                   \
+        if (rc_ == EBUSY) {                                                   \
+            CT_RECORD(ct_ev_block(CT_REASON_JOIN, (uintptr_t)(thread)));      \
+            rc_ = (call);                                                     \
+            CT_RECORD(ct_ev_unblock());                                       \
+        }                                                                     \
+        rc_;                                                                  \
+    })
+
 CT_EXPORT int pthread_join(pthread_t thread, void **result)
 {
     if (!ct_tracing_here())
         return REAL(pthread_join)(thread, result);
-    int rc = REAL(pthread_tryjoin_np)(thread, result);
-    if (rc != EBUSY)
-        return rc;
-    CT_RECORD(ct_ev_block(CT_REASON_JOIN, (uintptr_t)thread));
-    rc = REAL(pthread_join)(thread, result);
-    CT_RECORD(ct_ev_unblock());
-    return rc;
+    return JOINING(thread, result, REAL(pthread_join)(thread, result));
 }
 
 CT_EXPORT int pthread_timedjoin_np(pthread_t thread, void **result, const struct timespec *deadline)
 {
     if (!ct_tracing_here())
         return REAL(pthread_timedjoin_np)(thread, result, deadline);
-    int rc = REAL(pthread_tryjoin_np)(thread, result);
-    if (rc != EBUSY)
-        return rc;
-    CT_RECORD(ct_ev_block(CT_REASON_JOIN, (uintptr_t)thread));
-    rc = REAL(pthread_timedjoin_np)(thread, result, deadline);
-    CT_RECORD(ct_ev_unblock());
-    return rc;
+    return JOINING(thread, result, REAL(pthread_timedjoin_np)(thread, result, deadline));
 }
 
 CT_EXPORT int pthread_clockjoin_np(pthread_t thread, void **result, clockid_t clock,
@@ -160,13 +161,7 @@ CT_EXPORT int pthread_clockjoin_np(pthread_t thread, void **result, clockid_t cl
 {
     if (!ct_tracing_here())
         return REAL(pthread_clockjoin_np)(thread, result, clock, deadline);
-    int rc = REAL(pthread_tryjoin_np)(thread, result);
-    if (rc != EBUSY)
-        return rc;
-    CT_RECORD(ct_ev_block(CT_REASON_JOIN, (uintptr_t)thread));
-    rc = REAL(pthread_clockjoin_np)(thread, result, clock, deadline);
-    CT_RECORD(ct_ev_unblock());
-    return rc;
+    return JOINING(thread, result, REAL(pthread_clockjoin_np)(thread, result, clock, deadline));
 }
 
 CT_EXPORT int pthread_setname_np(pthread_t thread, const char *name)

@@ -281,7 +281,10 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
         break;
     case CT_EV_UNBLOCK: {
         const char *group = ct_reason_group(t->reason);
-        if (t->blocked && b->type == CT_PPROF_SYNC && group && strcmp(group, "sync") == 0)
+        bool sync = !group || strcmp(group, "sync") == 0;
+        bool syscall = group && strcmp(group, "syscall") == 0; /* sigsuspend, pause */
+        if (t->blocked && ((b->type == CT_PPROF_SYNC && sync) ||
+                           (b->type == CT_PPROF_SYSCALL && syscall)))
             add_sample(b, t->block_pcs, t->block_n, ct_span_ns(t->block_ts, ev->ts_ns));
         t->blocked = false;
         break;

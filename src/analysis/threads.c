@@ -174,7 +174,10 @@ static void on_event(struct ct_threads *out, struct ct_thread_row *r, const stru
         break;
     case CT_EV_BLOCK: {
         const char *group = ct_reason_group((unsigned)ev->args[0]);
-        r->activity = group && strcmp(group, "sleep") == 0 ? CT_COL_SLEEP : CT_COL_SYNC;
+        r->activity = !group                         ? CT_COL_SYNC
+                      : strcmp(group, "sleep") == 0   ? CT_COL_SLEEP
+                      : strcmp(group, "syscall") == 0 ? CT_COL_SYSCALL /* a wait for a signal */
+                                                      : CT_COL_SYNC;
         r->reason = (unsigned)ev->args[0];
         r->activity_end = INT64_MAX;
         r->blocks++;

@@ -402,8 +402,33 @@ IO_WRAPPER(int, sigwaitinfo, CT_REASON_SIGWAITINFO, (const sigset_t *set, siginf
 IO_WRAPPER(int, sigtimedwait, CT_REASON_SIGTIMEDWAIT,
            (const sigset_t *set, siginfo_t *info, const struct timespec *timeout),
            (set, info, timeout), -1)
-IO_WRAPPER(int, sigsuspend, CT_REASON_SIGSUSPEND, (const sigset_t *mask), (mask), -1)
-IO_WRAPPER(int, pause, CT_REASON_PAUSE, (void), (), -1)
+/* sigsuspend and pause return only after a handler ran, whose events come
+ * first: a block before and an unblock after keep the order (a syscall
+ * event, written at the end with its start time, would land after them).
+ * Always recorded, as sleeps are. */
+#define SIGNAL_WAIT(reason, call)                                             \
+    ({                                                                        \
+        CT_RECORD(ct_ev_block((reason), 0));                                  \
+        __typeof__(call) rc_ = (call);                                        \
+        CT_RECORD(ct_ev_unblock());                                           \
+        rc_;                                                                  \
+    })
+
+CT_REAL_DECL(sigsuspend);
+CT_EXPORT int sigsuspend(const sigset_t *mask)
+{
+    if (!ct_tracing_here())
+        return REAL(sigsuspend)(mask);
+    return SIGNAL_WAIT(CT_REASON_SIGSUSPEND, REAL(sigsuspend)(mask));
+}
+
+CT_REAL_DECL(pause);
+CT_EXPORT int pause(void)
+{
+    if (!ct_tracing_here())
+        return REAL(pause)();
+    return SIGNAL_WAIT(CT_REASON_PAUSE, REAL(pause)());
+}
 
 /* A name lookup: one network wait (DNS), whatever its sources. The calls
  * inside it that come through wrappers (an NSS module's sends and

@@ -164,7 +164,8 @@ with tempfile.TemporaryDirectory() as tmp:
         out = said + out
         check(f"closer {how}: the endpoint answers after the program's closes", status == 200,
               status)
-        check(f"closer {how}: the program's file is its own", p.returncode == 0, out + err)
+        check(f"closer {how}: the program's file is its own", p.returncode == 0,
+              (p.returncode, out + err))
 
     # A bad address: the program runs anyway, with one line said.
     r = subprocess.run([ctrace, "run", "-o", os.path.join(tmp, "x.out"), "--http=nonsense", "--",

@@ -428,6 +428,23 @@ with tempfile.TemporaryDirectory() as d:
               export.stdout.count('"cat":"wake"') // 2 == linked_joins(ev) >= joins - 1,
               (export.stdout.count('"cat":"wake"') // 2, linked_joins(ev), joins))
 
+    # A slow read interrupted by a signal whose handler sleeps: the read's
+    # event comes after the handler's (a batch's times never go back), and
+    # still ends where the read did, before the reader's next sleep.
+    r = run("interrupted", out)
+    check("interrupted exit", r.returncode == 0, r.stdout + r.stderr)
+    ev, names = dump(out)
+    reads = [e for e in ev if e["kind"] == "syscall" and e["call"] == "read"]
+    rtid = reads[0]["tid"] if reads else -1
+    sleeps = [int(e["ts"]) for e in ev if e["kind"] == "block" and e["tid"] == rtid]
+    if len(reads) == 1 and len(sleeps) == 2:
+        start, end = int(reads[0]["ts"]), int(reads[0]["ts"]) + int(reads[0]["duration"])
+        check("interrupted: the read is written after the handler's sleep, ending before the "
+              "next sleep", sleeps[0] < start and end <= sleeps[1] and end - start >= 10_000_000,
+              (sleeps, start, end))
+    else:
+        check("interrupted: one read, two sleeps on the reader", False, (reads, sleeps))
+
     r = run("pipe_relay", out)
     check("pipe exit", r.returncode == 0, r.stderr)
     ev, names = dump(out)

@@ -38,6 +38,15 @@ __attribute__((always_inline)) static inline void emit(unsigned kind, uint64_t t
                              ? ct_stack_ref(t, s, ts, SYSTEM_SKIP)
                              : 0;
         if (ct_room(t, s, ts, need)) {
+            struct args late = *a;
+            if (kind == CT_EV_SYSCALL && s->last_ts > ts) {
+                /* Events written during the call (a signal handler's): the
+                 * batch's times never go back, so the call is written as
+                 * starting after them; its end stays where it was. */
+                uint64_t shift = s->last_ts - ts;
+                late.v[3] = late.v[3] > shift ? late.v[3] - shift : 0;
+                a = &late;
+            }
             uint8_t *p = ct_put_head(s, kind | (stack ? CT_KIND_STACK : 0), ts);
             const char *letters = ct_event_table[kind].args;
             for (unsigned i = 0, v = 0; letters[i]; i++) {

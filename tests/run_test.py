@@ -382,8 +382,9 @@ with tempfile.TemporaryDirectory() as d:
     # waits for a child, fsync and fdatasync, pread, pwrite, preadv, pwritev
     # and lockf (from a program built with _FILE_OFFSET_BITS=64, which calls
     # pread64 and so on, and one built without, which calls pread), flock,
-    # the waits for a signal, sendmmsg, recvmmsg and epoll_pwait2, a name
-    # lookup (a network wait), and the timed and clock joins.
+    # the waits for a signal, sendmmsg, recvmmsg and epoll_pwait2, system
+    # and pclose, a name lookup (a network wait), and the timed and clock
+    # joins.
     for prog in ("waiter", "waiter_nolfs"):
         r = run(prog, out, d, options=("--no-follow", "--syscall-threshold=0"))
         check(f"{prog} exit", r.returncode == 0, r.stdout + r.stderr)
@@ -395,7 +396,8 @@ with tempfile.TemporaryDirectory() as d:
         want = {"waitpid": 2, "wait": 1, "wait4": 1, "waitid": 1, "fsync": 1, "fdatasync": 1,
                 "pread": 5, "pwrite": 5, "preadv": 1, "pwritev": 1, "flock": 4, "lockf": 2,
                 "sigwaitinfo": 1, "sigtimedwait": 1,
-                "sendmmsg": 1, "recvmmsg": 1, "epoll_pwait2": 1, "getaddrinfo": 1}
+                "sendmmsg": 1, "recvmmsg": 1, "epoll_pwait2": 1, "getaddrinfo": 1,
+                "system": 1, "pclose": 1}
         check(f"{prog}: each call recorded, as often as made",
               all(calls.get(k) == n for k, n in want.items()) and calls.get("sigwait", 0) >= 1,
               calls)
@@ -413,8 +415,10 @@ with tempfile.TemporaryDirectory() as d:
         waits = sorted((int(e["ts"]), int(e["duration"])) for e in ev if e["kind"] == "syscall"
                        and e["call"].startswith("wait"))
         waits = [w[1] for w in waits[:4]]
+        waits += [int(e["duration"]) for e in ev if e["kind"] == "syscall"
+                  and e["call"] in ("system", "pclose")]
         check(f"{prog}: the child waits took the child's life",
-              len(waits) == 4 and all(10_000_000 <= w < 5_000_000_000 for w in waits), waits)
+              len(waits) == 6 and all(10_000_000 <= w < 5_000_000_000 for w in waits), waits)
         # the timed and clock joins, and five of the signallers' (ended
         # 30 ms after their last signal) at least
         joins = count(ev, "block", reason="join")

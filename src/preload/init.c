@@ -221,6 +221,12 @@ __attribute__((constructor(101))) static void preload_init(void)
     if (!getenv("CTRACE_OUTPUT"))
         return; /* loaded by something other than ctrace run */
     read_settings();
+    /* Not following children: those started where no wrapper sees the exec
+     * (posix_spawn, so system and popen) load this library too, and without
+     * CTRACE_OUTPUT they leave tracing off; with it, each took itself for
+     * the first image and truncated this trace to write its own. */
+    if (!pre.follow)
+        unsetenv("CTRACE_OUTPUT");
     start();
 }
 

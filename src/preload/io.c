@@ -211,14 +211,6 @@ CT_EXPORT int fclose(FILE *f)
     return rc;
 }
 
-CT_EXPORT int pclose(FILE *f)
-{
-    int fd = fileno(f);
-    int rc = REAL(pclose)(f);
-    ct_fd_forget(fd);
-    return rc;
-}
-
 CT_EXPORT int closedir(DIR *d)
 {
     int fd = dirfd(d);
@@ -379,6 +371,16 @@ IO_WRAPPER(pid_t, wait4, CT_REASON_WAIT4,
            (pid, status, options, usage), -1)
 IO_WRAPPER(int, waitid, CT_REASON_WAITID, (idtype_t type, id_t id, siginfo_t *info, int options),
            (type, id, info, options), -1)
+IO_WRAPPER(int, system, CT_REASON_SYSTEM, (const char *command), (command), -1)
+
+/* pclose waits for the command's end: a wait for a child, like system. */
+CT_EXPORT int pclose(FILE *f)
+{
+    int fd = fileno(f);
+    int rc = ct_tracing_here() ? TIMED(CT_REASON_PCLOSE, -1, REAL(pclose)(f)) : REAL(pclose)(f);
+    ct_fd_forget(fd);
+    return rc;
+}
 
 IO_WRAPPER(int, flock, CT_REASON_FLOCK, (int fd, int op), (fd, op), fd)
 IO_WRAPPER(int, lockf, CT_REASON_LOCKF, (int fd, int cmd, off_t len), (fd, cmd, len), fd)

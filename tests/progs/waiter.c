@@ -9,7 +9,8 @@
  * from a thread 30 ms later waited for by each of sigwait, sigwaitinfo,
  * sigtimedwait, sigsuspend and pause; a datagram sent by sendmmsg over a
  * socket pair, waited for by epoll_pwait2, received by recvmmsg; a
- * getaddrinfo of localhost. Built twice: with _FILE_OFFSET_BITS=64
+ * system and a popen (then pclose) of `sleep 0.03`; a getaddrinfo of
+ * localhost. Built twice: with _FILE_OFFSET_BITS=64
  * (pread64, lockf64 and so on to the linker) and without (pread, lockf).
  * Exit 0 if every call succeeded.
  */
@@ -205,6 +206,9 @@ int main(int argc, char **argv)
     main_thread = pthread_self();
     bad |= signal_waits();
     bad |= datagrams();
+    bad |= system("sleep 0.03") != 0;
+    FILE *cmd = popen("sleep 0.03", "r");
+    bad |= !cmd || pclose(cmd) != 0;
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *found;
     bad |= getaddrinfo("localhost", "80", &hints, &found) != 0;
     if (!bad)

@@ -1,13 +1,16 @@
 /*
  * stats.c - `ctrace stats [--json] FILE`: the overview of a trace.
  */
+#include <ctype.h>
+#include <dirent.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../analysis/stats.h"
 #include "cli.h"
 
-static void print_text(const char *path, const struct ct_stats *st)
+static void print_text(const char *path, const char *root, const struct ct_stats *st)
 {
     printf("trace       %s (%" PRIu64 " bytes)\n", path, st->bytes);
     if (st->pid)
@@ -70,10 +73,10 @@ static void print_text(const char *path, const struct ct_stats *st)
     if (g->nstuck || g->nsites || g->nobjects)
         printf("\n");
     for (size_t i = 0; i < st->nchildren; i++)
-        printf("child       %" PRIu64 ", traced in %s.%" PRIu64 "\n", st->children[i], path,
+        printf("child       %" PRIu64 ", traced in %s.%" PRIu64 "\n", st->children[i], root,
                st->children[i]);
     if (st->exec_path[0])
-        printf("exec        %s, traced in %s.%" PRIu64 " (or .N)\n", st->exec_path, path,
+        printf("exec        %s, traced in %s.%" PRIu64 " (or .N)\n", st->exec_path, root,
                st->pid);
     if (st->conflicts)
         printf("conflicting definitions %" PRIu64 "\n", st->conflicts);
@@ -167,6 +170,76 @@ static void print_children_json(const struct ct_stats *st)
         printf("null");
 }
 
+/* Whether the trace at path was written by a child of pid (its first
+ * generation's PROCESS record says so). An unreadable file is not. */
+static bool child_of(const char *path, uint64_t pid)
+{
+    struct ct_reader rd;
+    struct ct_gen gen = {0};
+    bool is = ct_rd_open(&rd, path) == 0 && ct_rd_next_gen(&rd, &gen) == 1 && gen.has_process &&
+              gen.process.ppid == pid;
+    ct_gen_free(&gen);
+    ct_rd_close(&rd);
+    return is;
+}
+
+/* The file named by -o, FILE, from this trace's path: FILE itself, or
+ * FILE.PID or FILE.PID.N for a process ctrace run followed, PID being this
+ * one's. Its children's traces are FILE.CHILD, whoever their parent. */
+static void trace_root(const char *path, uint64_t pid, char *root, size_t cap)
+{
+    snprintf(root, cap, "%s", path);
+    char suffix[32];
+    int n = snprintf(suffix, sizeof suffix, ".%" PRIu64, pid);
+    for (char *at = strstr(root, suffix); pid && at; at = strstr(at + 1, suffix)) {
+        const char *rest = at + n;
+        if (*rest == '.' && isdigit((unsigned char)rest[1]))
+            for (rest++; isdigit((unsigned char)*rest); rest++)
+                ;
+        if (!*rest) {
+            *at = 0;
+            return;
+        }
+    }
+}
+
+/* The children started where no fork was seen (posix_spawn, and so system
+ * and popen, whose exec no wrapper sees) have no fork event: found as the
+ * files FILE.PID beside this one whose process's parent is this one. */
+static void find_spawned(const char *path, struct ct_stats *st)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t dir_len = slash ? (size_t)(slash - path) : 0, base_len = strlen(base);
+    char dir[4096];
+    if (!st->pid || dir_len >= sizeof dir)
+        return;
+    memcpy(dir, slash ? path : ".", slash ? dir_len : 1);
+    dir[slash ? (dir_len ? dir_len : 1) : 1] = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d)) && st->nchildren < 64;) {
+        const char *name = e->d_name;
+        if (strncmp(name, base, base_len) != 0 || name[base_len] != '.' ||
+            !isdigit((unsigned char)name[base_len + 1]))
+            continue;
+        char *end;
+        uint64_t pid = strtoull(name + base_len + 1, &end, 10);
+        if (*end || pid == st->pid) /* FILE.PID.N: an exec'd image, or a second file */
+            continue;
+        bool known = false;
+        for (size_t i = 0; i < st->nchildren && !known; i++)
+            known = st->children[i] == pid;
+        char child[8192];
+        if (known || (size_t)snprintf(child, sizeof child, "%s/%s", dir, name) >= sizeof child)
+            continue;
+        if (child_of(child, st->pid))
+            st->children[st->nchildren++] = pid;
+    }
+    closedir(d);
+}
+
 static int run(int argc, char **argv)
 {
     if (ct_cli_wants_help(&ct_cmd_stats, argc, argv))
@@ -179,11 +252,15 @@ static int run(int argc, char **argv)
         return usage;
     struct ct_stats st;
     int rc = ct_stats_compute(&rd, &st);
+    char root[4096];
+    trace_root(path, st.pid, root, sizeof root);
+    if (rc == 0)
+        find_spawned(root, &st);
     if (rc == 0) {
         if (json)
             print_json(path, &st);
         else
-            print_text(path, &st);
+            print_text(path, root, &st);
     }
     ct_cli_report(&rd);
     ct_rd_close(&rd);
@@ -201,7 +278,8 @@ const struct ct_command ct_cmd_stats = {
     "events; and a diagnosis: the threads still blocked when the trace ends\n"
     "(leaks, deadlocks) with their stacks, the call sites where threads blocked\n"
     "longest, and the most contended objects. Children that ctrace run traced\n"
-    "are named.\n"
+    "are named: those it saw forked, and those started otherwise (posix_spawn,\n"
+    "system, popen) whose traces FILE.PID lie beside FILE.\n"
     "\n"
     "  --json   one JSON object with the fields duration_ns, sched,\n"
     "           threads_unscheduled, threads, events (kind name to count),\n"

@@ -435,16 +435,22 @@ with tempfile.TemporaryDirectory() as d:
     # Followed, waiter's children: five forked (fork events name them) and
     # the two shells of system and popen, started by posix_spawn, whose
     # exec no wrapper sees: stats finds their traces beside the file, by
-    # their parent's pid; a shell's stats names the command it forked.
-    r = run("waiter", out, d, options=("--syscall-threshold=0",))
-    check("waiter followed: exit", r.returncode == 0, r.stdout + r.stderr)
-    s = subprocess.run([ctrace, "stats", "--json", out], capture_output=True, text=True)
-    kids = json.loads(s.stdout or "{}").get("children", [])
-    check("waiter followed: stats names 7 children, each traced",
-          len(kids) == 7 and all(os.path.exists(f"{out}.{k}") for k in kids), (kids, s.stderr))
-    for f in os.listdir(d):  # theirs, and the commands the shells forked
-        if f.startswith(os.path.basename(out) + "."):
-            os.unlink(os.path.join(d, f))
+    # their parent's pid. (Not under a sanitizer: a traced forked child
+    # starts a writer that allocates, and the sanitizers' allocators, unlike
+    # glibc's, may be left locked by another thread at the fork: see forker.)
+    if os.environ.get("CTRACE_TEST_SANITIZER"):
+        print("skipped: waiter's followed children under a sanitizer's allocator")
+    else:
+        r = run("waiter", out, d, options=("--syscall-threshold=0",))
+        check("waiter followed: exit", r.returncode == 0, r.stdout + r.stderr)
+        s = subprocess.run([ctrace, "stats", "--json", out], capture_output=True, text=True)
+        kids = json.loads(s.stdout or "{}").get("children", [])
+        check("waiter followed: stats names 7 children, each traced",
+              len(kids) == 7 and all(os.path.exists(f"{out}.{k}") for k in kids),
+              (kids, s.stderr))
+        for f in os.listdir(d):  # theirs, and the commands the shells forked
+            if f.startswith(os.path.basename(out) + "."):
+                os.unlink(os.path.join(d, f))
 
     # A slow read interrupted by a signal whose handler sleeps: the read's
     # event comes after the handler's (a batch's times never go back), and

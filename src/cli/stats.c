@@ -210,12 +210,12 @@ static void find_spawned(const char *path, struct ct_stats *st)
 {
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
-    size_t dir_len = slash ? (size_t)(slash - path) : 0, base_len = strlen(base);
-    char dir[4096];
-    if (!st->pid || dir_len >= sizeof dir)
+    size_t base_len = strlen(base);
+    char dir[4096]; /* "/" for /FILE, "." for FILE */
+    int dir_len = !slash ? 1 : slash == path ? 1 : (int)(slash - path);
+    if (!st->pid || snprintf(dir, sizeof dir, "%.*s", dir_len, slash ? path : ".") >=
+                        (int)sizeof dir)
         return;
-    memcpy(dir, slash ? path : ".", slash ? dir_len : 1);
-    dir[slash ? (dir_len ? dir_len : 1) : 1] = 0;
     DIR *d = opendir(dir);
     if (!d)
         return;

@@ -257,17 +257,19 @@ CT_EXPORT void closefrom(int first)
     forget_range(first < 0 ? 0 : (unsigned)first, FD_CACHE - 1);
 }
 
-/* Times `call`; records it as `reason` on fd when it was slow. */
-#define TIMED_ON(reason, fd, object, call)                                    \
+/* Times `call`; records it as `reason` on fd, of class fd_class (found
+ * only then), when it was slow. */
+#define TIMED_AS(reason, fd, fd_class, object, call)                          \
     ({                                                                        \
         uint64_t t0_ = ct_now();                                              \
         __typeof__(call) r_ = (call);                                         \
         uint64_t t1_ = ct_now();                                              \
         if (t1_ - t0_ >= ct_pconf.syscall_threshold_units)                    \
-            CT_RECORD(ct_ev_syscall(t0_, t1_, (reason), (fd), ct_fd_class(fd), \
+            CT_RECORD(ct_ev_syscall(t0_, t1_, (reason), (fd), (fd_class),     \
                                     (int64_t)r_, (object)));                  \
         r_;                                                                   \
     })
+#define TIMED_ON(reason, fd, object, call) TIMED_AS(reason, fd, ct_fd_class(fd), object, call)
 #define TIMED(reason, fd, call) TIMED_ON(reason, fd, 0, call)
 
 /* A read that may wait on a pipe: the pipe marked as read here. */
@@ -408,20 +410,12 @@ IO_WRAPPER(int, sigtimedwait, CT_REASON_SIGTIMEDWAIT,
  * first: a block before and an unblock after keep the order (a syscall
  * event, written at the end with its start time, would land after them).
  * Always recorded, as sleeps are. */
-#define SIGNAL_WAIT(reason, call)                                             \
-    ({                                                                        \
-        CT_RECORD(ct_ev_block((reason), 0));                                  \
-        __typeof__(call) rc_ = (call);                                        \
-        CT_RECORD(ct_ev_unblock());                                           \
-        rc_;                                                                  \
-    })
-
 CT_REAL_DECL(sigsuspend);
 CT_EXPORT int sigsuspend(const sigset_t *mask)
 {
     if (!ct_tracing_here())
         return REAL(sigsuspend)(mask);
-    return SIGNAL_WAIT(CT_REASON_SIGSUSPEND, REAL(sigsuspend)(mask));
+    return CT_BLOCKING(CT_REASON_SIGSUSPEND, 0, REAL(sigsuspend)(mask));
 }
 
 CT_REAL_DECL(pause);
@@ -429,7 +423,7 @@ CT_EXPORT int pause(void)
 {
     if (!ct_tracing_here())
         return REAL(pause)();
-    return SIGNAL_WAIT(CT_REASON_PAUSE, REAL(pause)());
+    return CT_BLOCKING(CT_REASON_PAUSE, 0, REAL(pause)());
 }
 
 /* A name lookup: one network wait (DNS), whatever its sources. The calls
@@ -442,14 +436,12 @@ CT_EXPORT int getaddrinfo(const char *node, const char *service, const struct ad
 {
     if (!ct_tracing_here())
         return REAL(getaddrinfo)(node, service, hints, res);
-    uint64_t t0 = ct_now();
-    ct_busy++;
-    int rc = REAL(getaddrinfo)(node, service, hints, res);
-    ct_busy--;
-    uint64_t t1 = ct_now();
-    if (t1 - t0 >= ct_pconf.syscall_threshold_units)
-        CT_RECORD(ct_ev_syscall(t0, t1, CT_REASON_GETADDRINFO, -1, CT_FD_NETWORK, rc, 0));
-    return rc;
+    return TIMED_AS(CT_REASON_GETADDRINFO, -1, CT_FD_NETWORK, 0, ({
+                        ct_busy++;
+                        int rc = REAL(getaddrinfo)(node, service, hints, res);
+                        ct_busy--;
+                        rc;
+                    }));
 }
 
 /* Built with _FILE_OFFSET_BITS=64 (meson's default), the pread, pwrite,
@@ -472,13 +464,7 @@ CT_REAL_DECL(clock_nanosleep);
 CT_REAL_DECL(usleep);
 CT_REAL_DECL(sleep);
 
-#define SLEEPING(call)                                                        \
-    ({                                                                        \
-        CT_RECORD(ct_ev_block(CT_REASON_SLEEP, 0));                           \
-        __typeof__(call) rc_ = (call);                                        \
-        CT_RECORD(ct_ev_unblock());                                           \
-        rc_;                                                                  \
-    })
+#define SLEEPING(call) CT_BLOCKING(CT_REASON_SLEEP, 0, call)
 
 CT_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 {

@@ -50,15 +50,6 @@ CT_REAL_DECL(sem_clockwait);
 CT_REAL_DECL(sem_post);
 CT_REAL_DECL(pthread_barrier_wait);
 
-/* Blocks in `call` as `reason` on `object`, recorded. */
-#define BLOCKING(reason, object, call)                                        \
-    ({                                                                        \
-        CT_RECORD(ct_ev_block((reason), (uintptr_t)(object)));                \
-        __typeof__(call) rc_ = (call);                                        \
-        CT_RECORD(ct_ev_unblock());                                           \
-        rc_;                                                                  \
-    })
-
 /* Whether a condvar, semaphore or read-write lock has a waiter, from
  * glibc's own words where their layout is known (words its signal, post
  * and unlock read anyway: no cache line of ours shared between the waiter
@@ -124,7 +115,7 @@ static bool sem_waited(const sem_t *s)
     ({                                                                        \
         if (!OWN_COUNTS)                                                      \
             ct_waiter_add(object, 1);                                         \
-        __typeof__(call) w_ = BLOCKING(reason, object, call);                 \
+        __typeof__(call) w_ = CT_BLOCKING(reason, object, call);                 \
         if (!OWN_COUNTS)                                                      \
             ct_waiter_add(object, -1);                                        \
         w_;                                                                   \
@@ -134,7 +125,7 @@ static bool sem_waited(const sem_t *s)
  * which reach these by tail calls). */
 __attribute__((noinline, cold)) static int mutex_lock_blocking(pthread_mutex_t *m)
 {
-    return BLOCKING(CT_REASON_MUTEX, m, REAL(pthread_mutex_lock)(m));
+    return CT_BLOCKING(CT_REASON_MUTEX, m, REAL(pthread_mutex_lock)(m));
 }
 
 int ct_mutex_lock_trying(pthread_mutex_t *m)
@@ -168,7 +159,7 @@ CT_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec 
     int rc = REAL(pthread_mutex_trylock)(m);
     if (rc != EBUSY)
         return rc;
-    return BLOCKING(CT_REASON_MUTEX, m, REAL(pthread_mutex_timedlock)(m, deadline));
+    return CT_BLOCKING(CT_REASON_MUTEX, m, REAL(pthread_mutex_timedlock)(m, deadline));
 }
 
 /* glibc 2.30's clock-taking variants: what C++'s std::timed_mutex,
@@ -181,7 +172,7 @@ CT_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock,
     int rc = REAL(pthread_mutex_trylock)(m);
     if (rc != EBUSY)
         return rc;
-    return BLOCKING(CT_REASON_MUTEX, m, REAL(pthread_mutex_clocklock)(m, clock, deadline));
+    return CT_BLOCKING(CT_REASON_MUTEX, m, REAL(pthread_mutex_clocklock)(m, clock, deadline));
 }
 
 /* A read-write lock's wait, tried first: `call` only if the try is busy. */
@@ -256,7 +247,7 @@ CT_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
     int rc = REAL(pthread_spin_trylock)(l);
     if (rc != EBUSY)
         return rc;
-    return BLOCKING(CT_REASON_SPINLOCK, (const void *)l, REAL(pthread_spin_lock)(l));
+    return CT_BLOCKING(CT_REASON_SPINLOCK, (const void *)l, REAL(pthread_spin_lock)(l));
 }
 
 CT_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
@@ -340,5 +331,5 @@ CT_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 {
     if (!ct_tracing_here())
         return REAL(pthread_barrier_wait)(b);
-    return BLOCKING(CT_REASON_BARRIER, b, REAL(pthread_barrier_wait)(b));
+    return CT_BLOCKING(CT_REASON_BARRIER, b, REAL(pthread_barrier_wait)(b));
 }

@@ -59,6 +59,17 @@ static inline bool ct_tracing_here(void)
         errno = saved_errno_;                                                 \
     } while (0)
 
+/* Blocks in `call` as `reason` on `object`: a block before, an unblock
+ * after, recorded; the call's result. Expanded in the wrapper, so that the
+ * block's stack starts at the program's frame. */
+#define CT_BLOCKING(reason, object, call)                                     \
+    ({                                                                        \
+        CT_RECORD(ct_ev_block((reason), (uintptr_t)(object)));                \
+        __typeof__(call) b_ = (call);                                         \
+        CT_RECORD(ct_ev_unblock());                                           \
+        b_;                                                                   \
+    })
+
 /* Objects that traced threads are blocked on (condvars, semaphores, where
  * glibc's count is not read): their releasers record a wake only when
  * someone waits; and pipes a traced thread has read (waiters.c). */

@@ -134,12 +134,7 @@ CT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 #define JOINING(thread, result, call)                                         \
     ({                                                                        \
         int rc_ = REAL(pthread_tryjoin_np)(thread, result);                   \
-        if (rc_ == EBUSY) {                                                   \
-            CT_RECORD(ct_ev_block(CT_REASON_JOIN, (uintptr_t)(thread)));      \
-            rc_ = (call);                                                     \
-            CT_RECORD(ct_ev_unblock());                                       \
-        }                                                                     \
-        rc_;                                                                  \
+        rc_ == EBUSY ? CT_BLOCKING(CT_REASON_JOIN, thread, call) : rc_;       \
     })
 
 CT_EXPORT int pthread_join(pthread_t thread, void **result)

@@ -96,10 +96,8 @@ void ct_writer_poke(void)
 void ct_writer_wake(void)
 {
     uint32_t n = atomic_fetch_add_explicit(&w.pending, 1, memory_order_relaxed) + 1;
-    if (n == w.wake_threshold) {
-        atomic_fetch_add(&w.wake_word, 1);
-        syscall(SYS_futex, &w.wake_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-    }
+    if (n == w.wake_threshold)
+        ct_writer_poke();
 }
 
 /* Writes the counter samples of this generation as a batch of the
@@ -463,8 +461,7 @@ void ct_writer_stop(void)
     if (is_writer) { /* exit called by the writer: the program has ended */
         writer_finish();
     } else {
-        atomic_fetch_add(&w.wake_word, 1);
-        syscall(SYS_futex, &w.wake_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        ct_writer_poke();
         pthread_join(w.thread, NULL);
     }
     w.running = false;
@@ -487,8 +484,7 @@ void ct_writer_command(int op, int sink, int fd, struct ctrace_flight *flight)
         run_command();
         return;
     }
-    atomic_fetch_add(&w.wake_word, 1);
-    syscall(SYS_futex, &w.wake_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    ct_writer_poke();
     while (cmd.done < target)
         pthread_cond_wait(&cmd_cond, &cmd_lock);
     pthread_mutex_unlock(&cmd_lock);
@@ -600,6 +596,5 @@ struct ctrace_flight *ct_flight_for_crash(void)
 void ct_flight_request_write(void)
 {
     atomic_store(&dump_requested, 1);
-    atomic_fetch_add(&w.wake_word, 1);
-    syscall(SYS_futex, &w.wake_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    ct_writer_poke();
 }

@@ -80,9 +80,11 @@ def linked_joins(events):
 
 def switches_alternate(events):
     """Each thread's cpu events, in time order, alternate between running and
-    off or preempted (what a merge of several CPUs' rings must keep), unless
-    the kernel lost switches (a full ring: a CPU's ring's losses are not one
-    thread's, and are counted on the first thread)."""
+    off or preempted (what a merge of several CPUs' rings must keep), a
+    `woken` (runnable after a block, waiting for a CPU) coming only between
+    an off and the next running, unless the kernel lost switches (a full
+    ring: a CPU's ring's losses are not one thread's, and are counted on the
+    first thread)."""
     if any(e["kind"] == "lost" for e in events):
         print("skipped: switches alternate (the kernel lost some)")
         return True, ""
@@ -90,11 +92,14 @@ def switches_alternate(events):
     for e in events:
         if e["kind"] != "cpu":
             continue
-        ts, running = int(e["ts"]), e["state"] == "running"
+        ts, state = int(e["ts"]), e["state"]
         prev = last.get(e["tid"])
-        if prev and (ts < prev[0] or running == prev[1]):
-            return False, e
-        last[e["tid"]] = (ts, running)
+        if prev:
+            allowed = {"running": ("off", "preempted", "woken"), "off": ("running",),
+                       "preempted": ("running",), "woken": ("off",)}
+            if ts < prev[0] or prev[1] not in allowed.get(state, ()):
+                return False, e
+        last[e["tid"]] = (ts, state)
     return bool(last), len(last)
 
 
@@ -188,8 +193,10 @@ with tempfile.TemporaryDirectory() as d:
     check("sleepers: scheduling from the kernel", '"sched":"perf"' in s.stdout, s.stdout)
     check("sleepers: switches alternate", *switches_alternate(ev))
     # A new thread waits for its first run from its creation: its first
-    # event, thread_runnable, at its creator's thread_create time; the
-    # analysis starts its life there and counts the wait as sched.
+    # event, thread_runnable, at the time its creator called the real
+    # pthread_create (after its thread_create event, before the new
+    # thread's first run); the analysis starts its life there and counts
+    # the wait as sched.
     creates = {e["create_id"]: e["ts"] for e in ev if e["kind"] == "thread_create"}
     firsts = {}
     for e in ev:
@@ -198,7 +205,8 @@ with tempfile.TemporaryDirectory() as d:
     starts = {e["tid"]: e for e in ev if e["kind"] == "thread_start"}
     check("sleepers: each thread's first event is thread_runnable, at its creation",
           len(starts) == 3 and all(firsts[t]["kind"] == "thread_runnable" and
-                                   firsts[t]["ts"] == creates[starts[t]["create_id"]]
+                                   int(creates[starts[t]["create_id"]]) <= int(firsts[t]["ts"])
+                                   <= int(starts[t]["ts"])
                                    for t in sleeper_tids), (firsts, creates))
     # ... and the kernel's switch that ended that wait, its first run, is
     # in the trace, between its thread_runnable and its thread_start.
@@ -211,7 +219,7 @@ with tempfile.TemporaryDirectory() as d:
     rows = {t["tid"]: t for t in json.loads(subprocess.run(
         [ctrace, "threads", "--json", out], capture_output=True, text=True).stdout)}
     check("sleepers: a thread's life begins at its creation, waiting for a CPU until it ran",
-          all(rows[t]["begin_ns"] == int(creates[starts[t]["create_id"]]) and
+          all(rows[t]["begin_ns"] == int(firsts[t]["ts"]) and
               first_on[t] is not None and
               rows[t]["sched_wait_ns"] >= first_on[t] - int(firsts[t]["ts"])
               for t in sleeper_tids), ([rows[t] for t in sleeper_tids], first_on))
@@ -308,8 +316,10 @@ with tempfile.TemporaryDirectory() as d:
               st.get("sched") == "perf" and st.get("threads_unscheduled") == 0, s.stdout)
         ev, names = dump(rout)
         naps = {e["tid"] for e in ev if e["kind"] == "region_begin"}
+        # Threads with rings have samples too (their run-queue wait, which
+        # the kernel's switches do not say); the others have samples only.
         ringed = {e["tid"] for e in ev if e["kind"] == "cpu"} & naps
-        sampled = {e["tid"] for e in ev if e["kind"] == "sched_sample"} & naps
+        sampled = {e["tid"] for e in ev if e["kind"] == "sched_sample"} & naps - ringed
         check(f"ringless: {members} threads, some with rings, the rest sampled",
               len(naps) == members and ringed and sampled and not ringed & sampled
               and ringed | sampled == naps, (len(naps), len(ringed), len(sampled)))
@@ -337,10 +347,16 @@ with tempfile.TemporaryDirectory() as d:
         check(f"spinners --sched={mode}: stats says {source}", f'"sched":"{source}"' in s.stdout,
               s.stdout)
         ev, names = dump(out)
-        kind = "cpu" if source == "perf" else "sched_sample"
-        other = "sched_sample" if source == "perf" else "cpu"
-        check(f"spinners --sched={mode}: {kind} events, no {other}",
-              count(ev, kind) > 0 and count(ev, other) == 0)
+        if source == "perf":
+            # The kernel's switches, and beside them schedstat samples only
+            # of threads that have switches (their run-queue wait).
+            switched = {e["tid"] for e in ev if e["kind"] == "cpu"}
+            sampled = {e["tid"] for e in ev if e["kind"] == "sched_sample"}
+            check(f"spinners --sched={mode}: cpu events, samples only beside them",
+                  switched and sampled <= switched, (switched, sampled))
+        else:
+            check(f"spinners --sched={mode}: sched_sample events, no cpu",
+                  count(ev, "sched_sample") > 0 and count(ev, "cpu") == 0)
         t = subprocess.run([ctrace, "threads", "--json", out], capture_output=True, text=True)
         check(f"spinners --sched={mode}: threads", t.returncode == 0, t.stderr)
         rows = [row for row in json.loads(t.stdout or "[]") if row["start_function"]]

@@ -75,7 +75,7 @@ static int classify(const struct ct_thread_row *r, bool sched)
     if (sched && r->switches) {
         if (r->cpu == CT_CPU_ON)
             return CT_COL_EXEC;
-        if (r->cpu == CT_CPU_PREEMPTED)
+        if (r->cpu == CT_CPU_PREEMPTED || r->cpu == CT_CPU_WOKEN)
             return CT_COL_SCHED;
         return r->activity == CT_COL_EXEC ? CT_COL_OTHER : r->activity;
     }

@@ -28,7 +28,9 @@ int ct_perf_open(struct ct_perf_ring *ring, pid_t tid, int cpu, unsigned pages)
     attr.size = sizeof attr;
     attr.type = PERF_TYPE_SOFTWARE;
     attr.config = PERF_COUNT_SW_DUMMY;
-    attr.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU;
+    /* A per-CPU ring's records are all of its CPU: 24 bytes a switch
+     * rather than 32, a third more switches between two reads. */
+    attr.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | (cpu >= 0 ? 0 : PERF_SAMPLE_CPU);
     attr.sample_id_all = 1;
     attr.context_switch = 1;
     attr.exclude_kernel = 1;
@@ -51,6 +53,7 @@ int ct_perf_open(struct ct_perf_ring *ring, pid_t tid, int cpu, unsigned pages)
     ring->size = size;
     ring->data = (uint8_t *)base + page;
     ring->data_size = (size_t)page * pages;
+    ring->cpu = cpu;
     /* Last, for the writer, which may be reading the thread's ring. */
     __atomic_store_n(&ring->fd, fd, __ATOMIC_RELEASE);
     return 0;
@@ -109,11 +112,15 @@ static bool cursor_next(struct cursor *c, unsigned *lost)
             rec = copy;
         }
         c->tail += h.size;
-        if (h.type == PERF_RECORD_SWITCH && n >= sizeof h + 24) {
-            /* sample_id: pid, tid (u32 each), time (u64), cpu, res (u32 each) */
+        if (h.type == PERF_RECORD_SWITCH && n >= sizeof h + (ring->cpu >= 0 ? 16 : 24)) {
+            /* sample_id: pid, tid (u32 each), time (u64), and on a thread's
+             * own ring cpu, res (u32 each) */
             memcpy(&c->tid, rec + sizeof h + 4, 4);
             memcpy(&c->time, rec + sizeof h + 8, 8);
-            memcpy(&c->cpu, rec + sizeof h + 16, 4);
+            if (ring->cpu >= 0)
+                c->cpu = (uint32_t)ring->cpu;
+            else
+                memcpy(&c->cpu, rec + sizeof h + 16, 4);
             c->state = !(h.misc & PERF_RECORD_MISC_SWITCH_OUT) ? CT_CPU_ON
                        : (h.misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT) ? CT_CPU_PREEMPTED
                                                                         : CT_CPU_OFF;

@@ -64,6 +64,9 @@
  * eventfd it is, which a write's wake names. */
 static _Atomic unsigned char fd_classes[FD_CACHE];
 static _Atomic uint64_t fd_objects[FD_CACHE];
+/* Class + 1 of what an epoll instance watches (the strongest: network over
+ * pipe over file over other), from epoll_ctl; 0: not known yet. */
+static _Atomic unsigned char epoll_classes[FD_CACHE];
 
 /* Device and inode; the inode shifted past the low bit, which is always
  * set (pipes made one after another differ there). */
@@ -142,7 +145,7 @@ unsigned ct_fd_class(int fd)
 
 /* The identity of the pipe or eventfd fd is, from the cache; 0 for
  * anything else. */
-static uint64_t pipe_of(int fd)
+uint64_t ct_fd_pipe(int fd)
 {
     if (fd < 0 || fd >= FD_CACHE)
         return 0;
@@ -154,8 +157,105 @@ static uint64_t pipe_of(int fd)
 
 void ct_fd_forget(int fd)
 {
-    if (fd >= 0 && fd < FD_CACHE)
+    if (fd >= 0 && fd < FD_CACHE) {
         atomic_store_explicit(&fd_classes[fd], 0, memory_order_relaxed);
+        atomic_store_explicit(&epoll_classes[fd], 0, memory_order_relaxed);
+    }
+}
+
+/* A descriptor known to be a socket (accept's): no fstat to class it. */
+static void fd_is_socket(int fd)
+{
+    if (fd >= 0 && fd < FD_CACHE) {
+        atomic_store_explicit(&fd_objects[fd], 0, memory_order_relaxed);
+        atomic_store_explicit(&fd_classes[fd], CT_FD_NETWORK + 1, memory_order_relaxed);
+    }
+}
+
+/* ---- what a poll, select or epoll wait waits on ---- */
+
+/* The classes are ordered other < file < pipe < network: a wait on a set
+ * that holds a socket is a network wait, as Go's netpoller's are. */
+static unsigned stronger(unsigned a, unsigned b)
+{
+    return a > b ? a : b;
+}
+
+static unsigned poll_class(const struct pollfd *fds, nfds_t n)
+{
+    unsigned c = CT_FD_OTHER;
+    for (nfds_t i = 0; i < n && i < 4096 && c != CT_FD_NETWORK; i++)
+        if (fds[i].fd >= 0)
+            c = stronger(c, ct_fd_class(fds[i].fd));
+    return c;
+}
+
+/* The descriptors of a select, gathered before the call (which clears
+ * the ones not ready). */
+struct select_set {
+    int n;
+    unsigned long bits[FD_SETSIZE / (8 * sizeof(unsigned long))];
+};
+
+static void select_gather(struct select_set *set, int n, const fd_set *r, const fd_set *w,
+                          const fd_set *e)
+{
+    const size_t word_bits = 8 * sizeof(unsigned long);
+    set->n = n < 0 ? 0 : n > FD_SETSIZE ? FD_SETSIZE : n;
+    size_t words = ((size_t)set->n + word_bits - 1) / word_bits;
+    for (size_t i = 0; i < words; i++) {
+        unsigned long v = 0;
+        if (r)
+            v |= r->fds_bits[i];
+        if (w)
+            v |= w->fds_bits[i];
+        if (e)
+            v |= e->fds_bits[i];
+        set->bits[i] = v;
+    }
+}
+
+static unsigned select_class(const struct select_set *set)
+{
+    const int word_bits = 8 * (int)sizeof(unsigned long);
+    unsigned c = CT_FD_OTHER;
+    for (int fd = 0; fd < set->n && c != CT_FD_NETWORK; fd++)
+        if (set->bits[fd / word_bits] >> (fd % word_bits) & 1)
+            c = stronger(c, ct_fd_class(fd));
+    return c;
+}
+
+/* An epoll instance whose adds were not seen (made before tracing, or
+ * inherited): its watched descriptors from /proc/self/fdinfo ("tfd: N"
+ * lines), raw system calls. */
+static unsigned epoll_fdinfo_class(int epfd)
+{
+    char path[64], text[4096];
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", epfd);
+    int info = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    if (info < 0)
+        return CT_FD_OTHER;
+    long len = syscall(SYS_read, info, text, sizeof text - 1);
+    syscall(SYS_close, info);
+    text[len > 0 ? len : 0] = 0;
+    unsigned c = CT_FD_OTHER;
+    for (const char *at = text; (at = strstr(at, "tfd:")) && c != CT_FD_NETWORK;) {
+        at += 4;
+        c = stronger(c, ct_fd_class((int)strtol(at, NULL, 10)));
+    }
+    return c;
+}
+
+static unsigned epoll_class(int epfd)
+{
+    if (epfd < 0 || epfd >= FD_CACHE)
+        return CT_FD_OTHER;
+    unsigned known = atomic_load_explicit(&epoll_classes[epfd], memory_order_relaxed);
+    if (known)
+        return known - 1;
+    unsigned c = epoll_fdinfo_class(epfd);
+    atomic_store_explicit(&epoll_classes[epfd], (unsigned char)(c + 1), memory_order_relaxed);
+    return c;
 }
 
 /* Forgotten after the call, not before: a slow call racing the close
@@ -205,8 +305,19 @@ CT_EXPORT int dup3(int old, int new_fd, int flags)
 /* The C library's own closes do not come through close. */
 CT_EXPORT int fclose(FILE *f)
 {
-    int fd = fileno(f);
-    int rc = REAL(fclose)(f);
+    int fd = f ? f->_fileno : -1;
+    int rc;
+    if (ct_tracing_here()) { /* it writes what the stream holds */
+        ct_busy++;
+        uint64_t t0 = ct_now();
+        rc = REAL(fclose)(f);
+        uint64_t t1 = ct_now();
+        ct_busy--;
+        if (t1 - t0 >= ct_pconf.syscall_threshold_units)
+            CT_RECORD(ct_ev_syscall(t0, t1, CT_REASON_FCLOSE, fd, ct_fd_class(fd), rc, 0));
+    } else {
+        rc = REAL(fclose)(f);
+    }
     ct_fd_forget(fd);
     return rc;
 }
@@ -257,25 +368,10 @@ CT_EXPORT void closefrom(int first)
     forget_range(first < 0 ? 0 : (unsigned)first, FD_CACHE - 1);
 }
 
-/* Times `call`; records it as `reason` on fd, of class fd_class (found
- * only then), when it was slow. */
-#define TIMED_AS(reason, fd, fd_class, object, call)                          \
-    ({                                                                        \
-        uint64_t t0_ = ct_now();                                              \
-        __typeof__(call) r_ = (call);                                         \
-        uint64_t t1_ = ct_now();                                              \
-        if (t1_ - t0_ >= ct_pconf.syscall_threshold_units)                    \
-            CT_RECORD(ct_ev_syscall(t0_, t1_, (reason), (fd), (fd_class),     \
-                                    (int64_t)r_, (object)));                  \
-        r_;                                                                   \
-    })
-#define TIMED_ON(reason, fd, object, call) TIMED_AS(reason, fd, ct_fd_class(fd), object, call)
-#define TIMED(reason, fd, call) TIMED_ON(reason, fd, 0, call)
-
 /* A read that may wait on a pipe: the pipe marked as read here. */
 #define PIPE_READ(reason, fd, call)                                           \
     ({                                                                        \
-        uint64_t pipe_ = pipe_of(fd);                                         \
+        uint64_t pipe_ = ct_fd_pipe(fd);                                         \
         if (pipe_)                                                            \
             ct_waiter_mark((const void *)(uintptr_t)pipe_);                   \
         TIMED_ON(reason, fd, pipe_, call);                                    \
@@ -284,7 +380,7 @@ CT_EXPORT void closefrom(int first)
 /* A write to a pipe a traced thread reads: a wake first. */
 #define PIPE_WRITE(reason, fd, call)                                          \
     ({                                                                        \
-        uint64_t pipe_ = pipe_of(fd);                                         \
+        uint64_t pipe_ = ct_fd_pipe(fd);                                         \
         if (pipe_ && ct_has_waiters((const void *)(uintptr_t)pipe_))          \
             CT_RECORD(ct_ev_wake(CT_REASON_READ, (uintptr_t)pipe_));          \
         TIMED(reason, fd, call);                                              \
@@ -298,6 +394,16 @@ CT_EXPORT void closefrom(int first)
         if (!ct_tracing_here())                                               \
             return REAL(name) args;                                           \
         return TIMED(reason, fd, REAL(name) args);                            \
+    }
+
+/* The same, with the class given (a wait on a set of descriptors). */
+#define IO_WRAPPER_AS(ret, name, reason, params, args, fd, fd_class)          \
+    CT_REAL_DECL(name);                                                       \
+    CT_EXPORT ret name params                                                 \
+    {                                                                         \
+        if (!ct_tracing_here())                                               \
+            return REAL(name) args;                                           \
+        return TIMED_AS(reason, fd, fd_class, 0, REAL(name) args);            \
     }
 
 /* A wrapper for a call that may read or write a pipe. */
@@ -314,6 +420,30 @@ PIPE_WRAPPER(ssize_t, read, CT_REASON_READ, PIPE_READ, (int fd, void *buf, size_
              (fd, buf, n))
 PIPE_WRAPPER(ssize_t, write, CT_REASON_WRITE, PIPE_WRITE, (int fd, const void *buf, size_t n),
              (fd, buf, n))
+/* The fortified forms (_FORTIFY_SOURCE, as distributions build): glibc's
+ * own __read_chk calls its internal read, which the wrapper of read does
+ * not see. */
+extern ssize_t __read_chk(int fd, void *buf, size_t n, size_t room);
+extern ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t room);
+extern ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t off, size_t room);
+extern ssize_t __recv_chk(int fd, void *buf, size_t n, size_t room, int flags);
+extern ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t room, int flags,
+                              struct sockaddr *from, socklen_t *len);
+extern int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t room);
+extern int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
+                       const sigset_t *mask, size_t room);
+PIPE_WRAPPER(ssize_t, __read_chk, CT_REASON_READ, PIPE_READ,
+             (int fd, void *buf, size_t n, size_t room), (fd, buf, n, room))
+IO_WRAPPER(ssize_t, __pread_chk, CT_REASON_PREAD,
+           (int fd, void *buf, size_t n, off_t off, size_t room), (fd, buf, n, off, room), fd)
+IO_WRAPPER(ssize_t, __pread64_chk, CT_REASON_PREAD,
+           (int fd, void *buf, size_t n, off_t off, size_t room), (fd, buf, n, off, room), fd)
+IO_WRAPPER(ssize_t, __recv_chk, CT_REASON_RECV,
+           (int fd, void *buf, size_t n, size_t room, int flags), (fd, buf, n, room, flags), fd)
+IO_WRAPPER(ssize_t, __recvfrom_chk, CT_REASON_RECVFROM,
+           (int fd, void *buf, size_t n, size_t room, int flags, struct sockaddr *from,
+            socklen_t *len),
+           (fd, buf, n, room, flags, from, len), fd)
 PIPE_WRAPPER(ssize_t, readv, CT_REASON_READV, PIPE_READ, (int fd, const struct iovec *iov, int n),
              (fd, iov, n))
 PIPE_WRAPPER(ssize_t, writev, CT_REASON_WRITEV, PIPE_WRITE,
@@ -337,30 +467,89 @@ IO_WRAPPER(ssize_t, sendto, CT_REASON_SENDTO,
            (fd, buf, n, flags, to, len), fd)
 IO_WRAPPER(ssize_t, sendmsg, CT_REASON_SENDMSG, (int fd, const struct msghdr *msg, int flags),
            (fd, msg, flags), fd)
-IO_WRAPPER(int, accept, CT_REASON_ACCEPT, (int fd, struct sockaddr *addr, socklen_t *len),
-           (fd, addr, len), fd)
-IO_WRAPPER(int, accept4, CT_REASON_ACCEPT,
-           (int fd, struct sockaddr *addr, socklen_t *len, int flags), (fd, addr, len, flags), fd)
+/* accept: the new descriptor is a socket, known without an fstat (an
+ * epoll_ctl that adds it classes it then). */
+CT_REAL_DECL(accept);
+CT_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    if (!ct_tracing_here())
+        return REAL(accept)(fd, addr, len);
+    int rc = TIMED(CT_REASON_ACCEPT, fd, REAL(accept)(fd, addr, len));
+    fd_is_socket(rc);
+    return rc;
+}
+
+CT_REAL_DECL(accept4);
+CT_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+    if (!ct_tracing_here())
+        return REAL(accept4)(fd, addr, len, flags);
+    int rc = TIMED(CT_REASON_ACCEPT, fd, REAL(accept4)(fd, addr, len, flags));
+    fd_is_socket(rc);
+    return rc;
+}
 IO_WRAPPER(int, connect, CT_REASON_CONNECT,
            (int fd, const struct sockaddr *addr, socklen_t len), (fd, addr, len), fd)
-IO_WRAPPER(int, poll, CT_REASON_POLL, (struct pollfd *fds, nfds_t n, int timeout),
-           (fds, n, timeout), n > 0 ? fds[0].fd : -1)
-IO_WRAPPER(int, ppoll, CT_REASON_PPOLL,
-           (struct pollfd *fds, nfds_t n, const struct timespec *timeout, const sigset_t *mask),
-           (fds, n, timeout, mask), n > 0 ? fds[0].fd : -1)
-IO_WRAPPER(int, select, CT_REASON_SELECT,
-           (int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *timeout),
-           (n, r, w, e, timeout), -1)
-IO_WRAPPER(int, pselect, CT_REASON_PSELECT,
-           (int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *timeout,
-            const sigset_t *mask),
-           (n, r, w, e, timeout, mask), -1)
-IO_WRAPPER(int, epoll_wait, CT_REASON_EPOLL_WAIT,
-           (int epfd, struct epoll_event *events, int max, int timeout),
-           (epfd, events, max, timeout), epfd)
-IO_WRAPPER(int, epoll_pwait, CT_REASON_EPOLL_PWAIT,
-           (int epfd, struct epoll_event *events, int max, int timeout, const sigset_t *mask),
-           (epfd, events, max, timeout, mask), epfd)
+IO_WRAPPER_AS(int, poll, CT_REASON_POLL, (struct pollfd *fds, nfds_t n, int timeout),
+              (fds, n, timeout), n > 0 ? fds[0].fd : -1, poll_class(fds, n))
+IO_WRAPPER_AS(int, ppoll, CT_REASON_PPOLL,
+              (struct pollfd *fds, nfds_t n, const struct timespec *timeout,
+               const sigset_t *mask),
+              (fds, n, timeout, mask), n > 0 ? fds[0].fd : -1, poll_class(fds, n))
+IO_WRAPPER_AS(int, __poll_chk, CT_REASON_POLL,
+              (struct pollfd *fds, nfds_t n, int timeout, size_t room), (fds, n, timeout, room),
+              n > 0 ? fds[0].fd : -1, poll_class(fds, n))
+IO_WRAPPER_AS(int, __ppoll_chk, CT_REASON_PPOLL,
+              (struct pollfd *fds, nfds_t n, const struct timespec *timeout,
+               const sigset_t *mask, size_t room),
+              (fds, n, timeout, mask, room), n > 0 ? fds[0].fd : -1, poll_class(fds, n))
+
+CT_REAL_DECL(select);
+CT_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *timeout)
+{
+    if (!ct_tracing_here())
+        return REAL(select)(n, r, w, e, timeout);
+    struct select_set set;
+    select_gather(&set, n, r, w, e);
+    return TIMED_AS(CT_REASON_SELECT, -1, select_class(&set), 0, REAL(select)(n, r, w, e, timeout));
+}
+
+CT_REAL_DECL(pselect);
+CT_EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *timeout,
+                      const sigset_t *mask)
+{
+    if (!ct_tracing_here())
+        return REAL(pselect)(n, r, w, e, timeout, mask);
+    struct select_set set;
+    select_gather(&set, n, r, w, e);
+    return TIMED_AS(CT_REASON_PSELECT, -1, select_class(&set), 0,
+                    REAL(pselect)(n, r, w, e, timeout, mask));
+}
+
+IO_WRAPPER_AS(int, epoll_wait, CT_REASON_EPOLL_WAIT,
+              (int epfd, struct epoll_event *events, int max, int timeout),
+              (epfd, events, max, timeout), epfd, epoll_class(epfd))
+IO_WRAPPER_AS(int, epoll_pwait, CT_REASON_EPOLL_PWAIT,
+              (int epfd, struct epoll_event *events, int max, int timeout, const sigset_t *mask),
+              (epfd, events, max, timeout, mask), epfd, epoll_class(epfd))
+
+/* What an epoll instance watches: the strongest class added to it. Added
+ * descriptors the cache does not know cost one fstat, once. */
+CT_REAL_DECL(epoll_ctl);
+CT_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
+{
+    int rc = REAL(epoll_ctl)(epfd, op, fd, event);
+    if (rc == 0 && op == EPOLL_CTL_ADD && epfd >= 0 && epfd < FD_CACHE && ct_tracing_here()) {
+        int saved = errno;
+        ct_busy++;
+        unsigned known = atomic_load_explicit(&epoll_classes[epfd], memory_order_relaxed);
+        unsigned c = stronger(known ? known - 1 : CT_FD_OTHER, ct_fd_class(fd));
+        atomic_store_explicit(&epoll_classes[epfd], (unsigned char)(c + 1), memory_order_relaxed);
+        ct_busy--;
+        errno = saved;
+    }
+    return rc;
+}
 
 IO_WRAPPER(int, fsync, CT_REASON_FSYNC, (int fd), (fd), fd)
 IO_WRAPPER(int, fdatasync, CT_REASON_FDATASYNC, (int fd), (fd), fd)
@@ -371,6 +560,8 @@ IO_WRAPPER(pid_t, wait, CT_REASON_WAIT, (int *status), (status), -1)
 IO_WRAPPER(pid_t, wait4, CT_REASON_WAIT4,
            (pid_t pid, int *status, int options, struct rusage *usage),
            (pid, status, options, usage), -1)
+IO_WRAPPER(pid_t, wait3, CT_REASON_WAIT4, (int *status, int options, struct rusage *usage),
+           (status, options, usage), -1)
 IO_WRAPPER(int, waitid, CT_REASON_WAITID, (idtype_t type, id_t id, siginfo_t *info, int options),
            (type, id, info, options), -1)
 IO_WRAPPER(int, system, CT_REASON_SYSTEM, (const char *command), (command), -1)
@@ -395,10 +586,10 @@ IO_WRAPPER(int, recvmmsg, CT_REASON_RECVMMSG,
            (fd, v, n, flags, timeout), fd)
 IO_WRAPPER(int, sendmmsg, CT_REASON_SENDMMSG, (int fd, struct mmsghdr *v, unsigned n, int flags),
            (fd, v, n, flags), fd)
-IO_WRAPPER(int, epoll_pwait2, CT_REASON_EPOLL_PWAIT2,
-           (int epfd, struct epoll_event *events, int max, const struct timespec *timeout,
-            const sigset_t *mask),
-           (epfd, events, max, timeout, mask), epfd)
+IO_WRAPPER_AS(int, epoll_pwait2, CT_REASON_EPOLL_PWAIT2,
+              (int epfd, struct epoll_event *events, int max, const struct timespec *timeout,
+               const sigset_t *mask),
+              (epfd, events, max, timeout, mask), epfd, epoll_class(epfd))
 /* The waits for a signal: no descriptor. */
 IO_WRAPPER(int, sigwait, CT_REASON_SIGWAIT, (const sigset_t *set, int *sig), (set, sig), -1)
 IO_WRAPPER(int, sigwaitinfo, CT_REASON_SIGWAITINFO, (const sigset_t *set, siginfo_t *info),

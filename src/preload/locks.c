@@ -273,18 +273,27 @@ CT_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, cloc
     return WAITING(CT_REASON_COND, c, REAL(pthread_cond_clockwait)(c, m, clock, deadline));
 }
 
+/* A signal or broadcast with waiters can itself wait: glibc's
+ * __condvar_quiesce_and_switch_g1 waits for the waiters of the group it
+ * closes to leave it. Timed, and recorded as a wait on the condvar when
+ * slow (a sync `syscall` event of call cond_signal or cond_broadcast);
+ * without waiters it returns at once and costs nothing more. */
 CT_EXPORT int pthread_cond_signal(pthread_cond_t *c)
 {
-    if (ct_tracing_here() && cond_waited(c))
-        CT_RECORD(ct_ev_wake(CT_REASON_COND, (uintptr_t)c));
-    return REAL(pthread_cond_signal)(c);
+    if (!ct_tracing_here() || !cond_waited(c))
+        return REAL(pthread_cond_signal)(c);
+    CT_RECORD(ct_ev_wake(CT_REASON_COND, (uintptr_t)c));
+    return TIMED_AS(CT_REASON_COND_SIGNAL, -1, CT_FD_OTHER, (uintptr_t)c,
+                    REAL(pthread_cond_signal)(c));
 }
 
 CT_EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
 {
-    if (ct_tracing_here() && cond_waited(c))
-        CT_RECORD(ct_ev_wake(CT_REASON_COND, (uintptr_t)c));
-    return REAL(pthread_cond_broadcast)(c);
+    if (!ct_tracing_here() || !cond_waited(c))
+        return REAL(pthread_cond_broadcast)(c);
+    CT_RECORD(ct_ev_wake(CT_REASON_COND, (uintptr_t)c));
+    return TIMED_AS(CT_REASON_COND_BROADCAST, -1, CT_FD_OTHER, (uintptr_t)c,
+                    REAL(pthread_cond_broadcast)(c));
 }
 
 CT_EXPORT int sem_wait(sem_t *s)

@@ -70,6 +70,23 @@ static inline bool ct_tracing_here(void)
         b_;                                                                   \
     })
 
+/* Times `call`; records it as a `syscall` event of call `reason` on fd,
+ * of class fd_class (evaluated only then), with object, when it took at
+ * least the threshold. Expanded in the wrapper, so that the event's stack
+ * starts at the program's frame. */
+#define TIMED_AS(reason, fd, fd_class, object, call)                          \
+    ({                                                                        \
+        uint64_t t0_ = ct_now();                                              \
+        __typeof__(call) r_ = (call);                                         \
+        uint64_t t1_ = ct_now();                                              \
+        if (t1_ - t0_ >= ct_pconf.syscall_threshold_units)                    \
+            CT_RECORD(ct_ev_syscall(t0_, t1_, (reason), (fd), (fd_class),     \
+                                    (int64_t)r_, (object)));                  \
+        r_;                                                                   \
+    })
+#define TIMED_ON(reason, fd, object, call) TIMED_AS(reason, fd, ct_fd_class(fd), object, call)
+#define TIMED(reason, fd, call) TIMED_ON(reason, fd, 0, call)
+
 /* Objects that traced threads are blocked on (condvars, semaphores, where
  * glibc's count is not read): their releasers record a wake only when
  * someone waits; and pipes a traced thread has read (waiters.c). */
@@ -121,5 +138,8 @@ CT_INTERNAL void ct_preload_install_signals(void);
 /* The class of a file descriptor, cached (io.c). */
 CT_INTERNAL unsigned ct_fd_class(int fd);
 CT_INTERNAL void ct_fd_forget(int fd);
+/* The identity of the pipe or eventfd fd is (a read's object), 0 for any
+ * other descriptor. */
+CT_INTERNAL uint64_t ct_fd_pipe(int fd);
 
 #endif

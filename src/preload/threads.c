@@ -32,7 +32,7 @@ struct start_record {
     uint64_t create_id;
     unsigned cover; /* the creator's per-CPU rings follow the new thread */
     size_t stack_size;
-    uint64_t created; /* the thread_create event's time */
+    uint64_t created; /* when the real pthread_create began (0: not traced) */
     uint64_t created_ns; /* and CLOCK_MONOTONIC's then */
     char name[16]; /* the creator's, which the kernel copies to the thread */
 };
@@ -123,6 +123,14 @@ CT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
                                .created_ns = created ? ct_mono_ns() : 0};
     if (known)
         memcpy(r->name, self->name, sizeof r->name);
+    if (created) {
+        /* The new thread exists, runnable, from inside the call: its wait
+         * for its first run counts from here, as the kernel's does (not
+         * from the thread_create event, whose stack and, for a thread's
+         * first event, registration came before). */
+        r->created = ct_now();
+        r->created_ns = ct_mono_ns();
+    }
     int rc = REAL(pthread_create)(thread, attr, thread_trampoline, r);
     if (rc != 0)
         free(r);

@@ -134,6 +134,7 @@ struct ct_thread {
         uint8_t *data;
         size_t data_size;
         size_t filled; /* bytes it held at its last read */
+        int cpu;       /* the CPU of a per-CPU ring; -1 for a thread's own */
     } ring;
     /* Where the kernel refuses the ring: /proc/self/task/TID/schedstat and
      * stat, open, and the totals last read from them. */
@@ -152,6 +153,24 @@ struct ct_thread {
     uint64_t cpu_last_ns; /* the latest time in cpu_events */
     bool cpu_unsorted;    /* and one came after a later one */
     uint64_t cpu_lost;
+    /* Wake-up latency (sched_wait.c), the writer's: the first entry of
+     * cpu_events whose run-queue wait is not shared out yet, and the
+     * state and time of the switch before it; run-queue wait the kernel
+     * counted that no switch could take yet; how many switches in after a
+     * block wait for a sample; the thread's latest switch out. */
+    size_t lat_from;
+    uint64_t lat_prev_ns, lat_carry_ns, last_out_ns;
+    /* The same for its execution: the first entry not yet checked against
+     * the kernel's time on a CPU, which was ex_run_ns there (ex_valid: a
+     * sample taken while the thread was off a CPU gave it). */
+    size_t ex_from;
+    uint64_t ex_run_ns;
+    bool ex_valid;
+    uint32_t lat_prev_state, lat_pending, last_state;
+    /* Its schedstat totals count from its creation (zero when it was made),
+     * not from the first read; a sample read before the rings were. */
+    bool ss_zero_base, ss_pend, ss_latency_fd;
+    uint64_t ss_pend_ns, ss_pend_run, ss_pend_wait, ss_pend_slices;
     struct ct_string_cache_entry strings[CT_STRING_CACHE];
     struct ct_stack_cache_entry stacks[CT_STACK_CACHE];
 };

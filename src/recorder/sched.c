@@ -40,10 +40,18 @@
 #include <unistd.h>
 
 #include "../format/bytes.h"
+#include "sched_raw.h"
 
 #define MAX_RINGS 512
 #define THREAD_RING_PAGES 8 /* 32 KiB: about 1000 switches between two reads */
-#define CPU_RING_PAGES 64   /* 256 KiB: about 8000, of all threads on the CPU */
+/* A per-CPU ring: 1 MiB (43 000 switches of all threads on the CPU: a
+ * program that switches 200 000 times a second on a CPU fills it in a
+ * fifth of a second, and a writer starved of CPU by such a program has
+ * been seen to read it only every tenth), fewer pages past 4 CPUs: 4 MiB
+ * in all, at least 64 KiB each. */
+#define CPU_RING_PAGES 256
+#define CPU_RINGS_PAGES 1024
+#define CPU_RING_MIN_PAGES 16
 #define MAX_CPUS 1024
 /* Every clone copies each inherited event: about 1.9 us a thread per event
  * here (bench/progs/inherit_cost.c: 2 events +5 us, 32 +50, 64 +125 on a
@@ -52,6 +60,13 @@
 #define COVER_MAX_CPUS 64
 #define HOLD_NS 200000u    /* see above */
 #define SAMPLE_NS 2000000u /* schedstat: at most one read per thread per 2 ms */
+/* With the kernel's switches, a thread's schedstat is read for its
+ * run-queue wait (sched_wait.c) at most this often, and only after it
+ * switched in after a block; at most LATENCY_FDS files stay open, the
+ * other threads' are opened for each read. */
+#define LATENCY_SAMPLE_NS 20000000u
+#define LATENCY_FDS 256
+#define RINGS_DURING_FLUSH_NS 2000000u
 
 static _Atomic int rings_open;
 static int rings_max; /* a quarter of the descriptor limit, at the session's start */
@@ -74,6 +89,7 @@ static pid_t cover_tid;       /* the thread that opened them */
 static uint64_t cover_lost;   /* records the kernel dropped from them */
 static struct {
     uint64_t base_units, base_mono_ns, q32;
+    uint64_t per_ns_q64; /* units per ns with 64 fraction bits: 2^96 / q32 */
 } clock_base;
 
 static int proc_open(pid_t tid, const char *file)
@@ -165,10 +181,23 @@ static bool open_cover(void)
         /* A smaller ring where the locked-memory limit refuses the large
          * one (perf_event_mlock_kb per CPU for the user, then RLIMIT_MEMLOCK:
          * many traced processes at once share it). */
-        opened += ct_perf_open(&rings[cpu], 0, cpu, CPU_RING_PAGES) == 0 ||
-                  ct_perf_open(&rings[cpu], 0, cpu, CPU_RING_PAGES / 8) == 0;
+        unsigned first = CPU_RING_PAGES;
+        while (first > CPU_RING_MIN_PAGES && (long)first * conf > CPU_RINGS_PAGES)
+            first /= 2;
+        for (unsigned pages = first; pages >= CPU_RING_MIN_PAGES / 2; pages /= 4)
+            if (ct_perf_open(&rings[cpu], 0, cpu, pages) == 0) {
+                opened++;
+                break;
+            }
     }
     if (opened < online) { /* a CPU without a ring would lose its switches */
+        for (int cpu = 0; cpu < conf; cpu++)
+            if (rings[cpu].fd >= 0)
+                ct_perf_close(&rings[cpu]);
+        free(rings);
+        return false;
+    }
+    if (!ct_swait_cpus((unsigned)conf)) {
         for (int cpu = 0; cpu < conf; cpu++)
             if (rings[cpu].fd >= 0)
                 ct_perf_close(&rings[cpu]);
@@ -242,8 +271,8 @@ static void schedstat_start(struct ct_thread *t)
 
 void ct_sched_thread_exit(struct ct_thread *t)
 {
-    if (t->schedstat_fd >= 0 &&
-        read_schedstat(t->schedstat_fd, &t->ss_exit_run, &t->ss_exit_wait, &t->ss_exit_slices)) {
+    int fd = __atomic_load_n(&t->schedstat_fd, __ATOMIC_ACQUIRE);
+    if (fd >= 0 && read_schedstat(fd, &t->ss_exit_run, &t->ss_exit_wait, &t->ss_exit_slices)) {
         int cpu = sched_getcpu();
         t->ss_exit_cpu = cpu >= 0 ? (unsigned)cpu : UINT32_MAX;
         t->ss_exit_ns = ct_mono_ns();
@@ -268,9 +297,60 @@ void ct_sched_covered(unsigned token, uint64_t created_ns)
     created_mono = created_ns;
 }
 
+/* The schedstat file the writer reads a thread's run-queue wait from,
+ * beside its switches: kept open while LATENCY_FDS allow, else opened for
+ * each read (-1 then, and *temporary set). */
+static _Atomic int latency_fds;
+
+static int latency_fd(struct ct_thread *t, bool *temporary)
+{
+    *temporary = false;
+    int fd = __atomic_load_n(&t->schedstat_fd, __ATOMIC_ACQUIRE);
+    if (fd >= 0)
+        return fd;
+    if (atomic_fetch_add(&latency_fds, 1) < LATENCY_FDS && atomic_load(&rings_open) < rings_max) {
+        fd = proc_keep(t->tid, "schedstat");
+        if (fd >= 0) {
+            t->ss_latency_fd = true;
+            __atomic_store_n(&t->schedstat_fd, fd, __ATOMIC_RELEASE);
+            return fd;
+        }
+    }
+    atomic_fetch_sub(&latency_fds, 1);
+    *temporary = true;
+    return proc_open(t->tid, "schedstat");
+}
+
+/* A thread whose life in the trace began after its creation (the
+ * session's first thread, one the preload did not see made): its
+ * schedstat totals now, which its first period counts from. */
+static void latency_baseline(struct ct_thread *t)
+{
+    bool temporary;
+    int fd = latency_fd(t, &temporary);
+    uint64_t run, wait, slices;
+    if (fd >= 0 && read_schedstat(fd, &run, &wait, &slices)) {
+        t->ss_run_ns = run;
+        t->ss_wait_ns = wait;
+        t->ss_slices = slices;
+    }
+    if (temporary && fd >= 0)
+        syscall(SYS_close, fd);
+    t->lat_prev_state = CT_CPU_ON;
+    t->lat_prev_ns = ct_mono_ns();
+}
+
 void ct_sched_thread_start(struct ct_thread *t)
 {
     t->ring.fd = t->schedstat_fd = t->stat_fd = -1;
+    t->lat_from = t->lat_pending = 0;
+    t->ex_from = 0;
+    t->ex_run_ns = 0;
+    t->ex_valid = false;
+    t->lat_prev_ns = t->lat_carry_ns = t->last_out_ns = 0;
+    t->lat_prev_state = t->last_state = 0;
+    t->ss_zero_base = t->ss_pend = t->ss_latency_fd = false;
+    t->ss_run_ns = t->ss_wait_ns = t->ss_slices = t->ss_read_ns = t->ss_exit_ns = 0;
     if (!atomic_load(&enabled))
         return;
     if (ct_sched_cover_token()) {
@@ -278,6 +358,15 @@ void ct_sched_thread_start(struct ct_thread *t)
         /* From its creation: its wait for its first run is in its life
          * (thread_runnable), and so is the switch that ended it. */
         t->sched_from_ns = created_mono && created_mono < now ? created_mono : now;
+        if (mode == CT_SCHED_PERF && created_mono) {
+            /* Its schedstat counts from its creation too: its first
+             * period starts there, with no switch yet. */
+            t->ss_zero_base = true;
+            t->lat_prev_ns = t->sched_from_ns;
+            t->ex_valid = true; /* not yet run: nothing on a CPU */
+        } else if (mode == CT_SCHED_PERF) {
+            latency_baseline(t);
+        }
         return;
     }
     if (atomic_fetch_add(&rings_open, 1) >= rings_max) {
@@ -292,10 +381,17 @@ void ct_sched_thread_start(struct ct_thread *t)
     }
     if (t->ring.fd < 0 && t->schedstat_fd < 0)
         atomic_fetch_sub(&rings_open, 1);
+    else if (t->ring.fd >= 0)
+        latency_baseline(t);
 }
 
 void ct_sched_thread_end(struct ct_thread *t)
 {
+    if (t->ss_latency_fd) {
+        proc_close(&t->schedstat_fd);
+        atomic_fetch_sub(&latency_fds, 1);
+        t->ss_latency_fd = false;
+    }
     if (t->ring.fd >= 0 || t->schedstat_fd >= 0) {
         if (t->ring.fd >= 0)
             ct_perf_close(&t->ring);
@@ -315,25 +411,27 @@ void ct_sched_set_clock(uint64_t base_units, uint64_t base_mono_ns, uint64_t q32
     clock_base.base_units = base_units;
     clock_base.base_mono_ns = base_mono_ns;
     clock_base.q32 = q32;
+    /* A multiplication per switch rather than a 128-bit division (a
+     * generation's million switches took tens of milliseconds to convert,
+     * while the rings filled). q32 is ns per unit with 32 fraction bits,
+     * 2^32 or more for any clock of 4 GHz or less. */
+    clock_base.per_ns_q64 =
+        q32 > ((uint64_t)1 << 32) ? (uint64_t)(((unsigned __int128)1 << 96) / q32) : 0;
 }
 
 static uint64_t units_of(uint64_t mono_ns)
 {
     if (!clock_base.q32)
         return clock_base.base_units;
-    __int128 d = (__int128)(int64_t)(mono_ns - clock_base.base_mono_ns) * ((__int128)1 << 32) /
-                 (__int128)clock_base.q32;
-    return (uint64_t)((__int128)clock_base.base_units + d);
+    int64_t d = (int64_t)(mono_ns - clock_base.base_mono_ns);
+    if (!clock_base.per_ns_q64) {
+        __int128 q = (__int128)d * ((__int128)1 << 32) / (__int128)clock_base.q32;
+        return (uint64_t)((__int128)clock_base.base_units + q);
+    }
+    uint64_t magnitude = d < 0 ? -(uint64_t)d : (uint64_t)d;
+    uint64_t units = (uint64_t)(((unsigned __int128)magnitude * clock_base.per_ns_q64) >> 64);
+    return d < 0 ? clock_base.base_units - units : clock_base.base_units + units;
 }
-
-/* A switch as the kernel gave it (or a schedstat sample: state 0), kept
- * until the generation's end, when its exact calibration is known. */
-struct raw_switch {
-    uint64_t mono_ns;
-    uint32_t cpu;
-    uint32_t state;
-    uint64_t run_ns, wait_ns, slices; /* a sample's increments */
-};
 
 static bool append_to(void **events, size_t *len, size_t *cap, size_t size)
 {
@@ -363,13 +461,44 @@ static struct raw_switch *append(struct ct_thread *t, uint64_t mono_ns)
     return &((struct raw_switch *)(void *)t->cpu_events)[t->cpu_len++];
 }
 
-/* Appends a switch to the thread's pending list (writer memory). */
+/* Appends a switch (not a sample) to t's list, noting what sched_wait.c
+ * needs: its latest switch out, and the switches in after a block that
+ * wait for their share of the run-queue wait. */
+static void append_switch(struct ct_thread *t, const struct raw_switch *r)
+{
+    if (r->state != CT_CPU_ON && r->mono_ns < t->cpu_last_ns) {
+        /* A switch out that reached its ring late, after the thread's
+         * switch in on another CPU was read and moved back: the switch in
+         * cannot have been before it; it goes back to the kernel's time. */
+        struct raw_switch *e = t->cpu_events;
+        for (size_t i = t->cpu_len; i-- > 0 && e[i].mono_ns + 65536 > r->mono_ns;)
+            if (e[i].state == CT_CPU_ON && e[i].mono_ns < r->mono_ns &&
+                e[i].mono_ns + e[i].moved_ns >= r->mono_ns) {
+                e[i].mono_ns += e[i].moved_ns;
+                e[i].moved_ns = 0;
+                e[i].paired = 0;
+            }
+    }
+    struct raw_switch *to = append(t, r->mono_ns);
+    if (!to)
+        return;
+    *to = *r;
+    if (r->state == CT_CPU_ON)
+        t->lat_pending += t->last_state == CT_CPU_OFF;
+    else if (r->mono_ns > t->last_out_ns)
+        t->last_out_ns = r->mono_ns;
+    t->last_state = r->state;
+}
+
+/* Appends a switch of the thread's own ring to its pending list (writer
+ * memory); a switch in moved back by the lag the per-CPU rings measure. */
 static void on_switch(void *arg, pid_t tid, uint64_t mono_ns, int state, unsigned cpu)
 {
     (void)tid;
-    struct raw_switch *r = append(arg, mono_ns);
-    if (r)
-        *r = (struct raw_switch){.mono_ns = mono_ns, .cpu = cpu, .state = (uint32_t)state};
+    struct ct_thread *t = arg;
+    uint64_t moved = state == CT_CPU_ON ? ct_swait_lone_shift(mono_ns, t->last_out_ns) : 0;
+    append_switch(t, &(struct raw_switch){.mono_ns = mono_ns - moved, .cpu = cpu,
+                                          .state = (uint8_t)state, .moved_ns = (uint16_t)moved});
 }
 
 /* The per-CPU rings' records go to their threads through a table of the
@@ -443,11 +572,8 @@ static void claim(pid_t tid, const struct raw_switch *r)
         return; /* the writer, created after the rings */
     struct ct_thread *t = lookup(tid);
     if (t) {
-        if (__atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) < 0 && r->mono_ns >= t->sched_from_ns) {
-            struct raw_switch *to = append(t, r->mono_ns);
-            if (to)
-                *to = *r;
-        }
+        if (__atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) < 0 && r->mono_ns >= t->sched_from_ns)
+            append_switch(t, r);
         return;
     }
     if (append_to((void **)&unclaimed.items, &unclaimed.len, &unclaimed.cap,
@@ -458,7 +584,15 @@ static void claim(pid_t tid, const struct raw_switch *r)
 static void on_cpu_switch(void *arg, pid_t tid, uint64_t mono_ns, int state, unsigned cpu)
 {
     (void)arg;
-    claim(tid, &(struct raw_switch){.mono_ns = mono_ns, .cpu = cpu, .state = (uint32_t)state});
+    struct ct_thread *t = lookup(tid);
+    struct raw_switch r = {.mono_ns = mono_ns, .cpu = cpu, .state = (uint8_t)state};
+    uint64_t busy;
+    r.paired = ct_swait_cpu_record(tid, cpu, state, &r.mono_ns, t ? t->last_out_ns : 0, &busy);
+    if (state == CT_CPU_ON) /* at most PAIR_NS, or 65535 */
+        r.moved_ns = (uint16_t)(mono_ns - r.mono_ns);
+    if (state == CT_CPU_ON)
+        r.busy_ns = busy;
+    claim(tid, &r);
 }
 
 /* Reads the per-CPU rings (after a second try for the records that found no
@@ -575,18 +709,131 @@ static void sample(struct ct_thread *t, uint64_t now, bool flush, bool exited)
     t->ss_slices = slices;
 }
 
-/* Encodes a thread's first n switches as cpu events; returns the bytes
- * (malloc'd). */
+/* With the kernel's switches: reads the schedstat of each live thread
+ * with switches in after a block that wait for their share of its
+ * run-queue wait (every LATENCY_SAMPLE_NS, and at a generation's end),
+ * before the rings are read, so that every wait the kernel counted
+ * ended at a switch in whose record is read after. */
+static void latency_samples(uint64_t now, bool flush)
+{
+    for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
+        if (atomic_load_explicit(&t->state, memory_order_acquire) != CT_THREAD_LIVE ||
+            (!t->lat_pending && !t->lat_carry_ns) ||
+            (!flush && now - t->ss_read_ns < LATENCY_SAMPLE_NS))
+            continue;
+        bool temporary;
+        int fd = latency_fd(t, &temporary);
+        t->ss_pend = fd >= 0 && read_schedstat(fd, &t->ss_pend_run, &t->ss_pend_wait,
+                                                &t->ss_pend_slices);
+        t->ss_pend_ns = ct_mono_ns();
+        t->ss_read_ns = now;
+        if (temporary && fd >= 0)
+            syscall(SYS_close, fd);
+    }
+}
+
+/* Gives a sampled thread's run-queue wait to its switches (sched_wait.c)
+ * and keeps the sample, in time order, after the switches it covers; an
+ * exited thread's last totals, which it read itself, likewise. */
+static void latency_resolve(struct ct_thread *t, bool exited)
+{
+    if (exited && t->ss_exit_ns) {
+        t->ss_pend = true;
+        t->ss_pend_ns = t->ss_exit_ns;
+        t->ss_pend_run = t->ss_exit_run;
+        t->ss_pend_wait = t->ss_exit_wait;
+        t->ss_pend_slices = t->ss_exit_slices;
+        t->ss_exit_ns = 0;
+    }
+    if (!t->ss_pend)
+        return;
+    t->ss_pend = false;
+    if (t->ss_pend_run < t->ss_run_ns || t->ss_pend_wait < t->ss_wait_ns)
+        return; /* not the same thread's totals */
+    sort_switches(t);
+    /* Off a CPU at the sample: its time on a CPU is exact there (a running
+     * thread's is the kernel's as of its last tick). */
+    const struct raw_switch *list = t->cpu_events;
+    size_t last = t->cpu_len;
+    while (last > 0 && (!list[last - 1].state || list[last - 1].mono_ns > t->ss_pend_ns))
+        last--;
+    bool off = last > 0 ? list[last - 1].state != CT_CPU_ON : t->last_state != CT_CPU_ON;
+    if (off && t->ex_valid) {
+        ct_swait_exec(t, t->ss_pend_ns, t->ss_pend_run - t->ex_run_ns);
+    } else if (off) {
+        t->ex_from = last;
+    }
+    if (off) {
+        t->ex_run_ns = t->ss_pend_run;
+        t->ex_valid = true;
+    }
+    uint64_t wait = t->ss_pend_wait - t->ss_wait_ns;
+    ct_swait_share(t, t->ss_pend_ns, wait);
+    if (append_to(&t->cpu_events, &t->cpu_len, &t->cpu_cap, sizeof(struct raw_switch))) {
+        struct raw_switch *e = t->cpu_events;
+        size_t at = t->lat_from;
+        memmove(e + at + 1, e + at, (t->cpu_len - at) * sizeof *e);
+        e[at] = (struct raw_switch){.mono_ns = t->ss_pend_ns, .cpu = UINT32_MAX, .state = 0,
+                                    .run_ns = t->ss_pend_run - t->ss_run_ns,
+                                    .wait_ns = wait,
+                                    .slices = t->ss_pend_slices - t->ss_slices};
+        t->cpu_len++;
+        t->lat_from++;
+        if (t->lat_from < t->cpu_len && e[t->lat_from].mono_ns < t->ss_pend_ns)
+            t->cpu_unsorted = true; /* the share stopped short (no memory) */
+        if (t->ss_pend_ns > t->cpu_last_ns)
+            t->cpu_last_ns = t->ss_pend_ns;
+    }
+    t->ss_run_ns = t->ss_pend_run;
+    t->ss_wait_ns = t->ss_pend_wait;
+    t->ss_slices = t->ss_pend_slices;
+}
+
+/* The encoded switches of one thread, in a buffer kept from generation to
+ * generation: a generation's switches of a busy thread are megabytes, and
+ * fresh pages for them each time cost more than the encoding. */
+static struct {
+    uint8_t *mem;
+    size_t cap;
+} encoded;
+#define ENCODED_MAX_EVENT 64 /* two cpu events or one sample, at most */
+
+/* Keeps the per-CPU rings read while a long encoding goes on. */
+static void (*keep_up)(void);
+
+/* Encodes a thread's first n switches as cpu events, a switch in after
+ * a block preceded by a `woken` event where it had run-queue wait (its
+ * share: sched_wait.c); returns the bytes (in `encoded`), NULL without
+ * memory. */
 static uint8_t *encode(const struct ct_thread *t, size_t n, size_t *len, uint64_t *base)
 {
-    uint8_t *out = malloc(n * (1 + 5 * CT_LEB_MAX) + 1);
-    if (!out)
-        return NULL;
     const struct raw_switch *raw = (const void *)t->cpu_events;
-    uint8_t *p = out;
+    size_t used = 0;
     uint64_t last = n ? units_of(raw[0].mono_ns) : 0;
+    if (n && raw[0].state == CT_CPU_ON && raw[0].woken_ns)
+        last = units_of(raw[0].mono_ns - raw[0].woken_ns);
     *base = last;
     for (size_t i = 0; i < n; i++) {
+        if (encoded.cap - used < ENCODED_MAX_EVENT) {
+            size_t cap = encoded.cap ? 2 * encoded.cap : 1u << 16;
+            uint8_t *grown = realloc(encoded.mem, cap);
+            if (!grown)
+                return NULL;
+            encoded.mem = grown;
+            encoded.cap = cap;
+        }
+        if ((i & 0xffff) == 0xffff && keep_up)
+            keep_up();
+        uint8_t *p = encoded.mem + used;
+        if (raw[i].state == CT_CPU_ON && raw[i].woken_ns) {
+            uint64_t ts = units_of(raw[i].mono_ns - raw[i].woken_ns);
+            *p++ = CT_EV_CPU;
+            p = ct_put_uleb(p, ts > last ? ts - last : 0);
+            if (ts > last)
+                last = ts;
+            p = ct_put_uleb(p, CT_CPU_WOKEN);
+            p = ct_put_uleb(p, raw[i].cpu);
+        }
         uint64_t ts = units_of(raw[i].mono_ns);
         *p++ = raw[i].state ? CT_EV_CPU : CT_EV_SCHED_SAMPLE;
         p = ct_put_uleb(p, ts > last ? ts - last : 0);
@@ -600,9 +847,10 @@ static uint8_t *encode(const struct ct_thread *t, size_t n, size_t *len, uint64_
             p = ct_put_uleb(p, raw[i].slices);
         }
         p = ct_put_uleb(p, raw[i].cpu);
+        used = (size_t)(p - encoded.mem);
     }
-    *len = (size_t)(p - out);
-    return out;
+    *len = used;
+    return encoded.mem;
 }
 
 /* Writes a thread's switches up to cutoff as its batch of this generation;
@@ -624,8 +872,28 @@ static void emit_thread(struct ct_thread *t, ct_sched_emit_fn *emit, uint64_t cu
     if (n && !events)
         t->cpu_lost += n;
     emit(t->tid, base, events, events ? len : 0, t->cpu_lost);
-    free(events);
     t->cpu_lost = 0;
+    if (t->lat_from < n) {
+        /* Written before a sample shared the run-queue wait out (no
+         * schedstat file): they go without; the next period starts after. */
+        for (size_t i = t->lat_from; i < n; i++)
+            if (raw[i].state) {
+                t->lat_prev_state = raw[i].state;
+                t->lat_prev_ns = raw[i].mono_ns;
+            }
+        t->lat_pending = 0;
+        for (size_t i = n; i < t->cpu_len; i++)
+            t->lat_pending += raw[i].state == CT_CPU_ON && raw[i - 1].state == CT_CPU_OFF;
+        t->lat_from = 0;
+    } else {
+        t->lat_from -= n;
+    }
+    if (t->ex_from < n) { /* written unchecked: the next check starts after */
+        t->ex_valid = false;
+        t->ex_from = 0;
+    } else {
+        t->ex_from -= n;
+    }
     t->cpu_len -= n;
     if (t->cpu_len)
         memmove(t->cpu_events, raw + n, t->cpu_len * sizeof *raw);
@@ -639,6 +907,22 @@ static void emit_thread(struct ct_thread *t, ct_sched_emit_fn *emit, uint64_t cu
     t->cpu_cap = 0;
 }
 
+/* While a generation's switches are written: the per-CPU rings, read
+ * every RINGS_DURING_FLUSH_NS. */
+static struct {
+    int count;
+    uint64_t cutoff, read_ns;
+    bool *busy;
+} flush_rings;
+
+static void read_during_flush(void)
+{
+    if (ct_mono_ns() - flush_rings.read_ns < RINGS_DURING_FLUSH_NS)
+        return;
+    read_cpu_rings(flush_rings.count, flush_rings.cutoff, false, flush_rings.busy);
+    flush_rings.read_ns = ct_mono_ns();
+}
+
 bool ct_sched_collect(ct_sched_emit_fn *emit, int how)
 {
     bool busy = false;
@@ -648,8 +932,15 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how)
         return false; /* --sched=off: no walk of the registry every wake */
     uint64_t now = ct_mono_ns();
     uint64_t cutoff = how == CT_SCHED_LAST || !count ? UINT64_MAX : now - HOLD_NS;
+    if (mode == CT_SCHED_PERF)
+        latency_samples(now, flush);
     if (count)
         read_cpu_rings(count, cutoff, flush, &busy);
+    flush_rings.count = count;
+    flush_rings.cutoff = cutoff;
+    flush_rings.read_ns = ct_mono_ns();
+    flush_rings.busy = &busy;
+    keep_up = count ? read_during_flush : NULL;
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
         int state = atomic_load_explicit(&t->state, memory_order_acquire);
         if (state != CT_THREAD_LIVE && state != CT_THREAD_EXITED)
@@ -657,18 +948,25 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how)
         if (__atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) >= 0) {
             t->cpu_lost += ct_perf_read(&t->ring, on_switch, t);
             busy |= t->ring.filled > t->ring.data_size / 4;
-        } else if (t->schedstat_fd >= 0)
+        } else if (t->schedstat_fd >= 0 && !t->ss_latency_fd)
             sample(t, now, flush, state == CT_THREAD_EXITED);
+        if (mode == CT_SCHED_PERF)
+            latency_resolve(t, state == CT_THREAD_EXITED);
         /* An exited thread has no switches to come. */
-        if (flush && (t->cpu_len || t->cpu_lost))
+        if (flush && (t->cpu_len || t->cpu_lost)) {
+            /* Writing a generation's switches takes a while when there are
+             * millions: the rings are read meanwhile, so that none fills. */
+            if (keep_up)
+                keep_up();
             emit_thread(t, emit, state == CT_THREAD_EXITED ? UINT64_MAX : cutoff,
                         how == CT_SCHED_LAST || state == CT_THREAD_EXITED);
-        else if (how == CT_SCHED_LAST && t->cpu_events) {
+        } else if (how == CT_SCHED_LAST && t->cpu_events) {
             free(t->cpu_events); /* an empty list's memory, kept from before */
             t->cpu_events = NULL;
             t->cpu_cap = 0;
         }
     }
+    keep_up = NULL;
     return busy;
 }
 
@@ -681,6 +979,11 @@ void ct_sched_stop(void)
             ct_perf_close(&cpu_rings[cpu]);
     free(cpu_rings);
     cpu_rings = NULL;
+    ct_swait_stop();
+    ct_swait_free();
+    free(encoded.mem);
+    encoded.mem = NULL;
+    encoded.cap = 0;
     free(unclaimed.items);
     free(by_tid.slots);
     unclaimed.items = NULL;

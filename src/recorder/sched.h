@@ -14,8 +14,10 @@
 
 #include "recorder.h"
 
-/* The `state` of a cpu event. */
-enum { CT_CPU_ON = 1, CT_CPU_PREEMPTED = 2, CT_CPU_OFF = 3 };
+/* The `state` of a cpu event: on a CPU; off it while runnable (preempted,
+ * or it yielded); off it to block or sleep; woken from that, runnable,
+ * waiting for a CPU (the writer's estimate: sched_wait.c). */
+enum { CT_CPU_ON = 1, CT_CPU_PREEMPTED = 2, CT_CPU_OFF = 3, CT_CPU_WOKEN = 4 };
 
 /* How the trace knows about scheduling (PROCESS record, sched field): not
  * at all, from the kernel's context switches (exact), or from the run and

@@ -1,0 +1,86 @@
+/*
+ * sched_raw.h - the writer's own view of the kernel's scheduling records,
+ * shared by sched.c (the rings, the schedstat files, the batches) and
+ * sched_wait.c (what the records do not say by themselves: when a switch
+ * in really happened, and how long a thread woken from a block waited for
+ * a CPU). Writer memory only; nothing here runs in the program's threads.
+ */
+#ifndef CT_SCHED_RAW_H
+#define CT_SCHED_RAW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "recorder.h"
+
+/* A switch as the kernel gave it (state CT_CPU_*), or a schedstat sample
+ * (state 0), kept until the generation's end, when its exact calibration
+ * is known. */
+struct raw_switch {
+    uint64_t mono_ns;
+    uint32_t cpu;
+    uint8_t state;
+    uint8_t paired;    /* a switch in that took its partner's time */
+    uint16_t moved_ns; /* a switch in: how far it was moved back from the
+                          kernel's time (to its partner's, or by the lag;
+                          at most 65535 ns) */
+    union {
+        /* A sample: what the thread's schedstat gained since the last. */
+        struct {
+            uint64_t run_ns, wait_ns, slices;
+        };
+        /* A switch in: how long the CPU it came to had been running the
+         * process's threads back to back, since the thread's last switch
+         * out (an upper bound of its wait for that CPU that the records
+         * show); and, once the thread's run-queue wait was shared out,
+         * how long before this it was woken and waiting (written as a
+         * `woken` cpu event that long before it). */
+        struct {
+            uint64_t busy_ns, woken_ns;
+        };
+    };
+};
+
+/* Per-CPU pairing of the per-CPU rings' records (sched_wait.c), for the
+ * CPUs 0..count-1: false without memory. */
+CT_INTERNAL bool ct_swait_cpus(unsigned count);
+CT_INTERNAL void ct_swait_stop(void);
+/* A record of a per-CPU ring, in time order across the rings: a switch out
+ * is noted; a switch in that follows another thread's switch out on the
+ * same CPU is the same context switch, and takes that switch out's time
+ * (the kernel writes a switch in's record about half a microsecond to two
+ * microseconds after the switch, once the thread's perf context is in;
+ * the switch out's, before). Other switches in are moved back by the lag
+ * measured on the pairs. *mono_ns is corrected in place; *busy_ns gets the
+ * bound described at raw_switch (0 for switches out). last_out_ns is the
+ * thread's own last switch out (0 if none): nothing moves before it.
+ * True for a switch in that took its partner's time. */
+CT_INTERNAL bool ct_swait_cpu_record(pid_t tid, unsigned cpu, int state, uint64_t *mono_ns,
+                                     uint64_t last_out_ns, uint64_t *busy_ns);
+/* How far back a switch in without a partner at mono_ns, the thread's last
+ * switch out at last_out_ns, is moved (the lag measured so far). */
+CT_INTERNAL uint64_t ct_swait_lone_shift(uint64_t mono_ns, uint64_t last_out_ns);
+/* The lag measured so far, in ns (0 before any pair). */
+CT_INTERNAL uint64_t ct_swait_lag_ns(void);
+
+/* Makes thread t's execution the kernel's, over its list's entries (sorted)
+ * from t->ex_from up to upto_ns, for which the kernel's schedstat counted
+ * run_ns on a CPU; the thread was off a CPU at both ends. What the records
+ * fall short by is the lag of the switches in without a partner: they move
+ * back by an even share of it, never before the thread's switch out; what
+ * they exceed it by, they move forward, never past where the kernel put
+ * them. */
+CT_INTERNAL void ct_swait_exec(struct ct_thread *t, uint64_t upto_ns, uint64_t run_ns);
+/* Gives thread t's run-queue wait to its switches: the entries of its
+ * list (sorted) from t->lat_from up to time upto_ns, for which the
+ * kernel's schedstat counted wait_ns of run-queue wait. The wait the
+ * records show (after a preemption, before the first run) is the
+ * records'; the rest was spent woken from a block before a switch in,
+ * and is shared out between those switches in: first up to each one's
+ * busy_ns, in proportion to it, then evenly up to each one's gap. */
+CT_INTERNAL void ct_swait_share(struct ct_thread *t, uint64_t upto_ns, uint64_t wait_ns);
+CT_INTERNAL void ct_swait_free(void);
+
+#endif

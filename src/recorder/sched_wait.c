@@ -1,0 +1,307 @@
+/*
+ * sched_wait.c - what the kernel's switch records do not say by
+ * themselves, worked out by the writer:
+ *
+ * When a switch in happened. The kernel writes a switch out's record as it
+ * begins the context switch, and a switch in's only once the next thread's
+ * perf context is in, 0.4-2 us later on the machines we measured (more in a
+ * VM), while its own accounting (schedstat, getrusage) starts the thread's
+ * run at the switch. Left alone, a thread that switches 100 000 times a
+ * second loses 5-20 % of its execution. With the per-CPU rings a switch in
+ * that follows another of the process's threads' switch out on the same
+ * CPU is the same context switch: it takes the switch out's time, exactly.
+ * A switch in after the CPU idled or ran another process has no partner:
+ * it is moved back by the lag measured on the pairs (a running average).
+ *
+ * How long a woken thread waited for a CPU. The records show when a
+ * thread went off a CPU to block and when it came back, not when it was
+ * woken in between; that time, runnable in a run queue, is the wait that
+ * Go's trace shows as a runnable goroutine and `perf sched timehist` as
+ * scheduling delay, and on a crowded CPU it is most of a thread's life.
+ * Unprivileged, the kernel's own total is in /proc/self/task/TID/schedstat
+ * (run-queue wait, in ns). sched.c reads it every SAMPLE period for a
+ * thread that switched in after a block; this file shares the part of the
+ * period's wait that the records do not show (preemptions and the first
+ * run are theirs) between the period's switches in after a block. Where
+ * one came after the CPU had been running other threads of the process
+ * back to back since the thread blocked, the thread may have waited for
+ * them, up to that long: those stretches take the wait first, in
+ * proportion; what remains (waits behind other processes, wake-up costs)
+ * goes evenly to the others, up to each one's time off the CPU. The totals
+ * are the kernel's; where the wait fell within a period is an estimate.
+ */
+#include "sched_raw.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched.h"
+
+/* A switch in closer than this after another thread's switch out on its
+ * CPU is the same context switch; past it, the CPU did something else in
+ * between. */
+#define PAIR_NS 20000u
+
+struct cpu_track {
+    uint64_t out_ns;   /* the last switch out on this CPU not yet followed */
+    uint64_t busy_from; /* running the process's threads back to back since */
+    pid_t out_tid;
+    bool out_open;
+};
+
+static struct cpu_track *cpus;
+static unsigned ncpus;
+/* The measured lag of a switch in's record, in ns with 8 fraction bits:
+ * on the pairs, and on the switches in without a partner (after the CPU
+ * idled: longer), from what the kernel's time on a CPU says. */
+static uint64_t lag_q8, lone_lag_q8;
+
+bool ct_swait_cpus(unsigned count)
+{
+    struct cpu_track *grown = calloc(count ? count : 1, sizeof *grown);
+    if (!grown)
+        return false;
+    free(cpus);
+    cpus = grown;
+    ncpus = count;
+    return true;
+}
+
+void ct_swait_stop(void)
+{
+    free(cpus);
+    cpus = NULL;
+    ncpus = 0;
+}
+
+uint64_t ct_swait_lag_ns(void)
+{
+    return lag_q8 >> 8;
+}
+
+uint64_t ct_swait_lone_shift(uint64_t mono_ns, uint64_t last_out_ns)
+{
+    uint64_t lag = (lone_lag_q8 ? lone_lag_q8 : lag_q8) >> 8;
+    if (lag > 65535)
+        lag = 65535;
+    uint64_t room = mono_ns > last_out_ns ? mono_ns - last_out_ns : 0;
+    return lag < room ? lag : room;
+}
+
+bool ct_swait_cpu_record(pid_t tid, unsigned cpu, int state, uint64_t *mono_ns,
+                         uint64_t last_out_ns, uint64_t *busy_ns)
+{
+    *busy_ns = 0;
+    if (cpu >= ncpus)
+        return false;
+    struct cpu_track *c = &cpus[cpu];
+    if (state != CT_CPU_ON) {
+        c->out_ns = *mono_ns;
+        c->out_tid = tid;
+        c->out_open = true;
+        return false;
+    }
+    uint64_t raw = *mono_ns;
+    bool paired = false;
+    if (c->out_open && c->out_tid != tid && raw >= c->out_ns && raw - c->out_ns <= PAIR_NS &&
+        c->out_ns >= last_out_ns) {
+        /* The same switch: the lag, measured; the CPU stays busy. */
+        uint64_t lag = raw - c->out_ns;
+        lag_q8 = lag_q8 + (((int64_t)(lag << 8) - (int64_t)lag_q8) / 16);
+        *mono_ns = c->out_ns;
+        paired = true;
+    } else {
+        *mono_ns = raw - ct_swait_lone_shift(raw, last_out_ns);
+        c->busy_from = *mono_ns; /* it idled, or ran someone else's */
+    }
+    c->out_open = false;
+    uint64_t from = c->busy_from > last_out_ns ? c->busy_from : last_out_ns;
+    *busy_ns = *mono_ns > from ? *mono_ns - from : 0;
+    return paired;
+}
+
+/* ---- the kernel's time on a CPU ---- */
+
+void ct_swait_exec(struct ct_thread *t, uint64_t upto_ns, uint64_t run_ns)
+{
+    struct raw_switch *e = t->cpu_events;
+    size_t begin = t->ex_from, end = begin;
+    uint64_t ran = 0, on_at = 0, room = 0, undo = 0, applied = 0, prev_out = 0;
+    size_t lone = 0;
+    bool on = false;
+    for (; end < t->cpu_len && e[end].mono_ns <= upto_ns; end++) {
+        const struct raw_switch *r = &e[end];
+        if (!r->state)
+            continue;
+        if (r->state == CT_CPU_ON) {
+            on = true;
+            on_at = r->mono_ns;
+            if (!r->paired && prev_out && on_at > prev_out) {
+                lone++;
+                room += on_at - prev_out;
+                undo += r->moved_ns;
+                applied += r->moved_ns;
+            }
+        } else {
+            if (on && r->mono_ns > on_at)
+                ran += r->mono_ns - on_at;
+            on = false;
+            prev_out = r->mono_ns;
+        }
+    }
+    t->ex_from = end;
+    if (on || !lone)
+        return; /* on a CPU at the end (a partial run), or nothing to move */
+    /* Short of the kernel's time: earlier, by an even share, within each
+     * one's time off the CPU. Over it: later, by an even share, within
+     * what each one was moved back. What one cannot take goes to the ones
+     * after. */
+    bool back = run_ns > ran;
+    uint64_t amount = back ? run_ns - ran : ran - run_ns;
+    uint64_t cap = back ? room : undo;
+    amount = amount < cap ? amount : cap;
+    uint64_t left = amount;
+    size_t todo = lone;
+    prev_out = 0;
+    for (size_t i = begin; i < end && todo && left; i++) {
+        struct raw_switch *r = &e[i];
+        if (!r->state)
+            continue;
+        if (r->state != CT_CPU_ON) {
+            prev_out = r->mono_ns;
+            continue;
+        }
+        if (r->paired || !prev_out || r->mono_ns <= prev_out)
+            continue;
+        uint64_t share = left / todo--;
+        uint64_t limit = back ? r->mono_ns - prev_out : r->moved_ns;
+        uint64_t move = share < limit ? share : limit;
+        r->mono_ns = back ? r->mono_ns - move : r->mono_ns + move;
+        uint64_t moved = back ? r->moved_ns + move : r->moved_ns - move;
+        r->moved_ns = (uint16_t)(moved < 65535 ? moved : 65535);
+        left -= move;
+    }
+    /* What the lone switches in lag by, for those no sample corrects. */
+    uint64_t done = amount - left;
+    uint64_t per = back ? (applied + done) / lone : (applied > done ? (applied - done) / lone : 0);
+    uint64_t target = per << 8;
+    lone_lag_q8 = lone_lag_q8 ? lone_lag_q8 + (uint64_t)(((int64_t)target - (int64_t)lone_lag_q8) / 8)
+                              : target;
+}
+
+/* ---- sharing a period's run-queue wait ---- */
+
+struct candidate {
+    size_t index;
+    uint64_t gap, cap, given;
+};
+static struct candidate *scratch;
+static size_t scratch_cap;
+
+void ct_swait_free(void)
+{
+    free(scratch);
+    scratch = NULL;
+    scratch_cap = 0;
+}
+
+/* Gives `amount` to the candidates evenly, none past its cap: the level
+ * at which the capped shares add up to it, found by passes that take the
+ * candidates whose room is under the even share out first (a few passes
+ * in practice). Returns what could not be given. */
+static uint64_t fill_evenly(struct candidate *c, size_t n, uint64_t amount)
+{
+    for (int pass = 0; pass < 8 && amount > 0; pass++) {
+        size_t open = 0;
+        for (size_t i = 0; i < n; i++)
+            open += c[i].given < c[i].cap;
+        if (!open)
+            break;
+        uint64_t share = amount / open;
+        if (share == 0)
+            share = 1;
+        for (size_t i = 0; i < n && amount > 0; i++) {
+            uint64_t room = c[i].cap - c[i].given;
+            uint64_t take = room < share ? room : share;
+            take = take < amount ? take : amount;
+            c[i].given += take;
+            amount -= take;
+        }
+    }
+    return amount;
+}
+
+void ct_swait_share(struct ct_thread *t, uint64_t upto_ns, uint64_t wait_ns)
+{
+    struct raw_switch *e = t->cpu_events;
+    size_t n = 0, i = t->lat_from;
+    uint64_t known = 0;
+    uint32_t prev_state = t->lat_prev_state;
+    uint64_t prev_ns = t->lat_prev_ns;
+    for (; i < t->cpu_len && e[i].mono_ns <= upto_ns; i++) {
+        if (!e[i].state)
+            continue; /* a sample */
+        if (e[i].state == CT_CPU_ON) {
+            uint64_t gap = e[i].mono_ns > prev_ns ? e[i].mono_ns - prev_ns : 0;
+            if (prev_state == CT_CPU_OFF) {
+                if (n == scratch_cap) {
+                    size_t cap = scratch_cap ? 2 * scratch_cap : 256;
+                    struct candidate *grown = realloc(scratch, cap * sizeof *grown);
+                    if (!grown)
+                        break; /* the rest waits for the next sample */
+                    scratch = grown;
+                    scratch_cap = cap;
+                }
+                e[i].woken_ns = 0;
+                scratch[n++] = (struct candidate){.index = i, .gap = gap};
+            } else if (prev_state != CT_CPU_ON) {
+                known += gap; /* after a preemption, or its first run */
+
+            }
+        }
+        prev_state = e[i].state;
+        prev_ns = e[i].mono_ns;
+    }
+    t->lat_from = i;
+    t->lat_prev_state = prev_state;
+    t->lat_prev_ns = prev_ns;
+    t->lat_pending = 0;
+    for (size_t k = i; k < t->cpu_len; k++)
+        t->lat_pending += k > 0 && e[k].state == CT_CPU_ON && e[k - 1].state == CT_CPU_OFF;
+    uint64_t carry = t->lat_carry_ns;
+    t->lat_carry_ns = 0;
+    uint64_t amount = wait_ns + carry > known ? wait_ns + carry - known : 0;
+
+    if (!n) {
+        /* Nothing to give it to: a switch in whose record comes later, or
+         * the wait of a switch in before the thread's first sample. Kept
+         * for the next period once, not more. */
+        t->lat_carry_ns = carry ? 0 : amount;
+        return;
+    }
+    /* First the stretches the CPU spent on other threads of the process. */
+    uint64_t busy = 0;
+    for (size_t k = 0; k < n; k++) {
+        struct candidate *c = &scratch[k];
+        uint64_t b = e[c->index].busy_ns;
+        c->cap = b < c->gap ? b : c->gap;
+        busy += c->cap;
+    }
+    if (busy > 0 && amount > 0) {
+        uint64_t given = 0;
+        for (size_t k = 0; k < n; k++) {
+            struct candidate *c = &scratch[k];
+            c->given = busy <= amount ? c->cap
+                                      : (uint64_t)((unsigned __int128)amount * c->cap / busy);
+            given += c->given;
+        }
+        amount -= given < amount ? given : amount;
+    }
+    /* Then evenly, up to each one's time off the CPU. */
+    for (size_t k = 0; k < n; k++)
+        scratch[k].cap = scratch[k].gap;
+    amount = fill_evenly(scratch, n, amount);
+    for (size_t k = 0; k < n; k++)
+        e[scratch[k].index].woken_ns = scratch[k].given;
+    t->lat_carry_ns = carry ? 0 : amount;
+}

@@ -25,6 +25,20 @@ const char *ct_column_name(int column)
     return column >= 0 && column < CT_COL_COUNT ? names[column] : "?";
 }
 
+unsigned ct_sync_primitive(unsigned reason)
+{
+    if (reason >= CT_REASON_MUTEX && reason <= CT_REASON_JOIN)
+        return reason;
+    if (reason == CT_REASON_COND_SIGNAL || reason == CT_REASON_COND_BROADCAST)
+        return CT_REASON_COND; /* a signal that waits for the waiters to leave */
+    return 0;
+}
+
+const char *ct_sync_primitive_name(unsigned primitive)
+{
+    return primitive ? ct_reason_name(primitive) : "futex";
+}
+
 uint64_t ct_row_total(const struct ct_thread_row *r)
 {
     uint64_t total = 0;
@@ -158,6 +172,8 @@ static void on_event(struct ct_threads *out, struct ct_thread_row *r, const stru
     case CT_EV_CPU:
         r->cpu = (int)ev->args[0];
         r->switches = true;
+        r->voluntary += r->cpu == CT_CPU_OFF;
+        r->involuntary += r->cpu == CT_CPU_PREEMPTED;
         break;
     case CT_EV_SCHED_SAMPLE:
         /* The run-queue wait since the last sample happened while the
@@ -178,7 +194,8 @@ static void on_event(struct ct_threads *out, struct ct_thread_row *r, const stru
                       : strcmp(group, "sleep") == 0   ? CT_COL_SLEEP
                       : strcmp(group, "syscall") == 0 ? CT_COL_SYSCALL /* a wait for a signal */
                                                       : CT_COL_SYNC;
-        r->reason = (unsigned)ev->args[0];
+        r->reason = r->activity == CT_COL_SYNC ? ct_sync_primitive((unsigned)ev->args[0])
+                                               : (unsigned)ev->args[0];
         r->activity_end = INT64_MAX;
         r->blocks++;
         break;
@@ -186,11 +203,22 @@ static void on_event(struct ct_threads *out, struct ct_thread_row *r, const stru
     case CT_EV_UNBLOCK:
         r->activity = CT_COL_EXEC;
         break;
-    case CT_EV_SYSCALL:
-        r->activity = ev->args[2] == CT_FD_NETWORK ? CT_COL_NET : CT_COL_SYSCALL;
+    case CT_EV_SYSCALL: {
+        /* A call of group sync (a condvar signal that waited for its
+         * waiters) is a sync block for its length; the others are network
+         * waits or blocking system calls, by the descriptor's class. */
+        const char *group = ct_reason_group((unsigned)ev->args[0]);
+        if (group && strcmp(group, "sync") == 0) {
+            r->activity = CT_COL_SYNC;
+            r->reason = ct_sync_primitive((unsigned)ev->args[0]);
+            r->blocks++;
+        } else {
+            r->activity = ev->args[2] == CT_FD_NETWORK ? CT_COL_NET : CT_COL_SYSCALL;
+            r->syscalls++;
+        }
         r->activity_end = ct_gen_ns(rd, gen, ev->ts + ev->args[3]);
-        r->syscalls++;
         break;
+    }
     case CT_EV_THREAD_NAME: {
         size_t n = ev->bytes_len < sizeof r->name - 1 ? ev->bytes_len : sizeof r->name - 1;
         memcpy(r->name, ev->bytes, n);

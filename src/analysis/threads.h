@@ -36,7 +36,9 @@ enum ct_column {
     CT_COL_COUNT
 };
 
-#define CT_SYNC_REASONS 10 /* reasons 1-9 are the sync ones and sleep */
+/* sync_ns by primitive: the sync reasons 1-8 (mutex ... join) at their
+ * values; 0 for a futex wait no wrapper named (seen by the kernel). */
+#define CT_SYNC_REASONS 10
 
 struct ct_thread_row {
     uint64_t tid;
@@ -50,6 +52,10 @@ struct ct_thread_row {
     uint64_t ns[CT_COL_COUNT];
     uint64_t sync_ns[CT_SYNC_REASONS];
     uint64_t blocks, syscalls;
+    /* Context switches from the kernel's records: off a CPU to block or
+     * sleep (voluntary), off it while runnable (involuntary: preempted, or
+     * it yielded). Meaningful where `switches`. */
+    uint64_t voluntary, involuntary;
     /* The state machine while reading. */
     int cpu;             /* CT_CPU_ON, PREEMPTED, OFF */
     int activity;        /* a column: NET, SYNC, SYSCALL, SLEEP, or EXEC for none */
@@ -142,6 +148,10 @@ void ct_threads_account(struct ct_threads *t, struct ct_thread_row *r, int64_t u
 int ct_threads_resume(struct ct_reader *rd, struct ct_gen *gen, struct ct_threads *out,
                       uint64_t tid, size_t from, size_t to, int64_t skip_before);
 const char *ct_column_name(int column);
+/* The primitive a sync reason or call counts under in sync_ns. */
+unsigned ct_sync_primitive(unsigned reason);
+/* Its name: a reason's, "futex" for 0. */
+const char *ct_sync_primitive_name(unsigned primitive);
 uint64_t ct_row_total(const struct ct_thread_row *r);
 
 #endif

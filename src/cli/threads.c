@@ -25,12 +25,15 @@ static void print_ms(uint64_t ns)
     printf(" %10.3f", (double)ns / 1e6);
 }
 
-static void header(const char *first)
+static void header(const char *first, bool switches)
 {
     printf("%-28s", first);
     for (int c = 0; c < CT_COL_COUNT; c++)
         printf(" %10s", ct_column_name(c));
-    printf(" %10s\n", "total");
+    printf(" %10s", "total");
+    if (switches)
+        printf(" %9s %9s", "vol.sw", "invol.sw");
+    putchar('\n');
 }
 
 static void print_text(const struct ct_threads *t)
@@ -41,7 +44,7 @@ static void print_text(const struct ct_threads *t)
                ? "from schedstat samples: sched is each sample's run-queue wait, taken "
                  "from execution"
                : "not recorded: execution is all time outside recorded waits");
-    header("thread");
+    header("thread", t->sched);
     for (size_t i = 0; i < t->count; i++) {
         const struct ct_thread_row *r = &t->rows[i];
         if (r->tracer)
@@ -52,16 +55,18 @@ static void print_text(const struct ct_threads *t)
         for (int c = 0; c < CT_COL_COUNT; c++)
             print_ms(r->ns[c]);
         print_ms(ct_row_total(r));
+        if (t->sched && r->switches)
+            printf(" %9" PRIu64 " %9" PRIu64, r->voluntary, r->involuntary);
         putchar('\n');
     }
     /* Grouped by start function, as go tool trace groups goroutines. */
     printf("\n");
-    header("start function (threads)");
+    header("start function (threads)", t->sched);
     bool *done = calloc(t->count ? t->count : 1, 1);
     for (size_t i = 0; done && i < t->count; i++) {
         if (done[i] || t->rows[i].tracer)
             continue;
-        uint64_t sum[CT_COL_COUNT] = {0}, total = 0;
+        uint64_t sum[CT_COL_COUNT] = {0}, total = 0, vol = 0, invol = 0;
         unsigned n = 0;
         for (size_t j = i; j < t->count; j++) {
             if (done[j] || t->rows[j].tracer ||
@@ -72,6 +77,8 @@ static void print_text(const struct ct_threads *t)
             for (int c = 0; c < CT_COL_COUNT; c++)
                 sum[c] += t->rows[j].ns[c];
             total += ct_row_total(&t->rows[j]);
+            vol += t->rows[j].voluntary;
+            invol += t->rows[j].involuntary;
         }
         char label[128];
         snprintf(label, sizeof label, "%s (%u)", function_of(&t->rows[i]), n);
@@ -79,6 +86,8 @@ static void print_text(const struct ct_threads *t)
         for (int c = 0; c < CT_COL_COUNT; c++)
             print_ms(sum[c]);
         print_ms(total);
+        if (t->sched)
+            printf(" %9" PRIu64 " %9" PRIu64, vol, invol);
         putchar('\n');
     }
     free(done);
@@ -103,15 +112,20 @@ void ct_cli_threads_json(FILE *out, const struct ct_threads *t)
             fprintf(out, ",\"%s\":%" PRIu64, fields[c], r->ns[c]);
         fprintf(out, ",\"total_ns\":%" PRIu64 ",\"sync_by_primitive_ns\":{", ct_row_total(r));
         bool any = false;
-        for (unsigned k = 1; k < CT_SYNC_REASONS; k++) {
+        for (unsigned k = 0; k < CT_SYNC_REASONS; k++) {
             if (!r->sync_ns[k])
                 continue;
-            fprintf(out, "%s\"%s\":%" PRIu64, any ? "," : "", ct_reason_name(k), r->sync_ns[k]);
+            fprintf(out, "%s\"%s\":%" PRIu64, any ? "," : "", ct_sync_primitive_name(k),
+                    r->sync_ns[k]);
             any = true;
         }
         fprintf(out, "},\"begin_ns\":%" PRId64 ",\"end_ns\":%" PRId64 ",\"exited\":%s,\"blocks\":%" PRIu64
-               ",\"syscalls\":%" PRIu64 "}",
+               ",\"syscalls\":%" PRIu64,
                r->begin_ns, r->end_ns, r->exited ? "true" : "false", r->blocks, r->syscalls);
+        if (r->switches)
+            fprintf(out, ",\"voluntary_switches\":%" PRIu64 ",\"involuntary_switches\":%" PRIu64,
+                    r->voluntary, r->involuntary);
+        fprintf(out, "}");
         first = false;
     }
     fprintf(out, "]");
@@ -162,6 +176,7 @@ const struct ct_command ct_cmd_threads = {
     "\n"
     "  --json   an array of {tid, name, start_function, execution_ns,\n"
     "           network_wait_ns, sync_block_ns, syscall_ns, sched_wait_ns,\n"
-    "           sleep_ns, other_ns, total_ns, ...}\n",
+    "           sleep_ns, other_ns, total_ns, ...}; with the kernel's switches,\n"
+    "           voluntary_switches and involuntary_switches too\n",
     run,
 };

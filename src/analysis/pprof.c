@@ -3,15 +3,24 @@
  * -pprof=TYPE` writes them: for each stack, how many times threads waited
  * there (contentions, count) and for how long (delay, nanoseconds).
  *
- *   net      system calls on sockets, at the call's stack
- *   sync     blocks on mutexes, rwlocks, spinlocks, condvars, semaphores,
- *            barriers and joins, at the blocking call's stack
- *   syscall  other slow system calls, at the call's stack
- *   sched    time runnable but waiting for a CPU, at the thread's most
- *            recent stack (where it was when it was preempted, or near it);
- *            a new thread's wait for its first run, at the stack that
- *            created it (as Go's counts a new goroutine's at its go
+ * The delays are the thread analysis's columns (threads.h), so that a
+ * profile's total is the column's total in `ctrace threads` for the same
+ * trace, in every scheduling mode:
+ *
+ *   net      the network column: off a CPU inside a call on a socket (or a
+ *            wait on a set that holds one), at the call's stack
+ *   sync     the sync column: off a CPU blocked on a mutex, rwlock,
+ *            spinlock, condvar, semaphore, barrier or join, at the blocking
+ *            call's stack
+ *   syscall  the syscall column: off a CPU inside another slow call
+ *   sched    the sched column: runnable, waiting for a CPU: woken from a
+ *            block or call (at its stack), preempted (at the thread's most
+ *            recent stack), or a new thread before its first run (at the
+ *            stack that created it, as Go counts a new goroutine's at its go
  *            statement)
+ *
+ * A contention is one block or call of the profile's kind, whether or not
+ * it left the CPU (for sched, one wait).
  *
  * The profile is a gzipped profile.proto message (github.com/google/pprof,
  * proto/profile.proto): functions named with libdw (symbols.c), one mapping
@@ -106,11 +115,11 @@ struct thread_state {
     uint64_t tid;
     uint64_t pcs[MAX_FRAMES]; /* the last stack seen on the thread */
     unsigned n;
-    uint64_t block_pcs[MAX_FRAMES];
-    unsigned block_n;
-    unsigned reason;
-    int64_t block_ts;
-    bool blocked;
+    /* The stack of the block or call it is in (or, before its first run,
+     * of its creation); which one (a serial), and the last counted. */
+    uint64_t act_pcs[MAX_FRAMES];
+    unsigned act_n;
+    int64_t sched_end; /* where its last sched interval ended */
 };
 
 struct module_copy {
@@ -129,6 +138,8 @@ struct creation {
 
 struct builder {
     enum ct_pprof_type type;
+    size_t *by_stack; /* samples by their stack's hash: index + 1, 0 empty */
+    size_t by_stack_mask;
     struct creation *creations;
     size_t ncreations, creations_cap;
     struct sample *samples;
@@ -156,31 +167,65 @@ static struct thread_state *thread_of(struct builder *b, uint64_t tid)
     return &t[b->nthreads++];
 }
 
-static void add_sample(struct builder *b, const uint64_t *pcs, unsigned n, uint64_t delay)
+static uint64_t stack_hash(const uint64_t *pcs, unsigned n)
 {
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    for (unsigned i = 0; i < n; i++)
+        h = (h ^ pcs[i]) * 0x100000001b3ull;
+    return h ^ h >> 29;
+}
+
+/* Doubles the table of samples by stack when half full. */
+static bool grow_index(struct builder *b)
+{
+    size_t slots = b->by_stack_mask ? 2 * (b->by_stack_mask + 1) : 256;
+    size_t *table = calloc(slots, sizeof *table);
+    if (!table)
+        return false;
     for (size_t i = 0; i < b->nsamples; i++) {
-        struct sample *s = &b->samples[i];
+        size_t k = stack_hash(b->samples[i].pcs, b->samples[i].n) & (slots - 1);
+        while (table[k])
+            k = (k + 1) & (slots - 1);
+        table[k] = i + 1;
+    }
+    free(b->by_stack);
+    b->by_stack = table;
+    b->by_stack_mask = slots - 1;
+    return true;
+}
+
+static void add_sample(struct builder *b, const uint64_t *pcs, unsigned n, uint64_t count,
+                       uint64_t delay)
+{
+    if ((b->nsamples + 1) * 2 > b->by_stack_mask + 1 && !grow_index(b)) {
+        b->failed = true;
+        return;
+    }
+    size_t k = stack_hash(pcs, n) & b->by_stack_mask;
+    for (; b->by_stack[k]; k = (k + 1) & b->by_stack_mask) {
+        struct sample *s = &b->samples[b->by_stack[k] - 1];
         if (s->n == n && memcmp(s->pcs, pcs, n * sizeof *pcs) == 0) {
-            s->count++;
+            s->count += count;
             s->delay += delay;
             return;
         }
     }
     if (b->nsamples == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 64;
-        struct sample *s = realloc(b->samples, cap * sizeof *s);
-        if (!s) {
+        struct sample *grown = realloc(b->samples, cap * sizeof *grown);
+        if (!grown) {
             b->failed = true;
             return;
         }
-        b->samples = s;
+        b->samples = grown;
         b->cap = cap;
     }
     struct sample *s = &b->samples[b->nsamples++];
     memcpy(s->pcs, pcs, n * sizeof *pcs);
     s->n = n;
-    s->count = 1;
+    s->count = count;
     s->delay = delay;
+    b->by_stack[k] = b->nsamples;
 }
 
 /* The frames of a stack id in this generation. */
@@ -238,6 +283,20 @@ static void note_creation(struct builder *b, uint64_t creator, uint64_t id, cons
     c->n = n;
 }
 
+/* The profile a block or call counts in, by the same rules as the thread
+ * analysis's columns (threads.c). */
+static int event_profile(const struct ct_event *ev)
+{
+    const char *group = ct_reason_group((unsigned)ev->args[0]);
+    if (ev->kind == CT_EV_BLOCK)
+        return group && strcmp(group, "syscall") == 0 ? (int)CT_PPROF_SYSCALL
+               : group && strcmp(group, "sleep") == 0 ? -1 /* a sleep: in none */
+                                                       : (int)CT_PPROF_SYNC;
+    if (group && strcmp(group, "sync") == 0)
+        return CT_PPROF_SYNC;
+    return ev->args[2] == CT_FD_NETWORK ? CT_PPROF_NET : CT_PPROF_SYSCALL;
+}
+
 static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_reader *rd,
                      const struct ct_gen *gen, const struct ct_event *ev)
 {
@@ -260,11 +319,12 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
             note_creation(b, r->tid, ev->args[0], pcs, n);
         break;
     case CT_EV_THREAD_RUNNABLE:
-        /* Its wait for its first run, accounted at its next event, goes
-         * to the stack that created it. */
+        /* Its wait for its first run goes to the stack that created it. */
         for (size_t i = b->ncreations; i-- > 0;) {
             struct creation *c = &b->creations[i];
             if (c->creator == ev->args[0] && c->id == ev->args[1]) {
+                memcpy(t->act_pcs, c->pcs, c->n * sizeof *c->pcs);
+                t->act_n = c->n;
                 memcpy(t->pcs, c->pcs, c->n * sizeof *c->pcs);
                 t->n = c->n;
                 *c = b->creations[--b->ncreations];
@@ -273,31 +333,32 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
         }
         break;
     case CT_EV_BLOCK:
-        t->blocked = true;
-        t->reason = (unsigned)ev->args[0];
-        t->block_ts = ev->ts_ns;
-        memcpy(t->block_pcs, pcs, n * sizeof *pcs);
-        t->block_n = n;
-        break;
-    case CT_EV_UNBLOCK: {
-        const char *group = ct_reason_group(t->reason);
-        bool sync = !group || strcmp(group, "sync") == 0;
-        bool syscall = group && strcmp(group, "syscall") == 0; /* sigsuspend, pause */
-        if (t->blocked && ((b->type == CT_PPROF_SYNC && sync) ||
-                           (b->type == CT_PPROF_SYSCALL && syscall)))
-            add_sample(b, t->block_pcs, t->block_n, ct_span_ns(t->block_ts, ev->ts_ns));
-        t->blocked = false;
+    case CT_EV_SYSCALL:
+        /* The intervals that follow, while the row says the thread is in
+         * it, are this block's or call's; it is one contention of its
+         * kind, whether or not it left the CPU. */
+        memcpy(t->act_pcs, pcs, n * sizeof *pcs);
+        t->act_n = n;
+        if (event_profile(ev) == (int)b->type)
+            add_sample(b, pcs, n, 1, 0);
         break;
     }
-    case CT_EV_SYSCALL: {
-        bool net = ev->args[2] == CT_FD_NETWORK;
-        if ((b->type == CT_PPROF_NET && net) || (b->type == CT_PPROF_SYSCALL && !net)) {
-            int64_t end = ct_gen_ns(rd, gen, ev->ts + ev->args[3]);
-            add_sample(b, pcs, n, ct_span_ns(ev->ts_ns, end));
-        }
-        break;
+}
+
+/* The column a profile type is the delay of. */
+static int profile_column(enum ct_pprof_type type)
+{
+    switch (type) {
+    case CT_PPROF_NET:
+        return CT_COL_NET;
+    case CT_PPROF_SYNC:
+        return CT_COL_SYNC;
+    case CT_PPROF_SYSCALL:
+        return CT_COL_SYSCALL;
+    case CT_PPROF_SCHED:
+        return CT_COL_SCHED;
     }
-    }
+    return -1;
 }
 
 static void on_interval(void *ctx, const struct ct_thread_row *r, int column, unsigned reason,
@@ -305,11 +366,22 @@ static void on_interval(void *ctx, const struct ct_thread_row *r, int column, un
 {
     (void)reason;
     struct builder *b = ctx;
-    if (b->type != CT_PPROF_SCHED || column != CT_COL_SCHED || r->tracer)
+    if (column != profile_column(b->type) || r->tracer)
         return;
     struct thread_state *t = thread_of(b, r->tid);
-    if (t)
-        add_sample(b, t->pcs, t->n, ct_span_ns(begin, end));
+    if (!t)
+        return;
+    /* In a block or call (or waiting for its first run): its stack; else,
+     * preempted while running, the last stack the thread recorded. */
+    bool in_act = r->activity != CT_COL_EXEC;
+    const uint64_t *pcs = in_act ? t->act_pcs : t->pcs;
+    unsigned n = in_act ? t->act_n : t->n;
+    uint64_t count = 0; /* a block's or call's was counted at its event */
+    if (column == CT_COL_SCHED) {
+        count = begin != t->sched_end;
+        t->sched_end = end;
+    }
+    add_sample(b, pcs, n, count, ct_span_ns(begin, end));
 }
 
 /* ---- writing ---- */
@@ -535,6 +607,7 @@ int ct_pprof_write(struct ct_reader *rd, enum ct_pprof_type type, FILE *out,
     }
     free(p.data);
     free(b.samples);
+    free(b.by_stack);
     free(b.threads);
     free(b.creations);
     free(b.modules);

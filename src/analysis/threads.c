@@ -96,6 +96,57 @@ static int classify(const struct ct_thread_row *r, bool sched)
     return r->activity;
 }
 
+/* Gives [begin, end) to a column (calling the visitor). */
+static void give(const struct ct_threads *t, struct ct_thread_row *r, int column, int64_t begin,
+                 int64_t end)
+{
+    if (end <= begin)
+        return;
+    uint64_t d = ct_span_ns(begin, end);
+    r->ns[column] += d;
+    if (column == CT_COL_SYNC && r->reason < CT_SYNC_REASONS)
+        r->sync_ns[r->reason] += d;
+    if (column == CT_COL_EXEC)
+        r->given_run += d;
+    else if (column == CT_COL_SCHED)
+        r->given_wait += d;
+    if (t->visitor && t->visitor->interval)
+        t->visitor->interval(t->visitor->ctx, r, column, r->reason, begin, end);
+}
+
+/* A thread known from schedstat samples alone: an interval its events put
+ * in `column` is split so that execution and sched follow the kernel's
+ * totals. Inside a call the thread was off a CPU in the call, runnable
+ * after it was woken, or on a CPU doing the call's work: what the samples
+ * say the thread ran and waited beyond what the columns have is given
+ * there first, as a woken wait and the call's work at its end. Outside a
+ * call it ran, or waited preempted: execution, unless the columns already
+ * have more execution than the samples, when it goes to sched while the
+ * samples say there is wait to give. Off a CPU with nothing recorded
+ * (other) cannot be told from these: such time stays in execution. */
+static void give_sampled(const struct ct_threads *t, struct ct_thread_row *r, int column,
+                         int64_t begin, int64_t end)
+{
+    int64_t run_owed = (int64_t)(r->kernel_run - r->given_run);
+    int64_t wait_owed = (int64_t)(r->kernel_wait - r->given_wait);
+    int64_t len = end - begin;
+    if (column == CT_COL_SCHED) { /* a new thread before its first run */
+        give(t, r, column, begin, end);
+    } else if (column == CT_COL_EXEC) {
+        int64_t wait = run_owed < 0 && wait_owed > 0 ? -run_owed : 0;
+        wait = wait < wait_owed ? wait : wait_owed;
+        wait = wait < len ? wait : len;
+        give(t, r, CT_COL_SCHED, begin, begin + wait);
+        give(t, r, CT_COL_EXEC, begin + wait, end);
+    } else {
+        int64_t run = run_owed > 0 ? (run_owed < len ? run_owed : len) : 0;
+        int64_t wait = wait_owed > 0 ? (wait_owed < len - run ? wait_owed : len - run) : 0;
+        give(t, r, column, begin, end - run - wait);
+        give(t, r, CT_COL_SCHED, end - run - wait, end - run);
+        give(t, r, CT_COL_EXEC, end - run, end);
+    }
+}
+
 /* Gives the time from r->at to `until` to the columns. */
 static void account(const struct ct_threads *t, struct ct_thread_row *r, int64_t until)
 {
@@ -105,12 +156,10 @@ static void account(const struct ct_threads *t, struct ct_thread_row *r, int64_t
         if (r->activity != CT_COL_EXEC && r->activity_end > r->at && r->activity_end < stop)
             stop = r->activity_end;
         int column = classify(r, sched);
-        uint64_t d = ct_span_ns(r->at, stop);
-        r->ns[column] += d;
-        if (column == CT_COL_SYNC && r->reason < CT_SYNC_REASONS)
-            r->sync_ns[r->reason] += d;
-        if (t->visitor && t->visitor->interval)
-            t->visitor->interval(t->visitor->ctx, r, column, r->reason, r->at, stop);
+        if (r->sampled && !r->switches)
+            give_sampled(t, r, column, r->at, stop);
+        else
+            give(t, r, column, r->at, stop);
         r->at = stop;
         if (r->activity != CT_COL_EXEC && r->at >= r->activity_end)
             r->activity = CT_COL_EXEC;
@@ -176,16 +225,20 @@ static void on_event(struct ct_threads *out, struct ct_thread_row *r, const stru
         r->involuntary += r->cpu == CT_CPU_PREEMPTED;
         break;
     case CT_EV_SCHED_SAMPLE:
-        /* The run-queue wait since the last sample happened while the
-         * thread was, as far as its events tell, executing: move it. The
-         * wait of a wake-up (runnable after the block ended, before the
-         * thread could record its unblock) stays in the block. */
+        /* The kernel's time on a CPU and in a run queue since the last
+         * sample: the columns follow them from here (give_sampled). With
+         * the kernel's switches, the writer has used them already. */
         if (!r->switches) {
-            uint64_t ran = r->ns[CT_COL_EXEC] - r->exec_mark;
-            uint64_t moved = ev->args[1] < ran ? ev->args[1] : ran;
-            r->ns[CT_COL_EXEC] -= moved;
-            r->ns[CT_COL_SCHED] += moved;
-            r->exec_mark = r->ns[CT_COL_EXEC];
+            if (!r->sampled) {
+                /* The first sample counts from the thread's first event; a
+                 * thread made in the trace waited for its first run before
+                 * it, as sched already says. */
+                r->kernel_run = 0;
+                r->kernel_wait = r->ns[CT_COL_SCHED];
+            }
+            r->sampled = true;
+            r->kernel_run += ev->args[0];
+            r->kernel_wait += ev->args[1];
         }
         break;
     case CT_EV_BLOCK: {

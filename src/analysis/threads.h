@@ -11,11 +11,20 @@
  *   sync        off-CPU blocked on a mutex, rwlock, spinlock, condvar,
  *               semaphore, barrier or join (also split by primitive)
  *   syscall     off-CPU inside another slow system call
- *   sched       runnable but preempted, waiting for a CPU (from the
- *               switches; from schedstat samples, each sample's run-queue
- *               wait is moved from the execution since the last sample)
+ *   sched       runnable, waiting for a CPU: preempted, woken from a block
+ *               or call and not yet running, or new and not yet run
  *   sleep       off-CPU in a sleep
  *   other       off-CPU with no recorded call to explain it
+ *
+ * The CPU states come from the kernel's context switches (cpu events,
+ * `woken` included). A thread with schedstat samples and no switches (the
+ * fallback where perf_event_open is refused): the samples say how long the
+ * kernel had it on a CPU and in a run queue, not when; as its intervals
+ * come, parts of them go to execution, sched and other so that those
+ * columns follow the samples' totals (what it had on a CPU inside a call is
+ * execution, as with the switches), a sample period behind. Every report
+ * (threads, pprof, export, view) is made from the same intervals, so the
+ * same trace gives the same totals everywhere.
  */
 #ifndef CT_THREADS_H
 #define CT_THREADS_H
@@ -62,7 +71,10 @@ struct ct_thread_row {
     unsigned reason;     /* of a sync block */
     int64_t activity_end; /* a system call's end; INT64_MAX for blocks */
     int64_t at;          /* time accounted up to */
-    uint64_t exec_mark;  /* ns[CT_COL_EXEC] at the last schedstat sample */
+    /* Schedstat samples and no switches: the kernel's totals so far, and
+     * what the columns have of them (execution, sched). */
+    bool sampled;
+    uint64_t kernel_run, kernel_wait, given_run, given_wait;
     uint32_t user;       /* a visitor's own (ctrace view: its lane + 1) */
 };
 

@@ -332,6 +332,13 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
             }
         }
         break;
+    case CT_EV_CALL:
+        /* A call the thread is in (at a generation's end, or from the
+         * kernel): no stack of its own; its own event, if any, comes
+         * later with the stack. */
+        if (r->activity == CT_COL_EXEC)
+            t->act_n = 0;
+        break;
     case CT_EV_BLOCK:
     case CT_EV_SYSCALL:
         /* The intervals that follow, while the row says the thread is in

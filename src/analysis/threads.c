@@ -81,6 +81,9 @@ void ct_threads_row_init(struct ct_thread_row *r, uint64_t tid, int64_t begin)
     r->activity = CT_COL_EXEC;
 }
 
+/* The end of a call known from a call event: its next switch in. */
+#define CT_UNTIL_RUN (INT64_MAX - 1)
+
 static int classify(const struct ct_thread_row *r, bool sched)
 {
     /* A thread without switches in a trace with them (the kernel refused
@@ -223,6 +226,32 @@ static void on_event(struct ct_threads *out, struct ct_thread_row *r, const stru
         r->switches = true;
         r->voluntary += r->cpu == CT_CPU_OFF;
         r->involuntary += r->cpu == CT_CPU_PREEMPTED;
+        if (r->cpu == CT_CPU_ON && r->activity_end == CT_UNTIL_RUN)
+            r->activity = CT_COL_EXEC; /* a call event's call: known as far as here */
+        break;
+    case CT_EV_CALL:
+        /* A call the thread was in at a generation's end (its own event,
+         * written at its end, comes later), or what the kernel showed it
+         * blocked in: the time off a CPU until it runs again is that
+         * call's, unless its events say something already. */
+        if (r->activity == CT_COL_EXEC) {
+            unsigned call = (unsigned)ev->args[0], sysno = (unsigned)ev->args[3];
+            const char *group = call ? ct_reason_group(call)
+                                : sysno ? ct_syscall_group(sysno - 1)
+                                        : NULL;
+            bool net = ev->args[2] == CT_FD_NETWORK;
+            if (group && strcmp(group, "sync") == 0) {
+                r->activity = CT_COL_SYNC;
+                r->reason = call ? ct_sync_primitive(call) : 0;
+            } else if (group && strcmp(group, "sleep") == 0) {
+                r->activity = CT_COL_SLEEP;
+                r->reason = CT_REASON_SLEEP;
+            } else {
+                r->activity = net ? CT_COL_NET : CT_COL_SYSCALL;
+                r->reason = call;
+            }
+            r->activity_end = CT_UNTIL_RUN;
+        }
         break;
     case CT_EV_SCHED_SAMPLE:
         /* The kernel's time on a CPU and in a run queue since the last
@@ -340,10 +369,12 @@ static int compare_batches(const void *a, const void *b, void *gen)
     return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
 }
 
+/* A batch the writer added (the thread's switches and samples, or a call
+ * it was in at the generation's end), read as a stream of its own. */
 static bool is_cpu_batch(const struct ct_rd_batch *b)
 {
-    return b->events < b->end && ((b->events[0] & CT_KIND_MASK) == CT_EV_CPU ||
-                                  (b->events[0] & CT_KIND_MASK) == CT_EV_SCHED_SAMPLE);
+    unsigned kind = b->events < b->end ? b->events[0] & CT_KIND_MASK : 0;
+    return kind == CT_EV_CPU || kind == CT_EV_SCHED_SAMPLE || kind == CT_EV_CALL;
 }
 
 /* Merges one thread's batches (n of them, in file order) by time. */

@@ -64,6 +64,8 @@ static const char *named_value(const char *arg, uint64_t v)
         return ct_counter_name((unsigned)v);
     if (strcmp(arg, "state") == 0)
         return ct_cpu_state_name((unsigned)v);
+    if (strcmp(arg, "sysno") == 0)
+        return v ? ct_syscall_name((unsigned)v - 1) : NULL; /* the number + 1 */
     return NULL;
 }
 

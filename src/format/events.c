@@ -68,3 +68,23 @@ const char *ct_cpu_state_name(unsigned state)
     }
     return NULL;
 }
+
+const char *ct_syscall_name(unsigned sysno)
+{
+    switch (sysno) {
+#define Y(nr, name, group) case nr: return name;
+#include "syscalls.def"
+#undef Y
+    }
+    return NULL;
+}
+
+const char *ct_syscall_group(unsigned sysno)
+{
+    switch (sysno) {
+#define Y(nr, name, group) case nr: return group;
+#include "syscalls.def"
+#undef Y
+    }
+    return NULL;
+}

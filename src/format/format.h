@@ -88,6 +88,10 @@ const char *ct_reason_group(unsigned reason);
 const char *ct_fd_class_name(unsigned fd_class);
 const char *ct_counter_name(unsigned counter);
 const char *ct_cpu_state_name(unsigned state);
+/* An x86-64 system call number's name and group (syscalls.def), NULL for
+ * one not in the table. */
+const char *ct_syscall_name(unsigned sysno);
+const char *ct_syscall_group(unsigned sysno);
 
 /* THREADS record flags. */
 #define CT_THREAD_FLAG_EXITED 1u

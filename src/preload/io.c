@@ -56,7 +56,12 @@
 #include <time.h>
 #include <unistd.h>
 
+/* glibc declares poll's descriptors write-only (access attribute); the
+ * wrappers read them before the call, which is sound: they are the
+ * program's input. */
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "preload.h"
+
 
 #define FD_CACHE 65536
 
@@ -141,6 +146,14 @@ unsigned ct_fd_class(int fd)
     if (fd >= 0 && fd < FD_CACHE)
         atomic_store_explicit(&fd_classes[fd], (unsigned char)(c + 1), memory_order_relaxed);
     return c;
+}
+
+unsigned ct_fd_class_cached(int fd)
+{
+    if (fd < 0 || fd >= FD_CACHE)
+        return 0xff;
+    unsigned c = atomic_load_explicit(&fd_classes[fd], memory_order_relaxed);
+    return c ? c - 1 : 0xff;
 }
 
 /* The identity of the pipe or eventfd fd is, from the cache; 0 for
@@ -246,6 +259,27 @@ static unsigned epoll_fdinfo_class(int epfd)
     return c;
 }
 
+/* The same from the caches alone, for the writer's mark of a wait in
+ * progress: 0xff where nothing is known. */
+static unsigned poll_class_cached(const struct pollfd *fds, nfds_t n)
+{
+    unsigned c = 0xff;
+    for (nfds_t i = 0; i < n && i < 64; i++) {
+        unsigned k = ct_fd_class_cached(fds[i].fd);
+        if (k != 0xff && (c == 0xff || k > c))
+            c = k;
+    }
+    return c;
+}
+
+static unsigned epoll_class_cached(int epfd)
+{
+    unsigned known = epfd >= 0 && epfd < FD_CACHE
+                         ? atomic_load_explicit(&epoll_classes[epfd], memory_order_relaxed)
+                         : 0;
+    return known ? known - 1 : 0xff;
+}
+
 static unsigned epoll_class(int epfd)
 {
     if (epfd < 0 || epfd >= FD_CACHE)
@@ -308,11 +342,16 @@ CT_EXPORT int fclose(FILE *f)
     int fd = f ? f->_fileno : -1;
     int rc;
     if (ct_tracing_here()) { /* it writes what the stream holds */
-        ct_busy++;
+        struct ct_thread *self = ct_call_self();
         uint64_t t0 = ct_now();
+        if (self)
+            ct_call_enter(self, t0, CT_REASON_FCLOSE, fd, ct_fd_class_cached(fd));
+        ct_busy++;
         rc = REAL(fclose)(f);
-        uint64_t t1 = ct_now();
         ct_busy--;
+        if (self)
+            atomic_store_explicit(&self->call_since, 0, memory_order_relaxed);
+        uint64_t t1 = ct_now();
         if (t1 - t0 >= ct_pconf.syscall_threshold_units)
             CT_RECORD(ct_ev_syscall(t0, t1, CT_REASON_FCLOSE, fd, ct_fd_class(fd), rc, 0));
     } else {
@@ -397,13 +436,13 @@ CT_EXPORT void closefrom(int first)
     }
 
 /* The same, with the class given (a wait on a set of descriptors). */
-#define IO_WRAPPER_AS(ret, name, reason, params, args, fd, fd_class)          \
+#define IO_WRAPPER_AS(ret, name, reason, params, args, fd, fd_class, hint)    \
     CT_REAL_DECL(name);                                                       \
     CT_EXPORT ret name params                                                 \
     {                                                                         \
         if (!ct_tracing_here())                                               \
             return REAL(name) args;                                           \
-        return TIMED_AS(reason, fd, fd_class, 0, REAL(name) args);            \
+        return TIMED_HINT(reason, fd, fd_class, hint, 0, REAL(name) args);    \
     }
 
 /* A wrapper for a call that may read or write a pipe. */
@@ -491,18 +530,21 @@ CT_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 IO_WRAPPER(int, connect, CT_REASON_CONNECT,
            (int fd, const struct sockaddr *addr, socklen_t len), (fd, addr, len), fd)
 IO_WRAPPER_AS(int, poll, CT_REASON_POLL, (struct pollfd *fds, nfds_t n, int timeout),
-              (fds, n, timeout), n > 0 ? fds[0].fd : -1, poll_class(fds, n))
+              (fds, n, timeout), n > 0 ? fds[0].fd : -1, poll_class(fds, n),
+              poll_class_cached(fds, n))
 IO_WRAPPER_AS(int, ppoll, CT_REASON_PPOLL,
               (struct pollfd *fds, nfds_t n, const struct timespec *timeout,
                const sigset_t *mask),
-              (fds, n, timeout, mask), n > 0 ? fds[0].fd : -1, poll_class(fds, n))
+              (fds, n, timeout, mask), n > 0 ? fds[0].fd : -1, poll_class(fds, n),
+              poll_class_cached(fds, n))
 IO_WRAPPER_AS(int, __poll_chk, CT_REASON_POLL,
               (struct pollfd *fds, nfds_t n, int timeout, size_t room), (fds, n, timeout, room),
-              n > 0 ? fds[0].fd : -1, poll_class(fds, n))
+              n > 0 ? fds[0].fd : -1, poll_class(fds, n), poll_class_cached(fds, n))
 IO_WRAPPER_AS(int, __ppoll_chk, CT_REASON_PPOLL,
               (struct pollfd *fds, nfds_t n, const struct timespec *timeout,
                const sigset_t *mask, size_t room),
-              (fds, n, timeout, mask, room), n > 0 ? fds[0].fd : -1, poll_class(fds, n))
+              (fds, n, timeout, mask, room), n > 0 ? fds[0].fd : -1, poll_class(fds, n),
+              poll_class_cached(fds, n))
 
 CT_REAL_DECL(select);
 CT_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *timeout)
@@ -511,7 +553,8 @@ CT_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tim
         return REAL(select)(n, r, w, e, timeout);
     struct select_set set;
     select_gather(&set, n, r, w, e);
-    return TIMED_AS(CT_REASON_SELECT, -1, select_class(&set), 0, REAL(select)(n, r, w, e, timeout));
+    return TIMED_HINT(CT_REASON_SELECT, -1, select_class(&set), 0xff, 0,
+                      REAL(select)(n, r, w, e, timeout));
 }
 
 CT_REAL_DECL(pselect);
@@ -522,16 +565,17 @@ CT_EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct times
         return REAL(pselect)(n, r, w, e, timeout, mask);
     struct select_set set;
     select_gather(&set, n, r, w, e);
-    return TIMED_AS(CT_REASON_PSELECT, -1, select_class(&set), 0,
-                    REAL(pselect)(n, r, w, e, timeout, mask));
+    return TIMED_HINT(CT_REASON_PSELECT, -1, select_class(&set), 0xff, 0,
+                      REAL(pselect)(n, r, w, e, timeout, mask));
 }
 
 IO_WRAPPER_AS(int, epoll_wait, CT_REASON_EPOLL_WAIT,
               (int epfd, struct epoll_event *events, int max, int timeout),
-              (epfd, events, max, timeout), epfd, epoll_class(epfd))
+              (epfd, events, max, timeout), epfd, epoll_class(epfd), epoll_class_cached(epfd))
 IO_WRAPPER_AS(int, epoll_pwait, CT_REASON_EPOLL_PWAIT,
               (int epfd, struct epoll_event *events, int max, int timeout, const sigset_t *mask),
-              (epfd, events, max, timeout, mask), epfd, epoll_class(epfd))
+              (epfd, events, max, timeout, mask), epfd, epoll_class(epfd),
+              epoll_class_cached(epfd))
 
 /* What an epoll instance watches: the strongest class added to it. Added
  * descriptors the cache does not know cost one fstat, once. */
@@ -589,7 +633,8 @@ IO_WRAPPER(int, sendmmsg, CT_REASON_SENDMMSG, (int fd, struct mmsghdr *v, unsign
 IO_WRAPPER_AS(int, epoll_pwait2, CT_REASON_EPOLL_PWAIT2,
               (int epfd, struct epoll_event *events, int max, const struct timespec *timeout,
                const sigset_t *mask),
-              (epfd, events, max, timeout, mask), epfd, epoll_class(epfd))
+              (epfd, events, max, timeout, mask), epfd, epoll_class(epfd),
+              epoll_class_cached(epfd))
 /* The waits for a signal: no descriptor. */
 IO_WRAPPER(int, sigwait, CT_REASON_SIGWAIT, (const sigset_t *set, int *sig), (set, sig), -1)
 IO_WRAPPER(int, sigwaitinfo, CT_REASON_SIGWAITINFO, (const sigset_t *set, siginfo_t *info),

@@ -43,6 +43,14 @@ CT_INTERNAL void *ct_resolve(const char *name);
         f_;                                                                   \
     }))
 
+/* The calling thread's descriptor once registered (its first event),
+ * else NULL. */
+static inline struct ct_thread *ct_call_self(void)
+{
+    struct ct_thread *t = ct_self;
+    return (uintptr_t)t > (uintptr_t)CT_THREAD_DEAD ? t : NULL;
+}
+
 /* True when this call should be recorded: two loads and a branch. */
 static inline bool ct_tracing_here(void)
 {
@@ -65,7 +73,12 @@ static inline bool ct_tracing_here(void)
 #define CT_BLOCKING(reason, object, call)                                     \
     ({                                                                        \
         CT_RECORD(ct_ev_block((reason), (uintptr_t)(object)));                \
+        struct ct_thread *bself_ = ct_call_self();                            \
+        if (bself_)                                                           \
+            ct_call_enter(bself_, ct_now(), (reason) | CT_CALL_BLOCK, -1, 0xff); \
         __typeof__(call) b_ = (call);                                         \
+        if (bself_)                                                           \
+            atomic_store_explicit(&bself_->call_since, 0, memory_order_relaxed); \
         CT_RECORD(ct_ev_unblock());                                           \
         b_;                                                                   \
     })
@@ -74,16 +87,25 @@ static inline bool ct_tracing_here(void)
  * of class fd_class (evaluated only then), with object, when it took at
  * least the threshold. Expanded in the wrapper, so that the event's stack
  * starts at the program's frame. */
-#define TIMED_AS(reason, fd, fd_class, object, call)                          \
+#define TIMED_HINT(reason, fd, fd_class, hint, object, call)                  \
     ({                                                                        \
+        struct ct_thread *self_ = ct_call_self();                             \
         uint64_t t0_ = ct_now();                                              \
+        if (self_)                                                            \
+            ct_call_enter(self_, t0_, (reason), (fd), (hint));                \
         __typeof__(call) r_ = (call);                                         \
+        if (self_)                                                            \
+            atomic_store_explicit(&self_->call_since, 0, memory_order_relaxed); \
         uint64_t t1_ = ct_now();                                              \
         if (t1_ - t0_ >= ct_pconf.syscall_threshold_units)                    \
             CT_RECORD(ct_ev_syscall(t0_, t1_, (reason), (fd), (fd_class),     \
                                     (int64_t)r_, (object)));                  \
         r_;                                                                   \
     })
+/* The class hint for the writer (a call in progress at a generation's
+ * end): the descriptor's class if the cache knows it, never an fstat. */
+#define TIMED_AS(reason, fd, fd_class, object, call)                          \
+    TIMED_HINT(reason, fd, fd_class, ct_fd_class_cached(fd), object, call)
 #define TIMED_ON(reason, fd, object, call) TIMED_AS(reason, fd, ct_fd_class(fd), object, call)
 #define TIMED(reason, fd, call) TIMED_ON(reason, fd, 0, call)
 
@@ -137,6 +159,8 @@ CT_INTERNAL void ct_preload_install_signals(void);
 
 /* The class of a file descriptor, cached (io.c). */
 CT_INTERNAL unsigned ct_fd_class(int fd);
+/* The class if the cache knows it, else 0xff (no system call). */
+CT_INTERNAL unsigned ct_fd_class_cached(int fd);
 CT_INTERNAL void ct_fd_forget(int fd);
 /* The identity of the pipe or eventfd fd is (a read's object), 0 for any
  * other descriptor. */

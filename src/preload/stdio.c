@@ -73,10 +73,16 @@ static inline int stream_fd(FILE *f)
  * `reason` when slow. */
 #define STREAM_TIMED(reason, f, call)                                         \
     ({                                                                        \
+        struct ct_thread *self_ = ct_call_self();                             \
         uint64_t t0_ = ct_now();                                              \
+        if (self_)                                                            \
+            ct_call_enter(self_, t0_, (reason), stream_fd(f),                 \
+                          ct_fd_class_cached(stream_fd(f)));                  \
         ct_busy++;                                                            \
         __typeof__(call) r_ = (call);                                         \
         ct_busy--;                                                            \
+        if (self_)                                                            \
+            atomic_store_explicit(&self_->call_since, 0, memory_order_relaxed); \
         uint64_t t1_ = ct_now();                                              \
         if (t1_ - t0_ >= ct_pconf.syscall_threshold_units)                    \
             CT_RECORD(({                                                      \

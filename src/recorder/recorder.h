@@ -113,6 +113,15 @@ struct ct_thread {
     uint32_t gen;
     struct ct_slot slot[2];
     uint32_t depth;
+    /* The wrapped call the thread is in, for the writer, which marks it in
+     * each generation it spans (a slow call's event is written at its end,
+     * in the generation where it ended): its start in clock units (0: none),
+     * call value (CT_CALL_BLOCK set for a block, whose event came first),
+     * descriptor, and the descriptor's class if known (0xff if not). */
+    _Atomic uint64_t call_since;
+    uint32_t call_reason;
+    int32_t call_fd;
+    uint8_t call_class;
     uint64_t task_next, task_end;
     uintptr_t stack_lo, stack_hi;
     _Atomic uint32_t reentered;  /* events dropped inside another event */
@@ -170,10 +179,30 @@ struct ct_thread {
     /* Its schedstat totals count from its creation (zero when it was made),
      * not from the first read; a sample read before the rings were. */
     bool ss_zero_base, ss_pend, ss_latency_fd;
+    /* What the kernel showed the thread blocked in, off a CPU with no
+     * wrapped call (sched.c: /proc/self/task/TID/syscall): valid until its
+     * next switch in. */
+    bool obs_valid;
+    uint64_t obs_since, obs_checked, obs_arg0;
+    uint32_t obs_sysno;
+    uint8_t obs_class;
     uint64_t ss_pend_ns, ss_pend_run, ss_pend_wait, ss_pend_slices;
     struct ct_string_cache_entry strings[CT_STRING_CACHE];
     struct ct_stack_cache_entry stacks[CT_STACK_CACHE];
 };
+
+#define CT_CALL_BLOCK 0x80000000u
+
+/* The calling thread enters a wrapped call (a block: CT_CALL_BLOCK in
+ * reason), or leaves it. A few stores to its own descriptor. */
+static inline void ct_call_enter(struct ct_thread *t, uint64_t since, unsigned reason, int fd,
+                                 unsigned fd_class)
+{
+    t->call_reason = reason;
+    t->call_fd = fd;
+    t->call_class = (uint8_t)fd_class;
+    atomic_store_explicit(&t->call_since, since, memory_order_release);
+}
 
 CT_INTERNAL extern __thread struct ct_thread *ct_self
     __attribute__((tls_model("initial-exec")));

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -67,6 +68,9 @@
 #define LATENCY_SAMPLE_NS 20000000u
 #define LATENCY_FDS 256
 #define RINGS_DURING_FLUSH_NS 2000000u
+/* A thread off a CPU this long with no wrapped call to say why: the
+ * kernel is asked what it is blocked in (/proc/self/task/TID/syscall). */
+#define OBSERVE_NS 20000000u
 
 static _Atomic int rings_open;
 static int rings_max; /* a quarter of the descriptor limit, at the session's start */
@@ -350,6 +354,8 @@ void ct_sched_thread_start(struct ct_thread *t)
     t->lat_prev_ns = t->lat_carry_ns = t->last_out_ns = 0;
     t->lat_prev_state = t->last_state = 0;
     t->ss_zero_base = t->ss_pend = t->ss_latency_fd = false;
+    t->obs_valid = false;
+    t->obs_checked = 0;
     t->ss_run_ns = t->ss_wait_ns = t->ss_slices = t->ss_read_ns = t->ss_exit_ns = 0;
     if (!atomic_load(&enabled))
         return;
@@ -483,8 +489,10 @@ static void append_switch(struct ct_thread *t, const struct raw_switch *r)
     if (!to)
         return;
     *to = *r;
-    if (r->state == CT_CPU_ON)
+    if (r->state == CT_CPU_ON) {
         t->lat_pending += t->last_state == CT_CPU_OFF;
+        t->obs_valid = false; /* it runs again */
+    }
     else if (r->mono_ns > t->last_out_ns)
         t->last_out_ns = r->mono_ns;
     t->last_state = r->state;
@@ -907,6 +915,114 @@ static void emit_thread(struct ct_thread *t, ct_sched_emit_fn *emit, uint64_t cu
     t->cpu_cap = 0;
 }
 
+/* ---- what a thread off a CPU is in ---- */
+
+/* The class of a descriptor of this process, from fstat. */
+static unsigned class_of(int fd)
+{
+    struct stat st;
+    if (fd < 0 || syscall(SYS_fstat, fd, &st) != 0)
+        return CT_FD_OTHER;
+    if (S_ISSOCK(st.st_mode))
+        return CT_FD_NETWORK;
+    if (S_ISFIFO(st.st_mode))
+        return CT_FD_PIPE;
+    if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode))
+        return CT_FD_FILE;
+    return CT_FD_OTHER;
+}
+
+/* Asks the kernel what thread t, off a CPU since its last switch out with
+ * no wrapped call, is blocked in: "NR ARG1 ... SP PC" (or "running", or -1
+ * outside a system call). Raw system calls: the preload wraps open, read
+ * and close. */
+static void observe(struct ct_thread *t)
+{
+    char path[64], text[256];
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)t->tid);
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    long n = syscall(SYS_read, fd, text, sizeof text - 1);
+    syscall(SYS_close, fd);
+    if (n <= 0)
+        return;
+    text[n] = 0;
+    char *end;
+    long nr = strtol(text, &end, 10);
+    if (end == text || nr < 0)
+        return; /* running, or not in a system call */
+    uint64_t arg0 = strtoull(end, NULL, 16);
+    const char *group = ct_syscall_group((unsigned)nr);
+    t->obs_sysno = (uint32_t)nr;
+    t->obs_arg0 = arg0;
+    t->obs_class = group && strcmp(group, "io") == 0 && arg0 < (1u << 30)
+                       ? (uint8_t)class_of((int)arg0)
+                       : CT_FD_OTHER;
+    t->obs_since = t->last_out_ns;
+    t->obs_valid = true;
+}
+
+static void mark_call(struct ct_thread *t, ct_sched_emit_fn *emit);
+
+/* Threads off a CPU for OBSERVE_NS with no wrapped call: what the kernel
+ * says they are in, marked at once (in the generation of their switch
+ * out, as far as it is still open), and again at each generation's end
+ * while they stay off. */
+static void observe_blocked(uint64_t now, ct_sched_emit_fn *emit)
+{
+    for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
+        if (atomic_load_explicit(&t->state, memory_order_acquire) != CT_THREAD_LIVE ||
+            t->last_state != CT_CPU_OFF || t->obs_valid || t->obs_checked == t->last_out_ns ||
+            now < t->last_out_ns + OBSERVE_NS)
+            continue;
+        t->obs_checked = t->last_out_ns;
+        if (!atomic_load_explicit(&t->call_since, memory_order_acquire)) {
+            observe(t);
+            if (t->obs_valid)
+                mark_call(t, emit);
+        }
+    }
+}
+
+/* At a generation's end: a `call` event for a thread inside a wrapped call
+ * (whose own event comes at its end, maybe generations later), or blocked
+ * in what the kernel showed; at the call's start, or at the generation's
+ * if earlier, so that each generation reads alone. */
+static void mark_call(struct ct_thread *t, ct_sched_emit_fn *emit)
+{
+    uint64_t since = atomic_load_explicit(&t->call_since, memory_order_acquire);
+    uint64_t call = 0, fd = UINT32_MAX, fd_class = CT_FD_OTHER, sysno = 0, object = 0, at;
+    if (since && !(t->call_reason & CT_CALL_BLOCK)) {
+        call = t->call_reason;
+        fd = (uint32_t)t->call_fd;
+        fd_class = t->call_class != 0xff ? t->call_class : class_of(t->call_fd);
+        at = since;
+    } else if (!since && t->obs_valid) {
+        const char *group = ct_syscall_group(t->obs_sysno);
+        sysno = t->obs_sysno + 1; /* 0: none */
+        fd_class = t->obs_class;
+        if (group && strcmp(group, "io") == 0)
+            fd = t->obs_arg0 < UINT32_MAX ? t->obs_arg0 : UINT32_MAX;
+        else
+            object = t->obs_arg0; /* a futex's address */
+        at = units_of(t->obs_since);
+    } else {
+        return;
+    }
+    if (at < clock_base.base_units)
+        at = clock_base.base_units;
+    uint8_t event[1 + 6 * CT_LEB_MAX], *p = event;
+    *p++ = CT_EV_CALL;
+    p = ct_put_uleb(p, 0);
+    p = ct_put_uleb(p, call);
+    p = ct_put_uleb(p, fd);
+    p = ct_put_uleb(p, fd_class);
+    p = ct_put_uleb(p, sysno);
+    p = ct_put_uleb(p, object);
+    emit(t->tid, at, event, (size_t)(p - event), 0);
+}
+
 /* While a generation's switches are written: the per-CPU rings, read
  * every RINGS_DURING_FLUSH_NS. */
 static struct {
@@ -936,6 +1052,8 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how)
         latency_samples(now, flush);
     if (count)
         read_cpu_rings(count, cutoff, flush, &busy);
+    if (mode == CT_SCHED_PERF)
+        observe_blocked(now, emit);
     flush_rings.count = count;
     flush_rings.cutoff = cutoff;
     flush_rings.read_ns = ct_mono_ns();
@@ -952,6 +1070,8 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how)
             sample(t, now, flush, state == CT_THREAD_EXITED);
         if (mode == CT_SCHED_PERF)
             latency_resolve(t, state == CT_THREAD_EXITED);
+        if (flush && state == CT_THREAD_LIVE)
+            mark_call(t, emit);
         /* An exited thread has no switches to come. */
         if (flush && (t->cpu_len || t->cpu_lost)) {
             /* Writing a generation's switches takes a while when there are

@@ -780,17 +780,26 @@ static void latency_resolve(struct ct_thread *t, bool exited)
     if (append_to(&t->cpu_events, &t->cpu_len, &t->cpu_cap, sizeof(struct raw_switch))) {
         struct raw_switch *e = t->cpu_events;
         size_t at = t->lat_from;
+        /* Beside the switches it covers, it is stamped with the last of
+         * them (the time the thread's state last changed before the read):
+         * a thread off a CPU at the read has its next switch in, and the
+         * `woken` before it, maybe before the read, and a batch's times
+         * never go back. */
+        uint64_t stamp = t->ss_pend_ns;
+        for (size_t k = at; k-- > 0;)
+            if (e[k].state) {
+                stamp = e[k].mono_ns;
+                break;
+            }
         memmove(e + at + 1, e + at, (t->cpu_len - at) * sizeof *e);
-        e[at] = (struct raw_switch){.mono_ns = t->ss_pend_ns, .cpu = UINT32_MAX, .state = 0,
+        e[at] = (struct raw_switch){.mono_ns = stamp, .cpu = UINT32_MAX, .state = 0,
                                     .run_ns = t->ss_pend_run - t->ss_run_ns,
                                     .wait_ns = wait,
                                     .slices = t->ss_pend_slices - t->ss_slices};
         t->cpu_len++;
         t->lat_from++;
-        if (t->lat_from < t->cpu_len && e[t->lat_from].mono_ns < t->ss_pend_ns)
+        if (t->lat_from < t->cpu_len && e[t->lat_from].mono_ns < stamp)
             t->cpu_unsorted = true; /* the share stopped short (no memory) */
-        if (t->ss_pend_ns > t->cpu_last_ns)
-            t->cpu_last_ns = t->ss_pend_ns;
     }
     t->ss_run_ns = t->ss_pend_run;
     t->ss_wait_ns = t->ss_pend_wait;

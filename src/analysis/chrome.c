@@ -116,7 +116,7 @@ static const char *state_name(int column, unsigned reason, char buf[48])
     case CT_COL_SYSCALL:
         return "syscall";
     case CT_COL_SYNC:
-        snprintf(buf, 48, "blocked: %s", ct_reason_name(reason) ? ct_reason_name(reason) : "?");
+        snprintf(buf, 48, "blocked: %s", ct_sync_primitive_name(reason));
         return buf;
     }
     return "off CPU";

@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "../recorder/sched.h"
 #include "idset.h"
 #include "symbols.h"
 
@@ -207,7 +208,7 @@ static void diag_finish(struct diag_state *d, struct ct_stats *st, const struct 
  * batch: ct_rd_skim_events). */
 #define DECODED                                                                     \
     (1ull << CT_EV_LOST | 1ull << CT_EV_STACK | 1ull << CT_EV_FORK | 1ull << CT_EV_EXEC | \
-     1ull << CT_EV_BLOCK | 1ull << CT_EV_UNBLOCK)
+     1ull << CT_EV_BLOCK | 1ull << CT_EV_UNBLOCK | 1ull << CT_EV_CPU)
 
 static void decoded_event(struct ct_stats *st, const struct ct_event *ev, struct ct_idset *stacks)
 {
@@ -217,6 +218,10 @@ static void decoded_event(struct ct_stats *st, const struct ct_event *ev, struct
         break;
     case CT_EV_STACK:
         ct_idset_add(stacks, ev->args[0]);
+        break;
+    case CT_EV_CPU:
+        st->voluntary_switches += ev->args[0] == CT_CPU_OFF;
+        st->involuntary_switches += ev->args[0] == CT_CPU_PREEMPTED;
         break;
     case CT_EV_FORK:
         if (st->nchildren < sizeof st->children / sizeof *st->children)
@@ -301,6 +306,7 @@ int ct_stats_compute(struct ct_reader *rd, struct ct_stats *st)
             break;
     }
     diag_finish(&diag, st, rd);
+    st->start_mono_ns = rd->start_mono_ns;
     st->threads = threads.count;
     if (st->sched)
         for (size_t i = 0; i < recording.cap; i++)

@@ -41,6 +41,10 @@ struct ct_diagnosis {
 
 struct ct_stats {
     uint64_t bytes;
+    uint64_t start_mono_ns; /* time zero: CLOCK_MONOTONIC at the session's start */
+    /* Context switches from the kernel's records: off a CPU to block or
+     * sleep, and off it while runnable (preempted, or it yielded). */
+    uint64_t voluntary_switches, involuntary_switches;
     uint64_t generations, incomplete_generations;
     int64_t first_ns, last_ns; /* the span the generations cover */
     uint64_t duration_ns;

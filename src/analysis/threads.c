@@ -204,6 +204,12 @@ static void on_event(struct ct_threads *out, struct ct_thread_row *r, const stru
         r->activity = CT_COL_SCHED;
         r->activity_end = INT64_MAX;
     }
+    if (ev->kind == CT_EV_CPU && ev->args[0] == CT_CPU_WOKEN && r->runnable && !r->switches &&
+        ev->ts_ns > r->at && ct_row_total(r) == 0) {
+        /* A new thread's first switch: the kernel made it runnable here,
+         * inside its creator's clone, after its thread_runnable. */
+        r->begin_ns = r->at = ev->ts_ns;
+    }
     if (ev->kind == CT_EV_THREAD_START && (first || r->runnable)) {
         if (!r->runnable)
             r->begin_ns = r->at = ev->ts_ns; /* created in the trace: its life starts here */

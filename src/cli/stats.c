@@ -25,6 +25,10 @@ static void print_text(const char *path, const char *root, const struct ct_stats
         printf("            but not for %" PRIu64 " thread%s with events (the kernel refused their "
                "rings, or their switches were lost)\n",
                st->threads_unscheduled, st->threads_unscheduled == 1 ? "" : "s");
+    if (st->sched == 1)
+        printf("switches    %" PRIu64 " voluntary (to block or sleep), %" PRIu64
+               " involuntary (preempted)\n",
+               st->voluntary_switches, st->involuntary_switches);
     printf("generations %" PRIu64 "%s\n", st->generations,
            st->incomplete_generations ? " (the last is incomplete)" : "");
     printf("threads     %" PRIu64 "\n", st->threads);
@@ -93,6 +97,10 @@ static void print_json(const char *path, const struct ct_stats *st)
     printf(",\"sched\":\"%s\",\"threads_unscheduled\":%" PRIu64,
            st->sched == 1 ? "perf" : st->sched == 2 ? "schedstat" : "none",
            st->threads_unscheduled);
+    if (st->sched == 1)
+        printf(",\"voluntary_switches\":%" PRIu64 ",\"involuntary_switches\":%" PRIu64,
+               st->voluntary_switches, st->involuntary_switches);
+    printf(",\"start_mono_ns\":%" PRIu64, st->start_mono_ns);
     printf(",\"duration_ns\":%" PRIu64 ",\"generations\":%" PRIu64
            ",\"incomplete_generations\":%" PRIu64 ",\"threads\":%" PRIu64 ",\"events\":{",
            st->duration_ns, st->generations, st->incomplete_generations, st->threads);

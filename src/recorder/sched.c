@@ -277,6 +277,16 @@ void ct_sched_thread_exit(struct ct_thread *t)
 {
     int fd = __atomic_load_n(&t->schedstat_fd, __ATOMIC_ACQUIRE);
     if (fd >= 0 && read_schedstat(fd, &t->ss_exit_run, &t->ss_exit_wait, &t->ss_exit_slices)) {
+        /* schedstat's time on a CPU is as of the running thread's last
+         * tick (4 ms at HZ=250); getrusage's is brought up to now. */
+        struct rusage ru;
+        if (getrusage(RUSAGE_THREAD, &ru) == 0) {
+            uint64_t now_run =
+                (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000u +
+                (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000u;
+            if (now_run > t->ss_exit_run)
+                t->ss_exit_run = now_run;
+        }
         int cpu = sched_getcpu();
         t->ss_exit_cpu = cpu >= 0 ? (unsigned)cpu : UINT32_MAX;
         t->ss_exit_ns = ct_mono_ns();
@@ -351,6 +361,7 @@ void ct_sched_thread_start(struct ct_thread *t)
     t->ex_from = 0;
     t->ex_run_ns = 0;
     t->ex_valid = false;
+    t->ex_lone = 0;
     t->lat_prev_ns = t->lat_carry_ns = t->last_out_ns = 0;
     t->lat_prev_state = t->last_state = 0;
     t->ss_zero_base = t->ss_pend = t->ss_latency_fd = false;
@@ -483,6 +494,7 @@ static void append_switch(struct ct_thread *t, const struct raw_switch *r)
                 e[i].mono_ns += e[i].moved_ns;
                 e[i].moved_ns = 0;
                 e[i].paired = 0;
+                t->cpu_unsorted = true;
             }
     }
     struct raw_switch *to = append(t, r->mono_ns);
@@ -491,6 +503,7 @@ static void append_switch(struct ct_thread *t, const struct raw_switch *r)
     *to = *r;
     if (r->state == CT_CPU_ON) {
         t->lat_pending += t->last_state == CT_CPU_OFF;
+        t->ex_lone += !r->paired;
         t->obs_valid = false; /* it runs again */
     }
     else if (r->mono_ns > t->last_out_ns)
@@ -622,6 +635,8 @@ static void read_cpu_rings(int count, uint64_t cutoff, bool flush, bool *busy)
     /* In time order across the CPUs, so that each thread's switches come
      * in order (sort_switches then has nothing to do but across reads). */
     cover_lost += ct_perf_read_merged(cpu_rings, count, on_cpu_switch, NULL);
+
+
     for (int cpu = 0; cpu < count; cpu++)
         if (cpu_rings[cpu].fd >= 0)
             *busy |= cpu_rings[cpu].filled > cpu_rings[cpu].data_size / 4;
@@ -726,7 +741,7 @@ static void latency_samples(uint64_t now, bool flush)
 {
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
         if (atomic_load_explicit(&t->state, memory_order_acquire) != CT_THREAD_LIVE ||
-            (!t->lat_pending && !t->lat_carry_ns) ||
+            (!t->lat_pending && !t->lat_carry_ns && !t->ex_lone) ||
             (!flush && now - t->ss_read_ns < LATENCY_SAMPLE_NS))
             continue;
         bool temporary;
@@ -735,6 +750,7 @@ static void latency_samples(uint64_t now, bool flush)
                                                 &t->ss_pend_slices);
         t->ss_pend_ns = ct_mono_ns();
         t->ss_read_ns = now;
+        t->ex_lone = 0;
         if (temporary && fd >= 0)
             syscall(SYS_close, fd);
     }
@@ -743,9 +759,14 @@ static void latency_samples(uint64_t now, bool flush)
 /* Gives a sampled thread's run-queue wait to its switches (sched_wait.c)
  * and keeps the sample, in time order, after the switches it covers; an
  * exited thread's last totals, which it read itself, likewise. */
-static void latency_resolve(struct ct_thread *t, bool exited)
+static void latency_resolve(struct ct_thread *t, bool exited, bool flush)
 {
-    if (exited && t->ss_exit_ns) {
+    bool own = false;
+    /* The totals a thread read itself at its end (its exit, or the
+     * session's): at a generation's end, when its last switches, which
+     * reach the rings as it ends, have surely been read. */
+    if (t->ss_exit_ns && (exited || !t->ss_pend) && flush) {
+        own = true; /* read by the thread itself: at its exit, or the session's end */
         t->ss_pend = true;
         t->ss_pend_ns = t->ss_exit_ns;
         t->ss_pend_run = t->ss_exit_run;
@@ -766,15 +787,16 @@ static void latency_resolve(struct ct_thread *t, bool exited)
     while (last > 0 && (!list[last - 1].state || list[last - 1].mono_ns > t->ss_pend_ns))
         last--;
     bool off = last > 0 ? list[last - 1].state != CT_CPU_ON : t->last_state != CT_CPU_ON;
-    if (off && t->ex_valid) {
-        ct_swait_exec(t, t->ss_pend_ns, t->ss_pend_run - t->ex_run_ns);
+    if ((off || own) && t->ex_valid) {
+        ct_swait_exec(t, t->ss_pend_ns, t->ss_pend_run - t->ex_run_ns, own);
     } else if (off) {
         t->ex_from = last;
     }
-    if (off) {
+    if (off || own) {
         t->ex_run_ns = t->ss_pend_run;
         t->ex_valid = true;
     }
+    sort_switches(t); /* the check may have moved switches in */
     uint64_t wait = t->ss_pend_wait - t->ss_wait_ns;
     ct_swait_share(t, t->ss_pend_ns, wait);
     if (append_to(&t->cpu_events, &t->cpu_len, &t->cpu_cap, sizeof(struct raw_switch))) {
@@ -941,14 +963,44 @@ static unsigned class_of(int fd)
     return CT_FD_OTHER;
 }
 
+/* What a kernel wait channel (the function a thread sleeps in) implies:
+ * the system call, as syscalls.def numbers it, and the class of what it
+ * waits on. Names differ between kernels; these are parts of them. */
+static const struct {
+    const char *part;
+    uint32_t sysno;
+    uint8_t fd_class;
+} wait_channels[] = {
+    {"futex", 202, CT_FD_OTHER},
+    {"pipe_read", 0, CT_FD_PIPE},
+    {"pipe_write", 1, CT_FD_PIPE},
+    {"accept", 43, CT_FD_NETWORK},
+    {"unix_stream_read", 47, CT_FD_NETWORK},
+    {"unix_dgram_recv", 47, CT_FD_NETWORK},
+    {"sk_wait_data", 45, CT_FD_NETWORK},
+    {"wait_woken", 45, CT_FD_NETWORK}, /* a TCP read */
+    {"sk_stream_wait", 44, CT_FD_NETWORK},
+    {"sock_alloc_send", 44, CT_FD_NETWORK},
+    {"inet_wait_for_connect", 42, CT_FD_NETWORK},
+    {"epoll", 232, CT_FD_OTHER},
+    {"poll_schedule_timeout", 7, CT_FD_OTHER},
+    {"do_wait", 61, CT_FD_OTHER},
+    {"nanosleep", 35, CT_FD_OTHER},
+    {"sigtimedwait", 128, CT_FD_OTHER},
+    {"sigsuspend", 130, CT_FD_OTHER},
+};
+
 /* Asks the kernel what thread t, off a CPU since its last switch out with
- * no wrapped call, is blocked in: "NR ARG1 ... SP PC" (or "running", or -1
- * outside a system call). Raw system calls: the preload wraps open, read
- * and close. */
+ * no wrapped call, is waiting in: its wait channel (/proc/self/task/TID/
+ * wchan), which never waits for the thread. ("0": running, or not yet off
+ * its run queue; /proc/TID/syscall, which would say the call and its
+ * arguments, waits for the thread to be off its CPU and run queue, which
+ * under a crowded CPU stalled the writer for tens of milliseconds.) Raw
+ * system calls: the preload wraps open, read and close. */
 static void observe(struct ct_thread *t)
 {
-    char path[64], text[256];
-    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)t->tid);
+    char path[64], text[128];
+    snprintf(path, sizeof path, "/proc/self/task/%d/wchan", (int)t->tid);
     int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
@@ -957,17 +1009,17 @@ static void observe(struct ct_thread *t)
     if (n <= 0)
         return;
     text[n] = 0;
-    char *end;
-    long nr = strtol(text, &end, 10);
-    if (end == text || nr < 0)
-        return; /* running, or not in a system call */
-    uint64_t arg0 = strtoull(end, NULL, 16);
-    const char *group = ct_syscall_group((unsigned)nr);
-    t->obs_sysno = (uint32_t)nr;
-    t->obs_arg0 = arg0;
-    t->obs_class = group && strcmp(group, "io") == 0 && arg0 < (1u << 30)
-                       ? (uint8_t)class_of((int)arg0)
-                       : CT_FD_OTHER;
+    if (strcmp(text, "0") == 0)
+        return;
+    t->obs_sysno = UINT32_MAX; /* a wait no call of the table names */
+    t->obs_class = CT_FD_OTHER;
+    for (size_t i = 0; i < sizeof wait_channels / sizeof *wait_channels; i++)
+        if (strstr(text, wait_channels[i].part)) {
+            t->obs_sysno = wait_channels[i].sysno;
+            t->obs_class = wait_channels[i].fd_class;
+            break;
+        }
+    t->obs_arg0 = 0;
     t->obs_since = t->last_out_ns;
     t->obs_valid = true;
 }
@@ -1008,13 +1060,8 @@ static void mark_call(struct ct_thread *t, ct_sched_emit_fn *emit)
         fd_class = t->call_class != 0xff ? t->call_class : class_of(t->call_fd);
         at = since;
     } else if (!since && t->obs_valid) {
-        const char *group = ct_syscall_group(t->obs_sysno);
-        sysno = t->obs_sysno + 1; /* 0: none */
+        sysno = t->obs_sysno != UINT32_MAX ? t->obs_sysno + 1 : 0; /* 0: none */
         fd_class = t->obs_class;
-        if (group && strcmp(group, "io") == 0)
-            fd = t->obs_arg0 < UINT32_MAX ? t->obs_arg0 : UINT32_MAX;
-        else
-            object = t->obs_arg0; /* a futex's address */
         at = units_of(t->obs_since);
     } else {
         return;
@@ -1078,7 +1125,7 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how)
         } else if (t->schedstat_fd >= 0 && !t->ss_latency_fd)
             sample(t, now, flush, state == CT_THREAD_EXITED);
         if (mode == CT_SCHED_PERF)
-            latency_resolve(t, state == CT_THREAD_EXITED);
+            latency_resolve(t, state == CT_THREAD_EXITED, flush);
         if (flush && state == CT_THREAD_LIVE)
             mark_call(t, emit);
         /* An exited thread has no switches to come. */

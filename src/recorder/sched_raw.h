@@ -66,13 +66,14 @@ CT_INTERNAL uint64_t ct_swait_lone_shift(uint64_t mono_ns, uint64_t last_out_ns)
 CT_INTERNAL uint64_t ct_swait_lag_ns(void);
 
 /* Makes thread t's execution the kernel's, over its list's entries (sorted)
- * from t->ex_from up to upto_ns, for which the kernel's schedstat counted
- * run_ns on a CPU; the thread was off a CPU at both ends. What the records
+ * from t->ex_from up to upto_ns, for which the kernel counted run_ns on a
+ * CPU; the thread was off a CPU at both ends, or, `own`, the totals were
+ * read by the thread itself at upto_ns (exact up to then). What the records
  * fall short by is the lag of the switches in without a partner: they move
  * back by an even share of it, never before the thread's switch out; what
  * they exceed it by, they move forward, never past where the kernel put
  * them. */
-CT_INTERNAL void ct_swait_exec(struct ct_thread *t, uint64_t upto_ns, uint64_t run_ns);
+CT_INTERNAL void ct_swait_exec(struct ct_thread *t, uint64_t upto_ns, uint64_t run_ns, bool own);
 /* Gives thread t's run-queue wait to its switches: the entries of its
  * list (sorted) from t->lat_from up to time upto_ns, for which the
  * kernel's schedstat counted wait_ns of run-queue wait. The wait the

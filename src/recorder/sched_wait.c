@@ -37,10 +37,16 @@
 
 #include "sched.h"
 
-/* A switch in closer than this after another thread's switch out on its
- * CPU is the same context switch; past it, the CPU did something else in
- * between. */
-#define PAIR_NS 20000u
+/* A switch in closer after another thread's switch out on its CPU than
+ * four times the lag measured so far (at least PAIR_MIN_NS, at most
+ * PAIR_MAX_NS) is the same context switch; further, the CPU did something
+ * else in between (another process's thread, which the records do not
+ * show, may run for a few microseconds: a generous bound gave its time to
+ * the thread that came after). A pair taken for a lone switch in is moved
+ * back by the lag all the same. */
+#define PAIR_MIN_NS 2000u
+#define PAIR_MAX_NS 20000u
+#define LONE_MIN 16
 
 struct cpu_track {
     uint64_t out_ns;   /* the last switch out on this CPU not yet followed */
@@ -69,6 +75,7 @@ bool ct_swait_cpus(unsigned count)
 
 void ct_swait_stop(void)
 {
+
     free(cpus);
     cpus = NULL;
     ncpus = 0;
@@ -103,7 +110,9 @@ bool ct_swait_cpu_record(pid_t tid, unsigned cpu, int state, uint64_t *mono_ns,
     }
     uint64_t raw = *mono_ns;
     bool paired = false;
-    if (c->out_open && c->out_tid != tid && raw >= c->out_ns && raw - c->out_ns <= PAIR_NS &&
+    uint64_t pair_ns = 4 * (lag_q8 >> 8);
+    pair_ns = pair_ns < PAIR_MIN_NS ? PAIR_MIN_NS : pair_ns > PAIR_MAX_NS ? PAIR_MAX_NS : pair_ns;
+    if (c->out_open && c->out_tid != tid && raw >= c->out_ns && raw - c->out_ns <= pair_ns &&
         c->out_ns >= last_out_ns) {
         /* The same switch: the lag, measured; the CPU stays busy. */
         uint64_t lag = raw - c->out_ns;
@@ -122,12 +131,12 @@ bool ct_swait_cpu_record(pid_t tid, unsigned cpu, int state, uint64_t *mono_ns,
 
 /* ---- the kernel's time on a CPU ---- */
 
-void ct_swait_exec(struct ct_thread *t, uint64_t upto_ns, uint64_t run_ns)
+void ct_swait_exec(struct ct_thread *t, uint64_t upto_ns, uint64_t run_ns, bool own)
 {
     struct raw_switch *e = t->cpu_events;
     size_t begin = t->ex_from, end = begin;
     uint64_t ran = 0, on_at = 0, room = 0, undo = 0, applied = 0, prev_out = 0;
-    size_t lone = 0;
+    size_t lone = 0, movable = 0;
     bool on = false;
     for (; end < t->cpu_len && e[end].mono_ns <= upto_ns; end++) {
         const struct raw_switch *r = &e[end];
@@ -136,10 +145,11 @@ void ct_swait_exec(struct ct_thread *t, uint64_t upto_ns, uint64_t run_ns)
         if (r->state == CT_CPU_ON) {
             on = true;
             on_at = r->mono_ns;
+            undo += r->moved_ns; /* any may go forward, back to the kernel's time */
+            movable += r->moved_ns > 0;
             if (!r->paired && prev_out && on_at > prev_out) {
                 lone++;
                 room += on_at - prev_out;
-                undo += r->moved_ns;
                 applied += r->moved_ns;
             }
         } else {
@@ -150,18 +160,24 @@ void ct_swait_exec(struct ct_thread *t, uint64_t upto_ns, uint64_t run_ns)
         }
     }
     t->ex_from = end;
-    if (on || !lone)
-        return; /* on a CPU at the end (a partial run), or nothing to move */
-    /* Short of the kernel's time: earlier, by an even share, within each
-     * one's time off the CPU. Over it: later, by an even share, within
-     * what each one was moved back. What one cannot take goes to the ones
-     * after. */
+    if (on && own && upto_ns > on_at)
+        ran += upto_ns - on_at; /* read by the thread itself, on its CPU */
+    else if (on)
+        return; /* another's read while it ran: its total is as of a tick */
+    /* Short of the kernel's time: the lone switches in earlier, by an even
+     * share, within each one's time off the CPU. Over it (a pair that was
+     * not one: another process ran a moment between them): any switch in
+     * later, by an even share, within how far it was moved back. What one
+     * cannot take goes to the ones after. */
     bool back = run_ns > ran;
+    if (back ? !lone : !movable)
+        return;
+
     uint64_t amount = back ? run_ns - ran : ran - run_ns;
     uint64_t cap = back ? room : undo;
     amount = amount < cap ? amount : cap;
     uint64_t left = amount;
-    size_t todo = lone;
+    size_t todo = back ? lone : movable;
     prev_out = 0;
     for (size_t i = begin; i < end && todo && left; i++) {
         struct raw_switch *r = &e[i];
@@ -171,19 +187,28 @@ void ct_swait_exec(struct ct_thread *t, uint64_t upto_ns, uint64_t run_ns)
             prev_out = r->mono_ns;
             continue;
         }
-        if (r->paired || !prev_out || r->mono_ns <= prev_out)
+        if (back ? r->paired || !prev_out || r->mono_ns <= prev_out : !r->moved_ns)
             continue;
         uint64_t share = left / todo--;
         uint64_t limit = back ? r->mono_ns - prev_out : r->moved_ns;
         uint64_t move = share < limit ? share : limit;
         r->mono_ns = back ? r->mono_ns - move : r->mono_ns + move;
+        t->cpu_unsorted |= move > 0; /* a switch in may pass a switch out of another CPU's */
         uint64_t moved = back ? r->moved_ns + move : r->moved_ns - move;
         r->moved_ns = (uint16_t)(moved < 65535 ? moved : 65535);
         left -= move;
     }
-    /* What the lone switches in lag by, for those no sample corrects. */
+    /* What the lone switches in lag by, for those no sample corrects: from
+     * periods with enough of them that the period's other differences
+     * (a few hundred nanoseconds here and there over its pairs) do not
+     * pass for their lag, and never more than a pair's bound. */
+    if (lone < LONE_MIN)
+        return;
     uint64_t done = amount - left;
-    uint64_t per = back ? (applied + done) / lone : (applied > done ? (applied - done) / lone : 0);
+    uint64_t forward = movable ? done / movable : 0; /* each one's, on average */
+    uint64_t per = back ? (applied + done) / lone
+                        : (applied / lone > forward ? applied / lone - forward : 0);
+    per = per < PAIR_MAX_NS ? per : PAIR_MAX_NS;
     uint64_t target = per << 8;
     lone_lag_q8 = lone_lag_q8 ? lone_lag_q8 + (uint64_t)(((int64_t)target - (int64_t)lone_lag_q8) / 8)
                               : target;
@@ -234,8 +259,8 @@ static uint64_t fill_evenly(struct candidate *c, size_t n, uint64_t amount)
 void ct_swait_share(struct ct_thread *t, uint64_t upto_ns, uint64_t wait_ns)
 {
     struct raw_switch *e = t->cpu_events;
-    size_t n = 0, i = t->lat_from;
-    uint64_t known = 0;
+    size_t n = 0, i = t->lat_from, first = SIZE_MAX;
+    uint64_t known = 0, first_gap = 0;
     uint32_t prev_state = t->lat_prev_state;
     uint64_t prev_ns = t->lat_prev_ns;
     for (; i < t->cpu_len && e[i].mono_ns <= upto_ns; i++) {
@@ -254,9 +279,11 @@ void ct_swait_share(struct ct_thread *t, uint64_t upto_ns, uint64_t wait_ns)
                 }
                 e[i].woken_ns = 0;
                 scratch[n++] = (struct candidate){.index = i, .gap = gap};
+            } else if (prev_state == 0) {
+                first = i; /* its first run, since its creation */
+                first_gap = gap;
             } else if (prev_state != CT_CPU_ON) {
-                known += gap; /* after a preemption, or its first run */
-
+                known += gap; /* after a preemption */
             }
         }
         prev_state = e[i].state;
@@ -271,6 +298,15 @@ void ct_swait_share(struct ct_thread *t, uint64_t upto_ns, uint64_t wait_ns)
     uint64_t carry = t->lat_carry_ns;
     t->lat_carry_ns = 0;
     uint64_t amount = wait_ns + carry > known ? wait_ns + carry - known : 0;
+    if (first != SIZE_MAX) {
+        /* A new thread waits for its first run from the kernel's enqueue
+         * inside clone; its creator may have been preempted in clone
+         * before that. Its wait is what the kernel counted, up to the
+         * time since its creation; it starts at the `woken` before its
+         * first run (the analysis begins its life there). */
+        e[first].woken_ns = amount < first_gap ? amount : first_gap;
+        amount -= e[first].woken_ns;
+    }
 
     if (!n) {
         /* Nothing to give it to: a switch in whose record comes later, or

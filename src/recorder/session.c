@@ -232,6 +232,11 @@ void ct_session_stop_all(void)
         return;
     if (ct_exit_hook)
         ct_exit_hook();
+    /* The stopping thread's last scheduling totals, read by itself (the
+     * writer's reads of a running thread's are as of its last tick). */
+    struct ct_thread *self = ct_self;
+    if ((uintptr_t)self > (uintptr_t)CT_THREAD_DEAD)
+        ct_sched_thread_exit(self);
     pthread_mutex_lock(&session_lock);
     if (ct_writer_running()) {
         __atomic_store_n(&ctrace_on_, 0, __ATOMIC_RELEASE);

@@ -19,12 +19,18 @@ build/build.ninja:
 build: deps build/build.ninja
 	$(MESON) compile -C build
 
-# Record the basics example and show what it recorded.
+# Record the 01-basics example under ctrace run, print its overview and
+# open it in the browser (ctrace view serves it until Ctrl-C). In CI
+# (CI set) nothing waits: the overview, then the command that opens it.
 demo: build
-	cd build && ./examples/basics demo.out
+	./build/ctrace run -o build/demo.out -- ./build/examples/01-basics
 	./build/ctrace stats build/demo.out
 	@echo
-	@echo "In the browser: ./build/ctrace view build/demo.out"
+	@if [ -n "$(CI)" ]; then \
+	    echo "To open it in the browser: ./build/ctrace view build/demo.out"; \
+	else \
+	    ./build/ctrace view build/demo.out; \
+	fi
 
 test: build test-fast test-san test-tsan fuzz-short
 	@./scripts/test-summary.sh build build-san build-tsan

@@ -1,6 +1,6 @@
 #!/bin/sh
 # install_test.sh BUILD-DIR SOURCE-DIR - `meson install` into a scratch
-# directory, then build the basics example against the installed header,
+# directory, then build the 01-basics example against the installed header,
 # library and pkg-config file alone, run it, and read its trace with the
 # installed command.
 set -eu
@@ -16,8 +16,8 @@ export PKG_CONFIG_PATH="$pcdir"
 cflags=$(pkg-config --cflags ctrace | sed "s|-I$prefix|-I$dest$prefix|g")
 libs=$(pkg-config --libs ctrace | sed "s|-L$prefix|-L$dest$prefix|g")
 libdir=$(pkg-config --variable=libdir ctrace)
-cc -O2 -fno-omit-frame-pointer $cflags "$src/examples/basics/main.c" $libs -pthread \
-    -Wl,-rpath,"$dest$libdir" -o "$dest/basics"
-(cd "$dest" && ./basics "$dest/t.out" >/dev/null)
+cc -O2 -fno-omit-frame-pointer $cflags "$src/examples/01-basics/main.c" $libs -pthread \
+    -Wl,-rpath,"$dest$libdir" -o "$dest/01-basics"
+(cd "$dest" && ./01-basics -o "$dest/t.out" >/dev/null)
 "$dest$prefix/bin/ctrace" stats --json "$dest/t.out" | grep -q '"tasks":201'
 echo "1 passed, 0 failed"

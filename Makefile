@@ -44,7 +44,7 @@ build-san/build.ninja:
 test-san: deps build-san/build.ninja
 	$(MESON) compile -C build-san
 	CTRACE_TEST_SANITIZER=asan UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1:handle_segv=0:verify_asan_link_order=0 \
-	    $(MESON) test -C build-san --print-errorlogs --no-suite install --no-suite integration
+	    $(MESON) test -C build-san --print-errorlogs --no-suite install --no-suite integration --no-suite docs
 
 build-tsan/build.ninja:
 	CC=clang $(MESON) setup build-tsan $(WERROR) -Db_sanitize=thread -Db_lundef=false

@@ -19,6 +19,7 @@
  *                                 tasks, regions and logs)
  *   ctrace stats trace.out
  */
+#define _GNU_SOURCE 1 /* pthread_setname_np */
 #include <ctrace.h>
 
 #include <fcntl.h>

@@ -17,6 +17,7 @@
  *   ./02-task [-o FILE] [--drop-task]       (default trace.out)
  *   ctrace tasks --type=processOrder trace.out
  */
+#define _GNU_SOURCE 1 /* pthread_setname_np */
 #include <ctrace.h>
 
 #include <fcntl.h>

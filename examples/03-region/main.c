@@ -18,6 +18,7 @@
  *   ./03-region [-o FILE]         (default trace.out)
  *   ctrace regions trace.out
  */
+#define _GNU_SOURCE 1 /* pthread_setname_np */
 #include <ctrace.h>
 
 #include <fcntl.h>

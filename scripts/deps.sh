@@ -10,6 +10,9 @@ packages="meson ninja-build pkg-config gcc libc6-dev libcmocka-dev python3"
 packages="$packages libdw-dev zlib1g-dev golang-go"
 # Real programs traced by the integration tests and the benchmark.
 packages="$packages pigz coreutils strace"
+# The documentation test (tests/docs_test.py) runs the tutorials' commands
+# (pgrep), and the install test renders the manual pages (man -l).
+packages="$packages procps man-db groff-base"
 # clang with libFuzzer and the sanitizer runtimes: the fuzz target and the
 # ThreadSanitizer build.
 packages="$packages clang libclang-rt-14-dev"

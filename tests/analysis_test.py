@@ -64,7 +64,7 @@ with tempfile.TemporaryDirectory() as d:
               sum(r[c] for c in COLUMNS) == r["total_ns"], r)
 
     trace = os.path.join(d, "basics.out")
-    subprocess.run([basics, trace], check=True, capture_output=True)
+    subprocess.run([basics, "-o", trace], check=True, capture_output=True)
     tasks = {t["type"]: t for t in js("tasks", "--json", trace)}
     check("tasks by type", set(tasks) == {"main", "processOrder"}, tasks.keys())
     if "processOrder" in tasks:

@@ -1,7 +1,7 @@
 #!/bin/sh
 # cli_test.sh CTRACE BASICS - the command line: exit statuses, one-line
 # errors that name the file and the byte offset, and stats/dump of a trace
-# recorded by the basics example checked against what the example did.
+# recorded by the 01-basics example checked against what the example did.
 set -u
 ctrace=$1
 basics=$2
@@ -64,8 +64,8 @@ expect_one_line_error "empty file" "$dir/empty.out"
 printf 'this is not a trace, just some text\n' >"$dir/text.out"
 expect_one_line_error "not a trace" "$dir/text.out"
 
-(cd "$dir" && "$basics" "$dir/t.out" >/dev/null)
-check "basics example" 0 $?
+(cd "$dir" && "$basics" -o "$dir/t.out" >/dev/null)
+check "01-basics example" 0 $?
 expect_status "stats" 0 "$ctrace" stats "$dir/t.out"
 expect_status "stats --json" 0 "$ctrace" stats --json "$dir/t.out"
 cp "$dir/out" "$dir/stats.json"
@@ -75,7 +75,7 @@ s = json.load(open(sys.argv[1]))
 for field in ["duration_ns", "threads", "events", "tasks", "regions", "logs",
               "stacks", "lost_events", "generations"]:
     assert field in s, field
-want = {"tasks": 201, "regions": 600, "logs": 200, "threads": 5, "lost_events": 0}
+want = {"tasks": 201, "regions": 600, "logs": 200, "threads": 6, "lost_events": 0}
 for k, v in want.items():
     assert s[k] == v, (k, s[k], v)
 assert s["events"]["task_end"] == 201 and s["events"]["region_end"] == 600

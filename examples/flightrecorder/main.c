@@ -14,6 +14,7 @@
  *   ./flightrecorder [-o flight.out] [--threshold-ms=100] [--seconds=2]
  *   ctrace tasks --type=request flight.out
  */
+#define _GNU_SOURCE 1 /* accept4 */
 #include <ctrace.h>
 
 #include <arpa/inet.h>

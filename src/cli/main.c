@@ -24,7 +24,8 @@ static void print_help(FILE *out)
         fprintf(out, "  %-9s %s\n", commands[i]->name, commands[i]->summary);
     fprintf(out,
             "\n"
-            "'ctrace COMMAND --help' describes a command.\n"
+            "'ctrace COMMAND --help' describes a command, 'man ctrace' every one;\n"
+            "'ctrace --version' prints the version.\n"
             "Exit status: 0 success, 1 bad input (the message names the file and the\n"
             "byte offset), 2 bad usage.\n");
 }

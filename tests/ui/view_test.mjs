@@ -36,7 +36,7 @@ mkdirSync(outDir, { recursive: true });
 const known = join(tmp, "ui.out"), tasksTrace = join(tmp, "basics.out");
 let r = spawnSync(ctrace, ["run", "-o", known, "--", join(progs, "uiprog")]);
 check("record the known trace", r.status === 0, r.stderr);
-r = spawnSync(basics, [tasksTrace]);
+r = spawnSync(basics, ["-o", tasksTrace]);
 check("record the tasks trace", r.status === 0, r.stderr);
 
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });

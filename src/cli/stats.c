@@ -59,7 +59,7 @@ static void print_text(const char *path, const char *root, const struct ct_stats
             printf("      %s\n", s->frames[f]);
     }
     if (g->nsites)
-        printf("\ntop blocking call sites:\n");
+        printf("\ntop blocking call sites (time from block to unblock):\n");
     for (size_t i = 0; i < g->nsites; i++) {
         const struct ct_block_site *s = &g->sites[i];
         printf("  %10.3f ms %8" PRIu64 " blocks  %s\n", (double)s->total_ns / 1e6, s->count,
@@ -68,7 +68,7 @@ static void print_text(const char *path, const char *root, const struct ct_stats
             printf("      %s\n", s->frames[f]);
     }
     if (g->nobjects)
-        printf("\nmost contended objects:\n");
+        printf("\nmost contended objects (time from block to unblock):\n");
     for (size_t i = 0; i < g->nobjects; i++) {
         const struct ct_contended *o = &g->objects[i];
         printf("  %10.3f ms %8" PRIu64 " blocks  %s 0x%" PRIx64 "\n", (double)o->total_ns / 1e6,

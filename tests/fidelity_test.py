@@ -5,7 +5,7 @@ held against the kernel's own account of each thread.
 tests/progs/fidelity.c runs programs of known behaviour under `ctrace run`;
 each of their threads prints, as the last thing it does, what the kernel
 says of it: time on a CPU and runnable in a run queue
-(/proc/thread-self/schedstat, getrusage), voluntary and involuntary context switches
+(/proc/thread-self/schedstat, CLOCK_THREAD_CPUTIME_ID), voluntary and involuntary context switches
 (/proc/thread-self/status). The trace must agree: execution within 2 % of
 the time on a CPU, sched within 10 % of the run-queue wait (wake-up
 latency included), the switches counted, and little left unexplained
@@ -31,11 +31,11 @@ def run(scenario, out):
     check(f"{scenario}: exit", r.returncode == 0, r.stderr)
     kernel = {}
     for m in re.finditer(r"KERNEL (\d+) run_ns (\d+) wait_ns (\d+) vol (-?\d+) invol (-?\d+) "
-                         r"rusage_ns (\d+) at_ns (\d+)", r.stdout):
-        tid, run_ns, wait_ns, vol, invol, rusage_ns, at_ns = map(int, m.groups())
+                         r"cpu_clock_ns (\d+) at_ns (\d+)", r.stdout):
+        tid, run_ns, wait_ns, vol, invol, clock_ns, at_ns = map(int, m.groups())
         # schedstat's time on a CPU is as of the thread's last tick when it
-        # reads its own (it is running); getrusage's is brought up to date.
-        kernel[tid] = {"run": max(run_ns, rusage_ns), "wait": wait_ns, "vol": vol,
+        # reads its own (it is running); its CPU clock is up to date.
+        kernel[tid] = {"run": max(run_ns, clock_ns), "wait": wait_ns, "vol": vol,
                        "invol": invol, "at": at_ns}
     return r.stdout, kernel
 
@@ -95,19 +95,23 @@ def against_kernel(scenario, out, kernel):
         life = r["total_ns"]
         # Up to the reading: what the thread did after it (printing it,
         # exiting, waiting for a CPU again) is not in the kernel's numbers.
-        # Slack: the reading itself, and where within a sample period of
-        # the kernel's totals (20 ms) the records' own small errors were
-        # corrected, which the cut at the reading may split: under a
-        # millisecond (a full one when the machine is loaded), which matters
-        # only for threads that ran little.
+        # Slack: the reading itself, the export's microseconds, and where
+        # within a sample period of the kernel's totals (20 ms) the records'
+        # own small differences were corrected, which the cut at the reading
+        # may split.
+        # Under a sanitizer the programs run several times slower and the
+        # machine is busier: the bounds are looser there (the targets hold
+        # in the plain build).
         u = upto.get(tid, {})
-        slack = 1_000_000
+        slack = 1_000_000 if sanitized else 300_000
+        exec_bound, sched_bound = (0.05, 0.15) if sanitized else (0.02, 0.10)
         run, wait = u.get("execution_ns", 0), u.get("sched_wait_ns", 0)
-        check(f"{scenario}: thread {tid} execution {run:.0f} within 2 % of the kernel's time "
-              f"on a CPU {k['run']}", abs(run - k["run"]) <= 0.02 * k["run"] + slack, (u, r))
-        check(f"{scenario}: thread {tid} sched {wait:.0f} within 10 % of the kernel's "
-              f"run-queue wait {k['wait']}", abs(wait - k["wait"]) <= 0.10 * k["wait"] + slack,
-              (u, r))
+        check(f"{scenario}: thread {tid} execution {run:.0f} within {exec_bound:.0%} of the "
+              f"kernel's time on a CPU {k['run']}",
+              abs(run - k["run"]) <= exec_bound * k["run"] + slack, (u, r))
+        check(f"{scenario}: thread {tid} sched {wait:.0f} within {sched_bound:.0%} of the "
+              f"kernel's run-queue wait {k['wait']}",
+              abs(wait - k["wait"]) <= sched_bound * k["wait"] + slack, (u, r))
         check(f"{scenario}: thread {tid} other {r['other_ns']} under 5 % of its life {life}",
               r["other_ns"] <= 0.05 * life + 1_000_000, r)
         for key, name in (("vol", "voluntary_switches"), ("invol", "involuntary_switches")):

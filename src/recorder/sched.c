@@ -38,6 +38,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../format/bytes.h"
@@ -277,13 +278,12 @@ void ct_sched_thread_exit(struct ct_thread *t)
 {
     int fd = __atomic_load_n(&t->schedstat_fd, __ATOMIC_ACQUIRE);
     if (fd >= 0 && read_schedstat(fd, &t->ss_exit_run, &t->ss_exit_wait, &t->ss_exit_slices)) {
-        /* schedstat's time on a CPU is as of the running thread's last
-         * tick (4 ms at HZ=250); getrusage's is brought up to now. */
-        struct rusage ru;
-        if (getrusage(RUSAGE_THREAD, &ru) == 0) {
-            uint64_t now_run =
-                (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000u +
-                (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000u;
+        /* schedstat's time on a CPU (and getrusage's) is as of the running
+         * thread's last tick or switch (4 ms at HZ=250); the thread's CPU
+         * clock is brought up to now. */
+        struct timespec cpu_time;
+        if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu_time) == 0) {
+            uint64_t now_run = (uint64_t)cpu_time.tv_sec * 1000000000u + (uint64_t)cpu_time.tv_nsec;
             if (now_run > t->ss_exit_run)
                 t->ss_exit_run = now_run;
         }

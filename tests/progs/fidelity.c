@@ -3,13 +3,13 @@
  * they do, the kernel's own account of themselves, for tests/fidelity_test.py
  * to hold `ctrace threads` against:
  *
- *   KERNEL <tid> run_ns <n> wait_ns <n> vol <n> invol <n> rusage_ns <n> at_ns <n>
+ *   KERNEL <tid> run_ns <n> wait_ns <n> vol <n> invol <n> cpu_clock_ns <n> at_ns <n>
  *
  * run_ns and wait_ns from /proc/thread-self/schedstat (time on a CPU, time
  * runnable in a run queue), vol and invol from /proc/thread-self/status
- * (context switches), rusage_ns from getrusage(RUSAGE_THREAD) (user and
- * system: up to date where schedstat's time on a CPU is as of the last
- * tick), at_ns the CLOCK_MONOTONIC time of the reading.
+ * (context switches), cpu_clock_ns from CLOCK_THREAD_CPUTIME_ID (time on
+ * a CPU up to now, where schedstat's and getrusage's are as of the running
+ * thread's last tick), at_ns the CLOCK_MONOTONIC time of the reading.
  *
  *   crowd       one CPU: a spinner and a condvar ping-pong of two threads
  *   stdio       a thread reading lines with fgets from a pipe another
@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -58,15 +57,16 @@ static void report(void)
     }
     if (f)
         fclose(f);
-    struct rusage ru;
-    getrusage(RUSAGE_THREAD, &ru);
+    /* The thread's CPU clock: its time on a CPU up to now (schedstat's and
+     * getrusage's are as of its last tick or switch while it runs). */
+    struct timespec cpu;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
     unsigned long long cpu_ns =
-        (unsigned long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
-        (unsigned long long)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
+        (unsigned long long)cpu.tv_sec * 1000000000ull + (unsigned long long)cpu.tv_nsec;
     struct timespec at;
     clock_gettime(CLOCK_MONOTONIC, &at);
     pthread_mutex_lock(&report_lock);
-    printf("KERNEL %ld run_ns %llu wait_ns %llu vol %ld invol %ld rusage_ns %llu at_ns %llu\n",
+    printf("KERNEL %ld run_ns %llu wait_ns %llu vol %ld invol %ld cpu_clock_ns %llu at_ns %llu\n",
            (long)syscall(SYS_gettid), run, wait, vol, invol, cpu_ns,
            (unsigned long long)at.tv_sec * 1000000000ull + (unsigned long long)at.tv_nsec);
     fflush(stdout);

@@ -64,10 +64,15 @@ void ct_preload_install_signals(void)
         ours.sa_sigaction = on_fatal;
         ours.sa_flags = SA_SIGINFO | SA_ONSTACK;
         sigfillset(&ours.sa_mask);
-        if (REAL(sigaction)(sig, &ours, &old) == 0) {
+        if (REAL(sigaction)(sig, &ours, &old) != 0)
+            continue;
+        /* Installed again (a forked child starting its own trace, an image
+         * whose exec failed): the handler found is ours, and the program's
+         * is already kept aside. Keeping ours as the program's made the
+         * handler call itself for ever. */
+        if (!(old.sa_flags & SA_SIGINFO) || old.sa_sigaction != on_fatal)
             program[sig] = old;
-            installed[sig] = true;
-        }
+        installed[sig] = true;
     }
 }
 

@@ -7,6 +7,7 @@
 
 #include "../analysis/chrome.h"
 #include "cli.h"
+#include "output.h"
 
 /* The process's pid and command, from the first generation. */
 static void process_of(const char *path, uint64_t *pid, char *command, size_t cap)
@@ -54,22 +55,21 @@ static int run(int argc, char **argv)
         ct_cli_report(&rd);
         return CT_EXIT_BAD_INPUT;
     }
-    FILE *out = stdout;
-    if (output && !(out = fopen(output, "w"))) {
-        fprintf(stderr, "ctrace export: cannot write %s: %s\n", output, strerror(errno));
+    struct ct_output out;
+    if (ct_output_open(&out, output, "export") != 0) {
         ct_rd_close(&rd);
         return CT_EXIT_BAD_INPUT;
     }
     uint64_t pid;
     char command[256];
     process_of(path, &pid, command, sizeof command);
-    int rc = ct_export_chrome(&rd, out, pid, command);
-    if (out != stdout && fclose(out) != 0)
+    int rc = ct_export_chrome(&rd, out.f, pid, command);
+    if (rc != 0)
+        ct_output_abort(&out); /* what was there stays; nothing half-written */
+    else if (ct_output_commit(&out, "export") != 0)
         rc = -1;
     ct_cli_report(&rd);
     ct_rd_close(&rd);
-    if (rc != 0 && output)
-        remove(output); /* no half-written export left behind */
     return rc == 0 ? CT_EXIT_OK : CT_EXIT_BAD_INPUT;
 }
 

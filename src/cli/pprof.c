@@ -7,6 +7,7 @@
 
 #include "../analysis/pprof.h"
 #include "cli.h"
+#include "output.h"
 
 static int run(int argc, char **argv)
 {
@@ -44,26 +45,24 @@ static int run(int argc, char **argv)
         snprintf(fallback, sizeof fallback, "%s.%s.pb.gz", path, names[kind]);
         output = fallback;
     }
-    FILE *out = strcmp(output, "-") == 0 ? stdout : fopen(output, "wb");
-    if (!out) {
-        fprintf(stderr, "ctrace pprof: cannot write %s: %s\n", output, strerror(errno));
+    struct ct_output out;
+    if (ct_output_open(&out, output, "pprof") != 0) {
         ct_rd_close(&rd);
         return CT_EXIT_BAD_INPUT;
     }
     struct ct_pprof_totals totals;
-    int rc = ct_pprof_write(&rd, (enum ct_pprof_type)kind, out, &totals);
-    if (out != stdout && fclose(out) != 0)
+    int rc = ct_pprof_write(&rd, (enum ct_pprof_type)kind, out.f, &totals);
+    if (rc != 0 && !rd.failed)
+        fprintf(stderr, "ctrace pprof: cannot write %s: %s\n", output, strerror(errno));
+    if (rc != 0)
+        ct_output_abort(&out);
+    else if (ct_output_commit(&out, "pprof") != 0)
         rc = -1;
     ct_cli_report(&rd);
     ct_rd_close(&rd);
-    if (rc != 0) {
-        if (!rd.failed)
-            fprintf(stderr, "ctrace pprof: cannot write %s\n", output);
-        if (out != stdout)
-            remove(output);
+    if (rc != 0)
         return CT_EXIT_BAD_INPUT;
-    }
-    if (out != stdout)
+    if (out.path)
         fprintf(stderr, "wrote %s: %" PRIu64 " contentions, %.3f ms of delay, %" PRIu64
                         " stacks\n",
                 output, totals.contentions, (double)totals.delay_ns / 1e6, totals.stacks);

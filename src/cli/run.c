@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../analysis/symbols.h"
+#include "../compat/safe_open.h"
 #include "../compat/units.h"
 #include "cli.h"
 #include "ctrace.h"
@@ -226,8 +227,13 @@ static void embed_symbols(const char *output)
         if (i > 0 && strspn(path + strlen(output) + 1, "0123456789.") !=
                          strlen(path + strlen(output) + 1))
             continue;
+        /* FILE (checked when it was opened), and children's traces that
+         * are regular files of this user's: in a shared directory another
+         * may have put a link under such a name. */
         struct stat st;
-        if (stat(path, &st) != 0 || st.st_size == 0)
+        int found_st = i == 0 ? stat(path, &st) : lstat(path, &st);
+        if (found_st != 0 || !S_ISREG(st.st_mode) || (i > 0 && st.st_uid != geteuid()) ||
+            st.st_size == 0)
             continue;
         if (ct_symbols_embed(path) < 0)
             fprintf(stderr, "ctrace run: %s: cannot add its symbols: %s\n", path, strerror(errno));
@@ -256,14 +262,26 @@ static int run(int argc, char **argv)
         fprintf(stderr, "ctrace run: %s: path too long\n", o.output);
         return CT_EXIT_BAD_INPUT;
     }
+    /* A trace to a pipe or a device (-o /dev/stdout) is the program's
+     * only: its children would need files beside it (the preload then
+     * does not follow them, and says so when one starts). */
     struct stat st;
     bool existed = stat(output, &st) == 0;
-    int probe = open(output, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    if (probe < 0) {
+    bool regular = !existed || S_ISREG(st.st_mode);
+    if (regular) {
+        int probe = ct_open_output(output, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (probe < 0) {
+            fprintf(stderr, "ctrace run: cannot write %s: %s\n", o.output,
+                    errno == EPERM ? "refused: another user's file or link in a sticky "
+                                     "world-writable directory"
+                                   : strerror(errno));
+            return CT_EXIT_BAD_INPUT;
+        }
+        close(probe);
+    } else if (access(output, W_OK) != 0) {
         fprintf(stderr, "ctrace run: cannot write %s: %s\n", o.output, strerror(errno));
         return CT_EXIT_BAD_INPUT;
     }
-    close(probe);
     /* The terminal's interrupt is for the program; we wait for it to end. */
     signal(SIGINT, SIG_IGN);
     signal(SIGQUIT, SIG_IGN);
@@ -280,7 +298,9 @@ static int run(int argc, char **argv)
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
-    if (o.flight) {
+    if (!regular) {
+        /* A pipe's or a device's size says nothing of what was written. */
+    } else if (o.flight) {
         /* Nothing to say when a window was written; the recorder said where. */
         if (stat(output, &st) == 0 && st.st_size == 0) {
             if (!existed)
@@ -292,7 +312,7 @@ static int run(int argc, char **argv)
         fprintf(stderr, "ctrace run: %s was not traced (a static program, or one that "
                         "cleared LD_PRELOAD)\n", o.command[0]);
     }
-    if (o.symbols)
+    if (o.symbols && regular)
         embed_symbols(output);
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);

@@ -15,8 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "../compat/safe_open.h"
 #include "../compat/units.h"
 #include "preload.h"
 #include "../recorder/sched.h"
@@ -28,6 +30,7 @@ static struct {
     char output[4096];
     bool follow;   /* trace children */
     bool followed; /* this image is not the first */
+    bool unfollowable; /* following asked for, but the trace is no file */
     ctrace_config config;
     bool flight; /* CTRACE_FLIGHT: a flight recorder, not a file */
     struct ct_preload_flight flight_options;
@@ -120,19 +123,23 @@ static void read_settings(void)
     pre.flight_options.at_exit = env_number("CTRACE_FLIGHT_AT_EXIT", 0, 1) != 0;
 }
 
-/* Opens this image's trace file (see the top of the file). */
+/* Opens this image's trace file (see the top of the file), readable by
+ * its owner only: a trace holds the program's command line, its logs and
+ * stacks, and the host's name. Never through another user's link in a
+ * sticky directory such as /tmp (safe_open.h); a child's file is always
+ * new (O_EXCL, which follows no link). */
 static int open_output(void)
 {
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
     if (!pre.followed)
-        return open(pre.output, flags | O_TRUNC, 0644);
+        return ct_open_output(pre.output, flags | O_TRUNC, 0600);
     char path[4200];
     for (int n = 0; n < 1000; n++) {
         if (n == 0)
             snprintf(path, sizeof path, "%s.%d", pre.output, (int)getpid());
         else
             snprintf(path, sizeof path, "%s.%d.%d", pre.output, (int)getpid(), n);
-        int fd = open(path, flags | O_EXCL, 0644);
+        int fd = open(path, flags | O_EXCL, 0600);
         if (fd >= 0 || errno != EEXIST)
             return fd;
     }
@@ -221,6 +228,17 @@ __attribute__((constructor(101))) static void preload_init(void)
     if (!getenv("CTRACE_OUTPUT"))
         return; /* loaded by something other than ctrace run */
     read_settings();
+    /* A trace to a pipe or a device, or through /dev or /proc (-o
+     * /dev/stdout, whatever standard output is), has no directory for its
+     * children's files: they are not followed (they made files named
+     * /dev/stdout.PID). Said at the first child. */
+    struct stat st;
+    bool pseudo = strncmp(pre.output, "/dev/", 5) == 0 || strncmp(pre.output, "/proc/", 6) == 0;
+    if (pre.follow && !pre.followed &&
+        (pseudo || (stat(pre.output, &st) == 0 && !S_ISREG(st.st_mode)))) {
+        pre.follow = false;
+        pre.unfollowable = true;
+    }
     /* Not following children: those started where no wrapper sees the exec
      * (posix_spawn, so system and popen) load this library too, and without
      * CTRACE_OUTPUT they leave tracing off; with it, each took itself for
@@ -228,6 +246,20 @@ __attribute__((constructor(101))) static void preload_init(void)
     if (!pre.follow)
         unsetenv("CTRACE_OUTPUT");
     start();
+}
+
+void ct_preload_child_unfollowed(void)
+{
+    static bool said;
+    if (!pre.unfollowable || said)
+        return;
+    said = true;
+    char msg[4400];
+    int n = snprintf(msg, sizeof msg, "ctrace: the children and exec'd programs of process %d are "
+                     "not traced: its trace goes to %s, not to a file beside which theirs "
+                     "would go\n", (int)getpid(), pre.output);
+    if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0)
+        return;
 }
 
 void ct_preload_start_child(void)
@@ -255,10 +287,12 @@ void ct_preload_before_exec(const char *path)
     ct_ev_exec(path);
     ct_session_stop_all();
     ct_busy--;
-    if (pre.follow)
+    if (pre.follow) {
         setenv("CTRACE_FOLLOWED", "1", 1);
-    else
+    } else {
+        ct_preload_child_unfollowed();
         unsetenv("LD_PRELOAD");
+    }
 }
 
 void ct_preload_exec_failed(void)

@@ -134,6 +134,9 @@ CT_INTERNAL extern struct ct_preload_config ct_pconf;
 /* True when tracing is on and the trace is this process's (not a vfork
  * parent's). */
 CT_INTERNAL bool ct_preload_owns_trace(void);
+/* A child or an exec'd program that is not followed because the trace is
+ * not a file: says so, once (init.c). */
+CT_INTERNAL void ct_preload_child_unfollowed(void);
 /* fork: starts this process's own trace in a child (init.c). */
 CT_INTERNAL void ct_preload_start_child(void);
 /* exec: ends this image's trace, and marks the next image as followed. */

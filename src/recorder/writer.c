@@ -315,7 +315,7 @@ static void run_command(void)
     struct ct_clock_pair end = end_generation(false, op == CT_CMD_CUT);
     if (ct_out_acquire()) {
         if (op == CT_CMD_ATTACH) {
-            ct_out.sinks[sink] = (struct sink){.fd = fd};
+            ct_out_sink_open(&ct_out.sinks[sink], fd);
             ct_out_sink_begin(&ct_out.sinks[sink]);
         } else if (op == CT_CMD_DETACH) {
             ct_out_sink_end(&ct_out.sinks[sink]);
@@ -423,7 +423,7 @@ int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight 
     for (int i = 0; i < CT_MAX_SINKS; i++)
         ct_out.sinks[i].fd = -1;
     if (config->fd >= 0)
-        ct_out.sinks[0].fd = config->fd;
+        ct_out_sink_open(&ct_out.sinks[0], config->fd);
     ct_out.flight = flight;
     w.generation_ns = config->generation_ns;
     w.generation_bytes = config->generation_bytes;

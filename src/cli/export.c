@@ -86,6 +86,8 @@ const struct ct_command ct_cmd_export = {
     "RSS and thread counters; and flow arrows from each wake to the unblock it\n"
     "caused. Times in microseconds from the start of the trace.\n"
     "\n"
-    "  -o OUT   write to OUT instead of standard output\n",
+    "  -o OUT   write to OUT instead of standard output. OUT is replaced only\n"
+    "           once the export is whole; on a failure it is left as it was.\n"
+    "           Written readable by its owner only\n",
     run,
 };

@@ -86,7 +86,9 @@ const struct ct_command ct_cmd_pprof = {
     "  sched    time runnable but waiting for a CPU (needs the kernel's context\n"
     "           switches: ctrace run), at the thread's most recent stack; a new\n"
     "           thread's wait for its first run at the stack that created it\n"
-    "  -o OUT   the profile (default FILE.TYPE.pb.gz; - for standard output)\n"
+    "  -o OUT   the profile (default FILE.TYPE.pb.gz; - for standard output).\n"
+    "           OUT is replaced only once the profile is whole; on a failure it\n"
+    "           is left as it was. Written readable by its owner only\n"
     "\n"
     "Then: go tool pprof -top OUT, or go tool pprof -http=: OUT.\n",
     run,

@@ -3,12 +3,16 @@
 that crash in a forked child, die of a signal or lose the reader of their
 trace; outputs that must not be removed or followed through a planted
 link. Prints one line per failed check and a closing count."""
+import json
 import os
+import resource
 import signal
 import stat
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 from checks import check, finish
 
@@ -238,8 +242,139 @@ def private_traces(d):
     clean(d)
 
 
+def no_core():
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+class Traced:
+    """`ctrace run` of sigdie in the background, its ticks counted."""
+
+    def __init__(self, out, args=(), options=()):
+        self.p = subprocess.Popen([ctrace, "run", "-o", out, *options, "--", prog("sigdie"),
+                                   *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, start_new_session=True, preexec_fn=no_core)
+        self.lines, self.ready = [], threading.Event()
+        self.reader = threading.Thread(target=self.read, daemon=True)
+        self.reader.start()
+        self.ok = self.ready.wait(60)
+
+    def read(self):
+        try:
+            for line in self.p.stdout:
+                self.lines.append(line.strip())
+                if line.strip() == "ready":
+                    self.ready.set()
+        except (ValueError, OSError):
+            pass  # closed by the test: the reader that leaves
+        self.ready.set()
+
+    def program_pid(self):
+        with open(f"/proc/{self.p.pid}/task/{self.p.pid}/children") as f:
+            return int(f.read().split()[0])
+
+    def finish(self):
+        """The status and stderr; a program left running (its tracer gone)
+        is killed with its session after a minute."""
+        err = []
+        reader = threading.Thread(target=lambda: err.append(self.p.stderr.read()), daemon=True)
+        reader.start()
+        reader.join(float(os.environ.get("ROBUST_TIMEOUT", 60)))
+        if reader.is_alive():
+            os.killpg(self.p.pid, signal.SIGKILL)
+            reader.join(10)
+            err = ["timed out"]
+        self.p.wait()
+        self.reader.join(10)
+        return self.p.returncode, "".join(err)
+
+
+def main_sleeps(out):
+    """The main thread's 10 ms sleeps in a trace, and stats' stderr."""
+    s = subprocess.run([ctrace, "stats", "--json", out], capture_output=True, text=True)
+    if s.returncode != 0:
+        return -1, s.stderr
+    pid = json.loads(s.stdout)["pid"]
+    d = subprocess.run([ctrace, "dump", out], capture_output=True, text=True)
+    n = 0
+    for line in d.stdout.splitlines():
+        f = line.split()
+        if len(f) > 3 and f[1] == str(pid) and f[2] == "block" and "reason=sleep" in line:
+            n += 1
+    return n, s.stderr
+
+
+def killed_by_signals(d):
+    """Deliver 1: the program ends of the signal ctrace run was sent (or it
+    was sent itself), status 128+N, its trace complete up to that moment;
+    its own handlers and ignored signals keep working."""
+    out = os.path.join(d, "t")
+    cases = [(signal.SIGTERM, "run"), (signal.SIGINT, "run"), (signal.SIGHUP, "run"),
+             (signal.SIGQUIT, "run"), (signal.SIGUSR1, "run"), (signal.SIGUSR2, "run"),
+             (signal.SIGTERM, "program"), (signal.SIGPIPE, "reader"),
+             (signal.SIGALRM, "alarm")]
+    for sig, how in cases:
+        name = f"{sig.name} ({how})"
+        t = Traced(out, ["alarm"] if how == "alarm" else [])
+        if not t.ok:
+            check(f"{name}: the program started", False)
+            t.finish()
+            continue
+        time.sleep(0.3)
+        if how == "run":
+            t.p.send_signal(sig)
+        elif how == "program":
+            os.kill(t.program_pid(), sig)
+        elif how == "reader":
+            t.p.stdout.close()  # the next tick's write raises SIGPIPE
+        rc, err = t.finish()
+        ticks = t.lines.count("tick")
+        check(f"{name}: exit status {128 + sig}", rc == 128 + sig, (rc, err))
+        check(f"{name}: the program saw its dispositions as set",
+              not any("not default" in line for line in t.lines), t.lines[:5])
+        sleeps, warn = main_sleeps(out)
+        check(f"{name}: the trace is complete", sleeps >= 0 and warn == "", warn)
+        if how == "reader":
+            ticks = 1  # the reader left: what it read does not count
+        check(f"{name}: the trace holds the sleeps up to the signal ({ticks} ticks)",
+              sleeps >= ticks > 0, sleeps)
+    # The program's own handler runs (exit 7), an ignored signal stays ignored.
+    t = Traced(out, ["handle", str(int(signal.SIGTERM))])
+    time.sleep(0.2)
+    t.p.send_signal(signal.SIGTERM)
+    rc, err = t.finish()
+    check("the program's SIGTERM handler runs", rc == 7 and "caught 15" in t.lines,
+          (rc, t.lines[-3:], err))
+    check("after the program's handler, the trace is complete", main_sleeps(out)[1] == "")
+    t = Traced(out, ["ignore", str(int(signal.SIGHUP))])
+    time.sleep(0.2)
+    t.p.send_signal(signal.SIGHUP)
+    time.sleep(0.3)
+    alive = t.p.poll() is None
+    t.p.send_signal(signal.SIGTERM)
+    rc, err = t.finish()
+    check("an ignored SIGHUP is ignored", alive and rc == 128 + signal.SIGTERM and
+          not any("SIG" in line for line in t.lines), (alive, rc, err, t.lines[:3]))
+    # timeout(1) sends SIGTERM to ctrace run and to its process group.
+    r = run(["timeout", "-s", "TERM", "1", ctrace, "run", "-o", out, "--", prog("sigdie")])
+    sleeps, warn = main_sleeps(out)
+    check("timeout 1 ctrace run: status 124, a complete trace with its sleeps",
+          r is not None and r.returncode == 124 and warn == "" and sleeps >= 10,
+          (r and r.returncode, warn, sleeps))
+    # The flight recorder writes its window.
+    t = Traced(out, options=["--flight"])
+    time.sleep(0.3)
+    t.p.send_signal(signal.SIGTERM)
+    rc, err = t.finish()
+    sleeps, warn = main_sleeps(out)
+    check("--flight, SIGTERM: the window written, whole", rc == 143 and
+          "window (signal) written" in err and warn == "" and
+          sleeps >= t.lines.count("tick") > 0, (rc, err, warn, sleeps))
+    clean(d)
+
+
 # ROBUST_ONLY=name,name runs those parts alone.
-parts = [forked_child_crashes, outputs_kept, planted_links, trace_to_pipes, private_traces]
+parts = [forked_child_crashes, outputs_kept, planted_links, trace_to_pipes, private_traces,
+         killed_by_signals]
 only = os.environ.get("ROBUST_ONLY")
 with tempfile.TemporaryDirectory() as d:
     for part in parts:

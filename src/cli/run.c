@@ -179,22 +179,62 @@ static void set_environment(const struct run_options *o, const char *preload,
         setenv("CTRACE_HTTP", o->http, 1);
 }
 
+/* Signals sent to ctrace run that are meant for the program (kill, timeout,
+ * systemd, docker stop): passed on, so that it ends as it would untraced,
+ * its trace complete. Those of the terminal (Ctrl-C, Ctrl-\\, a hangup) go
+ * to the whole foreground process group, the program included, and are
+ * not sent twice; nor is one the program sent. A signal sent to the
+ * process group by another process (timeout does both) reaches the
+ * program twice; the second, while the first is still pending, merges
+ * with it. */
+static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+static volatile sig_atomic_t program_pid; /* 0 before the spawn and once it ended */
+
+static void forward(int sig, siginfo_t *info, void *context)
+{
+    (void)context;
+    int saved = errno;
+    pid_t pid = program_pid;
+    if (pid > 0 && info->si_code != SI_KERNEL && info->si_pid != pid)
+        kill(pid, sig);
+    errno = saved;
+}
+
+/* Installs forward() for the signals this process does not ignore (an
+ * ignored one stays ignored, and the program inherits that, as it would
+ * from a shell); they stay blocked until the program's pid is known. */
+static void forward_signals(sigset_t *old_mask)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
+        sigaddset(&set, forwarded[i]);
+    sigprocmask(SIG_BLOCK, &set, old_mask);
+    for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) {
+        struct sigaction cur, act;
+        if (sigaction(forwarded[i], NULL, &cur) != 0 ||
+            (!(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_IGN))
+            continue;
+        memset(&act, 0, sizeof act);
+        act.sa_sigaction = forward;
+        act.sa_flags = SA_SIGINFO | SA_RESTART;
+        sigfillset(&act.sa_mask);
+        sigaction(forwarded[i], &act, NULL);
+    }
+}
+
 /* Starts the program with posix_spawnp (a vfork: no copy of this
- * process's page tables, 1 ms less than fork and exec here), the terminal's
- * interrupt and quit back to their defaults in it. 0, or the errno of a
- * failed exec. */
-static int spawn(char **command, pid_t *pid)
+ * process's page tables, 1 ms less than fork and exec here), with the
+ * signal mask ctrace run was given (exec resets forward()'s handlers to
+ * the default). 0, or the errno of a failed exec. */
+static int spawn(char **command, pid_t *pid, const sigset_t *mask)
 {
     posix_spawnattr_t attr;
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGINT);
-    sigaddset(&defaults, SIGQUIT);
     int rc = posix_spawnattr_init(&attr);
     if (rc == 0)
-        rc = posix_spawnattr_setsigdefault(&attr, &defaults);
+        rc = posix_spawnattr_setsigmask(&attr, mask);
     if (rc == 0)
-        rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+        rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
     if (rc == 0)
         rc = posix_spawnp(pid, command[0], NULL, &attr, command, environ);
     if (rc == ENOEXEC) {
@@ -212,6 +252,20 @@ static int spawn(char **command, pid_t *pid)
     }
     posix_spawnattr_destroy(&attr);
     return rc;
+}
+
+/* Waits for the program to end; its status. It is reaped only once
+ * forward() can no longer reach its pid, which might be reused after. */
+static int wait_program(pid_t pid)
+{
+    siginfo_t info;
+    while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+        ;
+    program_pid = 0;
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    return status;
 }
 
 /* The symbols of the traces' stacks, into the traces (FILE and the
@@ -282,12 +336,14 @@ static int run(int argc, char **argv)
         fprintf(stderr, "ctrace run: cannot write %s: %s\n", o.output, strerror(errno));
         return CT_EXIT_BAD_INPUT;
     }
-    /* The terminal's interrupt is for the program; we wait for it to end. */
-    signal(SIGINT, SIG_IGN);
-    signal(SIGQUIT, SIG_IGN);
     set_environment(&o, preload, output);
+    sigset_t mask;
+    forward_signals(&mask);
     pid_t pid;
-    int err = spawn(o.command, &pid);
+    int err = spawn(o.command, &pid, &mask);
+    if (err == 0)
+        program_pid = pid;
+    sigprocmask(SIG_SETMASK, &mask, NULL);
     if (err) {
         fprintf(stderr, "ctrace run: %s: %s\n", o.command[0],
                 err == ENOENT ? "command not found" : strerror(err));
@@ -295,9 +351,7 @@ static int run(int argc, char **argv)
             unlink(output); /* nothing ran: leave no file behind */
         return err == ENOENT ? 127 : 126;
     }
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    int status = wait_program(pid);
     if (!regular) {
         /* A pipe's or a device's size says nothing of what was written. */
     } else if (o.flight) {
@@ -328,6 +382,15 @@ const struct ct_command ct_cmd_run = {
     "Runs CMD with libctrace-preload.so loaded (LD_PRELOAD) and writes its trace.\n"
     "The exit status is CMD's: 128+N if signal N killed it, 127 if it was not\n"
     "found, 126 if it could not be executed. Its standard streams are its own.\n"
+    "\n"
+    "Signals: SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to\n"
+    "ctrace run are passed on to CMD (the terminal's own reach CMD directly).\n"
+    "A program that a signal's default action ends (SIGTERM, SIGINT, SIGHUP,\n"
+    "SIGQUIT, SIGPIPE, SIGALRM, SIGUSR1, SIGUSR2) first completes its trace up\n"
+    "to that moment, then dies of the signal; handlers it installs run as\n"
+    "ever. A crash (SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL) writes what can\n"
+    "be written safely. SIGKILL leaves the trace cut where the last batches\n"
+    "were written (a generation lasts a second).\n"
     "\n"
     "options:\n"
     "  -o FILE, --output=FILE     the trace (default ctrace.out)\n"

@@ -8,6 +8,9 @@
  *   - a fatal signal arrives: signals.c calls ct_preload_flight_crash after
  *     ct_crash_flush, and the window is written with open, write and rename
  *     only (async-signal-safe), the generation under way included, cut;
+ *   - a terminating signal (SIGTERM and the like, signals.c) is about to
+ *     end the program: once the writer has ended the trace, the window,
+ *     whole, with open, write and rename only;
  *   - the program ends, with CTRACE_FLIGHT_AT_EXIT=1.
  *
  * Each write goes to a new temporary file (FILE.tmp.PID.N, created with
@@ -129,6 +132,23 @@ bool ct_preload_flight_start(const struct ct_preload_flight *o, const char *path
         REAL(sigaction)(o->signal, &sa, NULL);
     }
     return true;
+}
+
+void ct_preload_flight_final(void)
+{
+    /* The writer has ended and added the last generation to the ring,
+     * which nothing changes any more. */
+    if (!fl.f || !fl.f->head)
+        return;
+    int fd = open_window();
+    if (fd < 0)
+        return;
+    int rc = ct_flight_write_gens(fl.f->head, fl.f->tail, fd);
+    if (finish_window(fd, rc) != 0)
+        return;
+    static const char msg[] = "ctrace: flight recorder window (signal) written\n";
+    if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0)
+        return;
 }
 
 void ct_preload_flight_crash(void)

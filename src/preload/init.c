@@ -183,7 +183,7 @@ static void start(void)
         ct_busy--;
         ct_pconf.syscall_threshold_units = ct_units_from_ns(threshold_ns);
         if (ok)
-            ct_preload_install_signals();
+            ct_preload_install_signals(pre.flight_options.signal);
         start_endpoint();
         if (pre.follow)
             setenv("CTRACE_FOLLOWED", "1", 1);
@@ -214,7 +214,7 @@ static void start(void)
     ct_busy--;
     ct_pconf.syscall_threshold_units = ct_units_from_ns(threshold_ns);
     if (pre.fd >= 0)
-        ct_preload_install_signals();
+        ct_preload_install_signals(0);
     start_endpoint();
     /* Every image after this one is a followed one. */
     if (pre.follow)
@@ -292,6 +292,21 @@ void ct_preload_before_exec(const char *path)
     } else {
         ct_preload_child_unfollowed();
         unsetenv("LD_PRELOAD");
+    }
+}
+
+void ct_preload_terminate(int sig)
+{
+    (void)sig;
+    if (!ct_preload_owns_trace())
+        return; /* a vfork child's, or tracing stopped */
+    int rc = ct_session_end_from_signal();
+    if (rc > 0 && pre.flight) {
+        ct_preload_flight_final();
+    } else if (rc < 0) {
+        /* The writer did not answer: what a crash writes. */
+        ct_crash_flush();
+        ct_preload_flight_crash();
     }
 }
 

@@ -153,12 +153,19 @@ CT_INTERNAL bool ct_preload_flight_start(const struct ct_preload_flight *o, cons
                                          const ctrace_config *trace);
 /* A fatal signal, after ct_crash_flush: the window to the file. */
 CT_INTERNAL void ct_preload_flight_crash(void);
+/* A terminating signal, once the writer has ended: the window, whole, to
+ * the file. Async-signal-safe. */
+CT_INTERNAL void ct_preload_flight_final(void);
+/* A terminating signal (signals.c) is about to end the program: ends
+ * this process's trace first (init.c). Async-signal-safe. */
+CT_INTERNAL void ct_preload_terminate(int sig);
 
 /* The endpoint (http.c), on ADDR. */
 CT_INTERNAL void ct_preload_http_start(const char *addr);
 
-/* Installs the fatal-signal handlers (signals.c). */
-CT_INTERNAL void ct_preload_install_signals(void);
+/* Installs the handlers of fatal and terminating signals (signals.c);
+ * `claimed` (the flight recorder's signal, or 0) is left alone. */
+CT_INTERNAL void ct_preload_install_signals(int claimed);
 
 /* The class of a file descriptor, cached (io.c). */
 CT_INTERNAL unsigned ct_fd_class(int fd);

@@ -85,6 +85,9 @@ static struct {
     uint64_t done;
 } cmd;
 static _Atomic int dump_requested; /* a signal asked for the flight window */
+/* 1 once the writer has ended the session's last generation and the
+ * files (writer_finish); a futex word for ct_writer_finish_now. */
+static _Atomic uint32_t finished;
 void (*ct_flight_write_hook)(struct ctrace_flight *f, const char *why);
 
 void ct_writer_poke(void)
@@ -411,12 +414,33 @@ static void *writer_main(void *arg)
         }
     }
     writer_finish();
+    atomic_store(&finished, 1);
+    syscall(SYS_futex, &finished, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
     return NULL;
+}
+
+int ct_writer_finish_now(uint64_t timeout_ns)
+{
+    if (!w.running || is_writer)
+        return 0;
+    atomic_store(&w.stopping, true);
+    ct_writer_poke();
+    uint64_t deadline = ct_mono_ns() + timeout_ns;
+    while (!atomic_load(&finished)) {
+        uint64_t now = ct_mono_ns();
+        if (now >= deadline)
+            return -1;
+        uint64_t left = deadline - now;
+        struct timespec wait = {(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
+        syscall(SYS_futex, &finished, FUTEX_WAIT_PRIVATE, 0, &wait, NULL, 0);
+    }
+    return 1;
 }
 
 int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight *flight)
 {
     w = (struct writer){0};
+    atomic_store(&finished, 0);
     struct ct_buf buf = ct_out.buf; /* kept from session to session */
     ct_out = (struct ct_out){.buf = buf};
     live_fresh = false;

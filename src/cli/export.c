@@ -64,19 +64,21 @@ static int run(int argc, char **argv)
     char command[256];
     process_of(path, &pid, command, sizeof command);
     int rc = ct_export_chrome(&rd, out.f, pid, command);
-    if (rc != 0)
-        ct_output_abort(&out); /* what was there stays; nothing half-written */
+    /* What was there stays on a failure (--strict: on damage too); a
+     * damaged trace otherwise exports what precedes the damage. */
+    if (rc != 0 || !ct_cli_may_print(&rd))
+        ct_output_abort(&out);
     else if (ct_output_commit(&out, "export") != 0)
         rc = -1;
     ct_cli_report(&rd);
     ct_rd_close(&rd);
-    return rc == 0 ? CT_EXIT_OK : CT_EXIT_BAD_INPUT;
+    return ct_cli_status(&rd, rc);
 }
 
 const struct ct_command ct_cmd_export = {
     "export",
     "the trace as Trace Event Format JSON (Perfetto, chrome://tracing)",
-    "usage: ctrace export --format=chrome [-o OUT] FILE\n"
+    "usage: ctrace export --format=chrome [-o OUT] [--strict] FILE\n"
     "\n"
     "Writes the trace as Trace Event Format JSON, which Perfetto's UI\n"
     "(ui.perfetto.dev) and chrome://tracing open: each thread's regions (nested\n"
@@ -88,6 +90,9 @@ const struct ct_command ct_cmd_export = {
     "\n"
     "  -o OUT   write to OUT instead of standard output. OUT is replaced only\n"
     "           once the export is whole; on a failure it is left as it was.\n"
-    "           Written readable by its owner only\n",
+    "           Written readable by its owner only\n"
+    "\n"
+    "A cut or damaged FILE: what precedes the damage, then the error, exit 1;\n"
+    "with --strict only the error.\n",
     run,
 };

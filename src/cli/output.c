@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../compat/safe_open.h"
+#include "cli.h"
 
 static void say(const char *cmd, const char *path, int err)
 {
@@ -23,8 +24,11 @@ int ct_output_open(struct ct_output *o, const char *path, const char *cmd)
 {
     *o = (struct ct_output){.mode = -1};
     if (!path || strcmp(path, "-") == 0) {
-        o->f = stdout;
-        return 0;
+        o->held = ct_cli_strict;
+        o->f = o->held ? tmpfile() : stdout;
+        if (!o->f)
+            say(cmd, "a temporary file", errno);
+        return o->f ? 0 : -1;
     }
     o->path = path;
     struct stat st;
@@ -92,7 +96,16 @@ static int copy_in_place(FILE *f, const char *path)
 int ct_output_commit(struct ct_output *o, const char *cmd)
 {
     if (!o->path) {
-        if (fflush(stdout) != 0) {
+        if (o->held) {
+            rewind(o->f);
+            char buf[65536];
+            size_t n;
+            while ((n = fread(buf, 1, sizeof buf, o->f)) > 0)
+                fwrite(buf, 1, n, stdout);
+            fclose(o->f);
+            o->f = NULL;
+        }
+        if (fflush(stdout) != 0 || ferror(stdout)) {
             say(cmd, "standard output", errno);
             return -1;
         }
@@ -120,7 +133,7 @@ int ct_output_commit(struct ct_output *o, const char *cmd)
 
 void ct_output_abort(struct ct_output *o)
 {
-    if (!o->f || !o->path)
+    if (!o->f || (!o->path && !o->held))
         return;
     fclose(o->f);
     if (o->tmp[0])

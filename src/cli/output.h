@@ -8,7 +8,8 @@
  * over it on success and removed on failure. Any other path (a link such
  * as /dev/stdout, a device, a pipe) is written in place, through a
  * temporary file copied to it on success: on a failure it is not touched.
- * NULL or "-" is standard output, written as it goes.
+ * NULL or "-" is standard output, written as it goes (under --strict,
+ * once whole, so that a damaged trace prints nothing).
  */
 #ifndef CT_CLI_OUTPUT_H
 #define CT_CLI_OUTPUT_H
@@ -21,6 +22,8 @@ struct ct_output {
     const char *path;   /* NULL: standard output */
     char tmp[4200];     /* the file renamed over path; "" when in place */
     int mode;           /* the replaced file's permissions, or -1 */
+    bool held;          /* standard output under --strict: f is a temporary
+                           file, copied to it on success */
 };
 
 /* Opens the output; on a failure says why on stderr, as "ctrace CMD:

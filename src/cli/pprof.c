@@ -52,27 +52,28 @@ static int run(int argc, char **argv)
     }
     struct ct_pprof_totals totals;
     int rc = ct_pprof_write(&rd, (enum ct_pprof_type)kind, out.f, &totals);
-    if (rc != 0 && !rd.failed)
-        fprintf(stderr, "ctrace pprof: cannot write %s: %s\n", output, strerror(errno));
     if (rc != 0)
+        fprintf(stderr, "ctrace pprof: cannot write %s: %s\n", output, strerror(errno));
+    /* A damaged trace: the profile of what precedes the damage, unless
+     * --strict. */
+    if (rc != 0 || !ct_cli_may_print(&rd))
         ct_output_abort(&out);
     else if (ct_output_commit(&out, "pprof") != 0)
         rc = -1;
-    ct_cli_report(&rd);
-    ct_rd_close(&rd);
-    if (rc != 0)
-        return CT_EXIT_BAD_INPUT;
-    if (out.path)
+    bool written = rc == 0 && ct_cli_may_print(&rd);
+    if (written && out.path)
         fprintf(stderr, "wrote %s: %" PRIu64 " contentions, %.3f ms of delay, %" PRIu64
                         " stacks\n",
                 output, totals.contentions, (double)totals.delay_ns / 1e6, totals.stacks);
-    return CT_EXIT_OK;
+    ct_cli_report(&rd);
+    ct_rd_close(&rd);
+    return ct_cli_status(&rd, rc);
 }
 
 const struct ct_command ct_cmd_pprof = {
     "pprof",
     "blocking profiles for pprof: net, sync, syscall, sched",
-    "usage: ctrace pprof --type=net|sync|syscall|sched [-o OUT] FILE\n"
+    "usage: ctrace pprof --type=net|sync|syscall|sched [-o OUT] [--strict] FILE\n"
     "\n"
     "Writes a gzipped pprof profile of where threads waited, as go tool trace\n"
     "-pprof=TYPE does: two values per stack, contentions (count) and delay\n"
@@ -90,6 +91,9 @@ const struct ct_command ct_cmd_pprof = {
     "           OUT is replaced only once the profile is whole; on a failure it\n"
     "           is left as it was. Written readable by its owner only\n"
     "\n"
-    "Then: go tool pprof -top OUT, or go tool pprof -http=: OUT.\n",
+    "Then: go tool pprof -top OUT, or go tool pprof -http=: OUT.\n"
+    "\n"
+    "A cut or damaged FILE: the profile of what precedes the damage, then the\n"
+    "error, exit 1; with --strict only the error (OUT is left as it was).\n",
     run,
 };

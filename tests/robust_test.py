@@ -3,11 +3,13 @@
 that crash in a forked child, die of a signal or lose the reader of their
 trace; outputs that must not be removed or followed through a planted
 link. Prints one line per failed check and a closing count."""
+import http.client
 import json
 import os
 import random
 import re
 import resource
+import socket
 import signal
 import stat
 import subprocess
@@ -557,9 +559,117 @@ def zero_tail(d):
     clean(d)
 
 
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ask(port, path, headers=None, timeout=30, body=True):
+    """(status, body) of a GET to the endpoint, with these headers (a Host
+    among them replaces the right one); (None, why) when it failed. Without
+    body, the connection is closed after the status line."""
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        c.putrequest("GET", path, skip_host="Host" in (headers or {}))
+        for k, v in (headers or {}).items():
+            c.putheader(k, v)
+        c.endheaders()
+        r = c.getresponse()
+        data = r.read() if body else b""
+        c.close()
+        return r.status, data
+    except (OSError, http.client.HTTPException) as e:
+        return None, str(e)
+
+
+def endpoint_guards(d):
+    """B10: the endpoint answers only to this machine's names (DNS
+    rebinding) and takes no trace for another site's page; B9: idle
+    connections do not lock it out."""
+    port = free_port()
+    out = os.path.join(d, "t")
+    p = subprocess.Popen([ctrace, "run", "-o", out, f"--http=127.0.0.1:{port}", "--",
+                          prog("sigdie")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         start_new_session=True)
+    try:
+        base = "/debug/ctrace/"
+        for _ in range(300):
+            if ask(port, base, timeout=2)[0] == 200:
+                break
+            time.sleep(0.1)
+        for host, want in (("evil.example", 403), (f"evil.example:{port}", 403),
+                           ("localhost", 200), (f"localhost:{port}", 200),
+                           (f"127.0.0.1:{port}", 200), ("127.0.0.1:1", 403),
+                           ("[::1]:%d" % port, 200), ("10.1.2.3", 403)):
+            for path in (base, base + "flight", base + "trace?seconds=1"):
+                status = ask(port, path, {"Host": host}, body=False)[0]
+                # Allowed: 200, or 404 (no flight recorder), or 409 (the
+                # trace asked for by the request before still streams).
+                good = status == want if want == 403 else status in (200, 404, 409)
+                check(f"endpoint: Host {host}, {path}: {want}", good, status)
+        for name, headers in (("Sec-Fetch-Site: cross-site", {"Sec-Fetch-Site": "cross-site"}),
+                              ("Sec-Fetch-Site: same-site", {"Sec-Fetch-Site": "same-site"}),
+                              ("Origin of another site", {"Origin": "http://evil.example"}),
+                              ("Referer of another site",
+                               {"Referer": "http://evil.example/page.html"})):
+            status = ask(port, base + "trace?seconds=600", headers, body=False)[0]
+            check(f"endpoint: trace refused to {name}", status == 403, status)
+        for _ in range(100):  # until the traces asked for above have ended
+            status = ask(port, base + "trace?seconds=1", {
+                "Sec-Fetch-Site": "same-origin", "Referer": f"http://127.0.0.1:{port}/x"})
+            if status[0] != 409:
+                break
+            time.sleep(0.2)
+        check("endpoint: a same-origin request takes a trace", status[0] == 200 and
+              status[1][:8] == b"\x89CTRACE\n", status[0])
+        # 16 idle connections (as many as it served at once before), then
+        # a request: answered at once.
+        idle = []
+        for _ in range(16):
+            sock = socket.socket()
+            sock.connect(("127.0.0.1", port))
+            idle.append(sock)
+        time.sleep(0.5)
+        status = ask(port, base, timeout=5)
+        check("endpoint: answers at once beside 16 idle connections", status[0] == 200, status)
+        # 100 (more than it serves at once), then curl's request: answered
+        # once the idle ones time out (10 s), not never.
+        for _ in range(100):
+            sock = socket.socket()
+            sock.settimeout(5)
+            try:
+                sock.connect(("127.0.0.1", port))
+                idle.append(sock)
+            except OSError:
+                sock.close()
+        # A new connection is refused while 64 are open: the client tries
+        # again, as a person would.
+        t0 = time.monotonic()
+        while True:
+            r = subprocess.run(["curl", "-sS", "-m", "60", "-o", os.path.join(d, "got"), "-w",
+                                "%{http_code}", f"http://127.0.0.1:{port}{base}trace?seconds=1"],
+                               capture_output=True, text=True)
+            took = time.monotonic() - t0
+            if r.stdout == "200" or took > 45:
+                break
+            time.sleep(0.5)
+        check("endpoint: curl answered despite 100 idle connections, within the idle timeout",
+              r.stdout == "200" and took < 45 and
+              open(os.path.join(d, "got"), "rb").read(8) == b"\x89CTRACE\n",
+              (r.stdout, r.stderr, took))
+        print(f"(100 idle connections: answered after {took:.1f} s)")
+        for sock in idle:
+            sock.close()
+    finally:
+        os.killpg(p.pid, signal.SIGTERM)
+        p.communicate(timeout=60)
+    clean(d)
+
+
 # ROBUST_ONLY=name,name runs those parts alone.
 parts = [forked_child_crashes, outputs_kept, planted_links, trace_to_pipes, private_traces,
-         killed_by_signals, cut_traces, mutated_traces, zero_tail]
+         killed_by_signals, cut_traces, mutated_traces, zero_tail, endpoint_guards]
 only = os.environ.get("ROBUST_ONLY")
 with tempfile.TemporaryDirectory() as d:
     for part in parts:

@@ -77,7 +77,7 @@ struct run_options {
     const char *stacks;
     const char *threshold;
     const char *buffer;
-    const char *flight, *flight_signal, *http;
+    const char *flight, *flight_signal, *http, *http_hosts;
     bool follow, sched, schedstat, flight_at_exit, symbols;
     char **command;
 };
@@ -125,6 +125,8 @@ static int parse(int argc, char **argv, struct run_options *o)
             o->flight_at_exit = true;
         else if (strncmp(a, "--http=", 7) == 0)
             o->http = a + 7;
+        else if (strncmp(a, "--http-hosts=", 13) == 0)
+            o->http_hosts = a + 13;
         else
             return ct_cli_usage_error(&ct_cmd_run, "unknown option '%s'", a);
     }
@@ -177,6 +179,8 @@ static void set_environment(const struct run_options *o, const char *preload,
         setenv("CTRACE_FLIGHT_AT_EXIT", "1", 1);
     if (o->http)
         setenv("CTRACE_HTTP", o->http, 1);
+    if (o->http_hosts)
+        setenv("CTRACE_HTTP_HOSTS", o->http_hosts, 1);
 }
 
 /* Signals sent to ctrace run that are meant for the program (kill, timeout,
@@ -423,7 +427,12 @@ const struct ct_command ct_cmd_run = {
     "  --http=ADDR                serve /debug/ctrace/ on ADDR (as 127.0.0.1:6060)\n"
     "                             from inside the program: trace?seconds=N streams\n"
     "                             a trace of the next N seconds, flight the flight\n"
-    "                             recorder's window\n"
+    "                             recorder's window. It answers to requests for\n"
+    "                             localhost and the address listened on (DNS\n"
+    "                             rebinding), takes no trace for another site's\n"
+    "                             page (Sec-Fetch-Site, Origin, Referer: curl sends\n"
+    "                             none), and closes connections idle for 10 s\n"
+    "  --http-hosts=NAME,...      more Host names the endpoint answers to (* any)\n"
     "\n"
     "Children: a forked child writes FILE.PID; a program exec'd by a traced\n"
     "process writes FILE.PID (FILE.PID.N if that process wrote one already).\n"
@@ -468,6 +477,7 @@ const struct ct_command ct_cmd_run = {
     "  CTRACE_FLIGHT_SIGNAL   the signal that writes the window (default USR2)\n"
     "  CTRACE_FLIGHT_AT_EXIT  1 or 0 (default): write the window at exit\n"
     "  CTRACE_HTTP            ADDR of the endpoint (default: none)\n"
+    "  CTRACE_HTTP_HOSTS      its extra Host names (--http-hosts)\n"
     "  CTRACE_PRELOAD         where libctrace-preload.so is (default: beside\n"
     "                         this command, then " CTRACE_LIBDIR ")\n"
     "They are ignored in setuid and setgid programs.\n",

@@ -170,7 +170,7 @@ static void start_endpoint(void)
     if (started || pre.followed || !addr || !*addr)
         return;
     started = true;
-    ct_preload_http_start(addr);
+    ct_preload_http_start(addr, getenv("CTRACE_HTTP_HOSTS"));
 }
 
 static void start(void)

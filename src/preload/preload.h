@@ -160,8 +160,9 @@ CT_INTERNAL void ct_preload_flight_final(void);
  * this process's trace first (init.c). Async-signal-safe. */
 CT_INTERNAL void ct_preload_terminate(int sig);
 
-/* The endpoint (http.c), on ADDR. */
-CT_INTERNAL void ct_preload_http_start(const char *addr);
+/* The endpoint (http.c), on ADDR; hosts: the Host names it answers to
+ * besides this machine's (comma-separated, "*" any; may be NULL). */
+CT_INTERNAL void ct_preload_http_start(const char *addr, const char *hosts);
 
 /* Installs the handlers of fatal and terminating signals (signals.c);
  * `claimed` (the flight recorder's signal, or 0) is left alone. */

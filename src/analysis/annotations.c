@@ -299,7 +299,7 @@ int ct_annotations_compute(struct ct_reader *rd, struct ct_annotations *out)
     }
     free(s.stacks);
     free(s.tasks.slots);
-    return rd->failed || rc != 0 ? -1 : 0;
+    return rc != 0 && !rd->failed ? -1 : 0; /* damage: what came before it */
 }
 
 void ct_annotations_free(struct ct_annotations *a)

@@ -27,6 +27,9 @@ struct ct_annotations {
     uint64_t logs;
 };
 
+/* Reads the whole trace. 0, or -1 on a failure of
+ * its own (memory, output). A damaged trace is read up to the damage: 0, with
+ * rd->failed and rd->error set (the caller reports it). */
 int ct_annotations_compute(struct ct_reader *rd, struct ct_annotations *out);
 void ct_annotations_free(struct ct_annotations *a);
 

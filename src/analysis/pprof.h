@@ -13,8 +13,10 @@ struct ct_pprof_totals {
     uint64_t contentions, delay_ns, stacks;
 };
 
-/* Writes the gzipped profile; 0, or -1 (rd->error says why when the trace
- * was at fault). totals may be NULL. */
+/* Writes the gzipped profile; 0, or -1 on a failure of
+ * its own (memory, output). A damaged trace is read up to the damage: 0, with
+ * rd->failed and rd->error set (the caller reports it). totals may
+ * be NULL. */
 int ct_pprof_write(struct ct_reader *rd, enum ct_pprof_type type, FILE *out,
                    struct ct_pprof_totals *totals);
 

@@ -69,7 +69,9 @@ struct ct_stats {
     char command[256];
 };
 
-/* Reads the whole trace. 0, or -1 with the error in rd. */
+/* Reads the whole trace. 0, or -1 on a failure of
+ * its own (memory, output). A damaged trace is read up to the damage: 0, with
+ * rd->failed and rd->error set (the caller reports it). */
 int ct_stats_compute(struct ct_reader *rd, struct ct_stats *stats);
 
 #endif

@@ -100,7 +100,7 @@ static int find_tasks(struct ct_reader *rd, struct ct_task_view *v, const char *
             break;
     }
     ct_gen_free(&gen);
-    return rd->failed ? -1 : 0;
+    return 0; /* a damaged trace: the tasks before the damage */
 }
 
 static void on_interval(void *ctx, const struct ct_thread_row *r, int column, unsigned reason,

@@ -24,8 +24,9 @@ struct ct_task_view {
     size_t count, cap;
 };
 
-/* Reads the trace at path twice; 0, or -1 with the error in rd (open or
- * closed: ct_rd_close it either way). */
+/* Reads the trace at path twice (ct_rd_close rd either way); 0, or -1
+ * when it cannot be opened or memory ran out. A damaged trace is read up
+ * to the damage: 0, with rd->failed and rd->error set. */
 int ct_task_view(const char *path, const char *type, struct ct_task_view *out,
                  struct ct_reader *rd);
 void ct_task_view_free(struct ct_task_view *v);

@@ -509,6 +509,8 @@ int ct_threads_visit(struct ct_reader *rd, struct ct_threads *out, const struct 
 {
     struct ct_symbols *sym = NULL;
     int rc = ct_threads_read(rd, out, v, &sym);
+    if (rc != 0 && rd->failed)
+        rc = 0; /* a damaged trace: the analysis of what precedes the damage */
     if (rc == 0) {
         if (sym)
             ct_symbols_load_embedded(sym, rd);

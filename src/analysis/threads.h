@@ -133,7 +133,10 @@ void ct_wakes_add_unblock(struct ct_wakes *w, int64_t since, int64_t t, uint64_t
 struct ct_wake_link *ct_wakes_link(struct ct_wakes *w, size_t *n);
 void ct_wakes_free(struct ct_wakes *w);
 
-/* Reads the whole trace. 0, or -1 with the error in rd. */
+/* Reads the whole trace. 0, or -1 on a failure of
+ * its own (memory, output). A damaged trace is read up to the damage: 0, with
+ * rd->failed and rd->error set (the caller reports it).
+ * (ct_threads_read alone returns -1 on either.) */
 int ct_threads_compute(struct ct_reader *rd, struct ct_threads *out);
 /* The same, calling the visitor as it goes. */
 int ct_threads_visit(struct ct_reader *rd, struct ct_threads *out, const struct ct_visitor *v);

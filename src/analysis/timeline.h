@@ -221,7 +221,8 @@ struct ct_timeline {
  * threads are split between `parts` readers, one a core
  * (timeline_build.c; 0: one per core for a trace of 64 MiB or more).
  * progress(done, total) is called as the reader goes (may be NULL). 0, or
- * -1 with the error in pass. */
+ * -1 with the error in pass; a damaged trace is indexed up to the damage:
+ * 0, with pass->failed and its error set. */
 int ct_timeline_build(struct ct_reader *pass, const struct ct_reader *src, struct ct_timeline *tl,
                       unsigned parts,
                       void (*progress)(uint64_t done, uint64_t total));

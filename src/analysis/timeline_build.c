@@ -405,14 +405,19 @@ int ct_timeline_build(struct ct_reader *pass, const struct ct_reader *src, struc
         else if (p[i].rd && p[i].rc == 0)
             read_part(&p[i]);
     }
-    int rc = p[0].rc;
+    /* A damaged trace is indexed up to the damage: a part stopped by its
+     * reader keeps what it read, and the first such error is the pass's
+     * (the caller reports it). */
+    int rc = p[0].rc != 0 && !pass->failed ? -1 : 0;
     for (unsigned i = 1; i < n; i++) {
         if (rc == 0 && p[i].rc != 0) { /* its reader's error, as the pass's */
-            if (p[i].rd) {
+            if (!p[i].rd || !p[i].rd->failed)
+                rc = -1;
+            else if (!pass->failed) {
                 memcpy(pass->error, p[i].rd->error, sizeof pass->error);
+                pass->error_off = p[i].rd->error_off;
                 pass->failed = true;
             }
-            rc = -1;
         }
         if (rc == 0 && join(&p[0], &p[i]) != 0) {
             snprintf(pass->error, sizeof pass->error, "%s: out of memory joining the index",
@@ -438,7 +443,7 @@ int ct_timeline_build(struct ct_reader *pass, const struct ct_reader *src, struc
         tl->src_mapped = src->mapped;
         tl->src.have_start = pass->have_start;
         tl->src.start_mono_ns = pass->start_mono_ns;
-        tl->src.checked = true;
+        tl->src.checked = !pass->failed; /* every checksum verified */
     }
     /* The embedded symbols through the reader that read it all: it knows
      * where they are (no walk over the file's pages). */

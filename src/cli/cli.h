@@ -27,8 +27,25 @@ bool ct_cli_wants_help(const struct ct_command *cmd, int argc, char **argv);
  * else the exit status to return (usage or an unreadable file, reported). */
 int ct_cli_open_json_file(const struct ct_command *cmd, int argc, char **argv, bool *json,
                           const char **path, struct ct_reader *rd);
-/* Prints a reader error or warning as one line on stderr. */
+/* Prints a reader's warnings, then its error, one line each on stderr. */
 void ct_cli_report(const struct ct_reader *rd);
+
+/* --strict (any command but run; taken out of argv by main): a damaged
+ * trace is refused, with nothing printed but the error, as the commands
+ * did before they read up to the damage. */
+extern bool ct_cli_strict;
+/* Whether a command prints what it read of rd: not a damaged trace's
+ * under --strict. */
+static inline bool ct_cli_may_print(const struct ct_reader *rd)
+{
+    return !rd->failed || !ct_cli_strict;
+}
+/* The exit status after a command read rd (its own result rc): 1 for a
+ * damaged trace, even when what preceded the damage was printed. */
+static inline int ct_cli_status(const struct ct_reader *rd, int rc)
+{
+    return rc == 0 && !rd->failed ? CT_EXIT_OK : CT_EXIT_BAD_INPUT;
+}
 /* Writes bytes for people: printable ASCII as is, the rest escaped. */
 void ct_print_text(FILE *out, const void *s, size_t len);
 

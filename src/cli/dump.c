@@ -140,12 +140,36 @@ static void print_tables(FILE *out, const struct ct_reader *rd, const struct ct_
     }
 }
 
+/* --strict: the whole file read once first, so that a damaged one prints
+ * nothing but the error. 0 when it reads to its end. */
+static int check_whole(const char *path)
+{
+    struct ct_reader rd;
+    struct ct_gen gen = {0};
+    int r = ct_rd_open(&rd, path) == 0 ? 1 : -1;
+    while (r >= 0 && (r = ct_rd_next_gen(&rd, &gen)) == 1)
+        for (size_t b = 0; b < gen.nbatches && r >= 0; b++) {
+            struct ct_event_iter it;
+            struct ct_event ev;
+            ct_rd_events(&gen, b, &it);
+            while ((r = ct_rd_next_event(&rd, &it, &ev)) == 1)
+                ;
+        }
+    ct_gen_free(&gen);
+    if (rd.failed)
+        ct_cli_report(&rd);
+    ct_rd_close(&rd);
+    return rd.failed ? -1 : 0;
+}
+
 static int run(int argc, char **argv)
 {
     if (ct_cli_wants_help(&ct_cmd_dump, argc, argv))
         return CT_EXIT_OK;
     if (argc != 2 || argv[1][0] == '-')
         return ct_cli_usage_error(&ct_cmd_dump, argc < 2 ? "missing FILE" : "expected one FILE");
+    if (ct_cli_strict && check_whole(argv[1]) != 0)
+        return CT_EXIT_BAD_INPUT;
     struct ct_reader rd;
     if (ct_rd_open(&rd, argv[1]) != 0) {
         ct_cli_report(&rd);
@@ -178,13 +202,16 @@ static int run(int argc, char **argv)
 const struct ct_command ct_cmd_dump = {
     "dump",
     "print every event, one a line",
-    "usage: ctrace dump FILE\n"
+    "usage: ctrace dump [--strict] FILE\n"
     "\n"
     "Prints every event of the trace FILE, one a line, in file order:\n"
     "  TIME_NS TID KIND name=value ...\n"
     "TIME_NS counts nanoseconds from the start of tracing, and a syscall's\n"
     "duration is in nanoseconds too (the file holds clock units); string and stack\n"
     "definitions, which have no time, show '-'. Lines starting with '#' give each\n"
-    "generation's tables: process, threads, modules and lost events.\n",
+    "generation's tables: process, threads, modules and lost events.\n"
+    "\n"
+    "A cut or damaged FILE: what precedes the damage, then the error, exit 1;\n"
+    "with --strict only the error.\n",
     run,
 };

@@ -7,6 +7,7 @@
 
 #include "../analysis/chrome.h"
 #include "cli.h"
+#include "output.h"
 
 /* The process's pid and command, from the first generation. */
 static void process_of(const char *path, uint64_t *pid, char *command, size_t cap)
@@ -54,29 +55,30 @@ static int run(int argc, char **argv)
         ct_cli_report(&rd);
         return CT_EXIT_BAD_INPUT;
     }
-    FILE *out = stdout;
-    if (output && !(out = fopen(output, "w"))) {
-        fprintf(stderr, "ctrace export: cannot write %s: %s\n", output, strerror(errno));
+    struct ct_output out;
+    if (ct_output_open(&out, output, "export") != 0) {
         ct_rd_close(&rd);
         return CT_EXIT_BAD_INPUT;
     }
     uint64_t pid;
     char command[256];
     process_of(path, &pid, command, sizeof command);
-    int rc = ct_export_chrome(&rd, out, pid, command);
-    if (out != stdout && fclose(out) != 0)
+    int rc = ct_export_chrome(&rd, out.f, pid, command);
+    /* What was there stays on a failure (--strict: on damage too); a
+     * damaged trace otherwise exports what precedes the damage. */
+    if (rc != 0 || !ct_cli_may_print(&rd))
+        ct_output_abort(&out);
+    else if (ct_output_commit(&out, "export") != 0)
         rc = -1;
     ct_cli_report(&rd);
     ct_rd_close(&rd);
-    if (rc != 0 && output)
-        remove(output); /* no half-written export left behind */
-    return rc == 0 ? CT_EXIT_OK : CT_EXIT_BAD_INPUT;
+    return ct_cli_status(&rd, rc);
 }
 
 const struct ct_command ct_cmd_export = {
     "export",
     "the trace as Trace Event Format JSON (Perfetto, chrome://tracing)",
-    "usage: ctrace export --format=chrome [-o OUT] FILE\n"
+    "usage: ctrace export --format=chrome [-o OUT] [--strict] FILE\n"
     "\n"
     "Writes the trace as Trace Event Format JSON, which Perfetto's UI\n"
     "(ui.perfetto.dev) and chrome://tracing open: each thread's regions (nested\n"
@@ -86,6 +88,11 @@ const struct ct_command ct_cmd_export = {
     "RSS and thread counters; and flow arrows from each wake to the unblock it\n"
     "caused. Times in microseconds from the start of the trace.\n"
     "\n"
-    "  -o OUT   write to OUT instead of standard output\n",
+    "  -o OUT   write to OUT instead of standard output. OUT is replaced only\n"
+    "           once the export is whole; on a failure it is left as it was.\n"
+    "           Written readable by its owner only\n"
+    "\n"
+    "A cut or damaged FILE: what precedes the damage, then the error, exit 1;\n"
+    "with --strict only the error.\n",
     run,
 };

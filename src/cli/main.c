@@ -27,7 +27,11 @@ static void print_help(FILE *out)
             "'ctrace COMMAND --help' describes a command, 'man ctrace' every one;\n"
             "'ctrace --version' prints the version.\n"
             "Exit status: 0 success, 1 bad input (the message names the file and the\n"
-            "byte offset), 2 bad usage.\n");
+            "byte offset), 2 bad usage.\n"
+            "\n"
+            "A trace that is cut or damaged is read up to the damage: each command\n"
+            "reports on what it read, then names the damage (file, byte, what was\n"
+            "expected) and exits 1. With --strict it prints only the error.\n");
 }
 
 int ct_cli_usage_error(const struct ct_command *cmd, const char *fmt, ...)
@@ -78,12 +82,34 @@ int ct_cli_open_json_file(const struct ct_command *cmd, int argc, char **argv, b
     return -1;
 }
 
+bool ct_cli_strict;
+
 void ct_cli_report(const struct ct_reader *rd)
 {
+    fflush(stdout); /* after what was read, where both streams go to one place */
+    if (rd->symbols_warning[0])
+        fprintf(stderr, "ctrace: warning: %s\n", rd->symbols_warning);
     if (rd->failed)
         fprintf(stderr, "ctrace: %s\n", rd->error);
     else if (rd->warning[0])
         fprintf(stderr, "ctrace: warning: %s\n", rd->warning);
+}
+
+/* Takes --strict out of argv (before a "--"); the new argc. */
+static int take_strict(int argc, char **argv)
+{
+    int n = 0;
+    bool options = true;
+    for (int i = 0; i < argc; i++) {
+        if (options && strcmp(argv[i], "--") == 0)
+            options = false;
+        if (options && i > 0 && strcmp(argv[i], "--strict") == 0)
+            ct_cli_strict = true;
+        else
+            argv[n++] = argv[i];
+    }
+    argv[n] = NULL;
+    return n;
 }
 
 void ct_print_text(FILE *out, const void *s, size_t len)
@@ -114,9 +140,13 @@ int main(int argc, char **argv)
         printf("ctrace %s\n", CTRACE_VERSION_STRING);
         return CT_EXIT_OK;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        if (strcmp(argv[1], commands[i]->name) == 0)
-            return commands[i]->run(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        if (strcmp(argv[1], commands[i]->name) != 0)
+            continue;
+        if (commands[i] != &ct_cmd_run)
+            argc = take_strict(argc - 1, argv + 1) + 1;
+        return commands[i]->run(argc - 1, argv + 1);
+    }
     fprintf(stderr, "ctrace: unknown command '%s'\n\n", argv[1]);
     print_help(stderr);
     return CT_EXIT_USAGE;

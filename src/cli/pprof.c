@@ -7,6 +7,7 @@
 
 #include "../analysis/pprof.h"
 #include "cli.h"
+#include "output.h"
 
 static int run(int argc, char **argv)
 {
@@ -44,36 +45,35 @@ static int run(int argc, char **argv)
         snprintf(fallback, sizeof fallback, "%s.%s.pb.gz", path, names[kind]);
         output = fallback;
     }
-    FILE *out = strcmp(output, "-") == 0 ? stdout : fopen(output, "wb");
-    if (!out) {
-        fprintf(stderr, "ctrace pprof: cannot write %s: %s\n", output, strerror(errno));
+    struct ct_output out;
+    if (ct_output_open(&out, output, "pprof") != 0) {
         ct_rd_close(&rd);
         return CT_EXIT_BAD_INPUT;
     }
     struct ct_pprof_totals totals;
-    int rc = ct_pprof_write(&rd, (enum ct_pprof_type)kind, out, &totals);
-    if (out != stdout && fclose(out) != 0)
+    int rc = ct_pprof_write(&rd, (enum ct_pprof_type)kind, out.f, &totals);
+    if (rc != 0)
+        fprintf(stderr, "ctrace pprof: cannot write %s: %s\n", output, strerror(errno));
+    /* A damaged trace: the profile of what precedes the damage, unless
+     * --strict. */
+    if (rc != 0 || !ct_cli_may_print(&rd))
+        ct_output_abort(&out);
+    else if (ct_output_commit(&out, "pprof") != 0)
         rc = -1;
-    ct_cli_report(&rd);
-    ct_rd_close(&rd);
-    if (rc != 0) {
-        if (!rd.failed)
-            fprintf(stderr, "ctrace pprof: cannot write %s\n", output);
-        if (out != stdout)
-            remove(output);
-        return CT_EXIT_BAD_INPUT;
-    }
-    if (out != stdout)
+    bool written = rc == 0 && ct_cli_may_print(&rd);
+    if (written && out.path)
         fprintf(stderr, "wrote %s: %" PRIu64 " contentions, %.3f ms of delay, %" PRIu64
                         " stacks\n",
                 output, totals.contentions, (double)totals.delay_ns / 1e6, totals.stacks);
-    return CT_EXIT_OK;
+    ct_cli_report(&rd);
+    ct_rd_close(&rd);
+    return ct_cli_status(&rd, rc);
 }
 
 const struct ct_command ct_cmd_pprof = {
     "pprof",
     "blocking profiles for pprof: net, sync, syscall, sched",
-    "usage: ctrace pprof --type=net|sync|syscall|sched [-o OUT] FILE\n"
+    "usage: ctrace pprof --type=net|sync|syscall|sched [-o OUT] [--strict] FILE\n"
     "\n"
     "Writes a gzipped pprof profile of where threads waited, as go tool trace\n"
     "-pprof=TYPE does: two values per stack, contentions (count) and delay\n"
@@ -87,8 +87,13 @@ const struct ct_command ct_cmd_pprof = {
     "  sched    time runnable but waiting for a CPU (needs the kernel's context\n"
     "           switches: ctrace run), at the thread's most recent stack; a new\n"
     "           thread's wait for its first run at the stack that created it\n"
-    "  -o OUT   the profile (default FILE.TYPE.pb.gz; - for standard output)\n"
+    "  -o OUT   the profile (default FILE.TYPE.pb.gz; - for standard output).\n"
+    "           OUT is replaced only once the profile is whole; on a failure it\n"
+    "           is left as it was. Written readable by its owner only\n"
     "\n"
-    "Then: go tool pprof -top OUT, or go tool pprof -http=: OUT.\n",
+    "Then: go tool pprof -top OUT, or go tool pprof -http=: OUT.\n"
+    "\n"
+    "A cut or damaged FILE: the profile of what precedes the damage, then the\n"
+    "error, exit 1; with --strict only the error (OUT is left as it was).\n",
     run,
 };

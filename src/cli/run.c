@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../analysis/symbols.h"
+#include "../compat/safe_open.h"
 #include "../compat/units.h"
 #include "cli.h"
 #include "ctrace.h"
@@ -76,7 +77,7 @@ struct run_options {
     const char *stacks;
     const char *threshold;
     const char *buffer;
-    const char *flight, *flight_signal, *http;
+    const char *flight, *flight_signal, *http, *http_hosts;
     bool follow, sched, schedstat, flight_at_exit, symbols;
     char **command;
 };
@@ -124,6 +125,8 @@ static int parse(int argc, char **argv, struct run_options *o)
             o->flight_at_exit = true;
         else if (strncmp(a, "--http=", 7) == 0)
             o->http = a + 7;
+        else if (strncmp(a, "--http-hosts=", 13) == 0)
+            o->http_hosts = a + 13;
         else
             return ct_cli_usage_error(&ct_cmd_run, "unknown option '%s'", a);
     }
@@ -176,24 +179,66 @@ static void set_environment(const struct run_options *o, const char *preload,
         setenv("CTRACE_FLIGHT_AT_EXIT", "1", 1);
     if (o->http)
         setenv("CTRACE_HTTP", o->http, 1);
+    if (o->http_hosts)
+        setenv("CTRACE_HTTP_HOSTS", o->http_hosts, 1);
+}
+
+/* Signals sent to ctrace run that are meant for the program (kill, timeout,
+ * systemd, docker stop): passed on, so that it ends as it would untraced,
+ * its trace complete. Those of the terminal (Ctrl-C, Ctrl-\\, a hangup) go
+ * to the whole foreground process group, the program included, and are
+ * not sent twice; nor is one the program sent. A signal sent to the
+ * process group by another process (timeout does both) reaches the
+ * program twice; the second, while the first is still pending, merges
+ * with it. */
+static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+static volatile sig_atomic_t program_pid; /* 0 before the spawn and once it ended */
+
+static void forward(int sig, siginfo_t *info, void *context)
+{
+    (void)context;
+    int saved = errno;
+    pid_t pid = program_pid;
+    if (pid > 0 && info->si_code != SI_KERNEL && info->si_pid != pid)
+        kill(pid, sig);
+    errno = saved;
+}
+
+/* Installs forward() for the signals this process does not ignore (an
+ * ignored one stays ignored, and the program inherits that, as it would
+ * from a shell); they stay blocked until the program's pid is known. */
+static void forward_signals(sigset_t *old_mask)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
+        sigaddset(&set, forwarded[i]);
+    sigprocmask(SIG_BLOCK, &set, old_mask);
+    for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) {
+        struct sigaction cur, act;
+        if (sigaction(forwarded[i], NULL, &cur) != 0 ||
+            (!(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_IGN))
+            continue;
+        memset(&act, 0, sizeof act);
+        act.sa_sigaction = forward;
+        act.sa_flags = SA_SIGINFO | SA_RESTART;
+        sigfillset(&act.sa_mask);
+        sigaction(forwarded[i], &act, NULL);
+    }
 }
 
 /* Starts the program with posix_spawnp (a vfork: no copy of this
- * process's page tables, 1 ms less than fork and exec here), the terminal's
- * interrupt and quit back to their defaults in it. 0, or the errno of a
- * failed exec. */
-static int spawn(char **command, pid_t *pid)
+ * process's page tables, 1 ms less than fork and exec here), with the
+ * signal mask ctrace run was given (exec resets forward()'s handlers to
+ * the default). 0, or the errno of a failed exec. */
+static int spawn(char **command, pid_t *pid, const sigset_t *mask)
 {
     posix_spawnattr_t attr;
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGINT);
-    sigaddset(&defaults, SIGQUIT);
     int rc = posix_spawnattr_init(&attr);
     if (rc == 0)
-        rc = posix_spawnattr_setsigdefault(&attr, &defaults);
+        rc = posix_spawnattr_setsigmask(&attr, mask);
     if (rc == 0)
-        rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+        rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
     if (rc == 0)
         rc = posix_spawnp(pid, command[0], NULL, &attr, command, environ);
     if (rc == ENOEXEC) {
@@ -213,6 +258,20 @@ static int spawn(char **command, pid_t *pid)
     return rc;
 }
 
+/* Waits for the program to end; its status. It is reaped only once
+ * forward() can no longer reach its pid, which might be reused after. */
+static int wait_program(pid_t pid)
+{
+    siginfo_t info;
+    while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+        ;
+    program_pid = 0;
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    return status;
+}
+
 /* The symbols of the traces' stacks, into the traces (FILE and the
  * children's FILE.PID[.N]), so that they read with names elsewhere. */
 static void embed_symbols(const char *output)
@@ -226,8 +285,13 @@ static void embed_symbols(const char *output)
         if (i > 0 && strspn(path + strlen(output) + 1, "0123456789.") !=
                          strlen(path + strlen(output) + 1))
             continue;
+        /* FILE (checked when it was opened), and children's traces that
+         * are regular files of this user's: in a shared directory another
+         * may have put a link under such a name. */
         struct stat st;
-        if (stat(path, &st) != 0 || st.st_size == 0)
+        int found_st = i == 0 ? stat(path, &st) : lstat(path, &st);
+        if (found_st != 0 || !S_ISREG(st.st_mode) || (i > 0 && st.st_uid != geteuid()) ||
+            st.st_size == 0)
             continue;
         if (ct_symbols_embed(path) < 0)
             fprintf(stderr, "ctrace run: %s: cannot add its symbols: %s\n", path, strerror(errno));
@@ -256,20 +320,34 @@ static int run(int argc, char **argv)
         fprintf(stderr, "ctrace run: %s: path too long\n", o.output);
         return CT_EXIT_BAD_INPUT;
     }
+    /* A trace to a pipe or a device (-o /dev/stdout) is the program's
+     * only: its children would need files beside it (the preload then
+     * does not follow them, and says so when one starts). */
     struct stat st;
     bool existed = stat(output, &st) == 0;
-    int probe = open(output, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    if (probe < 0) {
+    bool regular = !existed || S_ISREG(st.st_mode);
+    if (regular) {
+        int probe = ct_open_output(output, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (probe < 0) {
+            fprintf(stderr, "ctrace run: cannot write %s: %s\n", o.output,
+                    errno == EPERM ? "refused: another user's file or link in a sticky "
+                                     "world-writable directory"
+                                   : strerror(errno));
+            return CT_EXIT_BAD_INPUT;
+        }
+        close(probe);
+    } else if (access(output, W_OK) != 0) {
         fprintf(stderr, "ctrace run: cannot write %s: %s\n", o.output, strerror(errno));
         return CT_EXIT_BAD_INPUT;
     }
-    close(probe);
-    /* The terminal's interrupt is for the program; we wait for it to end. */
-    signal(SIGINT, SIG_IGN);
-    signal(SIGQUIT, SIG_IGN);
     set_environment(&o, preload, output);
+    sigset_t mask;
+    forward_signals(&mask);
     pid_t pid;
-    int err = spawn(o.command, &pid);
+    int err = spawn(o.command, &pid, &mask);
+    if (err == 0)
+        program_pid = pid;
+    sigprocmask(SIG_SETMASK, &mask, NULL);
     if (err) {
         fprintf(stderr, "ctrace run: %s: %s\n", o.command[0],
                 err == ENOENT ? "command not found" : strerror(err));
@@ -277,10 +355,10 @@ static int run(int argc, char **argv)
             unlink(output); /* nothing ran: leave no file behind */
         return err == ENOENT ? 127 : 126;
     }
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (o.flight) {
+    int status = wait_program(pid);
+    if (!regular) {
+        /* A pipe's or a device's size says nothing of what was written. */
+    } else if (o.flight) {
         /* Nothing to say when a window was written; the recorder said where. */
         if (stat(output, &st) == 0 && st.st_size == 0) {
             if (!existed)
@@ -292,7 +370,7 @@ static int run(int argc, char **argv)
         fprintf(stderr, "ctrace run: %s was not traced (a static program, or one that "
                         "cleared LD_PRELOAD)\n", o.command[0]);
     }
-    if (o.symbols)
+    if (o.symbols && regular)
         embed_symbols(output);
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);
@@ -308,6 +386,15 @@ const struct ct_command ct_cmd_run = {
     "Runs CMD with libctrace-preload.so loaded (LD_PRELOAD) and writes its trace.\n"
     "The exit status is CMD's: 128+N if signal N killed it, 127 if it was not\n"
     "found, 126 if it could not be executed. Its standard streams are its own.\n"
+    "\n"
+    "Signals: SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to\n"
+    "ctrace run are passed on to CMD (the terminal's own reach CMD directly).\n"
+    "A program that a signal's default action ends (SIGTERM, SIGINT, SIGHUP,\n"
+    "SIGQUIT, SIGPIPE, SIGALRM, SIGUSR1, SIGUSR2) first completes its trace up\n"
+    "to that moment, then dies of the signal; handlers it installs run as\n"
+    "ever. A crash (SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL) writes what can\n"
+    "be written safely. SIGKILL leaves the trace cut where the last batches\n"
+    "were written: it loses the generation under way (up to 250 ms).\n"
     "\n"
     "options:\n"
     "  -o FILE, --output=FILE     the trace (default ctrace.out)\n"
@@ -329,7 +416,8 @@ const struct ct_command ct_cmd_run = {
     "  --flight[=AGE[,BYTES]]     flight recorder: keep the last AGE of the trace\n"
     "                             (default 10s), in at most BYTES (default 10MiB),\n"
     "                             in memory; write it to FILE on the flight signal,\n"
-    "                             on a crash, and at exit with --flight-at-exit.\n"
+    "                             on a crash, when a signal's default action ends\n"
+    "                             the program, and at exit with --flight-at-exit.\n"
     "                             Each write replaces FILE with the latest window.\n"
     "                             AGE as 500ms, 10s, 2m; BYTES as 64KiB, 16MB, 1G\n"
     "  --flight-signal=SIG        the signal that writes the window: USR2 (default),\n"
@@ -339,11 +427,24 @@ const struct ct_command ct_cmd_run = {
     "  --http=ADDR                serve /debug/ctrace/ on ADDR (as 127.0.0.1:6060)\n"
     "                             from inside the program: trace?seconds=N streams\n"
     "                             a trace of the next N seconds, flight the flight\n"
-    "                             recorder's window\n"
+    "                             recorder's window. It answers to requests for\n"
+    "                             localhost and the address listened on (DNS\n"
+    "                             rebinding), takes no trace for another site's\n"
+    "                             page (Sec-Fetch-Site, Origin, Referer: curl sends\n"
+    "                             none), and closes connections idle for 10 s\n"
+    "  --http-hosts=NAME,...      more Host names the endpoint answers to (* any)\n"
     "\n"
     "Children: a forked child writes FILE.PID; a program exec'd by a traced\n"
     "process writes FILE.PID (FILE.PID.N if that process wrote one already).\n"
-    "The parent's trace has fork and exec events naming them.\n"
+    "The parent's trace has fork and exec events naming them. A FILE that is a\n"
+    "pipe or a device, or under /dev or /proc (-o /dev/stdout), gets the first\n"
+    "program's trace only: children are not followed.\n"
+    "\n"
+    "Traces are written readable by their owner only (mode 0600): they hold the\n"
+    "command line, the host's name, library paths, stacks and whatever the\n"
+    "program logged (docs/format.md, \"What a trace holds\"). In a sticky\n"
+    "directory writable by all (/tmp), FILE is not written through another\n"
+    "user's link or into another user's file.\n"
     "\n"
     "What is recorded: thread creation (with the creator's stack and the start\n"
     "function), the wait from it to the thread's first run, start, exit, names,\n"
@@ -363,7 +464,8 @@ const struct ct_command ct_cmd_run = {
     "  CTRACE_STACKS          1 (default) or 0\n"
     "  CTRACE_STACK_DEPTH     frames per stack (default 32, at most 64)\n"
     "  CTRACE_BUFFER_MB       batch memory per process (default 64)\n"
-    "  CTRACE_GENERATION_MS   generation length (default 1000)\n"
+    "  CTRACE_GENERATION_MS   generation length (default 250): what SIGKILL\n"
+    "                         can take from the end of a trace\n"
     "  CTRACE_SYSCALL_NS      system call threshold (default 10000)\n"
     "  CTRACE_COUNTERS_MS     heap, RSS and thread counters period (default 10,\n"
     "                         0 for none)\n"
@@ -375,6 +477,7 @@ const struct ct_command ct_cmd_run = {
     "  CTRACE_FLIGHT_SIGNAL   the signal that writes the window (default USR2)\n"
     "  CTRACE_FLIGHT_AT_EXIT  1 or 0 (default): write the window at exit\n"
     "  CTRACE_HTTP            ADDR of the endpoint (default: none)\n"
+    "  CTRACE_HTTP_HOSTS      its extra Host names (--http-hosts)\n"
     "  CTRACE_PRELOAD         where libctrace-preload.so is (default: beside\n"
     "                         this command, then " CTRACE_LIBDIR ")\n"
     "They are ignored in setuid and setgid programs.\n",

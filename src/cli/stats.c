@@ -10,9 +10,13 @@
 #include "../analysis/stats.h"
 #include "cli.h"
 
-static void print_text(const char *path, const char *root, const struct ct_stats *st)
+static void print_text(const char *path, const char *root, const struct ct_stats *st,
+                       const struct ct_reader *rd)
 {
     printf("trace       %s (%" PRIu64 " bytes)\n", path, st->bytes);
+    if (rd->failed)
+        printf("damaged     at byte %" PRIu64 ": this report covers what precedes it\n",
+               rd->error_off);
     if (st->pid)
         printf("process     %" PRIu64 " %s\n", st->pid, st->command);
     printf("duration    %.6f s\n", (double)st->duration_ns / 1e9);
@@ -88,10 +92,16 @@ static void print_text(const char *path, const char *root, const struct ct_stats
 
 static void print_children_json(const struct ct_stats *st);
 
-static void print_json(const char *path, const struct ct_stats *st)
+static void print_json(const char *path, const struct ct_stats *st, const struct ct_reader *rd)
 {
     printf("{\"file\":");
     ct_json_string(stdout, path, strlen(path));
+    /* A damaged trace: the byte of the damage and the error; the rest of
+     * the object covers what precedes it. */
+    if (rd->failed) {
+        printf(",\"damaged_at\":%" PRIu64 ",\"error\":", rd->error_off);
+        ct_json_string(stdout, rd->error, strlen(rd->error));
+    }
     printf(",\"bytes\":%" PRIu64 ",\"pid\":%" PRIu64 ",\"command\":", st->bytes, st->pid);
     ct_json_string(stdout, st->command, strlen(st->command));
     printf(",\"sched\":\"%s\",\"threads_unscheduled\":%" PRIu64,
@@ -262,23 +272,22 @@ static int run(int argc, char **argv)
     int rc = ct_stats_compute(&rd, &st);
     char root[4096];
     trace_root(path, st.pid, root, sizeof root);
-    if (rc == 0)
+    if (rc == 0 && ct_cli_may_print(&rd)) {
         find_spawned(root, &st);
-    if (rc == 0) {
         if (json)
-            print_json(path, &st);
+            print_json(path, &st, &rd);
         else
-            print_text(path, root, &st);
+            print_text(path, root, &st, &rd);
     }
     ct_cli_report(&rd);
     ct_rd_close(&rd);
-    return rc == 0 ? CT_EXIT_OK : CT_EXIT_BAD_INPUT;
+    return ct_cli_status(&rd, rc);
 }
 
 const struct ct_command ct_cmd_stats = {
     "stats",
     "overview: duration, threads, events by kind, losses",
-    "usage: ctrace stats [--json] FILE\n"
+    "usage: ctrace stats [--json] [--strict] FILE\n"
     "\n"
     "Prints an overview of the trace FILE: its duration, where its scheduling\n"
     "came from (and how many threads with events have none), generations,\n"
@@ -293,6 +302,9 @@ const struct ct_command ct_cmd_stats = {
     "           threads_unscheduled, threads, events (kind name to count),\n"
     "           tasks, regions, logs, stacks, lost_events, generations,\n"
     "           blocked_at_end, top_block_sites, contended_objects,\n"
-    "           children, and more\n",
+    "           children, and more; damaged_at and error for a damaged FILE\n"
+    "\n"
+    "A cut or damaged FILE: the overview of what precedes the damage (its byte\n"
+    "named), then the error, exit 1; with --strict only the error.\n",
     run,
 };

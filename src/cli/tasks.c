@@ -159,10 +159,11 @@ static int list_type(const char *path, const char *type, bool json)
     struct ct_reader rd;
     struct ct_task_view v;
     int rc = ct_task_view(path, type, &v, &rd);
-    if (rc == 0 && json) {
+    bool print = rc == 0 && ct_cli_may_print(&rd);
+    if (print && json) {
         ct_cli_task_list_json(stdout, &v);
         printf("\n");
-    } else if (rc == 0) {
+    } else if (print) {
         printf("tasks of type %s: %zu; time of their threads inside their regions\n\n", type,
                v.count);
         printf("%-10s %10s %8s %5s %5s", "task", "duration", "threads", "logs", "regs");
@@ -183,7 +184,7 @@ static int list_type(const char *path, const char *type, bool json)
     ct_cli_report(&rd);
     ct_rd_close(&rd);
     ct_task_view_free(&v);
-    return rc == 0 ? CT_EXIT_OK : CT_EXIT_BAD_INPUT;
+    return ct_cli_status(&rd, rc);
 }
 
 static int run_common(const struct ct_command *cmd, bool regions, int argc, char **argv)
@@ -215,7 +216,7 @@ static int run_common(const struct ct_command *cmd, bool regions, int argc, char
     }
     struct ct_annotations a;
     int rc = ct_annotations_compute(&rd, &a);
-    if (rc == 0) {
+    if (rc == 0 && ct_cli_may_print(&rd)) {
         const struct ct_type_stats *types = regions ? a.regions : a.tasks;
         size_t n = regions ? a.nregions : a.ntasks;
         if (json)
@@ -233,7 +234,7 @@ static int run_common(const struct ct_command *cmd, bool regions, int argc, char
     ct_cli_report(&rd);
     ct_annotations_free(&a);
     ct_rd_close(&rd);
-    return rc == 0 ? CT_EXIT_OK : CT_EXIT_BAD_INPUT;
+    return ct_cli_status(&rd, rc);
 }
 
 static int run_tasks(int argc, char **argv)
@@ -249,7 +250,7 @@ static int run_regions(int argc, char **argv)
 const struct ct_command ct_cmd_tasks = {
     "tasks",
     "tasks by type: count and latency distribution",
-    "usage: ctrace tasks [--json] [--type=T] FILE\n"
+    "usage: ctrace tasks [--json] [--type=T] [--strict] FILE\n"
     "\n"
     "For each task type: how many tasks ended, their total, minimum, median,\n"
     "90th and 99th percentile and maximum duration (percentiles within 1.6 %),\n"
@@ -262,14 +263,17 @@ const struct ct_command ct_cmd_tasks = {
     "  --json    an array of {type, count, total_ns, min_ns, p50_ns, p90_ns,\n"
     "            p99_ns, max_ns, unfinished, unmatched}; with --type, of\n"
     "            {id, parent, begin_ns, duration_ns, threads, logs, regions,\n"
-    "            execution_ns, ..., sync_by_primitive_ns}\n",
+    "            execution_ns, ..., sync_by_primitive_ns}\n"
+    "\n"
+    "A cut or damaged FILE: what precedes the damage, then the error, exit 1;\n"
+    "with --strict only the error.\n",
     run_tasks,
 };
 
 const struct ct_command ct_cmd_regions = {
     "regions",
     "regions by type: count and latency distribution",
-    "usage: ctrace regions [--json] FILE\n"
+    "usage: ctrace regions [--json] [--strict] FILE\n"
     "\n"
     "For each region type: how many regions ended, their total, minimum,\n"
     "median, 90th and 99th percentile and maximum duration (percentiles within\n"
@@ -277,6 +281,9 @@ const struct ct_command ct_cmd_regions = {
     "ends without a begin, and ends out of order are counted apart.\n"
     "\n"
     "  --json   an array of {type, count, total_ns, min_ns, p50_ns, p90_ns,\n"
-    "           p99_ns, max_ns, unfinished, unmatched}\n",
+    "           p99_ns, max_ns, unfinished, unmatched}\n"
+    "\n"
+    "A cut or damaged FILE: what precedes the damage, then the error, exit 1;\n"
+    "with --strict only the error.\n",
     run_regions,
 };

@@ -143,7 +143,7 @@ static int run(int argc, char **argv)
         return usage;
     struct ct_threads t;
     int rc = ct_threads_compute(&rd, &t);
-    if (rc == 0) {
+    if (rc == 0 && ct_cli_may_print(&rd)) {
         if (t.count)
             qsort(t.rows, t.count, sizeof *t.rows, by_total);
         if (json) {
@@ -156,13 +156,13 @@ static int run(int argc, char **argv)
     ct_cli_report(&rd);
     ct_threads_free(&t);
     ct_rd_close(&rd);
-    return rc == 0 ? CT_EXIT_OK : CT_EXIT_BAD_INPUT;
+    return ct_cli_status(&rd, rc);
 }
 
 const struct ct_command ct_cmd_threads = {
     "threads",
     "where each thread's time went, per thread and per start function",
-    "usage: ctrace threads [--json] FILE\n"
+    "usage: ctrace threads [--json] [--strict] FILE\n"
     "\n"
     "Splits each thread's life in the trace into columns that add up to it.\n"
     "One definition, used by threads, stats, pprof, export and view alike\n"
@@ -197,6 +197,9 @@ const struct ct_command ct_cmd_threads = {
     "  --json   an array of {tid, name, start_function, execution_ns,\n"
     "           network_wait_ns, sync_block_ns, syscall_ns, sched_wait_ns,\n"
     "           sleep_ns, other_ns, total_ns, ...}; with the kernel's switches,\n"
-    "           voluntary_switches and involuntary_switches too\n",
+    "           voluntary_switches and involuntary_switches too\n"
+    "\n"
+    "A cut or damaged FILE: what precedes the damage, then the error, exit 1;\n"
+    "with --strict only the error.\n",
     run,
 };

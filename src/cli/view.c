@@ -196,7 +196,9 @@ static int build(void)
         return -1;
     }
     int rc = ct_timeline_build(&pass, &v.rd, &v.tl, 0, progress);
-    ct_cli_report(&pass); /* the error, or a warning */
+    ct_cli_report(&pass); /* the error (the damage: what precedes it is shown), or a warning */
+    if (rc == 0 && !ct_cli_may_print(&pass))
+        rc = -1;
     FILE *out;
     if (rc == 0 && (out = open_memstream(&v.threads_json, &v.threads_len))) {
         ct_cli_threads_json(out, &v.tl.threads);

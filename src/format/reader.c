@@ -32,6 +32,7 @@ int ct_rd_fail(struct ct_reader *rd, uint64_t offset, const char *fmt, ...)
     va_end(ap);
     snprintf(rd->error, sizeof rd->error, "%s: byte %llu: %s", rd->path,
              (unsigned long long)offset, what);
+    rd->error_off = offset;
     rd->failed = true;
     return -1;
 }
@@ -393,6 +394,44 @@ static int read_lost(struct ct_reader *rd, struct ct_gen *gen, struct ct_cursor 
     return 0;
 }
 
+static void symbols_damaged(struct ct_reader *rd, uint64_t at)
+{
+    if (!rd->symbols_warning[0])
+        snprintf(rd->symbols_warning, sizeof rd->symbols_warning,
+                 "%s: byte %llu: the embedded symbols are damaged and left out; names come "
+                 "from the modules' files, or are module+offset",
+                 rd->path, (unsigned long long)at);
+}
+
+/* After the last generation, the records up to END can only be SYMBOLS:
+ * when one of them is damaged so that it cannot even be stepped over (its
+ * header), and the file ends with a whole END record that counts exactly
+ * the generations read, the damage is stepped over to that END. 1 when it
+ * was: rd->off is then the END's (loaded, when streamed). */
+static int resync_to_end(struct ct_reader *rd, uint64_t at)
+{
+    uint8_t tail[CT_RECORD_HEADER_SIZE + CT_LEB_MAX];
+    if (rd->size - at < CT_RECORD_HEADER_SIZE + 1)
+        return 0;
+    size_t len = rd->size - at < sizeof tail ? (size_t)(rd->size - at) : sizeof tail;
+    if (ct_rd_read_at(rd, rd->size - len, tail, len) != 0)
+        return 0;
+    for (unsigned n = 1; n <= CT_LEB_MAX && CT_RECORD_HEADER_SIZE + n <= len; n++) {
+        const uint8_t *h = tail + len - CT_RECORD_HEADER_SIZE - n;
+        struct ct_cursor c = {h + CT_RECORD_HEADER_SIZE, h + CT_RECORD_HEADER_SIZE + n};
+        uint64_t count;
+        if (h[0] != CT_REC_END || h[1] || h[2] || h[3] || ct_get_u32(h + 4) != n ||
+            CHECKSUMS_DIFFER(ct_crc32c(ct_crc32c(0, h, 8), c.p, n), ct_get_u32(h + 8)) ||
+            ct_get_uleb(&c, &count) != 0 || c.p != c.end || count != rd->generations)
+            continue;
+        symbols_damaged(rd, at);
+        rd->off = rd->size - CT_RECORD_HEADER_SIZE - n;
+        rd->failed = false;
+        return ct_rd_load_span(rd) == 0 ? 1 : 0;
+    }
+    return 0;
+}
+
 /* Reads one record's header; 1 with the payload in *c, 0 at a clean end of
  * the data, -1 on error. */
 static int next_record(struct ct_reader *rd, unsigned *type, struct ct_cursor *c)
@@ -421,9 +460,14 @@ static int next_record(struct ct_reader *rd, unsigned *type, struct ct_cursor *c
     uint32_t crc = check ? ct_crc32c(0, h, 8) : 0;
     if (check)
         crc = ct_crc32c(crc, h + CT_RECORD_HEADER_SIZE, len);
-    if (check && CHECKSUMS_DIFFER(crc, ct_get_u32(h + 8)))
-        return fail(rd, at, "checksum mismatch in a %s record of %u bytes (corrupted)",
-                    ct_record_name(*type), len);
+    if (check && CHECKSUMS_DIFFER(crc, ct_get_u32(h + 8))) {
+        if (*type != CT_REC_SYMBOLS)
+            return fail(rd, at, "checksum mismatch in a %s record of %u bytes (corrupted)",
+                        ct_record_name(*type), len);
+        /* Names only: the events are all elsewhere (ct_rd_symtab leaves
+         * it out too). */
+        symbols_damaged(rd, at);
+    }
     c->p = h + CT_RECORD_HEADER_SIZE;
     c->end = c->p + len;
     rd->off = at + CT_RECORD_HEADER_SIZE + len;
@@ -524,6 +568,14 @@ int ct_rd_next_gen(struct ct_reader *rd, struct ct_gen *gen)
     do { /* SYMBOLS records between generations are read by ct_rd_symtab */
         at = rd->off;
         r = next_record(rd, &type, &c);
+        if (r > 0 && type != CT_REC_SYMBOLS && type != CT_REC_END && type != CT_REC_GEN_BEGIN)
+            r = fail(rd, at, "a %s record where a generation should begin",
+                     ct_record_name(type));
+        if (r < 0 && resync_to_end(rd, at) == 1) {
+            rd->error[0] = 0;
+            type = CT_REC_SYMBOLS;
+            continue;
+        }
         if (r <= 0) {
             if (r == 0)
                 snprintf(rd->warning, sizeof rd->warning,

@@ -136,8 +136,13 @@ struct ct_reader {
     uint64_t start_mono_ns; /* time zero: the session's start */
     uint64_t generations;
     uint16_t version_major, version_minor;
+    uint64_t error_off;     /* the byte the error names */
     char error[512];
     char warning[512];
+    /* A damaged SYMBOLS record (or damage between the last generation and
+     * a whole END record) was skipped: the names it held fall back to the
+     * modules' files. Said apart from the warning above. */
+    char symbols_warning[256];
 };
 
 struct ct_event {

@@ -8,10 +8,16 @@
  *   - a fatal signal arrives: signals.c calls ct_preload_flight_crash after
  *     ct_crash_flush, and the window is written with open, write and rename
  *     only (async-signal-safe), the generation under way included, cut;
+ *   - a terminating signal (SIGTERM and the like, signals.c) is about to
+ *     end the program: once the writer has ended the trace, the window,
+ *     whole, with open, write and rename only;
  *   - the program ends, with CTRACE_FLIGHT_AT_EXIT=1.
  *
- * Each write goes to a temporary file renamed over the trace file, so the
- * file is always a whole window: the latest one.
+ * Each write goes to a new temporary file (FILE.tmp.PID.N, created with
+ * O_EXCL, mode 0600: no link planted under that name is followed) renamed
+ * over the trace file, so the file is always a whole window: the latest
+ * one. A FILE that is not a regular file (a pipe, a device, a link) is
+ * written in place instead.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -19,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../compat/safe_open.h"
 #include "../recorder/flight.h"
 #include "preload.h"
 
@@ -26,7 +33,7 @@ CT_REAL_DECL(sigaction);
 
 static struct {
     ctrace_flight *f;
-    char path[4200], tmp[4220];
+    char path[4200], prefix[4210], tmp[4260];
     bool at_exit;
 } fl;
 
@@ -41,23 +48,40 @@ static void say(const char *why, int rc)
         return;
 }
 
-/* Writes the window through a temporary file; `on_writer` when called on
- * the tracer's thread, which has cut the window already. */
+/* Opens where a window goes: a new temporary file (fl.tmp, renamed over
+ * the trace file by finish_window), or the trace file itself when it is
+ * not a regular file (fl.tmp empty). Async-signal-safe. */
+static int open_window(void)
+{
+    fl.tmp[0] = 0;
+    if (!ct_path_replaceable(fl.path))
+        return ct_open_output(fl.path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    return ct_open_unique(fl.prefix, fl.tmp, sizeof fl.tmp);
+}
+
+/* Closes it and puts it in place (rc 0), or removes it. */
+static int finish_window(int fd, int rc)
+{
+    if (close(fd) != 0 && rc == 0)
+        rc = -errno;
+    if (fl.tmp[0] && rc == 0 && rename(fl.tmp, fl.path) != 0)
+        rc = -errno;
+    if (fl.tmp[0] && rc != 0)
+        unlink(fl.tmp);
+    return rc;
+}
+
+/* Writes the window; `on_writer` when called on the tracer's thread,
+ * which has cut the window already. */
 static void write_window(ctrace_flight *f, const char *why, bool on_writer)
 {
-    int fd = open(fl.tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open_window();
     if (fd < 0) {
         say(why, -errno);
         return;
     }
     int rc = on_writer ? ct_flight_write_on_writer(f, fd) : ctrace_flight_write(f, fd);
-    if (close(fd) != 0 && rc == 0)
-        rc = -errno;
-    if (rc == 0 && rename(fl.tmp, fl.path) != 0)
-        rc = -errno;
-    if (rc != 0)
-        unlink(fl.tmp);
-    say(why, rc);
+    say(why, finish_window(fd, rc));
 }
 
 static void on_writer_request(struct ctrace_flight *f, const char *why)
@@ -86,7 +110,7 @@ bool ct_preload_flight_start(const struct ct_preload_flight *o, const char *path
         ct_flight_free(fl.f);
     fl.f = NULL;
     snprintf(fl.path, sizeof fl.path, "%s", path);
-    snprintf(fl.tmp, sizeof fl.tmp, "%s.tmp", path);
+    snprintf(fl.prefix, sizeof fl.prefix, "%s.tmp", path);
     fl.at_exit = o->at_exit;
     ctrace_flight_config c = {.min_age_ns = o->age_ns, .max_bytes = o->bytes, .trace = *trace};
     fl.f = ctrace_flight_start(&c);
@@ -110,17 +134,34 @@ bool ct_preload_flight_start(const struct ct_preload_flight *o, const char *path
     return true;
 }
 
+void ct_preload_flight_final(void)
+{
+    /* The writer has ended and added the last generation to the ring,
+     * which nothing changes any more. */
+    if (!fl.f || !fl.f->head)
+        return;
+    int fd = open_window();
+    if (fd < 0)
+        return;
+    int rc = ct_flight_write_gens(fl.f->head, fl.f->tail, fd);
+    if (finish_window(fd, rc) != 0)
+        return;
+    static const char msg[] = "ctrace: flight recorder window (signal) written\n";
+    if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0)
+        return;
+}
+
 void ct_preload_flight_crash(void)
 {
     struct ctrace_flight *f = ct_flight_for_crash();
     if (!f || f != fl.f)
         return;
-    int fd = open(fl.tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open_window();
     if (fd < 0)
         return;
     ct_flight_write_crash(f, fd);
-    close(fd);
-    rename(fl.tmp, fl.path);
+    if (finish_window(fd, 0) != 0)
+        return;
     static const char msg[] = "ctrace: flight recorder window (crash) written\n";
     if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0)
         return;

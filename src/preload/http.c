@@ -12,6 +12,28 @@
  * HOST:PORT or :PORT (loopback); a HOST of 0.0.0.0 listens everywhere, and
  * only then.
  *
+ * Who may ask (a trace holds what docs/format.md lists): a web page the
+ * user visits can make the browser send requests to loopback, so
+ *
+ *   - the Host header must name this machine: localhost, a loopback
+ *     address, the address listened on (any IPv4 address when that is
+ *     0.0.0.0) or a name of CTRACE_HTTP_HOSTS (comma-separated; "*": any),
+ *     with this port if one is given. A DNS name that an attacker made
+ *     resolve to 127.0.0.1 (DNS rebinding) is refused with 403, so a page
+ *     cannot read a trace through it;
+ *   - trace and flight, which cost the program and hand out its trace,
+ *     are refused (403) to a request a browser marks as coming from
+ *     another site: Sec-Fetch-Site other than same-origin or none, or,
+ *     from browsers without it, an Origin or Referer of another origin.
+ *     A plain GET from an <img> or a link on another site starts nothing;
+ *     curl, wget and other clients send none of these headers, so
+ *     `curl .../trace?seconds=N` works as before.
+ *
+ * Idle connections: libmicrohttpd closes a connection idle for 10 s, serves
+ * up to 64 at once (a thread each, waiting in poll(2), so that descriptor
+ * numbers past FD_SETSIZE work), and refuses more: a client that opens
+ * connections and sends nothing holds the endpoint for 10 s at most.
+ *
  * libmicrohttpd is loaded with dlopen when the endpoint is asked for, and
  * only then: a program traced without it never maps the library. Its
  * threads are the tracer's (pthread_create in threads.c marks them): they
@@ -32,6 +54,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -44,6 +67,14 @@
 
 #define PREFIX "/debug/ctrace/"
 #define MAX_SECONDS 600
+#define MAX_CONNECTIONS 64u
+#define IDLE_TIMEOUT_S 10u
+
+static struct {
+    struct sockaddr_in bound; /* the address listened on */
+    char hosts[1024];         /* CTRACE_HTTP_HOSTS, with a comma at each end */
+    bool any_host;            /* CTRACE_HTTP_HOSTS=* */
+} ep;
 
 
 static _Atomic int busy; /* a trace streams, or a window is written */
@@ -229,6 +260,87 @@ static enum MHD_Result serve_flight(struct MHD_Connection *c, bool head)
     return result;
 }
 
+/* ---- who may ask ---- */
+
+static bool equal_nocase(const char *a, size_t alen, const char *b)
+{
+    return strlen(b) == alen && strncasecmp(a, b, alen) == 0;
+}
+
+/* Whether a Host header value ("name", "name:port", "[v6]:port") names
+ * this endpoint (the rules at the top). */
+static bool host_allowed(const char *host)
+{
+    if (!host || ep.any_host)
+        return true; /* no Host: an HTTP/1.0 client, never a browser */
+    const char *name = host, *end, *port = NULL;
+    if (*host == '[') {
+        name = host + 1;
+        end = strchr(name, ']');
+        if (!end)
+            return false;
+        if (end[1] == ':')
+            port = end + 2;
+        else if (end[1])
+            return false;
+    } else {
+        end = strchr(host, ':');
+        if (end)
+            port = end + 1;
+        else
+            end = host + strlen(host);
+    }
+    if (port) {
+        char *stop;
+        long n = strtol(port, &stop, 10);
+        if (*stop || stop == port || n != ntohs(ep.bound.sin_port))
+            return false;
+    }
+    size_t len = (size_t)(end - name);
+    char buf[64];
+    if (len == 0 || len >= sizeof buf)
+        return false;
+    memcpy(buf, name, len);
+    buf[len] = 0;
+    if (equal_nocase(name, len, "localhost") || strcmp(buf, "::1") == 0)
+        return true;
+    struct in_addr a;
+    if (*host != '[' && inet_pton(AF_INET, buf, &a) == 1)
+        return (ntohl(a.s_addr) >> 24) == 127 || a.s_addr == ep.bound.sin_addr.s_addr ||
+               ep.bound.sin_addr.s_addr == htonl(INADDR_ANY);
+    /* A name of CTRACE_HTTP_HOSTS: ",name," in ",a,b,". */
+    for (const char *at = ep.hosts; (at = strchr(at, ',')) && at[1]; at++)
+        if (strncasecmp(at + 1, name, len) == 0 && at[1 + len] == ',')
+            return true;
+    return false;
+}
+
+/* Whether url ("http://AUTHORITY/...") has the authority host. */
+static bool same_origin(const char *url, const char *host)
+{
+    const char *p = strstr(url, "://");
+    if (!p || !host)
+        return false;
+    p += 3;
+    size_t n = strcspn(p, "/?#");
+    return equal_nocase(p, n, host);
+}
+
+/* Whether a browser says the request comes from another site (the rules
+ * at the top). */
+static bool cross_site(struct MHD_Connection *c)
+{
+    const char *host = ct_mhd.lookup(c, MHD_HEADER_KIND, "Host");
+    const char *site = ct_mhd.lookup(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    if (site)
+        return strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0;
+    const char *origin = ct_mhd.lookup(c, MHD_HEADER_KIND, "Origin");
+    if (origin && !same_origin(origin, host))
+        return true;
+    const char *referer = ct_mhd.lookup(c, MHD_HEADER_KIND, "Referer");
+    return referer && !same_origin(referer, host);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **state)
@@ -243,9 +355,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *upload_size = 0;
         return MHD_YES;
     }
+    if (!host_allowed(ct_mhd.lookup(c, MHD_HEADER_KIND, "Host")))
+        return text(c, 403, "this endpoint answers to localhost and the address it listens "
+                            "on; CTRACE_HTTP_HOSTS (ctrace run --http-hosts) adds names\n");
     bool head = strcmp(method, "HEAD") == 0;
     if (!head && strcmp(method, "GET") != 0)
         return text(c, 405, "only GET and HEAD\n");
+    bool takes = strcmp(url, PREFIX "trace") == 0 || strcmp(url, PREFIX "flight") == 0;
+    if (takes && cross_site(c))
+        return text(c, 403, "a request from another site may not take a trace; open "
+                            PREFIX " itself, or use curl\n");
     if (strcmp(url, PREFIX) == 0 || strcmp(url, "/debug/ctrace") == 0)
         return reply(c, 200, "text/html; charset=utf-8", head ? "" : index_page);
     if (strcmp(url, PREFIX "trace") == 0)
@@ -263,13 +382,16 @@ static void warn(const char *addr, const char *why)
         return;
 }
 
-void ct_preload_http_start(const char *addr)
+void ct_preload_http_start(const char *addr, const char *hosts)
 {
     struct sockaddr_in sa;
     if (!ct_parse_addr(addr, &sa)) {
         warn(addr, "expected HOST:PORT, as 127.0.0.1:6060");
         return;
     }
+    ep.bound = sa;
+    ep.any_host = hosts && strcmp(hosts, "*") == 0;
+    snprintf(ep.hosts, sizeof ep.hosts, ",%s,", hosts ? hosts : "");
     ct_busy++; /* the library's start-up, its threads: the tracer's own */
     const char *why = ct_mhd_load();
     if (why) {
@@ -283,9 +405,10 @@ void ct_preload_http_start(const char *addr)
     static uint64_t before[CT_FD_SET_WORDS];
     ct_open_fds(before);
     struct MHD_Daemon *d = ct_mhd.start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, ntohs(sa.sin_port),
-        NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)16, MHD_OPTION_END);
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL,
+        ntohs(sa.sin_port), NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
+        MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S, MHD_OPTION_END);
     if (!d)
         warn(addr, "cannot listen there (in use?)");
     else

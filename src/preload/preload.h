@@ -134,6 +134,9 @@ CT_INTERNAL extern struct ct_preload_config ct_pconf;
 /* True when tracing is on and the trace is this process's (not a vfork
  * parent's). */
 CT_INTERNAL bool ct_preload_owns_trace(void);
+/* A child or an exec'd program that is not followed because the trace is
+ * not a file: says so, once (init.c). */
+CT_INTERNAL void ct_preload_child_unfollowed(void);
 /* fork: starts this process's own trace in a child (init.c). */
 CT_INTERNAL void ct_preload_start_child(void);
 /* exec: ends this image's trace, and marks the next image as followed. */
@@ -150,12 +153,20 @@ CT_INTERNAL bool ct_preload_flight_start(const struct ct_preload_flight *o, cons
                                          const ctrace_config *trace);
 /* A fatal signal, after ct_crash_flush: the window to the file. */
 CT_INTERNAL void ct_preload_flight_crash(void);
+/* A terminating signal, once the writer has ended: the window, whole, to
+ * the file. Async-signal-safe. */
+CT_INTERNAL void ct_preload_flight_final(void);
+/* A terminating signal (signals.c) is about to end the program: ends
+ * this process's trace first (init.c). Async-signal-safe. */
+CT_INTERNAL void ct_preload_terminate(int sig);
 
-/* The endpoint (http.c), on ADDR. */
-CT_INTERNAL void ct_preload_http_start(const char *addr);
+/* The endpoint (http.c), on ADDR; hosts: the Host names it answers to
+ * besides this machine's (comma-separated, "*" any; may be NULL). */
+CT_INTERNAL void ct_preload_http_start(const char *addr, const char *hosts);
 
-/* Installs the fatal-signal handlers (signals.c). */
-CT_INTERNAL void ct_preload_install_signals(void);
+/* Installs the handlers of fatal and terminating signals (signals.c);
+ * `claimed` (the flight recorder's signal, or 0) is left alone. */
+CT_INTERNAL void ct_preload_install_signals(int claimed);
 
 /* The class of a file descriptor, cached (io.c). */
 CT_INTERNAL unsigned ct_fd_class(int fd);

@@ -31,7 +31,7 @@ CT_EXPORT pid_t fork(void)
     if (pid == 0 && traced)
         ct_preload_start_child();
     else if (pid > 0 && traced)
-        CT_RECORD(ct_ev_fork(pid));
+        CT_RECORD(ct_ev_fork(pid); ct_preload_child_unfollowed());
     return pid;
 }
 

@@ -1,32 +1,46 @@
 /*
- * signals.c - fatal signals. When SIGSEGV, SIGBUS, SIGABRT, SIGFPE or SIGILL
- * arrives, the trace gets what can be written safely (ct_crash_flush), then
- * the program's own handler runs, or the default action.
+ * signals.c - signals that end the program.
  *
- * ctrace's handler stays installed: when the program installs a handler for
- * one of these signals (sigaction, signal), the wrapper keeps it aside as the
- * program's and reports it back as installed, so the program sees what it
- * set and its handler runs after the flush, with the same arguments.
+ * Fatal signals (SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL): the trace gets
+ * what can be written safely (ct_crash_flush), then the program's own
+ * handler runs, or the default action. ctrace's handler stays installed:
+ * when the program installs a handler for one of these, the wrapper keeps
+ * it aside as the program's and reports it back as installed, so the
+ * program sees what it set and its handler runs after the flush, with the
+ * same arguments.
+ *
+ * Terminating signals (SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGALRM,
+ * SIGUSR1, SIGUSR2; not the flight recorder's signal): how services are
+ * stopped (timeout, systemd, docker, Ctrl-C). Their default action ended
+ * the program with the generation under way unwritten, up to a second of
+ * it. While the program's disposition is the default, ctrace's handler is
+ * installed instead: it has the tracer's thread end the trace (every
+ * thread's events up to that moment, and the end record, as at exit; the
+ * flight recorder's window to its file), then restores the default and
+ * raises the signal again, so the program dies of it as it would have. A
+ * handler or SIG_IGN the program sets is installed for real (an ignored
+ * signal stays ignored across exec, as nohup needs); setting the default
+ * again puts ctrace's back. The program sees only what it set.
  */
+#include <linux/futex.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "preload.h"
 
 CT_REAL_DECL(sigaction);
 
 static const int fatal[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
+static const int terminating[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT,
+                                  SIGPIPE, SIGALRM, SIGUSR1, SIGUSR2};
 #define NSIG_TABLE 65
-static struct sigaction program[NSIG_TABLE]; /* the program's handlers */
-static bool installed[NSIG_TABLE];
-
-static bool is_fatal(int sig)
-{
-    for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++)
-        if (fatal[i] == sig)
-            return true;
-    return false;
-}
+enum { NOT_OURS, FATAL, TERMINATING };
+static unsigned char kind[NSIG_TABLE];       /* what the wrapper does with each */
+static struct sigaction program[NSIG_TABLE]; /* the program's dispositions */
+static bool installed[NSIG_TABLE];           /* ours is in the kernel */
 
 static void on_fatal(int sig, siginfo_t *info, void *context)
 {
@@ -55,30 +69,109 @@ static void on_fatal(int sig, siginfo_t *info, void *context)
         raise(sig);
 }
 
-void ct_preload_install_signals(void)
+/* 0 until a terminating signal's handler begins to end the trace, then 1;
+ * a second one (on another thread) waits for the first to end the
+ * program. */
+static _Atomic uint32_t ending;
+
+static void on_terminate(int sig, siginfo_t *info, void *context)
+{
+    (void)info;
+    (void)context;
+    int saved = errno;
+    uint32_t expected = 0;
+    if (atomic_compare_exchange_strong(&ending, &expected, 1)) {
+        ct_preload_terminate(sig);
+    } else {
+        /* The first handler ends the program within seconds; should it
+         * not (its thread stopped), this one does. */
+        struct timespec wait = {10, 0};
+        syscall(SYS_futex, &ending, FUTEX_WAIT_PRIVATE, 1, &wait, NULL, 0);
+    }
+    /* The default action, as the program would have had it: the signal,
+     * blocked while this handler runs, is delivered when it returns. */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    REAL(sigaction)(sig, &dfl, NULL);
+    installed[sig] = false;
+    raise(sig);
+    errno = saved;
+}
+
+static bool is_default(const struct sigaction *a)
+{
+    return !(a->sa_flags & SA_SIGINFO) && a->sa_handler == SIG_DFL;
+}
+
+static void install(int sig, void (*handler)(int, siginfo_t *, void *))
+{
+    struct sigaction ours;
+    memset(&ours, 0, sizeof ours);
+    ours.sa_sigaction = handler;
+    ours.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigfillset(&ours.sa_mask);
+    installed[sig] = REAL(sigaction)(sig, &ours, NULL) == 0;
+}
+
+void ct_preload_install_signals(int claimed)
 {
     for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++) {
         int sig = fatal[i];
-        struct sigaction ours, old;
-        memset(&ours, 0, sizeof ours);
-        ours.sa_sigaction = on_fatal;
-        ours.sa_flags = SA_SIGINFO | SA_ONSTACK;
-        sigfillset(&ours.sa_mask);
-        if (REAL(sigaction)(sig, &ours, &old) == 0) {
+        struct sigaction old;
+        if (REAL(sigaction)(sig, NULL, &old) != 0)
+            continue;
+        /* Installed again (a forked child starting its own trace, an image
+         * whose exec failed): the handler found is ours, and the program's
+         * is already kept aside. Keeping ours as the program's made the
+         * handler call itself for ever. */
+        if (!(old.sa_flags & SA_SIGINFO) || old.sa_sigaction != on_fatal)
             program[sig] = old;
-            installed[sig] = true;
-        }
+        kind[sig] = FATAL;
+        install(sig, on_fatal);
+    }
+    for (size_t i = 0; i < sizeof terminating / sizeof *terminating; i++) {
+        int sig = terminating[i];
+        struct sigaction old;
+        if (sig == claimed || REAL(sigaction)(sig, NULL, &old) != 0)
+            continue;
+        bool ours = (old.sa_flags & SA_SIGINFO) && old.sa_sigaction == on_terminate;
+        if (!ours)
+            program[sig] = old;
+        kind[sig] = TERMINATING;
+        if (is_default(&program[sig]))
+            install(sig, on_terminate);
     }
 }
 
 CT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    if (sig <= 0 || sig >= NSIG_TABLE || !installed[sig] || !is_fatal(sig))
+    if (sig <= 0 || sig >= NSIG_TABLE || kind[sig] == NOT_OURS)
         return REAL(sigaction)(sig, act, old);
-    if (old)
-        *old = program[sig];
-    if (act)
+    if (kind[sig] == FATAL) {
+        if (!installed[sig])
+            return REAL(sigaction)(sig, act, old);
+        if (old)
+            *old = program[sig];
+        if (act)
+            program[sig] = *act;
+        return 0;
+    }
+    /* Terminating: the program's handler or SIG_IGN for real; ours for
+     * its default. */
+    struct sigaction before = program[sig];
+    if (act && !is_default(act)) {
+        if (REAL(sigaction)(sig, act, NULL) != 0)
+            return -1;
+        installed[sig] = false;
+    }
+    if (act) {
         program[sig] = *act;
+        if (is_default(act) && !installed[sig])
+            install(sig, on_terminate);
+    }
+    if (old)
+        *old = before;
     return 0;
 }
 

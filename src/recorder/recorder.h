@@ -287,6 +287,11 @@ CT_INTERNAL int ct_session_flight_on(struct ctrace_flight *f, const ctrace_confi
 CT_INTERNAL void ct_session_flight_off(struct ctrace_flight *f);
 /* Ends every session (exit, _exit), after ct_exit_hook. */
 CT_INTERNAL void ct_session_stop_all(void);
+/* A signal is about to end the program: the writer ends the trace as
+ * ct_session_stop_all would (every thread's events up to now, the end
+ * records), from a signal handler. Async-signal-safe; waits at most a few
+ * seconds. 1 done, 0 no session, -1 the writer did not answer. */
+CT_INTERNAL int ct_session_end_from_signal(void);
 CT_INTERNAL extern void (*ct_exit_hook)(void);
 /* Writes what a crashing thread safely can (async-signal-safe; writer.c). */
 CT_INTERNAL void ct_crash_flush(void);

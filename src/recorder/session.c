@@ -246,6 +246,17 @@ void ct_session_stop_all(void)
     pthread_mutex_unlock(&session_lock);
 }
 
+int ct_session_end_from_signal(void)
+{
+    if (!CTRACE_ON_())
+        return 0;
+    /* No lock: the thread this runs on may hold the session's. The
+     * writer's barrier waits up to a second for a thread inside an event
+     * (this one, should the signal have come in the middle of one). */
+    __atomic_store_n(&ctrace_on_, 0, __ATOMIC_RELEASE);
+    return ct_writer_finish_now(3000000000u);
+}
+
 /* A program that never calls ctrace_stop still gets a complete trace. */
 __attribute__((destructor)) static void stop_at_exit(void)
 {

@@ -85,6 +85,9 @@ static struct {
     uint64_t done;
 } cmd;
 static _Atomic int dump_requested; /* a signal asked for the flight window */
+/* 1 once the writer has ended the session's last generation and the
+ * files (writer_finish); a futex word for ct_writer_finish_now. */
+static _Atomic uint32_t finished;
 void (*ct_flight_write_hook)(struct ctrace_flight *f, const char *why);
 
 void ct_writer_poke(void)
@@ -315,7 +318,7 @@ static void run_command(void)
     struct ct_clock_pair end = end_generation(false, op == CT_CMD_CUT);
     if (ct_out_acquire()) {
         if (op == CT_CMD_ATTACH) {
-            ct_out.sinks[sink] = (struct sink){.fd = fd};
+            ct_out_sink_open(&ct_out.sinks[sink], fd);
             ct_out_sink_begin(&ct_out.sinks[sink]);
         } else if (op == CT_CMD_DETACH) {
             ct_out_sink_end(&ct_out.sinks[sink]);
@@ -411,19 +414,40 @@ static void *writer_main(void *arg)
         }
     }
     writer_finish();
+    atomic_store(&finished, 1);
+    syscall(SYS_futex, &finished, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
     return NULL;
+}
+
+int ct_writer_finish_now(uint64_t timeout_ns)
+{
+    if (!w.running || is_writer)
+        return 0;
+    atomic_store(&w.stopping, true);
+    ct_writer_poke();
+    uint64_t deadline = ct_mono_ns() + timeout_ns;
+    while (!atomic_load(&finished)) {
+        uint64_t now = ct_mono_ns();
+        if (now >= deadline)
+            return -1;
+        uint64_t left = deadline - now;
+        struct timespec wait = {(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
+        syscall(SYS_futex, &finished, FUTEX_WAIT_PRIVATE, 0, &wait, NULL, 0);
+    }
+    return 1;
 }
 
 int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight *flight)
 {
     w = (struct writer){0};
+    atomic_store(&finished, 0);
     struct ct_buf buf = ct_out.buf; /* kept from session to session */
     ct_out = (struct ct_out){.buf = buf};
     live_fresh = false;
     for (int i = 0; i < CT_MAX_SINKS; i++)
         ct_out.sinks[i].fd = -1;
     if (config->fd >= 0)
-        ct_out.sinks[0].fd = config->fd;
+        ct_out_sink_open(&ct_out.sinks[0], config->fd);
     ct_out.flight = flight;
     w.generation_ns = config->generation_ns;
     w.generation_bytes = config->generation_bytes;

@@ -22,6 +22,10 @@ CT_INTERNAL int ct_writer_start(const struct ct_writer_config *config,
                                 struct ctrace_flight *flight);
 /* Ends the session: the last generation, every sink's end record. */
 CT_INTERNAL void ct_writer_stop(void);
+/* The same from a signal handler (async-signal-safe): asks the writer to
+ * end and waits for it, at most timeout_ns, without joining it. 1 done,
+ * 0 no writer running, -1 timed out. */
+CT_INTERNAL int ct_writer_finish_now(uint64_t timeout_ns);
 CT_INTERNAL bool ct_writer_running(void);
 /* Asks the running writer for op and waits until it is done. */
 CT_INTERNAL void ct_writer_command(int op, int sink, int fd, struct ctrace_flight *flight);

@@ -13,8 +13,10 @@
 #include <errno.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,15 +46,55 @@ bool ct_out_acquire(void)
     }
 }
 
-static void warn_write_failed(const struct sink *s)
+/* A sink's first failed write: said once. When no sink is left to write
+ * to (and no flight recorder keeps a window), tracing stops: the program
+ * pays nothing more for events nobody will read. */
+static void write_failed(struct sink *s, int err)
 {
+    s->error = err ? err : EIO;
+    bool left = ct_out.flight != NULL;
+    for (int i = 0; i < CT_MAX_SINKS; i++)
+        left |= ct_out.sinks[i].fd >= 0 && !ct_out.sinks[i].error;
+    if (!left)
+        __atomic_store_n(&ctrace_on_, 0, __ATOMIC_RELEASE);
     if (atomic_load(&crashed))
         return; /* not async-signal-safe */
     char msg[256];
-    int n = snprintf(msg, sizeof msg, "ctrace: writing the trace failed (%s); later events are lost\n",
-                     strerror(s->error));
+    int n = snprintf(msg, sizeof msg, "ctrace: writing the trace failed (%s); %s\n",
+                     strerror(s->error),
+                     left ? "later events are lost" : "tracing stopped");
     if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0)
         return;
+}
+
+void ct_out_sink_open(struct sink *s, int fd)
+{
+    struct stat st;
+    *s = (struct sink){.fd = fd};
+    s->pipe = fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+}
+
+/* writev to a pipe or a socket: when its reader has gone, the kernel sends
+ * the writing thread SIGPIPE, whose default action would kill the program
+ * (a trace to `| head`, or a reader that exits). So SIGPIPE is blocked
+ * around the write, and one that this write raised is taken back; one that
+ * was pending before is left for the program. Async-signal-safe. */
+static ssize_t writev_quietly(int fd, const struct iovec *iov, int count)
+{
+    sigset_t pipe_only, old, pending;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    bool was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+    ssize_t n = writev(fd, iov, count);
+    int err = errno;
+    if (n < 0 && err == EPIPE && !was_pending) {
+        struct timespec zero = {0, 0};
+        sigtimedwait(&pipe_only, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = err;
+    return n;
 }
 
 /* Batches written by one writev per sink (coalesce below). */
@@ -72,7 +114,7 @@ static void write_all(struct sink *s, const struct iovec *parts, int count)
         return;
     }
     while (count > 0) {
-        ssize_t n = writev(s->fd, iov, count);
+        ssize_t n = s->pipe ? writev_quietly(s->fd, iov, count) : writev(s->fd, iov, count);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -81,9 +123,9 @@ static void write_all(struct sink *s, const struct iovec *parts, int count)
                 if (poll(&pfd, 1, 1000) > 0)
                     continue;
             }
-            s->error = errno ? errno : EIO;
+            int err = errno;
             s->bytes_lost += total;
-            warn_write_failed(s);
+            write_failed(s, err);
             return;
         }
         total -= (size_t)n;

@@ -20,6 +20,7 @@
  * detached at a generation's boundary, and the flight recorder's ring. */
 struct sink {
     int fd; /* -1: free */
+    bool pipe; /* a pipe or a socket: its reader may go (ct_out_sink_open) */
     int error; /* errno of the first failed write */
     uint64_t bytes_lost, gens;
 };
@@ -37,6 +38,8 @@ CT_INTERNAL extern struct ct_out {
 CT_INTERNAL bool ct_out_acquire(void);
 CT_INTERNAL void ct_out_release(void);
 CT_INTERNAL bool ct_out_crashed(void);
+/* Makes s the sink of fd (before its header). */
+CT_INTERNAL void ct_out_sink_open(struct sink *s, int fd);
 /* A file's header, and its END record: to one sink. */
 CT_INTERNAL void ct_out_sink_begin(struct sink *s);
 CT_INTERNAL void ct_out_sink_end(struct sink *s);

@@ -1,0 +1,679 @@
+#!/usr/bin/env python3
+"""robust_test.py CTRACE PROGS-DIR - what real use does to ctrace: programs
+that crash in a forked child, die of a signal or lose the reader of their
+trace; outputs that must not be removed or followed through a planted
+link. Prints one line per failed check and a closing count."""
+import http.client
+import json
+import os
+import random
+import re
+import resource
+import socket
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from checks import check, finish
+
+ctrace, progs = sys.argv[1], sys.argv[2]
+basics = sys.argv[3] if len(sys.argv) > 3 else None
+sanitized = bool(os.environ.get("CTRACE_TEST_SANITIZER"))
+
+
+def prog(name):
+    return os.path.join(progs, name)
+
+
+def run(cmd, timeout=None, **kw):
+    """Runs cmd in a session of its own; on a timeout kills the whole
+    session (a spinning grandchild included) and returns None."""
+    timeout = timeout or float(os.environ.get("ROBUST_TIMEOUT", 60))
+    kw.setdefault("stdout", subprocess.PIPE)
+    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True, **kw)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        return None
+    return subprocess.CompletedProcess(cmd, p.returncode, out, err)
+
+
+def forked_child_crashes(d):
+    """B1: a forked child (no exec) that crashes dies of its signal at once;
+    the handler installed again in the child used to call itself for ever."""
+    out = os.path.join(d, "t")
+    if sanitized:
+        print("skipped: forked children under a sanitizer's allocator")
+        return
+    for how, sig in (("segv", 11), ("raise", 11), ("abort", 6)):
+        r = run([ctrace, "run", "-o", out, "--", prog("forkcrash"), how])
+        check(f"forkcrash {how}: the parent sees the child's signal",
+              r is not None and r.returncode == 0 and f"child signal {sig}" in r.stdout,
+              "timed out" if r is None else (r.returncode, r.stdout, r.stderr))
+        r = run([ctrace, "run", "--flight", "-o", out, "--", prog("forkcrash"), how])
+        check(f"forkcrash {how} --flight: one window written by the child",
+              r is not None and f"child signal {sig}" in r.stdout and
+              r.stderr.count("flight recorder window (crash) written") == 1,
+              "timed out" if r is None else (r.returncode, r.stdout, r.stderr[:300]))
+        for f in os.listdir(d):
+            os.unlink(os.path.join(d, f))
+
+
+def clean(d):
+    for f in os.listdir(d):
+        p = os.path.join(d, f)
+        if os.path.isdir(p) and not os.path.islink(p):
+            clean(p)
+            os.rmdir(p)
+        else:
+            os.unlink(p)
+
+
+def trace_of(d, name="t", program="sleepers", options=()):
+    out = os.path.join(d, name)
+    r = run([ctrace, "run", "-o", out, *options, "--", prog(program)])
+    check(f"{program} traced into {name}", r is not None and r.returncode == 0,
+          r and r.stderr)
+    return out
+
+
+def outputs_kept(d):
+    """B2: export -o X and pprof -o X on a trace that cannot be read leave X
+    as it was (a file, a link, a device); on success a link is written
+    through and a file replaced with its permissions kept."""
+    good = trace_of(d)
+    bad = os.path.join(d, "bad")
+    with open(good, "rb") as f:
+        data = f.read()
+    with open(bad, "wb") as f:  # its header reads; a record is cut
+        f.write(data[:len(data) // 2])
+    keep = os.path.join(d, "keep")
+    link = os.path.join(d, "link")
+    # A cut trace is read up to the cut (Deliver 2); --strict refuses it,
+    # and then nothing may be written.
+    commands = {"export": ["export", "--format=chrome", "--strict"],
+                "pprof": ["pprof", "--type=sync", "--strict"]}
+    for name, cmd in commands.items():
+        with open(keep, "w") as f:
+            f.write("precious")
+        os.chmod(keep, 0o640)
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(keep, link)
+        for target in (keep, link):
+            r = run([ctrace, *cmd, "-o", target, bad])
+            check(f"{name} -o {os.path.basename(target)} of a bad trace: exit 1",
+                  r is not None and r.returncode == 1, r and (r.returncode, r.stderr))
+            check(f"{name} -o {os.path.basename(target)} of a bad trace: left as it was",
+                  os.path.lexists(target) and open(keep).read() == "precious" and
+                  os.path.islink(link), os.listdir(d))
+        # Our own character device, like /dev/null (root only).
+        null = os.path.join(d, "null")
+        try:
+            os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        except OSError:
+            null = None
+        if null:
+            r = run([ctrace, *cmd, "-o", null, bad])
+            check(f"{name} -o a device of a bad trace: the device stays",
+                  r is not None and r.returncode == 1 and os.path.exists(null) and
+                  stat.S_ISCHR(os.stat(null).st_mode))
+            r = run([ctrace, *cmd, "-o", null, good])
+            check(f"{name} -o a device: written in place", r is not None and r.returncode == 0
+                  and stat.S_ISCHR(os.stat(null).st_mode), r and r.stderr)
+            os.unlink(null)
+        r = run([ctrace, *cmd, "-o", link, good])
+        check(f"{name} -o a link: written through it",
+              r is not None and r.returncode == 0 and os.path.islink(link) and
+              open(keep, "rb").read()[:8] != b"precious", r and r.stderr)
+        r = run([ctrace, *cmd, "-o", keep, good])
+        check(f"{name} -o a file: replaced, its permissions kept",
+              r is not None and r.returncode == 0 and
+              stat.S_IMODE(os.stat(keep).st_mode) == 0o640, r and r.stderr)
+        left = [f for f in os.listdir(d) if ".tmp." in f]
+        check(f"{name}: no temporary file left", not left, left)
+    # pprof's default output, FILE.sync.pb.gz, kept when FILE is bad.
+    default = bad + ".sync.pb.gz"
+    with open(default, "w") as f:
+        f.write("precious")
+    r = run([ctrace, "pprof", "--type=sync", "--strict", bad])
+    check("pprof of a bad trace keeps FILE.sync.pb.gz",
+          r is not None and r.returncode == 1 and os.path.exists(default) and
+          open(default, "rb").read() == b"precious")
+    clean(d)
+
+
+def planted_links(d):
+    """B5: in a sticky world-writable directory, the outputs do not follow
+    a link another user planted (root only: it takes a link of another
+    user's)."""
+    if os.geteuid() != 0:
+        print("skipped: planted links (not root)")
+        return
+    shared = os.path.join(d, "shared")
+    os.mkdir(shared)
+    os.chmod(shared, 0o1777)
+    secret = os.path.join(d, "secret")
+    with open(secret, "w") as f:
+        f.write("secret")
+    os.chmod(secret, 0o600)
+
+    def plant(name):
+        p = os.path.join(shared, name)
+        os.symlink(secret, p)
+        os.lchown(p, 65534, 65534)
+        return p
+
+    t = plant("t")
+    r = run([ctrace, "run", "-o", t, "--", prog("sleepers")])
+    check("run -o a planted link: refused", r is not None and r.returncode == 1 and
+          "refused" in r.stderr and open(secret, "rb").read() == b"secret", r and r.stderr)
+    os.unlink(t)
+    # The flight recorder's temporary file: a link planted under the name
+    # it used (FILE.tmp) is not followed.
+    plant("t.tmp")
+    r = run([ctrace, "run", "--flight", "--flight-at-exit", "-o", t, "--", prog("sleepers")])
+    check("flight window beside a planted FILE.tmp: written, the link not followed",
+          r is not None and r.returncode == 0 and open(secret, "rb").read() == b"secret" and
+          os.path.isfile(t) and not os.path.islink(t), r and r.stderr)
+    check("flight window: mode 0600", os.path.isfile(t) and
+          stat.S_IMODE(os.stat(t).st_mode) == 0o600)
+    os.unlink(t)
+    good = trace_of(shared)
+    plant("t.sync.pb.gz")
+    r = run([ctrace, "pprof", "--type=sync", good])
+    check("pprof's default output over a planted link: refused",
+          r is not None and r.returncode == 1 and open(secret, "rb").read() == b"secret",
+          r and r.stderr)
+    clean(d)
+
+
+def trace_to_pipes(d):
+    """B3: a trace written to a pipe whose reader has gone does not kill the
+    program; B11: no false "was not traced"; B12: -o /dev/stdout makes no
+    /dev/stdout.PID files for children (it does not follow them)."""
+    rd, wr = os.pipe()
+    os.close(rd)
+    r = run([ctrace, "run", "-o", "/dev/stdout", "--", prog("sleepers")], stdout=wr)
+    os.close(wr)
+    # stdout=wr: communicate() reads nothing; the status is what counts.
+    check("trace to a pipe without a reader: the program exits 0",
+          r is not None and r.returncode == 0, r and (r.returncode, r.stderr))
+    check("trace to a pipe without a reader: said once",
+          r is not None and r.stderr.count("tracing stopped") == 1, r and r.stderr)
+    out = os.path.join(d, "piped")
+    with open(out, "wb") as f:
+        p = subprocess.Popen([ctrace, "run", "-o", "/dev/stdout", "--", prog("sleepers")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        data, err = p.communicate(timeout=120)
+        f.write(data)
+    check("trace to a pipe: no false 'was not traced'",
+          p.returncode == 0 and b"not traced" not in err, err)
+    s = subprocess.run([ctrace, "stats", out], capture_output=True, text=True)
+    check("trace to a pipe: reads", s.returncode == 0 and "sleep" in s.stdout, s.stderr)
+    before = set(os.listdir("/dev"))
+    try:
+        r = run([ctrace, "run", "-o", "/dev/stdout", "--", prog("forker")],
+                stdout=open(out, "wb"))
+        made = [f for f in set(os.listdir("/dev")) - before if f.startswith("stdout.")]
+        check("-o /dev/stdout with a forking program: no /dev/stdout.PID", not made, made)
+        check("-o /dev/stdout with a forking program: says children are not traced",
+              r is not None and r.returncode == 3 and
+              r.stderr.count("are not traced") == 1, r and r.stderr)
+    finally:
+        for f in set(os.listdir("/dev")) - before:
+            if f.startswith("stdout."):
+                os.unlink(os.path.join("/dev", f))
+    clean(d)
+
+
+def private_traces(d):
+    """Traces hold command lines, logs and stacks: mode 0600, children's too."""
+    old = os.umask(0o022)
+    try:
+        if sanitized:
+            print("skipped: forked children under a sanitizer's allocator")
+            return
+        r = run([ctrace, "run", "-o", os.path.join(d, "t"), "--", prog("forker")])
+        files = sorted(os.listdir(d))
+        modes = {f: stat.S_IMODE(os.stat(os.path.join(d, f)).st_mode) for f in files}
+        check("traces written 0600", r is not None and len(files) == 3 and
+              all(m == 0o600 for m in modes.values()), modes)
+    finally:
+        os.umask(old)
+    clean(d)
+
+
+def no_core():
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+class Traced:
+    """`ctrace run` of sigdie in the background, its ticks counted."""
+
+    def __init__(self, out, args=(), options=()):
+        self.p = subprocess.Popen([ctrace, "run", "-o", out, *options, "--", prog("sigdie"),
+                                   *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, start_new_session=True, preexec_fn=no_core)
+        self.lines, self.ready = [], threading.Event()
+        self.reader = threading.Thread(target=self.read, daemon=True)
+        self.reader.start()
+        self.ok = self.ready.wait(60)
+
+    def read(self):
+        try:
+            for line in self.p.stdout:
+                self.lines.append(line.strip())
+                if line.strip() == "ready":
+                    self.ready.set()
+        except (ValueError, OSError):
+            pass  # closed by the test: the reader that leaves
+        self.ready.set()
+
+    def program_pid(self):
+        with open(f"/proc/{self.p.pid}/task/{self.p.pid}/children") as f:
+            return int(f.read().split()[0])
+
+    def finish(self):
+        """The status and stderr; a program left running (its tracer gone)
+        is killed with its session after a minute."""
+        err = []
+        reader = threading.Thread(target=lambda: err.append(self.p.stderr.read()), daemon=True)
+        reader.start()
+        reader.join(float(os.environ.get("ROBUST_TIMEOUT", 60)))
+        if reader.is_alive():
+            os.killpg(self.p.pid, signal.SIGKILL)
+            reader.join(10)
+            err = ["timed out"]
+        self.p.wait()
+        self.reader.join(10)
+        return self.p.returncode, "".join(err)
+
+
+def main_sleeps(out):
+    """The main thread's 10 ms sleeps in a trace, and stats' stderr."""
+    s = subprocess.run([ctrace, "stats", "--json", out], capture_output=True, text=True)
+    if s.returncode != 0:
+        return -1, s.stderr
+    pid = json.loads(s.stdout)["pid"]
+    d = subprocess.run([ctrace, "dump", out], capture_output=True, text=True)
+    n = 0
+    for line in d.stdout.splitlines():
+        f = line.split()
+        if len(f) > 3 and f[1] == str(pid) and f[2] == "block" and "reason=sleep" in line:
+            n += 1
+    return n, s.stderr
+
+
+def killed_by_signals(d):
+    """Deliver 1: the program ends of the signal ctrace run was sent (or it
+    was sent itself), status 128+N, its trace complete up to that moment;
+    its own handlers and ignored signals keep working."""
+    out = os.path.join(d, "t")
+    cases = [(signal.SIGTERM, "run"), (signal.SIGINT, "run"), (signal.SIGHUP, "run"),
+             (signal.SIGQUIT, "run"), (signal.SIGUSR1, "run"), (signal.SIGUSR2, "run"),
+             (signal.SIGTERM, "program"), (signal.SIGPIPE, "reader"),
+             (signal.SIGALRM, "alarm")]
+    for sig, how in cases:
+        name = f"{sig.name} ({how})"
+        t = Traced(out, ["alarm"] if how == "alarm" else [])
+        if not t.ok:
+            check(f"{name}: the program started", False)
+            t.finish()
+            continue
+        time.sleep(0.3)
+        if how == "run":
+            t.p.send_signal(sig)
+        elif how == "program":
+            os.kill(t.program_pid(), sig)
+        elif how == "reader":
+            t.p.stdout.close()  # the next tick's write raises SIGPIPE
+        rc, err = t.finish()
+        ticks = t.lines.count("tick")
+        check(f"{name}: exit status {128 + sig}", rc == 128 + sig, (rc, err))
+        check(f"{name}: the program saw its dispositions as set",
+              not any("not default" in line for line in t.lines), t.lines[:5])
+        sleeps, warn = main_sleeps(out)
+        check(f"{name}: the trace is complete", sleeps >= 0 and warn == "", warn)
+        if how == "reader":
+            ticks = 1  # the reader left: what it read does not count
+        check(f"{name}: the trace holds the sleeps up to the signal ({ticks} ticks)",
+              sleeps >= ticks > 0, sleeps)
+    # The program's own handler runs (exit 7), an ignored signal stays ignored.
+    t = Traced(out, ["handle", str(int(signal.SIGTERM))])
+    time.sleep(0.2)
+    t.p.send_signal(signal.SIGTERM)
+    rc, err = t.finish()
+    check("the program's SIGTERM handler runs", rc == 7 and "caught 15" in t.lines,
+          (rc, t.lines[-3:], err))
+    check("after the program's handler, the trace is complete", main_sleeps(out)[1] == "")
+    t = Traced(out, ["ignore", str(int(signal.SIGHUP))])
+    time.sleep(0.2)
+    t.p.send_signal(signal.SIGHUP)
+    time.sleep(0.3)
+    alive = t.p.poll() is None
+    t.p.send_signal(signal.SIGTERM)
+    rc, err = t.finish()
+    check("an ignored SIGHUP is ignored", alive and rc == 128 + signal.SIGTERM and
+          not any("SIG" in line for line in t.lines), (alive, rc, err, t.lines[:3]))
+    # timeout(1) sends SIGTERM to ctrace run and to its process group.
+    r = run(["timeout", "-s", "TERM", "1", ctrace, "run", "-o", out, "--", prog("sigdie")])
+    sleeps, warn = main_sleeps(out)
+    check("timeout 1 ctrace run: status 124, a complete trace with its sleeps",
+          r is not None and r.returncode == 124 and warn == "" and sleeps >= 10,
+          (r and r.returncode, warn, sleeps))
+    # The flight recorder writes its window.
+    t = Traced(out, options=["--flight"])
+    time.sleep(0.3)
+    t.p.send_signal(signal.SIGTERM)
+    rc, err = t.finish()
+    sleeps, warn = main_sleeps(out)
+    check("--flight, SIGTERM: the window written, whole", rc == 143 and
+          "window (signal) written" in err and warn == "" and
+          sleeps >= t.lines.count("tick") > 0, (rc, err, warn, sleeps))
+    clean(d)
+
+
+READERS = [["stats"], ["stats", "--json"], ["threads"], ["threads", "--json"], ["tasks"],
+           ["regions"], ["dump"], ["pprof", "--type=sync", "-o", "-"],
+           ["export", "--format=chrome"]]
+# The same code paths, once each (--json and regions share theirs).
+READERS_SHORT = [["stats", "--json"], ["threads"], ["tasks"], ["dump"],
+                 ["pprof", "--type=sync", "-o", "-"], ["export", "--format=chrome"]]
+
+
+def records(data):
+    """(offset, type, length) of each record of a trace."""
+    at, out = 32, []
+    while at + 12 <= len(data):
+        length = int.from_bytes(data[at + 4:at + 8], "little")
+        out.append((at, data[at], length))
+        at += 12 + length
+    return out
+
+
+def events_of(path):
+    """Events that ctrace dump prints (lines not starting with '#')."""
+    r = subprocess.run([ctrace, "dump", path], capture_output=True, text=True)
+    return sum(1 for line in r.stdout.splitlines() if not line.startswith("#"))
+
+
+ERROR_LINE = re.compile(r"^ctrace: .+: byte \d+: .+$")
+
+
+def read_damaged(path, cmd, whole_events=None):
+    """Runs cmd on path: no crash, exit 0 or 1, and on 1 the last line of
+    stderr the one-line error naming the file and the byte."""
+    r = subprocess.run([ctrace, *cmd, path], capture_output=True, timeout=60)
+    err = r.stderr.decode(errors="replace").strip().splitlines()
+    ok = r.returncode in (0, 1) and (r.returncode == 0 or
+                                     (err and ERROR_LINE.match(err[-1]) and path in err[-1]))
+    return r, ok, err
+
+
+def cut_traces(d):
+    """Deliver 2, Deliver 7: a trace cut at every record boundary and inside
+    every record: every command reports on what precedes the cut (exit 0
+    with a warning between records; exit 1 and the one-line error inside
+    one), events never fewer than at an earlier cut; --strict prints only
+    the error."""
+    traces = [trace_of(d, "sl")]
+    if basics:
+        out = os.path.join(d, "ba")
+        subprocess.run([basics, out], capture_output=True, timeout=120)
+        traces.append(out)
+    for whole in traces:
+        data = open(whole, "rb").read()
+        cuts = []
+        for at, typ, length in records(data):
+            cuts.append((at, True))  # between records
+            cuts.append((at + 12 + length // 2, False))  # inside one
+        cuts.append((len(data) - 3, False))
+        name = os.path.basename(whole)
+        cut = os.path.join(d, name + ".cut")
+        bad, last_events, silent = [], -1, []
+        for at, between in cuts:
+            with open(cut, "wb") as f:
+                f.write(data[:at])
+            events = events_of(cut)
+            if events < last_events:
+                bad.append(("events went down", at, events, last_events))
+            last_events = events
+            for cmd in READERS_SHORT:
+                r, ok, err = read_damaged(cut, cmd)
+                want = 0 if between else 1
+                if not ok or r.returncode != want:
+                    bad.append((" ".join(cmd), at, r.returncode, err[-1:]))
+                elif not r.stdout.strip():
+                    silent.append((" ".join(cmd), at))
+            # The numbers of what was read: stats counts the events dump shows.
+            r = subprocess.run([ctrace, "stats", "--json", cut], capture_output=True, text=True)
+            if r.stdout.strip():
+                st = json.loads(r.stdout)
+                if st["events_total"] != events:
+                    bad.append(("stats events != dump's", at, st["events_total"], events))
+                if not between and st.get("damaged_at") is None:
+                    bad.append(("stats --json without damaged_at", at))
+        check(f"{name}: {len(cuts)} cuts x {len(READERS_SHORT)} commands read up to the cut",
+              not bad, bad[:6])
+        check(f"{name}: every command printed what it read", not silent, silent[:6])
+        # --strict: nothing but the error.
+        with open(cut, "wb") as f:
+            f.write(data[:len(data) // 2 + 5])
+        strict_out = []
+        for cmd in READERS:
+            r = subprocess.run([ctrace, *cmd, "--strict", cut], capture_output=True)
+            if r.returncode != 1 or r.stdout or len(r.stderr.splitlines()) != 1:
+                strict_out.append((cmd, r.returncode, r.stdout[:60], r.stderr[-200:]))
+        check(f"{name}: --strict refuses a cut trace", not strict_out, strict_out)
+    # pprof and export -o: the output of what was read; with --strict left
+    # as it was.
+    cut = os.path.join(d, "sl.cut")
+    keep = os.path.join(d, "keep")
+    for cmd in (["pprof", "--type=sleep"], ["pprof", "--type=sync"],
+                ["export", "--format=chrome"]):
+        if cmd[1] == "--type=sleep":
+            continue
+        with open(keep, "w") as f:
+            f.write("precious")
+        r = subprocess.run([ctrace, *cmd, "--strict", "-o", keep, cut], capture_output=True)
+        check(f"{cmd[0]} --strict -o X of a cut trace: X left as it was",
+              r.returncode == 1 and open(keep, "rb").read() == b"precious", r.stderr)
+        r = subprocess.run([ctrace, *cmd, "-o", keep, cut], capture_output=True)
+        check(f"{cmd[0]} -o X of a cut trace: X holds what was read, exit 1",
+              r.returncode == 1 and os.path.exists(keep) and
+              open(keep, "rb").read() != b"precious", r.stderr)
+    clean(d)
+
+
+def mutated_traces(d):
+    """Deliver 7: single flipped bytes (seeded) anywhere: no command
+    crashes or hangs, each exits 0 or 1 with the one-line error. A flipped
+    byte in the SYMBOLS record (B7) fails nothing: exit 0, a warning, and
+    the same counts."""
+    whole = trace_of(d, "m")
+    data = open(whole, "rb").read()
+    mutant = os.path.join(d, "m.mut")
+    rng = random.Random(17)
+    bad = []
+    for i in range(40):
+        m = bytearray(data)
+        for _ in range(1 + i % 3):
+            at = rng.randrange(len(m))
+            m[at] ^= 1 << rng.randrange(8)
+        with open(mutant, "wb") as f:
+            f.write(m)
+        for cmd in READERS_SHORT:
+            r, ok, err = read_damaged(mutant, cmd)
+            if not ok:
+                bad.append((" ".join(cmd), i, r.returncode, err[-1:]))
+    check("40 mutated traces x every command: exit 0 or 1, one-line errors", not bad, bad[:6])
+    sym = [(at, length) for at, typ, length in records(data) if typ == 10]
+    check("the trace has a SYMBOLS record", len(sym) == 1, records(data))
+    if sym:
+        at, length = sym[0]
+        base = json.loads(subprocess.run([ctrace, "stats", "--json", whole], capture_output=True,
+                                         text=True).stdout)
+        spots = list(range(at, at + 12)) + [at + 12 + k * length // 4 for k in range(4)]
+        bad = []
+        for spot in spots:
+            for bit in (spot % 8,):
+                m = bytearray(data)
+                m[spot] ^= 1 << bit
+                with open(mutant, "wb") as f:
+                    f.write(m)
+                for cmd in READERS_SHORT:
+                    r = subprocess.run([ctrace, *cmd, mutant], capture_output=True)
+                    if r.returncode != 0 or b"symbols are damaged" not in r.stderr:
+                        bad.append((spot - at, bit, " ".join(cmd), r.returncode, r.stderr[-150:]))
+                st = subprocess.run([ctrace, "stats", "--json", mutant], capture_output=True,
+                                    text=True)
+                if st.returncode == 0 and json.loads(st.stdout)["events"] != base["events"]:
+                    bad.append((spot - at, bit, "events differ"))
+        check("a flipped byte in the SYMBOLS record: every command exits 0 with a warning",
+              not bad, bad[:6])
+    clean(d)
+
+
+def zero_tail(d):
+    """B8: a valid trace followed by a 256 MB zero tail: the error at once,
+    not a walk over the tail twelve bytes at a time (14 s before)."""
+    t = trace_of(d, "z")
+    size = os.path.getsize(t)
+    with open(t, "r+b") as f:
+        f.truncate(size + (256 << 20))  # sparse: no disk used
+    for cmd in (["stats"], ["threads"], ["pprof", "--type=sync", "-o", "-"]):
+        t0 = time.monotonic()
+        r = subprocess.run([ctrace, *cmd, t], capture_output=True, timeout=120)
+        took = time.monotonic() - t0
+        check(f"{cmd[0]} of a trace with a 256 MB zero tail: quick, exit 1, output",
+              r.returncode == 1 and took < 5 and r.stdout and
+              f"byte {size}: 268435456 bytes after the end record".encode() in r.stderr,
+              (r.returncode, took, r.stderr[-200:]))
+    clean(d)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ask(port, path, headers=None, timeout=30, body=True):
+    """(status, body) of a GET to the endpoint, with these headers (a Host
+    among them replaces the right one); (None, why) when it failed. Without
+    body, the connection is closed after the status line."""
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        c.putrequest("GET", path, skip_host="Host" in (headers or {}))
+        for k, v in (headers or {}).items():
+            c.putheader(k, v)
+        c.endheaders()
+        r = c.getresponse()
+        data = r.read() if body else b""
+        c.close()
+        return r.status, data
+    except (OSError, http.client.HTTPException) as e:
+        return None, str(e)
+
+
+def endpoint_guards(d):
+    """B10: the endpoint answers only to this machine's names (DNS
+    rebinding) and takes no trace for another site's page; B9: idle
+    connections do not lock it out."""
+    port = free_port()
+    out = os.path.join(d, "t")
+    p = subprocess.Popen([ctrace, "run", "-o", out, f"--http=127.0.0.1:{port}", "--",
+                          prog("sigdie")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         start_new_session=True)
+    try:
+        base = "/debug/ctrace/"
+        for _ in range(300):
+            if ask(port, base, timeout=2)[0] == 200:
+                break
+            time.sleep(0.1)
+        for host, want in (("evil.example", 403), (f"evil.example:{port}", 403),
+                           ("localhost", 200), (f"localhost:{port}", 200),
+                           (f"127.0.0.1:{port}", 200), ("127.0.0.1:1", 403),
+                           ("[::1]:%d" % port, 200), ("10.1.2.3", 403)):
+            for path in (base, base + "flight", base + "trace?seconds=1"):
+                status = ask(port, path, {"Host": host}, body=False)[0]
+                # Allowed: 200, or 404 (no flight recorder), or 409 (the
+                # trace asked for by the request before still streams).
+                good = status == want if want == 403 else status in (200, 404, 409)
+                check(f"endpoint: Host {host}, {path}: {want}", good, status)
+        for name, headers in (("Sec-Fetch-Site: cross-site", {"Sec-Fetch-Site": "cross-site"}),
+                              ("Sec-Fetch-Site: same-site", {"Sec-Fetch-Site": "same-site"}),
+                              ("Origin of another site", {"Origin": "http://evil.example"}),
+                              ("Referer of another site",
+                               {"Referer": "http://evil.example/page.html"})):
+            status = ask(port, base + "trace?seconds=600", headers, body=False)[0]
+            check(f"endpoint: trace refused to {name}", status == 403, status)
+        for _ in range(100):  # until the traces asked for above have ended
+            status = ask(port, base + "trace?seconds=1", {
+                "Sec-Fetch-Site": "same-origin", "Referer": f"http://127.0.0.1:{port}/x"})
+            if status[0] != 409:
+                break
+            time.sleep(0.2)
+        check("endpoint: a same-origin request takes a trace", status[0] == 200 and
+              status[1][:8] == b"\x89CTRACE\n", status[0])
+        # 16 idle connections (as many as it served at once before), then
+        # a request: answered at once.
+        idle = []
+        for _ in range(16):
+            sock = socket.socket()
+            sock.connect(("127.0.0.1", port))
+            idle.append(sock)
+        time.sleep(0.5)
+        status = ask(port, base, timeout=5)
+        check("endpoint: answers at once beside 16 idle connections", status[0] == 200, status)
+        # 100 (more than it serves at once), then curl's request: answered
+        # once the idle ones time out (10 s), not never.
+        for _ in range(100):
+            sock = socket.socket()
+            sock.settimeout(5)
+            try:
+                sock.connect(("127.0.0.1", port))
+                idle.append(sock)
+            except OSError:
+                sock.close()
+        # A new connection is refused while 64 are open: the client tries
+        # again, as a person would.
+        t0 = time.monotonic()
+        while True:
+            r = subprocess.run(["curl", "-sS", "-m", "60", "-o", os.path.join(d, "got"), "-w",
+                                "%{http_code}", f"http://127.0.0.1:{port}{base}trace?seconds=1"],
+                               capture_output=True, text=True)
+            took = time.monotonic() - t0
+            if r.stdout == "200" or took > 45:
+                break
+            time.sleep(0.5)
+        check("endpoint: curl answered despite 100 idle connections, within the idle timeout",
+              r.stdout == "200" and took < 45 and
+              open(os.path.join(d, "got"), "rb").read(8) == b"\x89CTRACE\n",
+              (r.stdout, r.stderr, took))
+        print(f"(100 idle connections: answered after {took:.1f} s)")
+        for sock in idle:
+            sock.close()
+    finally:
+        os.killpg(p.pid, signal.SIGTERM)
+        p.communicate(timeout=60)
+    clean(d)
+
+
+# ROBUST_ONLY=name,name runs those parts alone.
+parts = [forked_child_crashes, outputs_kept, planted_links, trace_to_pipes, private_traces,
+         killed_by_signals, cut_traces, mutated_traces, zero_tail, endpoint_guards]
+only = os.environ.get("ROBUST_ONLY")
+with tempfile.TemporaryDirectory() as d:
+    for part in parts:
+        if not only or part.__name__ in only.split(","):
+            part(d)
+
+finish()

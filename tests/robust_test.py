@@ -426,7 +426,7 @@ def cut_traces(d):
     traces = [trace_of(d, "sl")]
     if basics:
         out = os.path.join(d, "ba")
-        subprocess.run([basics, out], capture_output=True, timeout=120)
+        subprocess.run([basics, "-o", out], capture_output=True, timeout=120)
         traces.append(out)
     for whole in traces:
         data = open(whole, "rb").read()

@@ -176,6 +176,7 @@ struct ct_thread {
     uint64_t ex_run_ns;
     bool ex_valid;
     uint32_t ex_lone; /* switches in without a partner since the last read */
+    uint64_t ex_prev_out; /* its switch out before ex_from, when off there */
     uint32_t lat_prev_state, lat_pending, last_state;
     /* Its schedstat totals count from its creation (zero when it was made),
      * not from the first read; a sample read before the rings were. */

@@ -362,6 +362,7 @@ void ct_sched_thread_start(struct ct_thread *t)
     t->ex_run_ns = 0;
     t->ex_valid = false;
     t->ex_lone = 0;
+    t->ex_prev_out = 0;
     t->lat_prev_ns = t->lat_carry_ns = t->last_out_ns = 0;
     t->lat_prev_state = t->last_state = 0;
     t->ss_zero_base = t->ss_pend = t->ss_latency_fd = false;
@@ -619,7 +620,7 @@ static void on_cpu_switch(void *arg, pid_t tid, uint64_t mono_ns, int state, uns
 /* Reads the per-CPU rings (after a second try for the records that found no
  * thread before); at a generation's end drops the unclaimed older than
  * cutoff. */
-static void read_cpu_rings(int count, uint64_t cutoff, bool flush, bool *busy)
+static void read_cpu_rings(int count, uint64_t cutoff, bool flush, bool last, bool *busy)
 {
     index_threads();
     size_t kept = 0, len = unclaimed.len;
@@ -635,6 +636,13 @@ static void read_cpu_rings(int count, uint64_t cutoff, bool flush, bool *busy)
     /* In time order across the CPUs, so that each thread's switches come
      * in order (sort_switches then has nothing to do but across reads). */
     cover_lost += ct_perf_read_merged(cpu_rings, count, on_cpu_switch, NULL);
+    /* A ring found full at the session's last read lost what came after;
+     * the kernel reports how much with its next record (PERF_RECORD_LOST),
+     * which no switch will now bring: one at least, so that the trace
+     * says it is incomplete. */
+    for (int cpu = 0; last && cpu < count; cpu++)
+        if (cpu_rings[cpu].fd >= 0 && cpu_rings[cpu].filled + 512 >= cpu_rings[cpu].data_size)
+            cover_lost++;
 
 
     for (int cpu = 0; cpu < count; cpu++)
@@ -1091,7 +1099,7 @@ static void read_during_flush(void)
 {
     if (ct_mono_ns() - flush_rings.read_ns < RINGS_DURING_FLUSH_NS)
         return;
-    read_cpu_rings(flush_rings.count, flush_rings.cutoff, false, flush_rings.busy);
+    read_cpu_rings(flush_rings.count, flush_rings.cutoff, false, false, flush_rings.busy);
     flush_rings.read_ns = ct_mono_ns();
 }
 
@@ -1107,7 +1115,7 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how)
     if (mode == CT_SCHED_PERF)
         latency_samples(now, flush);
     if (count)
-        read_cpu_rings(count, cutoff, flush, &busy);
+        read_cpu_rings(count, cutoff, flush, how == CT_SCHED_LAST, &busy);
     if (mode == CT_SCHED_PERF)
         observe_blocked(now, emit);
     flush_rings.count = count;

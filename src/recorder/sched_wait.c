@@ -135,7 +135,19 @@ void ct_swait_exec(struct ct_thread *t, uint64_t upto_ns, uint64_t run_ns, bool 
 {
     struct raw_switch *e = t->cpu_events;
     size_t begin = t->ex_from, end = begin;
-    uint64_t ran = 0, on_at = 0, room = 0, undo = 0, applied = 0, prev_out = 0;
+    /* The thread's switch out before the period: its first switch in
+     * moves within the time since (a thread that sleeps has one or two
+     * switches in a period, the first of them after that switch out). */
+    uint64_t first_out = t->ex_prev_out;
+    for (size_t k = begin; k-- > 0;)
+        if (e[k].state && e[k].state != CT_CPU_ON) {
+            first_out = e[k].mono_ns;
+            break;
+        } else if (e[k].state == CT_CPU_ON) {
+            first_out = 0; /* it ran at the period's start */
+            break;
+        }
+    uint64_t ran = 0, on_at = 0, room = 0, undo = 0, applied = 0, prev_out = first_out;
     size_t lone = 0, movable = 0;
     bool on = false;
     for (; end < t->cpu_len && e[end].mono_ns <= upto_ns; end++) {
@@ -160,6 +172,7 @@ void ct_swait_exec(struct ct_thread *t, uint64_t upto_ns, uint64_t run_ns, bool 
         }
     }
     t->ex_from = end;
+    t->ex_prev_out = on ? 0 : prev_out;
     if (on && own && upto_ns > on_at)
         ran += upto_ns - on_at; /* read by the thread itself, on its CPU */
     else if (on)
@@ -178,7 +191,7 @@ void ct_swait_exec(struct ct_thread *t, uint64_t upto_ns, uint64_t run_ns, bool 
     amount = amount < cap ? amount : cap;
     uint64_t left = amount;
     size_t todo = back ? lone : movable;
-    prev_out = 0;
+    prev_out = first_out;
     for (size_t i = begin; i < end && todo && left; i++) {
         struct raw_switch *r = &e[i];
         if (!r->state)

@@ -9,7 +9,7 @@
  * runnable in a run queue), vol and invol from /proc/thread-self/status
  * (context switches), cpu_clock_ns from CLOCK_THREAD_CPUTIME_ID (time on
  * a CPU up to now, where schedstat's and getrusage's are as of the running
- * thread's last tick), at_ns the CLOCK_MONOTONIC time of the reading.
+ * thread's last tick), at_ns the CLOCK_MONOTONIC time before the readings.
  *
  *   crowd       one CPU: a spinner and a condvar ping-pong of two threads
  *   stdio       a thread reading lines with fgets from a pipe another
@@ -36,11 +36,13 @@
 #include <time.h>
 #include <unistd.h>
 
-static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
-
 /* The kernel's account of the calling thread, on one line of stdout. */
 static void report(void)
 {
+    /* The time first: all that follows (the readings themselves, a
+     * preemption between them) is after it. */
+    struct timespec at;
+    clock_gettime(CLOCK_MONOTONIC, &at);
     unsigned long long run = 0, wait = 0;
     long vol = -1, invol = -1;
     char line[256];
@@ -63,14 +65,17 @@ static void report(void)
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
     unsigned long long cpu_ns =
         (unsigned long long)cpu.tv_sec * 1000000000ull + (unsigned long long)cpu.tv_nsec;
-    struct timespec at;
-    clock_gettime(CLOCK_MONOTONIC, &at);
-    pthread_mutex_lock(&report_lock);
-    printf("KERNEL %ld run_ns %llu wait_ns %llu vol %ld invol %ld cpu_clock_ns %llu at_ns %llu\n",
-           (long)syscall(SYS_gettid), run, wait, vol, invol, cpu_ns,
-           (unsigned long long)at.tv_sec * 1000000000ull + (unsigned long long)at.tv_nsec);
-    fflush(stdout);
-    pthread_mutex_unlock(&report_lock);
+    /* One write of a line (atomic on a pipe), no lock: a thread that
+     * waited on another's report would wait after its own reading. */
+    char out[256];
+    int n = snprintf(out, sizeof out,
+                     "KERNEL %ld run_ns %llu wait_ns %llu vol %ld invol %ld cpu_clock_ns %llu "
+                     "at_ns %llu\n",
+                     (long)syscall(SYS_gettid), run, wait, vol, invol, cpu_ns,
+                     (unsigned long long)at.tv_sec * 1000000000ull +
+                         (unsigned long long)at.tv_nsec);
+    if (n > 0 && write(STDOUT_FILENO, out, (size_t)n) != n)
+        exit(1);
 }
 
 static void pin_to_cpu0(void)

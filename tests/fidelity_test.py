@@ -69,6 +69,10 @@ def against_kernel(scenario, out, kernel):
         # states around the loss are approximate, and `ctrace stats` says so.
         print(f"skipped: {scenario}: states against the kernel (the kernel lost switches)")
         return rows
+    switches_after = {}
+    dump = subprocess.run([ctrace, "dump", out], capture_output=True, text=True).stdout
+    for m in re.finditer(r"^(\d+) (\d+) cpu state=(off|preempted) ", dump, re.M):
+        switches_after.setdefault((int(m.group(2)), m.group(3)), []).append(int(m.group(1)))
     for tid, k in kernel.items():
         r = rows.get(tid)
         if not r:
@@ -95,10 +99,16 @@ def against_kernel(scenario, out, kernel):
               sched_bound * k["wait"] + slack + after, r)
         check(f"{scenario}: thread {tid} other {r['other_ns']} under 5 % of its life {life}",
               r["other_ns"] <= 0.05 * life + 1_000_000, r)
-        for key, name in (("vol", "voluntary_switches"), ("invol", "involuntary_switches")):
+        # Switches up to the reading (those after it are the trace's only).
+        until = k["at"] - zero
+        for key, name, state in (("vol", "voluntary_switches", "off"),
+                                 ("invol", "involuntary_switches", "preempted")):
             got = r.get(name)
-            check(f"{scenario}: thread {tid} {name} {got} as the kernel counted ({k[key]})",
-                  got is not None and abs(got - k[key]) <= 3 + 0.01 * k[key], r)
+            later = switches_after.get((tid, state), [])
+            before = got - sum(1 for ts in later if ts > until) if got is not None else None
+            check(f"{scenario}: thread {tid} {name} {before} up to the reading, as the kernel "
+                  f"counted ({k[key]})",
+                  before is not None and abs(before - k[key]) <= 3 + 0.01 * k[key], r)
     return rows
 
 

@@ -620,7 +620,7 @@ static void on_cpu_switch(void *arg, pid_t tid, uint64_t mono_ns, int state, uns
 /* Reads the per-CPU rings (after a second try for the records that found no
  * thread before); at a generation's end drops the unclaimed older than
  * cutoff. */
-static void read_cpu_rings(int count, uint64_t cutoff, bool flush, bool last, bool *busy)
+static void read_cpu_rings(int count, uint64_t cutoff, bool flush, bool *busy)
 {
     index_threads();
     size_t kept = 0, len = unclaimed.len;
@@ -636,11 +636,11 @@ static void read_cpu_rings(int count, uint64_t cutoff, bool flush, bool last, bo
     /* In time order across the CPUs, so that each thread's switches come
      * in order (sort_switches then has nothing to do but across reads). */
     cover_lost += ct_perf_read_merged(cpu_rings, count, on_cpu_switch, NULL);
-    /* A ring found full at the session's last read lost what came after;
-     * the kernel reports how much with its next record (PERF_RECORD_LOST),
-     * which no switch will now bring: one at least, so that the trace
-     * says it is incomplete. */
-    for (int cpu = 0; last && cpu < count; cpu++)
+    /* A ring found full lost what came after; the kernel reports how much
+     * with its next record (PERF_RECORD_LOST), which may never come (the
+     * program ended, or nothing more ran on that CPU): one at least, so
+     * that the trace says it is incomplete. */
+    for (int cpu = 0; cpu < count; cpu++)
         if (cpu_rings[cpu].fd >= 0 && cpu_rings[cpu].filled + 512 >= cpu_rings[cpu].data_size)
             cover_lost++;
 
@@ -1099,7 +1099,7 @@ static void read_during_flush(void)
 {
     if (ct_mono_ns() - flush_rings.read_ns < RINGS_DURING_FLUSH_NS)
         return;
-    read_cpu_rings(flush_rings.count, flush_rings.cutoff, false, false, flush_rings.busy);
+    read_cpu_rings(flush_rings.count, flush_rings.cutoff, false, flush_rings.busy);
     flush_rings.read_ns = ct_mono_ns();
 }
 
@@ -1115,7 +1115,7 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how)
     if (mode == CT_SCHED_PERF)
         latency_samples(now, flush);
     if (count)
-        read_cpu_rings(count, cutoff, flush, how == CT_SCHED_LAST, &busy);
+        read_cpu_rings(count, cutoff, flush, &busy);
     if (mode == CT_SCHED_PERF)
         observe_blocked(now, emit);
     flush_rings.count = count;

@@ -563,7 +563,7 @@ int ct_rd_next_gen(struct ct_reader *rd, struct ct_gen *gen)
         return -1;
     unsigned type;
     struct ct_cursor c;
-    uint64_t at;
+    uint64_t at, first_symbols = UINT64_MAX;
     int r;
     do { /* SYMBOLS records between generations are read by ct_rd_symtab */
         at = rd->off;
@@ -571,7 +571,9 @@ int ct_rd_next_gen(struct ct_reader *rd, struct ct_gen *gen)
         if (r > 0 && type != CT_REC_SYMBOLS && type != CT_REC_END && type != CT_REC_GEN_BEGIN)
             r = fail(rd, at, "a %s record where a generation should begin",
                      ct_record_name(type));
-        if (r < 0 && resync_to_end(rd, at) == 1) {
+        /* A damaged length may have stepped past the END's start: the
+         * search for it begins at the first SYMBOLS record. */
+        if (r < 0 && resync_to_end(rd, at < first_symbols ? at : first_symbols) == 1) {
             rd->error[0] = 0;
             type = CT_REC_SYMBOLS;
             continue;
@@ -586,6 +588,8 @@ int ct_rd_next_gen(struct ct_reader *rd, struct ct_gen *gen)
         }
         if (type == CT_REC_SYMBOLS && !rd->symbols_off)
             rd->symbols_off = at;
+        if (type == CT_REC_SYMBOLS && first_symbols == UINT64_MAX)
+            first_symbols = at;
     } while (type == CT_REC_SYMBOLS);
     if (type == CT_REC_END) {
         uint64_t count;

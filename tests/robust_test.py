@@ -21,7 +21,7 @@ import time
 from checks import check, finish
 
 ctrace, progs = sys.argv[1], sys.argv[2]
-basics = sys.argv[3] if len(sys.argv) > 3 else None
+basics = os.path.abspath(sys.argv[3]) if len(sys.argv) > 3 else None
 sanitized = bool(os.environ.get("CTRACE_TEST_SANITIZER"))
 
 
@@ -426,7 +426,7 @@ def cut_traces(d):
     traces = [trace_of(d, "sl")]
     if basics:
         out = os.path.join(d, "ba")
-        subprocess.run([basics, out], capture_output=True, timeout=120)
+        subprocess.run([basics, "-o", out], capture_output=True, timeout=120, cwd=d)
         traces.append(out)
     for whole in traces:
         data = open(whole, "rb").read()

@@ -667,9 +667,82 @@ def endpoint_guards(d):
     clean(d)
 
 
+def compile_prog(d, name, source, compiler, *flags):
+    """Builds a program at test time (a compiler or a static C library may
+    be missing: then None, and the check is skipped)."""
+    src = os.path.join(d, name + (".cc" if compiler.endswith("++") else ".c"))
+    with open(src, "w") as f:
+        f.write(source)
+    exe = os.path.join(d, name)
+    try:
+        r = subprocess.run([compiler, *flags, "-o", exe, src], capture_output=True, timeout=120)
+    except OSError:
+        return None
+    return exe if r.returncode == 0 else None
+
+
+def unseen_and_readable(d):
+    """Deliver 5: ctrace run says plainly when it saw nothing of a program
+    (static, Go); Deliver 6: stats demangles C++ names, threads' first column
+    is never cut, tasks and regions say when a trace has none."""
+    out = os.path.join(d, "t")
+    r = run([ctrace, "run", "-o", out, "--", "true"])
+    check("run true: nothing to say", r is not None and r.returncode == 0 and r.stderr == "",
+          r and r.stderr)
+    static = compile_prog(d, "static", "int main(void) { return 0; }\n",
+                          os.environ.get("CC", "cc"), "-static")
+    if static and not sanitized:
+        r = run([ctrace, "run", "-o", out, "--", static])
+        check("run of a static program: says it is linked statically",
+              r is not None and r.returncode == 0 and "linked statically" in r.stderr,
+              r and r.stderr)
+    else:
+        print("skipped: a static program (no static C library, or a sanitizer build)")
+    go = subprocess.run(["sh", "-c", "command -v go"], capture_output=True, text=True).stdout.strip()
+    if go:
+        r = run([ctrace, "run", "-o", out, "--", go, "version"])
+        check("run go version: says it is a Go program and saw no threads",
+              r is not None and r.returncode == 0 and "is a Go program" in r.stderr and
+              "saw no threads of it" in r.stderr, r and r.stderr)
+    else:
+        print("skipped: go version (no go; scripts/deps.sh installs golang-go)")
+    cxx = compile_prog(d, "mx", """#include <mutex>
+#include <thread>
+#include <vector>
+std::mutex m;
+long counter;
+int main() {
+    std::vector<std::thread> ts;
+    for (int i = 0; i < 4; i++)
+        ts.emplace_back([] {
+            for (int k = 0; k < 200000; k++) { std::lock_guard<std::mutex> g(m); counter++; }
+        });
+    for (auto &t : ts) t.join();
+}
+""", "g++", "-O1", "-g", "-fno-omit-frame-pointer", "-pthread")
+    if cxx:
+        r = run([ctrace, "run", "-o", out, "--", cxx])
+        s = subprocess.run([ctrace, "stats", out], capture_output=True, text=True)
+        sites = s.stdout[s.stdout.find("top blocking"):]
+        check("stats of a C++ program: demangled names", "std::" in sites and "_Z" not in sites,
+              sites[:600])
+    else:
+        print("skipped: a C++ program (no g++)")
+    t = trace_of(d)
+    th = subprocess.run([ctrace, "threads", t], capture_output=True, text=True).stdout
+    check("threads: the first column's labels are whole",
+          re.search(r"^\(not created in the trace\) \(1\) ", th, re.M) is not None, th)
+    for cmd, what in (("tasks", "no tasks in this trace"), ("regions", "no regions in this trace")):
+        r = subprocess.run([ctrace, cmd, t], capture_output=True, text=True)
+        check(f"{cmd} of a trace without any: says so", r.returncode == 0 and what in r.stdout,
+              r.stdout)
+    clean(d)
+
+
 # ROBUST_ONLY=name,name runs those parts alone.
 parts = [forked_child_crashes, outputs_kept, planted_links, trace_to_pipes, private_traces,
-         killed_by_signals, cut_traces, mutated_traces, zero_tail, endpoint_guards]
+         killed_by_signals, cut_traces, mutated_traces, zero_tail, endpoint_guards,
+         unseen_and_readable]
 only = os.environ.get("ROBUST_ONLY")
 with tempfile.TemporaryDirectory() as d:
     for part in parts:

@@ -25,9 +25,25 @@ static void print_ms(uint64_t ns)
     printf(" %10.3f", (double)ns / 1e6);
 }
 
+/* The first column: as wide as its longest label (at least 28, at most
+ * 100), so that no label or header is cut. */
+static int width;
+
+static void label_width(const struct ct_threads *t, bool functions)
+{
+    size_t w = 28;
+    for (size_t i = 0; i < t->count; i++) {
+        const struct ct_thread_row *r = &t->rows[i];
+        size_t n = functions ? strlen(function_of(r)) + 8 : strlen(r->name) + 21;
+        if (!r->tracer && n > w)
+            w = n;
+    }
+    width = (int)(w < 100 ? w : 100);
+}
+
 static void header(const char *first, bool switches)
 {
-    printf("%-28s", first);
+    printf("%-*s", width, first);
     for (int c = 0; c < CT_COL_COUNT; c++)
         printf(" %10s", ct_column_name(c));
     printf(" %10s", "total");
@@ -44,6 +60,7 @@ static void print_text(const struct ct_threads *t)
                ? "from schedstat samples: sched is each sample's run-queue wait, taken "
                  "from execution"
                : "not recorded: execution is all time outside recorded waits");
+    label_width(t, false);
     header("thread", t->sched);
     for (size_t i = 0; i < t->count; i++) {
         const struct ct_thread_row *r = &t->rows[i];
@@ -51,7 +68,7 @@ static void print_text(const struct ct_threads *t)
             continue;
         char label[64];
         snprintf(label, sizeof label, "%" PRIu64 " %s", r->tid, r->name);
-        printf("%-28.28s", label);
+        printf("%-*.*s", width, width, label);
         for (int c = 0; c < CT_COL_COUNT; c++)
             print_ms(r->ns[c]);
         print_ms(ct_row_total(r));
@@ -61,6 +78,7 @@ static void print_text(const struct ct_threads *t)
     }
     /* Grouped by start function, as go tool trace groups goroutines. */
     printf("\n");
+    label_width(t, true);
     header("start function (threads)", t->sched);
     bool *done = calloc(t->count ? t->count : 1, 1);
     for (size_t i = 0; done && i < t->count; i++) {
@@ -82,7 +100,7 @@ static void print_text(const struct ct_threads *t)
         }
         char label[128];
         snprintf(label, sizeof label, "%s (%u)", function_of(&t->rows[i]), n);
-        printf("%-28.28s", label);
+        printf("%-*.*s", width, width, label);
         for (int c = 0; c < CT_COL_COUNT; c++)
             print_ms(sum[c]);
         print_ms(total);

@@ -793,10 +793,107 @@ def sanitized_preload(d):
     clean(d)
 
 
+def process_trees(d):
+    """Deliver 4: a shell script's tree read as one (stats, threads, export,
+    pprof over FILE FILE.* or --tree FILE, a pid on every thread row); an
+    exec'd program does not claim its predecessor's children; "traced in"
+    names files that exist; a child that renames itself (nginx's workers) is
+    named as it ended."""
+    if sanitized:
+        print("skipped: process trees (forked children under a sanitizer's allocator)")
+        return
+    bash = subprocess.run(["sh", "-c", "command -v bash"], capture_output=True,
+                          text=True).stdout.strip()
+    if not bash:
+        print("skipped: process trees (no bash)")
+        return
+    out = os.path.join(d, "t")
+    # bash forks a subshell for $(...), which execs echo; then bash execs sleep.
+    r = run([ctrace, "run", "-o", out, "--", bash, "-c",
+             "x=$(/bin/echo hi); exec /bin/sleep 0.1"])
+    check("a shell's tree traced", r is not None and r.returncode == 0, r and r.stderr)
+    files = sorted(f for f in os.listdir(d) if f == "t" or f.startswith("t."))
+    check("a shell's tree: four images (bash, its subshell, echo, sleep)", len(files) == 4, files)
+    st = json.loads(subprocess.run([ctrace, "stats", "--json", "--tree", out],
+                                   capture_output=True, text=True).stdout or "{}")
+    procs = st.get("processes", [])
+    check("stats --tree: every file, once", sorted(os.path.basename(p["file"]) for p in procs)
+          == files, procs)
+    by_file = {os.path.basename(p["file"]): p for p in procs}
+    root = by_file.get("t", {})
+    sleep = [p for p in procs if p["command"].startswith("/bin/sleep")]
+    check("stats --tree: sleep is the exec of the first image, same pid",
+          len(sleep) == 1 and root.get("exec_file") == sleep[0]["file"] and
+          sleep[0]["pid"] == root.get("pid") and sleep[0]["exec_of"], procs)
+    sub = [p for p in procs if p["parent_file"] and p["ppid"] == root.get("pid")
+           and not p["exec_of"]]
+    check("stats --tree: the subshell's parent is bash's image, not sleep's",
+          len(sub) == 1 and sub[0]["parent_file"] == out, procs)
+    # Each file alone: sleep's trace lists no child; bash's names the
+    # subshell's and sleep's files, which exist.
+    if sleep:
+        s = subprocess.run([ctrace, "stats", "--json", sleep[0]["file"]], capture_output=True,
+                           text=True)
+        one = json.loads(s.stdout) if s.returncode == 0 else {}
+        check("stats of the exec'd sleep: no child of its predecessor's",
+              one.get("children") == [], one.get("children"))
+    s = subprocess.run([ctrace, "stats", "--json", out], capture_output=True, text=True)
+    one = json.loads(s.stdout) if s.returncode == 0 else {}
+    named = [f for f in one.get("children_files", []) + [one.get("exec_file")] if f]
+    check("stats of bash's trace: its child's and its exec's files, which exist",
+          len(named) == 2 and all(os.path.exists(f) for f in named), one)
+    # threads over FILE FILE.* (a profile among them is left out).
+    with open(out + ".sync.pb.gz", "wb") as f:
+        f.write(b"not a trace")
+    paths = [os.path.join(d, f) for f in files] + [out + ".sync.pb.gz"]
+    r = subprocess.run([ctrace, "threads", "--json", *paths], capture_output=True, text=True)
+    rows = json.loads(r.stdout) if r.returncode == 0 else []
+    check("threads FILE FILE.*: a pid and a process on every row, every image's threads",
+          rows and all("pid" in x and "process" in x and "tid" in x for x in rows) and
+          {x["pid"] for x in rows} == {p["pid"] for p in procs} and len(rows) >= 4 and
+          "left out: not a trace" in r.stderr, (r.stderr, rows[:2]))
+    r = subprocess.run([ctrace, "threads", "--tree", out], capture_output=True, text=True)
+    check("threads --tree: a pid column and the images' table", r.returncode == 0 and
+          r.stdout.count("/bin/sleep") >= 1 and "process image" in r.stdout, r.stdout)
+    r = subprocess.run([ctrace, "export", "--format=chrome", "--tree", out],
+                       capture_output=True, text=True)
+    try:
+        pids = {e.get("pid") for e in json.loads(r.stdout)["traceEvents"]}
+    except ValueError:
+        pids = set()
+    check("export --tree: one JSON, a process for each pid", r.returncode == 0 and
+          {p["pid"] * 10 for p in procs} <= pids, sorted(x for x in pids if x))
+    prof = os.path.join(d, "tree.pb.gz")
+    r = subprocess.run([ctrace, "pprof", "--type=syscall", "-o", prof, "--tree", out],
+                       capture_output=True, text=True)
+    import gzip
+    try:
+        raw = gzip.open(prof).read() if r.returncode == 0 else b""
+    except OSError:
+        raw = b""
+    check("pprof --tree: one profile, samples labelled with their pid",
+          r.returncode == 0 and b"pid" in raw and "4 processes" in r.stderr, r.stderr)
+    go = subprocess.run(["sh", "-c", "command -v go"], capture_output=True, text=True).stdout
+    if go.strip() and raw:
+        g = subprocess.run([go.strip(), "tool", "pprof", "-tags", prof], capture_output=True,
+                           text=True, timeout=120)
+        check("go tool pprof reads the tree's profile and its pid tags",
+              g.returncode == 0 and "pid:" in g.stdout, g.stdout + g.stderr)
+    clean(d)
+    # A child that renames itself after its trace began.
+    r = run([ctrace, "run", "-o", out, "--", prog("renamer")])
+    st = json.loads(subprocess.run([ctrace, "stats", "--json", "--tree", out],
+                                   capture_output=True, text=True).stdout or "{}")
+    names = [p["command"] for p in st.get("processes", [])]
+    check("a child that renames itself is named as it ended (nginx's workers)",
+          r is not None and r.returncode == 0 and "renamer-worker" in names, names)
+    clean(d)
+
+
 # ROBUST_ONLY=name,name runs those parts alone.
 parts = [forked_child_crashes, outputs_kept, planted_links, trace_to_pipes, private_traces,
          killed_by_signals, cut_traces, mutated_traces, zero_tail, endpoint_guards,
-         unseen_and_readable, sanitized_preload]
+         unseen_and_readable, sanitized_preload, process_trees]
 only = os.environ.get("ROBUST_ONLY")
 with tempfile.TemporaryDirectory() as d:
     for part in parts:

@@ -8,6 +8,7 @@
 
 #include "../analysis/threads.h"
 #include "cli.h"
+#include "tree_cmds.h"
 
 static int by_total(const void *a, const void *b)
 {
@@ -153,6 +154,8 @@ static int run(int argc, char **argv)
 {
     if (ct_cli_wants_help(&ct_cmd_threads, argc, argv))
         return CT_EXIT_OK;
+    if (ct_cli_tree_wanted(argc, argv)) /* FILE FILE.*, or --tree FILE */
+        return ct_cli_tree_run(&ct_cmd_threads, argc, argv);
     bool json;
     const char *path;
     struct ct_reader rd;
@@ -180,7 +183,7 @@ static int run(int argc, char **argv)
 const struct ct_command ct_cmd_threads = {
     "threads",
     "where each thread's time went, per thread and per start function",
-    "usage: ctrace threads [--json] [--strict] FILE\n"
+    "usage: ctrace threads [--json] [--strict] [--tree] FILE [FILE.PID...]\n"
     "\n"
     "Splits each thread's life in the trace into columns that add up to it.\n"
     "One definition, used by threads, stats, pprof, export and view alike\n"
@@ -218,6 +221,12 @@ const struct ct_command ct_cmd_threads = {
     "           voluntary_switches and involuntary_switches too\n"
     "\n"
     "A cut or damaged FILE: what precedes the damage, then the error, exit 1;\n"
-    "with --strict only the error.\n",
+    "with --strict only the error.\n"
+    "\n"
+    "A process tree: FILE FILE.* (the traces ctrace run wrote for the program's\n"
+    "children and exec'd programs), or --tree FILE (FILE and every trace of its\n"
+    "descendants beside it) reads them as one, on one time line:\n"
+    "every thread with its process's pid, then\n"
+    "each process image's total; --json gives each row pid and process too.\n",
     run,
 };

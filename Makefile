@@ -41,6 +41,12 @@ test-fast: build
 build-san/build.ninja:
 	$(MESON) setup build-san $(WERROR) -Db_sanitize=address,undefined -Db_lundef=false -Db_asneeded=false
 
+# Every suite but install, integration and docs, the recording side included:
+# run, flight, http and robust trace programs through the sanitized preload
+# library, and robust_test.py's sanitized_preload traces programs built
+# without a sanitizer through it (the ASan runtime first in LD_PRELOAD;
+# verify_asan_link_order=0 for the sanitized programs, whose runtime is
+# not first when the preload library comes before it).
 test-san: deps build-san/build.ninja
 	$(MESON) compile -C build-san
 	CTRACE_TEST_SANITIZER=asan UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1:handle_segv=0:verify_asan_link_order=0 \

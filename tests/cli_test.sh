@@ -49,7 +49,8 @@ expect_status "stats help" 0 "$ctrace" stats --help
 expect_status "dump help" 0 "$ctrace" dump --help
 expect_status "stats without file" 2 "$ctrace" stats
 expect_status "stats unknown option" 2 "$ctrace" stats --bogus x
-expect_status "stats two files" 2 "$ctrace" stats a b
+# Several files are a process tree (FILE FILE.*): none of them a trace is bad input.
+expect_status "stats two missing files" 1 "$ctrace" stats a b
 expect_status "dump without file" 2 "$ctrace" dump
 expect_status "dump two files" 2 "$ctrace" dump a b
 expect_status "view help" 0 "$ctrace" view --help

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../recorder/sched.h"
+#include "demangle.h"
 #include "idset.h"
 #include "symbols.h"
 
@@ -158,10 +159,12 @@ static unsigned symbolize(struct ct_symbols *sym, const uint64_t *pcs, unsigned 
         struct ct_symbol s[8];
         int nf = ct_symbols_frames(sym, pcs[i], true, s, 8);
         for (int f = 0; f < nf && k < CT_DIAG_FRAMES; f++, k++) {
+            char plain[160];
+            const char *name = ct_demangle(s[f].function, plain, sizeof plain);
             if (s[f].file[0])
-                snprintf(out[k], 160, "%.80s %.60s:%d", s[f].function, s[f].file, s[f].line);
+                snprintf(out[k], 160, "%.80s %.60s:%d", name, s[f].file, s[f].line);
             else
-                snprintf(out[k], 160, "%.150s", s[f].function);
+                snprintf(out[k], 160, "%.150s", name);
         }
     }
     return k;

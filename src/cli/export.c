@@ -7,6 +7,7 @@
 
 #include "../analysis/chrome.h"
 #include "cli.h"
+#include "tree_cmds.h"
 #include "output.h"
 
 /* The process's pid and command, from the first generation. */
@@ -33,6 +34,8 @@ static int run(int argc, char **argv)
 {
     if (ct_cli_wants_help(&ct_cmd_export, argc, argv))
         return CT_EXIT_OK;
+    if (ct_cli_tree_wanted(argc, argv)) /* FILE FILE.*, or --tree FILE */
+        return ct_cli_tree_run(&ct_cmd_export, argc, argv);
     const char *format = NULL, *output = NULL, *path = NULL;
     for (int i = 1; i < argc; i++) {
         if (strncmp(argv[i], "--format=", 9) == 0)
@@ -78,7 +81,7 @@ static int run(int argc, char **argv)
 const struct ct_command ct_cmd_export = {
     "export",
     "the trace as Trace Event Format JSON (Perfetto, chrome://tracing)",
-    "usage: ctrace export --format=chrome [-o OUT] [--strict] FILE\n"
+    "usage: ctrace export --format=chrome [-o OUT] [--strict] [--tree] FILE [FILE.PID...]\n"
     "\n"
     "Writes the trace as Trace Event Format JSON, which Perfetto's UI\n"
     "(ui.perfetto.dev) and chrome://tracing open: each thread's regions (nested\n"
@@ -93,6 +96,11 @@ const struct ct_command ct_cmd_export = {
     "           Written readable by its owner only\n"
     "\n"
     "A cut or damaged FILE: what precedes the damage, then the error, exit 1;\n"
-    "with --strict only the error.\n",
+    "with --strict only the error.\n"
+    "\n"
+    "A process tree: FILE FILE.* (the traces ctrace run wrote for the program's\n"
+    "children and exec'd programs), or --tree FILE (FILE and every trace of its\n"
+    "descendants beside it) reads them as one, on one time line:\n"
+    "one JSON, a process for each.\n",
     run,
 };

@@ -7,12 +7,15 @@
 
 #include "../analysis/pprof.h"
 #include "cli.h"
+#include "tree_cmds.h"
 #include "output.h"
 
 static int run(int argc, char **argv)
 {
     if (ct_cli_wants_help(&ct_cmd_pprof, argc, argv))
         return CT_EXIT_OK;
+    if (ct_cli_tree_wanted(argc, argv)) /* FILE FILE.*, or --tree FILE */
+        return ct_cli_tree_run(&ct_cmd_pprof, argc, argv);
     const char *type = NULL, *output = NULL, *path = NULL;
     for (int i = 1; i < argc; i++) {
         if (strncmp(argv[i], "--type=", 7) == 0)
@@ -73,7 +76,8 @@ static int run(int argc, char **argv)
 const struct ct_command ct_cmd_pprof = {
     "pprof",
     "blocking profiles for pprof: net, sync, syscall, sched",
-    "usage: ctrace pprof --type=net|sync|syscall|sched [-o OUT] [--strict] FILE\n"
+    "usage: ctrace pprof --type=net|sync|syscall|sched [-o OUT] [--strict] [--tree]\n"
+    "                    FILE [FILE.PID...]\n"
     "\n"
     "Writes a gzipped pprof profile of where threads waited, as go tool trace\n"
     "-pprof=TYPE does: two values per stack, contentions (count) and delay\n"
@@ -94,6 +98,13 @@ const struct ct_command ct_cmd_pprof = {
     "Then: go tool pprof -top OUT, or go tool pprof -http=: OUT.\n"
     "\n"
     "A cut or damaged FILE: the profile of what precedes the damage, then the\n"
-    "error, exit 1; with --strict only the error (OUT is left as it was).\n",
+    "error, exit 1; with --strict only the error (OUT is left as it was).\n"
+    "\n"
+    "A process tree: FILE FILE.* (the traces ctrace run wrote for the program's\n"
+    "children and exec'd programs), or --tree FILE (FILE and every trace of its\n"
+    "descendants beside it) reads them as one, on one time line:\n"
+    "one profile, each process's stacks named\n"
+    "from its own modules, each sample with a pid label (go tool pprof\n"
+    "-tagfocus=pid=N).\n",
     run,
 };

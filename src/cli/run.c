@@ -22,6 +22,7 @@
 #include "../compat/safe_open.h"
 #include "../compat/units.h"
 #include "cli.h"
+#include "seen.h"
 #include "ctrace.h"
 
 #ifndef CTRACE_LIBDIR
@@ -356,6 +357,17 @@ static int run(int argc, char **argv)
         return err == ENOENT ? 127 : 126;
     }
     int status = wait_program(pid);
+    /* A program the preload could not load into (a static one) left an
+     * older trace at FILE as it was: emptied, so that it is not read as
+     * this run's. */
+    struct stat after;
+    if (regular && existed && stat(output, &after) == 0 && after.st_ino == st.st_ino &&
+        after.st_mtim.tv_sec == st.st_mtim.tv_sec && after.st_mtim.tv_nsec == st.st_mtim.tv_nsec &&
+        after.st_size == st.st_size && st.st_size > 0) {
+        int fd = ct_open_output(output, O_WRONLY | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+    }
     if (!regular) {
         /* A pipe's or a device's size says nothing of what was written. */
     } else if (o.flight) {
@@ -366,9 +378,8 @@ static int run(int argc, char **argv)
             fprintf(stderr, "ctrace run: no flight recorder window was written (none was asked "
                             "for; --flight-at-exit writes one at exit)\n");
         }
-    } else if (stat(output, &st) == 0 && st.st_size == 0) {
-        fprintf(stderr, "ctrace run: %s was not traced (a static program, or one that "
-                        "cleared LD_PRELOAD)\n", o.command[0]);
+    } else {
+        ct_say_if_unseen(o.command[0], output);
     }
     if (o.symbols && regular)
         embed_symbols(output);
@@ -386,6 +397,9 @@ const struct ct_command ct_cmd_run = {
     "Runs CMD with libctrace-preload.so loaded (LD_PRELOAD) and writes its trace.\n"
     "The exit status is CMD's: 128+N if signal N killed it, 127 if it was not\n"
     "found, 126 if it could not be executed. Its standard streams are its own.\n"
+    "ctrace sees a program through the C library: a static program is not\n"
+    "traced, and a Go program's runtime makes its threads and system calls\n"
+    "without it; ctrace run says so when it meets one.\n"
     "\n"
     "Signals: SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to\n"
     "ctrace run are passed on to CMD (the terminal's own reach CMD directly).\n"

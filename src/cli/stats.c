@@ -8,10 +8,16 @@
 #include <string.h>
 
 #include "../analysis/stats.h"
+#include "../analysis/tree.h"
 #include "cli.h"
+#include "tree_cmds.h"
 
-static void print_text(const char *path, const char *root, const struct ct_stats *st,
-                       const struct ct_reader *rd)
+struct neighbours;
+static const char *file_of(const struct neighbours *nb, uint64_t pid);
+static const char *exec_file(const struct neighbours *nb);
+
+static void print_text(const char *path, const struct ct_stats *st, const struct ct_reader *rd,
+                       const struct neighbours *nb)
 {
     printf("trace       %s (%" PRIu64 " bytes)\n", path, st->bytes);
     if (rd->failed)
@@ -80,19 +86,24 @@ static void print_text(const char *path, const char *root, const struct ct_stats
     }
     if (g->nstuck || g->nsites || g->nobjects)
         printf("\n");
-    for (size_t i = 0; i < st->nchildren; i++)
-        printf("child       %" PRIu64 ", traced in %s.%" PRIu64 "\n", st->children[i], root,
-               st->children[i]);
+    for (size_t i = 0; i < st->nchildren; i++) {
+        const char *file = file_of(nb, st->children[i]);
+        printf("child       %" PRIu64 ", %s%s\n", st->children[i],
+               file ? "traced in " : "not traced (no trace of it beside this one)",
+               file ? file : "");
+    }
     if (st->exec_path[0])
-        printf("exec        %s, traced in %s.%" PRIu64 " (or .N)\n", st->exec_path, root,
-               st->pid);
+        printf("exec        %s, %s%s\n", st->exec_path,
+               exec_file(nb) ? "traced in " : "not traced (no trace of it beside this one)",
+               exec_file(nb) ? exec_file(nb) : "");
     if (st->conflicts)
         printf("conflicting definitions %" PRIu64 "\n", st->conflicts);
 }
 
-static void print_children_json(const struct ct_stats *st);
+static void print_children_json(const struct ct_stats *st, const struct neighbours *nb);
 
-static void print_json(const char *path, const struct ct_stats *st, const struct ct_reader *rd)
+static void print_json(const char *path, const struct ct_stats *st, const struct ct_reader *rd,
+                       const struct neighbours *nb)
 {
     printf("{\"file\":");
     ct_json_string(stdout, path, strlen(path));
@@ -124,7 +135,7 @@ static void print_json(const char *path, const struct ct_stats *st, const struct
         first = false;
     }
     printf("}");
-    print_children_json(st);
+    print_children_json(st, nb);
     printf(",\"events_total\":%" PRIu64 ",\"tasks\":%" PRIu64 ",\"regions\":%" PRIu64
            ",\"regions_out_of_order\":%" PRIu64 ",\"logs\":%" PRIu64 ",\"stacks\":%" PRIu64
            ",\"strings\":%" PRIu64 ",\"lost_events\":%" PRIu64 ",\"conflicts\":%" PRIu64
@@ -175,93 +186,76 @@ static void print_diagnosis_json(const struct ct_diagnosis *g)
     printf("]");
 }
 
-static void print_children_json(const struct ct_stats *st)
+static void json_path_or_null(const char *p)
+{
+    if (p)
+        ct_json_string(stdout, p, strlen(p));
+    else
+        printf("null");
+}
+
+static void print_children_json(const struct ct_stats *st, const struct neighbours *nb)
 {
     print_diagnosis_json(&st->diag);
     printf(",\"children\":[");
     for (size_t i = 0; i < st->nchildren; i++)
         printf("%s%" PRIu64, i ? "," : "", st->children[i]);
+    printf("],\"children_files\":[");
+    for (size_t i = 0; i < st->nchildren; i++) {
+        printf("%s", i ? "," : "");
+        json_path_or_null(file_of(nb, st->children[i]));
+    }
     printf("],\"exec\":");
-    if (st->exec_path[0])
-        ct_json_string(stdout, st->exec_path, strlen(st->exec_path));
-    else
-        printf("null");
+    json_path_or_null(st->exec_path[0] ? st->exec_path : NULL);
+    printf(",\"exec_file\":");
+    json_path_or_null(exec_file(nb));
 }
 
-/* Whether the trace at path was written by a child of pid (its first
- * generation's PROCESS record says so). An unreadable file is not. */
-static bool child_of(const char *path, uint64_t pid)
-{
-    struct ct_reader rd;
-    struct ct_gen gen = {0};
-    bool is = ct_rd_open(&rd, path) == 0 && ct_rd_next_gen(&rd, &gen) == 1 && gen.has_process &&
-              gen.process.ppid == pid;
-    ct_gen_free(&gen);
-    ct_rd_close(&rd);
-    return is;
-}
+/* The files of the processes this one started, and of the program it
+ * exec'd, where they were traced (src/analysis/tree.c: beside this file,
+ * by their PROCESS records; a child belongs to the image that ran when it
+ * started). Children started where no fork was seen (posix_spawn, so
+ * system and popen) have no fork event: they are added. */
+struct neighbours {
+    uint64_t pids[64];
+    char paths[64][4096];
+    size_t n;
+    char exec_path[4096];
+};
 
-/* The file named by -o, FILE, from this trace's path: FILE itself, or
- * FILE.PID or FILE.PID.N for a process ctrace run followed, PID being this
- * one's. Its children's traces are FILE.CHILD, whoever their parent. */
-static void trace_root(const char *path, uint64_t pid, char *root, size_t cap)
+static void find_neighbours(const char *path, struct ct_stats *st, struct neighbours *nb)
 {
-    snprintf(root, cap, "%s", path);
-    char suffix[32];
-    int n = snprintf(suffix, sizeof suffix, ".%" PRIu64, pid);
-    for (char *at = strstr(root, suffix); pid && at; at = strstr(at + 1, suffix)) {
-        const char *rest = at + n;
-        if (*rest == '.' && isdigit((unsigned char)rest[1]))
-            for (rest++; isdigit((unsigned char)*rest); rest++)
-                ;
-        if (!*rest) {
-            *at = 0;
-            return;
-        }
-    }
-}
-
-/* The children started where no fork was seen (posix_spawn, and so system
- * and popen, whose exec no wrapper sees) have no fork event: found as the
- * files FILE.PID beside this one whose process's parent is this one. */
-static void find_spawned(const char *path, struct ct_stats *st)
-{
-    const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
-    size_t base_len = strlen(base);
-    char dir[4096]; /* "/" for /FILE, "." for FILE */
-    int dir_len = !slash ? 1 : slash == path ? 1 : (int)(slash - path);
-    if (!st->pid || snprintf(dir, sizeof dir, "%.*s", dir_len, slash ? path : ".") >=
-                        (int)sizeof dir)
-        return;
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    for (struct dirent *e; (e = readdir(d)) && st->nchildren < 64;) {
-        const char *name = e->d_name;
-        if (strncmp(name, base, base_len) != 0 || name[base_len] != '.' ||
-            !isdigit((unsigned char)name[base_len + 1]))
-            continue;
-        char *end;
-        uint64_t pid = strtoull(name + base_len + 1, &end, 10);
-        if (*end || pid == st->pid) /* FILE.PID.N: an exec'd image, or a second file */
-            continue;
+    nb->n = ct_tree_neighbours(path, nb->pids, nb->paths, 64, nb->exec_path,
+                               sizeof nb->exec_path);
+    for (size_t i = 0; i < nb->n && st->nchildren < 64; i++) {
         bool known = false;
-        for (size_t i = 0; i < st->nchildren && !known; i++)
-            known = st->children[i] == pid;
-        char child[8192];
-        if (known || (size_t)snprintf(child, sizeof child, "%s/%s", dir, name) >= sizeof child)
-            continue;
-        if (child_of(child, st->pid))
-            st->children[st->nchildren++] = pid;
+        for (size_t k = 0; k < st->nchildren && !known; k++)
+            known = st->children[k] == nb->pids[i];
+        if (!known)
+            st->children[st->nchildren++] = nb->pids[i];
     }
-    closedir(d);
+}
+
+static const char *exec_file(const struct neighbours *nb)
+{
+    return nb->exec_path[0] ? nb->exec_path : NULL;
+}
+
+/* Where child pid was traced: its file, or NULL. */
+static const char *file_of(const struct neighbours *nb, uint64_t pid)
+{
+    for (size_t i = 0; i < nb->n; i++)
+        if (nb->pids[i] == pid)
+            return nb->paths[i];
+    return NULL;
 }
 
 static int run(int argc, char **argv)
 {
     if (ct_cli_wants_help(&ct_cmd_stats, argc, argv))
         return CT_EXIT_OK;
+    if (ct_cli_tree_wanted(argc, argv)) /* FILE FILE.*, or --tree FILE */
+        return ct_cli_tree_run(&ct_cmd_stats, argc, argv);
     bool json;
     const char *path;
     struct ct_reader rd;
@@ -270,14 +264,13 @@ static int run(int argc, char **argv)
         return usage;
     struct ct_stats st;
     int rc = ct_stats_compute(&rd, &st);
-    char root[4096];
-    trace_root(path, st.pid, root, sizeof root);
+    static struct neighbours nb;
     if (rc == 0 && ct_cli_may_print(&rd)) {
-        find_spawned(root, &st);
+        find_neighbours(path, &st, &nb);
         if (json)
-            print_json(path, &st, &rd);
+            print_json(path, &st, &rd, &nb);
         else
-            print_text(path, root, &st, &rd);
+            print_text(path, &st, &rd, &nb);
     }
     ct_cli_report(&rd);
     ct_rd_close(&rd);
@@ -287,7 +280,7 @@ static int run(int argc, char **argv)
 const struct ct_command ct_cmd_stats = {
     "stats",
     "overview: duration, threads, events by kind, losses",
-    "usage: ctrace stats [--json] [--strict] FILE\n"
+    "usage: ctrace stats [--json] [--strict] [--tree] FILE [FILE.PID...]\n"
     "\n"
     "Prints an overview of the trace FILE: its duration, where its scheduling\n"
     "came from (and how many threads with events have none), generations,\n"
@@ -305,6 +298,14 @@ const struct ct_command ct_cmd_stats = {
     "           children, and more; damaged_at and error for a damaged FILE\n"
     "\n"
     "A cut or damaged FILE: the overview of what precedes the damage (its byte\n"
-    "named), then the error, exit 1; with --strict only the error.\n",
+    "named), then the error, exit 1; with --strict only the error.\n"
+    "\n"
+    "A process tree: FILE FILE.* (the traces ctrace run wrote for the program's\n"
+    "children and exec'd programs), or --tree FILE (FILE and every trace of its\n"
+    "descendants beside it) reads them as one, on one time line:\n"
+    "the totals, and a line for each process image (pid, parent, start,\n"
+    "duration, threads, events, file, its command as it ended); --json gives\n"
+    "the totals and processes: [{file, pid, ppid, command, parent_file,\n"
+    "exec_file, exec_of, start_ns, duration_ns, ...}].\n",
     run,
 };

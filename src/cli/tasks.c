@@ -80,13 +80,20 @@ static void histogram(const struct ct_latency *l)
 static void print_text(const char *what, const struct ct_type_stats *types, size_t n,
                        uint64_t unmatched)
 {
+    if (n == 0 && !unmatched) {
+        bool regions = strcmp(what, "region type") == 0;
+        printf("no %s in this trace: the program %s none (%s, ctrace(3))\n",
+               regions ? "regions" : "tasks", regions ? "marked" : "began",
+               regions ? "ctrace_region_begin" : "ctrace_task_begin");
+        return;
+    }
     printf("%-24s %8s %10s %10s %10s %10s %10s %10s\n", what, "count", "total", "min", "p50",
            "p90", "p99", "max");
     for (size_t i = 0; i < n; i++) {
         const struct ct_type_stats *t = &types[i];
         const struct ct_latency *l = &t->latency;
         char b[7][16];
-        printf("%-24.24s %8" PRIu64 " %10s %10s %10s %10s %10s %10s\n", t->name, l->count,
+        printf("%-24s %8" PRIu64 " %10s %10s %10s %10s %10s %10s\n", t->name, l->count,
                human(l->total, b[0]), human(l->min, b[1]), human(ct_latency_quantile(l, 0.5), b[2]),
                human(ct_latency_quantile(l, 0.9), b[3]), human(ct_latency_quantile(l, 0.99), b[4]),
                human(l->max, b[5]));

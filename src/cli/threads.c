@@ -8,6 +8,7 @@
 
 #include "../analysis/threads.h"
 #include "cli.h"
+#include "tree_cmds.h"
 
 static int by_total(const void *a, const void *b)
 {
@@ -25,9 +26,25 @@ static void print_ms(uint64_t ns)
     printf(" %10.3f", (double)ns / 1e6);
 }
 
+/* The first column: as wide as its longest label (at least 28, at most
+ * 100), so that no label or header is cut. */
+static int width;
+
+static void label_width(const struct ct_threads *t, bool functions)
+{
+    size_t w = 28;
+    for (size_t i = 0; i < t->count; i++) {
+        const struct ct_thread_row *r = &t->rows[i];
+        size_t n = functions ? strlen(function_of(r)) + 8 : strlen(r->name) + 21;
+        if (!r->tracer && n > w)
+            w = n;
+    }
+    width = (int)(w < 100 ? w : 100);
+}
+
 static void header(const char *first, bool switches)
 {
-    printf("%-28s", first);
+    printf("%-*s", width, first);
     for (int c = 0; c < CT_COL_COUNT; c++)
         printf(" %10s", ct_column_name(c));
     printf(" %10s", "total");
@@ -44,6 +61,7 @@ static void print_text(const struct ct_threads *t)
                ? "from schedstat samples: sched is each sample's run-queue wait, taken "
                  "from execution"
                : "not recorded: execution is all time outside recorded waits");
+    label_width(t, false);
     header("thread", t->sched);
     for (size_t i = 0; i < t->count; i++) {
         const struct ct_thread_row *r = &t->rows[i];
@@ -51,7 +69,7 @@ static void print_text(const struct ct_threads *t)
             continue;
         char label[64];
         snprintf(label, sizeof label, "%" PRIu64 " %s", r->tid, r->name);
-        printf("%-28.28s", label);
+        printf("%-*.*s", width, width, label);
         for (int c = 0; c < CT_COL_COUNT; c++)
             print_ms(r->ns[c]);
         print_ms(ct_row_total(r));
@@ -61,6 +79,7 @@ static void print_text(const struct ct_threads *t)
     }
     /* Grouped by start function, as go tool trace groups goroutines. */
     printf("\n");
+    label_width(t, true);
     header("start function (threads)", t->sched);
     bool *done = calloc(t->count ? t->count : 1, 1);
     for (size_t i = 0; done && i < t->count; i++) {
@@ -82,7 +101,7 @@ static void print_text(const struct ct_threads *t)
         }
         char label[128];
         snprintf(label, sizeof label, "%s (%u)", function_of(&t->rows[i]), n);
-        printf("%-28.28s", label);
+        printf("%-*.*s", width, width, label);
         for (int c = 0; c < CT_COL_COUNT; c++)
             print_ms(sum[c]);
         print_ms(total);
@@ -135,6 +154,8 @@ static int run(int argc, char **argv)
 {
     if (ct_cli_wants_help(&ct_cmd_threads, argc, argv))
         return CT_EXIT_OK;
+    if (ct_cli_tree_wanted(argc, argv)) /* FILE FILE.*, or --tree FILE */
+        return ct_cli_tree_run(&ct_cmd_threads, argc, argv);
     bool json;
     const char *path;
     struct ct_reader rd;
@@ -162,7 +183,7 @@ static int run(int argc, char **argv)
 const struct ct_command ct_cmd_threads = {
     "threads",
     "where each thread's time went, per thread and per start function",
-    "usage: ctrace threads [--json] [--strict] FILE\n"
+    "usage: ctrace threads [--json] [--strict] [--tree] FILE [FILE.PID...]\n"
     "\n"
     "Splits each thread's life in the trace into columns that add up to it.\n"
     "One definition, used by threads, stats, pprof, export and view alike\n"
@@ -200,6 +221,12 @@ const struct ct_command ct_cmd_threads = {
     "           voluntary_switches and involuntary_switches too\n"
     "\n"
     "A cut or damaged FILE: what precedes the damage, then the error, exit 1;\n"
-    "with --strict only the error.\n",
+    "with --strict only the error.\n"
+    "\n"
+    "A process tree: FILE FILE.* (the traces ctrace run wrote for the program's\n"
+    "children and exec'd programs), or --tree FILE (FILE and every trace of its\n"
+    "descendants beside it) reads them as one, on one time line:\n"
+    "every thread with its process's pid, then\n"
+    "each process image's total; --json gives each row pid and process too.\n",
     run,
 };

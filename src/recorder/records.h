@@ -40,6 +40,10 @@ struct ct_process_info {
 size_t ct_read_small_file(const char *path, char *out, size_t cap);
 void ct_process_info_read(struct ct_process_info *info);
 void ct_process_info_free(struct ct_process_info *info);
+/* The command line read again: a program may rewrite it after its trace
+ * began (nginx's workers are forked, traced, then renamed). Each
+ * generation's PROCESS record has the one of its beginning. */
+void ct_process_cmdline_refresh(struct ct_process_info *info);
 void ct_record_process(struct ct_buf *b, const struct ct_process_info *info);
 void ct_record_schema(struct ct_buf *b);
 /* Returns a signature of the loaded objects: it changes when one is loaded

@@ -113,6 +113,21 @@ void ct_process_info_read(struct ct_process_info *info)
     info->host[sizeof info->host - 1] = 0;
 }
 
+void ct_process_cmdline_refresh(struct ct_process_info *info)
+{
+    char buf[65536];
+    size_t len = ct_read_small_file("/proc/self/cmdline", buf, sizeof buf);
+    if (len == 0 || (len == info->cmdline_len && memcmp(buf, info->cmdline, len) == 0))
+        return;
+    char *copy = malloc(len);
+    if (!copy)
+        return;
+    memcpy(copy, buf, len);
+    free(info->cmdline);
+    info->cmdline = copy;
+    info->cmdline_len = len;
+}
+
 void ct_process_info_free(struct ct_process_info *info)
 {
     free(info->cmdline);

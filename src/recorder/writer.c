@@ -191,6 +191,7 @@ static void begin_generation(void)
         w.ns_per_unit_q32
             ? (uint64_t)(((unsigned __int128)1000000000u << 32) / w.ns_per_unit_q32) << CT_TS_SHIFT
             : 0;
+    ct_process_cmdline_refresh(&w.process); /* an open and a read: 4 times a second */
     ct_record_process(&ct_out.buf, &w.process);
     ct_out_buf_record(CT_REC_PROCESS);
     w.modules_sig = ct_modules_signature();

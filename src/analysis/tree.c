@@ -1,0 +1,368 @@
+/*
+ * tree.c - the traces of a process tree, read as one (tree.h).
+ */
+#include "tree.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../format/bytes.h"
+#include "../format/format.h"
+
+static bool read_at(int fd, uint64_t at, void *buf, size_t len)
+{
+    return pread(fd, buf, len, (off_t)at) == (ssize_t)len;
+}
+
+/* The command line's arguments, NUL-separated in the record, by spaces. */
+static void command_of(const uint8_t *p, uint64_t len, char *out, size_t cap)
+{
+    size_t n = len < cap - 1 ? (size_t)len : cap - 1;
+    for (size_t i = 0; i < n; i++)
+        out[i] = p[i] && isprint(p[i]) ? (char)p[i] : ' ';
+    while (n > 0 && out[n - 1] == ' ')
+        n--;
+    out[n] = 0;
+}
+
+/* A PROCESS payload: pid, ppid, start, then the command line (the
+ * reader's read_process gives the layout). */
+static bool parse_process(const uint8_t *p, size_t len, struct ct_tree_image *img, bool first)
+{
+    struct ct_cursor c = {p, p + len};
+    uint64_t pid, ppid, start, skip;
+    const uint8_t *bytes, *cmd = NULL, *exe = NULL;
+    uint64_t n, cmd_len = 0, exe_len = 0;
+    if (ct_get_uleb(&c, &pid) || ct_get_uleb(&c, &ppid) || ct_get_uleb(&c, &start))
+        return false;
+    for (int i = 0; i < 5; i++) /* wall clock, CPUs, clock rate, shift, kind */
+        if (ct_get_uleb(&c, &skip))
+            return false;
+    if (ct_get_bytes(&c, &bytes, &n) || ct_get_bytes(&c, &exe, &exe_len) ||
+        ct_get_bytes(&c, &cmd, &cmd_len))
+        return false;
+    if (first) {
+        img->pid = pid;
+        img->ppid = ppid;
+        img->start_ns = start;
+        command_of(exe, exe_len, img->exe, sizeof img->exe);
+    }
+    command_of(cmd, cmd_len, img->command, sizeof img->command);
+    return true;
+}
+
+/* Reads an image's PROCESS and generation records by walking the record
+ * headers: a pread of twelve bytes a record, the payloads of those only.
+ * false when the file is not a trace. */
+static bool read_image(const char *path, struct ct_tree_image *img)
+{
+    memset(img, 0, sizeof *img);
+    snprintf(img->path, sizeof img->path, "%s", path);
+    img->parent = img->exec_prev = img->exec_next = -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    uint8_t magic[CT_MAGIC_LEN];
+    bool ok = read_at(fd, 0, magic, sizeof magic) && memcmp(magic, CT_MAGIC, CT_MAGIC_LEN) == 0;
+    bool seen = false;
+    uint8_t *payload = NULL;
+    for (uint64_t at = CT_FILE_HEADER_SIZE; ok;) {
+        uint8_t h[CT_RECORD_HEADER_SIZE];
+        if (!read_at(fd, at, h, sizeof h))
+            break;
+        unsigned type = h[0];
+        uint32_t len = ct_get_u32(h + 4);
+        if (type == 0 || type >= CT_REC_MAX || h[1] || h[2] || h[3] || len > CT_MAX_RECORD)
+            break;
+        if (type == CT_REC_END)
+            break;
+        if (type == CT_REC_PROCESS || type == CT_REC_GEN_BEGIN || type == CT_REC_GEN_END) {
+            uint8_t *grown = realloc(payload, len ? len : 1);
+            if (!grown || !read_at(fd, at + CT_RECORD_HEADER_SIZE, grown, len)) {
+                payload = grown ? grown : payload;
+                break;
+            }
+            payload = grown;
+            struct ct_cursor c = {payload, payload + len};
+            uint64_t a, b, mono;
+            if (type == CT_REC_PROCESS && parse_process(payload, len, img, !seen))
+                seen = true;
+            else if (type != CT_REC_PROCESS && !ct_get_uleb(&c, &a) && !ct_get_uleb(&c, &b) &&
+                     !ct_get_uleb(&c, &mono) && mono > img->end_ns)
+                img->end_ns = mono; /* GEN_BEGIN's base, GEN_END's end */
+        }
+        at += CT_RECORD_HEADER_SIZE + (uint64_t)len;
+    }
+    free(payload);
+    close(fd);
+    if (ok && !seen && !img->start_ns)
+        img->start_ns = img->end_ns;
+    if (img->end_ns < img->start_ns)
+        img->end_ns = img->start_ns;
+    return ok && seen;
+}
+
+/* FILE from a trace's path: FILE itself, or FILE for FILE.PID[.N]. */
+static void root_of(const char *path, uint64_t pid, char *root, size_t cap)
+{
+    snprintf(root, cap, "%s", path);
+    char suffix[32];
+    int n = snprintf(suffix, sizeof suffix, ".%" PRIu64, pid);
+    for (char *at = strstr(root, suffix); pid && at; at = strstr(at + 1, suffix)) {
+        const char *rest = at + n;
+        if (*rest == '.' && isdigit((unsigned char)rest[1]))
+            for (rest++; isdigit((unsigned char)*rest); rest++)
+                ;
+        if (!*rest) {
+            *at = 0;
+            return;
+        }
+    }
+}
+
+static bool push(struct ct_tree *t, size_t *cap, const struct ct_tree_image *img)
+{
+    for (size_t i = 0; i < t->count; i++)
+        if (strcmp(t->images[i].path, img->path) == 0)
+            return true;
+    if (t->count == *cap) {
+        size_t grown_cap = *cap ? *cap * 2 : 16;
+        struct ct_tree_image *grown = realloc(t->images, grown_cap * sizeof *grown);
+        if (!grown)
+            return false;
+        t->images = grown;
+        *cap = grown_cap;
+    }
+    t->images[t->count++] = *img;
+    return true;
+}
+
+/* The files FILE.PID[.N] beside root, read. */
+static int siblings(const char *root, struct ct_tree_image **out, size_t *count)
+{
+    const char *slash = strrchr(root, '/');
+    const char *base = slash ? slash + 1 : root;
+    size_t base_len = strlen(base);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", !slash ? 1 : slash == root ? 1 : (int)(slash - root),
+             slash ? root : ".");
+    *out = NULL;
+    *count = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    size_t cap = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *rest = e->d_name + base_len;
+        if (strncmp(e->d_name, base, base_len) != 0 || rest[0] != '.' ||
+            !isdigit((unsigned char)rest[1]) || strspn(rest, ".0123456789") != strlen(rest))
+            continue;
+        struct ct_tree_image img;
+        char path[8192];
+        /* Named as the given file is: beside it, in its directory's words. */
+        int len = slash ? snprintf(path, sizeof path, "%.*s%s", (int)(slash - root + 1), root,
+                                   e->d_name)
+                        : snprintf(path, sizeof path, "%s", e->d_name);
+        if (len < 0 || (size_t)len >= sizeof img.path ||
+            !read_image(path, &img))
+            continue;
+        if (*count == cap) {
+            cap = cap ? cap * 2 : 16;
+            struct ct_tree_image *grown = realloc(*out, cap * sizeof *grown);
+            if (!grown)
+                break;
+            *out = grown;
+        }
+        (*out)[(*count)++] = img;
+    }
+    closedir(d);
+    return 0;
+}
+
+/* The image of pid running at time `at` (the latest that started by
+ * then), or -1. */
+static int image_at(const struct ct_tree *t, uint64_t pid, uint64_t at, int except)
+{
+    int best = -1;
+    for (size_t i = 0; i < t->count; i++)
+        if ((int)i != except && t->images[i].pid == pid && t->images[i].start_ns <= at &&
+            (best < 0 || t->images[i].start_ns > t->images[best].start_ns))
+            best = (int)i;
+    return best;
+}
+
+static void link_images(struct ct_tree *t)
+{
+    for (size_t i = 0; i < t->count; i++) {
+        struct ct_tree_image *img = &t->images[i];
+        img->parent = image_at(t, img->ppid, img->start_ns, (int)i);
+        img->exec_prev = image_at(t, img->pid, img->start_ns, (int)i);
+        img->exec_next = -1;
+    }
+    for (size_t i = 0; i < t->count; i++)
+        if (t->images[i].exec_prev >= 0)
+            t->images[t->images[i].exec_prev].exec_next = (int)i;
+}
+
+/* Whether image i descends from (or is an exec of) one of the first n. */
+static bool connected(const struct ct_tree *t, size_t i, size_t n)
+{
+    for (unsigned hops = 0; hops < 4096; hops++) {
+        if (i < n)
+            return true;
+        const struct ct_tree_image *img = &t->images[i];
+        int up = img->exec_prev >= 0 ? img->exec_prev : img->parent;
+        if (up < 0)
+            return false;
+        i = (size_t)up;
+    }
+    return false;
+}
+
+static int by_start(const void *a, const void *b)
+{
+    const struct ct_tree_image *x = a, *y = b;
+    return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
+}
+
+/* Depth first: an image, the children it started (each with theirs), then
+ * the program it exec'd. */
+static void visit(const struct ct_tree *t, size_t i, unsigned depth, size_t *order, size_t *n,
+                  bool *done)
+{
+    while (!done[i] && *n < t->count) {
+        done[i] = true;
+        t->images[i].depth = depth;
+        order[(*n)++] = i;
+        for (size_t c = 0; c < t->count; c++)
+            if (!done[c] && t->images[c].parent == (int)i && t->images[c].exec_prev < 0)
+                visit(t, c, depth + 1, order, n, done);
+        if (t->images[i].exec_next < 0)
+            break;
+        i = (size_t)t->images[i].exec_next;
+    }
+}
+
+/* The order of a tree's listing, then the links by index again. */
+static void order(struct ct_tree *t)
+{
+    qsort(t->images, t->count, sizeof *t->images, by_start);
+    link_images(t);
+    size_t *order = calloc(t->count ? t->count : 1, sizeof *order), n = 0;
+    bool *done = calloc(t->count ? t->count : 1, sizeof *done);
+    struct ct_tree_image *sorted = calloc(t->count ? t->count : 1, sizeof *sorted);
+    if (order && done && sorted) {
+        /* Roots by start: the first, and any whose parent is not here. */
+        for (size_t i = 0; i < t->count; i++)
+            if (t->images[i].exec_prev < 0)
+                visit(t, i, 0, order, &n, done);
+        for (size_t i = 0; i < t->count; i++) /* a cycle of pids reused: still listed */
+            visit(t, i, 0, order, &n, done);
+        for (size_t i = 0; i < n; i++)
+            sorted[i] = t->images[order[i]];
+        memcpy(t->images, sorted, n * sizeof *sorted);
+        t->count = n;
+    }
+    free(order);
+    free(done);
+    free(sorted);
+    link_images(t);
+    t->zero_ns = 0;
+    for (size_t i = 0; i < t->count; i++)
+        if (i == 0 || t->images[i].start_ns < t->zero_ns)
+            t->zero_ns = t->images[i].start_ns;
+}
+
+int ct_tree_load(struct ct_tree *t, char *const *paths, size_t n, bool follow, char *err,
+                 size_t cap)
+{
+    memset(t, 0, sizeof *t);
+    size_t images_cap = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct ct_tree_image img;
+        if (!read_image(paths[i], &img)) {
+            /* A shell's FILE.* holds profiles and exports too. */
+            fprintf(stderr, "ctrace: %s left out: not a trace\n", paths[i]);
+            continue;
+        }
+        if (!push(t, &images_cap, &img)) {
+            snprintf(err, cap, "out of memory");
+            ct_tree_free(t);
+            return -1;
+        }
+    }
+    if (t->count == 0) {
+        snprintf(err, cap, "no trace among the files given");
+        return -1;
+    }
+    size_t given = t->count;
+    for (size_t i = 0; follow && i < given; i++) {
+        char root[4096];
+        root_of(t->images[i].path, t->images[i].pid, root, sizeof root);
+        struct ct_tree_image *more;
+        size_t nmore;
+        siblings(root, &more, &nmore);
+        /* Candidates in, then those not reached from the given ones out. */
+        size_t before = t->count;
+        for (size_t k = 0; k < nmore; k++)
+            push(t, &images_cap, &more[k]);
+        free(more);
+        link_images(t);
+        size_t kept = before;
+        for (size_t k = before; k < t->count; k++)
+            if (connected(t, k, given))
+                t->images[kept++] = t->images[k];
+        t->count = kept;
+    }
+    order(t);
+    return 0;
+}
+
+void ct_tree_free(struct ct_tree *t)
+{
+    free(t->images);
+    memset(t, 0, sizeof *t);
+}
+
+int ct_tree_open(const struct ct_tree *t, size_t i, struct ct_reader *rd)
+{
+    if (ct_rd_open(rd, t->images[i].path) != 0)
+        return -1;
+    rd->have_start = true;
+    rd->start_mono_ns = t->zero_ns;
+    return 0;
+}
+
+size_t ct_tree_neighbours(const char *path, uint64_t *pids, char (*paths)[4096], size_t cap,
+                          char *exec_path, size_t exec_cap)
+{
+    struct ct_tree t;
+    char err[64];
+    char *one[1] = {(char *)path};
+    exec_path[0] = 0;
+    if (ct_tree_load(&t, one, 1, true, err, sizeof err) != 0)
+        return 0;
+    int me = -1;
+    for (size_t i = 0; i < t.count && me < 0; i++)
+        if (strcmp(t.images[i].path, path) == 0)
+            me = (int)i;
+    size_t n = 0;
+    /* A child's first image (its fork, or a spawn whose exec was the first
+     * image traced); its own execs are its. */
+    for (size_t i = 0; me >= 0 && i < t.count; i++) {
+        if (t.images[i].parent == me && t.images[i].exec_prev < 0 && n < cap) {
+            pids[n] = t.images[i].pid;
+            snprintf(paths[n++], 4096, "%s", t.images[i].path);
+        }
+    }
+    if (me >= 0 && t.images[me].exec_next >= 0)
+        snprintf(exec_path, exec_cap, "%s", t.images[t.images[me].exec_next].path);
+    ct_tree_free(&t);
+    return n;
+}

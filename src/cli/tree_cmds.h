@@ -1,0 +1,20 @@
+/*
+ * tree_cmds.h - stats, threads, pprof and export over a process tree
+ * (tree_cmds.c): `ctrace CMD FILE FILE.*`, or `ctrace CMD --tree FILE`.
+ */
+#ifndef CT_TREE_CMDS_H
+#define CT_TREE_CMDS_H
+
+#include <stdbool.h>
+
+#include "../analysis/tree.h"
+#include "cli.h"
+
+/* Whether a command's arguments ask for a tree: --tree, or several FILEs. */
+bool ct_cli_tree_wanted(int argc, char **argv);
+/* Runs cmd (stats, threads, pprof or export) over the tree; its status. */
+int ct_cli_tree_run(const struct ct_command *cmd, int argc, char **argv);
+/* pprof over a tree: one profile, a sample's process in its pid label. */
+int ct_cli_tree_pprof(const struct ct_tree *t, const char *type, const char *output);
+
+#endif

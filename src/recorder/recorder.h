@@ -127,6 +127,13 @@ struct ct_thread {
     _Atomic uint32_t reentered;  /* events dropped inside another event */
     uint32_t reentered_reported; /* the writer's: how many it has reported */
     uint32_t close_seq;          /* the writer's: seq at a generation's close */
+    /* Stacks walked with call frame information (stack.c), and an estimate
+     * of their time in clock units; the writer's counts of what it has
+     * reported of them. */
+    _Atomic uint32_t cfi_walks;
+    _Atomic uint64_t cfi_units;
+    uint32_t cfi_walks_reported;
+    uint64_t cfi_units_reported;
     bool close_pending;          /* ... and inside an event then */
     /* Identity. */
     pid_t tid;

@@ -40,6 +40,7 @@
 #include "sched.h"
 #include "records.h"
 #include "recorder.h"
+#include "unwind.h"
 #include "writer.h"
 #include "barrier.h"
 #include "writer_out.h"
@@ -252,10 +253,13 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
     live_fresh = !last; /* the next generation's table shares the scan */
     ct_record_threads(&ct_out.buf, &live);
     ct_out_buf_record(CT_REC_THREADS);
-    if (ct_modules_signature() != w.modules_sig) {
+    uint64_t modules_sig = ct_modules_signature();
+    if (modules_sig != w.modules_sig) {
         ct_record_modules(&ct_out.buf);
         ct_out_buf_record(CT_REC_MODULES);
     }
+    /* After the barrier: the unwinder's maps replaced before it are free. */
+    ct_code_map_update(modules_sig);
     /* Exited threads whose last batch is now written give back their
      * descriptors. A thread that exited in the next generation waits, and
      * so does one that exited after this generation's switches were

@@ -372,6 +372,7 @@ static int run(int argc, char **argv)
     }
     if (o.symbols && regular)
         embed_symbols(output);
+    ct_run_say_unwound(output);
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);
     return WEXITSTATUS(status);

@@ -28,8 +28,6 @@
 /* An entry for a walk that needs call frame information after its first
  * (id & 0xff) frames. Ids stay far below this bit (the intern table). */
 #define CT_STACK_PARTIAL 0x80000000u
-/* Every this many walks with call frame information one is timed. */
-#define TIME_ONE_IN 16
 
 /* The text of the shared library this code is in, whose frames never start
  * a stack (wrappers, slow paths: however many there are). Empty when the
@@ -61,26 +59,46 @@ void ct_stack_init(void)
     ct_code_map_init();
 }
 
-/* A frame-pointer walk: each frame's return address and the frame record
- * it was read from. */
+/* A stack's hash: a multiply-xorshift step per frame from a seed, then the
+ * count. Sequential, so that the hash of a stack that extends a walk's
+ * first frames goes on from the walk's state after them. */
+#define HASH_SEED 0x2545F4914F6CDD1Du
+
+static inline uint64_t hash_step(uint64_t h, uintptr_t pc)
+{
+    h = (h ^ pc) * 0x9E3779B97F4A7C15u;
+    return h ^ (h >> 31);
+}
+
+static inline uint64_t hash_end(uint64_t h, unsigned n)
+{
+    h = (h ^ n) * 0x9E3779B97F4A7C15u;
+    return h ^ (h >> 29);
+}
+
+/* A frame-pointer walk: each frame's return address, the frame record it
+ * was read from, and the hash's state before it. */
 struct fp_walk {
     uintptr_t pc[CT_MAX_FRAMES];
     uintptr_t record[CT_MAX_FRAMES];
+    uint64_t state[CT_MAX_FRAMES];
+    uint64_t hash; /* of the whole walk, seeded apart from stacks' own */
     unsigned n;
 };
 
 /* Walks the frame-pointer chain from the frame record at fp (the calling
  * function's own), skipping `skip` frames and then leading frames in this
- * library. Every record must lie above the previous one and inside this
- * thread's stack, between the current frame and the stack's top, all of
- * which is mapped: a broken chain ends the walk early and never faults.
- * Running on another stack (a signal handler's alternate stack) gives no
- * frames. */
+ * library, and hashes it on the way. Every record must lie above the
+ * previous one and inside this thread's stack, between the current frame
+ * and the stack's top, all of which is mapped: a broken chain ends the walk
+ * early and never faults. Running on another stack (a signal handler's
+ * alternate stack) gives no frames. */
 __attribute__((always_inline)) static inline unsigned walk_fp(const struct ct_thread *t,
                                                               uintptr_t fp, struct fp_walk *w,
                                                               unsigned max, unsigned skip)
 {
     uintptr_t lo = fp, hi = t->stack_hi;
+    uint64_t h = HASH_SEED;
     unsigned n = 0;
     if (fp < t->stack_lo || fp >= hi)
         return w->n = 0;
@@ -95,23 +113,24 @@ __attribute__((always_inline)) static inline unsigned walk_fp(const struct ct_th
             skip--;
         } else if (n > 0 || ret < self_lo || ret >= self_hi) {
             w->record[n] = fp;
+            w->state[n] = h;
             w->pc[n++] = ret;
+            h = hash_step(h, ret);
         }
         if (next <= fp)
             break;
         fp = next;
     }
+    w->hash = hash_end(h, n) ^ RAW_SEED;
     return w->n = n;
 }
 
 static inline uint64_t hash_frames(const uintptr_t *pcs, unsigned n)
 {
-    uint64_t h = n;
-    for (unsigned i = 0; i < n; i++) {
-        h = (h ^ pcs[i]) * 0x9E3779B97F4A7C15u;
-        h ^= h >> 31;
-    }
-    return h;
+    uint64_t h = HASH_SEED;
+    for (unsigned i = 0; i < n; i++)
+        h = hash_step(h, pcs[i]);
+    return hash_end(h, n);
 }
 
 static inline struct ct_stack_cache_entry *entry_for(struct ct_thread *t, uint64_t hash)
@@ -133,14 +152,14 @@ static void remember(struct ct_thread *t, struct ct_stack_cache_entry *e, uint64
     e->gen = t->gen;
 }
 
-/* The id of the stack pcs[0..n), defining it in the thread's batch the
- * first time it appears there in this generation; 0 for none. */
+/* The id of the stack pcs[0..n), whose hash is `hash`, defining it in
+ * the thread's batch the first time it appears there in this generation;
+ * 0 for none. */
 static uint32_t stack_id(struct ct_thread *t, struct ct_slot *s, uint64_t ts, const uintptr_t *pcs,
-                         unsigned n)
+                         unsigned n, uint64_t hash)
 {
     if (n == 0)
         return 0;
-    uint64_t hash = hash_frames(pcs, n);
     struct ct_stack_cache_entry *e = entry_for(t, hash);
     if (entry_holds(t, e, hash))
         return e->id;
@@ -161,22 +180,33 @@ static uint32_t stack_id(struct ct_thread *t, struct ct_slot *s, uint64_t ts, co
     return id;
 }
 
-/* Walks with call frame information account for their count and, one in
- * TIME_ONE_IN, their time (scaled to all of them): what `ctrace run`
- * reports for a program without frame pointers. */
+/* Walks with call frame information account for their count and their
+ * time: every one of a thread's first TIME_ALL, then one in TIME_ONE_IN
+ * (counted for all of them). What `ctrace run` reports for a program
+ * without frame pointers. A walk that took over TIME_CAP_NS was preempted
+ * (a walk costs microseconds at most, page faults included) and is not
+ * counted: on a loaded machine one such sample would dwarf the rest. */
+#define TIME_ALL 64
+#define TIME_ONE_IN 16
+#define TIME_CAP_NS 200000
+
 static inline uint64_t cfi_begin(struct ct_thread *t)
 {
     uint32_t n = atomic_load_explicit(&t->cfi_walks, memory_order_relaxed) + 1;
     atomic_store_explicit(&t->cfi_walks, n, memory_order_relaxed);
-    return n % TIME_ONE_IN == 0 ? ct_now() : 0;
+    return n <= TIME_ALL || n % TIME_ONE_IN == 0 ? ct_now() : 0;
 }
 
 static inline void cfi_end(struct ct_thread *t, uint64_t started)
 {
     if (!started)
         return;
+    uint32_t n = atomic_load_explicit(&t->cfi_walks, memory_order_relaxed);
     uint64_t units = atomic_load_explicit(&t->cfi_units, memory_order_relaxed);
-    atomic_store_explicit(&t->cfi_units, units + (ct_now() - started) * TIME_ONE_IN,
+    uint64_t took = ct_now() - started;
+    if (took > ct_units_from_ns(TIME_CAP_NS))
+        return;
+    atomic_store_explicit(&t->cfi_units, units + (n <= TIME_ALL ? took : took * TIME_ONE_IN),
                           memory_order_relaxed);
 }
 
@@ -200,34 +230,75 @@ static unsigned exact_frames(const struct ct_code_map *map, const struct fp_walk
     return w->n;
 }
 
-/* Goes on from the walk's frame `last` (exact, into a function without a
- * frame record) with call frame information. Its caller's registers come
- * from the record that frame was read from: the stack pointer just above
- * it, the frame pointer saved in it. */
-static void continue_walk(const struct ct_thread *t, const struct ct_code_map *map,
-                          const struct fp_walk *w, unsigned last, struct ct_frames *f)
+_Static_assert(CT_TAIL_WORDS == CT_READ_LOG_WORDS, "a tail holds what a walk read");
+
+static bool tail_holds(const struct ct_stack_tail *m, const struct ct_code_map *map,
+                       uintptr_t record, uintptr_t pc)
 {
-    uintptr_t record = w->record[last];
-    struct ct_regs r = {w->pc[last], record + 2 * sizeof(uintptr_t),
-                        ((const uintptr_t *)record)[0], true};
+    if (m->record != record || m->pc != pc || m->epoch != map->epoch || m->nframes == 0)
+        return false;
+    /* The words lie between the record, a live frame of this walk, and the
+     * stack's top: mapped. */
+    for (unsigned i = 0; i < m->nwords; i++)
+        if (*(const uintptr_t *)m->addr[i] != m->val[i])
+            return false;
+    return true;
+}
+
+/* Goes on from the walk's frame `last` (exact, into a function without a
+ * frame record) with call frame information, into w's arrays. Its caller's
+ * registers come from the record that frame was read from: the stack
+ * pointer just above it, the frame pointer saved in it. A short walk that
+ * ended by itself (the thread's outermost frames, most often) is kept with
+ * the words it read, so that the next time a check of those words stands
+ * for it. */
+static void continue_walk(struct ct_thread *t, const struct ct_code_map *map, struct fp_walk *w,
+                          unsigned last, struct ct_frames *f)
+{
+    uintptr_t record = w->record[last], pc = w->pc[last];
+    for (unsigned i = 0; i < 2; i++) {
+        const struct ct_stack_tail *m = &t->tails[i];
+        if (tail_holds(m, map, record, pc)) {
+            for (unsigned j = 0; j < m->nframes && f->n < f->max; j++)
+                f->pc[f->n++] = m->frames[j];
+            return;
+        }
+    }
+    struct ct_read_log log = {.n = 0};
+    uintptr_t saved_fp = ((const uintptr_t *)record)[0];
+    ct_read_log_add(&log, record, saved_fp);
+    struct ct_regs r = {pc, record + 2 * sizeof(uintptr_t), saved_fp, true};
+    unsigned from = f->n;
     uint64_t rule = ct_unwind_rule(map, r.pc);
-    if (ct_arch_step(rule, &r, record, t->stack_hi) && r.pc)
-        ct_unwind_walk(map, r, f, record, t->stack_hi);
+    if (ct_arch_step(rule, &r, record, t->stack_hi, &log) && r.pc)
+        ct_unwind_walk(map, r, f, record, t->stack_hi, &log);
+    unsigned got = f->n - from;
+    if (got == 0 || got > CT_TAIL_FRAMES || f->n == f->max || log.overflow)
+        return;
+    struct ct_stack_tail *m = &t->tails[t->tail_next++ & 1];
+    *m = (struct ct_stack_tail){.record = record, .pc = pc, .epoch = map->epoch,
+                                .nframes = (uint8_t)got, .nwords = (uint8_t)log.n};
+    for (unsigned j = 0; j < got; j++)
+        m->frames[j] = f->pc[from + j];
+    for (unsigned j = 0; j < log.n; j++) {
+        m->addr[j] = log.addr[j];
+        m->val[j] = log.val[j];
+    }
 }
 
 /* A frame-pointer walk that the cache could not vouch for: checks it (or
  * takes the entry's word for how much of it is exact), completes it, and
  * returns the stack's id. */
 __attribute__((noinline)) static uint32_t fp_slow(struct ct_thread *t, struct ct_slot *s,
-                                                  uint64_t ts, const struct fp_walk *w,
-                                                  uint64_t raw, struct ct_stack_cache_entry *e)
+                                                  uint64_t ts, struct fp_walk *w,
+                                                  struct ct_stack_cache_entry *e)
 {
     const struct ct_code_map *map = ct_code_map_now();
     if (!map)
-        return stack_id(t, s, ts, w->pc, w->n);
+        return stack_id(t, s, ts, w->pc, w->n, hash_frames(w->pc, w->n));
     unsigned exact;
     bool more;
-    if (entry_holds(t, e, raw)) {
+    if (entry_holds(t, e, w->hash)) {
         if (!(e->id & CT_STACK_PARTIAL))
             return e->id;
         exact = e->id & 0xff;
@@ -235,34 +306,39 @@ __attribute__((noinline)) static uint32_t fp_slow(struct ct_thread *t, struct ct
     } else {
         exact = exact_frames(map, w, &more);
     }
-    uintptr_t pcs[CT_MAX_FRAMES];
-    for (unsigned i = 0; i < exact; i++)
-        pcs[i] = w->pc[i];
-    struct ct_frames f = {pcs, exact, ct_g.max_depth, 0, 0, 0};
+    /* The hash's state after the exact frames, which the stack goes on from. */
+    uint64_t h = exact < w->n ? w->state[exact] : hash_step(w->state[exact - 1], w->pc[exact - 1]);
+    struct ct_frames f = {w->pc, exact, ct_g.max_depth, 0, 0, 0};
     if (more && exact < f.max) {
         uint64_t started = cfi_begin(t);
         continue_walk(t, map, w, exact - 1, &f);
-        uint32_t id = stack_id(t, s, ts, pcs, f.n);
+        for (unsigned i = exact; i < f.n; i++)
+            h = hash_step(h, w->pc[i]);
+        uint32_t id = stack_id(t, s, ts, w->pc, f.n, hash_end(h, f.n));
         cfi_end(t, started);
-        remember(t, e, raw, CT_STACK_PARTIAL | exact);
+        /* The entry spares the next walk the check of its exact frames.
+         * Not worth it for one or two: what follows them, read from
+         * records that were not ones (code without frame pointers), can
+         * differ every time, and such entries would push out the rest. */
+        if (exact > 2)
+            remember(t, e, w->hash, CT_STACK_PARTIAL | exact);
         return id;
     }
-    uint32_t id = stack_id(t, s, ts, pcs, f.n);
-    remember(t, e, raw, id);
+    uint32_t id = stack_id(t, s, ts, w->pc, exact, hash_end(h, exact));
+    if (id || exact == 0) /* not a failure to define it, which may pass */
+        remember(t, e, w->hash, id);
     return id;
 }
 
 uint32_t ct_stack_ref(struct ct_thread *t, struct ct_slot *s, uint64_t ts, unsigned skip)
 {
     struct fp_walk w;
-    unsigned n = walk_fp(t, (uintptr_t)__builtin_frame_address(0), &w, ct_g.max_depth, skip);
-    if (n == 0)
+    if (walk_fp(t, (uintptr_t)__builtin_frame_address(0), &w, ct_g.max_depth, skip) == 0)
         return 0;
-    uint64_t raw = hash_frames(w.pc, n) ^ RAW_SEED;
-    struct ct_stack_cache_entry *e = entry_for(t, raw);
-    if (CT_LIKELY(entry_holds(t, e, raw) && !(e->id & CT_STACK_PARTIAL)))
+    struct ct_stack_cache_entry *e = entry_for(t, w.hash);
+    if (CT_LIKELY(entry_holds(t, e, w.hash) && !(e->id & CT_STACK_PARTIAL)))
         return e->id;
-    return fp_slow(t, s, ts, &w, raw, e);
+    return fp_slow(t, s, ts, &w, e);
 }
 
 uint32_t ct_stack_ref_unwound(struct ct_thread *t, struct ct_slot *s, uint64_t ts, unsigned skip)
@@ -273,11 +349,10 @@ uint32_t ct_stack_ref_unwound(struct ct_thread *t, struct ct_slot *s, uint64_t t
         struct fp_walk w;
         if (walk_fp(t, fp, &w, ct_g.max_depth, skip) == 0)
             return 0;
-        uint64_t raw = hash_frames(w.pc, w.n) ^ RAW_SEED;
-        return fp_slow(t, s, ts, &w, raw, entry_for(t, raw));
+        return fp_slow(t, s, ts, &w, entry_for(t, w.hash));
     }
-    if (fp < t->stack_lo || fp >= t->stack_hi - 2 * sizeof(uintptr_t))
-        return 0;
+    if (fp < t->stack_lo || fp + 2 * sizeof(uintptr_t) > t->stack_hi)
+        return 0; /* another stack (a signal handler's), or bounds unknown */
     uint64_t started = cfi_begin(t);
     /* This function keeps a frame record (libctrace is built with frame
      * pointers): its caller's registers are there. */
@@ -285,8 +360,8 @@ uint32_t ct_stack_ref_unwound(struct ct_thread *t, struct ct_slot *s, uint64_t t
                         ((const uintptr_t *)fp)[0], true};
     uintptr_t pcs[CT_MAX_FRAMES];
     struct ct_frames f = {pcs, 0, ct_g.max_depth, skip, self_lo, self_hi};
-    ct_unwind_walk(map, r, &f, fp, t->stack_hi);
-    uint32_t id = stack_id(t, s, ts, pcs, f.n);
+    ct_unwind_walk(map, r, &f, fp, t->stack_hi, NULL);
+    uint32_t id = stack_id(t, s, ts, pcs, f.n, hash_frames(pcs, f.n));
     cfi_end(t, started);
     return id;
 }

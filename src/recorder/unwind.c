@@ -16,23 +16,17 @@
 
 #include "unwind.h"
 
-#define RULE_SLOTS_LOG2 12
+#define RULE_SLOTS_LOG2 CT_RULE_SLOTS_LOG2
 
-struct rule_slot {
-    _Atomic uint32_t seq; /* odd while being written */
-    _Atomic uint32_t epoch;
-    _Atomic uintptr_t pc;
-    _Atomic uint64_t rule;
-};
-
-static struct rule_slot *slots;
+struct ct_rule_slot *ct_rule_slots;
+#define slots ct_rule_slots
 
 int ct_unwind_init(void)
 {
     if (slots)
         return 0;
     /* 96 KiB, reserved now, touched as return addresses are met. */
-    void *mem = mmap(NULL, sizeof(struct rule_slot) << RULE_SLOTS_LOG2, PROT_READ | PROT_WRITE,
+    void *mem = mmap(NULL, sizeof(struct ct_rule_slot) << RULE_SLOTS_LOG2, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (mem == MAP_FAILED)
         return -1;
@@ -52,6 +46,14 @@ void ct_unwind_after_fork_child(void)
     }
 }
 
+void ct_unwind_forget(void)
+{
+    if (!slots)
+        return;
+    for (size_t i = 0; i < (size_t)1 << RULE_SLOTS_LOG2; i++)
+        atomic_store_explicit(&slots[i].pc, 0, memory_order_relaxed);
+}
+
 static uint64_t look_up(const struct ct_code_map *map, uintptr_t pc)
 {
     /* A return address: its call is the instruction before it, whose row
@@ -66,24 +68,15 @@ static uint64_t look_up(const struct ct_code_map *map, uintptr_t pc)
     return ct_arch_pack(&row);
 }
 
-uint64_t ct_unwind_rule(const struct ct_code_map *map, uintptr_t pc)
+uint64_t ct_unwind_rule_miss(const struct ct_code_map *map, uintptr_t pc)
 {
     if (!slots || pc < 4096)
         return pc < 4096 || !ct_code_map_find(map, pc - 1) ? CT_RULE_NOT_CODE : CT_RULE_END;
-    uint64_t h = (uint64_t)pc * 0x9E3779B97F4A7C15u;
-    struct rule_slot *s = &slots[h >> (64 - RULE_SLOTS_LOG2)];
-    uint32_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
-    if (!(seq & 1)) {
-        uintptr_t at = atomic_load_explicit(&s->pc, memory_order_relaxed);
-        uint64_t rule = atomic_load_explicit(&s->rule, memory_order_relaxed);
-        uint32_t epoch = atomic_load_explicit(&s->epoch, memory_order_relaxed);
-        atomic_thread_fence(memory_order_acquire);
-        if (at == pc && epoch == map->epoch &&
-            atomic_load_explicit(&s->seq, memory_order_relaxed) == seq)
-            return rule;
-    }
+    struct ct_rule_slot *s = &slots[((uint64_t)pc * 0x9E3779B97F4A7C15u) >> (64 - RULE_SLOTS_LOG2)];
+    uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
     uint64_t rule = look_up(map, pc);
-    /* Not-code is not cached: such values are garbage, and many. */
+    /* Not-code is not cached: such values are garbage, and many. A slot
+     * being written, or taken meanwhile, is left to its writer. */
     if (rule != CT_RULE_NOT_CODE && !(seq & 1) &&
         atomic_compare_exchange_strong_explicit(&s->seq, &seq, seq + 1, memory_order_acquire,
                                                 memory_order_relaxed)) {
@@ -97,7 +90,7 @@ uint64_t ct_unwind_rule(const struct ct_code_map *map, uintptr_t pc)
 }
 
 void ct_unwind_walk(const struct ct_code_map *map, struct ct_regs r, struct ct_frames *f,
-                    uintptr_t lo, uintptr_t hi)
+                    uintptr_t lo, uintptr_t hi, struct ct_read_log *log)
 {
     while (f->n < f->max) {
         uint64_t rule = ct_unwind_rule(map, r.pc);
@@ -105,7 +98,7 @@ void ct_unwind_walk(const struct ct_code_map *map, struct ct_regs r, struct ct_f
             return; /* not a return address: this frame and what follows are garbage */
         if (!ct_frames_push(f, r.pc) || rule == CT_RULE_END)
             return;
-        if (!ct_arch_step(rule, &r, lo, hi) || r.pc == 0)
+        if (!ct_arch_step(rule, &r, lo, hi, log) || r.pc == 0)
             return;
     }
 }

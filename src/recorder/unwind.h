@@ -126,19 +126,68 @@ CT_INTERNAL extern const struct ct_unwind_arch {
     uint8_t sp, fp, ra;
 } ct_unwind_arch;
 CT_INTERNAL uint64_t ct_arch_pack(const struct ct_cfi_row *row);
-/* Whether a rule is a frame-pointer frame's: the CFA two words above the
- * frame pointer, which points at the caller's saved frame pointer. Such a
- * function's frame record is exactly what a frame-pointer walk reads. */
-CT_INTERNAL bool ct_arch_rule_is_fp(uint64_t rule);
-/* Steps from r to the caller, reading only words inside [lo, hi): false
- * when the rule cannot be followed or leads outside (r is then unchanged). */
-CT_INTERNAL bool ct_arch_step(uint64_t rule, struct ct_regs *r, uintptr_t lo, uintptr_t hi);
+
+/* The stack words a walk read, where a caller wants to know what its
+ * result depends on (stack.c's memory of a stack's outermost frames). */
+#define CT_READ_LOG_WORDS 8
+struct ct_read_log {
+    uintptr_t addr[CT_READ_LOG_WORDS], val[CT_READ_LOG_WORDS];
+    unsigned n;
+    bool overflow;
+};
+
+static inline void ct_read_log_add(struct ct_read_log *log, uintptr_t addr, uintptr_t val)
+{
+    if (!log)
+        return;
+    if (log->n == CT_READ_LOG_WORDS) {
+        log->overflow = true;
+        return;
+    }
+    log->addr[log->n] = addr;
+    log->val[log->n++] = val;
+}
+
+/* ct_arch_rule_is_fp(rule): whether a rule is a frame-pointer frame's (its
+ * frame record is what a frame-pointer walk reads); ct_arch_step(rule, r,
+ * lo, hi, log): steps from r to the caller, reading only words inside
+ * [lo, hi), noted in log if not NULL; false when the rule cannot be
+ * followed or leads outside. Inline, from the CPU's directory. */
+#include "unwind_arch.h"
 
 /* ---- the walk (unwind.c) ---- */
 
 CT_INTERNAL int ct_unwind_init(void);
-/* The rule for return address pc (cached), or CT_RULE_NOT_CODE. */
-CT_INTERNAL uint64_t ct_unwind_rule(const struct ct_code_map *map, uintptr_t pc);
+
+/* The rule cache (unwind.c): 2^12 slots, each a sequence lock. */
+#define CT_RULE_SLOTS_LOG2 12
+struct ct_rule_slot {
+    _Atomic uint32_t seq; /* odd while being written */
+    _Atomic uint32_t epoch;
+    _Atomic uintptr_t pc;
+    _Atomic uint64_t rule;
+};
+CT_INTERNAL extern struct ct_rule_slot *ct_rule_slots;
+CT_INTERNAL uint64_t ct_unwind_rule_miss(const struct ct_code_map *map, uintptr_t pc);
+
+/* The rule for return address pc, or CT_RULE_NOT_CODE: a hash lookup when
+ * it is cached. */
+static inline uint64_t ct_unwind_rule(const struct ct_code_map *map, uintptr_t pc)
+{
+    struct ct_rule_slot *s = ct_rule_slots;
+    if (CT_LIKELY(s != NULL)) {
+        s += ((uint64_t)pc * 0x9E3779B97F4A7C15u) >> (64 - CT_RULE_SLOTS_LOG2);
+        uint32_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+        uintptr_t at = atomic_load_explicit(&s->pc, memory_order_relaxed);
+        uint64_t rule = atomic_load_explicit(&s->rule, memory_order_relaxed);
+        uint32_t epoch = atomic_load_explicit(&s->epoch, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        if (CT_LIKELY(at == pc && epoch == map->epoch && !(seq & 1) &&
+                      atomic_load_explicit(&s->seq, memory_order_relaxed) == seq))
+            return rule;
+    }
+    return ct_unwind_rule_miss(map, pc);
+}
 
 /* Where a walk puts its frames: the first `skip` frames and then leading
  * frames inside [self_lo, self_hi) are left out. */
@@ -158,9 +207,14 @@ static inline bool ct_frames_push(struct ct_frames *f, uintptr_t pc)
 }
 
 /* Walks from r (just returned into r.pc, which is not yet in f) with the
- * call frame information, every read inside [lo, hi). */
+ * call frame information, every read inside [lo, hi) (noted in log, if not
+ * NULL). The walk depends only on those words, the map's epoch and r. */
 CT_INTERNAL void ct_unwind_walk(const struct ct_code_map *map, struct ct_regs r,
-                                struct ct_frames *f, uintptr_t lo, uintptr_t hi);
+                                struct ct_frames *f, uintptr_t lo, uintptr_t hi,
+                                struct ct_read_log *log);
+/* Empties the cache (for benchmarks: the cost of a walk that finds
+ * nothing in it). Not while other threads walk. */
+CT_INTERNAL void ct_unwind_forget(void);
 /* Clears the cache's state that a thread in the middle of filling it left
  * at a fork (in the child). */
 CT_INTERNAL void ct_unwind_after_fork_child(void);

@@ -110,7 +110,8 @@ with tempfile.TemporaryDirectory() as d:
     check("cxx_workers: no frame outside an executable segment", not bad, bad)
     st = json.loads(subprocess.run([ctrace, "stats", "--json", out], capture_output=True,
                                    text=True).stdout)
-    sites = {s["reason"]: [bare(f.split(" ")[0]) for f in s["stack"]] for s in st["top_block_sites"]}
+    sites = {s["reason"]: [bare(f.split(" ")[0]) for f in s["stack"]]
+             for s in st["top_block_sites"]}
     cond = sites.get("cond", [])
     check("cxx_workers: the condvar wait: consume, then the thread's start",
           "consume" in cond and "start_thread" in cond[cond.index("consume"):]

@@ -299,7 +299,8 @@ static void test_garbage_stack(void **state)
         struct ct_cfi_row row = {
             .cfa_how = (uint8_t)(rand() % 3),
             .cfa_reg = (uint8_t)(rand() % 2 ? 6 : 7),
-            .cfa_off = rand() % 2 ? (int64_t)(rand() % 600) - 100 : (int64_t)rand() << (rand() % 32),
+            .cfa_off = rand() % 2 ? (int64_t)(rand() % 600) - 100
+                                  : (int64_t)rand() << (rand() % 32),
             .ra = {CT_CFI_AT_CFA, 0, -8},
             .fp = {(uint8_t)(rand() % 5), 6, (int64_t)(rand() % 600) - 300},
         };

@@ -149,9 +149,11 @@ static bool parse_cie(const uint8_t *p, const struct ct_code_module *m, struct c
         return false;
     const char *aug = (const char *)c.p;
     size_t aug_len = strnlen(aug, (size_t)(c.end - c.p));
-    skip(&c, aug_len + 1);
+    skip(&c, aug_len + 1); /* bad when the string has no end inside */
+    if (c.bad)
+        return false;
     *cie = (struct cie){.fde_enc = PE_ABSPTR};
-    if (aug[0] == 'e' && aug[1] == 'h') /* an old GCC's: a pointer first */
+    if (aug_len >= 2 && aug[0] == 'e' && aug[1] == 'h') /* an old GCC's: a pointer first */
         skip(&c, sizeof(uintptr_t));
     cie->code_align = get_uleb(&c);
     cie->data_align = get_sleb(&c);
@@ -196,6 +198,13 @@ struct program {
     uintptr_t loc;
     bool saw_fp_cfa;             /* some row defines the CFA from the frame pointer */
 };
+
+/* A factored offset times the CIE's data alignment, wrapping rather than
+ * overflowing on a damaged table's values. */
+static int64_t scaled(uint64_t factored, int64_t align)
+{
+    return (int64_t)(factored * (uint64_t)align);
+}
 
 static void set_rule(struct state *s, uint64_t reg, struct ct_cfi_rule rule)
 {
@@ -262,7 +271,7 @@ static int run(struct program *pg, const uint8_t *insns, const uint8_t *end, str
             break;
         case 2: /* DW_CFA_offset */
             set_rule(s, op & 0x3f, (struct ct_cfi_rule){CT_CFI_AT_CFA, 0,
-                                                        (int64_t)get_uleb(&c) * cie->data_align});
+                                                        scaled(get_uleb(&c), cie->data_align)});
             continue;
         case 3: /* DW_CFA_restore */
             restore_rule(s, pg->initial, op & 0x3f);
@@ -286,7 +295,7 @@ static int run(struct program *pg, const uint8_t *insns, const uint8_t *end, str
             case 0x05: /* DW_CFA_offset_extended */
                 reg = get_uleb(&c);
                 set_rule(s, reg, (struct ct_cfi_rule){CT_CFI_AT_CFA, 0,
-                                                      (int64_t)get_uleb(&c) * cie->data_align});
+                                                      scaled(get_uleb(&c), cie->data_align)});
                 break;
             case 0x06: /* DW_CFA_restore_extended */
                 restore_rule(s, pg->initial, get_uleb(&c));
@@ -355,17 +364,18 @@ static int run(struct program *pg, const uint8_t *insns, const uint8_t *end, str
             }
             case 0x11: /* DW_CFA_offset_extended_sf */
                 reg = get_uleb(&c);
-                set_rule(s, reg, (struct ct_cfi_rule){CT_CFI_AT_CFA, 0,
-                                                      get_sleb(&c) * cie->data_align});
+                set_rule(s, reg,
+                         (struct ct_cfi_rule){CT_CFI_AT_CFA, 0,
+                                              scaled((uint64_t)get_sleb(&c), cie->data_align)});
                 break;
             case 0x12: /* DW_CFA_def_cfa_sf */
                 s->row.cfa_how = CT_CFA_REG;
                 s->row.cfa_reg = (uint8_t)get_uleb(&c);
-                s->row.cfa_off = get_sleb(&c) * cie->data_align;
+                s->row.cfa_off = scaled((uint64_t)get_sleb(&c), cie->data_align);
                 note_cfa(pg, s);
                 break;
             case 0x13: /* DW_CFA_def_cfa_offset_sf */
-                s->row.cfa_off = get_sleb(&c) * cie->data_align;
+                s->row.cfa_off = scaled((uint64_t)get_sleb(&c), cie->data_align);
                 break;
             case 0x14: /* DW_CFA_val_offset: the value CFA + off, not followed */
             case 0x15: /* DW_CFA_val_offset_sf */
@@ -384,7 +394,7 @@ static int run(struct program *pg, const uint8_t *insns, const uint8_t *end, str
             case 0x2f: /* DW_CFA_GNU_negative_offset_extended */
                 reg = get_uleb(&c);
                 set_rule(s, reg, (struct ct_cfi_rule){CT_CFI_AT_CFA, 0,
-                                                      -(int64_t)get_uleb(&c) * cie->data_align});
+                                                      scaled(-get_uleb(&c), cie->data_align)});
                 break;
             default:
                 return -1;

@@ -67,7 +67,8 @@ static inline bool ct_arch_step(uint64_t rule, struct ct_regs *r, uintptr_t lo, 
         cfa = r->fp + (uintptr_t)ct_x86_cfa_off(rule);
         break;
     case CT_X86_CFA_DEREF_FP:
-        if (!r->fp_known || !ct_x86_read(r->fp + (uintptr_t)ct_x86_cfa_off(rule), lo, hi, &cfa, log))
+        if (!r->fp_known ||
+            !ct_x86_read(r->fp + (uintptr_t)ct_x86_cfa_off(rule), lo, hi, &cfa, log))
             return false;
         break;
     default:
@@ -84,7 +85,8 @@ static inline bool ct_arch_step(uint64_t rule, struct ct_regs *r, uintptr_t lo, 
         fp_known = ct_x86_read(cfa + (uintptr_t)ct_x86_fp_off(rule), lo, hi, &fp, log);
         break;
     case CT_X86_FP_AT_FP:
-        fp_known = r->fp_known && ct_x86_read(r->fp + (uintptr_t)ct_x86_fp_off(rule), lo, hi, &fp, log);
+        fp_known = r->fp_known &&
+                   ct_x86_read(r->fp + (uintptr_t)ct_x86_fp_off(rule), lo, hi, &fp, log);
         break;
     default:
         fp_known = false;

@@ -86,8 +86,8 @@ void ct_run_say_unwound(const char *output)
     else
         snprintf(who, sizeof who, "%s and %u other programs were", u.first, u.programs - 1);
     if (u.stacks == 0) {
-        fprintf(stderr, "ctrace run: %s built without frame pointers: stacks are unwound from "
-                        ".eh_frame tables there (none was needed)\n", who);
+        fprintf(stderr, "ctrace run: %s built without frame pointers: stacks would be unwound "
+                        "from .eh_frame tables (none was recorded)\n", who);
         return;
     }
     bool ms = u.ns >= 1e6;

@@ -165,21 +165,30 @@ with tempfile.TemporaryDirectory() as d:
         (["main"], 3, False),
     ])
 
-    # Annotations from code without frame pointers: the frame-pointer walk
-    # is checked, and the stack completed from .eh_frame past its end.
-    out = os.path.join(d, "regions.out")
-    r = subprocess.run([os.path.join(progs, "nofp_regions"), out], capture_output=True, text=True,
-                       timeout=120)
-    check("nofp_regions runs", r.returncode == 0, r.stderr)
-    bad, stacks, modules = frames_outside_code(ctrace, out)
-    check("nofp_regions: no frame outside an executable segment", not bad, bad)
-    chains = [chain(modules, stacks, s) for s in stacks]
-    # begin and end, on the main thread and on the other: four stacks.
-    check("nofp_regions: four stacks", len(stacks) == 4, chains)
-    for c in chains:
-        check("nofp_regions: inner, middle, outer, then main or the thread's function",
-              c[:3] == ["inner", "middle", "outer"] and len(c) > 3 and
-              c[3] in ("main", "thread_main"), c)
+    # Annotations: the frame-pointer walk is checked, and the stack
+    # completed from .eh_frame past its end: right after the first frame
+    # without frame pointers, or at the C library's start frames with them.
+    # Either way the same stacks, whole to the thread's first frame.
+    by_build = {}
+    for prog in ("nofp_regions", "fp_regions"):
+        out = os.path.join(d, prog + ".out")
+        r = subprocess.run([os.path.join(progs, prog), out], capture_output=True, text=True,
+                           timeout=120)
+        check(f"{prog} runs", r.returncode == 0, r.stderr)
+        bad, stacks, modules = frames_outside_code(ctrace, out)
+        check(f"{prog}: no frame outside an executable segment", not bad, bad)
+        chains = [chain(modules, stacks, s) for s in stacks]
+        # begin and end, on the main thread and on the other: four stacks.
+        check(f"{prog}: four stacks", len(stacks) == 4, chains)
+        for c in chains:
+            check(f"{prog}: inner, middle, outer, then main or the thread's function",
+                  c[:3] == ["inner", "middle", "outer"] and len(c) > 3 and
+                  c[3] in ("main", "thread_main"), c)
+            check(f"{prog}: to the thread's first frame",
+                  c[-1] == "_start" if c[3] == "main" else c[-1] == "libc", c)
+        by_build[prog] = sorted(chains)
+    check("regions: the same stacks with frame pointers and without",
+          by_build["nofp_regions"] == by_build["fp_regions"], by_build)
 
     # Debian's pigz, with threads: several frames to each blocking stack.
     pigz = shutil.which("pigz")

@@ -115,6 +115,9 @@ struct ct_stack_tail {
     uint8_t nframes, nwords;
     uintptr_t frames[CT_TAIL_FRAMES];
     uintptr_t addr[CT_TAIL_WORDS], val[CT_TAIL_WORDS];
+    /* Walks completed with it, by their hash (a walk and a tail make one
+     * stack): the whole stack's id in generation gen. */
+    struct ct_stack_cache_entry made[4];
 };
 
 /* FREE -> CLAIMED (being set up) -> LIVE -> EXITED -> FREE. The writer looks

@@ -245,25 +245,30 @@ static bool tail_holds(const struct ct_stack_tail *m, const struct ct_code_map *
     return true;
 }
 
+/* The thread's remembered tail that stands for the rest of a walk whose
+ * last exact frame is `last`, or NULL. */
+static struct ct_stack_tail *tail_for(struct ct_thread *t, const struct ct_code_map *map,
+                                      const struct fp_walk *w, unsigned last)
+{
+    for (unsigned i = 0; i < 2; i++)
+        if (tail_holds(&t->tails[i], map, w->record[last], w->pc[last]))
+            return &t->tails[i];
+    return NULL;
+}
+
 /* Goes on from the walk's frame `last` (exact, into a function without a
  * frame record) with call frame information, into w's arrays. Its caller's
  * registers come from the record that frame was read from: the stack
  * pointer just above it, the frame pointer saved in it. A short walk that
  * ended by itself (the thread's outermost frames, most often) is kept with
  * the words it read, so that the next time a check of those words stands
- * for it. */
-static void continue_walk(struct ct_thread *t, const struct ct_code_map *map, struct fp_walk *w,
-                          unsigned last, struct ct_frames *f)
+ * for it; returns that tail, or NULL. */
+static struct ct_stack_tail *continue_walk(struct ct_thread *t, const struct ct_code_map *map,
+                                           struct fp_walk *w, unsigned last,
+                                           struct ct_frames *f)
 {
     uintptr_t record = w->record[last], pc = w->pc[last];
-    for (unsigned i = 0; i < 2; i++) {
-        const struct ct_stack_tail *m = &t->tails[i];
-        if (tail_holds(m, map, record, pc)) {
-            for (unsigned j = 0; j < m->nframes && f->n < f->max; j++)
-                f->pc[f->n++] = m->frames[j];
-            return;
-        }
-    }
+    uint64_t started = cfi_begin(t);
     struct ct_read_log log = {.n = 0};
     uintptr_t saved_fp = ((const uintptr_t *)record)[0];
     ct_read_log_add(&log, record, saved_fp);
@@ -272,9 +277,10 @@ static void continue_walk(struct ct_thread *t, const struct ct_code_map *map, st
     uint64_t rule = ct_unwind_rule(map, r.pc);
     if (ct_arch_step(rule, &r, record, t->stack_hi, &log) && r.pc)
         ct_unwind_walk(map, r, f, record, t->stack_hi, &log);
+    cfi_end(t, started);
     unsigned got = f->n - from;
     if (got == 0 || got > CT_TAIL_FRAMES || f->n == f->max || log.overflow)
-        return;
+        return NULL;
     struct ct_stack_tail *m = &t->tails[t->tail_next++ & 1];
     *m = (struct ct_stack_tail){.record = record, .pc = pc, .epoch = map->epoch,
                                 .nframes = (uint8_t)got, .nwords = (uint8_t)log.n};
@@ -284,6 +290,7 @@ static void continue_walk(struct ct_thread *t, const struct ct_code_map *map, st
         m->addr[j] = log.addr[j];
         m->val[j] = log.val[j];
     }
+    return m;
 }
 
 /* A frame-pointer walk that the cache could not vouch for: checks it (or
@@ -310,12 +317,21 @@ __attribute__((noinline)) static uint32_t fp_slow(struct ct_thread *t, struct ct
     uint64_t h = exact < w->n ? w->state[exact] : hash_step(w->state[exact - 1], w->pc[exact - 1]);
     struct ct_frames f = {w->pc, exact, ct_g.max_depth, 0, 0, 0};
     if (more && exact < f.max) {
-        uint64_t started = cfi_begin(t);
-        continue_walk(t, map, w, exact - 1, &f);
+        struct ct_stack_tail *m = tail_for(t, map, w, exact - 1);
+        struct ct_stack_cache_entry *made = m ? &m->made[w->hash & 3] : NULL;
+        if (made && entry_holds(t, made, w->hash) && made->id)
+            return made->id; /* this walk and this tail: the stack they made */
+        if (m) {
+            for (unsigned j = 0; j < m->nframes && f.n < f.max; j++)
+                f.pc[f.n++] = m->frames[j];
+        } else {
+            m = continue_walk(t, map, w, exact - 1, &f);
+        }
         for (unsigned i = exact; i < f.n; i++)
             h = hash_step(h, w->pc[i]);
         uint32_t id = stack_id(t, s, ts, w->pc, f.n, hash_end(h, f.n));
-        cfi_end(t, started);
+        if (m && id)
+            remember(t, &m->made[w->hash & 3], w->hash, id);
         /* The entry spares the next walk the check of its exact frames.
          * Not worth it for one or two: what follows them, read from
          * records that were not ones (code without frame pointers), can

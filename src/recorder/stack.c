@@ -333,10 +333,10 @@ __attribute__((noinline)) static uint32_t fp_slow(struct ct_thread *t, struct ct
         if (m && id)
             remember(t, &m->made[w->hash & 3], w->hash, id);
         /* The entry spares the next walk the check of its exact frames.
-         * Not worth it for one or two: what follows them, read from
-         * records that were not ones (code without frame pointers), can
+         * Not for one (code without frame pointers from its first frame):
+         * what follows it, read from records that were not ones, can
          * differ every time, and such entries would push out the rest. */
-        if (exact > 2)
+        if (exact >= 2)
             remember(t, e, w->hash, CT_STACK_PARTIAL | exact);
         return id;
     }

@@ -4,7 +4,7 @@
 # everything is there. Needs root (or sudo) only when something is missing.
 set -eu
 
-packages="meson ninja-build pkg-config gcc libc6-dev libcmocka-dev python3"
+packages="meson ninja-build pkg-config gcc g++ libc6-dev libcmocka-dev python3"
 # The analyzer: symbols (libdw), gzipped pprof (zlib); go tool pprof reads
 # its profiles in the tests.
 packages="$packages libdw-dev zlib1g-dev golang-go"

@@ -11,6 +11,7 @@ import sys
 import tempfile
 
 from checks import check, finish
+from elfcode import frame_in_code, parse_dump
 
 ctrace, progs = sys.argv[1], sys.argv[2]
 
@@ -24,6 +25,9 @@ def dump(path):
     """Events as dicts: ts, tid, kind and the named arguments."""
     r = subprocess.run([ctrace, "dump", path], capture_output=True, text=True, timeout=120)
     check(f"dump {os.path.basename(path)}", r.returncode == 0, r.stderr)
+    modules, stacks = parse_dump(r.stdout)
+    bad = [hex(pc) for frames in stacks.values() for pc in frames if not frame_in_code(modules, pc)]
+    check(f"{os.path.basename(path)}: every frame a return address in code", not bad, bad[:8])
     events, names = [], {}
     for line in r.stdout.splitlines():
         m = re.match(r'# thread (\d+) "([^"]*)"', line)

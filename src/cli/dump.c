@@ -114,8 +114,12 @@ static void print_tables(FILE *out, const struct ct_reader *rd, const struct ct_
                 (double)p->clock_hz / 1e9);
         for (uint64_t i = 0; i < p->cmdline_len; i++)
             fputc(p->cmdline[i] ? p->cmdline[i] : ' ', out);
-        fprintf(out, "\"\n");
+        fprintf(out, "\"%s\n", p->frame_pointers == 2 ? ", no frame pointers" : "");
     }
+    if (gen->cfi_stacks)
+        fprintf(out, "# %" PRIu64 " stacks unwound from .eh_frame, %" PRId64 " ns\n",
+                gen->cfi_stacks, ct_gen_ns(rd, gen, gen->base_units + gen->cfi_units) -
+                                     ct_gen_ns(rd, gen, gen->base_units));
     for (size_t i = 0; i < gen->nthreads; i++) {
         const struct ct_rd_thread *t = &gen->threads[i];
         fprintf(out, "# thread %" PRIu64 " \"", t->tid);
@@ -130,7 +134,7 @@ static void print_tables(FILE *out, const struct ct_reader *rd, const struct ct_
         fprintf(out, "\" build-id ");
         for (uint64_t b = 0; b < m->build_id_len; b++)
             fprintf(out, "%02x", m->build_id[b]);
-        fputc('\n', out);
+        fprintf(out, " bias 0x%" PRIx64 "\n", m->bias);
     }
     for (size_t i = 0; i < gen->nlost; i++) {
         const struct ct_rd_lost *l = &gen->lost[i];

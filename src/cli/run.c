@@ -383,6 +383,7 @@ static int run(int argc, char **argv)
     }
     if (o.symbols && regular)
         embed_symbols(output);
+    ct_run_say_unwound(output);
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);
     return WEXITSTATUS(status);
@@ -472,6 +473,11 @@ const struct ct_command ct_cmd_run = {
     "always) and name lookups (getaddrinfo: a network wait) that took at least\n"
     "the threshold; who woke whom for mutexes, rwlocks, condvars, semaphores,\n"
     "pipes and joins.\n"
+    "\n"
+    "Stacks: of blocking events, from the call frame information (.eh_frame)\n"
+    "of each loaded object, so whole in programs built without frame pointers\n"
+    "(as distributions build them); ctrace run then says so once, with what\n"
+    "those stacks cost.\n"
     "\n"
     "Environment variables, set by the options above or by hand:\n"
     "  CTRACE_OUTPUT          the trace file\n"

@@ -283,6 +283,9 @@ static int read_process(struct ct_reader *rd, struct ct_gen *gen, struct ct_curs
     p->sched = 0;
     if (c->p < c->end) /* added in 1.0 after the first files: optional */
         GET(c, &p->sched, "scheduling source");
+    p->frame_pointers = 0;
+    if (c->p < c->end) /* since 1.6 */
+        GET(c, &p->frame_pointers, "frame pointer flag");
     gen->process = copy;
     gen->has_process = true;
     if (!rd->have_start) {
@@ -499,6 +502,11 @@ static int read_gen_end(struct ct_reader *rd, struct ct_gen *gen, struct ct_curs
     GET(c, &gen->end_lost, "generation lost count");
     if (c->p < c->end) /* a later field, optional */
         GET(c, &gen->refs_dropped, "dropped reference count");
+    gen->cfi_stacks = gen->cfi_units = 0;
+    if (c->p < c->end) { /* since 1.6 */
+        GET(c, &gen->cfi_stacks, "count of stacks unwound from .eh_frame");
+        GET(c, &gen->cfi_units, "time of stacks unwound from .eh_frame");
+    }
     if (number != gen->number)
         return fail(rd, ct_rd_offset(rd, c->p), "end of generation %llu inside generation %llu",
                     (unsigned long long)number, (unsigned long long)gen->number);

@@ -49,6 +49,7 @@ struct ct_rd_module {
 struct ct_rd_process {
     uint64_t pid, ppid, start_mono_ns, start_real_ns, ncpu, clock_hz, shift, tsc;
     uint64_t sched; /* 0 none, 1 perf context switches, 2 schedstat samples (absent: 0) */
+    uint64_t frame_pointers; /* the executable: 0 unknown (absent), 1 keeps them, 2 not */
     const uint8_t *host, *exe, *cmdline;
     uint64_t host_len, exe_len, cmdline_len;
 };
@@ -86,6 +87,7 @@ struct ct_gen {
     uint64_t prev_q32;  /* the previous generation's rate (GEN_BEGIN, optional) */
     uint64_t end_units, end_mono_ns, end_batches, end_lost;
     uint64_t refs_dropped; /* strings and stacks left out (GEN_END, optional) */
+    uint64_t cfi_stacks, cfi_units; /* walked with .eh_frame, and their time (optional) */
     bool has_process;
     struct ct_rd_process process;
     struct ct_rd_thread *threads;

@@ -11,36 +11,40 @@
 #include "../compat/clock.h"
 #include "../format/format.h"
 
-static uint64_t calibrated_q32; /* ns per unit, 32.32; survives sessions */
+/* ns per unit, 32.32; survives sessions. Written by the writer, read by
+ * any thread (a stack walk's time, stack.c): atomic, relaxed. */
+static uint64_t calibrated_q32;
 
 uint64_t ct_units_from_ns(uint64_t ns)
 {
-    uint64_t q32 = calibrated_q32;
+    uint64_t q32 = __atomic_load_n(&calibrated_q32, __ATOMIC_RELAXED);
     return q32 ? (uint64_t)(((unsigned __int128)ns << 32) / q32) : ns;
 }
 
 uint64_t ct_calibration(void)
 {
-    return calibrated_q32;
+    return __atomic_load_n(&calibrated_q32, __ATOMIC_RELAXED);
 }
 
 /* A first estimate: 250 us of spinning gives the rate to about 0.1 %,
  * enough for what uses it before the first generation ends. */
 uint64_t ct_calibration_start(void)
 {
-    if (calibrated_q32)
-        return calibrated_q32;
+    uint64_t known = __atomic_load_n(&calibrated_q32, __ATOMIC_RELAXED);
+    if (known)
+        return known;
     struct ct_clock_pair a = ct_clock_pair_now(), b;
     do
         b = ct_clock_pair_now();
     while (b.mono_ns - a.mono_ns < 250000);
-    calibrated_q32 = ct_gen_rate(a.units, a.mono_ns, b.units, b.mono_ns, 0);
-    return calibrated_q32;
+    uint64_t q32 = ct_gen_rate(a.units, a.mono_ns, b.units, b.mono_ns, 0);
+    __atomic_store_n(&calibrated_q32, q32, __ATOMIC_RELAXED);
+    return q32;
 }
 
 void ct_calibration_update(struct ct_clock_pair session_start, struct ct_clock_pair now)
 {
     uint64_t q32 = ct_gen_rate(session_start.units, session_start.mono_ns, now.units, now.mono_ns, 0);
     if (q32 && now.mono_ns - session_start.mono_ns >= 50000000u)
-        calibrated_q32 = q32;
+        __atomic_store_n(&calibrated_q32, q32, __ATOMIC_RELAXED);
 }

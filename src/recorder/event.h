@@ -112,7 +112,13 @@ static inline uint32_t ct_string_ref(struct ct_thread *t, struct ct_slot *s, con
  * for its frame. */
 CT_INTERNAL uint32_t ct_stack_ref(struct ct_thread *t, struct ct_slot *s, uint64_t ts,
                                   unsigned skip) __attribute__((noinline));
-/* Finds this library's text, whose leading frames stacks leave out. */
+/* The same for the events of the LD_PRELOAD wrappers (blocking, rarer):
+ * always walked with the call frame information of .eh_frame, so that code
+ * built without frame pointers has whole stacks. */
+CT_INTERNAL uint32_t ct_stack_ref_unwound(struct ct_thread *t, struct ct_slot *s, uint64_t ts,
+                                          unsigned skip) __attribute__((noinline));
+/* Finds this library's text, whose leading frames stacks leave out, and
+ * maps the loaded objects for the unwinder. */
 CT_INTERNAL void ct_stack_init(void);
 
 #endif

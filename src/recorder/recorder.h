@@ -103,6 +103,23 @@ struct ct_stack_cache_entry {
     uint32_t id, gen;
 };
 
+/* The outermost frames of a stack that stack.c found past the end of a
+ * frame-pointer walk (the thread's start, in the C library), from where,
+ * and the stack words that walk read: while they hold the same values, the
+ * frames are the same. */
+#define CT_TAIL_FRAMES 4
+#define CT_TAIL_WORDS 8
+struct ct_stack_tail {
+    uintptr_t record, pc; /* the walk's last exact frame and its record */
+    uint32_t epoch;       /* of the unwinder's map */
+    uint8_t nframes, nwords;
+    uintptr_t frames[CT_TAIL_FRAMES];
+    uintptr_t addr[CT_TAIL_WORDS], val[CT_TAIL_WORDS];
+    /* Walks completed with it, by their hash (a walk and a tail make one
+     * stack): the whole stack's id in generation gen. */
+    struct ct_stack_cache_entry made[4];
+};
+
 /* FREE -> CLAIMED (being set up) -> LIVE -> EXITED -> FREE. The writer looks
  * only at LIVE and EXITED descriptors. */
 enum { CT_THREAD_FREE, CT_THREAD_CLAIMED, CT_THREAD_LIVE, CT_THREAD_EXITED };
@@ -127,6 +144,15 @@ struct ct_thread {
     _Atomic uint32_t reentered;  /* events dropped inside another event */
     uint32_t reentered_reported; /* the writer's: how many it has reported */
     uint32_t close_seq;          /* the writer's: seq at a generation's close */
+    /* Stacks walked with call frame information (stack.c), and an estimate
+     * of their time in clock units; the writer's counts of what it has
+     * reported of them. */
+    _Atomic uint32_t cfi_walks;
+    _Atomic uint64_t cfi_units;
+    uint32_t cfi_walks_reported;
+    uint64_t cfi_units_reported;
+    struct ct_stack_tail tails[2];
+    unsigned tail_next;
     bool close_pending;          /* ... and inside an event then */
     /* Identity. */
     pid_t tid;

@@ -15,6 +15,7 @@
 #include "flight.h"
 #include "sched.h"
 #include "recorder.h"
+#include "unwind.h"
 #include "writer.h"
 
 static pthread_mutex_t session_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -40,6 +41,7 @@ static void after_fork_parent(void)
 static void after_fork_child(void)
 {
     pthread_mutex_init(&session_lock, NULL);
+    ct_unwind_after_fork_child();
     if (CTRACE_ON_())
         api_sink = -1;
     ct_writer_after_fork_child();

@@ -10,7 +10,7 @@
 #include "ctrace.h"
 #include "event.h"
 
-/* Frames between ct_stack_ref and the program: ct_stack_ref's return into
+/* Frames between ct_stack_ref_unwound and the program: its return into
  * emit's caller here, that function's return into the wrapper. */
 #define SYSTEM_SKIP 2
 
@@ -35,7 +35,7 @@ __attribute__((always_inline)) static inline void emit(unsigned kind, uint64_t t
     struct ct_slot *s = ct_slot_for(t, ts, need);
     if (s) {
         uint32_t stack = a->stack && atomic_load_explicit(&ct_g.stacks, memory_order_relaxed)
-                             ? ct_stack_ref(t, s, ts, SYSTEM_SKIP)
+                             ? ct_stack_ref_unwound(t, s, ts, SYSTEM_SKIP)
                              : 0;
         if (ct_room(t, s, ts, need)) {
             struct args late = *a;

@@ -15,6 +15,7 @@
 #include "records.h"
 #include "recorder.h"
 #include "sched.h"
+#include "unwind.h"
 
 void ct_buf_reset(struct ct_buf *b)
 {
@@ -149,6 +150,9 @@ void ct_record_process(struct ct_buf *b, const struct ct_process_info *info)
     ct_buf_str(b, info->exe);
     ct_buf_bytes(b, info->cmdline ? info->cmdline : "", info->cmdline_len);
     ct_buf_uleb(b, (uint64_t)ct_sched_mode());
+    /* Whether the executable keeps frame pointers: 0 unknown, 1 yes, 2 no. */
+    int fp = ct_code_map_main_has_fp();
+    ct_buf_uleb(b, fp < 0 ? 0 : fp ? 1 : 2);
 }
 
 void ct_record_schema(struct ct_buf *b)

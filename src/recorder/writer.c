@@ -40,6 +40,7 @@
 #include "sched.h"
 #include "records.h"
 #include "recorder.h"
+#include "unwind.h"
 #include "writer.h"
 #include "barrier.h"
 #include "writer_out.h"
@@ -234,6 +235,7 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
                               w.ns_per_unit_q32);
     ct_sched_set_clock(w.gen_base.units, w.gen_base.mono_ns, w.prev_rate);
     collect_switches(last ? CT_SCHED_LAST : CT_SCHED_FLUSH);
+    uint64_t cfi_walks = 0, cfi_units = 0; /* stacks walked with .eh_frame */
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
         int state = atomic_load_explicit(&t->state, memory_order_acquire);
         if (state != CT_THREAD_LIVE && state != CT_THREAD_EXITED)
@@ -248,15 +250,24 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
             ct_out_lost(t->tid, reentered - t->reentered_reported, end.units, end.units);
             t->reentered_reported = reentered;
         }
+        uint32_t walks = atomic_load_explicit(&t->cfi_walks, memory_order_relaxed);
+        uint64_t units = atomic_load_explicit(&t->cfi_units, memory_order_relaxed);
+        cfi_walks += walks - t->cfi_walks_reported;
+        cfi_units += units - t->cfi_units_reported;
+        t->cfi_walks_reported = walks;
+        t->cfi_units_reported = units;
     }
     ct_scan_live_threads(&live, ct_g.tracer_tid);
     live_fresh = !last; /* the next generation's table shares the scan */
     ct_record_threads(&ct_out.buf, &live);
     ct_out_buf_record(CT_REC_THREADS);
-    if (ct_modules_signature() != w.modules_sig) {
+    uint64_t modules_sig = ct_modules_signature();
+    if (modules_sig != w.modules_sig) {
         ct_record_modules(&ct_out.buf);
         ct_out_buf_record(CT_REC_MODULES);
     }
+    /* After the barrier: the unwinder's maps replaced before it are free. */
+    ct_code_map_update(modules_sig);
     /* Exited threads whose last batch is now written give back their
      * descriptors. A thread that exited in the next generation waits, and
      * so does one that exited after this generation's switches were
@@ -281,6 +292,8 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
     uint64_t misses = ct_intern_full_misses(&ct_strings) + ct_intern_full_misses(&ct_stacks);
     ct_buf_uleb(&ct_out.buf, misses - misses_reported);
     misses_reported = misses;
+    ct_buf_uleb(&ct_out.buf, cfi_walks);
+    ct_buf_uleb(&ct_out.buf, cfi_units);
     ct_out_buf_record(CT_REC_GEN_END);
     for (int i = 0; i < CT_MAX_SINKS; i++)
         ct_out.sinks[i].gens++;

@@ -78,18 +78,13 @@ void ct_run_say_unwound(const char *output)
         }
         globfree(&g);
     }
-    if (u.programs == 0)
+    if (u.programs == 0 || u.stacks == 0) /* nothing was unwound: nothing cost */
         return;
     char who[128];
     if (u.programs == 1)
         snprintf(who, sizeof who, "%s was", u.first);
     else
         snprintf(who, sizeof who, "%s and %u other programs were", u.first, u.programs - 1);
-    if (u.stacks == 0) {
-        fprintf(stderr, "ctrace run: %s built without frame pointers: stacks would be unwound "
-                        "from .eh_frame tables (none was recorded)\n", who);
-        return;
-    }
     bool ms = u.ns >= 1e6;
     fprintf(stderr, "ctrace run: %s built without frame pointers: %" PRIu64 " stacks were "
                     "unwound from .eh_frame tables instead, %.2f us each (%.*f %s in all)\n",

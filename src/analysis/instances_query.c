@@ -107,6 +107,80 @@ static size_t rank_at_least(const struct ct_inst_set *s, const uint32_t *order, 
     return lo;
 }
 
+/* The first pages by duration need no order of the whole type: one look
+ * at its durations keeps the first ranks in a heap. */
+#define SCAN_RANKS 2000
+
+struct ranked {
+    uint64_t d;
+    uint32_t i;
+};
+
+/* Whether x comes before y in the order asked for: by duration, ties by
+ * begin (the index); desc reversed. */
+static bool before(struct ranked x, struct ranked y, bool desc)
+{
+    bool lt = x.d < y.d || (x.d == y.d && x.i < y.i);
+    return desc ? !lt && (x.d != y.d || x.i != y.i) : lt;
+}
+
+/* A heap whose top is the last kept in the order (the first to go). */
+static void sift_down(struct ranked *h, size_t n, size_t k, bool desc)
+{
+    for (;;) {
+        size_t c = 2 * k + 1;
+        if (c >= n)
+            return;
+        if (c + 1 < n && before(h[c], h[c + 1], desc))
+            c++;
+        if (!before(h[k], h[c], desc))
+            return;
+        struct ranked t = h[k];
+        h[k] = h[c];
+        h[c] = t;
+        k = c;
+    }
+}
+
+static int top_by_duration(const struct ct_inst_set *s, size_t a, size_t z,
+                           const struct ct_inst_filter *f, bool desc, size_t offset, size_t limit,
+                           uint32_t *rows, size_t *nrows, size_t *total)
+{
+    size_t want = offset + limit, n = 0, seen = 0;
+    struct ranked *h = malloc((want ? want : 1) * sizeof *h);
+    if (!h)
+        return -1;
+    for (size_t i = a; i < z; i++) {
+        if (!passes(s, i, f))
+            continue;
+        seen++;
+        struct ranked x = {ct_inst_duration(s, i), (uint32_t)i};
+        if (n < want) {
+            h[n++] = x;
+            for (size_t k = n - 1; k > 0 && before(h[(k - 1) / 2], h[k], desc); k = (k - 1) / 2) {
+                struct ranked t = h[k];
+                h[k] = h[(k - 1) / 2];
+                h[(k - 1) / 2] = t;
+            }
+        } else if (want && before(x, h[0], desc)) {
+            h[0] = x;
+            sift_down(h, n, 0, desc);
+        }
+    }
+    /* The heap emptied from its top gives the ranks from the last. */
+    for (size_t m = n; m > 1; m--) {
+        struct ranked t = h[0];
+        h[0] = h[m - 1];
+        h[m - 1] = t;
+        sift_down(h, m - 1, 0, desc);
+    }
+    for (size_t k = offset; k < n && *nrows < limit; k++)
+        rows[(*nrows)++] = h[k].i;
+    *total = seen;
+    free(h);
+    return 0;
+}
+
 int ct_inst_page(struct ct_instances *ix, struct ct_inst_set *s, size_t type,
                  const struct ct_inst_filter *f, enum ct_inst_sort sort, bool desc, size_t offset,
                  size_t limit, uint32_t *rows, size_t *nrows, size_t *total)
@@ -115,6 +189,9 @@ int ct_inst_page(struct ct_instances *ix, struct ct_inst_set *s, size_t type,
     if (type >= s->ntypes)
         return -1;
     size_t a = s->at[type], z = s->at[type + 1];
+    if (sort == CT_INST_BY_DURATION && offset + limit <= SCAN_RANKS &&
+        !atomic_load_explicit(&s->by_dur[type], memory_order_acquire))
+        return top_by_duration(s, a, z, f, desc, offset, limit, rows, nrows, total);
     if (sort == CT_INST_BY_DURATION) {
         const uint32_t *order = by_duration(ix, s, type);
         if (!order)

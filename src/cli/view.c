@@ -21,6 +21,7 @@
  *   /api/focus?id=&t0=&t1=           a task's threads, regions and logs
  *   /api/logs?q=&tid=&task=&t0=&t1=&order=&offset=&limit=   a page of logs
  *   /api/pprof?type=net|sync|syscall|sched   the gzipped pprof profile
+ *   /api/status                      the lists' indexing, the server's counts
  *
  * Only GET and HEAD; an unknown path is 404, a bad parameter 400, a list
  * asked for before its index is built 202 with the progress; no file
@@ -451,10 +452,33 @@ static bool is_list(const char *url)
     return false;
 }
 
+static void status(struct ct_vanswer *a)
+{
+    static const char *states[] = {"idle", "building", "ready", "failed"};
+    struct ct_vserver_stats st;
+    ct_vserver_stats(&st);
+    pthread_mutex_lock(&v.lists_lock);
+    int lists = v.lists_state;
+    pthread_mutex_unlock(&v.lists_lock);
+    uint64_t done = atomic_load(&v.lists_done), total = atomic_load(&v.lists_total);
+    FILE *out = ct_vanswer_json(a);
+    if (!out)
+        return;
+    fprintf(out, "{\"lists\":\"%s\",\"lists_progress\":%.3f,\"answered\":%" PRIu64
+                 ",\"cancelled\":%" PRIu64 ",\"workers\":%u,\"busy\":%u}",
+            states[lists], total ? (double)done / (double)total : 0.0, st.answered, st.cancelled,
+            st.workers, st.busy);
+    fclose(out);
+}
+
 /* On a worker. */
 static void slow(struct ct_vreq *q, struct ct_vanswer *a)
 {
     const char *url = ct_vreq_url(q);
+    if (strcmp(url, "/api/status") == 0) {
+        status(a);
+        return;
+    }
     if (refuse_changed(a))
         return;
     if (is_list(url)) {

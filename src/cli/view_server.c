@@ -37,6 +37,7 @@ struct ct_vreq {
     char *args[MAX_ARGS][2];
     unsigned nargs;
     struct ct_vanswer answer;
+    bool gone; /* seen cancelled */
     atomic_bool done;
     struct ct_vreq *next; /* in the queue */
 };
@@ -49,6 +50,7 @@ static struct {
     struct ct_vreq *head, *tail;
     unsigned workers, idle;
     unsigned busy; /* requests queued or being answered */
+    uint64_t answered, cancelled;
     atomic_bool stopping;
 } s = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
@@ -201,7 +203,9 @@ bool ct_vreq_cancelled(struct ct_vreq *q)
      * or the connection broke. A suspended connection is not watched by
      * libmicrohttpd: we look. */
     struct pollfd p = {q->fd, POLLRDHUP, 0};
-    return q->fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+    if (q->fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+        q->gone = true;
+    return q->gone;
 }
 
 static void *worker(void *arg)
@@ -219,13 +223,17 @@ static void *worker(void *arg)
         if (!s.head)
             s.tail = NULL;
         pthread_mutex_unlock(&s.lock);
-        if (ct_vreq_cancelled(q))
+        bool skipped = ct_vreq_cancelled(q);
+        if (skipped)
             ct_vanswer_text(&q->answer, 503, "cancelled: the client has gone\n");
         else
             s.config.slow(q, &q->answer);
         atomic_store(&q->done, true);
         pthread_mutex_lock(&s.lock);
         s.busy--;
+        s.answered++;
+        if (skipped || q->gone)
+            s.cancelled++;
         /* libmicrohttpd calls handle() again, on its thread, which sends
          * the answer. Under the lock: a stop waits for it. */
         ct_mhd.resume(q->c);
@@ -379,6 +387,13 @@ bool ct_vserver_stop(void)
         s.daemon = NULL;
     }
     return clean;
+}
+
+void ct_vserver_stats(struct ct_vserver_stats *out)
+{
+    pthread_mutex_lock(&s.lock);
+    *out = (struct ct_vserver_stats){s.answered, s.cancelled, s.workers, s.busy};
+    pthread_mutex_unlock(&s.lock);
 }
 
 const char *ct_vreq_url(const struct ct_vreq *q)

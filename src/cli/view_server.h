@@ -57,6 +57,14 @@ int ct_vserver_start(const struct ct_vserver_config *config);
  * without waiting for it). */
 bool ct_vserver_stop(void);
 
+/* What the server has done so far. */
+struct ct_vserver_stats {
+    uint64_t answered;  /* by the workers */
+    uint64_t cancelled; /* skipped or stopped: their client had gone */
+    unsigned workers, busy;
+};
+void ct_vserver_stats(struct ct_vserver_stats *out);
+
 /* The request's path and its query arguments (NULL when absent). */
 const char *ct_vreq_url(const struct ct_vreq *q);
 const char *ct_vreq_arg(const struct ct_vreq *q, const char *name);

@@ -88,7 +88,7 @@ with tempfile.TemporaryDirectory() as tmp:
         slow = {}
 
         def profile():
-            slow["status"], _, slow["seconds"] = request(port, "/api/pprof?type=sched")
+            slow["status"], _, slow["seconds"] = request(port, "/api/pprof?type=sched&wait=1")
             slow["done"] = time.monotonic()
 
         t = threading.Thread(target=profile)
@@ -174,7 +174,7 @@ with tempfile.TemporaryDirectory() as tmp:
         # Ctrl-C stops it at once, while a slow answer is being made.
         def profile_cut_off():
             try:
-                request(port, "/api/pprof?type=sync", timeout=30)
+                request(port, "/api/pprof?type=sync&wait=1", timeout=30)
             except (OSError, http.client.HTTPException):
                 pass  # the server stopped under it: expected
 

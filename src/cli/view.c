@@ -65,6 +65,8 @@
 #include "view_server.h"
 
 #define MAX_HOSTS 16
+/* What is made after the URL is printed: the lists, the profiles. */
+enum { LISTS_IDLE, LISTS_BUILDING, LISTS_READY, LISTS_FAILED };
 /* The file's first bytes, kept to see that it was not written again. */
 #define HEAD_BYTES 4096
 
@@ -77,9 +79,10 @@ static struct {
     size_t summary_len, threads_len;
     struct {
         pthread_mutex_t lock;
+        pthread_cond_t made;
         char *data;
         size_t len;
-        bool done;
+        int state; /* as lists_state */
     } pprof[4];
     /* The file as it was read: a shrink or a rewrite makes every answer an
      * error (the index no longer describes it). */
@@ -92,7 +95,7 @@ static struct {
     struct ct_view_lists lists;
     pthread_mutex_t lists_lock;
     pthread_cond_t lists_built;
-    enum { LISTS_IDLE, LISTS_BUILDING, LISTS_READY, LISTS_FAILED } lists_state;
+    int lists_state;
     pthread_t lists_thread;
     atomic_uint_fast64_t lists_done, lists_total;
     atomic_bool stopping;
@@ -100,8 +103,10 @@ static struct {
 } v = {.windows = PTHREAD_MUTEX_INITIALIZER,
        .lists_lock = PTHREAD_MUTEX_INITIALIZER,
        .lists_built = PTHREAD_COND_INITIALIZER,
-       .pprof = {{PTHREAD_MUTEX_INITIALIZER}, {PTHREAD_MUTEX_INITIALIZER},
-                 {PTHREAD_MUTEX_INITIALIZER}, {PTHREAD_MUTEX_INITIALIZER}},
+       .pprof = {{PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER},
+                 {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER},
+                 {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER},
+                 {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER}},
        .fd = -1};
 
 /* ---- the progress bar while indexing ---- */
@@ -371,13 +376,42 @@ static bool windows(struct ct_vreq *q, struct ct_vanswer *a)
     return true;
 }
 
+/* A profile made on a thread of its own: requests do not wait for it
+ * longer than they wait for the lists. */
+static void *make_profile(void *arg)
+{
+    int k = (int)(intptr_t)arg;
+    struct ct_reader rd;
+    char *data = NULL;
+    size_t len = 0;
+    int rc = -1;
+    if (ct_rd_open_mem(&rd, v.rd.data, v.rd.size, v.path) == 0) {
+        FILE *out = open_memstream(&data, &len);
+        rc = out ? ct_pprof_write(&rd, (enum ct_pprof_type)k, out, NULL) : -1;
+        if (out)
+            fclose(out);
+        ct_rd_close(&rd);
+    }
+    if (rc != 0 || ct_mapguard_tripped()) {
+        free(data);
+        data = NULL;
+    }
+    pthread_mutex_lock(&v.pprof[k].lock);
+    v.pprof[k].data = data;
+    v.pprof[k].len = len;
+    v.pprof[k].state = data ? LISTS_READY : LISTS_FAILED;
+    pthread_cond_broadcast(&v.pprof[k].made);
+    pthread_mutex_unlock(&v.pprof[k].lock);
+    return NULL;
+}
+
 static void pprof(struct ct_vreq *q, struct ct_vanswer *a)
 {
     static const char *types[] = {"net", "sync", "syscall", "sched"};
     static const char *dispositions[] = {
         "attachment; filename=\"net.pb.gz\"", "attachment; filename=\"sync.pb.gz\"",
         "attachment; filename=\"syscall.pb.gz\"", "attachment; filename=\"sched.pb.gz\""};
-    const char *type = ct_vreq_arg(q, "type");
+    const char *type = ct_vreq_arg(q, "type"), *wait = ct_vreq_arg(q, "wait");
     int k = -1;
     for (int i = 0; i < 4 && type; i++)
         if (strcmp(type, types[i]) == 0)
@@ -386,35 +420,46 @@ static void pprof(struct ct_vreq *q, struct ct_vanswer *a)
         ct_vanswer_text(a, 400, "type must be net, sync, syscall or sched\n");
         return;
     }
-    /* Made once; a second request for the same profile waits for the
-     * first, the other profiles do not. */
+    /* Made once, when first asked for; meanwhile a request waits half a
+     * second (with wait=1, a download: until it is made) and is then told
+     * to ask again. */
     pthread_mutex_lock(&v.pprof[k].lock);
-    if (!v.pprof[k].done) {
-        struct ct_reader rd;
-        FILE *out = NULL;
-        int rc = -1;
-        if (ct_rd_open_mem(&rd, v.rd.data, v.rd.size, v.path) == 0) {
-            out = open_memstream(&v.pprof[k].data, &v.pprof[k].len);
-            rc = out ? ct_pprof_write(&rd, (enum ct_pprof_type)k, out, NULL) : -1;
-            if (out)
-                fclose(out);
-            ct_rd_close(&rd);
-        }
-        if (rc == 0 && !ct_mapguard_tripped()) {
-            v.pprof[k].done = true;
-        } else {
-            free(v.pprof[k].data);
-            v.pprof[k].data = NULL;
-        }
+    if (v.pprof[k].state == LISTS_IDLE) {
+        pthread_t t;
+        v.pprof[k].state = pthread_create(&t, NULL, make_profile, (void *)(intptr_t)k) == 0
+                               ? LISTS_BUILDING
+                               : LISTS_FAILED;
+        if (v.pprof[k].state == LISTS_BUILDING)
+            pthread_detach(t);
     }
-    bool done = v.pprof[k].done;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    for (int slice = 0; v.pprof[k].state == LISTS_BUILDING &&
+                        (slice < 5 || (wait && strcmp(wait, "1") == 0 && !ct_vreq_cancelled(q)));
+         slice++) {
+        until.tv_nsec += 100000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&v.pprof[k].made, &v.pprof[k].lock, &until);
+    }
+    int state = v.pprof[k].state;
     pthread_mutex_unlock(&v.pprof[k].lock);
-    if (!done) {
+    if (state == LISTS_BUILDING) {
+        FILE *out = ct_vanswer_json(a);
+        if (out) {
+            fputs("{\"pending\":true,\"progress\":null}", out);
+            fclose(out);
+        }
+        a->status = 202;
+        a->retry_after = 1;
+    } else if (state != LISTS_READY) {
         ct_vanswer_text(a, 500, "cannot write the profile\n");
-        return;
+    } else {
+        *a = (struct ct_vanswer){200, "application/octet-stream", v.pprof[k].data,
+                                 v.pprof[k].len, true, dispositions[k], 0};
     }
-    *a = (struct ct_vanswer){200, "application/octet-stream", v.pprof[k].data, v.pprof[k].len,
-                             true, dispositions[k], 0};
 }
 
 /* On the server's thread: the files and what was made before serving. */
@@ -654,6 +699,11 @@ static int run(int argc, char **argv)
     pthread_mutex_lock(&v.lists_lock);
     bool building = v.lists_state == LISTS_BUILDING;
     pthread_mutex_unlock(&v.lists_lock);
+    for (int k = 0; k < 4; k++) {
+        pthread_mutex_lock(&v.pprof[k].lock);
+        building |= v.pprof[k].state == LISTS_BUILDING;
+        pthread_mutex_unlock(&v.pprof[k].lock);
+    }
     if (!clean || building) {
         fflush(stdout);
         fflush(stderr);

@@ -95,6 +95,7 @@ function pagedTable({ columns, load, onRow, state, onState, caption }) {
     head.replaceChildren();
     for (const c of columns) {
       const th = el("th", { text: c.name + (c.sort && c.sort === sort ? (order === "desc" ? " ▼" : " ▲") : "") });
+      if (c.cls) th.className = c.cls;
       if (c.sort) {
         th.classList.add("sortable");
         th.dataset.sort = c.sort;
@@ -185,7 +186,7 @@ function histogram(h, selected, pick) {
   const w = Math.max(8, Math.floor(500 / Math.max(h.length, 1)));
   c.font = "10px system-ui";
   h.forEach(([lo, hi, count], i) => {
-    const bh = Math.round((count / max) * 90);
+    const bh = Math.round((count / max) * 82); // room above for the count
     const on = selected && selected[0] === lo && selected[1] === hi;
     c.fillStyle = on ? "#1d4f9c" : "#4a7fd6";
     c.fillRect(10 + i * w, 100 - bh, w - 2, Math.max(bh, count ? 1 : 0));

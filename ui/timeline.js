@@ -517,7 +517,7 @@ export class Timeline {
     const f = this.focus;
     b.hidden = !f;
     if (!f) return;
-    const more = (n, total, what) => `${total} ${what}` + (n < total ? ` (${n} outlined)` : "");
+    const more = (n, total, what) => `${total} ${total === 1 ? what.slice(0, -1) : what}` + (n < total ? ` (${n} outlined)` : "");
     b.replaceChildren(el("b", { text: `task ${f.id} (${f.type || "begun before the trace"})` }),
       el("span", { text: ` ${f.open ? "unfinished" : fmtNs(f.end - f.begin)}, ${f.threads.length} thread${f.threads.length === 1 ? "" : "s"}, ` +
         `${more(f.regions.rows.length, f.regions.total, "regions")}, ${more(f.logs.rows.length, f.logs.total, "logs")} ` }),

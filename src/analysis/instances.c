@@ -1,9 +1,12 @@
 /*
  * instances.c - the index of every task, region and log (instances.h):
- * gathered as the matching finds them (in no useful order: a generation's
- * batches interleave the threads, a task is found when its last end is
- * read), then put in order once: tasks and regions by type and begin, logs
- * by time, and what refers to a task made an index into the ordered tasks.
+ * gathered as the matching finds them, then put in order once. Regions and
+ * logs are gathered per thread (runs.h: a thread's come nearly in time
+ * order) and merged by time, type by type, into the index's columns.
+ * Tasks are gathered as columns in the order they are first seen (a task
+ * can be referred to by a region or a log before its begin is read, and
+ * is found when its last end is read), then ordered by type and begin;
+ * what refers to a task is then made an index into the ordered tasks.
  */
 #include "instances.h"
 
@@ -11,14 +14,16 @@
 #include <string.h>
 
 #include "order.h"
+#include "runs.h"
 
 /* Tasks as gathered: created when first seen (a task can be referred to by
  * a region or a log before its begin is read), filled when found. */
 struct gathered_tasks {
     size_t n, cap;
-    uint64_t *id, *parent;
+    uint64_t *id;
     int64_t *begin;
     uint32_t *dur, *type, *lane, *more;
+    uint32_t *parent; /* 0, or the parent's index + 1 */
     uint8_t *found;
     uint32_t *slots; /* id -> index + 1; 0: empty (open addressing) */
     size_t nslots;
@@ -27,14 +32,16 @@ struct gathered_tasks {
     long last;
 };
 
-struct gathered_items {
-    size_t n, cap;
-    int64_t *begin;
-    uint32_t *dur, *type, *lane, *task;
-};
-
 struct long_item {
     uint32_t index;
+    uint64_t ns;
+};
+
+/* A region of 4.29 s or more, known by its thread and begin until it has
+ * its place in the index. */
+struct long_region {
+    uint32_t lane;
+    int64_t t;
     uint64_t ns;
 };
 
@@ -48,12 +55,12 @@ struct builder {
     size_t lane_nslots, lanes_cap;
     size_t last_lane;
     struct gathered_tasks t;
-    struct long_item *task_longs, *region_longs;
-    size_t ntask_longs, nregion_longs, task_longs_cap, region_longs_cap;
-    struct gathered_items r;
+    struct long_item *task_longs;
+    size_t ntask_longs, task_longs_cap;
+    struct long_region *region_longs;
+    size_t nregion_longs, region_longs_cap;
     size_t more_cap;
-    /* Logs. */
-    size_t logs_cap;
+    struct ct_runs regions, logs; /* (type, lane) and (0, lane) */
     size_t text_cap, texts_cap, categories_cap;
     uint32_t *text_slots; /* (category, message) -> text + 1 */
     size_t text_nslots;
@@ -184,7 +191,7 @@ static long task_new(struct builder *b, uint64_t id, size_t k)
         void **cols[] = {(void **)&t->id,  (void **)&t->parent, (void **)&t->begin,
                          (void **)&t->dur, (void **)&t->type,   (void **)&t->lane,
                          (void **)&t->more, (void **)&t->found};
-        const size_t sizes[] = {8, 8, 8, 4, 4, 4, 4, 1};
+        const size_t sizes[] = {8, 4, 8, 4, 4, 4, 4, 1};
         if (!grow_columns(cols, sizes, 8, cap)) {
             b->failed = true;
             return -1;
@@ -284,7 +291,10 @@ static void on_task(void *ctx, const struct ct_ann_task *a)
     if (a->begun) {
         t->type[i] = a->type;
         t->begin[i] = a->begin;
-        t->parent[i] = a->parent;
+        /* The parent gathered too (one begun before the trace: referred
+         * to only). */
+        long p = a->parent ? task_ref(b, a->parent, false) : -1;
+        t->parent[i] = p >= 0 ? (uint32_t)p + 1 : 0;
         uint32_t lane = lane_of(b, a->begin_tid);
         if (t->lane[i] != UINT32_MAX && t->lane[i] != lane) {
             /* Seen first elsewhere: the thread it began on comes first. */
@@ -304,37 +314,33 @@ static void on_task(void *ctx, const struct ct_ann_task *a)
 static void on_region(void *ctx, const struct ct_ann_region *a)
 {
     struct builder *b = ctx;
-    struct gathered_items *r = &b->r;
     if (b->failed)
         return;
-    if (r->n >= UINT32_MAX - 1) {
+    if (b->regions.items >= UINT32_MAX - 1) {
         b->failed = true;
         return;
     }
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 1024;
-        void **cols[] = {(void **)&r->begin, (void **)&r->dur, (void **)&r->type,
-                         (void **)&r->lane, (void **)&r->task};
-        const size_t sizes[] = {8, 4, 4, 4, 4};
-        if (!grow_columns(cols, sizes, 5, cap)) {
-            b->failed = true;
-            return;
-        }
-        r->cap = cap;
-    }
-    size_t i = r->n;
     uint32_t lane = lane_of(b, a->tid);
     long task = a->task ? task_ref(b, a->task, false) : -1;
     if (task >= 0)
         task_on_lane(b, (size_t)task, lane);
-    r->begin[i] = a->begin;
-    r->dur[i] = a->ended ? short_duration(b, &b->region_longs, &b->nregion_longs,
-                                          &b->region_longs_cap, i, ct_span_ns(a->begin, a->end))
-                         : CT_INST_OPEN;
-    r->type[i] = a->type;
-    r->lane[i] = lane;
-    r->task[i] = task >= 0 ? (uint32_t)task + 1 : 0;
-    r->n++;
+    struct ct_run_item *it = ct_runs_add(&b->regions, a->type, lane);
+    if (!it) {
+        b->failed = true;
+        return;
+    }
+    uint64_t ns = ct_span_ns(a->begin, a->end);
+    it->t = a->begin;
+    it->a = !a->ended ? CT_INST_OPEN : ns < CT_INST_LONG ? (uint32_t)ns : CT_INST_LONG;
+    it->b = task >= 0 ? (uint32_t)task + 1 : 0;
+    if (it->a == CT_INST_LONG) {
+        if (!grow((void **)&b->region_longs, &b->region_longs_cap, b->nregion_longs + 1,
+                  sizeof *b->region_longs)) {
+            b->failed = true;
+            return;
+        }
+        b->region_longs[b->nregion_longs++] = (struct long_region){lane, a->begin, ns};
+    }
 }
 
 /* ---- logs ---- */
@@ -425,58 +431,56 @@ static uint32_t text_of(struct builder *b, uint32_t category, const uint8_t *msg
 static void on_log(void *ctx, const struct ct_gen *gen, const struct ct_event *ev)
 {
     struct builder *b = ctx;
-    struct ct_instances *ix = b->ix;
     if (b->failed)
         return;
-    if (ix->nlogs >= UINT32_MAX - 1) {
+    if (b->logs.items >= UINT32_MAX - 1) {
         b->failed = true;
         return;
     }
-    if (ix->nlogs == b->logs_cap) {
-        size_t cap = b->logs_cap ? b->logs_cap * 2 : 1024;
-        void **cols[] = {(void **)&ix->log_t, (void **)&ix->log_lane, (void **)&ix->log_task,
-                         (void **)&ix->log_text};
-        const size_t sizes[] = {8, 4, 4, 4};
-        if (!grow_columns(cols, sizes, 4, cap)) {
-            b->failed = true;
-            return;
-        }
-        b->logs_cap = cap;
-    }
-    size_t i = ix->nlogs;
     uint32_t lane = lane_of(b, ev->tid);
     long task = ev->args[0] ? task_ref(b, ev->args[0], false) : -1;
     if (task >= 0)
         task_on_lane(b, (size_t)task, lane);
     uint32_t category = category_of(b, gen, ev->args[1]);
-    ix->log_t[i] = ev->ts_ns;
-    ix->log_lane[i] = lane;
-    ix->log_task[i] = task >= 0 ? (uint32_t)task + 1 : 0;
-    ix->log_text[i] = text_of(b, category, ev->bytes, ev->bytes ? ev->bytes_len : 0);
-    if (ev->ts_ns > ix->end)
-        ix->end = ev->ts_ns;
-    ix->nlogs++;
+    uint32_t text = text_of(b, category, ev->bytes, ev->bytes ? ev->bytes_len : 0);
+    struct ct_run_item *it = ct_runs_add(&b->logs, 0, lane);
+    if (!it) {
+        b->failed = true;
+        return;
+    }
+    *it = (struct ct_run_item){ev->ts_ns, text, task >= 0 ? (uint32_t)task + 1 : 0};
+    if (ev->ts_ns > b->ix->end)
+        b->ix->end = ev->ts_ns;
 }
 
 /* ---- putting in order ---- */
 
-static int by_index(const void *a, const void *b)
+/* The long durations of a set, their indexes moved by inv. */
+static int by_arrival(const void *a, const void *b)
 {
-    const struct ct_inst_long *x = a, *y = b;
+    const struct long_item *x = a, *y = b;
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* The long durations of a set, their indexes moved by inv. */
+/* The long durations of a set in its order: the items whose duration
+ * says long, each found among those gathered by where it was gathered
+ * (order[k]). */
 static int place_longs(struct ct_inst_set *s, struct long_item *longs, size_t n,
-                       const uint32_t *inv)
+                       const uint32_t *order)
 {
+    qsort(longs, n, sizeof *longs, by_arrival);
     s->longs = malloc((n ? n : 1) * sizeof *s->longs);
     if (!s->longs)
         return -1;
-    for (size_t i = 0; i < n; i++)
-        s->longs[i] = (struct ct_inst_long){inv[longs[i].index], longs[i].ns};
-    s->nlongs = n;
-    qsort(s->longs, n, sizeof *s->longs, by_index);
+    size_t m = 0;
+    for (size_t k = 0; k < s->n && m < n; k++) {
+        if (s->dur[k] != CT_INST_LONG)
+            continue;
+        struct long_item key = {order[k], 0};
+        const struct long_item *l = bsearch(&key, longs, n, sizeof *longs, by_arrival);
+        s->longs[m++] = (struct ct_inst_long){(uint32_t)k, l ? l->ns : CT_INST_LONG};
+    }
+    s->nlongs = m;
     return 0;
 }
 
@@ -522,38 +526,29 @@ static int finish_tasks(struct builder *b, uint32_t **inv_out)
     struct ct_instances *ix = b->ix;
     struct gathered_tasks *t = &b->t;
     struct ct_inst_set *s = &ix->tasks;
-    /* A parent's id becomes a reference: its task gathered (one begun
-     * before the trace is gathered now, referred to only). */
-    for (size_t i = 0; i < t->n; i++) {
-        long p = t->parent[i] ? task_ref(b, t->parent[i], false) : -1;
-        t->parent[i] = p >= 0 ? (uint64_t)p + 1 : 0;
-    }
-    if (b->failed)
-        return -1;
+    free(t->slots); /* every task is gathered: ids are not looked up again */
+    t->slots = NULL;
     size_t n = t->n;
     uint32_t *order = order_set(s, t->type, t->begin, n, ix->ann.ntasks, true);
     uint32_t *inv = order ? ct_order_inverse(order, n) : NULL;
-    uint32_t *parent = malloc((n ? n : 1) * sizeof *parent);
     void *spare[2] = {NULL, NULL};
-    int rc = inv && parent ? 0 : -1;
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        parent[i] = t->parent[i] ? inv[t->parent[i] - 1] + 1 : 0;
-    free(t->parent);
-    t->parent = NULL;
-    s->task = parent;
-    if (rc == 0 && !(GATHER(t->begin, order, n) && GATHER(t->dur, order, n) &&
-                     GATHER(t->lane, order, n) && GATHER(t->id, order, n) &&
-                     GATHER(t->more, order, n) && GATHER(s->task, order, n)))
-        rc = -1;
+    int rc = inv ? 0 : -1;
+    if (rc == 0) {
+        remap(t->parent, n, inv);
+        if (!(GATHER(t->begin, order, n) && GATHER(t->dur, order, n) && GATHER(t->lane, order, n) &&
+              GATHER(t->id, order, n) && GATHER(t->more, order, n) && GATHER(t->parent, order, n)))
+            rc = -1;
+    }
     free(spare[0]);
     free(spare[1]);
-    if (rc == 0 && place_longs(s, b->task_longs, b->ntask_longs, inv) != 0)
-        rc = -1;
     s->begin = t->begin, t->begin = NULL;
     s->dur = t->dur, t->dur = NULL;
     s->lane = t->lane, t->lane = NULL;
+    s->task = t->parent, t->parent = NULL;
     ix->task_id = t->id, t->id = NULL;
     ix->task_more = t->more, t->more = NULL;
+    if (rc == 0 && place_longs(s, b->task_longs, b->ntask_longs, order) != 0)
+        rc = -1;
     for (size_t i = 0; i < n && rc == 0 && s->lane; i++)
         if (s->lane[i] == UINT32_MAX)
             s->lane[i] = 0; /* never seen on a thread: only referred to */
@@ -572,72 +567,114 @@ static int finish_tasks(struct builder *b, uint32_t **inv_out)
     return rc;
 }
 
-static int finish_regions(struct builder *b, const uint32_t *task_inv)
+static int by_lane_time(const void *a, const void *b)
 {
-    struct ct_instances *ix = b->ix;
-    struct gathered_items *r = &b->r;
-    struct ct_inst_set *s = &ix->regions;
-    size_t n = r->n;
-    uint32_t *order = order_set(s, r->type, r->begin, n, ix->ann.nregions, false);
-    uint32_t *inv = order ? ct_order_inverse(order, n) : NULL;
-    int rc = inv ? 0 : -1;
-    void *spare[2] = {r->type, NULL}; /* the types are no longer needed */
-    r->type = NULL;
-    if (rc == 0 && !(GATHER(r->begin, order, n) && GATHER(r->dur, order, n) &&
-                     GATHER(r->lane, order, n) && GATHER(r->task, order, n)))
-        rc = -1;
-    free(spare[0]);
-    free(spare[1]);
-    if (rc == 0)
-        remap(r->task, n, task_inv);
-    if (rc == 0 && place_longs(s, b->region_longs, b->nregion_longs, inv) != 0)
-        rc = -1;
-    s->begin = r->begin, r->begin = NULL;
-    s->dur = r->dur, r->dur = NULL;
-    s->lane = r->lane, r->lane = NULL;
-    s->task = r->task, r->task = NULL;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        int64_t e = s->begin[i] + (int64_t)ct_inst_duration(s, i);
-        if (s->dur[i] != CT_INST_OPEN && e > ix->end)
-            ix->end = e;
-    }
-    free(order);
-    free(inv);
-    return rc;
+    const struct long_region *x = a, *y = b;
+    if (x->lane != y->lane)
+        return x->lane < y->lane ? -1 : 1;
+    return x->t < y->t ? -1 : x->t > y->t;
 }
 
-static int finish_logs(struct builder *b, const uint32_t *task_inv)
+/* Where merged regions and logs go: the next place of the columns. */
+struct place {
+    struct builder *b;
+    size_t k;
+};
+
+static void place_region(void *ctx, uint32_t lane, const struct ct_run_item *it)
+{
+    struct place *p = ctx;
+    struct ct_inst_set *s = &p->b->ix->regions;
+    size_t k = p->k++;
+    s->begin[k] = it->t;
+    s->dur[k] = it->a;
+    s->lane[k] = lane;
+    s->task[k] = it->b;
+    if (it->a == CT_INST_LONG) {
+        struct long_region key = {lane, it->t, 0};
+        const struct long_region *l = bsearch(&key, p->b->region_longs, p->b->nregion_longs,
+                                              sizeof key, by_lane_time);
+        s->longs[s->nlongs++] = (struct ct_inst_long){(uint32_t)k, l ? l->ns : CT_INST_LONG};
+    }
+}
+
+/* The regions, type by type, each by begin. Their tasks are still
+ * references to the tasks as gathered. */
+static int finish_regions(struct builder *b)
+{
+    struct ct_inst_set *s = &b->ix->regions;
+    size_t n = b->regions.items, ntypes = b->ix->ann.nregions;
+    s->n = n;
+    s->ntypes = ntypes;
+    s->at = calloc(ntypes + 1, sizeof *s->at);
+    s->begin = malloc((n ? n : 1) * sizeof *s->begin);
+    s->dur = malloc((n ? n : 1) * sizeof *s->dur);
+    s->lane = malloc((n ? n : 1) * sizeof *s->lane);
+    s->task = malloc((n ? n : 1) * sizeof *s->task);
+    s->longs = malloc((b->nregion_longs ? b->nregion_longs : 1) * sizeof *s->longs);
+    if (!s->at || !s->begin || !s->dur || !s->lane || !s->task || !s->longs)
+        return -1;
+    qsort(b->region_longs, b->nregion_longs, sizeof *b->region_longs, by_lane_time);
+    struct place p = {b, 0};
+    for (size_t t = 0; t < ntypes; t++) {
+        s->at[t] = p.k;
+        if (ct_runs_merge(&b->regions, (uint32_t)t, place_region, &p) != 0)
+            return -1;
+    }
+    s->at[ntypes] = p.k;
+    return p.k == n ? 0 : -1;
+}
+
+static void place_log(void *ctx, uint32_t lane, const struct ct_run_item *it)
+{
+    struct place *p = ctx;
+    struct ct_instances *ix = p->b->ix;
+    size_t k = p->k++;
+    ix->log_t[k] = it->t;
+    ix->log_lane[k] = lane;
+    ix->log_text[k] = it->a;
+    ix->log_task[k] = it->b;
+}
+
+static int finish_logs(struct builder *b)
 {
     struct ct_instances *ix = b->ix;
-    size_t n = ix->nlogs;
-    uint32_t *order = malloc((n ? n : 1) * sizeof *order);
-    if (!order)
+    size_t n = b->logs.items;
+    ix->log_t = malloc((n ? n : 1) * sizeof *ix->log_t);
+    ix->log_lane = malloc((n ? n : 1) * sizeof *ix->log_lane);
+    ix->log_task = malloc((n ? n : 1) * sizeof *ix->log_task);
+    ix->log_text = malloc((n ? n : 1) * sizeof *ix->log_text);
+    if (!ix->log_t || !ix->log_lane || !ix->log_task || !ix->log_text)
         return -1;
-    for (size_t i = 0; i < n; i++)
-        order[i] = (uint32_t)i;
-    int rc = ct_order_sort_i64(order, n, ix->log_t);
-    void *spare[2] = {NULL, NULL};
-    if (rc == 0 && !(GATHER(ix->log_t, order, n) && GATHER(ix->log_lane, order, n) &&
-                     GATHER(ix->log_task, order, n) && GATHER(ix->log_text, order, n)))
-        rc = -1;
-    free(spare[0]);
-    free(spare[1]);
-    if (rc == 0)
-        remap(ix->log_task, n, task_inv);
-    free(order);
-    return rc;
+    struct place p = {b, 0};
+    if (ct_runs_merge(&b->logs, 0, place_log, &p) != 0)
+        return -1;
+    ix->nlogs = p.k;
+    return p.k == n ? 0 : -1;
 }
 
 static int finish(struct builder *b)
 {
     struct ct_instances *ix = b->ix;
+    /* Regions and logs first: their runs give way to their columns, then
+     * the tasks' ordering has the room. */
     uint32_t *task_inv = NULL;
-    int rc = finish_tasks(b, &task_inv);
+    int rc = finish_regions(b);
     if (rc == 0)
-        rc = finish_regions(b, task_inv);
+        rc = finish_logs(b);
     if (rc == 0)
-        rc = finish_logs(b, task_inv);
+        rc = finish_tasks(b, &task_inv);
+    if (rc == 0) {
+        remap(ix->regions.task, ix->regions.n, task_inv);
+        remap(ix->log_task, ix->nlogs, task_inv);
+    }
     free(task_inv);
+    for (size_t i = 0; rc == 0 && i < ix->regions.n; i++)
+        if (ix->regions.dur[i] != CT_INST_OPEN) {
+            int64_t e = ix->regions.begin[i] + (int64_t)ct_inst_duration(&ix->regions, i);
+            if (e > ix->end)
+                ix->end = e;
+        }
     for (size_t i = 0; rc == 0 && i < ix->tasks.at[ix->tasks.ntypes]; i++)
         if (ix->tasks.dur[i] != CT_INST_OPEN) {
             int64_t e = ix->tasks.begin[i] + (int64_t)ct_inst_duration(&ix->tasks, i);
@@ -666,11 +703,8 @@ static void free_builder(struct builder *b)
     free(b->t.slots);
     free(b->task_longs);
     free(b->region_longs);
-    free(b->r.begin);
-    free(b->r.dur);
-    free(b->r.type);
-    free(b->r.lane);
-    free(b->r.task);
+    ct_runs_free(&b->regions);
+    ct_runs_free(&b->logs);
     free(b->text_slots);
 }
 

@@ -385,7 +385,9 @@ static void *make_profile(void *arg)
     char *data = NULL;
     size_t len = 0;
     int rc = -1;
-    if (ct_rd_open_mem(&rd, v.rd.data, v.rd.size, v.path) == 0) {
+    /* Streamed from the file: read through the mapping, every page of the
+     * trace would stay in this process's memory. */
+    if (ct_rd_open(&rd, v.path) == 0) {
         FILE *out = open_memstream(&data, &len);
         rc = out ? ct_pprof_write(&rd, (enum ct_pprof_type)k, out, NULL) : -1;
         if (out)

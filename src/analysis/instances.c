@@ -541,18 +541,27 @@ static int finish_tasks(struct builder *b, uint32_t **inv_out)
     }
     free(spare[0]);
     free(spare[1]);
-    s->begin = t->begin, t->begin = NULL;
+    s->n = n;
     s->dur = t->dur, t->dur = NULL;
-    s->lane = t->lane, t->lane = NULL;
     s->task = t->parent, t->parent = NULL;
     ix->task_id = t->id, t->id = NULL;
     ix->task_more = t->more, t->more = NULL;
     if (rc == 0 && place_longs(s, b->task_longs, b->ntask_longs, order) != 0)
         rc = -1;
-    for (size_t i = 0; i < n && rc == 0 && s->lane; i++)
-        if (s->lane[i] == UINT32_MAX)
-            s->lane[i] = 0; /* never seen on a thread: only referred to */
     free(order);
+    /* Into narrow columns (columns.h). */
+    if (rc == 0 && (ct_times_init(&s->begin, n) != 0 || ct_lanes_init(&s->lane, n, ix->nlanes) != 0))
+        rc = -1;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (!ct_times_set(&s->begin, i, t->begin[i]))
+            rc = -1;
+        /* A task never seen on a thread (only referred to): the first lane. */
+        ct_lanes_set(&s->lane, i, t->lane[i] == UINT32_MAX ? 0 : t->lane[i]);
+    }
+    free(t->begin);
+    free(t->lane);
+    t->begin = NULL;
+    t->lane = NULL;
     /* By id: for lookups. */
     ix->task_by_id = rc == 0 ? malloc((n ? n : 1) * sizeof *ix->task_by_id) : NULL;
     if (ix->task_by_id) {
@@ -586,9 +595,10 @@ static void place_region(void *ctx, uint32_t lane, const struct ct_run_item *it)
     struct place *p = ctx;
     struct ct_inst_set *s = &p->b->ix->regions;
     size_t k = p->k++;
-    s->begin[k] = it->t;
+    if (!ct_times_set(&s->begin, k, it->t))
+        p->b->failed = true;
     s->dur[k] = it->a;
-    s->lane[k] = lane;
+    ct_lanes_set(&s->lane, k, lane);
     s->task[k] = it->b;
     if (it->a == CT_INST_LONG) {
         struct long_region key = {lane, it->t, 0};
@@ -607,12 +617,11 @@ static int finish_regions(struct builder *b)
     s->n = n;
     s->ntypes = ntypes;
     s->at = calloc(ntypes + 1, sizeof *s->at);
-    s->begin = malloc((n ? n : 1) * sizeof *s->begin);
     s->dur = malloc((n ? n : 1) * sizeof *s->dur);
-    s->lane = malloc((n ? n : 1) * sizeof *s->lane);
     s->task = malloc((n ? n : 1) * sizeof *s->task);
     s->longs = malloc((b->nregion_longs ? b->nregion_longs : 1) * sizeof *s->longs);
-    if (!s->at || !s->begin || !s->dur || !s->lane || !s->task || !s->longs)
+    if (!s->at || !s->dur || !s->task || !s->longs || ct_times_init(&s->begin, n) != 0 ||
+        ct_lanes_init(&s->lane, n, b->ix->nlanes) != 0)
         return -1;
     qsort(b->region_longs, b->nregion_longs, sizeof *b->region_longs, by_lane_time);
     struct place p = {b, 0};
@@ -622,7 +631,7 @@ static int finish_regions(struct builder *b)
             return -1;
     }
     s->at[ntypes] = p.k;
-    return p.k == n ? 0 : -1;
+    return p.k == n && !b->failed ? 0 : -1;
 }
 
 static void place_log(void *ctx, uint32_t lane, const struct ct_run_item *it)
@@ -630,8 +639,9 @@ static void place_log(void *ctx, uint32_t lane, const struct ct_run_item *it)
     struct place *p = ctx;
     struct ct_instances *ix = p->b->ix;
     size_t k = p->k++;
-    ix->log_t[k] = it->t;
-    ix->log_lane[k] = lane;
+    if (!ct_times_set(&ix->log_t, k, it->t))
+        p->b->failed = true;
+    ct_lanes_set(&ix->log_lane, k, lane);
     ix->log_text[k] = it->a;
     ix->log_task[k] = it->b;
 }
@@ -640,17 +650,16 @@ static int finish_logs(struct builder *b)
 {
     struct ct_instances *ix = b->ix;
     size_t n = b->logs.items;
-    ix->log_t = malloc((n ? n : 1) * sizeof *ix->log_t);
-    ix->log_lane = malloc((n ? n : 1) * sizeof *ix->log_lane);
     ix->log_task = malloc((n ? n : 1) * sizeof *ix->log_task);
     ix->log_text = malloc((n ? n : 1) * sizeof *ix->log_text);
-    if (!ix->log_t || !ix->log_lane || !ix->log_task || !ix->log_text)
+    if (!ix->log_task || !ix->log_text || ct_times_init(&ix->log_t, n) != 0 ||
+        ct_lanes_init(&ix->log_lane, n, ix->nlanes) != 0)
         return -1;
     struct place p = {b, 0};
     if (ct_runs_merge(&b->logs, 0, place_log, &p) != 0)
         return -1;
     ix->nlogs = p.k;
-    return p.k == n ? 0 : -1;
+    return p.k == n && !b->failed ? 0 : -1;
 }
 
 static int finish(struct builder *b)
@@ -671,13 +680,13 @@ static int finish(struct builder *b)
     free(task_inv);
     for (size_t i = 0; rc == 0 && i < ix->regions.n; i++)
         if (ix->regions.dur[i] != CT_INST_OPEN) {
-            int64_t e = ix->regions.begin[i] + (int64_t)ct_inst_duration(&ix->regions, i);
+            int64_t e = ct_inst_begin(&ix->regions, i) + (int64_t)ct_inst_duration(&ix->regions, i);
             if (e > ix->end)
                 ix->end = e;
         }
     for (size_t i = 0; rc == 0 && i < ix->tasks.at[ix->tasks.ntypes]; i++)
         if (ix->tasks.dur[i] != CT_INST_OPEN) {
-            int64_t e = ix->tasks.begin[i] + (int64_t)ct_inst_duration(&ix->tasks, i);
+            int64_t e = ct_inst_begin(&ix->tasks, i) + (int64_t)ct_inst_duration(&ix->tasks, i);
             if (e > ix->end)
                 ix->end = e;
         }
@@ -742,9 +751,9 @@ void ct_instances_free(struct ct_instances *ix)
     for (int k = 0; k < 2; k++) {
         struct ct_inst_set *s = sets[k];
         free(s->at);
-        free(s->begin);
+        ct_times_free(&s->begin);
         free(s->dur);
-        free(s->lane);
+        ct_lanes_free(&s->lane);
         free(s->task);
         free(s->longs);
         for (size_t t = 0; s->by_dur && t <= s->ntypes; t++)
@@ -755,8 +764,8 @@ void ct_instances_free(struct ct_instances *ix)
     free(ix->task_more);
     free(ix->more);
     free(ix->task_by_id);
-    free(ix->log_t);
-    free(ix->log_lane);
+    ct_times_free(&ix->log_t);
+    ct_lanes_free(&ix->log_lane);
     free(ix->log_task);
     free(ix->log_text);
     free(ix->texts);

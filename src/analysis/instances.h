@@ -7,9 +7,10 @@
  *
  * Built from one streamed pass (ct_annotations_read: the same matching as
  * `ctrace tasks` and `ctrace regions`, so a histogram bar's count is the
- * number of instances it lists). Memory, as columns: a task 36 bytes, a
- * region 20, a log 20 and its distinct (category, message) once; 4 more
- * per task or region of a type once listed by duration.
+ * number of instances it lists). Memory, as columns (columns.h): a task
+ * about 30 bytes, a region 14, a log 14 and its distinct (category,
+ * message) once; 4 more per task or region of a type once listed by
+ * duration beyond its first pages.
  *
  * After ct_instances_build the index is read-only, except for the orders
  * by duration, which are built under a lock the first time they are asked
@@ -26,6 +27,7 @@
 
 #include "../format/reader.h"
 #include "annotations.h"
+#include "columns.h"
 
 /* A duration column holds nanoseconds below CT_INST_LONG; longer ones are
  * in the set's table of long ones; CT_INST_OPEN: never ended in the trace
@@ -46,9 +48,9 @@ struct ct_inst_long {
 struct ct_inst_set {
     size_t n, ntypes;
     size_t *at;      /* ntypes + 1 */
-    int64_t *begin;
+    struct ct_times begin;
     uint32_t *dur;
-    uint32_t *lane;  /* index in the index's tids */
+    struct ct_lanes lane; /* index in the index's tids */
     uint32_t *task;  /* a region's task, a task's parent: 0 none, else index + 1 in tasks */
     struct ct_inst_long *longs; /* by index */
     size_t nlongs;
@@ -74,8 +76,9 @@ struct ct_instances {
     uint32_t *task_by_id;      /* task indexes, by id */
     /* Logs, by time. */
     size_t nlogs;
-    int64_t *log_t;
-    uint32_t *log_lane, *log_task, *log_text;
+    struct ct_times log_t;
+    struct ct_lanes log_lane;
+    uint32_t *log_task, *log_text;
     struct ct_inst_text *texts;
     size_t ntexts;
     char *text;
@@ -94,6 +97,24 @@ int ct_instances_build(struct ct_reader *rd, struct ct_instances *ix,
 void ct_instances_free(struct ct_instances *ix);
 
 /* ---- queries (instances_query.c) ---- */
+
+static inline int64_t ct_inst_begin(const struct ct_inst_set *s, size_t i)
+{
+    return ct_times_get(&s->begin, i);
+}
+static inline uint64_t ct_inst_tid(const struct ct_instances *ix, const struct ct_inst_set *s,
+                                   size_t i)
+{
+    return ix->tids[ct_lanes_get(&s->lane, i)];
+}
+static inline int64_t ct_inst_log_time(const struct ct_instances *ix, size_t i)
+{
+    return ct_times_get(&ix->log_t, i);
+}
+static inline uint64_t ct_inst_log_tid(const struct ct_instances *ix, size_t i)
+{
+    return ix->tids[ct_lanes_get(&ix->log_lane, i)];
+}
 
 /* The duration of item i of a set (ns); UINT64_MAX when open. */
 uint64_t ct_inst_duration(const struct ct_inst_set *s, size_t i);

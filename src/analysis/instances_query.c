@@ -35,8 +35,8 @@ int64_t ct_inst_end(const struct ct_instances *ix, const struct ct_inst_set *s, 
 {
     uint64_t d = ct_inst_duration(s, i);
     if (d == UINT64_MAX)
-        return ix->end > s->begin[i] ? ix->end : s->begin[i];
-    return s->begin[i] + (int64_t)d;
+        return ix->end > ct_inst_begin(s, i) ? ix->end : ct_inst_begin(s, i);
+    return ct_inst_begin(s, i) + (int64_t)d;
 }
 
 static bool passes(const struct ct_inst_set *s, size_t i, const struct ct_inst_filter *f)
@@ -147,6 +147,7 @@ static int top_by_duration(const struct ct_inst_set *s, size_t a, size_t z,
                            uint32_t *rows, size_t *nrows, size_t *total)
 {
     size_t want = offset + limit, n = 0, seen = 0;
+    *nrows = 0;
     struct ranked *h = malloc((want ? want : 1) * sizeof *h);
     if (!h)
         return -1;
@@ -189,9 +190,32 @@ int ct_inst_page(struct ct_instances *ix, struct ct_inst_set *s, size_t type,
     if (type >= s->ntypes)
         return -1;
     size_t a = s->at[type], z = s->at[type + 1];
-    if (sort == CT_INST_BY_DURATION && offset + limit <= SCAN_RANKS &&
-        !atomic_load_explicit(&s->by_dur[type], memory_order_acquire))
-        return top_by_duration(s, a, z, f, desc, offset, limit, rows, nrows, total);
+    if (sort == CT_INST_BY_DURATION && !atomic_load_explicit(&s->by_dur[type], memory_order_acquire)) {
+        if (offset + limit <= SCAN_RANKS)
+            return top_by_duration(s, a, z, f, desc, offset, limit, rows, nrows, total);
+        /* The last pages: the first ones the other way round. */
+        size_t n = 0;
+        for (size_t i = a; i < z; i++)
+            n += passes(s, i, f);
+        if (offset >= n) {
+            *total = n;
+            return 0;
+        }
+        size_t from = n - offset - (limit < n - offset ? limit : n - offset);
+        if (n - offset <= SCAN_RANKS) {
+            uint32_t *back = malloc((n - offset) * sizeof *back);
+            size_t got = 0;
+            if (!back || top_by_duration(s, a, z, f, !desc, from, n - offset - from, back, &got,
+                                         total) != 0) {
+                free(back);
+                return -1;
+            }
+            for (size_t k = 0; k < got; k++)
+                rows[(*nrows)++] = back[got - 1 - k];
+            free(back);
+            return 0;
+        }
+    }
     if (sort == CT_INST_BY_DURATION) {
         const uint32_t *order = by_duration(ix, s, type);
         if (!order)
@@ -258,7 +282,7 @@ size_t ct_inst_task_threads(const struct ct_instances *ix, size_t i, uint64_t *t
 {
     size_t n = 0;
     if (n < max)
-        tids[n] = ix->tids[ix->tasks.lane[i]];
+        tids[n] = ct_inst_tid(ix, &ix->tasks, i);
     n++;
     /* The others, in the order first seen (the list is newest first). */
     size_t more = 0;
@@ -288,7 +312,7 @@ static size_t first_log_at(const struct ct_instances *ix, int64_t t)
     size_t lo = 0, hi = ix->nlogs;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (ix->log_t[mid] < t)
+        if (ct_inst_log_time(ix, mid) < t)
             lo = mid + 1;
         else
             hi = mid;
@@ -327,8 +351,9 @@ int ct_inst_logs_page(const struct ct_instances *ix, const struct ct_log_filter 
         /* A task's logs lie in its time, give or take the clocks of its
          * threads' CPUs. */
         size_t i = f->task - 1;
-        if (ix->tasks.begin[i] != INT64_MIN) {
-            int64_t b = ix->tasks.begin[i] - 1000000, e = ct_inst_end(ix, &ix->tasks, i) + 1000000;
+        if (ct_inst_begin(&ix->tasks, i) != INT64_MIN) {
+            int64_t b = ct_inst_begin(&ix->tasks, i) - 1000000;
+            int64_t e = ct_inst_end(ix, &ix->tasks, i) + 1000000;
             t0 = b > t0 ? b : t0;
             t1 = e < t1 ? e : t1;
         }
@@ -341,7 +366,7 @@ int ct_inst_logs_page(const struct ct_instances *ix, const struct ct_log_filter 
     for (size_t k = 0; a + k < z; k++) {
         size_t i = desc ? z - 1 - k : a + k;
         if ((f->task && ix->log_task[i] != f->task) ||
-            (f->tid && ix->tids[ix->log_lane[i]] != f->tid) ||
+            (f->tid && ct_inst_log_tid(ix, i) != f->tid) ||
             (match && !(match[ix->log_text[i] / 64] >> (ix->log_text[i] % 64) & 1)))
             continue;
         if (seen++ >= offset && *nrows < limit)
@@ -354,11 +379,32 @@ int ct_inst_logs_page(const struct ct_instances *ix, const struct ct_log_filter 
 
 /* ---- a task's regions ---- */
 
+/* Items of a set in begin order, stable (a task's regions: few). */
+static int sort_by_begin(const struct ct_inst_set *s, uint32_t *idx, size_t n)
+{
+    int64_t *key = malloc((n ? n : 1) * sizeof *key);
+    uint32_t *pos = malloc((n ? n : 1) * sizeof *pos), *out = malloc((n ? n : 1) * sizeof *out);
+    int rc = key && pos && out ? 0 : -1;
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        key[k] = ct_inst_begin(s, idx[k]);
+        pos[k] = (uint32_t)k;
+    }
+    if (rc == 0 && (rc = ct_order_sort_i64(pos, n, key)) == 0) {
+        for (size_t k = 0; k < n; k++)
+            out[k] = idx[pos[k]];
+        memcpy(idx, out, n * sizeof *idx);
+    }
+    free(key);
+    free(pos);
+    free(out);
+    return rc;
+}
+
 static size_t first_begin_at(const struct ct_inst_set *s, size_t a, size_t z, int64_t t)
 {
     while (a < z) {
         size_t mid = a + (z - a) / 2;
-        if (s->begin[mid] < t)
+        if (ct_inst_begin(s, mid) < t)
             a = mid + 1;
         else
             z = mid;
@@ -376,8 +422,8 @@ int ct_inst_task_regions(const struct ct_instances *ix, size_t i, int64_t t0, in
     /* Within the task's time (a region of a task begun before the trace:
      * anywhere), and the range asked for. */
     int64_t from = INT64_MIN, to = INT64_MAX;
-    if (ix->tasks.begin[i] != INT64_MIN) {
-        from = ix->tasks.begin[i] - 1000000;
+    if (ct_inst_begin(&ix->tasks, i) != INT64_MIN) {
+        from = ct_inst_begin(&ix->tasks, i) - 1000000;
         to = ct_inst_end(ix, &ix->tasks, i) + 1000000;
     }
     if (to > t1)
@@ -386,7 +432,8 @@ int ct_inst_task_regions(const struct ct_instances *ix, size_t i, int64_t t0, in
     size_t n = 0, cap = 0;
     for (size_t type = 0; type < s->ntypes; type++) {
         size_t z = s->at[type + 1];
-        for (size_t k = first_begin_at(s, s->at[type], z, from); k < z && s->begin[k] < to; k++) {
+        for (size_t k = first_begin_at(s, s->at[type], z, from); k < z && ct_inst_begin(s, k) < to;
+             k++) {
             if (s->task[k] != ref || ct_inst_end(ix, s, k) <= t0)
                 continue;
             if (n == cap) {
@@ -401,7 +448,7 @@ int ct_inst_task_regions(const struct ct_instances *ix, size_t i, int64_t t0, in
             found[n++] = (uint32_t)k;
         }
     }
-    if (ct_order_sort_i64(found, n, s->begin) != 0) {
+    if (sort_by_begin(s, found, n) != 0) {
         free(found);
         return -1;
     }

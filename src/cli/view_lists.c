@@ -193,7 +193,7 @@ static void task_row(FILE *out, const struct ct_instances *ix, size_t i)
     const struct ct_inst_set *s = &ix->tasks;
     uint32_t parent = s->task[i];
     fprintf(out, "{\"id\":%" PRIu64 ",\"parent\":%" PRIu64 ",\"begin_ns\":%" PRId64,
-            ix->task_id[i], parent ? ix->task_id[parent - 1] : 0, s->begin[i]);
+            ix->task_id[i], parent ? ix->task_id[parent - 1] : 0, ct_inst_begin(s, i));
     duration_json(out, s, i);
     uint64_t tids[16];
     size_t n = ct_inst_task_threads(ix, i, tids, 16);
@@ -207,7 +207,7 @@ static void region_row(FILE *out, const struct ct_instances *ix, size_t i)
 {
     const struct ct_inst_set *s = &ix->regions;
     uint32_t task = s->task[i];
-    fprintf(out, "{\"tid\":%" PRIu64 ",\"begin_ns\":%" PRId64, ix->tids[s->lane[i]], s->begin[i]);
+    fprintf(out, "{\"tid\":%" PRIu64 ",\"begin_ns\":%" PRId64, ct_inst_tid(ix, s, i), ct_inst_begin(s, i));
     duration_json(out, s, i);
     fprintf(out, ",\"task\":%" PRIu64, task ? ix->task_id[task - 1] : 0);
     if (task && task - 1 < ix->tasks.at[ix->tasks.ntypes]) {
@@ -283,7 +283,7 @@ static void log_row(FILE *out, const struct ct_instances *ix, size_t i)
     const struct ct_inst_text *x = &ix->texts[ix->log_text[i]];
     uint32_t task = ix->log_task[i];
     fprintf(out, "{\"t\":%" PRId64 ",\"tid\":%" PRIu64 ",\"task\":%" PRIu64 ",\"category\":",
-            ix->log_t[i], ix->tids[ix->log_lane[i]], task ? ix->task_id[task - 1] : 0);
+            ct_inst_log_time(ix, i), ct_inst_log_tid(ix, i), task ? ix->task_id[task - 1] : 0);
     json_str(out, ix->categories[x->category]);
     fputs(",\"message\":", out);
     ct_json_string(out, ix->text + x->at, x->len);
@@ -358,9 +358,9 @@ static void task_time_row(FILE *out, struct ct_replay *r, const struct ct_instan
     uint64_t tids[64];
     size_t n = ct_inst_task_threads(ix, i, tids, 64);
     struct ct_task_time t;
-    int rc = ix->tasks.begin[i] == INT64_MIN || n > 64
+    int rc = ct_inst_begin(&ix->tasks, i) == INT64_MIN || n > 64
                  ? 1
-                 : ct_task_time(r, ix->task_id[i], ix->tasks.begin[i], ct_inst_end(ix, &ix->tasks, i),
+                 : ct_task_time(r, ix->task_id[i], ct_inst_begin(&ix->tasks, i), ct_inst_end(ix, &ix->tasks, i),
                                 tids, n, budget, &t);
     if (rc != 0) {
         fprintf(out, ",\"time\":null,\"why\":\"%s\"}",
@@ -459,9 +459,9 @@ static void focus(struct ct_view_lists *l, struct ct_vreq *q, struct ct_vanswer 
     fprintf(out, "{\"id\":%" PRIu64 ",\"parent\":%" PRIu64 ",\"type\":", ix->task_id[i],
             s->task[i] ? ix->task_id[s->task[i] - 1] : 0);
     json_str(out, type < s->ntypes ? ix->ann.tasks[type].name : "");
-    bool begun = s->begin[i] != INT64_MIN;
+    bool begun = ct_inst_begin(s, i) != INT64_MIN;
     fprintf(out, ",\"begun\":%s,\"begin\":%" PRId64 ",\"end\":%" PRId64,
-            begun ? "true" : "false", begun ? s->begin[i] : 0,
+            begun ? "true" : "false", begun ? ct_inst_begin(s, i) : 0,
             begun ? ct_inst_end(ix, s, (size_t)i) : 0);
     if (s->dur[i] == CT_INST_OPEN)
         fputs(",\"open\":true", out);
@@ -479,7 +479,7 @@ static void focus(struct ct_view_lists *l, struct ct_vreq *q, struct ct_vanswer 
         while (t + 1 < r->ntypes && r->at[t + 1] <= g)
             t++;
         fprintf(out, "%s{\"tid\":%" PRIu64 ",\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"type\":",
-                k ? "," : "", ix->tids[r->lane[g]], r->begin[g], ct_inst_end(ix, r, g));
+                k ? "," : "", ct_inst_tid(ix, r, g), ct_inst_begin(r, g), ct_inst_end(ix, r, g));
         json_str(out, ix->ann.regions[t].name);
         fputs(r->dur[g] == CT_INST_OPEN ? ",\"open\":true}" : "}", out);
     }

@@ -39,6 +39,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -205,6 +206,7 @@ static void *build_lists(void *arg)
     } else {
         fprintf(stderr, "ctrace view: %s\n", rd.error);
     }
+    malloc_trim(0); /* what gathering took goes back to the system */
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (ok && show_progress)
         fprintf(stderr, "ctrace view: %zu tasks, %zu regions, %zu logs indexed in %.2f s\n",
@@ -398,6 +400,7 @@ static void *make_profile(void *arg)
         free(data);
         data = NULL;
     }
+    malloc_trim(0); /* what reading took goes back to the system */
     pthread_mutex_lock(&v.pprof[k].lock);
     v.pprof[k].data = data;
     v.pprof[k].len = len;

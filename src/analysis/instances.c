@@ -442,7 +442,8 @@ static void on_log(void *ctx, const struct ct_gen *gen, const struct ct_event *e
     if (task >= 0)
         task_on_lane(b, (size_t)task, lane);
     uint32_t category = category_of(b, gen, ev->args[1]);
-    uint32_t text = text_of(b, category, ev->bytes, ev->bytes ? ev->bytes_len : 0);
+    uint32_t text = ev->bytes ? text_of(b, category, ev->bytes, ev->bytes_len)
+                              : text_of(b, category, (const uint8_t *)"", 0);
     struct ct_run_item *it = ct_runs_add(&b->logs, 0, lane);
     if (!it) {
         b->failed = true;
@@ -468,7 +469,8 @@ static int by_arrival(const void *a, const void *b)
 static int place_longs(struct ct_inst_set *s, struct long_item *longs, size_t n,
                        const uint32_t *order)
 {
-    qsort(longs, n, sizeof *longs, by_arrival);
+    if (n)
+        qsort(longs, n, sizeof *longs, by_arrival);
     s->longs = malloc((n ? n : 1) * sizeof *s->longs);
     if (!s->longs)
         return -1;
@@ -623,7 +625,8 @@ static int finish_regions(struct builder *b)
     if (!s->at || !s->dur || !s->task || !s->longs || ct_times_init(&s->begin, n) != 0 ||
         ct_lanes_init(&s->lane, n, b->ix->nlanes) != 0)
         return -1;
-    qsort(b->region_longs, b->nregion_longs, sizeof *b->region_longs, by_lane_time);
+    if (b->nregion_longs)
+        qsort(b->region_longs, b->nregion_longs, sizeof *b->region_longs, by_lane_time);
     struct place p = {b, 0};
     for (size_t t = 0; t < ntypes; t++) {
         s->at[t] = p.k;

@@ -382,6 +382,8 @@ int ct_inst_logs_page(const struct ct_instances *ix, const struct ct_log_filter 
 /* Items of a set in begin order, stable (a task's regions: few). */
 static int sort_by_begin(const struct ct_inst_set *s, uint32_t *idx, size_t n)
 {
+    if (n < 2)
+        return 0;
     int64_t *key = malloc((n ? n : 1) * sizeof *key);
     uint32_t *pos = malloc((n ? n : 1) * sizeof *pos), *out = malloc((n ? n : 1) * sizeof *out);
     int rc = key && pos && out ? 0 : -1;

@@ -177,6 +177,13 @@ export async function threadsPage(section) {
   ], [...groups.values()]));
 }
 
+// 4584562 as 4.58M, 255746 as 256k: a count that fits over its bar.
+function fmtCount(n) {
+  if (n < 1e4) return String(n);
+  if (n < 1e6) return `${Math.round(n / 1e3)}k`;
+  return `${(n / 1e6).toPrecision(3)}M`;
+}
+
 // A latency histogram as bars on a canvas; a click on a bar calls
 // pick(lo, hi) (the same bar again: pick(null)).
 function histogram(h, selected, pick) {
@@ -191,7 +198,7 @@ function histogram(h, selected, pick) {
     c.fillStyle = on ? "#1d4f9c" : "#4a7fd6";
     c.fillRect(10 + i * w, 100 - bh, w - 2, Math.max(bh, count ? 1 : 0));
     c.fillStyle = "#333";
-    if (count) c.fillText(String(count), 10 + i * w, 96 - bh);
+    if (count) c.fillText(fmtCount(count), 10 + i * w, 96 - bh, w - 1);
     c.save();
     c.translate(10 + i * w, 112);
     c.fillText(fmtNs(lo), 0, 8);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 int ct_replay_open(struct ct_replay *r, const struct ct_timeline *ix)
 {
@@ -26,10 +27,27 @@ int ct_replay_open(struct ct_replay *r, const struct ct_timeline *ix)
     return 0;
 }
 
+/* The pages of the mapped trace a generation read again touched leave
+ * this process's memory (the kernel keeps them cached), as the timeline's
+ * windows do it. */
+static void release(struct ct_replay *r, int slot)
+{
+    const struct ct_timeline *ix = r->ix;
+    uint32_t g = r->cache[slot].index;
+    if (g == UINT32_MAX || !ix->src_mapped || g >= ix->ngens)
+        return;
+    uint64_t page = 4096, from = ix->gens[g].offset & ~(page - 1);
+    uint64_t to = ix->gens[g].end_offset < ix->src.size ? ix->gens[g].end_offset : ix->src.size;
+    if (to > from)
+        madvise((void *)(ix->src.data + from), to - from, MADV_DONTNEED);
+}
+
 void ct_replay_close(struct ct_replay *r)
 {
-    for (int i = 0; i < CT_REPLAY_CACHE; i++)
+    for (int i = 0; i < CT_REPLAY_CACHE; i++) {
+        release(r, i);
         ct_gen_free(&r->cache[i].gen);
+    }
     if (r->open)
         ct_rd_close(&r->rd);
     memset(r, 0, sizeof *r);
@@ -48,6 +66,7 @@ static struct ct_gen *generation(struct ct_replay *r, uint32_t g)
             slot = i;
     }
     struct ct_gen *gen = &r->cache[slot].gen;
+    release(r, slot);
     ct_gen_free(gen);
     r->cache[slot].index = UINT32_MAX;
     if (g >= ix->ngens || ct_rd_gen_at(&r->rd, ix->gens[g].offset, gen) != 1)

@@ -44,7 +44,7 @@ async function listJSON(url) {
 const tmp = mkdtempSync(join(tmpdir(), "ctrace-pages-"));
 mkdirSync(outDir, { recursive: true });
 const trace = join(tmp, "basics.out");
-const r = spawnSync(basics, [trace]);
+const r = spawnSync(basics, ["-o", trace]);
 check("record the basics trace", r.status === 0, String(r.stderr));
 
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });

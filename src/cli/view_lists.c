@@ -380,6 +380,17 @@ static void task_time_row(FILE *out, struct ct_replay *r, const struct ct_instan
     fputs("}}}", out);
 }
 
+struct by_begin {
+    int64_t begin;
+    size_t i;
+};
+
+static int begin_order(const void *a, const void *b)
+{
+    const struct by_begin *x = a, *y = b;
+    return x->begin < y->begin ? -1 : x->begin > y->begin;
+}
+
 static void task_times(struct ct_view_lists *l, struct ct_vreq *q, struct ct_vanswer *a)
 {
     const char *ids = ct_vreq_arg(q, "ids");
@@ -406,18 +417,23 @@ static void task_times(struct ct_view_lists *l, struct ct_vreq *q, struct ct_van
         ct_vanswer_text(a, 500, "the trace cannot be read again\n");
         return;
     }
+    /* In the order of their begins: the generations read again for one
+     * are there for the next (the answer is in that order). */
+    struct by_begin found[MAX_PAGE];
+    size_t nfound = 0;
+    for (size_t k = 0; k < n; k++) {
+        long i = ct_inst_task(l->ix, list[k]);
+        if (i >= 0)
+            found[nfound++] = (struct by_begin){ct_inst_begin(&l->ix->tasks, (size_t)i), (size_t)i};
+    }
+    qsort(found, nfound, sizeof *found, begin_order);
     FILE *out = ct_vanswer_json(a);
     size_t budget = TIME_BUDGET;
     if (out) {
         fputc('[', out);
-        bool first = true;
-        for (size_t k = 0; k < n && !ct_vreq_cancelled(q); k++) {
-            long i = ct_inst_task(l->ix, list[k]);
-            if (i < 0)
-                continue;
-            fputs(first ? "" : ",", out);
-            first = false;
-            task_time_row(out, &r, l->ix, (size_t)i, &budget);
+        for (size_t k = 0; k < nfound && !ct_vreq_cancelled(q); k++) {
+            fputs(k ? "," : "", out);
+            task_time_row(out, &r, l->ix, found[k].i, &budget);
         }
         fputc(']', out);
         fclose(out);

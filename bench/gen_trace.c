@@ -20,7 +20,7 @@
 
 static atomic_bool done;
 static atomic_ulong tasks, task_limit;
-static volatile unsigned long sink;
+static _Thread_local volatile unsigned long sink; /* work the compiler keeps */
 
 static void work(int n)
 {

@@ -139,6 +139,11 @@ int ct_inst_page(struct ct_instances *ix, struct ct_inst_set *s, size_t type,
                  const struct ct_inst_filter *f, enum ct_inst_sort sort, bool desc, size_t offset,
                  size_t limit, uint32_t *rows, size_t *nrows, size_t *total);
 
+/* Builds the type's order by duration now (pages beyond the first and
+ * last ranks need it; it takes a radix sort of the type's items), so that
+ * a later page does not wait for it. 0, or -1 without memory. */
+int ct_inst_order(struct ct_instances *ix, struct ct_inst_set *s, size_t type);
+
 /* A task by id: its index, or -1. */
 long ct_inst_task(const struct ct_instances *ix, uint64_t id);
 /* The threads of task i (its first, then the others it ran on), at most

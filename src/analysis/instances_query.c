@@ -91,6 +91,11 @@ static const uint32_t *by_duration(struct ct_instances *ix, struct ct_inst_set *
     return order;
 }
 
+int ct_inst_order(struct ct_instances *ix, struct ct_inst_set *s, size_t type)
+{
+    return type < s->ntypes && by_duration(ix, s, type) ? 0 : -1;
+}
+
 /* The first rank in a by-duration order whose duration is at least ns
  * (open ones count as the longest). */
 static size_t rank_at_least(const struct ct_inst_set *s, const uint32_t *order, size_t n,

@@ -732,7 +732,7 @@ static int run(int argc, char **argv)
     atomic_store(&v.stopping, true);
     bool clean = ct_vserver_stop();
     pthread_mutex_lock(&v.lists_lock);
-    bool building = v.lists_state == LISTS_BUILDING;
+    bool building = v.lists_state == LISTS_BUILDING || ct_view_lists_busy();
     pthread_mutex_unlock(&v.lists_lock);
     for (int k = 0; k < 4; k++) {
         pthread_mutex_lock(&v.pprof[k].lock);

@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -220,6 +222,54 @@ static void region_row(FILE *out, const struct ct_instances *ix, size_t i)
     fputc('}', out);
 }
 
+/* A type's order by duration, built on a thread of its own once its first
+ * page was answered (from one look at its durations): the pages after do
+ * not wait for it. One at a time. */
+static atomic_int preparing;
+
+struct prepare {
+    struct ct_instances *ix;
+    struct ct_inst_set *s;
+    size_t type;
+};
+
+static void *prepare_order(void *arg)
+{
+    struct prepare *p = arg;
+    (void)ct_inst_order(p->ix, p->s, p->type);
+    free(p);
+    atomic_fetch_sub(&preparing, 1);
+    return NULL;
+}
+
+static void prepare(struct ct_instances *ix, struct ct_inst_set *s, size_t type)
+{
+    int idle = 0;
+    if (atomic_load_explicit(&s->by_dur[type], memory_order_acquire) ||
+        !atomic_compare_exchange_strong(&preparing, &idle, 1))
+        return;
+    struct prepare *p = malloc(sizeof *p);
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (p) {
+        *p = (struct prepare){ix, s, type};
+        if (pthread_create(&t, &attr, prepare_order, p) != 0) {
+            free(p);
+            p = NULL;
+        }
+    }
+    pthread_attr_destroy(&attr);
+    if (!p)
+        atomic_fetch_sub(&preparing, 1);
+}
+
+bool ct_view_lists_busy(void)
+{
+    return atomic_load(&preparing) > 0;
+}
+
 static void list(struct ct_view_lists *l, struct ct_vreq *q, struct ct_vanswer *a, bool regions)
 {
     struct ct_instances *ix = l->ix;
@@ -274,6 +324,8 @@ static void list(struct ct_view_lists *l, struct ct_vreq *q, struct ct_vanswer *
         fclose(out);
     }
     free(rows);
+    if (strcmp(sort, "duration") == 0)
+        prepare(ix, s, (size_t)type);
 }
 
 /* ---- logs ---- */

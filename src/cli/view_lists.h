@@ -22,6 +22,8 @@ struct ct_view_lists {
 /* The types' JSON, made once the index is built; 0, or -1 without memory. */
 int ct_view_lists_ready(struct ct_view_lists *l);
 void ct_view_lists_free(struct ct_view_lists *l);
+/* Whether work of the lists' own is under way (an order being built). */
+bool ct_view_lists_busy(void);
 
 /* The endpoints (the request's url picks one): /api/tasks, /api/regions,
  * /api/tasklist, /api/regionlist, /api/logs, /api/tasktime, /api/focus.

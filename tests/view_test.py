@@ -4,7 +4,8 @@ not hold up the others; requests whose client has gone are dropped; the
 lists are paged and bounded; Ctrl-C and SIGTERM stop it at once, even with
 work under way; a trace file cut short or written again under the view
 gives errors, not a crash (SIGBUS); a thousand idle connections do not
-lock it out; only loopback or allowed Host names are answered, and no
+lock it out; only loopback names and addresses, the address listened on
+or allowed Host names are answered, and no
 request another site makes. Prints one line per check and a closing
 count."""
 import http.client
@@ -147,12 +148,13 @@ with tempfile.TemporaryDirectory() as tmp:
               st["cancelled"] - before >= 5, (before, st))
         check("still serving after them", request(port, "/api/summary")[0] == 200)
 
-        # Host names: loopback names and IP addresses only; nothing another
-        # site makes the browser ask for.
+        # Host names: loopback names and addresses, the address listened on;
+        # nothing another site makes the browser ask for.
         for name, want in [("evil.example", 403), ("evil.example.:80", 403),
                            (f"localhost:{port}", 200), (f"127.0.0.1:{port}", 200),
                            (f"[::1]:{port}", 200), (f"app.localhost:{port}", 200),
-                           ("127.0.0.1.evil.example", 403)]:
+                           (f"127.1.2.3:{port}", 200), (f"10.1.2.3:{port}", 403),
+                           (f"[2001:db8::1]:{port}", 403), ("127.0.0.1.evil.example", 403)]:
             got = request(port, "/api/summary", {"Host": name})[0]
             check(f"Host {name}: {want}", got == want, got)
         check("a cross-site request is refused",

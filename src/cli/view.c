@@ -711,7 +711,7 @@ static int run(int argc, char **argv)
     if (lists_fit())
         start_lists();
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    struct ct_vserver_config config = {fd, v.hosts, quick, slow,
+    struct ct_vserver_config config = {fd, sa.sin_addr.s_addr, v.hosts, quick, slow,
                                        (unsigned)(cores > 0 && cores < 8 ? 8 : 16)};
     if (ct_vserver_start(&config) != 0)
         return CT_EXIT_BAD_INPUT;
@@ -773,8 +773,9 @@ const struct ct_command ct_cmd_view = {
     "  --addr=HOST:PORT   where to listen (default 127.0.0.1:0, a free port);\n"
     "                     another host than 127.0.0.1 exposes the trace\n"
     "  --allow-host=NAME  answer requests for the host NAME too: by default\n"
-    "                     only IP addresses and localhost are answered, so\n"
-    "                     that no other site's page can read the trace\n"
+    "                     only localhost, loopback addresses and the address\n"
+    "                     listened on are answered, so that no other site's\n"
+    "                     page can read the trace\n"
     "  --no-browser       only print the URL\n",
     run,
 };

@@ -14,6 +14,7 @@
 #include "view_server.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -122,8 +123,10 @@ static enum MHD_Result refuse(struct MHD_Connection *c, unsigned status, const c
 
 /* ---- who may ask ---- */
 
-/* Whether a Host header names this server as a page of ours would: an IP
- * address (no name to rebind), localhost, or a name allowed. */
+/* Whether a Host header names this server as a page of ours would: a
+ * loopback name or address, the address listened on (any address when
+ * that is 0.0.0.0: a literal address cannot be made to point elsewhere, as
+ * a name can), or a name allowed. */
 static bool host_allowed(const char *host)
 {
     if (!host)
@@ -139,8 +142,9 @@ static bool host_allowed(const char *host)
         len = (size_t)(close - host - 1);
         memcpy(name, host + 1, len);
         name[len] = 0;
-        unsigned char buf[16];
-        return inet_pton(AF_INET6, name, buf) == 1;
+        struct in6_addr a6;
+        return inet_pton(AF_INET6, name, &a6) == 1 &&
+               (IN6_IS_ADDR_LOOPBACK(&a6) || s.config.bound == htonl(INADDR_ANY));
     }
     const char *colon = strchr(host, ':');
     if (colon)
@@ -149,9 +153,10 @@ static bool host_allowed(const char *host)
     name[len] = 0;
     if (len && name[len - 1] == '.')
         name[--len] = 0;
-    unsigned char buf[4];
-    if (inet_pton(AF_INET, name, buf) == 1)
-        return true;
+    struct in_addr a4;
+    if (inet_pton(AF_INET, name, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127 || a4.s_addr == s.config.bound ||
+               s.config.bound == htonl(INADDR_ANY);
     if (strcasecmp(name, "localhost") == 0 ||
         (len > 10 && strcasecmp(name + len - 10, ".localhost") == 0))
         return true;
@@ -294,8 +299,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return refuse(c, 405, "only GET and HEAD\n");
     if (!host_allowed(ct_mhd.lookup(c, MHD_HEADER_KIND, "Host")))
-        return refuse(c, 403, "this Host is not answered: ctrace view answers IP addresses, "
-                              "localhost and the names given with --allow-host\n");
+        return refuse(c, 403, "this Host is not answered: ctrace view answers localhost, "
+                              "loopback addresses, the address it listens on and the names "
+                              "given with --allow-host\n");
     if (cross_site(c))
         return refuse(c, 403, "a request made by another site is not answered\n");
     struct ct_vanswer a = {0};

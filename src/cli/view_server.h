@@ -10,8 +10,9 @@
  * gone (a page that moved on closes its connection) is cancelled: a worker
  * skips it, and long work asks ct_vreq_cancelled as it goes.
  *
- * Requests are refused unless their Host is a loopback name, an IP
- * address or a name allowed on the command line (a page on another site
+ * Requests are refused unless their Host is a loopback name or address,
+ * the address listened on (any address of the machine when that is
+ * 0.0.0.0) or a name allowed on the command line (a page on another site
  * whose name was made to resolve to 127.0.0.1 must not read the trace),
  * and unless they come from the view's own pages (a request another site
  * makes the browser send, Sec-Fetch-Site: cross-site, is refused).
@@ -44,6 +45,7 @@ typedef bool (*ct_vquick)(const char *url, struct ct_vanswer *a);
 
 struct ct_vserver_config {
     int listen_fd;
+    uint32_t bound;           /* the IPv4 address listened on (network order) */
     const char *const *hosts; /* more Host names to answer (NULL-ended), or NULL */
     ct_vquick quick;
     ct_vhandler slow;

@@ -17,8 +17,56 @@
 #include "../src/analysis/chrome.h"
 #include "../src/analysis/stats.h"
 #include "../src/analysis/threads.h"
+#include "../src/analysis/instances.h"
+#include "../src/analysis/replay.h"
+#include "../src/analysis/taskview.h"
 #include "../src/analysis/timeline.h"
 #include "../src/format/reader.h"
+
+/* ctrace view's lists: each type's first and last pages both ways, by
+ * begin and by duration, filtered or not; the logs; the first tasks'
+ * threads, regions and time read again. */
+static void lists(const uint8_t *data, size_t size, const struct ct_timeline *tl)
+{
+    struct ct_reader rd;
+    struct ct_instances ix;
+    if (ct_rd_open_mem(&rd, data, size, "fuzz") != 0)
+        return;
+    if (ct_instances_build(&rd, &ix, NULL, NULL) == 0) {
+        uint32_t rows[8];
+        size_t n, total;
+        struct ct_inst_filter filters[] = {{0, 0, false}, {0, 0, true}, {10, 1000, false}};
+        for (int k = 0; k < 2; k++) {
+            struct ct_inst_set *s = k ? &ix.regions : &ix.tasks;
+            for (size_t t = 0; t < s->ntypes; t++)
+                for (int f = 0; f < 3; f++)
+                    for (int sort = 0; sort < 2; sort++)
+                        for (int desc = 0; desc < 2; desc++) {
+                            (void)ct_inst_page(&ix, s, t, &filters[f], (enum ct_inst_sort)sort,
+                                               desc, 0, 8, rows, &n, &total);
+                            (void)ct_inst_page(&ix, s, t, &filters[f], (enum ct_inst_sort)sort,
+                                               desc, total > 4 ? total - 4 : 0, 8, rows, &n,
+                                               &total);
+                        }
+        }
+        struct ct_log_filter lf = {"a", 0, 0, INT64_MIN, INT64_MAX};
+        (void)ct_inst_logs_page(&ix, &lf, true, 0, 8, rows, &n, &total);
+        struct ct_replay r;
+        bool replay = ct_replay_open(&r, tl) == 0;
+        for (size_t i = 0; i < ix.tasks.n && i < 4; i++) {
+            uint64_t tids[8];
+            size_t nt = ct_inst_task_threads(&ix, i, tids, 8), budget = 64;
+            struct ct_task_time time;
+            (void)ct_inst_task_regions(&ix, i, INT64_MIN, INT64_MAX, 0, 8, rows, &n, &total);
+            if (replay && nt <= 8 && ct_inst_begin(&ix.tasks, i) != INT64_MIN)
+                (void)ct_task_time(&r, ix.task_id[i], ct_inst_begin(&ix.tasks, i),
+                                   ct_inst_end(&ix, &ix.tasks, i), tids, nt, &budget, &time);
+        }
+        if (replay)
+            ct_replay_close(&r);
+    }
+    ct_instances_free(&ix);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -132,6 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (size_t i = 0; i < tl.ntask_items && i < 4; i++)
                 (void)ct_timeline_task_json(&tl, tl.tasks[i].id, tl.tasks[i].b, null);
             (void)ct_timeline_logs_json(&tl, "a", 10, null);
+            lists(copy, size, &tl);
         }
         ct_timeline_free(&tl);
     }

@@ -1,8 +1,8 @@
 #!/bin/sh
-# ui_test.sh CTRACE PROGS-DIR BASICS OUT-DIR - the browser tests of ctrace
-# view (tests/ui/view_test.mjs): installs playwright-core from the
-# committed lock file when it is missing (npm ci; it downloads no browser),
-# then drives Debian's /usr/bin/chromium.
+# ui_test.sh ARGS... - the browser tests of ctrace view (tests/ui/*.mjs;
+# CTRACE_UI_TEST names the script, view_test.mjs when unset, given ARGS):
+# installs playwright-core from the committed lock file when it is missing
+# (npm ci; it downloads no browser), then drives Debian's /usr/bin/chromium.
 set -eu
 here=$(cd "$(dirname "$0")/ui" && pwd)
 if [ ! -x /usr/bin/chromium ]; then
@@ -13,4 +13,4 @@ if [ ! -d "$here/node_modules/playwright-core" ]; then
     (cd "$here" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 fi
 cd "$here"
-exec node view_test.mjs "$@"
+exec node "${CTRACE_UI_TEST:-view_test.mjs}" "$@"

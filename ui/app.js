@@ -78,6 +78,8 @@ async function route() {
     timeline.resize();
     if (params.has("t0") && params.has("t1"))
       timeline.show(Number(params.get("t0")), Number(params.get("t1")), Number(params.get("tid")) || 0);
+    if (params.has("task"))
+      timeline.focusTask(Number(params.get("task")));
     return;
   }
   if (!shown[page]) {

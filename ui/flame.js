@@ -152,8 +152,12 @@ export async function profilesPage(section) {
     el("p", { class: "muted", text: "Widths are time blocked; a click on a frame shows it alone. go tool pprof reads the file." }));
   const load = async () => {
     const url = `/api/pprof?type=${select.value}`;
-    link.href = url;
-    const r = await fetch(url);
+    link.href = `${url}&wait=1`;
+    let r = await fetch(url);
+    while (r.status === 202) { // still being made: ask again
+      await new Promise((ok) => setTimeout(ok, 400));
+      r = await fetch(url);
+    }
     if (!r.ok) throw new Error(`${url}: ${r.status}`);
     const stream = r.body.pipeThrough(new DecompressionStream("gzip"));
     const bytes = new Uint8Array(await new Response(stream).arrayBuffer());

@@ -77,7 +77,7 @@ export class Timeline {
       y += TASK_H + 1;
     }
     if (this.summary.task_rows) y += GAP;
-    for (const t of this.summary.threads) {
+    for (const t of this.focusThreads(this.summary.threads)) {
       const depth = Math.min(t.depth, 8);
       rows.push({ kind: "thread", tid: t.tid, y, h: LANE_H, depth, regionY: y + LANE_H + 1,
                   label: `${t.name || "thread"} ${t.tid}`, fn: t.function });
@@ -141,15 +141,19 @@ export class Timeline {
       const seq = ++this.seq;
       const t0 = Math.floor(this.t0), t1 = Math.ceil(this.t1);
       const started = performance.now();
+      this.fetching?.abort(); // the server drops a request whose client has gone
+      const ctrl = this.fetching = new AbortController();
       try {
-        const data = await getJSON(`/api/timeline?t0=${t0}&t1=${t1}&px=${Math.round(this.plotWidth)}`);
+        const r = await fetch(`/api/timeline?t0=${t0}&t1=${t1}&px=${Math.round(this.plotWidth)}`, { signal: ctrl.signal });
+        if (!r.ok) throw new Error(`/api/timeline: ${r.status} ${await r.text()}`);
+        const data = await r.json();
         if (seq !== this.seq) return;
         this.data = data;
         this.lastFetchMs = performance.now() - started;
         this.draw();
         this.resolveReady();
       } catch (e) {
-        this.rangeBox.textContent = e.message;
+        if (e.name !== "AbortError") this.rangeBox.textContent = e.message;
       }
     }, 30);
   }
@@ -174,6 +178,7 @@ export class Timeline {
     }
     if (d) this.drawLogs(d);
     if (d) this.drawWakes(d);
+    if (this.focus) this.drawFocus();
     if (this.selection) {
       const [a, b] = this.selection;
       c.fillStyle = "rgba(60,120,220,0.15)";
@@ -467,6 +472,88 @@ export class Timeline {
       d.stack.length ? stack : el("div", { class: "muted", text: "no stack" }));
     box.dataset.state = d.state;
     box.dataset.reason = d.reason;
+  }
+
+  // ---- A task in focus (/api/focus): only its threads have lanes, its
+  // regions are outlined and its logs ringed, the time outside it dimmed.
+
+  focusThreads(threads) {
+    if (!this.focus) return threads;
+    const keep = new Set(this.focus.threads);
+    return threads.filter((t) => keep.has(t.tid));
+  }
+
+  async focusTask(id) {
+    if (this.focus?.id === id) return;
+    let f;
+    for (;;) {
+      const r = await fetch(`/api/focus?id=${id}&limit=10000`);
+      if (r.status === 202) { await new Promise((ok) => setTimeout(ok, 400)); continue; }
+      if (!r.ok) { this.rangeBox.textContent = `task ${id}: ${r.status} ${await r.text()}`; return; }
+      f = await r.json();
+      break;
+    }
+    this.focus = f;
+    this.focusBanner();
+    this.layout();
+    this.resize();
+  }
+
+  clearFocus() {
+    this.focus = null;
+    this.focusBanner();
+    this.layout();
+    this.resize();
+    if (location.hash.includes("task="))
+      history.replaceState(null, "", location.hash.replace(/&task=\d+/, ""));
+  }
+
+  focusBanner() {
+    let b = document.getElementById("focus");
+    if (!b) {
+      b = el("div", { id: "focus" });
+      this.canvas.parentElement.before(b);
+    }
+    const f = this.focus;
+    b.hidden = !f;
+    if (!f) return;
+    const more = (n, total, what) => `${total} ${total === 1 ? what.slice(0, -1) : what}` + (n < total ? ` (${n} outlined)` : "");
+    b.replaceChildren(el("b", { text: `task ${f.id} (${f.type || "begun before the trace"})` }),
+      el("span", { text: ` ${f.open ? "unfinished" : fmtNs(f.end - f.begin)}, ${f.threads.length} thread${f.threads.length === 1 ? "" : "s"}, ` +
+        `${more(f.regions.rows.length, f.regions.total, "regions")}, ${more(f.logs.rows.length, f.logs.total, "logs")} ` }),
+      el("a", { href: "#", text: "its whole time", onclick: (e) => {
+        e.preventDefault();
+        const pad = Math.max((f.end - f.begin) * 0.05, 1000);
+        this.show(f.begin - pad, f.end + pad);
+      } }), el("span", { text: " · " }),
+      el("a", { href: "#", text: "every thread", onclick: (e) => { e.preventDefault(); this.clearFocus(); } }));
+    b.dataset.task = String(f.id);
+  }
+
+  drawFocus() {
+    const c = this.ctx, f = this.focus;
+    if (f.begun) { // dim what is outside the task's time
+      c.fillStyle = "rgba(255,255,255,0.55)";
+      const a = this.xOf(f.begin), b = this.xOf(f.end);
+      if (a > GUTTER) c.fillRect(GUTTER, RULER, a - GUTTER, this.height - RULER);
+      if (b < this.width) c.fillRect(Math.max(b, GUTTER), RULER, this.width - Math.max(b, GUTTER), this.height - RULER);
+    }
+    c.strokeStyle = "#d0191b";
+    c.lineWidth = 2;
+    for (const g of f.regions.rows) {
+      const row = this.laneOf(g.tid);
+      if (!row || g.end < this.t0 || g.begin > this.t1) continue;
+      const [x, w] = this.clipX(g.begin, g.end);
+      c.strokeRect(x, row.regionY - 1, Math.max(w, 2), Math.max(row.depth, 1) * REGION_H + 1);
+    }
+    for (const g of f.logs.rows) {
+      const row = this.laneOf(g.tid);
+      if (!row || g.t < this.t0 || g.t > this.t1) continue;
+      c.beginPath();
+      c.arc(this.xOf(g.t), row.y + 3, 5, 0, 2 * Math.PI);
+      c.stroke();
+    }
+    c.lineWidth = 1;
   }
 
   // A range's summary: time by state over the threads, from what is drawn.

@@ -1,12 +1,12 @@
 /*
- * view.c - `ctrace view [--addr=HOST:PORT] [--no-browser] FILE`: the trace in
- * the browser. The trace is indexed once (src/analysis/timeline*.c: one
- * streamed pass split by thread between the cores, which also gives the
- * thread analysis; the tasks and regions by type are read afterwards on a
- * thread of their own), then a server on 127.0.0.1 (libmicrohttpd, one
- * internal thread: requests are answered one at a time, so the index needs
- * no lock) serves the UI's files,
- * embedded in this binary (ui/, through scripts/embed.py), and JSON:
+ * view.c - `ctrace view [--addr=HOST:PORT] [--allow-host=NAME] [--no-browser]
+ * FILE`: the trace in the browser. The trace is indexed once (the timeline,
+ * src/analysis/timeline*.c: one streamed pass split by thread between the
+ * cores, which also gives the thread analysis), then served (view_server.h:
+ * one thread watches the connections, workers answer) while every task,
+ * region and log is indexed on a thread of its own (instances.h) for the
+ * lists. The UI's files are embedded in this binary (ui/, through
+ * scripts/embed.py). JSON:
  *
  *   /api/summary                     threads, CPUs, counters, the time range
  *   /api/timeline?t0=&t1=&px=        what [t0, t1) shows at px pixels
@@ -14,57 +14,101 @@
  *                                    region, waker
  *   /api/task?id=&t=                 a task under way at t
  *   /api/threads                     the thread analysis (ctrace threads)
- *   /api/tasks, /api/regions         by type (ctrace tasks, regions)
- *   /api/tasklist?type=T             each task of a type (tasks --type=T)
- *   /api/logs?q=                     logs whose category or message holds q
+ *   /api/tasks, /api/regions         by type, with exact histograms
+ *   /api/tasklist?type=&min=&max=&open=&sort=&order=&offset=&limit=
+ *   /api/regionlist?(the same)       a page of a type's instances
+ *   /api/tasktime?ids=               where those tasks' time went
+ *   /api/focus?id=&t0=&t1=           a task's threads, regions and logs
+ *   /api/logs?q=&tid=&task=&t0=&t1=&order=&offset=&limit=   a page of logs
  *   /api/pprof?type=net|sync|syscall|sched   the gzipped pprof profile
+ *   /api/status                      the lists' indexing, the server's counts
  *
- * Only GET and HEAD; an unknown path is 404, a bad parameter 400, and no
- * file outside the embedded ones is ever read.
+ * Only GET and HEAD; an unknown path is 404, a bad parameter 400, a list
+ * asked for before its index is built 202 with the progress; no file
+ * outside the embedded ones is ever read.
+ *
+ * What is shared between the workers: the timeline index is read by every
+ * request, but its windows (the batches around a range read again, kept
+ * for the next request) live in it: the requests that use them (timeline,
+ * span, task) take `windows` one at a time, and each is bounded (a window
+ * reads at most CT_TL_WINDOW_BUDGET batches). The instance index is read
+ * only once built; the pprof files are made once each, under a lock of
+ * their own; everything else is made before serving.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
+#include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "../analysis/annotations.h"
-#include "../compat/addr.h"
-#include "../compat/mhd.h"
+#include "../analysis/instances.h"
 #include "../analysis/pprof.h"
-#include "../analysis/taskview.h"
 #include "../analysis/threads.h"
 #include "../analysis/timeline.h"
+#include "../compat/addr.h"
+#include "../compat/mapguard.h"
+#include "../compat/mhd.h"
 #include "cli.h"
 #include "view_files.h"
+#include "view_lists.h"
+#include "view_server.h"
+
+#define MAX_HOSTS 16
+/* What is made after the URL is printed: the lists, the profiles. */
+enum { LISTS_IDLE, LISTS_BUILDING, LISTS_READY, LISTS_FAILED, LISTS_TOO_BIG };
+/* The file's first bytes, kept to see that it was not written again. */
+#define HEAD_BYTES 4096
 
 static struct {
     const char *path;
     struct ct_reader rd;
     struct ct_timeline tl;
-    char *threads_json, *tasks_json, *regions_json;
-    size_t threads_len, tasks_len, regions_len;
-    char *pprof[4];
-    size_t pprof_len[4];
-    bool pprof_done[4];
-} v;
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop = 1;
-}
+    pthread_mutex_t windows;
+    char *summary_json, *threads_json;
+    size_t summary_len, threads_len;
+    struct {
+        pthread_mutex_t lock;
+        pthread_cond_t made;
+        char *data;
+        size_t len;
+        int state; /* as lists_state */
+    } pprof[4];
+    /* The file as it was read: a shrink or a rewrite makes every answer an
+     * error (the index no longer describes it). */
+    int fd;
+    off_t size;
+    uint8_t head[HEAD_BYTES];
+    size_t head_len;
+    /* The instance index: built on a thread of its own. */
+    struct ct_instances ix;
+    struct ct_view_lists lists;
+    pthread_mutex_t lists_lock;
+    pthread_cond_t lists_built;
+    int lists_state;
+    pthread_t lists_thread;
+    atomic_uint_fast64_t lists_done, lists_total;
+    atomic_bool stopping;
+    const char *hosts[MAX_HOSTS + 1];
+} v = {.windows = PTHREAD_MUTEX_INITIALIZER,
+       .lists_lock = PTHREAD_MUTEX_INITIALIZER,
+       .lists_built = PTHREAD_COND_INITIALIZER,
+       .pprof = {{PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER},
+                 {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER},
+                 {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER},
+                 {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER}},
+       .fd = -1};
 
 /* ---- the progress bar while indexing ---- */
 
@@ -82,49 +126,199 @@ static void progress(uint64_t done, uint64_t total)
         fputc('\n', stderr);
 }
 
+/* ---- the file under us ---- */
+
+static void remember_file(void)
+{
+    v.fd = open(v.path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (v.fd < 0 || fstat(v.fd, &st) != 0)
+        return;
+    v.size = st.st_size;
+    ssize_t n = pread(v.fd, v.head, sizeof v.head, 0);
+    v.head_len = n > 0 ? (size_t)n : 0;
+}
+
+/* Why the file no longer is what was indexed, or NULL. */
+static const char *file_changed(char why[160])
+{
+    if (ct_mapguard_tripped()) {
+        snprintf(why, 160, "a read of it failed: it was cut short");
+        return why;
+    }
+    struct stat st;
+    uint8_t now[HEAD_BYTES];
+    if (v.fd < 0 || fstat(v.fd, &st) != 0)
+        return NULL;
+    if (st.st_size < v.size) {
+        snprintf(why, 160, "it was cut from %lld to %lld bytes", (long long)v.size,
+                 (long long)st.st_size);
+        return why;
+    }
+    if (pread(v.fd, now, v.head_len, 0) != (ssize_t)v.head_len ||
+        memcmp(now, v.head, v.head_len) != 0) {
+        snprintf(why, 160, "it was written again");
+        return why;
+    }
+    return NULL;
+}
+
+static bool refuse_changed(struct ct_vanswer *a)
+{
+    char why[160];
+    if (!file_changed(why))
+        return false;
+    if (!a->keep)
+        free(a->body);
+    ct_vanswer_text(a, 410, "%s changed on disk since ctrace view read it (%s): run ctrace view "
+                            "again\n", v.path, why);
+    return true;
+}
+
+/* ---- the instance index ---- */
+
+static bool lists_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    (void)ctx;
+    atomic_store(&v.lists_done, done);
+    atomic_store(&v.lists_total, total);
+    return !atomic_load(&v.stopping);
+}
+
+static void *build_lists(void *arg)
+{
+    (void)arg;
+    struct ct_reader rd;
+    bool ok = false;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (ct_rd_open(&rd, v.path) == 0) {
+        ok = ct_instances_build(&rd, &v.ix, lists_progress, NULL) == 0;
+        if (ok && v.ix.end < v.tl.end)
+            v.ix.end = v.tl.end;
+        v.lists.ix = &v.ix;
+        v.lists.tl = &v.tl;
+        ok = ok && ct_view_lists_ready(&v.lists) == 0;
+        if (!ok && !atomic_load(&v.stopping))
+            fprintf(stderr, "ctrace view: tasks, regions and logs: %s\n",
+                    rd.error[0] ? rd.error : "out of memory");
+        ct_rd_close(&rd);
+    } else {
+        fprintf(stderr, "ctrace view: %s\n", rd.error);
+    }
+    malloc_trim(0); /* what gathering took goes back to the system */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (ok && show_progress)
+        fprintf(stderr, "ctrace view: %zu tasks, %zu regions, %zu logs indexed in %.2f s\n",
+                v.ix.tasks.at[v.ix.tasks.ntypes], v.ix.regions.n, v.ix.nlogs,
+                (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    pthread_mutex_lock(&v.lists_lock);
+    v.lists_state = ok ? LISTS_READY : LISTS_FAILED;
+    pthread_cond_broadcast(&v.lists_built);
+    pthread_mutex_unlock(&v.lists_lock);
+    return NULL;
+}
+
+/* The memory the instance index takes at the peak of its making, from
+ * the timeline's counts: a task is gathered in 37 bytes and kept in 30, a
+ * region and a log gathered in 16 and kept in 14 (instances.c). */
+static uint64_t lists_need(void)
+{
+    uint64_t regions = 0;
+    for (size_t i = 0; i < v.tl.nlanes; i++)
+        regions += v.tl.lanes[i].nregions;
+    return v.tl.ntasks * 67 + (regions + v.tl.nlog_events) * 30;
+}
+
+/* What the system says is available (MemAvailable), or 0 if unknown. */
+static uint64_t memory_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[128];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return (uint64_t)kb * 1024;
+}
+
+/* Built at once when that takes a small part of the machine's memory,
+ * else when a list is first asked for (and then refused when it would
+ * take more than half of what is available). */
+static bool lists_fit(void)
+{
+    struct sysinfo si;
+    return sysinfo(&si) != 0 || lists_need() < (uint64_t)si.totalram * si.mem_unit / 8;
+}
+
+/* Starts the build (the first time); the state. */
+static int start_lists(void)
+{
+    pthread_mutex_lock(&v.lists_lock);
+    uint64_t available = v.lists_state == LISTS_IDLE ? memory_available() : 0;
+    if (v.lists_state == LISTS_IDLE && available && lists_need() > available / 2) {
+        v.lists_state = LISTS_TOO_BIG;
+    } else if (v.lists_state == LISTS_IDLE) {
+        v.lists_state = LISTS_BUILDING;
+        if (pthread_create(&v.lists_thread, NULL, build_lists, NULL) != 0)
+            v.lists_state = LISTS_FAILED;
+    }
+    int state = v.lists_state;
+    pthread_mutex_unlock(&v.lists_lock);
+    return state;
+}
+
+/* Waits a little for the index: true once it is ready; else an answer
+ * saying how far it is. */
+static bool lists_ready(struct ct_vanswer *a)
+{
+    int state = start_lists();
+    if (state == LISTS_BUILDING) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 500000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_mutex_lock(&v.lists_lock);
+        while (v.lists_state == LISTS_BUILDING &&
+               pthread_cond_timedwait(&v.lists_built, &v.lists_lock, &until) == 0)
+            ;
+        state = v.lists_state;
+        pthread_mutex_unlock(&v.lists_lock);
+    }
+    if (state == LISTS_READY)
+        return true;
+    if (state == LISTS_FAILED) {
+        ct_vanswer_text(a, 500, "cannot index the tasks, regions and logs of the trace\n");
+        return false;
+    }
+    if (state == LISTS_TOO_BIG) {
+        ct_vanswer_text(a, 507, "the lists of this trace's tasks, regions and logs would take "
+                                "about %.1f GB to index, more than half of the memory available\n",
+                        (double)lists_need() / 1e9);
+        return false;
+    }
+    uint64_t done = atomic_load(&v.lists_done), total = atomic_load(&v.lists_total);
+    FILE *out = ct_vanswer_json(a);
+    if (out) {
+        fprintf(out, "{\"pending\":true,\"progress\":%.3f}", total ? (double)done / total : 0.0);
+        fclose(out);
+    }
+    a->status = 202;
+    a->retry_after = 1;
+    return false;
+}
+
 /* ---- answers ---- */
 
-static enum MHD_Result send_bytes(struct MHD_Connection *c, unsigned status, const char *type,
-                                  const void *data, size_t len, enum MHD_ResponseMemoryMode mode)
-{
-    struct MHD_Response *r = ct_mhd.from_buffer(len, (void *)data, mode);
-    if (!r)
-        return MHD_NO;
-    ct_mhd.add_header(r, "Content-Type", type);
-    ct_mhd.add_header(r, "Cache-Control", "no-store");
-    ct_mhd.add_header(r, "X-Content-Type-Options", "nosniff");
-    enum MHD_Result rc = ct_mhd.queue(c, status, r);
-    ct_mhd.destroy(r);
-    return rc;
-}
-
-static enum MHD_Result error(struct MHD_Connection *c, unsigned status, const char *msg)
-{
-    return send_bytes(c, status, "text/plain; charset=utf-8", msg, strlen(msg),
-                      MHD_RESPMEM_MUST_COPY);
-}
-
-/* Sends what a function writes into a memory stream as JSON. */
-#define SEND_JSON(c, stmt)                                                    \
-    ({                                                                        \
-        char *buf_ = NULL;                                                    \
-        size_t len_ = 0;                                                      \
-        FILE *out = open_memstream(&buf_, &len_);                             \
-        enum MHD_Result rc_ = MHD_NO;                                         \
-        if (out) {                                                            \
-            stmt;                                                             \
-            fclose(out);                                                      \
-            rc_ = send_bytes(c, 200, "application/json", buf_, len_,          \
-                             MHD_RESPMEM_MUST_FREE);                          \
-        }                                                                     \
-        rc_;                                                                  \
-    })
-
 /* A whole number parameter within [lo, hi]; false when absent or not. */
-static bool number(struct MHD_Connection *c, const char *name, int64_t lo, int64_t hi,
-                   int64_t *out)
+static bool number(struct ct_vreq *q, const char *name, int64_t lo, int64_t hi, int64_t *out)
 {
-    const char *s = ct_mhd.lookup(c, MHD_GET_ARGUMENT_KIND, name);
+    const char *s = ct_vreq_arg(q, name);
     if (!s || !*s || strlen(s) > 20)
         return false;
     char *end;
@@ -136,55 +330,249 @@ static bool number(struct MHD_Connection *c, const char *name, int64_t lo, int64
     return true;
 }
 
-static enum MHD_Result timeline(struct MHD_Connection *c)
+static void timeline(struct ct_vreq *q, struct ct_vanswer *a)
 {
     int64_t t0, t1, px;
     int64_t span = v.tl.end - v.tl.begin + 1;
-    if (!number(c, "t0", INT64_MIN / 4, INT64_MAX / 4, &t0) ||
-        !number(c, "t1", INT64_MIN / 4, INT64_MAX / 4, &t1) || !number(c, "px", 1, 20000, &px))
-        return error(c, 400, "t0, t1 (ns) and px (1 to 20000) are required whole numbers\n");
-    if (t1 <= t0 || t1 <= v.tl.begin - span || t0 >= v.tl.end + span)
-        return error(c, 400, "the range is empty or outside the trace\n");
-    return SEND_JSON(c, ct_timeline_query_json(&v.tl, t0, t1, (unsigned)px, out));
+    if (!number(q, "t0", INT64_MIN / 4, INT64_MAX / 4, &t0) ||
+        !number(q, "t1", INT64_MIN / 4, INT64_MAX / 4, &t1) || !number(q, "px", 1, 20000, &px)) {
+        ct_vanswer_text(a, 400, "t0, t1 (ns) and px (1 to 20000) are required whole numbers\n");
+        return;
+    }
+    if (t1 <= t0 || t1 <= v.tl.begin - span || t0 >= v.tl.end + span) {
+        ct_vanswer_text(a, 400, "the range is empty or outside the trace\n");
+        return;
+    }
+    FILE *out = ct_vanswer_json(a);
+    if (out) {
+        ct_timeline_query_json(&v.tl, t0, t1, (unsigned)px, out);
+        fclose(out);
+    }
 }
 
-static enum MHD_Result task_details(struct MHD_Connection *c)
+static void task_details(struct ct_vreq *q, struct ct_vanswer *a)
 {
     int64_t id, t;
-    if (!number(c, "id", 0, INT64_MAX, &id) || !number(c, "t", INT64_MIN / 4, INT64_MAX / 4, &t))
-        return error(c, 400, "id and t are required whole numbers\n");
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&buf, &len);
+    if (!number(q, "id", 0, INT64_MAX, &id) || !number(q, "t", INT64_MIN / 4, INT64_MAX / 4, &t)) {
+        ct_vanswer_text(a, 400, "id and t are required whole numbers\n");
+        return;
+    }
+    FILE *out = ct_vanswer_json(a);
     if (!out)
-        return MHD_NO;
+        return;
     int rc = ct_timeline_task_json(&v.tl, (uint64_t)id, t, out);
     fclose(out);
     if (rc != 0) {
-        free(buf);
-        return error(c, 404, "no such task\n");
+        free(a->body);
+        ct_vanswer_text(a, 404, "no such task\n");
     }
-    return send_bytes(c, 200, "application/json", buf, len, MHD_RESPMEM_MUST_FREE);
 }
 
-static enum MHD_Result span_details(struct MHD_Connection *c)
+static void span_details(struct ct_vreq *q, struct ct_vanswer *a)
 {
     int64_t tid, t;
-    if (!number(c, "tid", 0, INT64_MAX, &tid) || !number(c, "t", INT64_MIN / 4, INT64_MAX / 4, &t))
-        return error(c, 400, "tid and t are required whole numbers\n");
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&buf, &len);
+    if (!number(q, "tid", 0, INT64_MAX, &tid) || !number(q, "t", INT64_MIN / 4, INT64_MAX / 4, &t)) {
+        ct_vanswer_text(a, 400, "tid and t are required whole numbers\n");
+        return;
+    }
+    FILE *out = ct_vanswer_json(a);
     if (!out)
-        return MHD_NO;
+        return;
     int rc = ct_timeline_span_json(&v.tl, (uint64_t)tid, t, out);
     fclose(out);
     if (rc != 0) {
-        free(buf);
-        return error(c, 404, "no such span\n");
+        free(a->body);
+        ct_vanswer_text(a, 404, "no such span\n");
     }
-    return send_bytes(c, 200, "application/json", buf, len, MHD_RESPMEM_MUST_FREE);
 }
+
+/* The answers that read the timeline's windows, one at a time. */
+static bool windows(struct ct_vreq *q, struct ct_vanswer *a)
+{
+    const char *url = ct_vreq_url(q);
+    void (*answer)(struct ct_vreq *, struct ct_vanswer *) =
+        strcmp(url, "/api/timeline") == 0 ? timeline
+        : strcmp(url, "/api/span") == 0   ? span_details
+        : strcmp(url, "/api/task") == 0   ? task_details
+                                          : NULL;
+    if (!answer)
+        return false;
+    pthread_mutex_lock(&v.windows);
+    /* A page that moved on closes its connection: a request that waited
+     * behind others and is no longer wanted is not answered. */
+    if (ct_vreq_cancelled(q))
+        ct_vanswer_text(a, 503, "cancelled: the client has gone\n");
+    else
+        answer(q, a);
+    pthread_mutex_unlock(&v.windows);
+    return true;
+}
+
+/* A profile made on a thread of its own: requests do not wait for it
+ * longer than they wait for the lists. */
+static void *make_profile(void *arg)
+{
+    int k = (int)(intptr_t)arg;
+    struct ct_reader rd;
+    char *data = NULL;
+    size_t len = 0;
+    int rc = -1;
+    /* Streamed from the file: read through the mapping, every page of the
+     * trace would stay in this process's memory. */
+    if (ct_rd_open(&rd, v.path) == 0) {
+        FILE *out = open_memstream(&data, &len);
+        rc = out ? ct_pprof_write(&rd, (enum ct_pprof_type)k, out, NULL) : -1;
+        if (out)
+            fclose(out);
+        ct_rd_close(&rd);
+    }
+    if (rc != 0 || ct_mapguard_tripped()) {
+        free(data);
+        data = NULL;
+    }
+    malloc_trim(0); /* what reading took goes back to the system */
+    pthread_mutex_lock(&v.pprof[k].lock);
+    v.pprof[k].data = data;
+    v.pprof[k].len = len;
+    v.pprof[k].state = data ? LISTS_READY : LISTS_FAILED;
+    pthread_cond_broadcast(&v.pprof[k].made);
+    pthread_mutex_unlock(&v.pprof[k].lock);
+    return NULL;
+}
+
+static void pprof(struct ct_vreq *q, struct ct_vanswer *a)
+{
+    static const char *types[] = {"net", "sync", "syscall", "sched"};
+    static const char *dispositions[] = {
+        "attachment; filename=\"net.pb.gz\"", "attachment; filename=\"sync.pb.gz\"",
+        "attachment; filename=\"syscall.pb.gz\"", "attachment; filename=\"sched.pb.gz\""};
+    const char *type = ct_vreq_arg(q, "type"), *wait = ct_vreq_arg(q, "wait");
+    int k = -1;
+    for (int i = 0; i < 4 && type; i++)
+        if (strcmp(type, types[i]) == 0)
+            k = i;
+    if (k < 0) {
+        ct_vanswer_text(a, 400, "type must be net, sync, syscall or sched\n");
+        return;
+    }
+    /* Made once, when first asked for; meanwhile a request waits half a
+     * second (with wait=1, a download: until it is made) and is then told
+     * to ask again. */
+    pthread_mutex_lock(&v.pprof[k].lock);
+    if (v.pprof[k].state == LISTS_IDLE) {
+        pthread_t t;
+        v.pprof[k].state = pthread_create(&t, NULL, make_profile, (void *)(intptr_t)k) == 0
+                               ? LISTS_BUILDING
+                               : LISTS_FAILED;
+        if (v.pprof[k].state == LISTS_BUILDING)
+            pthread_detach(t);
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    for (int slice = 0; v.pprof[k].state == LISTS_BUILDING &&
+                        (slice < 5 || (wait && strcmp(wait, "1") == 0 && !ct_vreq_cancelled(q)));
+         slice++) {
+        until.tv_nsec += 100000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&v.pprof[k].made, &v.pprof[k].lock, &until);
+    }
+    int state = v.pprof[k].state;
+    pthread_mutex_unlock(&v.pprof[k].lock);
+    if (state == LISTS_BUILDING) {
+        FILE *out = ct_vanswer_json(a);
+        if (out) {
+            fputs("{\"pending\":true,\"progress\":null}", out);
+            fclose(out);
+        }
+        a->status = 202;
+        a->retry_after = 1;
+    } else if (state != LISTS_READY) {
+        ct_vanswer_text(a, 500, "cannot write the profile\n");
+    } else {
+        *a = (struct ct_vanswer){200, "application/octet-stream", v.pprof[k].data,
+                                 v.pprof[k].len, true, dispositions[k], 0};
+    }
+}
+
+/* On the server's thread: the files and what was made before serving. */
+static bool quick(const char *url, struct ct_vanswer *a)
+{
+    if (strcmp(url, "/") == 0)
+        url = "/index.html";
+    for (const struct ct_ui_file *f = ct_ui_files; f->path; f++)
+        if (strcmp(url, f->path) == 0) {
+            *a = (struct ct_vanswer){200, f->type, (char *)f->data, f->len, true, NULL, 0};
+            return true;
+        }
+    if (strcmp(url, "/api/summary") == 0)
+        *a = (struct ct_vanswer){.status = 200, .type = "application/json",
+                                 .body = v.summary_json, .len = v.summary_len, .keep = true};
+    else if (strcmp(url, "/api/threads") == 0)
+        *a = (struct ct_vanswer){.status = 200, .type = "application/json",
+                                 .body = v.threads_json, .len = v.threads_len, .keep = true};
+    else if (strncmp(url, "/api/", 5) != 0)
+        *a = (struct ct_vanswer){.status = 404, .type = "text/plain; charset=utf-8",
+                                 .body = (char *)"not found\n", .len = 10, .keep = true};
+    else
+        return false;
+    return true;
+}
+
+static bool is_list(const char *url)
+{
+    static const char *lists[] = {"/api/tasks",    "/api/regions",  "/api/tasklist",
+                                  "/api/regionlist", "/api/logs",   "/api/tasktime",
+                                  "/api/focus"};
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+        if (strcmp(url, lists[i]) == 0)
+            return true;
+    return false;
+}
+
+static void status(struct ct_vanswer *a)
+{
+    static const char *states[] = {"idle", "building", "ready", "failed", "too big"};
+    struct ct_vserver_stats st;
+    ct_vserver_stats(&st);
+    pthread_mutex_lock(&v.lists_lock);
+    int lists = v.lists_state;
+    pthread_mutex_unlock(&v.lists_lock);
+    uint64_t done = atomic_load(&v.lists_done), total = atomic_load(&v.lists_total);
+    FILE *out = ct_vanswer_json(a);
+    if (!out)
+        return;
+    fprintf(out, "{\"lists\":\"%s\",\"lists_progress\":%.3f,\"answered\":%" PRIu64
+                 ",\"cancelled\":%" PRIu64 ",\"workers\":%u,\"busy\":%u}",
+            states[lists], total ? (double)done / (double)total : 0.0, st.answered, st.cancelled,
+            st.workers, st.busy);
+    fclose(out);
+}
+
+/* On a worker. */
+static void slow(struct ct_vreq *q, struct ct_vanswer *a)
+{
+    const char *url = ct_vreq_url(q);
+    if (strcmp(url, "/api/status") == 0) {
+        status(a);
+        return;
+    }
+    if (refuse_changed(a))
+        return;
+    if (is_list(url)) {
+        if (lists_ready(a))
+            ct_view_lists_answer(&v.lists, q, a);
+    } else if (strcmp(url, "/api/pprof") == 0) {
+        pprof(q, a);
+    } else if (!windows(q, a)) {
+        ct_vanswer_text(a, 404, "not found\n");
+    }
+    refuse_changed(a); /* what was read may have been cut meanwhile */
+}
+
+/* ---- the command ---- */
 
 /* The index and the thread analysis, in one streamed pass; 0, or -1 with
  * the error reported. */
@@ -204,179 +592,21 @@ static int build(void)
         ct_cli_threads_json(out, &v.tl.threads);
         fclose(out);
     }
+    if (rc == 0 && (out = open_memstream(&v.summary_json, &v.summary_len))) {
+        ct_timeline_summary_json(&v.tl, out);
+        fclose(out);
+    }
     ct_rd_close(&pass);
-    return rc == 0 && v.threads_json ? 0 : -1;
+    return rc == 0 && v.threads_json && v.summary_json ? 0 : -1;
 }
 
-/* Tasks and regions by type (ctrace tasks, regions): read on a thread of
- * their own once the timeline is served, so that its first paint does not
- * wait for them; their pages wait for the thread. */
-static void *annotations(void *arg)
-{
-    (void)arg;
-    struct ct_reader rd;
-    struct ct_annotations a;
-    if (ct_rd_open(&rd, v.path) != 0)
-        return NULL;
-    if (ct_annotations_compute(&rd, &a) == 0) {
-        FILE *out = open_memstream(&v.tasks_json, &v.tasks_len);
-        if (out) {
-            ct_cli_types_json(out, a.tasks, a.ntasks);
-            fclose(out);
-        }
-        out = open_memstream(&v.regions_json, &v.regions_len);
-        if (out) {
-            ct_cli_types_json(out, a.regions, a.nregions);
-            fclose(out);
-        }
-    }
-    ct_annotations_free(&a);
-    ct_rd_close(&rd);
-    return NULL;
-}
-
-static pthread_t annotations_thread;
-static bool annotations_started, annotations_done;
-
-static enum MHD_Result types(struct MHD_Connection *c, char **json, size_t *len)
-{
-    if (annotations_started && !annotations_done) {
-        pthread_join(annotations_thread, NULL);
-        annotations_done = true;
-    }
-    if (!annotations_started && !annotations_done) {
-        annotations(NULL);
-        annotations_done = true;
-    }
-    if (!*json)
-        return error(c, 500, "cannot read the trace\n");
-    return send_bytes(c, 200, "application/json", *json, *len, MHD_RESPMEM_PERSISTENT);
-}
-
-static enum MHD_Result task_list(struct MHD_Connection *c)
-{
-    const char *type = ct_mhd.lookup(c, MHD_GET_ARGUMENT_KIND, "type");
-    if (!type || !*type || strlen(type) > 200)
-        return error(c, 400, "type is required\n");
-    struct ct_task_view tv;
-    struct ct_reader rd;
-    int rc = ct_task_view(v.path, type, &tv, &rd);
-    enum MHD_Result result = rc == 0 ? SEND_JSON(c, ct_cli_task_list_json(out, &tv))
-                                     : error(c, 500, "cannot read the trace\n");
-    ct_rd_close(&rd);
-    ct_task_view_free(&tv);
-    return result;
-}
-
-static enum MHD_Result pprof(struct MHD_Connection *c)
-{
-    static const char *types[] = {"net", "sync", "syscall", "sched"};
-    const char *type = ct_mhd.lookup(c, MHD_GET_ARGUMENT_KIND, "type");
-    int k = -1;
-    for (int i = 0; i < 4 && type; i++)
-        if (strcmp(type, types[i]) == 0)
-            k = i;
-    if (k < 0)
-        return error(c, 400, "type must be net, sync, syscall or sched\n");
-    if (!v.pprof_done[k]) {
-        struct ct_reader rd;
-        if (ct_rd_open_mem(&rd, v.rd.data, v.rd.size, v.path) != 0)
-            return error(c, 500, "cannot read the trace\n");
-        FILE *out = open_memstream(&v.pprof[k], &v.pprof_len[k]);
-        int rc = out ? ct_pprof_write(&rd, (enum ct_pprof_type)k, out, NULL) : -1;
-        if (out)
-            fclose(out);
-        ct_rd_close(&rd);
-        if (rc != 0) {
-            free(v.pprof[k]);
-            v.pprof[k] = NULL;
-            return error(c, 500, "cannot write the profile\n");
-        }
-        v.pprof_done[k] = true;
-    }
-    struct MHD_Response *r =
-        ct_mhd.from_buffer(v.pprof_len[k], v.pprof[k], MHD_RESPMEM_PERSISTENT);
-    if (!r)
-        return MHD_NO;
-    char disposition[64];
-    snprintf(disposition, sizeof disposition, "attachment; filename=\"%s.pb.gz\"", types[k]);
-    ct_mhd.add_header(r, "Content-Type", "application/octet-stream");
-    ct_mhd.add_header(r, "Content-Disposition", disposition);
-    enum MHD_Result rc = ct_mhd.queue(c, 200, r);
-    ct_mhd.destroy(r);
-    return rc;
-}
-
-static enum MHD_Result logs(struct MHD_Connection *c)
-{
-    const char *q = ct_mhd.lookup(c, MHD_GET_ARGUMENT_KIND, "q");
-    if (q && strlen(q) > 200)
-        return error(c, 400, "q is too long\n");
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&buf, &len);
-    if (!out)
-        return MHD_NO;
-    int rc = ct_timeline_logs_json(&v.tl, q ? q : "", 1000, out);
-    fclose(out);
-    if (rc != 0) {
-        free(buf);
-        return error(c, 500, "cannot read the trace\n");
-    }
-    return send_bytes(c, 200, "application/json", buf, len, MHD_RESPMEM_MUST_FREE);
-}
-
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
-                              const char *method, const char *version, const char *upload,
-                              size_t *upload_size, void **state)
-{
-    (void)cls, (void)version, (void)upload;
-    static int marker;
-    if (*state == NULL) {
-        *state = &marker;
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return error(c, 405, "only GET and HEAD\n");
-    if (strcmp(url, "/") == 0)
-        url = "/index.html";
-    for (const struct ct_ui_file *f = ct_ui_files; f->path; f++)
-        if (strcmp(url, f->path) == 0)
-            return send_bytes(c, 200, f->type, f->data, f->len, MHD_RESPMEM_PERSISTENT);
-    if (strcmp(url, "/api/summary") == 0)
-        return SEND_JSON(c, ct_timeline_summary_json(&v.tl, out));
-    if (strcmp(url, "/api/timeline") == 0)
-        return timeline(c);
-    if (strcmp(url, "/api/span") == 0)
-        return span_details(c);
-    if (strcmp(url, "/api/task") == 0)
-        return task_details(c);
-    if (strcmp(url, "/api/threads") == 0)
-        return send_bytes(c, 200, "application/json", v.threads_json, v.threads_len,
-                          MHD_RESPMEM_PERSISTENT);
-    if (strcmp(url, "/api/tasks") == 0)
-        return types(c, &v.tasks_json, &v.tasks_len);
-    if (strcmp(url, "/api/regions") == 0)
-        return types(c, &v.regions_json, &v.regions_len);
-    if (strcmp(url, "/api/tasklist") == 0)
-        return task_list(c);
-    if (strcmp(url, "/api/logs") == 0)
-        return logs(c);
-    if (strcmp(url, "/api/pprof") == 0)
-        return pprof(c);
-    return error(c, 404, "not found\n");
-}
-
-static void open_browser(const char *url)
+static void open_browser(const char *url, const sigset_t *mask)
 {
     if (!getenv("DISPLAY") && !getenv("WAYLAND_DISPLAY"))
         return;
     pid_t pid = fork();
     if (pid == 0) {
+        sigprocmask(SIG_SETMASK, mask, NULL);
         int null = open("/dev/null", O_RDWR);
         if (null >= 0) {
             dup2(null, STDIN_FILENO);
@@ -388,16 +618,51 @@ static void open_browser(const char *url)
     }
 }
 
+static int listen_on(struct sockaddr_in *sa, const char *addr)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    socklen_t len = sizeof *sa;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)sa, sizeof *sa) != 0 || listen(fd, 256) != 0 ||
+        getsockname(fd, (struct sockaddr *)sa, &len) != 0) {
+        fprintf(stderr, "ctrace view: cannot listen on %s: %s\n", addr, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void free_all(void)
+{
+    ct_view_lists_free(&v.lists);
+    ct_instances_free(&v.ix);
+    ct_timeline_free(&v.tl);
+    ct_rd_close(&v.rd);
+    free(v.threads_json);
+    free(v.summary_json);
+    for (int k = 0; k < 4; k++)
+        free(v.pprof[k].data);
+    if (v.fd >= 0)
+        close(v.fd);
+}
+
 static int run(int argc, char **argv)
 {
     if (ct_cli_wants_help(&ct_cmd_view, argc, argv))
         return CT_EXIT_OK;
     const char *addr = "127.0.0.1:0";
     bool browser = true;
+    size_t nhosts = 0;
     for (int i = 1; i < argc; i++) {
         if (strncmp(argv[i], "--addr=", 7) == 0)
             addr = argv[i] + 7;
-        else if (strcmp(argv[i], "--no-browser") == 0)
+        else if (strncmp(argv[i], "--allow-host=", 13) == 0 && argv[i][13]) {
+            if (nhosts == MAX_HOSTS)
+                return ct_cli_usage_error(&ct_cmd_view, "at most %d --allow-host", MAX_HOSTS);
+            v.hosts[nhosts++] = argv[i] + 13;
+        } else if (strcmp(argv[i], "--no-browser") == 0)
             browser = false;
         else if (argv[i][0] == '-' && argv[i][1])
             return ct_cli_usage_error(&ct_cmd_view, "unknown option '%s'", argv[i]);
@@ -421,6 +686,9 @@ static int run(int argc, char **argv)
         ct_cli_report(&v.rd);
         return CT_EXIT_BAD_INPUT;
     }
+    remember_file();
+    if (v.rd.mapped)
+        ct_mapguard_install(v.rd.data, v.rd.size);
     show_progress = isatty(STDERR_FILENO);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -428,24 +696,25 @@ static int run(int argc, char **argv)
         return CT_EXIT_BAD_INPUT;
     ct_timeline_warm(&v.tl);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    annotations_started = pthread_create(&annotations_thread, NULL, annotations, NULL) == 0;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    socklen_t len = sizeof sa;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 64) != 0 ||
-        getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
-        fprintf(stderr, "ctrace view: cannot listen on %s: %s\n", addr, strerror(errno));
+    /* From here Ctrl-C and SIGTERM are taken by this thread only (sigwait
+     * below): every thread started after inherits the mask. */
+    sigset_t stops, before;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGINT);
+    sigaddset(&stops, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stops, &before);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGCHLD, SIG_IGN); /* the browser opener */
+    int fd = listen_on(&sa, addr);
+    if (fd < 0)
         return CT_EXIT_BAD_INPUT;
-    }
-    struct MHD_Daemon *d = ct_mhd.start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
-                                            handle, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
-                                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                                            MHD_OPTION_END);
-    if (!d) {
-        fprintf(stderr, "ctrace view: cannot start the server\n");
+    if (lists_fit())
+        start_lists();
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    struct ct_vserver_config config = {fd, sa.sin_addr.s_addr, v.hosts, quick, slow,
+                                       (unsigned)(cores > 0 && cores < 8 ? 8 : 16)};
+    if (ct_vserver_start(&config) != 0)
         return CT_EXIT_BAD_INPUT;
-    }
     char host[INET_ADDRSTRLEN], url[128];
     inet_ntop(AF_INET, &sa.sin_addr, host, sizeof host);
     snprintf(url, sizeof url, "http://%s:%d/", host, ntohs(sa.sin_port));
@@ -454,52 +723,59 @@ static int run(int argc, char **argv)
            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     fflush(stdout);
     if (browser)
-        open_browser(url);
-    struct sigaction act;
-    memset(&act, 0, sizeof act);
-    act.sa_handler = on_signal;
-    sigaction(SIGINT, &act, NULL);
-    sigaction(SIGTERM, &act, NULL);
-    signal(SIGCHLD, SIG_IGN); /* the browser opener */
-    while (!stop)
-        pause();
-    ct_mhd.stop_daemon(d);
-    if (annotations_started && !annotations_done) {
-        /* Still reading the tasks and regions (seconds, on a big trace):
-         * Ctrl-C does not wait for them. */
+        open_browser(url, &before);
+    int sig;
+    while (sigwait(&stops, &sig) != 0)
+        ;
+    /* Stop at once: work under way is told to stop; what does not within
+     * a few tens of milliseconds is left to the exit. */
+    atomic_store(&v.stopping, true);
+    bool clean = ct_vserver_stop();
+    pthread_mutex_lock(&v.lists_lock);
+    bool building = v.lists_state == LISTS_BUILDING || ct_view_lists_busy();
+    pthread_mutex_unlock(&v.lists_lock);
+    for (int k = 0; k < 4; k++) {
+        pthread_mutex_lock(&v.pprof[k].lock);
+        building |= v.pprof[k].state == LISTS_BUILDING;
+        pthread_mutex_unlock(&v.pprof[k].lock);
+    }
+    if (!clean || building) {
         fflush(stdout);
         fflush(stderr);
         _exit(CT_EXIT_OK);
     }
+    if (v.lists_state != LISTS_IDLE)
+        pthread_join(v.lists_thread, NULL);
     close(fd);
-    ct_timeline_free(&v.tl);
-    ct_rd_close(&v.rd);
-    free(v.threads_json);
-    free(v.tasks_json);
-    free(v.regions_json);
-    for (int k = 0; k < 4; k++)
-        free(v.pprof[k]);
+    free_all();
     return CT_EXIT_OK;
 }
 
 const struct ct_command ct_cmd_view = {
     "view",
     "the trace in the browser: timeline, threads, profiles, tasks, logs",
-    "usage: ctrace view [--addr=HOST:PORT] [--no-browser] FILE\n"
+    "usage: ctrace view [--addr=HOST:PORT] [--allow-host=NAME] [--no-browser] FILE\n"
     "\n"
     "Indexes FILE, then serves the web UI on 127.0.0.1 and a free port (or\n"
     "--addr), prints the URL and opens a browser when one is available.\n"
-    "Ctrl-C stops the server.\n"
+    "Ctrl-C (or SIGTERM) stops the server at once.\n"
     "\n"
     "The UI: a timeline of every thread's states (running, runnable, blocked\n"
     "with the reason, system calls, sleeping), the CPUs, counters, regions,\n"
     "tasks, logs and wake-ups (W/S zoom, A/D pan, 1-4 tools, click for\n"
     "details with the stack); the thread analysis; blocking profiles as flame\n"
     "graphs with their pprof files; tasks and regions with latency\n"
-    "histograms; logs, searchable.\n"
+    "histograms and every instance, a page at a time, sorted and filtered by\n"
+    "duration, each opening the timeline at it (a task with its threads,\n"
+    "regions and logs in focus); logs, searchable, a page at a time. The\n"
+    "lists are indexed after the URL is printed; their pages say how far.\n"
     "\n"
-    "  --addr=HOST:PORT  where to listen (default 127.0.0.1:0, a free port);\n"
-    "                    another host than 127.0.0.1 exposes the trace\n"
-    "  --no-browser      only print the URL\n",
+    "  --addr=HOST:PORT   where to listen (default 127.0.0.1:0, a free port);\n"
+    "                     another host than 127.0.0.1 exposes the trace\n"
+    "  --allow-host=NAME  answer requests for the host NAME too: by default\n"
+    "                     only localhost, loopback addresses and the address\n"
+    "                     listened on are answered, so that no other site's\n"
+    "                     page can read the trace\n"
+    "  --no-browser       only print the URL\n",
     run,
 };

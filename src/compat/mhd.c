@@ -31,6 +31,10 @@ const char *ct_mhd_load(void)
         {"MHD_add_response_header", offsetof(struct ct_mhd, add_header)},
         {"MHD_queue_response", offsetof(struct ct_mhd, queue)},
         {"MHD_destroy_response", offsetof(struct ct_mhd, destroy)},
+        {"MHD_suspend_connection", offsetof(struct ct_mhd, suspend)},
+        {"MHD_resume_connection", offsetof(struct ct_mhd, resume)},
+        {"MHD_get_connection_info", offsetof(struct ct_mhd, connection_info)},
+        {"MHD_get_connection_values", offsetof(struct ct_mhd, values)},
     };
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
         void *f = dlsym(lib, fns[i].name);

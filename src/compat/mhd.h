@@ -19,6 +19,11 @@ struct ct_mhd {
     __typeof__(MHD_add_response_header) *add_header;
     __typeof__(MHD_queue_response) *queue;
     __typeof__(MHD_destroy_response) *destroy;
+    /* ctrace view's: answers computed on threads of its own. */
+    __typeof__(MHD_suspend_connection) *suspend;
+    __typeof__(MHD_resume_connection) *resume;
+    __typeof__(MHD_get_connection_info) *connection_info;
+    __typeof__(MHD_get_connection_values) *values;
 };
 
 extern struct ct_mhd ct_mhd;

@@ -31,6 +31,16 @@ function serve(trace) {
   });
 }
 
+// JSON of a list, once the server has indexed the lists (202 until then).
+async function listJSON(url) {
+  for (let i = 0; i < 600; i++) {
+    const r = await fetch(url);
+    if (r.status !== 202) return r.json();
+    await new Promise((ok) => setTimeout(ok, 200));
+  }
+  throw new Error(`${url}: still indexing`);
+}
+
 const tmp = mkdtempSync(join(tmpdir(), "ctrace-ui-"));
 mkdirSync(outDir, { recursive: true });
 const known = join(tmp, "ui.out"), tasksTrace = join(tmp, "basics.out");
@@ -182,14 +192,14 @@ try {
   const bars = Number(await page.getAttribute("#page-tasks canvas.hist", "data-bars"));
   check("tasks page: the histogram has bars", bars >= 1, bars);
   await page.click("#page-tasks tbody tr:has-text('processOrder')");
-  await page.waitForFunction(() => document.querySelectorAll("#page-tasks table").length > 1 &&
+  await page.waitForFunction(() => document.querySelector("#page-tasks .paged[data-ready='1']") &&
     document.querySelector("#page-tasks h3")?.textContent.startsWith("processOrder"));
-  await page.waitForFunction(() => document.querySelectorAll("#page-tasks table")[1].querySelectorAll("tbody tr").length > 1);
-  const listed = await page.$$eval("#page-tasks table", (t) => t.length > 1 ? t[1].querySelectorAll("tbody tr").length : 0);
-  check("tasks page: each task of the type listed", listed === 200, listed);
+  const listed = Number(await page.getAttribute("#page-tasks .paged", "data-total"));
+  const shownRows = await page.$$eval("#page-tasks .paged tbody tr", (t) => t.length);
+  check("tasks page: each task of the type listed, a page at a time", listed === 200 && shownRows === 50, [listed, shownRows]);
   await page.screenshot({ path: join(outDir, "tasks.png") });
   // A task of the list, on the timeline: its bar, and its details on a click.
-  const list = await (await fetch(server.url + "api/tasklist?type=processOrder")).json();
+  const list = (await listJSON(server.url + "api/tasklist?type=processOrder&sort=begin&limit=1000")).rows;
   const task = list[10];
   await page.goto(server.url + `#timeline?t0=${task.begin_ns - 1000}&t1=${task.begin_ns + task.duration_ns + 1000}`);
   await page.waitForFunction(([a]) => window.ctraceView.data && window.ctraceView.data.t0 === a, [task.begin_ns - 1000]);
@@ -247,7 +257,7 @@ r = spawnSync(join(progs, "overlap"), [overlapTrace]);
 check("record the overlapping tasks", r.status === 0, r.stderr);
 server = await serve(overlapTrace);
 try {
-  const jobs = await (await fetch(server.url + "api/tasklist?type=job")).json();
+  const jobs = (await listJSON(server.url + "api/tasklist?type=job&sort=begin&limit=1000")).rows;
   const mid = jobs[11].begin_ns + 2000000; // all 12 open
   await page.goto(server.url + `#timeline?t0=${jobs[0].begin_ns - 1000000}&t1=${jobs[11].begin_ns + jobs[11].duration_ns + 1000000}`);
   await page.waitForFunction(() => window.ctraceView.data && window.ctraceView.data.tasks);
@@ -286,7 +296,7 @@ if (genTrace) {
   server = await serve(big);
   try {
     const summary = await (await fetch(server.url + "api/summary")).json();
-    const regions = await (await fetch(server.url + "api/regions")).json();
+    const regions = await listJSON(server.url + "api/regions");
     const total = regions.reduce((a, t) => a + t.count + t.unfinished, 0);
     const px = 1000;
     const third = summary.begin + Math.floor((summary.end - summary.begin) / 3);

@@ -74,7 +74,8 @@ struct lane_copy {
 static bool same_span(const struct tl_span *a, const struct tl_span *b)
 {
     return a->b == b->b && a->e == b->e && a->col == b->col && a->reason == b->reason &&
-           a->object == b->object && a->stack == b->stack;
+           a->object == b->object && a->stack == b->stack && a->since == b->since &&
+           a->fd_class == b->fd_class && a->flags == b->flags;
 }
 
 static bool same_region(const struct tl_region *a, const struct tl_region *b)

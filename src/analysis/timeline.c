@@ -176,9 +176,22 @@ static struct tl_lane *lane_of(struct tl_builder *b, uint64_t tid)
     return b->last = l;
 }
 
+/* Whether a row's time is inside an activity of its thread: a block or a
+ * call under way (its activity; a thread created in the trace waits for
+ * its first run with the activity sched, which is none). */
+static bool in_activity(const struct ct_thread_row *r)
+{
+    return r->activity != CT_COL_EXEC && r->activity != CT_COL_SCHED;
+}
+
+/* An interval of one column: extends the span in progress, or ends it and
+ * starts the next. The analysis gives [begin, end) before it reads the
+ * event at `end`, so the lane's last activity and the row's are those of
+ * the interval: a span carries the activity it lies in, never the next. */
 static void on_interval(void *ctx, const struct ct_thread_row *r, int column, unsigned reason,
                         int64_t begin, int64_t end)
 {
+    (void)reason; /* the row's, kept from its last block: the lane has its own */
     struct tl_builder *b = ctx;
     if (r->tracer || end <= begin)
         return;
@@ -186,20 +199,24 @@ static void on_interval(void *ctx, const struct ct_thread_row *r, int column, un
     if (!l)
         return;
     struct tl_state *st = &l->st;
-    bool waiting = column == CT_COL_SYNC || column == CT_COL_NET || column == CT_COL_SYSCALL ||
-                   column == CT_COL_SLEEP;
+    bool inside = in_activity(r);
+    int64_t since = inside ? st->pending_since : TL_NO_ACTIVITY;
     if (st->has_cur) {
         struct tl_span *cur = &st->cur;
-        if (cur->col == column && cur->reason == (uint8_t)reason && cur->e == begin &&
-            (!waiting || (cur->object == st->pending_object && cur->stack == st->pending_stack))) {
+        if (cur->col == column && cur->e == begin && cur->since == since) {
             cur->e = end;
             return;
         }
         ct_tl_emit_span(b->tl, l, cur);
     }
-    st->cur = (struct tl_span){begin, end, waiting ? st->pending_object : 0,
-                               waiting ? st->pending_stack : 0, (uint8_t)column,
-                               (uint8_t)reason, 0};
+    st->cur = (struct tl_span){begin, end, since, 0, 0, (uint8_t)column, 0, 0, 0};
+    if (inside) {
+        st->cur.object = st->pending_object;
+        st->cur.stack = st->pending_stack;
+        st->cur.reason = st->pending_reason;
+        st->cur.fd_class = st->pending_class;
+        st->cur.flags = st->pending_flags;
+    }
     st->has_cur = true;
 }
 
@@ -308,13 +325,22 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
         st->pending_object = ev->args[1];
         st->pending_since = ev->ts_ns;
         st->pending_stack = gen_stack(tl, gen, ev->stack);
+        st->pending_reason = ev->args[0] <= UINT8_MAX ? (uint8_t)ev->args[0] : 0;
+        st->pending_class = 0;
+        st->pending_flags = 0;
         break;
     case CT_EV_SYSCALL:
     {
         int at = ct_kind_arg(gen, CT_EV_SYSCALL, "object");
         uint64_t object = at >= 0 && (unsigned)at < ev->nargs ? ev->args[at] : 0;
-        st->pending_object = object ? object : ev->args[1];
+        /* A call's spans name it and its descriptor ("read fd 5"); the
+         * object (a pipe's identity) only links a writer's wake to it. */
+        st->pending_object = ev->args[1];
+        st->pending_since = ev->ts_ns;
         st->pending_stack = gen_stack(tl, gen, ev->stack);
+        st->pending_reason = ev->args[0] <= UINT8_MAX ? (uint8_t)ev->args[0] : 0;
+        st->pending_class = ev->args[2] <= UINT8_MAX ? (uint8_t)ev->args[2] : 0;
+        st->pending_flags = TL_SPAN_CALL;
         /* A read of a pipe ends like an unblock: a writer's wake links to it
          * (in a window; the index only counts wakes). */
         if (!index && object && ev->args[3] < UINT64_MAX - ev->ts)

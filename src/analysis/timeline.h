@@ -36,14 +36,24 @@
 #include "symbols.h"
 #include "threads.h"
 
+/* A span of one state. A span inside an activity of its thread (a block,
+ * or a system call: from its block or syscall event to its unblock or the
+ * call's end) carries that activity: when it began, its reason or call,
+ * object, descriptor and stack. Every piece of the activity (running before
+ * the thread went off its CPU, off it, runnable once woken) names the same
+ * one, and a span outside any carries none: details are the span's own. */
 struct tl_span {
     int64_t b, e;
-    uint64_t object;
+    int64_t since;  /* the activity's begin; TL_NO_ACTIVITY: none */
+    uint64_t object; /* a block's object; a call's descriptor */
     uint32_t stack; /* index + 1 in the stack table; 0: none */
     uint8_t col;    /* enum ct_column */
-    uint8_t reason;
-    uint16_t pad;
+    uint8_t reason; /* the activity's: a block's reason or a call (reasons.def) */
+    uint8_t fd_class; /* a call's descriptor's class (CT_FD_*) */
+    uint8_t flags;  /* TL_SPAN_CALL: the activity is a call */
 };
+#define TL_NO_ACTIVITY INT64_MIN
+#define TL_SPAN_CALL 1
 
 struct tl_region {
     int64_t b, e;
@@ -69,9 +79,11 @@ struct tl_state {
     uint32_t reason;
     int32_t cpu; /* the CPU it runs on, -1 unknown */
     int64_t cpu_since;
+    /* The last activity begun (a block, a call): what its spans carry. */
     uint64_t pending_object;
-    int64_t pending_since; /* when the blocking began */
+    int64_t pending_since; /* when it began */
     uint32_t pending_stack;
+    uint8_t pending_reason, pending_class, pending_flags;
     bool on_cpu, has_cur;
     bool switches, runnable; /* the thread row's */
     uint8_t nopen;

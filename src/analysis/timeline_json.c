@@ -200,6 +200,16 @@ static size_t first_span(const struct tl_lane *l, int64_t t0)
     return FIRST_AT(l->spans, l->nspan_items, e, t0 + 1); /* the first that ends after t0 */
 }
 
+/* A span item's fields after its count: the reason or call of its
+ * activity (0: none), the call's descriptor (-1: none) and its class. */
+static void span_extra(const struct tl_span *sp, char *buf, size_t size)
+{
+    bool call = sp->since != TL_NO_ACTIVITY && (sp->flags & TL_SPAN_CALL);
+    long long fd = call && sp->object <= INT32_MAX ? (long long)sp->object : -1;
+    snprintf(buf, size, ",%u,%lld,%u", sp->since != TL_NO_ACTIVITY ? sp->reason : 0, fd,
+             call ? sp->fd_class : 0);
+}
+
 /* The buckets of a grid from t0 to t1, and the index of the first. */
 static long bucket_of(const struct tl_grid *g, int64_t t)
 {
@@ -240,7 +250,7 @@ static void coarse_items(struct summary *s, int64_t t0, int64_t t1, bool regions
             } else {
                 const struct tl_span *sp = &l->spans[k];
                 if (sp->e > t0) {
-                    snprintf(extra, sizeof extra, ",%u", sp->reason);
+                    span_extra(sp, extra, sizeof extra);
                     item(s, sp->b, sp->e, sp->col, sp->col, k, extra);
                 }
             }
@@ -273,8 +283,8 @@ static void fine_lane(const struct tl_lane *l, int64_t t0, int64_t t1, double w,
 {
     struct summary s = {out, t0, t1, w, true};
     for (size_t k = first_span(l, t0); k < l->nspan_items && l->spans[k].b < t1; k++) {
-        char extra[32];
-        snprintf(extra, sizeof extra, ",%u", l->spans[k].reason);
+        char extra[64];
+        span_extra(&l->spans[k], extra, sizeof extra);
         item(&s, l->spans[k].b, l->spans[k].e, l->spans[k].col, l->spans[k].col, k, extra);
     }
     summary_end(&s);
@@ -530,55 +540,148 @@ static struct ct_timeline *window_at(struct ct_timeline *tl, int64_t t)
     return ct_tl_window(tl, t - 1, t + 1, 0);
 }
 
-/* The span of thread tid at time t, in a window around t that holds it:
- * a window holds whole the spans that end in it, and one that began before
- * t may end far after, in a batch the window around t did not read; so the
- * window grows forward, eightfold, until the span has ended in it. */
-static const struct tl_span *span_at(struct ct_timeline *tl, uint64_t tid, int64_t t,
-                                     struct ct_timeline **wp, const struct tl_lane **lp)
+/* The end of the activity span k of lane l is part of: its spans follow
+ * one another with the same begin. */
+static int64_t activity_end(const struct tl_lane *l, size_t k)
+{
+    const struct tl_span *s = &l->spans[k];
+    int64_t end = s->e;
+    if (s->since == TL_NO_ACTIVITY)
+        return end;
+    for (size_t j = k + 1; j < l->nspan_items && l->spans[j].since == s->since &&
+                           l->spans[j].b == end; j++)
+        end = l->spans[j].e;
+    return end;
+}
+
+/* The span of lane tid in window w that holds t, and the lane; NULL when
+ * w has none there. */
+static const struct tl_span *span_in(const struct ct_timeline *w, uint64_t tid, int64_t t,
+                                     const struct tl_lane **lp, size_t *kp)
+{
+    for (size_t i = 0; w && i < w->nlanes; i++) {
+        const struct tl_lane *l = &w->lanes[i];
+        if (l->tid != tid)
+            continue;
+        size_t k = first_span(l, t);
+        if (k < l->nspan_items && l->spans[k].b <= t) {
+            *lp = l;
+            *kp = k;
+            return &l->spans[k];
+        }
+        return NULL;
+    }
+    return NULL;
+}
+
+/* The span of thread tid at time t, and the end of the activity it is
+ * part of, from a window that holds them whole: a window holds whole the
+ * items that end before its lanes' reading stopped, and a span (or its
+ * activity) that began before t may end far after, in a batch the window
+ * around t did not read; so the window grows forward, eightfold, until it
+ * has. The span is copied: the next window reuses the arrays. */
+static bool span_at(struct ct_timeline *tl, uint64_t tid, int64_t t, struct tl_span *out,
+                    int64_t *act_end)
 {
     if (t < INT64_MIN / 4 || t > INT64_MAX / 4)
-        return NULL;
+        return false;
     for (int64_t reach = 1;; reach = reach < 1000 ? 1000 : reach * 8) {
         struct ct_timeline *w = ct_tl_window(tl, t - 1, t + reach, 0);
-        for (size_t i = 0; w && i < w->nlanes; i++) {
-            const struct tl_lane *l = &w->lanes[i];
-            if (l->tid != tid)
-                continue;
-            size_t k = first_span(l, t);
-            if (k < l->nspan_items && l->spans[k].b <= t) {
-                *wp = w;
-                *lp = l;
-                return &l->spans[k];
+        const struct tl_lane *l;
+        size_t k;
+        const struct tl_span *s = span_in(w, tid, t, &l, &k);
+        bool to_end = t + reach >= tl->end;
+        if (s) {
+            int64_t end = activity_end(l, k);
+            if (end < l->read_to || to_end) {
+                *out = *s;
+                *act_end = end;
+                return true;
             }
         }
-        if (!w || t + reach >= tl->end)
-            return NULL;
+        if (!w || to_end)
+            return false;
     }
+}
+
+static const char *fd_class_word(unsigned c)
+{
+    return c == CT_FD_NETWORK ? "socket" : c == CT_FD_PIPE ? "pipe" : c == CT_FD_FILE ? "file" : "";
+}
+
+/* What a span's activity was, as a phrase: "read fd 5, socket", "mutex
+ * 0x55d0c1a0". */
+static void activity_text(const struct tl_span *s, char *buf, size_t size)
+{
+    const char *name = ct_reason_name(s->reason);
+    name = name ? name : "?";
+    if (!(s->flags & TL_SPAN_CALL))
+        snprintf(buf, size, "%s 0x%" PRIx64, name, s->object);
+    else if (s->object > INT32_MAX) /* no descriptor: waitpid, getaddrinfo */
+        snprintf(buf, size, "%s", name);
+    else if (*fd_class_word(s->fd_class))
+        snprintf(buf, size, "%s fd %" PRIu64 ", %s", name, s->object, fd_class_word(s->fd_class));
+    else
+        snprintf(buf, size, "%s fd %" PRIu64, name, s->object);
+}
+
+static const char *lane_name(const struct ct_timeline *tl, uint64_t tid)
+{
+    for (size_t i = 0; i < tl->nlanes; i++)
+        if (tl->lanes[i].tid == tid)
+            return tl->lanes[i].name;
+    return "";
 }
 
 int ct_timeline_span_json(struct ct_timeline *tl, uint64_t tid, int64_t t, FILE *out)
 {
-    struct ct_timeline *w;
-    const struct tl_lane *l;
-    const struct tl_span *s = span_at(tl, tid, t, &w, &l);
-    if (!s)
+    struct tl_span s;
+    int64_t act_end;
+    if (!span_at(tl, tid, t, &s, &act_end))
+        return -1;
+    /* Who woke it is found among the wake-ups a window links: one that
+     * holds the whole activity (the waker's wake lies between its begin
+     * and its end). */
+    bool inside = s.since != TL_NO_ACTIVITY;
+    struct ct_timeline *w = ct_tl_window(tl, (inside ? s.since : s.b) - 1, act_end + 1, 0);
+    const struct tl_lane *l = NULL;
+    size_t k = 0;
+    if (!w || !span_in(w, tid, s.b, &l, &k))
         return -1;
     fprintf(out, "{\"tid\":%" PRIu64 ",\"thread\":", tid);
     json_str(out, l->name);
     fprintf(out, ",\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"duration\":%" PRId64 ",\"state\":",
-            s->b, s->e, s->e - s->b);
-    json_str(out, state_name(s->col));
-    const char *reason = s->reason ? ct_reason_name(s->reason) : NULL;
+            s.b, s.e, s.e - s.b);
+    json_str(out, state_name(s.col));
+    const char *reason = inside && s.reason ? ct_reason_name(s.reason) : NULL;
     fputs(",\"reason\":", out);
     json_str(out, reason ? reason : "");
-    fprintf(out, ",\"object\":\"0x%" PRIx64 "\",\"stack\":", s->object);
-    stack_json(tl, s->stack, out);
+    if (inside) {
+        char what[160];
+        activity_text(&s, what, sizeof what);
+        fprintf(out, ",\"activity\":{\"kind\":\"%s\",\"what\":",
+                s.flags & TL_SPAN_CALL ? "call" : "block");
+        json_str(out, what);
+        fprintf(out, ",\"begin\":%" PRId64 ",\"end\":%" PRId64, s.since, act_end);
+        if (s.flags & TL_SPAN_CALL) {
+            if (s.object <= INT32_MAX)
+                fprintf(out, ",\"fd\":%" PRIu64, s.object);
+            const char *cls = ct_fd_class_name(s.fd_class);
+            fputs(",\"fd_class\":", out);
+            json_str(out, cls ? cls : "");
+        } else {
+            fprintf(out, ",\"object\":\"0x%" PRIx64 "\"", s.object);
+        }
+        fputc('}', out);
+    }
+    fprintf(out, ",\"object\":\"0x%" PRIx64 "\",\"stack\":",
+            inside && !(s.flags & TL_SPAN_CALL) ? s.object : 0);
+    stack_json(tl, s.stack, out);
     /* The innermost region around the span's start, and its task. */
     const struct tl_region *in = NULL;
-    size_t from = FIRST_AT(l->regions, l->nregion_items, b, s->b - l->longest_region);
-    for (size_t i = from; i < l->nregion_items && l->regions[i].b <= s->b; i++)
-        if (l->regions[i].e >= s->b && (!in || l->regions[i].depth > in->depth))
+    size_t from = FIRST_AT(l->regions, l->nregion_items, b, s.b - l->longest_region);
+    for (size_t i = from; i < l->nregion_items && l->regions[i].b <= s.b; i++)
+        if (l->regions[i].e >= s.b && (!in || l->regions[i].depth > in->depth))
             in = &l->regions[i];
     if (in) {
         fputs(",\"region\":", out);
@@ -589,14 +692,15 @@ int ct_timeline_span_json(struct ct_timeline *tl, uint64_t tid, int64_t t, FILE 
             json_str(out, str(tl, task->type));
         }
     }
-    /* Who woke it: the thread's first linked unblock after the span began,
-     * if it came by the span's end (the unblock is recorded once the thread
-     * runs again, a little after the kernel's switch ends the span). */
-    size_t lo = FIRST_AT(w->wakes, w->nwakes, tu, s->b);
-    for (size_t i = lo; i < w->nwakes && w->wakes[i].tu <= s->e + 10000000; i++)
-        if (w->wakes[i].to == tid) {
-            fprintf(out, ",\"woken_by\":%" PRIu64 ",\"woken_at\":%" PRId64, w->wakes[i].from,
-                    w->wakes[i].tw);
+    /* Who woke it: the link of this activity's end (its unblock, the end
+     * of a read of a pipe), never one of another activity's. A span
+     * outside any activity was not woken. */
+    size_t lo = inside ? FIRST_AT(w->wakes, w->nwakes, tu, s.since) : w->nwakes;
+    for (size_t i = lo; i < w->nwakes && w->wakes[i].tu <= act_end; i++)
+        if (w->wakes[i].to == tid && w->wakes[i].tb == s.since) {
+            fprintf(out, ",\"woken_by\":%" PRIu64 ",\"woken_at\":%" PRId64 ",\"waker\":",
+                    w->wakes[i].from, w->wakes[i].tw);
+            json_str(out, lane_name(tl, w->wakes[i].from));
             break;
         }
     fputc('}', out);

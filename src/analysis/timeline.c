@@ -439,7 +439,12 @@ static void on_mark(void *ctx, const struct ct_thread_row *r, const struct ct_re
     if (!tl->ngens || tl->gens[tl->ngens - 1].offset != gen->offset) {
         if (!CT_TL_GROW(tl->gens, tl->ngens, tl->gens_cap, 64))
             return;
-        tl->gens[tl->ngens++] = (struct tl_gen){gen->offset, gen->end_offset, 0};
+        tl->gens[tl->ngens++] = (struct tl_gen){gen->offset, gen->end_offset,
+                                                ct_gen_ns(rd, gen, gen->base_units), 0};
+        if (!tl->pid && gen->has_process) {
+            tl->pid = gen->process.pid;
+            tl->ncpu = gen->process.ncpu;
+        }
         b->defs_seen = UINT64_MAX;
     }
     note_definitions(b, rd, gen);
@@ -515,6 +520,12 @@ static int by_log_time(const void *a, const void *b)
 {
     const struct tl_log *x = a, *y = b;
     return x->t < y->t ? -1 : x->t > y->t;
+}
+
+static int by_cpu(const void *a, const void *b)
+{
+    const struct tl_cpu *x = a, *y = b;
+    return x->cpu < y->cpu ? -1 : x->cpu > y->cpu;
 }
 
 static int by_tid(const void *a, const void *b)
@@ -656,6 +667,8 @@ void ct_tl_finish_index(struct ct_timeline *tl, struct tl_builder *b)
             qsort(tl->counters[i].s, tl->counters[i].n, sizeof *tl->counters[i].s, by_sample);
     if (tl->nlanes)
         qsort(tl->lanes, tl->nlanes, sizeof *tl->lanes, by_tid);
+    if (tl->ncpus) /* in order, for the summary */
+        qsort(tl->cpus, tl->ncpus, sizeof *tl->cpus, by_cpu);
 }
 
 static void free_items(struct ct_timeline *tl)

@@ -156,6 +156,7 @@ struct tl_task { uint64_t id, parent, tid; uint32_t type; int64_t b, e; uint32_t
 
 struct tl_gen {
     uint64_t offset, end_offset;
+    int64_t begin; /* its base time */
     uint64_t defs_end; /* the string and stack definitions lie before */
 };
 
@@ -170,6 +171,7 @@ struct tl_gen_slot {
 struct ct_timeline {
     int64_t begin, end;
     bool sched;
+    uint64_t pid, ncpu; /* the process's (its PROCESS record), 0 unknown */
     struct tl_lane *lanes;
     size_t nlanes;
     struct tl_cpu *cpus;
@@ -332,6 +334,16 @@ int ct_timeline_span_json(struct ct_timeline *tl, uint64_t tid, int64_t t, FILE 
 /* Logs whose category or message holds q (all when empty), at most limit,
  * read from the file. -1 when it cannot be read. */
 int ct_timeline_logs_json(struct ct_timeline *tl, const char *q, size_t limit, FILE *out);
+/* The logs of thread tid (0: every thread) in [t0, t1), at most limit,
+ * with how many there are; -1 when the range cannot be read. */
+int ct_timeline_logs_at_json(struct ct_timeline *tl, uint64_t tid, int64_t t0, int64_t t1,
+                             size_t limit, FILE *out);
+/* Regions and tasks whose type holds q (or the task whose id is q), and
+ * logs whose category or message holds q, from time `after` on, in time
+ * order: at most limit, read from the file (timeline_search.c). -1 when
+ * it cannot be read. */
+int ct_timeline_search_json(const struct ct_timeline *tl, const char *q, int64_t after,
+                            size_t limit, FILE *out);
 /* Task `id`, which was under way at time t; -1 when there is none. */
 int ct_timeline_task_json(struct ct_timeline *tl, uint64_t id, int64_t t, FILE *out);
 

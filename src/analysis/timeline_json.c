@@ -38,8 +38,10 @@ static const char *state_name(int col)
 
 void ct_timeline_summary_json(const struct ct_timeline *tl, FILE *out)
 {
-    fprintf(out, "{\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"sched\":%s,\"events\":%" PRIu64,
-            tl->begin, tl->end, tl->sched ? "true" : "false", tl->events);
+    fprintf(out,
+            "{\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"sched\":%s,\"events\":%" PRIu64
+            ",\"pid\":%" PRIu64 ",\"ncpu\":%" PRIu64,
+            tl->begin, tl->end, tl->sched ? "true" : "false", tl->events, tl->pid, tl->ncpu);
     fputs(",\"states\":[", out);
     for (int c = 0; c < CT_COL_COUNT; c++) {
         fprintf(out, "%s", c ? "," : "");
@@ -52,8 +54,16 @@ void ct_timeline_summary_json(const struct ct_timeline *tl, FILE *out)
         json_str(out, l->name);
         fputs(",\"function\":", out);
         json_str(out, l->function);
-        fprintf(out, ",\"spans\":%" PRIu64 ",\"regions\":%" PRIu64 ",\"depth\":%u}", l->nspans,
+        fprintf(out, ",\"spans\":%" PRIu64 ",\"regions\":%" PRIu64 ",\"depth\":%u", l->nspans,
                 l->nregions, l->max_depth);
+        for (size_t k = 0; k < tl->threads.count; k++)
+            if (tl->threads.rows[k].tid == l->tid) {
+                fprintf(out, ",\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"exited\":%s",
+                        tl->threads.rows[k].begin_ns, tl->threads.rows[k].end_ns,
+                        tl->threads.rows[k].exited ? "true" : "false");
+                break;
+            }
+        fputc('}', out);
     }
     fputs("],\"cpus\":[", out);
     for (size_t i = 0; i < tl->ncpus; i++)
@@ -396,16 +406,34 @@ static void log_marks(const struct ct_timeline *tl, bool index, int64_t t0, int6
         }
         return;
     }
+    /* A window's: per pixel and thread, the first log's category and
+     * message (cut), and how many there are. */
     size_t lo = FIRST_AT(tl->logs, tl->nlogs, t, t0);
     for (size_t k = lo; k < tl->nlogs && tl->logs[k].t < t1;) {
         long p = (long)((double)(tl->logs[k].t - t0) / w);
-        size_t start = k;
-        while (k < tl->nlogs && tl->logs[k].t < t1 &&
-               (long)((double)(tl->logs[k].t - t0) / w) == p)
-            k++;
-        fprintf(out, "%s[%" PRId64 ",%" PRIu64 ",%zu,%zu]", first ? "" : ",", tl->logs[start].t,
-                tl->logs[start].tid, start, k - start);
-        first = false;
+        size_t end = k;
+        while (end < tl->nlogs && tl->logs[end].t < t1 &&
+               (long)((double)(tl->logs[end].t - t0) / w) == p)
+            end++;
+        for (size_t i = k; i < end; i++) {
+            bool seen = false; /* its thread's first log in the pixel was written */
+            for (size_t j = k; j < i && !seen; j++)
+                seen = tl->logs[j].tid == tl->logs[i].tid;
+            if (seen)
+                continue;
+            size_t n = 0;
+            for (size_t j = i; j < end; j++)
+                n += tl->logs[j].tid == tl->logs[i].tid;
+            const struct tl_log *g = &tl->logs[i];
+            fprintf(out, "%s[%" PRId64 ",%" PRIu64 ",%zu,%zu,", first ? "" : ",", g->t, g->tid, i,
+                    n);
+            json_str(out, str(tl->index ? tl->index : tl, g->category));
+            fputc(',', out);
+            ct_json_string(out, tl->text + g->text, g->len < 300 ? g->len : 300);
+            fputc(']', out);
+            first = false;
+        }
+        k = end;
     }
 }
 
@@ -823,5 +851,34 @@ int ct_timeline_logs_json(struct ct_timeline *tl, const char *q, size_t limit, F
     ct_gen_free(&gen);
     ct_rd_close(&rd);
     fprintf(out, "],\"matched\":%" PRIu64 ",\"total\":%" PRIu64 "}", matched, tl->nlog_events);
+    return 0;
+}
+
+int ct_timeline_logs_at_json(struct ct_timeline *tl, uint64_t tid, int64_t t0, int64_t t1,
+                             size_t limit, FILE *out)
+{
+    if (t1 <= t0 || t0 < INT64_MIN / 4 || t1 > INT64_MAX / 4)
+        return -1;
+    struct ct_timeline *w = ct_tl_window(tl, t0, t1, 0);
+    if (!w)
+        return -1;
+    fputs("{\"logs\":[", out);
+    size_t shown = 0, matched = 0;
+    for (size_t k = FIRST_AT(w->logs, w->nlogs, t, t0); k < w->nlogs && w->logs[k].t < t1; k++) {
+        const struct tl_log *g = &w->logs[k];
+        if (tid && g->tid != tid)
+            continue;
+        if (shown++ < limit) {
+            fprintf(out, "%s{\"t\":%" PRId64 ",\"tid\":%" PRIu64 ",\"task\":%" PRIu64
+                         ",\"category\":",
+                    shown > 1 ? "," : "", g->t, g->tid, g->task);
+            json_str(out, str(tl, g->category));
+            fputs(",\"message\":", out);
+            ct_json_string(out, w->text + g->text, g->len);
+            fputc('}', out);
+        }
+        matched++;
+    }
+    fprintf(out, "],\"matched\":%zu}", matched);
     return 0;
 }

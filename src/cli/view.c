@@ -45,6 +45,7 @@
 #include "../analysis/threads.h"
 #include "../analysis/timeline.h"
 #include "cli.h"
+#include "view_api.h"
 #include "view_files.h"
 
 static struct {
@@ -368,6 +369,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return logs(c);
     if (strcmp(url, "/api/pprof") == 0)
         return pprof(c);
+    enum MHD_Result answered;
+    if (ct_view_api(c, url, &v.tl, &answered)) /* view_api.c: search, logs, utilization */
+        return answered;
     return error(c, 404, "not found\n");
 }
 
@@ -472,6 +476,7 @@ static int run(int argc, char **argv)
         _exit(CT_EXIT_OK);
     }
     close(fd);
+    ct_view_api_free();
     ct_timeline_free(&v.tl);
     ct_rd_close(&v.rd);
     free(v.threads_json);

@@ -74,6 +74,16 @@ void ct_timeline_summary_json(const struct ct_timeline *tl, FILE *out)
         fprintf(out, "%s", i ? "," : "");
         json_str(out, name ? name : "counter");
     }
+    /* The names of block reasons and calls, by value (reasons.def). */
+    fputs("],\"reasons\":[", out);
+    unsigned last = 0;
+    for (unsigned i = 1; i < 256; i++)
+        last = ct_reason_name(i) ? i : last;
+    for (unsigned i = 0; i <= last; i++) {
+        const char *name = i ? ct_reason_name(i) : NULL;
+        fprintf(out, "%s", i ? "," : "");
+        json_str(out, name ? name : "");
+    }
     fputs("],\"strings\":[", out);
     for (size_t i = 0; i < tl->nstrings; i++) {
         fprintf(out, "%s", i ? "," : "");
@@ -643,7 +653,9 @@ static void activity_text(const struct tl_span *s, char *buf, size_t size)
 {
     const char *name = ct_reason_name(s->reason);
     name = name ? name : "?";
-    if (!(s->flags & TL_SPAN_CALL))
+    if (!(s->flags & TL_SPAN_CALL) && !s->object) /* a sleep */
+        snprintf(buf, size, "%s", name);
+    else if (!(s->flags & TL_SPAN_CALL))
         snprintf(buf, size, "%s 0x%" PRIx64, name, s->object);
     else if (s->object > INT32_MAX) /* no descriptor: waitpid, getaddrinfo */
         snprintf(buf, size, "%s", name);

@@ -19,7 +19,7 @@ export const COLORS = {
   runnable: "#e6c229", sleeping: "#8fc6e8", "off-cpu": "#d9d9d9",
 };
 // Regions and tasks: warm pinks and browns, outlined, with their names.
-export const REGION_COLORS = ["#d4587a", "#b84f9e", "#9a6a4b", "#e0907a", "#8e5a7a", "#c0653a"];
+export const REGION_COLORS = ["#d4587a", "#c0653a", "#9a6a4b", "#e0907a", "#7a4a2a", "#e8a0b0"];
 export const LOG_COLOR = "#d0192b", WAKE_COLOR = "rgba(20,30,50,0.75)", COUNTER_COLOR = "#c9b79c";
 export const GUTTER = 250, RULER = 26;
 const CPU_H = 14, COUNTER_H = 32, LANE_H = 16, REGION_H = 12, GAP = 4, TASK_H = 11, HEADER_H = 17;
@@ -380,7 +380,8 @@ export class Timeline {
 
   draw() {
     const c = this.ctx;
-    c.clearRect(0, 0, this.width, this.viewHeight);
+    c.fillStyle = "#fff";
+    c.fillRect(0, 0, this.width, this.viewHeight);
     c.font = "11px system-ui, sans-serif";
     c.textBaseline = "middle";
     const d = this.data;

@@ -18,6 +18,7 @@
  *   /api/tasklist?type=T             each task of a type (tasks --type=T)
  *   /api/logs?q=                     logs whose category or message holds q
  *   /api/pprof?type=net|sync|syscall|sched   the gzipped pprof profile
+ *   /api/search, /api/logs_at, /api/utilization   view_api.c
  *
  * Only GET and HEAD; an unknown path is 404, a bad parameter 400, and no
  * file outside the embedded ones is ever read.
@@ -497,11 +498,13 @@ const struct ct_command ct_cmd_view = {
     "Ctrl-C stops the server.\n"
     "\n"
     "The UI: a timeline of every thread's states (running, runnable, blocked\n"
-    "with the reason, system calls, sleeping), the CPUs, counters, regions,\n"
-    "tasks, logs and wake-ups (W/S zoom, A/D pan, 1-4 tools, click for\n"
-    "details with the stack); the thread analysis; blocking profiles as flame\n"
-    "graphs with their pprof files; tasks and regions with latency\n"
-    "histograms; logs, searchable.\n"
+    "with the reason, system calls with their descriptor, sleeping), the CPUs,\n"
+    "counters, regions, tasks, logs and wake-ups (W/S or Ctrl+wheel zoom, A/D\n"
+    "pan, the wheel scrolls, 1-4 tools, / search, ? every key; a click shows\n"
+    "details with the stack; the URL keeps the view); the thread analysis;\n"
+    "blocking profiles as flame graphs with their pprof files; the CPU\n"
+    "utilization and its minimum over windows (MMU); tasks and regions with\n"
+    "latency histograms; logs, searchable.\n"
     "\n"
     "  --addr=HOST:PORT  where to listen (default 127.0.0.1:0, a free port);\n"
     "                    another host than 127.0.0.1 exposes the trace\n"

@@ -2,7 +2,7 @@
 // hover line) and of what was clicked (the docked details panel, always in
 // view under the lanes); the legend; the `?` overlay of keys.
 import { getJSON, fmtDur, fmtTime, el } from "/app.js";
-import { COLORS, REGION_COLORS, LOG_COLOR, WAKE_COLOR, COUNTER_COLOR, threadColor } from "/timeline.js";
+import { REGION_COLORS, LOG_COLOR, WAKE_COLOR, COUNTER_COLOR, threadColor, stateColor } from "/timeline.js";
 
 const COLUMNS = [
   ["execution", "execution_ns"], ["network", "network_wait_ns"], ["sync", "sync_block_ns"],
@@ -291,7 +291,7 @@ export function legend(box, tl) {
   box.replaceChildren();
   const item = (style, text) => box.append(el("div", {}, el("i", { style }), text));
   box.append(el("h4", { text: "thread states" }));
-  for (const [name, color] of Object.entries(COLORS)) item(`background:${color}`, name);
+  for (const name of tl.states) item(`background:${stateColor(name, tl.states)}`, name);
   box.append(el("h4", { text: "other marks" }));
   item(`background:${REGION_COLORS[0]};border:1px solid #555`, "region or task (colour by type)");
   item("background:repeating-linear-gradient(135deg,#efe6dc 0 3px,#9a6a4b 3px 4px)", "short regions or tasks, summed");

@@ -18,6 +18,14 @@ export const COLORS = {
   running: "#2e9e44", network: "#4a7fd6", blocked: "#8c8c8c", syscall: "#a05ac2",
   runnable: "#e6c229", sleeping: "#8fc6e8", "off-cpu": "#d9d9d9",
 };
+// A state the server names that this page does not know yet: colours that
+// no other state or mark takes.
+const MORE_STATES = ["#17becf", "#ff7f0e", "#6b3fa0"];
+export function stateColor(name, states = []) {
+  if (COLORS[name]) return COLORS[name];
+  const unknown = states.filter((s) => !COLORS[s]);
+  return MORE_STATES[Math.max(0, unknown.indexOf(name)) % MORE_STATES.length];
+}
 // Regions and tasks: warm pinks and browns, outlined, with their names.
 export const REGION_COLORS = ["#d4587a", "#c0653a", "#9a6a4b", "#e0907a", "#7a4a2a", "#e8a0b0"];
 export const LOG_COLOR = "#d0192b", WAKE_COLOR = "rgba(20,30,50,0.75)", COUNTER_COLOR = "#c9b79c";
@@ -74,6 +82,7 @@ export class Timeline {
     this.summary = summary;
     summary.cpus.sort((a, b) => a - b);
     this.states = summary.states;
+    this.stateColors = summary.states.map((name) => stateColor(name, summary.states));
     this.threadByTid = new Map(summary.threads.map((t) => [t.tid, t]));
     const pad = Math.max(1, (summary.end - summary.begin) * 0.01);
     this.home = [summary.begin - pad, summary.end + pad];
@@ -308,6 +317,10 @@ export class Timeline {
     if (this.groupBy) p.set("g", this.groupBy);
     if (this.hidden.size) p.set("hide", [...this.hidden].join(","));
     if (!this.arrows) p.set("arrows", "0");
+    if (this.focus) {
+      p.set("focus", [...this.focus.tids].join(","));
+      if (this.focus.label) p.set("fl", this.focus.label);
+    }
     return p;
   }
 
@@ -323,6 +336,12 @@ export class Timeline {
   // What a URL asks for: the range, the lanes, a selection to restore once
   // the data that holds it is there.
   applyState(params) {
+    if (params.has("focus")) { // only these lanes: a task's threads (fl: what they are)
+      const tids = params.get("focus").split(",").filter(Boolean).map(Number);
+      this.focus = tids.length ? { tids: new Set(tids), label: params.get("fl") || `${tids.length} threads` } : null;
+      this.layout();
+      this.resize(false);
+    }
     if (params.has("g") || params.has("hide") || params.has("arrows")) {
       this.groupBy = ["process", "function"].includes(params.get("g")) ? params.get("g") : "";
       document.getElementById("group-by").value = this.groupBy;
@@ -532,7 +551,7 @@ export class Timeline {
     for (const s of lane.spans) {
       const [x, w] = this.clipX(s[0], s[1]);
       if (x > this.width) continue;
-      c.fillStyle = COLORS[this.states[s[2]]] || "#000";
+      c.fillStyle = this.stateColors[s[2]];
       c.fillRect(x, y, w, row.h);
     }
     for (const r of lane.regions) {
@@ -913,6 +932,14 @@ export class Timeline {
       this.hoverRow = null;
       this.requestDraw();
     });
-    window.addEventListener("resize", () => this.resize());
+    // The window, or the details panel dragged taller: the canvas follows.
+    let size = [this.wrap.clientWidth, this.wrap.clientHeight];
+    new ResizeObserver(() => {
+      const now = [this.wrap.clientWidth, this.wrap.clientHeight];
+      if (!now[0] || (now[0] === size[0] && now[1] === size[1])) return;
+      const wider = now[0] !== size[0];
+      size = now;
+      this.resize(wider);
+    }).observe(this.wrap);
   }
 }

@@ -140,9 +140,10 @@ export async function timelineChecks({ page, serve, check, ctrace, progs, tmp, o
     if (arrow) {
       const px = async () => view(page, ([x, y]) => {
         const v = window.ctraceView;
-        let dark = 0;
-        for (let dx = -1; dx <= 1; dx++) if (v.pixelAt(x + dx, y).every((c) => c < 150)) dark++;
-        return dark;
+        let marked = 0; // pixels of the gap that are not white
+        for (let dx = -2; dx <= 2; dx++)
+          for (let dy = -1; dy <= 1; dy++) if (Math.min(...v.pixelAt(x + dx, y + dy)) < 200) marked++;
+        return marked;
       }, arrow);
       const on = await px();
       await page.keyboard.press("e");
@@ -195,6 +196,16 @@ export async function timelineChecks({ page, serve, check, ctrace, progs, tmp, o
     await shot("keys");
     await page.keyboard.press("Escape");
     check("Esc closes it", !(await page.isVisible("#keys")));
+
+    // Only some lanes (a task's threads), from the URL; a link shows all.
+    await page.goto(server.url + `#timeline?focus=${reader.tid}&fl=the%20reader`);
+    await page.waitForFunction(() => !document.querySelector("#focus-banner").hidden, null, { timeout: 10000 }).catch(() => {});
+    const lanes = await view(page, () => window.ctraceView.rows.filter((r) => r.kind === "thread").map((r) => r.tid));
+    const banner = await page.textContent("#focus-banner");
+    check("focus: only the lanes the URL names", lanes.length === 1 && lanes[0] === reader.tid && banner.includes("the reader"),
+      JSON.stringify([lanes, banner]));
+    await page.click("#focus-banner a");
+    check("focus: a link shows every lane again", await view(page, () => window.ctraceView.rows.filter((r) => r.kind === "thread").length) === 3);
 
     // Colours: nothing else takes a state's colour.
     const close = await view(page, async () => {

@@ -3,7 +3,8 @@
  * (ct_timeline_span_json) is that span's own: a socket read followed at
  * once by a mutex block gives a read span that names the read and its
  * descriptor and no waker, a blocked span that names the mutex and the
- * thread that woke it, and running spans with neither. Linked with the
+ * thread that woke it (also when the wake came 15 ms before the block
+ * ended), and running spans with neither. Linked with the
  * recorder's internal copy, to record the events the LD_PRELOAD wrappers
  * record (a call, a block, a wake) at times the test chooses.
  */
@@ -58,6 +59,10 @@ static void *reader(void *arg)
         sem_post(&blocked);
         while (sem_wait(&release) != 0)
             ;
+        if (i == 1)
+            usleep(15000); /* woken 15 ms before the block ends: its waker
+                              lies before the last 10 ms the details read
+                              first */
         ct_ev_unblock();
     }
     return NULL;

@@ -16,7 +16,13 @@ export class Search {
     this.current = -1;
     this.q = "";
     let timer;
-    input.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(() => this.run(), 250); });
+    input.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        if (this.input.value.trim() === this.q && this.results.length) return; // Enter searched it
+        this.pending = this.run().finally(() => { this.pending = null; });
+      }, 250);
+    });
     input.addEventListener("keydown", (e) => {
       if (e.key === "Enter") { e.preventDefault(); this.next(e.shiftKey ? -1 : 1); }
       else if (e.key === "Escape") { this.list.hidden = true; input.blur(); }
@@ -104,7 +110,11 @@ export class Search {
     this.list.children[this.current]?.scrollIntoView({ block: "nearest" });
   }
 
-  next(step) {
+  // The next result; the query typed is searched first if its results are
+  // not in yet (Enter right after typing).
+  async next(step) {
+    if (this.pending) await this.pending;
+    if (this.input.value.trim() !== this.q) await this.run();
     if (!this.results.length) return;
     this.move(step);
     this.go(this.results[this.current]);

@@ -327,7 +327,8 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
         st->pending_stack = gen_stack(tl, gen, ev->stack);
         st->pending_reason = ev->args[0] <= UINT8_MAX ? (uint8_t)ev->args[0] : 0;
         st->pending_class = 0;
-        st->pending_flags = 0;
+        const char *group = ct_reason_group((unsigned)ev->args[0]);
+        st->pending_flags = !group || strcmp(group, "sync") == 0 ? TL_SPAN_WAKEABLE : 0;
         break;
     case CT_EV_SYSCALL:
     {
@@ -340,7 +341,7 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
         st->pending_stack = gen_stack(tl, gen, ev->stack);
         st->pending_reason = ev->args[0] <= UINT8_MAX ? (uint8_t)ev->args[0] : 0;
         st->pending_class = ev->args[2] <= UINT8_MAX ? (uint8_t)ev->args[2] : 0;
-        st->pending_flags = TL_SPAN_CALL;
+        st->pending_flags = TL_SPAN_CALL | (object ? TL_SPAN_WAKEABLE : 0);
         /* A read of a pipe ends like an unblock: a writer's wake links to it
          * (in a window; the index only counts wakes). */
         if (!index && object && ev->args[3] < UINT64_MAX - ev->ts)

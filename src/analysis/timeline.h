@@ -50,10 +50,13 @@ struct tl_span {
     uint8_t col;    /* enum ct_column */
     uint8_t reason; /* the activity's: a block's reason or a call (reasons.def) */
     uint8_t fd_class; /* a call's descriptor's class (CT_FD_*) */
-    uint8_t flags;  /* TL_SPAN_CALL: the activity is a call */
+    uint8_t flags;  /* TL_SPAN_CALL: the activity is a call; TL_SPAN_WAKEABLE:
+                       another thread's wake may end it (a lock, a condvar, a
+                       semaphore, a join; a read of a pipe or eventfd) */
 };
 #define TL_NO_ACTIVITY INT64_MIN
 #define TL_SPAN_CALL 1
+#define TL_SPAN_WAKEABLE 2
 
 struct tl_region {
     int64_t b, e;

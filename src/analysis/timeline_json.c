@@ -592,54 +592,128 @@ static int64_t activity_end(const struct tl_lane *l, size_t k)
     return end;
 }
 
-/* The span of lane tid in window w that holds t, and the lane; NULL when
- * w has none there. */
-static const struct tl_span *span_in(const struct ct_timeline *w, uint64_t tid, int64_t t,
-                                     const struct tl_lane **lp, size_t *kp)
+static const struct tl_lane *lane_in(const struct ct_timeline *w, uint64_t tid)
 {
-    for (size_t i = 0; w && i < w->nlanes; i++) {
-        const struct tl_lane *l = &w->lanes[i];
-        if (l->tid != tid)
-            continue;
-        size_t k = first_span(l, t);
-        if (k < l->nspan_items && l->spans[k].b <= t) {
-            *lp = l;
-            *kp = k;
-            return &l->spans[k];
-        }
-        return NULL;
-    }
+    for (size_t i = 0; w && i < w->nlanes; i++)
+        if (w->lanes[i].tid == tid)
+            return &w->lanes[i];
     return NULL;
 }
 
-/* The span of thread tid at time t, and the end of the activity it is
- * part of, from a window that holds them whole: a window holds whole the
- * items that end before its lanes' reading stopped, and a span (or its
- * activity) that began before t may end far after, in a batch the window
- * around t did not read; so the window grows forward, eightfold, until it
- * has. The span is copied: the next window reuses the arrays. */
-static bool span_at(struct ct_timeline *tl, uint64_t tid, int64_t t, struct tl_span *out,
-                    int64_t *act_end)
+/* The span of lane l that holds t: its index, or the count when none. */
+static size_t span_index(const struct tl_lane *l, int64_t t)
 {
-    if (t < INT64_MIN / 4 || t > INT64_MAX / 4)
-        return false;
+    size_t k = first_span(l, t);
+    return k < l->nspan_items && l->spans[k].b <= t ? k : l->nspan_items;
+}
+
+/* Lane tid of a window that holds whole its span at t (and, when asked,
+ * the rest of that span's activity): a window holds whole the items that
+ * end before its lane's reading stopped, and a span that began before t
+ * may end far after, in a batch the window around t did not read; so the
+ * window grows forward, eightfold, until it has. The span's index in *kp,
+ * its end (or its activity's) in *endp; NULL when there is none. */
+static const struct tl_lane *whole_at(struct ct_timeline *tl, uint64_t tid, int64_t t,
+                                      bool activity, size_t *kp, int64_t *endp)
+{
     for (int64_t reach = 1;; reach = reach < 1000 ? 1000 : reach * 8) {
         struct ct_timeline *w = ct_tl_window(tl, t - 1, t + reach, 0);
-        const struct tl_lane *l;
-        size_t k;
-        const struct tl_span *s = span_in(w, tid, t, &l, &k);
+        const struct tl_lane *l = lane_in(w, tid);
         bool to_end = t + reach >= tl->end;
-        if (s) {
-            int64_t end = activity_end(l, k);
+        size_t k = l ? span_index(l, t) : 0;
+        if (l && k < l->nspan_items) {
+            int64_t end = activity ? activity_end(l, k) : l->spans[k].e;
             if (end < l->read_to || to_end) {
-                *out = *s;
-                *act_end = end;
-                return true;
+                *kp = k;
+                *endp = end;
+                return l;
             }
         }
         if (!w || to_end)
-            return false;
+            return NULL;
     }
+}
+
+/* What a span's details say, copied out of the windows that held it (the
+ * next window reuses their arrays). */
+struct span_found {
+    struct tl_span s;
+    int64_t act_end; /* its activity's end (its own when none) */
+    char thread[16];
+    bool in_region, in_task, woken;
+    uint32_t region_type, task_type;
+    uint64_t task_id;
+    struct ct_wake_link wake;
+};
+
+/* The link of the wake-up that ended f's activity in window w: the
+ * unblock of this thread with the activity's begin. */
+static bool find_waker(const struct ct_timeline *w, uint64_t tid, struct span_found *f)
+{
+    for (size_t i = FIRST_AT(w->wakes, w->nwakes, tu, f->s.since);
+         i < w->nwakes && w->wakes[i].tu <= f->act_end; i++)
+        if (w->wakes[i].to == tid && w->wakes[i].tb == f->s.since) {
+            f->wake = w->wakes[i];
+            return true;
+        }
+    return false;
+}
+
+/* The span of thread tid at t, its activity's end, the region and task it
+ * began in, and who woke it. Each step reads little: a long span is the
+ * index's (no reading); its activity's end is read from the span's end on;
+ * its region from a window at its begin; its waker from the last 10 ms of
+ * the activity, or all of it when it is short enough (the wake lies
+ * between its begin and its end, mostly just before the end). */
+static bool find_span(struct ct_timeline *tl, uint64_t tid, int64_t t, struct span_found *f)
+{
+    if (t < INT64_MIN / 4 || t > INT64_MAX / 4)
+        return false;
+    memset(f, 0, sizeof *f);
+    const struct tl_lane *ix = lane_in(tl, tid), *l;
+    size_t k = ix ? span_index(ix, t) : 0;
+    int64_t end;
+    if (ix && k < ix->nspan_items) {
+        f->s = ix->spans[k];
+    } else {
+        if (!(l = whole_at(tl, tid, t, false, &k, &end)))
+            return false;
+        f->s = l->spans[k];
+    }
+    f->act_end = f->s.e;
+    bool inside = f->s.since != TL_NO_ACTIVITY;
+    if (inside && (l = whole_at(tl, tid, f->s.e - 1, true, &k, &end)))
+        f->act_end = end;
+    struct ct_timeline *w = ct_tl_window(tl, f->s.b - 1, f->s.b + 1, 0);
+    if (!(l = lane_in(w, tid)))
+        return false;
+    memcpy(f->thread, l->name, sizeof f->thread);
+    /* The innermost region around the span's start, and its task. */
+    const struct tl_region *in = NULL;
+    size_t from = FIRST_AT(l->regions, l->nregion_items, b, f->s.b - l->longest_region);
+    for (size_t i = from; i < l->nregion_items && l->regions[i].b <= f->s.b; i++)
+        if (l->regions[i].e >= f->s.b && (!in || l->regions[i].depth > in->depth))
+            in = &l->regions[i];
+    if (in) {
+        f->in_region = true;
+        f->region_type = in->type;
+        const struct tl_task *task = in->task ? find_task(w, tl, in->task) : NULL;
+        if (task) {
+            f->in_task = true;
+            f->task_id = task->id;
+            f->task_type = task->type;
+        }
+    }
+    if (!inside || !(f->s.flags & TL_SPAN_WAKEABLE))
+        return true; /* nothing wakes a sleep, a socket's read, a running span */
+    int64_t last = f->act_end - 10000000 > f->s.since ? f->act_end - 10000000 : f->s.since;
+    if ((w = ct_tl_window(tl, last - 1, f->act_end + 1, 0)) && (f->woken = find_waker(w, tid, f)))
+        return true;
+    if (last > f->s.since &&
+        ct_tl_window_batches(tl, f->s.since - 1, f->act_end + 1) <= 16 * CT_TL_WINDOW_BUDGET &&
+        (w = ct_tl_window(tl, f->s.since - 1, f->act_end + 1, 0)))
+        f->woken = find_waker(w, tid, f);
+    return true;
 }
 
 static const char *fd_class_word(unsigned c)
@@ -675,74 +749,51 @@ static const char *lane_name(const struct ct_timeline *tl, uint64_t tid)
 
 int ct_timeline_span_json(struct ct_timeline *tl, uint64_t tid, int64_t t, FILE *out)
 {
-    struct tl_span s;
-    int64_t act_end;
-    if (!span_at(tl, tid, t, &s, &act_end))
+    struct span_found f;
+    if (!find_span(tl, tid, t, &f))
         return -1;
-    /* Who woke it is found among the wake-ups a window links: one that
-     * holds the whole activity (the waker's wake lies between its begin
-     * and its end). */
-    bool inside = s.since != TL_NO_ACTIVITY;
-    struct ct_timeline *w = ct_tl_window(tl, (inside ? s.since : s.b) - 1, act_end + 1, 0);
-    const struct tl_lane *l = NULL;
-    size_t k = 0;
-    if (!w || !span_in(w, tid, s.b, &l, &k))
-        return -1;
+    const struct tl_span *s = &f.s;
+    bool inside = s->since != TL_NO_ACTIVITY, call = inside && (s->flags & TL_SPAN_CALL);
     fprintf(out, "{\"tid\":%" PRIu64 ",\"thread\":", tid);
-    json_str(out, l->name);
+    json_str(out, f.thread);
     fprintf(out, ",\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"duration\":%" PRId64 ",\"state\":",
-            s.b, s.e, s.e - s.b);
-    json_str(out, state_name(s.col));
-    const char *reason = inside && s.reason ? ct_reason_name(s.reason) : NULL;
+            s->b, s->e, s->e - s->b);
+    json_str(out, state_name(s->col));
+    const char *reason = inside && s->reason ? ct_reason_name(s->reason) : NULL;
     fputs(",\"reason\":", out);
     json_str(out, reason ? reason : "");
     if (inside) {
         char what[160];
-        activity_text(&s, what, sizeof what);
-        fprintf(out, ",\"activity\":{\"kind\":\"%s\",\"what\":",
-                s.flags & TL_SPAN_CALL ? "call" : "block");
+        activity_text(s, what, sizeof what);
+        fprintf(out, ",\"activity\":{\"kind\":\"%s\",\"what\":", call ? "call" : "block");
         json_str(out, what);
-        fprintf(out, ",\"begin\":%" PRId64 ",\"end\":%" PRId64, s.since, act_end);
-        if (s.flags & TL_SPAN_CALL) {
-            if (s.object <= INT32_MAX)
-                fprintf(out, ",\"fd\":%" PRIu64, s.object);
-            const char *cls = ct_fd_class_name(s.fd_class);
+        fprintf(out, ",\"begin\":%" PRId64 ",\"end\":%" PRId64, s->since, f.act_end);
+        if (call) {
+            if (s->object <= INT32_MAX)
+                fprintf(out, ",\"fd\":%" PRIu64, s->object);
+            const char *cls = ct_fd_class_name(s->fd_class);
             fputs(",\"fd_class\":", out);
             json_str(out, cls ? cls : "");
         } else {
-            fprintf(out, ",\"object\":\"0x%" PRIx64 "\"", s.object);
+            fprintf(out, ",\"object\":\"0x%" PRIx64 "\"", s->object);
         }
         fputc('}', out);
     }
-    fprintf(out, ",\"object\":\"0x%" PRIx64 "\",\"stack\":",
-            inside && !(s.flags & TL_SPAN_CALL) ? s.object : 0);
-    stack_json(tl, s.stack, out);
-    /* The innermost region around the span's start, and its task. */
-    const struct tl_region *in = NULL;
-    size_t from = FIRST_AT(l->regions, l->nregion_items, b, s.b - l->longest_region);
-    for (size_t i = from; i < l->nregion_items && l->regions[i].b <= s.b; i++)
-        if (l->regions[i].e >= s.b && (!in || l->regions[i].depth > in->depth))
-            in = &l->regions[i];
-    if (in) {
+    fprintf(out, ",\"object\":\"0x%" PRIx64 "\",\"stack\":", inside && !call ? s->object : 0);
+    stack_json(tl, s->stack, out);
+    if (f.in_region) {
         fputs(",\"region\":", out);
-        json_str(out, str(tl, in->type));
-        const struct tl_task *task = in->task ? find_task(w, tl, in->task) : NULL;
-        if (task) {
-            fprintf(out, ",\"task\":%" PRIu64 ",\"task_type\":", task->id);
-            json_str(out, str(tl, task->type));
+        json_str(out, str(tl, f.region_type));
+        if (f.in_task) {
+            fprintf(out, ",\"task\":%" PRIu64 ",\"task_type\":", f.task_id);
+            json_str(out, str(tl, f.task_type));
         }
     }
-    /* Who woke it: the link of this activity's end (its unblock, the end
-     * of a read of a pipe), never one of another activity's. A span
-     * outside any activity was not woken. */
-    size_t lo = inside ? FIRST_AT(w->wakes, w->nwakes, tu, s.since) : w->nwakes;
-    for (size_t i = lo; i < w->nwakes && w->wakes[i].tu <= act_end; i++)
-        if (w->wakes[i].to == tid && w->wakes[i].tb == s.since) {
-            fprintf(out, ",\"woken_by\":%" PRIu64 ",\"woken_at\":%" PRId64 ",\"waker\":",
-                    w->wakes[i].from, w->wakes[i].tw);
-            json_str(out, lane_name(tl, w->wakes[i].from));
-            break;
-        }
+    if (f.woken) {
+        fprintf(out, ",\"woken_by\":%" PRIu64 ",\"woken_at\":%" PRId64 ",\"waker\":", f.wake.from,
+                f.wake.tw);
+        json_str(out, lane_name(tl, f.wake.from));
+    }
     fputc('}', out);
     return 0;
 }

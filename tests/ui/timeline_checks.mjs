@@ -354,7 +354,8 @@ export async function timelineChecks({ page, serve, check, ctrace, progs, tmp, o
     check("search finds a log and opens it", found.includes("OrderID: 1042"), found);
     await page.fill("#tl-search", "");
     await page.keyboard.type("businessLogic");
-    await page.waitForFunction(() => document.querySelectorAll("#search-results div").length > 3, null, { timeout: 15000 }).catch(() => {});
+    await page.waitForFunction(() => { const d = document.querySelectorAll("#search-results div");
+      return d.length > 3 && d[0].textContent.includes("businessLogic"); }, null, { timeout: 15000 }).catch(() => {});
     const listed = await page.$$eval("#search-results div", (d) => d.map((x) => x.textContent));
     check("search lists the regions of a type", listed.filter((x) => x.startsWith("region") && x.includes("businessLogic")).length >= 3, listed.slice(0, 4));
     await page.keyboard.press("Enter");

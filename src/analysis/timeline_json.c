@@ -659,12 +659,35 @@ static bool find_waker(const struct ct_timeline *w, uint64_t tid, struct span_fo
     return false;
 }
 
+/* The innermost region of lane l (of window w) around f's span's start,
+ * and its task. */
+static void region_info(struct ct_timeline *tl, const struct ct_timeline *w,
+                        const struct tl_lane *l, struct span_found *f)
+{
+    const struct tl_region *in = NULL;
+    size_t from = FIRST_AT(l->regions, l->nregion_items, b, f->s.b - l->longest_region);
+    for (size_t i = from; i < l->nregion_items && l->regions[i].b <= f->s.b; i++)
+        if (l->regions[i].e >= f->s.b && (!in || l->regions[i].depth > in->depth))
+            in = &l->regions[i];
+    if (!in)
+        return;
+    f->in_region = true;
+    f->region_type = in->type;
+    const struct tl_task *task = in->task ? find_task(w, tl, in->task) : NULL;
+    if (task) {
+        f->in_task = true;
+        f->task_id = task->id;
+        f->task_type = task->type;
+    }
+}
+
 /* The span of thread tid at t, its activity's end, the region and task it
- * began in, and who woke it. Each step reads little: a long span is the
- * index's (no reading); its activity's end is read from the span's end on;
- * its region from a window at its begin; its waker from the last 10 ms of
- * the activity, or all of it when it is short enough (the wake lies
- * between its begin and its end, mostly just before the end). */
+ * began in, and who woke it, reading little: a long span is the index's
+ * (no reading); a short one's window mostly holds the rest. Else: its
+ * activity's end is read from the span's end on, its region from a window
+ * at its begin, its waker from the last 10 ms of the activity, or all of
+ * it when it is short enough (the wake lies between the activity's begin
+ * and end, mostly just before the end). */
 static bool find_span(struct ct_timeline *tl, uint64_t tid, int64_t t, struct span_found *f)
 {
     if (t < INT64_MIN / 4 || t > INT64_MAX / 4)
@@ -673,38 +696,39 @@ static bool find_span(struct ct_timeline *tl, uint64_t tid, int64_t t, struct sp
     const struct tl_lane *ix = lane_in(tl, tid), *l;
     size_t k = ix ? span_index(ix, t) : 0;
     int64_t end;
+    bool have_end = false, have_region = false, have_waker = false;
     if (ix && k < ix->nspan_items) {
         f->s = ix->spans[k];
     } else {
         if (!(l = whole_at(tl, tid, t, false, &k, &end)))
             return false;
+        struct ct_timeline *w = tl->window; /* the one whole_at read */
         f->s = l->spans[k];
+        memcpy(f->thread, l->name, sizeof f->thread);
+        f->act_end = activity_end(l, k);
+        have_end = f->act_end < l->read_to || t >= tl->end;
+        if ((have_region = l->read_from <= f->s.b))
+            region_info(tl, w, l, f);
+        /* A link found here is the one (the window read every lane past
+         * the activity's end); none, with the activity read whole: none. */
+        if (have_end && f->s.since != TL_NO_ACTIVITY && f->act_end < w->w1)
+            have_waker = (f->woken = find_waker(w, tid, f)) || w->w0 <= f->s.since;
     }
-    f->act_end = f->s.e;
     bool inside = f->s.since != TL_NO_ACTIVITY;
-    if (inside && (l = whole_at(tl, tid, f->s.e - 1, true, &k, &end)))
-        f->act_end = end;
-    struct ct_timeline *w = ct_tl_window(tl, f->s.b - 1, f->s.b + 1, 0);
-    if (!(l = lane_in(w, tid)))
-        return false;
-    memcpy(f->thread, l->name, sizeof f->thread);
-    /* The innermost region around the span's start, and its task. */
-    const struct tl_region *in = NULL;
-    size_t from = FIRST_AT(l->regions, l->nregion_items, b, f->s.b - l->longest_region);
-    for (size_t i = from; i < l->nregion_items && l->regions[i].b <= f->s.b; i++)
-        if (l->regions[i].e >= f->s.b && (!in || l->regions[i].depth > in->depth))
-            in = &l->regions[i];
-    if (in) {
-        f->in_region = true;
-        f->region_type = in->type;
-        const struct tl_task *task = in->task ? find_task(w, tl, in->task) : NULL;
-        if (task) {
-            f->in_task = true;
-            f->task_id = task->id;
-            f->task_type = task->type;
-        }
+    if (!have_end) {
+        f->act_end = f->s.e;
+        if (inside && (l = whole_at(tl, tid, f->s.e - 1, true, &k, &end)))
+            f->act_end = end;
     }
-    if (!inside || !(f->s.flags & TL_SPAN_WAKEABLE))
+    struct ct_timeline *w;
+    if (!have_region) {
+        w = ct_tl_window(tl, f->s.b - 1, f->s.b + 1, 0);
+        if (!(l = lane_in(w, tid)))
+            return false;
+        memcpy(f->thread, l->name, sizeof f->thread);
+        region_info(tl, w, l, f);
+    }
+    if (!inside || !(f->s.flags & TL_SPAN_WAKEABLE) || have_waker)
         return true; /* nothing wakes a sleep, a socket's read, a running span */
     int64_t last = f->act_end - 10000000 > f->s.since ? f->act_end - 10000000 : f->s.since;
     if ((w = ct_tl_window(tl, last - 1, f->act_end + 1, 0)) && (f->woken = find_waker(w, tid, f)))

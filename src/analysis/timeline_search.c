@@ -305,7 +305,8 @@ int ct_timeline_search_json(const struct ct_timeline *tl, const char *q, int64_t
             s.need = limit - s.n;
             memset(s.finds, 0, s.slots * sizeof *s.finds);
             rc = scan(&s, &rd, &gen, true);
-            qsort(s.found + before, s.n - before, sizeof *s.found, by_time);
+            if (s.n > before)
+                qsort(s.found + before, s.n - before, sizeof *s.found, by_time);
             if (s.n > limit)
                 s.n = limit;
             if (rc == 0 && !index_pending(&s))

@@ -125,15 +125,16 @@ static size_t count_of(const char *hay, const char *needle)
 static void check_search(struct ct_timeline *tl, const struct lane_copy *ref)
 {
     int64_t after = tl->begin + (tl->end - tl->begin) / 2;
-    struct tl_region *all = NULL;
-    size_t n = 0;
+    size_t total = 0, n = 0;
+    for (size_t i = 0; i < tl->nlanes; i++)
+        total += ref[i].nregions;
+    struct tl_region *all = malloc((total + 1) * sizeof *all);
+    assert_non_null(all);
     for (size_t i = 0; i < tl->nlanes; i++)
         for (size_t k = 0; k < ref[i].nregions; k++) {
             const struct tl_region *r = &ref[i].regions[k];
-            if (r->b >= after && strcmp(tl->text + tl->strings[r->type], "parse") == 0) {
-                all = realloc(all, (n + 1) * sizeof *all);
+            if (r->b >= after && strcmp(tl->text + tl->strings[r->type], "parse") == 0)
                 all[n++] = *r;
-            }
         }
     assert_true(n > 20);
     qsort(all, n, sizeof *all, region_by_begin);

@@ -19,7 +19,12 @@ export class Details {
   // Times as precise as the zoom, and at least a hundredth of the item.
   res(duration = Infinity) { return Math.max(1, Math.min(this.tl.nsPerPixel, duration / 100)); }
   at(t, duration) { return fmtTime(t - this.base, this.res(duration)); }
-  reason(id) { return this.tl.summary.reasons?.[id] || ""; }
+  // A span item's reason: a block's reason or a call (reasons.def), or
+  // 1000 + a system call's number the kernel saw it in.
+  reason(id) {
+    if (id >= 1000) return this.tl.summary.syscalls?.[id - 1000] || "a system call";
+    return this.tl.summary.reasons?.[id] || "";
+  }
   fdClass(id) { return ["", "file", "pipe", "socket"][id] || ""; }
 
   // A span item's activity as a phrase: "read fd 5, socket", "mutex".

@@ -600,6 +600,9 @@ export class Timeline {
     }
   }
 
+  // What the hover line says of h (details.js), for scripts and tests.
+  describe(h) { return this.detailsPanel.describe(h); }
+
   threadName(tid) {
     const t = this.threadByTid.get(tid);
     return `${t?.name || "thread"} ${tid}`;

@@ -349,6 +349,26 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
                                  ct_gen_ns(rd, gen, ev->ts + ev->args[3]), r->tid, object);
         break;
     }
+    case CT_EV_CALL:
+        /* A call the thread was in at a generation's end, or the system
+         * call the kernel saw it waiting in: an activity until it runs
+         * again, when nothing else is under way (as the analysis's row). */
+        if (r->activity == CT_COL_EXEC) {
+            uint64_t call = ev->args[0], sysno = ev->args[3];
+            st->pending_object = ev->args[1];
+            st->pending_since = ev->ts_ns;
+            st->pending_stack = 0;
+            st->pending_flags = TL_SPAN_CALL | (ev->args[4] ? TL_SPAN_WAKEABLE : 0);
+            if (call || sysno > UINT16_MAX) {
+                st->pending_reason = call <= UINT8_MAX ? (uint8_t)call : 0;
+                st->pending_class = ev->args[2] <= UINT8_MAX ? (uint8_t)ev->args[2] : 0;
+            } else {
+                st->pending_flags |= TL_SPAN_SYSNO;
+                st->pending_reason = (uint8_t)sysno;
+                st->pending_class = (uint8_t)(sysno >> 8);
+            }
+        }
+        break;
     case CT_EV_REGION_BEGIN:
         if (st->nopen < CT_TL_MAX_OPEN) {
             st->open[st->nopen] = (struct tl_open_region){ev->ts_ns, ev->args[0],

@@ -57,6 +57,9 @@ struct tl_span {
 #define TL_NO_ACTIVITY INT64_MIN
 #define TL_SPAN_CALL 1
 #define TL_SPAN_WAKEABLE 2
+#define TL_SPAN_SYSNO 4 /* a call the kernel saw (a call event without a
+                           wrapped call): reason | fd_class << 8 is its
+                           system call's number + 1, 0 unknown */
 
 struct tl_region {
     int64_t b, e;

@@ -84,6 +84,16 @@ void ct_timeline_summary_json(const struct ct_timeline *tl, FILE *out)
         fprintf(out, "%s", i ? "," : "");
         json_str(out, name ? name : "");
     }
+    /* The x86-64 system calls' names, by number (calls the kernel saw). */
+    fputs("],\"syscalls\":[", out);
+    last = 0;
+    for (unsigned i = 0; i < 1024; i++)
+        last = ct_syscall_name(i) ? i : last;
+    for (unsigned i = 0; i <= last; i++) {
+        const char *name = ct_syscall_name(i);
+        fprintf(out, "%s", i ? "," : "");
+        json_str(out, name ? name : "");
+    }
     fputs("],\"strings\":[", out);
     for (size_t i = 0; i < tl->nstrings; i++) {
         fprintf(out, "%s", i ? "," : "");
@@ -222,12 +232,21 @@ static size_t first_span(const struct tl_lane *l, int64_t t0)
 
 /* A span item's fields after its count: the reason or call of its
  * activity (0: none), the call's descriptor (-1: none) and its class. */
+/* A span's call as the kernel saw it: its system call's number + 1. */
+static unsigned span_sysno(const struct tl_span *sp)
+{
+    return sp->flags & TL_SPAN_SYSNO ? sp->reason | (unsigned)sp->fd_class << 8 : 0;
+}
+
 static void span_extra(const struct tl_span *sp, char *buf, size_t size)
 {
-    bool call = sp->since != TL_NO_ACTIVITY && (sp->flags & TL_SPAN_CALL);
+    bool inside = sp->since != TL_NO_ACTIVITY, call = inside && (sp->flags & TL_SPAN_CALL);
     long long fd = call && sp->object <= INT32_MAX ? (long long)sp->object : -1;
-    snprintf(buf, size, ",%u,%lld,%u", sp->since != TL_NO_ACTIVITY ? sp->reason : 0, fd,
-             call ? sp->fd_class : 0);
+    unsigned sysno = inside ? span_sysno(sp) : 0;
+    /* a system call the kernel saw: 1000 + its number (the summary's
+     * syscalls); else a reason or call (the summary's reasons) */
+    unsigned reason = sysno ? 1000 + sysno - 1 : inside ? sp->reason : 0;
+    snprintf(buf, size, ",%u,%lld,%u", reason, fd, call && !sysno ? sp->fd_class : 0);
 }
 
 /* The buckets of a grid from t0 to t1, and the index of the first. */
@@ -749,8 +768,13 @@ static const char *fd_class_word(unsigned c)
  * 0x55d0c1a0". */
 static void activity_text(const struct tl_span *s, char *buf, size_t size)
 {
-    const char *name = ct_reason_name(s->reason);
-    name = name ? name : "?";
+    unsigned sysno = span_sysno(s);
+    const char *name = sysno ? ct_syscall_name(sysno - 1) : ct_reason_name(s->reason);
+    name = name ? name : sysno || (s->flags & TL_SPAN_SYSNO) ? "a system call" : "?";
+    if (s->flags & TL_SPAN_SYSNO) { /* the kernel's view: no descriptor */
+        snprintf(buf, size, "%s (seen by the kernel)", name);
+        return;
+    }
     if (!(s->flags & TL_SPAN_CALL) && !s->object) /* a sleep */
         snprintf(buf, size, "%s", name);
     else if (!(s->flags & TL_SPAN_CALL))
@@ -783,7 +807,10 @@ int ct_timeline_span_json(struct ct_timeline *tl, uint64_t tid, int64_t t, FILE 
     fprintf(out, ",\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"duration\":%" PRId64 ",\"state\":",
             s->b, s->e, s->e - s->b);
     json_str(out, state_name(s->col));
-    const char *reason = inside && s->reason ? ct_reason_name(s->reason) : NULL;
+    unsigned sysno = inside ? span_sysno(s) : 0;
+    const char *reason = sysno                  ? ct_syscall_name(sysno - 1)
+                         : inside && s->reason ? ct_reason_name(s->reason)
+                                               : NULL;
     fputs(",\"reason\":", out);
     json_str(out, reason ? reason : "");
     if (inside) {

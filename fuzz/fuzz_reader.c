@@ -21,6 +21,7 @@
 #include "../src/analysis/replay.h"
 #include "../src/analysis/taskview.h"
 #include "../src/analysis/timeline.h"
+#include "../src/analysis/utilization.h"
 #include "../src/format/reader.h"
 
 /* ctrace view's lists: each type's first and last pages both ways, by
@@ -181,8 +182,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 (void)ct_timeline_task_json(&tl, tl.tasks[i].id, tl.tasks[i].b, null);
             (void)ct_timeline_logs_json(&tl, "a", 10, null);
             lists(copy, size, &tl);
+            (void)ct_timeline_logs_at_json(&tl, 0, tl.begin, tl.end + 1, 10, null);
+            (void)ct_timeline_search_json(&tl, "a", tl.begin, 10, null);
+            (void)ct_timeline_search_json(&tl, "1", tl.begin + (tl.end - tl.begin) / 2, 3, null);
         }
         ct_timeline_free(&tl);
+    }
+    /* The utilization page's pass, a window and one width's minimum (the
+     * whole curve is 60 of those: too slow an input for a fuzzer). */
+    if (null && ct_rd_open_mem(&rd, copy, size, "fuzz") == 0) {
+        struct ct_util u;
+        if (ct_util_compute(&rd, 0, 1000000, &u) == 0) {
+            size_t worst;
+            (void)ct_util_window(&u, CT_UTIL_DEMAND, 1000, 500000);
+            (void)ct_util_mmu(&u, CT_UTIL_MACHINE, 7, &worst);
+        }
+        ct_util_free(&u);
     }
     if (null)
         fclose(null);

@@ -161,6 +161,13 @@ with tempfile.TemporaryDirectory() as d:
     check("go tool pprof reads it", go.returncode == 0, go.stderr)
     check("function names from the symbols", " main" in go.stdout and " second" in go.stdout,
           go.stdout)
+    # The leaf of each stack names the primitive: the ping-pong's condvar
+    # waits end in pthread_cond_wait (flat: nothing else is a leaf there).
+    flat = {l.split()[-1]: l.split()[0] for l in go.stdout.splitlines()
+            if l.strip() and l.split()[-1] in ("pthread_cond_wait", "second", "main")}
+    check("the leaves name the primitive: pthread_cond_wait",
+          "pthread_cond_wait" in flat and not flat["pthread_cond_wait"].startswith("0")
+          and flat.get("second", "0").startswith("0"), go.stdout[:600])
     # pprof picks the unit by the total's size: ns, us, ms or s.
     total = __import__("re").search(r"Total samples = ([0-9.]+)(ns|us|ms|s)\b", go.stdout)
     scale = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}

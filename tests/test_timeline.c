@@ -74,7 +74,8 @@ struct lane_copy {
 static bool same_span(const struct tl_span *a, const struct tl_span *b)
 {
     return a->b == b->b && a->e == b->e && a->col == b->col && a->reason == b->reason &&
-           a->object == b->object && a->stack == b->stack;
+           a->object == b->object && a->stack == b->stack && a->since == b->since &&
+           a->fd_class == b->fd_class && a->flags == b->flags;
 }
 
 static bool same_region(const struct tl_region *a, const struct tl_region *b)
@@ -102,6 +103,64 @@ static size_t regions_in(const struct tl_region *s, size_t n, int64_t t0, int64_
         if (s[i].e > t0 && s[i].e <= t1)
             out[k++] = &s[i];
     return k;
+}
+
+static int region_by_begin(const void *a, const void *b)
+{
+    const struct tl_region *x = a, *y = b;
+    return x->b < y->b ? -1 : x->b > y->b;
+}
+
+static size_t count_of(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+/* Search: from a time in the middle, the first 20 "parse" regions of every
+ * thread in time order, each with its end, as reading the whole trace gives
+ * them; logs by their text. */
+static void check_search(struct ct_timeline *tl, const struct lane_copy *ref)
+{
+    int64_t after = tl->begin + (tl->end - tl->begin) / 2;
+    size_t total = 0, n = 0;
+    for (size_t i = 0; i < tl->nlanes; i++)
+        total += ref[i].nregions;
+    struct tl_region *all = malloc((total + 1) * sizeof *all);
+    assert_non_null(all);
+    for (size_t i = 0; i < tl->nlanes; i++)
+        for (size_t k = 0; k < ref[i].nregions; k++) {
+            const struct tl_region *r = &ref[i].regions[k];
+            if (r->b >= after && strcmp(tl->text + tl->strings[r->type], "parse") == 0)
+                all[n++] = *r;
+        }
+    assert_true(n > 20);
+    qsort(all, n, sizeof *all, region_by_begin);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    assert_int_equal(ct_timeline_search_json(tl, "pars", after, 20, out), 0);
+    fclose(out);
+    assert_int_equal(count_of(buf, "\"kind\":\"region\""), 20);
+    assert_int_equal(count_of(buf, "\"kind\""), 20);
+    for (size_t i = 0; i < 20; i++) {
+        char expect[96];
+        snprintf(expect, sizeof expect, "\"t\":%lld,\"end\":%lld,", (long long)all[i].b,
+                 (long long)all[i].e);
+        if (!strstr(buf, expect))
+            fail_msg("search: region %zu %s missing from %.400s", i, expect, buf);
+    }
+    free(buf);
+    free(all);
+    buf = NULL;
+    out = open_memstream(&buf, &len);
+    assert_int_equal(ct_timeline_search_json(tl, "SERVED", tl->begin, 7, out), 0);
+    fclose(out);
+    assert_int_equal(count_of(buf, "\"kind\":\"log\""), 7);
+    assert_non_null(strstr(buf, "\"done\":false"));
+    free(buf);
 }
 
 static void test_windows_match_whole_reading(void **state)
@@ -284,6 +343,7 @@ static void test_windows_match_whole_reading(void **state)
             asked++;
         }
     assert_true(asked > 100);
+    check_search(&tl, ref);
     fclose(null);
     for (size_t i = 0; i < tl.nlanes; i++) {
         free(ref[i].spans);

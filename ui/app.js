@@ -2,6 +2,7 @@
 import { Timeline } from "/timeline.js";
 import { threadsPage, tasksPage, regionsPage, logsPage } from "/pages.js";
 import { profilesPage } from "/flame.js";
+import { utilizationPage } from "/mmu.js";
 
 export async function getJSON(url) {
   const r = await fetch(url);
@@ -15,6 +16,25 @@ export function fmtNs(ns) {
   if (a < 1e6) return `${(ns / 1e3).toPrecision(3)}us`;
   if (a < 1e9) return `${(ns / 1e6).toPrecision(3)}ms`;
   return `${(ns / 1e9).toPrecision(4)}s`;
+}
+
+// A duration with 4 significant digits: "1.607 ms", "38.2 µs", "412 ns".
+export function fmtDur(ns) {
+  const a = Math.abs(ns);
+  if (a < 1e3) return `${Math.round(ns)} ns`;
+  const [div, unit] = a < 1e6 ? [1e3, "µs"] : a < 1e9 ? [1e6, "ms"] : [1e9, "s"];
+  const v = ns / div;
+  return `${v.toFixed(Math.max(0, 3 - Math.floor(Math.log10(Math.abs(v)))))} ${unit}`;
+}
+
+// A time since the trace's start, with the digits a resolution of res ns
+// needs (at least the microsecond under a millisecond of resolution):
+// "119.0384 ms", "2.000731 s".
+export function fmtTime(ns, res = 1000) {
+  const a = Math.abs(ns);
+  const [div, unit] = a >= 1e9 ? [1e9, "s"] : a >= 1e6 ? [1e6, "ms"] : a >= 1e3 ? [1e3, "µs"] : [1, "ns"];
+  const digits = Math.max(0, Math.min(9, Math.ceil(Math.log10(div / Math.max(1, res)))));
+  return `${(ns / div).toFixed(digits)} ${unit}`;
 }
 
 export function el(tag, attrs = {}, ...children) {
@@ -61,8 +81,8 @@ export function sortableTable(columns, rows, onRow) {
   return table;
 }
 
-const pages = { timeline: null, threads: threadsPage, profiles: profilesPage, tasks: tasksPage,
-                regions: regionsPage, logs: logsPage };
+const pages = { timeline: null, threads: threadsPage, profiles: profilesPage,
+                utilization: utilizationPage, tasks: tasksPage, regions: regionsPage, logs: logsPage };
 const shown = {};
 let timeline = null;
 
@@ -74,12 +94,10 @@ async function route() {
   for (const a of document.querySelectorAll("header nav a"))
     a.classList.toggle("active", a.dataset.page === page);
   const params = new URLSearchParams(query || "");
+  document.body.classList.toggle("on-timeline", page === "timeline");
   if (page === "timeline") {
     timeline.resize();
-    if (params.has("t0") && params.has("t1"))
-      timeline.show(Number(params.get("t0")), Number(params.get("t1")), Number(params.get("tid")) || 0);
-    if (params.has("task"))
-      timeline.focusTask(Number(params.get("task")));
+    timeline.applyState(params); // the view range, selection, lanes: kept in the URL
     return;
   }
   if (!shown[page]) {

@@ -1,15 +1,43 @@
-// timeline.js - the timeline on a canvas: a ruler, a lane per CPU, the
-// counters, and per thread a lane of states with its regions below and its
-// logs as marks. The server sends per-pixel summaries of what a range
-// shows (/api/timeline), so a view holds a screenful, whatever the trace.
-import { getJSON, fmtNs, el } from "/app.js";
+// timeline.js - the timeline on a canvas: a sticky ruler, a lane per CPU
+// (in order), the counters, the tasks, and per thread a lane of states
+// with its regions below and its logs as marks; lanes grouped by process
+// or start function, each group collapsible, each lane hideable. The
+// server sends per-pixel summaries of what a range shows (/api/timeline),
+// so a view holds a screenful whatever the trace; the canvas is the size
+// of the window and draws the lanes scrolled into it.
+//
+// The wheel scrolls the lanes; Ctrl/⌘+wheel zooms at the pointer; Shift+wheel
+// pans. The view range, the selection and the lanes' settings live in the
+// URL (#timeline?t0=&t1=&sel=&g=&hide=&arrows=), so a reload keeps them.
+import { getJSON, fmtDur, fmtTime, fmtNs, el } from "/app.js";
+import { Details, legend, keysOverlay } from "/details.js";
+import { Search } from "/search.js";
 
+// The states: nothing else on the timeline takes these hues.
 export const COLORS = {
   running: "#2e9e44", network: "#4a7fd6", blocked: "#8c8c8c", syscall: "#a05ac2",
   runnable: "#e6c229", sleeping: "#8fc6e8", "off-cpu": "#d9d9d9",
 };
-const GUTTER = 170, RULER = 24, CPU_H = 14, COUNTER_H = 32, LANE_H = 16, REGION_H = 12, GAP = 4;
-const TASK_H = 11;
+// A state the server names that this page does not know yet: colours that
+// no other state or mark takes.
+const MORE_STATES = ["#17becf", "#ff7f0e", "#6b3fa0"];
+export function stateColor(name, states = []) {
+  if (COLORS[name]) return COLORS[name];
+  const unknown = states.filter((s) => !COLORS[s]);
+  return MORE_STATES[Math.max(0, unknown.indexOf(name)) % MORE_STATES.length];
+}
+// Regions and tasks: warm pinks and browns, outlined, with their names.
+export const REGION_COLORS = ["#d4587a", "#c0653a", "#9a6a4b", "#e0907a", "#7a4a2a", "#e8a0b0"];
+export const LOG_COLOR = "#d0192b", WAKE_COLOR = "rgba(20,30,50,0.75)", COUNTER_COLOR = "#c9b79c";
+export const GUTTER = 250, RULER = 26;
+const CPU_H = 14, COUNTER_H = 32, LANE_H = 16, REGION_H = 12, GAP = 4, TASK_H = 11, HEADER_H = 17;
+
+// A thread's colour on the CPU lanes: reds, pinks and browns only.
+export function threadColor(tid) {
+  const k = (Number(tid) * 2654435761) >>> 0;
+  const h = (330 + (k % 61)) % 360, l = 38 + ((k >>> 8) % 3) * 10;
+  return `hsl(${h}, 50%, ${l}%)`;
+}
 
 // Where bars [b, e, ...] lie over each other: [b, e, how many] pieces.
 function overlaps(items) {
@@ -29,83 +57,221 @@ function overlaps(items) {
   }
   return out;
 }
-const REGION_COLORS = ["#5b8def", "#e07b39", "#3fa796", "#c75d9b", "#8a6bd1", "#b5a034"];
 
-function threadColor(tid) {
-  const h = (Number(tid) * 2654435761) % 360;
-  return `hsl(${h}, 55%, 55%)`;
+export function fmtBytes(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1 << 20) return `${(n / 1024).toFixed(0)} KiB`;
+  if (n < 1 << 30) return `${(n / 1048576).toFixed(1)} MiB`;
+  return `${(n / 1073741824).toFixed(2)} GiB`;
+}
+
+// A ruler label with the digits its tick needs.
+function fmtTick(ns, tick) {
+  const units = [[1e9, "s"], [1e6, "ms"], [1e3, "µs"], [1, "ns"]];
+  const [div, unit] = units.find(([d]) => Math.abs(ns) >= d || d === 1) || units[3];
+  const digits = Math.max(0, Math.min(6, Math.ceil(Math.log10(div / tick))));
+  return `${(ns / div).toFixed(digits)}${unit}`;
 }
 
 export class Timeline {
   constructor(canvas, summary) {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
+    this.wrap = canvas.parentElement;
+    this.spacer = document.getElementById("timeline-spacer");
     this.summary = summary;
+    summary.cpus.sort((a, b) => a - b);
     this.states = summary.states;
+    this.stateColors = summary.states.map((name) => stateColor(name, summary.states));
+    this.threadByTid = new Map(summary.threads.map((t) => [t.tid, t]));
     const pad = Math.max(1, (summary.end - summary.begin) * 0.01);
     this.home = [summary.begin - pad, summary.end + pad];
     [this.t0, this.t1] = this.home;
     this.data = null;
     this.tool = "select";
-    this.highlight = 0;
-    this.selection = null;
+    this.highlight = 0;     // a lane's tid, its gutter highlighted
+    this.selection = null;  // a range being dragged: [a, b]
+    this.sel = null;        // the selected item: {kind, ...}, outlined
+    this.hidden = new Set();
+    this.collapsed = new Set();
+    this.groupBy = "";
+    this.arrows = true;
+    this.focus = null;      // {tids: Set, label}: only those lanes
+    this.cursorX = null;
+    this.matchQuery = "";   // regions and tasks whose type holds it are outlined
     this.seq = 0;
     this.hover = document.getElementById("hover");
-    this.detailsBox = document.getElementById("details");
     this.rangeBox = document.getElementById("range");
+    this.detailsPanel = new Details(this, document.getElementById("details"));
+    this.detailsBox = this.detailsPanel.box;
+    this.search = new Search(this, document.getElementById("tl-search"),
+      document.getElementById("search-results"), document.getElementById("search-count"));
+    this.hatch = this.makeHatch();
+    legend(document.getElementById("legend"), this);
+    this.keys = keysOverlay(document.getElementById("keys"));
     this.layout();
     this.bind();
-    this.drawLegend();
     this.ready = new Promise((resolve) => { this.resolveReady = resolve; });
     this.resize();
   }
 
+  makeHatch() {
+    const p = document.createElement("canvas");
+    p.width = p.height = 6;
+    const c = p.getContext("2d");
+    c.fillStyle = "#efe6dc";
+    c.fillRect(0, 0, 6, 6);
+    c.strokeStyle = "#9a6a4b";
+    c.beginPath();
+    c.moveTo(0, 6);
+    c.lineTo(6, 0);
+    c.stroke();
+    return this.ctx.createPattern(p, "repeat");
+  }
+
+  // ---- lanes ----
+
+  groupOf(t) {
+    if (this.groupBy === "process") return { key: `p${this.summary.pid}`, label: `process ${this.summary.pid || "?"}` };
+    if (this.groupBy === "function") return { key: `f${t.function}`, label: t.function || "(started before the trace)" };
+    return null;
+  }
+
   layout() {
     const rows = [];
-    let y = RULER;
+    let y = RULER + 2;
     for (const cpu of this.summary.cpus) {
-      rows.push({ kind: "cpu", cpu, y, h: CPU_H, label: `CPU ${cpu}` });
+      rows.push({ kind: "cpu", cpu, y, h: CPU_H, total: CPU_H, label: `CPU ${cpu}` });
       y += CPU_H + 1;
     }
     if (this.summary.cpus.length) y += GAP;
     for (const name of this.summary.counters) {
-      rows.push({ kind: "counter", name, y, h: COUNTER_H, label: name });
+      rows.push({ kind: "counter", name, y, h: COUNTER_H, total: COUNTER_H, label: name });
       y += COUNTER_H + GAP;
     }
     for (let r = 0; r < (this.summary.task_rows || 0); r++) {
-      rows.push({ kind: "task", row: r, y, h: TASK_H, label: r === 0 ? "tasks" : "" });
+      rows.push({ kind: "task", row: r, y, h: TASK_H, total: TASK_H, label: r === 0 ? "tasks" : "" });
       y += TASK_H + 1;
     }
     if (this.summary.task_rows) y += GAP;
-    for (const t of this.focusThreads(this.summary.threads)) {
-      const depth = Math.min(t.depth, 8);
-      rows.push({ kind: "thread", tid: t.tid, y, h: LANE_H, depth, regionY: y + LANE_H + 1,
-                  label: `${t.name || "thread"} ${t.tid}`, fn: t.function });
-      y += LANE_H + 1 + depth * REGION_H + GAP;
+    const groups = new Map();
+    for (const t of this.summary.threads) {
+      const g = this.groupOf(t) || { key: "", label: "" };
+      if (!groups.has(g.key)) groups.set(g.key, { ...g, threads: [] });
+      groups.get(g.key).threads.push(t);
+    }
+    this.hiddenCount = 0;
+    for (const g of groups.values()) {
+      const shown = g.threads.filter((t) => !this.hidden.has(t.tid) && (!this.focus || this.focus.tids.has(t.tid)));
+      this.hiddenCount += g.threads.length - shown.length;
+      if (g.key && shown.length) {
+        const open = !this.collapsed.has(g.key);
+        rows.push({ kind: "group", key: g.key, y, h: HEADER_H, total: HEADER_H, open, tids: shown.map((t) => t.tid),
+                    label: `${open ? "▾" : "▸"} ${g.label} (${shown.length} thread${shown.length > 1 ? "s" : ""})` });
+        y += HEADER_H + 1;
+        if (!open) continue;
+      }
+      for (const t of shown) {
+        const depth = Math.min(t.depth, 8);
+        const total = LANE_H + 1 + depth * REGION_H;
+        rows.push({ kind: "thread", tid: t.tid, y, h: LANE_H, total, depth, regionY: y + LANE_H + 1,
+                    label: `${t.name || "thread"} ${t.tid}`, fn: t.function, group: g.key });
+        y += total + GAP;
+      }
     }
     this.rows = rows;
     this.height = y + 4;
+    this.threadRows = new Map(rows.filter((r) => r.kind === "thread").map((r) => [r.tid, r]));
+    const unhide = document.getElementById("unhide");
+    unhide.hidden = this.hidden.size === 0;
+    unhide.textContent = `${this.hidden.size} hidden: show`;
+    const banner = document.getElementById("focus-banner");
+    banner.hidden = !this.focus || !!this.focus.regions; // a task's focus has a banner of its own (#focus)
+    if (this.focus && !this.focus.regions) {
+      banner.replaceChildren(`Showing only ${this.focus.label}. `);
+      const a = document.createElement("a");
+      a.href = "#";
+      a.textContent = "show every lane";
+      a.addEventListener("click", (e) => { e.preventDefault(); this.setFocus(null); });
+      banner.append(a);
+    }
   }
 
-  resize() {
-    const width = this.canvas.parentElement.clientWidth || 1000;
+  // Lanes: only those of tids (a task's threads), or every lane (null).
+  setFocus(tids, label = "") {
+    this.focus = tids ? { tids: new Set(tids), label } : null;
+    this.focusBanner();
+    this.relayout();
+  }
+
+  relayout() {
+    this.layout();
+    this.resize(false);
+    this.saveState();
+  }
+
+  hideLane(tid) {
+    this.hidden.add(tid);
+    if (this.highlight === tid) this.highlight = 0;
+    this.relayout();
+  }
+
+  toggleGroup(key) {
+    if (this.collapsed.has(key)) this.collapsed.delete(key);
+    else this.collapsed.add(key);
+    this.relayout();
+  }
+
+  setGroupBy(mode) {
+    this.groupBy = mode;
+    this.collapsed.clear();
+    document.getElementById("group-by").value = mode;
+    this.relayout();
+  }
+
+  setArrows(on) {
+    this.arrows = on;
+    document.getElementById("wake-arrows").checked = on;
+    this.draw();
+    this.saveState();
+  }
+
+  // ---- geometry ----
+
+  resize(refetch = true) {
+    const width = this.wrap.clientWidth || 1000;
+    const height = Math.max(100, this.wrap.clientHeight || 600);
     const ratio = window.devicePixelRatio || 1;
     this.width = width;
-    this.canvas.style.height = `${this.height}px`;
+    this.viewHeight = height;
+    this.canvas.style.height = `${height}px`;
+    this.spacer.style.height = `${Math.max(0, this.height - height)}px`;
     this.canvas.width = Math.floor(width * ratio);
-    this.canvas.height = Math.floor(this.height * ratio);
+    this.canvas.height = Math.floor(height * ratio);
     this.ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    this.fetch();
+    this.hatch = this.makeHatch();
+    this.draw();
+    if (refetch) this.fetch();
   }
 
   get plotWidth() { return Math.max(50, this.width - GUTTER); }
+  get scroll() { return this.wrap.scrollTop; }
   xOf(t) { return GUTTER + ((t - this.t0) / (this.t1 - this.t0)) * this.plotWidth; }
   tOf(x) { return this.t0 + ((x - GUTTER) / this.plotWidth) * (this.t1 - this.t0); }
-  laneOf(tid) { return this.rows.find((r) => r.kind === "thread" && r.tid === tid); }
+  yOf(row) { return row.y - this.scroll; } // on the canvas
+  get nsPerPixel() { return (this.t1 - this.t0) / this.plotWidth; }
+  laneOf(tid) { return this.threadRows?.get(tid); }
   // The colour at a point of the canvas, for tests: [r, g, b].
   pixelAt(x, y) {
     const ratio = window.devicePixelRatio || 1;
     return Array.from(this.ctx.getImageData(Math.round(x * ratio), Math.round(y * ratio), 1, 1).data.slice(0, 3));
+  }
+
+  scrollToRow(row) {
+    if (!row) return;
+    const top = this.yOf(row);
+    if (top < RULER + 4 || top + row.total > this.viewHeight - 4)
+      this.wrap.scrollTop = Math.max(0, row.y - RULER - 60);
   }
 
   show(t0, t1, tid = 0) {
@@ -114,11 +280,12 @@ export class Timeline {
     this.t1 = t1;
     if (tid) {
       this.highlight = tid;
-      const lane = this.laneOf(tid);
-      if (lane) window.scrollTo(0, this.canvas.getBoundingClientRect().top + window.scrollY + lane.y - 80);
+      if (this.hidden.delete(tid)) this.layout();
+      this.scrollToRow(this.laneOf(tid));
     }
     this.draw();
     this.fetch();
+    this.saveState();
   }
 
   zoom(factor, atX) {
@@ -132,6 +299,70 @@ export class Timeline {
     const d = (this.t1 - this.t0) * fraction;
     this.show(this.t0 + d, this.t1 + d);
   }
+
+  // The selection's range, with a margin: F.
+  zoomToSelection() {
+    const s = this.sel;
+    if (!s || !(s.e >= s.b)) return;
+    const w = Math.max(s.e - s.b, 1000), pad = w * 0.25;
+    this.show(s.b - pad, s.e + pad);
+  }
+
+  // ---- the URL ----
+
+  stateParams() {
+    const p = new URLSearchParams();
+    p.set("t0", String(Math.floor(this.t0)));
+    p.set("t1", String(Math.ceil(this.t1)));
+    if (this.sel?.key) p.set("sel", this.sel.key);
+    if (this.groupBy) p.set("g", this.groupBy);
+    if (this.hidden.size) p.set("hide", [...this.hidden].join(","));
+    if (!this.arrows) p.set("arrows", "0");
+    if (this.focus?.regions) {
+      p.set("task", String(this.focus.id));
+    } else if (this.focus) {
+      p.set("focus", [...this.focus.tids].join(","));
+      if (this.focus.label) p.set("fl", this.focus.label);
+    }
+    return p;
+  }
+
+  saveState() {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = setTimeout(() => {
+      const [page] = (location.hash.slice(1) || "timeline").split("?");
+      if (page !== "timeline") return;
+      history.replaceState(null, "", `#timeline?${this.stateParams()}`);
+    }, 150);
+  }
+
+  // What a URL asks for: the range, the lanes, a selection to restore once
+  // the data that holds it is there.
+  applyState(params) {
+    if (params.has("focus")) { // only these lanes: a task's threads (fl: what they are)
+      const tids = params.get("focus").split(",").filter(Boolean).map(Number);
+      this.focus = tids.length ? { tids: new Set(tids), label: params.get("fl") || `${tids.length} threads` } : null;
+      this.layout();
+      this.resize(false);
+    }
+    if (params.has("g") || params.has("hide") || params.has("arrows")) {
+      this.groupBy = ["process", "function"].includes(params.get("g")) ? params.get("g") : "";
+      document.getElementById("group-by").value = this.groupBy;
+      this.hidden = new Set((params.get("hide") || "").split(",").filter(Boolean).map(Number));
+      this.setArrows(params.get("arrows") !== "0");
+      this.layout();
+      this.resize(false);
+    }
+    if (params.has("task")) // a task in focus: its threads, regions and logs
+      this.focusTask(Number(params.get("task")));
+    if (params.has("sel")) this.pendingSel = params.get("sel");
+    if (params.has("t0") && params.has("t1"))
+      this.show(Number(params.get("t0")), Number(params.get("t1")), Number(params.get("tid")) || 0);
+    else if (this.pendingSel && this.data)
+      this.detailsPanel.restore(this.pendingSel);
+  }
+
+  // ---- data ----
 
   // The server is asked for the visible range; meanwhile the last answer
   // is drawn at the new scale, so panning and zooming never wait.
@@ -149,8 +380,17 @@ export class Timeline {
         const data = await r.json();
         if (seq !== this.seq) return;
         this.data = data;
+        this.lanes = new Map(data.threads.map((l) => [l.tid, l]));
+        this.cpuRuns = new Map(data.cpus.map((c) => [c.cpu, c.runs]));
+        this.counterPoints = new Map(data.counters.map((c) => [c.name, c.points]));
+        this.taskItems = new Map((data.tasks || []).map((x) => [x.row, x.items]));
         this.lastFetchMs = performance.now() - started;
         this.draw();
+        if (this.pendingSel) {
+          const key = this.pendingSel;
+          this.pendingSel = null;
+          await this.detailsPanel.restore(key);
+        }
         this.resolveReady();
       } catch (e) {
         if (e.name !== "AbortError") this.rangeBox.textContent = e.message;
@@ -158,55 +398,123 @@ export class Timeline {
     }, 30);
   }
 
+  requestDraw() {
+    if (this.drawPending) return;
+    this.drawPending = true;
+    requestAnimationFrame(() => { this.drawPending = false; this.draw(); });
+  }
+
+  // ---- drawing ----
+
   draw() {
     const c = this.ctx;
-    c.clearRect(0, 0, this.width, this.height);
+    c.fillStyle = "#fff";
+    c.fillRect(0, 0, this.width, this.viewHeight);
     c.font = "11px system-ui, sans-serif";
     c.textBaseline = "middle";
-    this.drawRuler();
     const d = this.data;
     for (const row of this.rows) {
-      c.fillStyle = row.kind === "thread" && row.tid === this.highlight ? "#fff3c4" : "#f7f7f7";
-      c.fillRect(0, row.y, GUTTER - 4, row.h);
-      c.fillStyle = "#333";
-      c.fillText(row.label, 4, row.y + row.h / 2, GUTTER - 10);
+      const y = this.yOf(row);
+      if (y + row.total < RULER || y > this.viewHeight) continue;
+      this.drawGutter(row, y);
       if (!d) continue;
-      if (row.kind === "cpu") this.drawCpu(row, d.cpus.find((x) => x.cpu === row.cpu));
-      else if (row.kind === "counter") this.drawCounter(row, d.counters.find((x) => x.name === row.name));
-      else if (row.kind === "task") this.drawTasks(row, (d.tasks || []).find((x) => x.row === row.row));
-      else this.drawThread(row, d.threads.find((x) => x.tid === row.tid), d);
+      c.save();
+      c.beginPath();
+      c.rect(GUTTER, RULER, this.plotWidth, this.viewHeight - RULER);
+      c.clip();
+      if (row.kind === "cpu") this.drawCpu(row, y, this.cpuRuns.get(row.cpu));
+      else if (row.kind === "counter") this.drawCounter(row, y, this.counterPoints.get(row.name));
+      else if (row.kind === "task") this.drawTasks(row, y, this.taskItems.get(row.row));
+      else if (row.kind === "thread") this.drawThread(row, y, this.lanes.get(row.tid));
+      c.restore();
     }
+    c.save();
+    c.beginPath();
+    c.rect(GUTTER, RULER, this.plotWidth, this.viewHeight - RULER);
+    c.clip();
     if (d) this.drawLogs(d);
-    if (d) this.drawWakes(d);
-    if (this.focus) this.drawFocus();
+    if (d && this.arrows) this.drawWakes(d);
+    if (this.focus?.regions) this.drawFocus();
+    this.drawSelected();
     if (this.selection) {
       const [a, b] = this.selection;
       c.fillStyle = "rgba(60,120,220,0.15)";
-      c.fillRect(this.xOf(a), RULER, this.xOf(b) - this.xOf(a), this.height - RULER);
+      c.fillRect(this.xOf(a), RULER, this.xOf(b) - this.xOf(a), this.viewHeight - RULER);
     }
-    this.rangeBox.textContent = `${fmtNs(this.t0 - this.summary.begin)} – ${fmtNs(this.t1 - this.summary.begin)}` +
-      ` (${fmtNs(this.t1 - this.t0)} visible)`;
+    if (this.cursorX !== null) this.drawCursor();
+    c.restore();
+    this.drawRuler();
+    const res = Math.max(1, (this.t1 - this.t0) / 1000), base = this.summary.begin;
+    this.rangeBox.textContent = `${fmtTime(this.t0 - base, res)} – ${fmtTime(this.t1 - base, res)}` +
+      ` (${fmtDur(this.t1 - this.t0)} visible)`;
     this.canvas.dataset.t0 = String(this.t0);
     this.canvas.dataset.t1 = String(this.t1);
   }
 
+  drawGutter(row, y) {
+    const c = this.ctx;
+    const lit = row.kind === "thread" && (row.tid === this.highlight || row.tid === this.sel?.tid);
+    c.fillStyle = row.kind === "group" ? "#e3e9ef" : lit ? "#fff3c4" : "#f7f7f7";
+    c.fillRect(0, y, GUTTER - 4, row.kind === "thread" ? row.total : row.h);
+    c.fillStyle = "#222";
+    const close = row === this.hoverRow && (row.kind === "thread" || row.kind === "group");
+    const room = GUTTER - 12 - (close ? 16 : 0);
+    if (row.kind === "thread") {
+      c.font = "bold 11px system-ui, sans-serif";
+      const name = row.label;
+      const w = Math.min(c.measureText(name).width, room);
+      c.fillText(name, 4, y + row.h / 2, room);
+      c.font = "11px system-ui, sans-serif";
+      c.fillStyle = "#666";
+      if (row.fn && row.total >= LANE_H + REGION_H)
+        c.fillText(row.fn, 10, y + LANE_H + 1 + REGION_H / 2, room - 6);
+      else if (row.fn && w + 14 < room)
+        c.fillText(row.fn, 4 + w + 8, y + row.h / 2, room - w - 8);
+    } else {
+      c.font = row.kind === "group" ? "bold 11px system-ui, sans-serif" : "11px system-ui, sans-serif";
+      c.fillText(row.label, 4, y + row.h / 2, room);
+      c.font = "11px system-ui, sans-serif";
+    }
+    if (close) {
+      c.fillStyle = "#a33";
+      c.fillText("✕", GUTTER - 18, y + Math.min(row.h, 16) / 2);
+    }
+  }
+
   drawRuler() {
     const c = this.ctx, span = this.t1 - this.t0;
+    c.fillStyle = "#fff";
+    c.fillRect(0, 0, this.width, RULER);
+    c.strokeStyle = "#bbb";
+    c.beginPath();
+    c.moveTo(0, RULER - 0.5);
+    c.lineTo(this.width, RULER - 0.5);
+    c.stroke();
     const step = 10 ** Math.floor(Math.log10(span / 8));
     const mult = span / step > 40 ? 5 : span / step > 16 ? 2 : 1;
     const tick = step * mult, base = this.summary.begin;
-    c.fillStyle = "#fff";
-    c.fillRect(GUTTER, 0, this.plotWidth, RULER);
-    c.strokeStyle = "#ccc";
     c.fillStyle = "#444";
+    c.strokeStyle = "#999";
     for (let t = Math.ceil((this.t0 - base) / tick) * tick + base; t < this.t1; t += tick) {
       const x = this.xOf(t);
+      if (x < GUTTER) continue;
       c.beginPath();
-      c.moveTo(x, RULER - 6);
+      c.moveTo(x, RULER - 7);
       c.lineTo(x, RULER);
       c.stroke();
       c.fillText(fmtTick(t - base, tick), x + 2, 9);
     }
+    if (this.cursorX !== null) {
+      const t = this.tOf(this.cursorX), label = fmtTime(t - base, this.nsPerPixel);
+      const w = c.measureText(label).width + 8;
+      const x = Math.min(this.cursorX, this.width - w);
+      c.fillStyle = "#23313f";
+      c.fillRect(x, RULER - 13, w, 13);
+      c.fillStyle = "#fff";
+      c.fillText(label, x + 4, RULER - 6);
+    }
+    c.fillStyle = "#666";
+    c.fillText("time since the trace began", 4, 9, GUTTER - 8);
   }
 
   clipX(b, e) {
@@ -214,122 +522,198 @@ export class Timeline {
     return [x0, Math.max(x1 - x0, 1)];
   }
 
-  drawThread(row, lane, d) {
+  matches(typeIndex) {
+    return this.matchQuery && (this.summary.strings[typeIndex] || "").toLowerCase().includes(this.matchQuery);
+  }
+
+  // A region or task bar: its colour, outlined, its name when it fits;
+  // summaries of short ones hatched.
+  drawBar(x, y, w, h, item, typeAt, idAt) {
+    const c = this.ctx;
+    if (item[3] < 0) {
+      c.fillStyle = this.hatch;
+      c.fillRect(x, y, w, h);
+      return;
+    }
+    const type = item[typeAt];
+    c.fillStyle = REGION_COLORS[type % REGION_COLORS.length];
+    c.fillRect(x, y, w, h);
+    if (w > 3) {
+      c.strokeStyle = "rgba(0,0,0,0.35)";
+      c.strokeRect(x + 0.5, y + 0.5, w - 1, h - 1);
+    }
+    if (this.matches(type)) {
+      c.strokeStyle = "#000";
+      c.lineWidth = 2;
+      c.strokeRect(x + 1, y + 1, Math.max(w - 2, 1), h - 2);
+      c.lineWidth = 1;
+    }
+    if (w > 30) {
+      c.fillStyle = "#fff";
+      const name = (this.summary.strings[type] || "") + (idAt !== undefined ? ` ${item[idAt]}` : "");
+      c.fillText(name, x + 3, y + h / 2, w - 6);
+    }
+  }
+
+  drawThread(row, y, lane) {
     if (!lane) return;
     const c = this.ctx;
     for (const s of lane.spans) {
       const [x, w] = this.clipX(s[0], s[1]);
       if (x > this.width) continue;
-      c.fillStyle = COLORS[this.states[s[2]]] || "#000";
-      c.fillRect(x, row.y, w, row.h);
+      c.fillStyle = this.stateColors[s[2]];
+      c.fillRect(x, y, w, row.h);
     }
     for (const r of lane.regions) {
       const depth = r[3] >= 0 ? r[6] : 1;
       if (depth > row.depth) continue;
       const [x, w] = this.clipX(r[0], r[1]);
-      const y = row.regionY + (depth - 1) * REGION_H;
-      c.fillStyle = r[3] >= 0 ? REGION_COLORS[r[5] % REGION_COLORS.length] : "#b9c3cf";
-      c.fillRect(x, y, w, REGION_H - 1);
-      if (r[3] >= 0 && w > 30) {
-        c.fillStyle = "#fff";
-        c.fillText(this.summary.strings[r[5]] || "", x + 2, y + REGION_H / 2, w - 4);
-      }
+      this.drawBar(x, y + LANE_H + 1 + (depth - 1) * REGION_H, w, REGION_H - 1, r, 5);
     }
   }
 
-  drawTasks(row, tasks) {
-    if (!tasks) return;
+  drawTasks(row, y, items) {
+    if (!items) return;
     const c = this.ctx;
-    for (const t of tasks.items) {
+    for (const t of items) {
       const [x, w] = this.clipX(t[0], t[1]);
-      c.fillStyle = t[3] >= 0 ? REGION_COLORS[t[2] % REGION_COLORS.length] : "#b9c3cf";
-      c.fillRect(x, row.y, w, row.h);
-      if (t[3] >= 0 && w > 40) {
-        c.fillStyle = "#fff";
-        c.fillText(`${this.summary.strings[t[2]] || ""} ${t[5]}`, x + 2, row.y + row.h / 2, w - 4);
-      }
+      this.drawBar(x, y, w, row.h, t, 2, 5);
     }
     // The last row takes the tasks that overlap every row above, drawn over
     // each other: where they do, a dark underline and how many there are
     // (a click lists them all).
-    for (const [a, b, n] of overlaps(tasks.items.filter((t) => t[3] >= 0))) {
+    for (const [a, b, n] of overlaps(items.filter((t) => t[3] >= 0))) {
       const [x, w] = this.clipX(a, b);
       c.fillStyle = "#1d2733";
-      c.fillRect(x, row.y + row.h - 2, w, 2);
+      c.fillRect(x, y + row.h - 2, w, 2);
       if (w > 22) {
-        c.fillStyle = "#1d2733";
-        c.fillRect(x + w - 20, row.y, 20, row.h - 2);
+        c.fillRect(x + w - 20, y, 20, row.h - 2);
         c.fillStyle = "#fff";
-        c.fillText(`×${n}`, x + w - 18, row.y + row.h / 2 - 1, 17);
+        c.fillText(`×${n}`, x + w - 18, y + row.h / 2 - 1, 17);
+        c.fillStyle = "#1d2733";
       }
     }
   }
 
   // A CPU's runs in their thread's colour; a run wide enough says whose.
-  drawCpu(row, cpu) {
-    if (!cpu) return;
+  drawCpu(row, y, runs) {
+    if (!runs) return;
     const c = this.ctx;
-    for (const r of cpu.runs) {
+    for (const r of runs) {
       const [x, w] = this.clipX(r[0], r[1]);
       c.fillStyle = threadColor(r[2]);
-      c.fillRect(x, row.y, w, row.h);
+      c.fillRect(x, y, w, row.h);
       if (w >= 40 && r[3] >= 0) {
         c.fillStyle = "#fff";
-        c.fillText(this.threadName(r[2]), x + 3, row.y + row.h / 2 + 1, w - 6);
+        c.fillText(this.threadName(r[2]), x + 3, y + row.h / 2 + 1, w - 6);
       }
     }
   }
 
+  // What the hover line says of h (details.js), for scripts and tests.
+  describe(h) { return this.detailsPanel.describe(h); }
+
   threadName(tid) {
-    const t = this.summary.threads.find((x) => x.tid === tid);
+    const t = this.threadByTid.get(tid);
     return `${t?.name || "thread"} ${tid}`;
   }
 
-  drawCounter(row, counter) {
-    if (!counter || !counter.points.length) return;
-    const c = this.ctx;
+  counterMax(points) {
     let max = 1;
-    for (const p of counter.points) max = Math.max(max, p[2]);
-    c.fillStyle = "#9bb7d4";
-    c.beginPath();
-    c.moveTo(Math.max(GUTTER, this.xOf(counter.points[0][0])), row.y + row.h);
-    for (const p of counter.points) {
-      const x = Math.max(GUTTER, this.xOf(p[0]));
-      c.lineTo(x, row.y + row.h - (p[3] / max) * row.h);
-    }
-    const last = counter.points[counter.points.length - 1];
-    c.lineTo(Math.min(this.width, this.xOf(Math.max(last[0], this.t1))), row.y + row.h - (last[3] / max) * row.h);
-    c.lineTo(Math.min(this.width, this.xOf(this.t1)), row.y + row.h);
-    c.closePath();
-    c.fill();
-    c.fillStyle = "#333";
-    c.fillText(row.name === "threads" ? String(max) : fmtBytes(max), GUTTER - 60, row.y + 8);
+    for (const p of points) max = Math.max(max, p[2]);
+    return max;
   }
 
+  fmtCounter(name, v) {
+    return name === "threads" ? String(v) : fmtBytes(v);
+  }
+
+  drawCounter(row, y, points) {
+    if (!points || !points.length) return;
+    const c = this.ctx, max = this.counterMax(points);
+    c.fillStyle = COUNTER_COLOR;
+    c.strokeStyle = "#8a7250";
+    c.beginPath();
+    c.moveTo(Math.max(GUTTER, this.xOf(points[0][0])), y + row.h);
+    let last = null;
+    for (const p of points) {
+      const x = Math.max(GUTTER, this.xOf(p[0])), py = y + row.h - (p[3] / max) * row.h;
+      if (last !== null) c.lineTo(x, last);
+      c.lineTo(x, py);
+      last = py;
+    }
+    const end = points[points.length - 1];
+    c.lineTo(Math.min(this.width, this.xOf(Math.max(end[0], this.t1))), y + row.h - (end[3] / max) * row.h);
+    c.lineTo(Math.min(this.width, this.xOf(this.t1)), y + row.h);
+    c.closePath();
+    c.fill();
+    c.stroke();
+    c.fillStyle = "#333";
+    c.fillText(`max ${this.fmtCounter(row.name, max)}`, GUTTER + 4, y + 7);
+  }
+
+  // A counter's value at time t: the last sample at or before it.
+  counterAt(name, t) {
+    const points = this.counterPoints?.get(name);
+    if (!points || !points.length || t < points[0][0]) return null;
+    let lo = 0, hi = points.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (points[mid][0] <= t) lo = mid;
+      else hi = mid - 1;
+    }
+    return points[lo][3];
+  }
+
+  drawCursor() {
+    const c = this.ctx, x = this.cursorX, t = this.tOf(x);
+    c.strokeStyle = "rgba(0,0,0,0.35)";
+    c.beginPath();
+    c.moveTo(x + 0.5, RULER);
+    c.lineTo(x + 0.5, this.viewHeight);
+    c.stroke();
+    for (const row of this.rows) {
+      if (row.kind !== "counter") continue;
+      const y = this.yOf(row), v = this.counterAt(row.name, t);
+      if (v === null || y + row.h < RULER || y > this.viewHeight) continue;
+      const label = this.fmtCounter(row.name, v), w = c.measureText(label).width + 8;
+      const lx = x + 4 + w > this.width ? x - 4 - w : x + 4;
+      c.fillStyle = "rgba(255,255,255,0.9)";
+      c.fillRect(lx, y + row.h / 2 - 7, w, 14);
+      c.fillStyle = "#222";
+      c.fillText(label, lx + 4, y + row.h / 2);
+    }
+  }
+
+  // Logs: a red mark at the top of their thread's lane.
   drawLogs(d) {
     const c = this.ctx;
-    c.fillStyle = "#d33";
     for (const g of d.logs) {
       const row = this.laneOf(g[1]);
       if (!row) continue;
-      const x = this.xOf(g[0]);
+      const x = this.xOf(g[0]), y = this.yOf(row);
+      c.fillStyle = LOG_COLOR;
+      c.strokeStyle = "#fff";
       c.beginPath();
-      c.moveTo(x - 3, row.y);
-      c.lineTo(x + 3, row.y);
-      c.lineTo(x, row.y + 5);
+      c.moveTo(x - 4, y);
+      c.lineTo(x + 4, y);
+      c.lineTo(x, y + 7);
+      c.closePath();
       c.fill();
+      c.stroke();
     }
   }
 
   drawWakes(d) {
     const c = this.ctx;
-    c.strokeStyle = "rgba(200,40,40,0.7)";
+    c.strokeStyle = WAKE_COLOR;
+    c.fillStyle = WAKE_COLOR;
     c.lineWidth = 1;
     for (const w of d.wakes) {
       const from = this.laneOf(w[1]), to = this.laneOf(w[3]);
       if (!from || !to) continue;
       const x0 = this.xOf(w[0]), x1 = this.xOf(w[2]);
-      const y0 = from.y + from.h / 2, y1 = to.y + to.h / 2;
+      const y0 = this.yOf(from) + from.h / 2, y1 = this.yOf(to) + to.h / 2;
       c.beginPath();
       c.moveTo(x0, y0);
       c.lineTo(x1, y1);
@@ -343,145 +727,105 @@ export class Timeline {
     }
   }
 
-  drawLegend() {
-    const legend = document.getElementById("legend");
-    legend.replaceChildren();
-    for (const [name, color] of Object.entries(COLORS))
-      legend.append(el("span", {}, el("i", { style: `background:${color}` }), name));
+  // The selected item: outlined in black over a white halo, wherever the
+  // zoom puts it (at least 3 px wide).
+  drawSelected() {
+    const s = this.sel;
+    if (!s || s.b === undefined) return;
+    let row = null, y = 0, h = 0;
+    if (s.kind === "span" || s.kind === "log") {
+      row = this.laneOf(s.tid);
+      if (row) [y, h] = [this.yOf(row), s.kind === "log" ? 8 : row.h];
+    } else if (s.kind === "region") {
+      row = this.laneOf(s.tid);
+      if (row) [y, h] = [this.yOf(row) + LANE_H + 1 + (s.depth - 1) * REGION_H, REGION_H - 1];
+    } else if (s.kind === "cpu") {
+      row = this.rows.find((r) => r.kind === "cpu" && r.cpu === s.cpu);
+      if (row) [y, h] = [this.yOf(row), row.h];
+    } else if (s.kind === "task") {
+      for (const [r, items] of this.taskItems || [])
+        if (items.some((t) => t[3] >= 0 && t[5] === s.id)) row = this.rows.find((x) => x.kind === "task" && x.row === r);
+      if (row) [y, h] = [this.yOf(row), row.h];
+    }
+    if (!row) return;
+    const c = this.ctx;
+    let x0 = this.xOf(s.b), x1 = this.xOf(s.e);
+    if (x1 - x0 < 3) [x0, x1] = [(x0 + x1) / 2 - 1.5, (x0 + x1) / 2 + 1.5];
+    c.strokeStyle = "#fff";
+    c.lineWidth = 4;
+    c.strokeRect(x0 - 1, y - 1, x1 - x0 + 2, h + 2);
+    c.strokeStyle = "#000";
+    c.lineWidth = 2;
+    c.strokeRect(x0 - 1, y - 1, x1 - x0 + 2, h + 2);
+    c.lineWidth = 1;
   }
 
-  // What is under a point: {row, item, kind}.
+  // ---- what is under a point ----
+
+  rowAt(y) {
+    const cy = y + this.scroll;
+    for (const row of this.rows)
+      if (cy >= row.y && cy < row.y + row.total) return row;
+    return null;
+  }
+
+  // What is under a point of the canvas: {row, item, kind, all?}.
   hit(x, y) {
-    if (!this.data || x < GUTTER) return null;
-    const t = this.tOf(x), slack = (this.t1 - this.t0) / this.plotWidth;
-    for (const row of this.rows) {
-      if (row.kind === "task" && y >= row.y && y < row.y + row.h) {
-        const lane = (this.data.tasks || []).find((x) => x.row === row.row);
-        const items = lane ? lane.items : [];
-        // The bar drawn on top (the last) that holds the point, else one
-        // within a pixel: tasks of a row may overlap.
-        let it = null;
-        for (let i = items.length - 1; i >= 0 && !it; i--)
-          if (items[i][0] <= t && t <= items[i][1]) it = items[i];
-        it = it || items.find((b) => b[0] - slack <= t && t <= b[1] + slack);
-        // Every task there, the one on top first: the others are hidden.
-        const all = it && it[3] >= 0
-          ? [it, ...items.filter((b) => b !== it && b[3] >= 0 && b[0] <= t && t <= b[1])] : [];
-        return it ? { row, item: it, kind: "task", all } : null;
+    if (y < RULER) return null;
+    const row = this.rowAt(y);
+    if (!row) return null;
+    if (x < GUTTER) return { row, kind: "gutter", close: x > GUTTER - 22 };
+    if (!this.data) return null;
+    const t = this.tOf(x), slack = this.nsPerPixel, ly = y + this.scroll - row.y;
+    if (row.kind === "task") {
+      const items = this.taskItems.get(row.row) || [];
+      // The bar drawn on top (the last) that holds the point, else one
+      // within a pixel: tasks of a row may overlap.
+      let it = null;
+      for (let i = items.length - 1; i >= 0 && !it; i--)
+        if (items[i][0] <= t && t <= items[i][1]) it = items[i];
+      it = it || items.find((b) => b[0] - slack <= t && t <= b[1] + slack);
+      // Every task there, the one on top first: the others are hidden.
+      const all = it && it[3] >= 0
+        ? [it, ...items.filter((b) => b !== it && b[3] >= 0 && b[0] <= t && t <= b[1])] : [];
+      return it ? { row, item: it, kind: "task", all } : null;
+    }
+    if (row.kind === "cpu") {
+      const runs = this.cpuRuns.get(row.cpu) || [];
+      const r = runs.find((b) => b[0] <= t && t <= b[1]) ||
+        runs.find((b) => b[0] - slack <= t && t <= b[1] + slack);
+      return r ? { row, item: r, kind: "cpu" } : null;
+    }
+    if (row.kind === "counter") {
+      const v = this.counterAt(row.name, t);
+      return v === null ? null : { row, kind: "counter", t, value: v };
+    }
+    if (row.kind !== "thread") return { row, kind: "gutter" };
+    const lane = this.lanes.get(row.tid);
+    if (!lane) return null;
+    if (ly < 8) { // a log's mark: within 4 px of it
+      const logs = this.data.logs.filter((g) => g[1] === row.tid && Math.abs(this.xOf(g[0]) - x) <= 4);
+      if (logs.length) {
+        logs.sort((a, b) => Math.abs(this.xOf(a[0]) - x) - Math.abs(this.xOf(b[0]) - x));
+        return { row, item: logs[0], kind: "log" };
       }
-      if (row.kind === "cpu" && y >= row.y && y < row.y + row.h) {
-        const runs = this.data.cpus.find((x) => x.cpu === row.cpu)?.runs || [];
-        const r = runs.find((b) => b[0] <= t && t <= b[1]) ||
-          runs.find((b) => b[0] - slack <= t && t <= b[1] + slack);
-        return r ? { row, item: r, kind: "cpu" } : null;
-      }
-      if (row.kind !== "thread") continue;
-      const lane = this.data.threads.find((l) => l.tid === row.tid);
-      if (!lane) continue;
-      if (y >= row.y && y < row.y + row.h) {
-        const s = lane.spans.find((s) => s[0] - slack <= t && t <= s[1] + slack);
-        return s ? { row, item: s, kind: "span" } : null;
-      }
-      if (y >= row.regionY && y < row.regionY + row.depth * REGION_H) {
-        const depth = Math.floor((y - row.regionY) / REGION_H) + 1;
-        const r = lane.regions.find((r) => (r[3] >= 0 ? r[6] : 1) === depth && r[0] - slack <= t && t <= r[1] + slack);
-        return r ? { row, item: r, kind: "region" } : null;
-      }
+    }
+    if (ly < row.h) {
+      const s = lane.spans.find((s) => s[0] <= t && t < s[1]) ||
+        lane.spans.find((s) => s[0] - slack <= t && t <= s[1] + slack);
+      return s ? { row, item: s, kind: "span" } : null;
+    }
+    if (ly > LANE_H && ly < LANE_H + 1 + row.depth * REGION_H) {
+      const depth = Math.floor((ly - LANE_H - 1) / REGION_H) + 1;
+      const r = lane.regions.find((r) => (r[3] >= 0 ? r[6] : 1) === depth && r[0] - slack <= t && t <= r[1] + slack);
+      return r ? { row, item: r, kind: "region" } : null;
     }
     return null;
   }
 
-  describe(h) {
-    const s = h.item;
-    if (h.kind === "cpu")
-      return s[3] < 0 ? `${s[4]} runs on CPU ${h.row.cpu}, mostly ${this.threadName(s[2])}`
-        : `${this.threadName(s[2])} on CPU ${h.row.cpu} ${fmtNs(s[1] - s[0])}`;
-    if (h.kind === "task")
-      return s[3] < 0 ? `${s[4]} short tasks` : `task ${s[5]} (${this.summary.strings[s[2]]}) ${fmtNs(s[1] - s[0])}` +
-        (h.all?.length > 1 ? ` (and ${h.all.length - 1} more under it)` : "");
-    if (h.kind === "span") {
-      const state = this.states[s[2]];
-      if (s[3] < 0) return `${s[4]} spans, mostly ${state}`;
-      return `${state} ${fmtNs(s[1] - s[0])}`;
-    }
-    if (s[3] < 0) return `${s[4]} short regions`;
-    return `${this.summary.strings[s[5]]} ${fmtNs(s[1] - s[0])}`;
-  }
-
-  async details(h) {
-    const box = this.detailsBox;
-    box.hidden = false;
-    const s = h.item;
-    if (h.kind === "task") {
-      if (s[3] < 0) {
-        box.replaceChildren(el("h3", { text: `${s[4]} tasks` }), el("div", { text: "zoom in (W) to see each" }));
-        return;
-      }
-      const t = await getJSON(`/api/task?id=${s[5]}&t=${s[0]}`);
-      box.replaceChildren(el("h3", { text: `task ${t.id} (${t.type})` }),
-        el("div", { class: "when", text: `at ${fmtNs(t.begin - this.summary.begin)}, lasting ${fmtNs(t.end - t.begin)}` }),
-        el("div", { text: `begun on thread ${t.tid}${t.parent ? `, child of task ${t.parent}` : ""}, ${t.logs} logs` }),
-        el("a", { href: "#tasks", text: "tasks of every type" }));
-      if (h.all?.length > 1) {
-        const others = el("ul", { class: "under" });
-        for (const o of h.all)
-          others.append(el("li", {}, o === s ? el("b", { text: `task ${o[5]} (${this.summary.strings[o[2]]})` })
-            : el("a", { href: "#", text: `task ${o[5]} (${this.summary.strings[o[2]]})`, onclick: (e) => {
-              e.preventDefault();
-              this.details({ ...h, item: o });
-            } })));
-        box.append(el("div", { text: `${h.all.length} tasks here, drawn over each other:` }), others);
-      }
-      box.dataset.state = "task";
-      return;
-    }
-    if (h.kind === "cpu") {
-      const lane = this.laneOf(s[2]);
-      box.replaceChildren(el("h3", { text: s[3] < 0 ? `${s[4]} runs on CPU ${h.row.cpu}` : `${this.threadName(s[2])} on CPU ${h.row.cpu}` }),
-        el("div", { class: "when", text: s[3] < 0
-          ? `too short to draw one by one here (mostly ${this.threadName(s[2])}); zoom in (W) to see each`
-          : `at ${fmtNs(s[0] - this.summary.begin)}, running ${fmtNs(s[1] - s[0])}` }),
-        lane ? el("a", { href: "#", text: "its lane", onclick: (e) => {
-          e.preventDefault();
-          const box = this.canvas.getBoundingClientRect();
-          window.scrollTo({ top: window.scrollY + box.top + lane.y - 40 });
-        } }) : el("span"));
-      box.dataset.state = "cpu";
-      box.dataset.tid = String(s[2]);
-      return;
-    }
-    if (h.kind === "region") {
-      box.replaceChildren(el("h3", { text: s[3] < 0 ? `${s[4]} short regions` : `region ${this.summary.strings[s[5]]}` }),
-        el("div", { text: `thread ${h.row.tid}, at ${fmtNs(s[0] - this.summary.begin)}, lasting ${fmtNs(s[1] - s[0])}` }));
-      return;
-    }
-    if (s[3] < 0) {
-      box.replaceChildren(el("h3", { text: `${s[4]} spans` }),
-        el("div", { text: `too short to draw one by one here (mostly ${this.states[s[2]]}); zoom in (W) to see each` }));
-      return;
-    }
-    const d = await getJSON(`/api/span?tid=${h.row.tid}&t=${s[0]}`);
-    const stack = el("ol");
-    for (const f of d.stack) stack.append(el("li", { text: f }));
-    box.replaceChildren(
-      el("h3", { text: `${d.state}${d.reason ? ` (${d.reason})` : ""} on thread ${d.thread} ${d.tid}` }),
-      el("div", { class: "when", text: `at ${fmtNs(d.begin - this.summary.begin)}, lasting ${fmtNs(d.duration)}` }),
-      el("div", { text: d.object !== "0x0" ? `object ${d.object}` : "" }),
-      el("div", { text: d.region ? `in region ${d.region}` + (d.task ? ` of task ${d.task} (${d.task_type})` : "") : "" }),
-      el("div", { text: d.woken_by ? `woken by thread ${d.woken_by} at ${fmtNs(d.woken_at - this.summary.begin)}` : "" }),
-      d.stack.length ? stack : el("div", { class: "muted", text: "no stack" }));
-    box.dataset.state = d.state;
-    box.dataset.reason = d.reason;
-  }
-
   // ---- A task in focus (/api/focus): only its threads have lanes, its
   // regions are outlined and its logs ringed, the time outside it dimmed.
-
-  focusThreads(threads) {
-    if (!this.focus) return threads;
-    const keep = new Set(this.focus.threads);
-    return threads.filter((t) => keep.has(t.tid));
-  }
+  // this.focus is then the answer with the lanes' set (tids) and a label.
 
   async focusTask(id) {
     if (this.focus?.id === id) return;
@@ -493,19 +837,9 @@ export class Timeline {
       f = await r.json();
       break;
     }
-    this.focus = f;
+    this.focus = { ...f, tids: new Set(f.threads), label: `the threads of task ${f.id}` };
     this.focusBanner();
-    this.layout();
-    this.resize();
-  }
-
-  clearFocus() {
-    this.focus = null;
-    this.focusBanner();
-    this.layout();
-    this.resize();
-    if (location.hash.includes("task="))
-      history.replaceState(null, "", location.hash.replace(/&task=\d+/, ""));
+    this.relayout();
   }
 
   focusBanner() {
@@ -514,7 +848,7 @@ export class Timeline {
       b = el("div", { id: "focus" });
       this.canvas.parentElement.before(b);
     }
-    const f = this.focus;
+    const f = this.focus?.regions ? this.focus : null;
     b.hidden = !f;
     if (!f) return;
     const more = (n, total, what) => `${total} ${total === 1 ? what.slice(0, -1) : what}` + (n < total ? ` (${n} outlined)` : "");
@@ -526,7 +860,7 @@ export class Timeline {
         const pad = Math.max((f.end - f.begin) * 0.05, 1000);
         this.show(f.begin - pad, f.end + pad);
       } }), el("span", { text: " · " }),
-      el("a", { href: "#", text: "every thread", onclick: (e) => { e.preventDefault(); this.clearFocus(); } }));
+      el("a", { href: "#", text: "every thread", onclick: (e) => { e.preventDefault(); this.setFocus(null); } }));
     b.dataset.task = String(f.id);
   }
 
@@ -556,22 +890,7 @@ export class Timeline {
     c.lineWidth = 1;
   }
 
-  // A range's summary: time by state over the threads, from what is drawn.
-  rangeSummary(a, b) {
-    const totals = {};
-    for (const lane of this.data?.threads || [])
-      for (const s of lane.spans) {
-        const d = Math.min(s[1], b) - Math.max(s[0], a);
-        if (d > 0) totals[this.states[s[2]]] = (totals[this.states[s[2]]] || 0) + d;
-      }
-    const box = this.detailsBox;
-    box.hidden = false;
-    const list = el("ul");
-    for (const [k, v] of Object.entries(totals).sort((x, y) => y[1] - x[1]))
-      list.append(el("li", { text: `${k}: ${fmtNs(v)}` }));
-    box.replaceChildren(el("h3", { text: `range of ${fmtNs(b - a)}` }),
-      el("div", { text: `from ${fmtNs(a - this.summary.begin)} to ${fmtNs(b - this.summary.begin)}; thread time by state:` }), list);
-  }
+  // ---- input ----
 
   setTool(tool) {
     this.tool = tool;
@@ -580,30 +899,61 @@ export class Timeline {
     this.canvas.style.cursor = tool === "pan" ? "grab" : "crosshair";
   }
 
+  onKey(e) {
+    if (document.getElementById("page-timeline").hidden) return;
+    if (e.target.tagName === "INPUT" || e.target.tagName === "SELECT") return;
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const k = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+    const at = this.cursorX;
+    if (k === "w") this.zoom(0.8, at);
+    else if (k === "s") this.zoom(1.25, at);
+    else if (k === "a") this.pan(-0.15);
+    else if (k === "d") this.pan(0.15);
+    else if (k === "0") this.show(...this.home);
+    else if (k >= "1" && k <= "4") this.setTool(["select", "pan", "zoom", "timing"][Number(k) - 1]);
+    else if (k === "f") this.zoomToSelection();
+    else if (k === "e") this.setArrows(!this.arrows);
+    else if (k === "g") this.setGroupBy({ "": "process", process: "function", function: "" }[this.groupBy]);
+    else if (k === "h" && this.sel?.tid) this.hideLane(this.sel.tid);
+    else if (k === "u") { this.hidden.clear(); this.relayout(); }
+    else if (k === "c" && this.sel?.tid && this.laneOf(this.sel.tid)?.group) this.toggleGroup(this.laneOf(this.sel.tid).group);
+    else if (k === "/") this.search.focus();
+    else if (k === "n") this.search.next(e.shiftKey ? -1 : 1);
+    else if (k === "?") this.keys.toggle();
+    else if (k === "Escape") {
+      if (!this.keys.hidden()) this.keys.toggle(false);
+      else { this.sel = null; this.selection = null; this.detailsPanel.clear(); this.draw(); this.saveState(); }
+    } else if (k === "ArrowDown" || k === "ArrowUp") {
+      this.wrap.scrollTop += k === "ArrowDown" ? 40 : -40;
+    } else return;
+    e.preventDefault();
+  }
+
   bind() {
     const cv = this.canvas;
     this.setTool("select");
     for (const b of document.querySelectorAll("#toolbar [data-tool]"))
       b.addEventListener("click", () => this.setTool(b.dataset.tool));
-    let pointerX = null, drag = null;
+    document.getElementById("group-by").addEventListener("change", (e) => this.setGroupBy(e.target.value));
+    document.getElementById("wake-arrows").addEventListener("change", (e) => this.setArrows(e.target.checked));
+    document.getElementById("unhide").addEventListener("click", () => { this.hidden.clear(); this.relayout(); });
+    document.getElementById("keys-button").addEventListener("click", () => this.keys.toggle());
+    let drag = null;
     const pos = (e) => { const r = cv.getBoundingClientRect(); return [e.clientX - r.left, e.clientY - r.top]; };
-    window.addEventListener("keydown", (e) => {
-      if (document.getElementById("page-timeline").hidden || e.target.tagName === "INPUT") return;
-      const k = e.key.toLowerCase();
-      if (k === "w") this.zoom(0.8, pointerX);
-      else if (k === "s") this.zoom(1.25, pointerX);
-      else if (k === "a") this.pan(-0.15);
-      else if (k === "d") this.pan(0.15);
-      else if (k === "0") this.show(...this.home);
-      else if (k >= "1" && k <= "4") this.setTool(["select", "pan", "zoom", "timing"][Number(k) - 1]);
-      else return;
-      e.preventDefault();
-    });
-    cv.addEventListener("wheel", (e) => {
-      e.preventDefault();
+    window.addEventListener("keydown", (e) => this.onKey(e));
+    this.wrap.addEventListener("scroll", () => { this.hover.hidden = true; this.requestDraw(); });
+    // The wheel scrolls the lanes (the browser's own scrolling); with Ctrl
+    // or ⌘ it zooms at the pointer, with Shift or sideways it pans.
+    this.wrap.addEventListener("wheel", (e) => {
       const [x] = pos(e);
-      if (e.shiftKey || Math.abs(e.deltaX) > Math.abs(e.deltaY)) this.pan((e.deltaX || e.deltaY) / 1000);
-      else this.zoom(e.deltaY > 0 ? 1.15 : 0.87, x);
+      const scale = e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? this.viewHeight : 1;
+      if (e.ctrlKey || e.metaKey) {
+        e.preventDefault();
+        this.zoom(Math.exp(Math.max(-1, Math.min(1, e.deltaY * scale * 0.002))), Math.max(x, GUTTER));
+      } else if (e.shiftKey || Math.abs(e.deltaX) > Math.abs(e.deltaY)) {
+        e.preventDefault();
+        this.pan(((e.deltaX || e.deltaY) * scale) / this.plotWidth);
+      }
     }, { passive: false });
     cv.addEventListener("mousedown", (e) => {
       const [x, y] = pos(e);
@@ -615,20 +965,20 @@ export class Timeline {
       const a = Math.min(this.tOf(drag.x), this.tOf(x)), b = Math.max(this.tOf(drag.x), this.tOf(x));
       if (!drag.moved) {
         const h = this.hit(x, y);
-        if (h && this.tool === "select") this.details(h);
+        if (h && (this.tool === "select" || h.kind === "gutter")) this.detailsPanel.select(h);
       } else if (this.tool === "zoom" && b > a) {
         this.selection = null;
         this.show(a, b);
-      } else if (this.tool === "timing" && b > a) {
-        this.rangeSummary(a, b);
-      } else if (this.tool === "select" && b > a) {
-        this.rangeSummary(a, b);
+      } else if ((this.tool === "timing" || this.tool === "select") && b > a) {
+        this.detailsPanel.rangeSummary(a, b);
       }
       drag = null;
     });
     cv.addEventListener("mousemove", (e) => {
       const [x, y] = pos(e);
-      pointerX = x;
+      this.cursorX = x >= GUTTER ? x : null;
+      const row = x < GUTTER ? this.rowAt(y) : null;
+      if (row !== this.hoverRow) this.hoverRow = row;
       if (drag) {
         if (Math.abs(x - drag.x) > 3) drag.moved = true;
         if (this.tool === "pan" && drag.moved) {
@@ -636,36 +986,40 @@ export class Timeline {
           this.show(drag.t0 - dt, drag.t1 - dt);
         } else if (drag.moved) {
           this.selection = [Math.min(this.tOf(drag.x), this.tOf(x)), Math.max(this.tOf(drag.x), this.tOf(x))];
-          this.draw();
         }
+        this.requestDraw();
         return;
       }
+      this.requestDraw();
       const h = this.hit(x, y);
-      if (h) {
+      const text = h && h.kind !== "gutter" ? this.detailsPanel.describe(h)
+        : h && h.row.kind === "thread" ? `${h.row.label}${h.row.fn ? `\nstarted in ${h.row.fn}` : ""}${h.close ? "\nclick ✕ to hide the lane (U shows it again)" : "\nclick for its analysis"}`
+        : h && h.row.kind === "group" ? `${h.close ? "click ✕ to hide these lanes" : "click to collapse or expand"}` : "";
+      if (text) {
         this.hover.hidden = false;
-        this.hover.textContent = this.describe(h);
-        this.hover.style.left = `${x + 12}px`;
-        this.hover.style.top = `${y + 12}px`;
+        this.hover.textContent = text;
+        const r = cv.getBoundingClientRect();
+        const left = Math.min(e.clientX + 14, window.innerWidth - this.hover.offsetWidth - 8);
+        this.hover.style.left = `${Math.max(r.left, left)}px`;
+        this.hover.style.top = `${e.clientY + 14}px`;
       } else {
         this.hover.hidden = true;
       }
     });
-    cv.addEventListener("mouseleave", () => { this.hover.hidden = true; pointerX = null; });
-    window.addEventListener("resize", () => this.resize());
+    cv.addEventListener("mouseleave", () => {
+      this.hover.hidden = true;
+      this.cursorX = null;
+      this.hoverRow = null;
+      this.requestDraw();
+    });
+    // The window, or the details panel dragged taller: the canvas follows.
+    let size = [this.wrap.clientWidth, this.wrap.clientHeight];
+    new ResizeObserver(() => {
+      const now = [this.wrap.clientWidth, this.wrap.clientHeight];
+      if (!now[0] || (now[0] === size[0] && now[1] === size[1])) return;
+      const wider = now[0] !== size[0];
+      size = now;
+      this.resize(wider);
+    }).observe(this.wrap);
   }
-}
-
-function fmtBytes(n) {
-  if (n < 1024) return `${n} B`;
-  if (n < 1 << 20) return `${(n / 1024).toFixed(0)} KiB`;
-  if (n < 1 << 30) return `${(n / 1048576).toFixed(1)} MiB`;
-  return `${(n / 1073741824).toFixed(2)} GiB`;
-}
-
-// A ruler label with the digits its tick needs.
-function fmtTick(ns, tick) {
-  const units = [[1e9, "s"], [1e6, "ms"], [1e3, "us"], [1, "ns"]];
-  const [div, unit] = units.find(([d]) => Math.abs(ns) >= d || d === 1) || units[3];
-  const digits = Math.max(0, Math.min(6, Math.ceil(Math.log10(div / tick))));
-  return `${(ns / div).toFixed(digits)}${unit}`;
 }

@@ -20,7 +20,10 @@
  *            statement)
  *
  * A contention is one block or call of the profile's kind, whether or not
- * it left the CPU (for sched, one wait).
+ * it left the CPU (for sched, one wait). Each stack of a block or call ends
+ * in a frame that names what it waited in (pthread_mutex_lock, read, ...),
+ * as go tool trace's profiles end in the lock or the call: a location
+ * without an address, its function named from the reason.
  *
  * The profile is a gzipped profile.proto message (github.com/google/pprof,
  * proto/profile.proto): functions named with libdw (symbols.c), one mapping
@@ -109,6 +112,7 @@ struct sample {
     uint64_t pcs[MAX_FRAMES];
     unsigned n;
     uint64_t count, delay;
+    unsigned leaf; /* the frame it waited in (leaf_name); 0 none */
 };
 
 struct thread_state {
@@ -118,7 +122,7 @@ struct thread_state {
     /* The stack of the block or call it is in (or, before its first run,
      * of its creation); which one (a serial), and the last counted. */
     uint64_t act_pcs[MAX_FRAMES];
-    unsigned act_n;
+    unsigned act_n, act_leaf;
     int64_t sched_end; /* where its last sched interval ended */
 };
 
@@ -167,9 +171,9 @@ static struct thread_state *thread_of(struct builder *b, uint64_t tid)
     return &t[b->nthreads++];
 }
 
-static uint64_t stack_hash(const uint64_t *pcs, unsigned n)
+static uint64_t stack_hash(const uint64_t *pcs, unsigned n, unsigned leaf)
 {
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    uint64_t h = (0x9e3779b97f4a7c15ull ^ n) + leaf * 0x100000001b3ull;
     for (unsigned i = 0; i < n; i++)
         h = (h ^ pcs[i]) * 0x100000001b3ull;
     return h ^ h >> 29;
@@ -183,7 +187,7 @@ static bool grow_index(struct builder *b)
     if (!table)
         return false;
     for (size_t i = 0; i < b->nsamples; i++) {
-        size_t k = stack_hash(b->samples[i].pcs, b->samples[i].n) & (slots - 1);
+        size_t k = stack_hash(b->samples[i].pcs, b->samples[i].n, b->samples[i].leaf) & (slots - 1);
         while (table[k])
             k = (k + 1) & (slots - 1);
         table[k] = i + 1;
@@ -194,17 +198,47 @@ static bool grow_index(struct builder *b)
     return true;
 }
 
+/* The leaf frame of a block or call: the function the program called, as
+ * go tool trace's profiles end in the lock or the call. Stacks start at
+ * the wrapper's caller, so the wrapped function is named from the reason
+ * (the primitive's blocking function, or the call itself); a call the
+ * kernel saw, by its system call (LEAF_SYSCALL + its number). */
+#define LEAF_SYSCALL 256u
+#define LEAF_MAX (LEAF_SYSCALL + 1024u)
+static const char *leaf_name(unsigned leaf)
+{
+    if (leaf >= LEAF_SYSCALL)
+        return ct_syscall_name(leaf - LEAF_SYSCALL);
+    switch (leaf) {
+    case CT_REASON_MUTEX: return "pthread_mutex_lock";
+    case CT_REASON_RWLOCK_READ: return "pthread_rwlock_rdlock";
+    case CT_REASON_RWLOCK_WRITE: return "pthread_rwlock_wrlock";
+    case CT_REASON_SPINLOCK: return "pthread_spin_lock";
+    case CT_REASON_COND: return "pthread_cond_wait";
+    case CT_REASON_SEM: return "sem_wait";
+    case CT_REASON_BARRIER: return "pthread_barrier_wait";
+    case CT_REASON_JOIN: return "pthread_join";
+    case CT_REASON_SLEEP: return "nanosleep";
+    case CT_REASON_COND_SIGNAL: return "pthread_cond_signal";
+    case CT_REASON_COND_BROADCAST: return "pthread_cond_broadcast";
+    default: return ct_reason_name(leaf);
+    }
+}
+#define LEAF_ID (1ull << 40) /* location and function ids of leaves: LEAF_ID + leaf */
+
 static void add_sample(struct builder *b, const uint64_t *pcs, unsigned n, uint64_t count,
-                       uint64_t delay)
+                       uint64_t delay, unsigned leaf)
 {
     if ((b->nsamples + 1) * 2 > b->by_stack_mask + 1 && !grow_index(b)) {
         b->failed = true;
         return;
     }
-    size_t k = stack_hash(pcs, n) & b->by_stack_mask;
+    if (leaf >= LEAF_MAX || !leaf_name(leaf))
+        leaf = 0;
+    size_t k = stack_hash(pcs, n, leaf) & b->by_stack_mask;
     for (; b->by_stack[k]; k = (k + 1) & b->by_stack_mask) {
         struct sample *s = &b->samples[b->by_stack[k] - 1];
-        if (s->n == n && memcmp(s->pcs, pcs, n * sizeof *pcs) == 0) {
+        if (s->n == n && s->leaf == leaf && memcmp(s->pcs, pcs, n * sizeof *pcs) == 0) {
             s->count += count;
             s->delay += delay;
             return;
@@ -225,6 +259,7 @@ static void add_sample(struct builder *b, const uint64_t *pcs, unsigned n, uint6
     s->n = n;
     s->count = count;
     s->delay = delay;
+    s->leaf = leaf;
     b->by_stack[k] = b->nsamples;
 }
 
@@ -325,6 +360,7 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
             if (c->creator == ev->args[0] && c->id == ev->args[1]) {
                 memcpy(t->act_pcs, c->pcs, c->n * sizeof *c->pcs);
                 t->act_n = c->n;
+                t->act_leaf = 0;
                 memcpy(t->pcs, c->pcs, c->n * sizeof *c->pcs);
                 t->n = c->n;
                 *c = b->creations[--b->ncreations];
@@ -336,8 +372,12 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
         /* A call the thread is in (at a generation's end, or from the
          * kernel): no stack of its own; its own event, if any, comes
          * later with the stack. */
-        if (r->activity == CT_COL_EXEC)
+        if (r->activity == CT_COL_EXEC) {
             t->act_n = 0;
+            t->act_leaf = ev->args[0]   ? (unsigned)ev->args[0]
+                          : ev->args[3] ? LEAF_SYSCALL + (unsigned)(ev->args[3] - 1)
+                                        : 0;
+        }
         break;
     case CT_EV_BLOCK:
     case CT_EV_SYSCALL:
@@ -346,8 +386,9 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
          * kind, whether or not it left the CPU. */
         memcpy(t->act_pcs, pcs, n * sizeof *pcs);
         t->act_n = n;
+        t->act_leaf = ev->args[0] < LEAF_SYSCALL ? (unsigned)ev->args[0] : 0;
         if (event_profile(ev) == (int)b->type)
-            add_sample(b, pcs, n, 1, 0);
+            add_sample(b, pcs, n, 1, 0, t->act_leaf);
         break;
     }
 }
@@ -388,7 +429,10 @@ static void on_interval(void *ctx, const struct ct_thread_row *r, int column, un
         count = begin != t->sched_end;
         t->sched_end = end;
     }
-    add_sample(b, pcs, n, count, ct_span_ns(begin, end));
+    /* The block's or call's leaf, but in the scheduler's profile: there it
+     * waited for a CPU, not in the call. */
+    add_sample(b, pcs, n, count, ct_span_ns(begin, end),
+               in_act && column != CT_COL_SCHED ? t->act_leaf : 0);
 }
 
 /* ---- writing ---- */
@@ -471,9 +515,14 @@ static int encode(struct builder *b, struct pb *out, const struct ct_threads *t,
     } *funcs = NULL;
     size_t nfuncs = 0;
     struct pb sample = {0}, packed = {0};
+    bool leaves[LEAF_MAX] = {false};
     for (size_t i = 0; i < b->nsamples && !out->failed; i++) {
         const struct sample *s = &b->samples[i];
         packed.len = 0;
+        if (s->leaf) { /* first: pprof's stacks go from the leaf */
+            pb_varint(&packed, LEAF_ID + s->leaf);
+            leaves[s->leaf] = true;
+        }
         for (unsigned f = 0; f < s->n; f++) {
             size_t id = 0;
             while (id < nlocs && locs[id].pc != s->pcs[f])
@@ -539,6 +588,20 @@ static int encode(struct builder *b, struct pb *out, const struct ct_threads *t,
         }
         pb_message(out, 4, &m);
     }
+    for (unsigned leaf = 0; leaf < LEAF_MAX; leaf++) /* leaves: no address, one line */
+        if (leaves[leaf]) {
+            pb_uint(&m, 1, LEAF_ID + leaf);
+            struct pb line = {0};
+            pb_uint(&line, 1, LEAF_ID + leaf);
+            pb_message(&m, 4, &line);
+            free(line.data);
+            pb_message(out, 4, &m);
+            uint64_t name = intern(&st, leaf_name(leaf));
+            pb_uint(&m, 1, LEAF_ID + leaf);
+            pb_uint(&m, 2, name);
+            pb_uint(&m, 3, name);
+            pb_message(out, 5, &m);
+        }
     for (size_t i = 0; i < nfuncs; i++) {
         pb_uint(&m, 1, i + 1);
         pb_uint(&m, 2, funcs[i].name);

@@ -176,9 +176,22 @@ static struct tl_lane *lane_of(struct tl_builder *b, uint64_t tid)
     return b->last = l;
 }
 
+/* Whether a row's time is inside an activity of its thread: a block or a
+ * call under way (its activity; a thread created in the trace waits for
+ * its first run with the activity sched, which is none). */
+static bool in_activity(const struct ct_thread_row *r)
+{
+    return r->activity != CT_COL_EXEC && r->activity != CT_COL_SCHED;
+}
+
+/* An interval of one column: extends the span in progress, or ends it and
+ * starts the next. The analysis gives [begin, end) before it reads the
+ * event at `end`, so the lane's last activity and the row's are those of
+ * the interval: a span carries the activity it lies in, never the next. */
 static void on_interval(void *ctx, const struct ct_thread_row *r, int column, unsigned reason,
                         int64_t begin, int64_t end)
 {
+    (void)reason; /* the row's, kept from its last block: the lane has its own */
     struct tl_builder *b = ctx;
     if (r->tracer || end <= begin)
         return;
@@ -186,20 +199,24 @@ static void on_interval(void *ctx, const struct ct_thread_row *r, int column, un
     if (!l)
         return;
     struct tl_state *st = &l->st;
-    bool waiting = column == CT_COL_SYNC || column == CT_COL_NET || column == CT_COL_SYSCALL ||
-                   column == CT_COL_SLEEP;
+    bool inside = in_activity(r);
+    int64_t since = inside ? st->pending_since : TL_NO_ACTIVITY;
     if (st->has_cur) {
         struct tl_span *cur = &st->cur;
-        if (cur->col == column && cur->reason == (uint8_t)reason && cur->e == begin &&
-            (!waiting || (cur->object == st->pending_object && cur->stack == st->pending_stack))) {
+        if (cur->col == column && cur->e == begin && cur->since == since) {
             cur->e = end;
             return;
         }
         ct_tl_emit_span(b->tl, l, cur);
     }
-    st->cur = (struct tl_span){begin, end, waiting ? st->pending_object : 0,
-                               waiting ? st->pending_stack : 0, (uint8_t)column,
-                               (uint8_t)reason, 0};
+    st->cur = (struct tl_span){begin, end, since, 0, 0, (uint8_t)column, 0, 0, 0};
+    if (inside) {
+        st->cur.object = st->pending_object;
+        st->cur.stack = st->pending_stack;
+        st->cur.reason = st->pending_reason;
+        st->cur.fd_class = st->pending_class;
+        st->cur.flags = st->pending_flags;
+    }
     st->has_cur = true;
 }
 
@@ -308,13 +325,23 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
         st->pending_object = ev->args[1];
         st->pending_since = ev->ts_ns;
         st->pending_stack = gen_stack(tl, gen, ev->stack);
+        st->pending_reason = ev->args[0] <= UINT8_MAX ? (uint8_t)ev->args[0] : 0;
+        st->pending_class = 0;
+        const char *group = ct_reason_group((unsigned)ev->args[0]);
+        st->pending_flags = !group || strcmp(group, "sync") == 0 ? TL_SPAN_WAKEABLE : 0;
         break;
     case CT_EV_SYSCALL:
     {
         int at = ct_kind_arg(gen, CT_EV_SYSCALL, "object");
         uint64_t object = at >= 0 && (unsigned)at < ev->nargs ? ev->args[at] : 0;
-        st->pending_object = object ? object : ev->args[1];
+        /* A call's spans name it and its descriptor ("read fd 5"); the
+         * object (a pipe's identity) only links a writer's wake to it. */
+        st->pending_object = ev->args[1];
+        st->pending_since = ev->ts_ns;
         st->pending_stack = gen_stack(tl, gen, ev->stack);
+        st->pending_reason = ev->args[0] <= UINT8_MAX ? (uint8_t)ev->args[0] : 0;
+        st->pending_class = ev->args[2] <= UINT8_MAX ? (uint8_t)ev->args[2] : 0;
+        st->pending_flags = TL_SPAN_CALL | (object ? TL_SPAN_WAKEABLE : 0);
         /* A read of a pipe ends like an unblock: a writer's wake links to it
          * (in a window; the index only counts wakes). */
         if (!index && object && ev->args[3] < UINT64_MAX - ev->ts)
@@ -322,6 +349,26 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
                                  ct_gen_ns(rd, gen, ev->ts + ev->args[3]), r->tid, object);
         break;
     }
+    case CT_EV_CALL:
+        /* A call the thread was in at a generation's end, or the system
+         * call the kernel saw it waiting in: an activity until it runs
+         * again, when nothing else is under way (as the analysis's row). */
+        if (r->activity == CT_COL_EXEC) {
+            uint64_t call = ev->args[0], sysno = ev->args[3];
+            st->pending_object = ev->args[1];
+            st->pending_since = ev->ts_ns;
+            st->pending_stack = 0;
+            st->pending_flags = TL_SPAN_CALL | (ev->args[4] ? TL_SPAN_WAKEABLE : 0);
+            if (call || sysno > UINT16_MAX) {
+                st->pending_reason = call <= UINT8_MAX ? (uint8_t)call : 0;
+                st->pending_class = ev->args[2] <= UINT8_MAX ? (uint8_t)ev->args[2] : 0;
+            } else {
+                st->pending_flags |= TL_SPAN_SYSNO;
+                st->pending_reason = (uint8_t)sysno;
+                st->pending_class = (uint8_t)(sysno >> 8);
+            }
+        }
+        break;
     case CT_EV_REGION_BEGIN:
         if (st->nopen < CT_TL_MAX_OPEN) {
             st->open[st->nopen] = (struct tl_open_region){ev->ts_ns, ev->args[0],
@@ -413,7 +460,12 @@ static void on_mark(void *ctx, const struct ct_thread_row *r, const struct ct_re
     if (!tl->ngens || tl->gens[tl->ngens - 1].offset != gen->offset) {
         if (!CT_TL_GROW(tl->gens, tl->ngens, tl->gens_cap, 64))
             return;
-        tl->gens[tl->ngens++] = (struct tl_gen){gen->offset, gen->end_offset, 0};
+        tl->gens[tl->ngens++] = (struct tl_gen){gen->offset, gen->end_offset,
+                                                ct_gen_ns(rd, gen, gen->base_units), 0};
+        if (!tl->pid && gen->has_process) {
+            tl->pid = gen->process.pid;
+            tl->ncpu = gen->process.ncpu;
+        }
         b->defs_seen = UINT64_MAX;
     }
     note_definitions(b, rd, gen);
@@ -489,6 +541,12 @@ static int by_log_time(const void *a, const void *b)
 {
     const struct tl_log *x = a, *y = b;
     return x->t < y->t ? -1 : x->t > y->t;
+}
+
+static int by_cpu(const void *a, const void *b)
+{
+    const struct tl_cpu *x = a, *y = b;
+    return x->cpu < y->cpu ? -1 : x->cpu > y->cpu;
 }
 
 static int by_tid(const void *a, const void *b)
@@ -630,6 +688,8 @@ void ct_tl_finish_index(struct ct_timeline *tl, struct tl_builder *b)
             qsort(tl->counters[i].s, tl->counters[i].n, sizeof *tl->counters[i].s, by_sample);
     if (tl->nlanes)
         qsort(tl->lanes, tl->nlanes, sizeof *tl->lanes, by_tid);
+    if (tl->ncpus) /* in order, for the summary */
+        qsort(tl->cpus, tl->ncpus, sizeof *tl->cpus, by_cpu);
 }
 
 static void free_items(struct ct_timeline *tl)

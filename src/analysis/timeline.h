@@ -36,14 +36,30 @@
 #include "symbols.h"
 #include "threads.h"
 
+/* A span of one state. A span inside an activity of its thread (a block,
+ * or a system call: from its block or syscall event to its unblock or the
+ * call's end) carries that activity: when it began, its reason or call,
+ * object, descriptor and stack. Every piece of the activity (running before
+ * the thread went off its CPU, off it, runnable once woken) names the same
+ * one, and a span outside any carries none: details are the span's own. */
 struct tl_span {
     int64_t b, e;
-    uint64_t object;
+    int64_t since;  /* the activity's begin; TL_NO_ACTIVITY: none */
+    uint64_t object; /* a block's object; a call's descriptor */
     uint32_t stack; /* index + 1 in the stack table; 0: none */
     uint8_t col;    /* enum ct_column */
-    uint8_t reason;
-    uint16_t pad;
+    uint8_t reason; /* the activity's: a block's reason or a call (reasons.def) */
+    uint8_t fd_class; /* a call's descriptor's class (CT_FD_*) */
+    uint8_t flags;  /* TL_SPAN_CALL: the activity is a call; TL_SPAN_WAKEABLE:
+                       another thread's wake may end it (a lock, a condvar, a
+                       semaphore, a join; a read of a pipe or eventfd) */
 };
+#define TL_NO_ACTIVITY INT64_MIN
+#define TL_SPAN_CALL 1
+#define TL_SPAN_WAKEABLE 2
+#define TL_SPAN_SYSNO 4 /* a call the kernel saw (a call event without a
+                           wrapped call): reason | fd_class << 8 is its
+                           system call's number + 1, 0 unknown */
 
 struct tl_region {
     int64_t b, e;
@@ -69,9 +85,11 @@ struct tl_state {
     uint32_t reason;
     int32_t cpu; /* the CPU it runs on, -1 unknown */
     int64_t cpu_since;
+    /* The last activity begun (a block, a call): what its spans carry. */
     uint64_t pending_object;
-    int64_t pending_since; /* when the blocking began */
+    int64_t pending_since; /* when it began */
     uint32_t pending_stack;
+    uint8_t pending_reason, pending_class, pending_flags;
     bool on_cpu, has_cur;
     bool switches, runnable; /* the thread row's */
     uint8_t nopen;
@@ -144,6 +162,7 @@ struct tl_task { uint64_t id, parent, tid; uint32_t type; int64_t b, e; uint32_t
 
 struct tl_gen {
     uint64_t offset, end_offset;
+    int64_t begin; /* its base time */
     uint64_t defs_end; /* the string and stack definitions lie before */
 };
 
@@ -158,6 +177,7 @@ struct tl_gen_slot {
 struct ct_timeline {
     int64_t begin, end;
     bool sched;
+    uint64_t pid, ncpu; /* the process's (its PROCESS record), 0 unknown */
     struct tl_lane *lanes;
     size_t nlanes;
     struct tl_cpu *cpus;
@@ -320,6 +340,16 @@ int ct_timeline_span_json(struct ct_timeline *tl, uint64_t tid, int64_t t, FILE 
 /* Logs whose category or message holds q (all when empty), at most limit,
  * read from the file. -1 when it cannot be read. */
 int ct_timeline_logs_json(struct ct_timeline *tl, const char *q, size_t limit, FILE *out);
+/* The logs of thread tid (0: every thread) in [t0, t1), at most limit,
+ * with how many there are; -1 when the range cannot be read. */
+int ct_timeline_logs_at_json(struct ct_timeline *tl, uint64_t tid, int64_t t0, int64_t t1,
+                             size_t limit, FILE *out);
+/* Regions and tasks whose type holds q (or the task whose id is q), and
+ * logs whose category or message holds q, from time `after` on, in time
+ * order: at most limit, read from the file (timeline_search.c). -1 when
+ * it cannot be read. */
+int ct_timeline_search_json(const struct ct_timeline *tl, const char *q, int64_t after,
+                            size_t limit, FILE *out);
 /* Task `id`, which was under way at time t; -1 when there is none. */
 int ct_timeline_task_json(struct ct_timeline *tl, uint64_t id, int64_t t, FILE *out);
 

@@ -247,6 +247,10 @@ static int join(struct part *p, struct part *q)
     uint32_t *strings = map_strings(a, b), *stacks = map_stacks(a, b), *pg = NULL, *qg = NULL;
     int rc = strings && stacks && join_gens(a, b, &pg, &qg) == 0 ? 0 : -1;
     struct maps m = {strings, stacks, qg, b->nstrings, b->nstacks};
+    if (!a->pid) {
+        a->pid = b->pid;
+        a->ncpu = b->ncpu;
+    }
     /* The first part's marks name generations of the joined list. */
     for (size_t i = 0; rc == 0 && i < a->nlanes; i++)
         for (size_t k = 0; k < a->lanes[i].nmarks; k++)

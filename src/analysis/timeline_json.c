@@ -38,8 +38,10 @@ static const char *state_name(int col)
 
 void ct_timeline_summary_json(const struct ct_timeline *tl, FILE *out)
 {
-    fprintf(out, "{\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"sched\":%s,\"events\":%" PRIu64,
-            tl->begin, tl->end, tl->sched ? "true" : "false", tl->events);
+    fprintf(out,
+            "{\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"sched\":%s,\"events\":%" PRIu64
+            ",\"pid\":%" PRIu64 ",\"ncpu\":%" PRIu64,
+            tl->begin, tl->end, tl->sched ? "true" : "false", tl->events, tl->pid, tl->ncpu);
     fputs(",\"states\":[", out);
     for (int c = 0; c < CT_COL_COUNT; c++) {
         fprintf(out, "%s", c ? "," : "");
@@ -52,8 +54,16 @@ void ct_timeline_summary_json(const struct ct_timeline *tl, FILE *out)
         json_str(out, l->name);
         fputs(",\"function\":", out);
         json_str(out, l->function);
-        fprintf(out, ",\"spans\":%" PRIu64 ",\"regions\":%" PRIu64 ",\"depth\":%u}", l->nspans,
+        fprintf(out, ",\"spans\":%" PRIu64 ",\"regions\":%" PRIu64 ",\"depth\":%u", l->nspans,
                 l->nregions, l->max_depth);
+        for (size_t k = 0; k < tl->threads.count; k++)
+            if (tl->threads.rows[k].tid == l->tid) {
+                fprintf(out, ",\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"exited\":%s",
+                        tl->threads.rows[k].begin_ns, tl->threads.rows[k].end_ns,
+                        tl->threads.rows[k].exited ? "true" : "false");
+                break;
+            }
+        fputc('}', out);
     }
     fputs("],\"cpus\":[", out);
     for (size_t i = 0; i < tl->ncpus; i++)
@@ -63,6 +73,26 @@ void ct_timeline_summary_json(const struct ct_timeline *tl, FILE *out)
         const char *name = ct_counter_name(tl->counters[i].kind);
         fprintf(out, "%s", i ? "," : "");
         json_str(out, name ? name : "counter");
+    }
+    /* The names of block reasons and calls, by value (reasons.def). */
+    fputs("],\"reasons\":[", out);
+    unsigned last = 0;
+    for (unsigned i = 1; i < 256; i++)
+        last = ct_reason_name(i) ? i : last;
+    for (unsigned i = 0; i <= last; i++) {
+        const char *name = i ? ct_reason_name(i) : NULL;
+        fprintf(out, "%s", i ? "," : "");
+        json_str(out, name ? name : "");
+    }
+    /* The x86-64 system calls' names, by number (calls the kernel saw). */
+    fputs("],\"syscalls\":[", out);
+    last = 0;
+    for (unsigned i = 0; i < 1024; i++)
+        last = ct_syscall_name(i) ? i : last;
+    for (unsigned i = 0; i <= last; i++) {
+        const char *name = ct_syscall_name(i);
+        fprintf(out, "%s", i ? "," : "");
+        json_str(out, name ? name : "");
     }
     fputs("],\"strings\":[", out);
     for (size_t i = 0; i < tl->nstrings; i++) {
@@ -200,6 +230,25 @@ static size_t first_span(const struct tl_lane *l, int64_t t0)
     return FIRST_AT(l->spans, l->nspan_items, e, t0 + 1); /* the first that ends after t0 */
 }
 
+/* A span item's fields after its count: the reason or call of its
+ * activity (0: none), the call's descriptor (-1: none) and its class. */
+/* A span's call as the kernel saw it: its system call's number + 1. */
+static unsigned span_sysno(const struct tl_span *sp)
+{
+    return sp->flags & TL_SPAN_SYSNO ? sp->reason | (unsigned)sp->fd_class << 8 : 0;
+}
+
+static void span_extra(const struct tl_span *sp, char *buf, size_t size)
+{
+    bool inside = sp->since != TL_NO_ACTIVITY, call = inside && (sp->flags & TL_SPAN_CALL);
+    long long fd = call && sp->object <= INT32_MAX ? (long long)sp->object : -1;
+    unsigned sysno = inside ? span_sysno(sp) : 0;
+    /* a system call the kernel saw: 1000 + its number (the summary's
+     * syscalls); else a reason or call (the summary's reasons) */
+    unsigned reason = sysno ? 1000 + sysno - 1 : inside ? sp->reason : 0;
+    snprintf(buf, size, ",%u,%lld,%u", reason, fd, call && !sysno ? sp->fd_class : 0);
+}
+
 /* The buckets of a grid from t0 to t1, and the index of the first. */
 static long bucket_of(const struct tl_grid *g, int64_t t)
 {
@@ -240,7 +289,7 @@ static void coarse_items(struct summary *s, int64_t t0, int64_t t1, bool regions
             } else {
                 const struct tl_span *sp = &l->spans[k];
                 if (sp->e > t0) {
-                    snprintf(extra, sizeof extra, ",%u", sp->reason);
+                    span_extra(sp, extra, sizeof extra);
                     item(s, sp->b, sp->e, sp->col, sp->col, k, extra);
                 }
             }
@@ -273,8 +322,8 @@ static void fine_lane(const struct tl_lane *l, int64_t t0, int64_t t1, double w,
 {
     struct summary s = {out, t0, t1, w, true};
     for (size_t k = first_span(l, t0); k < l->nspan_items && l->spans[k].b < t1; k++) {
-        char extra[32];
-        snprintf(extra, sizeof extra, ",%u", l->spans[k].reason);
+        char extra[64];
+        span_extra(&l->spans[k], extra, sizeof extra);
         item(&s, l->spans[k].b, l->spans[k].e, l->spans[k].col, l->spans[k].col, k, extra);
     }
     summary_end(&s);
@@ -386,16 +435,34 @@ static void log_marks(const struct ct_timeline *tl, bool index, int64_t t0, int6
         }
         return;
     }
+    /* A window's: per pixel and thread, the first log's category and
+     * message (cut), and how many there are. */
     size_t lo = FIRST_AT(tl->logs, tl->nlogs, t, t0);
     for (size_t k = lo; k < tl->nlogs && tl->logs[k].t < t1;) {
         long p = (long)((double)(tl->logs[k].t - t0) / w);
-        size_t start = k;
-        while (k < tl->nlogs && tl->logs[k].t < t1 &&
-               (long)((double)(tl->logs[k].t - t0) / w) == p)
-            k++;
-        fprintf(out, "%s[%" PRId64 ",%" PRIu64 ",%zu,%zu]", first ? "" : ",", tl->logs[start].t,
-                tl->logs[start].tid, start, k - start);
-        first = false;
+        size_t end = k;
+        while (end < tl->nlogs && tl->logs[end].t < t1 &&
+               (long)((double)(tl->logs[end].t - t0) / w) == p)
+            end++;
+        for (size_t i = k; i < end; i++) {
+            bool seen = false; /* its thread's first log in the pixel was written */
+            for (size_t j = k; j < i && !seen; j++)
+                seen = tl->logs[j].tid == tl->logs[i].tid;
+            if (seen)
+                continue;
+            size_t n = 0;
+            for (size_t j = i; j < end; j++)
+                n += tl->logs[j].tid == tl->logs[i].tid;
+            const struct tl_log *g = &tl->logs[i];
+            fprintf(out, "%s[%" PRId64 ",%" PRIu64 ",%zu,%zu,", first ? "" : ",", g->t, g->tid, i,
+                    n);
+            json_str(out, str(tl->index ? tl->index : tl, g->category));
+            fputc(',', out);
+            ct_json_string(out, tl->text + g->text, g->len < 300 ? g->len : 300);
+            fputc(']', out);
+            first = false;
+        }
+        k = end;
     }
 }
 
@@ -530,75 +597,254 @@ static struct ct_timeline *window_at(struct ct_timeline *tl, int64_t t)
     return ct_tl_window(tl, t - 1, t + 1, 0);
 }
 
-/* The span of thread tid at time t, in a window around t that holds it:
- * a window holds whole the spans that end in it, and one that began before
- * t may end far after, in a batch the window around t did not read; so the
- * window grows forward, eightfold, until the span has ended in it. */
-static const struct tl_span *span_at(struct ct_timeline *tl, uint64_t tid, int64_t t,
-                                     struct ct_timeline **wp, const struct tl_lane **lp)
+/* The end of the activity span k of lane l is part of: its spans follow
+ * one another with the same begin. */
+static int64_t activity_end(const struct tl_lane *l, size_t k)
 {
-    if (t < INT64_MIN / 4 || t > INT64_MAX / 4)
-        return NULL;
+    const struct tl_span *s = &l->spans[k];
+    int64_t end = s->e;
+    if (s->since == TL_NO_ACTIVITY)
+        return end;
+    for (size_t j = k + 1; j < l->nspan_items && l->spans[j].since == s->since &&
+                           l->spans[j].b == end; j++)
+        end = l->spans[j].e;
+    return end;
+}
+
+static const struct tl_lane *lane_in(const struct ct_timeline *w, uint64_t tid)
+{
+    for (size_t i = 0; w && i < w->nlanes; i++)
+        if (w->lanes[i].tid == tid)
+            return &w->lanes[i];
+    return NULL;
+}
+
+/* The span of lane l that holds t: its index, or the count when none. */
+static size_t span_index(const struct tl_lane *l, int64_t t)
+{
+    size_t k = first_span(l, t);
+    return k < l->nspan_items && l->spans[k].b <= t ? k : l->nspan_items;
+}
+
+/* Lane tid of a window that holds whole its span at t (and, when asked,
+ * the rest of that span's activity): a window holds whole the items that
+ * end before its lane's reading stopped, and a span that began before t
+ * may end far after, in a batch the window around t did not read; so the
+ * window grows forward, eightfold, until it has. The span's index in *kp,
+ * its end (or its activity's) in *endp; NULL when there is none. */
+static const struct tl_lane *whole_at(struct ct_timeline *tl, uint64_t tid, int64_t t,
+                                      bool activity, size_t *kp, int64_t *endp)
+{
     for (int64_t reach = 1;; reach = reach < 1000 ? 1000 : reach * 8) {
         struct ct_timeline *w = ct_tl_window(tl, t - 1, t + reach, 0);
-        for (size_t i = 0; w && i < w->nlanes; i++) {
-            const struct tl_lane *l = &w->lanes[i];
-            if (l->tid != tid)
-                continue;
-            size_t k = first_span(l, t);
-            if (k < l->nspan_items && l->spans[k].b <= t) {
-                *wp = w;
-                *lp = l;
-                return &l->spans[k];
+        const struct tl_lane *l = lane_in(w, tid);
+        bool to_end = t + reach >= tl->end;
+        size_t k = l ? span_index(l, t) : 0;
+        if (l && k < l->nspan_items) {
+            int64_t end = activity ? activity_end(l, k) : l->spans[k].e;
+            if (end < l->read_to || to_end) {
+                *kp = k;
+                *endp = end;
+                return l;
             }
         }
-        if (!w || t + reach >= tl->end)
+        if (!w || to_end)
             return NULL;
     }
 }
 
+/* What a span's details say, copied out of the windows that held it (the
+ * next window reuses their arrays). */
+struct span_found {
+    struct tl_span s;
+    int64_t act_end; /* its activity's end (its own when none) */
+    char thread[16];
+    bool in_region, in_task, woken;
+    uint32_t region_type, task_type;
+    uint64_t task_id;
+    struct ct_wake_link wake;
+};
+
+/* The link of the wake-up that ended f's activity in window w: the
+ * unblock of this thread with the activity's begin. */
+static bool find_waker(const struct ct_timeline *w, uint64_t tid, struct span_found *f)
+{
+    for (size_t i = FIRST_AT(w->wakes, w->nwakes, tu, f->s.since);
+         i < w->nwakes && w->wakes[i].tu <= f->act_end; i++)
+        if (w->wakes[i].to == tid && w->wakes[i].tb == f->s.since) {
+            f->wake = w->wakes[i];
+            return true;
+        }
+    return false;
+}
+
+/* The innermost region of lane l (of window w) around f's span's start,
+ * and its task. */
+static void region_info(struct ct_timeline *tl, const struct ct_timeline *w,
+                        const struct tl_lane *l, struct span_found *f)
+{
+    const struct tl_region *in = NULL;
+    size_t from = FIRST_AT(l->regions, l->nregion_items, b, f->s.b - l->longest_region);
+    for (size_t i = from; i < l->nregion_items && l->regions[i].b <= f->s.b; i++)
+        if (l->regions[i].e >= f->s.b && (!in || l->regions[i].depth > in->depth))
+            in = &l->regions[i];
+    if (!in)
+        return;
+    f->in_region = true;
+    f->region_type = in->type;
+    const struct tl_task *task = in->task ? find_task(w, tl, in->task) : NULL;
+    if (task) {
+        f->in_task = true;
+        f->task_id = task->id;
+        f->task_type = task->type;
+    }
+}
+
+/* The span of thread tid at t, its activity's end, the region and task it
+ * began in, and who woke it, reading little: a long span is the index's
+ * (no reading); a short one's window mostly holds the rest. Else: its
+ * activity's end is read from the span's end on, its region from a window
+ * at its begin, its waker from the last 10 ms of the activity, or all of
+ * it when it is short enough (the wake lies between the activity's begin
+ * and end, mostly just before the end). */
+static bool find_span(struct ct_timeline *tl, uint64_t tid, int64_t t, struct span_found *f)
+{
+    if (t < INT64_MIN / 4 || t > INT64_MAX / 4)
+        return false;
+    memset(f, 0, sizeof *f);
+    const struct tl_lane *ix = lane_in(tl, tid), *l;
+    size_t k = ix ? span_index(ix, t) : 0;
+    int64_t end;
+    bool have_end = false, have_region = false, have_waker = false;
+    if (ix && k < ix->nspan_items) {
+        f->s = ix->spans[k];
+    } else {
+        if (!(l = whole_at(tl, tid, t, false, &k, &end)))
+            return false;
+        struct ct_timeline *w = tl->window; /* the one whole_at read */
+        f->s = l->spans[k];
+        memcpy(f->thread, l->name, sizeof f->thread);
+        f->act_end = activity_end(l, k);
+        have_end = f->act_end < l->read_to || t >= tl->end;
+        if ((have_region = l->read_from <= f->s.b))
+            region_info(tl, w, l, f);
+        /* A link found here is the one (the window read every lane past
+         * the activity's end); none, with the activity read whole: none. */
+        if (have_end && f->s.since != TL_NO_ACTIVITY && f->act_end < w->w1)
+            have_waker = (f->woken = find_waker(w, tid, f)) || w->w0 <= f->s.since;
+    }
+    bool inside = f->s.since != TL_NO_ACTIVITY;
+    if (!have_end) {
+        f->act_end = f->s.e;
+        if (inside && (l = whole_at(tl, tid, f->s.e - 1, true, &k, &end)))
+            f->act_end = end;
+    }
+    struct ct_timeline *w;
+    if (!have_region) {
+        w = ct_tl_window(tl, f->s.b - 1, f->s.b + 1, 0);
+        if (!(l = lane_in(w, tid)))
+            return false;
+        memcpy(f->thread, l->name, sizeof f->thread);
+        region_info(tl, w, l, f);
+    }
+    if (!inside || !(f->s.flags & TL_SPAN_WAKEABLE) || have_waker)
+        return true; /* nothing wakes a sleep, a socket's read, a running span */
+    int64_t last = f->act_end - 10000000 > f->s.since ? f->act_end - 10000000 : f->s.since;
+    if ((w = ct_tl_window(tl, last - 1, f->act_end + 1, 0)) && (f->woken = find_waker(w, tid, f)))
+        return true;
+    if (last > f->s.since &&
+        ct_tl_window_batches(tl, f->s.since - 1, f->act_end + 1) <= 16 * CT_TL_WINDOW_BUDGET &&
+        (w = ct_tl_window(tl, f->s.since - 1, f->act_end + 1, 0)))
+        f->woken = find_waker(w, tid, f);
+    return true;
+}
+
+static const char *fd_class_word(unsigned c)
+{
+    return c == CT_FD_NETWORK ? "socket" : c == CT_FD_PIPE ? "pipe" : c == CT_FD_FILE ? "file" : "";
+}
+
+/* What a span's activity was, as a phrase: "read fd 5, socket", "mutex
+ * 0x55d0c1a0". */
+static void activity_text(const struct tl_span *s, char *buf, size_t size)
+{
+    unsigned sysno = span_sysno(s);
+    const char *name = sysno ? ct_syscall_name(sysno - 1) : ct_reason_name(s->reason);
+    name = name ? name : sysno || (s->flags & TL_SPAN_SYSNO) ? "a system call" : "?";
+    if (s->flags & TL_SPAN_SYSNO) { /* the kernel's view: no descriptor */
+        snprintf(buf, size, "%s (seen by the kernel)", name);
+        return;
+    }
+    if (!(s->flags & TL_SPAN_CALL) && !s->object) /* a sleep */
+        snprintf(buf, size, "%s", name);
+    else if (!(s->flags & TL_SPAN_CALL))
+        snprintf(buf, size, "%s 0x%" PRIx64, name, s->object);
+    else if (s->object > INT32_MAX) /* no descriptor: waitpid, getaddrinfo */
+        snprintf(buf, size, "%s", name);
+    else if (*fd_class_word(s->fd_class))
+        snprintf(buf, size, "%s fd %" PRIu64 ", %s", name, s->object, fd_class_word(s->fd_class));
+    else
+        snprintf(buf, size, "%s fd %" PRIu64, name, s->object);
+}
+
+static const char *lane_name(const struct ct_timeline *tl, uint64_t tid)
+{
+    for (size_t i = 0; i < tl->nlanes; i++)
+        if (tl->lanes[i].tid == tid)
+            return tl->lanes[i].name;
+    return "";
+}
+
 int ct_timeline_span_json(struct ct_timeline *tl, uint64_t tid, int64_t t, FILE *out)
 {
-    struct ct_timeline *w;
-    const struct tl_lane *l;
-    const struct tl_span *s = span_at(tl, tid, t, &w, &l);
-    if (!s)
+    struct span_found f;
+    if (!find_span(tl, tid, t, &f))
         return -1;
+    const struct tl_span *s = &f.s;
+    bool inside = s->since != TL_NO_ACTIVITY, call = inside && (s->flags & TL_SPAN_CALL);
     fprintf(out, "{\"tid\":%" PRIu64 ",\"thread\":", tid);
-    json_str(out, l->name);
+    json_str(out, f.thread);
     fprintf(out, ",\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"duration\":%" PRId64 ",\"state\":",
             s->b, s->e, s->e - s->b);
     json_str(out, state_name(s->col));
-    const char *reason = s->reason ? ct_reason_name(s->reason) : NULL;
+    unsigned sysno = inside ? span_sysno(s) : 0;
+    const char *reason = sysno                  ? ct_syscall_name(sysno - 1)
+                         : inside && s->reason ? ct_reason_name(s->reason)
+                                               : NULL;
     fputs(",\"reason\":", out);
     json_str(out, reason ? reason : "");
-    fprintf(out, ",\"object\":\"0x%" PRIx64 "\",\"stack\":", s->object);
+    if (inside) {
+        char what[160];
+        activity_text(s, what, sizeof what);
+        fprintf(out, ",\"activity\":{\"kind\":\"%s\",\"what\":", call ? "call" : "block");
+        json_str(out, what);
+        fprintf(out, ",\"begin\":%" PRId64 ",\"end\":%" PRId64, s->since, f.act_end);
+        if (call) {
+            if (s->object <= INT32_MAX)
+                fprintf(out, ",\"fd\":%" PRIu64, s->object);
+            const char *cls = ct_fd_class_name(s->fd_class);
+            fputs(",\"fd_class\":", out);
+            json_str(out, cls ? cls : "");
+        } else {
+            fprintf(out, ",\"object\":\"0x%" PRIx64 "\"", s->object);
+        }
+        fputc('}', out);
+    }
+    fprintf(out, ",\"object\":\"0x%" PRIx64 "\",\"stack\":", inside && !call ? s->object : 0);
     stack_json(tl, s->stack, out);
-    /* The innermost region around the span's start, and its task. */
-    const struct tl_region *in = NULL;
-    size_t from = FIRST_AT(l->regions, l->nregion_items, b, s->b - l->longest_region);
-    for (size_t i = from; i < l->nregion_items && l->regions[i].b <= s->b; i++)
-        if (l->regions[i].e >= s->b && (!in || l->regions[i].depth > in->depth))
-            in = &l->regions[i];
-    if (in) {
+    if (f.in_region) {
         fputs(",\"region\":", out);
-        json_str(out, str(tl, in->type));
-        const struct tl_task *task = in->task ? find_task(w, tl, in->task) : NULL;
-        if (task) {
-            fprintf(out, ",\"task\":%" PRIu64 ",\"task_type\":", task->id);
-            json_str(out, str(tl, task->type));
+        json_str(out, str(tl, f.region_type));
+        if (f.in_task) {
+            fprintf(out, ",\"task\":%" PRIu64 ",\"task_type\":", f.task_id);
+            json_str(out, str(tl, f.task_type));
         }
     }
-    /* Who woke it: the thread's first linked unblock after the span began,
-     * if it came by the span's end (the unblock is recorded once the thread
-     * runs again, a little after the kernel's switch ends the span). */
-    size_t lo = FIRST_AT(w->wakes, w->nwakes, tu, s->b);
-    for (size_t i = lo; i < w->nwakes && w->wakes[i].tu <= s->e + 10000000; i++)
-        if (w->wakes[i].to == tid) {
-            fprintf(out, ",\"woken_by\":%" PRIu64 ",\"woken_at\":%" PRId64, w->wakes[i].from,
-                    w->wakes[i].tw);
-            break;
-        }
+    if (f.woken) {
+        fprintf(out, ",\"woken_by\":%" PRIu64 ",\"woken_at\":%" PRId64 ",\"waker\":", f.wake.from,
+                f.wake.tw);
+        json_str(out, lane_name(tl, f.wake.from));
+    }
     fputc('}', out);
     return 0;
 }
@@ -719,5 +965,34 @@ int ct_timeline_logs_json(struct ct_timeline *tl, const char *q, size_t limit, F
     ct_gen_free(&gen);
     ct_rd_close(&rd);
     fprintf(out, "],\"matched\":%" PRIu64 ",\"total\":%" PRIu64 "}", matched, tl->nlog_events);
+    return 0;
+}
+
+int ct_timeline_logs_at_json(struct ct_timeline *tl, uint64_t tid, int64_t t0, int64_t t1,
+                             size_t limit, FILE *out)
+{
+    if (t1 <= t0 || t0 < INT64_MIN / 4 || t1 > INT64_MAX / 4)
+        return -1;
+    struct ct_timeline *w = ct_tl_window(tl, t0, t1, 0);
+    if (!w)
+        return -1;
+    fputs("{\"logs\":[", out);
+    size_t shown = 0, matched = 0;
+    for (size_t k = FIRST_AT(w->logs, w->nlogs, t, t0); k < w->nlogs && w->logs[k].t < t1; k++) {
+        const struct tl_log *g = &w->logs[k];
+        if (tid && g->tid != tid)
+            continue;
+        if (shown++ < limit) {
+            fprintf(out, "%s{\"t\":%" PRId64 ",\"tid\":%" PRIu64 ",\"task\":%" PRIu64
+                         ",\"category\":",
+                    shown > 1 ? "," : "", g->t, g->tid, g->task);
+            json_str(out, str(tl, g->category));
+            fputs(",\"message\":", out);
+            ct_json_string(out, w->text + g->text, g->len);
+            fputc('}', out);
+        }
+        matched++;
+    }
+    fprintf(out, "],\"matched\":%zu}", matched);
     return 0;
 }

@@ -186,6 +186,7 @@ static int window_read(struct ct_timeline *ix, struct ct_timeline *w)
                 ct_threads_row_init(r, L->tid, whole->begin_ns);
                 w->lanes[i].st.cpu = -1;
                 ct_threads_account(&th, r, whole->end_ns);
+                w->lanes[i].read_to = r->at;
                 ct_tl_lane_end(w, &w->lanes[i], r->at);
             }
             continue;

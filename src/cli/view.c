@@ -22,6 +22,7 @@
  *   /api/logs?q=&tid=&task=&t0=&t1=&order=&offset=&limit=   a page of logs
  *   /api/pprof?type=net|sync|syscall|sched   the gzipped pprof profile
  *   /api/status                      the lists' indexing, the server's counts
+ *   /api/search, /api/logs_at, /api/utilization   view_api.c
  *
  * Only GET and HEAD; an unknown path is 404, a bad parameter 400, a list
  * asked for before its index is built 202 with the progress; no file
@@ -61,6 +62,7 @@
 #include "../compat/mapguard.h"
 #include "../compat/mhd.h"
 #include "cli.h"
+#include "view_api.h"
 #include "view_files.h"
 #include "view_lists.h"
 #include "view_server.h"
@@ -386,6 +388,12 @@ static void span_details(struct ct_vreq *q, struct ct_vanswer *a)
     }
 }
 
+/* view_api.c's answer that reads the windows (logs_at). */
+static void windowed_api(struct ct_vreq *q, struct ct_vanswer *a)
+{
+    ct_view_api(q, a, &v.tl);
+}
+
 /* The answers that read the timeline's windows, one at a time. */
 static bool windows(struct ct_vreq *q, struct ct_vanswer *a)
 {
@@ -394,6 +402,7 @@ static bool windows(struct ct_vreq *q, struct ct_vanswer *a)
         strcmp(url, "/api/timeline") == 0 ? timeline
         : strcmp(url, "/api/span") == 0   ? span_details
         : strcmp(url, "/api/task") == 0   ? task_details
+        : ct_view_api_windowed(url)       ? windowed_api
                                           : NULL;
     if (!answer)
         return false;
@@ -566,7 +575,7 @@ static void slow(struct ct_vreq *q, struct ct_vanswer *a)
             ct_view_lists_answer(&v.lists, q, a);
     } else if (strcmp(url, "/api/pprof") == 0) {
         pprof(q, a);
-    } else if (!windows(q, a)) {
+    } else if (!windows(q, a) && !ct_view_api(q, a, &v.tl)) {
         ct_vanswer_text(a, 404, "not found\n");
     }
     refuse_changed(a); /* what was read may have been cut meanwhile */
@@ -747,6 +756,7 @@ static int run(int argc, char **argv)
     if (v.lists_state != LISTS_IDLE)
         pthread_join(v.lists_thread, NULL);
     close(fd);
+    ct_view_api_free();
     free_all();
     return CT_EXIT_OK;
 }
@@ -761,14 +771,16 @@ const struct ct_command ct_cmd_view = {
     "Ctrl-C (or SIGTERM) stops the server at once.\n"
     "\n"
     "The UI: a timeline of every thread's states (running, runnable, blocked\n"
-    "with the reason, system calls, sleeping), the CPUs, counters, regions,\n"
-    "tasks, logs and wake-ups (W/S zoom, A/D pan, 1-4 tools, click for\n"
-    "details with the stack); the thread analysis; blocking profiles as flame\n"
-    "graphs with their pprof files; tasks and regions with latency\n"
-    "histograms and every instance, a page at a time, sorted and filtered by\n"
-    "duration, each opening the timeline at it (a task with its threads,\n"
-    "regions and logs in focus); logs, searchable, a page at a time. The\n"
-    "lists are indexed after the URL is printed; their pages say how far.\n"
+    "with the reason, system calls with their descriptor, sleeping), the CPUs,\n"
+    "counters, regions, tasks, logs and wake-ups (W/S or Ctrl+wheel zoom, A/D\n"
+    "pan, the wheel scrolls, 1-4 tools, / search, ? every key; a click shows\n"
+    "details with the stack; the URL keeps the view); the thread analysis;\n"
+    "blocking profiles as flame graphs with their pprof files; the CPU\n"
+    "utilization and its minimum over windows (MMU); tasks and regions with\n"
+    "latency histograms and every instance, a page at a time, sorted and\n"
+    "filtered by duration, each opening the timeline at it (a task with its\n"
+    "threads, regions and logs in focus); logs, searchable, a page at a time.\n"
+    "The lists are indexed after the URL is printed; their pages say how far.\n"
     "\n"
     "  --addr=HOST:PORT   where to listen (default 127.0.0.1:0, a free port);\n"
     "                     another host than 127.0.0.1 exposes the trace\n"

@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { timelineChecks } from "./timeline_checks.mjs";
 
 const [ctrace, progs, basics, outDir, genTrace] = process.argv.slice(2);
 let passed = 0, failed = 0;
@@ -325,6 +326,10 @@ if (genTrace) {
     server.proc.kill("SIGTERM");
   }
 }
+
+// The timeline's details, navigation, logs, counters, profiles and the
+// utilization page (timeline_checks.mjs).
+await timelineChecks({ page, serve, check, ctrace, progs, tmp, outDir, basicsTrace: tasksTrace, uiTrace: known });
 
 check("no errors in the page", errors.length === 0, errors.join("; "));
 await browser.close();

@@ -178,6 +178,7 @@ static int check_columns(const struct server *sv)
 struct table_out {
     const struct server *sv;
     int table;
+    uint64_t export_id;
     const char *path;
     struct ct_http_stream *stream;
     uint64_t rows;
@@ -206,7 +207,10 @@ static uint8_t *table_reserve(void *ctx, size_t n)
         free(cols);
         char *q = ct_http_escape(sql), *db = ct_http_escape(t->sv->database);
         char params[8192];
-        snprintf(params, sizeof params, "database=%s&query=%s", db ? db : "", q ? q : "");
+        /* A query id of this export's, to wait for the server to be done
+         * with a request cut short (query_ids_done). */
+        snprintf(params, sizeof params, "database=%s&query_id=ctrace-%" PRIu64 "-%s&query=%s",
+                 db ? db : "", t->export_id, ct_ch_table_name(t->table), q ? q : "");
         free(q);
         free(db);
         char *url = ct_http_url(t->sv->url, "/", params);
@@ -330,12 +334,38 @@ static int latest_export(const struct server *sv, const char *path, uint64_t tra
     return 0;
 }
 
+/* Waits (up to 2 minutes) until the server has no request of export_id
+ * running: one cut short by the client goes on storing the blocks it had
+ * read, and rows stored after a mutation began would escape it. */
+static void query_ids_done(const struct server *sv, const char *path, uint64_t export_id)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count() FROM system.processes WHERE query_id LIKE 'ctrace-%" PRIu64
+             "-%%' FORMAT RowBinary",
+             export_id);
+    for (int i = 0; i < 1200; i++) {
+        struct ct_http_response r;
+        if (run_sql(sv, path, sql, false, &r) != 0)
+            return;
+        bool running = r.body_len >= 8 && (ct_get_u32((const uint8_t *)r.body) ||
+                                           ct_get_u32((const uint8_t *)r.body + 4));
+        ct_http_response_free(&r);
+        if (!running)
+            return;
+        struct timespec pause = {0, 100000000};
+        nanosleep(&pause, NULL);
+    }
+}
+
 /* Deletes the rows of trace_id's other exports than keep (all of
  * export_id `only` instead, when it is not 0), in the tables that have
  * some. Best effort: the exports view hides them anyway. */
 static void delete_rows(const struct server *sv, const char *path, uint64_t trace_id,
                         uint64_t keep, uint64_t only)
 {
+    if (only)
+        query_ids_done(sv, path, only);
     char where[160];
     if (only)
         snprintf(where, sizeof where, "export_id = %" PRIu64, only);
@@ -475,7 +505,7 @@ static int export_file(struct server *sv, const char *path, const char *host_opt
         .progress = &sv->progress,
     };
     for (int t = 0; t < CT_CH_TABLES; t++) {
-        x.out[t] = (struct table_out){.sv = sv, .table = t, .path = path};
+        x.out[t] = (struct table_out){.sv = sv, .table = t, .export_id = export_id, .path = path};
         x.sinks[t] = (struct ct_ch_out){&x.out[t], table_reserve, table_commit};
     }
     struct ct_fleet_sink sink = {&x, on_region, on_task, on_log, on_block, on_thread, on_progress};

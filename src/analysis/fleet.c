@@ -270,10 +270,14 @@ static void stop_if(struct pass *p, int rc)
         p->sum->stopped = true;
 }
 
-/* The wall clock at ts_ns (since time zero), on the generation's own line. */
-static uint64_t real_of(const struct ct_reader *rd, const struct ct_gen *gen, int64_t ts_ns)
+/* The wall clock at ts_ns (since time zero): the wall clock at time zero
+ * plus the monotonic time since, one line for the whole trace, so that
+ * wall times keep the order and the durations of the trace's own (each
+ * generation's calibration would move them by a few ns at its
+ * boundaries; the wall clock's own steps and slewing are left out). */
+static uint64_t real_of(const struct pass *p, int64_t ts_ns)
 {
-    return gen->base_real_ns + (uint64_t)((int64_t)rd->start_mono_ns + ts_ns - (int64_t)gen->base_mono_ns);
+    return p->zero_real + (uint64_t)ts_ns;
 }
 
 static const char *type_name(struct pass *p, const struct ct_gen *gen, uint64_t id)
@@ -337,8 +341,8 @@ static void region_row(struct pass *p, const struct thread_state *t, const struc
         stop_if(p, p->sink->region(p->sink->ctx, &row));
 }
 
-static void region_begin(struct pass *p, struct thread_state *t, const struct ct_reader *rd,
-                         const struct ct_gen *gen, const struct ct_event *ev)
+static void region_begin(struct pass *p, struct thread_state *t, const struct ct_gen *gen,
+                         const struct ct_event *ev)
 {
     const char *type = type_name(p, gen, ev->args[1]);
     if (!type)
@@ -357,7 +361,7 @@ static void region_begin(struct pass *p, struct thread_state *t, const struct ct
     struct frame *f = &t->frames[t->count];
     *f = (struct frame){.type = type, .depth = (uint32_t)t->count + 1, .seq = ++t->next_seq,
                         .task = ev->args[0], .begin = ev->ts_ns,
-                        .begin_real = real_of(rd, gen, ev->ts_ns)};
+                        .begin_real = real_of(p, ev->ts_ns)};
     /* Its span tree: its task's; with no task, its parent's; else its own. */
     if (f->task)
         f->trace_task = f->task;
@@ -368,10 +372,9 @@ static void region_begin(struct pass *p, struct thread_state *t, const struct ct
     t->count++;
 }
 
-static void region_end(struct pass *p, struct thread_state *t, const struct ct_reader *rd,
-                       const struct ct_gen *gen, const struct ct_event *ev)
+static void region_end(struct pass *p, struct thread_state *t, const struct ct_gen *gen,
+                       const struct ct_event *ev)
 {
-    (void)rd;
     const char *type = type_name(p, gen, ev->args[0]);
     if (!type)
         return;
@@ -387,7 +390,7 @@ static void region_end(struct pass *p, struct thread_state *t, const struct ct_r
     if (found < 0) {
         /* Begun before the trace: a row of its own, with no begin. */
         struct frame f = {.type = type, .begin = p->sum->begin_ns,
-                          .begin_real = real_of(rd, gen, p->sum->begin_ns)};
+                          .begin_real = real_of(p, p->sum->begin_ns)};
         struct thread_state alone = {.tid = t->tid};
         memcpy(alone.name, t->name, sizeof alone.name);
         region_row(p, &alone, &f, CT_FLEET_UNMATCHED, ev->ts_ns);
@@ -487,8 +490,8 @@ static void flush_done(struct pass *p)
     p->ndone = 0;
 }
 
-static void task_event(struct pass *p, const struct ct_thread_row *r, const struct ct_reader *rd,
-                       const struct ct_gen *gen, const struct ct_event *ev)
+static void task_event(struct pass *p, const struct ct_thread_row *r, const struct ct_gen *gen,
+                       const struct ct_event *ev)
 {
     struct open_task *o = task_entry(&p->tasks, ev->args[0]);
     if (!o) {
@@ -500,7 +503,7 @@ static void task_event(struct pass *p, const struct ct_thread_row *r, const stru
             return;
         o->has_begin = true;
         o->begin = ev->ts_ns;
-        o->begin_real = real_of(rd, gen, ev->ts_ns);
+        o->begin_real = real_of(p, ev->ts_ns);
         o->parent = ev->args[1];
         o->begin_tid = r->tid;
     } else {
@@ -545,7 +548,7 @@ static void syscall_row(struct pass *p, const struct ct_thread_row *r, const str
         .reason = reason ? reason : "", .fd_class = fd_class ? fd_class : "",
         .object = at >= 0 && (unsigned)at < ev->nargs ? ev->args[at] : 0,
         .fd = (int64_t)(int32_t)ev->args[1],
-        .begin_ns = ev->ts_ns, .end_ns = end, .begin_real_ns = real_of(rd, gen, ev->ts_ns),
+        .begin_ns = ev->ts_ns, .end_ns = end, .begin_real_ns = real_of(p, ev->ts_ns),
         .duration_ns = ct_span_ns(ev->ts_ns, end),
         .frames = s ? (const char *const *)s->frames : NULL, .nframes = s ? s->nframes : 0,
     };
@@ -574,16 +577,16 @@ static void on_event(void *ctx, const struct ct_thread_row *row, const struct ct
             return;
         if (ev->kind == CT_EV_REGION_BEGIN) {
             p->sum->regions++;
-            region_begin(p, t, rd, gen, ev);
+            region_begin(p, t, gen, ev);
         } else {
-            region_end(p, t, rd, gen, ev);
+            region_end(p, t, gen, ev);
         }
         break;
     }
     case CT_EV_TASK_BEGIN:
     case CT_EV_TASK_END:
         p->sum->tasks += ev->kind == CT_EV_TASK_BEGIN;
-        task_event(p, r, rd, gen, ev);
+        task_event(p, r, gen, ev);
         break;
     case CT_EV_LOG: {
         struct thread_state *t = state_of(p, r);
@@ -594,7 +597,7 @@ static void on_event(void *ctx, const struct ct_thread_row *row, const struct ct
         const struct frame *f = t->count ? &t->frames[t->count - 1] : NULL;
         struct ct_fleet_log l = {
             .tid = r->tid, .thread_name = r->name, .task = ev->args[0], .ts_ns = ev->ts_ns,
-            .real_ns = real_of(rd, gen, ev->ts_ns),
+            .real_ns = real_of(p, ev->ts_ns),
             .category = c ? (const char *)c->data : "", .category_len = c ? c->len : 0,
             .message = ev->bytes, .message_len = ev->bytes_len,
             .region_seq = f ? f->seq : 0, .region_trace_root = f ? f->trace_root : 0,
@@ -612,7 +615,7 @@ static void on_event(void *ctx, const struct ct_thread_row *row, const struct ct
         t->reason = (unsigned)ev->args[0];
         t->object = ev->args[1];
         t->since = ev->ts_ns;
-        t->since_real = real_of(rd, gen, ev->ts_ns);
+        t->since_real = real_of(p, ev->ts_ns);
         t->stack = stack_of(&p->stacks, rd, gen, ev->stack);
         break;
     }

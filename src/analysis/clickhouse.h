@@ -29,12 +29,16 @@ int ct_ch_column(int table, size_t i, const char **name, const char **type);
 /* "(day,trace_id,...)": the INSERT's column list; malloc'd. */
 char *ct_ch_column_list(int table);
 
-/* What every row of a file carries. */
+/* What every row of a file carries; ct_ch_file_init encodes it once. */
 struct ct_ch_file {
     uint64_t trace_id, export_id, pid;
     const char *host, *file;
     size_t host_len, file_len;
+    uint8_t *prefix;
+    size_t prefix_len;
 };
+int ct_ch_file_init(struct ct_ch_file *f);
+void ct_ch_file_free(struct ct_ch_file *f);
 
 /* Where a table's bytes go: room for n bytes (NULL: stop), then how many
  * were written. */

@@ -23,14 +23,9 @@ struct names {
     size_t cap, count;
 };
 
-uint64_t ct_fleet_hash(uint64_t seed, const void *data, size_t len)
+/* MurmurHash3's 64-bit finalizer: every input bit reaches every output bit. */
+static inline uint64_t fmix64(uint64_t h)
 {
-    /* FNV-1a over the bytes, then a 64-bit finalizer (MurmurHash3's fmix64)
-     * so that every input bit reaches every output bit. */
-    uint64_t h = seed ^ 0xcbf29ce484222325u;
-    const uint8_t *p = data;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * 0x100000001b3u;
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdu;
     h ^= h >> 33;
@@ -39,12 +34,19 @@ uint64_t ct_fleet_hash(uint64_t seed, const void *data, size_t len)
     return h;
 }
 
+uint64_t ct_fleet_hash(uint64_t seed, const void *data, size_t len)
+{
+    /* FNV-1a over the bytes, then the finalizer. */
+    uint64_t h = seed ^ 0xcbf29ce484222325u;
+    const uint8_t *p = data;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 0x100000001b3u;
+    return fmix64(h);
+}
+
 uint64_t ct_fleet_hash_u64(uint64_t seed, uint64_t v)
 {
-    uint8_t b[8];
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-    return ct_fleet_hash(seed, b, sizeof b);
+    return fmix64(seed ^ fmix64(v ^ 0x9e3779b97f4a7c15u));
 }
 
 /* The interned copy of len bytes (at most CT_MAX_STRING); NULL without memory. */
@@ -244,10 +246,6 @@ struct pass {
     struct thread_state *threads;
     size_t nthreads, threads_cap;
     struct task_table tasks;
-    /* Tasks whose both ends are known, handed to the sink when the next
-     * generation begins: the logs of their last generation come first. */
-    struct ct_fleet_task *done;
-    size_t ndone, done_cap;
     /* The current generation's string ids of types (direct-mapped). */
     struct {
         uint64_t id;
@@ -330,7 +328,8 @@ static void region_row(struct pass *p, const struct thread_state *t, const struc
         if (&t->frames[i] == f && i > 0)
             parent = &t->frames[i - 1];
     struct ct_fleet_region row = {
-        .tid = t->tid, .thread_name = t->name, .task = f->task, .type = f->type, .status = status,
+        .tid = t->tid, .thread_name = t->name, .task = f->task, .type = f->type,
+        .type_len = strlen(f->type), .status = status,
         .begin_ns = f->begin, .end_ns = end, .begin_real_ns = f->begin_real,
         .duration_ns = status == CT_FLEET_ENDED ? ct_span_ns(f->begin, end) : 0,
         .depth = f->depth, .seq = f->seq, .parent_seq = parent ? parent->seq : 0,
@@ -458,7 +457,8 @@ static struct open_task *task_entry(struct task_table *t, uint64_t id)
 static struct ct_fleet_task task_row(const struct open_task *o, int status)
 {
     return (struct ct_fleet_task){
-        .id = o->id, .parent = o->parent, .type = o->type ? o->type : "", .status = status,
+        .id = o->id, .parent = o->parent, .type = o->type ? o->type : "",
+        .type_len = o->type ? strlen(o->type) : 0, .status = status,
         .begin_ns = o->begin, .end_ns = o->end, .begin_real_ns = o->begin_real,
         .duration_ns = status == CT_FLEET_ENDED ? ct_span_ns(o->begin, o->end) : 0,
         .begin_tid = o->begin_tid, .end_tid = o->end_tid,
@@ -467,27 +467,11 @@ static struct ct_fleet_task task_row(const struct open_task *o, int status)
 
 static void task_done(struct pass *p, struct open_task *o)
 {
-    if (p->ndone == p->done_cap) {
-        size_t cap = p->done_cap ? p->done_cap * 2 : 64;
-        struct ct_fleet_task *d = realloc(p->done, cap * sizeof *d);
-        if (!d) {
-            p->oom = true;
-            return;
-        }
-        p->done = d;
-        p->done_cap = cap;
-    }
-    p->done[p->ndone++] = task_row(o, CT_FLEET_ENDED);
+    struct ct_fleet_task row = task_row(o, CT_FLEET_ENDED);
     o->id = UINT64_MAX;
     p->tasks.live--;
-}
-
-static void flush_done(struct pass *p)
-{
-    for (size_t i = 0; i < p->ndone && !stopped(p); i++)
-        if (p->sink->task)
-            stop_if(p, p->sink->task(p->sink->ctx, &p->done[i]));
-    p->ndone = 0;
+    if (p->sink->task)
+        stop_if(p, p->sink->task(p->sink->ctx, &row));
 }
 
 static void task_event(struct pass *p, const struct ct_thread_row *r, const struct ct_gen *gen,
@@ -641,7 +625,8 @@ static void on_generation(void *ctx, const struct ct_reader *rd, const struct ct
 {
     struct pass *p = ctx;
     struct ct_fleet_summary *s = p->sum;
-    flush_done(p);
+    if (p->sink->generation)
+        p->sink->generation(p->sink->ctx);
     memset(p->type_cache, 0, sizeof p->type_cache);
     p->syscall_object = ct_kind_arg(gen, CT_EV_SYSCALL, "object");
     s->generations++;
@@ -711,7 +696,6 @@ int ct_fleet_read(struct ct_reader *rd, const struct ct_fleet_sink *sink,
     struct ct_threads t;
     int rc = ct_threads_visit(rd, &t, &v);
     if (rc == 0) {
-        flush_done(&p);
         if (t.end_ns > summary->end_ns)
             summary->end_ns = t.end_ns;
         finish_open(&p, summary->end_ns);
@@ -733,7 +717,6 @@ int ct_fleet_read(struct ct_reader *rd, const struct ct_fleet_sink *sink,
         free(p.threads[i].frames);
     free(p.threads);
     free(p.tasks.slots);
-    free(p.done);
     names_free(&p.names);
     stacks_free(&p.stacks);
     if (rc != 0)

@@ -43,6 +43,7 @@ struct ct_fleet_region {
     uint64_t tid, task;
     const char *thread_name;   /* as known at its end */
     const char *type;          /* valid for the call */
+    size_t type_len;
     int status;
     int64_t begin_ns, end_ns;  /* since time zero */
     uint64_t begin_real_ns;    /* the wall clock at its begin */
@@ -60,6 +61,7 @@ struct ct_fleet_region {
 struct ct_fleet_task {
     uint64_t id, parent;
     const char *type;
+    size_t type_len;
     int status;
     int64_t begin_ns, end_ns;
     uint64_t begin_real_ns;
@@ -111,6 +113,8 @@ struct ct_fleet_sink {
     int (*thread)(void *ctx, const struct ct_thread_row *r);
     /* As the reader goes: the bytes of the file read so far. */
     void (*progress)(void *ctx, uint64_t done, uint64_t size);
+    /* A generation begins (the rows of the previous one were all given). */
+    void (*generation)(void *ctx);
 };
 
 /* What the pass counted, as `ctrace stats` counts it. */

@@ -30,8 +30,9 @@
  */
 #include "otlp.h"
 
+#include "idset.h"
+
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,16 +80,35 @@ static void puts_(struct sbuf *b, const char *s)
     put(b, s, strlen(s));
 }
 
-static void printf_(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void printf_(struct sbuf *b, const char *fmt, ...)
+#define LIT(b, s) put(b, s, sizeof s - 1)
+
+static void put_u64(struct sbuf *b, uint64_t v)
 {
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+    char tmp[24], *p = tmp + sizeof tmp;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    put(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+static void put_i64(struct sbuf *b, int64_t v)
+{
+    if (v < 0) {
+        LIT(b, "-");
+        put_u64(b, 0 - (uint64_t)v);
+    } else {
+        put_u64(b, (uint64_t)v);
+    }
+}
+
+static void put_hex64(struct sbuf *b, uint64_t v)
+{
+    static const char digits[] = "0123456789abcdef";
+    char tmp[16];
+    for (int i = 15; i >= 0; i--, v >>= 4)
+        tmp[i] = digits[v & 15];
+    put(b, tmp, sizeof tmp);
 }
 
 /* The length of the valid UTF-8 sequence at s (at most n bytes), 0 when
@@ -148,8 +168,9 @@ static void json_str(struct sbuf *b, const void *s, size_t len)
 
 /* ---- ids ---- */
 
+/* The trace's identity, and seeds derived from it for each kind of id. */
 struct ids {
-    uint64_t identity;
+    uint64_t identity, tasks, regions, spans, logs;
 };
 
 static uint64_t nonzero(uint64_t v)
@@ -157,16 +178,16 @@ static uint64_t nonzero(uint64_t v)
     return v ? v : 1;
 }
 
-/* A trace id: 128 bits from a 64-bit seed. */
-static void trace_hex(char out[33], uint64_t seed)
+/* A trace id: 128 bits from a 64-bit seed, in hex. */
+static void put_trace_id(struct sbuf *b, uint64_t seed)
 {
-    uint64_t hi = nonzero(ct_fleet_hash_u64(seed, 1)), lo = ct_fleet_hash_u64(seed, 2);
-    snprintf(out, 33, "%016" PRIx64 "%016" PRIx64, hi, lo);
+    put_hex64(b, nonzero(ct_fleet_hash_u64(seed, 1)));
+    put_hex64(b, ct_fleet_hash_u64(seed, 2));
 }
 
 static uint64_t task_trace(const struct ids *x, uint64_t task)
 {
-    return ct_fleet_hash_u64(ct_fleet_hash_u64(x->identity, 'T'), task);
+    return ct_fleet_hash_u64(x->tasks, task);
 }
 
 static uint64_t task_span(const struct ids *x, uint64_t task)
@@ -176,13 +197,12 @@ static uint64_t task_span(const struct ids *x, uint64_t task)
 
 static uint64_t region_trace(const struct ids *x, uint64_t tid, uint32_t root)
 {
-    return ct_fleet_hash_u64(ct_fleet_hash_u64(ct_fleet_hash_u64(x->identity, 'R'), tid), root);
+    return ct_fleet_hash_u64(ct_fleet_hash_u64(x->regions, tid), root);
 }
 
 static uint64_t region_span(const struct ids *x, uint64_t tid, uint32_t seq)
 {
-    return nonzero(
-        ct_fleet_hash_u64(ct_fleet_hash_u64(ct_fleet_hash_u64(x->identity, 'S'), tid), seq));
+    return nonzero(ct_fleet_hash_u64(ct_fleet_hash_u64(x->spans, tid), seq));
 }
 
 /* ---- events waiting for their span ---- */
@@ -269,6 +289,9 @@ struct writer {
     struct sbuf req, span, event;
     size_t spans_in_req;
     struct pending_map pending;
+    /* Tasks whose span was written in this generation and the one before:
+     * a log of theirs read now is late (on_log). */
+    struct ct_idset written[2];
     bool stopped;
 };
 
@@ -309,68 +332,82 @@ static void add_span(struct writer *w)
     w->counts->spans++;
 }
 
+static void attr_key(struct sbuf *b, bool *first, const char *key)
+{
+    if (!*first)
+        LIT(b, ",");
+    *first = false;
+    LIT(b, "{\"key\":\"");
+    puts_(b, key);
+}
+
 static void attr_int(struct sbuf *b, bool *first, const char *key, int64_t v)
 {
-    printf_(b, "%s{\"key\":\"%s\",\"value\":{\"intValue\":\"%" PRId64 "\"}}", *first ? "" : ",",
-            key, v);
-    *first = false;
+    attr_key(b, first, key);
+    LIT(b, "\",\"value\":{\"intValue\":\"");
+    put_i64(b, v);
+    LIT(b, "\"}}");
 }
 
 static void attr_str(struct sbuf *b, bool *first, const char *key, const void *s, size_t len)
 {
-    printf_(b, "%s{\"key\":\"%s\",\"value\":{\"stringValue\":", *first ? "" : ",", key);
+    attr_key(b, first, key);
+    LIT(b, "\",\"value\":{\"stringValue\":");
     json_str(b, s, len);
-    puts_(b, "}}");
-    *first = false;
+    LIT(b, "}}");
 }
 
 /* Starts w->span: ids, name, times. parent 0: a root. */
 static void span_begin(struct writer *w, uint64_t trace, uint64_t span, uint64_t parent,
                        const char *name, size_t name_len, uint64_t start, uint64_t end)
 {
-    char t[33];
-    trace_hex(t, trace);
-    w->span.len = 0;
-    printf_(&w->span, "{\"traceId\":\"%s\",\"spanId\":\"%016" PRIx64 "\"", t, span);
-    if (parent)
-        printf_(&w->span, ",\"parentSpanId\":\"%016" PRIx64 "\"", parent);
-    puts_(&w->span, ",\"name\":");
-    json_str(&w->span, name, name_len);
-    printf_(&w->span,
-            ",\"kind\":1,\"startTimeUnixNano\":\"%" PRIu64 "\",\"endTimeUnixNano\":\"%" PRIu64
-            "\",\"attributes\":[",
-            start, end < start ? start : end);
+    struct sbuf *b = &w->span;
+    b->len = 0;
+    LIT(b, "{\"traceId\":\"");
+    put_trace_id(b, trace);
+    LIT(b, "\",\"spanId\":\"");
+    put_hex64(b, span);
+    if (parent) {
+        LIT(b, "\",\"parentSpanId\":\"");
+        put_hex64(b, parent);
+    }
+    LIT(b, "\",\"name\":");
+    json_str(b, name, name_len);
+    LIT(b, ",\"kind\":1,\"startTimeUnixNano\":\"");
+    put_u64(b, start);
+    LIT(b, "\",\"endTimeUnixNano\":\"");
+    put_u64(b, end < start ? start : end);
+    LIT(b, "\",\"attributes\":[");
 }
 
-/* Ends w->span with the events of p (may be NULL), which it drops, and
- * adds it. */
-static void span_end_with(struct writer *w, struct pending *p, const char *links)
+/* Ends w->span (its attributes and links written) with the events of p
+ * (may be NULL), which it drops, and adds it. */
+static void span_end_with(struct writer *w, struct pending *p)
 {
-    puts_(&w->span, "]");
     if (p) {
-        puts_(&w->span, ",\"events\":[");
+        LIT(&w->span, ",\"events\":[");
         for (uint32_t i = 0; i < p->count; i++) {
             if (i)
-                puts_(&w->span, ",");
+                LIT(&w->span, ",");
             puts_(&w->span, p->events[i]);
         }
-        puts_(&w->span, "]");
-        if (p->dropped)
-            printf_(&w->span, ",\"droppedEventsCount\":%" PRIu32, p->dropped);
+        LIT(&w->span, "]");
+        if (p->dropped) {
+            LIT(&w->span, ",\"droppedEventsCount\":");
+            put_u64(&w->span, p->dropped);
+        }
         w->counts->events += p->count;
         w->counts->dropped_events += p->dropped;
         pending_drop(&w->pending, p);
     }
-    if (links)
-        puts_(&w->span, links);
-    puts_(&w->span, "}");
+    LIT(&w->span, "}");
     add_span(w);
 }
 
 /* Ends w->span with the events waiting for it, and adds it. */
-static void span_end(struct writer *w, uint64_t span, const char *links)
+static void span_end(struct writer *w, uint64_t span)
 {
-    span_end_with(w, pending_find(&w->pending, span), links);
+    span_end_with(w, pending_find(&w->pending, span));
 }
 
 static const char *status_name(int status)
@@ -408,7 +445,8 @@ static int on_region(void *ctx, const struct ct_fleet_region *r)
     const char *status = status_name(r->status);
     if (status)
         attr_str(&w->span, &first, "ctrace.status", status, strlen(status));
-    span_end(w, span, NULL);
+    LIT(&w->span, "]");
+    span_end(w, span);
     w->counts->region_spans++;
     return w->stopped;
 }
@@ -430,26 +468,31 @@ static int on_task(void *ctx, const struct ct_fleet_task *t)
     const char *status = status_name(t->status);
     if (status)
         attr_str(&w->span, &first, "ctrace.status", status, strlen(status));
-    char links[160] = "";
+    LIT(&w->span, "]");
     if (t->parent) {
-        char parent_trace[33];
-        trace_hex(parent_trace, task_trace(x, t->parent));
-        snprintf(links, sizeof links, ",\"links\":[{\"traceId\":\"%s\",\"spanId\":\"%016" PRIx64 "\"}]",
-                 parent_trace, task_span(x, t->parent));
+        LIT(&w->span, ",\"links\":[{\"traceId\":\"");
+        put_trace_id(&w->span, task_trace(x, t->parent));
+        LIT(&w->span, "\",\"spanId\":\"");
+        put_hex64(&w->span, task_span(x, t->parent));
+        LIT(&w->span, "\"}]");
     }
-    span_end(w, span, links[0] ? links : NULL);
+    span_end(w, span);
+    if (ct_idset_add(&w->written[0], t->id) < 0)
+        w->stopped = w->event.oom = true;
     w->counts->task_spans++;
     return w->stopped;
 }
 
-/* The event of a log, as JSON. */
+/* The event of a log, as JSON, in w->event. */
 static void log_event(struct writer *w, const struct ct_fleet_log *l)
 {
     struct sbuf *b = &w->event;
     b->len = 0;
-    printf_(b, "{\"timeUnixNano\":\"%" PRIu64 "\",\"name\":", l->real_ns);
+    LIT(b, "{\"timeUnixNano\":\"");
+    put_u64(b, l->real_ns);
+    LIT(b, "\",\"name\":");
     json_str(b, l->category, l->category_len);
-    puts_(b, ",\"attributes\":[");
+    LIT(b, ",\"attributes\":[");
     bool first = true;
     size_t len = l->message_len;
     if (len > MESSAGE_MAX) {
@@ -463,7 +506,29 @@ static void log_event(struct writer *w, const struct ct_fleet_log *l)
     attr_int(b, &first, "thread.id", (int64_t)l->tid);
     if (l->task)
         attr_int(b, &first, "ctrace.task.id", (int64_t)l->task);
-    puts_(b, "]}");
+    LIT(b, "]}");
+}
+
+/* A span of its own for the event in w->event: a log of no task outside
+ * any region (parent 0), or one read after its span was written. */
+static void log_span(struct writer *w, uint64_t trace, uint64_t span, uint64_t parent,
+                     const struct ct_fleet_log *l, const char *status)
+{
+    if (parent)
+        span_begin(w, trace, span, parent, "logs", 4, l->real_ns, l->real_ns);
+    else
+        span_begin(w, trace, span, 0, l->category, l->category_len, l->real_ns, l->real_ns);
+    bool first = true;
+    attr_int(&w->span, &first, "thread.id", (int64_t)l->tid);
+    attr_str(&w->span, &first, "thread.name", l->thread_name, strlen(l->thread_name));
+    if (status)
+        attr_str(&w->span, &first, "ctrace.status", status, strlen(status));
+    LIT(&w->span, "],\"events\":[");
+    put(&w->span, w->event.p, w->event.len);
+    LIT(&w->span, "]}");
+    w->counts->events++;
+    w->counts->log_spans++;
+    add_span(w);
 }
 
 static int on_log(void *ctx, const struct ct_fleet_log *l)
@@ -478,22 +543,19 @@ static int on_log(void *ctx, const struct ct_fleet_log *l)
     } else if (l->task) {
         span = task_span(x, l->task);
         trace = task_trace(x, l->task);
+        if (ct_idset_has(&w->written[0], l->task) || ct_idset_has(&w->written[1], l->task)) {
+            /* Its task's span is written already: a task's log on another
+             * thread, whose batch is read after the task's end. */
+            log_event(w, l);
+            log_span(w, trace, nonzero(ct_fleet_hash_u64(span, (uint64_t)l->ts_ns)), span, l,
+                     "late_logs");
+            return w->stopped;
+        }
     } else {
         /* Of no task, in no region: a span of its own. */
-        trace = ct_fleet_hash_u64(ct_fleet_hash_u64(ct_fleet_hash_u64(x->identity, 'L'), l->tid),
-                                  (uint64_t)l->ts_ns);
-        span = nonzero(ct_fleet_hash_u64(trace, 0));
+        trace = ct_fleet_hash_u64(ct_fleet_hash_u64(x->logs, l->tid), (uint64_t)l->ts_ns);
         log_event(w, l);
-        span_begin(w, trace, span, 0, l->category, l->category_len, l->real_ns, l->real_ns);
-        bool first = true;
-        attr_int(&w->span, &first, "thread.id", (int64_t)l->tid);
-        attr_str(&w->span, &first, "thread.name", l->thread_name, strlen(l->thread_name));
-        printf_(&w->span, "],\"events\":[");
-        put(&w->span, w->event.p, w->event.len);
-        puts_(&w->span, "]}");
-        w->counts->events++;
-        w->counts->log_spans++;
-        add_span(w);
+        log_span(w, trace, nonzero(ct_fleet_hash_u64(trace, 0)), 0, l, NULL);
         return w->stopped;
     }
     struct pending *p = pending_find(&w->pending, span);
@@ -523,8 +585,8 @@ static int on_log(void *ctx, const struct ct_fleet_log *l)
     return 0;
 }
 
-/* Logs whose span was written before them (a task's log read after the
- * task's end): a span of their own, the child of the one they belong to. */
+/* Logs whose span was written generations before them: a span of their
+ * own, the child of the one they belong to. */
 static void late_logs(struct writer *w)
 {
     for (size_t i = 0; i < w->pending.cap && !w->stopped; i++) {
@@ -535,9 +597,20 @@ static void late_logs(struct writer *w)
         span_begin(w, p->trace, span, p->span, "logs", 4, p->first_ns, p->last_ns);
         bool first = true;
         attr_str(&w->span, &first, "ctrace.status", "late_logs", 9);
-        span_end_with(w, p, NULL);
+        LIT(&w->span, "]");
+        span_end_with(w, p);
         w->counts->log_spans++;
     }
+}
+
+/* A generation begins: task spans written two generations ago are
+ * forgotten (their logs are all read by then but for rare ones). */
+static void on_generation(void *ctx)
+{
+    struct writer *w = ctx;
+    ct_idset_free(&w->written[1]);
+    w->written[1] = w->written[0];
+    memset(&w->written[0], 0, sizeof w->written[0]);
 }
 
 static void on_progress(void *ctx, uint64_t done, uint64_t size)
@@ -552,7 +625,7 @@ static void resource_header(struct writer *w, const struct ct_fleet_trace *who, 
 {
     struct sbuf *b = &w->header;
     b->len = 0;
-    puts_(b, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
+    LIT(b, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
     bool first = true;
     const char *exe = who->exe[0] ? who->exe : who->command;
     const char *base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
@@ -580,9 +653,13 @@ int ct_otlp_export(struct ct_reader *rd, const struct ct_fleet_trace *who, const
     id = ct_fleet_hash_u64(id, who->pid);
     id = ct_fleet_hash_u64(id, who->start_real_ns);
     w.ids.identity = ct_fleet_hash_u64(id, who->first_generation);
+    w.ids.tasks = ct_fleet_hash_u64(w.ids.identity, 'T');
+    w.ids.regions = ct_fleet_hash_u64(w.ids.identity, 'R');
+    w.ids.spans = ct_fleet_hash_u64(w.ids.identity, 'S');
+    w.ids.logs = ct_fleet_hash_u64(w.ids.identity, 'L');
     resource_header(&w, who, host, file);
     struct ct_fleet_sink sink = {.ctx = &w, .region = on_region, .task = on_task, .log = on_log,
-                                 .progress = on_progress};
+                                 .progress = on_progress, .generation = on_generation};
     struct ct_fleet_summary sum;
     int rc = ct_fleet_read(rd, &sink, &sum);
     if (rc == 0) {
@@ -594,6 +671,8 @@ int ct_otlp_export(struct ct_reader *rd, const struct ct_fleet_trace *who, const
         if (w.pending.slots[i].span && w.pending.slots[i].span != UINT64_MAX)
             pending_drop(&w.pending, &w.pending.slots[i]);
     free(w.pending.slots);
+    ct_idset_free(&w.written[0]);
+    ct_idset_free(&w.written[1]);
     free(w.header.p);
     free(w.req.p);
     free(w.span.p);

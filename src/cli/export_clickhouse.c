@@ -470,6 +470,57 @@ static uint64_t trace_id_of(const struct ct_fleet_trace *who, const char *host, 
     return ct_fleet_hash_u64(h, who->first_generation) >> 1;
 }
 
+/* The file's rows, then its traces row; the rows of other exports of the
+ * trace deleted, or this export's when it failed. */
+static int send_file(struct file_export *x, const char *path, struct ct_fleet_trace *who,
+                     uint64_t size, uint64_t fingerprint, bool replaces)
+{
+    struct server *sv = (struct server *)x->sv;
+    uint64_t trace_id = x->f.trace_id, export_id = x->f.export_id;
+    for (int t = 0; t < CT_CH_TABLES; t++) {
+        x->out[t] = (struct table_out){.sv = sv, .table = t, .export_id = export_id, .path = path};
+        x->sinks[t] = (struct ct_ch_out){&x->out[t], table_reserve, table_commit};
+    }
+    struct ct_fleet_sink sink = {x, on_region, on_task, on_log, on_block, on_thread, on_progress};
+    struct ct_fleet_summary sum;
+    struct ct_reader rd;
+    int rc = ct_rd_open(&rd, path);
+    if (rc == 0)
+        rc = ct_fleet_read(&rd, &sink, &sum);
+    bool sent_any = false;
+    for (int t = 0; t < CT_CH_TABLES; t++)
+        sent_any |= x->out[t].stream != NULL;
+    ct_progress_end(&sv->progress);
+    ct_cli_report(&rd); /* the error; or a warning: a trace cut between records reads */
+    ct_rd_close(&rd);
+    /* rc < 0: a damaged trace, whose rows sent so far are cut off; rc 1: a
+     * table's INSERT ended early, and its answer says why. */
+    if (finish_tables(x, rc < 0) != 0 || rc != 0) {
+        if (sent_any)
+            delete_rows(sv, path, trace_id, 0, export_id);
+        return CT_EXIT_BAD_INPUT;
+    }
+    if (who->sched < sum.sched)
+        who->sched = sum.sched;
+    struct ct_ch_trace row = {who, &sum, size, fingerprint, (uint64_t)time(NULL),
+                              CTRACE_VERSION_STRING};
+    if (commit(x, &row, path) != 0) {
+        delete_rows(sv, path, trace_id, 0, export_id);
+        return CT_EXIT_BAD_INPUT;
+    }
+    /* Earlier exports of this trace, and failed ones, go. */
+    delete_rows(sv, path, trace_id, export_id, 0);
+    sv->rows_sent += rows_of(x) + 1;
+    printf("%s: trace %" PRIu64 " of %.*s%s: %" PRIu64 " threads, %" PRIu64 " tasks, %" PRIu64
+           " regions, %" PRIu64 " logs, %" PRIu64 " blocks and calls\n",
+           path, trace_id, (int)x->f.host_len, x->f.host,
+           replaces ? " (replaces an earlier export)" : "", x->out[CT_CH_THREADS].rows,
+           x->out[CT_CH_TASKS].rows, x->out[CT_CH_REGIONS].rows, x->out[CT_CH_LOGS].rows,
+           x->out[CT_CH_BLOCKS].rows);
+    fflush(stdout);
+    return CT_EXIT_OK;
+}
+
 /* One file; CT_EXIT_OK, or CT_EXIT_BAD_INPUT with the reason on stderr. */
 static int export_file(struct server *sv, const char *path, const char *host_option)
 {
@@ -504,59 +555,14 @@ static int export_file(struct server *sv, const char *path, const char *host_opt
         .zero_real_ns = who.start_real_ns,
         .progress = &sv->progress,
     };
-    for (int t = 0; t < CT_CH_TABLES; t++) {
-        x.out[t] = (struct table_out){.sv = sv, .table = t, .export_id = export_id, .path = path};
-        x.sinks[t] = (struct ct_ch_out){&x.out[t], table_reserve, table_commit};
-    }
-    struct ct_fleet_sink sink = {&x, on_region, on_task, on_log, on_block, on_thread, on_progress};
-    struct ct_fleet_summary sum;
-    int rc = ct_rd_open(&rd, path);
-    if (rc == 0)
-        rc = ct_fleet_read(&rd, &sink, &sum);
-    bool sent_any = false;
-    for (int t = 0; t < CT_CH_TABLES; t++)
-        sent_any |= x.out[t].stream != NULL;
-    ct_progress_end(&sv->progress);
-    if (rc < 0) {
-        /* A damaged trace: what was sent is cut off and never committed. */
-        finish_tables(&x, true);
-        ct_cli_report(&rd);
-        ct_rd_close(&rd);
-        if (sent_any)
-            delete_rows(sv, path, trace_id, 0, export_id);
-        ct_progress_file_done(&sv->progress, size);
-        return CT_EXIT_BAD_INPUT;
-    }
-    ct_cli_report(&rd); /* a warning: a trace cut between records reads */
-    ct_rd_close(&rd);
-    /* rc 1: a table's INSERT ended early; its answer says why. */
-    if (finish_tables(&x, false) != 0 || rc != 0) {
-        if (sent_any)
-            delete_rows(sv, path, trace_id, 0, export_id);
-        ct_progress_file_done(&sv->progress, size);
-        return CT_EXIT_BAD_INPUT;
-    }
-    if (who.sched < sum.sched)
-        who.sched = sum.sched;
-    struct ct_ch_trace row = {&who, &sum, size, fingerprint, (uint64_t)time(NULL),
-                              CTRACE_VERSION_STRING};
-    if (commit(&x, &row, path) != 0) {
-        delete_rows(sv, path, trace_id, 0, export_id);
-        ct_progress_file_done(&sv->progress, size);
-        return CT_EXIT_BAD_INPUT;
-    }
-    /* Earlier exports of this trace, and failed ones, go. */
-    delete_rows(sv, path, trace_id, export_id, 0);
-    uint64_t rows = rows_of(&x) + 1;
-    sv->rows_sent += rows;
+    int rc = CT_EXIT_BAD_INPUT;
+    if (ct_ch_file_init(&x.f) != 0)
+        fprintf(stderr, "ctrace export: %s: out of memory\n", path);
+    else
+        rc = send_file(&x, path, &who, size, fingerprint, previous != 0);
+    ct_ch_file_free(&x.f);
     ct_progress_file_done(&sv->progress, size);
-    printf("%s: trace %" PRIu64 " of %s%s: %" PRIu64 " threads, %" PRIu64 " tasks, %" PRIu64
-           " regions, %" PRIu64 " logs, %" PRIu64 " blocks and calls\n",
-           path, trace_id, host, previous ? " (replaces an earlier export)" : "",
-           x.out[CT_CH_THREADS].rows, x.out[CT_CH_TASKS].rows, x.out[CT_CH_REGIONS].rows,
-           x.out[CT_CH_LOGS].rows, x.out[CT_CH_BLOCKS].rows);
-    fflush(stdout);
-    return CT_EXIT_OK;
+    return rc;
 }
 
 int ct_export_clickhouse(const struct ct_export_options *o)

@@ -219,7 +219,10 @@ struct thread_state {
     uint64_t object;
     int64_t since;
     uint64_t since_real;
-    const struct stack_entry *stack;
+    /* The pending block's stack: the entry's own arrays, which stay where
+     * they are when the table of stacks grows. */
+    char **frames;
+    unsigned nframes;
 };
 
 /* ---- tasks seen begun or ended, not both yet (as annotations.c) ---- */
@@ -508,8 +511,7 @@ static void block_row(struct pass *p, const struct thread_state *t, int status, 
         .reason = ct_reason_name(t->reason), .fd_class = "", .object = t->object, .fd = -1,
         .begin_ns = t->since, .end_ns = end, .begin_real_ns = t->since_real,
         .duration_ns = status == CT_FLEET_ENDED ? ct_span_ns(t->since, end) : 0,
-        .frames = t->stack ? (const char *const *)t->stack->frames : NULL,
-        .nframes = t->stack ? t->stack->nframes : 0,
+        .frames = (const char *const *)t->frames, .nframes = t->nframes,
     };
     if (!b.reason)
         b.reason = "";
@@ -600,7 +602,9 @@ static void on_event(void *ctx, const struct ct_thread_row *row, const struct ct
         t->object = ev->args[1];
         t->since = ev->ts_ns;
         t->since_real = real_of(p, ev->ts_ns);
-        t->stack = stack_of(&p->stacks, rd, gen, ev->stack);
+        const struct stack_entry *st = stack_of(&p->stacks, rd, gen, ev->stack);
+        t->frames = st ? st->frames : NULL;
+        t->nframes = st ? st->nframes : 0;
         break;
     }
     case CT_EV_UNBLOCK: {

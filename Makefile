@@ -89,6 +89,7 @@ bench: build
 	./bench/bench_read.py build
 	./bench/bench_view.py build
 	./bench/bench_pages.py build
+	./bench/bench_fleet.py build
 
 install: build
 	$(MESON) install -C build

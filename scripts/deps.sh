@@ -19,6 +19,9 @@ packages="$packages clang libclang-rt-14-dev"
 # HTTP: the endpoint in traced programs and ctrace view; curl in the tests.
 # ctrace view's browser tests: Debian's Chromium, driven from node.
 packages="$packages libmicrohttpd-dev curl chromium"
+# ctrace export's client (libcurl, loaded when it sends to a server), and
+# the ClickHouse server the fleet test loads traces into (tests/fleet_test.py).
+packages="$packages libcurl4-openssl-dev clickhouse-server clickhouse-client"
 # node and npm, unless a node is installed already (from another source).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     packages="$packages nodejs npm"

@@ -23,5 +23,9 @@ void ct_latency_add(struct ct_latency *l, uint64_t ns);
 uint64_t ct_latency_quantile(const struct ct_latency *l, double q);
 /* A value that stands for bucket b: its middle, within [min, max]. */
 uint64_t ct_latency_bucket_value(const struct ct_latency *l, unsigned b);
+/* The middle of the bucket that ns falls in, whatever the distribution:
+ * what a fleet's store keeps beside each duration, so that percentiles it
+ * computes (clamped to their group's min and max) equal these. */
+uint64_t ct_latency_bucket_middle(uint64_t ns);
 
 #endif

@@ -540,6 +540,8 @@ int ct_threads_read(struct ct_reader *rd, struct ct_threads *out, const struct c
         first = false;
         if (gen.complete && ct_gen_ns(rd, &gen, gen.end_units) > out->end_ns)
             out->end_ns = ct_gen_ns(rd, &gen, gen.end_units);
+        if (v && v->generation)
+            v->generation(v->ctx, rd, &gen);
         if (walk_generation(rd, &gen, out) != 0)
             break;
     }

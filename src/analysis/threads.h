@@ -95,6 +95,9 @@ struct ct_visitor {
                  const struct ct_gen *gen, size_t batch, bool first);
     /* May be NULL (all): whether to read thread tid at all. */
     bool (*wants)(void *ctx, uint64_t tid);
+    /* May be NULL: each generation as it is indexed, before its threads
+     * are read (the previous one is then done). */
+    void (*generation)(void *ctx, const struct ct_reader *rd, const struct ct_gen *gen);
 };
 
 struct ct_threads {

@@ -261,6 +261,20 @@ int ct_sched_mode(void)
     return atomic_load(&enabled) ? mode : CT_SCHED_NONE;
 }
 
+/* A thread's own last totals pass to the writer through ss_exit_*: the
+ * thread fills them only while ss_exit_ns is 0 (the writer has taken the
+ * last ones) and publishes them by storing ss_exit_ns; the writer reads
+ * them once it sees ss_exit_ns and gives them back by storing 0. */
+static uint64_t exit_taken(const struct ct_thread *t)
+{
+    return __atomic_load_n(&t->ss_exit_ns, __ATOMIC_ACQUIRE);
+}
+
+static void exit_give_back(struct ct_thread *t)
+{
+    __atomic_store_n(&t->ss_exit_ns, 0, __ATOMIC_RELEASE);
+}
+
 /* The schedstat fallback: the thread's two files and its totals now. */
 static void schedstat_start(struct ct_thread *t)
 {
@@ -271,26 +285,33 @@ static void schedstat_start(struct ct_thread *t)
         return;
     }
     t->stat_fd = proc_keep(t->tid, "stat");
-    t->ss_read_ns = t->ss_exit_ns = 0;
+    t->ss_read_ns = 0;
+    exit_give_back(t);
 }
 
 void ct_sched_thread_exit(struct ct_thread *t)
 {
     int fd = __atomic_load_n(&t->schedstat_fd, __ATOMIC_ACQUIRE);
-    if (fd >= 0 && read_schedstat(fd, &t->ss_exit_run, &t->ss_exit_wait, &t->ss_exit_slices)) {
-        /* schedstat's time on a CPU (and getrusage's) is as of the running
-         * thread's last tick or switch (4 ms at HZ=250); the thread's CPU
-         * clock is brought up to now. */
-        struct timespec cpu_time;
-        if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu_time) == 0) {
-            uint64_t now_run = (uint64_t)cpu_time.tv_sec * 1000000000u + (uint64_t)cpu_time.tv_nsec;
-            if (now_run > t->ss_exit_run)
-                t->ss_exit_run = now_run;
-        }
-        int cpu = sched_getcpu();
-        t->ss_exit_cpu = cpu >= 0 ? (unsigned)cpu : UINT32_MAX;
-        t->ss_exit_ns = ct_mono_ns();
+    if (fd < 0 || exit_taken(t))
+        return; /* none, or the writer has not taken the last ones yet */
+    uint64_t run, wait, slices;
+    if (!read_schedstat(fd, &run, &wait, &slices))
+        return;
+    /* schedstat's time on a CPU (and getrusage's) is as of the running
+     * thread's last tick or switch (4 ms at HZ=250); the thread's CPU
+     * clock is brought up to now. */
+    struct timespec cpu_time;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu_time) == 0) {
+        uint64_t now_run = (uint64_t)cpu_time.tv_sec * 1000000000u + (uint64_t)cpu_time.tv_nsec;
+        if (now_run > run)
+            run = now_run;
     }
+    int cpu = sched_getcpu();
+    t->ss_exit_run = run;
+    t->ss_exit_wait = wait;
+    t->ss_exit_slices = slices;
+    t->ss_exit_cpu = cpu >= 0 ? (unsigned)cpu : UINT32_MAX;
+    __atomic_store_n(&t->ss_exit_ns, ct_mono_ns(), __ATOMIC_RELEASE);
 }
 
 void ct_sched_inherit(bool on)
@@ -368,7 +389,8 @@ void ct_sched_thread_start(struct ct_thread *t)
     t->ss_zero_base = t->ss_pend = t->ss_latency_fd = false;
     t->obs_valid = false;
     t->obs_checked = 0;
-    t->ss_run_ns = t->ss_wait_ns = t->ss_slices = t->ss_read_ns = t->ss_exit_ns = 0;
+    t->ss_run_ns = t->ss_wait_ns = t->ss_slices = t->ss_read_ns = 0;
+    exit_give_back(t);
     if (!atomic_load(&enabled))
         return;
     if (ct_sched_cover_token()) {
@@ -712,7 +734,7 @@ static void sort_switches(struct ct_thread *t)
  * changed up to its exit, once. */
 static void sample(struct ct_thread *t, uint64_t now, bool flush, bool exited)
 {
-    if (exited ? !t->ss_exit_ns : !flush && now - t->ss_read_ns < SAMPLE_NS)
+    if (exited ? !exit_taken(t) : !flush && now - t->ss_read_ns < SAMPLE_NS)
         return;
     t->ss_read_ns = now;
     uint64_t run, wait, slices;
@@ -720,8 +742,8 @@ static void sample(struct ct_thread *t, uint64_t now, bool flush, bool exited)
         run = t->ss_exit_run;
         wait = t->ss_exit_wait;
         slices = t->ss_exit_slices;
-        now = t->ss_exit_ns;
-        t->ss_exit_ns = 0;
+        now = exit_taken(t);
+        exit_give_back(t);
     } else if (!read_schedstat(t->schedstat_fd, &run, &wait, &slices)) {
         return; /* gone */
     }
@@ -773,14 +795,15 @@ static void latency_resolve(struct ct_thread *t, bool exited, bool flush)
     /* The totals a thread read itself at its end (its exit, or the
      * session's): at a generation's end, when its last switches, which
      * reach the rings as it ends, have surely been read. */
-    if (t->ss_exit_ns && (exited || !t->ss_pend) && flush) {
+    uint64_t exit_ns = exit_taken(t);
+    if (exit_ns && (exited || !t->ss_pend) && flush) {
         own = true; /* read by the thread itself: at its exit, or the session's end */
         t->ss_pend = true;
-        t->ss_pend_ns = t->ss_exit_ns;
+        t->ss_pend_ns = exit_ns;
         t->ss_pend_run = t->ss_exit_run;
         t->ss_pend_wait = t->ss_exit_wait;
         t->ss_pend_slices = t->ss_exit_slices;
-        t->ss_exit_ns = 0;
+        exit_give_back(t);
     }
     if (!t->ss_pend)
         return;

@@ -275,7 +275,7 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next)
         if (atomic_load_explicit(&t->state, memory_order_acquire) == CT_THREAD_EXITED &&
             t->slot[0].batch < 0 && t->slot[1].batch < 0 && t->gen <= ct_out.gen &&
-            (last || !t->ss_exit_ns)) {
+            (last || !__atomic_load_n(&t->ss_exit_ns, __ATOMIC_ACQUIRE))) {
             ct_sched_thread_end(t);
             ct_thread_free(t);
         }

@@ -100,6 +100,7 @@ static struct {
     pthread_cond_t lists_built;
     int lists_state;
     pthread_t lists_thread;
+    bool lists_started; /* lists_thread is to be joined */
     atomic_uint_fast64_t lists_done, lists_total;
     atomic_bool stopping;
     const char *hosts[MAX_HOSTS + 1];
@@ -266,6 +267,8 @@ static int start_lists(void)
         v.lists_state = LISTS_BUILDING;
         if (pthread_create(&v.lists_thread, NULL, build_lists, NULL) != 0)
             v.lists_state = LISTS_FAILED;
+        else
+            v.lists_started = true;
     }
     int state = v.lists_state;
     pthread_mutex_unlock(&v.lists_lock);
@@ -741,6 +744,7 @@ static int run(int argc, char **argv)
     atomic_store(&v.stopping, true);
     bool clean = ct_vserver_stop();
     pthread_mutex_lock(&v.lists_lock);
+    bool lists_joinable = v.lists_started && v.lists_state != LISTS_BUILDING;
     bool building = v.lists_state == LISTS_BUILDING || ct_view_lists_busy();
     pthread_mutex_unlock(&v.lists_lock);
     for (int k = 0; k < 4; k++) {
@@ -748,13 +752,15 @@ static int run(int argc, char **argv)
         building |= v.pprof[k].state == LISTS_BUILDING;
         pthread_mutex_unlock(&v.pprof[k].lock);
     }
+    /* The lists' thread, when it was started and has finished, is joined
+     * on either way out (its state is set as it returns). */
+    if (lists_joinable)
+        pthread_join(v.lists_thread, NULL);
     if (!clean || building) {
         fflush(stdout);
         fflush(stderr);
         _exit(CT_EXIT_OK);
     }
-    if (v.lists_state != LISTS_IDLE)
-        pthread_join(v.lists_thread, NULL);
     close(fd);
     ct_view_api_free();
     free_all();

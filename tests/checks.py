@@ -1,6 +1,10 @@
 """checks.py - what the test scripts share: a check that counts, and the
-closing line that CI reads ("N passed, N failed")."""
+closing line that CI reads ("N passed, N failed"). CHECKS_VERBOSE=1 prints
+the checks that pass too (their names carry the figures checked)."""
+import os
 import sys
+
+verbose = os.environ.get("CHECKS_VERBOSE") == "1"
 
 passed = failed = 0
 
@@ -9,6 +13,8 @@ def check(name, ok, detail=""):
     global passed, failed
     if ok:
         passed += 1
+        if verbose:
+            print(f"ok: {name}")
     else:
         failed += 1
         print(f"FAIL: {name} {detail}")

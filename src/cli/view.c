@@ -66,6 +66,8 @@
 #include "view_files.h"
 #include "view_lists.h"
 #include "view_server.h"
+#include "view_tree.h"
+#include "tree_cmds.h"
 
 #define MAX_HOSTS 16
 /* What is made after the URL is printed: the lists, the profiles. */
@@ -661,6 +663,8 @@ static int run(int argc, char **argv)
 {
     if (ct_cli_wants_help(&ct_cmd_view, argc, argv))
         return CT_EXIT_OK;
+    if (ct_cli_tree_wanted(argc, argv)) /* a process tree: view_tree.c */
+        return ct_view_tree_run(argc, argv);
     const char *addr = "127.0.0.1:0";
     bool browser = true;
     size_t nhosts = 0;

@@ -9,7 +9,7 @@
 // The wheel scrolls the lanes; Ctrl/⌘+wheel zooms at the pointer; Shift+wheel
 // pans. The view range, the selection and the lanes' settings live in the
 // URL (#timeline?t0=&t1=&sel=&g=&hide=&arrows=), so a reload keeps them.
-import { getJSON, fmtDur, fmtTime, fmtNs, el } from "/app.js";
+import { getJSON, fmtDur, fmtTime, fmtNs, el, procURL } from "/app.js";
 import { Details, legend, keysOverlay } from "/details.js";
 import { Search } from "/search.js";
 
@@ -94,7 +94,7 @@ export class Timeline {
     this.sel = null;        // the selected item: {kind, ...}, outlined
     this.hidden = new Set();
     this.collapsed = new Set();
-    this.groupBy = "";
+    this.groupBy = summary.tree ? "process" : ""; // a tree: a header lane per process
     this.arrows = true;
     this.focus = null;      // {tids: Set, label}: only those lanes
     this.cursorX = null;
@@ -109,6 +109,7 @@ export class Timeline {
     this.hatch = this.makeHatch();
     legend(document.getElementById("legend"), this);
     this.keys = keysOverlay(document.getElementById("keys"));
+    document.getElementById("group-by").value = this.groupBy;
     this.layout();
     this.bind();
     this.ready = new Promise((resolve) => { this.resolveReady = resolve; });
@@ -132,6 +133,10 @@ export class Timeline {
   // ---- lanes ----
 
   groupOf(t) {
+    if (this.groupBy === "process" && this.summary.tree) {
+      const p = this.summary.processes[t.image];
+      return { key: `i${t.image}`, label: `process ${p.pid} ${p.command}${p.exec_prev >= 0 ? " (exec'd)" : ""}` };
+    }
     if (this.groupBy === "process") return { key: `p${this.summary.pid}`, label: `process ${this.summary.pid || "?"}` };
     if (this.groupBy === "function") return { key: `f${t.function}`, label: t.function || "(started before the trace)" };
     return null;
@@ -175,7 +180,7 @@ export class Timeline {
         const depth = Math.min(t.depth, 8);
         const total = LANE_H + 1 + depth * REGION_H;
         rows.push({ kind: "thread", tid: t.tid, y, h: LANE_H, total, depth, regionY: y + LANE_H + 1,
-                    label: `${t.name || "thread"} ${t.tid}`, fn: t.function, group: g.key });
+                    label: `${t.name || "thread"} ${t.os_tid ?? t.tid}`, fn: t.function, group: g.key });
         y += total + GAP;
       }
     }
@@ -615,7 +620,7 @@ export class Timeline {
 
   threadName(tid) {
     const t = this.threadByTid.get(tid);
-    return `${t?.name || "thread"} ${tid}`;
+    return `${t?.name || "thread"} ${t?.os_tid ?? tid}${this.summary.tree && t ? ` (pid ${t.pid})` : ""}`;
   }
 
   counterMax(points) {
@@ -831,7 +836,7 @@ export class Timeline {
     if (this.focus?.id === id) return;
     let f;
     for (;;) {
-      const r = await fetch(`/api/focus?id=${id}&limit=10000`);
+      const r = await fetch(procURL(`/api/focus?id=${id}&limit=10000`));
       if (r.status === 202) { await new Promise((ok) => setTimeout(ok, 400)); continue; }
       if (!r.ok) { this.rangeBox.textContent = `task ${id}: ${r.status} ${await r.text()}`; return; }
       f = await r.json();

@@ -84,8 +84,14 @@ static int join(struct ct_tl_tree *t)
         strings += (uint32_t)tl->nstrings;
         rows += ct_tl_task_rows_shown(tl);
         const char *cmd = strrchr(img->exe, '/') ? strrchr(img->exe, '/') + 1 : img->exe;
-        snprintf(tl->json_counter_suffix, sizeof tl->json_counter_suffix, " (pid %" PRIu64 "%s%.20s)",
-                 img->pid, *cmd ? " " : "", cmd);
+        unsigned execs = 0; /* the images of its pid before it */
+        for (int k = img->exec_prev; k >= 0 && execs < t->n; k = t->tree.images[k].exec_prev)
+            execs++;
+        char nth[24] = "";
+        if (execs)
+            snprintf(nth, sizeof nth, ", exec %u", execs);
+        snprintf(tl->json_counter_suffix, sizeof tl->json_counter_suffix,
+                 " (pid %" PRIu64 "%s%.16s%s)", img->pid, *cmd ? " " : "", cmd, nth);
         if (i == 0 || tl->begin < t->begin)
             t->begin = tl->begin;
         if (i == 0 || tl->end > t->end)

@@ -9,7 +9,7 @@
 // The wheel scrolls the lanes; Ctrl/⌘+wheel zooms at the pointer; Shift+wheel
 // pans. The view range, the selection and the lanes' settings live in the
 // URL (#timeline?t0=&t1=&sel=&g=&hide=&arrows=), so a reload keeps them.
-import { getJSON, fmtDur, fmtTime, fmtNs, el, procURL } from "/app.js";
+import { getJSON, fmtDur, fmtTime, fmtNs, el, procURL, laneKey } from "/app.js";
 import { Details, legend, keysOverlay } from "/details.js";
 import { Search } from "/search.js";
 
@@ -841,6 +841,10 @@ export class Timeline {
       if (!r.ok) { this.rangeBox.textContent = `task ${id}: ${r.status} ${await r.text()}`; return; }
       f = await r.json();
       break;
+    }
+    if (this.summary.tree) { // a process's own tids: its lanes' keys
+      for (const rows of [f.regions.rows, f.logs.rows]) for (const g of rows) g.tid = laneKey(g.tid);
+      f.threads = f.threads.map((tid) => laneKey(tid));
     }
     this.focus = { ...f, tids: new Set(f.threads), label: `the threads of task ${f.id}` };
     this.focusBanner();

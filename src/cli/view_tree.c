@@ -404,9 +404,53 @@ static bool windows(struct ct_vreq *q, struct ct_vanswer *a)
 
 /* ---- over the tree, reading the files ---- */
 
-/* Regions, tasks and logs matching q from `after` on: every image's
- * first `limit`, in time order within an image; looked_to is the
- * earliest image's, so that the next page misses none. */
+/* The objects of a JSON array's inside (body, len): where each begins and
+ * ends, strings skipped. Returns how many, up to cap. */
+static size_t objects(const char *body, size_t len, const char **at, size_t *size, size_t cap)
+{
+    size_t n = 0;
+    int depth = 0;
+    bool in_string = false, escaped = false;
+    const char *begin = NULL;
+    for (size_t i = 0; i < len; i++) {
+        char c = body[i];
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            if (depth++ == 0)
+                begin = body + i;
+        } else if ((c == '}' || c == ']') && --depth == 0 && n < cap) {
+            at[n] = begin;
+            size[n++] = (size_t)(body + i + 1 - begin);
+        }
+    }
+    return n;
+}
+
+struct found {
+    int64_t t;
+    const char *at;
+    size_t size;
+};
+
+static int found_by_time(const void *a, const void *b)
+{
+    const struct found *x = a, *y = b;
+    return (x->t > y->t) - (x->t < y->t);
+}
+
+/* Regions, tasks and logs matching q from `after` on, in time order over
+ * the tree: each image's first `limit`, merged, the first `limit` of them
+ * kept. Where the answer stops: its last result, or where the images not
+ * searched to their end stopped (the earliest), so that the next page
+ * (after its last) misses none. */
 static void search(struct ct_vreq *q, struct ct_vanswer *a)
 {
     const char *text = ct_vreq_arg(q, "q");
@@ -417,34 +461,61 @@ static void search(struct ct_vreq *q, struct ct_vanswer *a)
         ct_vanswer_text(a, 400, "q is required; after (ns) and limit (1 to 1000) are numbers\n");
         return;
     }
-    FILE *out = ct_vanswer_json(a);
-    if (!out)
-        return;
-    fprintf(out, "{\"after\":%" PRId64 ",\"results\":[", after);
-    bool first = true, done = true;
-    int64_t looked_to = INT64_MAX;
-    for (size_t i = 0; i < tv.t.n; i++) {
-        char *buf = NULL;
+    char **bufs = calloc(tv.t.n, sizeof *bufs);
+    size_t cap = tv.t.n * (size_t)limit, n = 0;
+    struct found *found = calloc(cap ? cap : 1, sizeof *found);
+    const char **at = calloc((size_t)limit, sizeof *at);
+    size_t *size = calloc((size_t)limit, sizeof *size);
+    bool done = true;
+    int64_t looked_to = tv.t.end;
+    for (size_t i = 0; bufs && found && at && size && i < tv.t.n; i++) {
         size_t len = 0;
-        FILE *mem = open_memstream(&buf, &len);
+        FILE *mem = open_memstream(&bufs[i], &len);
         if (!mem)
             continue;
         int rc = ct_timeline_search_json(&tv.t.tl[i], text, after, (size_t)limit, mem);
         fclose(mem);
-        const char *lt = buf ? strstr(buf, "],\"looked_to\":") : NULL;
-        if (rc == 0 && lt) {
+        const char *body = bufs[i] ? strstr(bufs[i], "\"results\":[") : NULL;
+        const char *lt = bufs[i] ? strstr(bufs[i], "],\"looked_to\":") : NULL;
+        if (rc != 0 || !body || !lt)
+            continue;
+        body += 11;
+        if (!strstr(lt, "\"done\":true")) {
             long long to = strtoll(lt + 14, NULL, 10);
-            bool image_done = strstr(lt, "\"done\":true") != NULL;
-            if (!image_done && to < looked_to)
-                looked_to = to;
-            done &= image_done;
-            splice_array(out, buf, "\"results\":[", "],\"looked_to\":", &first);
+            looked_to = to < looked_to ? to : looked_to;
+            done = false;
         }
-        free(buf);
+        size_t k = objects(body, (size_t)(lt + 1 - body), at, size, (size_t)limit);
+        for (size_t j = 0; j < k && n < cap; j++) {
+            const char *t = strstr(at[j], "\"t\":");
+            found[n++] = (struct found){t ? strtoll(t + 4, NULL, 10) : 0, at[j], size[j]};
+        }
     }
-    fprintf(out, "],\"looked_to\":%" PRId64 ",\"done\":%s}", done ? tv.t.end : looked_to,
-            done ? "true" : "false");
-    fclose(out);
+    qsort(found, n, sizeof *found, found_by_time);
+    /* An image not searched to its end may hold more before what the
+     * others found later: those wait for the next page. */
+    while (!done && n && found[n - 1].t >= looked_to)
+        n--;
+    FILE *out = ct_vanswer_json(a);
+    if (out) {
+        size_t shown = n < (size_t)limit ? n : (size_t)limit;
+        fprintf(out, "{\"after\":%" PRId64 ",\"results\":[", after);
+        for (size_t j = 0; j < shown; j++)
+            fprintf(out, "%s%.*s", j ? "," : "", (int)found[j].size, found[j].at);
+        if (n > shown) { /* cut: the next page starts after the last shown */
+            done = false;
+            looked_to = found[shown - 1].t;
+        }
+        fprintf(out, "],\"looked_to\":%" PRId64 ",\"done\":%s}", looked_to,
+                done ? "true" : "false");
+        fclose(out);
+    }
+    for (size_t i = 0; bufs && i < tv.t.n; i++)
+        free(bufs[i]);
+    free(bufs);
+    free(found);
+    free(at);
+    free(size);
 }
 
 /* The tree's utilization: each image's over the tree's time, summed (the

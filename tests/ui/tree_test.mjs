@@ -7,8 +7,11 @@
 // themselves; the exec'd image's main thread, whose tid is its
 // predecessor's too, has a lane of its own whose details are its own; the
 // CPU lanes hold every process's runs; the threads page has a pid column;
-// the tasks page offers each process. Screenshots go to OUT-DIR. Prints
-// one line per failed check and a closing count.
+// the tasks page offers each process and shows the chosen one's tasks; a
+// task's details are its own process's; search finds every process's
+// tasks and logs in time order; the profile and the utilization are the
+// tree's. Screenshots go to OUT-DIR. Prints one line per failed check and
+// a closing count.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -33,6 +36,15 @@ function serve(args) {
     });
     p.on("exit", (code) => reject(new Error(`ctrace view exited ${code}: ${out}`)));
   });
+}
+
+async function listJSON(url) {
+  for (let i = 0; i < 300; i++) {
+    const r = await fetch(url);
+    if (r.status !== 202) return r.json();
+    await new Promise((ok) => setTimeout(ok, 200));
+  }
+  throw new Error(`${url}: still indexing`);
 }
 
 const tmp = mkdtempSync(join(tmpdir(), "ctrace-tree-"));
@@ -135,8 +147,39 @@ try {
   const options = await page.$$eval("#page-tasks .proc-select option", (o) => o.map((x) => x.textContent));
   check("the tasks page offers each process", options.length === 3 &&
     options[0].includes(`pid ${parent.pid}`) && options[2].includes("exec'd"), options);
-  const listed = await (await fetch(server.url + "api/tasks?proc=2")).status;
-  check("a process's lists answer (proc=2)", listed === 200 || listed === 202, listed);
+  const jobs = ["parent-job", "child-job", "exec-job"];
+  for (let i = 0; i < 3; i++) {
+    const types = await listJSON(server.url + `api/tasks?proc=${i}`);
+    check(`process ${i}'s tasks are its own`, types.length === 1 && types[0].type === jobs[i], types);
+  }
+  await page.selectOption("#page-tasks .proc-select", "2");
+  await page.waitForSelector("#page-tasks table.types tbody tr:has-text('exec-job')", { timeout: 15000 });
+  check("choosing the exec'd process shows its tasks", (await page.$$("#page-tasks table.types tbody tr")).length === 1);
+  await page.screenshot({ path: join(outDir, "tree-tasks.png") });
+
+  // Each task on the timeline carries its process; its details are that
+  // process's (every task's id is 1 here).
+  const bars = data.tasks.flatMap((row) => row.items).filter((x) => x[3] >= 0);
+  check("a task bar per process", bars.length === 3 && new Set(bars.map((x) => x[6])).size === 3, bars);
+  for (const b of bars) {
+    const d = await (await fetch(server.url + `api/task?id=${b[5]}&t=${b[0] + 1}&proc=${b[6]}`)).json();
+    check(`task of process ${b[6]} is its own`, d.type === jobs[b[6]], d);
+  }
+  // Search: every process's, in time order.
+  const found = await (await fetch(server.url + "api/search?q=job&after=0&limit=50")).json();
+  const images = new Set(found.results.map((x) => summary.threads.find((t) => t.tid === x.tid)?.image));
+  check("search finds every process's tasks and logs", found.results.length === 6 && images.size === 3 &&
+    found.done, found);
+  check("search answers in time order", found.results.every((x, i, all) => !i || all[i - 1].t <= x.t),
+    found.results.map((x) => x.t));
+  const one = await (await fetch(server.url + "api/search?q=job&after=0&limit=2")).json();
+  check("a cut search page is the first in time, and says so", one.results.length === 2 && !one.done &&
+    one.results[1].t === found.results[1].t, one);
+  // The tree's profile and utilization.
+  const prof = await fetch(server.url + "api/pprof?type=sched");
+  check("the tree's profile", prof.status === 200 && (await prof.arrayBuffer()).byteLength > 20);
+  const util = await (await fetch(server.url + "api/utilization?px=100")).json();
+  check("the utilization counts every process's threads", util.threads === 5, util.threads);
   const bad = await (await fetch(server.url + "api/tasks?proc=3")).status;
   check("a process outside the tree is refused", bad === 400, bad);
   check("no page errors", errors.length === 0, errors);

@@ -135,7 +135,7 @@ export class Timeline {
   groupOf(t) {
     if (this.groupBy === "process" && this.summary.tree) {
       const p = this.summary.processes[t.image];
-      return { key: `i${t.image}`, label: `process ${p.pid} ${p.command}${p.exec_prev >= 0 ? " (exec'd)" : ""}` };
+      return { key: `i${t.image}`, image: t.image, label: `process ${p.pid} ${p.command}${p.exec_prev >= 0 ? " (exec'd)" : ""}` };
     }
     if (this.groupBy === "process") return { key: `p${this.summary.pid}`, label: `process ${this.summary.pid || "?"}` };
     if (this.groupBy === "function") return { key: `f${t.function}`, label: t.function || "(started before the trace)" };
@@ -150,7 +150,15 @@ export class Timeline {
       y += CPU_H + 1;
     }
     if (this.summary.cpus.length) y += GAP;
+    // A tree grouped by process: each process's counters under its header.
+    const perProcess = this.summary.tree && this.groupBy === "process";
+    const counterRow = (name) => {
+      rows.push({ kind: "counter", name, y, h: COUNTER_H, total: COUNTER_H,
+                  label: perProcess ? name.replace(/ \(pid [^)]*\)$/, "") : name });
+      y += COUNTER_H + GAP;
+    };
     for (const name of this.summary.counters) {
+      if (perProcess) continue;
       rows.push({ kind: "counter", name, y, h: COUNTER_H, total: COUNTER_H, label: name });
       y += COUNTER_H + GAP;
     }
@@ -175,6 +183,8 @@ export class Timeline {
                     label: `${open ? "▾" : "▸"} ${g.label} (${shown.length} thread${shown.length > 1 ? "s" : ""})` });
         y += HEADER_H + 1;
         if (!open) continue;
+        if (perProcess)
+          this.summary.counters.forEach((name, k) => { if (this.summary.counter_images[k] === g.image) counterRow(name); });
       }
       for (const t of shown) {
         const depth = Math.min(t.depth, 8);

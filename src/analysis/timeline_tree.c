@@ -216,6 +216,13 @@ void ct_tl_tree_summary_json(const struct ct_tl_tree *t, FILE *out)
     first = true;
     for (size_t i = 0; i < t->n; i++)
         ct_tl_summary_counters(&t->tl[i], &first, out);
+    fputs("],\"counter_images\":[", out); /* each counter's image */
+    first = true;
+    for (size_t i = 0; i < t->n; i++)
+        for (size_t k = 0; k < t->tl[i].ncounters; k++) {
+            fprintf(out, "%s%zu", first ? "" : ",", i);
+            first = false;
+        }
     fputc(']', out);
     ct_tl_summary_names(out);
     fputs(",\"strings\":[", out);

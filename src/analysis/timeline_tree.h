@@ -59,8 +59,9 @@ void ct_tl_tree_free(struct ct_tl_tree *t);
 int ct_tl_tree_find(const struct ct_tl_tree *t, uint64_t key, uint64_t *tid);
 
 /* As ct_timeline_summary_json and ct_timeline_query_json, over the tree:
- * the summary adds "tree":true and "processes" (per image: pid, ppid,
- * command, file, parent image, exec'd-from image, depth). */
+ * the summary adds "tree":true, "processes" (per image: pid, ppid,
+ * command, file, parent image, exec'd-from image, depth) and
+ * "counter_images" (each counter's image). */
 void ct_tl_tree_summary_json(const struct ct_tl_tree *t, FILE *out);
 int ct_tl_tree_query_json(struct ct_tl_tree *t, int64_t t0, int64_t t1, unsigned px, FILE *out);
 

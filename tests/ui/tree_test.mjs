@@ -83,7 +83,7 @@ try {
   await page.goto(server.url);
   await page.waitForSelector("body[data-ready='1']", { timeout: 20000 });
   const rows = await page.evaluate(() => window.ctraceView.rows.map((r) =>
-    ({ kind: r.kind, label: r.label, tid: r.tid, group: r.group, key: r.key })));
+    ({ kind: r.kind, label: r.label, tid: r.tid, group: r.group, key: r.key, name: r.name })));
   const groups = rows.filter((x) => x.kind === "group");
   check("a header lane per process", groups.length === 3, groups.map((g) => g.label));
   for (const p of summary.processes)
@@ -94,6 +94,16 @@ try {
     const t = byName.get(name), row = rows.find((x) => x.kind === "thread" && x.tid === t?.tid);
     check(`lane ${name} is under process ${image}, named with its own tid`, row &&
       row.group === `i${image}` && row.label === `${name} ${t.os_tid}`, row);
+  }
+  // Each process's counters under its header (the lanes grouped by process).
+  for (const p of summary.processes) {
+    const at = rows.findIndex((x) => x.kind === "group" && x.key === `i${p.image}`);
+    const next = rows.findIndex((x, i) => i > at && x.kind === "group");
+    const mine = rows.slice(at, next < 0 ? rows.length : next).filter((x) => x.kind === "counter");
+    const want = summary.counters.filter((n, k) => summary.counter_images[k] === p.image);
+    check(`process ${p.image}'s counters are under its header`, want.length > 0 &&
+      mine.length === want.length && mine.every((x) => want.includes(x.name) && !x.label.includes("pid")),
+      [mine, want]);
   }
   const order = rows.filter((x) => x.kind !== "cpu" && x.kind !== "counter" && x.kind !== "task")
     .map((x) => x.kind === "group" ? x.key : x.group);

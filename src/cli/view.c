@@ -769,6 +769,7 @@ const struct ct_command ct_cmd_view = {
     "view",
     "the trace in the browser: timeline, threads, profiles, tasks, logs",
     "usage: ctrace view [--addr=HOST:PORT] [--allow-host=NAME] [--no-browser] FILE\n"
+    "       ctrace view [OPTIONS] FILE FILE.*   or   ctrace view [OPTIONS] --tree FILE\n"
     "\n"
     "Indexes FILE, then serves the web UI on 127.0.0.1 and a free port (or\n"
     "--addr), prints the URL and opens a browser when one is available.\n"
@@ -786,12 +787,22 @@ const struct ct_command ct_cmd_view = {
     "threads, regions and logs in focus); logs, searchable, a page at a time.\n"
     "The lists are indexed after the URL is printed; their pages say how far.\n"
     "\n"
+    "A process tree (a trace and its children's files, or --tree): one\n"
+    "timeline of every process, a header lane per process (pid, command)\n"
+    "with its counters and threads under it, the CPUs' lanes holding every\n"
+    "process's runs; the threads page with a pid column; profiles, search\n"
+    "and utilization over the whole tree. Tasks, regions and logs are one\n"
+    "process's at a time: their pages choose the process. At most 256\n"
+    "process images are shown at once.\n"
+    "\n"
     "  --addr=HOST:PORT   where to listen (default 127.0.0.1:0, a free port);\n"
     "                     another host than 127.0.0.1 exposes the trace\n"
     "  --allow-host=NAME  answer requests for the host NAME too: by default\n"
     "                     only localhost, loopback addresses and the address\n"
     "                     listened on are answered, so that no other site's\n"
     "                     page can read the trace\n"
-    "  --no-browser       only print the URL\n",
+    "  --no-browser       only print the URL\n"
+    "  --tree             FILE and every trace of its descendants beside it\n"
+    "                     (FILE.PID, FILE.PID.N), as with ctrace threads\n",
     run,
 };

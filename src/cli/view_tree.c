@@ -54,7 +54,7 @@
 
 #define MAX_HOSTS 16
 #define HEAD_BYTES 4096
-enum { IDLE, BUILDING, READY, FAILED };
+enum { IDLE, BUILDING, READY, FAILED, TOO_BIG };
 
 /* One image's file as it was read, and its lists. */
 struct image {
@@ -212,8 +212,34 @@ static void *build_lists(void *arg)
     return NULL;
 }
 
-/* Starts image i's lists (the first time) and waits half a second for
- * them: true once ready; else the answer says how far they are. */
+/* The memory image i's lists take at the peak of their making (as view.c
+ * reckons it: 67 bytes a task, 30 a region or a log). */
+static uint64_t lists_need(size_t i)
+{
+    const struct ct_timeline *tl = &tv.t.tl[i];
+    uint64_t regions = 0;
+    for (size_t k = 0; k < tl->nlanes; k++)
+        regions += tl->lanes[k].nregions;
+    return tl->ntasks * 67 + (regions + tl->nlog_events) * 30;
+}
+
+/* What the system says is available (MemAvailable), or 0 if unknown. */
+static uint64_t memory_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[128];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return (uint64_t)kb * 1024;
+}
+
+/* Starts image i's lists (the first time; refused when they would take
+ * more than half the memory available) and waits half a second for them:
+ * true once ready; else the answer says how far they are. */
 static bool lists_ready(size_t i, struct ct_vanswer *a)
 {
     struct image *m = &tv.img[i];
@@ -225,6 +251,9 @@ static bool lists_ready(size_t i, struct ct_vanswer *a)
         until.tv_nsec -= 1000000000;
     }
     pthread_mutex_lock(&tv.lists_lock);
+    uint64_t available = m->lists_state == IDLE ? memory_available() : 0;
+    if (m->lists_state == IDLE && available && lists_need(i) > available / 2)
+        m->lists_state = TOO_BIG;
     if (m->lists_state == IDLE)
         m->lists_state = pthread_create(&m->lists_thread, NULL, build_lists,
                                         (void *)(uintptr_t)i) == 0 ? BUILDING : FAILED;
@@ -238,6 +267,12 @@ static bool lists_ready(size_t i, struct ct_vanswer *a)
     if (state == FAILED) {
         ct_vanswer_text(a, 500, "cannot index the tasks, regions and logs of %s\n",
                         tv.t.tree.images[i].path);
+        return false;
+    }
+    if (state == TOO_BIG) {
+        ct_vanswer_text(a, 507, "the lists of %s's tasks, regions and logs would take about "
+                                "%.1f GB to index, more than half of the memory available\n",
+                        tv.t.tree.images[i].path, (double)lists_need(i) / 1e9);
         return false;
     }
     uint64_t done = atomic_load(&m->done), total = atomic_load(&m->total);
@@ -646,7 +681,7 @@ static void pprof(struct ct_vreq *q, struct ct_vanswer *a)
 
 static void status(struct ct_vreq *q, struct ct_vanswer *a)
 {
-    static const char *states[] = {"idle", "building", "ready", "failed"};
+    static const char *states[] = {"idle", "building", "ready", "failed", "too big"};
     size_t i = 0;
     if (!image_arg(q, a, &i))
         return;
@@ -750,9 +785,9 @@ static int build(char **paths, size_t n, bool follow)
     if (tv.t.tree.count > CT_TL_TREE_MAX) {
         fprintf(stderr,
                 "ctrace view: %s: the tree has %zu process images; ctrace view shows at most %d "
-                "at once (each keeps its file open and mapped): name the files to show "
-                "(FILE FILE.PID ...) instead of --tree\n",
-                tv.t.tree.images[0].path, tv.t.tree.count, CT_TL_TREE_MAX);
+                "at once (each keeps its file open and mapped): name at most %d of its files "
+                "(FILE FILE.PID ...)\n",
+                tv.t.tree.images[0].path, tv.t.tree.count, CT_TL_TREE_MAX, CT_TL_TREE_MAX);
         return -1;
     }
     if (ct_tl_tree_open(&tv.t, err, sizeof err) != 0) {

@@ -13,7 +13,7 @@
 // tree's. Screenshots go to OUT-DIR. Prints one line per failed check and
 // a closing count.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -207,6 +207,18 @@ try {
   server.proc.kill();
 }
 await browser.close();
+
+// More process images than a view holds: refused, saying how many it holds.
+const many = join(tmp, "many");
+mkdirSync(many);
+const copies = [];
+for (let i = 0; i < 257; i++) {
+  copies.push(join(many, `t.${i}`));
+  copyFileSync(files[0], copies[i]);
+}
+const big = spawnSync(ctrace, ["view", "--no-browser", ...copies], { timeout: 20000 });
+check("257 files are refused with the cap named", big.status === 1 &&
+  /257 process images; ctrace view shows at most 256/.test(String(big.stderr)), [big.status, String(big.stderr)]);
 rmSync(tmp, { recursive: true, force: true });
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

@@ -553,36 +553,29 @@ static void search(struct ct_vreq *q, struct ct_vanswer *a)
     free(size);
 }
 
-/* The tree's utilization: each image's over the tree's time, summed (the
- * bins are the same: they follow the range only). */
+/* The tree's utilization: every image's threads on the machine's CPUs,
+ * over the tree's time, in one set of bins. */
 static int compute_util(void)
 {
-    for (size_t i = 0; i < tv.t.n; i++) {
-        struct ct_reader rd;
-        struct ct_util u;
-        const struct ct_reader *src = &tv.t.tl[i].src;
-        if (!tv.t.tl[i].src_open || ct_rd_open_mem(&rd, src->data, src->size, src->path) != 0)
-            return -1;
-        rd.have_start = src->have_start;
-        rd.start_mono_ns = src->start_mono_ns;
-        int rc = ct_util_compute(&rd, tv.t.begin, tv.t.end, &u);
-        ct_rd_close(&rd);
-        if (rc != 0)
-            return -1;
-        if (i == 0) {
-            tv.util = u;
-            continue;
+    struct ct_reader *rds = calloc(tv.t.n, sizeof *rds);
+    size_t opened = 0;
+    int rc = rds ? 0 : -1;
+    for (; rc == 0 && opened < tv.t.n; opened++) {
+        const struct ct_reader *src = &tv.t.tl[opened].src;
+        if (!tv.t.tl[opened].src_open ||
+            ct_rd_open_mem(&rds[opened], src->data, src->size, src->path) != 0) {
+            rc = -1;
+            break;
         }
-        for (size_t k = 0; k <= u.nbins && u.nbins == tv.util.nbins; k++) {
-            tv.util.run[k] += u.run[k];
-            tv.util.want[k] += u.want[k];
-        }
-        tv.util.ncpu = u.ncpu > tv.util.ncpu ? u.ncpu : tv.util.ncpu;
-        tv.util.sched |= u.sched;
-        tv.util.nthreads += u.nthreads;
-        ct_util_free(&u);
+        rds[opened].have_start = src->have_start;
+        rds[opened].start_mono_ns = src->start_mono_ns;
     }
-    return 0;
+    if (rc == 0)
+        rc = ct_util_compute_many(rds, tv.t.n, tv.t.begin, tv.t.end, &tv.util);
+    for (size_t i = 0; i < opened; i++)
+        ct_rd_close(&rds[i]);
+    free(rds);
+    return rc;
 }
 
 static void utilization(struct ct_vreq *q, struct ct_vanswer *a)

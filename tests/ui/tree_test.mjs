@@ -13,7 +13,7 @@
 // tree's. Screenshots go to OUT-DIR. Prints one line per failed check and
 // a closing count.
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -203,6 +203,13 @@ try {
   const summary = await (await fetch(server.url + "api/summary")).json();
   check("FILE FILE.* shows the same tree", summary.tree && summary.processes.length === 3 &&
     summary.threads.length === 5, summary.processes?.length);
+  // One file cut under the view: its answers name it, and the view lives.
+  truncateSync(files[1], 200);
+  const cut = await fetch(server.url + `api/timeline?t0=${summary.begin}&t1=${summary.end + 1}&px=500`);
+  const why = await cut.text();
+  check("a file cut under the view is named (410)", cut.status === 410 && why.includes(files[1]), [cut.status, why]);
+  const span = await fetch(server.url + `api/span?tid=${summary.threads[0].tid}&t=${summary.begin + 1}`);
+  check("the view keeps answering, with the error", span.status === 410, span.status);
 } finally {
   server.proc.kill();
 }

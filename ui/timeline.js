@@ -135,7 +135,8 @@ export class Timeline {
   groupOf(t) {
     if (this.groupBy === "process" && this.summary.tree) {
       const p = this.summary.processes[t.image];
-      return { key: `i${t.image}`, image: t.image, label: `process ${p.pid} ${p.command}${p.exec_prev >= 0 ? " (exec'd)" : ""}` };
+      const cmd = p.command.length > 32 ? `${p.command.slice(0, 31)}…` : p.command; // fits the gutter
+      return { key: `i${t.image}`, image: t.image, label: `process ${p.pid} ${cmd}${p.exec_prev >= 0 ? " (exec'd)" : ""}` };
     }
     if (this.groupBy === "process") return { key: `p${this.summary.pid}`, label: `process ${this.summary.pid || "?"}` };
     if (this.groupBy === "function") return { key: `f${t.function}`, label: t.function || "(started before the trace)" };
@@ -152,14 +153,16 @@ export class Timeline {
     if (this.summary.cpus.length) y += GAP;
     // A tree grouped by process: each process's counters under its header.
     const perProcess = this.summary.tree && this.groupBy === "process";
-    const counterRow = (name) => {
-      rows.push({ kind: "counter", name, y, h: COUNTER_H, total: COUNTER_H,
+    // A process's counter stops where its process ends.
+    const until = (k) => this.summary.tree ? this.summary.processes[this.summary.counter_images[k]].end : undefined;
+    const counterRow = (name, k) => {
+      rows.push({ kind: "counter", name, y, h: COUNTER_H, total: COUNTER_H, until: until(k),
                   label: perProcess ? name.replace(/ \(pid [^)]*\)$/, "") : name });
       y += COUNTER_H + GAP;
     };
-    for (const name of this.summary.counters) {
+    for (const [k, name] of this.summary.counters.entries()) {
       if (perProcess) continue;
-      rows.push({ kind: "counter", name, y, h: COUNTER_H, total: COUNTER_H, label: name });
+      rows.push({ kind: "counter", name, y, h: COUNTER_H, total: COUNTER_H, label: name, until: until(k) });
       y += COUNTER_H + GAP;
     }
     for (let r = 0; r < (this.summary.task_rows || 0); r++) {
@@ -184,7 +187,7 @@ export class Timeline {
         y += HEADER_H + 1;
         if (!open) continue;
         if (perProcess)
-          this.summary.counters.forEach((name, k) => { if (this.summary.counter_images[k] === g.image) counterRow(name); });
+          this.summary.counters.forEach((name, k) => { if (this.summary.counter_images[k] === g.image) counterRow(name, k); });
       }
       for (const t of shown) {
         const depth = Math.min(t.depth, 8);
@@ -658,8 +661,9 @@ export class Timeline {
       last = py;
     }
     const end = points[points.length - 1];
-    c.lineTo(Math.min(this.width, this.xOf(Math.max(end[0], this.t1))), y + row.h - (end[3] / max) * row.h);
-    c.lineTo(Math.min(this.width, this.xOf(this.t1)), y + row.h);
+    const stop = row.until !== undefined ? Math.max(end[0], Math.min(this.t1, row.until)) : Math.max(end[0], this.t1);
+    c.lineTo(Math.min(this.width, this.xOf(stop)), y + row.h - (end[3] / max) * row.h);
+    c.lineTo(Math.min(this.width, this.xOf(row.until !== undefined ? stop : this.t1)), y + row.h);
     c.closePath();
     c.fill();
     c.stroke();

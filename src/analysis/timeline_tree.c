@@ -189,12 +189,21 @@ void ct_tl_tree_summary_json(const struct ct_tl_tree *t, FILE *out)
             t->begin, t->end, sched ? "true" : "false", events, t->tree.images[0].pid, ncpu);
     for (size_t i = 0; i < t->n; i++) {
         const struct ct_tree_image *img = &t->tree.images[i];
+        /* Its threads' lifetimes: the time line's begin is the tree's. */
+        int64_t b = t->tl[i].end, e = t->tl[i].begin;
+        for (size_t k = 0; k < t->tl[i].threads.count; k++) {
+            const struct ct_thread_row *r = &t->tl[i].threads.rows[k];
+            b = r->begin_ns < b ? r->begin_ns : b;
+            e = r->end_ns > e ? r->end_ns : e;
+        }
+        if (e < b)
+            b = e = t->tl[i].begin;
         fprintf(out,
                 "%s{\"image\":%zu,\"pid\":%" PRIu64 ",\"ppid\":%" PRIu64 ",\"parent\":%d,"
                 "\"exec_prev\":%d,\"depth\":%u,\"threads\":%zu,\"begin\":%" PRId64
                 ",\"end\":%" PRId64 ",\"command\":",
                 i ? "," : "", i, img->pid, img->ppid, img->parent, img->exec_prev, img->depth,
-                t->tl[i].nlanes, t->tl[i].begin, t->tl[i].end);
+                t->tl[i].nlanes, b, e);
         json_str(out, img->command);
         fputs(",\"file\":", out);
         json_str(out, img->path);

@@ -135,7 +135,9 @@ export class Timeline {
   groupOf(t) {
     if (this.groupBy === "process" && this.summary.tree) {
       const p = this.summary.processes[t.image];
-      const cmd = p.command.length > 32 ? `${p.command.slice(0, 31)}…` : p.command; // fits the gutter
+      // The program's name without its directory, cut to fit the gutter.
+      const short = p.command.replace(/^\S*\//, "");
+      const cmd = short.length > 32 ? `${short.slice(0, 31)}…` : short;
       return { key: `i${t.image}`, image: t.image, label: `process ${p.pid} ${cmd}${p.exec_prev >= 0 ? " (exec'd)" : ""}` };
     }
     if (this.groupBy === "process") return { key: `p${this.summary.pid}`, label: `process ${this.summary.pid || "?"}` };

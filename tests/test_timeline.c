@@ -6,6 +6,7 @@
  */
 #include "helpers.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -15,6 +16,9 @@
 #include <unistd.h>
 
 #include "../src/analysis/timeline.h"
+#include "../src/analysis/timeline_tree.h"
+
+#include <sys/wait.h>
 
 static atomic_bool done;
 static _Thread_local volatile unsigned long sink; /* work the compiler keeps */
@@ -499,11 +503,140 @@ static void test_readers_join_into_one_index(void **state)
     free(data);
 }
 
+/* Writes size bytes of data to path. */
+static void write_file(const char *path, const uint8_t *data, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, size, f), size);
+    fclose(f);
+}
+
+static size_t count_in(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* A process tree's view (timeline_tree.c): a parent's trace and a forked
+ * child's, recorded at the same time, read as one: the lanes of both, each
+ * with its process; the CPUs once each, every file's runs on them; the
+ * strings of both, the child's moved after the parent's; a lane's key
+ * found back. */
+static void test_tree_joins_processes(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ctrace-tltree-XXXXXX", parent[64], child[96];
+    assert_non_null(mkdtemp(dir));
+    snprintf(parent, sizeof parent, "%s/t", dir);
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    pid_t pid = fork();
+    if (pid == 0) { /* the child records once the parent records */
+        char c;
+        close(go[1]);
+        if (read(go[0], &c, 1) != 1)
+            _exit(1);
+        size_t size;
+        uint8_t *data = record(&size);
+        char path[96];
+        snprintf(path, sizeof path, "%s.%d", parent, (int)getpid());
+        FILE *f = fopen(path, "wb");
+        _exit(f && fwrite(data, 1, size, f) == size && fclose(f) == 0 ? 0 : 1);
+    }
+    assert_true(pid > 0);
+    close(go[0]);
+    ctrace_config config = {.generation_ns = 20000000};
+    struct recording r;
+    rec_start(&r, &config);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    close(go[1]);
+    atomic_store(&done, false);
+    pthread_t th;
+    pthread_create(&th, NULL, serve, (void *)(uintptr_t)1);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    atomic_store(&done, true);
+    pthread_join(th, NULL);
+    size_t size;
+    uint8_t *data = rec_stop(&r, &size);
+    write_file(parent, data, size);
+    free(data);
+    snprintf(child, sizeof child, "%s.%d", parent, (int)pid);
+
+    struct ct_tl_tree t = {0};
+    char err[256] = "";
+    char *paths[] = {child, parent};
+    assert_int_equal(ct_tree_load(&t.tree, paths, 2, false, err, sizeof err), 0);
+    assert_int_equal(ct_tl_tree_open(&t, err, sizeof err), 0);
+    bool damaged;
+    assert_int_equal(ct_tl_tree_build(&t, 1, &damaged, err, sizeof err), 0);
+    assert_false(damaged);
+    assert_int_equal(t.n, 2);
+    assert_int_equal(t.tree.images[0].pid, (uint64_t)getpid()); /* parents first */
+    assert_int_equal(t.tree.images[1].pid, (uint64_t)pid);
+    assert_int_equal(t.tree.images[1].parent, 0);
+    /* Lanes: the parent's main thread and server, the child's 4 servers
+     * and main thread; different processes' tids never clash here. */
+    assert_true(t.tl[0].nlanes >= 2);
+    assert_true(t.tl[1].nlanes >= 5);
+    assert_int_equal(t.tl[1].json_tid_base, 0);
+    assert_int_equal(t.tl[1].json_string_base, t.tl[0].nstrings);
+    assert_true(t.begin <= t.tl[1].begin && t.end >= t.tl[1].end && t.end >= t.tl[0].end);
+    uint64_t tid;
+    assert_int_equal(ct_tl_tree_find(&t, t.tl[1].lanes[2].tid, &tid), 1);
+    assert_int_equal(tid, t.tl[1].lanes[2].tid);
+    assert_int_equal(ct_tl_tree_find(&t, t.tl[0].lanes[0].tid, &tid), 0);
+    assert_int_equal(ct_tl_tree_find(&t, (uint64_t)5 << 32 | 1, &tid), -1);
+    /* CPUs: each image's, once each, sorted. */
+    for (size_t i = 0; i < 2; i++)
+        for (size_t k = 0; k < t.tl[i].ncpus; k++) {
+            size_t seen = 0;
+            for (size_t c = 0; c < t.ncpus; c++)
+                seen += t.cpus[c] == t.tl[i].cpus[k].cpu;
+            assert_int_equal(seen, 1);
+        }
+    for (size_t c = 1; c < t.ncpus; c++)
+        assert_true(t.cpus[c - 1] < t.cpus[c]);
+
+    char *json = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&json, &len);
+    ct_tl_tree_summary_json(&t, out);
+    fclose(out);
+    assert_non_null(strstr(json, "\"tree\":true"));
+    char pidf[64];
+    for (size_t i = 0; i < 2; i++) { /* each lane with its process */
+        snprintf(pidf, sizeof pidf, "\"pid\":%" PRIu64 ",\"image\":%zu,", t.tree.images[i].pid, i);
+        assert_int_equal(count_in(json, pidf), t.tl[i].nlanes);
+    }
+    free(json);
+    /* The whole tree at 1000 pixels: every lane, every CPU once, each
+     * image's runs on it. */
+    json = NULL;
+    out = open_memstream(&json, &len);
+    assert_int_equal(ct_tl_tree_query_json(&t, t.begin, t.end + 1, 1000, out), 0);
+    fclose(out);
+    assert_int_equal(count_in(json, "{\"tid\":"), t.tl[0].nlanes + t.tl[1].nlanes);
+    assert_int_equal(count_in(json, "{\"cpu\":"), t.ncpus);
+    snprintf(pidf, sizeof pidf, " (pid %d ", (int)pid);
+    assert_int_equal(count_in(json, pidf), t.tl[1].ncounters);
+    free(json);
+    ct_tl_tree_free(&t);
+    unlink(child);
+    unlink(parent);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_windows_match_whole_reading),
         cmocka_unit_test(test_readers_join_into_one_index),
+        cmocka_unit_test(test_tree_joins_processes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

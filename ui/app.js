@@ -4,7 +4,45 @@ import { threadsPage, tasksPage, regionsPage, logsPage } from "/pages.js";
 import { profilesPage } from "/flame.js";
 import { utilizationPage } from "/mmu.js";
 
+// A process tree's view (ctrace view FILE FILE.*): the lists of tasks,
+// regions and logs are one process's at a time, chosen on their pages;
+// their requests carry its image (proc=).
+const PER_PROCESS = /^\/api\/(tasks|regions|tasklist|regionlist|logs|tasktime|focus)(\?|$)/;
+export function procURL(url) {
+  if (!window.ctraceSummary?.tree || !PER_PROCESS.test(url)) return url;
+  return `${url}${url.includes("?") ? "&" : "?"}proc=${window.ctraceProc || 0}`;
+}
+
+// A lane's key from a process's own thread id (a tree's lists name those).
+export function laneKey(tid, image = window.ctraceProc || 0) {
+  const s = window.ctraceSummary;
+  if (!s?.tree) return tid;
+  return s.threads.find((t) => t.image === image && t.os_tid === tid)?.tid ?? tid;
+}
+
+export function processLabel(p) {
+  return `pid ${p.pid} ${p.command}${p.exec_prev >= 0 ? " (exec'd)" : ""}`;
+}
+
+function procSelector(page) {
+  const s = window.ctraceSummary;
+  const select = el("select", { class: "proc-select" },
+    ...s.processes.map((p) => el("option", { value: String(p.image), text: processLabel(p) })));
+  select.value = String(window.ctraceProc || 0);
+  select.addEventListener("change", () => {
+    window.ctraceProc = Number(select.value);
+    for (const p of ["tasks", "regions", "logs"]) {
+      shown[p] = false;
+      document.getElementById(`page-${p}`).replaceChildren();
+    }
+    route();
+  });
+  return el("div", { class: "filters proc-filter" },
+    el("span", { text: `${page} of the process ` }), select);
+}
+
 export async function getJSON(url) {
+  url = procURL(url);
   const r = await fetch(url);
   if (!r.ok) throw new Error(`${url}: ${r.status} ${await r.text()}`);
   return r.json();
@@ -103,6 +141,8 @@ async function route() {
   if (!shown[page]) {
     shown[page] = true;
     const section = document.getElementById(`page-${page}`);
+    if (window.ctraceSummary.tree && ["tasks", "regions", "logs"].includes(page))
+      section.append(procSelector(page));
     try {
       await pages[page](section, window.ctraceSummary);
     } catch (e) {
@@ -114,7 +154,9 @@ async function route() {
 async function main() {
   const summary = await getJSON("/api/summary");
   window.ctraceSummary = summary;
+  window.ctraceProc = 0;
   document.getElementById("trace-info").textContent =
+    (summary.tree ? `${summary.processes.length} processes, ` : "") +
     `${summary.threads.length} threads, ${summary.events} events, ${fmtNs(summary.end - summary.begin)}` +
     (summary.sched ? ", CPU scheduling from the kernel" : "");
   timeline = new Timeline(document.getElementById("timeline"), summary);

@@ -97,7 +97,7 @@ export class Details {
     }
     if (h.kind === "task") {
       if (s[3] < 0) return this.summaryOf(`${s[4]} tasks`, "too short to draw one by one here", s);
-      return this.task(s[5], s[0], h.all);
+      return this.task(s[5], s[0], h.all, s[6]);
     }
     if (h.kind === "cpu") return this.cpu(h.row.cpu, s);
     if (h.kind === "region") {
@@ -149,11 +149,11 @@ export class Details {
     tl.scrollToRow(tl.laneOf(tid));
   }
 
-  async task(id, t, all) {
+  async task(id, t, all, image) {
     const tl = this.tl;
     let d;
     try {
-      d = await getJSON(`/api/task?id=${id}&t=${Math.floor(t)}`);
+      d = await getJSON(`/api/task?id=${id}&t=${Math.floor(t)}${image !== undefined ? `&proc=${image}` : ""}`);
     } catch (e) {
       this.box.replaceChildren(el("h3", { text: `no task ${id} there` }));
       return;
@@ -167,7 +167,7 @@ export class Details {
       const others = el("ul", { class: "under" });
       for (const o of all)
         others.append(el("li", {}, o[5] === id ? el("b", { text: `task ${o[5]} (${tl.summary.strings[o[2]]})` })
-          : this.link(`task ${o[5]} (${tl.summary.strings[o[2]]})`, () => this.task(o[5], o[0], all))));
+          : this.link(`task ${o[5]} (${tl.summary.strings[o[2]]})`, () => this.task(o[5], o[0], all, o[6]))));
       this.box.append(el("div", { text: `${all.length} tasks here, drawn over each other:` }), others);
     }
     this.box.dataset.state = "task";
@@ -231,7 +231,7 @@ export class Details {
   async thread(tid) {
     const tl = this.tl, t = tl.threadByTid.get(tid);
     this.threads = this.threads || await getJSON("/api/threads");
-    const r = this.threads.find((x) => x.tid === tid);
+    const r = this.threads.find((x) => tl.summary.tree ? x.image === t?.image && x.tid === t?.os_tid : x.tid === tid);
     const table = el("table");
     if (r) for (const [name, key] of COLUMNS)
       table.append(el("tr", {}, el("td", { text: name }), el("td", { text: fmtDur(r[key]) }),

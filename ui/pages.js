@@ -4,7 +4,7 @@
 // holds a page whatever the trace; a request a newer one replaces is
 // aborted, and the server drops it. A page's state (type, filter, sort,
 // page) is kept in the URL.
-import { getJSON, fmtNs, el, sortableTable } from "/app.js";
+import { getJSON, fmtNs, el, sortableTable, procURL, laneKey } from "/app.js";
 
 const COLUMNS = [
   ["execution", "execution_ns"], ["network", "network_wait_ns"], ["sync", "sync_block_ns"],
@@ -13,9 +13,9 @@ const COLUMNS = [
 const TIME_COLUMNS = ["execution", "network", "sync", "syscall", "sched", "sleep", "other"];
 const PAGE = 50;
 
-function toTimeline(t0, t1, tid, task) {
+function toTimeline(t0, t1, tid, task, image) {
   const pad = Math.max((t1 - t0) * 0.05, 1000);
-  location.hash = `#timeline?t0=${Math.floor(t0 - pad)}&t1=${Math.ceil(t1 + pad)}&tid=${tid || 0}` +
+  location.hash = `#timeline?t0=${Math.floor(t0 - pad)}&t1=${Math.ceil(t1 + pad)}&tid=${laneKey(tid, image) || 0}` +
     (task ? `&task=${task}` : "");
 }
 
@@ -31,7 +31,7 @@ class Loader {
     const ctrl = this.ctrl = new AbortController();
     try {
       for (;;) {
-        const r = await fetch(url, { signal: ctrl.signal });
+        const r = await fetch(procURL(url), { signal: ctrl.signal });
         if (r.status === 202) {
           const p = await r.json();
           this.pending?.(p.progress);
@@ -153,12 +153,13 @@ export async function threadsPage(section) {
   section.append(el("h2", { text: "Thread analysis" }),
     el("p", { class: "muted", text: "Where each thread's time went; the columns add up to its lifetime. A click shows the thread on the timeline." }));
   const columns = [
+    ...(rows.length && rows[0].pid !== undefined ? [{ name: "pid", value: (r) => r.pid }] : []),
     { name: "thread", value: (r) => r.tid, show: (r) => `${r.name} ${r.tid}` },
     { name: "start function", value: (r) => r.start_function, show: (r) => r.start_function || "" },
     ...COLUMNS.map(([name, key]) => ({ name, value: (r) => r[key], show: (r) => fmtNs(r[key]) })),
     { name: "total", value: (r) => r.total_ns, show: (r) => fmtNs(r.total_ns) },
   ];
-  section.append(sortableTable(columns, rows, (r) => toTimeline(r.begin_ns, r.end_ns, r.tid)));
+  section.append(sortableTable(columns, rows, (r) => toTimeline(r.begin_ns, r.end_ns, r.tid, 0, r.image)));
 
   // Grouped by start function, as go tool trace groups goroutines.
   const groups = new Map();
@@ -217,7 +218,7 @@ function histogram(h, selected, pick) {
 }
 
 function threadName(tid) {
-  const t = (window.ctraceSummary?.threads || []).find((x) => x.tid === tid);
+  const t = (window.ctraceSummary?.threads || []).find((x) => x.tid === laneKey(tid));
   return `${t?.name || "thread"} ${tid}`;
 }
 const since = (t) => fmtNs(t - (window.ctraceSummary?.begin || 0));
@@ -374,7 +375,8 @@ export async function logsPage(section) {
   const state = readState();
   const input = el("input", { type: "search", placeholder: "search category or message", value: state.q || "" });
   const threads = el("select", { class: "thread-filter" }, el("option", { value: "", text: "every thread" }),
-    ...(window.ctraceSummary?.threads || []).map((t) => el("option", { value: String(t.tid), text: threadName(t.tid) })));
+    ...(window.ctraceSummary?.threads || []).filter((t) => !window.ctraceSummary.tree || t.image === window.ctraceProc)
+      .map((t) => el("option", { value: String(t.os_tid ?? t.tid), text: threadName(t.os_tid ?? t.tid) })));
   threads.value = state.tid || "";
   const note = el("p", { class: "muted" });
   const status = el("div");

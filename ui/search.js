@@ -57,8 +57,8 @@ export class Search {
     if (!more) {
       const low = q.toLowerCase();
       for (const t of tl.summary.threads)
-        if (`${t.name} ${t.tid} ${t.function}`.toLowerCase().includes(low))
-          this.results.push({ kind: "thread", tid: t.tid, name: t.name, fn: t.function, t: t.begin ?? tl.summary.begin, end: t.end });
+        if (`${t.name} ${t.os_tid ?? t.tid} ${t.function}`.toLowerCase().includes(low)) // os_tid: a tree's
+          this.results.push({ kind: "thread", tid: t.tid, os: t.os_tid, name: t.name, fn: t.function, t: t.begin ?? tl.summary.begin, end: t.end });
     }
     const after = more ? this.lookedTo : Math.floor(Math.max(tl.summary.begin, tl.t0));
     this.count.textContent = "searching…";
@@ -78,7 +78,7 @@ export class Search {
 
   label(r) {
     const tl = this.tl, at = fmtTime(r.t - tl.summary.begin, 1000);
-    if (r.kind === "thread") return `${r.name} ${r.tid}${r.fn ? ` (${r.fn})` : ""}`;
+    if (r.kind === "thread") return `${r.name} ${r.os ?? r.tid}${r.fn ? ` (${r.fn})` : ""}`;
     if (r.kind === "log") return `${r.name}: ${r.message} — ${tl.threadName(r.tid)}, at ${at}`;
     const dur = r.end >= r.t ? `, ${fmtDur(r.end - r.t)}` : "";
     if (r.kind === "task") return `task ${r.task} ${r.name} — at ${at}${dur}`;

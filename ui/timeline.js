@@ -9,7 +9,7 @@
 // The wheel scrolls the lanes; Ctrl/⌘+wheel zooms at the pointer; Shift+wheel
 // pans. The view range, the selection and the lanes' settings live in the
 // URL (#timeline?t0=&t1=&sel=&g=&hide=&arrows=), so a reload keeps them.
-import { getJSON, fmtDur, fmtTime, fmtNs, el } from "/app.js";
+import { getJSON, fmtDur, fmtTime, fmtNs, el, procURL, laneKey } from "/app.js";
 import { Details, legend, keysOverlay } from "/details.js";
 import { Search } from "/search.js";
 
@@ -94,7 +94,7 @@ export class Timeline {
     this.sel = null;        // the selected item: {kind, ...}, outlined
     this.hidden = new Set();
     this.collapsed = new Set();
-    this.groupBy = "";
+    this.groupBy = summary.tree ? "process" : ""; // a tree: a header lane per process
     this.arrows = true;
     this.focus = null;      // {tids: Set, label}: only those lanes
     this.cursorX = null;
@@ -109,6 +109,7 @@ export class Timeline {
     this.hatch = this.makeHatch();
     legend(document.getElementById("legend"), this);
     this.keys = keysOverlay(document.getElementById("keys"));
+    document.getElementById("group-by").value = this.groupBy;
     this.layout();
     this.bind();
     this.ready = new Promise((resolve) => { this.resolveReady = resolve; });
@@ -132,6 +133,13 @@ export class Timeline {
   // ---- lanes ----
 
   groupOf(t) {
+    if (this.groupBy === "process" && this.summary.tree) {
+      const p = this.summary.processes[t.image];
+      // The program's name without its directory, cut to fit the gutter.
+      const short = p.command.replace(/^\S*\//, "");
+      const cmd = short.length > 32 ? `${short.slice(0, 31)}…` : short;
+      return { key: `i${t.image}`, image: t.image, label: `process ${p.pid} ${cmd}${p.exec_prev >= 0 ? " (exec'd)" : ""}` };
+    }
     if (this.groupBy === "process") return { key: `p${this.summary.pid}`, label: `process ${this.summary.pid || "?"}` };
     if (this.groupBy === "function") return { key: `f${t.function}`, label: t.function || "(started before the trace)" };
     return null;
@@ -145,8 +153,18 @@ export class Timeline {
       y += CPU_H + 1;
     }
     if (this.summary.cpus.length) y += GAP;
-    for (const name of this.summary.counters) {
-      rows.push({ kind: "counter", name, y, h: COUNTER_H, total: COUNTER_H, label: name });
+    // A tree grouped by process: each process's counters under its header.
+    const perProcess = this.summary.tree && this.groupBy === "process";
+    // A process's counter stops where its process ends.
+    const until = (k) => this.summary.tree ? this.summary.processes[this.summary.counter_images[k]].end : undefined;
+    const counterRow = (name, k) => {
+      rows.push({ kind: "counter", name, y, h: COUNTER_H, total: COUNTER_H, until: until(k),
+                  label: perProcess ? name.replace(/ \(pid [^)]*\)$/, "") : name });
+      y += COUNTER_H + GAP;
+    };
+    for (const [k, name] of this.summary.counters.entries()) {
+      if (perProcess) continue;
+      rows.push({ kind: "counter", name, y, h: COUNTER_H, total: COUNTER_H, label: name, until: until(k) });
       y += COUNTER_H + GAP;
     }
     for (let r = 0; r < (this.summary.task_rows || 0); r++) {
@@ -170,12 +188,14 @@ export class Timeline {
                     label: `${open ? "▾" : "▸"} ${g.label} (${shown.length} thread${shown.length > 1 ? "s" : ""})` });
         y += HEADER_H + 1;
         if (!open) continue;
+        if (perProcess)
+          this.summary.counters.forEach((name, k) => { if (this.summary.counter_images[k] === g.image) counterRow(name, k); });
       }
       for (const t of shown) {
         const depth = Math.min(t.depth, 8);
         const total = LANE_H + 1 + depth * REGION_H;
         rows.push({ kind: "thread", tid: t.tid, y, h: LANE_H, total, depth, regionY: y + LANE_H + 1,
-                    label: `${t.name || "thread"} ${t.tid}`, fn: t.function, group: g.key });
+                    label: `${t.name || "thread"} ${t.os_tid ?? t.tid}`, fn: t.function, group: g.key });
         y += total + GAP;
       }
     }
@@ -615,7 +635,7 @@ export class Timeline {
 
   threadName(tid) {
     const t = this.threadByTid.get(tid);
-    return `${t?.name || "thread"} ${tid}`;
+    return `${t?.name || "thread"} ${t?.os_tid ?? tid}${this.summary.tree && t ? ` (pid ${t.pid})` : ""}`;
   }
 
   counterMax(points) {
@@ -643,8 +663,9 @@ export class Timeline {
       last = py;
     }
     const end = points[points.length - 1];
-    c.lineTo(Math.min(this.width, this.xOf(Math.max(end[0], this.t1))), y + row.h - (end[3] / max) * row.h);
-    c.lineTo(Math.min(this.width, this.xOf(this.t1)), y + row.h);
+    const stop = row.until !== undefined ? Math.max(end[0], Math.min(this.t1, row.until)) : Math.max(end[0], this.t1);
+    c.lineTo(Math.min(this.width, this.xOf(stop)), y + row.h - (end[3] / max) * row.h);
+    c.lineTo(Math.min(this.width, this.xOf(row.until !== undefined ? stop : this.t1)), y + row.h);
     c.closePath();
     c.fill();
     c.stroke();
@@ -831,11 +852,15 @@ export class Timeline {
     if (this.focus?.id === id) return;
     let f;
     for (;;) {
-      const r = await fetch(`/api/focus?id=${id}&limit=10000`);
+      const r = await fetch(procURL(`/api/focus?id=${id}&limit=10000`));
       if (r.status === 202) { await new Promise((ok) => setTimeout(ok, 400)); continue; }
       if (!r.ok) { this.rangeBox.textContent = `task ${id}: ${r.status} ${await r.text()}`; return; }
       f = await r.json();
       break;
+    }
+    if (this.summary.tree) { // a process's own tids: its lanes' keys
+      for (const rows of [f.regions.rows, f.logs.rows]) for (const g of rows) g.tid = laneKey(g.tid);
+      f.threads = f.threads.map((tid) => laneKey(tid));
     }
     this.focus = { ...f, tids: new Set(f.threads), label: `the threads of task ${f.id}` };
     this.focusBanner();

@@ -26,7 +26,7 @@ struct buf {
 
 static void put(struct buf *b, const void *p, size_t n)
 {
-    if (b->failed)
+    if (b->failed || n == 0) /* nothing (p may be NULL: an empty field) */
         return;
     if (b->cap - b->len < n) {
         size_t cap = b->cap ? b->cap : 4096;

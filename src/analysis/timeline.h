@@ -229,6 +229,15 @@ struct ct_timeline {
     /* A window: the index it reads for (strings, stacks), what it read. */
     struct ct_timeline *index;
     int64_t w0, w1;
+    /* In a process tree's view (timeline_tree.c): what this trace's answers
+     * add to a thread id (0, or its image << 32 when one of its tids is
+     * another image's too), to a string index (the strings of the images
+     * before it) and to a task row; its image. 0 for one trace alone. */
+    uint64_t json_tid_base;
+    uint32_t json_string_base, json_row_base;
+    uint32_t json_image;
+    bool json_tree;
+    char json_counter_suffix[48]; /* after a counter's name: " (pid N)" */
     /* Building. */
     struct ct_wakes raw_wakes;
     struct tl_open_task *open_tasks;
@@ -352,5 +361,32 @@ int ct_timeline_search_json(const struct ct_timeline *tl, const char *q, int64_t
                             size_t limit, FILE *out);
 /* Task `id`, which was under way at time t; -1 when there is none. */
 int ct_timeline_task_json(struct ct_timeline *tl, uint64_t id, int64_t t, FILE *out);
+
+/* The pieces of the summary and of a query's answer, for a process tree's
+ * (timeline_tree.c), which puts several timelines' pieces in one answer:
+ * each writes its items, a comma before each unless *first (then false).
+ * win: the timeline's window for the query (ct_tl_window), or NULL. */
+void ct_tl_summary_threads(const struct ct_timeline *tl, bool *first, FILE *out);
+void ct_tl_summary_counters(const struct ct_timeline *tl, bool *first, FILE *out);
+void ct_tl_summary_strings(const struct ct_timeline *tl, bool *first, FILE *out);
+const char *ct_tl_state_name(int col); /* CT_COL_* */
+/* ,"reasons":[...],"syscalls":[...] */
+void ct_tl_summary_names(FILE *out);
+/* The task rows the summary announces. */
+unsigned ct_tl_task_rows_shown(const struct ct_timeline *tl);
+void ct_tl_query_threads(const struct ct_timeline *tl, const struct ct_timeline *win, int64_t t0,
+                         int64_t t1, double w, bool *first, FILE *out);
+/* The runs of the timeline's CPU i (its index in cpus). */
+void ct_tl_query_cpu(const struct ct_timeline *tl, const struct ct_timeline *win, size_t i,
+                     int64_t t0, int64_t t1, double w, bool *first, FILE *out);
+void ct_tl_query_counters(const struct ct_timeline *tl, int64_t t0, int64_t t1, double w,
+                          bool *first, FILE *out);
+void ct_tl_query_tasks(const struct ct_timeline *tl, const struct ct_timeline *win, int64_t t0,
+                       int64_t t1, double w, bool *first, FILE *out);
+void ct_tl_query_logs(const struct ct_timeline *tl, const struct ct_timeline *win, int64_t t0,
+                      int64_t t1, double w, bool *first, FILE *out);
+/* The wake-ups written (a window's), and how many lie in the range. */
+uint64_t ct_tl_query_wakes(const struct ct_timeline *tl, const struct ct_timeline *win, int64_t t0,
+                           int64_t t1, bool *first, FILE *out);
 
 #endif

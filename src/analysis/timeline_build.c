@@ -392,6 +392,10 @@ int ct_timeline_build(struct ct_reader *pass, const struct ct_reader *src, struc
             p[i].rd = NULL;
             continue;
         }
+        /* A tree's time zero, when the caller set one (else each finds
+         * the file's own, the same). */
+        p[i].own.have_start = pass->have_start;
+        p[i].own.start_mono_ns = pass->start_mono_ns;
     }
     for (unsigned i = 0; i < n; i++)
         if (p[i].rd && p[i].rd->streamed && n > 1) {

@@ -29,6 +29,14 @@ static const char *str(const struct ct_timeline *tl, uint32_t idx)
     return idx < tl->nstrings ? tl->text + tl->strings[idx] : "";
 }
 
+/* A thread's id in the answers: in a process tree, qualified when another
+ * image has it too (timeline.h); 0 stays "none". */
+static uint64_t tid_key(const struct ct_timeline *tl, uint64_t tid)
+{
+    const struct ct_timeline *ix = tl->index ? tl->index : tl;
+    return tid ? tid | ix->json_tid_base : 0;
+}
+
 static const char *state_name(int col)
 {
     static const char *names[] = {"running", "network", "blocked", "syscall", "runnable",
@@ -36,26 +44,20 @@ static const char *state_name(int col)
     return col >= 0 && col < CT_COL_COUNT ? names[col] : "?";
 }
 
-void ct_timeline_summary_json(const struct ct_timeline *tl, FILE *out)
+void ct_tl_summary_threads(const struct ct_timeline *tl, bool *first, FILE *out)
 {
-    fprintf(out,
-            "{\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"sched\":%s,\"events\":%" PRIu64
-            ",\"pid\":%" PRIu64 ",\"ncpu\":%" PRIu64,
-            tl->begin, tl->end, tl->sched ? "true" : "false", tl->events, tl->pid, tl->ncpu);
-    fputs(",\"states\":[", out);
-    for (int c = 0; c < CT_COL_COUNT; c++) {
-        fprintf(out, "%s", c ? "," : "");
-        json_str(out, state_name(c));
-    }
-    fputs("],\"threads\":[", out);
     for (size_t i = 0; i < tl->nlanes; i++) {
         const struct tl_lane *l = &tl->lanes[i];
-        fprintf(out, "%s{\"tid\":%" PRIu64 ",\"name\":", i ? "," : "", l->tid);
+        fprintf(out, "%s{\"tid\":%" PRIu64 ",\"name\":", *first ? "" : ",", tid_key(tl, l->tid));
+        *first = false;
         json_str(out, l->name);
         fputs(",\"function\":", out);
         json_str(out, l->function);
         fprintf(out, ",\"spans\":%" PRIu64 ",\"regions\":%" PRIu64 ",\"depth\":%u", l->nspans,
                 l->nregions, l->max_depth);
+        if (tl->json_tree)
+            fprintf(out, ",\"pid\":%" PRIu64 ",\"image\":%u,\"os_tid\":%" PRIu64, tl->pid,
+                    tl->json_image, l->tid);
         for (size_t k = 0; k < tl->threads.count; k++)
             if (tl->threads.rows[k].tid == l->tid) {
                 fprintf(out, ",\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"exited\":%s",
@@ -65,17 +67,29 @@ void ct_timeline_summary_json(const struct ct_timeline *tl, FILE *out)
             }
         fputc('}', out);
     }
-    fputs("],\"cpus\":[", out);
-    for (size_t i = 0; i < tl->ncpus; i++)
-        fprintf(out, "%s%d", i ? "," : "", tl->cpus[i].cpu);
-    fputs("],\"counters\":[", out);
+}
+
+void ct_tl_summary_counters(const struct ct_timeline *tl, bool *first, FILE *out)
+{
     for (size_t i = 0; i < tl->ncounters; i++) {
         const char *name = ct_counter_name(tl->counters[i].kind);
-        fprintf(out, "%s", i ? "," : "");
-        json_str(out, name ? name : "counter");
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s%s", name ? name : "counter", tl->json_counter_suffix);
+        fprintf(out, "%s", *first ? "" : ",");
+        *first = false;
+        json_str(out, buf);
     }
+}
+
+const char *ct_tl_state_name(int col)
+{
+    return state_name(col);
+}
+
+void ct_tl_summary_names(FILE *out)
+{
     /* The names of block reasons and calls, by value (reasons.def). */
-    fputs("],\"reasons\":[", out);
+    fputs(",\"reasons\":[", out);
     unsigned last = 0;
     for (unsigned i = 1; i < 256; i++)
         last = ct_reason_name(i) ? i : last;
@@ -94,11 +108,20 @@ void ct_timeline_summary_json(const struct ct_timeline *tl, FILE *out)
         fprintf(out, "%s", i ? "," : "");
         json_str(out, name ? name : "");
     }
-    fputs("],\"strings\":[", out);
+    fputc(']', out);
+}
+
+void ct_tl_summary_strings(const struct ct_timeline *tl, bool *first, FILE *out)
+{
     for (size_t i = 0; i < tl->nstrings; i++) {
-        fprintf(out, "%s", i ? "," : "");
+        fprintf(out, "%s", *first ? "" : ",");
+        *first = false;
         json_str(out, str(tl, (uint32_t)i));
     }
+}
+
+unsigned ct_tl_task_rows_shown(const struct ct_timeline *tl)
+{
     /* Task rows: a window packs what it shows in up to CT_TL_TASK_ROWS;
      * about one per thread is what runs at once. */
     unsigned rows = tl->task_rows + 1;
@@ -106,9 +129,37 @@ void ct_timeline_summary_json(const struct ct_timeline *tl, FILE *out)
         rows = (unsigned)tl->nlanes;
     if (rows > CT_TL_TASK_ROWS)
         rows = CT_TL_TASK_ROWS;
+    return tl->ntasks ? rows : 0;
+}
+
+void ct_timeline_summary_json(const struct ct_timeline *tl, FILE *out)
+{
+    fprintf(out,
+            "{\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"sched\":%s,\"events\":%" PRIu64
+            ",\"pid\":%" PRIu64 ",\"ncpu\":%" PRIu64,
+            tl->begin, tl->end, tl->sched ? "true" : "false", tl->events, tl->pid, tl->ncpu);
+    fputs(",\"states\":[", out);
+    for (int c = 0; c < CT_COL_COUNT; c++) {
+        fprintf(out, "%s", c ? "," : "");
+        json_str(out, state_name(c));
+    }
+    fputs("],\"threads\":[", out);
+    bool first = true;
+    ct_tl_summary_threads(tl, &first, out);
+    fputs("],\"cpus\":[", out);
+    for (size_t i = 0; i < tl->ncpus; i++)
+        fprintf(out, "%s%d", i ? "," : "", tl->cpus[i].cpu);
+    fputs("],\"counters\":[", out);
+    first = true;
+    ct_tl_summary_counters(tl, &first, out);
+    fputc(']', out);
+    ct_tl_summary_names(out);
+    fputs(",\"strings\":[", out);
+    first = true;
+    ct_tl_summary_strings(tl, &first, out);
     fprintf(out,
             "],\"tasks\":%" PRIu64 ",\"task_rows\":%u,\"logs\":%" PRIu64 ",\"wakes\":%" PRIu64 "}",
-            tl->ntasks, tl->ntasks ? rows : 0, tl->nlog_events, tl->nwake_events);
+            tl->ntasks, ct_tl_task_rows_shown(tl), tl->nlog_events, tl->nwake_events);
 }
 
 /* Per-pixel summaries of a sorted run of items: long ones as they are,
@@ -318,7 +369,8 @@ static void coarse_lane(const struct tl_lane *l, int64_t t0, int64_t t1, double 
 }
 
 /* A window's lane: every item. */
-static void fine_lane(const struct tl_lane *l, int64_t t0, int64_t t1, double w, FILE *out)
+static void fine_lane(const struct tl_lane *l, int64_t t0, int64_t t1, double w,
+                      uint32_t strings, FILE *out)
 {
     struct summary s = {out, t0, t1, w, true};
     for (size_t k = first_span(l, t0); k < l->nspan_items && l->spans[k].b < t1; k++) {
@@ -338,7 +390,7 @@ static void fine_lane(const struct tl_lane *l, int64_t t0, int64_t t1, double w,
         if (g->e <= t0)
             continue;
         char extra[64];
-        snprintf(extra, sizeof extra, ",%u,%u", g->type, g->depth);
+        snprintf(extra, sizeof extra, ",%u,%u", g->type + strings, g->depth);
         item(&r, g->b, g->e, g->e - g->b >= w ? g->depth : 1, 0, k, extra);
     }
     summary_end(&r);
@@ -348,8 +400,10 @@ static void fine_lane(const struct tl_lane *l, int64_t t0, int64_t t1, double w,
 /* Task bars row by row: [b, e, type, index, count, id]; from an index,
  * its long tasks in their rows and the short ones summed in the next. */
 static void task_rows(const struct ct_timeline *tl, bool index, int64_t t0, int64_t t1, double w,
-                      FILE *out)
+                      bool *first, FILE *out)
 {
+    const struct ct_timeline *ix = tl->index ? tl->index : tl;
+    uint32_t strings = ix->json_string_base;
     size_t from = tl->task_rows ? FIRST_AT(tl->task_bars, tl->ntask_items, b, t0 - tl->longest_task)
                                 : 0;
     unsigned rows = tl->task_rows;
@@ -357,7 +411,9 @@ static void task_rows(const struct ct_timeline *tl, bool index, int64_t t0, int6
     if (short_row && rows >= CT_TL_TASK_ROWS)
         rows = CT_TL_TASK_ROWS - 1;
     for (unsigned row = 0; row < rows + short_row; row++) {
-        fprintf(out, "%s{\"row\":%u,\"items\":[", row ? "," : "", row);
+        fprintf(out, "%s{\"row\":%u,\"items\":[", *first ? "" : ",",
+                row + ix->json_row_base);
+        *first = false;
         struct summary s = {out, t0, t1, w, true};
         if (short_row && row == rows) {
             const struct tl_grid *g = &tl->task_grid;
@@ -365,7 +421,8 @@ static void task_rows(const struct ct_timeline *tl, bool index, int64_t t0, int6
                 if (g->count[k]) {
                     int64_t bb = g->origin + k * g->bucket_ns;
                     int slot = (int)(g->tag[k] % (CT_COL_COUNT + 1));
-                    item_n(&s, bb, bb + g->bucket_ns - 1, g->tag[k], slot, -1, "", g->count[k]);
+                    item_n(&s, bb, bb + g->bucket_ns - 1, g->tag[k] + strings, slot, -1, "",
+                           g->count[k]);
                 }
         }
         for (size_t k = from; row < tl->task_rows && k < tl->ntask_items && tl->task_bars[k].b < t1;
@@ -373,9 +430,12 @@ static void task_rows(const struct ct_timeline *tl, bool index, int64_t t0, int6
             const struct tl_task *t = &tl->task_bars[k];
             if (t->row != row || t->e <= t0)
                 continue;
-            char extra[32];
-            snprintf(extra, sizeof extra, ",%" PRIu64, t->id);
-            item(&s, t->b, t->e, t->type, (int)(t->type % (CT_COL_COUNT + 1)), k, extra);
+            char extra[48];
+            if (ix->json_tree) /* the task's image: its ids are its process's */
+                snprintf(extra, sizeof extra, ",%" PRIu64 ",%u", t->id, ix->json_image);
+            else
+                snprintf(extra, sizeof extra, ",%" PRIu64, t->id);
+            item(&s, t->b, t->e, t->type + strings, (int)(t->type % (CT_COL_COUNT + 1)), k, extra);
         }
         summary_end(&s);
         fputs("]}", out);
@@ -385,7 +445,8 @@ static void task_rows(const struct ct_timeline *tl, bool index, int64_t t0, int6
 /* A CPU's runs: its long ones and buckets (an index's), or every one (a
  * window's); a summary's key is a thread, its slot a small hash of it, for
  * the thread that ran most of a pixel. */
-static void cpu_runs(struct summary *s, const struct tl_cpu *c, bool index, int64_t t0, int64_t t1)
+static void cpu_runs(struct summary *s, const struct tl_cpu *c, bool index, int64_t t0, int64_t t1,
+                     uint64_t base)
 {
     size_t k = FIRST_AT(c->runs, c->n, e, t0 + 1);
     const struct tl_grid *g = &c->grid;
@@ -398,22 +459,23 @@ static void cpu_runs(struct summary *s, const struct tl_cpu *c, bool index, int6
             break;
         if (run_left && (!bucket_left || c->runs[k].b <= bb)) {
             const struct tl_run *r = &c->runs[k];
-            item(s, r->b, r->e, r->tid, (int)(r->tid % (CT_COL_COUNT + 1)), k, "");
+            item(s, r->b, r->e, r->tid ? r->tid | base : 0, (int)(r->tid % (CT_COL_COUNT + 1)), k,
+                 "");
             k++;
             continue;
         }
         if (g->count[bk])
-            item_n(s, bb, bb + g->bucket_ns - 1, g->tag[bk], (int)(g->tag[bk] % (CT_COL_COUNT + 1)),
-                   -1, "", g->count[bk]);
+            item_n(s, bb, bb + g->bucket_ns - 1, g->tag[bk] ? g->tag[bk] | base : 0,
+                   (int)(g->tag[bk] % (CT_COL_COUNT + 1)), -1, "", g->count[bk]);
         bk++;
     }
 }
 
 /* Logs: one item a pixel: [t, tid, index, count]. */
 static void log_marks(const struct ct_timeline *tl, bool index, int64_t t0, int64_t t1, double w,
-                      FILE *out)
+                      bool *firstp, FILE *out)
 {
-    bool first = true;
+    bool first = *firstp;
     if (index) {
         const struct tl_grid *g = &tl->log_grid;
         for (long k = bucket_of(g, t0), last = bucket_of(g, t1); k < g->n && k <= last;) {
@@ -429,10 +491,11 @@ static void log_marks(const struct ct_timeline *tl, bool index, int64_t t0, int6
             }
             if (n) {
                 fprintf(out, "%s[%" PRId64 ",%" PRIu64 ",-1,%" PRIu64 "]", first ? "" : ",",
-                        g->origin + start * g->bucket_ns, tid, n);
+                        g->origin + start * g->bucket_ns, tid_key(tl, tid), n);
                 first = false;
             }
         }
+        *firstp = first;
         return;
     }
     /* A window's: per pixel and thread, the first log's category and
@@ -454,8 +517,8 @@ static void log_marks(const struct ct_timeline *tl, bool index, int64_t t0, int6
             for (size_t j = i; j < end; j++)
                 n += tl->logs[j].tid == tl->logs[i].tid;
             const struct tl_log *g = &tl->logs[i];
-            fprintf(out, "%s[%" PRId64 ",%" PRIu64 ",%zu,%zu,", first ? "" : ",", g->t, g->tid, i,
-                    n);
+            fprintf(out, "%s[%" PRId64 ",%" PRIu64 ",%zu,%zu,", first ? "" : ",", g->t,
+                    tid_key(tl, g->tid), i, n);
             json_str(out, str(tl->index ? tl->index : tl, g->category));
             fputc(',', out);
             ct_json_string(out, tl->text + g->text, g->len < 300 ? g->len : 300);
@@ -464,47 +527,50 @@ static void log_marks(const struct ct_timeline *tl, bool index, int64_t t0, int6
         }
         k = end;
     }
+    *firstp = first;
 }
 
-int ct_timeline_query_json(struct ct_timeline *tl, int64_t t0, int64_t t1, unsigned px,
-                           FILE *out)
+void ct_tl_query_threads(const struct ct_timeline *tl, const struct ct_timeline *win, int64_t t0,
+                         int64_t t1, double w, bool *first, FILE *out)
 {
-    if (t1 <= t0 || px == 0 || px > 20000)
-        return -1;
-    double w = (double)(t1 - t0) / px;
-    /* Exactly, from a window, when the range covers few enough batches;
-     * from the buckets otherwise. */
-    struct ct_timeline *win = ct_tl_window(tl, t0, t1, CT_TL_WINDOW_BUDGET);
-    fprintf(out, "{\"t0\":%" PRId64 ",\"t1\":%" PRId64 ",\"px\":%u,\"exact\":%s,\"threads\":[", t0,
-            t1, px, win ? "true" : "false");
     for (size_t i = 0; i < tl->nlanes; i++) {
-        fprintf(out, "%s{\"tid\":%" PRIu64 ",\"spans\":[", i ? "," : "", tl->lanes[i].tid);
+        fprintf(out, "%s{\"tid\":%" PRIu64 ",\"spans\":[", *first ? "" : ",",
+                tid_key(tl, tl->lanes[i].tid));
+        *first = false;
         if (win && i < win->nlanes)
-            fine_lane(&win->lanes[i], t0, t1, w, out);
+            fine_lane(&win->lanes[i], t0, t1, w, tl->json_string_base, out);
         else
             coarse_lane(&tl->lanes[i], t0, t1, w, out);
     }
-    fputs("],\"cpus\":[", out);
-    for (size_t i = 0; i < tl->ncpus; i++) {
-        const struct tl_cpu *c = &tl->cpus[i];
-        fprintf(out, "%s{\"cpu\":%d,\"runs\":[", i ? "," : "", c->cpu);
-        struct summary s = {out, t0, t1, w, true};
-        const struct tl_cpu *from = c;
-        for (size_t k = 0; win && k < win->ncpus; k++)
-            from = win->cpus[k].cpu == c->cpu ? &win->cpus[k] : from;
-        if (win && from == c)
-            from = NULL; /* the window read no run there */
-        if (from)
-            cpu_runs(&s, from, !win, t0, t1);
-        summary_end(&s);
-        fputs("]}", out);
-    }
-    fputs("],\"counters\":[", out);
+}
+
+void ct_tl_query_cpu(const struct ct_timeline *tl, const struct ct_timeline *win, size_t i,
+                     int64_t t0, int64_t t1, double w, bool *first, FILE *out)
+{
+    const struct tl_cpu *c = &tl->cpus[i];
+    struct summary s = {out, t0, t1, w, *first};
+    const struct tl_cpu *from = c;
+    for (size_t k = 0; win && k < win->ncpus; k++)
+        from = win->cpus[k].cpu == c->cpu ? &win->cpus[k] : from;
+    if (win && from == c)
+        from = NULL; /* the window read no run there */
+    if (from)
+        cpu_runs(&s, from, !win, t0, t1, tl->json_tid_base);
+    summary_end(&s);
+    *first = s.first;
+}
+
+void ct_tl_query_counters(const struct ct_timeline *tl, int64_t t0, int64_t t1, double w,
+                          bool *firstp, FILE *out)
+{
     for (size_t i = 0; i < tl->ncounters; i++) {
         const struct tl_counter *c = &tl->counters[i];
         const char *name = ct_counter_name(c->kind);
-        fprintf(out, "%s{\"name\":", i ? "," : "");
-        json_str(out, name ? name : "counter");
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s%s", name ? name : "counter", tl->json_counter_suffix);
+        fprintf(out, "%s{\"name\":", *firstp ? "" : ",");
+        *firstp = false;
+        json_str(out, buf);
         fputs(",\"points\":[", out);
         size_t lo = FIRST_AT(c->s, c->n, t, t0);
         if (lo > 0)
@@ -527,27 +593,77 @@ int ct_timeline_query_json(struct ct_timeline *tl, int64_t t0, int64_t t1, unsig
         }
         fputs("]}", out);
     }
-    fputs("],\"tasks\":[", out);
-    task_rows(win ? win : tl, !win, t0, t1, w, out);
-    fputs("],\"logs\":[", out);
-    log_marks(win ? win : tl, !win, t0, t1, w, out);
+}
+
+void ct_tl_query_tasks(const struct ct_timeline *tl, const struct ct_timeline *win, int64_t t0,
+                       int64_t t1, double w, bool *first, FILE *out)
+{
+    task_rows(win ? win : tl, !win, t0, t1, w, first, out);
+}
+
+void ct_tl_query_logs(const struct ct_timeline *tl, const struct ct_timeline *win, int64_t t0,
+                      int64_t t1, double w, bool *first, FILE *out)
+{
+    log_marks(win ? win : tl, !win, t0, t1, w, first, out);
+}
+
+uint64_t ct_tl_query_wakes(const struct ct_timeline *tl, const struct ct_timeline *win, int64_t t0,
+                           int64_t t1, bool *first, FILE *out)
+{
     /* Wake-ups: linked in a window, only when few enough to draw; the
      * index counts them. */
-    fputs("],\"wakes\":[", out);
     uint64_t in_range = 0;
     if (win) {
         size_t lo = FIRST_AT(win->wakes, win->nwakes, tu, t0), end = lo;
         while (end < win->nwakes && win->wakes[end].tu < t1)
             end++;
-        for (size_t k = lo; end - lo <= 2000 && k < end; k++)
-            fprintf(out, "%s[%" PRId64 ",%" PRIu64 ",%" PRId64 ",%" PRIu64 "]", k > lo ? "," : "",
-                    win->wakes[k].tw, win->wakes[k].from, win->wakes[k].tu, win->wakes[k].to);
+        for (size_t k = lo; end - lo <= 2000 && k < end; k++) {
+            fprintf(out, "%s[%" PRId64 ",%" PRIu64 ",%" PRId64 ",%" PRIu64 "]", *first ? "" : ",",
+                    win->wakes[k].tw, tid_key(tl, win->wakes[k].from), win->wakes[k].tu,
+                    tid_key(tl, win->wakes[k].to));
+            *first = false;
+        }
         in_range = end - lo;
     } else {
         const struct tl_grid *g = &tl->wake_grid;
         for (long k = bucket_of(g, t0), last = bucket_of(g, t1); k < g->n && k <= last; k++)
             in_range += g->count[k];
     }
+    return in_range;
+}
+
+int ct_timeline_query_json(struct ct_timeline *tl, int64_t t0, int64_t t1, unsigned px,
+                           FILE *out)
+{
+    if (t1 <= t0 || px == 0 || px > 20000)
+        return -1;
+    double w = (double)(t1 - t0) / px;
+    /* Exactly, from a window, when the range covers few enough batches;
+     * from the buckets otherwise. */
+    struct ct_timeline *win = ct_tl_window(tl, t0, t1, CT_TL_WINDOW_BUDGET);
+    fprintf(out, "{\"t0\":%" PRId64 ",\"t1\":%" PRId64 ",\"px\":%u,\"exact\":%s,\"threads\":[", t0,
+            t1, px, win ? "true" : "false");
+    bool first = true;
+    ct_tl_query_threads(tl, win, t0, t1, w, &first, out);
+    fputs("],\"cpus\":[", out);
+    for (size_t i = 0; i < tl->ncpus; i++) {
+        fprintf(out, "%s{\"cpu\":%d,\"runs\":[", i ? "," : "", tl->cpus[i].cpu);
+        first = true;
+        ct_tl_query_cpu(tl, win, i, t0, t1, w, &first, out);
+        fputs("]}", out);
+    }
+    fputs("],\"counters\":[", out);
+    first = true;
+    ct_tl_query_counters(tl, t0, t1, w, &first, out);
+    fputs("],\"tasks\":[", out);
+    first = true;
+    ct_tl_query_tasks(tl, win, t0, t1, w, &first, out);
+    fputs("],\"logs\":[", out);
+    first = true;
+    ct_tl_query_logs(tl, win, t0, t1, w, &first, out);
+    fputs("],\"wakes\":[", out);
+    first = true;
+    uint64_t in_range = ct_tl_query_wakes(tl, win, t0, t1, &first, out);
     fprintf(out, "],\"wakes_in_range\":%" PRIu64 "}", in_range);
     return 0;
 }
@@ -802,7 +918,7 @@ int ct_timeline_span_json(struct ct_timeline *tl, uint64_t tid, int64_t t, FILE 
         return -1;
     const struct tl_span *s = &f.s;
     bool inside = s->since != TL_NO_ACTIVITY, call = inside && (s->flags & TL_SPAN_CALL);
-    fprintf(out, "{\"tid\":%" PRIu64 ",\"thread\":", tid);
+    fprintf(out, "{\"tid\":%" PRIu64 ",\"thread\":", tid_key(tl, tid));
     json_str(out, f.thread);
     fprintf(out, ",\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"duration\":%" PRId64 ",\"state\":",
             s->b, s->e, s->e - s->b);
@@ -841,8 +957,8 @@ int ct_timeline_span_json(struct ct_timeline *tl, uint64_t tid, int64_t t, FILE 
         }
     }
     if (f.woken) {
-        fprintf(out, ",\"woken_by\":%" PRIu64 ",\"woken_at\":%" PRId64 ",\"waker\":", f.wake.from,
-                f.wake.tw);
+        fprintf(out, ",\"woken_by\":%" PRIu64 ",\"woken_at\":%" PRId64 ",\"waker\":",
+                tid_key(tl, f.wake.from), f.wake.tw);
         json_str(out, lane_name(tl, f.wake.from));
     }
     fputc('}', out);
@@ -858,7 +974,7 @@ int ct_timeline_task_json(struct ct_timeline *tl, uint64_t id, int64_t t, FILE *
     int64_t end = task->e < 0 ? tl->end : task->e;
     fprintf(out, "{\"id\":%" PRIu64 ",\"parent\":%" PRIu64 ",\"tid\":%" PRIu64
                  ",\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"type\":",
-            task->id, task->parent, task->tid, task->b, end);
+            task->id, task->parent, tid_key(tl, task->tid), task->b, end);
     json_str(out, str(tl, task->type));
     size_t logs = 0; /* those read around t */
     for (size_t i = 0; i < w->nlogs; i++)
@@ -951,6 +1067,8 @@ int ct_timeline_logs_json(struct ct_timeline *tl, const char *q, size_t limit, F
                             : ct_rd_open_mem(&rd, tl->src.data, tl->src.size, tl->src.path);
     if (rc != 0)
         return -1;
+    rd.have_start = tl->src.have_start; /* the same time zero (a tree's) */
+    rd.start_mono_ns = tl->src.start_mono_ns;
     fputs("{\"logs\":[", out);
     size_t shown = 0;
     uint64_t matched = 0;
@@ -985,7 +1103,7 @@ int ct_timeline_logs_at_json(struct ct_timeline *tl, uint64_t tid, int64_t t0, i
         if (shown++ < limit) {
             fprintf(out, "%s{\"t\":%" PRId64 ",\"tid\":%" PRIu64 ",\"task\":%" PRIu64
                          ",\"category\":",
-                    shown > 1 ? "," : "", g->t, g->tid, g->task);
+                    shown > 1 ? "," : "", g->t, tid_key(tl, g->tid), g->task);
             json_str(out, str(tl, g->category));
             fputs(",\"message\":", out);
             ct_json_string(out, w->text + g->text, g->len);

@@ -247,12 +247,12 @@ static int scan(struct search *s, struct ct_reader *rd, struct ct_gen *gen, bool
     return 0;
 }
 
-static void write_found(const struct found *f, bool first, FILE *out)
+static void write_found(const struct ct_timeline *tl, const struct found *f, bool first, FILE *out)
 {
     static const char *kinds[] = {"region", "task", "log"};
     fprintf(out, "%s{\"kind\":\"%s\",\"t\":%" PRId64 ",\"end\":%" PRId64 ",\"tid\":%" PRIu64
                  ",\"task\":%" PRIu64 ",\"name\":",
-            first ? "" : ",", kinds[f->kind], f->t, f->end, f->tid, f->task);
+            first ? "" : ",", kinds[f->kind], f->t, f->end, f->tid | tl->json_tid_base, f->task);
     ct_json_string(out, f->name, strlen(f->name));
     if (f->kind == FOUND_LOG) {
         fputs(",\"message\":", out);
@@ -269,6 +269,8 @@ int ct_timeline_search_json(const struct ct_timeline *tl, const char *q, int64_t
     struct ct_reader rd;
     if (ct_rd_open_mem(&rd, tl->src.data, tl->src.size, tl->src.path) != 0)
         return -1;
+    rd.have_start = tl->src.have_start; /* the same time zero (a tree's) */
+    rd.start_mono_ns = tl->src.start_mono_ns;
     struct search s = {.q = q, .after = after};
     char *end;
     unsigned long long id = strtoull(q, &end, 10);
@@ -324,7 +326,7 @@ int ct_timeline_search_json(const struct ct_timeline *tl, const char *q, int64_t
         done = false;
     fprintf(out, "{\"after\":%" PRId64 ",\"results\":[", after);
     for (size_t i = 0; rc == 0 && i < s.n; i++)
-        write_found(&s.found[i], i == 0, out);
+        write_found(tl, &s.found[i], i == 0, out);
     fprintf(out, "],\"looked_to\":%" PRId64 ",\"done\":%s}", looked_to, done ? "true" : "false");
     ct_gen_free(&gen);
     ct_rd_close(&rd);

@@ -88,6 +88,12 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
 
 int ct_util_compute(struct ct_reader *rd, int64_t begin, int64_t end, struct ct_util *u)
 {
+    return ct_util_compute_many(rd, 1, begin, end, u);
+}
+
+int ct_util_compute_many(struct ct_reader *rds, size_t nrds, int64_t begin, int64_t end,
+                         struct ct_util *u)
+{
     memset(u, 0, sizeof *u);
     if (end <= begin)
         end = begin + 1;
@@ -102,14 +108,14 @@ int ct_util_compute(struct ct_reader *rd, int64_t begin, int64_t end, struct ct_
     size_t n = u->nbins + 1;
     struct util_builder b = {u, calloc(n, sizeof(double)), calloc(n, sizeof(double)),
                              calloc(n, sizeof(int32_t)), calloc(n, sizeof(int32_t)), -1, false};
-    int rc = -1;
-    if (b.val_run && b.val_want && b.cov_run && b.cov_want) {
+    int rc = b.val_run && b.val_want && b.cov_run && b.cov_want ? 0 : -1;
+    for (size_t k = 0; rc == 0 && k < nrds; k++) {
         struct ct_visitor v = {&b, on_interval, on_event, NULL, NULL};
         struct ct_threads th;
-        rc = ct_threads_read(rd, &th, &v, NULL);
+        rc = ct_threads_read(&rds[k], &th, &v, NULL);
         if (rc == 0) {
             ct_threads_finish(&th, NULL); /* live threads run to the end */
-            u->sched = th.sched;
+            u->sched |= th.sched;
             for (size_t i = 0; i < th.count; i++)
                 u->nthreads += !th.rows[i].tracer;
         }

@@ -47,6 +47,10 @@ struct ct_util {
 /* Reads the trace (not read yet) from begin to end through the thread
  * analysis. 0, or -1 with the error in rd (or without memory). */
 int ct_util_compute(struct ct_reader *rd, int64_t begin, int64_t end, struct ct_util *u);
+/* The same over several traces of one machine on one time line (a
+ * process tree's, each not read yet): their threads' integrals added. */
+int ct_util_compute_many(struct ct_reader *rds, size_t n, int64_t begin, int64_t end,
+                         struct ct_util *u);
 void ct_util_free(struct ct_util *u);
 /* The utilization of [t0, t1) (bins it covers, cut at their edges). */
 double ct_util_window(const struct ct_util *u, enum ct_util_mode mode, int64_t t0, int64_t t1);

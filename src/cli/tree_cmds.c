@@ -318,15 +318,15 @@ static void threads_text(const struct ct_tree *t, const struct ct_threads *th)
 /* The JSON array of one image's rows (ct_cli_threads_json), each object at
  * the array's top level given "pid" and "process" first: the rows' fields
  * are the single trace's, whatever they become. */
-static void threads_json_rows(const char *array, size_t len, const struct ct_tree_image *img,
-                              bool *first)
+void ct_cli_tree_thread_rows(FILE *out, const char *array, size_t len,
+                             const struct ct_tree_image *img, long image, bool *first)
 {
     int depth = 0;
     bool in_string = false, escaped = false;
     for (size_t i = 0; i < len; i++) {
         char c = array[i];
         if (in_string) {
-            putchar(c);
+            fputc(c, out);
             if (escaped)
                 escaped = false;
             else if (c == '\\')
@@ -346,9 +346,12 @@ static void threads_json_rows(const char *array, size_t len, const struct ct_tre
         if (c == ',' && depth == 1)
             continue; /* written before each object instead */
         if (c == '{' && depth == 1) {
-            printf("%s{\"pid\":%" PRIu64 ",\"process\":", *first ? "" : ",", img->pid);
-            json_str(img->command);
-            putchar(',');
+            fprintf(out, "%s{\"pid\":%" PRIu64 ",", *first ? "" : ",", img->pid);
+            if (image >= 0)
+                fprintf(out, "\"image\":%ld,", image);
+            fputs("\"process\":", out);
+            ct_json_string(out, img->command, strlen(img->command));
+            fputc(',', out);
             *first = false;
             depth++;
             continue;
@@ -359,7 +362,7 @@ static void threads_json_rows(const char *array, size_t len, const struct ct_tre
             depth--;
         else if (c == '"')
             in_string = true;
-        putchar(c);
+        fputc(c, out);
     }
 }
 
@@ -384,7 +387,7 @@ static int tree_threads(const struct ct_tree *t, const struct args *a)
                     break;
                 ct_cli_threads_json(mem, &th[i]);
                 fclose(mem);
-                threads_json_rows(buf, len, &t->images[i], &first);
+                ct_cli_tree_thread_rows(stdout, buf, len, &t->images[i], -1, &first);
                 free(buf);
             }
             printf("]\n");

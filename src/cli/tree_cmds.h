@@ -6,6 +6,7 @@
 #define CT_TREE_CMDS_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "../analysis/tree.h"
 #include "cli.h"
@@ -16,5 +17,11 @@ bool ct_cli_tree_wanted(int argc, char **argv);
 int ct_cli_tree_run(const struct ct_command *cmd, int argc, char **argv);
 /* pprof over a tree: one profile, a sample's process in its pid label. */
 int ct_cli_tree_pprof(const struct ct_tree *t, const char *type, const char *output);
+
+/* Writes the rows of one image's `threads --json` array (array, len)
+ * without its brackets, each object given "pid", "image" (unless image
+ * < 0) and "process" first, a comma before each unless *first. */
+void ct_cli_tree_thread_rows(FILE *out, const char *array, size_t len,
+                             const struct ct_tree_image *img, long image, bool *first);
 
 #endif

@@ -66,6 +66,8 @@
 #include "view_files.h"
 #include "view_lists.h"
 #include "view_server.h"
+#include "view_tree.h"
+#include "tree_cmds.h"
 
 #define MAX_HOSTS 16
 /* What is made after the URL is printed: the lists, the profiles. */
@@ -664,6 +666,8 @@ static int run(int argc, char **argv)
 {
     if (ct_cli_wants_help(&ct_cmd_view, argc, argv))
         return CT_EXIT_OK;
+    if (ct_cli_tree_wanted(argc, argv)) /* a process tree: view_tree.c */
+        return ct_view_tree_run(argc, argv);
     const char *addr = "127.0.0.1:0";
     bool browser = true;
     size_t nhosts = 0;
@@ -771,6 +775,7 @@ const struct ct_command ct_cmd_view = {
     "view",
     "the trace in the browser: timeline, threads, profiles, tasks, logs",
     "usage: ctrace view [--addr=HOST:PORT] [--allow-host=NAME] [--no-browser] FILE\n"
+    "       ctrace view [OPTIONS] FILE FILE.*   or   ctrace view [OPTIONS] --tree FILE\n"
     "\n"
     "Indexes FILE, then serves the web UI on 127.0.0.1 and a free port (or\n"
     "--addr), prints the URL and opens a browser when one is available.\n"
@@ -788,12 +793,22 @@ const struct ct_command ct_cmd_view = {
     "threads, regions and logs in focus); logs, searchable, a page at a time.\n"
     "The lists are indexed after the URL is printed; their pages say how far.\n"
     "\n"
+    "A process tree (a trace and its children's files, or --tree): one\n"
+    "timeline of every process, a header lane per process (pid, command)\n"
+    "with its counters and threads under it, the CPUs' lanes holding every\n"
+    "process's runs; the threads page with a pid column; profiles, search\n"
+    "and utilization over the whole tree. Tasks, regions and logs are one\n"
+    "process's at a time: their pages choose the process. At most 256\n"
+    "process images are shown at once.\n"
+    "\n"
     "  --addr=HOST:PORT   where to listen (default 127.0.0.1:0, a free port);\n"
     "                     another host than 127.0.0.1 exposes the trace\n"
     "  --allow-host=NAME  answer requests for the host NAME too: by default\n"
     "                     only localhost, loopback addresses and the address\n"
     "                     listened on are answered, so that no other site's\n"
     "                     page can read the trace\n"
-    "  --no-browser       only print the URL\n",
+    "  --no-browser       only print the URL\n"
+    "  --tree             FILE and every trace of its descendants beside it\n"
+    "                     (FILE.PID, FILE.PID.N), as with ctrace threads\n",
     run,
 };

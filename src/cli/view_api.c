@@ -101,6 +101,8 @@ static void utilization(struct ct_vreq *q, struct ct_vanswer *a, struct ct_timel
         struct ct_reader rd;
         util_state = -1;
         if (tl->src_open && ct_rd_open_mem(&rd, tl->src.data, tl->src.size, tl->src.path) == 0) {
+            rd.have_start = tl->src.have_start;
+            rd.start_mono_ns = tl->src.start_mono_ns;
             if (ct_util_compute(&rd, tl->begin, tl->end, &util) == 0)
                 util_state = 1;
             ct_rd_close(&rd);

@@ -12,10 +12,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Guards [addr, addr + len) (a read-only mapping); one mapping per
- * process. 0, or -1 when the handler cannot be installed. */
+/* The mappings one process can guard (ctrace view over a process tree
+ * guards each file's). */
+#define CT_MAPGUARD_MAX 256
+
+/* Guards [addr, addr + len) (a read-only mapping), called from one thread
+ * before the mapping is read. 0, or -1 when the handler cannot be
+ * installed or CT_MAPGUARD_MAX mappings are guarded already. */
 int ct_mapguard_install(const void *addr, size_t len);
-/* Whether a read of the mapping has faulted since it was installed. */
+/* Whether a read of a guarded mapping has faulted since it was installed. */
 bool ct_mapguard_tripped(void);
+/* Whether a read of the guarded mapping that holds addr has faulted. */
+bool ct_mapguard_tripped_at(const void *addr);
 
 #endif

@@ -12,7 +12,8 @@ runs' interquartile range over their median, the noise of this run.
 Then the start-up cost: `ctrace run -- true` against `true`, and the cost
 of each exec'd child (a shell loop of 200 /bin/true). A table in Markdown.
 BENCH_ROWS=WORD,WORD... runs only the rows whose names hold one of the
-words ("startup" the start-up figures)."""
+words ("startup" the start-up figures). BENCH_BASE=DIR adds another
+build's start-up figures, measured in the same rotation."""
 import os
 import platform
 import random
@@ -37,11 +38,12 @@ def wanted(name):
     return not only or any(w in name for w in only)
 
 
-def traced_cmd(mode, cmd, trace):
+def traced_cmd(mode, cmd, trace, tracer=None):
+    tracer = tracer or ctrace
     if mode == "defaults":
-        return [ctrace, "run", "-o", trace, "--"] + cmd
+        return [tracer, "run", "-o", trace, "--"] + cmd
     if mode == "sched-off":
-        return [ctrace, "run", "--sched=off", "-o", trace, "--"] + cmd
+        return [tracer, "run", "--sched=off", "-o", trace, "--"] + cmd
     return cmd
 
 
@@ -215,31 +217,45 @@ def table(rows, got):
 
 def startup(tracedir):
     """ctrace run -- true minus true; a shell's 200 children traced minus
-    untraced, over 200. Alternated, medians of 3 x runs."""
+    untraced, over 200. Alternated, medians of 3 x runs. BENCH_BASE=DIR
+    (another build directory, or a directory holding its ctrace and
+    libctrace-preload.so) adds its figures, measured in the same rotation."""
     trace = os.path.join(tracedir, "t")
     loop = ["sh", "-c", "for i in $(seq 200); do /bin/true; done"]
-    t = {k: [] for k in ("true", "run true", "run true sched-off", "loop", "run loop",
-                         "run loop sched-off")}
+    builds = [("", ctrace)]
+    if os.environ.get("BENCH_BASE"):
+        builds.append((" (BENCH_BASE)", os.path.join(os.path.abspath(os.environ["BENCH_BASE"]),
+                                                     "ctrace")))
+    keys = [b + k for b, _ in builds for k in ("run true", "run true sched-off", "run loop",
+                                                "run loop sched-off")]
+    t = {k: [] for k in ["true", "loop"] + keys}
+
+    def traced(label, what, cmd):
+        for tag, tracer in builds:
+            t[tag + label].append(measure(traced_cmd(what, cmd, trace, tracer))[0])
+            clear(tracedir)
+
     for _ in range(3 * runs):
         t["true"].append(measure(["true"])[0])
-        t["run true"].append(measure(traced_cmd("defaults", ["true"], trace))[0])
-        clear(tracedir)
-        t["run true sched-off"].append(measure(traced_cmd("sched-off", ["true"], trace))[0])
-        clear(tracedir)
+        traced("run true", "defaults", ["true"])
+        traced("run true sched-off", "sched-off", ["true"])
     for _ in range(runs):
         t["loop"].append(measure(loop)[0])
-        t["run loop"].append(measure(traced_cmd("defaults", loop, trace))[0])
-        clear(tracedir)
-        t["run loop sched-off"].append(measure(traced_cmd("sched-off", loop, trace))[0])
-        clear(tracedir)
+        traced("run loop", "defaults", loop)
+        traced("run loop sched-off", "sched-off", loop)
     med = {k: statistics.median(v) for k, v in t.items()}
-    print(f"\nstart-up: `true` {med['true'] * 1e3:.2f} ms; `ctrace run -- true` "
-          f"{med['run true'] * 1e3:.2f} ms: +{(med['run true'] - med['true']) * 1e3:.2f} ms "
-          f"(--sched=off: +{(med['run true sched-off'] - med['true']) * 1e3:.2f} ms)")
-    print(f"each exec'd child (sh -c 'for i in $(seq 200); do /bin/true; done': "
-          f"{med['loop'] * 1e3:.0f} ms untraced, {med['run loop'] * 1e3:.0f} ms traced): "
-          f"+{(med['run loop'] - med['loop']) / 200 * 1e3:.2f} ms a child "
-          f"(--sched=off: +{(med['run loop sched-off'] - med['loop']) / 200 * 1e3:.2f} ms)")
+    print(f"\nstart-up (`true` {med['true'] * 1e3:.2f} ms, the shell loop "
+          f"`sh -c 'for i in $(seq 200); do /bin/true; done'` {med['loop'] * 1e3:.0f} ms "
+          f"untraced):\n")
+    print("| build | `ctrace run -- true` minus `true` | --sched=off | each exec'd child "
+          "| --sched=off |")
+    print("|---|---:|---:|---:|---:|")
+    for tag, _ in builds:
+        print(f"| {tag.strip(' ()') or 'this one'} "
+              f"| +{(med[tag + 'run true'] - med['true']) * 1e3:.2f} ms "
+              f"| +{(med[tag + 'run true sched-off'] - med['true']) * 1e3:.2f} ms "
+              f"| +{(med[tag + 'run loop'] - med['loop']) / 200 * 1e3:.2f} ms "
+              f"| +{(med[tag + 'run loop sched-off'] - med['loop']) / 200 * 1e3:.2f} ms |")
 
 
 def machine():

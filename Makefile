@@ -86,6 +86,8 @@ bench: build
 	./build/bench/bench_block
 	./build/bench/bench_flight build
 	./bench/bench_run.py build
+	./bench/bench_real.py build
+	./bench/bench_switch.py build
 	./bench/bench_read.py build
 	./bench/bench_view.py build
 	./bench/bench_pages.py build

@@ -27,9 +27,11 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     packages="$packages nodejs npm"
 fi
 
-# make bench: LTTng-UST, to compare with (bench/bench_run.py).
+# make bench: LTTng-UST, to compare with (bench/bench_run.py); the real
+# programs of bench/bench_real.py (make, git, xz; pigz, curl and g++ are
+# above).
 if [ "${1:-}" = "--bench" ]; then
-    packages="$packages lttng-tools liblttng-ust-dev"
+    packages="$packages lttng-tools liblttng-ust-dev make git xz-utils"
 fi
 
 missing=""

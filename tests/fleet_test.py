@@ -23,7 +23,9 @@ from checks import check, finish
 ctrace, progs, fleet_md = sys.argv[1], sys.argv[2], sys.argv[3]
 DB = "ctrace"
 # (host, seed, requests): gamma has two processes.
-RUNS = [("alpha", 1, 400), ("beta", 2, 500), ("gamma", 3, 600), ("gamma", 4, 700)]
+# Requests enough for a run of 40 ms or more: several 5 ms generations
+# (CTRACE_GENERATION_MS=5), the writer looking every 10 ms.
+RUNS = [("alpha", 1, 800), ("beta", 2, 900), ("gamma", 3, 1000), ("gamma", 4, 1100)]
 LIVE = "export_id IN (SELECT export_id FROM exports)"
 
 

@@ -1,4 +1,5 @@
-/* mutex_bench [PAIRS] - contended: 4 threads share one mutex.
+/* mutex_bench [PAIRS [THREADS]] - contended: THREADS threads (default 4,
+ * at most 16) share one mutex, PAIRS lock+unlock pairs each.
  * mutex_bench uncontended [PAIRS] - PAIRS lock+unlock pairs on one thread,
  * while a second thread sleeps: a multi-threaded process, as every program
  * worth tracing is (glibc takes a cheaper path in a process of one thread,
@@ -55,10 +56,13 @@ int main(int argc, char **argv)
         return 0;
     }
     per_thread = argc > 1 ? atol(argv[1]) : 500000;
-    pthread_t t[4];
-    for (int i = 0; i < 4; i++)
+    int threads = argc > 2 ? atoi(argv[2]) : 4;
+    if (threads < 1 || threads > 16)
+        return 2;
+    pthread_t t[16];
+    for (int i = 0; i < threads; i++)
         pthread_create(&t[i], NULL, work, NULL);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < threads; i++)
         pthread_join(t[i], NULL);
-    return counter == 4 * per_thread ? 0 : 1;
+    return counter == threads * per_thread ? 0 : 1;
 }

@@ -369,11 +369,34 @@ static bool put_str(struct embed *e, const char *s)
 }
 
 /* Symbolizes pc once; only names that came from symbols are kept. */
-static bool embed_pc(struct embed *e, struct ct_symbols *sym, uint64_t pc, bool exact)
+/* The modules' symbols are opened at the first address that needs them: a
+ * trace without stacks (a short command's, in a build that starts hundreds
+ * of them) opens no file. `stale` says the generation's modules are not
+ * the ones open. */
+struct lazy_symbols {
+    struct ct_symbols *sym;
+    size_t nmodules;
+    bool stale;
+    const struct ct_gen *gen;
+};
+
+static struct ct_symbols *symbols_now(struct lazy_symbols *l)
+{
+    if (l->stale && l->gen->nmodules) {
+        ct_symbols_close(l->sym);
+        l->sym = ct_symbols_open(l->gen);
+        l->nmodules = l->gen->nmodules;
+        l->stale = false;
+    }
+    return l->sym;
+}
+
+static bool embed_pc(struct embed *e, struct lazy_symbols *l, uint64_t pc, bool exact)
 {
     int added = ct_idset_add(&e->seen[exact], pc + 1);
     if (added <= 0)
         return added == 0;
+    struct ct_symbols *sym = symbols_now(l);
     struct ct_symbol f[16];
     int n = ct_symbols_frames(sym, pc, !exact, f, 16);
     if (n < 1 || !f[0].resolved)
@@ -391,16 +414,12 @@ static bool embed_pc(struct embed *e, struct ct_symbols *sym, uint64_t pc, bool 
 static int collect(struct ct_reader *rd, struct embed *e)
 {
     struct ct_gen gen = {0};
-    struct ct_symbols *sym = NULL;
-    size_t sym_modules = 0;
+    struct lazy_symbols sym = {.gen = &gen};
     int r;
     bool ok = true;
     while (ok && (r = ct_rd_next_gen(rd, &gen)) == 1) {
-        if (gen.nmodules && (!sym || gen.nmodules != sym_modules)) {
-            ct_symbols_close(sym);
-            sym = ct_symbols_open(&gen);
-            sym_modules = gen.nmodules;
-        }
+        if (gen.nmodules && (!sym.sym || gen.nmodules != sym.nmodules))
+            sym.stale = true;
         for (size_t b = 0; ok && b < gen.nbatches; b++) {
             struct ct_event_iter it;
             struct ct_event ev;
@@ -415,11 +434,11 @@ static int collect(struct ct_reader *rd, struct embed *e)
                     uint64_t pcs[CT_MAX_FRAMES];
                     int n = ct_rd_frames(ev.frames, ev.frames_end, ev.nframes, pcs, CT_MAX_FRAMES);
                     for (int i = 0; ok && i < n; i++)
-                        ok = embed_pc(e, sym, pcs[i], false);
+                        ok = embed_pc(e, &sym, pcs[i], false);
                 } else if (ev.kind == CT_EV_THREAD_CREATE && ev.args[1]) {
-                    ok = embed_pc(e, sym, ev.args[1], true);
+                    ok = embed_pc(e, &sym, ev.args[1], true);
                 } else if (ev.kind == CT_EV_THREAD_START && ev.args[2]) {
-                    ok = embed_pc(e, sym, ev.args[2], true);
+                    ok = embed_pc(e, &sym, ev.args[2], true);
                 }
             }
             if (r < 0)
@@ -427,7 +446,7 @@ static int collect(struct ct_reader *rd, struct embed *e)
         }
     }
     ct_gen_free(&gen);
-    ct_symbols_close(sym);
+    ct_symbols_close(sym.sym);
     return ok && !rd->failed ? 0 : -1;
 }
 

@@ -10,6 +10,7 @@
 #include <link.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "records.h"
@@ -269,8 +270,16 @@ static void thread_entry(struct ct_buf *b, pid_t tid, unsigned flags, const char
     ct_buf_str(b, name);
 }
 
+/* A thread's name. The calling thread's (the writer's, or the thread that
+ * starts a session) comes from prctl: each /proc/self/task/TID file opened
+ * leaves a dentry that the kernel walks and frees when the process is
+ * reaped, a cost the process tree pays for every process it starts. */
 static bool read_comm(pid_t tid, char name[16])
 {
+    if (tid == ct_gettid() && prctl(PR_GET_NAME, name, 0, 0, 0) == 0) {
+        name[15] = 0;
+        return true;
+    }
     char path[64];
     snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
     size_t n = ct_read_small_file(path, name, 15);

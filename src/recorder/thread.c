@@ -24,7 +24,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* Descriptors are mapped in blocks, faulted in at once (MAP_POPULATE). The
+ * first block is small: most processes a tracer starts (a build's
+ * compilers, a shell's commands) have a thread or two, and each page of
+ * descriptors they never use is zeroed for nothing, about 18 KiB a
+ * descriptor. */
+#define DESCRIPTORS_FIRST_MAP 4
 #define DESCRIPTORS_PER_MAP 16
+static atomic_bool first_block_mapped;
 
 __thread struct ct_thread *ct_self __attribute__((tls_model("initial-exec")));
 __thread unsigned ct_busy __attribute__((tls_model("initial-exec")));
@@ -126,21 +133,23 @@ static struct ct_thread *claim_free(void)
 /* Maps a block of descriptors; keeps the first, publishes the rest as free. */
 static struct ct_thread *map_descriptors(void)
 {
-    size_t size = DESCRIPTORS_PER_MAP * sizeof(struct ct_thread);
+    int count = atomic_exchange(&first_block_mapped, true) ? DESCRIPTORS_PER_MAP
+                                                           : DESCRIPTORS_FIRST_MAP;
+    size_t size = (size_t)count * sizeof(struct ct_thread);
     struct ct_thread *block = mmap(NULL, size, PROT_READ | PROT_WRITE,
                                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (block == MAP_FAILED)
         return NULL;
-    for (int i = 0; i < DESCRIPTORS_PER_MAP; i++)
+    for (int i = 0; i < count; i++)
         atomic_init(&block[i].state, i == 0 ? CT_THREAD_CLAIMED : CT_THREAD_FREE);
-    for (int i = DESCRIPTORS_PER_MAP - 1; i >= 0; i--) {
+    for (int i = count - 1; i >= 0; i--) {
         struct ct_thread *head = atomic_load(&all_threads);
         do
             block[i].all_next = head;
         while (!atomic_compare_exchange_weak(&all_threads, &head, &block[i]));
     }
     free_lock_take();
-    for (int i = DESCRIPTORS_PER_MAP - 1; i >= 1; i--)
+    for (int i = count - 1; i >= 1; i--)
         free_push_locked(&block[i]);
     atomic_flag_clear_explicit(&free_lock, memory_order_release);
     return &block[0];

@@ -23,9 +23,10 @@ from checks import check, finish
 ctrace, progs, fleet_md = sys.argv[1], sys.argv[2], sys.argv[3]
 DB = "ctrace"
 # (host, seed, requests): gamma has two processes.
-# Requests enough for a run of 40 ms or more: several 5 ms generations
+# Requests enough for a run of 50 ms or more (800 requests took 20 ms, 400
+# 13 ms and gave 2 generations): several 5 ms generations
 # (CTRACE_GENERATION_MS=5), the writer looking every 10 ms.
-RUNS = [("alpha", 1, 800), ("beta", 2, 900), ("gamma", 3, 1000), ("gamma", 4, 1100)]
+RUNS = [("alpha", 1, 2400), ("beta", 2, 2600), ("gamma", 3, 2800), ("gamma", 4, 3000)]
 LIVE = "export_id IN (SELECT export_id FROM exports)"
 
 

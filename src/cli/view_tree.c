@@ -842,46 +842,61 @@ static void open_browser(const char *url, const sigset_t *mask)
     }
 }
 
-int ct_view_tree_run(int argc, char **argv)
+/* The options and files of `ctrace view --tree`, or of several files;
+ * paths holds the files. Returns -1 when they are fine, else the exit
+ * status. */
+static int parse_args(int argc, char **argv, char **paths, size_t *n, const char **addr,
+                      bool *browser, bool *follow)
 {
-    const char *addr = "127.0.0.1:0";
-    bool browser = true, follow = false;
-    size_t nhosts = 0, n = 0;
-    char **paths = calloc((size_t)argc, sizeof *paths);
-    if (!paths)
-        return CT_EXIT_BAD_INPUT;
+    size_t nhosts = 0;
     for (int i = 1; i < argc; i++) {
         if (strncmp(argv[i], "--addr=", 7) == 0)
-            addr = argv[i] + 7;
+            *addr = argv[i] + 7;
         else if (strncmp(argv[i], "--allow-host=", 13) == 0 && argv[i][13]) {
             if (nhosts == MAX_HOSTS)
                 return ct_cli_usage_error(&ct_cmd_view, "at most %d --allow-host", MAX_HOSTS);
             tv.hosts[nhosts++] = argv[i] + 13;
         } else if (strcmp(argv[i], "--no-browser") == 0)
-            browser = false;
+            *browser = false;
         else if (strcmp(argv[i], "--tree") == 0)
-            follow = true;
+            *follow = true;
         else if (argv[i][0] == '-' && argv[i][1])
             return ct_cli_usage_error(&ct_cmd_view, "unknown option '%s'", argv[i]);
         else
-            paths[n++] = argv[i];
+            paths[(*n)++] = argv[i];
     }
-    if (n == 0)
+    if (*n == 0)
         return ct_cli_usage_error(&ct_cmd_view, "missing FILE");
-    struct sockaddr_in sa;
-    if (!ct_parse_addr(addr, &sa))
-        return ct_cli_usage_error(&ct_cmd_view, "--addr=%s: expected HOST:PORT, as 127.0.0.1:8080",
-                                  addr);
-    const char *why = ct_mhd_load();
-    if (why) {
-        fprintf(stderr, "ctrace view: %s\n", why);
+    return -1;
+}
+
+int ct_view_tree_run(int argc, char **argv)
+{
+    const char *addr = "127.0.0.1:0";
+    bool browser = true, follow = false;
+    size_t n = 0;
+    char **paths = calloc((size_t)argc, sizeof *paths);
+    if (!paths)
         return CT_EXIT_BAD_INPUT;
+    int status = parse_args(argc, argv, paths, &n, &addr, &browser, &follow);
+    struct sockaddr_in sa;
+    if (status < 0 && !ct_parse_addr(addr, &sa))
+        status = ct_cli_usage_error(&ct_cmd_view,
+                                    "--addr=%s: expected HOST:PORT, as 127.0.0.1:8080", addr);
+    if (status < 0) {
+        const char *why = ct_mhd_load();
+        if (why) {
+            fprintf(stderr, "ctrace view: %s\n", why);
+            status = CT_EXIT_BAD_INPUT;
+        }
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (build(paths, n, follow) != 0)
-        return CT_EXIT_BAD_INPUT;
+    if (status < 0 && build(paths, n, follow) != 0)
+        status = CT_EXIT_BAD_INPUT;
     free(paths);
+    if (status >= 0)
+        return status;
     size_t lanes = 0;
     uint64_t events = 0;
     for (size_t i = 0; i < tv.t.n; i++) {

@@ -36,6 +36,22 @@ static bool find_command(const char *command, char *out, size_t cap)
     return false;
 }
 
+/* Whether the section names (a table of len bytes) name a Go section. */
+static bool names_go(const char *names, size_t len, const Elf64_Shdr *sh, unsigned n)
+{
+    static const char *const go[] = {".go.buildinfo", ".note.go.buildid"};
+    for (unsigned i = 0; i < n; i++)
+        for (size_t g = 0; g < sizeof go / sizeof go[0]; g++) {
+            size_t glen = strlen(go[g]) + 1;
+            if (sh[i].sh_name < len && len - sh[i].sh_name >= glen &&
+                memcmp(names + sh[i].sh_name, go[g], glen) == 0)
+                return true;
+        }
+    return false;
+}
+
+/* Read with a few preads (the headers' tables whole): this runs after
+ * every traced program. */
 enum ct_exe_kind ct_exe_kind(const char *command)
 {
     char path[PATH_MAX];
@@ -45,39 +61,37 @@ enum ct_exe_kind ct_exe_kind(const char *command)
     if (fd < 0)
         return CT_EXE_UNKNOWN;
     enum ct_exe_kind kind = CT_EXE_UNKNOWN;
+    Elf64_Phdr *ph = NULL;
+    Elf64_Shdr *sh = NULL;
+    char *names = NULL;
     Elf64_Ehdr eh;
     if (!read_at(fd, 0, &eh, sizeof eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
         eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr) ||
         eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_phnum > 512 || eh.e_shnum > 4096)
         goto out;
     kind = CT_EXE_STATIC;
-    for (unsigned i = 0; i < eh.e_phnum; i++) {
-        Elf64_Phdr ph;
-        if (!read_at(fd, (off_t)(eh.e_phoff + i * sizeof ph), &ph, sizeof ph))
-            break;
-        if (ph.p_type == PT_INTERP)
-            kind = CT_EXE_DYNAMIC;
-    }
+    ph = malloc((eh.e_phnum ? eh.e_phnum : 1) * sizeof *ph);
+    if (ph && read_at(fd, (off_t)eh.e_phoff, ph, eh.e_phnum * sizeof *ph))
+        for (unsigned i = 0; i < eh.e_phnum; i++)
+            if (ph[i].p_type == PT_INTERP)
+                kind = CT_EXE_DYNAMIC;
     /* Section names: the table of names is section e_shstrndx. */
-    Elf64_Shdr names;
-    if (eh.e_shstrndx >= eh.e_shnum ||
-        !read_at(fd, (off_t)(eh.e_shoff + eh.e_shstrndx * sizeof names), &names, sizeof names))
+    if (eh.e_shstrndx >= eh.e_shnum)
         goto out;
-    for (unsigned i = 0; i < eh.e_shnum; i++) {
-        Elf64_Shdr sh;
-        char name[24] = {0};
-        if (!read_at(fd, (off_t)(eh.e_shoff + i * sizeof sh), &sh, sizeof sh))
-            break;
-        if (sh.sh_name >= names.sh_size)
-            continue;
-        if (pread(fd, name, sizeof name - 1, (off_t)(names.sh_offset + sh.sh_name)) <= 0)
-            continue;
-        if (strcmp(name, ".go.buildinfo") == 0 || strcmp(name, ".note.go.buildid") == 0) {
-            kind = CT_EXE_GO;
-            break;
-        }
-    }
+    sh = malloc(eh.e_shnum * sizeof *sh);
+    if (!sh || !read_at(fd, (off_t)eh.e_shoff, sh, eh.e_shnum * sizeof *sh))
+        goto out;
+    const Elf64_Shdr *table = &sh[eh.e_shstrndx];
+    if (table->sh_size == 0 || table->sh_size > (1u << 20))
+        goto out;
+    names = malloc(table->sh_size);
+    if (names && read_at(fd, (off_t)table->sh_offset, names, table->sh_size) &&
+        names_go(names, table->sh_size, sh, eh.e_shnum))
+        kind = CT_EXE_GO;
 out:
+    free(names);
+    free(sh);
+    free(ph);
     close(fd);
     return kind;
 }

@@ -88,6 +88,28 @@ static bool same_region(const struct tl_region *a, const struct tl_region *b)
            a->task == b->task;
 }
 
+/* A span's fields, for a failure's message (two at once: two buffers). */
+static const char *span_text(const struct tl_span *s)
+{
+    static char buf[2][160];
+    static int next;
+    char *out = buf[next++ % 2];
+    snprintf(out, sizeof buf[0], "[%lld, %lld] col %u reason %u object %#llx stack %u since %lld "
+             "fd_class %u flags %u", (long long)s->b, (long long)s->e, s->col, s->reason,
+             (unsigned long long)s->object, s->stack, (long long)s->since, s->fd_class, s->flags);
+    return out;
+}
+
+/* On a failure, the trace into $CT_DUMP, to read it again. */
+static void dump_trace(const uint8_t *data, size_t size)
+{
+    FILE *dump = getenv("CT_DUMP") ? fopen(getenv("CT_DUMP"), "w") : NULL;
+    if (dump) {
+        fwrite(data, 1, size, dump);
+        fclose(dump);
+    }
+}
+
 /* The items of a lane that end in (t0, t1]: those a window must hold whole. */
 static size_t spans_in(const struct tl_span *s, size_t n, int64_t t0, int64_t t1,
                        const struct tl_span **out)
@@ -259,17 +281,19 @@ static void test_windows_match_whole_reading(void **state)
                 fail_msg("lane %zu, [%lld, %lld]: %zu spans read whole, %zu in the window", i,
                          (long long)t0, (long long)t1, na, nb);
             for (size_t k = 0; k < na; k++)
-                assert_true(same_span(a[k], b[k]));
+                if (!same_span(a[k], b[k])) {
+                    dump_trace(data, size);
+                    fail_msg("lane %zu, [%lld, %lld], span %zu of %zu: read whole %s, in the "
+                             "window %s",
+                             i, (long long)t0, (long long)t1, k, na, span_text(a[k]),
+                             span_text(b[k]));
+                }
             ra = realloc(ra, (ref[i].nregions + 1) * sizeof *ra);
             rb = realloc(rb, (l->nregion_items + 1) * sizeof *rb);
             na = regions_in(ref[i].regions, ref[i].nregions, t0, t1, ra);
             nb = regions_in(l->regions, l->nregion_items, t0, t1, rb);
             if (na != nb) {
-                FILE *dump = getenv("CT_DUMP") ? fopen(getenv("CT_DUMP"), "w") : NULL;
-                if (dump) {
-                    fwrite(data, 1, size, dump);
-                    fclose(dump);
-                }
+                dump_trace(data, size);
                 size_t k = 0;
                 while (k < na && k < nb && same_region(ra[k], rb[k]))
                     k++;

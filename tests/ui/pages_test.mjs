@@ -188,7 +188,13 @@ try {
     rrows[0][3].startsWith(`${longest.task} (processOrder)`), [rrows[0], longest]);
   await page.screenshot({ path: join(outDir, "regions-list.png"), fullPage: true });
   await page.click("#page-regions .paged tbody tr:first-child");
-  await page.waitForFunction(() => location.hash.startsWith("#timeline"), null, { timeout: 10000 });
+  // The hash changes first; the timeline takes its range and highlight when
+  // it handles the change: wait for that (or fail on what it shows then).
+  await page.waitForFunction((g) => {
+    const v = window.ctraceView;
+    return location.hash.startsWith("#timeline") && v && v.highlight === g.tid &&
+      v.t0 <= g.begin_ns && v.t1 >= g.begin_ns + g.duration_ns;
+  }, longest, { timeout: 10000 }).catch(() => {});
   const at = await page.evaluate(() => ({ t0: window.ctraceView.t0, t1: window.ctraceView.t1, hi: window.ctraceView.highlight }));
   check("regions: a click opens the timeline at it, its thread marked", at.t0 <= longest.begin_ns &&
     at.t1 >= longest.begin_ns + longest.duration_ns && at.hi === longest.tid, [at, longest]);

@@ -89,6 +89,16 @@ with tempfile.TemporaryDirectory() as d:
           said_unwound(r.stderr, "nofp_workers"), r.stderr)
     bad, stacks, modules = frames_outside_code(ctrace, out)
     check("nofp_workers: no frame outside an executable segment", not bad, bad)
+    # A child's trace an earlier run left beside FILE is not this run's:
+    # ctrace run says nothing of it (nor adds symbols to it).
+    again = os.path.join(d, "again.out")
+    r = run(["sh", "-c", os.path.join(progs, "nofp_workers")], again)
+    left = [f for f in os.listdir(d) if f.startswith("again.out.")]
+    check("sh -c nofp_workers: its child's trace beside FILE, and said", r.returncode == 0 and
+          len(left) == 1 and "frame pointers" in r.stderr, (left, r.stderr))
+    r = run(["/bin/true"], again)
+    check("a run of true into the same FILE says nothing of the child left by the one before",
+          r.returncode == 0 and "frame pointers" not in r.stderr, r.stderr)
     evs = events_with_stacks(out)
     seen = {}
     for kind, why, sid in evs:

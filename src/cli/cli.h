@@ -2,6 +2,7 @@
 #ifndef CT_CLI_H
 #define CT_CLI_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -58,9 +59,9 @@ void ct_cli_threads_json(FILE *out, const struct ct_threads *t);
 void ct_cli_types_json(FILE *out, const struct ct_type_stats *types, size_t n);
 void ct_cli_task_list_json(FILE *out, const struct ct_task_view *v);
 
-/* ctrace run, after the program: one line on stderr if the traces of
- * output (and its children's) come from programs without frame pointers. */
-void ct_run_say_unwound(const char *output);
+/* ctrace run, after the program: one line on stderr if the traces of the
+ * run's process tree (paths) come from programs without frame pointers. */
+void ct_run_say_unwound(const char (*paths)[PATH_MAX], size_t n);
 
 extern const struct ct_command ct_cmd_dump, ct_cmd_export, ct_cmd_pprof, ct_cmd_regions, ct_cmd_run, ct_cmd_stats, ct_cmd_tasks,
     ct_cmd_threads, ct_cmd_view;

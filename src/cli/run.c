@@ -6,7 +6,6 @@
  * 127 when the command is not found, 126 when it cannot be executed).
  */
 #include <errno.h>
-#include <glob.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 
 #include "../analysis/symbols.h"
+#include "../analysis/tree.h"
 #include "../compat/safe_open.h"
 #include "../compat/units.h"
 #include "cli.h"
@@ -273,32 +273,53 @@ static int wait_program(pid_t pid)
     return status;
 }
 
-/* The symbols of the traces' stacks, into the traces (FILE and the
- * children's FILE.PID[.N]), so that they read with names elsewhere. */
-static void embed_symbols(const char *output)
+/* The files of this run's process tree: FILE and the children's
+ * FILE.PID[.N] whose parents are in it (src/analysis/tree.c), not those
+ * an earlier run left beside it. FILE alone when it is not a whole
+ * enough trace to follow. The caller frees *paths. */
+static size_t run_files(const char *output, char (**paths)[PATH_MAX])
 {
-    char pattern[PATH_MAX + 8];
-    snprintf(pattern, sizeof pattern, "%s.[0-9]*", output);
-    glob_t g;
-    int found = glob(pattern, GLOB_NOSORT, NULL, &g);
-    for (size_t i = 0; i <= (found == 0 ? g.gl_pathc : 0); i++) {
-        const char *path = i == 0 ? output : g.gl_pathv[i - 1];
-        if (i > 0 && strspn(path + strlen(output) + 1, "0123456789.") !=
-                         strlen(path + strlen(output) + 1))
-            continue;
+    struct ct_tree tree;
+    char err[256];
+    char *root[] = {(char *)output};
+    size_t n = 1;
+    struct stat st;
+    bool tree_read = stat(output, &st) == 0 && st.st_size > 0 &&
+                     ct_tree_load(&tree, root, 1, true, err, sizeof err) == 0;
+    if (tree_read)
+        n = tree.count ? tree.count : 1;
+    *paths = calloc(n, sizeof **paths);
+    if (!*paths) {
+        n = 0;
+    } else if (!tree_read || tree.count == 0) {
+        snprintf((*paths)[0], sizeof (*paths)[0], "%s", output);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            snprintf((*paths)[i], sizeof (*paths)[i], "%s", tree.images[i].path);
+    }
+    if (tree_read)
+        ct_tree_free(&tree);
+    return n;
+}
+
+/* The symbols of the traces' stacks, into the traces, so that they read
+ * with names elsewhere. */
+static void embed_symbols(const char *output, char (*paths)[PATH_MAX], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *path = paths[i];
+        bool child = strcmp(path, output) != 0;
         /* FILE (checked when it was opened), and children's traces that
          * are regular files of this user's: in a shared directory another
          * may have put a link under such a name. */
         struct stat st;
-        int found_st = i == 0 ? stat(path, &st) : lstat(path, &st);
-        if (found_st != 0 || !S_ISREG(st.st_mode) || (i > 0 && st.st_uid != geteuid()) ||
+        int found_st = child ? lstat(path, &st) : stat(path, &st);
+        if (found_st != 0 || !S_ISREG(st.st_mode) || (child && st.st_uid != geteuid()) ||
             st.st_size == 0)
             continue;
         if (ct_symbols_embed(path) < 0)
             fprintf(stderr, "ctrace run: %s: cannot add its symbols: %s\n", path, strerror(errno));
     }
-    if (found == 0)
-        globfree(&g);
 }
 
 static int run(int argc, char **argv)
@@ -381,9 +402,12 @@ static int run(int argc, char **argv)
     } else {
         ct_say_if_unseen(o.command[0], output);
     }
-    if (o.symbols && regular)
-        embed_symbols(output);
-    ct_run_say_unwound(output);
+    char (*files)[PATH_MAX] = NULL;
+    size_t nfiles = regular ? run_files(output, &files) : 0;
+    if (o.symbols)
+        embed_symbols(output, files, nfiles);
+    ct_run_say_unwound((const char (*)[PATH_MAX])files, nfiles);
+    free(files);
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);
     return WEXITSTATUS(status);

@@ -4,7 +4,6 @@
  * and what that cost, from the counts the recorder wrote (PROCESS
  * frame_pointers, GEN_END cfi_stacks and cfi_units).
  */
-#include <glob.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -63,21 +62,11 @@ static void add_trace(struct unwound *u, const char *path)
     ct_rd_close(&rd);
 }
 
-void ct_run_say_unwound(const char *output)
+void ct_run_say_unwound(const char (*paths)[PATH_MAX], size_t n)
 {
     struct unwound u = {0};
-    add_trace(&u, output);
-    char pattern[PATH_MAX + 8];
-    snprintf(pattern, sizeof pattern, "%s.[0-9]*", output);
-    glob_t g;
-    if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0) {
-        for (size_t i = 0; i < g.gl_pathc; i++) {
-            const char *suffix = g.gl_pathv[i] + strlen(output) + 1;
-            if (strspn(suffix, "0123456789.") == strlen(suffix))
-                add_trace(&u, g.gl_pathv[i]);
-        }
-        globfree(&g);
-    }
+    for (size_t i = 0; i < n; i++)
+        add_trace(&u, paths[i]);
     if (u.programs == 0 || u.stacks == 0) /* nothing was unwound: nothing cost */
         return;
     char who[128];

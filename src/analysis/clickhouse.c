@@ -61,8 +61,9 @@ static inline uint8_t *put_cstr(uint8_t *p, const char *s)
 
 int ct_ch_file_init(struct ct_ch_file *f)
 {
-    f->prefix_len = 8 + 8 + 10 + f->host_len + 10 + f->file_len + 4;
-    uint8_t *p = f->prefix = malloc(f->prefix_len);
+    /* Whole 16-byte pieces: put_prefix copies them. */
+    f->prefix_len = (8 + 8 + 10 + f->host_len + 10 + f->file_len + 4 + 15) & ~(size_t)15;
+    uint8_t *p = f->prefix = calloc(1, f->prefix_len);
     if (!p)
         return -1;
     p = put_u64(p, f->trace_id);
@@ -70,7 +71,7 @@ int ct_ch_file_init(struct ct_ch_file *f)
     p = put_str(p, f->host, f->host_len);
     p = put_str(p, f->file, f->file_len);
     p = put_u32(p, (uint32_t)f->pid);
-    f->prefix_len = (size_t)(p - f->prefix);
+    f->prefix_used = (size_t)(p - f->prefix);
     return 0;
 }
 
@@ -80,10 +81,14 @@ void ct_ch_file_free(struct ct_ch_file *f)
     f->prefix = NULL;
 }
 
+/* In 16-byte pieces, of which the last may reach 15 bytes past the
+ * prefix: within the row's bound (16 bytes for each of the five columns
+ * besides the strings), and overwritten by the next column. */
 static inline uint8_t *put_prefix(uint8_t *p, const struct ct_ch_file *f)
 {
-    memcpy(p, f->prefix, f->prefix_len);
-    return p + f->prefix_len;
+    for (size_t i = 0; i < f->prefix_len; i += 16)
+        memcpy(p + i, f->prefix + i, 16);
+    return p + f->prefix_used;
 }
 
 uint16_t ct_ch_day(uint64_t real_ns)
@@ -313,17 +318,20 @@ static size_t bound(size_t columns16, const struct ct_ch_file *f, size_t strings
 }
 
 #define WRITE(name, type, code) code;
-#define EMIT(o, n, body)                  \
-    do {                                  \
-        uint8_t *start = o->reserve(o->ctx, n); \
-        if (!start)                       \
-            return -1;                    \
-        uint8_t *p = start;               \
-        body                              \
-        o->commit(o->ctx, (size_t)(p - start)); \
+/* A row: written in place when the room left holds its bound, else after
+ * asking the output for more. */
+#define EMIT(o, n, body)                                                  \
+    do {                                                                  \
+        size_t need_ = (n);                                               \
+        if ((size_t)(o->end - o->p) < need_ && o->more(o, need_) != 0)   \
+            return -1;                                                    \
+        uint8_t *p = o->p;                                                \
+        body                                                              \
+        o->p = p;                                                         \
+        o->rows++;                                                        \
     } while (0)
 
-int ct_ch_region(const struct ct_ch_out *o, const struct ct_ch_file *f,
+int ct_ch_region(struct ct_ch_out *o, const struct ct_ch_file *f,
                  const struct ct_fleet_region *r)
 {
     size_t n = bound(0 REGION_COLUMNS(BOUND), f, r->type_len);
@@ -331,21 +339,21 @@ int ct_ch_region(const struct ct_ch_out *o, const struct ct_ch_file *f,
     return 0;
 }
 
-int ct_ch_task(const struct ct_ch_out *o, const struct ct_ch_file *f, const struct ct_fleet_task *r)
+int ct_ch_task(struct ct_ch_out *o, const struct ct_ch_file *f, const struct ct_fleet_task *r)
 {
     size_t n = bound(0 TASK_COLUMNS(BOUND), f, r->type_len);
     EMIT(o, n, TASK_COLUMNS(WRITE));
     return 0;
 }
 
-int ct_ch_log(const struct ct_ch_out *o, const struct ct_ch_file *f, const struct ct_fleet_log *r)
+int ct_ch_log(struct ct_ch_out *o, const struct ct_ch_file *f, const struct ct_fleet_log *r)
 {
     size_t n = bound(0 LOG_COLUMNS(BOUND), f, r->category_len + r->message_len);
     EMIT(o, n, LOG_COLUMNS(WRITE));
     return 0;
 }
 
-int ct_ch_block(const struct ct_ch_out *o, const struct ct_ch_file *f,
+int ct_ch_block(struct ct_ch_out *o, const struct ct_ch_file *f,
                 const struct ct_fleet_block *r)
 {
     size_t strings = strlen(r->reason) + strlen(r->fd_class);
@@ -356,7 +364,7 @@ int ct_ch_block(const struct ct_ch_out *o, const struct ct_ch_file *f,
     return 0;
 }
 
-int ct_ch_thread(const struct ct_ch_out *o, const struct ct_ch_file *f,
+int ct_ch_thread(struct ct_ch_out *o, const struct ct_ch_file *f,
                  const struct ct_thread_row *r, uint64_t zero_real_ns)
 {
     uint64_t real = zero_real_ns + (uint64_t)r->begin_ns;
@@ -366,7 +374,7 @@ int ct_ch_thread(const struct ct_ch_out *o, const struct ct_ch_file *f,
     return 0;
 }
 
-int ct_ch_trace(const struct ct_ch_out *o, const struct ct_ch_file *f, const struct ct_ch_trace *t)
+int ct_ch_trace(struct ct_ch_out *o, const struct ct_ch_file *f, const struct ct_ch_trace *t)
 {
     const struct ct_fleet_trace *w = t->who;
     const struct ct_fleet_summary *s = t->sum;

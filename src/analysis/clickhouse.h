@@ -34,29 +34,32 @@ struct ct_ch_file {
     uint64_t trace_id, export_id, pid;
     const char *host, *file;
     size_t host_len, file_len;
-    uint8_t *prefix;
-    size_t prefix_len;
+    uint8_t *prefix;          /* the five columns after the day, encoded */
+    size_t prefix_used;       /* their bytes */
+    size_t prefix_len;        /* the buffer's: prefix_used rounded up to 16 */
 };
 int ct_ch_file_init(struct ct_ch_file *f);
 void ct_ch_file_free(struct ct_ch_file *f);
 
-/* Where a table's bytes go: room for n bytes (NULL: stop), then how many
- * were written. */
+/* Where a table's bytes go: the room [p, end) that the writers fill in
+ * place, row after row, with no call while it lasts; when a row may not
+ * fit, more() takes the bytes written so far and gives room for at least
+ * n bytes (-1: stop, nothing more is taken). rows counts the rows written. */
 struct ct_ch_out {
-    void *ctx;
-    uint8_t *(*reserve)(void *ctx, size_t n);
-    void (*commit)(void *ctx, size_t n);
+    uint8_t *p, *end;
+    uint64_t rows;
+    int (*more)(struct ct_ch_out *o, size_t n);
 };
 
 /* Each writes one row; 0, or -1 when the output refused room. */
-int ct_ch_region(const struct ct_ch_out *o, const struct ct_ch_file *f,
+int ct_ch_region(struct ct_ch_out *o, const struct ct_ch_file *f,
                  const struct ct_fleet_region *r);
-int ct_ch_task(const struct ct_ch_out *o, const struct ct_ch_file *f, const struct ct_fleet_task *t);
-int ct_ch_log(const struct ct_ch_out *o, const struct ct_ch_file *f, const struct ct_fleet_log *l);
-int ct_ch_block(const struct ct_ch_out *o, const struct ct_ch_file *f,
+int ct_ch_task(struct ct_ch_out *o, const struct ct_ch_file *f, const struct ct_fleet_task *t);
+int ct_ch_log(struct ct_ch_out *o, const struct ct_ch_file *f, const struct ct_fleet_log *l);
+int ct_ch_block(struct ct_ch_out *o, const struct ct_ch_file *f,
                 const struct ct_fleet_block *b);
 /* A thread; begin_real_ns is the wall clock at the trace's time zero. */
-int ct_ch_thread(const struct ct_ch_out *o, const struct ct_ch_file *f,
+int ct_ch_thread(struct ct_ch_out *o, const struct ct_ch_file *f,
                  const struct ct_thread_row *r, uint64_t zero_real_ns);
 
 /* The traces row: written last, it makes the file's rows count. */
@@ -67,7 +70,7 @@ struct ct_ch_trace {
     uint64_t exported_at; /* seconds since 1970 */
     const char *version;
 };
-int ct_ch_trace(const struct ct_ch_out *o, const struct ct_ch_file *f, const struct ct_ch_trace *t);
+int ct_ch_trace(struct ct_ch_out *o, const struct ct_ch_file *f, const struct ct_ch_trace *t);
 
 /* The UTC day (days since 1970) of a wall clock in ns: the partition. */
 uint16_t ct_ch_day(uint64_t real_ns);

@@ -15,10 +15,16 @@
 
 /* ---- names: region and task types, interned for the whole trace ---- */
 
+/* A type's name, with its length: rows carry both, measured once. */
+struct type_name {
+    uint32_t len;
+    char text[]; /* NUL-terminated */
+};
+
 struct names {
     struct name {
         uint64_t hash;
-        char *text; /* NUL-terminated; NULL: an empty slot */
+        struct type_name *name; /* NULL: an empty slot */
     } *slots;
     size_t cap, count;
 };
@@ -50,7 +56,7 @@ uint64_t ct_fleet_hash_u64(uint64_t seed, uint64_t v)
 }
 
 /* The interned copy of len bytes (at most CT_MAX_STRING); NULL without memory. */
-static const char *intern(struct names *n, const void *s, size_t len)
+static const struct type_name *intern(struct names *n, const void *s, size_t len)
 {
     if (len > CT_MAX_STRING)
         len = CT_MAX_STRING;
@@ -61,10 +67,10 @@ static const char *intern(struct names *n, const void *s, size_t len)
         if (!slots)
             return NULL;
         for (size_t i = 0; i < n->cap; i++) {
-            if (!n->slots[i].text)
+            if (!n->slots[i].name)
                 continue;
             size_t j = n->slots[i].hash & (cap - 1);
-            while (slots[j].text)
+            while (slots[j].name)
                 j = (j + 1) & (cap - 1);
             slots[j] = n->slots[i];
         }
@@ -73,24 +79,25 @@ static const char *intern(struct names *n, const void *s, size_t len)
         n->cap = cap;
     }
     size_t i = h & (n->cap - 1);
-    for (; n->slots[i].text; i = (i + 1) & (n->cap - 1))
-        if (n->slots[i].hash == h && strlen(n->slots[i].text) == len &&
-            memcmp(n->slots[i].text, s, len) == 0)
-            return n->slots[i].text;
-    char *text = malloc(len + 1);
-    if (!text)
+    for (; n->slots[i].name; i = (i + 1) & (n->cap - 1))
+        if (n->slots[i].hash == h && n->slots[i].name->len == len &&
+            memcmp(n->slots[i].name->text, s, len) == 0)
+            return n->slots[i].name;
+    struct type_name *name = malloc(sizeof *name + len + 1);
+    if (!name)
         return NULL;
-    memcpy(text, s, len);
-    text[len] = 0;
-    n->slots[i] = (struct name){h, text};
+    name->len = (uint32_t)len;
+    memcpy(name->text, s, len);
+    name->text[len] = 0;
+    n->slots[i] = (struct name){h, name};
     n->count++;
-    return text;
+    return name;
 }
 
 static void names_free(struct names *n)
 {
     for (size_t i = 0; i < n->cap; i++)
-        free(n->slots[i].text);
+        free(n->slots[i].name);
     free(n->slots);
 }
 
@@ -201,7 +208,7 @@ static void stacks_free(struct stacks *st)
 /* ---- each thread: its open regions and its pending block ---- */
 
 struct frame {
-    const char *type;
+    const struct type_name *type;
     uint32_t depth, seq, trace_root;
     uint64_t task, trace_task;
     int64_t begin;
@@ -229,7 +236,7 @@ struct thread_state {
 
 struct open_task {
     uint64_t id; /* 0 empty, UINT64_MAX removed */
-    const char *type;
+    const struct type_name *type;
     uint64_t parent, begin_tid, end_tid;
     bool has_begin, has_end;
     int64_t begin, end;
@@ -252,7 +259,7 @@ struct pass {
     /* The current generation's string ids of types (direct-mapped). */
     struct {
         uint64_t id;
-        const char *name;
+        const struct type_name *name;
     } type_cache[256];
     int syscall_object; /* the syscall event's object argument, or -1 */
     uint64_t zero_real; /* the wall clock at time zero (the first generation's line) */
@@ -281,13 +288,13 @@ static uint64_t real_of(const struct pass *p, int64_t ts_ns)
     return p->zero_real + (uint64_t)ts_ns;
 }
 
-static const char *type_name(struct pass *p, const struct ct_gen *gen, uint64_t id)
+static const struct type_name *type_name(struct pass *p, const struct ct_gen *gen, uint64_t id)
 {
     unsigned slot = (unsigned)(id & 255);
     if (id && p->type_cache[slot].id == id)
         return p->type_cache[slot].name;
     const struct ct_idmap_entry *e = ct_idmap_get(&gen->strings, id);
-    const char *name = e ? intern(&p->names, e->data, e->len) : intern(&p->names, "(unknown)", 9);
+    const struct type_name *name = e ? intern(&p->names, e->data, e->len) : intern(&p->names, "(unknown)", 9);
     if (!name)
         p->oom = true;
     else if (id)
@@ -323,16 +330,13 @@ static struct thread_state *state_of(struct pass *p, struct ct_thread_row *r)
 
 /* ---- regions ---- */
 
+/* The row of f, nested in parent (NULL: none). */
 static void region_row(struct pass *p, const struct thread_state *t, const struct frame *f,
-                       int status, int64_t end)
+                       const struct frame *parent, int status, int64_t end)
 {
-    const struct frame *parent = NULL;
-    for (size_t i = 0; i < t->count; i++)
-        if (&t->frames[i] == f && i > 0)
-            parent = &t->frames[i - 1];
     struct ct_fleet_region row = {
-        .tid = t->tid, .thread_name = t->name, .task = f->task, .type = f->type,
-        .type_len = strlen(f->type), .status = status,
+        .tid = t->tid, .thread_name = t->name, .task = f->task, .type = f->type->text,
+        .type_len = f->type->len, .status = status,
         .begin_ns = f->begin, .end_ns = end, .begin_real_ns = f->begin_real,
         .duration_ns = status == CT_FLEET_ENDED ? ct_span_ns(f->begin, end) : 0,
         .depth = f->depth, .seq = f->seq, .parent_seq = parent ? parent->seq : 0,
@@ -346,7 +350,7 @@ static void region_row(struct pass *p, const struct thread_state *t, const struc
 static void region_begin(struct pass *p, struct thread_state *t, const struct ct_gen *gen,
                          const struct ct_event *ev)
 {
-    const char *type = type_name(p, gen, ev->args[1]);
+    const struct type_name *type = type_name(p, gen, ev->args[1]);
     if (!type)
         return;
     if (t->count == t->cap) {
@@ -377,7 +381,7 @@ static void region_begin(struct pass *p, struct thread_state *t, const struct ct
 static void region_end(struct pass *p, struct thread_state *t, const struct ct_gen *gen,
                        const struct ct_event *ev)
 {
-    const char *type = type_name(p, gen, ev->args[0]);
+    const struct type_name *type = type_name(p, gen, ev->args[0]);
     if (!type)
         return;
     long found = -1;
@@ -395,12 +399,14 @@ static void region_end(struct pass *p, struct thread_state *t, const struct ct_g
                           .begin_real = real_of(p, p->sum->begin_ns)};
         struct thread_state alone = {.tid = t->tid};
         memcpy(alone.name, t->name, sizeof alone.name);
-        region_row(p, &alone, &f, CT_FLEET_UNMATCHED, ev->ts_ns);
+        region_row(p, &alone, &f, NULL, CT_FLEET_UNMATCHED, ev->ts_ns);
         return;
     }
-    region_row(p, t, &t->frames[found], CT_FLEET_ENDED, ev->ts_ns);
-    memmove(&t->frames[found], &t->frames[found + 1],
-            (t->count - (size_t)found - 1) * sizeof *t->frames);
+    region_row(p, t, &t->frames[found], found > 0 ? &t->frames[found - 1] : NULL,
+               CT_FLEET_ENDED, ev->ts_ns);
+    if ((size_t)found + 1 < t->count) /* ended out of order, by depth */
+        memmove(&t->frames[found], &t->frames[found + 1],
+                (t->count - (size_t)found - 1) * sizeof *t->frames);
     t->count--;
 }
 
@@ -460,8 +466,8 @@ static struct open_task *task_entry(struct task_table *t, uint64_t id)
 static struct ct_fleet_task task_row(const struct open_task *o, int status)
 {
     return (struct ct_fleet_task){
-        .id = o->id, .parent = o->parent, .type = o->type ? o->type : "",
-        .type_len = o->type ? strlen(o->type) : 0, .status = status,
+        .id = o->id, .parent = o->parent, .type = o->type ? o->type->text : "",
+        .type_len = o->type ? o->type->len : 0, .status = status,
         .begin_ns = o->begin, .end_ns = o->end, .begin_real_ns = o->begin_real,
         .duration_ns = status == CT_FLEET_ENDED ? ct_span_ns(o->begin, o->end) : 0,
         .begin_tid = o->begin_tid, .end_tid = o->end_tid,
@@ -667,7 +673,8 @@ static void finish_open(struct pass *p, int64_t end)
         struct thread_state *t = &p->threads[i];
         /* Innermost first, each with the ones it is nested in still open. */
         while (t->count > 0 && !stopped(p)) {
-            region_row(p, t, &t->frames[t->count - 1], CT_FLEET_UNFINISHED, end);
+            region_row(p, t, &t->frames[t->count - 1],
+                       t->count > 1 ? &t->frames[t->count - 2] : NULL, CT_FLEET_UNFINISHED, end);
             t->count--;
         }
         if (t->blocked && !stopped(p))
@@ -749,11 +756,22 @@ static void copy_text(char *out, size_t cap, const uint8_t *s, uint64_t len, boo
     out[n] = 0;
 }
 
+/* Identifying needs no events: the reader skips every batch. */
+static bool skip_all(void *ctx, uint64_t tid)
+{
+    (void)ctx;
+    (void)tid;
+    return true;
+}
+
 int ct_fleet_identify(const char *path, struct ct_fleet_trace *out, struct ct_reader *rd)
 {
     memset(out, 0, sizeof *out);
     if (ct_rd_open(rd, path) != 0)
         return -1;
+    /* The first generation's records but its batches (most of its bytes,
+     * read and checked by the export's own pass). */
+    rd->skip_thread = skip_all;
     struct ct_gen gen = {0};
     int r = ct_rd_next_gen(rd, &gen);
     if (r == 1) {

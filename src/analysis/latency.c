@@ -43,13 +43,6 @@ uint64_t ct_latency_bucket_value(const struct ct_latency *l, unsigned b)
     return mid < l->min ? l->min : mid > l->max ? l->max : mid;
 }
 
-uint64_t ct_latency_bucket_middle(uint64_t ns)
-{
-    uint64_t lo, hi;
-    bucket_range(bucket_of(ns), &lo, &hi);
-    return lo + (hi - lo) / 2;
-}
-
 uint64_t ct_latency_quantile(const struct ct_latency *l, double q)
 {
     if (l->count == 0)

@@ -25,7 +25,17 @@ uint64_t ct_latency_quantile(const struct ct_latency *l, double q);
 uint64_t ct_latency_bucket_value(const struct ct_latency *l, unsigned b);
 /* The middle of the bucket that ns falls in, whatever the distribution:
  * what a fleet's store keeps beside each duration, so that percentiles it
- * computes (clamped to their group's min and max) equal these. */
-uint64_t ct_latency_bucket_middle(uint64_t ns);
+ * computes (clamped to their group's min and max) equal these. Inline: the
+ * ClickHouse export writes one per region and task. A value of 64 ns or
+ * more has 7 significant bits kept (64 buckets per power of two): its
+ * bucket is [lo, lo + 2^shift), with the bits below shift cleared. */
+static inline uint64_t ct_latency_bucket_middle(uint64_t ns)
+{
+    if (ns < CT_LAT_SUB)
+        return ns;
+    unsigned shift = 63 - (unsigned)__builtin_clzll(ns) - 6;
+    uint64_t lo = ns >> shift << shift;
+    return lo + ((1ull << shift) >> 1);
+}
 
 #endif

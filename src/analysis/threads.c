@@ -194,7 +194,10 @@ static void on_event(struct ct_threads *out, struct ct_thread_row *r, const stru
     out->events++;
     if (!ev->timed)
         return;
-    bool first = ct_row_total(r) == 0 && !r->runnable;
+    /* Whether the thread has had no time yet: asked of its first events
+     * only (the sum of the columns is not worth taking at every event). */
+    bool first = (ev->kind == CT_EV_THREAD_RUNNABLE || ev->kind == CT_EV_THREAD_START) &&
+                 ct_row_total(r) == 0 && !r->runnable;
     if (ev->kind == CT_EV_THREAD_RUNNABLE && first) {
         /* Created in the trace: its life starts at its creation, waiting
          * for a CPU (Go's runnable goroutine) until its thread_start. */

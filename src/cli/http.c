@@ -238,11 +238,13 @@ static bool next_buffer(struct ct_http_stream *s)
     return !s->done;
 }
 
-uint8_t *ct_http_stream_reserve(struct ct_http_stream *s, size_t n)
+uint8_t *ct_http_stream_reserve(struct ct_http_stream *s, size_t n, uint8_t **end)
 {
     struct buffer *b = &s->bufs[s->filling];
-    if (b->len + n <= b->cap)
+    if (b->len + n <= b->cap) {
+        *end = b->data + b->cap;
         return b->data + b->len;
+    }
     pthread_mutex_lock(&s->lock);
     bool ok = next_buffer(s);
     pthread_mutex_unlock(&s->lock);
@@ -256,6 +258,7 @@ uint8_t *ct_http_stream_reserve(struct ct_http_stream *s, size_t n)
         b->data = grown;
         b->cap = n;
     }
+    *end = b->data + b->cap;
     return b->data + b->len;
 }
 

@@ -36,10 +36,11 @@ int ct_http_post(const char *url, const char *content_type, const void *body, si
  * reader back. */
 struct ct_http_stream;
 struct ct_http_stream *ct_http_stream_open(const char *url, const char *content_type, size_t chunk);
-/* Room for n bytes of body, to be written then committed; NULL when the
- * request has ended already (the server answered early, or the connection
- * failed): finish it for the response. */
-uint8_t *ct_http_stream_reserve(struct ct_http_stream *s, size_t n);
+/* Room for n bytes of body at least, up to *end (the end of the buffer
+ * being filled: a caller may write several pieces there before it commits
+ * them); NULL when the request has ended already (the server answered
+ * early, or the connection failed): finish it for the response. */
+uint8_t *ct_http_stream_reserve(struct ct_http_stream *s, size_t n, uint8_t **end);
 void ct_http_stream_commit(struct ct_http_stream *s, size_t n);
 /* Bytes of body committed so far. */
 uint64_t ct_http_stream_sent(const struct ct_http_stream *s);

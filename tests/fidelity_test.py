@@ -97,8 +97,12 @@ def against_kernel(scenario, out, kernel):
               f"run-queue wait {k['wait']} (+{after} ns after it was read)",
               -sched_bound * k["wait"] - slack <= wait - k["wait"] <=
               sched_bound * k["wait"] + slack + after, r)
-        check(f"{scenario}: thread {tid} other {r['other_ns']} under 5 % of its life {life}",
-              r["other_ns"] <= 0.05 * life + 1_000_000, r)
+        # Under a sanitizer its runtime's own locks (not the program's,
+        # and no wrapper's) block now and then on a loaded machine: up to
+        # 8 % of a condsignal waiter's life was seen.
+        other_bound = 0.10 if sanitized else 0.05
+        check(f"{scenario}: thread {tid} other {r['other_ns']} under {other_bound:.0%} of its "
+              f"life {life}", r["other_ns"] <= other_bound * life + 1_000_000, r)
         # Switches up to the reading (those after it are the trace's only).
         until = k["at"] - zero
         for key, name, state in (("vol", "voluntary_switches", "off"),

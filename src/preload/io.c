@@ -59,7 +59,9 @@
 /* glibc declares poll's descriptors write-only (access attribute); the
  * wrappers read them before the call, which is sound: they are the
  * program's input. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include "preload.h"
 
 

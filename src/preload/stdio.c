@@ -18,6 +18,13 @@
  * a newline, cannot do I/O and costs one comparison more, no clock read.
  * The buffer pointers are glibc's public FILE layout.
  */
+/* Without glibc's extern inline stdio functions (getchar, putchar,
+ * fgetc_unlocked, ... in bits/stdio.h when optimizing): this file defines
+ * those symbols, exported, and clang ignores the visibility of a function
+ * defined after an inline definition of it. */
+#ifndef __NO_INLINE__
+#define __NO_INLINE__ 1
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdio_ext.h>

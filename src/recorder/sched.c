@@ -303,10 +303,6 @@ static void schedstat_start(struct ct_thread *t)
 /* schedstat's time on a CPU (and getrusage's) is as of the running
  * thread's last tick or switch (4 ms at HZ=250); the calling thread's CPU
  * clock is brought up to now: the later of the two. */
-/* The longest a running thread's schedstat time on a CPU lags its CPU
- * clock: a tick at HZ=100, with room. */
-#define STALE_RUN_NS 20000000u
-
 static uint64_t own_run_now(uint64_t run)
 {
     struct timespec cpu_time;
@@ -851,12 +847,6 @@ static void latency_resolve(struct ct_thread *t, bool exited, bool flush)
     if (!t->ss_pend)
         return;
     t->ss_pend = false;
-    /* A baseline the thread took itself is brought up to date by its CPU
-     * clock, where schedstat's time on a CPU lags a running thread by up
-     * to a tick: a later reading of a running thread may be that much
-     * behind it, and is the same thread's. */
-    if (t->ss_pend_run < t->ss_run_ns && t->ss_run_ns - t->ss_pend_run <= STALE_RUN_NS)
-        t->ss_pend_run = t->ss_run_ns;
     if (t->ss_pend_run < t->ss_run_ns || t->ss_pend_wait < t->ss_wait_ns)
         return; /* not the same thread's totals */
     sort_switches(t);

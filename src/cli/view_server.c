@@ -16,9 +16,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdio.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -29,7 +26,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "../compat/mhd.h"
 
@@ -417,38 +413,4 @@ const char *ct_vreq_arg(const struct ct_vreq *q, const char *name)
         if (strcmp(q->args[i][0], name) == 0)
             return q->args[i][1];
     return NULL;
-}
-
-int ct_vserver_listen(struct sockaddr_in *sa, const char *addr)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    socklen_t len = sizeof *sa;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        bind(fd, (struct sockaddr *)sa, sizeof *sa) != 0 || listen(fd, 256) != 0 ||
-        getsockname(fd, (struct sockaddr *)sa, &len) != 0) {
-        fprintf(stderr, "ctrace view: cannot listen on %s: %s\n", addr, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-void ct_vserver_open_browser(const char *url, const sigset_t *mask)
-{
-    if (!getenv("DISPLAY") && !getenv("WAYLAND_DISPLAY"))
-        return;
-    pid_t pid = fork();
-    if (pid == 0) {
-        sigprocmask(SIG_SETMASK, mask, NULL);
-        int null = open("/dev/null", O_RDWR);
-        if (null >= 0) {
-            dup2(null, STDIN_FILENO);
-            dup2(null, STDOUT_FILENO);
-            dup2(null, STDERR_FILENO);
-        }
-        execlp("xdg-open", "xdg-open", url, (char *)NULL);
-        _exit(127);
-    }
 }

@@ -20,8 +20,6 @@
 #ifndef CT_VIEW_SERVER_H
 #define CT_VIEW_SERVER_H
 
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,14 +51,6 @@ struct ct_vserver_config {
     ct_vhandler slow;
     unsigned workers;         /* at most, started as needed */
 };
-
-/* A listening socket on sa (port 0: a free one, written back into sa);
- * -1 with a message on stderr naming addr. */
-int ct_vserver_listen(struct sockaddr_in *sa, const char *addr);
-/* Opens url in the desktop's browser (xdg-open) when there is a display,
- * in a child that leaves the caller's streams alone, with signal mask
- * mask. */
-void ct_vserver_open_browser(const char *url, const sigset_t *mask);
 
 /* 0, or -1 with a message on stderr. */
 int ct_vserver_start(const struct ct_vserver_config *config);

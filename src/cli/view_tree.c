@@ -808,6 +808,40 @@ static int build(char **paths, size_t n, bool follow)
     return threads_json();
 }
 
+static int listen_on(struct sockaddr_in *sa, const char *addr)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    socklen_t len = sizeof *sa;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)sa, sizeof *sa) != 0 || listen(fd, 256) != 0 ||
+        getsockname(fd, (struct sockaddr *)sa, &len) != 0) {
+        fprintf(stderr, "ctrace view: cannot listen on %s: %s\n", addr, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void open_browser(const char *url, const sigset_t *mask)
+{
+    if (!getenv("DISPLAY") && !getenv("WAYLAND_DISPLAY"))
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        sigprocmask(SIG_SETMASK, mask, NULL);
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, STDIN_FILENO);
+            dup2(null, STDOUT_FILENO);
+            dup2(null, STDERR_FILENO);
+        }
+        execlp("xdg-open", "xdg-open", url, (char *)NULL);
+        _exit(127);
+    }
+}
+
 /* The options and files of `ctrace view --tree`, or of several files;
  * paths holds the files. Returns -1 when they are fine, else the exit
  * status. */
@@ -879,7 +913,7 @@ int ct_view_tree_run(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stops, &before);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGCHLD, SIG_IGN);
-    int fd = ct_vserver_listen(&sa, addr);
+    int fd = listen_on(&sa, addr);
     if (fd < 0)
         return CT_EXIT_BAD_INPUT;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -896,7 +930,7 @@ int ct_view_tree_run(int argc, char **argv)
            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     fflush(stdout);
     if (browser)
-        ct_vserver_open_browser(url, &before);
+        open_browser(url, &before);
     int sig;
     while (sigwait(&stops, &sig) != 0)
         ;

@@ -200,4 +200,46 @@ with tempfile.TemporaryDirectory() as d:
           server and server["network_wait_ns"] >= 150_000_000, server)
     same_totals("epoll", out, rows)
 
+    # The main thread from the session's start: on one CPU beside a
+    # spinner, it is preempted while the recorder starts (by the spinner,
+    # or by the writer thread it has just made) before it registers; those
+    # switches are in the rings from the session's start and count. Its
+    # execution never exceeds the kernel's time on a CPU since its exec
+    # (which holds the start before the session too), nor its switches the
+    # kernel's.
+    spinner = subprocess.Popen(["taskset", "-c", "0", os.path.join(progs, "fidelity"), "spin"])
+    try:
+        for i in range(5):
+            r = subprocess.run(["taskset", "-c", "0", ctrace, "run", "-o", out, "--",
+                                os.path.join(progs, "fidelity"), "start"],
+                               capture_output=True, text=True, timeout=120)
+            m = re.search(r"KERNEL (\d+) run_ns (\d+) wait_ns (\d+) vol (-?\d+) invol (-?\d+) "
+                          r"cpu_clock_ns (\d+) at_ns (\d+)", r.stdout)
+            check(f"start {i}: exit, the kernel's account", r.returncode == 0 and m, r.stderr)
+            if not m:
+                continue
+            tid, run_ns, _, vol, invol, clock_ns, at_ns = map(int, m.groups())
+            row = threads(out).get(tid)
+            if not row:
+                check(f"start {i}: the main thread in the trace", False, tid)
+                continue
+            after = max(0, row["end_ns"] - (at_ns - start_mono(out)))
+            slack = 1_000_000 if sanitized else 300_000
+            kernel_run = max(run_ns, clock_ns)
+            check(f"start {i}: main's execution {row['execution_ns']} at most the kernel's time on "
+                  f"a CPU since its exec {kernel_run} (+{after} ns after it was read)",
+                  row["execution_ns"] <= kernel_run + slack + after, row)
+            # The kernel's time on a CPU within the trace: the schedstat
+            # totals the recorder read at the session's start and at its
+            # end, as the trace's samples carry them (differences).
+            dump = subprocess.run([ctrace, "dump", out], capture_output=True, text=True).stdout
+            sampled = sum(int(m.group(1)) for m in re.finditer(
+                rf"^\d+ {tid} sched_sample run=(\d+) ", dump, re.M))
+            check(f"start {i}: main's execution {row['execution_ns']} within 2% of the kernel's "
+                  f"time on a CPU from the session's start to its end {sampled}",
+                  abs(row["execution_ns"] - sampled) <= 0.02 * sampled + slack, row)
+    finally:
+        spinner.kill()
+        spinner.wait()
+
 finish()

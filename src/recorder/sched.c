@@ -91,6 +91,16 @@ static __thread unsigned cover_mine;
  * its switches count from then, its first run included. */
 static __thread uint64_t created_mono;
 static pid_t cover_tid;       /* the thread that opened them */
+static uint64_t cover_opened_ns; /* when (CLOCK_MONOTONIC) */
+/* The session's start (its time zero), and the schedstat totals of the
+ * thread that opened the rings then: that thread registers only after the
+ * session has begun, and a switch of it in between (the writer thread it
+ * has just made may take its CPU) is in the rings, and counts. */
+static struct {
+    _Atomic uint64_t mono_ns;
+    uint64_t run, wait, slices;
+    bool read;
+} began;
 static uint64_t cover_lost;   /* records the kernel dropped from them */
 static struct {
     uint64_t base_units, base_mono_ns, q32;
@@ -212,6 +222,7 @@ static bool open_cover(void)
     cpu_rings = rings;
     cover_lost = 0;
     cover_tid = ct_gettid();
+    cover_opened_ns = ct_mono_ns();
     if (++epoch_seq == 0)
         epoch_seq = 1;
     cover_mine = epoch_seq;
@@ -289,6 +300,20 @@ static void schedstat_start(struct ct_thread *t)
     exit_give_back(t);
 }
 
+/* schedstat's time on a CPU (and getrusage's) is as of the running
+ * thread's last tick or switch (4 ms at HZ=250); the calling thread's CPU
+ * clock is brought up to now: the later of the two. */
+static uint64_t own_run_now(uint64_t run)
+{
+    struct timespec cpu_time;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu_time) == 0) {
+        uint64_t now_run = (uint64_t)cpu_time.tv_sec * 1000000000u + (uint64_t)cpu_time.tv_nsec;
+        if (now_run > run)
+            run = now_run;
+    }
+    return run;
+}
+
 void ct_sched_thread_exit(struct ct_thread *t)
 {
     int fd = __atomic_load_n(&t->schedstat_fd, __ATOMIC_ACQUIRE);
@@ -297,15 +322,7 @@ void ct_sched_thread_exit(struct ct_thread *t)
     uint64_t run, wait, slices;
     if (!read_schedstat(fd, &run, &wait, &slices))
         return;
-    /* schedstat's time on a CPU (and getrusage's) is as of the running
-     * thread's last tick or switch (4 ms at HZ=250); the thread's CPU
-     * clock is brought up to now. */
-    struct timespec cpu_time;
-    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu_time) == 0) {
-        uint64_t now_run = (uint64_t)cpu_time.tv_sec * 1000000000u + (uint64_t)cpu_time.tv_nsec;
-        if (now_run > run)
-            run = now_run;
-    }
+    run = own_run_now(run);
     int cpu = sched_getcpu();
     t->ss_exit_run = run;
     t->ss_exit_wait = wait;
@@ -317,6 +334,18 @@ void ct_sched_thread_exit(struct ct_thread *t)
 void ct_sched_inherit(bool on)
 {
     inherit_wanted = on;
+}
+
+void ct_sched_session_began(uint64_t mono_ns)
+{
+    began.read = false;
+    if (mode == CT_SCHED_PERF && cover_tid == ct_gettid() && ct_sched_cover_token()) {
+        int fd = proc_open(cover_tid, "schedstat");
+        began.read = fd >= 0 && read_schedstat(fd, &began.run, &began.wait, &began.slices);
+        proc_close(&fd);
+        began.run = own_run_now(began.run);
+    }
+    atomic_store_explicit(&began.mono_ns, mono_ns, memory_order_release);
 }
 
 unsigned ct_sched_cover_token(void)
@@ -365,7 +394,7 @@ static void latency_baseline(struct ct_thread *t)
     int fd = latency_fd(t, &temporary);
     uint64_t run, wait, slices;
     if (fd >= 0 && read_schedstat(fd, &run, &wait, &slices)) {
-        t->ss_run_ns = run;
+        t->ss_run_ns = t->tid == ct_gettid() ? own_run_now(run) : run;
         t->ss_wait_ns = wait;
         t->ss_slices = slices;
     }
@@ -406,6 +435,16 @@ void ct_sched_thread_start(struct ct_thread *t)
             t->ex_valid = true; /* not yet run: nothing on a CPU */
         } else if (mode == CT_SCHED_PERF) {
             latency_baseline(t);
+            uint64_t from = atomic_load_explicit(&began.mono_ns, memory_order_acquire);
+            if (t->tid == cover_tid && began.read && from >= cover_opened_ns && from <= now) {
+                /* The rings' opener: followed from the session's start,
+                 * its first period from the totals read then. */
+                t->sched_from_ns = from;
+                t->lat_prev_ns = from;
+                t->ss_run_ns = began.run;
+                t->ss_wait_ns = began.wait;
+                t->ss_slices = began.slices;
+            }
         }
         return;
     }

@@ -66,6 +66,9 @@ typedef void ct_sched_emit_fn(pid_t tid, uint64_t base_ts, const uint8_t *events
 enum { CT_SCHED_READ = 0, CT_SCHED_FLUSH = 1, CT_SCHED_LAST = 2 };
 CT_INTERNAL bool ct_sched_collect(ct_sched_emit_fn *emit, int how);
 CT_INTERNAL void ct_sched_set_clock(uint64_t base_units, uint64_t base_mono_ns, uint64_t q32);
+/* The writer, as a session begins, on the thread that started it: its
+ * time zero (CLOCK_MONOTONIC). */
+CT_INTERNAL void ct_sched_session_began(uint64_t mono_ns);
 CT_INTERNAL int ct_sched_mode(void);
 /* want: -1 off, 0 or 1 the kernel's switches where permitted, else the
  * schedstat samples; 2 the schedstat samples only. After ct_sched_inherit,

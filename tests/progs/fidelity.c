@@ -18,6 +18,9 @@
  *               pthread_cond_signal sometimes waits for woken waiters
  *   epoll       a server waiting in epoll_wait on a listening socket and its
  *               connections, and a client sending requests on loopback
+ *   start       the main thread reports at once: its account since exec
+ *               bounds what the trace may give it from the session's start
+ *   spin        spins until killed (a rival for a CPU, untraced)
  */
 
 #include <arpa/inet.h>
@@ -349,8 +352,13 @@ int main(int argc, char **argv)
         condsignal();
     else if (strcmp(what, "epoll") == 0)
         epoll_server();
+    else if (strcmp(what, "start") == 0)
+        report();
+    else if (strcmp(what, "spin") == 0)
+        for (volatile unsigned long n = 0;; n++)
+            ;
     else {
-        fprintf(stderr, "usage: fidelity crowd|stdio|condsignal|epoll\n");
+        fprintf(stderr, "usage: fidelity crowd|stdio|condsignal|epoll|start|spin\n");
         return 2;
     }
     return 0;

@@ -195,6 +195,7 @@ struct ct_thread {
      * block wait for a sample; the thread's latest switch out. */
     size_t lat_from;
     uint64_t lat_prev_ns, lat_carry_ns, last_out_ns;
+    uint64_t enc_last_ns; /* the last switch encoded (a woken never before it) */
     /* The same for its execution: the first entry not yet checked against
      * the kernel's time on a CPU, which was ex_run_ns there (ex_valid: a
      * sample taken while the thread was off a CPU gave it). */

@@ -413,7 +413,7 @@ void ct_sched_thread_start(struct ct_thread *t)
     t->ex_valid = false;
     t->ex_lone = 0;
     t->ex_prev_out = 0;
-    t->lat_prev_ns = t->lat_carry_ns = t->last_out_ns = 0;
+    t->lat_prev_ns = t->lat_carry_ns = t->last_out_ns = t->enc_last_ns = 0;
     t->lat_prev_state = t->last_state = 0;
     t->ss_zero_base = t->ss_pend = t->ss_latency_fd = false;
     t->obs_valid = false;
@@ -907,6 +907,21 @@ static struct {
 } encoded;
 #define ENCODED_MAX_EVENT 64 /* two cpu events or one sample, at most */
 
+/* When switch in i was woken: never before the switch before it, in this
+ * batch or the last (its share of the wait is at most its time off the
+ * CPU, but a switch in moved after it was given, by a later correction of
+ * its execution, would put it there). */
+static uint64_t woken_at(const struct ct_thread *t, const struct raw_switch *raw, size_t i)
+{
+    uint64_t at = raw[i].mono_ns - raw[i].woken_ns;
+    uint64_t before = i > 0 ? raw[i - 1].mono_ns : t->enc_last_ns;
+    /* A nanosecond after it: the same time in ns can come back from the
+     * trace's clock units a nanosecond earlier in a batch of its own. */
+    if (at <= before && before < raw[i].mono_ns)
+        at = before + 1;
+    return at;
+}
+
 /* Keeps the per-CPU rings read while a long encoding goes on. */
 static void (*keep_up)(void);
 
@@ -914,13 +929,13 @@ static void (*keep_up)(void);
  * a block preceded by a `woken` event where it had run-queue wait (its
  * share: sched_wait.c); returns the bytes (in `encoded`), NULL without
  * memory. */
-static uint8_t *encode(const struct ct_thread *t, size_t n, size_t *len, uint64_t *base)
+static uint8_t *encode(struct ct_thread *t, size_t n, size_t *len, uint64_t *base)
 {
     const struct raw_switch *raw = (const void *)t->cpu_events;
     size_t used = 0;
     uint64_t last = n ? units_of(raw[0].mono_ns) : 0;
     if (n && raw[0].state == CT_CPU_ON && raw[0].woken_ns)
-        last = units_of(raw[0].mono_ns - raw[0].woken_ns);
+        last = units_of(woken_at(t, raw, 0));
     *base = last;
     for (size_t i = 0; i < n; i++) {
         if (encoded.cap - used < ENCODED_MAX_EVENT) {
@@ -935,7 +950,7 @@ static uint8_t *encode(const struct ct_thread *t, size_t n, size_t *len, uint64_
             keep_up();
         uint8_t *p = encoded.mem + used;
         if (raw[i].state == CT_CPU_ON && raw[i].woken_ns) {
-            uint64_t ts = units_of(raw[i].mono_ns - raw[i].woken_ns);
+            uint64_t ts = units_of(woken_at(t, raw, i));
             *p++ = CT_EV_CPU;
             p = ct_put_uleb(p, ts > last ? ts - last : 0);
             if (ts > last)
@@ -957,6 +972,8 @@ static uint8_t *encode(const struct ct_thread *t, size_t n, size_t *len, uint64_
         }
         p = ct_put_uleb(p, raw[i].cpu);
         used = (size_t)(p - encoded.mem);
+        if (raw[i].state)
+            t->enc_last_ns = raw[i].mono_ns;
     }
     *len = used;
     return encoded.mem;

@@ -47,6 +47,13 @@ def crash_checks(r, out):
     check("crash: the window written", "window (crash) written" in r.stderr, r.stderr)
     times, err = sleeps(out) if os.path.exists(out) else ([], "")
     check("crash: cut short, read with a warning", "ends inside generation" in err, err)
+    if os.path.exists(out):
+        s = subprocess.run([ctrace, "stats", "--strict", out], capture_output=True, text=True,
+                           timeout=60)
+        check("crash: --strict refuses the cut window, naming the byte",
+              s.returncode == 1 and not s.stdout and
+              re.search(r": byte \d+: the trace ends inside generation \d+", s.stderr),
+              (s.returncode, s.stderr))
     if times:
         check("crash: the last sleep just before the crash", times[-1] >= 470 * MS, times[-1])
         check("crash: older sleeps dropped", times[0] >= 150 * MS, times[0])

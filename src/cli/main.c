@@ -31,7 +31,9 @@ static void print_help(FILE *out)
             "\n"
             "A trace that is cut or damaged is read up to the damage: each command\n"
             "reports on what it read, then names the damage (file, byte, what was\n"
-            "expected) and exits 1. With --strict it prints only the error.\n");
+            "expected) and exits 1. With --strict it prints only the error.\n"
+            "A trace that ends between two records (a program killed while\n"
+            "tracing) is read with a warning; --strict refuses it too.\n");
 }
 
 int ct_cli_usage_error(const struct ct_command *cmd, const char *fmt, ...)
@@ -104,7 +106,7 @@ static int take_strict(int argc, char **argv)
         if (options && strcmp(argv[i], "--") == 0)
             options = false;
         if (options && i > 0 && strcmp(argv[i], "--strict") == 0)
-            ct_cli_strict = true;
+            ct_cli_strict = ct_rd_strict = true;
         else
             argv[n++] = argv[i];
     }

@@ -23,6 +23,8 @@
 #include "crc32c.h"
 #include "reader_impl.h"
 
+bool ct_rd_strict;
+
 int ct_rd_fail(struct ct_reader *rd, uint64_t offset, const char *fmt, ...)
 {
     char what[400];
@@ -619,6 +621,13 @@ int ct_rd_next_gen(struct ct_reader *rd, struct ct_gen *gen)
     while (!gen->complete) {
         at = rd->off;
         r = next_record(rd, &type, &c);
+        if (r == 0 && ct_rd_strict) {
+            ct_rd_fail(rd, at, "the trace ends inside generation %llu, before its end record",
+                       (unsigned long long)gen->number);
+            rd->failed = false;
+            rd->pending_error = true;
+            break;
+        }
         if (r == 0) {
             snprintf(rd->warning, sizeof rd->warning,
                      "%s: byte %llu: the trace ends inside generation %llu (the program "

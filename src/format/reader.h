@@ -185,6 +185,10 @@ static inline uint64_t ct_rd_offset(const struct ct_reader *rd, const uint8_t *p
 /* Copies len bytes at file offset off (either way of reading); -1 when the
  * file has not that many. */
 int ct_rd_read_at(const struct ct_reader *rd, uint64_t off, void *out, size_t len);
+/* A trace that ends inside a generation (a program killed while tracing,
+ * a file still being written) is read up to its last complete record with
+ * a warning; with ct_rd_strict set (ctrace --strict), that is an error. */
+extern bool ct_rd_strict;
 /* Opens a trace file to read it once, from start to end (streamed). */
 int ct_rd_open(struct ct_reader *rd, const char *path);
 /* Opens it mapped: rd->data is the whole file, for readers that go back

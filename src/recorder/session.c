@@ -31,10 +31,12 @@ static int api_sink = -1; /* the sink of ctrace_start */
 static void before_fork(void)
 {
     pthread_mutex_lock(&session_lock);
+    ct_writer_before_fork();
 }
 
 static void after_fork_parent(void)
 {
+    ct_writer_after_fork_parent();
     pthread_mutex_unlock(&session_lock);
 }
 

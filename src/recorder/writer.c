@@ -86,6 +86,16 @@ static struct {
     uint64_t done;
 } cmd;
 static _Atomic int dump_requested; /* a signal asked for the flight window */
+/*
+ * fork happens while the writer waits, never while it works: the writer
+ * holds work_lock except in its futex wait, and fork's prepare handler
+ * takes it (after the writer has started: `started`, a futex word). A
+ * child forked while the writer was in malloc would inherit that
+ * allocator's locks held, and hang at its first allocation, with an
+ * allocator that does not take its own locks across fork (the sanitizers').
+ */
+static pthread_mutex_t work_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic uint32_t started;
 /* 1 once the writer has ended the session's last generation and the
  * files (writer_finish); a futex word for ct_writer_finish_now. */
 static _Atomic uint32_t finished;
@@ -378,8 +388,10 @@ static void exit_if_program_ended(uint64_t now)
     if (now - last_look < 100000000u)
         return;
     last_look = now;
-    if (!ct_program_alive(ct_g.tracer_tid))
+    if (!ct_program_alive(ct_g.tracer_tid)) {
+        pthread_mutex_unlock(&work_lock); /* the atexit handlers' work is in line */
         exit(0);
+    }
 }
 
 static void *writer_main(void *arg)
@@ -390,6 +402,9 @@ static void *writer_main(void *arg)
     ct_g.tracer_tid = ct_gettid();
     is_writer = true;
     prctl(PR_SET_NAME, "ctrace-writer", 0, 0, 0);
+    pthread_mutex_lock(&work_lock);
+    atomic_store(&started, 1);
+    syscall(SYS_futex, &started, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
     uint64_t gen_start = ct_mono_ns();
     bool rings_busy = false;
     while (!atomic_load(&w.stopping)) {
@@ -397,8 +412,11 @@ static void *writer_main(void *arg)
         /* Sooner while context switches come fast enough to fill a ring. */
         struct timespec timeout = {0, rings_busy ? BUSY_WAKE_INTERVAL_NS : WAKE_INTERVAL_NS};
         if (atomic_load(&w.pending) < w.wake_threshold && !atomic_load(&w.stopping) &&
-            !atomic_load(&cmd.op) && !atomic_load(&dump_requested))
+            !atomic_load(&cmd.op) && !atomic_load(&dump_requested)) {
+            pthread_mutex_unlock(&work_lock);
             syscall(SYS_futex, &w.wake_word, FUTEX_WAIT_PRIVATE, word, &timeout, NULL, 0);
+            pthread_mutex_lock(&work_lock);
+        }
         if (atomic_load(&cmd.op)) {
             run_command();
             gen_start = ct_mono_ns();
@@ -428,6 +446,7 @@ static void *writer_main(void *arg)
         }
     }
     writer_finish();
+    pthread_mutex_unlock(&work_lock);
     atomic_store(&finished, 1);
     syscall(SYS_futex, &finished, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
     return NULL;
@@ -488,6 +507,7 @@ int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight 
     if (config->fd >= 0 && ct_out.sinks[0].error)
         return -ct_out.sinks[0].error; /* the caller frees the flight recorder */
     /* The writer takes no signals meant for the program. */
+    atomic_store(&started, 0);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -577,9 +597,25 @@ static void reset_slot(struct ct_slot *s)
     s->drop_count = 0;
 }
 
+void ct_writer_before_fork(void)
+{
+    if (!w.running)
+        return;
+    while (!atomic_load(&started))
+        syscall(SYS_futex, &started, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+    pthread_mutex_lock(&work_lock);
+}
+
+void ct_writer_after_fork_parent(void)
+{
+    if (w.running)
+        pthread_mutex_unlock(&work_lock);
+}
+
 void ct_writer_after_fork_child(void)
 {
     /* The writer may have held these; it is not in the child. */
+    pthread_mutex_init(&work_lock, NULL);
     pthread_mutex_init(&cmd_lock, NULL);
     pthread_cond_init(&cmd_cond, NULL);
     atomic_store(&cmd.op, CT_CMD_NONE);

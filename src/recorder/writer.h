@@ -37,6 +37,10 @@ CT_INTERNAL void ct_writer_lower_generation(uint64_t ns, size_t bytes);
 /* The flight ring's oldest and newest generations, held still meanwhile. */
 CT_INTERNAL void ct_writer_flight_bounds(struct ctrace_flight *f, const struct ct_fgen **from,
                                          const struct ct_fgen **to);
+/* fork's prepare and parent handlers: the fork waits for the writer to
+ * be between two pieces of work (so holding no allocator lock). */
+CT_INTERNAL void ct_writer_before_fork(void);
+CT_INTERNAL void ct_writer_after_fork_parent(void);
 /* fork: the child's writer state, clean (no thread, no sinks, every batch
  * back in the pool). */
 CT_INTERNAL void ct_writer_after_fork_child(void);

@@ -337,7 +337,7 @@ def main(tmp):
                                                   "contended-objects", "slowest-tasks",
                                                   "cpu-wait-by-host"}, sorted(q))
 
-    # Blocks of 1000 rows: an insert's first blocks are stored before its end.
+    # Blocks of 1000 rows for INSERTs that do not ask for a size of their own.
     with clickhouse_server.ClickHouse(settings={"max_insert_block_size": 1000}) as ch:
         # Load: one export per host, gamma's two files in one.
         hosts = {}
@@ -386,10 +386,11 @@ def main(tmp):
               f"{raw_counts(ch)} != {before}")
 
         # A damaged file, large enough that rows of its first generations
-        # are sent (the test server stores blocks of 1000 rows) before the
-        # reader fails: nothing of it is seen, and what was sent is deleted.
+        # are stored before the reader fails (the export's INSERTs ask for
+        # blocks of 65536 rows; its regions before the damage are about
+        # 90000): nothing of it is seen, and what was sent is deleted.
         damaged = os.path.join(tmp, "damaged.out")
-        r = run([ctrace, "run", "-o", damaged, "--", os.path.join(progs, "fleet"), "5", "8000"],
+        r = run([ctrace, "run", "-o", damaged, "--", os.path.join(progs, "fleet"), "5", "30000"],
                 env=env)
         check("damaged: recorded", r.returncode == 0, r.stderr)
         size = os.path.getsize(damaged)

@@ -1182,7 +1182,7 @@ static void read_during_flush(void)
     flush_rings.read_ns = ct_mono_ns();
 }
 
-bool ct_sched_collect(ct_sched_emit_fn *emit, int how)
+bool ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns)
 {
     bool busy = false;
     bool flush = how != CT_SCHED_READ;
@@ -1191,6 +1191,11 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how)
         return false; /* --sched=off: no walk of the registry every wake */
     uint64_t now = ct_mono_ns();
     uint64_t cutoff = how == CT_SCHED_LAST || !count ? UINT64_MAX : now - HOLD_NS;
+    /* A switch after the generation's end, converted on its line extended,
+     * would meet the next generation's line some nanoseconds off: a woken
+     * there could come before the off written here. */
+    if (how == CT_SCHED_FLUSH && end_ns < cutoff)
+        cutoff = end_ns;
     if (mode == CT_SCHED_PERF)
         latency_samples(now, flush);
     if (count)

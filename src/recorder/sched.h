@@ -59,12 +59,14 @@ CT_INTERNAL void ct_sched_thread_exit(struct ct_thread *t);
 CT_INTERNAL void ct_sched_thread_end(struct ct_thread *t);
 /* Writer side: reads the rings; at a generation's end (how FLUSH, or LAST
  * for the session's last) turns what was read into batches (emit is called
- * with each thread's finished batch payload). True when a ring was over a
- * quarter full: the writer should read again soon. */
+ * with each thread's finished batch payload), with the switches up to
+ * end_ns, the generation's closing clock reading (a later one waits for
+ * the next generation, on whose clock line the reader puts it). True when
+ * a ring was over a quarter full: the writer should read again soon. */
 typedef void ct_sched_emit_fn(pid_t tid, uint64_t base_ts, const uint8_t *events, size_t len,
                               uint64_t lost);
 enum { CT_SCHED_READ = 0, CT_SCHED_FLUSH = 1, CT_SCHED_LAST = 2 };
-CT_INTERNAL bool ct_sched_collect(ct_sched_emit_fn *emit, int how);
+CT_INTERNAL bool ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns);
 CT_INTERNAL void ct_sched_set_clock(uint64_t base_units, uint64_t base_mono_ns, uint64_t q32);
 /* The writer, as a session begins, on the thread that started it: its
  * time zero (CLOCK_MONOTONIC). */

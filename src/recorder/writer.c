@@ -126,9 +126,9 @@ static void write_counters(void)
 
 /* Reads the context switches (sched.c), and at a generation's end writes
  * them, gathered into one write. */
-static bool collect_switches(int how)
+static bool collect_switches(int how, uint64_t end_ns)
 {
-    bool busy = ct_sched_collect(ct_out_cpu_batch, how);
+    bool busy = ct_sched_collect(ct_out_cpu_batch, how, end_ns);
     ct_out_flush_cpu();
     return busy;
 }
@@ -244,7 +244,7 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
     w.prev_rate = ct_gen_rate(w.gen_base.units, w.gen_base.mono_ns, end.units, end.mono_ns,
                               w.ns_per_unit_q32);
     ct_sched_set_clock(w.gen_base.units, w.gen_base.mono_ns, w.prev_rate);
-    collect_switches(last ? CT_SCHED_LAST : CT_SCHED_FLUSH);
+    collect_switches(last ? CT_SCHED_LAST : CT_SCHED_FLUSH, end.mono_ns);
     uint64_t cfi_walks = 0, cfi_units = 0; /* stacks walked with .eh_frame */
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
         int state = atomic_load_explicit(&t->state, memory_order_acquire);
@@ -432,7 +432,7 @@ static void *writer_main(void *arg)
         if (!atomic_load(&w.stopping)) /* no memory for a program that is ending */
             ct_pool_prefill(8);
         uint64_t now = ct_mono_ns();
-        rings_busy = collect_switches(CT_SCHED_READ);
+        rings_busy = collect_switches(CT_SCHED_READ, UINT64_MAX);
         exit_if_program_ended(now);
         if (w.counter_period_ns && now - w.counter_last >= w.counter_period_ns) {
             ct_counters_sample(&w.counters);

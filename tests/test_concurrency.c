@@ -31,7 +31,11 @@ static void *record(void *arg)
  * the trace's bytes. */
 static uint8_t *record_threads(uint64_t gen_ns, size_t *size)
 {
-    ctrace_config config = {.generation_ns = gen_ns, .stacks = -1};
+    /* Room for every event even if the writer never ran: under
+     * ThreadSanitizer, with other tests beside, 8 recording threads can
+     * keep it off both CPUs for longer than 64 MiB of batches last (a
+     * batch dropped then is counted lost, as it should be). */
+    ctrace_config config = {.generation_ns = gen_ns, .stacks = -1, .buffer_bytes = (size_t)256 << 20};
     struct recording rec;
     rec_start(&rec, &config);
     pthread_t th[THREADS];

@@ -63,7 +63,8 @@ static struct ct_gen *cached_gen(struct ct_timeline *ix, uint32_t g)
  * times of their batches (a thread's events are in time order from batch
  * to batch, but a batch may be filed in a generation after the switches
  * that came later: a mark's state time is no bound on its batch): the
- * last at or before t0, the first at or after t1. How many batches. */
+ * last whose batch and state are at or before t0, the first at or after
+ * t1. How many batches. */
 static size_t mark_range(const struct tl_lane *l, int64_t t0, int64_t t1, size_t *a, size_t *z)
 {
     size_t n = l->nmarks, lo = 0, hi = n;
@@ -77,6 +78,11 @@ static size_t mark_range(const struct tl_lane *l, int64_t t0, int64_t t1, size_t
             hi = mid;
     }
     *a = lo ? lo - 1 : 0;
+    /* A mark's state may be later than its batch's base time (switches
+     * from the kernel's rings accounted before the batch was): reading
+     * begins at a mark whose state is no later than t0. */
+    while (*a > 0 && l->marks[*a].t > t0)
+        --*a;
     for (hi = n; lo < hi;) {
         size_t mid = (lo + hi) / 2;
         if (l->marks[mid].tb < t1)

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 from checks import check, finish
 from elfcode import frame_in_code, parse_dump
@@ -149,6 +150,28 @@ with tempfile.TemporaryDirectory() as d:
           count(ev, "wake", reason="cond"))
     check("pingpong blocks paired", blocks_paired(ev))
     check("pingpong switches alternate (two CPUs' rings merged)", *switches_alternate(ev))
+    # What ctrace run says of the context switches it recorded: their
+    # count, stats' own, once they cost about 5 % of the run at 1 us each
+    # (certainly at 80 000 a second, timed here from outside, longer than
+    # ctrace's own timing); the generations' ends count them all.
+    began = time.monotonic()
+    r = run("condvar_pingpong", out, "20000")
+    took = time.monotonic() - began
+    st = json.loads(subprocess.run([ctrace, "stats", "--json", out], capture_output=True,
+                                   text=True).stdout or "{}")
+    switches = st.get("voluntary_switches", 0) + st.get("involuntary_switches", 0)
+    said = re.search(r"ctrace run: (\d+) context switches were recorded from the kernel", r.stderr)
+    dumped = subprocess.run([ctrace, "dump", out], capture_output=True, text=True, timeout=120)
+    counted = sum(int(n) for n in re.findall(r"^# (\d+) context switches$", dumped.stdout,
+                                             re.M))
+    check("pingpong 20000: the generations' ends count stats' switches",
+          r.returncode == 0 and switches > 40000 and counted == switches, (counted, switches))
+    if switches / took >= 80000:
+        check("pingpong 20000: ctrace run says how many switches it recorded, and their cost",
+              said and int(said.group(1)) == switches, (r.stderr, switches, took))
+    else:
+        print(f"note: pingpong 20000 made {switches / took:.0f} switches a second: "
+              "what ctrace run says of them is not checked")
     # The same across many generation boundaries: a thread's last switches
     # wait for the next generation when another CPU's ring may hold earlier
     # ones, never written out of order.
@@ -367,6 +390,12 @@ with tempfile.TemporaryDirectory() as d:
         if wrap:
             mode += ", perf_event_open refused"
         check(f"spinners --sched={mode} exit", r.returncode == 0, r.stderr)
+        # Few switches: nothing said of their cost. A fallback is said.
+        check(f"spinners --sched={mode}: ctrace run says nothing of switches",
+              "context switches were recorded" not in r.stderr, r.stderr)
+        check(f"spinners --sched={mode}: ctrace run says when perf_event_open was refused",
+              ("perf_event_open was refused" in r.stderr) == (mode.startswith("auto")
+                                                             and source == "schedstat"), r.stderr)
         s = subprocess.run([ctrace, "stats", "--json", out], capture_output=True, text=True)
         check(f"spinners --sched={mode}: stats says {source}", f'"sched":"{source}"' in s.stdout,
               s.stdout)

@@ -59,9 +59,16 @@ void ct_cli_threads_json(FILE *out, const struct ct_threads *t);
 void ct_cli_types_json(FILE *out, const struct ct_type_stats *types, size_t n);
 void ct_cli_task_list_json(FILE *out, const struct ct_task_view *v);
 
-/* ctrace run, after the program: one line on stderr if the traces of the
- * run's process tree (paths) come from programs without frame pointers. */
-void ct_run_say_unwound(const char (*paths)[PATH_MAX], size_t n);
+/* ctrace run, after the program: a line on stderr if the traces of the
+ * run's process tree (paths) come from programs without frame pointers;
+ * with --sched=auto, one if the recorder fell back from the kernel's
+ * context switches, and one if those cost the run a noticeable share of
+ * its wall time (wall_ns, the program's). */
+struct ct_run_heard {
+    bool sched_auto;
+    int64_t wall_ns;
+};
+void ct_run_say(const char (*paths)[PATH_MAX], size_t n, const struct ct_run_heard *how);
 
 extern const struct ct_command ct_cmd_dump, ct_cmd_export, ct_cmd_pprof, ct_cmd_regions, ct_cmd_run, ct_cmd_stats, ct_cmd_tasks,
     ct_cmd_threads, ct_cmd_view;

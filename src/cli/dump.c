@@ -120,6 +120,8 @@ static void print_tables(FILE *out, const struct ct_reader *rd, const struct ct_
         fprintf(out, "# %" PRIu64 " stacks unwound from .eh_frame, %" PRId64 " ns\n",
                 gen->cfi_stacks, ct_gen_ns(rd, gen, gen->base_units + gen->cfi_units) -
                                      ct_gen_ns(rd, gen, gen->base_units));
+    if (gen->switches)
+        fprintf(out, "# %" PRIu64 " context switches\n", gen->switches);
     for (size_t i = 0; i < gen->nthreads; i++) {
         const struct ct_rd_thread *t = &gen->threads[i];
         fprintf(out, "# thread %" PRIu64 " \"", t->tid);

@@ -88,6 +88,7 @@ struct ct_gen {
     uint64_t end_units, end_mono_ns, end_batches, end_lost;
     uint64_t refs_dropped; /* strings and stacks left out (GEN_END, optional) */
     uint64_t cfi_stacks, cfi_units; /* walked with .eh_frame, and their time (optional) */
+    uint64_t switches; /* the kernel's context switches written (optional) */
     bool has_process;
     struct ct_rd_process process;
     struct ct_rd_thread *threads;

@@ -983,6 +983,14 @@ static uint8_t *encode(struct ct_thread *t, size_t n, size_t *len, uint64_t *bas
  * keeps the later ones for the next, and the list's memory while it was
  * well used (a busy thread fills megabytes a generation: growing them
  * afresh each time costs copies and page faults), until the last. */
+/* Switches out (off or preempted) written so far: the writer's only. */
+static uint64_t switches_written;
+
+uint64_t ct_sched_switches_written(void)
+{
+    return switches_written;
+}
+
 static void emit_thread(struct ct_thread *t, ct_sched_emit_fn *emit, uint64_t cutoff, bool last)
 {
     sort_switches(t);
@@ -992,6 +1000,8 @@ static void emit_thread(struct ct_thread *t, ct_sched_emit_fn *emit, uint64_t cu
         n--;
     if (!n && !t->cpu_lost)
         return;
+    for (size_t i = 0; i < n; i++)
+        switches_written += raw[i].state == CT_CPU_OFF || raw[i].state == CT_CPU_PREEMPTED;
     size_t len = 0;
     uint64_t base = 0;
     uint8_t *events = n ? encode(t, n, &len, &base) : NULL;
@@ -1220,14 +1230,18 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns)
             latency_resolve(t, state == CT_THREAD_EXITED, flush);
         if (flush && state == CT_THREAD_LIVE)
             mark_call(t, emit);
-        /* An exited thread has no switches to come. */
+        /* An exited thread has no switches to come that another CPU's
+         * ring could hold earlier; those after the generation's end (it
+         * runs on in the kernel after it said it exited) wait for the
+         * next, as a live thread's do: the writer keeps it until then. */
         if (flush && (t->cpu_len || t->cpu_lost)) {
             /* Writing a generation's switches takes a while when there are
              * millions: the rings are read meanwhile, so that none fills. */
             if (keep_up)
                 keep_up();
-            emit_thread(t, emit, state == CT_THREAD_EXITED ? UINT64_MAX : cutoff,
-                        how == CT_SCHED_LAST || state == CT_THREAD_EXITED);
+            uint64_t until = how == CT_SCHED_FLUSH ? end_ns : UINT64_MAX;
+            emit_thread(t, emit, state == CT_THREAD_EXITED ? until : cutoff,
+                        how == CT_SCHED_LAST);
         } else if (how == CT_SCHED_LAST && t->cpu_events) {
             free(t->cpu_events); /* an empty list's memory, kept from before */
             t->cpu_events = NULL;

@@ -67,6 +67,8 @@ typedef void ct_sched_emit_fn(pid_t tid, uint64_t base_ts, const uint8_t *events
                               uint64_t lost);
 enum { CT_SCHED_READ = 0, CT_SCHED_FLUSH = 1, CT_SCHED_LAST = 2 };
 CT_INTERNAL bool ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns);
+/* The context switches (switches out) written as cpu events so far. */
+CT_INTERNAL uint64_t ct_sched_switches_written(void);
 CT_INTERNAL void ct_sched_set_clock(uint64_t base_units, uint64_t base_mono_ns, uint64_t q32);
 /* The writer, as a session begins, on the thread that started it: its
  * time zero (CLOCK_MONOTONIC). */

@@ -281,11 +281,12 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
     /* Exited threads whose last batch is now written give back their
      * descriptors. A thread that exited in the next generation waits, and
      * so does one that exited after this generation's switches were
-     * collected with its last schedstat totals still to write. */
+     * collected with its last schedstat totals still to write, or with
+     * switches after the generation's end. */
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next)
         if (atomic_load_explicit(&t->state, memory_order_acquire) == CT_THREAD_EXITED &&
             t->slot[0].batch < 0 && t->slot[1].batch < 0 && t->gen <= ct_out.gen &&
-            (last || !__atomic_load_n(&t->ss_exit_ns, __ATOMIC_ACQUIRE))) {
+            (last || (!__atomic_load_n(&t->ss_exit_ns, __ATOMIC_ACQUIRE) && !t->cpu_len))) {
             ct_sched_thread_end(t);
             ct_thread_free(t);
         }
@@ -304,6 +305,11 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
     misses_reported = misses;
     ct_buf_uleb(&ct_out.buf, cfi_walks);
     ct_buf_uleb(&ct_out.buf, cfi_units);
+    /* The kernel's context switches written in this generation. */
+    static uint64_t switches_reported;
+    uint64_t switches = ct_sched_switches_written();
+    ct_buf_uleb(&ct_out.buf, switches - switches_reported);
+    switches_reported = switches;
     ct_out_buf_record(CT_REC_GEN_END);
     for (int i = 0; i < CT_MAX_SINKS; i++)
         ct_out.sinks[i].gens++;

@@ -1,18 +1,19 @@
 /*
- * condvar_pingpong - two threads hand a turn back and forth ROUNDS times
- * each through two condvars. A thread hands the turn over only once the
+ * condvar_pingpong [ROUNDS] - two threads hand a turn back and forth
+ * ROUNDS times (default 1000) each through two condvars. A thread hands the turn over only once the
  * other is inside pthread_cond_wait, so every wait blocks: exactly
  * 2 x ROUNDS condvar blocks, each woken by a signal of the other thread.
  */
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #define ROUNDS 1000
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv[2] = {PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER};
-static int turn, waiting[2];
+static int turn, waiting[2], rounds = ROUNDS;
 
 static void take_turn(int me)
 {
@@ -40,22 +41,24 @@ static void give_turn(int other)
 static void *second(void *arg)
 {
     (void)arg;
-    for (int i = 0; i < ROUNDS; i++) {
+    for (int i = 0; i < rounds; i++) {
         take_turn(1);
         give_turn(0);
     }
     return NULL;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && (rounds = atoi(argv[1])) <= 0)
+        return 2;
     pthread_t t;
     pthread_create(&t, NULL, second, NULL);
-    for (int i = 0; i < ROUNDS; i++) {
+    for (int i = 0; i < rounds; i++) {
         give_turn(1);
         take_turn(0);
     }
     pthread_join(t, NULL);
-    printf("%d handoffs\n", 2 * ROUNDS);
+    printf("%d handoffs\n", 2 * rounds);
     return 0;
 }

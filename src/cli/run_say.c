@@ -91,11 +91,19 @@ static void say_unwound(const struct heard *u)
     if (u->programs == 1)
         snprintf(who, sizeof who, "%s was", u->first);
     else
-        snprintf(who, sizeof who, "%s and %u other programs were", u->first, u->programs - 1);
+        snprintf(who, sizeof who, "%s and %u other program%s were", u->first, u->programs - 1,
+                 u->programs == 2 ? "" : "s");
+    const char *stacks = u->stacks == 1 ? "stack was" : "stacks were";
+    if (u->ns <= 0) { /* none timed: a first walk, that built the tables, is left out */
+        fprintf(stderr, "ctrace run: %s built without frame pointers: %" PRIu64 " %s unwound "
+                        "from .eh_frame tables instead\n",
+                who, u->stacks, stacks);
+        return;
+    }
     bool ms = u->ns >= 1e6;
-    fprintf(stderr, "ctrace run: %s built without frame pointers: %" PRIu64 " stacks were "
+    fprintf(stderr, "ctrace run: %s built without frame pointers: %" PRIu64 " %s "
                     "unwound from .eh_frame tables instead, %.2f us each (%.*f %s in all)\n",
-            who, u->stacks, u->ns / (double)u->stacks / 1e3, ms ? 1 : 0,
+            who, u->stacks, stacks, u->ns / (double)u->stacks / 1e3, ms ? 1 : 0,
             ms ? u->ns / 1e6 : u->ns / 1e3, ms ? "ms" : "us");
 }
 

@@ -979,10 +979,6 @@ static uint8_t *encode(struct ct_thread *t, size_t n, size_t *len, uint64_t *bas
     return encoded.mem;
 }
 
-/* Writes a thread's switches up to cutoff as its batch of this generation;
- * keeps the later ones for the next, and the list's memory while it was
- * well used (a busy thread fills megabytes a generation: growing them
- * afresh each time costs copies and page faults), until the last. */
 /* Switches out (off or preempted) written so far: the writer's only. */
 static uint64_t switches_written;
 
@@ -991,6 +987,10 @@ uint64_t ct_sched_switches_written(void)
     return switches_written;
 }
 
+/* Writes a thread's switches up to cutoff as its batch of this generation;
+ * keeps the later ones for the next, and the list's memory while it was
+ * well used (a busy thread fills megabytes a generation: growing them
+ * afresh each time costs copies and page faults), until the last. */
 static void emit_thread(struct ct_thread *t, ct_sched_emit_fn *emit, uint64_t cutoff, bool last)
 {
     sort_switches(t);

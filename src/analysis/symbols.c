@@ -1,9 +1,10 @@
 /*
  * symbols.c - addresses to function, file and line, with libdwfl (elfutils).
  *
- * Each module of a trace's MODULES table is reported to a Dwfl at its load
- * bias; its ELF and debug information are found from its path (and its
- * separate debug file by build-id, as gdb and perf find them). A module
+ * Each module of a trace's MODULES table is looked up in its file at its
+ * address less the load bias; the file's ELF and debug information are
+ * found from its path (and its separate debug file by build-id, as gdb and
+ * perf find them). A module
  * whose file is missing, or whose build-id differs from the one the trace
  * recorded (the program was rebuilt since), is never used for names: its
  * addresses print as module+offset, never as a wrong name.
@@ -68,15 +69,117 @@ static bool dw_load(void)
     return dw.loaded;
 }
 
-struct ct_symbols {
+/* One module file opened with libdw: its own Dwfl, the module reported at
+ * address 0 so that it is looked up at an address less its load bias. A
+ * file is opened once for every trace that maps it (a build's hundreds of
+ * processes all map libc, whose separate debug file takes tens of ms to
+ * open), and is known by its device, inode, size and modification time:
+ * a file rebuilt under the same path is opened anew. A Dwfl is not
+ * thread-safe: every call on one is made under files_lock. */
+struct dw_file {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
     Dwfl *dwfl;
     Dwfl_Callbacks callbacks;
     char *debuginfo_path;
+    Dwfl_Module *mod;
+    const unsigned char *build_id;
+    int build_id_len;
+    unsigned refs;
+    uint64_t used; /* files_clock when last let go */
+    struct dw_file *next;
+};
+
+/* Files no trace holds stay open, up to IDLE_FILES of them, the least
+ * recently used closed first. */
+enum { IDLE_FILES = 32 };
+static pthread_mutex_t files_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dw_file *open_files;
+static uint64_t files_clock;
+
+static void dw_file_free(struct dw_file *f)
+{
+    dw.dwfl_end(f->dwfl);
+    free(f);
+}
+
+/* The open file at path (a regular file), its reference taken; NULL when
+ * libdw cannot read it. Called with files_lock held. */
+static struct dw_file *dw_file_get(const char *path, const char *name)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return NULL; /* the vDSO and friends, or not a file (a hostile trace's /dev/tty) */
+    for (struct dw_file *f = open_files; f; f = f->next)
+        if (f->dev == st.st_dev && f->ino == st.st_ino && f->size == st.st_size &&
+            f->mtime.tv_sec == st.st_mtim.tv_sec && f->mtime.tv_nsec == st.st_mtim.tv_nsec) {
+            if (!f->mod)
+                return NULL;
+            f->refs++;
+            return f;
+        }
+    struct dw_file *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->dev = st.st_dev;
+    f->ino = st.st_ino;
+    f->size = st.st_size;
+    f->mtime = st.st_mtim;
+    f->callbacks.find_elf = dw.dwfl_build_id_find_elf;
+    f->callbacks.find_debuginfo = dw.dwfl_standard_find_debuginfo;
+    f->callbacks.debuginfo_path = &f->debuginfo_path;
+    f->dwfl = dw.dwfl_begin(&f->callbacks);
+    if (!f->dwfl) {
+        free(f);
+        return NULL;
+    }
+    dw.dwfl_report_begin(f->dwfl);
+    f->mod = dw.dwfl_report_elf(f->dwfl, name, path, -1, 0, false);
+    dw.dwfl_report_end(f->dwfl, NULL, NULL);
+    if (f->mod) {
+        GElf_Addr vaddr;
+        f->build_id_len = dw.dwfl_module_build_id(f->mod, &f->build_id, &vaddr);
+    }
+    /* Kept even when unreadable, idle, so that it is not tried again. */
+    f->refs = f->mod ? 1 : 0;
+    f->used = ++files_clock;
+    f->next = open_files;
+    open_files = f;
+    return f->mod ? f : NULL;
+}
+
+/* Lets go of f (NULL: nothing); an idle file past IDLE_FILES is closed. */
+static void dw_file_put(struct dw_file *f)
+{
+    if (!f)
+        return;
+    pthread_mutex_lock(&files_lock);
+    f->refs--;
+    f->used = ++files_clock;
+    size_t idle = 0;
+    for (struct dw_file *g = open_files; g; g = g->next)
+        idle += g->refs == 0;
+    while (idle > IDLE_FILES) {
+        struct dw_file **oldest = NULL;
+        for (struct dw_file **g = &open_files; *g; g = &(*g)->next)
+            if ((*g)->refs == 0 && (!oldest || (*g)->used < (*oldest)->used))
+                oldest = g;
+        struct dw_file *gone = *oldest;
+        *oldest = gone->next;
+        dw_file_free(gone);
+        idle--;
+    }
+    pthread_mutex_unlock(&files_lock);
+}
+
+struct ct_symbols {
     struct module_entry {
         uint64_t start, end, bias;
         char path[256];
         bool usable; /* the file is there and its build-id matches */
-        Dwfl_Module *mod;
+        struct dw_file *file; /* NULL: no libdw, or no such readable file */
     } *modules;
     size_t count;
     struct ct_symtab embedded;
@@ -94,19 +197,13 @@ struct ct_symbols *ct_symbols_open(const struct ct_gen *gen)
     if (!s)
         return NULL;
     bool have_dw = dw_load();
-    if (have_dw) {
-        s->callbacks.find_elf = dw.dwfl_build_id_find_elf;
-        s->callbacks.find_debuginfo = dw.dwfl_standard_find_debuginfo;
-        s->callbacks.debuginfo_path = &s->debuginfo_path;
-        s->dwfl = dw.dwfl_begin(&s->callbacks);
-    }
     s->modules = calloc(gen->nmodules ? gen->nmodules : 1, sizeof *s->modules);
-    if ((have_dw && !s->dwfl) || !s->modules) {
-        ct_symbols_close(s);
+    if (!s->modules) {
+        free(s);
         return NULL;
     }
-    if (s->dwfl)
-        dw.dwfl_report_begin(s->dwfl);
+    if (have_dw)
+        pthread_mutex_lock(&files_lock);
     for (size_t i = 0; i < gen->nmodules; i++) {
         const struct ct_rd_module *m = &gen->modules[i];
         struct module_entry *e = &s->modules[s->count++];
@@ -116,20 +213,14 @@ struct ct_symbols *ct_symbols_open(const struct ct_gen *gen)
         e->start = m->start;
         e->end = m->start + m->size;
         e->bias = m->bias;
-        struct stat st;
-        if (!s->dwfl || e->path[0] != '/' || stat(e->path, &st) != 0 || !S_ISREG(st.st_mode))
-            continue; /* no libdw; the vDSO and friends, or not a file (a hostile trace's /dev/tty) */
-        e->mod = dw.dwfl_report_elf(s->dwfl, basename_of(e->path), e->path, -1, m->bias, false);
-        if (!e->mod)
+        if (!have_dw || e->path[0] != '/' || !(e->file = dw_file_get(e->path, basename_of(e->path))))
             continue;
-        const unsigned char *bits;
-        GElf_Addr vaddr;
-        int len = dw.dwfl_module_build_id(e->mod, &bits, &vaddr);
+        int len = e->file->build_id_len;
         e->usable = m->build_id_len == 0 ||
-                    (len == (int)m->build_id_len && memcmp(bits, m->build_id, (size_t)len) == 0);
+                    (len == (int)m->build_id_len && memcmp(e->file->build_id, m->build_id, (size_t)len) == 0);
     }
-    if (s->dwfl)
-        dw.dwfl_report_end(s->dwfl, NULL, NULL);
+    if (have_dw)
+        pthread_mutex_unlock(&files_lock);
     return s;
 }
 
@@ -154,14 +245,14 @@ void ct_symbols_close(struct ct_symbols *s)
     if (!s)
         return;
     ct_symtab_free(&s->embedded);
-    if (s->dwfl)
-        dw.dwfl_end(s->dwfl);
+    for (size_t i = 0; i < s->count; i++)
+        dw_file_put(s->modules[i].file);
     free(s->modules);
     free(s);
 }
 
-static int ct_symbols_lookup_dw(struct ct_symbols *s, uint64_t pc, bool is_return,
-                                struct ct_symbol *out);
+static int ct_symbols_lookup_dw(const struct ct_symbols *s, uint64_t pc, bool is_return,
+                                struct ct_symbol *out, const struct module_entry **found);
 
 static const char *die_name(Dwarf_Die *die)
 {
@@ -190,15 +281,15 @@ static int enclosing_function(Dwarf_Die *die, Dwarf_Die *out)
     return found;
 }
 
-/* The inlined frames at `at` in module e, from DWARF: the innermost scope
+/* The inlined frames at `at` (an address of the file) in mod, from DWARF: the innermost scope
  * that is a function names out[0] (whose file and line, pc's, the caller
  * has filled); while it is an inlined subroutine, its caller is the next
  * frame, at the call's DW_AT_call_file and DW_AT_call_line. Returns how
  * many frames in all. */
-static int inline_frames(struct module_entry *e, uint64_t at, struct ct_symbol *out, int max)
+static int inline_frames(Dwfl_Module *mod, uint64_t at, struct ct_symbol *out, int max)
 {
     Dwarf_Addr bias;
-    Dwarf_Die *cu = dw.dwfl_module_addrdie(e->mod, at, &bias);
+    Dwarf_Die *cu = dw.dwfl_module_addrdie(mod, at, &bias);
     if (!cu)
         return 1;
     Dwarf_Die *scopes = NULL;
@@ -273,14 +364,12 @@ int ct_symbols_frames(struct ct_symbols *s, uint64_t pc, bool is_return, struct 
         }
         return n;
     }
-    int found = ct_symbols_lookup_dw(s, pc, is_return, out);
-    if (found != 1)
-        return 1;
-    struct module_entry *e = NULL;
-    for (size_t i = 0; i < s->count; i++)
-        if (pc >= s->modules[i].start && pc < s->modules[i].end)
-            e = &s->modules[i];
-    int n = e && e->mod ? inline_frames(e, is_return ? pc - 1 : pc, out, max) : 1;
+    pthread_mutex_lock(&files_lock);
+    const struct module_entry *e = NULL;
+    int n = 1;
+    if (ct_symbols_lookup_dw(s, pc, is_return, out, &e) == 1)
+        n = inline_frames(e->file->mod, (is_return ? pc - 1 : pc) - e->bias, out, max);
+    pthread_mutex_unlock(&files_lock);
     /* The compiled function keeps the symbol table's name (the outermost). */
     return n;
 }
@@ -294,11 +383,13 @@ int ct_symbols_lookup(struct ct_symbols *s, uint64_t pc, bool is_return, struct 
     return out->resolved ? 1 : 0;
 }
 
-static int ct_symbols_lookup_dw(struct ct_symbols *s, uint64_t pc, bool is_return,
-                                struct ct_symbol *out)
+/* Named from the symbol table of pc's module (1; *found is the module) or
+ * not (0). Called with files_lock held. */
+static int ct_symbols_lookup_dw(const struct ct_symbols *s, uint64_t pc, bool is_return,
+                                struct ct_symbol *out, const struct module_entry **found)
 {
     memset(out, 0, sizeof *out);
-    struct module_entry *e = NULL;
+    const struct module_entry *e = NULL;
     for (size_t i = 0; s && i < s->count; i++)
         if (pc >= s->modules[i].start && pc < s->modules[i].end)
             e = &s->modules[i];
@@ -308,9 +399,10 @@ static int ct_symbols_lookup_dw(struct ct_symbols *s, uint64_t pc, bool is_retur
     }
     snprintf(out->module, sizeof out->module, "%s", e->path);
     out->offset = pc - e->bias;
-    /* A return address points after the call: look up the call itself. */
-    uint64_t at = is_return ? pc - 1 : pc;
-    const char *name = e->usable && e->mod ? dw.dwfl_module_addrname(e->mod, at) : NULL;
+    /* A return address points after the call: look up the call itself,
+     * at its address in the file. */
+    uint64_t at = (is_return ? pc - 1 : pc) - e->bias;
+    const char *name = e->usable && e->file ? dw.dwfl_module_addrname(e->file->mod, at) : NULL;
     if (!name) {
         snprintf(out->function, sizeof out->function, "%.200s+0x%" PRIx64, basename_of(e->path),
                  out->offset);
@@ -318,13 +410,14 @@ static int ct_symbols_lookup_dw(struct ct_symbols *s, uint64_t pc, bool is_retur
     }
     snprintf(out->function, sizeof out->function, "%s", name);
     out->resolved = true;
-    Dwfl_Line *line = dw.dwfl_module_getsrc(e->mod, at);
+    Dwfl_Line *line = dw.dwfl_module_getsrc(e->file->mod, at);
     int lineno = 0;
     const char *file = line ? dw.dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
     if (file) {
         snprintf(out->file, sizeof out->file, "%s", file);
         out->line = lineno;
     }
+    *found = e;
     return 1;
 }
 

@@ -38,6 +38,7 @@
     X(dwfl_report_end) X(dwfl_module_build_id) X(dwfl_module_addrdie)         \
     X(dwfl_module_addrname) X(dwfl_module_getsrc) X(dwfl_lineinfo)            \
     X(dwfl_build_id_find_elf) X(dwfl_standard_find_debuginfo)                 \
+    X(dwfl_module_getsymtab) X(dwfl_module_getsym_info)                       \
     X(dwarf_getscopes) X(dwarf_getscopes_die) X(dwarf_tag) X(dwarf_attr)      \
     X(dwarf_attr_integrate) X(dwarf_formudata) X(dwarf_formstring)            \
     X(dwarf_getsrcfiles) X(dwarf_filesrc)
@@ -87,6 +88,13 @@ struct dw_file {
     Dwfl_Module *mod;
     const unsigned char *build_id;
     int build_id_len;
+    struct file_sym *syms; /* the symbols by address, built at the first lookup */
+    size_t nsyms;
+    bool syms_built;
+    /* The addresses in no symbol of the table, as libdwfl named them
+     * (key: address + 1; 0 empty): a stripped program's frames. */
+    struct slow_name { uint64_t key; const char *name; } *slow;
+    size_t nslow, slow_cap;
     unsigned refs;
     uint64_t used; /* files_clock when last let go */
     struct dw_file *next;
@@ -99,9 +107,157 @@ static pthread_mutex_t files_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct dw_file *open_files;
 static uint64_t files_clock;
 
+/* A symbol of a file's table. libdwfl finds the symbol at an address by
+ * going through the whole table, which for a large program (cc1's tens of
+ * thousands of symbols) cost milliseconds a lookup: these are sorted by
+ * address once, and the few that contain an address are chosen from as
+ * libdwfl chooses (file_symbol). `reach` is the highest end of any symbol
+ * up to this one, which bounds the search back for those. */
+struct file_sym {
+    uint64_t start, size, reach;
+    const char *name; /* in the file's string table, while its Dwfl lives */
+    int bind;         /* global 3, weak 2, local 1 */
+    int index;        /* in the table */
+};
+
+static int file_sym_order(const void *pa, const void *pb)
+{
+    const struct file_sym *a = pa, *b = pb;
+    if (a->start != b->start)
+        return a->start < b->start ? -1 : 1;
+    return a->index - b->index;
+}
+
+static void file_syms_build(struct dw_file *f)
+{
+    if (f->syms_built)
+        return;
+    f->syms_built = true;
+    int n = dw.dwfl_module_getsymtab(f->mod);
+    if (n <= 0 || !(f->syms = malloc((size_t)n * sizeof *f->syms)))
+        return;
+    for (int i = 1; i < n; i++) {
+        GElf_Sym sym;
+        GElf_Addr addr;
+        GElf_Word shndx;
+        const char *name = dw.dwfl_module_getsym_info(f->mod, i, &sym, &addr, &shndx, NULL, NULL);
+        int type = GELF_ST_TYPE(sym.st_info), bind = GELF_ST_BIND(sym.st_info);
+        /* Neither one of no size (libdwfl's own search finds those, for
+         * the rare address no other contains) nor one of a section that
+         * is not loaded. */
+        if (!name || !*name || sym.st_shndx == SHN_UNDEF || shndx == (GElf_Word)-1 ||
+            sym.st_size == 0 || type == STT_SECTION || type == STT_FILE || type == STT_TLS)
+            continue;
+        f->syms[f->nsyms++] = (struct file_sym){
+            .start = addr, .size = sym.st_size, .name = name, .index = i,
+            .bind = bind == STB_GLOBAL ? 3 : bind == STB_WEAK ? 2 : bind == STB_LOCAL ? 1 : 0};
+    }
+    qsort(f->syms, f->nsyms, sizeof *f->syms, file_sym_order);
+    uint64_t reach = 0;
+    for (size_t i = 0; i < f->nsyms; i++) {
+        uint64_t end = f->syms[i].start + f->syms[i].size;
+        reach = end > reach ? end : reach;
+        f->syms[i].reach = reach;
+    }
+}
+
+static int by_index(const void *pa, const void *pb)
+{
+    const struct file_sym *a = *(const struct file_sym *const *)pa;
+    const struct file_sym *b = *(const struct file_sym *const *)pb;
+    return a->index - b->index;
+}
+
+/* Of the symbols that contain an address, in table order, the one libdwfl
+ * names: the closest start, or the stronger binding; at one start, the
+ * smaller size at no weaker binding; else the first. Locals only when no
+ * global or weak symbol contains it. */
+static const struct file_sym *file_symbol_choose(const struct file_sym **c, size_t n)
+{
+    for (int locals = 0; locals < 2; locals++) {
+        const struct file_sym *best = NULL;
+        for (size_t i = 0; i < n; i++) {
+            const struct file_sym *s = c[i];
+            if ((s->bind <= 1) != locals)
+                continue;
+            if (!best || best->start < s->start || best->bind < s->bind)
+                best = s;
+            else if (best->start == s->start &&
+                     ((best->size > s->size && best->bind <= s->bind) ||
+                      (best->size >= s->size && best->bind < s->bind)))
+                best = s;
+        }
+        if (best)
+            return best;
+    }
+    return NULL;
+}
+
+/* libdwfl's own name for at, searched once for each address. */
+static const char *slow_symbol(struct dw_file *f, uint64_t at)
+{
+    if (f->nslow * 2 >= f->slow_cap) {
+        size_t cap = f->slow_cap ? f->slow_cap * 2 : 64;
+        struct slow_name *t = calloc(cap, sizeof *t);
+        if (!t)
+            return dw.dwfl_module_addrname(f->mod, at);
+        for (size_t i = 0; i < f->slow_cap; i++) {
+            if (!f->slow[i].key)
+                continue;
+            size_t j = (size_t)(f->slow[i].key * 0x9E3779B97F4A7C15ull >> 20) & (cap - 1);
+            while (t[j].key)
+                j = (j + 1) & (cap - 1);
+            t[j] = f->slow[i];
+        }
+        free(f->slow);
+        f->slow = t;
+        f->slow_cap = cap;
+    }
+    uint64_t key = at + 1;
+    size_t j = (size_t)(key * 0x9E3779B97F4A7C15ull >> 20) & (f->slow_cap - 1);
+    for (; f->slow[j].key; j = (j + 1) & (f->slow_cap - 1))
+        if (f->slow[j].key == key)
+            return f->slow[j].name;
+    f->slow[j] = (struct slow_name){key, dw.dwfl_module_addrname(f->mod, at)};
+    f->nslow++;
+    return f->slow[j].name;
+}
+
+/* The name of the symbol at `at` (an address of the file), as
+ * dwfl_module_addrname gives it; NULL when none. Called with files_lock
+ * held. */
+static const char *file_symbol(struct dw_file *f, uint64_t at)
+{
+    file_syms_build(f);
+    size_t lo = 0, hi = f->nsyms; /* the first symbol after at */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (f->syms[mid].start <= at)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    enum { MAX_AROUND = 64 };
+    const struct file_sym *around[MAX_AROUND];
+    size_t n = 0;
+    for (size_t i = lo; i-- > 0 && f->syms[i].reach > at;) {
+        if (at - f->syms[i].start >= f->syms[i].size)
+            continue;
+        if (n == MAX_AROUND)
+            return dw.dwfl_module_addrname(f->mod, at);
+        around[n++] = &f->syms[i];
+    }
+    if (n == 0) /* none, or only a symbol of no size below it (an assembly label) */
+        return slow_symbol(f, at);
+    qsort(around, n, sizeof *around, by_index);
+    return file_symbol_choose(around, n)->name;
+}
+
 static void dw_file_free(struct dw_file *f)
 {
     dw.dwfl_end(f->dwfl);
+    free(f->syms);
+    free(f->slow);
     free(f);
 }
 
@@ -213,11 +369,15 @@ struct ct_symbols *ct_symbols_open(const struct ct_gen *gen)
         e->start = m->start;
         e->end = m->start + m->size;
         e->bias = m->bias;
-        if (!have_dw || e->path[0] != '/' || !(e->file = dw_file_get(e->path, basename_of(e->path))))
+        if (!have_dw || e->path[0] != '/')
+            continue;
+        e->file = dw_file_get(e->path, basename_of(e->path));
+        if (!e->file)
             continue;
         int len = e->file->build_id_len;
         e->usable = m->build_id_len == 0 ||
-                    (len == (int)m->build_id_len && memcmp(e->file->build_id, m->build_id, (size_t)len) == 0);
+                    (len == (int)m->build_id_len &&
+                     memcmp(e->file->build_id, m->build_id, (size_t)len) == 0);
     }
     if (have_dw)
         pthread_mutex_unlock(&files_lock);
@@ -402,7 +562,7 @@ static int ct_symbols_lookup_dw(const struct ct_symbols *s, uint64_t pc, bool is
     /* A return address points after the call: look up the call itself,
      * at its address in the file. */
     uint64_t at = (is_return ? pc - 1 : pc) - e->bias;
-    const char *name = e->usable && e->file ? dw.dwfl_module_addrname(e->file->mod, at) : NULL;
+    const char *name = e->usable && e->file ? file_symbol(e->file, at) : NULL;
     if (!name) {
         snprintf(out->function, sizeof out->function, "%.200s+0x%" PRIx64, basename_of(e->path),
                  out->offset);
@@ -419,6 +579,37 @@ static int ct_symbols_lookup_dw(const struct ct_symbols *s, uint64_t pc, bool is
     }
     *found = e;
     return 1;
+}
+
+long ct_symbols_check_table(const char *path, long *differ)
+{
+    *differ = 0;
+    if (!dw_load())
+        return -1;
+    pthread_mutex_lock(&files_lock);
+    struct dw_file *f = dw_file_get(path, basename_of(path));
+    long compared = -1;
+    if (f && (file_syms_build(f), f->nsyms)) {
+        compared = 0;
+        for (size_t i = 0; i < f->nsyms; i++) {
+            const struct file_sym *c = &f->syms[i];
+            uint64_t at[4] = {c->start, c->start + c->size / 2,
+                              c->start + (c->size ? c->size - 1 : 1), c->start - 1};
+            for (int k = 0; k < 4; k++) {
+                const char *mine = file_symbol(f, at[k]);
+                const char *theirs = dw.dwfl_module_addrname(f->mod, at[k]);
+                compared++;
+                if ((mine == NULL) != (theirs == NULL) || (mine && strcmp(mine, theirs) != 0)) {
+                    if (++*differ <= 5)
+                        fprintf(stderr, "%s: at %#" PRIx64 " %s, libdw says %s\n", path, at[k],
+                                mine ? mine : "(none)", theirs ? theirs : "(none)");
+                }
+            }
+        }
+    }
+    pthread_mutex_unlock(&files_lock);
+    dw_file_put(f);
+    return compared;
 }
 
 /* ---- symbols embedded by ctrace run ---- */

@@ -44,5 +44,11 @@ int ct_symbols_lookup(struct ct_symbols *s, uint64_t pc, bool is_return, struct 
  * ct_symbols_lookup. */
 int ct_symbols_frames(struct ct_symbols *s, uint64_t pc, bool is_return, struct ct_symbol *out,
                       int max);
+/* For the tests: looks up the start, middle and last byte of every
+ * function of the file at path, and the byte before it, both in the
+ * sorted table names are found in and with libdw's own search; returns
+ * how many addresses were compared (-1: the file has no symbols, or no
+ * libdw), with *differ how many were named otherwise (said on stderr). */
+long ct_symbols_check_table(const char *path, long *differ);
 
 #endif

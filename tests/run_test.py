@@ -540,6 +540,23 @@ with tempfile.TemporaryDirectory() as d:
     else:
         check("interrupted: one read, two sleeps on the reader", False, (reads, sleeps))
 
+    # The clock's rate, measured by the first process, is handed to those
+    # it starts (CTRACE_CLOCK_RATE, 16 TSC cycles in ns, 32.32); one out of
+    # bounds is not taken: with a rate of 1 the 10 us threshold would be
+    # days, and the 10 ms read would not be recorded.
+    sh = subprocess.run([ctrace, "run", "-o", out, "--", "sh", "-c", "echo $CTRACE_CLOCK_RATE"],
+                        capture_output=True, text=True, timeout=60)
+    rate = int(sh.stdout.strip() or 0)
+    check("the clock's rate handed to the children: 0.5 to 1000 ns a unit",
+          (1 << 31) <= rate <= (1000 << 32), (sh.stdout, sh.stderr))
+    r = run("interrupted", out, wrap=("env", "CTRACE_CLOCK_RATE=1"))
+    ev, names = dump(out)
+    check("a clock rate out of bounds is not taken: the slow read is recorded",
+          r.returncode == 0 and count(ev, "syscall", call="read") == 1, r.stderr)
+    for f in os.listdir(d):
+        if f.startswith(os.path.basename(out) + "."):
+            os.unlink(os.path.join(d, f))
+
     r = run("pipe_relay", out)
     check("pipe exit", r.returncode == 0, r.stderr)
     ev, names = dump(out)

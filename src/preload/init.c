@@ -10,6 +10,7 @@
  */
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +119,11 @@ static void read_settings(void)
     else
         pre.config.sched = env_number("CTRACE_SCHED", 1, 1) ? 0 : -1;
     pre.followed = getenv("CTRACE_FOLLOWED") != NULL;
+    /* The event clock's rate, as the traced process that started this one
+     * measured it: no 250 us of calibration in each process of a build. */
+    const char *rate = getenv("CTRACE_CLOCK_RATE");
+    if (rate && *rate)
+        ct_calibration_preset(strtoull(rate, NULL, 10));
     const char *flight = getenv("CTRACE_FLIGHT");
     if (flight && *flight) {
         pre.flight = ct_parse_flight(flight, &pre.flight_options.age_ns,
@@ -173,6 +179,19 @@ static void start_endpoint(void)
     ct_preload_http_start(addr, getenv("CTRACE_HTTP_HOSTS"));
 }
 
+/* Every image after this one is a followed one, and it is given the
+ * clock's rate. */
+static void mark_followed(void)
+{
+    setenv("CTRACE_FOLLOWED", "1", 1);
+    uint64_t rate = ct_calibration();
+    if (rate) {
+        char text[24];
+        snprintf(text, sizeof text, "%" PRIu64, rate);
+        setenv("CTRACE_CLOCK_RATE", text, 1);
+    }
+}
+
 static void start(void)
 {
     pre.pid = getpid();
@@ -192,7 +211,7 @@ static void start(void)
             ct_preload_install_signals(pre.flight_options.signal);
         start_endpoint();
         if (pre.follow)
-            setenv("CTRACE_FOLLOWED", "1", 1);
+            mark_followed();
         return;
     }
     pre.fd = ct_own_fd(open_output()); /* no close of the program's takes it */
@@ -222,9 +241,8 @@ static void start(void)
     if (pre.fd >= 0)
         ct_preload_install_signals(0);
     start_endpoint();
-    /* Every image after this one is a followed one. */
     if (pre.follow)
-        setenv("CTRACE_FOLLOWED", "1", 1);
+        mark_followed();
 }
 
 __attribute__((constructor(101))) static void preload_init(void)

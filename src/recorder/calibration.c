@@ -26,8 +26,21 @@ uint64_t ct_calibration(void)
     return __atomic_load_n(&calibrated_q32, __ATOMIC_RELAXED);
 }
 
+bool ct_calibration_preset(uint64_t q32)
+{
+    /* A unit of the clock (16 cycles of the TSC, or 16 ns elsewhere) is
+     * taken as 0.5 to 1000 ns: a TSC of 32 MHz to 32 GHz. */
+    if (q32 < (1ull << 31) || q32 > (1000ull << 32))
+        return false;
+    uint64_t none = 0;
+    return __atomic_compare_exchange_n(&calibrated_q32, &none, q32, false, __ATOMIC_RELAXED,
+                                       __ATOMIC_RELAXED);
+}
+
 /* A first estimate: 250 us of spinning gives the rate to about 0.1 %,
- * enough for what uses it before the first generation ends. */
+ * enough for what uses it before the first generation ends. A process
+ * that a traced one started is given its parent's (ct_calibration_preset),
+ * and spins not at all. */
 uint64_t ct_calibration_start(void)
 {
     uint64_t known = __atomic_load_n(&calibrated_q32, __ATOMIC_RELAXED);

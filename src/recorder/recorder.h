@@ -330,6 +330,10 @@ CT_INTERNAL uint64_t ct_units_from_ns(uint64_t ns);
  * rate since the session's start, kept once it has lasted 50 ms. */
 CT_INTERNAL uint64_t ct_calibration(void);
 CT_INTERNAL uint64_t ct_calibration_start(void);
+/* Takes q32 (ns per unit, 32.32) as the first estimate, as measured by the
+ * process that started this one on the same machine; false when it is out
+ * of bounds or a rate is known already. */
+CT_INTERNAL bool ct_calibration_preset(uint64_t q32);
 CT_INTERNAL void ct_calibration_update(struct ct_clock_pair session_start, struct ct_clock_pair now);
 
 /* ---- compat ---- */

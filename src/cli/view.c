@@ -322,27 +322,13 @@ static bool lists_ready(struct ct_vanswer *a)
 
 /* ---- answers ---- */
 
-/* A whole number parameter within [lo, hi]; false when absent or not. */
-static bool number(struct ct_vreq *q, const char *name, int64_t lo, int64_t hi, int64_t *out)
-{
-    const char *s = ct_vreq_arg(q, name);
-    if (!s || !*s || strlen(s) > 20)
-        return false;
-    char *end;
-    errno = 0;
-    long long n = strtoll(s, &end, 10);
-    if (*end || errno || n < lo || n > hi)
-        return false;
-    *out = n;
-    return true;
-}
-
 static void timeline(struct ct_vreq *q, struct ct_vanswer *a)
 {
     int64_t t0, t1, px;
     int64_t span = v.tl.end - v.tl.begin + 1;
-    if (!number(q, "t0", INT64_MIN / 4, INT64_MAX / 4, &t0) ||
-        !number(q, "t1", INT64_MIN / 4, INT64_MAX / 4, &t1) || !number(q, "px", 1, 20000, &px)) {
+    if (ct_vreq_number(q, "t0", INT64_MIN / 4, INT64_MAX / 4, &t0) != 1 ||
+        ct_vreq_number(q, "t1", INT64_MIN / 4, INT64_MAX / 4, &t1) != 1 ||
+        ct_vreq_number(q, "px", 1, 20000, &px) != 1) {
         ct_vanswer_text(a, 400, "t0, t1 (ns) and px (1 to 20000) are required whole numbers\n");
         return;
     }
@@ -360,7 +346,8 @@ static void timeline(struct ct_vreq *q, struct ct_vanswer *a)
 static void task_details(struct ct_vreq *q, struct ct_vanswer *a)
 {
     int64_t id, t;
-    if (!number(q, "id", 0, INT64_MAX, &id) || !number(q, "t", INT64_MIN / 4, INT64_MAX / 4, &t)) {
+    if (ct_vreq_number(q, "id", 0, INT64_MAX, &id) != 1 ||
+        ct_vreq_number(q, "t", INT64_MIN / 4, INT64_MAX / 4, &t) != 1) {
         ct_vanswer_text(a, 400, "id and t are required whole numbers\n");
         return;
     }
@@ -378,7 +365,8 @@ static void task_details(struct ct_vreq *q, struct ct_vanswer *a)
 static void span_details(struct ct_vreq *q, struct ct_vanswer *a)
 {
     int64_t tid, t;
-    if (!number(q, "tid", 0, INT64_MAX, &tid) || !number(q, "t", INT64_MIN / 4, INT64_MAX / 4, &t)) {
+    if (ct_vreq_number(q, "tid", 0, INT64_MAX, &tid) != 1 ||
+        ct_vreq_number(q, "t", INT64_MIN / 4, INT64_MAX / 4, &t) != 1) {
         ct_vanswer_text(a, 400, "tid and t are required whole numbers\n");
         return;
     }
@@ -632,22 +620,6 @@ static void open_browser(const char *url, const sigset_t *mask)
     }
 }
 
-static int listen_on(struct sockaddr_in *sa, const char *addr)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    socklen_t len = sizeof *sa;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        bind(fd, (struct sockaddr *)sa, sizeof *sa) != 0 || listen(fd, 256) != 0 ||
-        getsockname(fd, (struct sockaddr *)sa, &len) != 0) {
-        fprintf(stderr, "ctrace view: cannot listen on %s: %s\n", addr, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 static void free_all(void)
 {
     ct_view_lists_free(&v.lists);
@@ -721,7 +693,7 @@ static int run(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stops, &before);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGCHLD, SIG_IGN); /* the browser opener */
-    int fd = listen_on(&sa, addr);
+    int fd = ct_vserver_listen(&sa, addr);
     if (fd < 0)
         return CT_EXIT_BAD_INPUT;
     if (lists_fit())

@@ -12,23 +12,6 @@
 #include "../analysis/timeline.h"
 #include "../analysis/utilization.h"
 
-/* A whole number parameter within [lo, hi]: 1; absent: 0; else -1. */
-static int number(struct ct_vreq *q, const char *name, int64_t lo, int64_t hi, int64_t *out)
-{
-    const char *s = ct_vreq_arg(q, name);
-    if (!s)
-        return 0;
-    if (!*s || strlen(s) > 20)
-        return -1;
-    char *end;
-    errno = 0;
-    long long n = strtoll(s, &end, 10);
-    if (*end || errno || n < lo || n > hi)
-        return -1;
-    *out = n;
-    return 1;
-}
-
 /* What a writer left in a's stream: 500 when it failed. */
 static void finish(struct ct_vanswer *a, FILE *out, int rc)
 {
@@ -51,7 +34,8 @@ static void search(struct ct_vreq *q, struct ct_vanswer *a, struct ct_timeline *
         ct_vanswer_text(a, 400, "q (1 to 200 characters) is required\n");
         return;
     }
-    if (number(q, "after", T_MIN, T_MAX, &after) < 0 || number(q, "limit", 1, 1000, &limit) < 0) {
+    if (ct_vreq_number(q, "after", T_MIN, T_MAX, &after) < 0 ||
+        ct_vreq_number(q, "limit", 1, 1000, &limit) < 0) {
         ct_vanswer_text(a, 400, "after (ns) and limit (1 to 1000) are whole numbers\n");
         return;
     }
@@ -63,8 +47,9 @@ static void search(struct ct_vreq *q, struct ct_vanswer *a, struct ct_timeline *
 static void logs_at(struct ct_vreq *q, struct ct_vanswer *a, struct ct_timeline *tl)
 {
     int64_t tid = 0, t0, t1;
-    if (number(q, "tid", 0, INT64_MAX, &tid) < 0 || number(q, "t0", T_MIN, T_MAX, &t0) != 1 ||
-        number(q, "t1", T_MIN, T_MAX, &t1) != 1 || t1 <= t0) {
+    if (ct_vreq_number(q, "tid", 0, INT64_MAX, &tid) < 0 ||
+        ct_vreq_number(q, "t0", T_MIN, T_MAX, &t0) != 1 ||
+        ct_vreq_number(q, "t1", T_MIN, T_MAX, &t1) != 1 || t1 <= t0) {
         ct_vanswer_text(a, 400, "t0 < t1 (ns) are required, tid a whole number\n");
         return;
     }
@@ -90,8 +75,10 @@ static void utilization(struct ct_vreq *q, struct ct_vanswer *a, struct ct_timel
         return;
     }
     int64_t t0 = tl->begin, t1 = tl->end, px = 1000, width = 0;
-    if (number(q, "t0", T_MIN, T_MAX, &t0) < 0 || number(q, "t1", T_MIN, T_MAX, &t1) < 0 ||
-        number(q, "px", 1, 20000, &px) < 0 || number(q, "width", 0, T_MAX, &width) < 0 ||
+    if (ct_vreq_number(q, "t0", T_MIN, T_MAX, &t0) < 0 ||
+        ct_vreq_number(q, "t1", T_MIN, T_MAX, &t1) < 0 ||
+        ct_vreq_number(q, "px", 1, 20000, &px) < 0 ||
+        ct_vreq_number(q, "width", 0, T_MAX, &width) < 0 ||
         t1 <= t0) {
         ct_vanswer_text(a, 400, "t0 < t1 (ns), px (1 to 20000) and width (ns) are whole numbers\n");
         return;

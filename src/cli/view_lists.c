@@ -31,19 +31,8 @@
 static int number(struct ct_vreq *q, const char *name, int64_t lo, int64_t hi, int64_t dflt,
                   int64_t *out)
 {
-    const char *s = ct_vreq_arg(q, name);
     *out = dflt;
-    if (!s || !*s)
-        return 0;
-    if (strlen(s) > 20)
-        return -1;
-    char *end;
-    errno = 0;
-    long long n = strtoll(s, &end, 10);
-    if (*end || errno || n < lo || n > hi)
-        return -1;
-    *out = n;
-    return 1;
+    return ct_vreq_number(q, name, lo, hi, out);
 }
 
 static const char *str_arg(struct ct_vreq *q, const char *name, const char *dflt)

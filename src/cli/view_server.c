@@ -414,3 +414,36 @@ const char *ct_vreq_arg(const struct ct_vreq *q, const char *name)
             return q->args[i][1];
     return NULL;
 }
+
+int ct_vreq_number(const struct ct_vreq *q, const char *name, int64_t lo, int64_t hi,
+                   int64_t *out)
+{
+    const char *text = ct_vreq_arg(q, name);
+    if (!text || !*text)
+        return 0;
+    if (strlen(text) > 20)
+        return -1;
+    char *end;
+    errno = 0;
+    long long n = strtoll(text, &end, 10);
+    if (*end || errno || n < lo || n > hi)
+        return -1;
+    *out = n;
+    return 1;
+}
+
+int ct_vserver_listen(struct sockaddr_in *sa, const char *addr)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    socklen_t len = sizeof *sa;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)sa, sizeof *sa) != 0 || listen(fd, 256) != 0 ||
+        getsockname(fd, (struct sockaddr *)sa, &len) != 0) {
+        fprintf(stderr, "ctrace view: cannot listen on %s: %s\n", addr, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}

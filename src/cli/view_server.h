@@ -54,6 +54,10 @@ struct ct_vserver_config {
 
 /* 0, or -1 with a message on stderr. */
 int ct_vserver_start(const struct ct_vserver_config *config);
+/* A socket listening on sa (its port filled in when 0); -1, said on
+ * stderr naming addr, when it cannot. */
+struct sockaddr_in;
+int ct_vserver_listen(struct sockaddr_in *sa, const char *addr);
 /* Stops the server: true when it stopped cleanly (no request was being
  * answered), false when a request is still at work (the caller then exits
  * without waiting for it). */
@@ -70,6 +74,10 @@ void ct_vserver_stats(struct ct_vserver_stats *out);
 /* The request's path and its query arguments (NULL when absent). */
 const char *ct_vreq_url(const struct ct_vreq *q);
 const char *ct_vreq_arg(const struct ct_vreq *q, const char *name);
+/* A whole number argument within [lo, hi] into *out: 1; absent or empty:
+ * 0 (*out as it was); not a number or out of bounds: -1. */
+int ct_vreq_number(const struct ct_vreq *q, const char *name, int64_t lo, int64_t hi,
+                   int64_t *out);
 /* Whether the client has gone, or the server is stopping: work may stop. */
 bool ct_vreq_cancelled(struct ct_vreq *q);
 

@@ -148,25 +148,11 @@ static bool refuse_changed(struct ct_vanswer *a)
 
 /* ---- parameters ---- */
 
-static bool number(struct ct_vreq *q, const char *name, int64_t lo, int64_t hi, int64_t *out)
-{
-    const char *s = ct_vreq_arg(q, name);
-    if (!s || !*s || strlen(s) > 20)
-        return false;
-    char *end;
-    errno = 0;
-    long long n = strtoll(s, &end, 10);
-    if (*end || errno || n < lo || n > hi)
-        return false;
-    *out = n;
-    return true;
-}
-
 /* proc=IMAGE: an image of the tree (0 when absent); false when bad. */
 static bool image_arg(struct ct_vreq *q, struct ct_vanswer *a, size_t *image)
 {
     int64_t i = 0;
-    if (ct_vreq_arg(q, "proc") && !number(q, "proc", 0, (int64_t)tv.t.n - 1, &i)) {
+    if (ct_vreq_number(q, "proc", 0, (int64_t)tv.t.n - 1, &i) < 0) {
         ct_vanswer_text(a, 400, "proc is an image of the tree: 0 to %zu\n", tv.t.n - 1);
         return false;
     }
@@ -302,8 +288,9 @@ static bool is_list(const char *url)
 static void timeline(struct ct_vreq *q, struct ct_vanswer *a)
 {
     int64_t t0, t1, px, span = tv.t.end - tv.t.begin + 1;
-    if (!number(q, "t0", INT64_MIN / 4, INT64_MAX / 4, &t0) ||
-        !number(q, "t1", INT64_MIN / 4, INT64_MAX / 4, &t1) || !number(q, "px", 1, 20000, &px)) {
+    if (ct_vreq_number(q, "t0", INT64_MIN / 4, INT64_MAX / 4, &t0) != 1 ||
+        ct_vreq_number(q, "t1", INT64_MIN / 4, INT64_MAX / 4, &t1) != 1 ||
+        ct_vreq_number(q, "px", 1, 20000, &px) != 1) {
         ct_vanswer_text(a, 400, "t0, t1 (ns) and px (1 to 20000) are required whole numbers\n");
         return;
     }
@@ -322,7 +309,8 @@ static void span_details(struct ct_vreq *q, struct ct_vanswer *a)
 {
     int64_t key, t;
     uint64_t tid;
-    if (!number(q, "tid", 0, INT64_MAX, &key) || !number(q, "t", INT64_MIN / 4, INT64_MAX / 4, &t)) {
+    if (ct_vreq_number(q, "tid", 0, INT64_MAX, &key) != 1 ||
+        ct_vreq_number(q, "t", INT64_MIN / 4, INT64_MAX / 4, &t) != 1) {
         ct_vanswer_text(a, 400, "tid and t are required whole numbers\n");
         return;
     }
@@ -344,7 +332,8 @@ static void task_details(struct ct_vreq *q, struct ct_vanswer *a)
 {
     int64_t id, t;
     size_t i;
-    if (!number(q, "id", 0, INT64_MAX, &id) || !number(q, "t", INT64_MIN / 4, INT64_MAX / 4, &t)) {
+    if (ct_vreq_number(q, "id", 0, INT64_MAX, &id) != 1 ||
+        ct_vreq_number(q, "t", INT64_MIN / 4, INT64_MAX / 4, &t) != 1) {
         ct_vanswer_text(a, 400, "id and t are required whole numbers\n");
         return;
     }
@@ -382,9 +371,9 @@ static void splice_array(FILE *out, const char *buf, const char *open, const cha
 static void logs_at(struct ct_vreq *q, struct ct_vanswer *a)
 {
     int64_t key = 0, t0, t1;
-    if ((ct_vreq_arg(q, "tid") && !number(q, "tid", 0, INT64_MAX, &key)) ||
-        !number(q, "t0", INT64_MIN / 4, INT64_MAX / 4, &t0) ||
-        !number(q, "t1", INT64_MIN / 4, INT64_MAX / 4, &t1) || t1 <= t0) {
+    if (ct_vreq_number(q, "tid", 0, INT64_MAX, &key) < 0 ||
+        ct_vreq_number(q, "t0", INT64_MIN / 4, INT64_MAX / 4, &t0) != 1 ||
+        ct_vreq_number(q, "t1", INT64_MIN / 4, INT64_MAX / 4, &t1) != 1 || t1 <= t0) {
         ct_vanswer_text(a, 400, "t0 < t1 (ns) are required, tid a whole number\n");
         return;
     }
@@ -490,9 +479,8 @@ static void search(struct ct_vreq *q, struct ct_vanswer *a)
 {
     const char *text = ct_vreq_arg(q, "q");
     int64_t after = tv.t.begin, limit = 50;
-    if (!text || (ct_vreq_arg(q, "after") && !number(q, "after", INT64_MIN / 4, INT64_MAX / 4,
-                                                     &after)) ||
-        (ct_vreq_arg(q, "limit") && !number(q, "limit", 1, 1000, &limit))) {
+    if (!text || ct_vreq_number(q, "after", INT64_MIN / 4, INT64_MAX / 4, &after) < 0 ||
+        ct_vreq_number(q, "limit", 1, 1000, &limit) < 0) {
         ct_vanswer_text(a, 400, "q is required; after (ns) and limit (1 to 1000) are numbers\n");
         return;
     }
@@ -590,10 +578,9 @@ static void utilization(struct ct_vreq *q, struct ct_vanswer *a)
     }
     int64_t t0 = tv.t.begin, t1 = tv.t.end, px = 1000, width = 0;
     const int64_t lo = INT64_MIN / 4, hi = INT64_MAX / 4;
-    if ((ct_vreq_arg(q, "t0") && !number(q, "t0", lo, hi, &t0)) ||
-        (ct_vreq_arg(q, "t1") && !number(q, "t1", lo, hi, &t1)) ||
-        (ct_vreq_arg(q, "px") && !number(q, "px", 1, 20000, &px)) ||
-        (ct_vreq_arg(q, "width") && !number(q, "width", 0, hi, &width)) || t1 <= t0) {
+    if (ct_vreq_number(q, "t0", lo, hi, &t0) < 0 || ct_vreq_number(q, "t1", lo, hi, &t1) < 0 ||
+        ct_vreq_number(q, "px", 1, 20000, &px) < 0 ||
+        ct_vreq_number(q, "width", 0, hi, &width) < 0 || t1 <= t0) {
         ct_vanswer_text(a, 400, "t0 < t1 (ns), px (1 to 20000) and width (ns) are whole numbers\n");
         return;
     }
@@ -808,22 +795,6 @@ static int build(char **paths, size_t n, bool follow)
     return threads_json();
 }
 
-static int listen_on(struct sockaddr_in *sa, const char *addr)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    socklen_t len = sizeof *sa;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        bind(fd, (struct sockaddr *)sa, sizeof *sa) != 0 || listen(fd, 256) != 0 ||
-        getsockname(fd, (struct sockaddr *)sa, &len) != 0) {
-        fprintf(stderr, "ctrace view: cannot listen on %s: %s\n", addr, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 static void open_browser(const char *url, const sigset_t *mask)
 {
     if (!getenv("DISPLAY") && !getenv("WAYLAND_DISPLAY"))
@@ -913,7 +884,7 @@ int ct_view_tree_run(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stops, &before);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGCHLD, SIG_IGN);
-    int fd = listen_on(&sa, addr);
+    int fd = ct_vserver_listen(&sa, addr);
     if (fd < 0)
         return CT_EXIT_BAD_INPUT;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);

@@ -31,6 +31,10 @@ void ct_symbols_load_embedded(struct ct_symbols *s, const struct ct_reader *rd);
  * record before its END). 1 when written, 0 when there was nothing to do
  * (no end record: a cut trace is left as it is), -1 with errno. */
 int ct_symbols_embed(const char *path);
+/* Keeps the frames named from modules' DWARF in dir, a file for each
+ * build-id, and reads them back instead of opening the DWARF again (""
+ * or NULL: no cache, the default). For ctrace run, before embedding. */
+void ct_symbols_cache(const char *dir);
 void ct_symbols_close(struct ct_symbols *s);
 /* 1 when named from symbols, 0 when only module+offset (or an address) is
  * known. is_return: pc is a return address (a stack frame). Names the

@@ -310,10 +310,45 @@ static size_t run_files(const char *output, char (**paths)[PATH_MAX])
     return n;
 }
 
+/* Where the frames named from DWARF are kept between runs:
+ * CTRACE_SYMBOL_CACHE (off: nowhere), else $XDG_CACHE_HOME/ctrace/symbols
+ * or ~/.cache/ctrace/symbols, made if missing; a directory of this user's
+ * that no other can write, or none. */
+static void symbol_cache(void)
+{
+    char dir[PATH_MAX];
+    const char *set = getenv("CTRACE_SYMBOL_CACHE");
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    int n;
+    if (set)
+        n = snprintf(dir, sizeof dir, "%s", strcmp(set, "off") == 0 ? "" : set);
+    else if (xdg && xdg[0] == '/')
+        n = snprintf(dir, sizeof dir, "%s/ctrace/symbols", xdg);
+    else if (home && home[0] == '/')
+        n = snprintf(dir, sizeof dir, "%s/.cache/ctrace/symbols", home);
+    else
+        return;
+    if (n <= 0 || (size_t)n >= sizeof dir || !dir[0])
+        return;
+    for (char *c = dir + 1; *c; c++) { /* each part, as mkdir -p */
+        if (*c != '/')
+            continue;
+        *c = 0;
+        mkdir(dir, 0700);
+        *c = '/';
+    }
+    mkdir(dir, 0700);
+    struct stat st;
+    if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+        !(st.st_mode & (S_IWGRP | S_IWOTH)))
+        ct_symbols_cache(dir);
+}
+
 /* The symbols of the traces' stacks, into the traces, so that they read
  * with names elsewhere. */
 static void embed_symbols(const char *output, char (*paths)[PATH_MAX], size_t n)
 {
+    symbol_cache();
     for (size_t i = 0; i < n; i++) {
         const char *path = paths[i];
         bool child = strcmp(path, output) != 0;
@@ -463,7 +498,9 @@ const struct ct_command ct_cmd_run = {
     "                             nanoseconds (default 10000)\n"
     "  --no-symbols               do not add the symbols of the trace's stacks to it\n"
     "                             when the program ends (they let the trace read\n"
-    "                             with names where the program's files are not)\n"
+    "                             with names where the program's files are not;\n"
+    "                             frames named from DWARF are kept for the next run\n"
+    "                             in ~/.cache/ctrace/symbols, CTRACE_SYMBOL_CACHE)\n"
     "  --buffer-mb=N              memory for event batches per process (default 64;\n"
     "                             with --flight, a quarter of BYTES, at least 4)\n"
     "  --flight[=AGE[,BYTES]]     flight recorder: keep the last AGE of the trace\n"

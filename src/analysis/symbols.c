@@ -14,6 +14,7 @@
 #include "../format/bytes.h"
 #include "../format/crc32c.h"
 #include "idset.h"
+#include "symbol_cache.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -92,18 +93,10 @@ struct dw_file {
     struct file_sym *syms; /* the symbols by address, built at the first lookup */
     size_t nsyms;
     bool syms_built;
-    /* The addresses in no symbol of the table, as libdwfl named them
-     * (key: address + 1; 0 empty): a stripped program's frames. */
-    struct slow_name { uint64_t key; const char *name; } *slow;
-    size_t nslow, slow_cap;
-    /* Frames named before, in this run or an earlier one (the cache file
-     * of its build-id; key: file address << 1 | return address, + 1), and
-     * those named since, to add to the file. */
-    struct cached_frames { uint64_t key; int n; char *text; } *cached;
-    size_t ncached, cached_cap;
-    bool cache_read, cache_bad; /* bad: a line did not read, the file is made anew */
-    char *pending;
-    size_t pending_len, pending_cap;
+    /* The addresses in no symbol of the table, as libdwfl named them (id:
+     * address + 1; data: the name): a stripped program's frames. */
+    struct ct_idmap slow;
+    struct ct_frame_cache cache; /* frames named from DWARF, kept between runs */
     unsigned refs;
     uint64_t used; /* files_clock when last let go */
     struct dw_file *next;
@@ -205,31 +198,13 @@ static const struct file_sym *file_symbol_choose(const struct file_sym **c, size
 /* libdwfl's own name for at, searched once for each address. */
 static const char *slow_symbol(struct dw_file *f, uint64_t at)
 {
-    if (f->nslow * 2 >= f->slow_cap) {
-        size_t cap = f->slow_cap ? f->slow_cap * 2 : 64;
-        struct slow_name *t = calloc(cap, sizeof *t);
-        if (!t)
-            return dw.dwfl_module_addrname(f->mod, at);
-        for (size_t i = 0; i < f->slow_cap; i++) {
-            if (!f->slow[i].key)
-                continue;
-            size_t j = (size_t)(f->slow[i].key * 0x9E3779B97F4A7C15ull >> 20) & (cap - 1);
-            while (t[j].key)
-                j = (j + 1) & (cap - 1);
-            t[j] = f->slow[i];
-        }
-        free(f->slow);
-        f->slow = t;
-        f->slow_cap = cap;
-    }
-    uint64_t key = at + 1;
-    size_t j = (size_t)(key * 0x9E3779B97F4A7C15ull >> 20) & (f->slow_cap - 1);
-    for (; f->slow[j].key; j = (j + 1) & (f->slow_cap - 1))
-        if (f->slow[j].key == key)
-            return f->slow[j].name;
-    f->slow[j] = (struct slow_name){key, dw.dwfl_module_addrname(f->mod, at)};
-    f->nslow++;
-    return f->slow[j].name;
+    bool added;
+    struct ct_idmap_entry *e = ct_idmap_put(&f->slow, at + 1, &added);
+    if (!e)
+        return dw.dwfl_module_addrname(f->mod, at);
+    if (added)
+        e->data = (const uint8_t *)dw.dwfl_module_addrname(f->mod, at);
+    return (const char *)e->data;
 }
 
 /* The name of the symbol at `at` (an address of the file), as
@@ -262,17 +237,12 @@ static const char *file_symbol(struct dw_file *f, uint64_t at)
     return file_symbol_choose(around, n)->name;
 }
 
-static void cache_flush(struct dw_file *f);
-
 static void dw_file_free(struct dw_file *f)
 {
     dw.dwfl_end(f->dwfl);
     free(f->syms);
-    free(f->slow);
-    for (size_t i = 0; i < f->cached_cap; i++)
-        free(f->cached[i].text);
-    free(f->cached);
-    free(f->pending);
+    ct_idmap_free(&f->slow);
+    ct_frame_cache_free(&f->cache);
     free(f);
 }
 
@@ -313,6 +283,7 @@ static struct dw_file *dw_file_get(const char *path, const char *name)
         GElf_Addr vaddr;
         f->build_id_len = dw.dwfl_module_build_id(f->mod, &f->build_id, &vaddr);
     }
+    ct_frame_cache_init(&f->cache, f->build_id, f->build_id_len);
     /* Kept even when unreadable, idle, so that it is not tried again. */
     f->refs = f->mod ? 1 : 0;
     f->used = ++files_clock;
@@ -328,7 +299,7 @@ static void dw_file_put(struct dw_file *f)
         return;
     pthread_mutex_lock(&files_lock);
     if (--f->refs == 0)
-        cache_flush(f);
+        ct_frame_cache_flush(&f->cache);
     f->used = ++files_clock;
     size_t idle = 0;
     for (struct dw_file *g = open_files; g; g = g->next)
@@ -528,236 +499,6 @@ static const struct module_entry *module_of(const struct ct_symbols *s, uint64_t
     return e;
 }
 
-/* ---- names of frames kept between runs ----
- *
- * Naming a frame's file and line opens the module's DWARF, which for the
- * C library's separate debug file (libc6-dbg, compressed) takes 70 ms: in
- * each `ctrace run` of a short program, most of what tracing cost it. The
- * frames `ctrace run` names are kept in a file for each build-id under
- * the cache directory, and read back by the next run: a frame named there
- * opens no DWARF. The file is text, a line for each address:
- *
- *     ctrace-symbols 1
- *     ADDRESS-HEX R|X N\tFUNCTION\tFILE\tLINE ... (N times)
- *
- * (R: a return address, X: an exact one). A line that does not read so
- * ends the reading (the file is the cache's, and is never needed). */
-#define CACHE_MAGIC "ctrace-symbols 1\n"
-#define CACHE_MAX_BYTES (16u << 20)
-static char cache_dir[PATH_MAX];
-
-void ct_symbols_cache(const char *dir)
-{
-    snprintf(cache_dir, sizeof cache_dir, "%s", dir ? dir : "");
-}
-
-static bool cache_path(const struct dw_file *f, char *path, size_t cap)
-{
-    if (!cache_dir[0] || f->build_id_len <= 0 || f->build_id_len > 64)
-        return false;
-    int n = snprintf(path, cap, "%s/", cache_dir);
-    for (int i = 0; i < f->build_id_len && n > 0 && (size_t)n < cap; i++)
-        n += snprintf(path + n, cap - (size_t)n, "%02x", f->build_id[i]);
-    return n > 0 && (size_t)n < cap;
-}
-
-static size_t cache_slot(const struct dw_file *f, uint64_t key)
-{
-    size_t j = (size_t)(key * 0x9E3779B97F4A7C15ull >> 20) & (f->cached_cap - 1);
-    while (f->cached[j].key && f->cached[j].key != key)
-        j = (j + 1) & (f->cached_cap - 1);
-    return j;
-}
-
-/* Keeps text (n frames: function, file and line, each ended by \0). */
-static bool cache_keep(struct dw_file *f, uint64_t key, int n, char *text)
-{
-    if ((f->ncached + 1) * 2 > f->cached_cap) {
-        size_t cap = f->cached_cap ? f->cached_cap * 2 : 256;
-        struct cached_frames *old = f->cached;
-        size_t old_cap = f->cached_cap;
-        if (!(f->cached = calloc(cap, sizeof *f->cached))) {
-            f->cached = old;
-            return false;
-        }
-        f->cached_cap = cap;
-        for (size_t i = 0; i < old_cap; i++)
-            if (old[i].key)
-                f->cached[cache_slot(f, old[i].key)] = old[i];
-        free(old);
-    }
-    size_t j = cache_slot(f, key);
-    if (f->cached[j].key)
-        return false; /* known already */
-    f->cached[j] = (struct cached_frames){key, n, text};
-    f->ncached++;
-    return true;
-}
-
-/* One line of the file, from at to its \n; false when it does not read. */
-static bool cache_parse(struct dw_file *f, const char *at, const char *nl)
-{
-    char *end;
-    uint64_t addr = strtoull(at, &end, 16);
-    if (end == at || *end != ' ' || (end[1] != 'R' && end[1] != 'X') || end[2] != ' ')
-        return false;
-    bool is_return = end[1] == 'R';
-    long n = strtol(end + 3, &end, 10);
-    if (n < 1 || n > 16 || addr > UINT64_MAX / 4)
-        return false;
-    size_t len = (size_t)(nl - end);
-    char *text = malloc(len + 1);
-    if (!text)
-        return false;
-    /* \tFUNCTION\tFILE\tLINE, n times: each field ended by \0. */
-    size_t k = 0;
-    const char *c = end;
-    for (long i = 0; i < 3 * n; i++) {
-        if (c >= nl || *c != '\t') {
-            free(text);
-            return false;
-        }
-        const char *field = ++c;
-        while (c < nl && *c != '\t')
-            c++;
-        if (i % 3 == 2 && (c == field || strspn(field, "0123456789") < (size_t)(c - field))) {
-            free(text);
-            return false;
-        }
-        memcpy(text + k, field, (size_t)(c - field));
-        k += (size_t)(c - field);
-        text[k++] = 0;
-    }
-    if (c != nl || !cache_keep(f, (addr << 1 | is_return) + 1, (int)n, text))
-        free(text);
-    return c == nl;
-}
-
-static void cache_read(struct dw_file *f)
-{
-    f->cache_read = true;
-    char path[PATH_MAX];
-    if (!cache_path(f, path, sizeof path))
-        return;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    struct stat st;
-    if (fd < 0)
-        return;
-    char *data = NULL;
-    ssize_t got = -1;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-        st.st_size <= CACHE_MAX_BYTES && (data = malloc((size_t)st.st_size + 1)))
-        got = pread(fd, data, (size_t)st.st_size, 0);
-    close(fd);
-    size_t magic = strlen(CACHE_MAGIC);
-    f->cache_bad = true;
-    if (got > (ssize_t)magic && memcmp(data, CACHE_MAGIC, magic) == 0) {
-        const char *at = data + magic, *stop = data + got;
-        const char *nl;
-        while (at < stop && (nl = memchr(at, '\n', (size_t)(stop - at))) &&
-               cache_parse(f, at, nl))
-            at = nl + 1;
-        f->cache_bad = at != stop;
-    }
-    free(data);
-}
-
-static int cache_get(struct dw_file *f, uint64_t key, struct ct_symbol *out, int max)
-{
-    if (!f->cache_read)
-        cache_read(f);
-    if (!f->cached_cap)
-        return 0;
-    const struct cached_frames *c = &f->cached[cache_slot(f, key)];
-    if (!c->key)
-        return 0;
-    const char *t = c->text;
-    int n = c->n < max ? c->n : max;
-    for (int i = 0; i < c->n; i++) {
-        const char *file = t + strlen(t) + 1, *line = file + strlen(file) + 1;
-        if (i < n) {
-            memset(&out[i], 0, sizeof out[i]);
-            snprintf(out[i].function, sizeof out[i].function, "%s", t);
-            snprintf(out[i].file, sizeof out[i].file, "%s", file);
-            out[i].line = atoi(line);
-            out[i].resolved = true;
-        }
-        t = line + strlen(line) + 1;
-    }
-    return n;
-}
-
-static bool cache_text_fits(const char *s)
-{
-    return !strpbrk(s, "\t\n") && strlen(s) < 255;
-}
-
-/* Remembers the frames named at key, for this run and the file. */
-static void cache_add(struct dw_file *f, uint64_t key, const struct ct_symbol *frames, int n)
-{
-    if (!cache_dir[0] || f->build_id_len <= 0)
-        return;
-    char line[16 * 3 * 260 + 64];
-    size_t len = (size_t)snprintf(line, sizeof line, "%" PRIx64 " %c %d", (key - 1) >> 1,
-                                  (key - 1) & 1 ? 'R' : 'X', n);
-    char *text = malloc(16 * 3 * 260);
-    size_t k = 0;
-    for (int i = 0; text && i < n; i++) {
-        if (!cache_text_fits(frames[i].function) || !cache_text_fits(frames[i].file)) {
-            free(text);
-            return;
-        }
-        len += (size_t)snprintf(line + len, sizeof line - len, "\t%s\t%s\t%d", frames[i].function,
-                                frames[i].file, frames[i].line > 0 ? frames[i].line : 0);
-        k += (size_t)sprintf(text + k, "%s", frames[i].function) + 1;
-        k += (size_t)sprintf(text + k, "%s", frames[i].file) + 1;
-        k += (size_t)sprintf(text + k, "%d", frames[i].line > 0 ? frames[i].line : 0) + 1;
-    }
-    if (!text || !cache_keep(f, key, n, text)) {
-        free(text);
-        return;
-    }
-    line[len++] = '\n';
-    if (f->pending_len + len > f->pending_cap) {
-        size_t cap = (f->pending_len + len) * 2;
-        char *p = realloc(f->pending, cap);
-        if (!p)
-            return;
-        f->pending = p;
-        f->pending_cap = cap;
-    }
-    memcpy(f->pending + f->pending_len, line, len);
-    f->pending_len += len;
-}
-
-/* Appends the frames named since to the file (each write whole, at its
- * end, so that runs at once do not mix their lines). */
-static void cache_flush(struct dw_file *f)
-{
-    char path[PATH_MAX];
-    if (!f->pending_len || !cache_path(f, path, sizeof path)) {
-        f->pending_len = 0;
-        return;
-    }
-    if (f->cache_bad)
-        unlink(path); /* what follows would be read no more */
-    f->cache_bad = false;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    bool fresh = fd >= 0;
-    if (!fresh)
-        fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
-    struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-        st.st_size + (off_t)f->pending_len <= CACHE_MAX_BYTES &&
-        (!fresh || write(fd, CACHE_MAGIC, strlen(CACHE_MAGIC)) > 0) &&
-        write(fd, f->pending, f->pending_len) < 0) {
-        /* A cache that cannot be written is only slower. */
-    }
-    if (fd >= 0)
-        close(fd);
-    f->pending_len = 0;
-}
-
 int ct_symbols_frames(struct ct_symbols *s, uint64_t pc, bool is_return, struct ct_symbol *out,
                       int max)
 {
@@ -783,7 +524,7 @@ int ct_symbols_frames(struct ct_symbols *s, uint64_t pc, bool is_return, struct 
     pthread_mutex_lock(&files_lock);
     const struct module_entry *e = module_of(s, pc);
     uint64_t key = e ? ((pc - e->bias) << 1 | is_return) + 1 : 0;
-    int n = e && e->usable && e->file ? cache_get(e->file, key, out, max) : 0;
+    int n = e && e->usable && e->file ? ct_frame_cache_get(&e->file->cache, key, out, max) : 0;
     if (n > 0) {
         for (int i = 0; i < n; i++) {
             snprintf(out[i].module, sizeof out[i].module, "%s", e->path);
@@ -793,8 +534,8 @@ int ct_symbols_frames(struct ct_symbols *s, uint64_t pc, bool is_return, struct 
         n = 1;
         if (ct_symbols_lookup_dw(s, pc, is_return, out, &e) == 1) {
             n = inline_frames(e->file->mod, (is_return ? pc - 1 : pc) - e->bias, out, max);
-            if (max >= 16)
-                cache_add(e->file, key, out, n);
+            if (max >= CT_FRAME_CACHE_FRAMES)
+                ct_frame_cache_add(&e->file->cache, key, out, n);
         }
     }
     pthread_mutex_unlock(&files_lock);

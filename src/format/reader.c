@@ -41,7 +41,7 @@ int ct_rd_fail(struct ct_reader *rd, uint64_t offset, const char *fmt, ...)
 
 /* ---- id maps ---- */
 
-static void idmap_free(struct ct_idmap *map)
+void ct_idmap_free(struct ct_idmap *map)
 {
     free(map->entries);
     memset(map, 0, sizeof *map);
@@ -65,8 +65,7 @@ const struct ct_idmap_entry *ct_idmap_get(const struct ct_idmap *map, uint64_t i
     }
 }
 
-/* Adds id unless present; returns the entry, or NULL without memory. */
-static struct ct_idmap_entry *idmap_put(struct ct_idmap *map, uint64_t id, bool *added)
+struct ct_idmap_entry *ct_idmap_put(struct ct_idmap *map, uint64_t id, bool *added)
 {
     if ((map->count + 1) * 4 > map->cap * 3) {
         size_t cap = map->cap ? map->cap * 2 : 64;
@@ -104,9 +103,9 @@ void ct_gen_free(struct ct_gen *gen)
     free(gen->modules);
     free(gen->batches);
     free(gen->lost);
-    idmap_free(&gen->strings);
-    idmap_free(&gen->stacks);
-    idmap_free(&gen->thread_index);
+    ct_idmap_free(&gen->strings);
+    ct_idmap_free(&gen->stacks);
+    ct_idmap_free(&gen->thread_index);
     memset(gen, 0, sizeof *gen);
 }
 
@@ -350,7 +349,7 @@ static int read_threads(struct ct_reader *rd, struct ct_gen *gen, struct ct_curs
             return fail(rd, ct_rd_offset(rd, c->p), "thread id out of range");
         /* A later table's entry for a thread replaces the earlier one. */
         bool added;
-        struct ct_idmap_entry *slot = idmap_put(&gen->thread_index, e.tid + 1, &added);
+        struct ct_idmap_entry *slot = ct_idmap_put(&gen->thread_index, e.tid + 1, &added);
         if (!slot)
             return fail(rd, ct_rd_offset(rd, c->p), "out of memory");
         if (added)
@@ -702,7 +701,7 @@ static int define(struct ct_reader *rd, struct ct_gen *gen, struct ct_event *ev,
         return fail(rd, ev->offset, "%s definition with id 0", string ? "string" : "stack");
     struct ct_idmap *map = string ? &gen->strings : &gen->stacks;
     bool added;
-    struct ct_idmap_entry *e = idmap_put(map, id, &added);
+    struct ct_idmap_entry *e = ct_idmap_put(map, id, &added);
     if (!e)
         return fail(rd, ev->offset, "out of memory");
     const uint8_t *data = string ? ev->bytes : ev->frames;

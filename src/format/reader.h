@@ -263,6 +263,10 @@ void ct_symtab_free(struct ct_symtab *t);
 const struct ct_symtab_entry *ct_symtab_find(const struct ct_symtab *t, uint64_t pc, bool exact);
 
 const struct ct_idmap_entry *ct_idmap_get(const struct ct_idmap *map, uint64_t id);
+/* Adds id (nonzero) unless present, *added saying which; returns its
+ * entry, or NULL without memory. */
+struct ct_idmap_entry *ct_idmap_put(struct ct_idmap *map, uint64_t id, bool *added);
+void ct_idmap_free(struct ct_idmap *map);
 /* The position of the argument `name` of events of `kind` in gen (from its
  * schema), or -1: how to read arguments added by later versions. */
 int ct_kind_arg(const struct ct_gen *gen, unsigned kind, const char *name);

@@ -146,7 +146,7 @@ void ct_session_detach(int sink)
                 alone = false;
         if (alone) {
             __atomic_store_n(&ctrace_on_, 0, __ATOMIC_RELEASE);
-            ct_writer_stop();
+            ct_writer_stop(false);
         } else
             ct_writer_command(CT_CMD_DETACH, sink, -1, NULL);
     }
@@ -207,7 +207,7 @@ void ct_session_flight_off(struct ctrace_flight *f)
             ct_writer_command(CT_CMD_FLIGHT_OFF, 0, -1, NULL);
         } else {
             __atomic_store_n(&ctrace_on_, 0, __ATOMIC_RELEASE);
-            ct_writer_stop();
+            ct_writer_stop(false);
         }
     }
     pthread_mutex_unlock(&session_lock);
@@ -244,7 +244,7 @@ void ct_session_stop_all(void)
     pthread_mutex_lock(&session_lock);
     if (ct_writer_running()) {
         __atomic_store_n(&ctrace_on_, 0, __ATOMIC_RELEASE);
-        ct_writer_stop();
+        ct_writer_stop(true);
     }
     api_sink = -1;
     pthread_mutex_unlock(&session_lock);

@@ -422,6 +422,8 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&work_lock);
             syscall(SYS_futex, &w.wake_word, FUTEX_WAIT_PRIVATE, word, &timeout, NULL, 0);
             pthread_mutex_lock(&work_lock);
+            if (atomic_load(&w.stopping))
+                break; /* (and perhaps ended by ct_writer_stop meanwhile) */
         }
         if (atomic_load(&cmd.op)) {
             run_command();
@@ -451,7 +453,8 @@ static void *writer_main(void *arg)
             gen_start = now;
         }
     }
-    writer_finish();
+    if (!atomic_load(&finished)) /* else ct_writer_stop did it in line */
+        writer_finish();
     pthread_mutex_unlock(&work_lock);
     atomic_store(&finished, 1);
     syscall(SYS_futex, &finished, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
@@ -476,8 +479,17 @@ int ct_writer_finish_now(uint64_t timeout_ns)
     return 1;
 }
 
+/* A writer left unjoined by ct_writer_stop(true), its work done. */
+static pthread_t left_thread;
+static bool left;
+
 int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight *flight)
 {
+    if (left) { /* an exec failed: the last writer goes before w is reused */
+        ct_writer_poke();
+        pthread_join(left_thread, NULL);
+        left = false;
+    }
     w = (struct writer){0};
     atomic_store(&finished, 0);
     struct ct_buf buf = ct_out.buf; /* kept from session to session */
@@ -524,11 +536,21 @@ int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight 
     return -rc;
 }
 
-void ct_writer_stop(void)
+void ct_writer_stop(bool ending)
 {
     atomic_store(&w.stopping, true);
     if (is_writer) { /* exit called by the writer: the program has ended */
         writer_finish();
+    } else if (ending && pthread_mutex_trylock(&work_lock) == 0) {
+        /* The writer sleeps (or has yet to take the lock): its work is
+         * done here, and it returns without doing it when it wakes. */
+        ct_busy++;
+        writer_finish();
+        ct_busy--;
+        atomic_store(&finished, 1);
+        pthread_mutex_unlock(&work_lock);
+        left_thread = w.thread;
+        left = true;
     } else {
         ct_writer_poke();
         pthread_join(w.thread, NULL);
@@ -621,6 +643,7 @@ void ct_writer_after_fork_parent(void)
 void ct_writer_after_fork_child(void)
 {
     /* The writer may have held these; it is not in the child. */
+    left = false;
     pthread_mutex_init(&work_lock, NULL);
     pthread_mutex_init(&cmd_lock, NULL);
     pthread_cond_init(&cmd_cond, NULL);

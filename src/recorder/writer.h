@@ -20,8 +20,12 @@ enum { CT_CMD_NONE, CT_CMD_ATTACH, CT_CMD_DETACH, CT_CMD_FLIGHT_ON, CT_CMD_FLIGH
  * flight recorder (or none); 0 or a negative errno. */
 CT_INTERNAL int ct_writer_start(const struct ct_writer_config *config,
                                 struct ctrace_flight *flight);
-/* Ends the session: the last generation, every sink's end record. */
-CT_INTERNAL void ct_writer_stop(void);
+/* Ends the session: the last generation, every sink's end record.
+ * `ending`: the process is about to exit or exec; if the writer is asleep,
+ * the caller does that work itself and leaves the writer unjoined (a
+ * cross-CPU wake and a join saved on every process's way out; the next
+ * ct_writer_start joins it, should an exec fail). */
+CT_INTERNAL void ct_writer_stop(bool ending);
 /* The same from a signal handler (async-signal-safe): asks the writer to
  * end and waits for it, at most timeout_ns, without joining it. 1 done,
  * 0 no writer running, -1 timed out. */

@@ -113,6 +113,24 @@ def switches_alternate(events):
     return bool(last), len(last)
 
 
+def failexec_checks(out, d):
+    """An exec that fails: the trace begins anew, its writer ended in line
+    before the exec and joined before the new one starts."""
+    r = run("forker", out, "failexec")
+    check("failexec exit 0", r.returncode == 0, r.stderr)
+    files = sorted(f for f in os.listdir(d) if f.startswith("t.out"))
+    check("failexec two traces", len(files) == 2, files)
+    ev, _ = dump(out)
+    check("failexec exec event", count(ev, "exec") == 1)
+    later = [f for f in files if f != "t.out"]
+    if later:
+        lev, _ = dump(os.path.join(d, later[0]))
+        check("failexec the thread's two sleeps after the failed exec",
+              count(lev, "block", reason="sleep") == 2, count(lev, "block", reason="sleep"))
+    for f in files:
+        os.unlink(os.path.join(d, f))
+
+
 def forker_checks(r, out, d):
     check("forker exit status 3 (the exec'd image's)", r.returncode == 3, r.returncode)
     ev, names = dump(out)
@@ -153,7 +171,8 @@ with tempfile.TemporaryDirectory() as d:
     # What ctrace run says of the context switches it recorded: their
     # count, stats' own, once they cost about 5 % of the run at 1 us each
     # (certainly at 80 000 a second, timed here from outside, longer than
-    # ctrace's own timing); the generations' ends count them all.
+    # ctrace's own timing); the generations' ends count them all. (Most of
+    # the 40 000 handoffs block; one whose wait finds its turn come does not.)
     began = time.monotonic()
     r = run("condvar_pingpong", out, "20000")
     took = time.monotonic() - began
@@ -165,7 +184,7 @@ with tempfile.TemporaryDirectory() as d:
     counted = sum(int(n) for n in re.findall(r"^# (\d+) context switches$", dumped.stdout,
                                              re.M))
     check("pingpong 20000: the generations' ends count stats' switches",
-          r.returncode == 0 and switches > 40000 and counted == switches, (counted, switches))
+          r.returncode == 0 and switches > 30000 and counted == switches, (counted, switches))
     if switches / took >= 80000:
         check("pingpong 20000: ctrace run says how many switches it recorded, and their cost",
               said and int(said.group(1)) == switches, (r.stderr, switches, took))
@@ -679,6 +698,7 @@ with tempfile.TemporaryDirectory() as d:
         print("skipped: fork and exec under a sanitizer's allocator")
     else:
         forker_checks(r, out, d)
+    failexec_checks(out, d)
 
     r = run("deadlock", out)
     check("deadlock exit", r.returncode == 0, r.stderr)

@@ -1249,6 +1249,15 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns)
         }
     }
     keep_up = NULL;
+    /* Switches read meanwhile (keep_up) for a thread already written come
+     * after the trace's end: the session's last thread may be the one
+     * ending it, in line (ct_writer_stop), switching as it does. */
+    for (struct ct_thread *t = ct_thread_first(); how == CT_SCHED_LAST && t; t = t->all_next)
+        if (t->cpu_events) {
+            free(t->cpu_events);
+            t->cpu_events = NULL;
+            t->cpu_len = t->cpu_cap = 0;
+        }
     return busy;
 }
 

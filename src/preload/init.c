@@ -226,7 +226,7 @@ static void start(void)
     ct_busy++;
     /* This library sees every thread created (threads.c): the threads this
      * one creates share its per-CPU rings of context switches. */
-    ct_sched_inherit(true);
+    ct_sched_inherit(true, pre.followed);
     ct_g.exit_wakes = true; /* and every join */
     if (ctrace_start_config(pre.fd, &pre.config) != 0) {
         ct_own_fd_close(pre.fd);

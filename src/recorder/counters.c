@@ -37,7 +37,9 @@ static bool read_stat(uint64_t *rss, uint64_t *threads)
         return false;
     unsigned field = 2;
     uint64_t values[25] = {0};
-    for (char *tok = strtok(p + 1, " "); tok && field < 24; tok = strtok(NULL, " ")) {
+    char *save = NULL;
+    for (char *tok = strtok_r(p + 1, " ", &save); tok && field < 24;
+         tok = strtok_r(NULL, " ", &save)) {
         field++;
         values[field] = strtoull(tok, NULL, 10);
     }

@@ -273,6 +273,10 @@ CT_INTERNAL bool ct_is_tracer_thread(pid_t tid);
 /* Whether a thread of the program (not the tracer's) is alive: a registered
  * one, else one in /proc/self/task that is not a zombie. */
 CT_INTERNAL bool ct_program_alive(pid_t tracer_tid);
+/* The writer thread's name, which it has from its creation: a thread of
+ * this name that never registered is the tracer's, though it has yet to
+ * run and say its tid (tracer_tid). */
+#define CT_WRITER_NAME "ctrace-writer"
 /* ct_self of a thread that has exited or must never trace. */
 #define CT_THREAD_DEAD ((struct ct_thread *)1)
 

@@ -52,6 +52,14 @@
  * been seen to read it only every tenth), fewer pages past 4 CPUs: 4 MiB
  * in all, at least 64 KiB each. */
 #define CPU_RING_PAGES 256
+/* A process the trace followed (exec'd or forked by a traced one: one of a
+ * build's or a script's many, short-lived as a rule) has rings of 256 KiB
+ * (11 000 switches; 55 ms at 200 000 a second, where the writer reads every
+ * 1 to 10 ms): the kernel allocates and clears a ring's pages when it is
+ * mapped, 0.6 ms for two 1 MiB rings here against 0.15 ms, paid by every
+ * process at its start; and processes at once share the locked-memory
+ * limit the rings count against. */
+#define CPU_RING_PAGES_FOLLOWED 64
 #define CPU_RINGS_PAGES 1024
 #define CPU_RING_MIN_PAGES 16
 #define MAX_CPUS 1024
@@ -82,6 +90,7 @@ static int mode = CT_SCHED_NONE;
  * writer only (cpu_ring_count published last). cover_epoch names the set
  * open now; a thread is followed by them when its cover_mine equals it. */
 static bool inherit_wanted;
+static unsigned cpu_ring_pages = CPU_RING_PAGES;
 static struct ct_perf_ring *cpu_rings;
 static _Atomic int cpu_ring_count;
 static _Atomic unsigned cover_epoch;
@@ -196,7 +205,7 @@ static bool open_cover(void)
         /* A smaller ring where the locked-memory limit refuses the large
          * one (perf_event_mlock_kb per CPU for the user, then RLIMIT_MEMLOCK:
          * many traced processes at once share it). */
-        unsigned first = CPU_RING_PAGES;
+        unsigned first = cpu_ring_pages;
         while (first > CPU_RING_MIN_PAGES && (long)first * conf > CPU_RINGS_PAGES)
             first /= 2;
         for (unsigned pages = first; pages >= CPU_RING_MIN_PAGES / 2; pages /= 4)
@@ -331,9 +340,10 @@ void ct_sched_thread_exit(struct ct_thread *t)
     __atomic_store_n(&t->ss_exit_ns, ct_mono_ns(), __ATOMIC_RELEASE);
 }
 
-void ct_sched_inherit(bool on)
+void ct_sched_inherit(bool on, bool followed)
 {
     inherit_wanted = on;
+    cpu_ring_pages = followed ? CPU_RING_PAGES_FOLLOWED : CPU_RING_PAGES;
 }
 
 void ct_sched_session_began(uint64_t mono_ns)

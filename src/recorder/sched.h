@@ -49,7 +49,8 @@ CT_INTERNAL void ct_sched_thread_start(struct ct_thread *t);
  * new thread, that they are. Only the preload library knows the creator. */
 CT_INTERNAL unsigned ct_sched_cover_token(void);
 CT_INTERNAL void ct_sched_covered(unsigned token, uint64_t created_ns);
-CT_INTERNAL void ct_sched_inherit(bool on);
+/* `followed`: the process is one the trace followed (smaller rings). */
+CT_INTERNAL void ct_sched_inherit(bool on, bool followed);
 /* Writer side, when the session ends: closes the per-CPU rings. */
 CT_INTERNAL void ct_sched_stop(void);
 /* Writer side: closes the ring of a thread whose descriptor is freed. */

@@ -343,6 +343,8 @@ void ct_scan_live_threads(struct ct_live_threads *live, pid_t tracer_tid)
         unsigned flags = tid == tracer_tid || ct_is_tracer_thread(tid) ? CT_THREAD_FLAG_TRACER : 0;
         if (registered && bsearch(&tid, registered, nregistered, sizeof *registered, by_tid))
             flags |= CT_THREAD_FLAG_REGISTERED;
+        else if (strcmp(name, CT_WRITER_NAME) == 0)
+            flags |= CT_THREAD_FLAG_TRACER;
         thread_entry(&live->entries, tid, flags, name);
         live->count++;
     }

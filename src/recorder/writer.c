@@ -371,6 +371,10 @@ static void run_command(void)
 /* The session's last generation and the files' ends. */
 static void writer_finish(void)
 {
+    /* The counters as the session ends: a process shorter than their
+     * period has this one sample. */
+    if (w.counter_period_ns)
+        ct_counters_sample(&w.counters);
     end_generation(true, false);
     ct_sched_stop();
     if (ct_out_acquire()) {
@@ -407,10 +411,12 @@ static void *writer_main(void *arg)
     ct_busy = 1;
     ct_g.tracer_tid = ct_gettid();
     is_writer = true;
-    prctl(PR_SET_NAME, "ctrace-writer", 0, 0, 0);
-    pthread_mutex_lock(&work_lock);
+    prctl(PR_SET_NAME, CT_WRITER_NAME, 0, 0, 0);
+    /* Known by its tid and name from here (the thread tables mark it as
+     * the tracer's), whoever holds work_lock. */
     atomic_store(&started, 1);
     syscall(SYS_futex, &started, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+    pthread_mutex_lock(&work_lock);
     uint64_t gen_start = ct_mono_ns();
     bool rings_busy = false;
     while (!atomic_load(&w.stopping)) {
@@ -529,7 +535,15 @@ int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight 
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    /* Named from its creation (a thread takes its creator's name), not
+     * only once it runs: a process may end before it has. Raw calls: the
+     * preload's prctl would take them for the program's renames. */
+    char own[16] = {0};
+    bool renamed = syscall(SYS_prctl, PR_GET_NAME, own, 0, 0, 0) == 0 &&
+                   syscall(SYS_prctl, PR_SET_NAME, CT_WRITER_NAME, 0, 0, 0) == 0;
     int rc = pthread_create(&w.thread, NULL, writer_main, NULL);
+    if (renamed)
+        syscall(SYS_prctl, PR_SET_NAME, own, 0, 0, 0);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc == 0)
         w.running = true;
@@ -543,7 +557,8 @@ void ct_writer_stop(bool ending)
         writer_finish();
     } else if (ending && pthread_mutex_trylock(&work_lock) == 0) {
         /* The writer sleeps (or has yet to take the lock): its work is
-         * done here, and it returns without doing it when it wakes. */
+         * done here, and it returns without doing it when it wakes (a
+         * writer not yet run is known by its name: ct_scan_live_threads). */
         ct_busy++;
         writer_finish();
         ct_busy--;

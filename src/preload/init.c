@@ -286,14 +286,41 @@ void ct_preload_child_unfollowed(void)
         return;
 }
 
-void ct_preload_start_child(void)
+static void start_child(void)
 {
-    if (!pre.follow || pre.output[0] == 0)
-        return;
     if (pre.fd >= 0)
         ct_own_fd_close(pre.fd); /* the parent's trace */
     pre.followed = true;
     start();
+}
+
+/* A forked child's trace waits for its first wrapped call that is not an
+ * exec: the child of a shell that only redirects and execs costs no
+ * session of its own (a process, rings, a writer thread, a file), and the
+ * program it execs writes FILE.PID, as a vfork child's does. */
+bool ct_child_pending;
+static pid_t pending_pid;
+
+void ct_preload_child_pending(void)
+{
+    if (!pre.follow || pre.output[0] == 0)
+        return;
+    pending_pid = getpid();
+    ct_child_pending = true;
+}
+
+bool ct_preload_pending_here(void)
+{
+    return ct_child_pending && getpid() == pending_pid;
+}
+
+bool ct_preload_start_pending(void)
+{
+    if (getpid() != pending_pid)
+        return false; /* a vfork child of the pending one: its memory */
+    ct_child_pending = false;
+    start_child();
+    return CTRACE_ON_() && ct_busy == 0;
 }
 
 bool ct_preload_owns_trace(void)

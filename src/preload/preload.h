@@ -43,6 +43,9 @@ CT_INTERNAL void *ct_resolve(const char *name);
         f_;                                                                   \
     }))
 
+CT_INTERNAL extern bool ct_child_pending;
+CT_INTERNAL bool ct_preload_start_pending(void);
+
 /* The calling thread's descriptor once registered (its first event),
  * else NULL. */
 static inline struct ct_thread *ct_call_self(void)
@@ -51,10 +54,13 @@ static inline struct ct_thread *ct_call_self(void)
     return (uintptr_t)t > (uintptr_t)CT_THREAD_DEAD ? t : NULL;
 }
 
-/* True when this call should be recorded: two loads and a branch. */
+/* True when this call should be recorded: two loads and a branch (one
+ * more with tracing off, where a forked child's trace may be pending). */
 static inline bool ct_tracing_here(void)
 {
-    return CT_UNLIKELY(CTRACE_ON_()) && ct_busy == 0;
+    if (CT_UNLIKELY(CTRACE_ON_()))
+        return ct_busy == 0;
+    return CT_UNLIKELY(ct_child_pending) && ct_busy == 0 && ct_preload_start_pending();
 }
 
 /* Runs recorder code from a wrapper: guarded, errno kept. */
@@ -137,8 +143,15 @@ CT_INTERNAL bool ct_preload_owns_trace(void);
 /* A child or an exec'd program that is not followed because the trace is
  * not a file: says so, once (init.c). */
 CT_INTERNAL void ct_preload_child_unfollowed(void);
-/* fork: starts this process's own trace in a child (init.c). */
-CT_INTERNAL void ct_preload_start_child(void);
+/* fork, in the child: its own trace starts at its first wrapped call
+ * other than an exec, _exit, close, dup2 or a signal's disposition
+ * (ct_tracing_here): a child that only sets up and execs, as a shell's do,
+ * leaves its trace to the program it execs (init.c). */
+CT_INTERNAL void ct_preload_child_pending(void);
+/* (ct_child_pending, ct_preload_start_pending: above, for ct_tracing_here.)
+ * Whether this process is a forked child whose trace has yet to start
+ * (not a vfork child of it). */
+CT_INTERNAL bool ct_preload_pending_here(void);
 /* exec: ends this image's trace, and marks the next image as followed. */
 CT_INTERNAL void ct_preload_before_exec(const char *path);
 CT_INTERNAL void ct_preload_exec_failed(void);

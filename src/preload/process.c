@@ -1,6 +1,7 @@
 /*
  * process.c - fork and exec. A forked child starts its own trace (named as
- * init.c says) and its parent records a `fork` event naming it; an exec
+ * init.c says) at its first traced call that is not an exec, and its
+ * parent records a `fork` event naming it; an exec
  * records an `exec` event, completes this image's trace, and lets the next
  * image trace itself into a file of its own. vfork is not wrapped: its
  * child may only exec or _exit, and the exec'd program is traced through
@@ -29,7 +30,7 @@ CT_EXPORT pid_t fork(void)
     bool traced = ct_tracing_here();
     pid_t pid = REAL(fork)();
     if (pid == 0 && traced)
-        ct_preload_start_child();
+        ct_preload_child_pending();
     else if (pid > 0 && traced)
         CT_RECORD(ct_ev_fork(pid); ct_preload_child_unfollowed());
     return pid;
@@ -73,10 +74,24 @@ static char **followed_env(char *const envp[])
     return copy;
 }
 
+/* An exec with tracing off. A forked child whose trace has yet to start
+ * (ct_preload_child_pending) passes the next image its being followed,
+ * which an environment of the program's own may lack: without it, that
+ * image would take itself for the first and write over FILE. */
+static int exec_untraced(int (*real)(const char *, char *const[], char *const[]),
+                         const char *file, char *const argv[], char *const envp[])
+{
+    char **env = !ct_busy && envp != environ && ct_preload_pending_here() ? followed_env(envp)
+                                                                          : NULL;
+    int rc = real(file, argv, env ? env : envp);
+    free(env);
+    return rc;
+}
+
 CT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
     if (!ct_preload_owns_trace() || ct_busy)
-        return REAL(execve)(path, argv, envp);
+        return exec_untraced(REAL(execve), path, argv, envp);
     ct_preload_before_exec(path);
     char **env = envp == environ ? NULL : followed_env(envp);
     int rc = REAL(execve)(path, argv, env ? env : envp);
@@ -88,7 +103,7 @@ CT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 CT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
     if (!ct_preload_owns_trace() || ct_busy)
-        return REAL(execvpe)(file, argv, envp);
+        return exec_untraced(REAL(execvpe), file, argv, envp);
     ct_preload_before_exec(file);
     char **env = envp == environ ? NULL : followed_env(envp);
     int rc = REAL(execvpe)(file, argv, env ? env : envp);

@@ -10,7 +10,8 @@ time, and CPU time (user + system of the program and every child it
 waited for, from wait4's rusage), medians; `spread` is the untraced
 runs' interquartile range over their median, the noise of this run.
 Then the start-up cost: `ctrace run -- true` against `true`, and the cost
-of each exec'd child (a shell loop of 200 /bin/true). A table in Markdown.
+of each exec'd child (a shell loop of 200 /bin/true, under dash, which
+vforks, and bash, which forks). A table in Markdown.
 BENCH_ROWS=WORD,WORD... runs only the rows whose names hold one of the
 words ("startup" the start-up figures). BENCH_BASE=DIR adds another
 build's start-up figures, measured in the same rotation."""
@@ -222,13 +223,15 @@ def startup(tracedir):
     libctrace-preload.so) adds its figures, measured in the same rotation."""
     trace = os.path.join(tracedir, "t")
     loop = ["sh", "-c", "for i in $(seq 200); do /bin/true; done"]
+    # bash forks (dash vforks): each child a forked process that execs.
+    bash_loop = ["bash", "-c", "for i in $(seq 200); do /bin/true; done"]
     builds = [("", ctrace)]
     if os.environ.get("BENCH_BASE"):
         builds.append((" (BENCH_BASE)", os.path.join(os.path.abspath(os.environ["BENCH_BASE"]),
                                                      "ctrace")))
     keys = [b + k for b, _ in builds for k in ("run true", "run true sched-off", "run loop",
-                                                "run loop sched-off")]
-    t = {k: [] for k in ["true", "loop"] + keys}
+                                                "run loop sched-off", "run bash", "run bash sched-off")]
+    t = {k: [] for k in ["true", "loop", "bash"] + keys}
 
     def traced(label, what, cmd):
         for tag, tracer in builds:
@@ -243,19 +246,24 @@ def startup(tracedir):
         t["loop"].append(measure(loop)[0])
         traced("run loop", "defaults", loop)
         traced("run loop sched-off", "sched-off", loop)
+        t["bash"].append(measure(bash_loop)[0])
+        traced("run bash", "defaults", bash_loop)
+        traced("run bash sched-off", "sched-off", bash_loop)
     med = {k: statistics.median(v) for k, v in t.items()}
     print(f"\nstart-up (`true` {med['true'] * 1e3:.2f} ms, the shell loop "
           f"`sh -c 'for i in $(seq 200); do /bin/true; done'` {med['loop'] * 1e3:.0f} ms "
-          f"untraced):\n")
+          f"untraced, the same with bash {med['bash'] * 1e3:.0f} ms):\n")
     print("| build | `ctrace run -- true` minus `true` | --sched=off | each exec'd child "
-          "| --sched=off |")
-    print("|---|---:|---:|---:|---:|")
+          "| --sched=off | each child of bash | --sched=off |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for tag, _ in builds:
         print(f"| {tag.strip(' ()') or 'this one'} "
               f"| +{(med[tag + 'run true'] - med['true']) * 1e3:.2f} ms "
               f"| +{(med[tag + 'run true sched-off'] - med['true']) * 1e3:.2f} ms "
               f"| +{(med[tag + 'run loop'] - med['loop']) / 200 * 1e3:.2f} ms "
-              f"| +{(med[tag + 'run loop sched-off'] - med['loop']) / 200 * 1e3:.2f} ms |")
+              f"| +{(med[tag + 'run loop sched-off'] - med['loop']) / 200 * 1e3:.2f} ms "
+              f"| +{(med[tag + 'run bash'] - med['bash']) / 200 * 1e3:.2f} ms "
+              f"| +{(med[tag + 'run bash sched-off'] - med['bash']) / 200 * 1e3:.2f} ms |")
 
 
 def machine():

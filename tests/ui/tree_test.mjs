@@ -58,6 +58,13 @@ const r = spawnSync(ctrace, ["run", "-o", trace, "--", join(progs, "treeprog")],
 check("record treeprog's tree", r.status === 0, String(r.stderr));
 const files = readdirSync(tmp).filter((f) => f.startsWith("tree.ct")).map((f) => join(tmp, f)).sort();
 check("three trace files: the parent's, the child's, the exec'd program's", files.length === 3, files);
+// What the files' THREADS tables say, for a count that is not the one
+// expected: every "# thread" line of ctrace dump, per file.
+function threadHeads() {
+  return files.map((f) => "\n" + f + ":\n" + String(spawnSync(ctrace, ["dump", f]).stdout)
+    .split("\n").filter((l) => l.startsWith("# thread")).sort()
+    .filter((l, i, a) => a.indexOf(l) === i).join("\n")).join("");
+}
 
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
 const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
@@ -149,7 +156,8 @@ try {
   check("the threads page has a pid column first", head[0] === "pid", head);
   const trows = await page.$$eval("#page-threads table:first-of-type tbody tr", (rs) =>
     rs.map((tr) => [...tr.children].map((td) => td.textContent)));
-  check("the threads page lists every process's threads", trows.length === 5, trows.length);
+  check("the threads page lists every process's threads", trows.length === 5,
+    trows.length === 5 || JSON.stringify(trows.map((row) => row.slice(0, 4))) + threadHeads());
   for (const [name, image] of Object.entries(expect))
     check(`thread ${name} has its process's pid`, trows.some((x) => x[0] ===
       String(summary.processes[image].pid) && x[1].startsWith(name)), trows);
@@ -206,7 +214,8 @@ server = await serve(files);
 try {
   const summary = await (await fetch(server.url + "api/summary")).json();
   check("FILE FILE.* shows the same tree", summary.tree && summary.processes.length === 3 &&
-    summary.threads.length === 5, summary.processes?.length);
+    summary.threads.length === 5,
+    [summary.processes?.length, JSON.stringify(summary.threads?.map((t) => [t.pid, t.tid, t.name]))]);
   // One file cut under the view: its answers name it, and the view lives.
   truncateSync(files[1], 200);
   const cut = await fetch(server.url + `api/timeline?t0=${summary.begin}&t1=${summary.end + 1}&px=500`);

@@ -58,6 +58,9 @@ struct ct_live_threads {
     unsigned count;
 };
 void ct_scan_live_threads(struct ct_live_threads *live, pid_t tracer_tid);
+/* The writer thread's tid found by its name (CT_WRITER_NAME, not
+ * registered), for a process ending before its writer ran; 0 if none. */
+pid_t ct_find_writer_tid(void);
 /* The table: the live threads of the scan, and the registered ones that
  * have exited. */
 void ct_record_threads(struct ct_buf *b, const struct ct_live_threads *live);

@@ -353,6 +353,28 @@ void ct_scan_live_threads(struct ct_live_threads *live, pid_t tracer_tid)
     free(registered);
 }
 
+pid_t ct_find_writer_tid(void)
+{
+    size_t nregistered;
+    pid_t *registered = registered_tids(&nregistered);
+    pid_t found = 0;
+    DIR *dir = opendir("/proc/self/task");
+    struct dirent *d;
+    while (dir && !found && (d = readdir(dir))) {
+        if (d->d_name[0] < '0' || d->d_name[0] > '9')
+            continue;
+        pid_t tid = (pid_t)atoi(d->d_name);
+        char name[16];
+        if (read_comm(tid, name) && strcmp(name, CT_WRITER_NAME) == 0 &&
+            !(registered && bsearch(&tid, registered, nregistered, sizeof *registered, by_tid)))
+            found = tid;
+    }
+    if (dir)
+        closedir(dir);
+    free(registered);
+    return found;
+}
+
 void ct_record_threads(struct ct_buf *b, const struct ct_live_threads *live)
 {
     struct ct_buf entries = {0};

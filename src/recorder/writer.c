@@ -368,12 +368,20 @@ static void run_command(void)
     pthread_mutex_unlock(&cmd_lock);
 }
 
+static __thread bool is_writer; /* this thread is the writer */
+
 /* The session's last generation and the files' ends. */
 static void writer_finish(void)
 {
+    /* The writer's tid, which it sets when it runs: a process that ends
+     * before it has (the session ended in line) finds it by its name, or
+     * the counters' batch and the last thread table would name a stale
+     * one (after fork, the parent's writer's). */
+    if (!atomic_load(&started) && !is_writer)
+        ct_g.tracer_tid = ct_find_writer_tid();
     /* The counters as the session ends: a process shorter than their
-     * period has this one sample. */
-    if (w.counter_period_ns)
+     * period has this one sample (under the writer's tid, when known). */
+    if (w.counter_period_ns && ct_g.tracer_tid > 0)
         ct_counters_sample(&w.counters);
     end_generation(true, false);
     ct_sched_stop();
@@ -390,8 +398,6 @@ static void writer_finish(void)
  * The writer looks every 100 ms once no registered thread is live, and
  * then calls exit itself: the atexit handlers end the sessions with the
  * writer's work done in line (ct_writer_stop, ct_writer_command). */
-static __thread bool is_writer;
-
 static void exit_if_program_ended(uint64_t now)
 {
     static uint64_t last_look;

@@ -41,7 +41,7 @@ def dump(path):
         m = re.match(r'# lost (\d+) events of thread (\d+)', line)
         if m:
             events.append({"ts": "0", "tid": int(m.group(2)), "kind": "lost",
-                           "count": int(m.group(1))})
+                           "count": int(m.group(1)), "gen": gen, "gen_to": gen_to})
         if line.startswith("#"):
             continue
         parts = line.split(" ", 3)

@@ -4,7 +4,8 @@
  * the trace file (CTRACE_OUTPUT, or FILE.PID in a followed process) when
  *
  *   - the flight signal arrives (CTRACE_FLIGHT_SIGNAL, SIGUSR2 by default):
- *     the handler only wakes the tracer's thread, which writes;
+ *     the handler only wakes the tracer's thread, which writes (or the
+ *     program's exit does, when it comes first);
  *   - a fatal signal arrives: signals.c calls ct_preload_flight_crash after
  *     ct_crash_flush, and the window is written with open, write and rename
  *     only (async-signal-safe), the generation under way included, cut;
@@ -89,9 +90,16 @@ static void on_writer_request(struct ctrace_flight *f, const char *why)
     write_window(f, why, true);
 }
 
+/* At exit, exec and _exit. A signal's request the writer has not met
+ * yet is written here: the signal may well be what ends the program (it
+ * cuts a sleep short), and it ends before the writer wakes. */
 static void at_exit(void)
 {
-    if (fl.f && fl.at_exit)
+    if (!fl.f)
+        return;
+    if (ct_flight_take_request())
+        write_window(fl.f, "signal", false);
+    else if (fl.at_exit)
         write_window(fl.f, "exit", false);
 }
 

@@ -73,6 +73,9 @@ CT_INTERNAL int ct_writer_flight_snapshot(struct ctrace_flight *f, const struct 
  * runs on the writer thread through this hook, set by the preload library. */
 CT_INTERNAL extern void (*ct_flight_write_hook)(struct ctrace_flight *f, const char *why);
 CT_INTERNAL void ct_flight_request_write(void); /* async-signal-safe */
+/* Takes a request the writer has not yet met (the program is ending: its
+ * exit writes the window instead); true if there was one. */
+CT_INTERNAL bool ct_flight_take_request(void);
 /* ctrace_flight_write for the writer's thread, after its own cut. */
 CT_INTERNAL int ct_flight_write_on_writer(struct ctrace_flight *f, int fd);
 /* The window of a fatal signal, written by ct_crash_flush's caller. */

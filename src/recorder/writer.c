@@ -727,3 +727,8 @@ void ct_flight_request_write(void)
     atomic_store(&dump_requested, 1);
     ct_writer_poke();
 }
+
+bool ct_flight_take_request(void)
+{
+    return atomic_exchange(&dump_requested, 0);
+}

@@ -162,7 +162,9 @@ def check_file(ch, host, path, f):
             check(f"{name}: traces.{col} = stats {key}", t[col] == st.get(key, 0),
                   f"{t[col]} != {st.get(key)}")
         check(f"{name}: traces.host", t["host"] == host, t["host"])
-        check(f"{name}: several generations", t["generations"] > 2, t["generations"])
+        # A generation ends at one of the writer's wakes, which a loaded
+        # machine delays (CI once saw two in a 60 ms run): two or more.
+        check(f"{name}: several generations", t["generations"] >= 2, t["generations"])
     # threads: ctrace threads --json, every column.
     rows = {r["tid"]: r for r in map(ints, ch.rows(
         f"SELECT * FROM threads WHERE file = '{path}' AND {LIVE}", DB))}

@@ -71,11 +71,13 @@ typedef struct ctrace_config {
     unsigned max_stack_depth;   /* frames per stack; default 32, at most 64 */
     int64_t counter_period_ns;  /* heap, RSS and thread counters: sampled this
                                    often; default 10 ms, -1 off */
-    int sched;                  /* CPU scheduling from the kernel: -1 off,
-                                   0 default and 1: the context switches
-                                   where permitted, else run-queue waits
-                                   sampled from /proc/self/task/TID/schedstat;
-                                   2 those samples only */
+    int sched;                  /* CPU scheduling from the kernel: -1 off;
+                                   1 the context switches where permitted,
+                                   else run-queue waits sampled from
+                                   /proc/self/task/TID/schedstat; 0 (default)
+                                   as 1, but those samples from where the
+                                   switches come faster than 30 000 a
+                                   second; 2 those samples only */
 } ctrace_config;
 
 /* Errors, as negative return values; ctrace_strerror names them. */

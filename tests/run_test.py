@@ -439,6 +439,60 @@ with tempfile.TemporaryDirectory() as d:
               all(row["execution_ns"] + row["sched_wait_ns"] >= 0.95 * row["total_ns"]
                   for row in rows), rows)
 
+    # --sched=auto: two threads handing a turn through condvars switch
+    # about 100 000 times a second, past the rate (lowered here to 2 000,
+    # CTRACE_SCHED_AUTO_RATE) and past what sampling them would cost: after
+    # the first half second the process turns to schedstat samples. Its
+    # generations have switches up to there, samples only from there, and
+    # ctrace run says so; --sched=exact keeps every switch; spinners,
+    # preempted a few hundred times a second, keep theirs.
+    os.environ["CTRACE_GENERATION_MS"] = "100"
+    os.environ["CTRACE_SCHED_AUTO_RATE"] = "2000"
+    for mode in ("auto", "exact"):
+        r = run("condvar_pingpong", out, "150000", options=(f"--sched={mode}",))
+        check(f"pingpong --sched={mode} exit", r.returncode == 0, r.stderr)
+        check(f"pingpong --sched={mode}: ctrace run says whether it turned to samples",
+              ("--sched=exact keeps every switch" in r.stderr) == (mode == "auto"), r.stderr)
+        s = subprocess.run([ctrace, "stats", "--json", out], capture_output=True, text=True)
+        st = json.loads(s.stdout or "{}")
+        turned = st.get("sampled_from_generation", 0)
+        check(f"pingpong --sched={mode}: stats says perf"
+              + (", then samples from a later generation" if mode == "auto" else " only"),
+              st.get("sched") == "perf" and ((turned >= 2) if mode == "auto" else not turned),
+              s.stdout[:400])
+        ev, names = dump(out)
+        gens = max((e["gen"] for e in ev), default=0)
+        cpu_gens = {e["gen"] for e in ev if e["kind"] == "cpu"}
+        sample_gens = {e["gen"] for e in ev if e["kind"] == "sched_sample"}
+        if mode == "auto":
+            check("pingpong --sched=auto: switches before the turn only, samples of both "
+                  "threads after it",
+                  turned >= 2 and cpu_gens and max(cpu_gens) < turned
+                  and len({e["tid"] for e in ev if e["kind"] == "sched_sample"
+                           and e["gen"] >= turned}) == 2, (turned, cpu_gens, sample_gens))
+            text = subprocess.run([ctrace, "stats", out], capture_output=True, text=True).stdout
+            check("pingpong --sched=auto: stats says from when", "then run-queue waits sampled"
+                  in text, text)
+        else:
+            check("pingpong --sched=exact: switches to the last generation",
+                  gens >= 5 and gens in cpu_gens, (gens, sorted(cpu_gens)))
+        t = subprocess.run([ctrace, "threads", "--json", out], capture_output=True, text=True)
+        rows = json.loads(t.stdout or "[]")
+        # Each hands the turn and waits: execution, condvar waits and waits
+        # for a CPU make its whole life, before and after a turn.
+        check(f"pingpong --sched={mode}: two threads, execution + sync + sched >= 95 %",
+              len(rows) == 2 and all(row["execution_ns"] > 0 and row["sync_block_ns"] > 0 and
+                                     row["execution_ns"] + row["sync_block_ns"] +
+                                     row["sched_wait_ns"] >= 0.95 * row["total_ns"]
+                                     for row in rows), rows)
+    r = run("spinners", out, "3", "700", options=("--sched=auto",))
+    s = subprocess.run([ctrace, "stats", "--json", out], capture_output=True, text=True)
+    check("spinners, auto rate 2000: switches throughout, nothing said",
+          r.returncode == 0 and "sampled_from_generation" not in s.stdout
+          and "sched=exact" not in r.stderr, r.stderr + s.stdout[:300])
+    del os.environ["CTRACE_GENERATION_MS"]
+    del os.environ["CTRACE_SCHED_AUTO_RATE"]
+
     # The timed and clock-taking waits (glibc 2.30's clock variants are
     # what C++'s timed mutexes and condition_variable::wait_for call), each
     # made to block once on an object of its own: one block each, with its

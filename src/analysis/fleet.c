@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../recorder/sched.h"
 #include "latency.h"
 #include "symbols.h"
 
@@ -640,7 +641,8 @@ static void on_generation(void *ctx, const struct ct_reader *rd, const struct ct
     memset(p->type_cache, 0, sizeof p->type_cache);
     p->syscall_object = ct_kind_arg(gen, CT_EV_SYSCALL, "object");
     s->generations++;
-    if (gen->has_process && gen->process.sched > s->sched)
+    /* perf, then schedstat: perf (the switches gave way, --sched=auto). */
+    if (gen->has_process && gen->process.sched > s->sched && s->sched != CT_SCHED_PERF)
         s->sched = gen->process.sched;
     for (size_t i = 0; i < gen->nlost; i++)
         s->lost_events += gen->lost[i].count;

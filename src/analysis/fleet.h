@@ -124,7 +124,8 @@ struct ct_fleet_summary {
     uint64_t voluntary_switches, involuntary_switches;
     int64_t begin_ns, end_ns;
     uint64_t duration_ns;
-    uint64_t sched; /* the PROCESS records' scheduling source (the highest) */
+    uint64_t sched; /* the PROCESS records' scheduling source (the highest; perf
+                     * where schedstat followed it, --sched=auto) */
     bool stopped;   /* a sink said stop */
 };
 

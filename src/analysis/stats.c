@@ -32,7 +32,12 @@ static void count_tables(struct ct_stats *st, const struct ct_gen *gen, struct c
             st->kind_known[k] = gen->kinds[k].known;
         }
     }
-    if (gen->has_process && gen->process.sched > st->sched)
+    /* A process whose switches gave way to samples (--sched=auto) keeps
+     * perf, from where its generations turned to schedstat. */
+    if (gen->has_process && st->sched == CT_SCHED_PERF &&
+        gen->process.sched == CT_SCHED_SCHEDSTAT && !st->sampled_from_gen)
+        st->sampled_from_gen = st->generations;
+    else if (gen->has_process && gen->process.sched > st->sched && st->sched != CT_SCHED_PERF)
         st->sched = gen->process.sched;
     if (gen->has_process && !st->pid) {
         st->pid = gen->process.pid;
@@ -262,6 +267,7 @@ int ct_stats_compute(struct ct_reader *rd, struct ct_stats *st)
     struct ct_gen gen = {0};
     int r;
     bool first = true;
+    int64_t sampled_begin = 0;
     while ((r = ct_rd_next_gen(rd, &gen)) == 1) {
         st->generations++;
         st->incomplete_generations += !gen.complete;
@@ -272,9 +278,12 @@ int ct_stats_compute(struct ct_reader *rd, struct ct_stats *st)
         if (first || begin > st->last_ns)
             st->last_ns = begin;
         first = false;
+        uint64_t sampled = st->sampled_from_gen;
+        count_tables(st, &gen, &threads, &tracers);
+        if (!sampled && st->sampled_from_gen)
+            sampled_begin = begin;
         if (gen.complete && ct_gen_ns(rd, &gen, gen.end_units) > st->last_ns)
             st->last_ns = ct_gen_ns(rd, &gen, gen.end_units);
-        count_tables(st, &gen, &threads, &tracers);
 #ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION /* reading local ELF files: slow, not input */
         if (!diag.symbols && gen.nmodules)
             diag.symbols = ct_symbols_open(&gen); /* the embedded ones at the end */
@@ -318,6 +327,8 @@ int ct_stats_compute(struct ct_reader *rd, struct ct_stats *st)
     st->stacks = stacks.count;
     st->strings = strings.count;
     st->duration_ns = ct_span_ns(st->first_ns, st->last_ns);
+    if (st->sampled_from_gen)
+        st->sampled_from_ns = ct_span_ns(st->first_ns, sampled_begin);
     ct_gen_free(&gen);
     ct_idset_free(&threads);
     ct_idset_free(&recording);

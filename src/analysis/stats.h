@@ -65,6 +65,10 @@ struct ct_stats {
     size_t nchildren;
     char exec_path[256];
     uint64_t sched; /* the PROCESS record's scheduling source */
+    /* perf, then schedstat from this generation (1 the first) on, this far
+     * into the trace: the switches gave way to samples (--sched=auto). */
+    uint64_t sampled_from_gen;
+    uint64_t sampled_from_ns;
     uint64_t threads_unscheduled; /* with events, but without switches or samples */
     char command[256];
 };

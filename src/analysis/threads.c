@@ -386,12 +386,31 @@ static bool is_cpu_batch(const struct ct_rd_batch *b)
     return kind == CT_EV_CPU || kind == CT_EV_SCHED_SAMPLE || kind == CT_EV_CALL;
 }
 
+/* A thread with switches in a generation of samples (a process whose
+ * switches gave way to samples, --sched=auto): its time up to the
+ * generation's start as its switches had it, then its samples' (each
+ * counts from the generation's start: what the columns have so far is
+ * what the kernel's totals had then). */
+static void to_sampled(struct ct_threads *out, struct ct_thread_row *r, int64_t base)
+{
+    if (!r->exited && r->at < base)
+        account(out, r, base);
+    r->switches = false;
+    r->sampled = true;
+    r->kernel_run = r->given_run;
+    r->kernel_wait = r->given_wait;
+    if (r->cpu == CT_CPU_PREEMPTED || r->cpu == CT_CPU_WOKEN)
+        r->cpu = CT_CPU_ON;
+}
+
 /* Merges one thread's batches (n of them, in file order) by time. */
 static int merge_thread(struct ct_reader *rd, struct ct_gen *gen, struct ct_threads *out,
                         size_t *order, size_t n, int64_t skip_before)
 {
-    struct ct_thread_row *r =
-        row_of(out, gen->batches[order[0]].tid, ct_gen_ns(rd, gen, gen->base_units));
+    int64_t base = ct_gen_ns(rd, gen, gen->base_units);
+    struct ct_thread_row *r = row_of(out, gen->batches[order[0]].tid, base);
+    if (r && r->switches && gen->has_process && gen->process.sched == CT_SCHED_SCHEDSTAT)
+        to_sampled(out, r, base);
     /* Own batches first, in file order, as one stream; then each switch
      * batch as a stream of its own. */
     size_t own = 0;

@@ -80,7 +80,7 @@ struct run_options {
     const char *threshold;
     const char *buffer;
     const char *flight, *flight_signal, *http, *http_hosts;
-    bool follow, sched, schedstat, flight_at_exit, symbols;
+    bool follow, sched, schedstat, exact, flight_at_exit, symbols;
     char **command;
 };
 
@@ -108,9 +108,11 @@ static int parse(int argc, char **argv, struct run_options *o)
         else if (strcmp(a, "--no-sched") == 0 || strcmp(a, "--sched=off") == 0)
             o->sched = false;
         else if (strcmp(a, "--sched=schedstat") == 0)
-            o->schedstat = true;
+            o->sched = true, o->schedstat = true, o->exact = false;
+        else if (strcmp(a, "--sched=exact") == 0)
+            o->sched = true, o->schedstat = false, o->exact = true;
         else if (strcmp(a, "--sched=auto") == 0)
-            o->sched = true, o->schedstat = false;
+            o->sched = true, o->schedstat = false, o->exact = false;
         else if (strcmp(a, "--no-symbols") == 0)
             o->symbols = false;
         else if (strncmp(a, "--syscall-threshold=", 20) == 0)
@@ -167,6 +169,8 @@ static void set_environment(const struct run_options *o, const char *preload,
         setenv("CTRACE_SCHED", "0", 1);
     else if (o->schedstat)
         setenv("CTRACE_SCHED", "schedstat", 1);
+    else if (o->exact)
+        setenv("CTRACE_SCHED", "exact", 1);
     if (o->stacks)
         setenv("CTRACE_STACKS", o->stacks, 1);
     if (o->threshold)
@@ -492,8 +496,11 @@ const struct ct_command ct_cmd_run = {
     "                             switch then costs nothing extra)\n"
     "  --sched=schedstat          scheduling from /proc/self/task/TID/schedstat\n"
     "                             samples only, as where perf_event_open is refused\n"
-    "                             (default --sched=auto: context switches where\n"
-    "                             permitted, else those samples)\n"
+    "  --sched=exact              every context switch from the kernel where\n"
+    "                             permitted, however many, else those samples\n"
+    "                             (default --sched=auto: as exact, but a process\n"
+    "                             whose switches come faster than 30 000 a second\n"
+    "                             turns to the samples from there)\n"
     "  --syscall-threshold=NS     record system calls that took at least NS\n"
     "                             nanoseconds (default 10000)\n"
     "  --no-symbols               do not add the symbols of the trace's stacks to it\n"
@@ -556,11 +563,16 @@ const struct ct_command ct_cmd_run = {
     "(as distributions build them); ctrace run then says so once, with what\n"
     "those stacks cost.\n"
     "\n"
-    "CPU scheduling (--sched=auto): ctrace run says, once, where the kernel\n"
-    "refused perf_event_open and the recorder fell back to schedstat samples,\n"
-    "and where the context switches it recorded came so often (about 50 000 a\n"
-    "second) that, at about 1 us each, they cost 5 % of the run or more: how\n"
-    "many, and what --sched=off would leave out.\n"
+    "CPU scheduling (--sched=auto): the recorder takes each context switch\n"
+    "from the kernel (perf_event_open), at about 1 us each. A process whose\n"
+    "switches come faster than 30 000 a second over half a second, and cost\n"
+    "more than sampling its threads would, turns to schedstat samples from\n"
+    "the next generation on (each thread's time on a CPU and waiting for one,\n"
+    "every 2 ms; no CPU lanes from there). ctrace run says, once, which\n"
+    "processes turned and when, where the kernel refused perf_event_open and\n"
+    "the recorder fell back to the samples, and where the switches it recorded\n"
+    "came so often that they cost 5 % of the run or more (with --sched=exact):\n"
+    "how many, and what --sched=off would leave out.\n"
     "\n"
     "Environment variables, set by the options above or by hand:\n"
     "  CTRACE_OUTPUT          the trace file\n"
@@ -573,9 +585,7 @@ const struct ct_command ct_cmd_run = {
     "  CTRACE_COUNTERS_MS     heap, RSS and thread counters period (default 10,\n"
     "                         0 for none)\n"
     "  CTRACE_FOLLOW          1 (default) or 0: trace children\n"
-    "  CTRACE_SCHED           1 (default): context switches from the kernel where\n"
-    "                         permitted, else schedstat samples; schedstat: the\n"
-    "                         samples only; 0: neither\n"
+    "  CTRACE_SCHED           1 (default, auto), exact, schedstat, or 0 (off)\n"
     "  CTRACE_FLIGHT          AGE[,BYTES]: flight recorder instead of a file\n"
     "  CTRACE_FLIGHT_SIGNAL   the signal that writes the window (default USR2)\n"
     "  CTRACE_FLIGHT_AT_EXIT  1 or 0 (default): write the window at exit\n"

@@ -5,8 +5,10 @@
  * GEN_END cfi_stacks and cfi_units), and about the CPU scheduling it chose
  * (PROCESS sched, GEN_END switches): where the kernel refused each
  * context switch's record and the recorder fell back to schedstat
- * samples, or where those records came so often that they cost the
- * program a noticeable share of its time.
+ * samples, where the switches came so fast that --sched=auto turned to
+ * those samples (a generation of PROCESS sched 2 after those of 1), or
+ * where those records came so often that they cost the program a
+ * noticeable share of its time.
  */
 #include <inttypes.h>
 #include <limits.h>
@@ -32,19 +34,29 @@ struct heard {
     /* Scheduling: processes by the mode they recorded in, switches. */
     unsigned processes, by_mode[3];
     uint64_t switches;
+    /* Processes whose switches gave way to samples: the first's name,
+     * when (ns into its trace) and the rate of its switches until then. */
+    unsigned turned;
+    char turned_first[64];
+    double turned_at_ns, turned_rate;
 };
 
-static void note_program(struct heard *u, const uint8_t *exe, uint64_t len)
+static void base_name(const uint8_t *exe, uint64_t len, char name[64])
 {
     const uint8_t *base = exe;
     for (uint64_t i = 0; i < len; i++)
         if (exe[i] == '/')
             base = exe + i + 1;
-    char name[64];
     size_t n = (size_t)(exe + len - base);
-    n = n < sizeof name - 1 ? n : sizeof name - 1;
+    n = n < 63 ? n : 63;
     memcpy(name, base, n);
     name[n] = 0;
+}
+
+static void note_program(struct heard *u, const uint8_t *exe, uint64_t len)
+{
+    char name[64];
+    base_name(exe, len, name);
     for (unsigned i = 0; i < u->programs && i < 8; i++)
         if (strcmp(u->seen[i], name) == 0)
             return;
@@ -62,8 +74,11 @@ static void add_trace(struct heard *u, const char *path)
     if (ct_rd_open(&rd, path) != 0)
         return;
     struct ct_gen gen = {0};
-    bool first = true, unwound = false;
+    bool first = true, unwound = false, exact = false;
+    int64_t began_ns = 0;
+    uint64_t switches = 0;
     while (ct_rd_next_gen(&rd, &gen) == 1) {
+        int64_t gen_ns = ct_gen_ns(&rd, &gen, gen.base_units);
         if (first) {
             first = false;
             if (!gen.has_process)
@@ -72,7 +87,18 @@ static void add_trace(struct heard *u, const char *path)
             u->by_mode[gen.process.sched < 3 ? gen.process.sched : 0]++;
             if ((unwound = gen.process.frame_pointers == 2))
                 note_program(u, gen.process.exe, gen.process.exe_len);
+            exact = gen.process.sched == 1;
+            began_ns = gen_ns;
+        } else if (exact && gen.has_process && gen.process.sched == 2) {
+            exact = false; /* turned to samples (--sched=auto) */
+            if (u->turned++ == 0) {
+                base_name(gen.process.exe, gen.process.exe_len, u->turned_first);
+                u->turned_at_ns = (double)(gen_ns - began_ns);
+                u->turned_rate = gen_ns > began_ns ? (double)switches / (double)(gen_ns - began_ns)
+                                                   : 0;
+            }
         }
+        switches += gen.switches;
         u->switches += gen.switches;
         if (unwound) {
             u->stacks += gen.cfi_stacks;
@@ -144,6 +170,18 @@ static void say_sched(const struct heard *u, const struct ct_run_heard *how)
             fprintf(stderr, "ctrace run: perf_event_open and /proc schedstat were refused%s "
                             "(%s): no CPU scheduling was recorded\n",
                     which, why);
+    }
+    if (u->turned) {
+        char others[48] = "";
+        if (u->turned > 1)
+            snprintf(others, sizeof others, " (and %u other process%s)", u->turned - 1,
+                     u->turned == 2 ? "" : "es");
+        fprintf(stderr, "ctrace run: context switches came at %.0f k/s in %s%s: from %.2f s on, "
+                        "each thread's time on a CPU and waiting for one was sampled from /proc "
+                        "schedstat every 2 ms instead of taken from each switch (no CPU lanes "
+                        "from there); --sched=exact keeps every switch, --sched=off none\n",
+                u->turned_rate * 1e6, u->turned_first, others, u->turned_at_ns / 1e9);
+        return;
     }
     double wall_ns = how->wall_ns, cost = (double)u->switches * SWITCH_COST_NS;
     if (wall_ns > 0 && cost >= SWITCH_SHARE_SAID * wall_ns)

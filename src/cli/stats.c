@@ -31,6 +31,10 @@ static void print_text(const char *path, const struct ct_stats *st, const struct
            : st->sched == 2 ? "run-queue waits sampled from /proc schedstat (perf_event_open "
                               "refused, or --sched=schedstat)"
                             : "not recorded");
+    if (st->sampled_from_gen)
+        printf("            then run-queue waits sampled from /proc schedstat from %.6f s on "
+               "(generation %" PRIu64 "): the switches came too fast (--sched=auto)\n",
+               (double)st->sampled_from_ns / 1e9, st->sampled_from_gen);
     if (st->threads_unscheduled)
         printf("            but not for %" PRIu64 " thread%s with events (the kernel refused their "
                "rings, or their switches were lost)\n",
@@ -118,6 +122,9 @@ static void print_json(const char *path, const struct ct_stats *st, const struct
     printf(",\"sched\":\"%s\",\"threads_unscheduled\":%" PRIu64,
            st->sched == 1 ? "perf" : st->sched == 2 ? "schedstat" : "none",
            st->threads_unscheduled);
+    if (st->sampled_from_gen)
+        printf(",\"sampled_from_ns\":%" PRIu64 ",\"sampled_from_generation\":%" PRIu64,
+               st->sampled_from_ns, st->sampled_from_gen);
     if (st->sched == 1)
         printf(",\"voluntary_switches\":%" PRIu64 ",\"involuntary_switches\":%" PRIu64,
                st->voluntary_switches, st->involuntary_switches);

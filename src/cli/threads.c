@@ -56,7 +56,10 @@ static void header(const char *first, bool switches)
 static void print_text(const struct ct_threads *t)
 {
     printf("times in ms; scheduling %s\n\n",
-           t->sched ? "from the kernel's context switches"
+           t->sched && t->sched_mode == 2
+               ? "from the kernel's context switches, then from schedstat samples (they "
+                 "came too fast; ctrace stats says from when)"
+           : t->sched ? "from the kernel's context switches"
            : t->sched_mode == 2
                ? "from schedstat samples: sched is each sample's run-queue wait, taken "
                  "from execution"

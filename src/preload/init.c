@@ -116,8 +116,14 @@ static void read_settings(void)
     const char *sched = getenv("CTRACE_SCHED");
     if (sched && strcmp(sched, "schedstat") == 0)
         pre.config.sched = 2;
+    else if (sched && strcmp(sched, "exact") == 0)
+        pre.config.sched = 1;
     else
         pre.config.sched = env_number("CTRACE_SCHED", 1, 1) ? 0 : -1;
+    /* The switch rate past which --sched=auto samples instead (tests). */
+    const char *auto_rate = getenv("CTRACE_SCHED_AUTO_RATE");
+    if (auto_rate && *auto_rate)
+        ct_sched_auto_rate((unsigned)env_number("CTRACE_SCHED_AUTO_RATE", 30000, 100000000));
     pre.followed = getenv("CTRACE_FOLLOWED") != NULL;
     /* The event clock's rate, as the traced process that started this one
      * measured it: no 250 us of calibration in each process of a build. */

@@ -208,6 +208,7 @@ struct ct_thread {
     /* Its schedstat totals count from its creation (zero when it was made),
      * not from the first read; a sample read before the rings were. */
     bool ss_zero_base, ss_pend, ss_latency_fd;
+    bool ss_sampling; /* sampled: the switches gave way (--sched=auto), or refused */
     /* What the kernel showed the thread blocked in, off a CPU with no
      * wrapped call (sched.c: /proc/self/task/TID/syscall): valid until its
      * next switch in. */

@@ -85,6 +85,23 @@ static _Atomic int rings_open;
 static int rings_max; /* a quarter of the descriptor limit, at the session's start */
 static _Atomic bool enabled;
 static int mode = CT_SCHED_NONE;
+/* The switches have given way to schedstat samples (--sched=auto:
+ * ct_sched_switches_off): a thread registered since samples its own. */
+static _Atomic bool sampling;
+/* --sched=auto: the switches give way to samples where they cost more
+ * than the samples would by far: past auto_per_s a second over a window
+ * of AUTO_WINDOW_NS (about 1 us each of the program's time: 3 % at the
+ * default 30 000), and past twice what sampling every live thread every
+ * SAMPLE_NS costs the writer (about SAMPLE_COST_NS a read). */
+#define AUTO_SWITCHES_PER_S 30000u
+#define AUTO_WINDOW_NS 500000000u
+#define SWITCH_COST_NS 1000u
+#define SAMPLE_COST_NS 3000u
+static bool auto_wanted;
+static unsigned auto_per_s = AUTO_SWITCHES_PER_S;
+static struct {
+    uint64_t from_ns, from_switches;
+} auto_window;
 
 /* The per-CPU rings: opened by the session's thread, then read by the
  * writer only (cpu_ring_count published last). cover_epoch names the set
@@ -256,6 +273,9 @@ static int ring_limit(void)
 void ct_sched_enable(int want)
 {
     mode = CT_SCHED_NONE;
+    atomic_store(&sampling, false);
+    auto_wanted = want == 0 && auto_per_s > 0;
+    auto_window.from_ns = 0;
     if (want >= 0 && want != 2 && inherit_wanted && open_cover()) {
         mode = CT_SCHED_PERF;
     } else if (want >= 0 && want != 2) {
@@ -425,7 +445,7 @@ void ct_sched_thread_start(struct ct_thread *t)
     t->ex_prev_out = 0;
     t->lat_prev_ns = t->lat_carry_ns = t->last_out_ns = t->enc_last_ns = 0;
     t->lat_prev_state = t->last_state = 0;
-    t->ss_zero_base = t->ss_pend = t->ss_latency_fd = false;
+    t->ss_zero_base = t->ss_pend = t->ss_latency_fd = t->ss_sampling = false;
     t->obs_valid = false;
     t->obs_checked = 0;
     t->ss_run_ns = t->ss_wait_ns = t->ss_slices = t->ss_read_ns = 0;
@@ -462,9 +482,10 @@ void ct_sched_thread_start(struct ct_thread *t)
         atomic_fetch_sub(&rings_open, 1);
         return;
     }
-    if (mode == CT_SCHED_SCHEDSTAT)
+    if (mode == CT_SCHED_SCHEDSTAT || atomic_load(&sampling)) {
         schedstat_start(t);
-    else if (ct_perf_open(&t->ring, t->tid, -1, THREAD_RING_PAGES) != 0) {
+        t->ss_sampling = true;
+    } else if (ct_perf_open(&t->ring, t->tid, -1, THREAD_RING_PAGES) != 0) {
         t->ring.fd = -1; /* refused for this one (the locked-memory limit): */
         schedstat_start(t); /* its run-queue waits, at least */
     }
@@ -1202,6 +1223,127 @@ static void read_during_flush(void)
     flush_rings.read_ns = ct_mono_ns();
 }
 
+void ct_sched_auto_rate(unsigned per_s)
+{
+    auto_per_s = per_s;
+}
+
+bool ct_sched_too_fast(uint64_t now)
+{
+    if (!auto_wanted || mode != CT_SCHED_PERF || atomic_load(&sampling))
+        return false;
+    if (!auto_window.from_ns || now < auto_window.from_ns) {
+        auto_window.from_ns = now;
+        auto_window.from_switches = switches_written;
+        return false;
+    }
+    uint64_t span = now - auto_window.from_ns;
+    if (span < AUTO_WINDOW_NS)
+        return false;
+    uint64_t per_s = (switches_written - auto_window.from_switches) * 1000000000u / span;
+    auto_window.from_ns = now;
+    auto_window.from_switches = switches_written;
+    uint64_t live = 0;
+    for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next)
+        live += atomic_load_explicit(&t->state, memory_order_relaxed) == CT_THREAD_LIVE;
+    uint64_t sampling_ns = live * (1000000000u / SAMPLE_NS) * SAMPLE_COST_NS;
+    return per_s >= auto_per_s && per_s * SWITCH_COST_NS >= 2 * sampling_ns;
+}
+
+void ct_sched_switches_off(void)
+{
+    int count = atomic_load(&cpu_ring_count);
+    if (mode != CT_SCHED_PERF || atomic_load(&sampling))
+        return;
+    atomic_store(&sampling, true); /* before the rings close: see thread_start */
+    bool busy = false;
+    if (count)
+        read_cpu_rings(count, UINT64_MAX, false, &busy);
+    atomic_store(&cover_epoch, 0);
+    atomic_store(&cpu_ring_count, 0);
+    for (int cpu = 0; cpu < count; cpu++)
+        if (cpu_rings[cpu].fd >= 0)
+            ct_perf_close(&cpu_rings[cpu]);
+    free(cpu_rings);
+    cpu_rings = NULL;
+    for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
+        int state = atomic_load_explicit(&t->state, memory_order_acquire);
+        if ((state != CT_THREAD_LIVE && state != CT_THREAD_EXITED) ||
+            __atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) < 0)
+            continue;
+        t->cpu_lost += ct_perf_read(&t->ring, on_switch, t);
+        ct_perf_close(&t->ring);
+        __atomic_store_n(&t->ring.fd, -1, __ATOMIC_RELEASE);
+        atomic_fetch_sub(&rings_open, 1); /* its schedstat file counts instead */
+    }
+}
+
+/* A live thread of a process whose switches gave way to samples, from now
+ * on: its schedstat file (the one it read its run-queue waits from, if
+ * kept open) and its totals now, which its first sample counts from. */
+static void sample_from_now(struct ct_thread *t)
+{
+    t->ss_sampling = true;
+    t->lat_pending = t->lat_carry_ns = 0;
+    t->ss_pend = false;
+    t->ex_lone = 0;
+    int fd = __atomic_load_n(&t->schedstat_fd, __ATOMIC_ACQUIRE);
+    if (fd >= 0 && !t->ss_latency_fd)
+        return; /* sampled already (the kernel refused it a ring) */
+    if (fd >= 0) {
+        t->ss_latency_fd = false;
+        atomic_fetch_sub(&latency_fds, 1);
+        atomic_fetch_add(&rings_open, 1);
+    } else if (fd < 0) {
+        atomic_fetch_add(&rings_open, 1);
+        fd = proc_keep(t->tid, "schedstat");
+        __atomic_store_n(&t->schedstat_fd, fd, __ATOMIC_RELEASE);
+        if (fd < 0) {
+            atomic_fetch_sub(&rings_open, 1);
+            return;
+        }
+    }
+    if (!read_schedstat(fd, &t->ss_run_ns, &t->ss_wait_ns, &t->ss_slices)) {
+        t->ss_run_ns = t->ss_wait_ns = t->ss_slices = 0;
+        return;
+    }
+    if (t->stat_fd < 0)
+        t->stat_fd = proc_keep(t->tid, "stat");
+    t->ss_read_ns = ct_mono_ns();
+}
+
+/* A thread that registered as the switches gave way, its own ring opened
+ * after ct_sched_switches_off passed it: the ring is closed unread (the
+ * generations from here have samples only). */
+static void late_to_samples(struct ct_thread *t, bool live)
+{
+    if (__atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) >= 0) {
+        ct_perf_close(&t->ring);
+        __atomic_store_n(&t->ring.fd, -1, __ATOMIC_RELEASE);
+        atomic_fetch_sub(&rings_open, 1);
+    }
+    t->cpu_len = 0;
+    if (live)
+        sample_from_now(t);
+    t->ss_sampling = true;
+}
+
+void ct_sched_to_samples(void)
+{
+    if (!atomic_load(&sampling) || mode != CT_SCHED_PERF)
+        return;
+    mode = CT_SCHED_SCHEDSTAT;
+    for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
+        int state = atomic_load_explicit(&t->state, memory_order_acquire);
+        /* Switches read past the last generation's end stay unwritten: a
+         * generation of samples has none. */
+        if (state == CT_THREAD_LIVE || state == CT_THREAD_EXITED)
+            t->cpu_len = 0;
+        if (state == CT_THREAD_LIVE && !t->ss_sampling)
+            sample_from_now(t);
+    }
+}
+
 bool ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns)
 {
     bool busy = false;
@@ -1231,6 +1373,8 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns)
         int state = atomic_load_explicit(&t->state, memory_order_acquire);
         if (state != CT_THREAD_LIVE && state != CT_THREAD_EXITED)
             continue;
+        if (!t->ss_sampling && mode == CT_SCHED_SCHEDSTAT && atomic_load(&sampling))
+            late_to_samples(t, state == CT_THREAD_LIVE);
         if (__atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) >= 0) {
             t->cpu_lost += ct_perf_read(&t->ring, on_switch, t);
             busy |= t->ring.filled > t->ring.data_size / 4;

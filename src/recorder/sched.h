@@ -51,6 +51,19 @@ CT_INTERNAL unsigned ct_sched_cover_token(void);
 CT_INTERNAL void ct_sched_covered(unsigned token, uint64_t created_ns);
 /* `followed`: the process is one the trace followed (smaller rings). */
 CT_INTERNAL void ct_sched_inherit(bool on, bool followed);
+/* Writer side (--sched=auto), when the switches come too fast to be
+ * cheap: reads and closes every ring (a thread registered from now on
+ * samples its schedstat); the generation then ends with the switches
+ * read, and ct_sched_to_samples, before the next begins, takes every live
+ * thread's schedstat totals, which its samples count from. The PROCESS
+ * records from there say CT_SCHED_SCHEDSTAT. */
+CT_INTERNAL void ct_sched_switches_off(void);
+/* --sched=auto: whether the switches of the last half second came too
+ * fast (asked at each generation's end); the rate they must pass (0:
+ * never). */
+CT_INTERNAL bool ct_sched_too_fast(uint64_t now_ns);
+CT_INTERNAL void ct_sched_auto_rate(unsigned per_s);
+CT_INTERNAL void ct_sched_to_samples(void);
 /* Writer side, when the session ends: closes the per-CPU rings. */
 CT_INTERNAL void ct_sched_stop(void);
 /* Writer side: closes the ring of a thread whose descriptor is freed. */
@@ -76,7 +89,8 @@ CT_INTERNAL void ct_sched_set_clock(uint64_t base_units, uint64_t base_mono_ns, 
 CT_INTERNAL void ct_sched_session_began(uint64_t mono_ns);
 CT_INTERNAL int ct_sched_mode(void);
 /* want: -1 off, 0 or 1 the kernel's switches where permitted, else the
- * schedstat samples; 2 the schedstat samples only. After ct_sched_inherit,
+ * schedstat samples (0: the samples also where the switches come too
+ * fast, ct_sched_too_fast); 2 the schedstat samples only. After ct_sched_inherit,
  * the kernel's switches come from per-CPU rings opened on the calling
  * thread, which the threads it creates from now on inherit (the writer
  * too, whose records are dropped). */

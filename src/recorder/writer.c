@@ -461,7 +461,13 @@ static void *writer_main(void *arg)
         if (now - gen_start >= w.generation_ns || ct_out.gen_bytes >= w.generation_bytes ||
             atomic_load_explicit(&ct_g.exited, memory_order_relaxed) - w.exited_at_start >=
                 EXITED_PER_GEN) {
-            next_generation(end_generation(false, false));
+            bool to_samples = ct_sched_too_fast(now);
+            if (to_samples)
+                ct_sched_switches_off();
+            struct ct_clock_pair end = end_generation(false, false);
+            if (to_samples)
+                ct_sched_to_samples();
+            next_generation(end);
             gen_start = now;
         }
     }

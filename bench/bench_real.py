@@ -2,8 +2,8 @@
 """bench_real.py BUILD-DIR [RUNS] - what `ctrace run` costs real programs:
 make -j2 of a generated C project, a curl loop against a loopback server, a
 C++ producer-consumer, a python3 threading script, git grep, pigz, xz and a
-hammered mutex. Each program runs untraced, traced with the defaults and
-traced with --sched=off, RUNS times (default 7) in one rotation: a round
+hammered mutex. Each program runs untraced, traced with the defaults
+(--sched=auto), with --sched=exact and with --sched=off, RUNS times (default 7) in one rotation: a round
 runs every program once in every mode, the modes' order turning from one
 round to the next, so that a ratio compares runs made side by side. Wall
 time, and CPU time (user + system of the program and every child it
@@ -32,7 +32,7 @@ ctrace = os.path.join(build, "ctrace")
 progs = os.path.join(build, "bench")
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 only = [w for w in os.environ.get("BENCH_ROWS", "").split(",") if w]
-MODES = ("untraced", "defaults", "sched-off")
+MODES = ("untraced", "defaults", "sched-exact", "sched-off")
 
 
 def wanted(name):
@@ -45,6 +45,8 @@ def traced_cmd(mode, cmd, trace, tracer=None):
         return [tracer, "run", "-o", trace, "--"] + cmd
     if mode == "sched-off":
         return [tracer, "run", "--sched=off", "-o", trace, "--"] + cmd
+    if mode == "sched-exact":
+        return [tracer, "run", "--sched=exact", "-o", trace, "--"] + cmd
     return cmd
 
 
@@ -188,7 +190,7 @@ def rotation(rows, tracedir):
     """Every round: each row, each mode (their order turning)."""
     got = {(r[0], m): [] for r in rows for m in MODES}
     for i in range(runs):
-        order = MODES[i % 3:] + MODES[:i % 3]
+        order = MODES[i % len(MODES):] + MODES[:i % len(MODES)]
         for name, cmd, cwd, before in rows:
             for m in order:
                 if before:
@@ -200,9 +202,9 @@ def rotation(rows, tracedir):
 
 
 def table(rows, got):
-    print("| program | untraced wall ms | defaults | --sched=off | untraced CPU ms "
-          "| defaults | --sched=off | spread |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| program | untraced wall ms | defaults | --sched=exact | --sched=off "
+          "| untraced CPU ms | defaults | --sched=exact | --sched=off | spread |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, *_ in rows:
         base_w = statistics.median(w for w, _ in got[(name, "untraced")])
         base_c = statistics.median(c for _, c in got[(name, "untraced")])
@@ -318,7 +320,7 @@ def main():
             rows.append(("mutex, 2 threads x 1M lock/unlock",
                          [os.path.join(progs, "mutex_bench"), "1000000", "2"], None, None))
         try:
-            print(f"`ctrace run` on real programs: medians of {runs} rounds, the three modes "
+            print(f"`ctrace run` on real programs: medians of {runs} rounds, the four modes "
                   f"side by side; ratios to untraced\n")
             print(f"machine: {machine()}\n")
             if rows:

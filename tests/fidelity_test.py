@@ -25,9 +25,12 @@ ctrace, progs = sys.argv[1], sys.argv[2]
 sanitized = os.environ.get("CTRACE_TEST_SANITIZER")
 
 
-def run(scenario, out):
-    r = subprocess.run([ctrace, "run", "-o", out, "--", os.path.join(progs, "fidelity"),
-                        scenario], capture_output=True, text=True, timeout=300)
+def run(scenario, out, sched="exact", env=None):
+    """Every switch (--sched=exact) unless asked: what this test holds to
+    the kernel's account."""
+    r = subprocess.run([ctrace, "run", "-o", out, f"--sched={sched}", "--",
+                        os.path.join(progs, "fidelity"), scenario], capture_output=True,
+                       text=True, timeout=300, env=env)
     check(f"{scenario}: exit", r.returncode == 0, r.stderr)
     kernel = {}
     for m in re.finditer(r"KERNEL (\d+) run_ns (\d+) wait_ns (\d+) vol (-?\d+) invol (-?\d+) "
@@ -58,8 +61,10 @@ def start_mono(out):
     return st.get("start_mono_ns", 0)
 
 
-def against_kernel(scenario, out, kernel):
-    """Each reporting thread's columns against its kernel account."""
+def against_kernel(scenario, out, kernel, sampled=False):
+    """Each reporting thread's columns against its kernel account; sampled:
+    a trace whose switches gave way to samples (--sched=auto), its bounds
+    wider, no switch counts."""
     rows = threads(out)
     zero = start_mono(out)
     check(f"{scenario}: every reporting thread in the trace", kernel and set(kernel) <= set(rows),
@@ -88,6 +93,8 @@ def against_kernel(scenario, out, kernel):
         # in the plain build).
         slack = 1_000_000 if sanitized else 300_000
         exec_bound, sched_bound = (0.05, 0.15) if sanitized else (0.02, 0.10)
+        if sampled:
+            exec_bound, sched_bound = 2 * exec_bound, 2 * sched_bound
         run, wait = r["execution_ns"], r["sched_wait_ns"]
         check(f"{scenario}: thread {tid} execution {run} within {exec_bound:.0%} of the kernel's "
               f"time on a CPU {k['run']} (+{after} ns after it was read)",
@@ -103,6 +110,8 @@ def against_kernel(scenario, out, kernel):
         other_bound = 0.10 if sanitized else 0.05
         check(f"{scenario}: thread {tid} other {r['other_ns']} under {other_bound:.0%} of its "
               f"life {life}", r["other_ns"] <= other_bound * life + 1_000_000, r)
+        if sampled:
+            continue
         # Switches up to the reading (those after it are the trace's only).
         until = k["at"] - zero
         for key, name, state in (("vol", "voluntary_switches", "off"),
@@ -165,6 +174,18 @@ with tempfile.TemporaryDirectory() as d:
           len(pingers) == 2 and all(r["sched_wait_ns"] >= 0.1 * r["total_ns"] for r in pingers),
           pingers)
     same_totals("crowd", out, rows)
+
+    # The same under --sched=auto, the rate it turns at lowered: switches
+    # first, then samples; the columns still follow the kernel's account
+    # (within twice the bounds: between samples, where a thread ran and
+    # where it waited is a guess), and every report gives the same totals.
+    stdout, kernel = run("crowd", out, "auto", dict(os.environ, CTRACE_SCHED_AUTO_RATE="5000"))
+    st = json.loads(subprocess.run([ctrace, "stats", "--json", out], capture_output=True,
+                                   text=True).stdout or "{}")
+    check("crowd --sched=auto: turned to samples", st.get("sampled_from_generation", 0) >= 2,
+          st)
+    rows = against_kernel("crowd --sched=auto", out, kernel, sampled=True)
+    same_totals("crowd --sched=auto", out, rows)
 
     # stdio's reads are the C library's own: the reader's wait is a read of
     # a pipe, with fgets' stack, not time no call explains.

@@ -159,7 +159,9 @@ def forker_checks(r, out, d):
 with tempfile.TemporaryDirectory() as d:
     out = os.path.join(d, "t.out")
 
-    r = run("condvar_pingpong", out)
+    # Every switch (--sched=exact: the default turns to samples where
+    # switches come this fast for long, as a slowed run's may).
+    r = run("condvar_pingpong", out, options=("--sched=exact",))
     check("pingpong exit", r.returncode == 0, r.stderr)
     ev, names = dump(out)
     check("pingpong 2000 condvar blocks", count(ev, "block", reason="cond") == 2000,
@@ -174,7 +176,7 @@ with tempfile.TemporaryDirectory() as d:
     # ctrace's own timing); the generations' ends count them all. (Most of
     # the 40 000 handoffs block; one whose wait finds its turn come does not.)
     began = time.monotonic()
-    r = run("condvar_pingpong", out, "20000")
+    r = run("condvar_pingpong", out, "20000", options=("--sched=exact",))
     took = time.monotonic() - began
     st = json.loads(subprocess.run([ctrace, "stats", "--json", out], capture_output=True,
                                    text=True).stdout or "{}")
@@ -194,7 +196,8 @@ with tempfile.TemporaryDirectory() as d:
     # The same across many generation boundaries: a thread's last switches
     # wait for the next generation when another CPU's ring may hold earlier
     # ones, never written out of order.
-    r = subprocess.run([ctrace, "run", "-o", out, "--", os.path.join(progs, "condvar_pingpong")],
+    r = subprocess.run([ctrace, "run", "-o", out, "--sched=exact", "--",
+                        os.path.join(progs, "condvar_pingpong")],
                        capture_output=True, text=True, timeout=120,
                        env=dict(os.environ, CTRACE_GENERATION_MS="2"))
     ev, names = dump(out)

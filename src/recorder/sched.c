@@ -92,9 +92,10 @@ static _Atomic bool sampling;
  * than the samples would by far: past auto_per_s a second over a window
  * of AUTO_WINDOW_NS (about 1 us each of the program's time: 3 % at the
  * default 30 000), and past twice what sampling every live thread every
- * SAMPLE_NS costs the writer (about SAMPLE_COST_NS a read). */
+ * SAMPLE_NS costs the writer (about SAMPLE_COST_NS a read). Asked at each
+ * of the writer's wakes (every 10 ms, sooner when rings fill). */
 #define AUTO_SWITCHES_PER_S 30000u
-#define AUTO_WINDOW_NS 500000000u
+#define AUTO_WINDOW_NS 100000000u
 #define SWITCH_COST_NS 1000u
 #define SAMPLE_COST_NS 3000u
 static bool auto_wanted;
@@ -102,6 +103,7 @@ static unsigned auto_per_s = AUTO_SWITCHES_PER_S;
 static struct {
     uint64_t from_ns, from_switches;
 } auto_window;
+static uint64_t switches_read; /* switches out, as read from the rings */
 
 /* The per-CPU rings: opened by the session's thread, then read by the
  * writer only (cpu_ring_count published last). cover_epoch names the set
@@ -594,6 +596,7 @@ static void append_switch(struct ct_thread *t, const struct raw_switch *r)
     if (!to)
         return;
     *to = *r;
+    switches_read += r->state != CT_CPU_ON;
     if (r->state == CT_CPU_ON) {
         t->lat_pending += t->last_state == CT_CPU_OFF;
         t->ex_lone += !r->paired;
@@ -1228,21 +1231,23 @@ void ct_sched_auto_rate(unsigned per_s)
     auto_per_s = per_s;
 }
 
+static void sample_from_now(struct ct_thread *t);
+
 bool ct_sched_too_fast(uint64_t now)
 {
     if (!auto_wanted || mode != CT_SCHED_PERF || atomic_load(&sampling))
         return false;
     if (!auto_window.from_ns || now < auto_window.from_ns) {
         auto_window.from_ns = now;
-        auto_window.from_switches = switches_written;
+        auto_window.from_switches = switches_read;
         return false;
     }
     uint64_t span = now - auto_window.from_ns;
     if (span < AUTO_WINDOW_NS)
         return false;
-    uint64_t per_s = (switches_written - auto_window.from_switches) * 1000000000u / span;
+    uint64_t per_s = (switches_read - auto_window.from_switches) * 1000000000u / span;
     auto_window.from_ns = now;
-    auto_window.from_switches = switches_written;
+    auto_window.from_switches = switches_read;
     uint64_t live = 0;
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next)
         live += atomic_load_explicit(&t->state, memory_order_relaxed) == CT_THREAD_LIVE;
@@ -1276,6 +1281,13 @@ void ct_sched_switches_off(void)
         __atomic_store_n(&t->ring.fd, -1, __ATOMIC_RELEASE);
         atomic_fetch_sub(&rings_open, 1); /* its schedstat file counts instead */
     }
+    /* Each live thread's totals now, which its samples count from: the
+     * switches read cover its time up to here, the samples from here (the
+     * generation ending with them takes a while to write). */
+    for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next)
+        if (atomic_load_explicit(&t->state, memory_order_acquire) == CT_THREAD_LIVE &&
+            !t->ss_sampling)
+            sample_from_now(t);
 }
 
 /* A live thread of a process whose switches gave way to samples, from now
@@ -1294,8 +1306,11 @@ static void sample_from_now(struct ct_thread *t)
         t->ss_latency_fd = false;
         atomic_fetch_sub(&latency_fds, 1);
         atomic_fetch_add(&rings_open, 1);
-    } else if (fd < 0) {
-        atomic_fetch_add(&rings_open, 1);
+    } else {
+        if (atomic_fetch_add(&rings_open, 1) >= rings_max) {
+            atomic_fetch_sub(&rings_open, 1);
+            return; /* unscheduled from here, as a thread past the limit */
+        }
         fd = proc_keep(t->tid, "schedstat");
         __atomic_store_n(&t->schedstat_fd, fd, __ATOMIC_RELEASE);
         if (fd < 0) {
@@ -1378,9 +1393,13 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns)
         if (__atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) >= 0) {
             t->cpu_lost += ct_perf_read(&t->ring, on_switch, t);
             busy |= t->ring.filled > t->ring.data_size / 4;
-        } else if (t->schedstat_fd >= 0 && !t->ss_latency_fd)
+        } else if (t->schedstat_fd >= 0 && !t->ss_latency_fd &&
+                   (mode != CT_SCHED_PERF || !t->ss_sampling)) {
             sample(t, now, flush, state == CT_THREAD_EXITED);
-        if (mode == CT_SCHED_PERF)
+        }
+        /* (A thread turned to samples has its first in the next generation,
+         * and its totals at exit, if it exits meanwhile, there too.) */
+        if (mode == CT_SCHED_PERF && !t->ss_sampling)
             latency_resolve(t, state == CT_THREAD_EXITED, flush);
         if (flush && state == CT_THREAD_LIVE)
             mark_call(t, emit);

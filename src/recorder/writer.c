@@ -458,10 +458,13 @@ static void *writer_main(void *arg)
             ct_counters_sample(&w.counters);
             w.counter_last = now;
         }
-        if (now - gen_start >= w.generation_ns || ct_out.gen_bytes >= w.generation_bytes ||
+        /* Switches too fast to be cheap (--sched=auto): the generation
+         * ends here, the next has samples. */
+        bool to_samples = ct_sched_too_fast(now);
+        if (to_samples || now - gen_start >= w.generation_ns ||
+            ct_out.gen_bytes >= w.generation_bytes ||
             atomic_load_explicit(&ct_g.exited, memory_order_relaxed) - w.exited_at_start >=
                 EXITED_PER_GEN) {
-            bool to_samples = ct_sched_too_fast(now);
             if (to_samples)
                 ct_sched_switches_off();
             struct ct_clock_pair end = end_generation(false, false);

@@ -2,8 +2,9 @@
 """bench_switch.py BUILD-DIR [RUNS] - what ctrace adds to each context
 switch. A condvar ping-pong (bench/progs/condvar_bench: two threads hand a
 turn back and forth, each handoff blocks one thread and wakes the other)
-runs untraced, traced with `ctrace run --sched=off` and traced with the
-defaults, RUNS times (default 7) in rotation, free to run on any CPU and
+runs untraced, traced with `ctrace run --sched=off`, with --sched=exact
+(every switch) and with the defaults (--sched=auto: after 100 ms of
+switches this fast, schedstat samples instead), RUNS times (default 7) in rotation, free to run on any CPU and
 pinned to CPU 0 (every handoff then two switches on one CPU, steadier).
 The switches are the untraced run's own (voluntary + involuntary, from
 wait4's rusage); the cost per switch is the difference of the medians over
@@ -23,7 +24,7 @@ runs = int(sys.argv[2]) if len(sys.argv) > 2 else 7
 ctrace = os.path.join(build, "ctrace")
 progs = os.path.join(build, "bench")
 ROUNDS = 100000
-MODES = ("untraced", "sched-off", "defaults")
+MODES = ("untraced", "sched-off", "sched-exact", "defaults")
 
 
 def measure(cmd, pinned):
@@ -43,6 +44,8 @@ def command(mode, trace):
         return [ctrace, "run", "--no-symbols", "-o", trace, "--"] + prog
     if mode == "sched-off":
         return [ctrace, "run", "--no-symbols", "--sched=off", "-o", trace, "--"] + prog
+    if mode == "sched-exact":
+        return [ctrace, "run", "--no-symbols", "--sched=exact", "-o", trace, "--"] + prog
     return prog
 
 
@@ -68,14 +71,15 @@ def main():
     print(f"context switches under ctrace: condvar ping-pong of {ROUNDS} rounds, medians of "
           f"{runs} runs in rotation\n")
     print("| CPUs | switches | untraced ms | --sched=off: wall us/switch | CPU us/switch "
+          "| --sched=exact: wall us/switch | CPU us/switch "
           "| defaults: wall us/switch | CPU us/switch | kernel's record us/switch |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as d:
         trace = os.path.join(d, "t")
         for pinned in pin_choices:
             got = {m: [] for m in MODES}
             for i in range(runs):
-                for m in MODES[i % 3:] + MODES[:i % 3]:
+                for m in MODES[i % len(MODES):] + MODES[:i % len(MODES)]:
                     got[m].append(measure(command(m, trace), pinned))
             switches = statistics.median(s for _, _, s in got["untraced"])
             base_w = statistics.median(w for w, _, _ in got["untraced"])
@@ -90,7 +94,8 @@ def main():
             cells.append(f"{k:+.2f}" if k is not None else "refused here")
             print(f"| {'one (pinned)' if pinned else 'any'} | " + " | ".join(cells) + " |")
     print("\n--sched=off: the wrappers' events alone (a condvar wait's block and unblock); "
-          "defaults add the kernel's switch records and the writer's reading of them. "
+          "--sched=exact adds the kernel's switch records and the writer's reading of them; "
+          "the defaults turn to schedstat samples after the first 100 ms. "
           "The kernel's record: an inherited context-switch event against none, a pipe "
           "ping-pong (bench/progs/switch_cost).")
 

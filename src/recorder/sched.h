@@ -58,9 +58,9 @@ CT_INTERNAL void ct_sched_inherit(bool on, bool followed);
  * thread's schedstat totals, which its samples count from. The PROCESS
  * records from there say CT_SCHED_SCHEDSTAT. */
 CT_INTERNAL void ct_sched_switches_off(void);
-/* --sched=auto: whether the switches of the last half second came too
- * fast (asked at each generation's end); the rate they must pass (0:
- * never). */
+/* --sched=auto: whether the switches of the last 100 ms came too fast
+ * (asked at each of the writer's wakes; the generation then ends); the
+ * rate they must pass (0: never). */
 CT_INTERNAL bool ct_sched_too_fast(uint64_t now_ns);
 CT_INTERNAL void ct_sched_auto_rate(unsigned per_s);
 CT_INTERNAL void ct_sched_to_samples(void);

@@ -273,6 +273,103 @@ static void test_schedstat_samples(void **state)
     free(data);
 }
 
+/* --sched=auto (config sched 0), its rate lowered: two threads hand a
+ * turn back and forth through a condvar, fast enough that their switches
+ * give way to schedstat samples, while short threads come and go (some
+ * register as the rings close). Switches first, then samples only: no
+ * switch after the first sample of a thread that had switches, and the
+ * ping-pong's threads sampled to the end. */
+static pthread_mutex_t turn_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t turn_cv = PTHREAD_COND_INITIALIZER;
+static int turn;
+static _Atomic bool turns_over;
+
+static void *take_turns(void *arg)
+{
+    int me = (int)(intptr_t)arg;
+    ctrace_log(CTRACE_NO_TASK, "turns", "begin"); /* registers: its switches are followed */
+    pthread_mutex_lock(&turn_lock);
+    while (!atomic_load(&turns_over)) {
+        while (turn != me && !atomic_load(&turns_over))
+            pthread_cond_wait(&turn_cv, &turn_lock);
+        turn = !me;
+        pthread_cond_broadcast(&turn_cv);
+    }
+    pthread_mutex_unlock(&turn_lock);
+    return NULL;
+}
+
+static void *brief(void *arg)
+{
+    (void)arg;
+    ctrace_log(CTRACE_NO_TASK, "brief", "here");
+    return NULL;
+}
+
+static void test_switches_give_way(void **state)
+{
+    (void)state;
+    setenv("CTRACE_SCHED_AUTO_RATE", "200", 1);
+    ctrace_config config = {.generation_ns = 20000000, .stacks = -1, .sched = 0};
+    struct recording rec;
+    rec_start(&rec, &config);
+    unsetenv("CTRACE_SCHED_AUTO_RATE");
+    pthread_t a, b;
+    pthread_create(&a, NULL, take_turns, (void *)(intptr_t)0);
+    pthread_create(&b, NULL, take_turns, (void *)(intptr_t)1);
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        pthread_t th[4];
+        for (int i = 0; i < 4; i++)
+            pthread_create(&th[i], NULL, brief, NULL);
+        for (int i = 0; i < 4; i++)
+            pthread_join(th[i], NULL);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) <
+             600000000L);
+    pthread_mutex_lock(&turn_lock);
+    atomic_store(&turns_over, true);
+    pthread_cond_broadcast(&turn_cv);
+    pthread_mutex_unlock(&turn_lock);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    size_t size;
+    uint8_t *data = rec_stop(&rec, &size);
+    struct test_trace t;
+    if (read_trace(data, size, &t) != 0)
+        fail_msg("%s", t.error);
+    /* The ping-pong's threads: those that logged "begin". */
+    uint64_t turners[2] = {0};
+    int64_t last_cpu = INT64_MIN;
+    size_t cpu = 0, after[2] = {0}, nturners = 0;
+    for (size_t i = 0; i < t.count; i++) {
+        const struct test_event *e = &t.events[i];
+        if (e->kind == CT_EV_LOG && strcmp(e->text, "begin") == 0 && nturners < 2)
+            turners[nturners++] = e->tid;
+        if (e->kind == CT_EV_CPU) {
+            cpu++;
+            last_cpu = e->ts_ns > last_cpu ? e->ts_ns : last_cpu;
+        }
+    }
+    for (size_t i = 0; i < t.count; i++) {
+        const struct test_event *e = &t.events[i];
+        for (size_t k = 0; k < nturners; k++)
+            after[k] += e->kind == CT_EV_SCHED_SAMPLE && e->tid == turners[k] && e->ts_ns > last_cpu;
+    }
+    print_message("switches give way: %zu switches to %lld ns, then %zu and %zu samples of the "
+                  "ping-pong's threads; %llu generations\n", cpu, (long long)last_cpu, after[0],
+                  after[1], (unsigned long long)t.generations);
+    if (cpu == 0)
+        skip(); /* the kernel refused perf_event_open: samples throughout */
+    assert_int_equal(nturners, 2);
+    /* They turned within the first 300 ms of 600: sampled for the rest,
+     * every 2 ms at most, every 10 ms at least while the writer has a CPU. */
+    assert_true(after[0] >= 5 && after[1] >= 5);
+    free_trace(&t);
+    free(data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -281,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_thread_churn),
         cmocka_unit_test(test_many_exits_end_generations),
         cmocka_unit_test(test_schedstat_samples),
+        cmocka_unit_test(test_switches_give_way),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -586,6 +586,8 @@ const struct ct_command ct_cmd_run = {
     "                         0 for none)\n"
     "  CTRACE_FOLLOW          1 (default) or 0: trace children\n"
     "  CTRACE_SCHED           1 (default, auto), exact, schedstat, or 0 (off)\n"
+    "  CTRACE_SCHED_AUTO_RATE switches a second past which --sched=auto turns to\n"
+    "                         samples (default 30000; 0 never)\n"
     "  CTRACE_FLIGHT          AGE[,BYTES]: flight recorder instead of a file\n"
     "  CTRACE_FLIGHT_SIGNAL   the signal that writes the window (default USR2)\n"
     "  CTRACE_FLIGHT_AT_EXIT  1 or 0 (default): write the window at exit\n"

@@ -120,10 +120,6 @@ static void read_settings(void)
         pre.config.sched = 1;
     else
         pre.config.sched = env_number("CTRACE_SCHED", 1, 1) ? 0 : -1;
-    /* The switch rate past which --sched=auto samples instead (tests). */
-    const char *auto_rate = getenv("CTRACE_SCHED_AUTO_RATE");
-    if (auto_rate && *auto_rate)
-        ct_sched_auto_rate((unsigned)env_number("CTRACE_SCHED_AUTO_RATE", 30000, 100000000));
     pre.followed = getenv("CTRACE_FOLLOWED") != NULL;
     /* The event clock's rate, as the traced process that started this one
      * measured it: no 250 us of calibration in each process of a build. */

@@ -276,6 +276,15 @@ void ct_sched_enable(int want)
 {
     mode = CT_SCHED_NONE;
     atomic_store(&sampling, false);
+    /* CTRACE_SCHED_AUTO_RATE: the rate past which the switches give way
+     * (tests lower it; 0 never), read once a session, not in line. */
+    const char *rate = secure_getenv("CTRACE_SCHED_AUTO_RATE");
+    if (rate && *rate) {
+        char *end;
+        unsigned long n = strtoul(rate, &end, 10);
+        if (*end == 0 && n <= 100000000u)
+            auto_per_s = (unsigned)n;
+    }
     auto_wanted = want == 0 && auto_per_s > 0;
     auto_window.from_ns = 0;
     if (want >= 0 && want != 2 && inherit_wanted && open_cover()) {
@@ -1224,11 +1233,6 @@ static void read_during_flush(void)
         return;
     read_cpu_rings(flush_rings.count, flush_rings.cutoff, false, flush_rings.busy);
     flush_rings.read_ns = ct_mono_ns();
-}
-
-void ct_sched_auto_rate(unsigned per_s)
-{
-    auto_per_s = per_s;
 }
 
 static void sample_from_now(struct ct_thread *t);

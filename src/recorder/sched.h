@@ -59,10 +59,10 @@ CT_INTERNAL void ct_sched_inherit(bool on, bool followed);
  * records from there say CT_SCHED_SCHEDSTAT. */
 CT_INTERNAL void ct_sched_switches_off(void);
 /* --sched=auto: whether the switches of the last 100 ms came too fast
- * (asked at each of the writer's wakes; the generation then ends); the
- * rate they must pass (0: never). */
+ * (asked at each of the writer's wakes; the generation then ends). The
+ * rate they must pass: 30 000 a second, or CTRACE_SCHED_AUTO_RATE (0
+ * never) when the session starts. */
 CT_INTERNAL bool ct_sched_too_fast(uint64_t now_ns);
-CT_INTERNAL void ct_sched_auto_rate(unsigned per_s);
 CT_INTERNAL void ct_sched_to_samples(void);
 /* Writer side, when the session ends: closes the per-CPU rings. */
 CT_INTERNAL void ct_sched_stop(void);

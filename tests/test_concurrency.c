@@ -327,7 +327,7 @@ static void test_switches_give_way(void **state)
             pthread_join(th[i], NULL);
         clock_gettime(CLOCK_MONOTONIC, &now);
     } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) <
-             600000000L);
+             1000000000L);
     pthread_mutex_lock(&turn_lock);
     atomic_store(&turns_over, true);
     pthread_cond_broadcast(&turn_cv);
@@ -363,8 +363,8 @@ static void test_switches_give_way(void **state)
     if (cpu == 0)
         skip(); /* the kernel refused perf_event_open: samples throughout */
     assert_int_equal(nturners, 2);
-    /* They turned within the first 300 ms of 600: sampled for the rest,
-     * every 2 ms at most, every 10 ms at least while the writer has a CPU. */
+    /* They turned after 100 ms or so (later on a loaded machine), of
+     * 1000: sampled for the rest, every 10 ms while the writer has a CPU. */
     assert_true(after[0] >= 5 && after[1] >= 5);
     free_trace(&t);
     free(data);

@@ -84,7 +84,7 @@
 static _Atomic int rings_open;
 static int rings_max; /* a quarter of the descriptor limit, at the session's start */
 static _Atomic bool enabled;
-static int mode = CT_SCHED_NONE;
+static _Atomic int mode = CT_SCHED_NONE; /* read by registering threads */
 /* The switches have given way to schedstat samples (--sched=auto:
  * ct_sched_switches_off): a thread registered since samples its own. */
 static _Atomic bool sampling;

@@ -158,7 +158,8 @@ async function main() {
   document.getElementById("trace-info").textContent =
     (summary.tree ? `${summary.processes.length} processes, ` : "") +
     `${summary.threads.length} threads, ${summary.events} events, ${fmtNs(summary.end - summary.begin)}` +
-    (summary.sched ? ", CPU scheduling from the kernel" : "");
+    (summary.sched ? ", CPU scheduling from the kernel" : "") +
+    (summary.sampled ? ", then sampled (the switches came too fast)" : "");
   timeline = new Timeline(document.getElementById("timeline"), summary);
   window.ctraceView = timeline;
   window.addEventListener("hashchange", route);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../format/reader.h"
+#include "../recorder/sched.h"
 #include "json.h"
 #include "threads.h"
 
@@ -135,9 +136,11 @@ unsigned ct_tl_task_rows_shown(const struct ct_timeline *tl)
 void ct_timeline_summary_json(const struct ct_timeline *tl, FILE *out)
 {
     fprintf(out,
-            "{\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"sched\":%s,\"events\":%" PRIu64
-            ",\"pid\":%" PRIu64 ",\"ncpu\":%" PRIu64,
-            tl->begin, tl->end, tl->sched ? "true" : "false", tl->events, tl->pid, tl->ncpu);
+            "{\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"sched\":%s,\"sampled\":%s,"
+            "\"events\":%" PRIu64 ",\"pid\":%" PRIu64 ",\"ncpu\":%" PRIu64,
+            tl->begin, tl->end, tl->sched ? "true" : "false",
+            tl->sched && tl->threads.sched_mode == CT_SCHED_SCHEDSTAT ? "true" : "false",
+            tl->events, tl->pid, tl->ncpu);
     fputs(",\"states\":[", out);
     for (int c = 0; c < CT_COL_COUNT; c++) {
         fprintf(out, "%s", c ? "," : "");

@@ -1268,6 +1268,7 @@ void ct_sched_switches_off(void)
     bool busy = false;
     if (count)
         read_cpu_rings(count, UINT64_MAX, false, &busy);
+    unclaimed.len = 0; /* switches of threads never registered: none to come */
     atomic_store(&cover_epoch, 0);
     atomic_store(&cpu_ring_count, 0);
     for (int cpu = 0; cpu < count; cpu++)

@@ -496,25 +496,6 @@ with tempfile.TemporaryDirectory() as d:
     del os.environ["CTRACE_GENERATION_MS"]
     del os.environ["CTRACE_SCHED_AUTO_RATE"]
 
-    # Thousands of short threads made as generations close (20 ms each),
-    # beside a ping-pong: a thread made as a generation closed may have its
-    # switches in that generation and its own events in the next. Each
-    # row's life stays within the thread's own, from its creation
-    # (thread_runnable) to its exit: not from the generation's start.
-    r = subprocess.run([ctrace, "run", "-o", out, "--sched=exact", "--",
-                        os.path.join(progs, "threadchurn"), "1"], capture_output=True, text=True,
-                       timeout=120, env=dict(os.environ, CTRACE_GENERATION_MS="20"))
-    check("threadchurn exit", r.returncode == 0, r.stderr)
-    ev, names = dump(out)
-    made = {e["tid"]: int(e["ts"]) for e in ev if e["kind"] == "thread_runnable"}
-    ended = {e["tid"]: int(e["ts"]) for e in ev if e["kind"] == "thread_exit"}
-    t = subprocess.run([ctrace, "threads", "--json", out], capture_output=True, text=True)
-    rows = json.loads(t.stdout or "[]")
-    long_rows = [row for row in rows if row["tid"] in made and row["tid"] in ended
-                 and row["total_ns"] > ended[row["tid"]] - made[row["tid"]] + 1_000_000]
-    check(f"threadchurn: {len(made)} threads made, each row within its thread's life",
-          len(made) >= 100 and not long_rows, long_rows[:3])
-
     # The timed and clock-taking waits (glibc 2.30's clock variants are
     # what C++'s timed mutexes and condition_variable::wait_for call), each
     # made to block once on an object of its own: one block each, with its

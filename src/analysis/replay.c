@@ -167,7 +167,6 @@ int ct_replay_thread(struct ct_replay *r, uint64_t tid, int64_t t0, int64_t t1,
     visitor.wants = NULL;
     th.visitor = &visitor;
     th.sched = ix->sched;
-    th.resumed = true;
     th.count = th.cap = 1;
     struct ct_thread_row *row = &th.rows[0];
     row->tid = tid;

@@ -213,15 +213,6 @@ static void on_event(struct ct_threads *out, struct ct_thread_row *r, const stru
          * inside its creator's clone, after its thread_runnable. */
         r->begin_ns = r->at = ev->ts_ns;
     }
-    if (ev->kind == CT_EV_CPU && ev->args[0] == CT_CPU_ON && !out->resumed && !r->runnable &&
-        !r->switches && ev->ts_ns > r->at && r->at > out->begin_ns && ct_row_total(r) == 0) {
-        /* First listed in a later generation's thread table, and first
-         * heard of by a switch in: made in that generation, its own
-         * events written in the next (stamped before its end, as the
-         * generation closed). Its life starts at its first run, not at
-         * the generation's start. */
-        r->begin_ns = r->at = ev->ts_ns;
-    }
     if (ev->kind == CT_EV_THREAD_START && (first || r->runnable)) {
         if (!r->runnable)
             r->begin_ns = r->at = ev->ts_ns; /* created in the trace: its life starts here */

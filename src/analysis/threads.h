@@ -105,7 +105,6 @@ struct ct_threads {
     struct ct_thread_row *rows;
     size_t count, cap;
     bool sched;          /* cpu events were recorded */
-    bool resumed;        /* rows restored mid-trace (ct_threads_resume's callers) */
     int sched_mode;      /* the PROCESS record's: CT_SCHED_NONE, _PERF, _SCHEDSTAT */
     int64_t begin_ns, end_ns;
     uint64_t events;

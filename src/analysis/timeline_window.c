@@ -167,7 +167,6 @@ static int window_read(struct ct_timeline *ix, struct ct_timeline *w)
     struct ct_visitor v = ct_tl_visitor(&b);
     th.visitor = &v;
     th.sched = ix->sched;
-    th.resumed = true;
     th.count = th.cap = ix->nlanes;
     w->nlanes = w->lanes ? ix->nlanes : 0;
     for (size_t i = 0; i < w->nlanes; i++) {

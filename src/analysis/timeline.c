@@ -481,6 +481,9 @@ static void on_mark(void *ctx, const struct ct_thread_row *r, const struct ct_re
     st->activity = r->activity;
     st->switches = r->switches;
     st->runnable = r->runnable;
+    st->sampled = r->sampled;
+    st->run_owed = (int64_t)(r->kernel_run - r->given_run);
+    st->wait_owed = (int64_t)(r->kernel_wait - r->given_wait);
     st->reason = r->reason;
     size_t size = offsetof(struct tl_state, open) + st->nopen * sizeof st->open[0];
     if (tl->states_len + size > UINT32_MAX)

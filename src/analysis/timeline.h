@@ -91,8 +91,11 @@ struct tl_state {
     uint32_t pending_stack;
     uint8_t pending_reason, pending_class, pending_flags;
     bool on_cpu, has_cur;
-    bool switches, runnable; /* the thread row's */
+    bool switches, runnable, sampled; /* the thread row's */
     uint8_t nopen;
+    /* A sampled thread's: what the samples say it ran and waited beyond
+     * what the columns have (give_sampled), as the row had them. */
+    int64_t run_owed, wait_owed;
     struct tl_span cur; /* the span being extended */
     struct tl_open_region open[CT_TL_MAX_OPEN];
 };

@@ -122,6 +122,10 @@ static int64_t restore(const struct ct_timeline *ix, const struct tl_mark *m, st
     r->switches = st->switches;
     r->runnable = st->runnable;
     r->reason = st->reason;
+    r->sampled = st->sampled;
+    r->given_run = r->given_wait = 0; /* what the samples owe, as the mark had it */
+    r->kernel_run = (uint64_t)st->run_owed;
+    r->kernel_wait = (uint64_t)st->wait_owed;
     return st->at;
 }
 

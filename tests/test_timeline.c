@@ -50,11 +50,9 @@ static void *serve(void *arg)
 /* A trace of 3 threads serving requests for 200 ms, and a 4th from 100 ms
  * for a while, in generations of 20 ms: many batches per thread per
  * generation. */
-static int record_sched; /* ctrace_config's sched for record() */
-
 static uint8_t *record(size_t *size)
 {
-    ctrace_config config = {.generation_ns = 20000000, .sched = record_sched};
+    ctrace_config config = {.generation_ns = 20000000};
     struct recording r;
     rec_start(&r, &config);
     atomic_store(&done, false);
@@ -378,11 +376,9 @@ static void test_windows_match_whole_reading(void **state)
     assert_non_null(strstr(q, exact));
     free(q);
     /* Every span's details, asked at its middle: a span is found even when it
-     * ends in a batch after the one its middle is in. (Not yet with samples:
-     * a span split by the samples that follow it is read whole by the
-     * details' window, which stops before them.) */
+     * ends in a batch after the one its middle is in. */
     size_t asked = 0;
-    for (size_t i = 0; i < tl.nlanes && record_sched != 2; i++)
+    for (size_t i = 0; i < tl.nlanes; i++)
         for (size_t k = 0; k < ref[i].nspans; k++) {
             const struct tl_span *s = &ref[i].spans[k];
             char *buf = NULL;
@@ -401,7 +397,7 @@ static void test_windows_match_whole_reading(void **state)
             free(buf);
             asked++;
         }
-    assert_true(record_sched == 2 || asked > 100);
+    assert_true(asked > 100);
     check_search(&tl, ref);
     fclose(null);
     for (size_t i = 0; i < tl.nlanes; i++) {
@@ -539,15 +535,6 @@ static void join_matches(const uint8_t *data, size_t size, unsigned parts, const
  * index one reader builds: the same lanes, counts, marks and threads, and
  * every window the same items. With more readers than threads, some read
  * only a few generations, or none. */
-/* The same with schedstat samples instead of switches: a window's lanes
- * start from marks that keep what the samples owe the columns. */
-static void test_windows_match_sampled(void **state)
-{
-    record_sched = 2;
-    test_windows_match_whole_reading(state);
-    record_sched = 0;
-}
-
 static void test_readers_join_into_one_index(void **state)
 {
     (void)state;
@@ -699,7 +686,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_windows_match_whole_reading),
-        cmocka_unit_test(test_windows_match_sampled),
         cmocka_unit_test(test_readers_join_into_one_index),
         cmocka_unit_test(test_tree_joins_processes),
     };

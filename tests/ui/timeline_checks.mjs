@@ -108,8 +108,10 @@ export async function timelineChecks({ page, serve, check, ctrace, progs, tmp, o
       if (short) {
         await showRange(page, short[0] - 100e3, short[1] + 100e3);
         d = await clickDetails(page, await lanePoint(page, reader.tid, (short[0] + short[1]) / 2), states[short[2]]);
-        const at = d.match(/at (\d+)\.(\d+) ms/);
-        check("a short span's time to the microsecond", at && at[2].length >= 3, d);
+        // (A span that begins within the trace's first millisecond is
+        // given in microseconds.)
+        const at = d.match(/at (\d+)\.(\d+) ms/), finer = /at \d+(\.\d+)? (µs|ns)/.test(d);
+        check("a short span's time to the microsecond", (at && at[2].length >= 3) || finer, d);
       }
       const base = summary.begin, a = read[0];
       await showRange(page, a, a + 220e3);

@@ -299,13 +299,6 @@ static void *take_turns(void *arg)
     return NULL;
 }
 
-static void *brief(void *arg)
-{
-    (void)arg;
-    ctrace_log(CTRACE_NO_TASK, "brief", "here");
-    return NULL;
-}
-
 static void test_switches_give_way(void **state)
 {
     (void)state;
@@ -322,7 +315,7 @@ static void test_switches_give_way(void **state)
     do {
         pthread_t th[4];
         for (int i = 0; i < 4; i++)
-            pthread_create(&th[i], NULL, brief, NULL);
+            pthread_create(&th[i], NULL, log_once, NULL);
         for (int i = 0; i < 4; i++)
             pthread_join(th[i], NULL);
         clock_gettime(CLOCK_MONOTONIC, &now);

@@ -279,6 +279,7 @@ void ct_sched_enable(int want)
     /* CTRACE_SCHED_AUTO_RATE: the rate past which the switches give way
      * (tests lower it; 0 never), read once a session, not in line. */
     const char *rate = secure_getenv("CTRACE_SCHED_AUTO_RATE");
+    auto_per_s = AUTO_SWITCHES_PER_S;
     if (rate && *rate) {
         char *end;
         unsigned long n = strtoul(rate, &end, 10);
@@ -1237,6 +1238,28 @@ static void read_during_flush(void)
 
 static void sample_from_now(struct ct_thread *t);
 
+/* Writer side: closes a thread's own ring (its schedstat file, if any,
+ * counts against the limit instead). */
+static void close_own_ring(struct ct_thread *t)
+{
+    ct_perf_close(&t->ring);
+    __atomic_store_n(&t->ring.fd, -1, __ATOMIC_RELEASE);
+    atomic_fetch_sub(&rings_open, 1);
+}
+
+/* Writer side: closes the per-CPU rings (new threads no longer inherit
+ * them: cover_epoch 0). */
+static void close_cpu_rings(void)
+{
+    int n = atomic_exchange(&cpu_ring_count, 0);
+    atomic_store(&cover_epoch, 0);
+    for (int cpu = 0; cpu < n; cpu++)
+        if (cpu_rings[cpu].fd >= 0)
+            ct_perf_close(&cpu_rings[cpu]);
+    free(cpu_rings);
+    cpu_rings = NULL;
+}
+
 bool ct_sched_too_fast(uint64_t now)
 {
     if (!auto_wanted || mode != CT_SCHED_PERF || atomic_load(&sampling))
@@ -1269,22 +1292,14 @@ void ct_sched_switches_off(void)
     if (count)
         read_cpu_rings(count, UINT64_MAX, false, &busy);
     unclaimed.len = 0; /* switches of threads never registered: none to come */
-    atomic_store(&cover_epoch, 0);
-    atomic_store(&cpu_ring_count, 0);
-    for (int cpu = 0; cpu < count; cpu++)
-        if (cpu_rings[cpu].fd >= 0)
-            ct_perf_close(&cpu_rings[cpu]);
-    free(cpu_rings);
-    cpu_rings = NULL;
+    close_cpu_rings();
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
         int state = atomic_load_explicit(&t->state, memory_order_acquire);
         if ((state != CT_THREAD_LIVE && state != CT_THREAD_EXITED) ||
             __atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) < 0)
             continue;
         t->cpu_lost += ct_perf_read(&t->ring, on_switch, t);
-        ct_perf_close(&t->ring);
-        __atomic_store_n(&t->ring.fd, -1, __ATOMIC_RELEASE);
-        atomic_fetch_sub(&rings_open, 1); /* its schedstat file counts instead */
+        close_own_ring(t);
     }
     /* Each live thread's totals now, which its samples count from: the
      * switches read cover its time up to here, the samples from here (the
@@ -1332,17 +1347,18 @@ static void sample_from_now(struct ct_thread *t)
     t->ss_read_ns = ct_mono_ns();
 }
 
-/* A thread that registered as the switches gave way, its own ring opened
- * after ct_sched_switches_off passed it: the ring is closed unread (the
- * generations from here have samples only). */
-static void late_to_samples(struct ct_thread *t, bool live)
+/* A thread in a generation of samples: switches read past the last
+ * generation's end stay unwritten (a generation of samples has none); one
+ * that registered as the switches gave way, its own ring opened after
+ * ct_sched_switches_off passed it, has the ring closed unread and its
+ * totals taken now. */
+static void to_samples(struct ct_thread *t, bool live)
 {
-    if (__atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) >= 0) {
-        ct_perf_close(&t->ring);
-        __atomic_store_n(&t->ring.fd, -1, __ATOMIC_RELEASE);
-        atomic_fetch_sub(&rings_open, 1);
-    }
     t->cpu_len = 0;
+    if (t->ss_sampling)
+        return;
+    if (__atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) >= 0)
+        close_own_ring(t);
     if (live)
         sample_from_now(t);
     t->ss_sampling = true;
@@ -1355,12 +1371,8 @@ void ct_sched_to_samples(void)
     mode = CT_SCHED_SCHEDSTAT;
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
         int state = atomic_load_explicit(&t->state, memory_order_acquire);
-        /* Switches read past the last generation's end stay unwritten: a
-         * generation of samples has none. */
         if (state == CT_THREAD_LIVE || state == CT_THREAD_EXITED)
-            t->cpu_len = 0;
-        if (state == CT_THREAD_LIVE && !t->ss_sampling)
-            sample_from_now(t);
+            to_samples(t, state == CT_THREAD_LIVE);
     }
 }
 
@@ -1394,7 +1406,7 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns)
         if (state != CT_THREAD_LIVE && state != CT_THREAD_EXITED)
             continue;
         if (!t->ss_sampling && mode == CT_SCHED_SCHEDSTAT && atomic_load(&sampling))
-            late_to_samples(t, state == CT_THREAD_LIVE);
+            to_samples(t, state == CT_THREAD_LIVE); /* registered since */
         if (__atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) >= 0) {
             t->cpu_lost += ct_perf_read(&t->ring, on_switch, t);
             busy |= t->ring.filled > t->ring.data_size / 4;
@@ -1441,13 +1453,7 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns)
 
 void ct_sched_stop(void)
 {
-    int n = atomic_exchange(&cpu_ring_count, 0);
-    atomic_store(&cover_epoch, 0);
-    for (int cpu = 0; cpu < n; cpu++)
-        if (cpu_rings[cpu].fd >= 0)
-            ct_perf_close(&cpu_rings[cpu]);
-    free(cpu_rings);
-    cpu_rings = NULL;
+    close_cpu_rings();
     ct_swait_stop();
     ct_swait_free();
     free(encoded.mem);

@@ -141,10 +141,14 @@ __attribute__((cold)) int ct_mutex_lock_resolving(pthread_mutex_t *m)
     return REAL(pthread_mutex_lock)(m);
 }
 
+/* The wake's time is taken before the release, so that it comes before
+ * the woken thread's unblock; it is written after, outside the lock. */
 __attribute__((cold)) int ct_mutex_unlock_waking(pthread_mutex_t *m)
 {
-    CT_RECORD(ct_ev_wake(CT_REASON_MUTEX, (uintptr_t)m));
-    return REAL(pthread_mutex_unlock)(m);
+    uint64_t ts = ct_now();
+    int rc = REAL(pthread_mutex_unlock)(m);
+    CT_RECORD(ct_ev_wake_at(CT_REASON_MUTEX, (uintptr_t)m, ts));
+    return rc;
 }
 
 __attribute__((cold)) int ct_mutex_unlock_resolving(pthread_mutex_t *m)
@@ -235,9 +239,13 @@ CT_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clock,
 /* A write lock's release, or a read lock's, that others wait for. */
 CT_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
 {
-    if (ct_tracing_here() && rwlock_waited(l))
-        CT_RECORD(ct_ev_wake(rwlock_release(l), (uintptr_t)l));
-    return REAL(pthread_rwlock_unlock)(l);
+    if (!ct_tracing_here() || !rwlock_waited(l))
+        return REAL(pthread_rwlock_unlock)(l);
+    unsigned release = rwlock_release(l);
+    uint64_t ts = ct_now();
+    int rc = REAL(pthread_rwlock_unlock)(l);
+    CT_RECORD(ct_ev_wake_at(release, (uintptr_t)l, ts));
+    return rc;
 }
 
 CT_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)

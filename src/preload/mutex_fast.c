@@ -5,7 +5,11 @@
  * file alone is built without frame pointers, so that the two wrappers
  * have no frame: a tail call leaves the program's return address where
  * the slow path's own frame links to it, and stacks stay whole. An
- * uncontended lock and unlock pay a few instructions.
+ * uncontended lock and unlock pay a few instructions: the mutex's own word
+ * is read first, and whether this call is traced only when it shows a
+ * holder or a waiter (docs/performance.md, "A hammered mutex"). So an uncontended lock
+ * or unlock does not start a forked child's trace (ct_tracing_here); the
+ * child's next traced call does.
  */
 #include <pthread.h>
 
@@ -43,7 +47,7 @@ static inline bool mutex_contended(const pthread_mutex_t *m)
 
 CT_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
-    if (ct_tracing_here() && !mutex_looks_free(m))
+    if (!mutex_looks_free(m) && ct_tracing_here())
         return ct_mutex_lock_trying(m);
     __typeof__(pthread_mutex_lock) *real =
         __atomic_load_n(&real_pthread_mutex_lock, __ATOMIC_RELAXED);
@@ -54,7 +58,7 @@ CT_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 
 CT_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
-    if (ct_tracing_here() && CT_UNLIKELY(mutex_contended(m)))
+    if (CT_UNLIKELY(mutex_contended(m)) && ct_tracing_here())
         return ct_mutex_unlock_waking(m);
     __typeof__(pthread_mutex_unlock) *real =
         __atomic_load_n(&real_pthread_mutex_unlock, __ATOMIC_RELAXED);

@@ -118,8 +118,13 @@ void ct_ev_unblock(void)
 
 void ct_ev_wake(unsigned reason, uintptr_t object)
 {
+    ct_ev_wake_at(reason, object, ct_now());
+}
+
+void ct_ev_wake_at(unsigned reason, uintptr_t object, uint64_t ts)
+{
     struct args a = {.v = {reason, object}, .n = 2};
-    emit(CT_EV_WAKE, ct_now(), &a);
+    emit(CT_EV_WAKE, ts, &a);
 }
 
 void ct_ev_syscall(uint64_t start, uint64_t end, unsigned call, int fd, unsigned fd_class,

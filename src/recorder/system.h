@@ -24,6 +24,10 @@ CT_INTERNAL void ct_ev_thread_name(const char *name);
 CT_INTERNAL void ct_ev_block(unsigned reason, uintptr_t object);
 CT_INTERNAL void ct_ev_unblock(void);
 CT_INTERNAL void ct_ev_wake(unsigned reason, uintptr_t object);
+/* A wake at ts, taken before the release that wakes (so that it comes
+ * before the woken thread's unblock) and written after it, outside the
+ * lock: an event written after ts takes that event's time. */
+CT_INTERNAL void ct_ev_wake_at(unsigned reason, uintptr_t object, uint64_t ts);
 /* A call that took from start to end (units of ct_now()). */
 CT_INTERNAL void ct_ev_syscall(uint64_t start, uint64_t end, unsigned call, int fd,
                                unsigned fd_class, int64_t result, uint64_t object);

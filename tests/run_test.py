@@ -746,6 +746,33 @@ with tempfile.TemporaryDirectory() as d:
     check("mutex wakes recorded", count(ev, "wake", reason="mutex") > 0)
     check("mutex blocks paired", blocks_paired(ev))
 
+    # Wakes only from releases that can end a traced thread's wait
+    # (tests/progs/wakes.c says what each part does).
+    r = run("wakes", out)
+    check("wakes exit", r.returncode == 0, r.stdout + r.stderr)
+    objects = dict(zip(*[iter(r.stdout.split())] * 2))
+    ev, names = dump(out)
+    main_tid = next((e["tid"] for e in ev if e["kind"] == "thread_create"), 0)
+
+    def on(kind, name, **match):
+        return [e for e in ev if e["kind"] == kind and e.get("object") == objects.get(name) and
+                all(e.get(k) == v for k, v in match.items())]
+    more_blocks, more_wakes = on("block", "more"), on("wake", "more")
+    check("wakes: the consumer waited in most of the 20 rounds", len(more_blocks) >= 15,
+          len(more_blocks))
+    check("wakes: one wake a round it waited, not one a signal (10 a round)",
+          len(more_wakes) == len(more_blocks) and all(e["tid"] == main_tid for e in more_wakes),
+          (len(more_wakes), len(more_blocks)))
+    check("wakes: a signal that wakes the last of three waiters after two left",
+          len(on("wake", "gate")) == 3 and len(on("block", "gate")) == 3,
+          (len(on("wake", "gate")), len(on("block", "gate"))))
+    lock_wakes = on("wake", "lock", reason="mutex")
+    sleeper_blocks = on("block", "lock", reason="mutex")
+    check("wakes: an unlock after pthread_cond_wait's relock wakes no one; "
+          "the unlock of a mutex a thread sleeps on does",
+          len(lock_wakes) == 1 and lock_wakes[0]["tid"] == main_tid and len(sleeper_blocks) == 1,
+          (lock_wakes, len(sleeper_blocks)))
+
     # A forked child of a multi-threaded process may allocate only because
     # glibc's malloc takes its locks across fork; the sanitizers' allocators
     # do not, and a child can hang on a lock another thread held (seen).

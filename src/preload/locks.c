@@ -79,6 +79,40 @@ static unsigned rwlock_release(const pthread_rwlock_t *l)
                                                                        : CT_REASON_RWLOCK_READ;
 }
 
+/* Whether a signal (or, `all`, a broadcast) of c, which has waiters, can
+ * wake one that this thread's own signals have not: a producer signals on
+ * every item while its consumer, woken by the first, has yet to run and
+ * leave the wait, and each of those later signals wakes no one. Each
+ * thread keeps, for the last condvars it signalled, how many waiters had
+ * come (__wseq from bit 1: the waits begun, glibc 2.25 and later) and how
+ * many at most were still there (those less the traced waits that
+ * returned, waiters.c: a count never above the true one, so never fewer
+ * waiters than there are); while no waiter comes, a signal past that many
+ * wakes no one still unsignalled and records no wake. Another thread's
+ * signals are not counted: a wake too many, never one missed. */
+struct cond_memo {
+    const pthread_cond_t *c;
+    uint64_t arrived, waiters, signals;
+};
+static __thread struct cond_memo cond_memo[4] __attribute__((tls_model("initial-exec")));
+
+static bool cond_wakes(const pthread_cond_t *c, bool all)
+{
+    uint64_t left = ct_waiters_left(c), wseq;
+    __atomic_load(&((const uint64_t *)(const void *)c)[0], &wseq, __ATOMIC_RELAXED);
+    struct cond_memo *m = &cond_memo[((uintptr_t)c >> 4) & 3];
+    uint64_t arrived = wseq >> 1;
+    if (m->c == c && m->arrived == arrived) {
+        if (m->signals >= m->waiters)
+            return false;
+        m->signals = all ? m->waiters : m->signals + 1;
+        return true;
+    }
+    uint64_t waiters = arrived >= left ? arrived - left : UINT64_MAX;
+    *m = (struct cond_memo){c, arrived, waiters, all ? waiters : 1};
+    return true;
+}
+
 static bool sem_waited(const sem_t *s)
 {
     /* A 64-bit word first: the value, and the number of waiters from bit 32. */
@@ -91,6 +125,12 @@ static bool sem_waited(const sem_t *s)
 static bool cond_waited(const pthread_cond_t *c)
 {
     return ct_has_waiters(c);
+}
+
+static bool cond_wakes(const pthread_cond_t *c, bool all)
+{
+    (void)c, (void)all;
+    return true;
 }
 
 static bool rwlock_waited(const pthread_rwlock_t *l)
@@ -121,11 +161,35 @@ static bool sem_waited(const sem_t *s)
         w_;                                                                   \
     })
 
+/* A condvar's wait: glibc counts the waits begun, the returns are counted
+ * here (cond_wakes). */
+#define COND_WAITING(c, call)                                                 \
+    ({                                                                        \
+        __typeof__(call) cw_ = WAITING(CT_REASON_COND, c, call);              \
+        if (OWN_COUNTS)                                                       \
+            ct_waiter_left(c);                                                \
+        cw_;                                                                  \
+    })
+
 /* The slow paths of the mutex wrappers (mutex_fast.c has their fast paths,
  * which reach these by tail calls). */
+/* A traced thread's wait for a mutex, counted (waiters.c) from before its
+ * block event to its lock: the mutex's word shows a waiter to every unlock
+ * after a thread leaves pthread_cond_wait, whose relock sets it whether
+ * anyone waits or not, so an unlock records a wake only when a traced
+ * thread waits. (A thread waiting for the mutex inside pthread_cond_wait
+ * waits on the condvar, which a wake of the mutex would not end.) */
+#define MUTEX_BLOCKING(m, call)                                               \
+    ({                                                                        \
+        ct_waiter_add(m, 1);                                                  \
+        __typeof__(call) mw_ = CT_BLOCKING(CT_REASON_MUTEX, m, call);         \
+        ct_waiter_add(m, -1);                                                 \
+        mw_;                                                                  \
+    })
+
 __attribute__((noinline, cold)) static int mutex_lock_blocking(pthread_mutex_t *m)
 {
-    return CT_BLOCKING(CT_REASON_MUTEX, m, REAL(pthread_mutex_lock)(m));
+    return MUTEX_BLOCKING(m, REAL(pthread_mutex_lock)(m));
 }
 
 int ct_mutex_lock_trying(pthread_mutex_t *m)
@@ -145,6 +209,8 @@ __attribute__((cold)) int ct_mutex_lock_resolving(pthread_mutex_t *m)
  * the woken thread's unblock; it is written after, outside the lock. */
 __attribute__((cold)) int ct_mutex_unlock_waking(pthread_mutex_t *m)
 {
+    if (!ct_has_waiters(m))
+        return REAL(pthread_mutex_unlock)(m);
     uint64_t ts = ct_now();
     int rc = REAL(pthread_mutex_unlock)(m);
     CT_RECORD(ct_ev_wake_at(CT_REASON_MUTEX, (uintptr_t)m, ts));
@@ -163,7 +229,7 @@ CT_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec 
     int rc = REAL(pthread_mutex_trylock)(m);
     if (rc != EBUSY)
         return rc;
-    return CT_BLOCKING(CT_REASON_MUTEX, m, REAL(pthread_mutex_timedlock)(m, deadline));
+    return MUTEX_BLOCKING(m, REAL(pthread_mutex_timedlock)(m, deadline));
 }
 
 /* glibc 2.30's clock-taking variants: what C++'s std::timed_mutex,
@@ -176,7 +242,7 @@ CT_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock,
     int rc = REAL(pthread_mutex_trylock)(m);
     if (rc != EBUSY)
         return rc;
-    return CT_BLOCKING(CT_REASON_MUTEX, m, REAL(pthread_mutex_clocklock)(m, clock, deadline));
+    return MUTEX_BLOCKING(m, REAL(pthread_mutex_clocklock)(m, clock, deadline));
 }
 
 /* A read-write lock's wait, tried first: `call` only if the try is busy. */
@@ -262,7 +328,7 @@ CT_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
     if (!ct_tracing_here())
         return REAL(pthread_cond_wait)(c, m);
-    return WAITING(CT_REASON_COND, c, REAL(pthread_cond_wait)(c, m));
+    return COND_WAITING(c, REAL(pthread_cond_wait)(c, m));
 }
 
 CT_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
@@ -270,7 +336,7 @@ CT_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 {
     if (!ct_tracing_here())
         return REAL(pthread_cond_timedwait)(c, m, deadline);
-    return WAITING(CT_REASON_COND, c, REAL(pthread_cond_timedwait)(c, m, deadline));
+    return COND_WAITING(c, REAL(pthread_cond_timedwait)(c, m, deadline));
 }
 
 CT_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clock,
@@ -278,7 +344,7 @@ CT_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, cloc
 {
     if (!ct_tracing_here())
         return REAL(pthread_cond_clockwait)(c, m, clock, deadline);
-    return WAITING(CT_REASON_COND, c, REAL(pthread_cond_clockwait)(c, m, clock, deadline));
+    return COND_WAITING(c, REAL(pthread_cond_clockwait)(c, m, clock, deadline));
 }
 
 /* A signal or broadcast with waiters can itself wait: glibc's
@@ -288,7 +354,7 @@ CT_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, cloc
  * without waiters it returns at once and costs nothing more. */
 CT_EXPORT int pthread_cond_signal(pthread_cond_t *c)
 {
-    if (!ct_tracing_here() || !cond_waited(c))
+    if (!ct_tracing_here() || !cond_waited(c) || !cond_wakes(c, false))
         return REAL(pthread_cond_signal)(c);
     CT_RECORD(ct_ev_wake(CT_REASON_COND, (uintptr_t)c));
     return TIMED_AS(CT_REASON_COND_SIGNAL, -1, CT_FD_OTHER, (uintptr_t)c,
@@ -297,7 +363,7 @@ CT_EXPORT int pthread_cond_signal(pthread_cond_t *c)
 
 CT_EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
 {
-    if (!ct_tracing_here() || !cond_waited(c))
+    if (!ct_tracing_here() || !cond_waited(c) || !cond_wakes(c, true))
         return REAL(pthread_cond_broadcast)(c);
     CT_RECORD(ct_ev_wake(CT_REASON_COND, (uintptr_t)c));
     return TIMED_AS(CT_REASON_COND_BROADCAST, -1, CT_FD_OTHER, (uintptr_t)c,

@@ -121,6 +121,10 @@ static inline bool ct_tracing_here(void)
 CT_INTERNAL void ct_waiter_add(const void *object, int delta);
 CT_INTERNAL bool ct_has_waiters(const void *object);
 CT_INTERNAL void ct_waiter_mark(const void *object);
+/* A traced wait on object returned; how many have (0 when untracked: a
+ * count never above the true one). */
+CT_INTERNAL void ct_waiter_left(const void *object);
+CT_INTERNAL uint64_t ct_waiters_left(const void *object);
 
 /* The mutex wrappers: their fast paths (mutex_fast.c, built without frame
  * pointers) and, reached from them by tail calls, the rest (locks.c). */

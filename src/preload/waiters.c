@@ -3,7 +3,7 @@
  * semaphore where glibc's own count is not read), so that the thread that
  * signals or posts it records a wake only when it can wake someone; and
  * which pipes a traced thread has read (a mark, set once), whose writes
- * record wakes. Open addressing on the object's address,
+ * record wakes; and how many traced waits on a condvar have returned. Open addressing on the object's address,
  * insert-only, lock-free; when the table is full, every release of an
  * untracked object is recorded (more events, never a missed link).
  */
@@ -16,6 +16,7 @@
 static struct {
     _Atomic uintptr_t key;
     _Atomic int count;
+    _Atomic uint64_t left; /* traced waits that returned (ct_waiter_left) */
 } table[SLOTS];
 
 static _Atomic int overflowed;
@@ -60,6 +61,19 @@ bool ct_has_waiters(const void *object)
     if (i < 0)
         return atomic_load_explicit(&overflowed, memory_order_relaxed) != 0;
     return atomic_load_explicit(&table[i].count, memory_order_relaxed) > 0;
+}
+
+void ct_waiter_left(const void *object)
+{
+    long i = find((uintptr_t)object, true);
+    if (i >= 0)
+        atomic_fetch_add_explicit(&table[i].left, 1, memory_order_relaxed);
+}
+
+uint64_t ct_waiters_left(const void *object)
+{
+    long i = find((uintptr_t)object, false);
+    return i < 0 ? 0 : atomic_load_explicit(&table[i].left, memory_order_relaxed);
 }
 
 /* Marks object once: the slot is written only the first time, so that a

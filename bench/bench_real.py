@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench_real.py BUILD-DIR [RUNS] - what `ctrace run` costs real programs:
 make -j2 of a generated C project, a curl loop against a loopback server, a
-C++ producer-consumer, a python3 threading script, git grep, pigz, xz and a
+C++ three-stage pipeline, a python3 threading script, git grep, pigz, xz and a
 hammered mutex. Each program runs untraced, traced with the defaults
 (--sched=auto), with --sched=exact and with --sched=off, RUNS times (default 7) in one rotation: a round
 runs every program once in every mode, the modes' order turning from one
@@ -298,8 +298,8 @@ def main():
                          ["sh", "-c", f"for i in $(seq 200); do curl -s -o /dev/null {url}; done"],
                          None, None))
         if wanted("C++"):
-            rows.append(("C++ producer-consumer, 200k items",
-                         [os.path.join(progs, "cxx_prodcons"), "200000", "2"], None, None))
+            rows.append(("C++ pipeline, 3 threads, 200k blocks",
+                         [os.path.join(progs, "cxx_pipeline"), "200000"], None, None))
         if wanted("python"):
             script = os.path.join(d, "threads.py")
             with open(script, "w") as f:

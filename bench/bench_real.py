@@ -322,8 +322,10 @@ def main():
         if wanted("xz") and shutil.which("xz"):
             rows.append(("xz -T2 -0, 60 MB", ["xz", "-T2", "-0", "-c", data], None, None))
         if wanted("mutex"):
-            rows.append(("mutex, 2 threads x 1M lock/unlock",
-                         [os.path.join(progs, "mutex_bench"), "1000000", "2"], None, None))
+            # 5 M pairs a thread: about 150 ms, so that the process's
+            # start (about 3 ms traced) is not what the row measures.
+            rows.append(("mutex, 2 threads x 5M lock/unlock",
+                         [os.path.join(progs, "mutex_bench"), "5000000", "2"], None, None))
         try:
             print(f"`ctrace run` on real programs: medians of {runs} rounds, the four modes "
                   f"side by side; ratios to untraced\n")

@@ -99,6 +99,18 @@ size_t ct_read_small_file(const char *path, char *out, size_t cap)
     return len;
 }
 
+/* The program's file, read once for this image (an exec starts another,
+ * with its own copy of this library). */
+static const char *self_exe(void)
+{
+    static char exe[PATH_MAX];
+    if (!exe[0]) {
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        exe[n > 0 ? n : 0] = 0;
+    }
+    return exe;
+}
+
 void ct_process_info_read(struct ct_process_info *info)
 {
     char buf[65536];
@@ -108,8 +120,7 @@ void ct_process_info_read(struct ct_process_info *info)
         memcpy(info->cmdline, buf, len);
         info->cmdline_len = len;
     }
-    ssize_t n = readlink("/proc/self/exe", info->exe, sizeof info->exe - 1);
-    info->exe[n > 0 ? n : 0] = 0;
+    snprintf(info->exe, sizeof info->exe, "%s", self_exe());
     if (gethostname(info->host, sizeof info->host) != 0)
         info->host[0] = 0;
     info->host[sizeof info->host - 1] = 0;
@@ -237,13 +248,9 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *data)
     }
     if (hi <= lo)
         return 0;
-    char exe[PATH_MAX];
     const char *path = info->dlpi_name;
-    if (!path || !*path) {
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        exe[n > 0 ? n : 0] = 0;
-        path = exe;
-    }
+    if (!path || !*path)
+        path = self_exe(); /* the program's own */
     const uint8_t *id = NULL;
     size_t id_len = build_id(info, &id);
     ct_buf_str(walk->buf, path);

@@ -178,6 +178,9 @@ static void flight_close(uint64_t end_ns, bool cut)
  * beginning, microseconds apart). */
 static struct ct_live_threads live;
 static bool live_fresh;
+/* The command line was read at the session's start, for its first
+ * generation. */
+static bool cmdline_fresh;
 
 static void begin_generation(void)
 {
@@ -202,7 +205,9 @@ static void begin_generation(void)
         w.ns_per_unit_q32
             ? (uint64_t)(((unsigned __int128)1000000000u << 32) / w.ns_per_unit_q32) << CT_TS_SHIFT
             : 0;
-    ct_process_cmdline_refresh(&w.process); /* an open and a read: 4 times a second */
+    if (!cmdline_fresh) /* an open and a read: 4 times a second */
+        ct_process_cmdline_refresh(&w.process);
+    cmdline_fresh = false;
     ct_record_process(&ct_out.buf, &w.process);
     ct_out_buf_record(CT_REC_PROCESS);
     w.modules_sig = ct_modules_signature();
@@ -539,6 +544,7 @@ int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight 
     w.process.start_real_ns = w.session_base.real_ns;
     ct_sched_session_began(w.session_base.mono_ns);
     ct_process_info_read(&w.process);
+    cmdline_fresh = true; /* the first generation's PROCESS record has it */
     ct_out.gen = atomic_load(&ct_g.gen);
     if (config->fd >= 0)
         ct_out_sink_begin(&ct_out.sinks[0]);

@@ -355,13 +355,38 @@ static uint64_t own_run_now(uint64_t run)
     return run;
 }
 
+/* A thread that ends before the writer sampled it has no schedstat file
+ * open; with the kernel's switches, one that blocked has run-queue waits
+ * after its wake-ups that only the kernel's totals tell (the latency
+ * samples come every LATENCY_SAMPLE_NS): it opens the file for its last
+ * totals. One that never gave up its CPU (getrusage: no voluntary switch)
+ * has none, and costs no open. */
+static int exit_fd(struct ct_thread *t, bool *temporary)
+{
+    *temporary = false;
+    int fd = __atomic_load_n(&t->schedstat_fd, __ATOMIC_ACQUIRE);
+    if (fd >= 0 || mode != CT_SCHED_PERF)
+        return fd;
+    struct rusage ru;
+    if (getrusage(RUSAGE_THREAD, &ru) != 0 || ru.ru_nvcsw == 0)
+        return -1;
+    *temporary = true;
+    return proc_open(t->tid, "schedstat");
+}
+
 void ct_sched_thread_exit(struct ct_thread *t)
 {
-    int fd = __atomic_load_n(&t->schedstat_fd, __ATOMIC_ACQUIRE);
-    if (fd < 0 || exit_taken(t))
-        return; /* none, or the writer has not taken the last ones yet */
+    if (exit_taken(t))
+        return; /* the writer has not taken the last ones yet */
+    bool temporary;
+    int fd = exit_fd(t, &temporary);
+    if (fd < 0)
+        return;
     uint64_t run, wait, slices;
-    if (!read_schedstat(fd, &run, &wait, &slices))
+    bool read = read_schedstat(fd, &run, &wait, &slices);
+    if (temporary)
+        syscall(SYS_close, fd);
+    if (!read)
         return;
     run = own_run_now(run);
     int cpu = sched_getcpu();

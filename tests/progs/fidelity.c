@@ -16,6 +16,9 @@
  *               thread writes slowly (stdio's reads are libc's own)
  *   condsignal  one CPU: a signaller and eight waiters, where glibc's
  *               pthread_cond_signal sometimes waits for woken waiters
+ *   brief       one CPU: two spinners and four threads that sleep 1 ms,
+ *               wait for the CPU at their wake-up and end: within a few
+ *               milliseconds, before the writer's first look at them
  *   epoll       a server waiting in epoll_wait on a listening socket and its
  *               connections, and a client sending requests on loopback
  *   start       the main thread reports at once: its account since exec
@@ -145,6 +148,32 @@ static void crowd(void)
     pthread_join(b, NULL);
     atomic_store(&spin_stop, true);
     pthread_join(s, NULL);
+}
+
+/* ---- brief: short threads that wait for a CPU and end before the
+ * writer's first look at them ---- */
+
+static void *brief_thread(void *arg)
+{
+    (void)arg;
+    sleep_ms(1); /* its wake-up waits behind the spinners */
+    report();
+    return NULL;
+}
+
+static void brief(void)
+{
+    pin_to_cpu0();
+    pthread_t s[2], t[4];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&s[i], NULL, spinner, NULL);
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, brief_thread, NULL);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    atomic_store(&spin_stop, true);
+    for (int i = 0; i < 2; i++)
+        pthread_join(s[i], NULL);
 }
 
 /* ---- stdio: fgets on a slow pipe ---- */
@@ -350,6 +379,8 @@ int main(int argc, char **argv)
         stdio_pipe();
     else if (strcmp(what, "condsignal") == 0)
         condsignal();
+    else if (strcmp(what, "brief") == 0)
+        brief();
     else if (strcmp(what, "epoll") == 0)
         epoll_server();
     else if (strcmp(what, "start") == 0)
@@ -358,7 +389,7 @@ int main(int argc, char **argv)
         for (volatile unsigned long n = 0;; n++)
             ;
     else {
-        fprintf(stderr, "usage: fidelity crowd|stdio|condsignal|epoll|start|spin\n");
+        fprintf(stderr, "usage: fidelity crowd|stdio|condsignal|brief|epoll|start|spin\n");
         return 2;
     }
     return 0;

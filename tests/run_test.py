@@ -276,7 +276,7 @@ with tempfile.TemporaryDirectory() as d:
     check("sleepers: a thread's life begins at its creation, waiting for a CPU until it ran",
           all(int(firsts[t]["ts"]) <= rows[t]["begin_ns"] <= first_on[t] and
               first_on[t] is not None and
-              rows[t]["sched_wait_ns"] >= first_on[t] - int(firsts[t]["ts"])
+              rows[t]["sched_wait_ns"] >= first_on[t] - rows[t]["begin_ns"]
               for t in sleeper_tids), ([rows[t] for t in sleeper_tids], first_on))
 
     # A program that closes every descriptor at its start, as a daemon does,

@@ -746,6 +746,22 @@ with tempfile.TemporaryDirectory() as d:
     check("mutex wakes recorded", count(ev, "wake", reason="mutex") > 0)
     check("mutex blocks paired", blocks_paired(ev))
 
+    # Short threads made one after another, some as a generation ends:
+    # each row begins at its thread's creation, wherever its switches and
+    # its own events fell, and holds microseconds of execution, not the
+    # generation's milliseconds before it.
+    r = run("churn", out, "3000", options=("--sched=exact",))
+    check("churn exit", r.returncode == 0, r.stderr)
+    rows = json.loads(subprocess.run([ctrace, "threads", "--json", out], capture_output=True,
+                                     text=True).stdout or "[]")
+    pid = json.loads(subprocess.run([ctrace, "stats", "--json", out], capture_output=True,
+                                    text=True).stdout or "{}").get("pid")
+    made = [x for x in rows if x["tid"] != pid]
+    odd = [(x["tid"], x["start_function"], x["execution_ns"], x["begin_ns"]) for x in made
+           if x["execution_ns"] > 5_000_000 or x["start_function"] != "work"]
+    check(f"churn: 3000 short threads started in work, none with milliseconds of execution "
+          f"({len(made)} rows)", len(made) == 3000 and not odd, odd[:5])
+
     # Wakes only from releases that can end a traced thread's wait
     # (tests/progs/wakes.c says what each part does).
     r = run("wakes", out)

@@ -35,6 +35,8 @@ struct ct_slot *ct_slot_refill(struct ct_thread *t, uint32_t gen, uint64_t ts, s
     if (ts < floor)
         ts = floor;
     t->gen = gen;
+    if (!__atomic_load_n(&t->first_gen, __ATOMIC_RELAXED))
+        __atomic_store_n(&t->first_gen, gen, __ATOMIC_RELEASE);
     struct ct_slot *s = &t->slot[gen & 1];
     if (s->batch >= 0) {
         struct ct_batch *b = ct_pool_batch((uint32_t)s->batch);

@@ -128,6 +128,10 @@ struct ct_thread {
     /* Written by the thread; read by the writer only as the header explains. */
     _Atomic uint32_t seq;
     uint32_t gen;
+    /* The generation of the thread's first batch (0: none yet), written
+     * once by the thread: the writer keeps the switches of a thread whose
+     * events begin in the generation after the one it ends. */
+    uint32_t first_gen;
     struct ct_slot slot[2];
     uint32_t depth;
     /* The wrapped call the thread is in, for the writer, which marks it in

@@ -1405,6 +1405,7 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns)
 {
     bool busy = false;
     bool flush = how != CT_SCHED_READ;
+    uint32_t open_gen = atomic_load(&ct_g.gen); /* the one after the ending one */
     int count = atomic_load_explicit(&cpu_ring_count, memory_order_acquire);
     if (!count && !atomic_load(&enabled))
         return false; /* --sched=off: no walk of the registry every wake */
@@ -1449,7 +1450,13 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns)
          * ring could hold earlier; those after the generation's end (it
          * runs on in the kernel after it said it exited) wait for the
          * next, as a live thread's do: the writer keeps it until then. */
-        if (flush && (t->cpu_len || t->cpu_lost)) {
+        /* A thread made as the generation ended has its own first events
+         * in the next one (written after its number changed, stamped
+         * before its end): its switches go there too, so that its row
+         * begins with them, not at this generation's start. */
+        uint32_t first = __atomic_load_n(&t->first_gen, __ATOMIC_ACQUIRE);
+        bool held = how == CT_SCHED_FLUSH && first && first == open_gen;
+        if (flush && !held && (t->cpu_len || t->cpu_lost)) {
             /* Writing a generation's switches takes a while when there are
              * millions: the rings are read meanwhile, so that none fills. */
             if (keep_up)

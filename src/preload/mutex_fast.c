@@ -7,9 +7,9 @@
  * the slow path's own frame links to it, and stacks stay whole. An
  * uncontended lock and unlock pay a few instructions: the mutex's own word
  * is read first, and whether this call is traced only when it shows a
- * holder or a waiter (docs/performance.md, "A hammered mutex"). So an uncontended lock
- * or unlock does not start a forked child's trace (ct_tracing_here); the
- * child's next traced call does.
+ * holder or a waiter (docs/performance.md, "A hammered mutex"). So an
+ * uncontended lock or unlock does not start a forked child's trace
+ * (ct_tracing_here); the child's next traced call does.
  */
 #include <pthread.h>
 

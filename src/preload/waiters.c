@@ -3,9 +3,10 @@
  * semaphore where glibc's own count is not read), so that the thread that
  * signals or posts it records a wake only when it can wake someone; and
  * which pipes a traced thread has read (a mark, set once), whose writes
- * record wakes; and how many traced waits on a condvar have returned. Open addressing on the object's address,
- * insert-only, lock-free; when the table is full, every release of an
- * untracked object is recorded (more events, never a missed link).
+ * record wakes; and how many traced waits on a condvar have returned.
+ * Open addressing on the object's address, insert-only, lock-free; when
+ * the table is full, every release of an untracked object is recorded
+ * (more events, never a missed link).
  */
 #include <stdatomic.h>
 

@@ -171,8 +171,6 @@ static bool sem_waited(const sem_t *s)
         cw_;                                                                  \
     })
 
-/* The slow paths of the mutex wrappers (mutex_fast.c has their fast paths,
- * which reach these by tail calls). */
 /* A traced thread's wait for a mutex, counted (waiters.c) from before its
  * block event to its lock: the mutex's word shows a waiter to every unlock
  * after a thread leaves pthread_cond_wait, whose relock sets it whether
@@ -187,6 +185,8 @@ static bool sem_waited(const sem_t *s)
         mw_;                                                                  \
     })
 
+/* The slow paths of the mutex wrappers (mutex_fast.c has their fast paths,
+ * which reach these by tail calls). */
 __attribute__((noinline, cold)) static int mutex_lock_blocking(pthread_mutex_t *m)
 {
     return MUTEX_BLOCKING(m, REAL(pthread_mutex_lock)(m));

@@ -96,18 +96,25 @@ struct cond_memo {
 };
 static __thread struct cond_memo cond_memo[4] __attribute__((tls_model("initial-exec")));
 
+static uint64_t cond_arrived(const pthread_cond_t *c)
+{
+    uint64_t wseq;
+    __atomic_load(&((const uint64_t *)(const void *)c)[0], &wseq, __ATOMIC_RELAXED);
+    return wseq >> 1;
+}
+
 static bool cond_wakes(const pthread_cond_t *c, bool all)
 {
-    uint64_t left = ct_waiters_left(c), wseq;
-    __atomic_load(&((const uint64_t *)(const void *)c)[0], &wseq, __ATOMIC_RELAXED);
     struct cond_memo *m = &cond_memo[((uintptr_t)c >> 4) & 3];
-    uint64_t arrived = wseq >> 1;
-    if (m->c == c && m->arrived == arrived) {
+    if (m->c == c && m->arrived == cond_arrived(c)) {
         if (m->signals >= m->waiters)
             return false;
         m->signals = all ? m->waiters : m->signals + 1;
         return true;
     }
+    /* The returns first, then the arrivals: every wait counted returned
+     * had begun, so the difference never falls short. */
+    uint64_t left = ct_waiters_left(c), arrived = cond_arrived(c);
     uint64_t waiters = arrived >= left ? arrived - left : UINT64_MAX;
     *m = (struct cond_memo){c, arrived, waiters, all ? waiters : 1};
     return true;

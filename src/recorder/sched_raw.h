@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "recorder.h"
+#include "sched.h"
 
 /* A switch as the kernel gave it (state CT_CPU_*), or a schedstat sample
  * (state 0), kept until the generation's end, when its exact calibration
@@ -83,5 +84,29 @@ CT_INTERNAL void ct_swait_exec(struct ct_thread *t, uint64_t upto_ns, uint64_t r
  * busy_ns, in proportion to it, then evenly up to each one's gap. */
 CT_INTERNAL void ct_swait_share(struct ct_thread *t, uint64_t upto_ns, uint64_t wait_ns);
 CT_INTERNAL void ct_swait_free(void);
+
+/* sched_emit.c. The generation's clock line, which its switches are
+ * converted on (ct_sched_set_clock, sched.h). A thread's switches sorted
+ * by time, keeping the order of equal times. */
+CT_INTERNAL void ct_sched_sort_switches(struct ct_thread *t);
+/* Writes a thread's switches up to cutoff as its batch of this
+ * generation; keeps the later ones for the next, and the list's memory
+ * while it was well used (a busy thread fills megabytes a generation:
+ * growing them afresh each time costs copies and page faults), until the
+ * last. keep_up (or NULL) keeps the rings read during a long encoding. */
+CT_INTERNAL void ct_sched_emit_thread(struct ct_thread *t, ct_sched_emit_fn *emit,
+                                      uint64_t cutoff, bool last, void (*keep_up)(void));
+/* The encoding's buffer, kept from generation to generation, freed. */
+CT_INTERNAL void ct_sched_encoded_free(void);
+/* Threads off a CPU for OBSERVE_NS with no wrapped call: what the kernel
+ * says they are in, marked at once (in the generation of their switch
+ * out, as far as it is still open), and again at each generation's end
+ * while they stay off. */
+CT_INTERNAL void ct_sched_observe_blocked(uint64_t now, ct_sched_emit_fn *emit);
+/* At a generation's end: a `call` event for a thread inside a wrapped call
+ * (whose own event comes at its end, maybe generations later), or blocked
+ * in what the kernel showed; at the call's start, or at the generation's
+ * if earlier, so that each generation reads alone. */
+CT_INTERNAL void ct_sched_mark_call(struct ct_thread *t, ct_sched_emit_fn *emit);
 
 #endif

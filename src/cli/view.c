@@ -224,46 +224,22 @@ static void *build_lists(void *arg)
     return NULL;
 }
 
-/* The memory the instance index takes at the peak of its making, from
- * the timeline's counts: a task is gathered in 37 bytes and kept in 30, a
- * region and a log gathered in 16 and kept in 14 (instances.c). */
-static uint64_t lists_need(void)
-{
-    uint64_t regions = 0;
-    for (size_t i = 0; i < v.tl.nlanes; i++)
-        regions += v.tl.lanes[i].nregions;
-    return v.tl.ntasks * 67 + (regions + v.tl.nlog_events) * 30;
-}
-
-/* What the system says is available (MemAvailable), or 0 if unknown. */
-static uint64_t memory_available(void)
-{
-    FILE *f = fopen("/proc/meminfo", "r");
-    char line[128];
-    unsigned long long kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return (uint64_t)kb * 1024;
-}
-
 /* Built at once when that takes a small part of the machine's memory,
  * else when a list is first asked for (and then refused when it would
  * take more than half of what is available). */
 static bool lists_fit(void)
 {
     struct sysinfo si;
-    return sysinfo(&si) != 0 || lists_need() < (uint64_t)si.totalram * si.mem_unit / 8;
+    return sysinfo(&si) != 0 ||
+           ct_view_lists_need(&v.tl) < (uint64_t)si.totalram * si.mem_unit / 8;
 }
 
 /* Starts the build (the first time); the state. */
 static int start_lists(void)
 {
     pthread_mutex_lock(&v.lists_lock);
-    uint64_t available = v.lists_state == LISTS_IDLE ? memory_available() : 0;
-    if (v.lists_state == LISTS_IDLE && available && lists_need() > available / 2) {
+    uint64_t available = v.lists_state == LISTS_IDLE ? ct_view_memory_available() : 0;
+    if (v.lists_state == LISTS_IDLE && available && ct_view_lists_need(&v.tl) > available / 2) {
         v.lists_state = LISTS_TOO_BIG;
     } else if (v.lists_state == LISTS_IDLE) {
         v.lists_state = LISTS_BUILDING;
@@ -306,7 +282,7 @@ static bool lists_ready(struct ct_vanswer *a)
     if (state == LISTS_TOO_BIG) {
         ct_vanswer_text(a, 507, "the lists of this trace's tasks, regions and logs would take "
                                 "about %.1f GB to index, more than half of the memory available\n",
-                        (double)lists_need() / 1e9);
+                        (double)ct_view_lists_need(&v.tl) / 1e9);
         return false;
     }
     uint64_t done = atomic_load(&v.lists_done), total = atomic_load(&v.lists_total);

@@ -574,3 +574,24 @@ bool ct_view_lists_answer(struct ct_view_lists *l, struct ct_vreq *q, struct ct_
         return false;
     return true;
 }
+
+uint64_t ct_view_lists_need(const struct ct_timeline *tl)
+{
+    uint64_t regions = 0;
+    for (size_t i = 0; i < tl->nlanes; i++)
+        regions += tl->lanes[i].nregions;
+    return tl->ntasks * 67 + (regions + tl->nlog_events) * 30;
+}
+
+uint64_t ct_view_memory_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[128];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return (uint64_t)kb * 1024;
+}

@@ -198,31 +198,6 @@ static void *build_lists(void *arg)
     return NULL;
 }
 
-/* The memory image i's lists take at the peak of their making (as view.c
- * reckons it: 67 bytes a task, 30 a region or a log). */
-static uint64_t lists_need(size_t i)
-{
-    const struct ct_timeline *tl = &tv.t.tl[i];
-    uint64_t regions = 0;
-    for (size_t k = 0; k < tl->nlanes; k++)
-        regions += tl->lanes[k].nregions;
-    return tl->ntasks * 67 + (regions + tl->nlog_events) * 30;
-}
-
-/* What the system says is available (MemAvailable), or 0 if unknown. */
-static uint64_t memory_available(void)
-{
-    FILE *f = fopen("/proc/meminfo", "r");
-    char line[128];
-    unsigned long long kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return (uint64_t)kb * 1024;
-}
-
 /* Starts image i's lists (the first time; refused when they would take
  * more than half the memory available) and waits half a second for them:
  * true once ready; else the answer says how far they are. */
@@ -237,8 +212,8 @@ static bool lists_ready(size_t i, struct ct_vanswer *a)
         until.tv_nsec -= 1000000000;
     }
     pthread_mutex_lock(&tv.lists_lock);
-    uint64_t available = m->lists_state == IDLE ? memory_available() : 0;
-    if (m->lists_state == IDLE && available && lists_need(i) > available / 2)
+    uint64_t available = m->lists_state == IDLE ? ct_view_memory_available() : 0;
+    if (m->lists_state == IDLE && available && ct_view_lists_need(&tv.t.tl[i]) > available / 2)
         m->lists_state = TOO_BIG;
     if (m->lists_state == IDLE)
         m->lists_state = pthread_create(&m->lists_thread, NULL, build_lists,
@@ -258,7 +233,8 @@ static bool lists_ready(size_t i, struct ct_vanswer *a)
     if (state == TOO_BIG) {
         ct_vanswer_text(a, 507, "the lists of %s's tasks, regions and logs would take about "
                                 "%.1f GB to index, more than half of the memory available\n",
-                        tv.t.tree.images[i].path, (double)lists_need(i) / 1e9);
+                        tv.t.tree.images[i].path,
+                        (double)ct_view_lists_need(&tv.t.tl[i]) / 1e9);
         return false;
     }
     uint64_t done = atomic_load(&m->done), total = atomic_load(&m->total);

@@ -2,7 +2,7 @@
 // hover line) and of what was clicked (the docked details panel, always in
 // view under the lanes); the legend; the `?` overlay of keys.
 import { getJSON, fmtDur, fmtTime, el } from "/app.js";
-import { REGION_COLORS, LOG_COLOR, WAKE_COLOR, COUNTER_COLOR, threadColor, stateColor } from "/timeline.js";
+import { REGION_COLORS, LOG_COLOR, WAKE_COLOR, COUNTER_COLOR, threadColor, stateColor } from "/palette.js";
 
 const COLUMNS = [
   ["execution", "execution_ns"], ["network", "network_wait_ns"], ["sync", "sync_block_ns"],

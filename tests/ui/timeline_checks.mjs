@@ -211,7 +211,7 @@ export async function timelineChecks({ page, serve, check, ctrace, progs, tmp, o
 
     // Colours: nothing else takes a state's colour.
     const close = await view(page, async () => {
-      const m = await import("/timeline.js");
+      const m = await import("/palette.js");
       const c = document.createElement("canvas").getContext("2d");
       const rgb = (s) => { c.fillStyle = "#000"; c.fillStyle = s; const h = c.fillStyle; return [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16)); };
       const states = Object.values(m.COLORS).map(rgb);

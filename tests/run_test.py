@@ -754,13 +754,20 @@ with tempfile.TemporaryDirectory() as d:
     check("churn exit", r.returncode == 0, r.stderr)
     rows = json.loads(subprocess.run([ctrace, "threads", "--json", out], capture_output=True,
                                      text=True).stdout or "[]")
-    pid = json.loads(subprocess.run([ctrace, "stats", "--json", out], capture_output=True,
-                                    text=True).stdout or "{}").get("pid")
-    made = [x for x in rows if x["tid"] != pid]
+    stats = json.loads(subprocess.run([ctrace, "stats", "--json", out], capture_output=True,
+                                      text=True).stdout or "{}")
+    made = [x for x in rows if x["tid"] != stats.get("pid")]
     odd = [(x["tid"], x["start_function"], x["execution_ns"], x["begin_ns"]) for x in made
            if x["execution_ns"] > 5_000_000 or x["start_function"] != "work"]
-    check(f"churn: 3000 short threads started in work, none with milliseconds of execution "
-          f"({len(made)} rows)", len(made) == 3000 and not odd, odd[:5])
+    check(f"churn: 3000 short threads started in work ({len(made)} rows)",
+          len(made) == 3000 and all(x["start_function"] == "work" for x in made), odd[:5])
+    if stats.get("lost_events", 0):
+        # A full ring drops switches of every thread on its CPU (a writer
+        # starved of CPU, under a sanitizer): the states around the loss
+        # are approximate, and `ctrace stats` says so.
+        print(f"skipped: churn: execution of each thread ({stats['lost_events']} events lost)")
+    else:
+        check("churn: none with milliseconds of execution", not odd, odd[:5])
 
     # Wakes only from releases that can end a traced thread's wait
     # (tests/progs/wakes.c says what each part does).

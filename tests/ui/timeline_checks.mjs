@@ -201,7 +201,7 @@ export async function timelineChecks({ page, serve, check, ctrace, progs, tmp, o
 
     // Only some lanes (a task's threads), from the URL; a link shows all.
     await page.goto(server.url + `#timeline?focus=${reader.tid}&fl=the%20reader`);
-    await page.waitForFunction(() => !document.querySelector("#focus-banner").hidden, null, { timeout: 10000 }).catch(() => {});
+    await page.waitForFunction(() => !document.querySelector("#focus-banner").hidden, null, { timeout: 30000 }).catch(() => {});
     const lanes = await view(page, () => window.ctraceView.rows.filter((r) => r.kind === "thread").map((r) => r.tid));
     const banner = await page.textContent("#focus-banner");
     check("focus: only the lanes the URL names", lanes.length === 1 && lanes[0] === reader.tid && banner.includes("the reader"),

@@ -1,11 +1,15 @@
 /* uiprog - a trace with intervals known in advance, for ctrace view's tests:
- * "holder" takes a mutex and sleeps 300 ms with it; "spinner" runs for
- * 200 ms, then blocks on that mutex in wait_for_lock until the holder lets
- * it go, about 100 ms later. */
+ * "holder" takes a mutex and waits with it; "spinner" runs for 200 ms, tells
+ * the holder through a pipe, then blocks on that mutex in wait_for_lock
+ * until the holder, sleeping 100 ms after the news, lets it go. (The pipe,
+ * not a fixed sleep, so that a spinner that starts late on a loaded machine
+ * still finds the mutex held.) */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
+
+static int news[2];
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int held;
@@ -30,7 +34,9 @@ static void *holder(void *arg)
     pthread_setname_np(pthread_self(), "holder");
     pthread_mutex_lock(&lock);
     atomic_store(&held, 1);
-    usleep(300000);
+    char c;
+    if (read(news[0], &c, 1) == 1)
+        usleep(100000);
     pthread_mutex_unlock(&lock);
     return NULL;
 }
@@ -44,6 +50,8 @@ static void *spinner(void *arg)
     double end = now() + 0.2;
     while (now() < end)
         sink++;
+    if (write(news[1], "x", 1) != 1)
+        return NULL;
     wait_for_lock();
     return NULL;
 }
@@ -51,6 +59,8 @@ static void *spinner(void *arg)
 int main(void)
 {
     pthread_t a, b;
+    if (pipe(news) != 0)
+        return 1;
     pthread_create(&a, NULL, holder, NULL);
     pthread_create(&b, NULL, spinner, NULL);
     pthread_join(a, NULL);

@@ -400,7 +400,7 @@ export async function timelineChecks({ page, serve, check, ctrace, progs, tmp, o
     check("Esc leads back out", Number(await page.getAttribute("#flame", "data-zoom")) === 0);
 
     // Utilization: the whole-trace share agrees with the thread analysis;
-    // while the spinner waits for the holder's 300 ms sleep, no thread runs.
+    // while the spinner waits for the holder's 100 ms sleep, no thread runs.
     const threads = await api(server, "api/threads");
     const summary = await api(server, "api/summary");
     const exec = threads.reduce((a, t) => a + t.execution_ns, 0), sched = threads.reduce((a, t) => a + t.sched_wait_ns, 0);

@@ -70,8 +70,11 @@ try {
   // The spinner runs from its first 200 ms after the holder took the lock;
   // then blocks on the mutex for about 100 ms.
   const spinner = threads.find((t) => t.name === "spinner");
-  const blockAt = Number(spawnSync(ctrace, ["dump", known]).stdout.toString().split("\n")
-    .find((l) => l.includes(` ${spinner.tid} block reason=mutex`)).split(" ")[0]);
+  if (!spinner) throw new Error(`no thread named spinner: ${JSON.stringify(threads.map((t) => t.name))}`);
+  const blockLine = spawnSync(ctrace, ["dump", known]).stdout.toString().split("\n")
+    .find((l) => l.includes(` ${spinner.tid} block reason=mutex`));
+  if (!blockLine) throw new Error(`the spinner ${spinner.tid} never blocked on the mutex`);
+  const blockAt = Number(blockLine.split(" ")[0]);
   const begin = summary.begin;
   // The longest running span of the spinner before it blocked (the kernel
   // says when it ran: on a loaded machine it is preempted now and then).

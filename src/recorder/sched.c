@@ -17,27 +17,15 @@
  * may still hold an earlier one.
  *
  * Where the kernel refuses the ring (seccomp, perf_event_paranoid 3), the
- * fallback: each thread opens its /proc/self/task/TID/schedstat (time on
- * CPU, time runnable in the run queue, timeslices) and stat (the CPU it
- * last ran on) when it registers, reading its totals as the baseline; the
- * writer reads them again every wake, at most every 2 ms per thread, and
- * writes what changed as `sched_sample` events (and an exiting thread reads
- * its own last totals, which its files no longer give once it is gone).
- * Coarser than the switches:
- * the time a thread waited for a CPU is known per sample, not when. Raw
- * system calls throughout: the preload library interposes open, pread and
- * close.
+ * fallback: each thread's schedstat totals, sampled (sched_stat.c), and
+ * written as `sched_sample` events. Coarser than the switches: the time a
+ * thread waited for a CPU is known per sample, not when.
  */
 #include "sched.h"
 
-#include <fcntl.h>
-#include <sched.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sched_raw.h"
@@ -67,19 +55,10 @@
  * Past this many CPUs, threads open rings of their own. */
 #define COVER_MAX_CPUS 64
 #define HOLD_NS 200000u    /* see above */
-#define SAMPLE_NS 2000000u /* schedstat: at most one read per thread per 2 ms */
-/* With the kernel's switches, a thread's schedstat is read for its
- * run-queue wait (sched_wait.c) at most this often, and only after it
- * switched in after a block; at most LATENCY_FDS files stay open, the
- * other threads' are opened for each read. */
-#define LATENCY_SAMPLE_NS 20000000u
-#define LATENCY_FDS 256
 #define RINGS_DURING_FLUSH_NS 2000000u
 
-static _Atomic int rings_open;
-static int rings_max; /* a quarter of the descriptor limit, at the session's start */
+struct ct_sched_session ct_ss = {.mode = CT_SCHED_NONE};
 static _Atomic bool enabled;
-static _Atomic int mode = CT_SCHED_NONE; /* read by registering threads */
 /* The switches have given way to schedstat samples (--sched=auto:
  * ct_sched_switches_off): a thread registered since samples its own. */
 static _Atomic bool sampling;
@@ -125,77 +104,6 @@ static struct {
     bool read;
 } began;
 static uint64_t cover_lost;   /* records the kernel dropped from them */
-
-static int proc_open(pid_t tid, const char *file)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%d/%s", (int)tid, file);
-    return (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-}
-
-/* A thread's schedstat files stay open: the tracer's own. */
-static int proc_keep(pid_t tid, const char *file)
-{
-    return ct_own_fd(proc_open(tid, file));
-}
-
-static void proc_close(int *fd)
-{
-    if (*fd >= 0)
-        ct_own_fd_close(*fd);
-    *fd = -1;
-}
-
-/* Reads a small /proc file from the start into buf (NUL-terminated). */
-static bool proc_read(int fd, char *buf, size_t size)
-{
-    long n = syscall(SYS_pread64, fd, buf, size - 1, 0L);
-    if (n <= 0)
-        return false;
-    buf[n] = 0;
-    return true;
-}
-
-/* Reads a decimal number at *p, past leading spaces; false if none. */
-static bool parse_number(const char **p, uint64_t *out)
-{
-    const char *q = *p;
-    while (*q == ' ')
-        q++;
-    if (*q < '0' || *q > '9')
-        return false;
-    uint64_t v = 0;
-    while (*q >= '0' && *q <= '9')
-        v = v * 10 + (uint64_t)(*q++ - '0');
-    *p = q;
-    *out = v;
-    return true;
-}
-
-/* schedstat: "run_ns wait_ns timeslices". */
-static bool read_schedstat(int fd, uint64_t *run, uint64_t *wait, uint64_t *slices)
-{
-    char buf[96];
-    const char *p = buf;
-    return proc_read(fd, buf, sizeof buf) && parse_number(&p, run) && parse_number(&p, wait) &&
-           parse_number(&p, slices);
-}
-
-/* stat: field 39, the CPU the thread last ran on; fields are counted after
- * the command's closing parenthesis (the command may hold spaces). */
-static unsigned read_cpu(int fd)
-{
-    char buf[1024];
-    if (fd < 0 || !proc_read(fd, buf, sizeof buf))
-        return UINT32_MAX;
-    const char *p = strrchr(buf, ')');
-    if (!p)
-        return UINT32_MAX;
-    for (int field = 2; field < 39 && p; field++)
-        p = strchr(p + 1, ' ');
-    uint64_t cpu;
-    return p && parse_number(&p, &cpu) && cpu < UINT32_MAX ? (unsigned)cpu : UINT32_MAX;
-}
 
 /* Opens the per-CPU rings on the calling thread; false if the kernel
  * refuses one of an online CPU. */
@@ -265,7 +173,7 @@ static int ring_limit(void)
  * kernel without CONFIG_SCHEDSTATS or a /proc not mounted lacks). */
 void ct_sched_enable(int want)
 {
-    mode = CT_SCHED_NONE;
+    ct_ss.mode = CT_SCHED_NONE;
     atomic_store(&sampling, false);
     /* CTRACE_SCHED_AUTO_RATE: the rate past which the switches give way
      * (tests lower it; 0 never), read once a session, not in line. */
@@ -280,112 +188,28 @@ void ct_sched_enable(int want)
     auto_wanted = want == 0 && auto_per_s > 0;
     auto_window.from_ns = 0;
     if (want >= 0 && want != 2 && inherit_wanted && open_cover()) {
-        mode = CT_SCHED_PERF;
+        ct_ss.mode = CT_SCHED_PERF;
     } else if (want >= 0 && want != 2) {
         struct ct_perf_ring probe;
         if (ct_perf_open(&probe, 0, -1, 1) == 0) {
             ct_perf_close(&probe);
-            mode = CT_SCHED_PERF;
+            ct_ss.mode = CT_SCHED_PERF;
         }
     }
-    if (want >= 0 && mode == CT_SCHED_NONE) {
-        int fd = proc_open(ct_gettid(), "schedstat");
+    if (want >= 0 && ct_ss.mode == CT_SCHED_NONE) {
+        int fd = ct_sstat_open(ct_gettid(), "schedstat");
         uint64_t run, wait, slices;
-        if (fd >= 0 && read_schedstat(fd, &run, &wait, &slices))
-            mode = CT_SCHED_SCHEDSTAT;
-        proc_close(&fd);
+        if (fd >= 0 && ct_sstat_read(fd, &run, &wait, &slices))
+            ct_ss.mode = CT_SCHED_SCHEDSTAT;
+        ct_sstat_close(&fd);
     }
-    rings_max = ring_limit();
-    atomic_store(&enabled, mode != CT_SCHED_NONE);
+    ct_ss.rings_max = ring_limit();
+    atomic_store(&enabled, ct_ss.mode != CT_SCHED_NONE);
 }
 
 int ct_sched_mode(void)
 {
-    return atomic_load(&enabled) ? mode : CT_SCHED_NONE;
-}
-
-/* A thread's own last totals pass to the writer through ss_exit_*: the
- * thread fills them only while ss_exit_ns is 0 (the writer has taken the
- * last ones) and publishes them by storing ss_exit_ns; the writer reads
- * them once it sees ss_exit_ns and gives them back by storing 0. */
-static uint64_t exit_taken(const struct ct_thread *t)
-{
-    return __atomic_load_n(&t->ss_exit_ns, __ATOMIC_ACQUIRE);
-}
-
-static void exit_give_back(struct ct_thread *t)
-{
-    __atomic_store_n(&t->ss_exit_ns, 0, __ATOMIC_RELEASE);
-}
-
-/* The schedstat fallback: the thread's two files and its totals now. */
-static void schedstat_start(struct ct_thread *t)
-{
-    t->schedstat_fd = proc_keep(t->tid, "schedstat");
-    if (t->schedstat_fd < 0 ||
-        !read_schedstat(t->schedstat_fd, &t->ss_run_ns, &t->ss_wait_ns, &t->ss_slices)) {
-        proc_close(&t->schedstat_fd);
-        return;
-    }
-    t->stat_fd = proc_keep(t->tid, "stat");
-    t->ss_read_ns = 0;
-    exit_give_back(t);
-}
-
-/* schedstat's time on a CPU (and getrusage's) is as of the running
- * thread's last tick or switch (4 ms at HZ=250); the calling thread's CPU
- * clock is brought up to now: the later of the two. */
-static uint64_t own_run_now(uint64_t run)
-{
-    struct timespec cpu_time;
-    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu_time) == 0) {
-        uint64_t now_run = (uint64_t)cpu_time.tv_sec * 1000000000u + (uint64_t)cpu_time.tv_nsec;
-        if (now_run > run)
-            run = now_run;
-    }
-    return run;
-}
-
-/* A thread that ends before the writer sampled it has no schedstat file
- * open; with the kernel's switches, one that blocked has run-queue waits
- * after its wake-ups that only the kernel's totals tell (the latency
- * samples come every LATENCY_SAMPLE_NS): it opens the file for its last
- * totals. One that never gave up its CPU (getrusage: no voluntary switch)
- * has none, and costs no open. */
-static int exit_fd(struct ct_thread *t, bool *temporary)
-{
-    *temporary = false;
-    int fd = __atomic_load_n(&t->schedstat_fd, __ATOMIC_ACQUIRE);
-    if (fd >= 0 || mode != CT_SCHED_PERF)
-        return fd;
-    struct rusage ru;
-    if (getrusage(RUSAGE_THREAD, &ru) != 0 || ru.ru_nvcsw == 0)
-        return -1;
-    *temporary = true;
-    return proc_open(t->tid, "schedstat");
-}
-
-void ct_sched_thread_exit(struct ct_thread *t)
-{
-    if (exit_taken(t))
-        return; /* the writer has not taken the last ones yet */
-    bool temporary;
-    int fd = exit_fd(t, &temporary);
-    if (fd < 0)
-        return;
-    uint64_t run, wait, slices;
-    bool read = read_schedstat(fd, &run, &wait, &slices);
-    if (temporary)
-        syscall(SYS_close, fd);
-    if (!read)
-        return;
-    run = own_run_now(run);
-    int cpu = sched_getcpu();
-    t->ss_exit_run = run;
-    t->ss_exit_wait = wait;
-    t->ss_exit_slices = slices;
-    t->ss_exit_cpu = cpu >= 0 ? (unsigned)cpu : UINT32_MAX;
-    __atomic_store_n(&t->ss_exit_ns, ct_mono_ns(), __ATOMIC_RELEASE);
+    return atomic_load(&enabled) ? ct_ss.mode : CT_SCHED_NONE;
 }
 
 void ct_sched_inherit(bool on, bool followed)
@@ -397,11 +221,11 @@ void ct_sched_inherit(bool on, bool followed)
 void ct_sched_session_began(uint64_t mono_ns)
 {
     began.read = false;
-    if (mode == CT_SCHED_PERF && cover_tid == ct_gettid() && ct_sched_cover_token()) {
-        int fd = proc_open(cover_tid, "schedstat");
-        began.read = fd >= 0 && read_schedstat(fd, &began.run, &began.wait, &began.slices);
-        proc_close(&fd);
-        began.run = own_run_now(began.run);
+    if (ct_ss.mode == CT_SCHED_PERF && cover_tid == ct_gettid() && ct_sched_cover_token()) {
+        int fd = ct_sstat_open(cover_tid, "schedstat");
+        began.read = fd >= 0 && ct_sstat_read(fd, &began.run, &began.wait, &began.slices);
+        ct_sstat_close(&fd);
+        began.run = ct_sstat_own_run_now(began.run);
     }
     atomic_store_explicit(&began.mono_ns, mono_ns, memory_order_release);
 }
@@ -419,49 +243,6 @@ void ct_sched_covered(unsigned token, uint64_t created_ns)
     created_mono = created_ns;
 }
 
-/* The schedstat file the writer reads a thread's run-queue wait from,
- * beside its switches: kept open while LATENCY_FDS allow, else opened for
- * each read (-1 then, and *temporary set). */
-static _Atomic int latency_fds;
-
-static int latency_fd(struct ct_thread *t, bool *temporary)
-{
-    *temporary = false;
-    int fd = __atomic_load_n(&t->schedstat_fd, __ATOMIC_ACQUIRE);
-    if (fd >= 0)
-        return fd;
-    if (atomic_fetch_add(&latency_fds, 1) < LATENCY_FDS && atomic_load(&rings_open) < rings_max) {
-        fd = proc_keep(t->tid, "schedstat");
-        if (fd >= 0) {
-            t->ss_latency_fd = true;
-            __atomic_store_n(&t->schedstat_fd, fd, __ATOMIC_RELEASE);
-            return fd;
-        }
-    }
-    atomic_fetch_sub(&latency_fds, 1);
-    *temporary = true;
-    return proc_open(t->tid, "schedstat");
-}
-
-/* A thread whose life in the trace began after its creation (the
- * session's first thread, one the preload did not see made): its
- * schedstat totals now, which its first period counts from. */
-static void latency_baseline(struct ct_thread *t)
-{
-    bool temporary;
-    int fd = latency_fd(t, &temporary);
-    uint64_t run, wait, slices;
-    if (fd >= 0 && read_schedstat(fd, &run, &wait, &slices)) {
-        t->ss_run_ns = t->tid == ct_gettid() ? own_run_now(run) : run;
-        t->ss_wait_ns = wait;
-        t->ss_slices = slices;
-    }
-    if (temporary && fd >= 0)
-        syscall(SYS_close, fd);
-    t->lat_prev_state = CT_CPU_ON;
-    t->lat_prev_ns = ct_mono_ns();
-}
-
 void ct_sched_thread_start(struct ct_thread *t)
 {
     t->ring.fd = t->schedstat_fd = t->stat_fd = -1;
@@ -477,7 +258,7 @@ void ct_sched_thread_start(struct ct_thread *t)
     t->obs_valid = false;
     t->obs_checked = 0;
     t->ss_run_ns = t->ss_wait_ns = t->ss_slices = t->ss_read_ns = 0;
-    exit_give_back(t);
+    ct_sstat_give_back(t);
     if (!atomic_load(&enabled))
         return;
     if (ct_sched_cover_token()) {
@@ -485,14 +266,14 @@ void ct_sched_thread_start(struct ct_thread *t)
         /* From its creation: its wait for its first run is in its life
          * (thread_runnable), and so is the switch that ended it. */
         t->sched_from_ns = created_mono && created_mono < now ? created_mono : now;
-        if (mode == CT_SCHED_PERF && created_mono) {
+        if (ct_ss.mode == CT_SCHED_PERF && created_mono) {
             /* Its schedstat counts from its creation too: its first
              * period starts there, with no switch yet. */
             t->ss_zero_base = true;
             t->lat_prev_ns = t->sched_from_ns;
             t->ex_valid = true; /* not yet run: nothing on a CPU */
-        } else if (mode == CT_SCHED_PERF) {
-            latency_baseline(t);
+        } else if (ct_ss.mode == CT_SCHED_PERF) {
+            ct_sstat_baseline(t);
             uint64_t from = atomic_load_explicit(&began.mono_ns, memory_order_acquire);
             if (t->tid == cover_tid && began.read && from >= cover_opened_ns && from <= now) {
                 /* The rings' opener: followed from the session's start,
@@ -506,36 +287,32 @@ void ct_sched_thread_start(struct ct_thread *t)
         }
         return;
     }
-    if (atomic_fetch_add(&rings_open, 1) >= rings_max) {
-        atomic_fetch_sub(&rings_open, 1);
+    if (atomic_fetch_add(&ct_ss.rings_open, 1) >= ct_ss.rings_max) {
+        atomic_fetch_sub(&ct_ss.rings_open, 1);
         return;
     }
-    if (mode == CT_SCHED_SCHEDSTAT || atomic_load(&sampling)) {
-        schedstat_start(t);
+    if (ct_ss.mode == CT_SCHED_SCHEDSTAT || atomic_load(&sampling)) {
+        ct_sstat_start(t);
         t->ss_sampling = true;
     } else if (ct_perf_open(&t->ring, t->tid, -1, THREAD_RING_PAGES) != 0) {
         t->ring.fd = -1; /* refused for this one (the locked-memory limit): */
-        schedstat_start(t); /* its run-queue waits, at least */
+        ct_sstat_start(t); /* its run-queue waits, at least */
     }
     if (t->ring.fd < 0 && t->schedstat_fd < 0)
-        atomic_fetch_sub(&rings_open, 1);
+        atomic_fetch_sub(&ct_ss.rings_open, 1);
     else if (t->ring.fd >= 0)
-        latency_baseline(t);
+        ct_sstat_baseline(t);
 }
 
 void ct_sched_thread_end(struct ct_thread *t)
 {
-    if (t->ss_latency_fd) {
-        proc_close(&t->schedstat_fd);
-        atomic_fetch_sub(&latency_fds, 1);
-        t->ss_latency_fd = false;
-    }
+    ct_sstat_latency_close(t);
     if (t->ring.fd >= 0 || t->schedstat_fd >= 0) {
         if (t->ring.fd >= 0)
             ct_perf_close(&t->ring);
-        proc_close(&t->schedstat_fd);
-        proc_close(&t->stat_fd);
-        atomic_fetch_sub(&rings_open, 1);
+        ct_sstat_close(&t->schedstat_fd);
+        ct_sstat_close(&t->stat_fd);
+        atomic_fetch_sub(&ct_ss.rings_open, 1);
     }
     free(t->cpu_events);
     t->cpu_events = NULL;
@@ -544,7 +321,7 @@ void ct_sched_thread_end(struct ct_thread *t)
     t->cpu_unsorted = false;
 }
 
-static bool append_to(void **events, size_t *len, size_t *cap, size_t size)
+bool ct_sched_room(void **events, size_t *len, size_t *cap, size_t size)
 {
     if (*len < *cap)
         return true;
@@ -559,13 +336,13 @@ static bool append_to(void **events, size_t *len, size_t *cap, size_t size)
 
 /* Room for one more switch of time mono_ns at the end of t's list, which
  * notes whether the list is still in time order. */
-static struct raw_switch *append(struct ct_thread *t, uint64_t mono_ns)
+struct raw_switch *ct_sched_append(struct ct_thread *t, uint64_t mono_ns)
 {
     if (mono_ns < t->cpu_last_ns)
         t->cpu_unsorted = true;
     else
         t->cpu_last_ns = mono_ns;
-    if (!append_to(&t->cpu_events, &t->cpu_len, &t->cpu_cap, sizeof(struct raw_switch))) {
+    if (!ct_sched_room(&t->cpu_events, &t->cpu_len, &t->cpu_cap, sizeof(struct raw_switch))) {
         t->cpu_lost++;
         return NULL;
     }
@@ -591,7 +368,7 @@ static void append_switch(struct ct_thread *t, const struct raw_switch *r)
                 t->cpu_unsorted = true;
             }
     }
-    struct raw_switch *to = append(t, r->mono_ns);
+    struct raw_switch *to = ct_sched_append(t, r->mono_ns);
     if (!to)
         return;
     *to = *r;
@@ -692,7 +469,7 @@ static void claim(pid_t tid, const struct raw_switch *r)
             append_switch(t, r);
         return;
     }
-    if (append_to((void **)&unclaimed.items, &unclaimed.len, &unclaimed.cap,
+    if (ct_sched_room((void **)&unclaimed.items, &unclaimed.len, &unclaimed.cap,
                   sizeof *unclaimed.items))
         unclaimed.items[unclaimed.len++] = (struct unclaimed_switch){tid, *r};
 }
@@ -754,136 +531,6 @@ static void read_cpu_rings(int count, uint64_t cutoff, bool flush, bool *busy)
     }
 }
 
-/* Reads a thread's schedstat totals and appends what changed since the
- * last read, with the CPU it last ran on; for an exited thread, what
- * changed up to its exit, once. */
-static void sample(struct ct_thread *t, uint64_t now, bool flush, bool exited)
-{
-    if (exited ? !exit_taken(t) : !flush && now - t->ss_read_ns < SAMPLE_NS)
-        return;
-    t->ss_read_ns = now;
-    uint64_t run, wait, slices;
-    if (exited) {
-        run = t->ss_exit_run;
-        wait = t->ss_exit_wait;
-        slices = t->ss_exit_slices;
-        now = exit_taken(t);
-        exit_give_back(t);
-    } else if (!read_schedstat(t->schedstat_fd, &run, &wait, &slices)) {
-        return; /* gone */
-    }
-    if (run < t->ss_run_ns || wait < t->ss_wait_ns ||
-        (run == t->ss_run_ns && wait == t->ss_wait_ns))
-        return; /* nothing new */
-    struct raw_switch *r = append(t, now);
-    if (!r)
-        return;
-    *r = (struct raw_switch){.mono_ns = now, .cpu = exited ? t->ss_exit_cpu : read_cpu(t->stat_fd),
-                             .state = 0,
-                             .run_ns = run - t->ss_run_ns, .wait_ns = wait - t->ss_wait_ns,
-                             .slices = slices - t->ss_slices};
-    t->ss_run_ns = run;
-    t->ss_wait_ns = wait;
-    t->ss_slices = slices;
-}
-
-/* With the kernel's switches: reads the schedstat of each live thread
- * with switches in after a block that wait for their share of its
- * run-queue wait (every LATENCY_SAMPLE_NS, and at a generation's end),
- * before the rings are read, so that every wait the kernel counted
- * ended at a switch in whose record is read after. */
-static void latency_samples(uint64_t now, bool flush)
-{
-    for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
-        if (atomic_load_explicit(&t->state, memory_order_acquire) != CT_THREAD_LIVE ||
-            (!t->lat_pending && !t->lat_carry_ns && !t->ex_lone) ||
-            (!flush && now - t->ss_read_ns < LATENCY_SAMPLE_NS))
-            continue;
-        bool temporary;
-        int fd = latency_fd(t, &temporary);
-        t->ss_pend = fd >= 0 && read_schedstat(fd, &t->ss_pend_run, &t->ss_pend_wait,
-                                                &t->ss_pend_slices);
-        t->ss_pend_ns = ct_mono_ns();
-        t->ss_read_ns = now;
-        t->ex_lone = 0;
-        if (temporary && fd >= 0)
-            syscall(SYS_close, fd);
-    }
-}
-
-/* Gives a sampled thread's run-queue wait to its switches (sched_wait.c)
- * and keeps the sample, in time order, after the switches it covers; an
- * exited thread's last totals, which it read itself, likewise. */
-static void latency_resolve(struct ct_thread *t, bool exited, bool flush)
-{
-    bool own = false;
-    /* The totals a thread read itself at its end (its exit, or the
-     * session's): at a generation's end, when its last switches, which
-     * reach the rings as it ends, have surely been read. */
-    uint64_t exit_ns = exit_taken(t);
-    if (exit_ns && (exited || !t->ss_pend) && flush) {
-        own = true; /* read by the thread itself: at its exit, or the session's end */
-        t->ss_pend = true;
-        t->ss_pend_ns = exit_ns;
-        t->ss_pend_run = t->ss_exit_run;
-        t->ss_pend_wait = t->ss_exit_wait;
-        t->ss_pend_slices = t->ss_exit_slices;
-        exit_give_back(t);
-    }
-    if (!t->ss_pend)
-        return;
-    t->ss_pend = false;
-    if (t->ss_pend_run < t->ss_run_ns || t->ss_pend_wait < t->ss_wait_ns)
-        return; /* not the same thread's totals */
-    ct_sched_sort_switches(t);
-    /* Off a CPU at the sample: its time on a CPU is exact there (a running
-     * thread's is the kernel's as of its last tick). */
-    const struct raw_switch *list = t->cpu_events;
-    size_t last = t->cpu_len;
-    while (last > 0 && (!list[last - 1].state || list[last - 1].mono_ns > t->ss_pend_ns))
-        last--;
-    bool off = last > 0 ? list[last - 1].state != CT_CPU_ON : t->last_state != CT_CPU_ON;
-    if ((off || own) && t->ex_valid) {
-        ct_swait_exec(t, t->ss_pend_ns, t->ss_pend_run - t->ex_run_ns, own);
-    } else if (off) {
-        t->ex_from = last;
-    }
-    if (off || own) {
-        t->ex_run_ns = t->ss_pend_run;
-        t->ex_valid = true;
-    }
-    ct_sched_sort_switches(t); /* the check may have moved switches in */
-    uint64_t wait = t->ss_pend_wait - t->ss_wait_ns;
-    ct_swait_share(t, t->ss_pend_ns, wait);
-    if (append_to(&t->cpu_events, &t->cpu_len, &t->cpu_cap, sizeof(struct raw_switch))) {
-        struct raw_switch *e = t->cpu_events;
-        size_t at = t->lat_from;
-        /* Beside the switches it covers, it is stamped with the last of
-         * them (the time the thread's state last changed before the read):
-         * a thread off a CPU at the read has its next switch in, and the
-         * `woken` before it, maybe before the read, and a batch's times
-         * never go back. */
-        uint64_t stamp = t->ss_pend_ns;
-        for (size_t k = at; k-- > 0;)
-            if (e[k].state) {
-                stamp = e[k].mono_ns;
-                break;
-            }
-        memmove(e + at + 1, e + at, (t->cpu_len - at) * sizeof *e);
-        e[at] = (struct raw_switch){.mono_ns = stamp, .cpu = UINT32_MAX, .state = 0,
-                                    .run_ns = t->ss_pend_run - t->ss_run_ns,
-                                    .wait_ns = wait,
-                                    .slices = t->ss_pend_slices - t->ss_slices};
-        t->cpu_len++;
-        t->lat_from++;
-        if (t->lat_from < t->cpu_len && e[t->lat_from].mono_ns < stamp)
-            t->cpu_unsorted = true; /* the share stopped short (no memory) */
-    }
-    t->ss_run_ns = t->ss_pend_run;
-    t->ss_wait_ns = t->ss_pend_wait;
-    t->ss_slices = t->ss_pend_slices;
-}
-
 /* Keeps the per-CPU rings read while a long encoding goes on. */
 static void (*keep_up)(void);
 
@@ -903,15 +550,13 @@ static void read_during_flush(void)
     flush_rings.read_ns = ct_mono_ns();
 }
 
-static void sample_from_now(struct ct_thread *t);
-
 /* Writer side: closes a thread's own ring (its schedstat file, if any,
  * counts against the limit instead). */
 static void close_own_ring(struct ct_thread *t)
 {
     ct_perf_close(&t->ring);
     __atomic_store_n(&t->ring.fd, -1, __ATOMIC_RELEASE);
-    atomic_fetch_sub(&rings_open, 1);
+    atomic_fetch_sub(&ct_ss.rings_open, 1);
 }
 
 /* Writer side: closes the per-CPU rings (new threads no longer inherit
@@ -929,7 +574,7 @@ static void close_cpu_rings(void)
 
 bool ct_sched_too_fast(uint64_t now)
 {
-    if (!auto_wanted || mode != CT_SCHED_PERF || atomic_load(&sampling))
+    if (!auto_wanted || ct_ss.mode != CT_SCHED_PERF || atomic_load(&sampling))
         return false;
     if (!auto_window.from_ns || now < auto_window.from_ns) {
         auto_window.from_ns = now;
@@ -952,7 +597,7 @@ bool ct_sched_too_fast(uint64_t now)
 void ct_sched_switches_off(void)
 {
     int count = atomic_load(&cpu_ring_count);
-    if (mode != CT_SCHED_PERF || atomic_load(&sampling))
+    if (ct_ss.mode != CT_SCHED_PERF || atomic_load(&sampling))
         return;
     atomic_store(&sampling, true); /* before the rings close: see thread_start */
     bool busy = false;
@@ -974,44 +619,7 @@ void ct_sched_switches_off(void)
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next)
         if (atomic_load_explicit(&t->state, memory_order_acquire) == CT_THREAD_LIVE &&
             !t->ss_sampling)
-            sample_from_now(t);
-}
-
-/* A live thread of a process whose switches gave way to samples, from now
- * on: its schedstat file (the one it read its run-queue waits from, if
- * kept open) and its totals now, which its first sample counts from. */
-static void sample_from_now(struct ct_thread *t)
-{
-    t->ss_sampling = true;
-    t->lat_pending = t->lat_carry_ns = 0;
-    t->ss_pend = false;
-    t->ex_lone = 0;
-    int fd = __atomic_load_n(&t->schedstat_fd, __ATOMIC_ACQUIRE);
-    if (fd >= 0 && !t->ss_latency_fd)
-        return; /* sampled already (the kernel refused it a ring) */
-    if (fd >= 0) {
-        t->ss_latency_fd = false;
-        atomic_fetch_sub(&latency_fds, 1);
-        atomic_fetch_add(&rings_open, 1);
-    } else {
-        if (atomic_fetch_add(&rings_open, 1) >= rings_max) {
-            atomic_fetch_sub(&rings_open, 1);
-            return; /* unscheduled from here, as a thread past the limit */
-        }
-        fd = proc_keep(t->tid, "schedstat");
-        __atomic_store_n(&t->schedstat_fd, fd, __ATOMIC_RELEASE);
-        if (fd < 0) {
-            atomic_fetch_sub(&rings_open, 1);
-            return;
-        }
-    }
-    if (!read_schedstat(fd, &t->ss_run_ns, &t->ss_wait_ns, &t->ss_slices)) {
-        t->ss_run_ns = t->ss_wait_ns = t->ss_slices = 0;
-        return;
-    }
-    if (t->stat_fd < 0)
-        t->stat_fd = proc_keep(t->tid, "stat");
-    t->ss_read_ns = ct_mono_ns();
+            ct_sstat_sample_from_now(t);
 }
 
 /* A thread in a generation of samples: switches read past the last
@@ -1027,15 +635,15 @@ static void to_samples(struct ct_thread *t, bool live)
     if (__atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) >= 0)
         close_own_ring(t);
     if (live)
-        sample_from_now(t);
+        ct_sstat_sample_from_now(t);
     t->ss_sampling = true;
 }
 
 void ct_sched_to_samples(void)
 {
-    if (!atomic_load(&sampling) || mode != CT_SCHED_PERF)
+    if (!atomic_load(&sampling) || ct_ss.mode != CT_SCHED_PERF)
         return;
-    mode = CT_SCHED_SCHEDSTAT;
+    ct_ss.mode = CT_SCHED_SCHEDSTAT;
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
         int state = atomic_load_explicit(&t->state, memory_order_acquire);
         if (state == CT_THREAD_LIVE || state == CT_THREAD_EXITED)
@@ -1058,11 +666,11 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns)
      * there could come before the off written here. */
     if (how == CT_SCHED_FLUSH && end_ns < cutoff)
         cutoff = end_ns;
-    if (mode == CT_SCHED_PERF)
-        latency_samples(now, flush);
+    if (ct_ss.mode == CT_SCHED_PERF)
+        ct_sstat_latency_samples(now, flush);
     if (count)
         read_cpu_rings(count, cutoff, flush, &busy);
-    if (mode == CT_SCHED_PERF)
+    if (ct_ss.mode == CT_SCHED_PERF)
         ct_sched_observe_blocked(now, emit);
     flush_rings.count = count;
     flush_rings.cutoff = cutoff;
@@ -1073,19 +681,19 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns)
         int state = atomic_load_explicit(&t->state, memory_order_acquire);
         if (state != CT_THREAD_LIVE && state != CT_THREAD_EXITED)
             continue;
-        if (!t->ss_sampling && mode == CT_SCHED_SCHEDSTAT && atomic_load(&sampling))
+        if (!t->ss_sampling && ct_ss.mode == CT_SCHED_SCHEDSTAT && atomic_load(&sampling))
             to_samples(t, state == CT_THREAD_LIVE); /* registered since */
         if (__atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) >= 0) {
             t->cpu_lost += ct_perf_read(&t->ring, on_switch, t);
             busy |= t->ring.filled > t->ring.data_size / 4;
         } else if (t->schedstat_fd >= 0 && !t->ss_latency_fd &&
-                   (mode != CT_SCHED_PERF || !t->ss_sampling)) {
-            sample(t, now, flush, state == CT_THREAD_EXITED);
+                   (ct_ss.mode != CT_SCHED_PERF || !t->ss_sampling)) {
+            ct_sstat_sample(t, now, flush, state == CT_THREAD_EXITED);
         }
         /* (A thread turned to samples has its first in the next generation,
          * and its totals at exit, if it exits meanwhile, there too.) */
-        if (mode == CT_SCHED_PERF && !t->ss_sampling)
-            latency_resolve(t, state == CT_THREAD_EXITED, flush);
+        if (ct_ss.mode == CT_SCHED_PERF && !t->ss_sampling)
+            ct_sstat_latency_resolve(t, state == CT_THREAD_EXITED, flush);
         if (flush && state == CT_THREAD_LIVE)
             ct_sched_mark_call(t, emit);
         /* An exited thread has no switches to come that another CPU's

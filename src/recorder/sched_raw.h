@@ -1,9 +1,10 @@
 /*
  * sched_raw.h - the writer's own view of the kernel's scheduling records,
- * shared by sched.c (the rings, the schedstat files, the batches) and
- * sched_wait.c (what the records do not say by themselves: when a switch
- * in really happened, and how long a thread woken from a block waited for
- * a CPU). Writer memory only; nothing here runs in the program's threads.
+ * shared by sched.c (the session, the rings, the batches), sched_stat.c
+ * (the schedstat files), sched_wait.c (what the records do not say by
+ * themselves: when a switch in really happened, and how long a thread
+ * woken from a block waited for a CPU) and sched_emit.c (the writing).
+ * Writer memory, but for what registering and exiting threads read.
  */
 #ifndef CT_SCHED_RAW_H
 #define CT_SCHED_RAW_H
@@ -43,6 +44,56 @@ struct raw_switch {
         };
     };
 };
+
+#define SAMPLE_NS 2000000u /* schedstat: at most one read per thread per 2 ms */
+
+/* The session's state that the files share (sched.c sets it). */
+struct ct_sched_session {
+    _Atomic int mode;       /* CT_SCHED_*: read by registering threads */
+    _Atomic int rings_open; /* rings and schedstat files held by threads */
+    int rings_max;          /* a quarter of the descriptor limit, at the start */
+};
+CT_INTERNAL extern struct ct_sched_session ct_ss;
+
+/* sched.c. Room for one more entry at the end of a growing array (false
+ * without memory). */
+CT_INTERNAL bool ct_sched_room(void **events, size_t *len, size_t *cap, size_t size);
+/* Room for one more switch of time mono_ns at the end of t's list, which
+ * notes whether the list is still in time order (NULL without memory,
+ * counted as lost). */
+CT_INTERNAL struct raw_switch *ct_sched_append(struct ct_thread *t, uint64_t mono_ns);
+
+/* sched_stat.c. /proc/self/task/TID/FILE opened (-1 if refused), and
+ * closed (*fd set to -1); a schedstat's "run_ns wait_ns timeslices". */
+CT_INTERNAL int ct_sstat_open(pid_t tid, const char *file);
+CT_INTERNAL void ct_sstat_close(int *fd);
+CT_INTERNAL bool ct_sstat_read(int fd, uint64_t *run, uint64_t *wait, uint64_t *slices);
+/* The calling thread's time on a CPU as of now, at least run (schedstat's
+ * is as of its last tick or switch). */
+CT_INTERNAL uint64_t ct_sstat_own_run_now(uint64_t run);
+/* The writer has taken a thread's last totals (or there were none). */
+CT_INTERNAL void ct_sstat_give_back(struct ct_thread *t);
+/* The fallback for thread t: its two files kept open and its totals now. */
+CT_INTERNAL void ct_sstat_start(struct ct_thread *t);
+/* Thread t's totals now, which its first period beside the switches
+ * counts from (a thread that began in the trace after its creation). */
+CT_INTERNAL void ct_sstat_baseline(struct ct_thread *t);
+/* Thread t's schedstat file, kept for its run-queue waits, closed. */
+CT_INTERNAL void ct_sstat_latency_close(struct ct_thread *t);
+/* The fallback: thread t's totals read (at most every SAMPLE_NS but at a
+ * generation's end), and what changed appended as a sample; an exited
+ * thread's own last totals, once. */
+CT_INTERNAL void ct_sstat_sample(struct ct_thread *t, uint64_t now, bool flush, bool exited);
+/* Beside the switches: the totals of each live thread with switches in
+ * waiting for their share of its run-queue wait (every LATENCY_SAMPLE_NS,
+ * and at a generation's end), read before the rings are. */
+CT_INTERNAL void ct_sstat_latency_samples(uint64_t now, bool flush);
+/* Thread t's run-queue wait and time on a CPU since its last totals given
+ * to its switches (sched_wait.c), and the sample kept among them. */
+CT_INTERNAL void ct_sstat_latency_resolve(struct ct_thread *t, bool exited, bool flush);
+/* A live thread whose switches gave way to samples: its file and its
+ * totals now, which its first sample counts from. */
+CT_INTERNAL void ct_sstat_sample_from_now(struct ct_thread *t);
 
 /* Per-CPU pairing of the per-CPU rings' records (sched_wait.c), for the
  * CPUs 0..count-1: false without memory. */

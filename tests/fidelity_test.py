@@ -142,14 +142,21 @@ def against_kernel(scenario, out, kernel, sampled=False, results=None):
 
 
 def held_to_kernel(scenario, out):
-    """run and against_kernel, run again once if a thread's figures missed
-    their bounds (a run on a loaded machine may); both runs missing fails."""
-    for attempt in (1, 2):
+    """run and against_kernel, run again if a thread's figures missed their
+    bounds (a run on a loaded machine may); every run missing fails. Two
+    runs, three under a sanitizer, where runs are slower and the machine
+    busier: on a virtual machine the hypervisor then takes milliseconds of
+    a virtual CPU now and then (steal), inside a thread's run: the kernel's
+    switches do not see it, its CPU time leaves it out (a run of 2-3 ms
+    with no event, just that much over the kernel's count, has been seen
+    several times in a few hundred runs)."""
+    attempts = 3 if sanitized else 2
+    for attempt in range(1, attempts + 1):
         results = []
         stdout, kernel = run(scenario, out)
         rows = against_kernel(scenario, out, kernel, results=results)
         missed = [name for name, ok, _ in results if not ok]
-        if not missed or attempt == 2:
+        if not missed or attempt == attempts:
             break
         print(f"note: {scenario}: run again; the first run missed: " + "; ".join(missed))
     for name, ok, detail in results:

@@ -57,10 +57,17 @@ static bool parse_process(const uint8_t *p, size_t len, struct ct_tree_image *im
     return true;
 }
 
+/* A file beside a tree whose process started this long before the tree's
+ * earliest is not read past its first PROCESS record: no descendant starts
+ * before its ancestors, so it is an earlier run's (they pile up beside a
+ * trace written again and again, each read to its end otherwise). */
+#define EARLIER_RUN_NS 10000000u
+
 /* Reads an image's PROCESS and generation records by walking the record
  * headers: a pread of twelve bytes a record, the payloads of those only.
- * false when the file is not a trace. */
-static bool read_image(const char *path, struct ct_tree_image *img)
+ * false when the file is not a trace, or (not_before_ns) when its process
+ * started well before not_before_ns. */
+static bool read_image(const char *path, struct ct_tree_image *img, uint64_t not_before_ns)
 {
     memset(img, 0, sizeof *img);
     snprintf(img->path, sizeof img->path, "%s", path);
@@ -91,8 +98,13 @@ static bool read_image(const char *path, struct ct_tree_image *img)
             payload = grown;
             struct ct_cursor c = {payload, payload + len};
             uint64_t a, b, mono;
-            if (type == CT_REC_PROCESS && parse_process(payload, len, img, !seen))
+            if (type == CT_REC_PROCESS && parse_process(payload, len, img, !seen)) {
+                if (!seen && img->start_ns + EARLIER_RUN_NS < not_before_ns) {
+                    ok = false; /* an earlier run's */
+                    break;
+                }
                 seen = true;
+            }
             else if (type != CT_REC_PROCESS && !ct_get_uleb(&c, &a) && !ct_get_uleb(&c, &b) &&
                      !ct_get_uleb(&c, &mono) && mono > img->end_ns)
                 img->end_ns = mono; /* GEN_BEGIN's base, GEN_END's end */
@@ -143,8 +155,10 @@ static bool push(struct ct_tree *t, size_t *cap, const struct ct_tree_image *img
     return true;
 }
 
-/* The files FILE.PID[.N] beside root, read. */
-static int siblings(const char *root, struct ct_tree_image **out, size_t *count)
+/* The files FILE.PID[.N] beside root, read, but those of processes that
+ * started well before not_before_ns. */
+static int siblings(const char *root, uint64_t not_before_ns, struct ct_tree_image **out,
+                    size_t *count)
 {
     const char *slash = strrchr(root, '/');
     const char *base = slash ? slash + 1 : root;
@@ -170,7 +184,7 @@ static int siblings(const char *root, struct ct_tree_image **out, size_t *count)
                                    e->d_name)
                         : snprintf(path, sizeof path, "%s", e->d_name);
         if (len < 0 || (size_t)len >= sizeof img.path ||
-            !read_image(path, &img))
+            !read_image(path, &img, not_before_ns))
             continue;
         if (*count == cap) {
             cap = cap ? cap * 2 : 16;
@@ -286,7 +300,7 @@ int ct_tree_load(struct ct_tree *t, char *const *paths, size_t n, bool follow, c
     size_t images_cap = 0;
     for (size_t i = 0; i < n; i++) {
         struct ct_tree_image img;
-        if (!read_image(paths[i], &img)) {
+        if (!read_image(paths[i], &img, 0)) {
             /* A shell's FILE.* holds profiles and exports too. */
             fprintf(stderr, "ctrace: %s left out: not a trace\n", paths[i]);
             continue;
@@ -302,12 +316,16 @@ int ct_tree_load(struct ct_tree *t, char *const *paths, size_t n, bool follow, c
         return -1;
     }
     size_t given = t->count;
+    uint64_t earliest = UINT64_MAX;
+    for (size_t i = 0; i < given; i++)
+        if (t->images[i].start_ns < earliest)
+            earliest = t->images[i].start_ns;
     for (size_t i = 0; follow && i < given; i++) {
         char root[4096];
         root_of(t->images[i].path, t->images[i].pid, root, sizeof root);
         struct ct_tree_image *more;
         size_t nmore;
-        siblings(root, &more, &nmore);
+        siblings(root, earliest, &more, &nmore);
         /* Candidates in, then those not reached from the given ones out. */
         size_t before = t->count;
         for (size_t k = 0; k < nmore; k++)

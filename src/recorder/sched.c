@@ -70,6 +70,12 @@ static _Atomic bool sampling;
  * of the writer's wakes (every 10 ms, sooner when rings fill). */
 #define AUTO_SWITCHES_PER_S 30000u
 #define AUTO_WINDOW_NS 100000000u
+/* A rate past AUTO_EARLY_TIMES the limit is judged over AUTO_EARLY_NS
+ * already: a program switching four times too fast would otherwise pay the
+ * exact price for the whole window (its first tenth of a second), where a
+ * rate near the limit needs the whole window to be told from a burst. */
+#define AUTO_EARLY_NS 20000000u
+#define AUTO_EARLY_TIMES 4u
 #define SWITCH_COST_NS 1000u
 #define SAMPLE_COST_NS 3000u
 static bool auto_wanted;
@@ -582,9 +588,11 @@ bool ct_sched_too_fast(uint64_t now)
         return false;
     }
     uint64_t span = now - auto_window.from_ns;
-    if (span < AUTO_WINDOW_NS)
+    if (span < AUTO_EARLY_NS)
         return false;
     uint64_t per_s = (switches_read - auto_window.from_switches) * 1000000000u / span;
+    if (span < AUTO_WINDOW_NS && per_s < (uint64_t)AUTO_EARLY_TIMES * auto_per_s)
+        return false; /* the window goes on */
     auto_window.from_ns = now;
     auto_window.from_switches = switches_read;
     uint64_t live = 0;

@@ -104,8 +104,7 @@ static bool read_image(const char *path, struct ct_tree_image *img, uint64_t not
                     break;
                 }
                 seen = true;
-            }
-            else if (type != CT_REC_PROCESS && !ct_get_uleb(&c, &a) && !ct_get_uleb(&c, &b) &&
+            } else if (type != CT_REC_PROCESS && !ct_get_uleb(&c, &a) && !ct_get_uleb(&c, &b) &&
                      !ct_get_uleb(&c, &mono) && mono > img->end_ns)
                 img->end_ns = mono; /* GEN_BEGIN's base, GEN_END's end */
         }

@@ -385,8 +385,9 @@ with tempfile.TemporaryDirectory() as d:
 
     # --sched=auto: two threads handing a turn through condvars switch
     # about 100 000 times a second, past the rate (lowered here to 2 000,
-    # CTRACE_SCHED_AUTO_RATE) and past what sampling them would cost: after
-    # the first half second the process turns to schedstat samples. Its
+    # CTRACE_SCHED_AUTO_RATE) and past what sampling them would cost: the
+    # process turns to schedstat samples, judged over its first 20 ms (four
+    # times the rate and more), not the whole 100 ms window. Its
     # generations have switches up to there, samples only from there, and
     # ctrace run says so; --sched=exact keeps every switch; spinners,
     # preempted a few hundred times a second, keep theirs.
@@ -397,6 +398,10 @@ with tempfile.TemporaryDirectory() as d:
         check(f"pingpong --sched={mode} exit", r.returncode == 0, r.stderr)
         check(f"pingpong --sched={mode}: ctrace run says whether it turned to samples",
               ("--sched=exact keeps every switch" in r.stderr) == (mode == "auto"), r.stderr)
+        if mode == "auto":
+            at = re.search(r"from ([0-9.]+) s on", r.stderr)
+            check("pingpong --sched=auto: turned within its first 0.1 s (judged over 20 ms)",
+                  at and float(at.group(1)) < 0.1, r.stderr)
         s = subprocess.run([ctrace, "stats", "--json", out], capture_output=True, text=True)
         st = json.loads(s.stdout or "{}")
         turned = st.get("sampled_from_generation", 0)

@@ -138,8 +138,8 @@ try {
   const id = Number(rows[3][0]);
   const task = all.find((t) => t.id === id);
   await page.click(`#page-tasks .paged tbody tr:nth-child(4)`);
-  await page.waitForFunction((id) => window.ctraceView?.focus?.id === id && window.ctraceView.data, id, { timeout: 15000 });
-  await page.waitForFunction(() => window.ctraceView.data && !window.ctraceView.fetching?.signal.aborted, null, { timeout: 15000 });
+  await page.waitForFunction((id) => window.ctraceView?.focus?.id === id && window.ctraceView?.data, id, { timeout: 15000 });
+  await page.waitForFunction(() => window.ctraceView?.data && !window.ctraceView?.fetching?.signal.aborted, null, { timeout: 15000 });
   await page.waitForTimeout(500);
   const focus = await page.evaluate(() => {
     const v = window.ctraceView;

@@ -33,7 +33,7 @@ try {
   const span = summary.end - summary.begin;
   const [a, b] = [summary.begin + span * 0.35, summary.begin + span * 0.6];
   await page.evaluate(([x, y]) => window.ctraceView.show(x, y), [a, b]);
-  await page.waitForFunction(([x]) => window.ctraceView.data && window.ctraceView.data.t0 === Math.floor(x), [a]);
+  await page.waitForFunction(([x]) => window.ctraceView?.data && window.ctraceView?.data.t0 === Math.floor(x), [a]);
 
   // A worker's slice blocked on the inventory lock, right of the middle.
   const points = await page.evaluate(() => {

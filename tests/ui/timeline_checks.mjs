@@ -14,7 +14,7 @@ async function view(page, fn, arg) {
 
 async function showRange(page, a, b) {
   await page.evaluate(([a, b]) => window.ctraceView.show(a, b), [a, b]);
-  await page.waitForFunction((a) => window.ctraceView.data && window.ctraceView.data.t0 === Math.floor(a), a,
+  await page.waitForFunction((a) => window.ctraceView?.data && window.ctraceView?.data.t0 === Math.floor(a), a,
     { timeout: 20000 });
 }
 
@@ -269,7 +269,7 @@ export async function timelineChecks({ page, serve, check, ctrace, progs, tmp, o
     const zoomed = await view(page, () => ({ scroll: window.ctraceView.wrap.scrollTop, span: window.ctraceView.t1 - window.ctraceView.t0 }));
     check("Ctrl+wheel zooms in at the pointer", zoomed.span < (before.t1 - before.t0) * 0.8 && zoomed.scroll === scrolled.scroll,
       JSON.stringify(zoomed));
-    await page.waitForFunction(() => window.ctraceView.data && window.ctraceView.data.t1 === Math.ceil(window.ctraceView.t1));
+    await page.waitForFunction(() => window.ctraceView?.data && window.ctraceView?.data.t1 === Math.ceil(window.ctraceView.t1));
     // A span of the last lane, scrolled to the bottom.
     // The last lane with a span in view, far below the first screen.
     const last = await view(page, (first) => {
@@ -298,7 +298,7 @@ export async function timelineChecks({ page, serve, check, ctrace, progs, tmp, o
       check("the URL holds the range and the selection", hash.includes("t0=") && hash.includes("sel=span"), hash);
       await page.reload();
       await page.waitForSelector("body[data-ready='1']", { timeout: 20000 });
-      await page.waitForFunction(() => window.ctraceView.sel?.key, null, { timeout: 15000 }).catch(() => {});
+      await page.waitForFunction(() => window.ctraceView?.sel?.key, null, { timeout: 15000 }).catch(() => {});
       const after = await view(page, () => [window.ctraceView.t0, window.ctraceView.t1, window.ctraceView.sel?.key]);
       const text = await page.textContent("#details");
       check("a reload keeps the range", Math.abs(after[0] - kept[0]) <= 1 && Math.abs(after[1] - kept[1]) <= 1, JSON.stringify([kept, after]));
@@ -361,9 +361,9 @@ export async function timelineChecks({ page, serve, check, ctrace, progs, tmp, o
     const listed = await page.$$eval("#search-results div", (d) => d.map((x) => x.textContent));
     check("search lists the regions of a type", listed.filter((x) => x.startsWith("region") && x.includes("businessLogic")).length >= 3, listed.slice(0, 4));
     await page.keyboard.press("Enter");
-    await page.waitForFunction(() => window.ctraceView.sel?.kind === "region", null, { timeout: 15000 }).catch(() => {});
+    await page.waitForFunction(() => window.ctraceView?.sel?.kind === "region", null, { timeout: 15000 }).catch(() => {});
     await page.keyboard.press("Enter");
-    await page.waitForFunction(() => window.ctraceView.sel?.kind === "region" && document.querySelector("#search-results .current")?.textContent.includes("businessLogic"),
+    await page.waitForFunction(() => window.ctraceView?.sel?.kind === "region" && document.querySelector("#search-results .current")?.textContent.includes("businessLogic"),
       null, { timeout: 15000 }).catch(() => {});
     const sel = await view(page, () => window.ctraceView.sel);
     check("Enter opens the next region, selected", sel?.kind === "region" && (await page.textContent("#details")).includes("region businessLogic"), JSON.stringify(sel));
@@ -427,7 +427,7 @@ export async function timelineChecks({ page, serve, check, ctrace, progs, tmp, o
     await page.screenshot({ path: join(outDir, "tl-utilization.png") });
     if (worst.length) {
       await page.click("#mmu-worst li a");
-      await page.waitForFunction(() => !document.querySelector("#page-timeline").hidden && window.ctraceView.data, null, { timeout: 15000 });
+      await page.waitForFunction(() => !document.querySelector("#page-timeline").hidden && window.ctraceView?.data, null, { timeout: 15000 });
       const t0 = await view(page, () => window.ctraceView.t0);
       check("a worst window opens on the timeline", Math.abs(t0 - Number(new URLSearchParams(worst[0].split("?")[1]).get("t0"))) <= 1, t0);
     }

@@ -145,7 +145,7 @@ try {
   check("the exec'd lane's details name its thread", span.thread === "tree-exec" &&
     span.tid === te.tid, span);
   await page.evaluate(([a, b]) => window.ctraceView.show(a, b), [summary.begin, summary.end]);
-  await page.waitForFunction(() => window.ctraceView.data?.exact !== undefined);
+  await page.waitForFunction(() => window.ctraceView?.data?.exact !== undefined);
   await page.waitForTimeout(300);
   await page.screenshot({ path: join(outDir, "tree-timeline.png") });
 

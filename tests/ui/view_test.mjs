@@ -84,7 +84,7 @@ try {
   check("the spinner ran before it blocked", run && run[1] - run[0] > 1e6, JSON.stringify(run));
   const [ra, rb] = run ? [run[0], run[1]] : [blockAt - 150e6, blockAt - 50e6];
   await page.evaluate(([a, b]) => window.ctraceView.show(a, b), [ra - (rb - ra) * 0.1, rb + (rb - ra) * 0.1]);
-  await page.waitForFunction(([a]) => window.ctraceView.data && window.ctraceView.data.t0 === Math.floor(a), [ra - (rb - ra) * 0.1]);
+  await page.waitForFunction(([a]) => window.ctraceView?.data && window.ctraceView?.data.t0 === Math.floor(a), [ra - (rb - ra) * 0.1]);
   const pixels = await page.evaluate(([tid, a, b]) => {
     const v = window.ctraceView, lane = v.laneOf(tid), out = [];
     for (let k = 0; k <= 10; k++)
@@ -135,7 +135,7 @@ try {
 
   // Click the blocked slice: its reason and its stack.
   await page.evaluate(([a, b]) => window.ctraceView.show(a, b), [blockAt - 20e6, blockAt + 120e6]);
-  await page.waitForFunction(([a]) => window.ctraceView.data && window.ctraceView.data.t0 === Math.floor(a), [blockAt - 20e6]);
+  await page.waitForFunction(([a]) => window.ctraceView?.data && window.ctraceView?.data.t0 === Math.floor(a), [blockAt - 20e6]);
   const point = await page.evaluate(([tid, t]) => {
     const v = window.ctraceView, lane = v.laneOf(tid), box = v.canvas.getBoundingClientRect();
     return [box.left + v.xOf(t), box.top + lane.y + lane.h / 2];
@@ -206,7 +206,7 @@ try {
   const list = (await listJSON(server.url + "api/tasklist?type=processOrder&sort=begin&limit=1000")).rows;
   const task = list[10];
   await page.goto(server.url + `#timeline?t0=${task.begin_ns - 1000}&t1=${task.begin_ns + task.duration_ns + 1000}`);
-  await page.waitForFunction(([a]) => window.ctraceView.data && window.ctraceView.data.t0 === a, [task.begin_ns - 1000]);
+  await page.waitForFunction(([a]) => window.ctraceView?.data && window.ctraceView?.data.t0 === a, [task.begin_ns - 1000]);
   // A point of a processOrder bar where that bar is on top, this task's
   // first: the last row takes the tasks that overlap every other row (many,
   // on a slow run), drawn over each other.
@@ -264,7 +264,7 @@ try {
   const jobs = (await listJSON(server.url + "api/tasklist?type=job&sort=begin&limit=1000")).rows;
   const mid = jobs[11].begin_ns + 2000000; // all 12 open
   await page.goto(server.url + `#timeline?t0=${jobs[0].begin_ns - 1000000}&t1=${jobs[11].begin_ns + jobs[11].duration_ns + 1000000}`);
-  await page.waitForFunction(() => window.ctraceView.data && window.ctraceView.data.tasks);
+  await page.waitForFunction(() => window.ctraceView?.data && window.ctraceView?.data.tasks);
   const point = await page.evaluate((mid) => {
     const v = window.ctraceView, box = v.canvas.getBoundingClientRect();
     const rows = v.rows.filter((r) => r.kind === "task");

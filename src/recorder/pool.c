@@ -6,8 +6,8 @@
  * on first touch, a recycled one nothing. The first chunk is smaller
  * (256 KiB): most processes a build or a script starts live milliseconds
  * and fill a batch or two, and the kernel clears every page it maps (a
- * 1 MiB chunk took a fifth of a traced curl's start-up). Batches move between two lists
- * without locks:
+ * 1 MiB first chunk costs a traced curl a fifth of a millisecond).
+ * Batches move between two lists without locks:
  *   free: many threads pop, the writer pushes. A Treiber stack whose head
  *         carries a tag that changes on every update, so that a pop can
  *         never succeed on a head that was popped and pushed back (ABA).
@@ -189,11 +189,10 @@ void ct_pool_prefill(unsigned want_free)
     if (quarter < want_free)
         want_free = quarter;
     while (have < (int32_t)want_free) {
-        uint32_t before = atomic_load_explicit(&mapped, memory_order_relaxed);
         int32_t b = map_chunk(true);
         if (b < 0)
             return;
         ct_pool_put(b);
-        have += (int32_t)(atomic_load_explicit(&mapped, memory_order_relaxed) - before);
+        have = atomic_load_explicit(&free_count, memory_order_relaxed);
     }
 }

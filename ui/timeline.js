@@ -291,11 +291,15 @@ export class Timeline {
     return p;
   }
 
+  // The URL follows the view 150 ms after its last change, unless the URL
+  // changed meanwhile (a link, a pasted address): that one is applied by
+  // its hashchange, and must not be written over.
   saveState() {
     clearTimeout(this.saveTimer);
+    const from = location.hash;
     this.saveTimer = setTimeout(() => {
       const [page] = (location.hash.slice(1) || "timeline").split("?");
-      if (page !== "timeline") return;
+      if (page !== "timeline" || location.hash !== from) return;
       history.replaceState(null, "", `#timeline?${this.stateParams()}`);
     }, 150);
   }

@@ -40,6 +40,17 @@ with tempfile.TemporaryDirectory() as d:
         check(f"{r['name']} slept its 10 ms", 9_500_000 <= r["sleep_ns"] <= 2_000_000_000, r)
         check(f"{r['name']} mostly asleep", r["sleep_ns"] > r["execution_ns"], r)
         check(f"{r['name']} has its start function by name", r["start_function"] == "sleeper", r)
+    # A trace recorded so under load: sleeper-1's wake-up by its creation
+    # (the kernel's clock) is stamped 7 ns before its thread_runnable (the
+    # TSC); it is still created in the trace, with no execution before it.
+    fixture = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
+                           "woken-before-runnable.trace")
+    rows = {r["name"]: r for r in js("threads", "--json", fixture)}
+    one = rows.get("sleeper-1", {})
+    check("a creation woken before its thread_runnable: created in the trace",
+          one.get("start_function") != "" and one.get("begin_ns") == 434004, one)
+    check("a creation woken before its thread_runnable: no execution before it",
+          one.get("execution_ns", 1 << 40) < 200_000 and one.get("other_ns") == 0, one)
     # The scheduler latency profile: each sleeper's wait for its first run
     # is at the stack that created it (main, at its pthread_create, line 34),
     # as Go's puts a new goroutine's at its go statement.

@@ -154,6 +154,13 @@ static void give_sampled(const struct ct_threads *t, struct ct_thread_row *r, in
 static void account(const struct ct_threads *t, struct ct_thread_row *r, int64_t until)
 {
     bool sched = t->sched;
+    if (r->off_before_set && until > r->at) {
+        /* It existed before its first switch in: off a CPU then, for
+         * reasons the trace does not know (its blocks would say). */
+        r->off_before_set = false;
+        give(t, r, CT_COL_OTHER, r->off_before, r->begin_ns);
+        r->begin_ns = r->off_before;
+    }
     while (r->at < until) {
         int64_t stop = until;
         if (r->activity != CT_COL_EXEC && r->activity_end > r->at && r->activity_end < stop)
@@ -198,6 +205,20 @@ static void on_event(struct ct_threads *out, struct ct_thread_row *r, const stru
      * only (the sum of the columns is not worth taking at every event). */
     bool first = (ev->kind == CT_EV_THREAD_RUNNABLE || ev->kind == CT_EV_THREAD_START) &&
                  ct_row_total(r) == 0 && !r->runnable;
+    if (r->off_before_set && ev->kind == CT_EV_THREAD_RUNNABLE && first) {
+        /* Its creation, stamped by another clock a little later than the
+         * kernel's wake-up of the new thread: it did not exist before. */
+        r->off_before_set = false;
+    } else if (ev->kind == CT_EV_CPU &&
+               (ev->args[0] == CT_CPU_WOKEN || ev->args[0] == CT_CPU_ON) && !r->switches &&
+               !r->runnable && r->at == r->begin_ns && ev->ts_ns > r->at &&
+               ct_row_total(r) == 0) {
+        /* First seen switching in, so not running until then: its next
+         * event tells whether it existed (account, above). */
+        r->off_before = r->begin_ns;
+        r->off_before_set = true;
+        r->begin_ns = r->at = ev->ts_ns;
+    }
     if (ev->kind == CT_EV_THREAD_RUNNABLE && first) {
         /* Created in the trace: its life starts at its creation, waiting
          * for a CPU (Go's runnable goroutine) until its thread_start. */

@@ -71,6 +71,10 @@ struct ct_thread_row {
     unsigned reason;     /* of a sync block */
     int64_t activity_end; /* a system call's end; INT64_MAX for blocks */
     int64_t at;          /* time accounted up to */
+    /* First seen switching in at begin_ns: from off_before until then it
+     * was off a CPU, given to a column at its next event. */
+    bool off_before_set;
+    int64_t off_before;
     /* Schedstat samples and no switches: the kernel's totals so far, and
      * what the columns have of them (execution, sched). */
     bool sampled;

@@ -210,7 +210,13 @@ def private_traces(d):
 
 
 def no_core():
+    """The child's start: no core files, and the signals under test at
+    their defaults (a shell starts its background jobs with SIGINT and
+    SIGQUIT ignored, and a test run from one would find them so)."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+                signal.SIGUSR2, signal.SIGALRM):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 class Traced:

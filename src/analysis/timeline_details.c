@@ -101,7 +101,10 @@ static size_t span_index(const struct tl_lane *l, int64_t t)
 static const struct tl_lane *whole_at(struct ct_timeline *tl, uint64_t tid, int64_t t,
                                       bool activity, size_t *kp, int64_t *endp)
 {
-    for (int64_t reach = 1;; reach = reach < 1000 ? 1000 : reach * 8) {
+    /* reach stops at 2 * CT_NS_LIMIT, which takes any time to the end. */
+    for (int64_t reach = 1;; reach = reach < 1000              ? 1000
+                                     : reach > CT_NS_LIMIT / 4 ? 2 * CT_NS_LIMIT
+                                                               : reach * 8) {
         struct ct_timeline *w = ct_tl_window(tl, t - 1, t + reach, 0);
         const struct tl_lane *l = lane_in(w, tid);
         bool to_end = t + reach >= tl->end;

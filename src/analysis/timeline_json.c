@@ -165,6 +165,14 @@ struct summary {
     uint64_t hkey, hn;
 };
 
+/* The pixel of time t from t0, at w ns a pixel, in double arithmetic (t -
+ * t0 may not fit an int64_t), held within what a long holds. */
+static long pixel_of(int64_t t, int64_t t0, double w)
+{
+    double p = ((double)t - (double)t0) / w;
+    return p < -1e15 ? (long)-1e15 : p > 1e15 ? (long)1e15 : (long)p;
+}
+
 static void emit_held(struct summary *s)
 {
     if (!s->held)
@@ -216,7 +224,7 @@ static void item_n(struct summary *s, int64_t b, int64_t e, uint64_t key, int sl
         s->first = false;
         return;
     }
-    long px = (long)((double)(b - s->t0) / s->w);
+    long px = pixel_of(b, s->t0, s->w);
     if (s->n && px != s->px)
         flush_pixel(s);
     if (!s->n) {
@@ -435,11 +443,11 @@ static void log_marks(const struct ct_timeline *tl, bool index, int64_t t0, int6
         const struct tl_grid *g = &tl->log_grid;
         for (long k = bucket_of(g, t0), last = bucket_of(g, t1); k < g->n && k <= last;) {
             int64_t t = g->origin + k * g->bucket_ns;
-            long p = (long)((double)(t - t0) / w);
+            long p = pixel_of(t, t0, w);
             uint64_t n = 0, tid = 0;
             long start = k;
             for (; k < g->n && k <= last &&
-                   (long)((double)(g->origin + k * g->bucket_ns - t0) / w) == p; k++) {
+                   pixel_of(g->origin + k * g->bucket_ns, t0, w) == p; k++) {
                 if (!n && g->count[k])
                     tid = g->tag[k];
                 n += g->count[k];
@@ -457,10 +465,10 @@ static void log_marks(const struct ct_timeline *tl, bool index, int64_t t0, int6
      * message (cut), and how many there are. */
     size_t lo = FIRST_AT(tl->logs, tl->nlogs, t, t0);
     for (size_t k = lo; k < tl->nlogs && tl->logs[k].t < t1;) {
-        long p = (long)((double)(tl->logs[k].t - t0) / w);
+        long p = pixel_of(tl->logs[k].t, t0, w);
         size_t end = k;
         while (end < tl->nlogs && tl->logs[end].t < t1 &&
-               (long)((double)(tl->logs[end].t - t0) / w) == p)
+               pixel_of(tl->logs[end].t, t0, w) == p)
             end++;
         for (size_t i = k; i < end; i++) {
             bool seen = false; /* its thread's first log in the pixel was written */
@@ -532,10 +540,10 @@ void ct_tl_query_counters(const struct ct_timeline *tl, int64_t t0, int64_t t1, 
             lo--; /* the value at t0 */
         bool first = true;
         for (size_t k = lo; k < c->n;) {
-            long p = (long)((double)(c->s[k].t - t0) / w);
+            long p = pixel_of(c->s[k].t, t0, w);
             uint64_t mn = c->s[k].v, mx = c->s[k].v, last = c->s[k].v;
             int64_t t = c->s[k].t;
-            for (k++; k < c->n && (long)((double)(c->s[k].t - t0) / w) == p; k++) {
+            for (k++; k < c->n && pixel_of(c->s[k].t, t0, w) == p; k++) {
                 mn = c->s[k].v < mn ? c->s[k].v : mn;
                 mx = c->s[k].v > mx ? c->s[k].v : mx;
                 last = c->s[k].v;

@@ -220,6 +220,10 @@ int ct_rd_next_event(struct ct_reader *rd, struct ct_event_iter *it, struct ct_e
 int ct_rd_skim_events(struct ct_reader *rd, struct ct_event_iter *it, uint64_t decode,
                       uint64_t counts[CT_MAX_KINDS], struct ct_event *ev);
 
+/* The largest time from the session's start, in ns, that a reader gives
+ * (and the view's API takes): INT64_MAX / 4. */
+#define CT_NS_LIMIT (INT64_MAX / 4)
+
 /* to - from, or 0 when to is not after from; in unsigned arithmetic, so
  * that the times of a hostile file never overflow a signed subtraction. */
 static inline uint64_t ct_span_ns(int64_t from, int64_t to)
@@ -237,7 +241,11 @@ static inline int64_t ct_gen_ns(const struct ct_reader *rd, const struct ct_gen 
      * base: a thread's times stay in order across the boundary. */
     uint64_t q32 = du < 0 && gen->prev_q32 ? gen->prev_q32 : gen->q32;
     __int128 ns = ((__int128)du * (__int128)q32) >> 32;
-    return (int64_t)((__int128)gen->base_mono_ns - rd->start_mono_ns + ns);
+    ns += (__int128)gen->base_mono_ns - rd->start_mono_ns;
+    /* Within CT_NS_LIMIT of the session's start (73 years): the analyses
+     * add and subtract a few times, which then never overflow, whatever
+     * times a damaged or hostile file holds. */
+    return ns > CT_NS_LIMIT ? CT_NS_LIMIT : ns < -CT_NS_LIMIT ? -CT_NS_LIMIT : (int64_t)ns;
 }
 
 /* Symbols embedded in the file (SYMBOLS records, written by `ctrace run`

@@ -64,11 +64,14 @@ build-fuzz/build.ninja:
 
 # A fuzzing session of FUZZ_SECONDS on the reader and the analyses, from the
 # seed corpus; FUZZ_SEED fixes libFuzzer's random choices (0: a new seed).
+# Undefined behaviour stops it as a crash does, its input kept in
+# fuzz/artifacts.
 FUZZ_SEED ?= 0
 fuzz: deps build-fuzz/build.ninja
 	$(MESON) compile -C build-fuzz
 	mkdir -p build-fuzz/corpus fuzz/artifacts
-	./build-fuzz/fuzz/fuzz_reader -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	    ./build-fuzz/fuzz/fuzz_reader -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) \
 	    -artifact_prefix=fuzz/artifacts/ build-fuzz/corpus fuzz/corpus
 
 # The short run of make test: a fixed seed, so that a test run is repeatable

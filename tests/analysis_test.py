@@ -43,7 +43,7 @@ with tempfile.TemporaryDirectory() as d:
     # A trace recorded so under load: sleeper-1's wake-up by its creation
     # (the kernel's clock) is stamped 7 ns before its thread_runnable (the
     # TSC); it is still created in the trace, with no execution before it.
-    fixture = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
+    fixture = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz", "corpus",
                            "woken-before-runnable.trace")
     rows = {r["name"]: r for r in js("threads", "--json", fixture)}
     one = rows.get("sleeper-1", {})

@@ -36,7 +36,7 @@ test: build test-fast test-san test-tsan fuzz-short
 	@./scripts/test-summary.sh build build-san build-tsan
 
 test-fast: build
-	$(MESON) test -C build --print-errorlogs
+	$(MESON) test -C build --print-errorlogs || { ./scripts/test-failures.sh build; exit 1; }
 
 build-san/build.ninja:
 	$(MESON) setup build-san $(WERROR) -Db_sanitize=address,undefined -Db_lundef=false -Db_asneeded=false
@@ -50,14 +50,16 @@ build-san/build.ninja:
 test-san: deps build-san/build.ninja
 	$(MESON) compile -C build-san
 	CTRACE_TEST_SANITIZER=asan UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1:handle_segv=0:verify_asan_link_order=0 \
-	    $(MESON) test -C build-san --print-errorlogs --no-suite install --no-suite integration --no-suite docs
+	    $(MESON) test -C build-san --print-errorlogs --no-suite install --no-suite integration --no-suite docs \
+	    || { ./scripts/test-failures.sh build-san; exit 1; }
 
 build-tsan/build.ninja:
 	CC=clang $(MESON) setup build-tsan $(WERROR) -Db_sanitize=thread -Db_lundef=false
 
 test-tsan: deps build-tsan/build.ninja
 	$(MESON) compile -C build-tsan
-	CTRACE_TEST_SANITIZER=tsan TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 $(MESON) test -C build-tsan --suite concurrency --print-errorlogs
+	CTRACE_TEST_SANITIZER=tsan TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 $(MESON) test -C build-tsan --suite concurrency --print-errorlogs \
+	    || { ./scripts/test-failures.sh build-tsan; exit 1; }
 
 build-fuzz/build.ninja:
 	CC=clang $(MESON) setup build-fuzz -Dfuzz=true -Db_lundef=false

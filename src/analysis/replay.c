@@ -177,6 +177,9 @@ int ct_replay_thread(struct ct_replay *r, uint64_t tid, int64_t t0, int64_t t1,
     row->switches = st.switches;
     row->runnable = st.runnable;
     row->sampled = st.sampled;
+    row->resumed = !st.fresh;
+    row->off_before_set = st.off_before_set;
+    row->off_before = st.off_before;
     row->kernel_run = (uint64_t)st.run_owed; /* its given_run is 0: what is owed */
     row->kernel_wait = (uint64_t)st.wait_owed;
     row->reason = st.reason;

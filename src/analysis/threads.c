@@ -47,6 +47,11 @@ uint64_t ct_row_total(const struct ct_thread_row *r)
     return total;
 }
 
+bool ct_row_untouched(const struct ct_thread_row *r)
+{
+    return !r->resumed && ct_row_total(r) == 0;
+}
+
 void ct_threads_free(struct ct_threads *t)
 {
     free(t->rows);
@@ -204,7 +209,7 @@ static void on_event(struct ct_threads *out, struct ct_thread_row *r, const stru
     /* Whether the thread has had no time yet: asked of its first events
      * only (the sum of the columns is not worth taking at every event). */
     bool first = (ev->kind == CT_EV_THREAD_RUNNABLE || ev->kind == CT_EV_THREAD_START) &&
-                 ct_row_total(r) == 0 && !r->runnable;
+                 ct_row_untouched(r) && !r->runnable;
     if (r->off_before_set && ev->kind == CT_EV_THREAD_RUNNABLE && first) {
         /* Its creation, stamped by another clock a little later than the
          * kernel's wake-up of the new thread: it did not exist before. */
@@ -212,7 +217,7 @@ static void on_event(struct ct_threads *out, struct ct_thread_row *r, const stru
     } else if (ev->kind == CT_EV_CPU &&
                (ev->args[0] == CT_CPU_WOKEN || ev->args[0] == CT_CPU_ON) && !r->switches &&
                !r->runnable && r->at == r->begin_ns && ev->ts_ns > r->at &&
-               ct_row_total(r) == 0) {
+               ct_row_untouched(r)) {
         /* First seen switching in, so not running until then: its next
          * event tells whether it existed (account, above). */
         r->off_before = r->begin_ns;
@@ -229,7 +234,7 @@ static void on_event(struct ct_threads *out, struct ct_thread_row *r, const stru
         r->activity_end = INT64_MAX;
     }
     if (ev->kind == CT_EV_CPU && ev->args[0] == CT_CPU_WOKEN && r->runnable && !r->switches &&
-        ev->ts_ns > r->at && ct_row_total(r) == 0) {
+        ev->ts_ns > r->at && ct_row_untouched(r)) {
         /* A new thread's first switch: the kernel made it runnable here,
          * inside its creator's clone, after its thread_runnable. */
         r->begin_ns = r->at = ev->ts_ns;

@@ -75,6 +75,9 @@ struct ct_thread_row {
      * was off a CPU, given to a column at its next event. */
     bool off_before_set;
     int64_t off_before;
+    /* Read again from a mark (a window, a task's time) after time the
+     * columns here do not hold: no event of it is its first. */
+    bool resumed;
     /* Schedstat samples and no switches: the kernel's totals so far, and
      * what the columns have of them (execution, sched). */
     bool sampled;
@@ -175,5 +178,8 @@ unsigned ct_sync_primitive(unsigned reason);
 /* Its name: a reason's, "futex" for 0. */
 const char *ct_sync_primitive_name(unsigned primitive);
 uint64_t ct_row_total(const struct ct_thread_row *r);
+/* Whether nothing of the thread has been accounted yet: its next events
+ * may be its first (a creation, a first switch in). */
+bool ct_row_untouched(const struct ct_thread_row *r);
 
 #endif

@@ -482,6 +482,9 @@ static void on_mark(void *ctx, const struct ct_thread_row *r, const struct ct_re
     st->switches = r->switches;
     st->runnable = r->runnable;
     st->sampled = r->sampled;
+    st->fresh = ct_row_untouched(r);
+    st->off_before_set = r->off_before_set;
+    st->off_before = r->off_before;
     st->run_owed = (int64_t)(r->kernel_run - r->given_run);
     st->wait_owed = (int64_t)(r->kernel_wait - r->given_wait);
     st->reason = r->reason;

@@ -92,6 +92,10 @@ struct tl_state {
     uint8_t pending_reason, pending_class, pending_flags;
     bool on_cpu, has_cur;
     bool switches, runnable, sampled; /* the thread row's */
+    /* The row's: nothing accounted yet (ct_row_untouched); off a CPU
+     * from off_before until its first switch in, not yet given. */
+    bool fresh, off_before_set;
+    int64_t off_before;
     uint8_t nopen;
     /* A sampled thread's: what the samples say it ran and waited beyond
      * what the columns have (give_sampled), as the row had them. */

@@ -123,6 +123,9 @@ static int64_t restore(const struct ct_timeline *ix, const struct tl_mark *m, st
     r->runnable = st->runnable;
     r->reason = st->reason;
     r->sampled = st->sampled;
+    r->resumed = !st->fresh;
+    r->off_before_set = st->off_before_set;
+    r->off_before = st->off_before;
     r->given_run = r->given_wait = 0; /* what the samples owe, as the mark had it */
     r->kernel_run = (uint64_t)st->run_owed;
     r->kernel_wait = (uint64_t)st->wait_owed;

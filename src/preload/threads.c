@@ -46,7 +46,7 @@ static void *thread_trampoline(void *p)
         ct_thread_origin(given->name, given->stack_size); /* or no tail call */
     struct start_record r = *given;
     free(p);
-    ct_sched_covered(r.cover, r.created_ns);
+    ct_sched_covered(r.cover, r.created_ns, r.created);
     if (ct_tracing_here())
         CT_RECORD(ct_ev_thread_start(r.creator, r.create_id, (uintptr_t)r.start, r.created));
     return r.start(r.arg);

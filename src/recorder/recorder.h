@@ -188,6 +188,11 @@ struct ct_thread {
      * its switches before, from its creation on, are left out, for a
      * thread's life in the trace begins at its first event. */
     uint64_t sched_from_ns;
+    /* Its creation in trace units (its thread_runnable), 0 when not known:
+     * no switch of it is written before. The kernel's wake-up of it inside
+     * the clone comes after, but its CLOCK_MONOTONIC time converted to
+     * units can come out a few ns earlier. */
+    uint64_t created_units;
     void *cpu_events; /* switches read from the ring, until written */
     size_t cpu_len, cpu_cap;
     uint64_t cpu_last_ns; /* the latest time in cpu_events */

@@ -98,6 +98,7 @@ static __thread unsigned cover_mine;
 /* When this thread was created (CLOCK_MONOTONIC), if its creator said:
  * its switches count from then, its first run included. */
 static __thread uint64_t created_mono;
+static __thread uint64_t created_units; /* the same in trace units */
 static pid_t cover_tid;       /* the thread that opened them */
 static uint64_t cover_opened_ns; /* when (CLOCK_MONOTONIC) */
 /* The session's start (its time zero), and the schedstat totals of the
@@ -243,15 +244,17 @@ unsigned ct_sched_cover_token(void)
                : 0;
 }
 
-void ct_sched_covered(unsigned token, uint64_t created_ns)
+void ct_sched_covered(unsigned token, uint64_t created_ns, uint64_t created_ts)
 {
     cover_mine = token;
     created_mono = created_ns;
+    created_units = created_ts;
 }
 
 void ct_sched_thread_start(struct ct_thread *t)
 {
     t->ring.fd = t->schedstat_fd = t->stat_fd = -1;
+    t->created_units = 0;
     t->lat_from = t->lat_pending = 0;
     t->ex_from = 0;
     t->ex_run_ns = 0;
@@ -272,6 +275,7 @@ void ct_sched_thread_start(struct ct_thread *t)
         /* From its creation: its wait for its first run is in its life
          * (thread_runnable), and so is the switch that ended it. */
         t->sched_from_ns = created_mono && created_mono < now ? created_mono : now;
+        t->created_units = created_mono ? created_units : 0;
         if (ct_ss.mode == CT_SCHED_PERF && created_mono) {
             /* Its schedstat counts from its creation too: its first
              * period starts there, with no switch yet. */

@@ -48,7 +48,7 @@ CT_INTERNAL void ct_sched_thread_start(struct ct_thread *t);
  * per-CPU rings (a token the creator hands to the new thread), and, in the
  * new thread, that they are. Only the preload library knows the creator. */
 CT_INTERNAL unsigned ct_sched_cover_token(void);
-CT_INTERNAL void ct_sched_covered(unsigned token, uint64_t created_ns);
+CT_INTERNAL void ct_sched_covered(unsigned token, uint64_t created_ns, uint64_t created_units);
 /* `followed`: the process is one the trace followed (smaller rings). */
 CT_INTERNAL void ct_sched_inherit(bool on, bool followed);
 /* Writer side (--sched=auto), when the switches come too fast to be

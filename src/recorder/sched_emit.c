@@ -138,6 +138,8 @@ static uint8_t *encode(struct ct_thread *t, size_t n, size_t *len, uint64_t *bas
     uint64_t last = n ? units_of(raw[0].mono_ns) : 0;
     if (n && raw[0].state == CT_CPU_ON && raw[0].woken_ns)
         last = units_of(woken_at(t, raw, 0));
+    if (n && last < t->created_units)
+        last = t->created_units; /* and so every event: none is before the last */
     *base = last;
     for (size_t i = 0; i < n; i++) {
         if (encoded.cap - used < ENCODED_MAX_EVENT) {

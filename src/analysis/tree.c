@@ -199,13 +199,17 @@ static int siblings(const char *root, uint64_t not_before_ns, struct ct_tree_ima
 }
 
 /* The image of pid running at time `at` (the latest that started by
- * then), or -1. */
+ * then), or -1. Of images that started at the same time (a file and its
+ * copies) the one listed first counts as the earliest: at `except`'s own
+ * time only those listed before it are found, the last of them, so that
+ * they make a chain of execs and two never precede each other. */
 static int image_at(const struct ct_tree *t, uint64_t pid, uint64_t at, int except)
 {
     int best = -1;
     for (size_t i = 0; i < t->count; i++)
         if ((int)i != except && t->images[i].pid == pid && t->images[i].start_ns <= at &&
-            (best < 0 || t->images[i].start_ns > t->images[best].start_ns))
+            (t->images[i].start_ns < at || except < 0 || (int)i < except) &&
+            (best < 0 || t->images[i].start_ns >= t->images[best].start_ns))
             best = (int)i;
     return best;
 }

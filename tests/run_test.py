@@ -72,6 +72,33 @@ def failexec_checks(out, d):
         os.unlink(os.path.join(d, f))
 
 
+def replaced_children_checks():
+    """A run replaces the trace at FILE and its children's files; files
+    beside it that are not of that trace's tree stay."""
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "r.out")
+        cmd = [ctrace, "run", "-o", out, "--", "sh", "-c", "/bin/true; /bin/true"]
+        first = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        runs = [sorted(f for f in os.listdir(d) if f.startswith("r.out."))]
+        open(os.path.join(d, "r.out.1"), "w").write("not a trace\n")
+        other = subprocess.run([ctrace, "run", "-o", os.path.join(d, "r.out.2"), "--", "true"],
+                               capture_output=True, text=True, timeout=120)  # of no tree
+        check("a trace of another run beside it", other.returncode == 0, other.stderr)
+        second = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        left = sorted(f for f in os.listdir(d) if f.startswith("r.out."))
+        new = [f for f in left if f not in ("r.out.1", "r.out.2")]
+        check("a second run: two children each time",
+              first.returncode == 0 and second.returncode == 0 and len(runs[0]) == 2 and
+              len(new) == 2, (first.stderr, second.stderr, runs, left))
+        check("a second run removed the first run's children, and no other file",
+              not set(runs[0]) & set(new) and "r.out.1" in left and "r.out.2" in left,
+              (runs, left))
+        s = subprocess.run([ctrace, "stats", "--json", out], capture_output=True, text=True)
+        kids = json.loads(s.stdout or "{}").get("children", [])
+        check("a second run: stats names its own children",
+              sorted(f"r.out.{k}" for k in kids) == new, (kids, new))
+
+
 def forker_checks(r, out, d):
     check("forker exit status 3 (the exec'd image's)", r.returncode == 3, r.returncode)
     ev, names = dump(out)
@@ -783,6 +810,8 @@ with tempfile.TemporaryDirectory() as d:
     else:
         forker_checks(r, out, d)
     failexec_checks(out, d)
+    if not sanitized:
+        replaced_children_checks()
 
     r = run("deadlock", out)
     check("deadlock exit", r.returncode == 0, r.stderr)

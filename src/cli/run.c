@@ -314,6 +314,24 @@ static size_t run_files(const char *output, char (**paths)[PATH_MAX])
     return n;
 }
 
+/* The files of the children of the trace FILE holds now (FILE.PID[.N]
+ * whose parents are in its tree), removed: this run's FILE replaces that
+ * trace, and its children's files go with it rather than pile up beside
+ * the new ones run after run. Nothing is removed when FILE is not a whole
+ * enough trace to follow. */
+static void remove_old_children(const char *output)
+{
+    struct ct_tree tree;
+    char err[256];
+    char *root[] = {(char *)output};
+    if (ct_tree_load(&tree, root, 1, true, err, sizeof err) != 0)
+        return;
+    for (size_t i = 0; i < tree.count; i++)
+        if (strcmp(tree.images[i].path, output) != 0)
+            unlink(tree.images[i].path);
+    ct_tree_free(&tree);
+}
+
 /* Where the frames named from DWARF are kept between runs:
  * CTRACE_SYMBOL_CACHE (off: nowhere), else $XDG_CACHE_HOME/ctrace/symbols
  * or ~/.cache/ctrace/symbols, made if missing; a directory of this user's
@@ -405,6 +423,8 @@ static int run(int argc, char **argv)
             return CT_EXIT_BAD_INPUT;
         }
         close(probe);
+        if (existed && st.st_size > 0)
+            remove_old_children(output);
     } else if (access(output, W_OK) != 0) {
         fprintf(stderr, "ctrace run: cannot write %s: %s\n", o.output, strerror(errno));
         return CT_EXIT_BAD_INPUT;
@@ -535,6 +555,7 @@ const struct ct_command ct_cmd_run = {
     "is not an exec (one that only sets up and execs, as a shell's children\n"
     "do, writes nothing of its own); a program exec'd by a traced process\n"
     "writes FILE.PID (FILE.PID.N if that process wrote one already).\n"
+    "A run replaces the trace at FILE and its children's files.\n"
     "The parent's trace has fork and exec events naming them. A FILE that is a\n"
     "pipe or a device, or under /dev or /proc (-o /dev/stdout), gets the first\n"
     "program's trace only: children are not followed.\n"

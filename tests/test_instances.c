@@ -86,6 +86,17 @@ static void *work(void *arg)
     return NULL;
 }
 
+/* On a failure, the trace into $CT_DUMP, to read it again; true. */
+static bool keep_trace(const uint8_t *data, size_t size)
+{
+    FILE *dump = getenv("CT_DUMP") ? fopen(getenv("CT_DUMP"), "w") : NULL;
+    if (dump) {
+        fwrite(data, 1, size, dump);
+        fclose(dump);
+    }
+    return true;
+}
+
 /* sched: the ctrace_config's (0 the switches, 2 schedstat samples only). */
 static uint8_t *record(size_t *size, int sched)
 {
@@ -502,7 +513,7 @@ static void task_time_read_again(int sched)
             assert_int_equal(ct_task_time(&r, w->id, w->begin_ns, w->end_ns, tids, n, &budget,
                                           &got), 0);
             for (int c = 0; c < CT_COL_COUNT; c++)
-                if (got.ns[c] != w->ns[c])
+                if (got.ns[c] != w->ns[c] && keep_trace(data, size))
                     fail_msg("task %llu (%s), %s: %llu read again, %llu in the whole reading",
                              (unsigned long long)w->id, types[ty], ct_column_name(c),
                              (unsigned long long)got.ns[c], (unsigned long long)w->ns[c]);

@@ -682,9 +682,32 @@ static void test_tree_joins_processes(void **state)
     rmdir(dir);
 }
 
+/* A reading of [t0, t1] starts at a mark whose state is no later than t0,
+ * though a later mark's batch time is: a mark without a batch (a thread's
+ * last, in the generation after its last batch) has its last one's. */
+static void test_mark_range_starts_before_t0(void **state)
+{
+    (void)state;
+    struct tl_mark marks[] = {
+        {.t = 100, .tb = 90, .gen = 0, .batch = 2},
+        {.t = 200, .tb = 150, .gen = 0, .batch = 13},
+        {.t = 900, .tb = 150, .gen = 1, .batch = UINT32_MAX, .first = true},
+    };
+    struct tl_lane l = {.marks = marks, .nmarks = 3};
+    size_t a, z;
+    assert_int_equal(ct_tl_mark_range(&l, 300, 400, &a, &z), 2);
+    assert_int_equal(a, 1); /* not the last: its state is at 900 */
+    assert_int_equal(z, 2);
+    assert_int_equal(ct_tl_mark_range(&l, 95, 120, &a, &z), 2);
+    assert_true(a == 0 && z == 1);
+    assert_int_equal(ct_tl_mark_range(&l, 950, 990, &a, &z), 1);
+    assert_true(a == 2 && z == 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mark_range_starts_before_t0),
         cmocka_unit_test(test_windows_match_whole_reading),
         cmocka_unit_test(test_readers_join_into_one_index),
         cmocka_unit_test(test_tree_joins_processes),

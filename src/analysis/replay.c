@@ -100,39 +100,11 @@ static const struct tl_lane *lane_of(const struct ct_timeline *ix, uint64_t tid)
     return lo < ix->nlanes && ix->lanes[lo].tid == tid ? &ix->lanes[lo] : NULL;
 }
 
-/* The marks a reading of [t0, t1] starts and ends at, by their batches'
- * times: the last at or before t0, the first at or after t1. How many. */
-static size_t marks_between(const struct tl_lane *l, int64_t t0, int64_t t1, size_t *a, size_t *z)
-{
-    size_t n = l->nmarks, lo = 0, hi = n;
-    if (!n)
-        return 0;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (l->marks[mid].tb <= t0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *a = lo ? lo - 1 : 0;
-    for (hi = n; lo < hi;) {
-        size_t mid = (lo + hi) / 2;
-        if (l->marks[mid].tb < t1)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *z = lo < n ? lo : n - 1;
-    if (*z < *a)
-        *z = *a;
-    return *z - *a + 1;
-}
-
 size_t ct_replay_cost(const struct ct_timeline *ix, uint64_t tid, int64_t t0, int64_t t1)
 {
     const struct tl_lane *l = lane_of(ix, tid);
     size_t a, z;
-    return l ? marks_between(l, t0, t1, &a, &z) : 0;
+    return l ? ct_tl_mark_range(l, t0, t1, &a, &z) : 0;
 }
 
 static void no_mark(void *ctx, const struct ct_thread_row *r, const struct ct_reader *rd,
@@ -147,7 +119,7 @@ int ct_replay_thread(struct ct_replay *r, uint64_t tid, int64_t t0, int64_t t1,
     const struct ct_timeline *ix = r->ix;
     const struct tl_lane *l = lane_of(ix, tid);
     size_t a, z;
-    if (!l || !marks_between(l, t0, t1, &a, &z))
+    if (!l || !ct_tl_mark_range(l, t0, t1, &a, &z))
         return 0;
     const struct tl_mark *m = l->marks;
     /* The state the first mark saved (without its unused open slots). */

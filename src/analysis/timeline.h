@@ -270,6 +270,14 @@ uint32_t ct_tl_string(struct ct_timeline *tl, const void *s, size_t len);
  * when it does), or NULL when that is more than `budget` batches (0: no
  * limit) or cannot be read. */
 struct ct_timeline *ct_tl_window(struct ct_timeline *ix, int64_t t0, int64_t t1, size_t budget);
+/* The marks of a lane a reading of [t0, t1] starts and ends at (a window,
+ * a task's time read again), by the times of their batches (a thread's
+ * events are in time order from batch to batch, but a batch may be filed
+ * in a generation after the switches that came later: a mark's state time
+ * is no bound on its batch, and a mark without a batch has its last
+ * one's): the last whose batch and state are at or before t0, the first
+ * at or after t1, in *a and *z. How many batches; 0 without marks. */
+size_t ct_tl_mark_range(const struct tl_lane *l, int64_t t0, int64_t t1, size_t *a, size_t *z);
 /* One of the index's long tasks by id (never ended ones included), or NULL. */
 const struct tl_task *ct_tl_long_task(const struct ct_timeline *ix, uint64_t id);
 /* Forgets the last window. */

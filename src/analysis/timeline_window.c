@@ -59,13 +59,7 @@ static struct ct_gen *cached_gen(struct ct_timeline *ix, uint32_t g)
     return &slot->gen;
 }
 
-/* The marks of a lane a window for [t0, t1] starts and ends at, by the
- * times of their batches (a thread's events are in time order from batch
- * to batch, but a batch may be filed in a generation after the switches
- * that came later: a mark's state time is no bound on its batch): the
- * last whose batch and state are at or before t0, the first at or after
- * t1. How many batches. */
-static size_t mark_range(const struct tl_lane *l, int64_t t0, int64_t t1, size_t *a, size_t *z)
+size_t ct_tl_mark_range(const struct tl_lane *l, int64_t t0, int64_t t1, size_t *a, size_t *z)
 {
     size_t n = l->nmarks, lo = 0, hi = n;
     if (!n)
@@ -100,7 +94,7 @@ size_t ct_tl_window_batches(const struct ct_timeline *ix, int64_t t0, int64_t t1
 {
     size_t total = 0, a, z;
     for (size_t i = 0; i < ix->nlanes; i++)
-        total += mark_range(&ix->lanes[i], t0, t1, &a, &z);
+        total += ct_tl_mark_range(&ix->lanes[i], t0, t1, &a, &z);
     return total;
 }
 
@@ -193,7 +187,7 @@ static int window_read(struct ct_timeline *ix, struct ct_timeline *w)
             if (ix->threads.rows[k].tid == L->tid)
                 whole = &ix->threads.rows[k];
         size_t a, z;
-        if (!mark_range(L, w->w0, w->w1, &a, &z)) {
+        if (!ct_tl_mark_range(L, w->w0, w->w1, &a, &z)) {
             /* Never a batch of its own: as it began, to its end. */
             if (whole) {
                 ct_threads_row_init(r, L->tid, whole->begin_ns);

@@ -122,14 +122,6 @@ int ct_replay_thread(struct ct_replay *r, uint64_t tid, int64_t t0, int64_t t1,
     if (!l || !ct_tl_mark_range(l, t0, t1, &a, &z))
         return 0;
     const struct tl_mark *m = l->marks;
-    /* The state the first mark saved (without its unused open slots). */
-    struct tl_state st;
-    memset(&st, 0, sizeof st);
-    memcpy(&st, ix->states + m[a].state, offsetof(struct tl_state, open));
-    if (st.nopen > CT_TL_MAX_OPEN)
-        st.nopen = CT_TL_MAX_OPEN;
-    memcpy(st.open, ix->states + m[a].state + offsetof(struct tl_state, open),
-           st.nopen * sizeof st.open[0]);
     struct ct_threads th = {0};
     th.rows = calloc(1, sizeof *th.rows);
     if (!th.rows)
@@ -142,19 +134,9 @@ int ct_replay_thread(struct ct_replay *r, uint64_t tid, int64_t t0, int64_t t1,
     th.count = th.cap = 1;
     struct ct_thread_row *row = &th.rows[0];
     row->tid = tid;
-    row->at = row->begin_ns = row->end_ns = st.at;
-    row->activity_end = st.activity_end;
-    row->cpu = st.cpu_state;
-    row->activity = st.activity;
-    row->switches = st.switches;
-    row->runnable = st.runnable;
-    row->sampled = st.sampled;
-    row->resumed = !st.fresh;
-    row->off_before_set = st.off_before_set;
-    row->off_before = st.off_before;
-    row->kernel_run = (uint64_t)st.run_owed; /* its given_run is 0: what is owed */
-    row->kernel_wait = (uint64_t)st.wait_owed;
-    row->reason = st.reason;
+    /* The state the first mark saved. */
+    struct tl_state st;
+    ct_tl_restore(ix, &m[a], &st, row);
     if (v->start)
         v->start(v->ctx, st.open, st.nopen);
     int rc = 0;

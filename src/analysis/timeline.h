@@ -278,6 +278,10 @@ struct ct_timeline *ct_tl_window(struct ct_timeline *ix, int64_t t0, int64_t t1,
  * one's): the last whose batch and state are at or before t0, the first
  * at or after t1, in *a and *z. How many batches; 0 without marks. */
 size_t ct_tl_mark_range(const struct tl_lane *l, int64_t t0, int64_t t1, size_t *a, size_t *z);
+/* What mark m saved, into st (its open regions included) and the thread
+ * analysis row r that reads on from there. The state's time. */
+int64_t ct_tl_restore(const struct ct_timeline *ix, const struct tl_mark *m, struct tl_state *st,
+                      struct ct_thread_row *r);
 /* One of the index's long tasks by id (never ended ones included), or NULL. */
 const struct tl_task *ct_tl_long_task(const struct ct_timeline *ix, uint64_t id);
 /* Forgets the last window. */

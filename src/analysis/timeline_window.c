@@ -99,10 +99,9 @@ size_t ct_tl_window_batches(const struct ct_timeline *ix, int64_t t0, int64_t t1
 }
 
 /* Restores what mark m saved into a lane and its thread analysis row. */
-static int64_t restore(const struct ct_timeline *ix, const struct tl_mark *m, struct tl_lane *l,
-                       struct ct_thread_row *r)
+int64_t ct_tl_restore(const struct ct_timeline *ix, const struct tl_mark *m, struct tl_state *st,
+                      struct ct_thread_row *r)
 {
-    struct tl_state *st = &l->st;
     memset(st, 0, sizeof *st);
     memcpy(st, ix->states + m->state, offsetof(struct tl_state, open));
     if (st->nopen > CT_TL_MAX_OPEN)
@@ -199,7 +198,7 @@ static int window_read(struct ct_timeline *ix, struct ct_timeline *w)
             continue;
         }
         const struct tl_mark *m = L->marks;
-        from[i] = w->lanes[i].read_from = restore(ix, &m[a], &w->lanes[i], r);
+        from[i] = w->lanes[i].read_from = ct_tl_restore(ix, &m[a], &w->lanes[i].st, r);
         batch_from[i] = m[a].batch == UINT32_MAX ? from[i] : m[a].tb;
         for (size_t k = a; k <= z && rc == 0;) {
             size_t k2 = k;

@@ -203,7 +203,6 @@ static void name_start_function(struct ct_thread_row *r, const struct ct_gen *ge
 static void on_event(struct ct_threads *out, struct ct_thread_row *r, const struct ct_reader *rd,
                      const struct ct_gen *gen, const struct ct_event *ev)
 {
-    { static long lose = -2; if (lose == -2) lose = getenv("DBG_LOSE") ? atol(getenv("DBG_LOSE")) : -1; if (lose > 0 && ev->kind == CT_EV_CPU && ev->ts_ns < lose) return; }
     out->events++;
     if (!ev->timed)
         return;

@@ -27,7 +27,9 @@ for line in lines:
                 frames -= 1
     print(f"==== {sys.argv[1]}: {test.get('name')}: {test.get('result')}, "
           f"exit {test.get('returncode')}; what it said of it:")
-    print("\n".join(keep[-16:]))
+    if len(keep) > 16:  # the first failure, and the last words
+        keep = keep[:10] + [f"  ... {len(keep) - 16} more such lines ..."] + keep[-6:]
+    print("\n".join(keep))
     print("  ... its last lines:")
     print("\n".join(t[:300] for t in out[-4:]))
 PY

@@ -93,6 +93,12 @@ def replaced_children_checks():
         check("a second run removed the first run's children, and no other file",
               not set(runs[0]) & set(new) and "r.out.1" in left and "r.out.2" in left,
               (runs, left))
+        text = os.path.join(d, "text.out")
+        open(text, "w").write("not a trace\n")
+        over = subprocess.run([ctrace, "run", "-o", text, "--", "true"], capture_output=True,
+                              text=True, timeout=120)
+        check("a run over a file that is no trace: nothing said of it",
+              over.returncode == 0 and "not a trace" not in over.stderr, over.stderr)
         s = subprocess.run([ctrace, "stats", "--json", out], capture_output=True, text=True)
         kids = json.loads(s.stdout or "{}").get("children", [])
         check("a second run: stats names its own children",

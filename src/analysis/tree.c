@@ -296,6 +296,12 @@ static void order(struct ct_tree *t)
             t->zero_ns = t->images[i].start_ns;
 }
 
+bool ct_tree_is_image(const char *path)
+{
+    struct ct_tree_image img;
+    return read_image(path, &img, 0);
+}
+
 int ct_tree_load(struct ct_tree *t, char *const *paths, size_t n, bool follow, char *err,
                  size_t cap)
 {

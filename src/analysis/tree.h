@@ -51,6 +51,8 @@ struct ct_tree {
 int ct_tree_load(struct ct_tree *t, char *const *paths, size_t n, bool follow, char *err,
                  size_t cap);
 void ct_tree_free(struct ct_tree *t);
+/* Whether path is a trace a tree can hold (a process image), quietly. */
+bool ct_tree_is_image(const char *path);
 
 /* Opens image i's file for reading, on the tree's time line. */
 int ct_tree_open(const struct ct_tree *t, size_t i, struct ct_reader *rd);

@@ -324,7 +324,7 @@ static void remove_old_children(const char *output)
     struct ct_tree tree;
     char err[256];
     char *root[] = {(char *)output};
-    if (ct_tree_load(&tree, root, 1, true, err, sizeof err) != 0)
+    if (!ct_tree_is_image(output) || ct_tree_load(&tree, root, 1, true, err, sizeof err) != 0)
         return;
     for (size_t i = 0; i < tree.count; i++)
         if (strcmp(tree.images[i].path, output) != 0)

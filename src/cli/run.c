@@ -20,6 +20,7 @@
 
 #include "../analysis/symbols.h"
 #include "../analysis/tree.h"
+#include "../compat/clock.h"
 #include "../compat/safe_open.h"
 #include "../compat/units.h"
 #include "cli.h"
@@ -153,7 +154,7 @@ static int parse(int argc, char **argv, struct run_options *o)
  * its settings (set here, then handed to posix_spawn: nothing of ctrace
  * run's own is run after it). */
 static void set_environment(const struct run_options *o, const char *preload,
-                            const char *output)
+                            const char *output, const struct ct_clock_pair *clocks)
 {
     const char *old = getenv("LD_PRELOAD");
     char value[PATH_MAX * 2];
@@ -165,6 +166,13 @@ static void set_environment(const struct run_options *o, const char *preload,
     setenv("CTRACE_OUTPUT", output, 1);
     unsetenv("CTRACE_FOLLOWED");
     setenv("CTRACE_FOLLOW", o->follow ? "1" : "0", 1);
+    /* Both clocks as read at this command's start: the program measures
+     * the event clock's rate from there to its own start, and need not
+     * spend 250 us on it (calibration.c). */
+    char clock_from[48];
+    snprintf(clock_from, sizeof clock_from, "%llu:%llu", (unsigned long long)clocks->units,
+             (unsigned long long)clocks->mono_ns);
+    setenv("CTRACE_CLOCK_FROM", clock_from, 1);
     if (!o->sched)
         setenv("CTRACE_SCHED", "0", 1);
     else if (o->schedstat)
@@ -389,6 +397,7 @@ static void embed_symbols(const char *output, char (*paths)[PATH_MAX], size_t n)
 
 static int run(int argc, char **argv)
 {
+    struct ct_clock_pair clocks = ct_clock_pair_now();
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         fputs(ct_cmd_run.usage, stdout);
         return CT_EXIT_OK;
@@ -429,7 +438,7 @@ static int run(int argc, char **argv)
         fprintf(stderr, "ctrace run: cannot write %s: %s\n", o.output, strerror(errno));
         return CT_EXIT_BAD_INPUT;
     }
-    set_environment(&o, preload, output);
+    set_environment(&o, preload, output, &clocks);
     sigset_t mask;
     forward_signals(&mask);
     pid_t pid;

@@ -126,6 +126,16 @@ static void read_settings(void)
     const char *rate = getenv("CTRACE_CLOCK_RATE");
     if (rate && *rate)
         ct_calibration_preset(strtoull(rate, NULL, 10));
+    /* Or both clocks as ctrace run read them before it started this
+     * program ("UNITS:MONO_NS"): for this process only. */
+    const char *from = getenv("CTRACE_CLOCK_FROM");
+    if (from && *from) {
+        char *end;
+        uint64_t units = strtoull(from, &end, 10);
+        if (*end == ':')
+            ct_calibration_from(units, strtoull(end + 1, NULL, 10));
+        unsetenv("CTRACE_CLOCK_FROM");
+    }
     const char *flight = getenv("CTRACE_FLIGHT");
     if (flight && *flight) {
         pre.flight = ct_parse_flight(flight, &pre.flight_options.age_ns,

@@ -37,16 +37,36 @@ bool ct_calibration_preset(uint64_t q32)
                                        __ATOMIC_RELAXED);
 }
 
-/* A first estimate: 250 us of spinning gives the rate to about 0.1 %,
- * enough for what uses it before the first generation ends. A process
- * that a traced one started is given its parent's (ct_calibration_preset),
- * and spins not at all. */
+/* A reading of both clocks by `ctrace run` before it started this process
+ * (ct_calibration_from); 0 when none was given. */
+static struct {
+    uint64_t units, mono_ns;
+} given;
+
+void ct_calibration_from(uint64_t units, uint64_t mono_ns)
+{
+    given.units = units;
+    given.mono_ns = mono_ns;
+}
+
+/* A first estimate: 250 us between two readings of both clocks gives the
+ * rate to about 0.1 %, enough for what uses it before the first generation
+ * ends. The first reading is `ctrace run`'s, taken before it started the
+ * program, when it gave one (no more than a minute ago): the program's exec
+ * and loading fill most of the 250 us, where a spin would add them. A process
+ * that a traced one started is given its parent's rate (ct_calibration_preset)
+ * and waits not at all. */
 uint64_t ct_calibration_start(void)
 {
     uint64_t known = __atomic_load_n(&calibrated_q32, __ATOMIC_RELAXED);
     if (known)
         return known;
     struct ct_clock_pair a = ct_clock_pair_now(), b;
+    if (given.mono_ns && given.mono_ns < a.mono_ns && a.mono_ns - given.mono_ns < 60000000000u &&
+        given.units < a.units) {
+        a.units = given.units;
+        a.mono_ns = given.mono_ns;
+    }
     do
         b = ct_clock_pair_now();
     while (b.mono_ns - a.mono_ns < 250000);

@@ -349,6 +349,10 @@ CT_INTERNAL uint64_t ct_calibration_start(void);
  * process that started this one on the same machine; false when it is out
  * of bounds or a rate is known already. */
 CT_INTERNAL bool ct_calibration_preset(uint64_t q32);
+/* A reading of the event clock (units) and CLOCK_MONOTONIC taken by the
+ * process that started this one (ctrace run, CTRACE_CLOCK_FROM): the first
+ * estimate is measured from it. */
+CT_INTERNAL void ct_calibration_from(uint64_t units, uint64_t mono_ns);
 CT_INTERNAL void ct_calibration_update(struct ct_clock_pair session_start, struct ct_clock_pair now);
 
 /* ---- compat ---- */

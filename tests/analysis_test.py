@@ -231,7 +231,7 @@ with tempfile.TemporaryDirectory() as d:
     r = subprocess.run([ctrace, "stats", out], capture_output=True, text=True, timeout=60)
     site = _re.search(r"blocks  mutex\n +(\S+) (\S+)\n +(\S+)", r.stdout)
     check("mutex block stack: the program's call, then the thread's start",
-          site and site.group(1) == "work" and site.group(2).endswith("mutex_contention.c:21")
+          site and site.group(1) == "work" and site.group(2).endswith("mutex_contention.c:22")
           and site.group(3) == "start_thread", r.stdout[-600:])
 
 # Symbols embedded by ctrace run: the trace reads with names after the

@@ -8,7 +8,9 @@
  * `wake` events on the same object, which link the waker to the unblock it
  * caused:
  *   - a mutex: glibc keeps the lock word at 2 while another thread may wait
- *     (or sets FUTEX_WAITERS for PI and robust mutexes); unlock reads it;
+ *     (or sets FUTEX_WAITERS for PI and robust mutexes); unlock reads it,
+ *     or, for a default mutex released in place (mutex_fast.c), sees it in
+ *     the exchange that releases it;
  *   - condvars and semaphores: glibc counts their waiters (the condvar's
  *     __wrefs from bit 3, the semaphore's first word from bit 32), which
  *     signal and post read anyway; elsewhere waiters.c counts the traced
@@ -17,8 +19,12 @@
  *     (__readers, __wrphase_futex, __writers_futex), which unlock reads.
  * Spinlocks and barriers record blocks, not wakes.
  */
+#include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "preload.h"
 
@@ -223,6 +229,20 @@ __attribute__((cold)) int ct_mutex_unlock_waking(pthread_mutex_t *m)
     CT_RECORD(ct_ev_wake_at(CT_REASON_MUTEX, (uintptr_t)m, ts));
     return rc;
 }
+
+#ifdef __GLIBC__
+__attribute__((cold)) void ct_mutex_released_waking(pthread_mutex_t *m)
+{
+    /* Taken before the wake: the woken thread's unblock comes after it. */
+    bool traced = ct_tracing_here() && ct_has_waiters(m);
+    uint64_t ts = traced ? ct_now() : 0;
+    int saved = errno;
+    syscall(SYS_futex, &m->__data.__lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    errno = saved;
+    if (traced)
+        CT_RECORD(ct_ev_wake_at(CT_REASON_MUTEX, (uintptr_t)m, ts));
+}
+#endif
 
 __attribute__((cold)) int ct_mutex_unlock_resolving(pthread_mutex_t *m)
 {

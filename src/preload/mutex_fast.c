@@ -7,9 +7,10 @@
  * the slow path's own frame links to it, and stacks stay whole. An
  * uncontended lock and unlock pay a few instructions: the mutex's own word
  * is read first, and whether this call is traced only when it shows a
- * holder or a waiter (docs/performance.md, "A hammered mutex"). So an
- * uncontended lock or unlock does not start a forked child's trace
- * (ct_tracing_here); the child's next traced call does.
+ * holder or a waiter (docs/performance.md, "A hammered mutex"); a default
+ * mutex is released here, without glibc's call. So an uncontended lock or
+ * unlock does not start a forked child's trace (ct_tracing_here); the
+ * child's next traced call does.
  */
 #include <pthread.h>
 
@@ -58,6 +59,24 @@ CT_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 
 CT_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
+#ifdef __GLIBC__
+    /* The default mutex (glibc's kind 0: PTHREAD_MUTEX_TIMED_NP, private,
+     * no elision; what PTHREAD_MUTEX_INITIALIZER and default attributes
+     * give) is released here as glibc releases it: no owner, one user less,
+     * the lock word exchanged for 0, and a futex wake when it was 2 (a
+     * thread may sleep on it). The word the exchange returns is the one the
+     * release met, read in the same atomic operation: whether to record a
+     * wake costs no read of its own (a read before the release fetched the
+     * line from the other CPU's cache once more on every contended
+     * handoff), and the wake recorded is the one made. */
+    if (__atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) == 0) {
+        m->__data.__owner = 0;
+        m->__data.__nusers--;
+        if (CT_UNLIKELY(__atomic_exchange_n(&m->__data.__lock, 0, __ATOMIC_RELEASE) > 1))
+            ct_mutex_released_waking(m);
+        return 0;
+    }
+#endif
     if (CT_UNLIKELY(mutex_contended(m)) && ct_tracing_here())
         return ct_mutex_unlock_waking(m);
     __typeof__(pthread_mutex_unlock) *real =

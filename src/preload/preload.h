@@ -133,6 +133,10 @@ CT_REAL_DECL_SHARED(pthread_mutex_unlock);
 CT_INTERNAL int ct_mutex_lock_trying(pthread_mutex_t *m);
 CT_INTERNAL int ct_mutex_lock_resolving(pthread_mutex_t *m);
 CT_INTERNAL int ct_mutex_unlock_waking(pthread_mutex_t *m);
+/* After a default mutex's release found the word at 2: the futex wake,
+ * and its event when a traced thread waits for m. */
+CT_INTERNAL void ct_mutex_released_waking(pthread_mutex_t *m);
+CT_INTERNAL int ct_mutex_unlock_woken(pthread_mutex_t *m);
 CT_INTERNAL int ct_mutex_unlock_resolving(pthread_mutex_t *m);
 
 /* Settings from CTRACE_* variables (init.c). */

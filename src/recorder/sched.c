@@ -32,26 +32,21 @@
 
 #define MAX_RINGS 512
 #define THREAD_RING_PAGES 8 /* 32 KiB: about 1000 switches between two reads */
-/* The per-CPU rings' sizes. The kernel allocates and clears a ring's
- * pages when it is mapped (0.6 ms for two 1 MiB rings here, 0.15 ms for two
- * of 256 KiB), paid by every traced process at its start, and processes at
- * once share the locked-memory limit the rings count against.
- *
- * With --sched=auto (the default) every process has rings of 64 KiB (2 800
- * switches of all threads on the CPU: 14 ms at 200 000 switches a second,
- * where the writer reads every 1 to 10 ms, and where auto turns a process
- * past 120 000 a second to samples after AUTO_EARLY_NS).
- *
- * With --sched=exact nothing turns a busy program: a trace's first process
- * has 1 MiB a CPU (43 000 switches: a program that switches 200 000 times a
- * second on a CPU fills it in a fifth of a second, and a writer starved of
- * CPU by such a program has been seen to read it only every tenth), fewer
- * pages past 4 CPUs (4 MiB in all, at least 64 KiB each); a process the
- * trace followed (exec'd or forked by a traced one: one of a build's or a
- * script's many, short-lived as a rule) 256 KiB (11 000 switches, 55 ms at
- * that rate). */
-#define CPU_RING_PAGES_AUTO 16
+/* A per-CPU ring: 1 MiB (43 000 switches of all threads on the CPU: a
+ * program that switches 200 000 times a second on a CPU fills it in a
+ * fifth of a second, and a writer starved of CPU by such a program has
+ * been seen to read it only every tenth; a burst is not a rate either:
+ * --sched=auto cannot judge one in time, and rings of 64 KiB lost switches
+ * when run_test's 600 threads of crowd started and slept at once), fewer
+ * pages past 4 CPUs: 4 MiB in all, at least 64 KiB each. */
 #define CPU_RING_PAGES 256
+/* A process the trace followed (exec'd or forked by a traced one: one of a
+ * build's or a script's many, short-lived as a rule) has rings of 256 KiB
+ * (11 000 switches; 55 ms at 200 000 a second, where the writer reads every
+ * 1 to 10 ms): the kernel allocates and clears a ring's pages when it is
+ * mapped, 0.6 ms for two 1 MiB rings here against 0.15 ms, paid by every
+ * process at its start; and processes at once share the locked-memory
+ * limit the rings count against. */
 #define CPU_RING_PAGES_FOLLOWED 64
 #define CPU_RINGS_PAGES 1024
 #define CPU_RING_MIN_PAGES 16
@@ -137,7 +132,7 @@ static bool open_cover(void)
         /* A smaller ring where the locked-memory limit refuses the large
          * one (perf_event_mlock_kb per CPU for the user, then RLIMIT_MEMLOCK:
          * many traced processes at once share it). */
-        unsigned first = auto_wanted ? CPU_RING_PAGES_AUTO : cpu_ring_pages;
+        unsigned first = cpu_ring_pages;
         while (first > CPU_RING_MIN_PAGES && (long)first * conf > CPU_RINGS_PAGES)
             first /= 2;
         for (unsigned pages = first; pages >= CPU_RING_MIN_PAGES / 2; pages /= 4)

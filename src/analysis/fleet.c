@@ -442,6 +442,19 @@ static int task_grow(struct task_table *t)
     return 0;
 }
 
+/* Whether task id is in the table: begun or ended, not both yet. */
+static bool task_pending(const struct task_table *t, uint64_t id)
+{
+    if (!t->cap || !id || id == UINT64_MAX)
+        return false;
+    for (size_t i = task_slot(id, t->cap);; i = (i + 1) & (t->cap - 1)) {
+        if (t->slots[i].id == id)
+            return true;
+        if (t->slots[i].id == 0)
+            return false;
+    }
+}
+
 /* The entry of task id, added when absent; NULL without memory. */
 static struct open_task *task_entry(struct task_table *t, uint64_t id)
 {
@@ -595,6 +608,7 @@ static void on_event(void *ctx, const struct ct_thread_row *row, const struct ct
             .message = ev->bytes, .message_len = ev->bytes_len,
             .region_seq = f ? f->seq : 0, .region_trace_root = f ? f->trace_root : 0,
             .region_task = f ? f->task : 0, .region_trace_task = f ? f->trace_task : 0,
+            .task_pending = task_pending(&p->tasks, ev->args[0]),
         };
         if (p->sink->log)
             stop_if(p, p->sink->log(p->sink->ctx, &l));

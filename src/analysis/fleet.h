@@ -81,6 +81,9 @@ struct ct_fleet_log {
     /* The innermost region open on its thread (seq 0: none), and its tree. */
     uint32_t region_seq, region_trace_root;
     uint64_t region_task, region_trace_task;
+    /* Its task's begin or end is read and the other is not yet: the task's
+     * row has not been given to the sink (false: it may have been). */
+    bool task_pending;
 };
 
 enum ct_fleet_block_kind { CT_FLEET_BLOCK = 1, CT_FLEET_SYSCALL = 2 };

@@ -49,9 +49,10 @@ struct sbuf {
     bool oom;
 };
 
-static void reserve(struct sbuf *b, size_t n)
+/* Room for n more bytes and a NUL; b->oom when there is none. */
+static __attribute__((noinline)) void grow(struct sbuf *b, size_t n)
 {
-    if (b->len + n + 1 <= b->cap || b->oom)
+    if (b->oom)
         return;
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < b->len + n + 1)
@@ -65,14 +66,29 @@ static void reserve(struct sbuf *b, size_t n)
     b->cap = cap;
 }
 
-static void put(struct sbuf *b, const char *s, size_t n)
+static inline bool reserve(struct sbuf *b, size_t n)
 {
-    reserve(b, n);
-    if (b->oom)
+    if (__builtin_expect(b->len + n + 1 > b->cap, 0))
+        grow(b, n);
+    return !b->oom;
+}
+
+/* The text is NUL-terminated only where it is read as a string
+ * (terminated()): most puts are a few bytes, and a store each counts. */
+static inline void put(struct sbuf *b, const char *s, size_t n)
+{
+    if (!reserve(b, n))
         return;
     memcpy(b->p + b->len, s, n);
     b->len += n;
+}
+
+static const char *terminated(struct sbuf *b)
+{
+    if (!reserve(b, 0))
+        return NULL;
     b->p[b->len] = 0;
+    return b->p;
 }
 
 static void puts_(struct sbuf *b, const char *s)
@@ -82,14 +98,33 @@ static void puts_(struct sbuf *b, const char *s)
 
 #define LIT(b, s) put(b, s, sizeof s - 1)
 
+/* Decimal, written in place from its last digit, two digits a division:
+ * a span's times are 19 digits, and most of its numbers. */
 static void put_u64(struct sbuf *b, uint64_t v)
 {
-    char tmp[24], *p = tmp + sizeof tmp;
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    put(b, p, (size_t)(tmp + sizeof tmp - p));
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+                                "25262728293031323334353637383940414243444546474849"
+                                "50515253545556575859606162636465666768697071727374"
+                                "75767778798081828384858687888990919293949596979899";
+    size_t n = 1;
+    for (uint64_t p = 10; n < 20 && v >= p; p *= 10)
+        n++;
+    if (!reserve(b, n))
+        return;
+    char *d = b->p + b->len + n;
+    b->len += n;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100) * 2;
+        v /= 100;
+        *--d = pairs[r + 1];
+        *--d = pairs[r];
+    }
+    if (v >= 10) {
+        *--d = pairs[v * 2 + 1];
+        *--d = pairs[v * 2];
+    } else {
+        *--d = (char)('0' + v);
+    }
 }
 
 static void put_i64(struct sbuf *b, int64_t v)
@@ -105,10 +140,12 @@ static void put_i64(struct sbuf *b, int64_t v)
 static void put_hex64(struct sbuf *b, uint64_t v)
 {
     static const char digits[] = "0123456789abcdef";
-    char tmp[16];
+    if (!reserve(b, 16))
+        return;
+    char *d = b->p + b->len;
     for (int i = 15; i >= 0; i--, v >>= 4)
-        tmp[i] = digits[v & 15];
-    put(b, tmp, sizeof tmp);
+        d[i] = digits[v & 15];
+    b->len += 16;
 }
 
 /* The length of the valid UTF-8 sequence at s (at most n bytes), 0 when
@@ -543,7 +580,8 @@ static int on_log(void *ctx, const struct ct_fleet_log *l)
     } else if (l->task) {
         span = task_span(x, l->task);
         trace = task_trace(x, l->task);
-        if (ct_idset_has(&w->written[0], l->task) || ct_idset_has(&w->written[1], l->task)) {
+        if (!l->task_pending &&
+            (ct_idset_has(&w->written[0], l->task) || ct_idset_has(&w->written[1], l->task))) {
             /* Its task's span is written already: a task's log on another
              * thread, whose batch is read after the task's end. */
             log_event(w, l);
@@ -573,7 +611,8 @@ static int on_log(void *ctx, const struct ct_fleet_log *l)
     }
     log_event(w, l);
     char **events = realloc(p->events, (p->count + 1) * sizeof *events);
-    char *copy = w->event.oom ? NULL : strdup(w->event.p);
+    const char *text = terminated(&w->event);
+    char *copy = text ? strdup(text) : NULL;
     if (events)
         p->events = events;
     if (!events || !copy) {

@@ -59,10 +59,41 @@ static void own_thread_ends(void *tid)
     ct_tracer_thread_mark((pid_t)(intptr_t)tid, false);
 }
 
+/* The start records of the tracer's own threads (the writer, the
+ * endpoint's), taken from here rather than from malloc: a free() on the
+ * new thread would give it a malloc arena of its own (64 MiB of address
+ * space, its first pages and four system calls, and one arena fewer for
+ * the program's threads), where the writer of a short process never
+ * allocates at all. malloc when all are taken. */
+#define OWN_RECORDS 8
+static struct own_record {
+    atomic_bool taken;
+    struct start_record r;
+} own_records[OWN_RECORDS];
+
+static struct start_record *own_record_take(void)
+{
+    for (int i = 0; i < OWN_RECORDS; i++)
+        if (!atomic_load_explicit(&own_records[i].taken, memory_order_relaxed) &&
+            !atomic_exchange_explicit(&own_records[i].taken, true, memory_order_acquire))
+            return &own_records[i].r;
+    return malloc(sizeof(struct start_record));
+}
+
+static void own_record_give(struct start_record *p)
+{
+    for (int i = 0; i < OWN_RECORDS; i++)
+        if (p == &own_records[i].r) {
+            atomic_store_explicit(&own_records[i].taken, false, memory_order_release);
+            return;
+        }
+    free(p);
+}
+
 static void *own_trampoline(void *p)
 {
     struct start_record r = *(struct start_record *)p;
-    free(p);
+    own_record_give(p);
     ct_self = CT_THREAD_DEAD;
     ct_busy = 1;
     pid_t tid = ct_gettid();
@@ -94,13 +125,13 @@ CT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
                              void *(*start)(void *), void *arg)
 {
     if (ct_busy) {
-        struct start_record *own = malloc(sizeof *own);
+        struct start_record *own = own_record_take();
         if (!own)
             return EAGAIN;
         *own = (struct start_record){.start = start, .arg = arg};
         int rc = REAL(pthread_create)(thread, attr, own_trampoline, own);
         if (rc != 0)
-            free(own);
+            own_record_give(own);
         return rc;
     }
     if (!ct_tracing_here())

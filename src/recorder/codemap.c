@@ -193,7 +193,7 @@ static int judge_main(const struct ct_code_map *map)
         if (!map->modules[i].is_main)
             continue;
         unsigned seen;
-        unsigned with_fp = ct_cfi_fp_functions(&map->modules[i], 256, &seen);
+        unsigned with_fp = ct_cfi_fp_functions(&map->modules[i], 64, &seen);
         if (seen < 8)
             return -1;
         return with_fp * 4 >= seen ? 1 : 0;

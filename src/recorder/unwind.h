@@ -101,9 +101,9 @@ struct ct_cfi_row {
  * 0, or -1 when there is no FDE for it or its CFI cannot be read. */
 CT_INTERNAL int ct_cfi_row_at(const struct ct_code_module *m, uintptr_t addr,
                               struct ct_cfi_row *row);
-/* Of up to `samples` functions spread over m's FDEs, how many ever define
- * the CFA from the frame pointer (a function that keeps one), and how many
- * were looked at (*seen). */
+/* Of up to `samples` functions, in runs of neighbours spread over m's
+ * FDEs, how many ever define the CFA from the frame pointer (a function
+ * that keeps one), and how many were looked at (*seen). */
 CT_INTERNAL unsigned ct_cfi_fp_functions(const struct ct_code_module *m, unsigned samples,
                                          unsigned *seen);
 

@@ -8,9 +8,9 @@ import { utilizationPage } from "/mmu.js";
 // regions and logs are one process's at a time, chosen on their pages;
 // their requests carry its image (proc=).
 const PER_PROCESS = /^\/api\/(tasks|regions|tasklist|regionlist|logs|tasktime|focus)(\?|$)/;
-export function procURL(url) {
+export function procURL(url, proc = window.ctraceProc) {
   if (!window.ctraceSummary?.tree || !PER_PROCESS.test(url)) return url;
-  return `${url}${url.includes("?") ? "&" : "?"}proc=${window.ctraceProc || 0}`;
+  return `${url}${url.includes("?") ? "&" : "?"}proc=${proc || 0}`;
 }
 
 // A lane's key from a process's own thread id (a tree's lists name those).
@@ -31,9 +31,14 @@ function procSelector(page) {
   select.value = String(window.ctraceProc || 0);
   select.addEventListener("change", () => {
     window.ctraceProc = Number(select.value);
+    // A fresh section for each list: what the pages of the process before
+    // still load lands in the old one, out of the document.
     for (const p of ["tasks", "regions", "logs"]) {
       shown[p] = false;
-      document.getElementById(`page-${p}`).replaceChildren();
+      const old = document.getElementById(`page-${p}`);
+      const fresh = el("section", { id: old.id, class: old.className });
+      fresh.hidden = old.hidden;
+      old.replaceWith(fresh);
     }
     route();
   });

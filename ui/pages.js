@@ -25,13 +25,15 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 // pending(progress) and asks again. A newer call on the same loader aborts
 // this one: it then resolves to null.
 class Loader {
-  constructor(pending) { this.pending = pending; this.ctrl = null; }
+  // A tree's lists are of the process the page was made for, which another
+  // choice does not change under a page still loading.
+  constructor(pending, proc = window.ctraceProc) { this.pending = pending; this.ctrl = null; this.proc = proc; }
   async get(url) {
     this.ctrl?.abort();
     const ctrl = this.ctrl = new AbortController();
     try {
       for (;;) {
-        const r = await fetch(procURL(url), { signal: ctrl.signal });
+        const r = await fetch(procURL(url, this.proc), { signal: ctrl.signal });
         if (r.status === 202) {
           const p = await r.json();
           this.pending?.(p.progress);
@@ -227,10 +229,12 @@ const since = (t) => fmtNs(t - (window.ctraceSummary?.begin || 0));
 function typesPage(what, url) {
   const page = what === "task" ? "tasks" : "regions";
   return async (section) => {
+    const proc = window.ctraceProc;
     section.append(el("h2", { text: what === "task" ? "Tasks" : "Regions" }));
     const status = el("div");
     section.append(status);
-    const types = await new Loader(pendingNote(status, "tasks, regions and logs")).get(url);
+    const types = await new Loader(pendingNote(status, "tasks, regions and logs"), proc).get(url);
+    if (!section.isConnected) return; // another process chosen meanwhile
     status.replaceChildren();
     if (!types.length) {
       section.append(el("p", { class: "muted", text: `no ${what}s in this trace` }));
@@ -251,14 +255,14 @@ function typesPage(what, url) {
     table.classList.add("types");
     section.append(table, detail);
     const state = readState();
-    const showType = (t, st) => typeDetail(detail, what, page, t, st);
+    const showType = (t, st) => typeDetail(detail, what, page, t, st, proc);
     showType(types.find((t) => t.type === state.type) || types[0], state);
   };
 }
 
-function typeDetail(box, what, page, type, state) {
-  const loader = new Loader(pendingNote(box, "tasks, regions and logs"));
-  const times = new Loader();
+function typeDetail(box, what, page, type, state, proc) {
+  const loader = new Loader(pendingNote(box, "tasks, regions and logs"), proc);
+  const times = new Loader(null, proc);
   let filter = { min: state.min || "", max: state.max || "", open: state.open === "1" };
   const save = (extra) => writeState(page, { type: type.type, min: filter.min, max: filter.max,
     open: filter.open ? "1" : "", ...extra });

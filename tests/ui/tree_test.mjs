@@ -16,6 +16,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { chromium } from "playwright-core";
 
 const [ctrace, progs, outDir] = process.argv.slice(2);
@@ -163,9 +164,15 @@ try {
       String(summary.processes[image].pid) && x[1].startsWith(name)), trows);
   await page.screenshot({ path: join(outDir, "tree-threads.png") });
 
-  // ---- the tasks page offers each process
+  // ---- the tasks page offers each process. The first process's types
+  // come late: the exec'd process, chosen before they come, shows its own
+  // alone, and the late page asks nothing of it.
+  const late = /\/api\/tasks\?proc=0$/;
+  await page.route(late, async (route) => { await sleep(800); await route.continue(); });
   await page.goto(server.url + "#tasks");
   await page.waitForSelector("#page-tasks .proc-select");
+  const chosen = Date.now();
+  await page.selectOption("#page-tasks .proc-select", "2");
   const options = await page.$$eval("#page-tasks .proc-select option", (o) => o.map((x) => x.textContent));
   check("the tasks page offers each process", options.length === 3 &&
     options[0].includes(`pid ${parent.pid}`) && options[2].includes("exec'd"), options);
@@ -174,8 +181,9 @@ try {
     const types = await listJSON(server.url + `api/tasks?proc=${i}`);
     check(`process ${i}'s tasks are its own`, types.length === 1 && types[0].type === jobs[i], types);
   }
-  await page.selectOption("#page-tasks .proc-select", "2");
   await page.waitForSelector("#page-tasks table.types tbody tr:has-text('exec-job')", { timeout: 15000 });
+  await sleep(Math.max(0, chosen + 1500 - Date.now()));
+  await page.unroute(late);
   check("choosing the exec'd process shows its tasks", (await page.$$("#page-tasks table.types tbody tr")).length === 1);
   await page.screenshot({ path: join(outDir, "tree-tasks.png") });
 

@@ -605,27 +605,21 @@ with tempfile.TemporaryDirectory() as d:
     check("the clock's rate handed to the children: 0.5 to 1000 ns a unit",
           (1 << 31) <= rate <= (1000 << 32), (sh.stdout, sh.stderr))
     # The first process measures the rate from the clocks ctrace run read
-    # before it started it (CTRACE_CLOCK_FROM, for that process alone):
-    # the same rate as 250 us of spinning gives, without ctrace run.
+    # before it started it (CTRACE_CLOCK_FROM, that process's alone): the
+    # rate that 250 us of spinning gives without ctrace run, or with a
+    # reading too old to take ("1:1").
     sh = subprocess.run([ctrace, "run", "-o", out, "--", "sh", "-c",
                          "echo $CTRACE_CLOCK_RATE ${CTRACE_CLOCK_FROM:-none}"],
                         capture_output=True, text=True, timeout=60)
     from_run = sh.stdout.split()
     preload = os.path.join(os.path.dirname(os.path.abspath(ctrace)), "libctrace-preload.so")
-    spun = []
-    for given in (None, "1:1"):  # none, and a reading too old to take
-        env = dict(os.environ, LD_PRELOAD=preload, CTRACE_OUTPUT=out + ".spun",
-                   CTRACE_FOLLOW="1")
-        env.pop("CTRACE_CLOCK_RATE", None)
-        env.pop("CTRACE_CLOCK_FROM", None)
-        if given:
-            env["CTRACE_CLOCK_FROM"] = given
-        p = subprocess.run(["sh", "-c", "echo $CTRACE_CLOCK_RATE"], env=env, capture_output=True,
-                           text=True, timeout=60)
-        spun.append(int(p.stdout.strip() or 0))
-    for f in os.listdir(d):
-        if f.startswith(os.path.basename(out) + ".spun"):
-            os.unlink(os.path.join(d, f))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CTRACE_CLOCK_")}
+    spun_dir = tempfile.mkdtemp()
+    env.update(LD_PRELOAD=preload, CTRACE_OUTPUT=os.path.join(spun_dir, "t"), CTRACE_FOLLOW="1")
+    spun = [int(subprocess.run(["sh", "-c", "echo $CTRACE_CLOCK_RATE"], env=dict(env, **given),
+                               capture_output=True, text=True, timeout=60).stdout.strip() or 0)
+            for given in ({}, {"CTRACE_CLOCK_FROM": "1:1"})]
+    shutil.rmtree(spun_dir)
     ok = len(from_run) == 2 and from_run[1] == "none" and all(spun) and \
         all(abs(int(from_run[0]) - x) <= x // 200 for x in spun)
     check("the rate measured from ctrace run's clocks is the spun one's (0.5 %), and "

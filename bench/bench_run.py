@@ -9,7 +9,7 @@ event enabled in a session of this run's), in the same rotation, and under
 `ctrace run --sched=off` (no context switches: nearer what LTTng records).
 A table in Markdown. BENCH_ROWS=WORD,WORD... runs only the workloads whose
 names hold one of the words, and of the other measurements only those named
-(uncontended, switch_cost, inherit_cost, symbols)."""
+(uncontended, switch_cost, inherit_cost, closed_cost, symbols)."""
 import os
 import random
 import statistics
@@ -180,6 +180,29 @@ def inherit_cost():
             print(f"  {k:2} events: refused here")
 
 
+def closed_cost():
+    """What inherited context-switch events cost two threads' handoffs on
+    one CPU once closed (as --sched=auto closes them): bench/progs/closed_cost.c
+    in each mode, in rotation."""
+    modes = [("none", "never any"), ("closed", "inherited, closed just before"),
+             ("later", "inherited, closed 1.5 s before"),
+             ("before", "opened and closed before the threads were made"),
+             ("open", "inherited and open, the rings never read")]
+    got = {m: [] for m, _ in modes}
+    for _ in range(runs):
+        for m, _ in modes:
+            r = subprocess.run(["taskset", "-c", "0", os.path.join(progs, "closed_cost"), m, "30000"],
+                               capture_output=True, text=True)
+            if r.returncode == 0:
+                got[m].append(float(r.stdout))
+    if not got["none"]:
+        return
+    print("\ntwo threads handing a turn to each other on one CPU, by their context-switch "
+          "events (ns a handoff, median of %d):" % runs)
+    for m, what in modes:
+        print(f"  {what}: " + (f"{statistics.median(got[m]):.0f}" if got[m] else "refused here"))
+
+
 def lttng_start(d):
     """A session recording every userspace event into d; None without LTTng."""
     if not (os.path.exists("/usr/bin/lttng") and os.path.exists(LTTNG_WRAPPER)):
@@ -230,6 +253,8 @@ with tempfile.TemporaryDirectory() as d:
         switch_cost()
     if not only or "inherit_cost" in only:
         inherit_cost()
+    if not only or "closed_cost" in only:
+        closed_cost()
     if not only or "symbols" in only:
         symbols_cost("sort", ["sort", "--parallel=2", "-S", "64M", lines], trace)
     if lttng:

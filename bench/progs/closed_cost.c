@@ -15,15 +15,15 @@
  * event of the machine closes, and a thread that inherited one keeps its
  * perf context until it exits: `closed` pays for a while what `later`
  * and `before` do not. */
-#include <linux/perf_event.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "switch_event.h"
 
 #define MAX_CPUS 256
 #define RING_BYTES (65 * 4096)
@@ -62,19 +62,7 @@ static int open_events(void)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     for (long cpu = 0; cpu < cpus && cpu < MAX_CPUS; cpu++) {
-        struct perf_event_attr a;
-        memset(&a, 0, sizeof a);
-        a.type = PERF_TYPE_SOFTWARE;
-        a.size = sizeof a;
-        a.config = PERF_COUNT_SW_DUMMY;
-        a.context_switch = 1;
-        a.sample_id_all = 1;
-        a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME;
-        a.exclude_kernel = 1;
-        a.inherit = 1;
-        a.use_clockid = 1;
-        a.clockid = CLOCK_MONOTONIC;
-        int fd = (int)syscall(SYS_perf_event_open, &a, 0, (int)cpu, -1, PERF_FLAG_FD_CLOEXEC);
+        int fd = open_switch_event((int)cpu);
         void *ring = fd < 0 ? MAP_FAILED
                             : mmap(NULL, RING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (ring == MAP_FAILED) {

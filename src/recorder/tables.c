@@ -345,7 +345,9 @@ void ct_scan_live_threads(struct ct_live_threads *live, pid_t tracer_tid)
             continue;
         pid_t tid = (pid_t)atoi(d->d_name);
         char name[16];
-        if (!read_comm(tid, name))
+        if (tid > 0 && tid == tracer_tid && tid != ct_gettid())
+            memcpy(name, CT_WRITER_NAME, sizeof CT_WRITER_NAME); /* named so from its creation */
+        else if (!read_comm(tid, name))
             continue; /* exited meanwhile */
         unsigned flags = tid == tracer_tid || ct_is_tracer_thread(tid) ? CT_THREAD_FLAG_TRACER : 0;
         if (registered && bsearch(&tid, registered, nregistered, sizeof *registered, by_tid))

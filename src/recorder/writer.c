@@ -56,6 +56,7 @@
 static struct writer {
     bool running;
     pthread_t thread;
+    pid_t thread_tid; /* the writer's, known from its creation (or 0) */
     _Atomic bool stopping;
     _Atomic uint32_t wake_word;
     _Atomic uint32_t pending; /* batches pushed since the writer last looked */
@@ -375,15 +376,50 @@ static void run_command(void)
 
 static __thread bool is_writer; /* this thread is the writer */
 
+/* The kernel's id of a thread just made, from glibc's descriptor of it
+ * (pthread_create has the kernel write it there, CLONE_PARENT_SETTID,
+ * before it returns): its place is the word of the calling thread's own
+ * descriptor that holds the calling thread's id, found once. 0 where it
+ * is not known for sure: an id under 1000 (a small number may be some
+ * other word's too), no such word, or no such thread of this process.
+ * It saves a short process the look for the writer by its name in
+ * /proc/self/task (three files opened at its end). */
+static pid_t created_tid(pthread_t thread)
+{
+    enum { UNKNOWN = -1, NONE = -2, SEARCHED = 1024 };
+    static int at = UNKNOWN;
+    pid_t self = ct_gettid();
+    if (at == UNKNOWN) {
+        at = NONE;
+        const unsigned char *own = (const unsigned char *)pthread_self();
+        for (int off = 0; self >= 1000 && off < SEARCHED; off += (int)sizeof(pid_t)) {
+            pid_t v;
+            memcpy(&v, own + off, sizeof v);
+            if (v == self) {
+                at = off;
+                break;
+            }
+        }
+    }
+    if (at < 0)
+        return 0;
+    pid_t tid;
+    memcpy(&tid, (const unsigned char *)thread + at, sizeof tid);
+    if (tid <= 0 || tid == self || syscall(SYS_tgkill, getpid(), tid, 0) != 0)
+        return 0;
+    return tid;
+}
+
 /* The session's last generation and the files' ends. */
 static void writer_finish(void)
 {
     /* The writer's tid, which it sets when it runs: a process that ends
-     * before it has (the session ended in line) finds it by its name, or
-     * the counters' batch and the last thread table would name a stale
-     * one (after fork, the parent's writer's). */
+     * before it has (the session ended in line) takes the one known from
+     * its creation, else finds it by its name, or the counters' batch and
+     * the last thread table would name a stale one (after fork, the
+     * parent's writer's). */
     if (!atomic_load(&started) && !is_writer)
-        ct_g.tracer_tid = ct_find_writer_tid();
+        ct_g.tracer_tid = w.thread_tid ? w.thread_tid : ct_find_writer_tid();
     /* The counters as the session ends: a process shorter than their
      * period has this one sample (under the writer's tid, when known). */
     if (w.counter_period_ns && ct_g.tracer_tid > 0)
@@ -566,8 +602,10 @@ int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight 
     if (renamed)
         syscall(SYS_prctl, PR_SET_NAME, own, 0, 0, 0);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc == 0)
+    if (rc == 0) {
         w.running = true;
+        w.thread_tid = created_tid(w.thread);
+    }
     return -rc;
 }
 

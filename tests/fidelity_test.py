@@ -25,13 +25,20 @@ ctrace, progs = sys.argv[1], sys.argv[2]
 sanitized = os.environ.get("CTRACE_TEST_SANITIZER")
 
 
-def run(scenario, out, sched="exact", env=None):
+def run(scenario, out, sched="exact", env=None, exec_by_shell=False):
     """Every switch (--sched=exact) unless asked: what this test holds to
-    the kernel's account."""
-    r = subprocess.run([ctrace, "run", "-o", out, f"--sched={sched}", "--",
+    the kernel's account. exec_by_shell: the program is a shell's exec'd
+    image, a process the trace followed; its file becomes out."""
+    shell = ["sh", "-c", 'exec "$0" "$@"'] if exec_by_shell else []
+    r = subprocess.run([ctrace, "run", "-o", out, f"--sched={sched}", "--", *shell,
                         os.path.join(progs, "fidelity"), scenario], capture_output=True,
                        text=True, timeout=300, env=env)
     check(f"{scenario}: exit", r.returncode == 0, r.stderr)
+    if exec_by_shell:
+        images = [f for f in os.listdir(os.path.dirname(out))
+                  if f.startswith(os.path.basename(out) + ".")]
+        check(f"{scenario}: the exec'd image's file", len(images) == 1, images)
+        os.replace(os.path.join(os.path.dirname(out), images[0]), out)
     kernel = {}
     for m in re.finditer(r"KERNEL (\d+) run_ns (\d+) wait_ns (\d+) vol (-?\d+) invol (-?\d+) "
                          r"cpu_clock_ns (\d+) at_ns (\d+)", r.stdout):
@@ -141,7 +148,7 @@ def against_kernel(scenario, out, kernel, sampled=False, results=None):
     return rows
 
 
-def held_to_kernel(scenario, out):
+def held_to_kernel(scenario, out, exec_by_shell=False):
     """run and against_kernel, run again if a thread's figures missed their
     bounds (a run on a loaded machine may); every run missing fails. Two
     runs, three under a sanitizer, where runs are slower and the machine
@@ -153,7 +160,7 @@ def held_to_kernel(scenario, out):
     attempts = 3 if sanitized else 2
     for attempt in range(1, attempts + 1):
         results = []
-        stdout, kernel = run(scenario, out)
+        stdout, kernel = run(scenario, out, exec_by_shell=exec_by_shell)
         rows = against_kernel(scenario, out, kernel, results=results)
         missed = [name for name, ok, _ in results if not ok]
         if not missed or attempt == attempts:
@@ -212,6 +219,27 @@ with tempfile.TemporaryDirectory() as d:
           len(pingers) == 2 and all(r["sched_wait_ns"] >= 0.1 * r["total_ns"] for r in pingers),
           pingers)
     same_totals("crowd", out, rows)
+
+    # The same program exec'd by a shell: a process the trace followed
+    # opens its per-CPU rings at its first thread, which must follow every
+    # thread from its creation all the same.
+    stdout, kernel, rows = held_to_kernel("crowd", out, exec_by_shell=True)
+    pingers = [rows[t] for t in kernel if t in rows and rows[t]["voluntary_switches"] > 1000]
+    check("crowd exec'd: the ping-pong threads wait for the CPU", len(pingers) == 2 and
+          all(r["sched_wait_ns"] >= 0.1 * r["total_ns"] for r in pingers), pingers)
+    # Under strace: a ring a CPU for the shell, the first process, at its
+    # start; one for the exec'd image's first thread, then a ring a CPU
+    # again (at its first pthread_create), which its threads inherit.
+    log = out + ".strace"
+    subprocess.run(["strace", "-f", "-qq", "-e", "trace=perf_event_open", "-o", log, ctrace, "run",
+                    "-o", out, "--sched=exact", "--", "sh", "-c", 'exec "$0" "$@"',
+                    os.path.join(progs, "fidelity"), "crowd"], capture_output=True, timeout=300)
+    with open(log) as f:
+        opens = re.findall(r"perf_event_open\(\{.*\}, (-?\d+), (-?\d+), -1, .*\) = \d+", f.read())
+    per_cpu = sum(1 for pid, cpu in opens if pid == "0" and cpu != "-1")
+    own = sum(1 for pid, cpu in opens if pid != "0" and cpu == "-1")
+    check("crowd exec'd: per-CPU rings twice (the shell's, the image's at its first thread), "
+          "one thread's own ring", per_cpu == 2 * os.cpu_count() and own == 1, opens)
 
     # The same under --sched=auto, the rate it turns at lowered: switches
     # first, then samples; the columns still follow the kernel's account

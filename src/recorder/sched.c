@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "sched_raw.h"
+#include "writer.h"
 
 #define MAX_RINGS 512
 #define THREAD_RING_PAGES 8 /* 32 KiB: about 1000 switches between two reads */
@@ -46,8 +47,12 @@
  * 1 to 10 ms): the kernel allocates and clears a ring's pages when it is
  * mapped, 0.6 ms for two 1 MiB rings here against 0.15 ms, paid by every
  * process at its start; and processes at once share the locked-memory
- * limit the rings count against. */
+ * limit the rings count against. It opens them only when it makes its
+ * first thread (most never do): until then its thread has a ring of its
+ * own, of DEFERRED_RING_PAGES (5 600 switches; a thread blocking that
+ * often between two of the writer's reads is past --sched=auto's limit). */
 #define CPU_RING_PAGES_FOLLOWED 64
+#define DEFERRED_RING_PAGES 32
 #define CPU_RINGS_PAGES 1024
 #define CPU_RING_MIN_PAGES 16
 #define MAX_CPUS 1024
@@ -91,6 +96,8 @@ static uint64_t switches_read; /* switches out, as read from the rings */
  * writer only (cpu_ring_count published last). cover_epoch names the set
  * open now; a thread is followed by them when its cover_mine equals it. */
 static bool inherit_wanted;
+static bool defer_cover; /* a followed process: the rings at its first thread */
+static _Atomic bool cover_deferred; /* not opened yet, to open then */
 static unsigned cpu_ring_pages = CPU_RING_PAGES;
 static struct ct_perf_ring *cpu_rings;
 static _Atomic int cpu_ring_count;
@@ -196,13 +203,16 @@ void ct_sched_enable(int want)
     }
     auto_wanted = want == 0 && auto_per_s > 0;
     auto_window.from_ns = 0;
-    if (want >= 0 && want != 2 && inherit_wanted && open_cover()) {
+    atomic_store(&cover_deferred, false);
+    bool cover = want >= 0 && want != 2 && inherit_wanted;
+    if (cover && !defer_cover && open_cover()) {
         ct_ss.mode = CT_SCHED_PERF;
     } else if (want >= 0 && want != 2) {
         struct ct_perf_ring probe;
         if (ct_perf_open(&probe, 0, -1, 1) == 0) {
             ct_perf_close(&probe);
             ct_ss.mode = CT_SCHED_PERF;
+            atomic_store(&cover_deferred, cover && defer_cover);
         }
     }
     if (want >= 0 && ct_ss.mode == CT_SCHED_NONE) {
@@ -224,7 +234,24 @@ int ct_sched_mode(void)
 void ct_sched_inherit(bool on, bool followed)
 {
     inherit_wanted = on;
+    defer_cover = followed;
     cpu_ring_pages = followed ? CPU_RING_PAGES_FOLLOWED : CPU_RING_PAGES;
+}
+
+/* Under the writer's lock: the rings, unless the session has ended or
+ * turned to samples meanwhile; a refusal leaves each thread its own. */
+static void open_deferred_cover(void)
+{
+    if (atomic_load(&cover_deferred) && atomic_load(&enabled) && ct_ss.mode == CT_SCHED_PERF &&
+        !atomic_load(&sampling))
+        open_cover();
+    atomic_store(&cover_deferred, false);
+}
+
+void ct_sched_before_thread(void)
+{
+    if (atomic_load_explicit(&cover_deferred, memory_order_relaxed))
+        ct_writer_exclusive(open_deferred_cover);
 }
 
 void ct_sched_session_began(uint64_t mono_ns)
@@ -306,7 +333,8 @@ void ct_sched_thread_start(struct ct_thread *t)
     if (ct_ss.mode == CT_SCHED_SCHEDSTAT || atomic_load(&sampling)) {
         ct_sstat_start(t);
         t->ss_sampling = true;
-    } else if (ct_perf_open(&t->ring, t->tid, -1, THREAD_RING_PAGES) != 0) {
+    } else if (ct_perf_open(&t->ring, t->tid, -1,
+                            atomic_load(&cover_deferred) ? DEFERRED_RING_PAGES : THREAD_RING_PAGES) != 0) {
         t->ring.fd = -1; /* refused for this one (the locked-memory limit): */
         ct_sstat_start(t); /* its run-queue waits, at least */
     }
@@ -749,6 +777,7 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns)
 
 void ct_sched_stop(void)
 {
+    atomic_store(&cover_deferred, false);
     close_cpu_rings();
     ct_swait_stop();
     ct_swait_free();

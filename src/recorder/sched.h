@@ -49,8 +49,14 @@ CT_INTERNAL void ct_sched_thread_start(struct ct_thread *t);
  * new thread, that they are. Only the preload library knows the creator. */
 CT_INTERNAL unsigned ct_sched_cover_token(void);
 CT_INTERNAL void ct_sched_covered(unsigned token, uint64_t created_ns, uint64_t created_units);
-/* `followed`: the process is one the trace followed (smaller rings). */
+/* `followed`: the process is one the trace followed: smaller rings, and
+ * those only from its first thread made (ct_sched_before_thread). */
 CT_INTERNAL void ct_sched_inherit(bool on, bool followed);
+/* The preload's pthread_create, in the creating thread before the real
+ * one: a followed process opens its per-CPU rings here, the first time,
+ * so that the new thread and every one after it are followed from their
+ * creation. One atomic load once they are open. */
+CT_INTERNAL void ct_sched_before_thread(void);
 /* Writer side (--sched=auto), when the switches come too fast to be
  * cheap: reads and closes every ring (a thread registered from now on
  * samples its schedstat); the generation then ends with the switches

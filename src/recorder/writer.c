@@ -383,19 +383,18 @@ static __thread bool is_writer; /* this thread is the writer */
  * is not known for sure: an id under 1000 (a small number may be some
  * other word's too), no such word, or no such thread of this process.
  * It saves a short process the look for the writer by its name in
- * /proc/self/task (three files opened at its end). */
-static pid_t created_tid(pthread_t thread)
+ * /proc/self/task (three files opened at its end). ThreadSanitizer would
+ * take the read of the new thread's word for a race with its start. */
+__attribute__((no_sanitize("thread"))) static pid_t created_tid(pthread_t thread)
 {
     enum { UNKNOWN = -1, NONE = -2, SEARCHED = 1024 };
     static int at = UNKNOWN;
     pid_t self = ct_gettid();
     if (at == UNKNOWN) {
         at = NONE;
-        const unsigned char *own = (const unsigned char *)pthread_self();
+        const volatile pid_t *own = (const volatile pid_t *)pthread_self();
         for (int off = 0; self >= 1000 && off < SEARCHED; off += (int)sizeof(pid_t)) {
-            pid_t v;
-            memcpy(&v, own + off, sizeof v);
-            if (v == self) {
+            if (own[off / (int)sizeof(pid_t)] == self) {
                 at = off;
                 break;
             }
@@ -403,8 +402,7 @@ static pid_t created_tid(pthread_t thread)
     }
     if (at < 0)
         return 0;
-    pid_t tid;
-    memcpy(&tid, (const unsigned char *)thread + at, sizeof tid);
+    pid_t tid = *(const volatile pid_t *)((const unsigned char *)thread + at);
     if (tid <= 0 || tid == self || syscall(SYS_tgkill, getpid(), tid, 0) != 0)
         return 0;
     return tid;
@@ -607,6 +605,15 @@ int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight 
         w.thread_tid = created_tid(w.thread);
     }
     return -rc;
+}
+
+void ct_writer_exclusive(void (*fn)(void))
+{
+    ct_busy++;
+    pthread_mutex_lock(&work_lock);
+    fn();
+    pthread_mutex_unlock(&work_lock);
+    ct_busy--;
 }
 
 void ct_writer_stop(bool ending)

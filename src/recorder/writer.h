@@ -41,6 +41,9 @@ CT_INTERNAL void ct_writer_lower_generation(uint64_t ns, size_t bytes);
 /* The flight ring's oldest and newest generations, held still meanwhile. */
 CT_INTERNAL void ct_writer_flight_bounds(struct ctrace_flight *f, const struct ct_fgen **from,
                                          const struct ct_fgen **to);
+/* Runs fn while the writer is between two pieces of work (as fork's
+ * handlers below wait for it), on a thread that is in no event. */
+CT_INTERNAL void ct_writer_exclusive(void (*fn)(void));
 /* fork's prepare and parent handlers: the fork waits for the writer to
  * be between two pieces of work (so holding no allocator lock). */
 CT_INTERNAL void ct_writer_before_fork(void);

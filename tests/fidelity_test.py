@@ -227,9 +227,9 @@ with tempfile.TemporaryDirectory() as d:
     pingers = [rows[t] for t in kernel if t in rows and rows[t]["voluntary_switches"] > 1000]
     check("crowd exec'd: the ping-pong threads wait for the CPU", len(pingers) == 2 and
           all(r["sched_wait_ns"] >= 0.1 * r["total_ns"] for r in pingers), pingers)
-    # Under strace: a ring a CPU for the shell, the first process, at its
-    # start; one for the exec'd image's first thread, then a ring a CPU
-    # again (at its first pthread_create), which its threads inherit.
+    # Under strace: a ring of its own for the shell's one thread, another
+    # for the exec'd image's (the same thread), then a ring a CPU, opened
+    # at the image's first pthread_create, which its threads inherit.
     log = out + ".strace"
     subprocess.run(["strace", "-f", "-qq", "-e", "trace=perf_event_open", "-o", log, ctrace, "run",
                     "-o", out, "--sched=exact", "--", "sh", "-c", 'exec "$0" "$@"',
@@ -238,8 +238,8 @@ with tempfile.TemporaryDirectory() as d:
         opens = re.findall(r"perf_event_open\(\{.*\}, (-?\d+), (-?\d+), -1, .*\) = \d+", f.read())
     per_cpu = sum(1 for pid, cpu in opens if pid == "0" and cpu != "-1")
     own = sum(1 for pid, cpu in opens if pid != "0" and cpu == "-1")
-    check("crowd exec'd: per-CPU rings twice (the shell's, the image's at its first thread), "
-          "one thread's own ring", per_cpu == 2 * os.cpu_count() and own == 1, opens)
+    check("crowd exec'd: the shell's and the image's thread a ring of its own each, then a "
+          "ring a CPU", per_cpu == os.cpu_count() and own == 2, opens)
 
     # The same under --sched=auto, the rate it turns at lowered: switches
     # first, then samples; the columns still follow the kernel's account

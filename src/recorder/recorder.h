@@ -188,6 +188,9 @@ struct ct_thread {
      * its switches before, from its creation on, are left out, for a
      * thread's life in the trace begins at its first event. */
     uint64_t sched_from_ns;
+    /* The per-CPU rings' records of it count from here (0: all): the
+     * thread that opened them late had a ring of its own until then. */
+    uint64_t cover_from_ns;
     /* Its creation in trace units (its thread_runnable), 0 when not known:
      * no switch of it is written before. The kernel's wake-up of it inside
      * the clone comes after, but its CLOCK_MONOTONIC time converted to

@@ -47,11 +47,13 @@
  * 1 to 10 ms): the kernel allocates and clears a ring's pages when it is
  * mapped, 0.6 ms for two 1 MiB rings here against 0.15 ms, paid by every
  * process at its start; and processes at once share the locked-memory
- * limit the rings count against. It opens them only when it makes its
- * first thread (most never do): until then its thread has a ring of its
- * own, of DEFERRED_RING_PAGES (5 600 switches; a thread blocking that
- * often between two of the writer's reads is past --sched=auto's limit). */
+ * limit the rings count against. */
 #define CPU_RING_PAGES_FOLLOWED 64
+/* A process opens its per-CPU rings only when it makes its first thread
+ * (most of a build's or a script's never do): until then its one thread
+ * has a ring of its own, of DEFERRED_RING_PAGES (5 600 switches; a thread
+ * alone that blocks that often between two of the writer's reads is past
+ * --sched=auto's limit), which the per-CPU rings then take over. */
 #define DEFERRED_RING_PAGES 32
 #define CPU_RINGS_PAGES 1024
 #define CPU_RING_MIN_PAGES 16
@@ -96,8 +98,7 @@ static uint64_t switches_read; /* switches out, as read from the rings */
  * writer only (cpu_ring_count published last). cover_epoch names the set
  * open now; a thread is followed by them when its cover_mine equals it. */
 static bool inherit_wanted;
-static bool defer_cover; /* a followed process: the rings at its first thread */
-static _Atomic bool cover_deferred; /* not opened yet, to open then */
+static _Atomic bool cover_deferred; /* to open at the process's first thread */
 static unsigned cpu_ring_pages = CPU_RING_PAGES;
 static struct ct_perf_ring *cpu_rings;
 static _Atomic int cpu_ring_count;
@@ -110,15 +111,6 @@ static __thread uint64_t created_mono;
 static __thread uint64_t created_units; /* the same in trace units */
 static pid_t cover_tid;       /* the thread that opened them */
 static uint64_t cover_opened_ns; /* when (CLOCK_MONOTONIC) */
-/* The session's start (its time zero), and the schedstat totals of the
- * thread that opened the rings then: that thread registers only after the
- * session has begun, and a switch of it in between (the writer thread it
- * has just made may take its CPU) is in the rings, and counts. */
-static struct {
-    _Atomic uint64_t mono_ns;
-    uint64_t run, wait, slices;
-    bool read;
-} began;
 static uint64_t cover_lost;   /* records the kernel dropped from them */
 
 /* Opens the per-CPU rings on the calling thread; false if the kernel
@@ -204,15 +196,12 @@ void ct_sched_enable(int want)
     auto_wanted = want == 0 && auto_per_s > 0;
     auto_window.from_ns = 0;
     atomic_store(&cover_deferred, false);
-    bool cover = want >= 0 && want != 2 && inherit_wanted;
-    if (cover && !defer_cover && open_cover()) {
-        ct_ss.mode = CT_SCHED_PERF;
-    } else if (want >= 0 && want != 2) {
+    if (want >= 0 && want != 2) {
         struct ct_perf_ring probe;
         if (ct_perf_open(&probe, 0, -1, 1) == 0) {
             ct_perf_close(&probe);
             ct_ss.mode = CT_SCHED_PERF;
-            atomic_store(&cover_deferred, cover && defer_cover);
+            atomic_store(&cover_deferred, inherit_wanted); /* the rings at the first thread */
         }
     }
     if (want >= 0 && ct_ss.mode == CT_SCHED_NONE) {
@@ -234,36 +223,7 @@ int ct_sched_mode(void)
 void ct_sched_inherit(bool on, bool followed)
 {
     inherit_wanted = on;
-    defer_cover = followed;
     cpu_ring_pages = followed ? CPU_RING_PAGES_FOLLOWED : CPU_RING_PAGES;
-}
-
-/* Under the writer's lock: the rings, unless the session has ended or
- * turned to samples meanwhile; a refusal leaves each thread its own. */
-static void open_deferred_cover(void)
-{
-    if (atomic_load(&cover_deferred) && atomic_load(&enabled) && ct_ss.mode == CT_SCHED_PERF &&
-        !atomic_load(&sampling))
-        open_cover();
-    atomic_store(&cover_deferred, false);
-}
-
-void ct_sched_before_thread(void)
-{
-    if (atomic_load_explicit(&cover_deferred, memory_order_relaxed))
-        ct_writer_exclusive(open_deferred_cover);
-}
-
-void ct_sched_session_began(uint64_t mono_ns)
-{
-    began.read = false;
-    if (ct_ss.mode == CT_SCHED_PERF && cover_tid == ct_gettid() && ct_sched_cover_token()) {
-        int fd = ct_sstat_open(cover_tid, "schedstat");
-        began.read = fd >= 0 && ct_sstat_read(fd, &began.run, &began.wait, &began.slices);
-        ct_sstat_close(&fd);
-        began.run = ct_sstat_own_run_now(began.run);
-    }
-    atomic_store_explicit(&began.mono_ns, mono_ns, memory_order_release);
 }
 
 unsigned ct_sched_cover_token(void)
@@ -284,6 +244,7 @@ void ct_sched_thread_start(struct ct_thread *t)
 {
     t->ring.fd = t->schedstat_fd = t->stat_fd = -1;
     t->created_units = 0;
+    t->cover_from_ns = 0;
     t->lat_from = t->lat_pending = 0;
     t->ex_from = 0;
     t->ex_run_ns = 0;
@@ -313,16 +274,6 @@ void ct_sched_thread_start(struct ct_thread *t)
             t->ex_valid = true; /* not yet run: nothing on a CPU */
         } else if (ct_ss.mode == CT_SCHED_PERF) {
             ct_sstat_baseline(t);
-            uint64_t from = atomic_load_explicit(&began.mono_ns, memory_order_acquire);
-            if (t->tid == cover_tid && began.read && from >= cover_opened_ns && from <= now) {
-                /* The rings' opener: followed from the session's start,
-                 * its first period from the totals read then. */
-                t->sched_from_ns = from;
-                t->lat_prev_ns = from;
-                t->ss_run_ns = began.run;
-                t->ss_wait_ns = began.wait;
-                t->ss_slices = began.slices;
-            }
         }
         return;
     }
@@ -505,7 +456,8 @@ static void claim(pid_t tid, const struct raw_switch *r)
         return; /* the writer, created after the rings */
     struct ct_thread *t = lookup(tid);
     if (t) {
-        if (__atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) < 0 && r->mono_ns >= t->sched_from_ns)
+        if (__atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) < 0 && r->mono_ns >= t->sched_from_ns &&
+            r->mono_ns >= t->cover_from_ns)
             append_switch(t, r);
         return;
     }
@@ -597,6 +549,40 @@ static void close_own_ring(struct ct_thread *t)
     ct_perf_close(&t->ring);
     __atomic_store_n(&t->ring.fd, -1, __ATOMIC_RELEASE);
     atomic_fetch_sub(&ct_ss.rings_open, 1);
+}
+
+/* The opener's own ring's records before the per-CPU rings were all open
+ * (they hold the later ones). */
+static void on_switch_before_cover(void *arg, pid_t tid, uint64_t mono_ns, int state,
+                                   unsigned cpu)
+{
+    if (mono_ns < cover_opened_ns)
+        on_switch(arg, tid, mono_ns, state, cpu);
+}
+
+/* Under the writer's lock: the rings, unless the session has ended or
+ * turned to samples meanwhile (a refusal leaves each thread its own).
+ * The opening thread's own ring is read and closed: the per-CPU rings
+ * follow it from their opening on. */
+static void open_deferred_cover(void)
+{
+    if (atomic_load(&cover_deferred) && atomic_load(&enabled) && ct_ss.mode == CT_SCHED_PERF &&
+        !atomic_load(&sampling) && open_cover()) {
+        struct ct_thread *t = ct_self;
+        if ((uintptr_t)t > (uintptr_t)CT_THREAD_DEAD && !t->ss_sampling &&
+            __atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) >= 0) {
+            t->cpu_lost += ct_perf_read(&t->ring, on_switch_before_cover, t);
+            t->cover_from_ns = cover_opened_ns;
+            close_own_ring(t);
+        }
+    }
+    atomic_store(&cover_deferred, false);
+}
+
+void ct_sched_before_thread(void)
+{
+    if (atomic_load_explicit(&cover_deferred, memory_order_relaxed))
+        ct_writer_exclusive(open_deferred_cover);
 }
 
 /* Writer side: closes the per-CPU rings (new threads no longer inherit

@@ -49,13 +49,15 @@ CT_INTERNAL void ct_sched_thread_start(struct ct_thread *t);
  * new thread, that they are. Only the preload library knows the creator. */
 CT_INTERNAL unsigned ct_sched_cover_token(void);
 CT_INTERNAL void ct_sched_covered(unsigned token, uint64_t created_ns, uint64_t created_units);
-/* `followed`: the process is one the trace followed: smaller rings, and
- * those only from its first thread made (ct_sched_before_thread). */
+/* Per-CPU rings that the threads made from the process's first on
+ * inherit (ct_sched_before_thread); `followed`: the process is one the
+ * trace followed (smaller rings). */
 CT_INTERNAL void ct_sched_inherit(bool on, bool followed);
 /* The preload's pthread_create, in the creating thread before the real
- * one: a followed process opens its per-CPU rings here, the first time,
- * so that the new thread and every one after it are followed from their
- * creation. One atomic load once they are open. */
+ * one: the process opens its per-CPU rings here, the first time, so that
+ * the new thread and every one after it are followed from their creation
+ * (the creating thread's own ring, its until then, is read and closed).
+ * One atomic load once they are open. */
 CT_INTERNAL void ct_sched_before_thread(void);
 /* Writer side (--sched=auto), when the switches come too fast to be
  * cheap: reads and closes every ring (a thread registered from now on
@@ -90,9 +92,6 @@ CT_INTERNAL bool ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_
 /* The context switches (switches out) written as cpu events so far. */
 CT_INTERNAL uint64_t ct_sched_switches_written(void);
 CT_INTERNAL void ct_sched_set_clock(uint64_t base_units, uint64_t base_mono_ns, uint64_t q32);
-/* The writer, as a session begins, on the thread that started it: its
- * time zero (CLOCK_MONOTONIC). */
-CT_INTERNAL void ct_sched_session_began(uint64_t mono_ns);
 CT_INTERNAL int ct_sched_mode(void);
 /* want: -1 off, 0 or 1 the kernel's switches where permitted, else the
  * schedstat samples (0: the samples also where the switches come too

@@ -111,6 +111,20 @@ static __thread uint64_t created_mono;
 static __thread uint64_t created_units; /* the same in trace units */
 static pid_t cover_tid;       /* the thread that opened them */
 static uint64_t cover_opened_ns; /* when (CLOCK_MONOTONIC) */
+/* The ring of the thread that starts the session, opened before the
+ * session's time zero and taken by the thread as it registers (after
+ * it: the writer thread it has just made may take its CPU in between, a
+ * switch that counts); the thread's schedstat totals at time zero. */
+static struct {
+    struct ct_perf_ring ring;
+    pid_t tid;
+    uint64_t opened_ns;
+} starter = {.ring = {.fd = -1}};
+static struct {
+    _Atomic uint64_t mono_ns;
+    uint64_t run, wait, slices;
+    bool read;
+} began;
 static uint64_t cover_lost;   /* records the kernel dropped from them */
 
 /* Opens the per-CPU rings on the calling thread; false if the kernel
@@ -196,12 +210,19 @@ void ct_sched_enable(int want)
     auto_wanted = want == 0 && auto_per_s > 0;
     auto_window.from_ns = 0;
     atomic_store(&cover_deferred, false);
-    if (want >= 0 && want != 2) {
+    if (starter.ring.fd >= 0)
+        ct_perf_close(&starter.ring); /* a session that failed to start, or the parent's */
+    if (want >= 0 && want != 2 && inherit_wanted &&
+        ct_perf_open(&starter.ring, 0, -1, DEFERRED_RING_PAGES) == 0) {
+        starter.tid = ct_gettid();
+        starter.opened_ns = ct_mono_ns();
+        ct_ss.mode = CT_SCHED_PERF;
+        atomic_store(&cover_deferred, true); /* the per-CPU rings at the first thread */
+    } else if (want >= 0 && want != 2) {
         struct ct_perf_ring probe;
         if (ct_perf_open(&probe, 0, -1, 1) == 0) {
             ct_perf_close(&probe);
             ct_ss.mode = CT_SCHED_PERF;
-            atomic_store(&cover_deferred, inherit_wanted); /* the rings at the first thread */
         }
     }
     if (want >= 0 && ct_ss.mode == CT_SCHED_NONE) {
@@ -213,6 +234,18 @@ void ct_sched_enable(int want)
     }
     ct_ss.rings_max = ring_limit();
     atomic_store(&enabled, ct_ss.mode != CT_SCHED_NONE);
+}
+
+void ct_sched_session_began(uint64_t mono_ns)
+{
+    began.read = false;
+    if (ct_ss.mode == CT_SCHED_PERF && starter.ring.fd >= 0 && starter.tid == ct_gettid()) {
+        int fd = ct_sstat_open(starter.tid, "schedstat");
+        began.read = fd >= 0 && ct_sstat_read(fd, &began.run, &began.wait, &began.slices);
+        ct_sstat_close(&fd);
+        began.run = ct_sstat_own_run_now(began.run);
+    }
+    atomic_store_explicit(&began.mono_ns, mono_ns, memory_order_release);
 }
 
 int ct_sched_mode(void)
@@ -281,18 +314,35 @@ void ct_sched_thread_start(struct ct_thread *t)
         atomic_fetch_sub(&ct_ss.rings_open, 1);
         return;
     }
+    bool starts = false;
     if (ct_ss.mode == CT_SCHED_SCHEDSTAT || atomic_load(&sampling)) {
         ct_sstat_start(t);
         t->ss_sampling = true;
+    } else if (t->tid == starter.tid && starter.ring.fd >= 0) {
+        t->ring = starter.ring; /* the session's starter: open since before time zero */
+        starter.ring.fd = -1;
+        starter.ring.base = NULL;
+        starts = true;
     } else if (ct_perf_open(&t->ring, t->tid, -1,
                             atomic_load(&cover_deferred) ? DEFERRED_RING_PAGES : THREAD_RING_PAGES) != 0) {
         t->ring.fd = -1; /* refused for this one (the locked-memory limit): */
         ct_sstat_start(t); /* its run-queue waits, at least */
     }
-    if (t->ring.fd < 0 && t->schedstat_fd < 0)
+    if (t->ring.fd < 0 && t->schedstat_fd < 0) {
         atomic_fetch_sub(&ct_ss.rings_open, 1);
-    else if (t->ring.fd >= 0)
+    } else if (t->ring.fd >= 0) {
         ct_sstat_baseline(t);
+        uint64_t from = atomic_load_explicit(&began.mono_ns, memory_order_acquire);
+        if (starts && began.read && from >= starter.opened_ns && from <= ct_mono_ns()) {
+            /* Followed from the session's start, its first period from
+             * the totals read then. */
+            t->sched_from_ns = from;
+            t->lat_prev_ns = from;
+            t->ss_run_ns = began.run;
+            t->ss_wait_ns = began.wait;
+            t->ss_slices = began.slices;
+        }
+    }
 }
 
 void ct_sched_thread_end(struct ct_thread *t)
@@ -764,6 +814,8 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns)
 void ct_sched_stop(void)
 {
     atomic_store(&cover_deferred, false);
+    if (starter.ring.fd >= 0)
+        ct_perf_close(&starter.ring);
     close_cpu_rings();
     ct_swait_stop();
     ct_swait_free();

@@ -92,6 +92,9 @@ CT_INTERNAL bool ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_
 /* The context switches (switches out) written as cpu events so far. */
 CT_INTERNAL uint64_t ct_sched_switches_written(void);
 CT_INTERNAL void ct_sched_set_clock(uint64_t base_units, uint64_t base_mono_ns, uint64_t q32);
+/* The writer, as a session begins, on the thread that started it: its
+ * time zero (CLOCK_MONOTONIC). */
+CT_INTERNAL void ct_sched_session_began(uint64_t mono_ns);
 CT_INTERNAL int ct_sched_mode(void);
 /* want: -1 off, 0 or 1 the kernel's switches where permitted, else the
  * schedstat samples (0: the samples also where the switches come too

@@ -576,6 +576,7 @@ int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight 
     w.session_base = w.gen_base = ct_clock_pair_now();
     w.process.start_mono_ns = w.session_base.mono_ns;
     w.process.start_real_ns = w.session_base.real_ns;
+    ct_sched_session_began(w.session_base.mono_ns);
     ct_process_info_read(&w.process);
     cmdline_fresh = true; /* the first generation's PROCESS record has it */
     ct_out.gen = atomic_load(&ct_g.gen);

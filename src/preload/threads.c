@@ -136,7 +136,7 @@ CT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
     }
     if (!ct_tracing_here())
         return REAL(pthread_create)(thread, attr, start, arg);
-    ct_sched_before_thread(); /* a followed process's first: its per-CPU rings */
+    ct_sched_before_thread(); /* the process's first: its per-CPU rings */
     struct start_record *r;
     CT_RECORD(r = malloc(sizeof *r));
     if (!r)

@@ -503,7 +503,7 @@ static void index_threads(void)
 static void claim(pid_t tid, const struct raw_switch *r)
 {
     if (tid == ct_g.tracer_tid)
-        return; /* the writer, created after the rings */
+        return; /* the writer (made before the rings, which it never inherits) */
     struct ct_thread *t = lookup(tid);
     if (t) {
         if (__atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) < 0 && r->mono_ns >= t->sched_from_ns &&
@@ -619,7 +619,7 @@ static void open_deferred_cover(void)
     if (atomic_load(&cover_deferred) && atomic_load(&enabled) && ct_ss.mode == CT_SCHED_PERF &&
         !atomic_load(&sampling) && open_cover()) {
         struct ct_thread *t = ct_self;
-        if ((uintptr_t)t > (uintptr_t)CT_THREAD_DEAD && !t->ss_sampling &&
+        if ((uintptr_t)t > (uintptr_t)CT_THREAD_DEAD &&
             __atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) >= 0) {
             t->cpu_lost += ct_perf_read(&t->ring, on_switch_before_cover, t);
             t->cover_from_ns = cover_opened_ns;

@@ -11,7 +11,9 @@ waited for, from wait4's rusage), medians; `spread` is the untraced
 runs' interquartile range over their median, the noise of this run.
 Then the start-up cost: `ctrace run -- true` against `true`, and the cost
 of each exec'd child (a shell loop of 200 /bin/true, under dash, which
-vforks, and bash, which forks). A table in Markdown.
+vforks, and bash, which forks), and `ctrace run -- true` once more after
+1.5 s with no perf event open (the kernel's first one waits for an RCU
+grace period). A table in Markdown.
 BENCH_ROWS=WORD,WORD... runs only the rows whose names hold one of the
 words ("startup" the start-up figures). BENCH_BASE=DIR adds another
 build's start-up figures, measured in the same rotation."""
@@ -251,13 +253,27 @@ def startup(tracedir):
         t["bash"].append(measure(bash_loop)[0])
         traced("run bash", "defaults", bash_loop)
         traced("run bash sched-off", "sched-off", bash_loop)
+    # Cold: after 1.5 s with no perf event open, the first one waits for
+    # an RCU grace period in the kernel (docs/performance.md).
+    cold_keys = ["cold true"] + [b + k for b, _ in builds for k in ("cold run", "cold run sched-off")]
+    for k in cold_keys:
+        t[k] = []
+    for _ in range(runs):
+        time.sleep(1.5)
+        t["cold true"].append(measure(["true"])[0])
+        for tag, tracer in builds:
+            for label, what in (("cold run", "defaults"), ("cold run sched-off", "sched-off")):
+                time.sleep(1.5)
+                t[tag + label].append(measure(traced_cmd(what, ["true"], trace, tracer))[0])
+                clear(tracedir)
     med = {k: statistics.median(v) for k, v in t.items()}
     print(f"\nstart-up (`true` {med['true'] * 1e3:.2f} ms, the shell loop "
           f"`sh -c 'for i in $(seq 200); do /bin/true; done'` {med['loop'] * 1e3:.0f} ms "
           f"untraced, the same with bash {med['bash'] * 1e3:.0f} ms):\n")
     print("| build | `ctrace run -- true` minus `true` | --sched=off | each exec'd child "
-          "| --sched=off | each child of bash | --sched=off |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+          "| --sched=off | each child of bash | --sched=off "
+          "| after 1.5 s idle: `ctrace run -- true` minus `true` | --sched=off |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for tag, _ in builds:
         print(f"| {tag.strip(' ()') or 'this one'} "
               f"| +{(med[tag + 'run true'] - med['true']) * 1e3:.2f} ms "
@@ -265,7 +281,9 @@ def startup(tracedir):
               f"| +{(med[tag + 'run loop'] - med['loop']) / 200 * 1e3:.2f} ms "
               f"| +{(med[tag + 'run loop sched-off'] - med['loop']) / 200 * 1e3:.2f} ms "
               f"| +{(med[tag + 'run bash'] - med['bash']) / 200 * 1e3:.2f} ms "
-              f"| +{(med[tag + 'run bash sched-off'] - med['bash']) / 200 * 1e3:.2f} ms |")
+              f"| +{(med[tag + 'run bash sched-off'] - med['bash']) / 200 * 1e3:.2f} ms "
+              f"| +{(med[tag + 'cold run'] - med['cold true']) * 1e3:.2f} ms "
+              f"| +{(med[tag + 'cold run sched-off'] - med['cold true']) * 1e3:.2f} ms |")
 
 
 def machine():

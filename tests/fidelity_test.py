@@ -235,7 +235,10 @@ with tempfile.TemporaryDirectory() as d:
                     "-o", out, "--sched=exact", "--", "sh", "-c", 'exec "$0" "$@"',
                     os.path.join(progs, "fidelity"), "crowd"], capture_output=True, timeout=300)
     with open(log) as f:
-        opens = re.findall(r"perf_event_open\(\{.*\}, (-?\d+), (-?\d+), -1, .*\) = \d+", f.read())
+        # The rings' events (context_switch=1), not the one `ctrace run`
+        # opens on itself to start the kernel's hooks early.
+        opens = re.findall(r"perf_event_open\(\{.*context_switch=1.*\}, (-?\d+), (-?\d+), -1, "
+                           r".*\) = \d+", f.read())
     per_cpu = sum(1 for pid, cpu in opens if pid == "0" and cpu != "-1")
     own = sum(1 for pid, cpu in opens if cpu == "-1")
     check("crowd exec'd: the shell's and the image's thread a ring of its own each, then a "

@@ -169,9 +169,10 @@ with tempfile.TemporaryDirectory() as d:
               "what ctrace run says of them is not checked")
     # The same across many generation boundaries: a thread's last switches
     # wait for the next generation when another CPU's ring may hold earlier
-    # ones, never written out of order.
+    # ones, never written out of order. 4000 rounds: 50-250 ms here, and
+    # the writer looks at a generation's age every 10 ms.
     r = subprocess.run([ctrace, "run", "-o", out, "--sched=exact", "--",
-                        os.path.join(progs, "condvar_pingpong")],
+                        os.path.join(progs, "condvar_pingpong"), "4000"],
                        capture_output=True, text=True, timeout=120,
                        env=dict(os.environ, CTRACE_GENERATION_MS="2"))
     ev, names = dump(out)

@@ -8,12 +8,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/perf_event.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -241,6 +244,49 @@ static void forward_signals(sigset_t *old_mask)
     }
 }
 
+/*
+ * The first per-thread perf event on a machine that has had none for a
+ * second waits for an RCU grace period in the kernel (perf_sched_events
+ * turned on, then synchronize_rcu: 4-30 ms here), and that is the
+ * program's first perf_event_open, before its main. This thread opens
+ * and closes one on itself as soon as `ctrace run` starts, so that the
+ * wait overlaps the program's exec and loading; the program's own open
+ * then waits only for what is left of it (the kernel keeps the hooks on
+ * for a second after the last event closes).
+ */
+static void *open_perf_early(void *arg)
+{
+    (void)arg;
+    struct perf_event_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.size = sizeof attr;
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.config = PERF_COUNT_SW_DUMMY;
+    attr.disabled = 1;
+    attr.exclude_kernel = 1;
+    attr.exclude_hv = 1;
+    long fd = syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+    if (fd >= 0)
+        close((int)fd);
+    return NULL;
+}
+
+static bool start_perf_early(pthread_t *thread)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    bool started = pthread_attr_init(&attr) == 0;
+    if (started) {
+        pthread_attr_setstacksize(&attr, 64 * 1024);
+        started = pthread_create(thread, &attr, open_perf_early, NULL) == 0;
+        pthread_attr_destroy(&attr);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return started;
+}
+
 /* Starts the program with posix_spawnp (a vfork: no copy of this
  * process's page tables, 1 ms less than fork and exec here), with the
  * signal mask ctrace run was given (exec resets forward()'s handlers to
@@ -406,6 +452,8 @@ static int run(int argc, char **argv)
     int rc = parse(argc, argv, &o);
     if (rc != 0)
         return rc;
+    pthread_t early;
+    bool early_started = o.sched && !o.schedstat && start_perf_early(&early);
     char preload[PATH_MAX], output[PATH_MAX];
     if (!find_preload(preload, sizeof preload)) {
         fprintf(stderr, "ctrace run: cannot find %s (set CTRACE_PRELOAD to its path)\n",
@@ -455,6 +503,8 @@ static int run(int argc, char **argv)
         return err == ENOENT ? 127 : 126;
     }
     int status = wait_program(pid);
+    if (early_started)
+        pthread_join(early, NULL);
     int64_t ended_ns = mono_now_ns();
     /* A program the preload could not load into (a static one) left an
      * older trace at FILE as it was: emptied, so that it is not read as

@@ -38,6 +38,15 @@ def events_with_stacks(trace):
     return out
 
 
+def dir_lines(d):
+    """The lines of the files in d, sorted."""
+    lines = []
+    for name in os.listdir(d):
+        with open(os.path.join(d, name)) as f:
+            lines += f.read().splitlines()
+    return sorted(lines)
+
+
 def bare(name):
     """A function's name without the compiler's clone suffixes."""
     return name.split(".")[0]
@@ -224,5 +233,45 @@ with tempfile.TemporaryDirectory() as d:
     r = run([os.path.join(progs, "sleepers")], out)
     check("a program with frame pointers: nothing said about them",
           r.returncode == 0 and "frame pointers" not in r.stderr, r.stderr)
+
+    # Frames named in an earlier run are not named again: a stripped
+    # program's second run, its stacks the first's, loads no libdw (the
+    # cache holds its named frames, and its unnamed ones as such).
+    strip = shutil.which("strip")
+    ldd = subprocess.run(["ldd", ctrace], capture_output=True, text=True).stdout
+    if "libdw.so" in ldd:  # linked in (the sanitizers' build): always loaded
+        print("note: ctrace is linked with libdw: whether a run loads it is not checked")
+    elif strip:
+        cache = os.path.join(d, "symcache")
+        os.mkdir(cache)
+        stripped = os.path.join(d, "sleepers-stripped")
+        shutil.copy(os.path.join(progs, "sleepers"), stripped)
+        subprocess.run([strip, stripped], check=True)
+        env = dict(os.environ, CTRACE_SYMBOL_CACHE=cache)
+        out = os.path.join(d, "stripped.out")
+        r = run([stripped], out, env=env)
+        check("stripped sleepers runs", r.returncode == 0, r.stderr)
+        unnamed = subprocess.run(["grep", "-rh", "^[0-9a-f]* [RX] 0$", cache],
+                                 capture_output=True, text=True).stdout.split()
+        check("stripped sleepers: its unnamed frames are kept as such", unnamed, cache)
+        # Its threads block at one call site or another with the timing:
+        # a run that meets a frame no run met before names it. Up to 4
+        # runs, until one adds nothing to the cache.
+        log = os.path.join(d, "stripped.strace")
+        for _ in range(4):
+            before = dir_lines(cache)
+            r = subprocess.run(["strace", "-f", "-qq", "-e", "trace=openat", "-o", log, ctrace,
+                                "run", "-o", out, "--", stripped], capture_output=True, text=True,
+                               timeout=300, env=env)
+            if dir_lines(cache) == before:
+                break
+        with open(log) as f:
+            loaded = [line for line in f if "libdw.so" in line]
+        check("stripped sleepers, again, no frame new: no libdw loaded",
+              r.returncode == 0 and dir_lines(cache) == before and not loaded, loaded or r.stderr)
+        names_now = subprocess.run([ctrace, "stats", out], capture_output=True, text=True).stdout
+        check("stripped sleepers, again: its libc frames named, its own as offsets",
+              "start_thread" in names_now and "sleepers-stripped+0x" in names_now,
+              names_now[-800:])
 
 finish()

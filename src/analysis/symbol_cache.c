@@ -12,7 +12,10 @@
  *     ctrace-symbols 1
  *     ADDRESS-HEX R|X N\tFUNCTION\tFILE\tLINE ... (N times)
  *
- * (R: a return address, X: an exact one). A line that does not read so
+ * (R: a return address, X: an exact one). N is 0 for an address the
+ * module's symbols do not cover (a stripped program's): such a line holds
+ * only while the module has no separate debug file under
+ * /usr/lib/debug/.build-id, which would name it. A line that does not read so
  * ends the reading, and the file is made anew at the next flush: it is
  * only a cache. The magic's number changes whenever frames are named
  * otherwise, so that no run reads another's names. All calls are made
@@ -20,6 +23,7 @@
  */
 #include "symbol_cache.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -45,6 +49,7 @@ void ct_symbols_cache(const char *dir)
 void ct_frame_cache_init(struct ct_frame_cache *c, const unsigned char *build_id, int len)
 {
     memset(c, 0, sizeof *c);
+    c->no_debug_file = -1;
     c->build_id = build_id;
     c->build_id_len = len > 0 && len <= 64 ? len : 0;
 }
@@ -81,7 +86,7 @@ static bool parse(struct ct_frame_cache *c, const char *at, const char *nl)
         return false;
     bool is_return = end[1] == 'R';
     long n = strtol(end + 3, &end, 10);
-    if (n < 1 || n > CT_FRAME_CACHE_FRAMES || addr > UINT64_MAX / 4)
+    if (n < 0 || n > CT_FRAME_CACHE_FRAMES || addr > UINT64_MAX / 4)
         return false;
     /* \tFUNCTION\tFILE\tLINE, n times: each field ended by \0 in text,
      * in the place of the tab before it. */
@@ -139,6 +144,22 @@ static void read_file(struct ct_frame_cache *c)
     free(data);
 }
 
+/* Whether the module has no separate debug file where libdw looks for it
+ * by build-id: its unnamed addresses stay unnamed. */
+static bool no_debug_file(struct ct_frame_cache *c)
+{
+    if (c->no_debug_file < 0) {
+        char path[PATH_MAX];
+        int n = snprintf(path, sizeof path, "/usr/lib/debug/.build-id/%02x/", c->build_id[0]);
+        for (int i = 1; i < c->build_id_len && n > 0 && (size_t)n < sizeof path; i++)
+            n += snprintf(path + n, sizeof path - (size_t)n, "%02x", c->build_id[i]);
+        struct stat st;
+        c->no_debug_file = n > 0 && (size_t)n + 7 < sizeof path &&
+                           (strcat(path, ".debug"), stat(path, &st) != 0) && errno == ENOENT;
+    }
+    return c->no_debug_file;
+}
+
 int ct_frame_cache_get(struct ct_frame_cache *c, uint64_t key, struct ct_symbol *out, int max)
 {
     if (!c->read)
@@ -146,6 +167,8 @@ int ct_frame_cache_get(struct ct_frame_cache *c, uint64_t key, struct ct_symbol 
     const struct ct_idmap_entry *e = ct_idmap_get(&c->frames, key);
     if (!e)
         return 0;
+    if (e->len == 0)
+        return no_debug_file(c) ? -1 : 0;
     const char *t = (const char *)e->data;
     int n = (int)e->len < max ? (int)e->len : max;
     for (int i = 0; i < n; i++) {
@@ -168,7 +191,7 @@ static bool fits(const char *s)
 void ct_frame_cache_add(struct ct_frame_cache *c, uint64_t key, const struct ct_symbol *frames,
                         int n)
 {
-    if (!cache_dir[0] || !c->build_id_len || n < 1 || n > CT_FRAME_CACHE_FRAMES)
+    if (!cache_dir[0] || !c->build_id_len || n < 0 || n > CT_FRAME_CACHE_FRAMES)
         return;
     for (int i = 0; i < n; i++)
         if (!fits(frames[i].function) || !fits(frames[i].file))

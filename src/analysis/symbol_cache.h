@@ -22,6 +22,7 @@ struct ct_frame_cache {
     struct ct_idmap frames;
     bool read;
     bool bad; /* a line did not read: the file is made anew */
+    int no_debug_file; /* -1: not looked for yet (symbol_cache.c) */
     char *pending;
     size_t pending_len, pending_cap;
 };
@@ -30,10 +31,12 @@ struct ct_frame_cache {
  * none: nothing is kept in a file). */
 void ct_frame_cache_init(struct ct_frame_cache *c, const unsigned char *build_id, int len);
 /* The frames kept at key, as ct_symbols_frames gives them without module
- * and offset (at most max); 0 when none. The first call reads the
- * module's file, when ct_symbols_cache named a directory. */
+ * and offset (at most max); 0 when none; -1 when the module's symbols
+ * are known not to name that address. The first call reads the module's
+ * file, when ct_symbols_cache named a directory. */
 int ct_frame_cache_get(struct ct_frame_cache *c, uint64_t key, struct ct_symbol *out, int max);
-/* Keeps the n frames named at key, for this run and the file. */
+/* Keeps the n frames named at key, for this run and the file; n = 0:
+ * the module's symbols do not name it. */
 void ct_frame_cache_add(struct ct_frame_cache *c, uint64_t key, const struct ct_symbol *frames,
                         int n);
 /* Appends the frames kept since to the module's file. */

@@ -283,7 +283,9 @@ static struct dw_file *dw_file_get(const char *path, const char *name)
         GElf_Addr vaddr;
         f->build_id_len = dw.dwfl_module_build_id(f->mod, &f->build_id, &vaddr);
     }
-    ct_frame_cache_init(&f->cache, f->build_id, f->build_id_len);
+    /* In memory only: a file with a build-id has its frames kept by
+     * named_get's, in the cache directory. */
+    ct_frame_cache_init(&f->cache, NULL, 0);
     /* Kept even when unreadable, idle, so that it is not tried again. */
     f->refs = f->mod ? 1 : 0;
     f->used = ++files_clock;
@@ -317,12 +319,69 @@ static void dw_file_put(struct dw_file *f)
     pthread_mutex_unlock(&files_lock);
 }
 
+/* The frames named before, of one build-id, shared by every trace that
+ * maps a module of it; kept in the cache directory (symbol_cache.c).
+ * Called with files_lock held. */
+enum { NAMED_ID_MAX = 64 };
+struct named_frames {
+    unsigned char build_id[NAMED_ID_MAX];
+    int build_id_len;
+    struct ct_frame_cache cache;
+    unsigned refs;
+    struct named_frames *next;
+};
+static struct named_frames *named_list;
+
+static struct named_frames *named_get(const unsigned char *id, int len)
+{
+    if (len <= 0 || len > NAMED_ID_MAX)
+        return NULL;
+    for (struct named_frames *n = named_list; n; n = n->next)
+        if (n->build_id_len == len && memcmp(n->build_id, id, (size_t)len) == 0) {
+            n->refs++;
+            return n;
+        }
+    struct named_frames *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    memcpy(n->build_id, id, (size_t)len);
+    n->build_id_len = len;
+    ct_frame_cache_init(&n->cache, n->build_id, len);
+    n->refs = 1;
+    n->next = named_list;
+    named_list = n;
+    return n;
+}
+
+static void named_put(struct named_frames *n)
+{
+    if (!n || --n->refs)
+        return;
+    ct_frame_cache_flush(&n->cache);
+    for (struct named_frames **p = &named_list; *p; p = &(*p)->next)
+        if (*p == n) {
+            *p = n->next;
+            break;
+        }
+    ct_frame_cache_free(&n->cache);
+    free(n);
+}
+
+/* A module's file is opened with libdw at its first address that no
+ * frame named before covers: a trace whose frames were all named in
+ * earlier runs loads no libdw (with its libraries, some 5 ms of a
+ * `ctrace run`) and opens no file. */
 struct ct_symbols {
     struct module_entry {
         uint64_t start, end, bias;
         char path[256];
-        bool usable; /* the file is there and its build-id matches */
+        unsigned char build_id[NAMED_ID_MAX];
+        int build_id_len; /* the trace's; 0: not recorded */
+        bool opened;      /* the file was looked for */
+        bool usable;      /* the file is there and its build-id matches */
         struct dw_file *file; /* NULL: no libdw, or no such readable file */
+        bool named_found;
+        struct named_frames *named;
     } *modules;
     size_t count;
     struct ct_symtab embedded;
@@ -339,14 +398,11 @@ struct ct_symbols *ct_symbols_open(const struct ct_gen *gen)
     struct ct_symbols *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    bool have_dw = dw_load();
     s->modules = calloc(gen->nmodules ? gen->nmodules : 1, sizeof *s->modules);
     if (!s->modules) {
         free(s);
         return NULL;
     }
-    if (have_dw)
-        pthread_mutex_lock(&files_lock);
     for (size_t i = 0; i < gen->nmodules; i++) {
         const struct ct_rd_module *m = &gen->modules[i];
         struct module_entry *e = &s->modules[s->count++];
@@ -356,19 +412,52 @@ struct ct_symbols *ct_symbols_open(const struct ct_gen *gen)
         e->start = m->start;
         e->end = m->start + m->size;
         e->bias = m->bias;
-        if (!have_dw || e->path[0] != '/')
-            continue;
-        e->file = dw_file_get(e->path, basename_of(e->path));
-        if (!e->file)
-            continue;
-        int len = e->file->build_id_len;
-        e->usable = m->build_id_len == 0 ||
-                    (len == (int)m->build_id_len &&
-                     memcmp(e->file->build_id, m->build_id, (size_t)len) == 0);
+        if (m->build_id_len <= NAMED_ID_MAX) {
+            memcpy(e->build_id, m->build_id, (size_t)m->build_id_len);
+            e->build_id_len = (int)m->build_id_len;
+        } else {
+            e->build_id_len = -1; /* recorded, but not kept here: never matches */
+        }
     }
-    if (have_dw)
-        pthread_mutex_unlock(&files_lock);
     return s;
+}
+
+/* The module's file, opened with libdw at the first need; NULL when it
+ * cannot be read or is not the one the trace recorded. Called with
+ * files_lock held. */
+static struct dw_file *module_file(struct module_entry *e)
+{
+    if (!e->opened) {
+        e->opened = true;
+        if (e->path[0] == '/' && dw_load())
+            e->file = dw_file_get(e->path, basename_of(e->path));
+        if (e->file) {
+            int len = e->file->build_id_len;
+            e->usable = e->build_id_len == 0 ||
+                        (len == e->build_id_len &&
+                         memcmp(e->file->build_id, e->build_id, (size_t)len) == 0);
+        }
+    }
+    return e->usable ? e->file : NULL;
+}
+
+/* Where the module's named frames are kept: by the build-id the trace
+ * recorded, else by its file's (opened for it), else in memory with the
+ * file. NULL when its addresses cannot be named. Called with files_lock
+ * held. */
+static struct ct_frame_cache *module_frames(struct module_entry *e)
+{
+    if (!e->named_found) {
+        e->named_found = true;
+        if (e->build_id_len > 0) {
+            e->named = named_get(e->build_id, e->build_id_len);
+        } else if (e->build_id_len == 0 && module_file(e)) {
+            e->named = named_get(e->file->build_id, e->file->build_id_len);
+        }
+    }
+    if (e->named)
+        return &e->named->cache;
+    return module_file(e) ? &e->file->cache : NULL;
 }
 
 void ct_symbols_load_embedded(struct ct_symbols *s, const struct ct_reader *rd)
@@ -392,14 +481,18 @@ void ct_symbols_close(struct ct_symbols *s)
     if (!s)
         return;
     ct_symtab_free(&s->embedded);
+    pthread_mutex_lock(&files_lock);
+    for (size_t i = 0; i < s->count; i++)
+        named_put(s->modules[i].named);
+    pthread_mutex_unlock(&files_lock);
     for (size_t i = 0; i < s->count; i++)
         dw_file_put(s->modules[i].file);
     free(s->modules);
     free(s);
 }
 
-static int ct_symbols_lookup_dw(const struct ct_symbols *s, uint64_t pc, bool is_return,
-                                struct ct_symbol *out, const struct module_entry **found);
+static int ct_symbols_lookup_dw(struct ct_symbols *s, uint64_t pc, bool is_return,
+                                struct ct_symbol *out, struct module_entry **found);
 
 static const char *die_name(Dwarf_Die *die)
 {
@@ -489,10 +582,20 @@ static int inline_frames(Dwfl_Module *mod, uint64_t at, struct ct_symbol *out, i
     return count;
 }
 
-/* The module of the trace that pc is in; NULL when none. */
-static const struct module_entry *module_of(const struct ct_symbols *s, uint64_t pc)
+/* pc as module+offset, for an address no symbol names. */
+static void unnamed_frame(const struct module_entry *e, uint64_t pc, struct ct_symbol *out)
 {
-    const struct module_entry *e = NULL;
+    memset(out, 0, sizeof *out);
+    snprintf(out->module, sizeof out->module, "%s", e->path);
+    out->offset = pc - e->bias;
+    snprintf(out->function, sizeof out->function, "%.200s+0x%" PRIx64, basename_of(e->path),
+             out->offset);
+}
+
+/* The module of the trace that pc is in; NULL when none. */
+static struct module_entry *module_of(struct ct_symbols *s, uint64_t pc)
+{
+    struct module_entry *e = NULL;
     for (size_t i = 0; s && i < s->count; i++)
         if (pc >= s->modules[i].start && pc < s->modules[i].end)
             e = &s->modules[i];
@@ -522,20 +625,26 @@ int ct_symbols_frames(struct ct_symbols *s, uint64_t pc, bool is_return, struct 
         return n;
     }
     pthread_mutex_lock(&files_lock);
-    const struct module_entry *e = module_of(s, pc);
+    struct module_entry *e = module_of(s, pc);
     uint64_t key = e ? ((pc - e->bias) << 1 | is_return) + 1 : 0;
-    int n = e && e->usable && e->file ? ct_frame_cache_get(&e->file->cache, key, out, max) : 0;
+    struct ct_frame_cache *frames = e ? module_frames(e) : NULL;
+    int n = frames ? ct_frame_cache_get(frames, key, out, max) : 0;
     if (n > 0) {
         for (int i = 0; i < n; i++) {
             snprintf(out[i].module, sizeof out[i].module, "%s", e->path);
             out[i].offset = pc - e->bias;
         }
+    } else if (n < 0) {
+        n = 1;
+        unnamed_frame(e, pc, out);
     } else {
         n = 1;
         if (ct_symbols_lookup_dw(s, pc, is_return, out, &e) == 1) {
             n = inline_frames(e->file->mod, (is_return ? pc - 1 : pc) - e->bias, out, max);
-            if (max >= CT_FRAME_CACHE_FRAMES)
-                ct_frame_cache_add(&e->file->cache, key, out, n);
+            if (max >= CT_FRAME_CACHE_FRAMES && frames)
+                ct_frame_cache_add(frames, key, out, n);
+        } else if (e && frames && module_file(e)) {
+            ct_frame_cache_add(frames, key, out, 0); /* its file read: no symbol there */
         }
     }
     pthread_mutex_unlock(&files_lock);
@@ -554,26 +663,25 @@ int ct_symbols_lookup(struct ct_symbols *s, uint64_t pc, bool is_return, struct 
 
 /* Named from the symbol table of pc's module (1; *found is the module) or
  * not (0). Called with files_lock held. */
-static int ct_symbols_lookup_dw(const struct ct_symbols *s, uint64_t pc, bool is_return,
-                                struct ct_symbol *out, const struct module_entry **found)
+static int ct_symbols_lookup_dw(struct ct_symbols *s, uint64_t pc, bool is_return,
+                                struct ct_symbol *out, struct module_entry **found)
 {
     memset(out, 0, sizeof *out);
-    const struct module_entry *e = module_of(s, pc);
+    struct module_entry *e = module_of(s, pc);
     if (!e) {
         snprintf(out->function, sizeof out->function, "0x%" PRIx64, pc);
         return 0;
     }
-    snprintf(out->module, sizeof out->module, "%s", e->path);
-    out->offset = pc - e->bias;
     /* A return address points after the call: look up the call itself,
      * at its address in the file. */
     uint64_t at = (is_return ? pc - 1 : pc) - e->bias;
-    const char *name = e->usable && e->file ? file_symbol(e->file, at) : NULL;
+    const char *name = module_file(e) ? file_symbol(e->file, at) : NULL;
     if (!name) {
-        snprintf(out->function, sizeof out->function, "%.200s+0x%" PRIx64, basename_of(e->path),
-                 out->offset);
+        unnamed_frame(e, pc, out);
         return 0;
     }
+    snprintf(out->module, sizeof out->module, "%s", e->path);
+    out->offset = pc - e->bias;
     snprintf(out->function, sizeof out->function, "%s", name);
     out->resolved = true;
     Dwfl_Line *line = dw.dwfl_module_getsrc(e->file->mod, at);

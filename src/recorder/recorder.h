@@ -38,7 +38,6 @@
 
 #define CT_BATCH_SIZE (32u << 10)
 #define CT_CHUNK_BATCHES 32 /* batches mapped at once: 1 MiB */
-#define CT_FIRST_CHUNK_BATCHES 8 /* the process's first: 256 KiB */
 /* Room checked on the fast path; enough for any event without definitions. */
 #define CT_EVENT_RESERVE 64
 #define CT_STRING_CACHE 64

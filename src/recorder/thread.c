@@ -29,7 +29,7 @@
  * compilers, a shell's commands) have a thread or two, and each page of
  * descriptors they never use is zeroed for nothing, about 18 KiB a
  * descriptor. */
-#define DESCRIPTORS_FIRST_MAP 4
+#define DESCRIPTORS_FIRST_MAP 2
 #define DESCRIPTORS_PER_MAP 16
 static atomic_bool first_block_mapped;
 

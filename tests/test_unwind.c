@@ -193,8 +193,9 @@ static uint8_t *guarded(void)
 static struct ct_code_module module_at(const uint8_t *start, const uint8_t *end)
 {
     return (struct ct_code_module){.eh_hdr = start, .hdr_lo = (uintptr_t)start,
-                                   .hdr_hi = (uintptr_t)end, .frame_lo = (uintptr_t)start,
-                                   .frame_hi = (uintptr_t)end};
+                                   .hdr_hi = (uintptr_t)end,
+                                   .segments = {{(uintptr_t)start, (uintptr_t)end}},
+                                   .nsegments = 1};
 }
 
 static void test_rows(void **state)
@@ -242,6 +243,14 @@ static void test_rows(void **state)
     assert_int_equal(r.pc, 0x5678);
     assert_int_equal(r.sp, (uintptr_t)&stack[3]);
     assert_int_equal(r.fp, 0x1234);
+    /* .eh_frame in none of the module's segments (one that ends before
+     * it, or none at all): no row, and nothing read there. */
+    struct ct_code_module short_segment = m;
+    short_segment.segments[0].hi = (uintptr_t)start + 16;
+    assert_int_equal(ct_cfi_row_at(&short_segment, func + 4, &row), -1);
+    struct ct_code_module no_segment = m;
+    no_segment.nsegments = 0;
+    assert_int_equal(ct_cfi_row_at(&no_segment, func + 4, &row), -1);
 }
 
 /* Every prefix of the tables, and every single byte changed, against the

@@ -492,10 +492,37 @@ static int run_fde(const struct ct_code_module *m, const uint8_t *fde, uintptr_t
     return 0;
 }
 
-int ct_cfi_row_at(const struct ct_code_module *m, uintptr_t addr, struct ct_cfi_row *row)
+/* m, with the segment that holds .eh_frame (from .eh_frame_hdr's second
+ * field) in frame_lo and frame_hi; false when none of its segments does. */
+static bool with_frames(const struct ct_code_module *from, struct ct_code_module *m)
 {
+    *m = *from;
+    if (!m->eh_hdr)
+        return false;
+    struct cursor c = {m->eh_hdr, (const uint8_t *)m->hdr_hi, false};
+    uint64_t version = get_bytes(&c, 1);
+    uint8_t ptr_enc = (uint8_t)get_bytes(&c, 1);
+    get_bytes(&c, 2);
+    /* pcrel | sdata4, what linkers write, or datarel, from the header */
+    uintptr_t frame = ptr_enc == (PE_PCREL | PE_SDATA4) || ptr_enc == (PE_DATAREL | PE_SDATA4)
+                          ? get_encoded(&c, ptr_enc, (uintptr_t)m->eh_hdr)
+                          : 0;
+    if (c.bad || version != 1 || !frame)
+        return false;
+    for (uint32_t i = 0; i < m->nsegments; i++)
+        if (frame >= m->segments[i].lo && frame < m->segments[i].hi) {
+            m->frame_lo = m->segments[i].lo;
+            m->frame_hi = m->segments[i].hi;
+            return true;
+        }
+    return false;
+}
+
+int ct_cfi_row_at(const struct ct_code_module *from, uintptr_t addr, struct ct_cfi_row *row)
+{
+    struct ct_code_module mod, *m = &mod;
     struct hdr_table t;
-    if (!hdr_table(m, &t) || t.count == 0)
+    if (!with_frames(from, m) || !hdr_table(m, &t) || t.count == 0)
         return -1;
     intptr_t rel = (intptr_t)(addr - (uintptr_t)m->eh_hdr);
     /* The last entry whose initial location is at or before addr. */
@@ -518,11 +545,13 @@ int ct_cfi_row_at(const struct ct_code_module *m, uintptr_t addr, struct ct_cfi_
     return 0;
 }
 
-unsigned ct_cfi_fp_functions(const struct ct_code_module *m, unsigned samples, unsigned *seen)
+unsigned ct_cfi_fp_functions(const struct ct_code_module *from, unsigned samples,
+                             unsigned *seen)
 {
+    struct ct_code_module mod, *m = &mod;
     struct hdr_table t;
     *seen = 0;
-    if (!hdr_table(m, &t) || t.count == 0)
+    if (!with_frames(from, m) || !hdr_table(m, &t) || t.count == 0)
         return 0;
     unsigned with_fp = 0;
     uint64_t n = t.count < samples ? t.count : samples;

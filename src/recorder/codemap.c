@@ -70,21 +70,6 @@ static bool segment_of(const struct dl_phdr_info *info, uintptr_t addr, uintptr_
     return false;
 }
 
-/* .eh_frame's address, from .eh_frame_hdr's second field. */
-static uintptr_t eh_frame_of(const uint8_t *hdr, uintptr_t hdr_hi)
-{
-    if ((uintptr_t)hdr + 8 > hdr_hi || hdr[0] != 1)
-        return 0;
-    uint8_t enc = hdr[1];
-    int32_t v = (int32_t)((uint32_t)hdr[4] | (uint32_t)hdr[5] << 8 | (uint32_t)hdr[6] << 16 |
-                          (uint32_t)hdr[7] << 24);
-    if (enc == 0x1b) /* DW_EH_PE_pcrel | DW_EH_PE_sdata4: what linkers write */
-        return (uintptr_t)(hdr + 4) + (uintptr_t)(intptr_t)v;
-    if (enc == 0x3b) /* datarel, from the header */
-        return (uintptr_t)hdr + (uintptr_t)(intptr_t)v;
-    return 0;
-}
-
 static bool grow(void **array, uint32_t *cap, uint32_t n, size_t size)
 {
     if (n < *cap)
@@ -110,13 +95,16 @@ static int add_object(struct dl_phdr_info *info, size_t size, void *data)
                                .is_main = !info->dlpi_name || !info->dlpi_name[0]};
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_GNU_EH_FRAME)
+        if (ph->p_type == PT_LOAD && !(ph->p_flags & PF_W) && ph->p_memsz &&
+            m.nsegments < CT_CODE_SEGMENTS) {
+            uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+            m.segments[m.nsegments].lo = lo;
+            m.segments[m.nsegments++].hi = lo + ph->p_memsz;
+        }
+        if (ph->p_type != PT_GNU_EH_FRAME || m.eh_hdr)
             continue;
         const uint8_t *hdr = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
-        if (!segment_of(info, (uintptr_t)hdr, &m.hdr_lo, &m.hdr_hi))
-            break;
-        uintptr_t frame = eh_frame_of(hdr, m.hdr_hi);
-        if (frame && segment_of(info, frame, &m.frame_lo, &m.frame_hi))
+        if (segment_of(info, (uintptr_t)hdr, &m.hdr_lo, &m.hdr_hi))
             m.eh_hdr = hdr;
     }
     uint32_t index = b->nmodules++;

@@ -328,9 +328,15 @@ struct named_frames {
     int build_id_len;
     struct ct_frame_cache cache;
     unsigned refs;
+    uint64_t used; /* named_clock when last let go */
     struct named_frames *next;
 };
 static struct named_frames *named_list;
+static uint64_t named_clock;
+/* Sets of frames no trace holds stay in memory, up to IDLE_NAMED of them,
+ * the least recently used freed first: the hundreds of traces of a build
+ * or a shell loop name their libc's frames from one reading of its file. */
+enum { IDLE_NAMED = 64 };
 
 static struct named_frames *named_get(const unsigned char *id, int len)
 {
@@ -358,13 +364,21 @@ static void named_put(struct named_frames *n)
     if (!n || --n->refs)
         return;
     ct_frame_cache_flush(&n->cache);
-    for (struct named_frames **p = &named_list; *p; p = &(*p)->next)
-        if (*p == n) {
-            *p = n->next;
-            break;
-        }
-    ct_frame_cache_free(&n->cache);
-    free(n);
+    n->used = ++named_clock;
+    size_t idle = 0;
+    for (struct named_frames *g = named_list; g; g = g->next)
+        idle += g->refs == 0;
+    while (idle > IDLE_NAMED) {
+        struct named_frames **oldest = NULL;
+        for (struct named_frames **g = &named_list; *g; g = &(*g)->next)
+            if ((*g)->refs == 0 && (!oldest || (*g)->used < (*oldest)->used))
+                oldest = g;
+        struct named_frames *gone = *oldest;
+        *oldest = gone->next;
+        ct_frame_cache_free(&gone->cache);
+        free(gone);
+        idle--;
+    }
 }
 
 /* A module's file is opened with libdw at its first address that no

@@ -95,8 +95,7 @@ static int add_object(struct dl_phdr_info *info, size_t size, void *data)
                                .is_main = !info->dlpi_name || !info->dlpi_name[0]};
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type == PT_LOAD && !(ph->p_flags & PF_W) && ph->p_memsz &&
-            m.nsegments < CT_CODE_SEGMENTS) {
+        if (ph->p_type == PT_LOAD && ph->p_memsz && m.nsegments < CT_CODE_SEGMENTS) {
             uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
             m.segments[m.nsegments].lo = lo;
             m.segments[m.nsegments++].hi = lo + ph->p_memsz;

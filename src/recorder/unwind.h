@@ -28,15 +28,16 @@
 
 /* ---- the loaded objects (codemap.c) ---- */
 
-#define CT_CODE_SEGMENTS 4
+#define CT_CODE_SEGMENTS 6
 struct ct_code_module {
     uintptr_t bias;             /* the load bias, dlpi_addr */
     const uint8_t *eh_hdr;      /* .eh_frame_hdr (PT_GNU_EH_FRAME); NULL: none */
     uintptr_t hdr_lo, hdr_hi;   /* the loaded segment that holds it */
-    /* The loaded segments not written to, one of which holds .eh_frame:
-     * which one is read from .eh_frame_hdr at the module's first use (a
-     * page the process may never touch otherwise: reading it for each of
-     * a program's libraries at its start faults a page each). */
+    /* The loaded segments (the first CT_CODE_SEGMENTS), one of which
+     * holds .eh_frame: which one is read from .eh_frame_hdr at the
+     * module's first use (a page the process may never touch otherwise:
+     * reading it for each of a program's libraries at its start faults a
+     * page each). */
     struct {
         uintptr_t lo, hi;
     } segments[CT_CODE_SEGMENTS];

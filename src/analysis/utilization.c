@@ -167,15 +167,22 @@ static double bins_ns(const struct ct_util *u, size_t a, size_t z)
     return to > from ? (double)(to - from) : 0;
 }
 
+/* x, at most 1 (and 1 for NaN, as fmin(1, x); without libm, which
+ * ctrace would load at every start for this alone). */
+static double at_most_one(double x)
+{
+    return x < 1.0 ? x : 1.0;
+}
+
 static double bins_util(const struct ct_util *u, enum ct_util_mode mode, size_t a, size_t z)
 {
     double got = u->run[z] - u->run[a];
     if (mode == CT_UTIL_DEMAND) {
         double wanted = u->want[z] - u->want[a];
-        return wanted > 0 ? fmin(1.0, got / wanted) : 1.0;
+        return wanted > 0 ? at_most_one(got / wanted) : 1.0;
     }
     double capacity = bins_ns(u, a, z) * u->ncpu;
-    return capacity > 0 ? fmin(1.0, got / capacity) : 0.0;
+    return capacity > 0 ? at_most_one(got / capacity) : 0.0;
 }
 
 double ct_util_window(const struct ct_util *u, enum ct_util_mode mode, int64_t t0, int64_t t1)

@@ -167,8 +167,8 @@ static double bins_ns(const struct ct_util *u, size_t a, size_t z)
     return to > from ? (double)(to - from) : 0;
 }
 
-/* x, at most 1 (and 1 for NaN, as fmin(1, x); without libm, which
- * ctrace would load at every start for this alone). */
+/* x, at most 1 (and 1 for NaN, as fmin(1, x)): ctrace needs no libm,
+ * one library fewer to load at each start. */
 static double at_most_one(double x)
 {
     return x < 1.0 ? x : 1.0;

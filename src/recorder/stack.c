@@ -105,8 +105,8 @@ __attribute__((always_inline)) static inline unsigned walk_fp(const struct ct_th
     while (n < max) {
         if (fp < lo || fp > hi - 2 * sizeof(uintptr_t) || (fp & (sizeof(uintptr_t) - 1)))
             break;
-        uintptr_t next = ((const uintptr_t *)fp)[0];
-        uintptr_t ret = ((const uintptr_t *)fp)[1];
+        uintptr_t next = ct_stack_word(fp);
+        uintptr_t ret = ct_stack_word(fp + sizeof(uintptr_t));
         if (ret < 4096)
             break;
         if (skip) {
@@ -240,7 +240,7 @@ static bool tail_holds(const struct ct_stack_tail *m, const struct ct_code_map *
     /* The words lie between the record, a live frame of this walk, and the
      * stack's top: mapped. */
     for (unsigned i = 0; i < m->nwords; i++)
-        if (*(const uintptr_t *)m->addr[i] != m->val[i])
+        if (ct_stack_word(m->addr[i]) != m->val[i])
             return false;
     return true;
 }
@@ -270,7 +270,7 @@ static struct ct_stack_tail *continue_walk(struct ct_thread *t, const struct ct_
     uintptr_t record = w->record[last], pc = w->pc[last];
     uint64_t started = cfi_begin(t);
     struct ct_read_log log = {.n = 0};
-    uintptr_t saved_fp = ((const uintptr_t *)record)[0];
+    uintptr_t saved_fp = ct_stack_word(record);
     ct_read_log_add(&log, record, saved_fp);
     struct ct_regs r = {pc, record + 2 * sizeof(uintptr_t), saved_fp, true};
     unsigned from = f->n;
@@ -372,8 +372,8 @@ uint32_t ct_stack_ref_unwound(struct ct_thread *t, struct ct_slot *s, uint64_t t
     uint64_t started = cfi_begin(t);
     /* This function keeps a frame record (libctrace is built with frame
      * pointers): its caller's registers are there. */
-    struct ct_regs r = {((const uintptr_t *)fp)[1], fp + 2 * sizeof(uintptr_t),
-                        ((const uintptr_t *)fp)[0], true};
+    struct ct_regs r = {ct_stack_word(fp + sizeof(uintptr_t)), fp + 2 * sizeof(uintptr_t),
+                        ct_stack_word(fp), true};
     uintptr_t pcs[CT_MAX_FRAMES];
     struct ct_frames f = {pcs, 0, ct_g.max_depth, skip, self_lo, self_hi};
     ct_unwind_walk(map, r, &f, fp, t->stack_hi, NULL);

@@ -163,6 +163,15 @@ static inline void ct_read_log_add(struct ct_read_log *log, uintptr_t addr, uint
  * lo, hi, log): steps from r to the caller, reading only words inside
  * [lo, hi), noted in log if not NULL; false when the rule cannot be
  * followed or leads outside. Inline, from the CPU's directory. */
+/* A word of a thread's stack, at an address a walk has bounded to it.
+ * Exempt from AddressSanitizer: an instrumented program keeps redzones in
+ * its frames, memory a walk may read all the same (a word of a frame that
+ * has since returned, checked against what it held). */
+__attribute__((no_sanitize("address"))) static inline uintptr_t ct_stack_word(uintptr_t addr)
+{
+    return *(const uintptr_t *)addr;
+}
+
 #include "unwind_arch.h"
 
 /* ---- the walk (unwind.c) ---- */

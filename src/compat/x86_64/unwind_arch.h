@@ -44,7 +44,7 @@ static inline bool ct_x86_read(uintptr_t addr, uintptr_t lo, uintptr_t hi, uintp
 {
     if (addr < lo || addr > hi - sizeof(uintptr_t) || (addr & (sizeof(uintptr_t) - 1)))
         return false;
-    *out = *(const uintptr_t *)addr;
+    *out = ct_stack_word(addr);
     ct_read_log_add(log, addr, *out);
     return true;
 }

@@ -160,7 +160,8 @@ with tempfile.TemporaryDirectory() as d:
     counted = sum(int(n) for n in re.findall(r"^# (\d+) context switches$", dumped.stdout,
                                              re.M))
     check("pingpong 20000: the generations' ends count stats' switches",
-          r.returncode == 0 and switches > 30000 and counted == switches, (counted, switches))
+          r.returncode == 0 and switches > 30000 and counted == switches,
+          (counted, switches, r.returncode, r.stderr[-3000:] if not switches else ""))
     if switches / took >= 80000:
         check("pingpong 20000: ctrace run says how many switches it recorded, and their cost",
               said and int(said.group(1)) == switches, (r.stderr, switches, took))

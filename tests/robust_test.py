@@ -10,6 +10,7 @@ import re
 import resource
 import socket
 import signal
+import shutil
 import stat
 import subprocess
 import tempfile
@@ -189,6 +190,18 @@ def trace_to_pipes(d):
         for f in set(os.listdir("/dev")) - before:
             if f.startswith("stdout."):
                 os.unlink(os.path.join("/dev", f))
+    # /dev/shm is a directory of files: a trace there follows children
+    # (forker ends with status 3, its two children traced).
+    if os.path.isdir("/dev/shm") and not sanitized:
+        shm = tempfile.mkdtemp(prefix="ctrace-robust-", dir="/dev/shm")
+        try:
+            r = run([ctrace, "run", "-o", os.path.join(shm, "t"), "--", prog("forker")])
+            kids = [f for f in os.listdir(shm) if f.startswith("t.")]
+            check("-o /dev/shm/DIR/t with a forking program: children traced beside it",
+                  r is not None and r.returncode == 3 and len(kids) == 2 and
+                  "not traced" not in r.stderr, (r and r.stderr, kids))
+        finally:
+            shutil.rmtree(shm, ignore_errors=True)
     clean(d)
 
 

@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -257,6 +258,32 @@ static void start(void)
         mark_followed();
 }
 
+/* Whether the trace's directory is one of devices or of the kernel's
+ * tables: /dev itself (-o /dev/stdout), /proc (/dev/fd/1 leads there),
+ * /sys. Its children's files would be made there (/dev/stdout.PID) or not
+ * at all. /dev/shm, a directory of files in memory, is not one. */
+static bool pseudo_output(const char *path)
+{
+    char dir[PATH_MAX], real[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    size_t n = !slash ? 0 : slash == path ? 1 : (size_t)(slash - path);
+    if (n >= sizeof dir)
+        return false;
+    memcpy(dir, path, n);
+    dir[n] = 0;
+    if (!realpath(n ? dir : ".", real))
+        return false; /* no such directory: the trace's open says so */
+    static const char *const under[] = {"/proc", "/sys", "/dev/pts"};
+    if (strcmp(real, "/dev") == 0)
+        return true;
+    for (size_t i = 0; i < sizeof under / sizeof *under; i++) {
+        size_t len = strlen(under[i]);
+        if (strncmp(real, under[i], len) == 0 && (real[len] == 0 || real[len] == '/'))
+            return true;
+    }
+    return false;
+}
+
 __attribute__((constructor(101))) static void preload_init(void)
 {
     if (getauxval(AT_SECURE))
@@ -264,14 +291,13 @@ __attribute__((constructor(101))) static void preload_init(void)
     if (!getenv("CTRACE_OUTPUT"))
         return; /* loaded by something other than ctrace run */
     read_settings();
-    /* A trace to a pipe or a device, or through /dev or /proc (-o
+    /* A trace to a pipe or a device, or into /dev or /proc (-o
      * /dev/stdout, whatever standard output is), has no directory for its
      * children's files: they are not followed (they made files named
      * /dev/stdout.PID). Said at the first child. */
     struct stat st;
-    bool pseudo = strncmp(pre.output, "/dev/", 5) == 0 || strncmp(pre.output, "/proc/", 6) == 0;
     if (pre.follow && !pre.followed &&
-        (pseudo || (stat(pre.output, &st) == 0 && !S_ISREG(st.st_mode)))) {
+        (pseudo_output(pre.output) || (stat(pre.output, &st) == 0 && !S_ISREG(st.st_mode)))) {
         pre.follow = false;
         pre.unfollowable = true;
     }

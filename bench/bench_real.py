@@ -13,7 +13,9 @@ Then the start-up cost: `ctrace run -- true` against `true`, and the cost
 of each exec'd child (a shell loop of 200 /bin/true, under dash, which
 vforks, and bash, which forks), and `ctrace run -- true` once more after
 1.5 s with no perf event open (the kernel's first one waits for an RCU
-grace period). A table in Markdown.
+grace period), and the shell loop once more with its traces in /dev/shm. The
+file system of the trace directory is named, with what making a small file
+there costs: each traced process makes one. A table in Markdown.
 BENCH_ROWS=WORD,WORD... runs only the rows whose names hold one of the
 words ("startup" the start-up figures). BENCH_BASE=DIR adds another
 build's start-up figures, measured in the same rotation."""
@@ -234,7 +236,12 @@ def startup(tracedir):
         builds.append((" (BENCH_BASE)", os.path.join(os.path.abspath(os.environ["BENCH_BASE"]),
                                                      "ctrace")))
     keys = [b + k for b, _ in builds for k in ("run true", "run true sched-off", "run loop",
-                                                "run loop sched-off", "run bash", "run bash sched-off")]
+                                                "run loop sched-off", "run bash", "run bash sched-off",
+                                                "run loop shm")]
+    # The same shell loop with the traces in memory (/dev/shm): what a
+    # child costs apart from the making of its file.
+    shm = tempfile.mkdtemp(prefix="ctrace-bench-", dir="/dev/shm") \
+        if os.path.isdir("/dev/shm") else None
     t = {k: [] for k in ["true", "loop", "bash"] + keys}
 
     def traced(label, what, cmd):
@@ -250,6 +257,11 @@ def startup(tracedir):
         t["loop"].append(measure(loop)[0])
         traced("run loop", "defaults", loop)
         traced("run loop sched-off", "sched-off", loop)
+        for tag, tracer in builds:
+            if shm:
+                t[tag + "run loop shm"].append(
+                    measure(traced_cmd("defaults", loop, os.path.join(shm, "t"), tracer))[0])
+                clear(shm)
         t["bash"].append(measure(bash_loop)[0])
         traced("run bash", "defaults", bash_loop)
         traced("run bash sched-off", "sched-off", bash_loop)
@@ -266,14 +278,17 @@ def startup(tracedir):
                 time.sleep(1.5)
                 t[tag + label].append(measure(traced_cmd(what, ["true"], trace, tracer))[0])
                 clear(tracedir)
-    med = {k: statistics.median(v) for k, v in t.items()}
+    if shm:
+        os.rmdir(shm)
+    med = {k: statistics.median(v) for k, v in t.items() if v}
     print(f"\nstart-up (`true` {med['true'] * 1e3:.2f} ms, the shell loop "
           f"`sh -c 'for i in $(seq 200); do /bin/true; done'` {med['loop'] * 1e3:.0f} ms "
           f"untraced, the same with bash {med['bash'] * 1e3:.0f} ms):\n")
     print("| build | `ctrace run -- true` minus `true` | --sched=off | each exec'd child "
           "| --sched=off | each child of bash | --sched=off "
-          "| after 1.5 s idle: `ctrace run -- true` minus `true` | --sched=off |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| after 1.5 s idle: `ctrace run -- true` minus `true` | --sched=off "
+          "| each exec'd child, traces in /dev/shm |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for tag, _ in builds:
         print(f"| {tag.strip(' ()') or 'this one'} "
               f"| +{(med[tag + 'run true'] - med['true']) * 1e3:.2f} ms "
@@ -283,7 +298,38 @@ def startup(tracedir):
               f"| +{(med[tag + 'run bash'] - med['bash']) / 200 * 1e3:.2f} ms "
               f"| +{(med[tag + 'run bash sched-off'] - med['bash']) / 200 * 1e3:.2f} ms "
               f"| +{(med[tag + 'cold run'] - med['cold true']) * 1e3:.2f} ms "
-              f"| +{(med[tag + 'cold run sched-off'] - med['cold true']) * 1e3:.2f} ms |")
+              f"| +{(med[tag + 'cold run sched-off'] - med['cold true']) * 1e3:.2f} ms "
+              + (f"| +{(med[tag + 'run loop shm'] - med['loop']) / 200 * 1e3:.2f} ms |"
+                 if tag + "run loop shm" in med else "| - |"))
+
+
+def file_system(d):
+    """What d is on, and what creating a small file there costs: a traced
+    process writes one file, and file systems differ by 50x at that."""
+    kind = subprocess.run(["stat", "-f", "-c", "%T", d], capture_output=True,
+                          text=True).stdout.strip() or "?"
+    if kind == "ext2/ext3":  # ext4's magic number is ext2's
+        st = os.stat(d)
+        try:
+            dev = os.path.basename(os.path.realpath(
+                f"/sys/dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}"))
+            journal = any(n.startswith(dev + "-") for n in os.listdir("/proc/fs/jbd2"))
+        except OSError:
+            journal = None
+        kind = "ext4" + {True: " with a journal", False: " without a journal",
+                         None: ""}[journal]
+    probe = tempfile.mkdtemp(dir=d)
+    try:
+        t0 = time.perf_counter()
+        for i in range(200):
+            fd = os.open(os.path.join(probe, f"f.{i}"), os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                         0o600)
+            os.write(fd, b"\0" * 4096)
+            os.close(fd)
+        each = (time.perf_counter() - t0) / 200
+    finally:
+        shutil.rmtree(probe)
+    return f"{kind}, a 4 KiB file made in {each * 1e6:.0f} us"
 
 
 def machine():
@@ -348,6 +394,9 @@ def main():
             print(f"`ctrace run` on real programs: medians of {runs} rounds, the four modes "
                   f"side by side; ratios to untraced\n")
             print(f"machine: {machine()}\n")
+            print(f"traces written to {tracedir}: {file_system(tracedir)}"
+                  + (f"; /dev/shm: {file_system('/dev/shm')}" if os.path.isdir("/dev/shm")
+                     else "") + "\n")
             if rows:
                 table(rows, rotation(rows, tracedir))
             if wanted("startup"):

@@ -862,15 +862,16 @@ with tempfile.TemporaryDirectory() as d:
     check("crasher's sleeps before the crash are in the trace",
           count(ev, "block", reason="sleep") == 5, count(ev, "block", reason="sleep"))
 
-    # The thread table's names: the main thread's and the writer's own come
-    # from prctl (no /proc/self/task file), the writer marked as the tracer.
-    r = subprocess.run([ctrace, "run", "-o", out, "--", "true"], capture_output=True, text=True)
-    check("true traced", r.returncode == 0, r.stderr)
-    t = subprocess.run([ctrace, "dump", out], capture_output=True, text=True).stdout
-    heads = re.findall(r'^# thread (\d+) "([^"]*)"(.*)$', t, re.M)
-    check("true: its thread and the writer, named",
-          sorted((n, f.strip()) for _, n, f in heads) == [("ctrace-writer", "tracer"),
-                                                           ("true", "")], heads)
+    # The thread table's names, from prctl, the writer marked as the tracer:
+    # `true` ends before it needs a writer thread, `sleep` makes one to sleep.
+    for cmd, want in ((["true"], [("true", "")]),
+                      (["sleep", "0.02"], [("ctrace-writer", "tracer"), ("sleep", "")])):
+        r = subprocess.run([ctrace, "run", "-o", out, "--"] + cmd, capture_output=True, text=True)
+        check(f"{cmd[0]} traced", r.returncode == 0, r.stderr)
+        t = subprocess.run([ctrace, "dump", out], capture_output=True, text=True).stdout
+        heads = re.findall(r'^# thread (\d+) "([^"]*)"(.*)$', t, re.M)
+        check(f"{cmd[0]}: its thread{' and the writer' if len(want) > 1 else ''}, named",
+              sorted((n, f.strip()) for _, n, f in heads) == want, heads)
 
     if os.path.exists(out):
         os.unlink(out)

@@ -241,6 +241,10 @@ static void start(void)
      * one creates share its per-CPU rings of context switches. */
     ct_sched_inherit(true, pre.followed);
     ct_g.exit_wakes = true; /* and every join */
+    /* The writer's thread when needed (writer.c); at once for the
+     * endpoint, which serves what it writes. */
+    const char *endpoint = getenv("CTRACE_HTTP");
+    ct_writer_lazy = pre.followed || !endpoint || !*endpoint;
     if (ctrace_start_config(pre.fd, &pre.config) != 0) {
         ct_own_fd_close(pre.fd);
         pre.fd = -1;

@@ -78,6 +78,7 @@ static inline bool ct_tracing_here(void)
  * block's stack starts at the program's frame. */
 #define CT_BLOCKING(reason, object, call)                                     \
     ({                                                                        \
+        ct_writer_check(true);                                                \
         CT_RECORD(ct_ev_block((reason), (uintptr_t)(object)));                \
         struct ct_thread *bself_ = ct_call_self();                            \
         if (bself_)                                                           \
@@ -95,6 +96,7 @@ static inline bool ct_tracing_here(void)
  * starts at the program's frame. */
 #define TIMED_HINT(reason, fd, fd_class, hint, object, call)                  \
     ({                                                                        \
+        ct_writer_check(false);                                               \
         struct ct_thread *self_ = ct_call_self();                             \
         uint64_t t0_ = ct_now();                                              \
         if (self_)                                                            \

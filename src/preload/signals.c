@@ -146,6 +146,11 @@ void ct_preload_install_signals(int claimed)
 
 CT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
+    /* A handler that its own signal can interrupt: the signal mask no
+     * longer shows that it runs (writer.c, the thread when needed). */
+    if (act && (act->sa_flags & SA_NODEFER) && act->sa_handler != SIG_DFL &&
+        act->sa_handler != SIG_IGN)
+        ct_writer_nodefer_seen = true;
     if (sig <= 0 || sig >= NSIG_TABLE || kind[sig] == NOT_OURS)
         return REAL(sigaction)(sig, act, old);
     if (kind[sig] == FATAL) {

@@ -136,6 +136,8 @@ CT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
     }
     if (!ct_tracing_here())
         return REAL(pthread_create)(thread, attr, start, arg);
+    if (atomic_load_explicit(&ct_writer_deferred, memory_order_relaxed))
+        ct_writer_undefer(); /* a program of threads: its writer from the first */
     ct_sched_before_thread(); /* the process's first: its per-CPU rings */
     struct start_record *r;
     CT_RECORD(r = malloc(sizeof *r));

@@ -27,6 +27,8 @@ struct ct_slot *ct_slot_refill(struct ct_thread *t, uint32_t gen, uint64_t ts, s
 {
     if (gen == 0)
         return NULL; /* the session is ending: record nothing more */
+    if (ct_busy == 0) /* an annotation of the program's, not a wrapper's event */
+        ct_writer_check(false);
     /* A thread's timestamps never go back, from batch to batch either: a
      * thread that moved to a CPU whose TSC is a little behind starts its
      * next batch at its last time. The slot last written keeps last_ts;

@@ -320,6 +320,28 @@ struct ct_writer_config {
     uint64_t counter_period_ns; /* 0: no counters */
 };
 CT_INTERNAL void ct_writer_wake(void);
+/* A session of the preload may start without its writer thread
+ * (writer.c, "The writer's thread, when needed"): it records into memory,
+ * and the first wrapped call or annotation that may start the thread
+ * safely does, once the process has lived long enough to need it.
+ * ct_writer_lazy asks the next ct_writer_start for that; while the
+ * thread is wanted and not made, ct_writer_deferred is set. */
+CT_INTERNAL extern bool ct_writer_lazy;
+CT_INTERNAL extern _Atomic bool ct_writer_deferred;
+/* The program installed a handler that can interrupt itself (SA_NODEFER):
+ * the thread's signal mask no longer tells a handler's code from the rest. */
+CT_INTERNAL extern bool ct_writer_nodefer_seen;
+/* From a call of the program's (ct_busy 0): `waiting` the call may block
+ * (a sleep, a lock's wait), else a call that returned or an annotation.
+ * Starts the thread if the process is old enough and this a safe place. */
+CT_INTERNAL void ct_writer_due(bool waiting);
+/* From pthread_create: the thread, now. */
+CT_INTERNAL void ct_writer_undefer(void);
+static inline void ct_writer_check(bool waiting)
+{
+    if (CT_UNLIKELY(atomic_load_explicit(&ct_writer_deferred, memory_order_relaxed)))
+        ct_writer_due(waiting);
+}
 /* Wakes the writer now (a generation to end early). */
 CT_INTERNAL void ct_writer_poke(void);
 /* Sessions: a trace streamed to fd, beside any other (at most CT_MAX_SINKS);

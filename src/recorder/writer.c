@@ -73,6 +73,9 @@ static struct writer {
     uint64_t counter_period_ns, counter_last;
     struct ct_counter_batch counters;
     struct ct_process_info process;
+    bool thread_made; /* the writer thread exists (else the session's work is done in line) */
+    pid_t pid;        /* the process of the session (not a vfork child of it) */
+    uint64_t next_look; /* deferred: the earliest next look at starting the thread */
     bool pinned;  /* the writer runs on its creator's CPU until it first wakes */
     cpu_set_t cpus; /* then on these, its creator's */
 } w;
@@ -418,7 +421,9 @@ static void writer_finish(void)
      * its creation, else finds it by its name, or the counters' batch and
      * the last thread table would name a stale one (after fork, the
      * parent's writer's). */
-    if (!atomic_load(&started) && !is_writer)
+    if (!w.thread_made)
+        ct_g.tracer_tid = 0; /* none (a stale one would be its parent's, after fork) */
+    else if (!atomic_load(&started) && !is_writer)
         ct_g.tracer_tid = w.thread_tid ? w.thread_tid : ct_find_writer_tid();
     /* The counters as the session ends: a process shorter than their
      * period has this one sample (under the writer's tid, when known). */
@@ -557,6 +562,8 @@ int ct_writer_finish_now(uint64_t timeout_ns)
 {
     if (!w.running || is_writer)
         return 0;
+    if (!w.thread_made)
+        return -1; /* no thread to do it: what a crash writes */
     atomic_store(&w.stopping, true);
     ct_writer_poke();
     uint64_t deadline = ct_mono_ns() + timeout_ns;
@@ -575,8 +582,45 @@ int ct_writer_finish_now(uint64_t timeout_ns)
 static pthread_t left_thread;
 static bool left;
 
+/* Makes the writer thread; 0 or a positive errno. Signals are blocked
+ * meanwhile, by the caller or here. */
+static int start_thread(void)
+{
+    /* The writer takes no signals meant for the program. */
+    atomic_store(&started, 0);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    /* Named from its creation (a thread takes its creator's name), not
+     * only once it runs: a process may end before it has. Raw calls: the
+     * preload's prctl would take them for the program's renames. */
+    char own[16] = {0};
+    bool renamed = syscall(SYS_prctl, PR_GET_NAME, own, 0, 0, 0) == 0 &&
+                   syscall(SYS_prctl, PR_SET_NAME, CT_WRITER_NAME, 0, 0, 0) == 0;
+    pthread_attr_t attr;
+    bool attr_made = pthread_attr_init(&attr) == 0;
+    w.pinned = attr_made && pin_here(&attr);
+    int rc = pthread_create(&w.thread, attr_made ? &attr : NULL, writer_main, NULL);
+    if (rc != 0 && w.pinned) { /* the kernel refused the CPU */
+        w.pinned = false;
+        rc = pthread_create(&w.thread, NULL, writer_main, NULL);
+    }
+    if (attr_made)
+        pthread_attr_destroy(&attr);
+    if (renamed)
+        syscall(SYS_prctl, PR_SET_NAME, own, 0, 0, 0);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0) {
+        w.thread_made = true;
+        w.thread_tid = created_tid(w.thread);
+    }
+    return rc;
+}
+
 int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight *flight)
 {
+    bool lazy = ct_writer_lazy && !flight;
+    ct_writer_lazy = false;
     if (left) { /* an exec failed: the last writer goes before w is reused */
         ct_writer_poke();
         pthread_join(left_thread, NULL);
@@ -617,35 +661,75 @@ int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight 
     begin_generation();
     if (config->fd >= 0 && ct_out.sinks[0].error)
         return -ct_out.sinks[0].error; /* the caller frees the flight recorder */
-    /* The writer takes no signals meant for the program. */
-    atomic_store(&started, 0);
+    w.running = true;
+    w.pid = getpid();
+    if (lazy) {
+        atomic_store(&ct_writer_deferred, true);
+        return 0;
+    }
+    int rc = start_thread();
+    if (rc != 0)
+        w.running = false;
+    return -rc;
+}
+
+/*
+ * The writer's thread, when needed. A process that lives for a few
+ * milliseconds (a build's compiler driver, a shell's command) spent more on
+ * making its writer thread, running it and ending it at exit than on
+ * anything else ctrace does in it. A session of the preload (with a trace
+ * file, no flight recorder, no endpoint) starts without it: its events fill
+ * batches in memory, and a short process ends its trace in line at exit or
+ * exec, as any process can. The thread is made at the first of:
+ *   - the program's first pthread_create (and any command of a session);
+ *   - a wrapped call that may wait for long (a sleep, a lock, a join), or
+ *     any wrapped call or annotation once the process is 10 ms old or a
+ *     quarter of the pool is full,
+ * the latter only from a safe place: the thread's signal mask empty (so no
+ * handler of the program's or of ctrace's is running, each of which blocks
+ * its own signal: making a thread from a handler that interrupted malloc
+ * would wait for ever on malloc's lock), no handler with SA_NODEFER
+ * installed through sigaction, and this process the session's (not a vfork
+ * child sharing its memory). A process killed meanwhile by a terminating
+ * signal gets what a crash writes (ct_crash_flush); by SIGKILL, its header.
+ */
+#define DEFER_NS 10000000u
+bool ct_writer_lazy;
+_Atomic bool ct_writer_deferred;
+bool ct_writer_nodefer_seen;
+
+void ct_writer_undefer(void)
+{
+    /* No signal between the claim and the thread: a terminating one's
+     * handler takes a session with no thread for a crash. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    /* Named from its creation (a thread takes its creator's name), not
-     * only once it runs: a process may end before it has. Raw calls: the
-     * preload's prctl would take them for the program's renames. */
-    char own[16] = {0};
-    bool renamed = syscall(SYS_prctl, PR_GET_NAME, own, 0, 0, 0) == 0 &&
-                   syscall(SYS_prctl, PR_SET_NAME, CT_WRITER_NAME, 0, 0, 0) == 0;
-    pthread_attr_t attr;
-    bool attr_made = pthread_attr_init(&attr) == 0;
-    w.pinned = attr_made && pin_here(&attr);
-    int rc = pthread_create(&w.thread, attr_made ? &attr : NULL, writer_main, NULL);
-    if (rc != 0 && w.pinned) { /* the kernel refused the CPU */
-        w.pinned = false;
-        rc = pthread_create(&w.thread, NULL, writer_main, NULL);
+    bool mine = getpid() == w.pid && atomic_exchange(&ct_writer_deferred, false);
+    if (mine) {
+        ct_busy++;
+        start_thread(); /* if it fails, the session ends in line */
+        ct_busy--;
     }
-    if (attr_made)
-        pthread_attr_destroy(&attr);
-    if (renamed)
-        syscall(SYS_prctl, PR_SET_NAME, own, 0, 0, 0);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc == 0) {
-        w.running = true;
-        w.thread_tid = created_tid(w.thread);
-    }
-    return -rc;
+}
+
+void ct_writer_due(bool waiting)
+{
+    if (ct_busy)
+        return;
+    uint64_t now = ct_mono_ns();
+    if (now < w.next_look)
+        return;
+    if (!waiting && now - w.session_base.mono_ns < DEFER_NS &&
+        atomic_load_explicit(&w.pending, memory_order_relaxed) < w.wake_threshold)
+        return;
+    w.next_look = now + 1000000u; /* a look a millisecond at most */
+    sigset_t mask;
+    if (ct_writer_nodefer_seen || pthread_sigmask(SIG_BLOCK, NULL, &mask) != 0 ||
+        !sigisemptyset(&mask))
+        return;
+    ct_writer_undefer();
 }
 
 void ct_writer_exclusive(void (*fn)(void))
@@ -662,6 +746,14 @@ void ct_writer_stop(bool ending)
     atomic_store(&w.stopping, true);
     if (is_writer) { /* exit called by the writer: the program has ended */
         writer_finish();
+    } else if (!w.thread_made) { /* never needed (or never made): in line */
+        atomic_store(&ct_writer_deferred, false);
+        ct_busy++;
+        pthread_mutex_lock(&work_lock);
+        writer_finish();
+        atomic_store(&finished, 1);
+        pthread_mutex_unlock(&work_lock);
+        ct_busy--;
     } else if (ending && pthread_mutex_trylock(&work_lock) == 0) {
         /* The writer sleeps (or has yet to take the lock): its work is
          * done here, and it returns without doing it when it wakes (a
@@ -692,9 +784,18 @@ void ct_writer_command(int op, int sink, int fd, struct ctrace_flight *flight)
     cmd.fd = fd;
     cmd.flight = flight;
     atomic_store(&cmd.op, op);
-    if (is_writer) { /* in exit, called by the writer */
+    if (!is_writer && atomic_load(&ct_writer_deferred)) {
         pthread_mutex_unlock(&cmd_lock);
+        ct_writer_undefer();
+        pthread_mutex_lock(&cmd_lock);
+    }
+    if (is_writer || !w.thread_made) { /* in exit, called by the writer; or no writer */
+        pthread_mutex_unlock(&cmd_lock);
+        if (!is_writer)
+            pthread_mutex_lock(&work_lock);
         run_command();
+        if (!is_writer)
+            pthread_mutex_unlock(&work_lock);
         return;
     }
     ct_writer_poke();
@@ -751,7 +852,7 @@ void ct_writer_before_fork(void)
 {
     if (!w.running)
         return;
-    while (!atomic_load(&started))
+    while (w.thread_made && !atomic_load(&started))
         syscall(SYS_futex, &started, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
     pthread_mutex_lock(&work_lock);
 }
@@ -766,6 +867,8 @@ void ct_writer_after_fork_child(void)
 {
     /* The writer may have held these; it is not in the child. */
     left = false;
+    atomic_store(&ct_writer_deferred, false);
+    w.thread_made = false;
     pthread_mutex_init(&work_lock, NULL);
     pthread_mutex_init(&cmd_lock, NULL);
     pthread_cond_init(&cmd_cond, NULL);

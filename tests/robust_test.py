@@ -701,10 +701,55 @@ def process_trees(d):
     clean(d)
 
 
+def writer_when_needed(d):
+    """A session of the preload makes its writer thread only when needed
+    (docs/architecture.md): a short process ends its trace in line, whole;
+    one killed by a terminating signal before it has a writer still leaves
+    a readable trace of what it did; a busy one gets its writer."""
+    out = os.path.join(d, "t")
+
+    def threads_of(path):
+        t = subprocess.run([ctrace, "dump", path], capture_output=True, text=True).stdout
+        return re.findall(r'^# thread \d+ "([^"]*)"', t, re.M)
+
+    r = run([ctrace, "run", "-o", out, "--", "true"])
+    s = subprocess.run([ctrace, "stats", "--json", out], capture_output=True, text=True)
+    check("true: no writer thread, a whole trace (no warning)",
+          r is not None and r.returncode == 0 and s.returncode == 0 and s.stderr == "" and
+          threads_of(out) == ["true"], (s.stderr, threads_of(out)))
+    # A loop with no system call for ~50 ms: no wrapped call, no writer; the
+    # trace ends at exit, its switches read then.
+    r = run([ctrace, "run", "--sched=exact", "-o", out, "--", "sh", "-c",
+             "i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done"])
+    s = subprocess.run([ctrace, "stats", "--json", out], capture_output=True, text=True)
+    st = json.loads(s.stdout) if s.returncode == 0 else {}
+    check("a loop without calls: whole, its scheduling read at exit",
+          r is not None and r.returncode == 0 and s.stderr == "" and
+          st.get("lost_events", 1) == 0 and st.get("sched") == "perf" and
+          st.get("involuntary_switches", -1) >= 0, (s.stderr, st.get("lost_events"), st.get("sched")))
+    # 500 MB read and written 8 KiB at a time (~30 ms): wrapped calls past
+    # 10 ms make it. dd installs a SIGINT handler with SA_NODEFER, which
+    # the signal mask cannot follow: its writer is made then, at its start.
+    for cmd in (["head", "-c", "500000000", "/dev/zero"],
+                ["dd", "if=/dev/zero", "of=/dev/null", "count=1", "status=none"]):
+        r = run([ctrace, "run", "-o", out, "--"] + cmd, stdout=subprocess.DEVNULL)
+        check(f"{cmd[0]}: its writer is made",
+              r is not None and r.returncode == 0 and "ctrace-writer" in threads_of(out),
+              (r and r.stderr, threads_of(out)))
+    # Killed by SIGTERM before it needed a writer: what a crash writes.
+    r = run([ctrace, "run", "-o", out, "--", "sh", "-c", "kill -TERM $$"])
+    s = subprocess.run([ctrace, "stats", "--json", out], capture_output=True, text=True)
+    st = json.loads(s.stdout) if s.returncode == 0 else {}
+    check("a shell that sends itself SIGTERM at once: status 143, its trace readable",
+          r is not None and r.returncode == 143 and s.returncode == 0 and
+          "kill" in st.get("command", ""), (r and r.returncode, s.stderr))
+    clean(d)
+
+
 # ROBUST_ONLY=name,name runs those parts alone.
 parts = [forked_child_crashes, outputs_kept, planted_links, trace_to_pipes, private_traces,
          killed_by_signals, cut_traces, mutated_traces, zero_tail, endpoint_guards,
-         unseen_and_readable, sanitized_preload, process_trees]
+         unseen_and_readable, sanitized_preload, process_trees, writer_when_needed]
 only = os.environ.get("ROBUST_ONLY")
 with tempfile.TemporaryDirectory() as d:
     for part in parts:

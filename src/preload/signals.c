@@ -41,10 +41,17 @@ enum { NOT_OURS, FATAL, TERMINATING };
 static unsigned char kind[NSIG_TABLE];       /* what the wrapper does with each */
 static struct sigaction program[NSIG_TABLE]; /* the program's dispositions */
 static bool installed[NSIG_TABLE];           /* ours is in the kernel */
+/* The program's handler is in the kernel (not kept aside), and whether
+ * one was installed with SA_NODEFER; ctrace's handlers running on this
+ * thread. What the writer's start asks (no_handler_running). */
+static _Atomic bool program_handles[NSIG_TABLE];
+static _Atomic bool nodefer_seen;
+static __thread unsigned in_ours;
 
 static void on_fatal(int sig, siginfo_t *info, void *context)
 {
     int saved = errno;
+    in_ours++; /* (left set if the program's handler jumps out: no lazy start then) */
     ct_crash_flush();
     ct_preload_flight_crash();
     struct sigaction *p = &program[sig];
@@ -52,12 +59,15 @@ static void on_fatal(int sig, siginfo_t *info, void *context)
     if (p->sa_flags & SA_SIGINFO) {
         if (p->sa_sigaction) {
             p->sa_sigaction(sig, info, context);
+            in_ours--;
             return;
         }
     } else if (p->sa_handler != SIG_DFL && p->sa_handler != SIG_IGN) {
         p->sa_handler(sig);
+        in_ours--;
         return;
     }
+    in_ours--;
     /* The default action: with it restored, the signal is delivered again
      * when this handler returns (a fault repeats; a raised one is raised). */
     struct sigaction dfl;
@@ -79,6 +89,7 @@ static void on_terminate(int sig, siginfo_t *info, void *context)
     (void)info;
     (void)context;
     int saved = errno;
+    in_ours++;
     uint32_t expected = 0;
     if (atomic_compare_exchange_strong(&ending, &expected, 1)) {
         ct_preload_terminate(sig);
@@ -96,6 +107,7 @@ static void on_terminate(int sig, siginfo_t *info, void *context)
     REAL(sigaction)(sig, &dfl, NULL);
     installed[sig] = false;
     raise(sig);
+    in_ours--;
     errno = saved;
 }
 
@@ -112,10 +124,31 @@ static void install(int sig, void (*handler)(int, siginfo_t *, void *))
     ours.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigfillset(&ours.sa_mask);
     installed[sig] = REAL(sigaction)(sig, &ours, NULL) == 0;
+    if (installed[sig])
+        atomic_store(&program_handles[sig], false);
+}
+
+/* No handler runs on this thread now: none of ctrace's, and none of the
+ * program's, each of which has its own signal blocked while it runs (one
+ * installed with SA_NODEFER has not: after such, never). The writer's
+ * thread may be made here (writer.c). */
+static bool no_handler_running(void)
+{
+    if (in_ours || atomic_load_explicit(&nodefer_seen, memory_order_relaxed))
+        return false;
+    sigset_t mask;
+    if (pthread_sigmask(SIG_BLOCK, NULL, &mask) != 0)
+        return false;
+    for (int sig = 1; sig < NSIG_TABLE; sig++)
+        if (atomic_load_explicit(&program_handles[sig], memory_order_relaxed) &&
+            sigismember(&mask, sig) == 1)
+            return false;
+    return true;
 }
 
 void ct_preload_install_signals(int claimed)
 {
+    ct_writer_no_handler_hook = no_handler_running;
     for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++) {
         int sig = fatal[i];
         struct sigaction old;
@@ -144,18 +177,45 @@ void ct_preload_install_signals(int claimed)
     }
 }
 
+static bool is_fatal(int sig)
+{
+    for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++)
+        if (fatal[i] == sig)
+            return true;
+    return false;
+}
+
+/* The program's own handler goes into the kernel: one that its own signal
+ * can interrupt (SA_NODEFER) leaves no trace in the signal mask while it
+ * runs, which the writer's start looks at (writer.c, the thread when
+ * needed). Not a fatal signal's: the handler found there when tracing
+ * starts (a sanitizer's, installed before) and any set later run inside
+ * ctrace's, with every signal blocked. */
+static int install_program(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    bool handler = act && act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN;
+    if (handler && (act->sa_flags & SA_NODEFER) && !is_fatal(sig) &&
+        !atomic_load(&nodefer_seen)) {
+        /* (dd's SIGINT) The writer's thread now, if it may be made here:
+         * later, nothing would tell this handler's code from the rest. */
+        if (atomic_load_explicit(&ct_writer_deferred, memory_order_relaxed) &&
+            no_handler_running())
+            ct_writer_undefer();
+        atomic_store(&nodefer_seen, true);
+    }
+    int rc = REAL(sigaction)(sig, act, old);
+    if (rc == 0 && act && sig > 0 && sig < NSIG_TABLE)
+        atomic_store(&program_handles[sig], handler);
+    return rc;
+}
+
 CT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    /* A handler that its own signal can interrupt: the signal mask no
-     * longer shows that it runs (writer.c, the thread when needed). */
-    if (act && (act->sa_flags & SA_NODEFER) && act->sa_handler != SIG_DFL &&
-        act->sa_handler != SIG_IGN)
-        ct_writer_nodefer_seen = true;
     if (sig <= 0 || sig >= NSIG_TABLE || kind[sig] == NOT_OURS)
-        return REAL(sigaction)(sig, act, old);
+        return install_program(sig, act, old);
     if (kind[sig] == FATAL) {
         if (!installed[sig])
-            return REAL(sigaction)(sig, act, old);
+            return install_program(sig, act, old);
         if (old)
             *old = program[sig];
         if (act)
@@ -166,7 +226,7 @@ CT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
      * its default. */
     struct sigaction before = program[sig];
     if (act && !is_default(act)) {
-        if (REAL(sigaction)(sig, act, NULL) != 0)
+        if (install_program(sig, act, NULL) != 0)
             return -1;
         installed[sig] = false;
     }

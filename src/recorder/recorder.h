@@ -328,9 +328,10 @@ CT_INTERNAL void ct_writer_wake(void);
  * thread is wanted and not made, ct_writer_deferred is set. */
 CT_INTERNAL extern bool ct_writer_lazy;
 CT_INTERNAL extern _Atomic bool ct_writer_deferred;
-/* The program installed a handler that can interrupt itself (SA_NODEFER):
- * the thread's signal mask no longer tells a handler's code from the rest. */
-CT_INTERNAL extern bool ct_writer_nodefer_seen;
+/* Whether no signal handler runs on this thread now, so that a thread may
+ * be made here (the preload's, signals.c, which knows the handlers); NULL:
+ * the thread's signal mask must be empty. */
+CT_INTERNAL extern bool (*ct_writer_no_handler_hook)(void);
 /* From a call of the program's (ct_busy 0): `waiting` the call may block
  * (a sleep, a lock's wait), else a call that returned or an annotation.
  * Starts the thread if the process is old enough and this a safe place. */

@@ -685,18 +685,18 @@ int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight 
  *   - a wrapped call that may wait for long (a sleep, a lock, a join), or
  *     any wrapped call or annotation once the process is 10 ms old or a
  *     quarter of the pool is full,
- * the latter only from a safe place: the thread's signal mask empty (so no
- * handler of the program's or of ctrace's is running, each of which blocks
- * its own signal: making a thread from a handler that interrupted malloc
- * would wait for ever on malloc's lock), no handler with SA_NODEFER
- * installed through sigaction, and this process the session's (not a vfork
+ * the latter only where no signal handler runs (making a thread from a
+ * handler that interrupted malloc would wait for ever on malloc's lock):
+ * the preload knows (signals.c: not inside ctrace's handlers, and none of
+ * the signals the program handles blocked on this thread, as each is
+ * while its handler runs), and this process the session's (not a vfork
  * child sharing its memory). A process killed meanwhile by a terminating
  * signal gets what a crash writes (ct_crash_flush); by SIGKILL, its header.
  */
 #define DEFER_NS 10000000u
 bool ct_writer_lazy;
 _Atomic bool ct_writer_deferred;
-bool ct_writer_nodefer_seen;
+bool (*ct_writer_no_handler_hook)(void);
 
 void ct_writer_undefer(void)
 {
@@ -726,8 +726,9 @@ void ct_writer_due(bool waiting)
         return;
     w.next_look = now + 1000000u; /* a look a millisecond at most */
     sigset_t mask;
-    if (ct_writer_nodefer_seen || pthread_sigmask(SIG_BLOCK, NULL, &mask) != 0 ||
-        !sigisemptyset(&mask))
+    if (ct_writer_no_handler_hook ? !ct_writer_no_handler_hook()
+                                  : pthread_sigmask(SIG_BLOCK, NULL, &mask) != 0 ||
+                                        !sigisemptyset(&mask))
         return;
     ct_writer_undefer();
 }

@@ -730,8 +730,11 @@ def writer_when_needed(d):
     # 500 MB read and written 8 KiB at a time (~30 ms): wrapped calls past
     # 10 ms make it. dd installs a SIGINT handler with SA_NODEFER, which
     # the signal mask cannot follow: its writer is made then, at its start.
+    # bash waits for its children with SIGCHLD, which it handles, blocked
+    # by its own sigprocmask: not a handler's doing, so its writer is made.
     for cmd in (["head", "-c", "500000000", "/dev/zero"],
-                ["dd", "if=/dev/zero", "of=/dev/null", "count=1", "status=none"]):
+                ["dd", "if=/dev/zero", "of=/dev/null", "count=1", "status=none"],
+                ["bash", "-c", "for i in $(seq 100); do /bin/true; done"]):
         r = run([ctrace, "run", "-o", out, "--"] + cmd, stdout=subprocess.DEVNULL)
         check(f"{cmd[0]}: its writer is made",
               r is not None and r.returncode == 0 and "ctrace-writer" in threads_of(out),

@@ -47,6 +47,12 @@ static bool installed[NSIG_TABLE];           /* ours is in the kernel */
 static _Atomic bool program_handles[NSIG_TABLE];
 static _Atomic bool nodefer_seen;
 static __thread unsigned in_ours;
+/* The signal mask the program asked for (sigprocmask, pthread_sigmask)
+ * while its writer thread is not made, when it has one thread: a handled
+ * signal blocked beyond it is blocked by the kernel for its handler. */
+static sigset_t asked;
+CT_REAL_DECL(sigprocmask);
+CT_REAL_DECL(pthread_sigmask);
 
 static void on_fatal(int sig, siginfo_t *info, void *context)
 {
@@ -129,26 +135,61 @@ static void install(int sig, void (*handler)(int, siginfo_t *, void *))
 }
 
 /* No handler runs on this thread now: none of ctrace's, and none of the
- * program's, each of which has its own signal blocked while it runs (one
- * installed with SA_NODEFER has not: after such, never). The writer's
- * thread may be made here (writer.c). */
+ * program's, each of which has its own signal blocked by the kernel while
+ * it runs, beyond what the program asked for (one installed with
+ * SA_NODEFER has not: after such, never). The writer's thread may be made
+ * here (writer.c). */
 static bool no_handler_running(void)
 {
     if (in_ours || atomic_load_explicit(&nodefer_seen, memory_order_relaxed))
         return false;
     sigset_t mask;
-    if (pthread_sigmask(SIG_BLOCK, NULL, &mask) != 0)
+    if (REAL(pthread_sigmask)(SIG_BLOCK, NULL, &mask) != 0)
         return false;
     for (int sig = 1; sig < NSIG_TABLE; sig++)
         if (atomic_load_explicit(&program_handles[sig], memory_order_relaxed) &&
-            sigismember(&mask, sig) == 1)
+            sigismember(&mask, sig) == 1 && sigismember(&asked, sig) != 1)
             return false;
     return true;
+}
+
+/* The program changes its mask: kept while the writer is not made. */
+static void note_mask(int how, const sigset_t *set)
+{
+    if (!set || ct_busy || !atomic_load_explicit(&ct_writer_deferred, memory_order_relaxed))
+        return;
+    for (int sig = 1; sig < NSIG_TABLE; sig++) {
+        if (sigismember(set, sig) != 1) {
+            if (how == SIG_SETMASK)
+                sigdelset(&asked, sig);
+        } else if (how == SIG_UNBLOCK) {
+            sigdelset(&asked, sig);
+        } else {
+            sigaddset(&asked, sig);
+        }
+    }
+}
+
+CT_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+    int rc = REAL(sigprocmask)(how, set, old);
+    if (rc == 0)
+        note_mask(how, set);
+    return rc;
+}
+
+CT_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+    int rc = REAL(pthread_sigmask)(how, set, old);
+    if (rc == 0)
+        note_mask(how, set);
+    return rc;
 }
 
 void ct_preload_install_signals(int claimed)
 {
     ct_writer_no_handler_hook = no_handler_running;
+    REAL(pthread_sigmask)(SIG_BLOCK, NULL, &asked); /* as the session starts */
     for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++) {
         int sig = fatal[i];
         struct sigaction old;

@@ -702,16 +702,14 @@ void ct_writer_undefer(void)
 {
     /* No signal between the claim and the thread: a terminating one's
      * handler takes a session with no thread for a crash. */
+    ct_busy++;
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    bool mine = getpid() == w.pid && atomic_exchange(&ct_writer_deferred, false);
-    if (mine) {
-        ct_busy++;
+    if (getpid() == w.pid && atomic_exchange(&ct_writer_deferred, false))
         start_thread(); /* if it fails, the session ends in line */
-        ct_busy--;
-    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    ct_busy--;
 }
 
 void ct_writer_due(bool waiting)

@@ -381,38 +381,6 @@ static void run_command(void)
 
 static __thread bool is_writer; /* this thread is the writer */
 
-/* The kernel's id of a thread just made, from glibc's descriptor of it
- * (pthread_create has the kernel write it there, CLONE_PARENT_SETTID,
- * before it returns): its place is the word of the calling thread's own
- * descriptor that holds the calling thread's id, found once. 0 where it
- * is not known for sure: an id under 1000 (a small number may be some
- * other word's too), no such word, or no such thread of this process.
- * It saves a short process the look for the writer by its name in
- * /proc/self/task (three files opened at its end). ThreadSanitizer would
- * take the read of the new thread's word for a race with its start. */
-__attribute__((no_sanitize("thread"))) static pid_t created_tid(pthread_t thread)
-{
-    enum { UNKNOWN = -1, NONE = -2, SEARCHED = 1024 };
-    static int at = UNKNOWN;
-    pid_t self = ct_gettid();
-    if (at == UNKNOWN) {
-        at = NONE;
-        const volatile pid_t *own = (const volatile pid_t *)pthread_self();
-        for (int off = 0; self >= 1000 && off < SEARCHED; off += (int)sizeof(pid_t)) {
-            if (own[off / (int)sizeof(pid_t)] == self) {
-                at = off;
-                break;
-            }
-        }
-    }
-    if (at < 0)
-        return 0;
-    pid_t tid = *(const volatile pid_t *)((const unsigned char *)thread + at);
-    if (tid <= 0 || tid == self || syscall(SYS_tgkill, getpid(), tid, 0) != 0)
-        return 0;
-    return tid;
-}
-
 /* The session's last generation and the files' ends. */
 static void writer_finish(void)
 {
@@ -456,27 +424,8 @@ static void exit_if_program_ended(uint64_t now)
     }
 }
 
-/*
- * The writer starts on the CPU of the thread that creates it. Left to the
- * scheduler, a new thread goes to the idle CPU: an interprocessor wake-up
- * to start it, and another for the kernel to end it at exit. A process that
- * lives for a millisecond (a build's compiler driver, a shell's command)
- * paid 0.2 ms for those on this 2-CPU VM; pinned, 0.1 ms (bench_real.py,
- * start-up rows). The writer takes its creator's CPUs back at its first
- * wake, 10 ms later at most, before it does any work.
- */
-static bool pin_here(pthread_attr_t *attr)
-{
-    int cpu = sched_getcpu();
-    if (cpu < 0 || cpu >= CPU_SETSIZE || sched_getaffinity(0, sizeof w.cpus, &w.cpus) != 0 ||
-        !CPU_ISSET(cpu, &w.cpus) || CPU_COUNT(&w.cpus) < 2)
-        return false;
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    return pthread_attr_setaffinity_np(attr, sizeof one, &one) == 0;
-}
-
+/* The writer takes its creator's CPUs back at its first wake
+ * (writer_thread.c, ct_pin_here). */
 static void unpin(void)
 {
     if (w.pinned) {
@@ -599,7 +548,7 @@ static int start_thread(void)
                    syscall(SYS_prctl, PR_SET_NAME, CT_WRITER_NAME, 0, 0, 0) == 0;
     pthread_attr_t attr;
     bool attr_made = pthread_attr_init(&attr) == 0;
-    w.pinned = attr_made && pin_here(&attr);
+    w.pinned = attr_made && ct_pin_here(&attr, &w.cpus);
     int rc = pthread_create(&w.thread, attr_made ? &attr : NULL, writer_main, NULL);
     if (rc != 0 && w.pinned) { /* the kernel refused the CPU */
         w.pinned = false;
@@ -612,7 +561,7 @@ static int start_thread(void)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc == 0) {
         w.thread_made = true;
-        w.thread_tid = created_tid(w.thread);
+        w.thread_tid = ct_created_tid(w.thread);
     }
     return rc;
 }

@@ -5,6 +5,8 @@
 #ifndef CT_WRITER_H
 #define CT_WRITER_H
 
+#include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,5 +53,11 @@ CT_INTERNAL void ct_writer_after_fork_parent(void);
 /* fork: the child's writer state, clean (no thread, no sinks, every batch
  * back in the pool). */
 CT_INTERNAL void ct_writer_after_fork_child(void);
+
+/* writer_thread.c: sets attr to start the thread on this thread's CPU
+ * (its CPUs left in cpus); and the id of a thread just made, 0 if not
+ * known for sure. */
+CT_INTERNAL bool ct_pin_here(pthread_attr_t *attr, cpu_set_t *cpus);
+CT_INTERNAL pid_t ct_created_tid(pthread_t thread);
 
 #endif

@@ -739,6 +739,25 @@ def writer_when_needed(d):
         check(f"{cmd[0]}: its writer is made",
               r is not None and r.returncode == 0 and "ctrace-writer" in threads_of(out),
               (r and r.stderr, threads_of(out)))
+    # Two processes that only call sched_yield for 400 ms, on one CPU: tens
+    # of thousands of switches each and no writer to read their rings,
+    # which hold 2 048. A trace must say that it lost some, not read as whole.
+    r = run([ctrace, "run", "-o", out, "--", "sh", "-c",
+             f"taskset -c 0 {prog('yielder')} 400 & taskset -c 0 {prog('yielder')} 400; wait"])
+    kids = [f for f in os.listdir(d) if f.startswith("t.")]
+    lost = []
+    for f in kids:
+        s = subprocess.run([ctrace, "stats", "--json", os.path.join(d, f)], capture_output=True,
+                           text=True)
+        st = json.loads(s.stdout) if s.returncode == 0 else {}
+        if st.get("command", "").split(" ")[0].endswith("yielder"):
+            lost.append((st.get("involuntary_switches", 0) + st.get("voluntary_switches", 0),
+                         st.get("lost_events", 0)))
+    check("yielders whose rings filled: each trace counts a loss",
+          r is not None and r.returncode == 0 and len(lost) == 2 and
+          all(n < 2000 or lost_n > 0 for n, lost_n in lost) and
+          any(n >= 2000 for n, _ in lost), lost)
+    clean(d)
     # Killed by SIGTERM before it needed a writer: what a crash writes.
     r = run([ctrace, "run", "-o", out, "--", "sh", "-c", "kill -TERM $$"])
     s = subprocess.run([ctrace, "stats", "--json", out], capture_output=True, text=True)

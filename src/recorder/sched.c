@@ -51,7 +51,8 @@
 #define CPU_RING_PAGES_FOLLOWED 64
 /* A process opens its per-CPU rings only when it makes its first thread
  * (most of a build's or a script's never do): until then its one thread
- * has a ring of its own, of DEFERRED_RING_PAGES (5 600 switches; a thread
+ * has a ring of its own, of DEFERRED_RING_PAGES (2 048 switches, two
+ * records of 32 bytes each, out and in, measured; a thread
  * alone that blocks that often between two of the writer's reads is past
  * --sched=auto's limit), which the per-CPU rings then take over. */
 #define DEFERRED_RING_PAGES 32
@@ -435,6 +436,19 @@ static void on_switch(void *arg, pid_t tid, uint64_t mono_ns, int state, unsigne
                                           .state = (uint8_t)state, .moved_ns = (uint16_t)moved});
 }
 
+/* Reads a thread's own ring into its list; the records the kernel dropped
+ * from it, by its own count (PERF_RECORD_LOST) or, for a ring found full,
+ * one at least: the kernel writes that count only with a later record,
+ * which may never come (the thread ended, or it no longer switches), and a
+ * full ring must not read as a whole one. */
+static unsigned read_own_ring(struct ct_thread *t, ct_perf_switch_fn *fn)
+{
+    unsigned lost = ct_perf_read(&t->ring, fn, t);
+    if (!lost && t->ring.filled + 512 >= t->ring.data_size)
+        lost = 1;
+    return lost;
+}
+
 /* The per-CPU rings' records go to their threads through a table of the
  * registered threads by tid, built at every read (open addressing; a live
  * thread wins over an exited one of the same tid). Records of a thread not
@@ -621,7 +635,7 @@ static void open_deferred_cover(void)
         struct ct_thread *t = ct_self;
         if ((uintptr_t)t > (uintptr_t)CT_THREAD_DEAD &&
             __atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) >= 0) {
-            t->cpu_lost += ct_perf_read(&t->ring, on_switch_before_cover, t);
+            t->cpu_lost += read_own_ring(t, on_switch_before_cover);
             t->cover_from_ns = cover_opened_ns;
             close_own_ring(t);
         }
@@ -688,7 +702,7 @@ void ct_sched_switches_off(void)
         if ((state != CT_THREAD_LIVE && state != CT_THREAD_EXITED) ||
             __atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) < 0)
             continue;
-        t->cpu_lost += ct_perf_read(&t->ring, on_switch, t);
+        t->cpu_lost += read_own_ring(t, on_switch);
         close_own_ring(t);
     }
     /* Each live thread's totals now, which its samples count from: the
@@ -762,7 +776,7 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns)
         if (!t->ss_sampling && ct_ss.mode == CT_SCHED_SCHEDSTAT && atomic_load(&sampling))
             to_samples(t, state == CT_THREAD_LIVE); /* registered since */
         if (__atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) >= 0) {
-            t->cpu_lost += ct_perf_read(&t->ring, on_switch, t);
+            t->cpu_lost += read_own_ring(t, on_switch);
             busy |= t->ring.filled > t->ring.data_size / 4;
         } else if (t->schedstat_fd >= 0 && !t->ss_latency_fd &&
                    (ct_ss.mode != CT_SCHED_PERF || !t->ss_sampling)) {

@@ -33,17 +33,18 @@
 
 #define MAX_RINGS 512
 #define THREAD_RING_PAGES 8 /* 32 KiB: about 1000 switches between two reads */
-/* A per-CPU ring: 1 MiB (43 000 switches of all threads on the CPU: a
- * program that switches 200 000 times a second on a CPU fills it in a
- * fifth of a second, and a writer starved of CPU by such a program has
- * been seen to read it only every tenth; a burst is not a rate either:
+/* A per-CPU ring: 1 MiB (16 000 switches of all threads on the CPU, two
+ * records of 32 bytes each, out and in: a program that switches 200 000
+ * times a second on a CPU fills it in 80 ms, and a writer starved of CPU
+ * by such a program has been seen to read it only every tenth of a
+ * second, where --sched=auto turns to samples; a burst is not a rate either:
  * --sched=auto cannot judge one in time, and rings of 64 KiB lost switches
  * when run_test's 600 threads of crowd started and slept at once), fewer
  * pages past 4 CPUs: 4 MiB in all, at least 64 KiB each. */
 #define CPU_RING_PAGES 256
 /* A process the trace followed (exec'd or forked by a traced one: one of a
  * build's or a script's many, short-lived as a rule) has rings of 256 KiB
- * (11 000 switches; 55 ms at 200 000 a second, where the writer reads every
+ * (4 000 switches; 20 ms at 200 000 a second, where the writer reads every
  * 1 to 10 ms): the kernel allocates and clears a ring's pages when it is
  * mapped, 0.6 ms for two 1 MiB rings here against 0.15 ms, paid by every
  * process at its start; and processes at once share the locked-memory

@@ -158,16 +158,14 @@ static void note_mask(int how, const sigset_t *set)
 {
     if (!set || ct_busy || !atomic_load_explicit(&ct_writer_deferred, memory_order_relaxed))
         return;
-    for (int sig = 1; sig < NSIG_TABLE; sig++) {
-        if (sigismember(set, sig) != 1) {
-            if (how == SIG_SETMASK)
+    if (how == SIG_SETMASK)
+        asked = *set;
+    else if (how == SIG_BLOCK)
+        sigorset(&asked, &asked, set);
+    else
+        for (int sig = 1; sig < NSIG_TABLE; sig++)
+            if (sigismember(set, sig) == 1)
                 sigdelset(&asked, sig);
-        } else if (how == SIG_UNBLOCK) {
-            sigdelset(&asked, sig);
-        } else {
-            sigaddset(&asked, sig);
-        }
-    }
 }
 
 CT_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)

@@ -329,8 +329,8 @@ CT_INTERNAL void ct_writer_wake(void);
 CT_INTERNAL extern bool ct_writer_lazy;
 CT_INTERNAL extern _Atomic bool ct_writer_deferred;
 /* Whether no signal handler runs on this thread now, so that a thread may
- * be made here (the preload's, signals.c, which knows the handlers); NULL:
- * the thread's signal mask must be empty. */
+ * be made here (the preload's, signals.c, which knows the handlers; set
+ * with every session that defers its writer). */
 CT_INTERNAL extern bool (*ct_writer_no_handler_hook)(void);
 /* From a call of the program's (ct_busy 0): `waiting` the call may block
  * (a sleep, a lock's wait), else a call that returned or an annotation.

@@ -531,15 +531,12 @@ int ct_writer_finish_now(uint64_t timeout_ns)
 static pthread_t left_thread;
 static bool left;
 
-/* Makes the writer thread; 0 or a positive errno. Signals are blocked
- * meanwhile, by the caller or here. */
+/* Makes the writer thread; 0 or a positive errno. The caller has blocked
+ * every signal: the writer, which inherits the mask, takes none meant for
+ * the program. */
 static int start_thread(void)
 {
-    /* The writer takes no signals meant for the program. */
     atomic_store(&started, 0);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
     /* Named from its creation (a thread takes its creator's name), not
      * only once it runs: a process may end before it has. Raw calls: the
      * preload's prctl would take them for the program's renames. */
@@ -558,7 +555,6 @@ static int start_thread(void)
         pthread_attr_destroy(&attr);
     if (renamed)
         syscall(SYS_prctl, PR_SET_NAME, own, 0, 0, 0);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc == 0) {
         w.thread_made = true;
         w.thread_tid = ct_created_tid(w.thread);
@@ -616,7 +612,11 @@ int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight 
         atomic_store(&ct_writer_deferred, true);
         return 0;
     }
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = start_thread();
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0)
         w.running = false;
     return -rc;
@@ -637,8 +637,9 @@ int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight 
  * the latter only where no signal handler runs (making a thread from a
  * handler that interrupted malloc would wait for ever on malloc's lock):
  * the preload knows (signals.c: not inside ctrace's handlers, and none of
- * the signals the program handles blocked on this thread, as each is
- * while its handler runs), and this process the session's (not a vfork
+ * the signals the program handles blocked on this thread beyond the mask
+ * it asked for, as each is while its handler runs), and this process the
+ * session's (not a vfork
  * child sharing its memory). A process killed meanwhile by a terminating
  * signal gets what a crash writes (ct_crash_flush); by SIGKILL, its header.
  */
@@ -672,12 +673,8 @@ void ct_writer_due(bool waiting)
         atomic_load_explicit(&w.pending, memory_order_relaxed) < w.wake_threshold)
         return;
     w.next_look = now + 1000000u; /* a look a millisecond at most */
-    sigset_t mask;
-    if (ct_writer_no_handler_hook ? !ct_writer_no_handler_hook()
-                                  : pthread_sigmask(SIG_BLOCK, NULL, &mask) != 0 ||
-                                        !sigisemptyset(&mask))
-        return;
-    ct_writer_undefer();
+    if (ct_writer_no_handler_hook && ct_writer_no_handler_hook())
+        ct_writer_undefer();
 }
 
 void ct_writer_exclusive(void (*fn)(void))

@@ -757,6 +757,20 @@ def writer_when_needed(d):
           r is not None and r.returncode == 0 and len(lost) == 2 and
           all(n < 2000 or lost_n > 0 for n, lost_n in lost) and
           any(n >= 2000 for n, _ in lost), lost)
+    # ... says when (between the ring's opening, or time zero, and the read
+    # that found it full), and ctrace run says so.
+    spans = []
+    for f in kids:
+        dump = subprocess.run([ctrace, "dump", os.path.join(d, f)], capture_output=True,
+                              text=True).stdout
+        end = max([int(x) for x in re.findall(r"^# generation .* to (\d+) ns$", dump, re.M)] or [0])
+        spans += [(int(a), int(b), end) for a, b in
+                  re.findall(r"^# lost \d+ events of thread \d+ between (-?\d+) and (-?\d+) ns$",
+                             dump, re.M)]
+    check("the losses' times lie in their traces, ctrace run tells of them",
+          r is not None and spans and all(0 <= a <= b <= end + 1000000 for a, b, end in spans) and
+          re.search(r"ctrace run: \d+ events? (were|was) lost in yielder", r.stderr),
+          (spans, r and r.stderr))
     clean(d)
     # Killed by SIGTERM before it needed a writer: what a crash writes.
     r = run([ctrace, "run", "-o", out, "--", "sh", "-c", "kill -TERM $$"])
@@ -768,10 +782,32 @@ def writer_when_needed(d):
     clean(d)
 
 
+def switch_rings_read_in_time(d):
+    """Two threads hand a turn to each other on one CPU, 770 000 context
+    switches a second, every one asked for (--sched=exact), the writer on
+    the same CPU: the rings are read before they fill, at the rate they
+    fill (a writer that read them 10 ms apart lost half the records)."""
+    out = os.path.join(d, "t")
+    r = run([ctrace, "run", "--sched=exact", "-o", out, "--", "taskset", "-c", "0",
+             prog("condvar_pingpong"), "100000"], stdout=subprocess.DEVNULL)
+    sw = lost = 0
+    for f in os.listdir(d):
+        s = subprocess.run([ctrace, "stats", "--json", os.path.join(d, f)], capture_output=True,
+                           text=True)
+        st = json.loads(s.stdout) if s.returncode == 0 else {}
+        sw += st.get("voluntary_switches", 0) + st.get("involuntary_switches", 0)
+        lost += st.get("lost_events", 0)
+    check("a pinned ping-pong, every switch: under 1 % of the records lost",
+          r is not None and r.returncode == 0 and sw >= 300000 and lost * 100 < 2 * sw,
+          (sw, lost, r and r.stderr))
+    clean(d)
+
+
 # ROBUST_ONLY=name,name runs those parts alone.
 parts = [forked_child_crashes, outputs_kept, planted_links, trace_to_pipes, private_traces,
          killed_by_signals, cut_traces, mutated_traces, zero_tail, endpoint_guards,
-         unseen_and_readable, sanitized_preload, process_trees, writer_when_needed]
+         unseen_and_readable, sanitized_preload, process_trees, writer_when_needed,
+         switch_rings_read_in_time]
 only = os.environ.get("ROBUST_ONLY")
 with tempfile.TemporaryDirectory() as d:
     for part in parts:

@@ -8,7 +8,8 @@
  * samples, where the switches came so fast that --sched=auto turned to
  * those samples (a generation of PROCESS sched 2 after those of 1), or
  * where those records came so often that they cost the program a
- * noticeable share of its time.
+ * noticeable share of its time; and about events lost (LOST records: a
+ * writer that fell behind its threads' events or the kernel's rings).
  */
 #include <inttypes.h>
 #include <limits.h>
@@ -39,6 +40,10 @@ struct heard {
     unsigned turned;
     char turned_first[64];
     double turned_at_ns, turned_rate;
+    /* Events lost: in all, in how many traces, the first such trace. */
+    uint64_t lost;
+    unsigned lost_traces;
+    char lost_first[64], lost_path[PATH_MAX];
 };
 
 static void base_name(const uint8_t *exe, uint64_t len, char name[64])
@@ -76,7 +81,8 @@ static void add_trace(struct heard *u, const char *path)
     struct ct_gen gen = {0};
     bool first = true, unwound = false, exact = false;
     int64_t began_ns = 0;
-    uint64_t switches = 0;
+    uint64_t switches = 0, lost = 0;
+    char name[64] = "";
     while (ct_rd_next_gen(&rd, &gen) == 1) {
         int64_t gen_ns = ct_gen_ns(&rd, &gen, gen.base_units);
         if (first) {
@@ -84,6 +90,7 @@ static void add_trace(struct heard *u, const char *path)
             if (!gen.has_process)
                 break;
             u->processes++;
+            base_name(gen.process.exe, gen.process.exe_len, name);
             u->by_mode[gen.process.sched < 3 ? gen.process.sched : 0]++;
             if ((unwound = gen.process.frame_pointers == 2))
                 note_program(u, gen.process.exe, gen.process.exe_len);
@@ -100,6 +107,7 @@ static void add_trace(struct heard *u, const char *path)
         }
         switches += gen.switches;
         u->switches += gen.switches;
+        lost += gen.end_lost;
         if (unwound) {
             u->stacks += gen.cfi_stacks;
             u->ns += (double)gen.cfi_units * (double)gen.q32 / 4294967296.0;
@@ -107,6 +115,26 @@ static void add_trace(struct heard *u, const char *path)
     }
     ct_gen_free(&gen);
     ct_rd_close(&rd);
+    if (lost && u->lost_traces++ == 0) {
+        memcpy(u->lost_first, name, sizeof name);
+        snprintf(u->lost_path, sizeof u->lost_path, "%s", path);
+    }
+    u->lost += lost;
+}
+
+static void say_lost(const struct heard *u)
+{
+    if (!u->lost)
+        return;
+    char others[64] = "";
+    if (u->lost_traces > 1)
+        snprintf(others, sizeof others, " (and %u other process%s)", u->lost_traces - 1,
+                 u->lost_traces == 2 ? "" : "es");
+    fprintf(stderr, "ctrace run: %" PRIu64 " event%s lost in %s%s: they came faster than they "
+                    "were written, into full buffers (--buffer-mb gives more) or the kernel's "
+                    "full rings of context switches (--sched=auto samples those past 30 000 a "
+                    "second); `ctrace dump %s | grep '^# lost'` shows when\n",
+            u->lost, u->lost == 1 ? " was" : "s were", u->lost_first, others, u->lost_path);
 }
 
 static void say_unwound(const struct heard *u)
@@ -199,4 +227,5 @@ void ct_run_say(const char (*paths)[PATH_MAX], size_t n, const struct ct_run_hea
         add_trace(&u, paths[i]);
     say_unwound(&u);
     say_sched(&u, how);
+    say_lost(&u);
 }

@@ -54,6 +54,10 @@ int ct_perf_open(struct ct_perf_ring *ring, pid_t tid, int cpu, unsigned pages)
     ring->data = (uint8_t *)base + page;
     ring->data_size = (size_t)page * pages;
     ring->cpu = cpu;
+    ring->filled = 0;
+    struct timespec now; /* its rate of filling, and a loss, count from here */
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    ring->read_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
     /* Last, for the writer, which may be reading the thread's ring. */
     __atomic_store_n(&ring->fd, fd, __ATOMIC_RELEASE);
     return 0;

@@ -173,6 +173,7 @@ struct ct_thread {
         uint8_t *data;
         size_t data_size;
         size_t filled; /* bytes it held at its last read */
+        uint64_t read_ns; /* when, or opened (CLOCK_MONOTONIC) */
         int cpu;       /* the CPU of a per-CPU ring; -1 for a thread's own */
     } ring;
     /* Where the kernel refuses the ring: /proc/self/task/TID/schedstat and
@@ -199,7 +200,9 @@ struct ct_thread {
     size_t cpu_len, cpu_cap;
     uint64_t cpu_last_ns; /* the latest time in cpu_events */
     bool cpu_unsorted;    /* and one came after a later one */
-    uint64_t cpu_lost;
+    /* Switches lost (ct_sched_lost), until written, and between which
+     * times (CLOCK_MONOTONIC) they were. */
+    uint64_t cpu_lost, lost_from_ns, lost_to_ns;
     /* Wake-up latency (sched_wait.c), the writer's: the first entry of
      * cpu_events whose run-queue wait is not shared out yet, and the
      * state and time of the switch before it; run-queue wait the kernel

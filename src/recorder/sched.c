@@ -32,10 +32,12 @@
 #include "writer.h"
 
 #define MAX_RINGS 512
-#define THREAD_RING_PAGES 8 /* 32 KiB: about 1000 switches between two reads */
-/* A per-CPU ring: 1 MiB (16 000 switches of all threads on the CPU, two
- * records of 32 bytes each, out and in: a program that switches 200 000
- * times a second on a CPU fills it in 80 ms, and a writer starved of CPU
+/* 32 KiB: 512 switches between two reads, two records of 32 bytes each,
+ * out and in (the CPU's number in each) */
+#define THREAD_RING_PAGES 8
+/* A per-CPU ring: 1 MiB (21 800 switches of all threads on the CPU, two
+ * records of 24 bytes each, out and in: a program that switches 200 000
+ * times a second on a CPU fills it in 110 ms, and a writer starved of CPU
  * by such a program has been seen to read it only every tenth of a
  * second, where --sched=auto turns to samples; a burst is not a rate either:
  * --sched=auto cannot judge one in time, and rings of 64 KiB lost switches
@@ -44,11 +46,15 @@
 #define CPU_RING_PAGES 256
 /* A process the trace followed (exec'd or forked by a traced one: one of a
  * build's or a script's many, short-lived as a rule) has rings of 256 KiB
- * (4 000 switches; 20 ms at 200 000 a second, where the writer reads every
- * 1 to 10 ms): the kernel allocates and clears a ring's pages when it is
+ * (5 400 switches; 27 ms at 200 000 a second, where the writer reads
+ * every 1 to 10 ms, when they would be a quarter full at the rate they
+ * fill): the kernel allocates and clears a ring's pages when it is
  * mapped, 0.6 ms for two 1 MiB rings here against 0.15 ms, paid by every
  * process at its start; and processes at once share the locked-memory
- * limit the rings count against. */
+ * limit the rings count against. Under --sched=exact, which no rate turns
+ * to samples, 1 MiB all the same: a writer that shares one CPU with a
+ * ping-pong switching 770 000 times a second there has been seen to read
+ * its rings 8 ms apart, and 256 KiB hold 7 ms of it. */
 #define CPU_RING_PAGES_FOLLOWED 64
 /* A process opens its per-CPU rings only when it makes its first thread
  * (most of a build's or a script's never do): until then its one thread
@@ -67,6 +73,8 @@
 #define COVER_MAX_CPUS 64
 #define HOLD_NS 200000u    /* see above */
 #define RINGS_DURING_FLUSH_NS 2000000u
+/* A ring's rate of filling is told over this much time at least. */
+#define RATE_MIN_NS 1000000u
 
 struct ct_sched_session ct_ss = {.mode = CT_SCHED_NONE};
 static _Atomic bool enabled;
@@ -128,6 +136,12 @@ static struct {
     bool read;
 } began;
 static uint64_t cover_lost;   /* records the kernel dropped from them */
+static uint64_t cover_lost_from_ns, cover_lost_to_ns; /* and between which times */
+/* The rings' last reads (CLOCK_MONOTONIC): the per-CPU rings', the own
+ * rings' collect (for a ring not read before), and when the fullest ring
+ * is due to be a quarter full at the rate it filled since
+ * (ct_sched_collect's answer). */
+static uint64_t cpu_read_ns, own_read_ns, read_due_ns = UINT64_MAX;
 
 /* Opens the per-CPU rings on the calling thread; false if the kernel
  * refuses one of an online CPU. */
@@ -147,7 +161,7 @@ static bool open_cover(void)
         /* A smaller ring where the locked-memory limit refuses the large
          * one (perf_event_mlock_kb per CPU for the user, then RLIMIT_MEMLOCK:
          * many traced processes at once share it). */
-        unsigned first = cpu_ring_pages;
+        unsigned first = auto_wanted ? cpu_ring_pages : CPU_RING_PAGES;
         while (first > CPU_RING_MIN_PAGES && (long)first * conf > CPU_RINGS_PAGES)
             first /= 2;
         for (unsigned pages = first; pages >= CPU_RING_MIN_PAGES / 2; pages /= 4)
@@ -174,6 +188,7 @@ static bool open_cover(void)
     cover_lost = 0;
     cover_tid = ct_gettid();
     cover_opened_ns = ct_mono_ns();
+    cpu_read_ns = cover_opened_ns;
     if (++epoch_seq == 0)
         epoch_seq = 1;
     cover_mine = epoch_seq;
@@ -386,10 +401,40 @@ struct raw_switch *ct_sched_append(struct ct_thread *t, uint64_t mono_ns)
     else
         t->cpu_last_ns = mono_ns;
     if (!ct_sched_room(&t->cpu_events, &t->cpu_len, &t->cpu_cap, sizeof(struct raw_switch))) {
-        t->cpu_lost++;
+        ct_sched_lost(t, 1, mono_ns, mono_ns);
         return NULL;
     }
     return &((struct raw_switch *)(void *)t->cpu_events)[t->cpu_len++];
+}
+
+void ct_sched_lost(struct ct_thread *t, uint64_t n, uint64_t from_ns, uint64_t to_ns)
+{
+    if (!n)
+        return;
+    uint64_t zero = atomic_load_explicit(&began.mono_ns, memory_order_acquire);
+    if (from_ns < zero) /* a ring opened before the session's time zero */
+        from_ns = zero;
+    if (!t->cpu_lost || from_ns < t->lost_from_ns)
+        t->lost_from_ns = from_ns;
+    if (!t->cpu_lost || to_ns > t->lost_to_ns)
+        t->lost_to_ns = to_ns;
+    t->cpu_lost += n;
+}
+
+/* A ring just read: it filled by r->filled bytes in since_ns. At that
+ * rate, when it would be a quarter full; the earliest such time of all
+ * the rings is when the writer reads them next. */
+static void note_fill(const struct ct_perf_ring *r, uint64_t now, uint64_t since_ns)
+{
+    uint64_t in;
+    if (since_ns < RATE_MIN_NS) /* too short to tell a rate: again after that */
+        in = RATE_MIN_NS;
+    else if (r->filled)
+        in = (uint64_t)((unsigned __int128)(r->data_size / 4) * since_ns / r->filled);
+    else
+        return;
+    if (now + in < read_due_ns)
+        read_due_ns = now + in;
 }
 
 /* Appends a switch (not a sample) to t's list, noting what sched_wait.c
@@ -442,12 +487,15 @@ static void on_switch(void *arg, pid_t tid, uint64_t mono_ns, int state, unsigne
  * one at least: the kernel writes that count only with a later record,
  * which may never come (the thread ended, or it no longer switches), and a
  * full ring must not read as a whole one. */
-static unsigned read_own_ring(struct ct_thread *t, ct_perf_switch_fn *fn)
+static void read_own_ring(struct ct_thread *t, ct_perf_switch_fn *fn)
 {
     unsigned lost = ct_perf_read(&t->ring, fn, t);
     if (!lost && t->ring.filled + 512 >= t->ring.data_size)
         lost = 1;
-    return lost;
+    uint64_t now = ct_mono_ns(), last = t->ring.read_ns ? t->ring.read_ns : own_read_ns;
+    note_fill(&t->ring, now, last ? now - last : 0);
+    ct_sched_lost(t, lost, last ? last : now, now);
+    t->ring.read_ns = now;
 }
 
 /* The per-CPU rings' records go to their threads through a table of the
@@ -548,7 +596,7 @@ static void on_cpu_switch(void *arg, pid_t tid, uint64_t mono_ns, int state, uns
 /* Reads the per-CPU rings (after a second try for the records that found no
  * thread before); at a generation's end drops the unclaimed older than
  * cutoff. */
-static void read_cpu_rings(int count, uint64_t cutoff, bool flush, bool *busy)
+static void read_cpu_rings(int count, uint64_t cutoff, bool flush)
 {
     index_threads();
     size_t kept = 0, len = unclaimed.len;
@@ -563,26 +611,31 @@ static void read_cpu_rings(int count, uint64_t cutoff, bool flush, bool *busy)
     unclaimed.len = kept;
     /* In time order across the CPUs, so that each thread's switches come
      * in order (sort_switches then has nothing to do but across reads). */
-    cover_lost += ct_perf_read_merged(cpu_rings, count, on_cpu_switch, NULL);
+    uint64_t lost = ct_perf_read_merged(cpu_rings, count, on_cpu_switch, NULL);
     /* A ring found full lost what came after; the kernel reports how much
      * with its next record (PERF_RECORD_LOST), which may never come (the
      * program ended, or nothing more ran on that CPU): one at least, so
      * that the trace says it is incomplete. */
+    uint64_t now = ct_mono_ns(), since = now - cpu_read_ns;
     for (int cpu = 0; cpu < count; cpu++)
-        if (cpu_rings[cpu].fd >= 0 && cpu_rings[cpu].filled + 512 >= cpu_rings[cpu].data_size)
-            cover_lost++;
-
-
-    for (int cpu = 0; cpu < count; cpu++)
-        if (cpu_rings[cpu].fd >= 0)
-            *busy |= cpu_rings[cpu].filled > cpu_rings[cpu].data_size / 4;
+        if (cpu_rings[cpu].fd >= 0) {
+            lost += cpu_rings[cpu].filled + 512 >= cpu_rings[cpu].data_size;
+            note_fill(&cpu_rings[cpu], now, since);
+        }
+    if (lost) {
+        if (!cover_lost)
+            cover_lost_from_ns = cpu_read_ns;
+        cover_lost_to_ns = now;
+        cover_lost += lost;
+    }
+    cpu_read_ns = now;
     if (flush && cover_lost) { /* a CPU's loss is not one thread's: the first thread's */
         struct ct_thread *t = lookup(cover_tid);
         for (struct ct_thread *o = ct_thread_first(); !t && o; o = o->all_next)
             if (atomic_load_explicit(&o->state, memory_order_acquire) == CT_THREAD_LIVE)
                 t = o;
         if (t) {
-            t->cpu_lost += cover_lost;
+            ct_sched_lost(t, cover_lost, cover_lost_from_ns, cover_lost_to_ns);
             cover_lost = 0;
         }
     }
@@ -596,14 +649,13 @@ static void (*keep_up)(void);
 static struct {
     int count;
     uint64_t cutoff, read_ns;
-    bool *busy;
 } flush_rings;
 
 static void read_during_flush(void)
 {
     if (ct_mono_ns() - flush_rings.read_ns < RINGS_DURING_FLUSH_NS)
         return;
-    read_cpu_rings(flush_rings.count, flush_rings.cutoff, false, flush_rings.busy);
+    read_cpu_rings(flush_rings.count, flush_rings.cutoff, false);
     flush_rings.read_ns = ct_mono_ns();
 }
 
@@ -629,14 +681,16 @@ static void on_switch_before_cover(void *arg, pid_t tid, uint64_t mono_ns, int s
  * turned to samples meanwhile (a refusal leaves each thread its own).
  * The opening thread's own ring is read and closed: the per-CPU rings
  * follow it from their opening on. */
+static bool cover_opened_now;
 static void open_deferred_cover(void)
 {
     if (atomic_load(&cover_deferred) && atomic_load(&enabled) && ct_ss.mode == CT_SCHED_PERF &&
         !atomic_load(&sampling) && open_cover()) {
+        cover_opened_now = true;
         struct ct_thread *t = ct_self;
         if ((uintptr_t)t > (uintptr_t)CT_THREAD_DEAD &&
             __atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) >= 0) {
-            t->cpu_lost += read_own_ring(t, on_switch_before_cover);
+            read_own_ring(t, on_switch_before_cover);
             t->cover_from_ns = cover_opened_ns;
             close_own_ring(t);
         }
@@ -644,10 +698,18 @@ static void open_deferred_cover(void)
     atomic_store(&cover_deferred, false);
 }
 
+/* The rings' first read comes at once (the writer may be asleep for its
+ * 10 ms, in which a ring of a program that switches fast fills), and their
+ * second a millisecond later (note_fill), which tells their rate. */
 void ct_sched_before_thread(void)
 {
-    if (atomic_load_explicit(&cover_deferred, memory_order_relaxed))
+    if (atomic_load_explicit(&cover_deferred, memory_order_relaxed)) {
         ct_writer_exclusive(open_deferred_cover);
+        if (cover_opened_now) {
+            cover_opened_now = false;
+            ct_writer_poke();
+        }
+    }
 }
 
 /* Writer side: closes the per-CPU rings (new threads no longer inherit
@@ -693,9 +755,8 @@ void ct_sched_switches_off(void)
     if (ct_ss.mode != CT_SCHED_PERF || atomic_load(&sampling))
         return;
     atomic_store(&sampling, true); /* before the rings close: see thread_start */
-    bool busy = false;
     if (count)
-        read_cpu_rings(count, UINT64_MAX, false, &busy);
+        read_cpu_rings(count, UINT64_MAX, false);
     unclaimed.len = 0; /* switches of threads never registered: none to come */
     close_cpu_rings();
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
@@ -703,7 +764,7 @@ void ct_sched_switches_off(void)
         if ((state != CT_THREAD_LIVE && state != CT_THREAD_EXITED) ||
             __atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) < 0)
             continue;
-        t->cpu_lost += read_own_ring(t, on_switch);
+        read_own_ring(t, on_switch);
         close_own_ring(t);
     }
     /* Each live thread's totals now, which its samples count from: the
@@ -744,14 +805,14 @@ void ct_sched_to_samples(void)
     }
 }
 
-bool ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns)
+uint64_t ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns)
 {
-    bool busy = false;
+    read_due_ns = UINT64_MAX;
     bool flush = how != CT_SCHED_READ;
     uint32_t open_gen = atomic_load(&ct_g.gen); /* the one after the ending one */
     int count = atomic_load_explicit(&cpu_ring_count, memory_order_acquire);
     if (!count && !atomic_load(&enabled))
-        return false; /* --sched=off: no walk of the registry every wake */
+        return UINT64_MAX; /* --sched=off: no walk of the registry every wake */
     uint64_t now = ct_mono_ns();
     uint64_t cutoff = how == CT_SCHED_LAST || !count ? UINT64_MAX : now - HOLD_NS;
     /* A switch after the generation's end, converted on its line extended,
@@ -762,13 +823,12 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns)
     if (ct_ss.mode == CT_SCHED_PERF)
         ct_sstat_latency_samples(now, flush);
     if (count)
-        read_cpu_rings(count, cutoff, flush, &busy);
+        read_cpu_rings(count, cutoff, flush);
     if (ct_ss.mode == CT_SCHED_PERF)
         ct_sched_observe_blocked(now, emit);
     flush_rings.count = count;
     flush_rings.cutoff = cutoff;
     flush_rings.read_ns = ct_mono_ns();
-    flush_rings.busy = &busy;
     keep_up = count ? read_during_flush : NULL;
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
         int state = atomic_load_explicit(&t->state, memory_order_acquire);
@@ -777,8 +837,7 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns)
         if (!t->ss_sampling && ct_ss.mode == CT_SCHED_SCHEDSTAT && atomic_load(&sampling))
             to_samples(t, state == CT_THREAD_LIVE); /* registered since */
         if (__atomic_load_n(&t->ring.fd, __ATOMIC_ACQUIRE) >= 0) {
-            t->cpu_lost += read_own_ring(t, on_switch);
-            busy |= t->ring.filled > t->ring.data_size / 4;
+            read_own_ring(t, on_switch);
         } else if (t->schedstat_fd >= 0 && !t->ss_latency_fd &&
                    (ct_ss.mode != CT_SCHED_PERF || !t->ss_sampling)) {
             ct_sstat_sample(t, now, flush, state == CT_THREAD_EXITED);
@@ -823,7 +882,8 @@ bool ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns)
             t->cpu_events = NULL;
             t->cpu_len = t->cpu_cap = 0;
         }
-    return busy;
+    own_read_ns = now;
+    return read_due_ns;
 }
 
 void ct_sched_stop(void)

@@ -83,12 +83,15 @@ CT_INTERNAL void ct_sched_thread_end(struct ct_thread *t);
  * for the session's last) turns what was read into batches (emit is called
  * with each thread's finished batch payload), with the switches up to
  * end_ns, the generation's closing clock reading (a later one waits for
- * the next generation, on whose clock line the reader puts it). True when
- * a ring was over a quarter full: the writer should read again soon. */
+ * the next generation, on whose clock line the reader puts it); lost
+ * switches with the first and last times (units) they can have had.
+ * Returns when (CLOCK_MONOTONIC) the rings should be read next: when the
+ * fullest would be a quarter full, at the rate it filled since its last
+ * read (UINT64_MAX: no ring, or none filling). */
 typedef void ct_sched_emit_fn(pid_t tid, uint64_t base_ts, const uint8_t *events, size_t len,
-                              uint64_t lost);
+                              uint64_t lost, uint64_t lost_first, uint64_t lost_last);
 enum { CT_SCHED_READ = 0, CT_SCHED_FLUSH = 1, CT_SCHED_LAST = 2 };
-CT_INTERNAL bool ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns);
+CT_INTERNAL uint64_t ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns);
 /* The context switches (switches out) written as cpu events so far. */
 CT_INTERNAL uint64_t ct_sched_switches_written(void);
 CT_INTERNAL void ct_sched_set_clock(uint64_t base_units, uint64_t base_mono_ns, uint64_t q32);

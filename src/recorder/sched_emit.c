@@ -207,8 +207,9 @@ void ct_sched_emit_thread(struct ct_thread *t, ct_sched_emit_fn *emit, uint64_t 
     uint64_t base = 0;
     uint8_t *events = n ? encode(t, n, &len, &base, keep_up) : NULL;
     if (n && !events)
-        t->cpu_lost += n;
-    emit(t->tid, base, events, events ? len : 0, t->cpu_lost);
+        ct_sched_lost(t, n, raw[0].mono_ns, raw[n - 1].mono_ns);
+    emit(t->tid, base, events, events ? len : 0, t->cpu_lost,
+         t->cpu_lost ? units_of(t->lost_from_ns) : 0, t->cpu_lost ? units_of(t->lost_to_ns) : 0);
     t->cpu_lost = 0;
     if (t->lat_from < n) {
         /* Written before a sample shared the run-queue wait out (no
@@ -371,6 +372,6 @@ void ct_sched_mark_call(struct ct_thread *t, ct_sched_emit_fn *emit)
     p = ct_put_uleb(p, fd_class);
     p = ct_put_uleb(p, sysno);
     p = ct_put_uleb(p, object);
-    emit(t->tid, at, event, (size_t)(p - event), 0);
+    emit(t->tid, at, event, (size_t)(p - event), 0, 0, 0);
 }
 

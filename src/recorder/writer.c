@@ -3,7 +3,8 @@
  * that start and stop it, and ask it for changes, are in session.c).
  *
  * The writer wakes every 10 ms, or sooner when threads have filled a quarter
- * of the pool, writes the full batches it finds, keeps a few batches mapped
+ * of the pool or, at the rate they fill, the kernel's rings of context
+ * switches would be a quarter full (every 1 ms at the most), writes the full batches it finds, keeps a few batches mapped
  * and touched ahead of need, and closes the generation every generation_ns
  * or generation_bytes. Closing generation G (the protocol of recorder.h):
  *
@@ -46,7 +47,9 @@
 #include "writer_out.h"
 
 #define WAKE_INTERVAL_NS 10000000u
-#define BUSY_WAKE_INTERVAL_NS 1000000u
+/* Sooner while context switches fill a ring fast (ct_sched_collect says
+ * when), but not more often than this. */
+#define MIN_WAKE_INTERVAL_NS 1000000u
 /* A generation ends early once this many threads have exited in it: their
  * descriptors (18 KiB each) are given back only at its end, when their
  * context switches are written, so a program that makes threads by the
@@ -131,12 +134,24 @@ static void write_counters(void)
 }
 
 /* Reads the context switches (sched.c), and at a generation's end writes
- * them, gathered into one write. */
-static bool collect_switches(int how, uint64_t end_ns)
+ * them, gathered into one write; when to read them next. */
+static uint64_t collect_switches(int how, uint64_t end_ns)
 {
-    bool busy = ct_sched_collect(ct_out_cpu_batch, how, end_ns);
+    uint64_t due = ct_sched_collect(ct_out_cpu_batch, how, end_ns);
     ct_out_flush_cpu();
-    return busy;
+    return due;
+}
+
+/* The writer's wait from now: WAKE_INTERVAL_NS, or less when the rings are
+ * due to be read sooner. */
+static long wait_ns(uint64_t rings_due)
+{
+    uint64_t now = ct_mono_ns();
+    if (rings_due >= now + WAKE_INTERVAL_NS)
+        return WAKE_INTERVAL_NS;
+    if (rings_due <= now + MIN_WAKE_INTERVAL_NS)
+        return MIN_WAKE_INTERVAL_NS;
+    return (long)(rings_due - now);
 }
 
 /* Writes the full batches of the current generation; keeps later ones. */
@@ -448,11 +463,13 @@ static void *writer_main(void *arg)
     syscall(SYS_futex, &started, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
     pthread_mutex_lock(&work_lock);
     uint64_t gen_start = ct_mono_ns();
-    bool rings_busy = false;
+    /* The first read a millisecond on: the rings' rate is not known yet,
+     * and the cover of a process's first thread may have opened just now
+     * (ct_sched_before_thread's poke can come before this thread waits). */
+    uint64_t rings_due = 0;
     while (!atomic_load(&w.stopping)) {
         uint32_t word = atomic_load(&w.wake_word);
-        /* Sooner while context switches come fast enough to fill a ring. */
-        struct timespec timeout = {0, rings_busy ? BUSY_WAKE_INTERVAL_NS : WAKE_INTERVAL_NS};
+        struct timespec timeout = {0, wait_ns(rings_due)};
         if (atomic_load(&w.pending) < w.wake_threshold && !atomic_load(&w.stopping) &&
             !atomic_load(&cmd.op) && !atomic_load(&dump_requested)) {
             pthread_mutex_unlock(&work_lock);
@@ -477,7 +494,7 @@ static void *writer_main(void *arg)
         if (!atomic_load(&w.stopping)) /* no memory for a program that is ending */
             ct_pool_prefill(8);
         uint64_t now = ct_mono_ns();
-        rings_busy = collect_switches(CT_SCHED_READ, UINT64_MAX);
+        rings_due = collect_switches(CT_SCHED_READ, UINT64_MAX);
         exit_if_program_ended(now);
         if (w.counter_period_ns && now - w.counter_last >= w.counter_period_ns) {
             ct_counters_sample(&w.counters);

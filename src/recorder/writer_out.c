@@ -348,7 +348,7 @@ void ct_out_flush_cpu(void)
 /* Takes one thread's context switches of this generation (sched.c), for
  * ct_out_flush_cpu; written at once when there is no memory for them. */
 void ct_out_cpu_batch(pid_t tid, uint64_t base_ts, const uint8_t *events, size_t len,
-                            uint64_t lost)
+                      uint64_t lost, uint64_t lost_first, uint64_t lost_last)
 {
     if (len) {
         uint8_t head[2 * CT_LEB_MAX];
@@ -372,7 +372,7 @@ void ct_out_cpu_batch(pid_t tid, uint64_t base_ts, const uint8_t *events, size_t
     }
     if (lost) {
         ct_out_flush_cpu(); /* in order */
-        ct_out_lost(tid, lost, base_ts, base_ts);
+        ct_out_lost(tid, lost, lost_first, lost_last);
     }
 }
 

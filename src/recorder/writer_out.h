@@ -56,7 +56,7 @@ CT_INTERNAL void ct_out_flush_batches(void);
 /* A thread's context switches (sched.c's emit), gathered until
  * ct_out_flush_cpu. */
 CT_INTERNAL void ct_out_cpu_batch(pid_t tid, uint64_t base_ts, const uint8_t *events, size_t len,
-                                  uint64_t lost);
+                                  uint64_t lost, uint64_t lost_first, uint64_t lost_last);
 CT_INTERNAL void ct_out_flush_cpu(void);
 /* A LOST record: count events of thread tid between first and last. */
 CT_INTERNAL void ct_out_lost(pid_t tid, uint64_t count, uint64_t first, uint64_t last);

@@ -165,6 +165,10 @@ async function main() {
     `${summary.threads.length} threads, ${summary.events} events, ${fmtNs(summary.end - summary.begin)}` +
     (summary.sched ? ", CPU scheduling from the kernel" : "") +
     (summary.sampled ? ", then sampled (the switches came too fast)" : "");
+  const lost = summary.threads.reduce((n, t) => n + (t.lost || 0), 0);
+  if (lost) // a warning: where, the stripes under the threads' lanes
+    document.getElementById("trace-info").append(el("span", { class: "lost", text: `, ${lost} event${lost === 1 ? "" : "s"} lost`,
+      title: "black and yellow stripes under a thread's lane show where; click one for why" }));
   timeline = new Timeline(document.getElementById("timeline"), summary);
   window.ctraceView = timeline;
   window.addEventListener("hashchange", route);

@@ -2,7 +2,7 @@
 // hover line) and of what was clicked (the docked details panel, always in
 // view under the lanes); the legend; the `?` overlay of keys.
 import { getJSON, fmtDur, fmtTime, el } from "/app.js";
-import { REGION_COLORS, LOG_COLOR, WAKE_COLOR, COUNTER_COLOR, threadColor, stateColor } from "/palette.js";
+import { REGION_COLORS, LOST_COLORS, LOG_COLOR, WAKE_COLOR, COUNTER_COLOR, threadColor, stateColor } from "/palette.js";
 
 const COLUMNS = [
   ["execution", "execution_ns"], ["network", "network_wait_ns"], ["sync", "sync_block_ns"],
@@ -48,6 +48,7 @@ export class Details {
           (h.all?.length > 1 ? ` (and ${h.all.length - 1} more under it)` : "") + `\nat ${this.at(s[0], s[1] - s[0])}`;
     if (h.kind === "counter")
       return `${h.row.name} ${tl.fmtCounter(h.row.name, h.value)}\nat ${this.at(h.t)}`;
+    if (h.kind === "lost") return `${this.lostWhat(s)}: click for why`;
     if (h.kind === "log") {
       if (s[2] < 0) return `${s[3]} logs here: zoom in (W) to read them`;
       return `log ${s[4]}: ${s[5]}` + (s[3] > 1 ? `\n(and ${s[3] - 1} more here: click to list them)` : "") +
@@ -106,6 +107,24 @@ export class Details {
     }
     if (h.kind === "log") return this.log(s);
     if (h.kind === "counter") return this.counter(h.row.name, h.t);
+    if (h.kind === "lost") return this.lost(h.row.tid, s);
+  }
+
+  // A loss: [from, to, count], its times as the recorder knew them (the
+  // read of a full ring, or the span of the events dropped).
+  lostWhat(s) {
+    const n = `${s[2]} event${s[2] === 1 ? "" : "s"} lost`;
+    return s[0] === s[1] ? `${n} at ${this.at(s[0])}` : `${n} between ${this.at(s[0])} and ${this.at(s[1])}`;
+  }
+
+  lost(tid, s) {
+    this.box.replaceChildren(el("h3", { text: `${this.tl.threadName(tid)}: ${this.lostWhat(s)}` }),
+      el("div", { text: "They came faster than they were written: the recorder's buffers were full " +
+        "(ctrace run --buffer-mb gives more), or the kernel's ring of context switches of this " +
+        "process was (a CPU's switches count as its first thread's; --sched=auto samples them " +
+        "past 30 000 a second). The states drawn here may miss some switches or blocks. " }),
+      this.link("zoom to it", () => this.tl.show(s[0] - 1000, s[1] + 1000)));
+    this.box.dataset.state = "lost";
   }
 
   summaryOf(title, what, s) {
@@ -304,6 +323,9 @@ export function legend(box, tl) {
   item(`background:${COUNTER_COLOR};border-top:2px solid #8a7250`, "counter (heap, RSS, threads)");
   item(`background:${LOG_COLOR};clip-path:polygon(0 0,100% 0,50% 100%)`, "log (hover or click: its text)");
   item(`border-top:2px solid ${WAKE_COLOR};height:7px`, "wake-up arrow (E toggles)");
+  if (tl.summary.threads.some((t) => t.lost))
+    item(`background:repeating-linear-gradient(90deg,${LOST_COLORS[0]} 0 3px,${LOST_COLORS[1]} 3px 6px);height:5px;margin-top:5px`,
+      "events lost there (click: why)");
   item("border:2px solid #000", "selected");
   box.append(el("div", { class: "muted", text: "A pixel of many short spans has the colour of the state that took most of it." }));
 }

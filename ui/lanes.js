@@ -3,9 +3,11 @@
 // runs, the counters, the logs' marks and the wake-up arrows. Methods of
 // Timeline (timeline.js mixes them in), drawing on its canvas.
 import {
-  REGION_COLORS, LOG_COLOR, WAKE_COLOR, COUNTER_COLOR, GUTTER, RULER, LANE_H, REGION_H, threadColor,
+  REGION_COLORS, LOST_COLORS, LOG_COLOR, WAKE_COLOR, COUNTER_COLOR, GUTTER, RULER, LANE_H, REGION_H, threadColor,
   overlaps, fmtBytes,
 } from "/palette.js";
+
+export const LOST_H = 5;
 
 export const laneDrawing = {
   clipX(b, e) {
@@ -54,6 +56,16 @@ export const laneDrawing = {
       if (x > this.width) continue;
       c.fillStyle = this.stateColors[s[2]];
       c.fillRect(x, y, w, row.h);
+    }
+    // Where the thread lost events: its states there may miss some.
+    for (const [a, b] of this.threadByTid.get(row.tid)?.losses || []) {
+      let [x, w] = this.clipX(a, b);
+      if (x > this.width || this.xOf(b) < GUTTER - 2) continue;
+      if (w < 5) { x -= (5 - w) / 2; w = 5; }
+      c.fillStyle = LOST_COLORS[0];
+      c.fillRect(x, y + row.h - LOST_H, w, LOST_H);
+      c.fillStyle = LOST_COLORS[1];
+      for (let s = x + 1; s < x + w - 1; s += 6) c.fillRect(s, y + row.h - LOST_H + 1, Math.min(3, x + w - 1 - s), LOST_H - 2);
     }
     for (const r of lane.regions) {
       const depth = r[3] >= 0 ? r[6] : 1;

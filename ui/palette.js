@@ -17,6 +17,8 @@ export function stateColor(name, states = []) {
 }
 // Regions and tasks: warm pinks and browns, outlined, with their names.
 export const REGION_COLORS = ["#d4587a", "#c0653a", "#9a6a4b", "#e0907a", "#7a4a2a", "#e8a0b0"];
+// Events lost: black and yellow stripes under the lane, as a warning.
+export const LOST_COLORS = ["#111", "#f5c400"];
 export const LOG_COLOR = "#d0192b", WAKE_COLOR = "rgba(20,30,50,0.75)", COUNTER_COLOR = "#c9b79c";
 export const GUTTER = 250, RULER = 26;
 export const CPU_H = 14, COUNTER_H = 32, LANE_H = 16, REGION_H = 12, GAP = 4, TASK_H = 11, HEADER_H = 17;

@@ -12,7 +12,7 @@
 import { getJSON, fmtDur, fmtTime, fmtNs, el, procURL, laneKey } from "/app.js";
 import { Details, legend, keysOverlay } from "/details.js";
 import { Search } from "/search.js";
-import { laneDrawing } from "/lanes.js";
+import { laneDrawing, LOST_H } from "/lanes.js";
 import {
   stateColor, GUTTER, RULER, CPU_H, COUNTER_H, LANE_H, REGION_H, GAP, TASK_H, HEADER_H, fmtTick,
 } from "/palette.js";
@@ -570,6 +570,10 @@ export class Timeline {
         logs.sort((a, b) => Math.abs(this.xOf(a[0]) - x) - Math.abs(this.xOf(b[0]) - x));
         return { row, item: logs[0], kind: "log" };
       }
+    }
+    if (ly >= row.h - LOST_H - 1 && ly < row.h) {
+      const lost = (this.threadByTid.get(row.tid)?.losses || []).find((l) => l[0] - slack * 3 <= t && t <= l[1] + slack * 3);
+      if (lost) return { row, item: lost, kind: "lost" };
     }
     if (ly < row.h) {
       const s = lane.spans.find((s) => s[0] <= t && t < s[1]) ||

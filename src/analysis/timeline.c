@@ -176,6 +176,25 @@ static struct tl_lane *lane_of(struct tl_builder *b, uint64_t tid)
     return b->last = l;
 }
 
+/* n events of tid lost between from and to (the index only). */
+static void note_loss(struct tl_builder *b, uint64_t tid, uint64_t n, int64_t from, int64_t to)
+{
+    struct tl_lane *l = n ? lane_of(b, tid) : NULL;
+    if (!l)
+        return;
+    l->lost += n;
+    if (to < from)
+        to = from;
+    struct tl_loss *last = l->nlosses ? &l->losses[l->nlosses - 1] : NULL;
+    if (last && (l->nlosses >= CT_TL_LOSSES || from <= last->e)) {
+        last->b = from < last->b ? from : last->b;
+        last->e = to > last->e ? to : last->e;
+        last->n += n;
+    } else if (CT_TL_GROW(l->losses, l->nlosses, l->losses_cap, 8)) {
+        l->losses[l->nlosses++] = (struct tl_loss){from, to, n};
+    }
+}
+
 /* Whether a row's time is inside an activity of its thread: a block or a
  * call under way (its activity; a thread created in the trace waits for
  * its first run with the activity sched, which is none). */
@@ -307,6 +326,9 @@ static void on_event(void *ctx, const struct ct_thread_row *r, const struct ct_r
             counter(tl, ev);
             return;
         }
+        if (ev->kind == CT_EV_LOST && ev->nargs >= 3 && !r->tracer)
+            note_loss(b, r->tid, ev->args[0], ct_gen_ns(rd, gen, ev->args[1]),
+                      ct_gen_ns(rd, gen, ev->args[2]));
     }
     if (r->tracer)
         return;
@@ -467,6 +489,9 @@ static void on_mark(void *ctx, const struct ct_thread_row *r, const struct ct_re
             tl->ncpu = gen->process.ncpu;
         }
         b->defs_seen = UINT64_MAX;
+        for (size_t i = 0; i < gen->nlost; i++)
+            note_loss(b, gen->lost[i].tid, gen->lost[i].count,
+                      ct_gen_ns(rd, gen, gen->lost[i].first), ct_gen_ns(rd, gen, gen->lost[i].last));
     }
     note_definitions(b, rd, gen);
     if (r->tracer)
@@ -705,6 +730,7 @@ static void free_items(struct ct_timeline *tl)
         free(l->spans);
         free(l->regions);
         free(l->marks);
+        free(l->losses);
         ct_tl_grid_free(&l->span_grid);
         ct_tl_grid_free(&l->region_grid);
     }

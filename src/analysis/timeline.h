@@ -154,7 +154,13 @@ struct tl_lane {
     size_t nmarks, marks_cap;
     int64_t read_from, read_to; /* a window: where its reading began, ended */
     struct tl_state st; /* while reading */
+    /* Events it lost (LOST records, lost events), in all and where: up to
+     * CT_TL_LOSSES spans, a later or overlapping one merged into the last. */
+    uint64_t lost;
+    struct tl_loss { int64_t b, e; uint64_t n; } *losses;
+    size_t nlosses, losses_cap;
 };
+#define CT_TL_LOSSES 256
 
 struct tl_run { int64_t b, e; uint64_t tid; };
 /* A CPU's runs: in the index those of a bucket or more (short ones in its

@@ -40,6 +40,13 @@ void ct_tl_summary_threads(const struct ct_timeline *tl, bool *first, FILE *out)
         if (tl->json_tree)
             fprintf(out, ",\"pid\":%" PRIu64 ",\"image\":%u,\"os_tid\":%" PRIu64, tl->pid,
                     tl->json_image, l->tid);
+        if (l->lost) {
+            fprintf(out, ",\"lost\":%" PRIu64 ",\"losses\":[", l->lost);
+            for (size_t k = 0; k < l->nlosses; k++)
+                fprintf(out, "%s[%" PRId64 ",%" PRId64 ",%" PRIu64 "]", k ? "," : "",
+                        l->losses[k].b, l->losses[k].e, l->losses[k].n);
+            fputc(']', out);
+        }
         for (size_t k = 0; k < tl->threads.count; k++)
             if (tl->threads.rows[k].tid == l->tid) {
                 fprintf(out, ",\"begin\":%" PRId64 ",\"end\":%" PRId64 ",\"exited\":%s",

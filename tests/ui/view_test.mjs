@@ -330,6 +330,46 @@ if (genTrace) {
   }
 }
 
+// Events lost: two processes that only yield on one CPU, with no writer
+// to read their rings, lose switches (ctrace counts them). The header says
+// how many; stripes under the lane show where; a click tells why.
+{
+  const lossy = join(tmp, "lossy.out"), yielder = join(progs, "yielder");
+  r = spawnSync(ctrace, ["run", "-o", lossy, "--", "sh", "-c",
+                         `taskset -c 0 ${yielder} 300 & taskset -c 0 ${yielder} 300; wait`]);
+  const files = spawnSync("sh", ["-c", `ls ${lossy}.*`]).stdout.toString().split("\n").filter(Boolean);
+  const lost = files.find((f) => / lost \d+ events of thread /.test(spawnSync(ctrace, ["dump", f]).stdout.toString()));
+  check("record a trace that lost events", r.status === 0 && lost, `${r.stderr} ${files}`);
+  if (lost) {
+    server = await serve(lost);
+    try {
+      await page.goto(server.url);
+      await page.waitForSelector("body[data-ready='1']", { timeout: 20000 });
+      const info = await page.textContent("#trace-info");
+      check("the header says events were lost", / \d+ events? lost/.test(info), info);
+      const at = await page.evaluate(() => {
+        const v = window.ctraceView, t = v.summary.threads.find((x) => x.lost), row = v.laneOf(t.tid);
+        const box = v.canvas.getBoundingClientRect(), x = Math.max(v.xOf(t.losses[0][0]), 0) + 3;
+        return { px: box.left + x, py: box.top + v.yOf(row) + row.h - 3,
+                 pixel: v.pixelAt(x, v.yOf(row) + row.h - 3) };
+      });
+      const [pr, pg, pb] = at.pixel;
+      check("the loss is striped under the lane", (pr < 40 && pg < 40 && pb < 40) || (pr > 220 && pg > 170 && pb < 60),
+            JSON.stringify(at.pixel));
+      await page.mouse.move(at.px, at.py);
+      const hover = await page.textContent("#hover");
+      check("hover on a loss: how many were lost", / events? lost (at|between)/.test(hover), hover);
+      await page.mouse.click(at.px, at.py);
+      await page.waitForFunction(() => document.querySelector("#details").dataset.state === "lost", null, { timeout: 10000 });
+      const why = await page.textContent("#details");
+      check("a click on it: why, and what to do", why.includes("--buffer-mb") && why.includes("--sched=auto"), why);
+      await page.screenshot({ path: join(outDir, "lost.png") });
+    } finally {
+      server.proc.kill("SIGTERM");
+    }
+  }
+}
+
 // The timeline's details, navigation, logs, counters, profiles and the
 // utilization page (timeline_checks.mjs).
 await timelineChecks({ page, serve, check, ctrace, progs, tmp, outDir, basicsTrace: tasksTrace, uiTrace: known });

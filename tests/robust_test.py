@@ -768,7 +768,7 @@ def writer_when_needed(d):
                   re.findall(r"^# lost \d+ events of thread \d+ between (-?\d+) and (-?\d+) ns$",
                              dump, re.M)]
     check("the losses' times lie in their traces, ctrace run tells of them",
-          r is not None and spans and all(0 <= a <= b <= end + 1000000 for a, b, end in spans) and
+          r is not None and spans and all(0 <= a <= b <= end for a, b, end in spans) and
           re.search(r"ctrace run: \d+ events? (were|was) lost in yielder", r.stderr),
           (spans, r and r.stderr))
     clean(d)

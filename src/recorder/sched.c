@@ -863,6 +863,9 @@ uint64_t ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns)
              * millions: the rings are read meanwhile, so that none fills. */
             if (keep_up)
                 keep_up();
+            /* A ring read after the generation's end: its losses within. */
+            if (t->cpu_lost && t->lost_to_ns > end_ns)
+                t->lost_to_ns = t->lost_from_ns > end_ns ? (t->lost_from_ns = end_ns) : end_ns;
             uint64_t until = how == CT_SCHED_FLUSH ? end_ns : UINT64_MAX;
             ct_sched_emit_thread(t, emit, state == CT_THREAD_EXITED ? until : cutoff,
                                  how == CT_SCHED_LAST, keep_up);

@@ -51,10 +51,8 @@
  * fill): the kernel allocates and clears a ring's pages when it is
  * mapped, 0.6 ms for two 1 MiB rings here against 0.15 ms, paid by every
  * process at its start; and processes at once share the locked-memory
- * limit the rings count against. Under --sched=exact, which no rate turns
- * to samples, 1 MiB all the same: a writer that shares one CPU with a
- * ping-pong switching 770 000 times a second there has been seen to read
- * its rings 8 ms apart, and 256 KiB hold 7 ms of it. */
+ * limit the rings count against. --sched=exact has 1 MiB: a writer that
+ * shares a CPU with a ping-pong (770 000 switches a second) read 8 ms apart. */
 #define CPU_RING_PAGES_FOLLOWED 64
 /* A process opens its per-CPU rings only when it makes its first thread
  * (most of a build's or a script's never do): until then its one thread
@@ -135,12 +133,10 @@ static struct {
     uint64_t run, wait, slices;
     bool read;
 } began;
-static uint64_t cover_lost;   /* records the kernel dropped from them */
-static uint64_t cover_lost_from_ns, cover_lost_to_ns; /* and between which times */
+/* Records the kernel dropped from them, and between which times. */
+static uint64_t cover_lost, cover_lost_from_ns, cover_lost_to_ns;
 /* The rings' last reads (CLOCK_MONOTONIC): the per-CPU rings', the own
- * rings' collect (for a ring not read before), and when the fullest ring
- * is due to be a quarter full at the rate it filled since
- * (ct_sched_collect's answer). */
+ * rings' collect; when the fullest is due to be a quarter full. */
 static uint64_t cpu_read_ns, own_read_ns, read_due_ns = UINT64_MAX;
 
 /* Opens the per-CPU rings on the calling thread; false if the kernel
@@ -421,9 +417,8 @@ void ct_sched_lost(struct ct_thread *t, uint64_t n, uint64_t from_ns, uint64_t t
     t->cpu_lost += n;
 }
 
-/* A ring just read: it filled by r->filled bytes in since_ns. At that
- * rate, when it would be a quarter full; the earliest such time of all
- * the rings is when the writer reads them next. */
+/* A ring just read, filled by r->filled bytes in since_ns: when it would
+ * be a quarter full at that rate (the earliest of all: the next read). */
 static void note_fill(const struct ct_perf_ring *r, uint64_t now, uint64_t since_ns)
 {
     uint64_t in;
@@ -698,9 +693,8 @@ static void open_deferred_cover(void)
     atomic_store(&cover_deferred, false);
 }
 
-/* The rings' first read comes at once (the writer may be asleep for its
- * 10 ms, in which a ring of a program that switches fast fills), and their
- * second a millisecond later (note_fill), which tells their rate. */
+/* The rings' first read at once (the writer may sleep 10 ms, in which a
+ * fast program fills them), the second 1 ms later (note_fill): a rate. */
 void ct_sched_before_thread(void)
 {
     if (atomic_load_explicit(&cover_deferred, memory_order_relaxed)) {

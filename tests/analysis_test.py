@@ -251,7 +251,7 @@ with tempfile.TemporaryDirectory() as d:
             check("embedded symbols: names and lines without the program", r.returncode == 0
                   and named and "warning" not in r.stderr, r.stdout[-600:] + r.stderr)
             d2 = subprocess.run([ctrace, "dump", out], capture_output=True, text=True)
-            check("embedded symbols: format 1.7", "format 1.7" in d2.stdout, d2.stdout[:80])
+            check("embedded symbols: format 1.8", "format 1.8" in d2.stdout, d2.stdout[:80])
             t = subprocess.run([ctrace, "threads", out], capture_output=True, text=True)
             check("embedded symbols: threads names the start function without the program",
                   "napper (" in t.stdout, t.stdout)

@@ -115,6 +115,7 @@ static int read_with(struct ct_reader *rd, bool opened, struct test_trace *out)
         out->complete &= gen.complete;
         for (size_t i = 0; i < gen.nlost; i++)
             out->lost += gen.lost[i].count;
+        out->batch_lost += gen.batch_lost;
         for (size_t b = 0; b < gen.nbatches && r >= 0; b++) {
             struct ct_event_iter it;
             struct ct_event ev;

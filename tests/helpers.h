@@ -38,6 +38,7 @@ struct test_trace {
     struct test_event *events;
     size_t count;
     uint64_t generations, lost;
+    uint64_t batch_lost; /* the GEN_END records' count of the lost events */
     bool complete;
     char error[512], warning[512];
 };

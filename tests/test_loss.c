@@ -85,6 +85,7 @@ static void test_loss_is_bounded_and_recorded(void **state)
     assert_int_equal(count_kind(&t, CT_EV_LOG), HOLDERS + (THREADS - HOLDERS));
     assert_int_equal(count_kind(&t, CT_EV_LOST), THREADS - HOLDERS);
     assert_int_equal(t.lost, THREADS - HOLDERS);
+    assert_int_equal(t.batch_lost, THREADS - HOLDERS); /* GEN_END says so too */
     assert_int_equal(count_kind(&t, CT_EV_THREAD_EXIT), THREADS);
     for (size_t i = 0; i < t.count; i++) {
         const struct test_event *e = &t.events[i];

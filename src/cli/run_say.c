@@ -8,8 +8,9 @@
  * samples, where the switches came so fast that --sched=auto turned to
  * those samples (a generation of PROCESS sched 2 after those of 1), or
  * where those records came so often that they cost the program a
- * noticeable share of its time; and about events lost (LOST records: a
- * writer that fell behind its threads' events or the kernel's rings).
+ * noticeable share of its time; and about events lost (GEN_END lost and
+ * batch_lost: a writer that fell behind its threads' events or the
+ * kernel's rings).
  */
 #include <inttypes.h>
 #include <limits.h>
@@ -107,7 +108,7 @@ static void add_trace(struct heard *u, const char *path)
         }
         switches += gen.switches;
         u->switches += gen.switches;
-        lost += gen.end_lost;
+        lost += gen.end_lost + gen.batch_lost;
         if (unwound) {
             u->stacks += gen.cfi_stacks;
             u->ns += (double)gen.cfi_units * (double)gen.q32 / 4294967296.0;

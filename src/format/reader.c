@@ -503,13 +503,15 @@ static int read_gen_end(struct ct_reader *rd, struct ct_gen *gen, struct ct_curs
     GET(c, &gen->end_lost, "generation lost count");
     if (c->p < c->end) /* a later field, optional */
         GET(c, &gen->refs_dropped, "dropped reference count");
-    gen->cfi_stacks = gen->cfi_units = gen->switches = 0;
+    gen->cfi_stacks = gen->cfi_units = gen->switches = gen->batch_lost = 0;
     if (c->p < c->end) { /* since 1.6 */
         GET(c, &gen->cfi_stacks, "count of stacks unwound from .eh_frame");
         GET(c, &gen->cfi_units, "time of stacks unwound from .eh_frame");
     }
     if (c->p < c->end) /* since 1.7 */
         GET(c, &gen->switches, "count of context switches");
+    if (c->p < c->end) /* since 1.8 */
+        GET(c, &gen->batch_lost, "count of events lost in batches");
     if (number != gen->number)
         return fail(rd, ct_rd_offset(rd, c->p), "end of generation %llu inside generation %llu",
                     (unsigned long long)number, (unsigned long long)gen->number);

@@ -89,6 +89,7 @@ struct ct_gen {
     uint64_t refs_dropped; /* strings and stacks left out (GEN_END, optional) */
     uint64_t cfi_stacks, cfi_units; /* walked with .eh_frame, and their time (optional) */
     uint64_t switches; /* the kernel's context switches written (optional) */
+    uint64_t batch_lost; /* events lost that its batches' lost events count (optional) */
     bool has_process;
     struct ct_rd_process process;
     struct ct_rd_thread *threads;

@@ -70,6 +70,7 @@ struct ct_slot *ct_slot_refill(struct ct_thread *t, uint32_t gen, uint64_t ts, s
         p = ct_put_uleb(p, s->drop_count);
         p = ct_put_uleb(p, s->drop_first);
         s->pos = ct_put_uleb(p, s->drop_last);
+        atomic_fetch_add_explicit(&ct_g.batch_lost[gen & 1], s->drop_count, memory_order_relaxed);
         s->drop_count = 0;
     }
     return s;

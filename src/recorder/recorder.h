@@ -307,6 +307,10 @@ struct ct_state {
     pid_t tracer_tid;            /* the writer thread, left out of reports */
     _Atomic uint32_t exited;     /* threads that have exited, ever */
     _Atomic uint32_t exit_wake_at; /* the count at which the writer ends a generation */
+    /* Events lost that batches of generation g report (`lost` events),
+     * added up in [g & 1] inside an event: the writer takes them after its
+     * barrier, for GEN_END. */
+    _Atomic uint64_t batch_lost[2];
     bool exit_wakes; /* a thread's exit is a join's wake (the preload sees joins) */
 };
 CT_INTERNAL extern struct ct_state ct_g;

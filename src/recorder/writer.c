@@ -323,8 +323,7 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
     ct_buf_uleb(&ct_out.buf, end.mono_ns);
     ct_buf_uleb(&ct_out.buf, ct_out.gen_batches);
     ct_buf_uleb(&ct_out.buf, ct_out.gen_lost);
-    /* Strings and stacks left out of events because an intern table was
-     * full: the events are there, without those references. */
+    /* References left out of events because an intern table was full. */
     static uint64_t misses_reported;
     uint64_t misses = ct_intern_full_misses(&ct_strings) + ct_intern_full_misses(&ct_stacks);
     ct_buf_uleb(&ct_out.buf, misses - misses_reported);
@@ -336,6 +335,7 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
     uint64_t switches = ct_sched_switches_written();
     ct_buf_uleb(&ct_out.buf, switches - switches_reported);
     switches_reported = switches;
+    ct_buf_uleb(&ct_out.buf, atomic_exchange(&ct_g.batch_lost[ct_out.gen & 1], 0));
     ct_out_buf_record(CT_REC_GEN_END);
     for (int i = 0; i < CT_MAX_SINKS; i++)
         ct_out.sinks[i].gens++;

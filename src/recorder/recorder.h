@@ -199,7 +199,9 @@ struct ct_thread {
     void *cpu_events; /* switches read from the ring, until written */
     size_t cpu_len, cpu_cap;
     uint64_t cpu_last_ns; /* the latest time in cpu_events */
-    bool cpu_unsorted;    /* and one came after a later one */
+    /* 1 + the first entry that may be out of time order (it came, or was
+     * moved, after a later one; those before are in order); 0: all are. */
+    size_t cpu_unsorted_at;
     /* Switches lost (ct_sched_lost), until written, and between which
      * times (CLOCK_MONOTONIC) they were. */
     uint64_t cpu_lost, lost_from_ns, lost_to_ns;

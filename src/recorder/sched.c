@@ -372,7 +372,7 @@ void ct_sched_thread_end(struct ct_thread *t)
     t->cpu_events = NULL;
     t->cpu_len = t->cpu_cap = 0;
     t->cpu_last_ns = 0;
-    t->cpu_unsorted = false;
+    t->cpu_unsorted_at = 0;
 }
 
 bool ct_sched_room(void **events, size_t *len, size_t *cap, size_t size)
@@ -393,7 +393,7 @@ bool ct_sched_room(void **events, size_t *len, size_t *cap, size_t size)
 struct raw_switch *ct_sched_append(struct ct_thread *t, uint64_t mono_ns)
 {
     if (mono_ns < t->cpu_last_ns)
-        t->cpu_unsorted = true;
+        ct_sched_unsorted(t, t->cpu_len);
     else
         t->cpu_last_ns = mono_ns;
     if (!ct_sched_room(&t->cpu_events, &t->cpu_len, &t->cpu_cap, sizeof(struct raw_switch))) {
@@ -448,7 +448,7 @@ static void append_switch(struct ct_thread *t, const struct raw_switch *r)
                 e[i].mono_ns += e[i].moved_ns;
                 e[i].moved_ns = 0;
                 e[i].paired = 0;
-                t->cpu_unsorted = true;
+                ct_sched_unsorted(t, i);
             }
     }
     struct raw_switch *to = ct_sched_append(t, r->mono_ns);

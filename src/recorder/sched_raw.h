@@ -62,6 +62,12 @@ CT_INTERNAL bool ct_sched_room(void **events, size_t *len, size_t *cap, size_t s
  * notes whether the list is still in time order (NULL without memory,
  * counted as lost). */
 CT_INTERNAL struct raw_switch *ct_sched_append(struct ct_thread *t, uint64_t mono_ns);
+/* Entry `at` of t's list may be out of order with its neighbours. */
+static inline void ct_sched_unsorted(struct ct_thread *t, size_t at)
+{
+    if (!t->cpu_unsorted_at || at + 1 < t->cpu_unsorted_at)
+        t->cpu_unsorted_at = at + 1;
+}
 /* Counts n of t's switches lost, somewhere between from_ns and to_ns
  * (CLOCK_MONOTONIC), for its next batch's LOST record. */
 CT_INTERNAL void ct_sched_lost(struct ct_thread *t, uint64_t n, uint64_t from_ns, uint64_t to_ns);

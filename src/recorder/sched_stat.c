@@ -365,7 +365,7 @@ void ct_sstat_latency_resolve(struct ct_thread *t, bool exited, bool flush)
         t->cpu_len++;
         t->lat_from++;
         if (t->lat_from < t->cpu_len && e[t->lat_from].mono_ns < stamp)
-            t->cpu_unsorted = true; /* the share stopped short (no memory) */
+            ct_sched_unsorted(t, at); /* the share stopped short (no memory) */
     }
     t->ss_run_ns = t->ss_pend_run;
     t->ss_wait_ns = t->ss_pend_wait;

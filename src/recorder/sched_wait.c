@@ -206,7 +206,8 @@ void ct_swait_exec(struct ct_thread *t, uint64_t upto_ns, uint64_t run_ns, bool 
         uint64_t limit = back ? r->mono_ns - prev_out : r->moved_ns;
         uint64_t move = share < limit ? share : limit;
         r->mono_ns = back ? r->mono_ns - move : r->mono_ns + move;
-        t->cpu_unsorted |= move > 0; /* a switch in may pass a switch out of another CPU's */
+        if (move) /* a switch in may pass a switch out of another CPU's */
+            ct_sched_unsorted(t, i);
         uint64_t moved = back ? r->moved_ns + move : r->moved_ns - move;
         r->moved_ns = (uint16_t)(moved < 65535 ? moved : 65535);
         left -= move;

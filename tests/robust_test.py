@@ -767,6 +767,11 @@ def writer_when_needed(d):
         spans += [(int(a), int(b), end) for a, b in
                   re.findall(r"^# lost \d+ events of thread \d+ between (-?\d+) and (-?\d+) ns$",
                              dump, re.M)]
+    th = subprocess.run([ctrace, "threads", out] + [os.path.join(d, f) for f in kids],
+                        capture_output=True, text=True).stdout
+    check("ctrace threads says which thread lost events",
+          re.search(r"^lost: \d+ events?, \d+ of them by thread \d+ of process \d+", th, re.M),
+          th)
     check("the losses' times lie in their traces, ctrace run tells of them",
           r is not None and spans and all(0 <= a <= b <= end for a, b, end in spans) and
           re.search(r"ctrace run: \d+ events? (were|was) lost in yielder", r.stderr),

@@ -346,6 +346,9 @@ static void on_event(struct ct_threads *out, struct ct_thread_row *r, const stru
     case CT_EV_THREAD_EXIT:
         r->exited = true;
         break;
+    case CT_EV_LOST:
+        r->lost += ev->args[0];
+        break;
     }
 }
 
@@ -502,6 +505,14 @@ static int walk_generation(struct ct_reader *rd, struct ct_gen *gen, struct ct_t
             memcpy(r->name, gen->threads[i].name, n);
             r->name[n] = 0;
         }
+    }
+    for (size_t i = 0; i < gen->nlost; i++) {
+        if (v && v->wants && !v->wants(v->ctx, gen->lost[i].tid))
+            continue;
+        struct ct_thread_row *r = row_of(out, gen->lost[i].tid, base);
+        if (!r)
+            return -1;
+        r->lost += gen->lost[i].count;
     }
     if (gen->has_process && gen->process.sched == CT_SCHED_PERF)
         out->sched = true;

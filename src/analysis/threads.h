@@ -65,6 +65,9 @@ struct ct_thread_row {
      * sleep (voluntary), off it while runnable (involuntary: preempted, or
      * it yielded). Meaningful where `switches`. */
     uint64_t voluntary, involuntary;
+    /* Events it lost (LOST records of its tid, its lost events): its
+     * columns miss the time those held. */
+    uint64_t lost;
     /* The state machine while reading. */
     int cpu;             /* CT_CPU_ON, PREEMPTED, OFF */
     int activity;        /* a column: NET, SYNC, SYSCALL, SLEEP, or EXEC for none */

@@ -53,6 +53,32 @@ static void header(const char *first, bool switches)
     putchar('\n');
 }
 
+/* Where events were lost, the columns miss what they held: said under
+ * the table, the thread that lost most named. */
+static void say_lost(const struct ct_threads *t)
+{
+    const struct ct_thread_row *most = NULL;
+    uint64_t lost = 0;
+    unsigned threads = 0;
+    for (size_t i = 0; i < t->count; i++) {
+        const struct ct_thread_row *r = &t->rows[i];
+        if (r->tracer || !r->lost)
+            continue;
+        lost += r->lost;
+        threads++;
+        if (!most || r->lost > most->lost)
+            most = r;
+    }
+    if (!most)
+        return;
+    char others[64] = "";
+    if (threads > 1)
+        snprintf(others, sizeof others, " (%" PRIu64 " in all, %u threads)", lost, threads);
+    printf("lost: %" PRIu64 " event%s of thread %" PRIu64 "%s: the columns miss the time they "
+           "held (ctrace view marks where)\n",
+           most->lost, most->lost == 1 ? "" : "s", most->tid, others);
+}
+
 static void print_text(const struct ct_threads *t)
 {
     printf("times in ms; scheduling %s\n\n",
@@ -80,6 +106,7 @@ static void print_text(const struct ct_threads *t)
             printf(" %9" PRIu64 " %9" PRIu64, r->voluntary, r->involuntary);
         putchar('\n');
     }
+    say_lost(t);
     /* Grouped by start function, as go tool trace groups goroutines. */
     printf("\n");
     label_width(t, true);
@@ -147,6 +174,8 @@ void ct_cli_threads_json(FILE *out, const struct ct_threads *t)
         if (r->switches)
             fprintf(out, ",\"voluntary_switches\":%" PRIu64 ",\"involuntary_switches\":%" PRIu64,
                     r->voluntary, r->involuntary);
+        if (r->lost)
+            fprintf(out, ",\"lost_events\":%" PRIu64, r->lost);
         fprintf(out, "}");
         first = false;
     }
@@ -212,7 +241,9 @@ const struct ct_command ct_cmd_threads = {
     "context switches (ctrace run), switch times as the kernel counts them and\n"
     "wake-up latency from its run-queue totals (schedstat); vol.sw and invol.sw\n"
     "count its switches off a CPU to block (voluntary) and while runnable\n"
-    "(involuntary). With schedstat samples alone (--sched=schedstat, or where\n"
+    "(involuntary). A thread that lost events (its buffers or the kernel's\n"
+    "ring were full) misses the time they held: said under the table. With\n"
+    "schedstat samples alone (--sched=schedstat, or where\n"
     "perf_event_open is refused) execution and sched follow the kernel's totals\n"
     "a sample period behind, and other cannot be told from execution. Without\n"
     "either, execution is all time outside recorded waits. Sorted by total;\n"
@@ -221,7 +252,8 @@ const struct ct_command ct_cmd_threads = {
     "  --json   an array of {tid, name, start_function, execution_ns,\n"
     "           network_wait_ns, sync_block_ns, syscall_ns, sched_wait_ns,\n"
     "           sleep_ns, other_ns, total_ns, ...}; with the kernel's switches,\n"
-    "           voluntary_switches and involuntary_switches too\n"
+    "           voluntary_switches and involuntary_switches too, and\n"
+    "           lost_events where the thread lost some\n"
     "\n"
     "A cut or damaged FILE: what precedes the damage, then the error, exit 1;\n"
     "with --strict only the error.\n"

@@ -287,6 +287,17 @@ static void threads_text(const struct ct_tree *t, const struct ct_threads *th)
             printf(" %10.3f", (double)r->ns[c] / 1e6);
         printf(" %10.3f\n", (double)ct_row_total(r) / 1e6);
     }
+    uint64_t lost = 0;
+    size_t most = n;
+    for (size_t i = 0; i < n; i++) {
+        lost += refs[i].row->lost;
+        if (refs[i].row->lost && (most == n || refs[i].row->lost > refs[most].row->lost))
+            most = i;
+    }
+    if (most < n) /* the columns of a thread that lost events miss their time */
+        printf("lost: %" PRIu64 " events, %" PRIu64 " of them by thread %" PRIu64 " of process %" PRIu64
+               ": the columns miss the time they held (ctrace view marks where)\n",
+               lost, refs[most].row->lost, refs[most].row->tid, t->images[refs[most].image].pid);
     /* Per process image: where its threads' time went. */
     printf("\n%-8s %-28s", "pid", "process image (threads)");
     for (int c = 0; c < CT_COL_COUNT; c++)

@@ -341,7 +341,15 @@ def killed_by_signals(d):
     check("an ignored SIGHUP is ignored", alive and rc == 128 + signal.SIGTERM and
           not any("SIG" in line for line in t.lines), (alive, rc, err, t.lines[:3]))
     # timeout(1) sends SIGTERM to ctrace run and to its process group.
-    r = run(["timeout", "-s", "TERM", "1", ctrace, "run", "-o", out, "--", prog("sigdie")])
+    # Under ASan, LeakSanitizer's check at ctrace run's exit stops the
+    # process with ptrace; one run in about ten of this case with the machine
+    # busy hung there (its tracer waiting for a stop that never came, the
+    # process yielding until it did): that check is left to the other runs.
+    env = dict(os.environ)
+    if sanitized:
+        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+    r = run(["timeout", "-s", "TERM", "1", ctrace, "run", "-o", out, "--", prog("sigdie")],
+            env=env)
     sleeps, warn = main_sleeps(out)
     check("timeout 1 ctrace run: status 124, a complete trace with its sleeps",
           r is not None and r.returncode == 124 and warn == "" and sleeps >= 10,

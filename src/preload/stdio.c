@@ -28,6 +28,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdio_ext.h>
+#include <string.h>
 #include <wchar.h>
 
 #include "preload.h"
@@ -121,6 +122,29 @@ static inline int stream_fd(FILE *f)
         return STREAM_TIMED(CT_REASON_GETC, s_, REAL(name) args);             \
     }
 
+/* A line in (fgets, getline): I/O only when the buffer holds neither the
+ * delimiter nor the `want` bytes asked for. The check reads the bytes the
+ * call then copies: a curl reads its configuration with some 300 fgets, a
+ * clock read pair each otherwise. */
+static inline bool line_in_buffer(FILE *f, int delim, size_t want)
+{
+    if (!f || f->_IO_read_ptr >= f->_IO_read_end)
+        return false;
+    size_t avail = (size_t)(f->_IO_read_end - f->_IO_read_ptr);
+    return avail >= want || memchr(f->_IO_read_ptr, delim, avail) != NULL;
+}
+
+#define LINE_WRAPPER(ret, name, reason, params, args, f, delim, want)        \
+    CT_REAL_DECL(name);                                                       \
+    CT_EXPORT ret name params                                                 \
+    {                                                                         \
+        if (!ct_tracing_here() || line_in_buffer((f), (delim), (want)))       \
+            return REAL(name) args;                                           \
+        return STREAM_TIMED(reason, f, REAL(name) args);                      \
+    }
+/* fgets reads at most n - 1 bytes, and none for n of 1 or less. */
+#define FGETS_WANT(n) ((n) > 1 ? (size_t)(n) - 1 : 0)
+
 /* One character out: I/O only when the buffer is full, or at a newline
  * (a line-buffered stream). */
 #define PUTC_WRAPPER(name, params, args, c, f)                                \
@@ -142,19 +166,21 @@ STREAM_WRAPPER(size_t, fwrite, CT_REASON_FWRITE, (const void *p, size_t size, si
                (p, size, n, f), f)
 STREAM_WRAPPER(size_t, fwrite_unlocked, CT_REASON_FWRITE,
                (const void *p, size_t size, size_t n, FILE *f), (p, size, n, f), f)
-STREAM_WRAPPER(char *, fgets, CT_REASON_FGETS, (char *s, int n, FILE *f), (s, n, f), f)
-STREAM_WRAPPER(char *, fgets_unlocked, CT_REASON_FGETS, (char *s, int n, FILE *f), (s, n, f), f)
+LINE_WRAPPER(char *, fgets, CT_REASON_FGETS, (char *s, int n, FILE *f), (s, n, f), f, '\n',
+             FGETS_WANT(n))
+LINE_WRAPPER(char *, fgets_unlocked, CT_REASON_FGETS, (char *s, int n, FILE *f), (s, n, f), f,
+             '\n', FGETS_WANT(n))
 STREAM_WRAPPER(int, fputs, CT_REASON_FPUTS, (const char *s, FILE *f), (s, f), f)
 STREAM_WRAPPER(int, fputs_unlocked, CT_REASON_FPUTS, (const char *s, FILE *f), (s, f), f)
 STREAM_WRAPPER(int, puts, CT_REASON_FPUTS, (const char *s), (s), stdout)
 STREAM_WRAPPER(int, fflush, CT_REASON_FFLUSH, (FILE *f), (f), f)
 STREAM_WRAPPER(int, fflush_unlocked, CT_REASON_FFLUSH, (FILE *f), (f), f)
-STREAM_WRAPPER(ssize_t, getline, CT_REASON_GETLINE, (char **line, size_t *n, FILE *f),
-               (line, n, f), f)
-STREAM_WRAPPER(ssize_t, getdelim, CT_REASON_GETLINE, (char **line, size_t *n, int d, FILE *f),
-               (line, n, d, f), f)
-STREAM_WRAPPER(ssize_t, __getdelim, CT_REASON_GETLINE, (char **line, size_t *n, int d, FILE *f),
-               (line, n, d, f), f)
+LINE_WRAPPER(ssize_t, getline, CT_REASON_GETLINE, (char **line, size_t *n, FILE *f),
+             (line, n, f), f, '\n', SIZE_MAX)
+LINE_WRAPPER(ssize_t, getdelim, CT_REASON_GETLINE, (char **line, size_t *n, int d, FILE *f),
+             (line, n, d, f), f, d, SIZE_MAX)
+LINE_WRAPPER(ssize_t, __getdelim, CT_REASON_GETLINE, (char **line, size_t *n, int d, FILE *f),
+             (line, n, d, f), f, d, SIZE_MAX)
 STREAM_WRAPPER(int, vfprintf, CT_REASON_PRINTF, (FILE *f, const char *fmt, va_list ap),
                (f, fmt, ap), f)
 STREAM_WRAPPER(int, vprintf, CT_REASON_PRINTF, (const char *fmt, va_list ap), (fmt, ap), stdout)
@@ -190,10 +216,10 @@ CT_EXPORT int __overflow(FILE *f, int c)
 
 /* The fortified forms (_FORTIFY_SOURCE, as distributions build), which
  * reach the same internal calls. */
-STREAM_WRAPPER(char *, __fgets_chk, CT_REASON_FGETS, (char *s, size_t size, int n, FILE *f),
-               (s, size, n, f), f)
-STREAM_WRAPPER(char *, __fgets_unlocked_chk, CT_REASON_FGETS,
-               (char *s, size_t size, int n, FILE *f), (s, size, n, f), f)
+LINE_WRAPPER(char *, __fgets_chk, CT_REASON_FGETS, (char *s, size_t size, int n, FILE *f),
+             (s, size, n, f), f, '\n', FGETS_WANT(n))
+LINE_WRAPPER(char *, __fgets_unlocked_chk, CT_REASON_FGETS,
+             (char *s, size_t size, int n, FILE *f), (s, size, n, f), f, '\n', FGETS_WANT(n))
 STREAM_WRAPPER(size_t, __fread_chk, CT_REASON_FREAD,
                (void *p, size_t room, size_t size, size_t n, FILE *f), (p, room, size, n, f), f)
 STREAM_WRAPPER(size_t, __fread_unlocked_chk, CT_REASON_FREAD,

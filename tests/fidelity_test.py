@@ -269,6 +269,16 @@ with tempfile.TemporaryDirectory() as d:
           len(re.findall(r"syscall call=fgets fd=\d+ class=pipe", dump)) >= 10, "")
     same_totals("stdio", out, rows)
 
+    # fputs into a full pipe: the call that flushes waits, and says so;
+    # those that fit in the buffer go by untimed.
+    stdout, _ = run("stdio_write", out)
+    check("stdio_write: every byte read", "read 204600" in stdout, stdout)
+    dump = subprocess.run([ctrace, "dump", out], capture_output=True, text=True).stdout
+    waits = [int(d) for d in
+             re.findall(r" syscall call=fputs fd=\d+ class=pipe .*?duration=(\d+)", dump)]
+    check("stdio_write: fputs waited on the full pipe (>= 100 ms), a few calls of 200",
+          waits and max(waits) >= 100_000_000 and len(waits) < 50, waits[:10])
+
     # glibc's pthread_cond_signal can wait for the waiters it woke.
     stdout, kernel, rows = held_to_kernel("condsignal", out)
     slow = int(re.search(r"slow signals (\d+)", stdout).group(1)) if "slow" in stdout else 0

@@ -145,6 +145,34 @@ static inline bool line_in_buffer(FILE *f, int delim, size_t want)
 /* fgets reads at most n - 1 bytes, and none for n of 1 or less. */
 #define FGETS_WANT(n) ((n) > 1 ? (size_t)(n) - 1 : 0)
 
+/* Bytes out (fwrite, fputs, puts): I/O only when they do not fit in the
+ * buffer's room, or, on a line-buffered stream, hold a newline. A
+ * compiler writes its assembly with thousands of them. _IO_LINE_BUF is
+ * glibc's flag (its FILE is ABI). */
+#define CT_IO_LINE_BUF 0x200
+static inline bool fits_in_buffer(FILE *f, const void *p, size_t len, bool newline)
+{
+    if (!f || !f->_IO_write_ptr || f->_IO_write_ptr >= f->_IO_write_end ||
+        (size_t)(f->_IO_write_end - f->_IO_write_ptr) <= len)
+        return false;
+    return !(f->_flags & CT_IO_LINE_BUF) || (!newline && !memchr(p, '\n', len));
+}
+
+#define WRITE_WRAPPER(ret, name, reason, params, args, f, p, len, newline)   \
+    CT_REAL_DECL(name);                                                       \
+    CT_EXPORT ret name params                                                 \
+    {                                                                         \
+        if (!ct_tracing_here() || fits_in_buffer((f), (p), (len), (newline))) \
+            return REAL(name) args;                                           \
+        return STREAM_TIMED(reason, f, REAL(name) args);                      \
+    }
+/* size * n, or SIZE_MAX where it overflows (then never "fits"). */
+static inline size_t product(size_t size, size_t n)
+{
+    size_t len;
+    return __builtin_mul_overflow(size, n, &len) ? SIZE_MAX : len;
+}
+
 /* One character out: I/O only when the buffer is full, or at a newline
  * (a line-buffered stream). */
 #define PUTC_WRAPPER(name, params, args, c, f)                                \
@@ -162,17 +190,20 @@ STREAM_WRAPPER(size_t, fread, CT_REASON_FREAD, (void *p, size_t size, size_t n, 
                (p, size, n, f), f)
 STREAM_WRAPPER(size_t, fread_unlocked, CT_REASON_FREAD,
                (void *p, size_t size, size_t n, FILE *f), (p, size, n, f), f)
-STREAM_WRAPPER(size_t, fwrite, CT_REASON_FWRITE, (const void *p, size_t size, size_t n, FILE *f),
-               (p, size, n, f), f)
-STREAM_WRAPPER(size_t, fwrite_unlocked, CT_REASON_FWRITE,
-               (const void *p, size_t size, size_t n, FILE *f), (p, size, n, f), f)
+WRITE_WRAPPER(size_t, fwrite, CT_REASON_FWRITE, (const void *p, size_t size, size_t n, FILE *f),
+              (p, size, n, f), f, p, product(size, n), false)
+WRITE_WRAPPER(size_t, fwrite_unlocked, CT_REASON_FWRITE,
+              (const void *p, size_t size, size_t n, FILE *f), (p, size, n, f), f, p,
+              product(size, n), false)
 LINE_WRAPPER(char *, fgets, CT_REASON_FGETS, (char *s, int n, FILE *f), (s, n, f), f, '\n',
              FGETS_WANT(n))
 LINE_WRAPPER(char *, fgets_unlocked, CT_REASON_FGETS, (char *s, int n, FILE *f), (s, n, f), f,
              '\n', FGETS_WANT(n))
-STREAM_WRAPPER(int, fputs, CT_REASON_FPUTS, (const char *s, FILE *f), (s, f), f)
-STREAM_WRAPPER(int, fputs_unlocked, CT_REASON_FPUTS, (const char *s, FILE *f), (s, f), f)
-STREAM_WRAPPER(int, puts, CT_REASON_FPUTS, (const char *s), (s), stdout)
+WRITE_WRAPPER(int, fputs, CT_REASON_FPUTS, (const char *s, FILE *f), (s, f), f, s, strlen(s),
+              false)
+WRITE_WRAPPER(int, fputs_unlocked, CT_REASON_FPUTS, (const char *s, FILE *f), (s, f), f, s,
+              strlen(s), false)
+WRITE_WRAPPER(int, puts, CT_REASON_FPUTS, (const char *s), (s), stdout, s, strlen(s) + 1, true)
 STREAM_WRAPPER(int, fflush, CT_REASON_FFLUSH, (FILE *f), (f), f)
 STREAM_WRAPPER(int, fflush_unlocked, CT_REASON_FFLUSH, (FILE *f), (f), f)
 LINE_WRAPPER(ssize_t, getline, CT_REASON_GETLINE, (char **line, size_t *n, FILE *f),

@@ -14,6 +14,10 @@
  *   crowd       one CPU: a spinner and a condvar ping-pong of two threads
  *   stdio       a thread reading lines with fgets from a pipe another
  *               thread writes slowly (stdio's reads are libc's own)
+ *   stdio_write the main thread writes 200 lines of 1 KiB with fputs into
+ *               a pipe whose reader starts after 200 ms: the pipe fills
+ *               and the fputs that flushes the buffer waits (most fputs
+ *               fit in the buffer, and do no I/O)
  *   condsignal  one CPU: a signaller and eight waiters, where glibc's
  *               pthread_cond_signal sometimes waits for woken waiters
  *   brief       one CPU: two spinners and four threads that sleep 1 ms,
@@ -220,6 +224,39 @@ static void stdio_pipe(void)
     printf("lines %ld\n", (long)lines);
 }
 
+/* ---- stdio_write: fputs into a full pipe ---- */
+
+static void *late_reader(void *arg)
+{
+    (void)arg;
+    sleep_ms(200);
+    char buf[4096];
+    long total = 0;
+    ssize_t n;
+    while ((n = read(pipe_fds[0], buf, sizeof buf)) > 0)
+        total += n;
+    return (void *)total;
+}
+
+static void stdio_write(void)
+{
+    if (pipe(pipe_fds) != 0)
+        exit(1);
+    pthread_t r;
+    pthread_create(&r, NULL, late_reader, NULL);
+    FILE *out = fdopen(pipe_fds[1], "w");
+    char line[1024];
+    memset(line, 'x', sizeof line - 2);
+    line[sizeof line - 2] = '\n';
+    line[sizeof line - 1] = 0;
+    for (int i = 0; i < 200; i++)
+        fputs(line, out);
+    fclose(out);
+    void *total;
+    pthread_join(r, &total);
+    printf("read %ld\n", (long)total);
+}
+
 /* ---- condsignal: signals that wait for woken waiters ---- */
 
 static pthread_mutex_t cs_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -377,6 +414,8 @@ int main(int argc, char **argv)
         crowd();
     else if (strcmp(what, "stdio") == 0)
         stdio_pipe();
+    else if (strcmp(what, "stdio_write") == 0)
+        stdio_write();
     else if (strcmp(what, "condsignal") == 0)
         condsignal();
     else if (strcmp(what, "brief") == 0)
@@ -389,7 +428,8 @@ int main(int argc, char **argv)
         for (volatile unsigned long n = 0;; n++)
             ;
     else {
-        fprintf(stderr, "usage: fidelity crowd|stdio|condsignal|brief|epoll|start|spin\n");
+        fprintf(stderr,
+                "usage: fidelity crowd|stdio|stdio_write|condsignal|brief|epoll|start|spin\n");
         return 2;
     }
     return 0;

@@ -13,10 +13,12 @@
  *
  * The calls inside the real function are not recorded (ct_busy): a stream
  * whose functions are the program's own (fopencookie) would otherwise give
- * its read inside the fread. Single characters are the hot case (a getc
- * loop): a getc with bytes in the buffer, or a putc with room that is not
- * a newline, cannot do I/O and costs one comparison more, no clock read.
- * The buffer pointers are glibc's public FILE layout.
+ * its read inside the fread. Calls that cannot do I/O go straight
+ * through, no clock read: a getc with bytes in the buffer, a putc with
+ * room that is not a newline, an fgets or getline whose line is in the
+ * buffer, an fwrite, fputs or puts that fits in it (a compiler writes its
+ * assembly with tens of thousands of those). The buffer pointers are
+ * glibc's public FILE layout.
  */
 /* Without glibc's extern inline stdio functions (getchar, putchar,
  * fgetc_unlocked, ... in bits/stdio.h when optimizing): this file defines

@@ -491,7 +491,8 @@ static void on_mark(void *ctx, const struct ct_thread_row *r, const struct ct_re
         b->defs_seen = UINT64_MAX;
         for (size_t i = 0; i < gen->nlost; i++)
             note_loss(b, gen->lost[i].tid, gen->lost[i].count,
-                      ct_gen_ns(rd, gen, gen->lost[i].first), ct_gen_ns(rd, gen, gen->lost[i].last));
+                      ct_gen_ns(rd, gen, gen->lost[i].first),
+                      ct_gen_ns(rd, gen, gen->lost[i].last));
     }
     note_definitions(b, rd, gen);
     if (r->tracer)

@@ -295,7 +295,8 @@ static void threads_text(const struct ct_tree *t, const struct ct_threads *th)
             most = i;
     }
     if (most < n) /* the columns of a thread that lost events miss their time */
-        printf("lost: %" PRIu64 " events, %" PRIu64 " of them by thread %" PRIu64 " of process %" PRIu64
+        printf("lost: %" PRIu64 " events, %" PRIu64 " of them by thread %" PRIu64
+               " of process %" PRIu64
                ": the columns miss the time they held (ctrace view marks where)\n",
                lost, refs[most].row->lost, refs[most].row->tid, t->images[refs[most].image].pid);
     /* Per process image: where its threads' time went. */

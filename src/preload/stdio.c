@@ -14,9 +14,9 @@
  * The calls inside the real function are not recorded (ct_busy): a stream
  * whose functions are the program's own (fopencookie) would otherwise give
  * its read inside the fread. Calls that cannot do I/O go straight
- * through, no clock read: a getc with bytes in the buffer, a putc with
- * room that is not a newline, an fgets or getline whose line is in the
- * buffer, an fwrite, fputs or puts that fits in it (a compiler writes its
+ * through, no clock read: a getc or fread with its bytes in the buffer, a
+ * putc with room that is not a newline, an fgets or getline whose line is
+ * in the buffer, an fwrite, fputs or puts that fits in it (a compiler writes its
  * assembly with tens of thousands of those). The buffer pointers are
  * glibc's public FILE layout.
  */
@@ -136,14 +136,23 @@ static inline bool line_in_buffer(FILE *f, int delim, size_t want)
     return avail >= want || memchr(f->_IO_read_ptr, delim, avail) != NULL;
 }
 
-#define LINE_WRAPPER(ret, name, reason, params, args, f, delim, want)        \
+/* A wrapper that times its call unless `no_io` says it cannot do I/O. */
+#define PASS_WRAPPER(ret, name, reason, params, args, f, no_io)              \
     CT_REAL_DECL(name);                                                       \
     CT_EXPORT ret name params                                                 \
     {                                                                         \
-        if (!ct_tracing_here() || line_in_buffer((f), (delim), (want)))       \
+        if (!ct_tracing_here() || (no_io))                                    \
             return REAL(name) args;                                           \
         return STREAM_TIMED(reason, f, REAL(name) args);                      \
     }
+#define LINE_WRAPPER(ret, name, reason, params, args, f, delim, want)        \
+    PASS_WRAPPER(ret, name, reason, params, args, f, line_in_buffer((f), (delim), (want)))
+/* Bytes in (fread): I/O only when fewer than asked for are buffered. */
+static inline bool bytes_in_buffer(FILE *f, size_t want)
+{
+    return f && f->_IO_read_ptr < f->_IO_read_end &&
+           (size_t)(f->_IO_read_end - f->_IO_read_ptr) >= want;
+}
 /* fgets reads at most n - 1 bytes, and none for n of 1 or less. */
 #define FGETS_WANT(n) ((n) > 1 ? (size_t)(n) - 1 : 0)
 
@@ -161,13 +170,7 @@ static inline bool fits_in_buffer(FILE *f, const void *p, size_t len, bool newli
 }
 
 #define WRITE_WRAPPER(ret, name, reason, params, args, f, p, len, newline)   \
-    CT_REAL_DECL(name);                                                       \
-    CT_EXPORT ret name params                                                 \
-    {                                                                         \
-        if (!ct_tracing_here() || fits_in_buffer((f), (p), (len), (newline))) \
-            return REAL(name) args;                                           \
-        return STREAM_TIMED(reason, f, REAL(name) args);                      \
-    }
+    PASS_WRAPPER(ret, name, reason, params, args, f, fits_in_buffer((f), (p), (len), (newline)))
 /* size * n, or SIZE_MAX where it overflows (then never "fits"). */
 static inline size_t product(size_t size, size_t n)
 {
@@ -188,10 +191,11 @@ static inline size_t product(size_t size, size_t n)
         return STREAM_TIMED(CT_REASON_PUTC, s_, REAL(name) args);             \
     }
 
-STREAM_WRAPPER(size_t, fread, CT_REASON_FREAD, (void *p, size_t size, size_t n, FILE *f),
-               (p, size, n, f), f)
-STREAM_WRAPPER(size_t, fread_unlocked, CT_REASON_FREAD,
-               (void *p, size_t size, size_t n, FILE *f), (p, size, n, f), f)
+PASS_WRAPPER(size_t, fread, CT_REASON_FREAD, (void *p, size_t size, size_t n, FILE *f),
+             (p, size, n, f), f, bytes_in_buffer(f, product(size, n)))
+PASS_WRAPPER(size_t, fread_unlocked, CT_REASON_FREAD,
+             (void *p, size_t size, size_t n, FILE *f), (p, size, n, f), f,
+             bytes_in_buffer(f, product(size, n)))
 WRITE_WRAPPER(size_t, fwrite, CT_REASON_FWRITE, (const void *p, size_t size, size_t n, FILE *f),
               (p, size, n, f), f, p, product(size, n), false)
 WRITE_WRAPPER(size_t, fwrite_unlocked, CT_REASON_FWRITE,
@@ -253,10 +257,12 @@ LINE_WRAPPER(char *, __fgets_chk, CT_REASON_FGETS, (char *s, size_t size, int n,
              (s, size, n, f), f, '\n', FGETS_WANT(n))
 LINE_WRAPPER(char *, __fgets_unlocked_chk, CT_REASON_FGETS,
              (char *s, size_t size, int n, FILE *f), (s, size, n, f), f, '\n', FGETS_WANT(n))
-STREAM_WRAPPER(size_t, __fread_chk, CT_REASON_FREAD,
-               (void *p, size_t room, size_t size, size_t n, FILE *f), (p, room, size, n, f), f)
-STREAM_WRAPPER(size_t, __fread_unlocked_chk, CT_REASON_FREAD,
-               (void *p, size_t room, size_t size, size_t n, FILE *f), (p, room, size, n, f), f)
+PASS_WRAPPER(size_t, __fread_chk, CT_REASON_FREAD,
+             (void *p, size_t room, size_t size, size_t n, FILE *f), (p, room, size, n, f), f,
+             bytes_in_buffer(f, product(size, n)))
+PASS_WRAPPER(size_t, __fread_unlocked_chk, CT_REASON_FREAD,
+             (void *p, size_t room, size_t size, size_t n, FILE *f), (p, room, size, n, f), f,
+             bytes_in_buffer(f, product(size, n)))
 STREAM_WRAPPER(int, __vfprintf_chk, CT_REASON_PRINTF,
                (FILE *f, int flag, const char *fmt, va_list ap), (f, flag, fmt, ap), f)
 STREAM_WRAPPER(int, __vprintf_chk, CT_REASON_PRINTF, (int flag, const char *fmt, va_list ap),

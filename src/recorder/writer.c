@@ -3,10 +3,10 @@
  * that start and stop it, and ask it for changes, are in session.c).
  *
  * The writer wakes every 10 ms, or sooner when threads have filled a quarter
- * of the pool or, at the rate they fill, the kernel's rings of context
- * switches would be a quarter full (every 1 ms at the most), writes the full batches it finds, keeps a few batches mapped
- * and touched ahead of need, and closes the generation every generation_ns
- * or generation_bytes. Closing generation G (the protocol of recorder.h):
+ * of the pool or the kernel's rings of context switches would be a quarter
+ * full at the rate they fill (1 ms at the most), writes the full batches,
+ * keeps a few mapped and touched ahead of need, and closes the generation
+ * every generation_ns or generation_bytes. Closing generation G (the protocol of recorder.h):
  *
  *   1. publish G+1 (or 0 at the end of the session: threads then record
  *      nothing), membarrier, wait until no thread is inside an event

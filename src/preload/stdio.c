@@ -103,26 +103,18 @@ static inline int stream_fd(FILE *f)
         r_;                                                                   \
     })
 
-/* A wrapper of a stream function: untraced threads go straight through. */
-#define STREAM_WRAPPER(ret, name, reason, params, args, f)                    \
+/* A wrapper of a stream function: untraced threads go straight through,
+ * and so do calls that `no_io` says cannot do I/O; the rest are timed. */
+#define PASS_WRAPPER(ret, name, reason, params, args, f, no_io)              \
     CT_REAL_DECL(name);                                                       \
     CT_EXPORT ret name params                                                 \
     {                                                                         \
-        if (!ct_tracing_here())                                               \
+        if (!ct_tracing_here() || (no_io))                                    \
             return REAL(name) args;                                           \
         return STREAM_TIMED(reason, f, REAL(name) args);                      \
     }
-
-/* One character in: I/O only when the buffer is empty. */
-#define GETC_WRAPPER(name, params, args, f)                                   \
-    CT_REAL_DECL(name);                                                       \
-    CT_EXPORT int name params                                                 \
-    {                                                                         \
-        FILE *s_ = (f);                                                       \
-        if (!ct_tracing_here() || (s_ && s_->_IO_read_ptr < s_->_IO_read_end)) \
-            return REAL(name) args;                                           \
-        return STREAM_TIMED(CT_REASON_GETC, s_, REAL(name) args);             \
-    }
+#define STREAM_WRAPPER(ret, name, reason, params, args, f)                    \
+    PASS_WRAPPER(ret, name, reason, params, args, f, false)
 
 /* A line in (fgets, getline): I/O only when the buffer holds neither the
  * delimiter nor the `want` bytes asked for. The check reads the bytes the
@@ -136,23 +128,17 @@ static inline bool line_in_buffer(FILE *f, int delim, size_t want)
     return avail >= want || memchr(f->_IO_read_ptr, delim, avail) != NULL;
 }
 
-/* A wrapper that times its call unless `no_io` says it cannot do I/O. */
-#define PASS_WRAPPER(ret, name, reason, params, args, f, no_io)              \
-    CT_REAL_DECL(name);                                                       \
-    CT_EXPORT ret name params                                                 \
-    {                                                                         \
-        if (!ct_tracing_here() || (no_io))                                    \
-            return REAL(name) args;                                           \
-        return STREAM_TIMED(reason, f, REAL(name) args);                      \
-    }
 #define LINE_WRAPPER(ret, name, reason, params, args, f, delim, want)        \
     PASS_WRAPPER(ret, name, reason, params, args, f, line_in_buffer((f), (delim), (want)))
-/* Bytes in (fread): I/O only when fewer than asked for are buffered. */
+/* Bytes in (fread, getc): I/O only when fewer than asked for are
+ * buffered. */
 static inline bool bytes_in_buffer(FILE *f, size_t want)
 {
     return f && f->_IO_read_ptr < f->_IO_read_end &&
            (size_t)(f->_IO_read_end - f->_IO_read_ptr) >= want;
 }
+#define GETC_WRAPPER(name, params, args, f)                                   \
+    PASS_WRAPPER(int, name, CT_REASON_GETC, params, args, f, bytes_in_buffer((f), 1))
 /* fgets reads at most n - 1 bytes, and none for n of 1 or less. */
 #define FGETS_WANT(n) ((n) > 1 ? (size_t)(n) - 1 : 0)
 
@@ -180,16 +166,12 @@ static inline size_t product(size_t size, size_t n)
 
 /* One character out: I/O only when the buffer is full, or at a newline
  * (a line-buffered stream). */
+static inline bool room_for_char(FILE *f, int c)
+{
+    return f && f->_IO_write_ptr < f->_IO_write_end && c != '\n';
+}
 #define PUTC_WRAPPER(name, params, args, c, f)                                \
-    CT_REAL_DECL(name);                                                       \
-    CT_EXPORT int name params                                                 \
-    {                                                                         \
-        FILE *s_ = (f);                                                       \
-        if (!ct_tracing_here() ||                                             \
-            (s_ && s_->_IO_write_ptr < s_->_IO_write_end && (c) != '\n'))     \
-            return REAL(name) args;                                           \
-        return STREAM_TIMED(CT_REASON_PUTC, s_, REAL(name) args);             \
-    }
+    PASS_WRAPPER(int, name, CT_REASON_PUTC, params, args, f, room_for_char((f), (c)))
 
 PASS_WRAPPER(size_t, fread, CT_REASON_FREAD, (void *p, size_t size, size_t n, FILE *f),
              (p, size, n, f), f, bytes_in_buffer(f, product(size, n)))

@@ -173,7 +173,7 @@ struct ct_thread {
         uint8_t *data;
         size_t data_size;
         size_t filled; /* bytes it held at its last read */
-        uint64_t read_ns; /* when, or opened (CLOCK_MONOTONIC) */
+        uint64_t read_ns; /* last read, or opened (CLOCK_MONOTONIC) */
         int cpu;       /* the CPU of a per-CPU ring; -1 for a thread's own */
     } ring;
     /* Where the kernel refuses the ring: /proc/self/task/TID/schedstat and

@@ -135,9 +135,9 @@ static struct {
 } began;
 /* Records the kernel dropped from them, and between which times. */
 static uint64_t cover_lost, cover_lost_from_ns, cover_lost_to_ns;
-/* The rings' last reads (CLOCK_MONOTONIC): the per-CPU rings', the own
- * rings' collect; when the fullest is due to be a quarter full. */
-static uint64_t cpu_read_ns, own_read_ns, read_due_ns = UINT64_MAX;
+/* The per-CPU rings' last read (CLOCK_MONOTONIC; a thread's own ring
+ * keeps its own), and when the fullest ring is due to be a quarter full. */
+static uint64_t cpu_read_ns, read_due_ns = UINT64_MAX;
 
 /* Opens the per-CPU rings on the calling thread; false if the kernel
  * refuses one of an online CPU. */
@@ -487,9 +487,9 @@ static void read_own_ring(struct ct_thread *t, ct_perf_switch_fn *fn)
     unsigned lost = ct_perf_read(&t->ring, fn, t);
     if (!lost && t->ring.filled + 512 >= t->ring.data_size)
         lost = 1;
-    uint64_t now = ct_mono_ns(), last = t->ring.read_ns ? t->ring.read_ns : own_read_ns;
-    note_fill(&t->ring, now, last ? now - last : 0);
-    ct_sched_lost(t, lost, last ? last : now, now);
+    uint64_t now = ct_mono_ns(); /* read_ns: the last read, or the opening */
+    note_fill(&t->ring, now, now - t->ring.read_ns);
+    ct_sched_lost(t, lost, t->ring.read_ns, now);
     t->ring.read_ns = now;
 }
 
@@ -857,9 +857,10 @@ uint64_t ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns)
              * millions: the rings are read meanwhile, so that none fills. */
             if (keep_up)
                 keep_up();
-            /* A ring read after the generation's end: its losses within. */
-            if (t->cpu_lost && t->lost_to_ns > end_ns)
-                t->lost_to_ns = t->lost_from_ns > end_ns ? (t->lost_from_ns = end_ns) : end_ns;
+            if (t->cpu_lost && t->lost_to_ns > end_ns) { /* read after the end: within */
+                t->lost_to_ns = end_ns;
+                t->lost_from_ns = t->lost_from_ns < end_ns ? t->lost_from_ns : end_ns;
+            }
             uint64_t until = how == CT_SCHED_FLUSH ? end_ns : UINT64_MAX;
             ct_sched_emit_thread(t, emit, state == CT_THREAD_EXITED ? until : cutoff,
                                  how == CT_SCHED_LAST, keep_up);
@@ -879,7 +880,6 @@ uint64_t ct_sched_collect(ct_sched_emit_fn *emit, int how, uint64_t end_ns)
             t->cpu_events = NULL;
             t->cpu_len = t->cpu_cap = 0;
         }
-    own_read_ns = now;
     return read_due_ns;
 }
 

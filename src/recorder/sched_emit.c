@@ -60,15 +60,15 @@ static uint64_t units_of(uint64_t mono_ns)
  * records come in order; only a switch that reached its ring after a read
  * began can land behind a later one of the next read, a few microseconds
  * back: an insertion sort moves those, from the first that may be out of
- * order (a scan of a generation's list from its start cost the writer a
- * quarter of its time on a pinned ping-pong). Should it have to move many,
- * a merge sort, bottom up, does the rest. */
+ * order (a pass over a generation's list is a cache miss a switch, the
+ * most of the writer's work on a program that switches fast). Should it
+ * have to move many, a merge sort, bottom up, does the rest. */
 void ct_sched_sort_switches(struct ct_thread *t)
 {
     if (!t->cpu_unsorted_at)
         return;
     struct raw_switch *a = t->cpu_events;
-    size_t n = t->cpu_len, i = t->cpu_unsorted_at - 1 ? t->cpu_unsorted_at - 1 : 1;
+    size_t n = t->cpu_len, i = t->cpu_unsorted_at > 1 ? t->cpu_unsorted_at - 1 : 1;
     t->cpu_unsorted_at = 0;
     while (i < n && a[i - 1].mono_ns <= a[i].mono_ns)
         i++;

@@ -35,9 +35,12 @@ with tempfile.TemporaryDirectory() as d:
     sleepers = [r for r in rows if r["name"].startswith("sleeper-")]
     check("sleepers three rows", len(sleepers) == 3, rows)
     for r in sleepers:
-        # Ten sleeps of 1 ms: at least 9.5 ms; a loaded machine (a sanitizer
-        # build beside other tests) can stretch each one many times over.
-        check(f"{r['name']} slept its 10 ms", 9_500_000 <= r["sleep_ns"] <= 2_000_000_000, r)
+        # Ten sleeps of 1 ms, each from its switch off the CPU to its end
+        # (no run-queue wait is put before a sleep's end): 10 ms but the
+        # time from each call to its switch, which a preemption there makes
+        # longer on a loaded machine (a sanitizer build beside other tests),
+        # where each sleep's wake-up can also wait many times over.
+        check(f"{r['name']} slept its 10 ms", 9_000_000 <= r["sleep_ns"] <= 2_000_000_000, r)
         check(f"{r['name']} mostly asleep", r["sleep_ns"] > r["execution_ns"], r)
         check(f"{r['name']} has its start function by name", r["start_function"] == "sleeper", r)
     # A trace recorded so under load: sleeper-1's wake-up by its creation

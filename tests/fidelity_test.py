@@ -279,6 +279,15 @@ with tempfile.TemporaryDirectory() as d:
     check("stdio_write: fputs waited on the full pipe (>= 100 ms), a few calls of 200",
           waits and max(waits) >= 100_000_000 and len(waits) < 50, waits[:10])
 
+    # Wake-ups behind another process: the kernel's total wait is all the
+    # trace knows; the writer puts none of it before a sleep's end.
+    stdout, kernel, rows = held_to_kernel("starved", out)
+    check("starved: ten sleeps in full", "slept 10" in stdout, stdout)
+    idle = [rows[t] for t in kernel if t in rows and rows[t]["sleep_ns"] > 0]
+    check("starved: the sleeper slept its 10 ms (>= 9.5)",
+          len(idle) == 1 and idle[0]["sleep_ns"] >= 9_500_000, idle)
+    same_totals("starved", out, rows)
+
     # glibc's pthread_cond_signal can wait for the waiters it woke.
     stdout, kernel, rows = held_to_kernel("condsignal", out)
     slow = int(re.search(r"slow signals (\d+)", stdout).group(1)) if "slow" in stdout else 0

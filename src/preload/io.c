@@ -704,11 +704,41 @@ CT_REAL_DECL(sleep);
 
 #define SLEEPING(call) CT_BLOCKING(CT_REASON_SLEEP, 0, call)
 
+/* A sleep that ran its full length, begun at `start` (CLOCK_MONOTONIC
+ * ns): the earliest time the kernel could wake it, for the writer, which
+ * puts no run-queue wait before it (0: not known). */
+static void slept(uint64_t start, clockid_t clock, int flags, const struct timespec *req)
+{
+    struct ct_thread *self = ct_call_self();
+    if (!self || !req || req->tv_sec < 0 || req->tv_sec > 100000000 || req->tv_nsec < 0 ||
+        req->tv_nsec >= 1000000000)
+        return;
+    uint64_t ns = (uint64_t)req->tv_sec * 1000000000u + (uint64_t)req->tv_nsec;
+    uint64_t earliest = 0;
+    if (!(flags & TIMER_ABSTIME)) {
+        bool wall = clock == CLOCK_MONOTONIC || clock == CLOCK_REALTIME ||
+                    clock == CLOCK_BOOTTIME || clock == CLOCK_TAI;
+        earliest = wall ? start + ns : 0; /* not the CPU-time clocks */
+    } else if (clock == CLOCK_MONOTONIC) {
+        earliest = ns;
+    } else if (clock == CLOCK_REALTIME) {
+        /* The wall clock reached req: as long ago as it is past it now. */
+        uint64_t real = ct_real_ns(), mono = ct_mono_ns();
+        earliest = real >= ns && real - ns < mono ? mono - (real - ns) : 0;
+    }
+    if (earliest)
+        ct_sleep_done(self, earliest);
+}
+
 CT_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 {
     if (!ct_tracing_here())
         return REAL(nanosleep)(req, rem);
-    return SLEEPING(REAL(nanosleep)(req, rem));
+    uint64_t start = ct_mono_ns();
+    int r = SLEEPING(REAL(nanosleep)(req, rem));
+    if (r == 0)
+        slept(start, CLOCK_MONOTONIC, 0, req);
+    return r;
 }
 
 CT_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req,
@@ -716,19 +746,33 @@ CT_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec 
 {
     if (!ct_tracing_here())
         return REAL(clock_nanosleep)(clock, flags, req, rem);
-    return SLEEPING(REAL(clock_nanosleep)(clock, flags, req, rem));
+    uint64_t start = ct_mono_ns();
+    int r = SLEEPING(REAL(clock_nanosleep)(clock, flags, req, rem));
+    if (r == 0)
+        slept(start, clock, flags, req);
+    return r;
 }
 
 CT_EXPORT int usleep(useconds_t us)
 {
     if (!ct_tracing_here())
         return REAL(usleep)(us);
-    return SLEEPING(REAL(usleep)(us));
+    uint64_t start = ct_mono_ns();
+    int r = SLEEPING(REAL(usleep)(us));
+    struct timespec req = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+    if (r == 0)
+        slept(start, CLOCK_MONOTONIC, 0, &req);
+    return r;
 }
 
 CT_EXPORT unsigned sleep(unsigned seconds)
 {
     if (!ct_tracing_here())
         return REAL(sleep)(seconds);
-    return SLEEPING(REAL(sleep)(seconds));
+    uint64_t start = ct_mono_ns();
+    unsigned r = SLEEPING(REAL(sleep)(seconds));
+    struct timespec req = {(time_t)seconds, 0};
+    if (r == 0)
+        slept(start, CLOCK_MONOTONIC, 0, &req);
+    return r;
 }

@@ -41,6 +41,7 @@
 /* Room checked on the fast path; enough for any event without definitions. */
 #define CT_EVENT_RESERVE 64
 #define CT_STRING_CACHE 64
+#define CT_SLEEP_ENDS 32
 #define CT_STACK_CACHE 1024
 #define CT_TASK_ID_BLOCK 1024
 
@@ -234,11 +235,28 @@ struct ct_thread {
     uint32_t obs_sysno;
     uint8_t obs_class;
     uint64_t ss_pend_ns, ss_pend_run, ss_pend_wait, ss_pend_slices;
+    /* Its last CT_SLEEP_ENDS sleeps that ran their full length, each as
+     * the earliest time (CLOCK_MONOTONIC) the kernel could wake it: written
+     * in order by the thread (ct_sleep_done), sleep_ends counting them; the
+     * writer's shares of run-queue wait come after them (sched_wait.c). */
+    _Atomic uint64_t sleep_end[CT_SLEEP_ENDS];
+    _Atomic uint32_t sleep_ends;
     struct ct_string_cache_entry strings[CT_STRING_CACHE];
     struct ct_stack_cache_entry stacks[CT_STACK_CACHE];
 };
 
 #define CT_CALL_BLOCK 0x80000000u
+
+/* The calling thread slept its full length: the kernel woke it no
+ * earlier than `earliest` (CLOCK_MONOTONIC ns). */
+static inline void ct_sleep_done(struct ct_thread *t, uint64_t earliest)
+{
+    uint32_t n = atomic_load_explicit(&t->sleep_ends, memory_order_relaxed);
+    /* Both in order after the last: a reader that sees an end sees the
+     * count that came before it (ct_swait_share). */
+    atomic_store_explicit(&t->sleep_end[n % CT_SLEEP_ENDS], earliest, memory_order_release);
+    atomic_store_explicit(&t->sleep_ends, n + 1, memory_order_release);
+}
 
 /* The calling thread enters a wrapped call (a block: CT_CALL_BLOCK in
  * reason), or leaves it. A few stores to its own descriptor. */

@@ -27,8 +27,11 @@
  * back to back since the thread blocked, the thread may have waited for
  * them, up to that long: those stretches take the wait first, in
  * proportion; what remains (waits behind other processes, wake-up costs)
- * goes evenly to the others, up to each one's time off the CPU. The totals
- * are the kernel's; where the wait fell within a period is an estimate.
+ * goes evenly to the others, up to each one's time off the CPU, and none
+ * before the end of a sleep that ran its full length (the wrappers note
+ * where each could end at the earliest: the kernel woke it no sooner). The
+ * totals are the kernel's; where the wait fell within a period is an
+ * estimate.
  */
 #include "sched_raw.h"
 
@@ -232,7 +235,8 @@ void ct_swait_exec(struct ct_thread *t, uint64_t upto_ns, uint64_t run_ns, bool 
 
 struct candidate {
     size_t index;
-    uint64_t gap, cap, given;
+    uint64_t gap; /* its time off the CPU, or since a sleep's end in it */
+    uint64_t cap, given;
 };
 static struct candidate *scratch;
 static size_t scratch_cap;
@@ -270,9 +274,33 @@ static uint64_t fill_evenly(struct candidate *c, size_t n, uint64_t amount)
     return amount;
 }
 
+/* The ends of the thread's last full sleeps (ct_sleep_done) into ends, in
+ * time order: those its thread cannot be overwriting as they are read.
+ * Returns how many. */
+static size_t sleep_ends(struct ct_thread *t, uint64_t ends[CT_SLEEP_ENDS])
+{
+    uint32_t n = atomic_load_explicit(&t->sleep_ends, memory_order_acquire);
+    uint32_t from = n > CT_SLEEP_ENDS ? n - CT_SLEEP_ENDS : 0;
+    for (uint32_t k = from; k < n; k++)
+        ends[k - from] =
+            atomic_load_explicit(&t->sleep_end[k % CT_SLEEP_ENDS], memory_order_acquire);
+    /* Its next end goes where the oldest was: those from there on were
+     * overwritten, or may be. */
+    uint32_t now = atomic_load_explicit(&t->sleep_ends, memory_order_acquire);
+    uint32_t valid = now >= CT_SLEEP_ENDS ? now - CT_SLEEP_ENDS + 1 : 0;
+    if (valid <= from)
+        return n - from;
+    if (valid >= n)
+        return 0;
+    memmove(ends, ends + (valid - from), (n - valid) * sizeof *ends);
+    return n - valid;
+}
+
 void ct_swait_share(struct ct_thread *t, uint64_t upto_ns, uint64_t wait_ns)
 {
     struct raw_switch *e = t->cpu_events;
+    uint64_t ends[CT_SLEEP_ENDS];
+    size_t nends = sleep_ends(t, ends), next_end = 0;
     size_t n = 0, i = t->lat_from, first = SIZE_MAX;
     uint64_t known = 0, first_gap = 0;
     uint32_t prev_state = t->lat_prev_state;
@@ -291,6 +319,12 @@ void ct_swait_share(struct ct_thread *t, uint64_t upto_ns, uint64_t wait_ns)
                     scratch = grown;
                     scratch_cap = cap;
                 }
+                /* A full sleep that ended in the gap: the kernel woke
+                 * the thread no earlier. */
+                while (next_end < nends && ends[next_end] <= prev_ns)
+                    next_end++;
+                while (next_end < nends && ends[next_end] <= e[i].mono_ns)
+                    gap = e[i].mono_ns - ends[next_end++];
                 e[i].woken_ns = 0;
                 scratch[n++] = (struct candidate){.index = i, .gap = gap};
             } else if (prev_state == 0) {
@@ -347,7 +381,7 @@ void ct_swait_share(struct ct_thread *t, uint64_t upto_ns, uint64_t wait_ns)
         }
         amount -= given < amount ? given : amount;
     }
-    /* Then evenly, up to each one's time off the CPU. */
+    /* Then evenly, up to each one's time off the CPU (or since its sleep's end). */
     for (size_t k = 0; k < n; k++)
         scratch[k].cap = scratch[k].gap;
     amount = fill_evenly(scratch, n, amount);

@@ -20,6 +20,11 @@
  *               fit in the buffer, and do no I/O)
  *   condsignal  one CPU: a signaller and eight waiters, where glibc's
  *               pthread_cond_signal sometimes waits for woken waiters
+ *   starved     one CPU: a thread of SCHED_IDLE woken from a condvar while
+ *               a child process spins for 30 ms, then sleeping ten times
+ *               1 ms (prints "slept 10"): its wake-ups wait behind a
+ *               process the records do not show, the kernel's total wait
+ *               is all the trace can know, and no sleep ended early
  *   brief       one CPU: two spinners and four threads that sleep 1 ms,
  *               wait for the CPU at their wake-up and end: within a few
  *               milliseconds, before the writer's first look at them
@@ -43,6 +48,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -178,6 +184,62 @@ static void brief(void)
     atomic_store(&spin_stop, true);
     for (int i = 0; i < 2; i++)
         pthread_join(s[i], NULL);
+}
+
+/* ---- starved: wake-ups behind another process ---- */
+
+static pthread_mutex_t starved_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t starved_cond = PTHREAD_COND_INITIALIZER;
+static bool starved_go;
+
+static void *starved_thread(void *arg)
+{
+    (void)arg;
+    struct sched_param none = {0};
+    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &none) != 0)
+        exit(3);
+    pthread_mutex_lock(&starved_lock);
+    while (!starved_go)
+        pthread_cond_wait(&starved_cond, &starved_lock);
+    pthread_mutex_unlock(&starved_lock);
+    int slept = 0;
+    for (int i = 0; i < 10; i++)
+        slept += usleep(1000) == 0;
+    printf("slept %d\n", slept);
+    fflush(stdout);
+    report();
+    return NULL;
+}
+
+static void starved(void)
+{
+    pin_to_cpu0();
+    pthread_t t;
+    pthread_create(&t, NULL, starved_thread, NULL);
+    sleep_ms(5);
+    /* The woken thread waits in the run queue: a thread of SCHED_IDLE
+     * does not preempt the child, which spins from before the wake-up. */
+    int ready[2];
+    if (pipe(ready) != 0)
+        exit(1);
+    pid_t child = fork();
+    if (child == 0) {
+        uint64_t end = now_ns() + 30000000u;
+        if (write(ready[1], "", 1) != 1)
+            _exit(1);
+        while (now_ns() < end)
+            ;
+        _exit(0);
+    }
+    char byte;
+    if (read(ready[0], &byte, 1) != 1)
+        exit(1);
+    pthread_mutex_lock(&starved_lock);
+    starved_go = true;
+    pthread_cond_signal(&starved_cond);
+    pthread_mutex_unlock(&starved_lock);
+    waitpid(child, NULL, 0);
+    pthread_join(t, NULL);
 }
 
 /* ---- stdio: fgets on a slow pipe ---- */
@@ -418,6 +480,8 @@ int main(int argc, char **argv)
         stdio_write();
     else if (strcmp(what, "condsignal") == 0)
         condsignal();
+    else if (strcmp(what, "starved") == 0)
+        starved();
     else if (strcmp(what, "brief") == 0)
         brief();
     else if (strcmp(what, "epoll") == 0)
@@ -429,7 +493,7 @@ int main(int argc, char **argv)
             ;
     else {
         fprintf(stderr,
-                "usage: fidelity crowd|stdio|stdio_write|condsignal|brief|epoll|start|spin\n");
+                "usage: fidelity crowd|stdio|stdio_write|condsignal|starved|brief|epoll|start|spin\n");
         return 2;
     }
     return 0;

@@ -761,6 +761,20 @@ def writer_when_needed(d):
         if st.get("command", "").split(" ")[0].endswith("yielder"):
             lost.append((st.get("involuntary_switches", 0) + st.get("voluntary_switches", 0),
                          st.get("lost_events", 0)))
+    # Two busy threads on one CPU: each ran about half of its life and
+    # waited the rest, whatever the records lost (the kernel's totals at
+    # its exit fill in after its last switch read).
+    shares = []
+    for f in kids:
+        s = subprocess.run([ctrace, "threads", "--json", os.path.join(d, f)],
+                           capture_output=True, text=True)
+        for row in (json.loads(s.stdout) if s.returncode == 0 else []):
+            if row["name"] == "yielder" and row["total_ns"] > 100_000_000:
+                shares.append((round(row["execution_ns"] / row["total_ns"], 2),
+                               round(row["sched_wait_ns"] / row["total_ns"], 2)))
+    check("yielders that lost switches: each ran and waited 25-75 % of its life",
+          len(shares) == 2 and all(0.25 <= x <= 0.75 and 0.25 <= w <= 0.75 for x, w in shares),
+          shares)
     check("yielders whose rings filled: each trace counts a loss",
           r is not None and r.returncode == 0 and len(lost) == 2 and
           all(n < 2000 or lost_n > 0 for n, lost_n in lost) and

@@ -122,7 +122,9 @@ export class Details {
       el("div", { text: "They came faster than they were written: the recorder's buffers were full " +
         "(ctrace run --buffer-mb gives more), or the kernel's ring of context switches of this " +
         "process was (a CPU's switches count as its first thread's; --sched=auto samples them " +
-        "past 30 000 a second). The states drawn here may miss some switches or blocks. " }),
+        "past 30 000 a second). The states drawn here may miss some switches or blocks; " +
+        "where the kernel's totals show time the lost switches held, running and runnable " +
+        "alternate in its proportions from the last switch read. " }),
       this.link("zoom to it", () => this.tl.show(s[0] - 1000, s[1] + 1000)));
     this.box.dataset.state = "lost";
   }

@@ -104,6 +104,11 @@ static int classify(const struct ct_thread_row *r, bool sched)
     return r->activity;
 }
 
+/* Missing switches a sample shows: more than this of the kernel's time is
+ * not in the columns. */
+#define GAP_MIN_NS 1000000
+#define GAP_TURNS 256 /* ... drawn as at most this many turns */
+
 /* Gives [begin, end) to a column (calling the visitor). */
 static void give(const struct ct_threads *t, struct ct_thread_row *r, int column, int64_t begin,
                  int64_t end)
@@ -140,6 +145,22 @@ static void give_sampled(const struct ct_threads *t, struct ct_thread_row *r, in
     int64_t len = end - begin;
     if (column == CT_COL_SCHED) { /* a new thread before its first run */
         give(t, r, column, begin, end);
+    } else if (column == CT_COL_EXEC && r->gap && run_owed > 0 && wait_owed > 0) {
+        /* A long stretch of lost switches: it ran and waited in turns the
+         * trace does not know, in the kernel's proportions; drawn as turns
+         * of at least 1 ms, at most GAP_TURNS of them. */
+        int64_t wait = (int64_t)((__int128)len * wait_owed / (run_owed + wait_owed));
+        wait = wait < wait_owed ? wait : wait_owed;
+        int64_t turns = len / 1000000 < GAP_TURNS ? len / 1000000 : GAP_TURNS;
+        turns = turns > 0 ? turns : 1;
+        for (int64_t k = 0, at = begin, waited = 0; k < turns; k++) {
+            int64_t to = begin + (int64_t)((__int128)len * (k + 1) / turns);
+            int64_t w = (int64_t)((__int128)wait * (k + 1) / turns) - waited;
+            give(t, r, CT_COL_SCHED, at, at + w);
+            give(t, r, CT_COL_EXEC, at + w, to);
+            waited += w;
+            at = to;
+        }
     } else if (column == CT_COL_EXEC) {
         int64_t wait = run_owed < 0 && wait_owed > 0 ? -run_owed : 0;
         wait = wait < wait_owed ? wait : wait_owed;
@@ -179,6 +200,25 @@ static void account(const struct ct_threads *t, struct ct_thread_row *r, int64_t
         if (r->activity != CT_COL_EXEC && r->at >= r->activity_end)
             r->activity = CT_COL_EXEC;
     }
+}
+
+
+/* A thread whose records of switches were lost (its ring was full): its
+ * sample, stamped with its last switch read, says how much time on a CPU
+ * and in a run queue the columns are short of. From here until its next
+ * switch, its time follows those totals as a sampled thread's does, not
+ * the state of its last switch read. */
+static void turn_to_gap(struct ct_thread_row *r)
+{
+    if (!r->lost_here || r->sum_run + r->sum_wait < r->given_run + r->given_wait + GAP_MIN_NS)
+        return;
+    r->switches = false;
+    r->sampled = true;
+    r->gap = r->gapped = true;
+    r->kernel_run = r->sum_run > r->given_run ? r->sum_run : r->given_run;
+    r->kernel_wait = r->sum_wait > r->given_wait ? r->sum_wait : r->given_wait;
+    if (r->cpu == CT_CPU_PREEMPTED || r->cpu == CT_CPU_WOKEN)
+        r->cpu = CT_CPU_ON;
 }
 
 static void name_start_function(struct ct_thread_row *r, const struct ct_gen *gen)
@@ -259,6 +299,7 @@ static void on_event(struct ct_threads *out, struct ct_thread_row *r, const stru
     case CT_EV_CPU:
         r->cpu = (int)ev->args[0];
         r->switches = true;
+        r->gap = false;
         r->voluntary += r->cpu == CT_CPU_OFF;
         r->involuntary += r->cpu == CT_CPU_PREEMPTED;
         if (r->cpu == CT_CPU_ON && r->activity_end == CT_UNTIL_RUN)
@@ -291,8 +332,13 @@ static void on_event(struct ct_threads *out, struct ct_thread_row *r, const stru
     case CT_EV_SCHED_SAMPLE:
         /* The kernel's time on a CPU and in a run queue since the last
          * sample: the columns follow them from here (give_sampled). With
-         * the kernel's switches, the writer has used them already. */
-        if (!r->switches) {
+         * the kernel's switches, the writer has used them already, unless
+         * switches were lost (turn_to_gap). */
+        r->sum_run += ev->args[0];
+        r->sum_wait += ev->args[1];
+        if (r->switches) {
+            turn_to_gap(r);
+        } else {
             if (!r->sampled) {
                 /* The first sample counts from the thread's first event: it
                  * owes what it ran beyond the columns' execution (kernel_run
@@ -348,6 +394,7 @@ static void on_event(struct ct_threads *out, struct ct_thread_row *r, const stru
         break;
     case CT_EV_LOST:
         r->lost += ev->args[0];
+        r->lost_here = true;
         break;
     }
 }
@@ -441,6 +488,11 @@ static int merge_thread(struct ct_reader *rd, struct ct_gen *gen, struct ct_thre
     struct ct_thread_row *r = row_of(out, gen->batches[order[0]].tid, base);
     if (r && r->switches && gen->has_process && gen->process.sched == CT_SCHED_SCHEDSTAT)
         to_sampled(out, r, base);
+    if (r) { /* its lost events say so too, as they come */
+        r->lost_here = false;
+        for (size_t i = 0; i < gen->nlost && !r->lost_here; i++)
+            r->lost_here = gen->lost[i].tid == r->tid;
+    }
     /* Own batches first, in file order, as one stream; then each switch
      * batch as a stream of its own. */
     size_t own = 0;

@@ -85,6 +85,12 @@ struct ct_thread_row {
      * what the columns have of them (execution, sched). */
     bool sampled;
     uint64_t kernel_run, kernel_wait, given_run, given_wait;
+    /* With switches: the kernel's totals as its samples add up (what the
+     * columns should hold at the last one); whether the generation read
+     * lost some of its records; and a stretch after a sample that found
+     * switches missing (split by the totals, as if sampled: `gap`). */
+    uint64_t sum_run, sum_wait;
+    bool lost_here, gap, gapped; /* gapped: had such a stretch */
     uint32_t user;       /* a visitor's own (ctrace view: its lane + 1) */
 };
 

@@ -74,9 +74,11 @@ static void say_lost(const struct ct_threads *t)
     char others[64] = "";
     if (threads > 1)
         snprintf(others, sizeof others, " (%" PRIu64 " in all, %u threads)", lost, threads);
-    printf("lost: %" PRIu64 " event%s of thread %" PRIu64 "%s: the columns miss the time they "
-           "held (ctrace view marks where)\n",
-           most->lost, most->lost == 1 ? "" : "s", most->tid, others);
+    printf("lost: %" PRIu64 " event%s of thread %" PRIu64 "%s: %s (ctrace view marks where)\n",
+           most->lost, most->lost == 1 ? "" : "s", most->tid, others,
+           most->gapped ? "its context switches; after the last one read, its execution and "
+                          "sched follow the kernel's totals"
+                        : "the columns miss the time they held");
 }
 
 static void print_text(const struct ct_threads *t)
@@ -242,12 +244,13 @@ const struct ct_command ct_cmd_threads = {
     "wake-up latency from its run-queue totals (schedstat); vol.sw and invol.sw\n"
     "count its switches off a CPU to block (voluntary) and while runnable\n"
     "(involuntary). A thread that lost events (its buffers or the kernel's\n"
-    "ring were full) misses the time they held: said under the table. With\n"
-    "schedstat samples alone (--sched=schedstat, or where\n"
-    "perf_event_open is refused) execution and sched follow the kernel's totals\n"
-    "a sample period behind, and other cannot be told from execution. Without\n"
-    "either, execution is all time outside recorded waits. Sorted by total;\n"
-    "then grouped by start function.\n"
+    "ring were full) misses the time they held: said under the table; where\n"
+    "lost switches leave it short of the kernel's totals, its time from its\n"
+    "last switch read is split by those totals. With schedstat samples alone\n"
+    "(--sched=schedstat, or where perf_event_open is refused) execution and\n"
+    "sched follow the kernel's totals a sample period behind, and other cannot\n"
+    "be told from execution. Without either, execution is all time outside\n"
+    "recorded waits. Sorted by total; then grouped by start function.\n"
     "\n"
     "  --json   an array of {tid, name, start_function, execution_ns,\n"
     "           network_wait_ns, sync_block_ns, syscall_ns, sched_wait_ns,\n"

@@ -421,13 +421,11 @@ void ct_sched_lost(struct ct_thread *t, uint64_t n, uint64_t from_ns, uint64_t t
  * be a quarter full at that rate (the earliest of all: the next read). */
 static void note_fill(const struct ct_perf_ring *r, uint64_t now, uint64_t since_ns)
 {
-    uint64_t in;
-    if (since_ns < RATE_MIN_NS) /* too short to tell a rate: again after that */
-        in = RATE_MIN_NS;
-    else if (r->filled)
-        in = (uint64_t)((unsigned __int128)(r->data_size / 4) * since_ns / r->filled);
-    else
+    if (since_ns >= RATE_MIN_NS && !r->filled)
         return;
+    uint64_t in = since_ns < RATE_MIN_NS /* too short to tell a rate: again after that */
+                      ? RATE_MIN_NS
+                      : (uint64_t)((unsigned __int128)(r->data_size / 4) * since_ns / r->filled);
     if (now + in < read_due_ns)
         read_due_ns = now + in;
 }
@@ -479,17 +477,19 @@ static void on_switch(void *arg, pid_t tid, uint64_t mono_ns, int state, unsigne
 
 /* Reads a thread's own ring into its list; the records the kernel dropped
  * from it, by its own count (PERF_RECORD_LOST) or, for a ring found full,
- * one at least: the kernel writes that count only with a later record,
- * which may never come (the thread ended, or it no longer switches), and a
- * full ring must not read as a whole one. */
+ * one at least after the last it kept: the kernel writes that count only
+ * with a later record, which may never come (the thread ended, or it no
+ * longer switches), and a full ring must not read as a whole one. */
 static void read_own_ring(struct ct_thread *t, ct_perf_switch_fn *fn)
 {
     unsigned lost = ct_perf_read(&t->ring, fn, t);
-    if (!lost && t->ring.filled + 512 >= t->ring.data_size)
+    uint64_t now = ct_mono_ns(), from = t->ring.read_ns; /* the last read, or the opening */
+    if (!lost && t->ring.filled + 512 >= t->ring.data_size) {
         lost = 1;
-    uint64_t now = ct_mono_ns(); /* read_ns: the last read, or the opening */
+        from = t->cpu_last_ns > from ? t->cpu_last_ns : from;
+    }
     note_fill(&t->ring, now, now - t->ring.read_ns);
-    ct_sched_lost(t, lost, t->ring.read_ns, now);
+    ct_sched_lost(t, lost, from, now);
     t->ring.read_ns = now;
 }
 

@@ -488,11 +488,11 @@ static int merge_thread(struct ct_reader *rd, struct ct_gen *gen, struct ct_thre
     struct ct_thread_row *r = row_of(out, gen->batches[order[0]].tid, base);
     if (r && r->switches && gen->has_process && gen->process.sched == CT_SCHED_SCHEDSTAT)
         to_sampled(out, r, base);
-    if (r) { /* its lost events say so too, as they come */
-        r->lost_here = false;
-        for (size_t i = 0; i < gen->nlost && !r->lost_here; i++)
-            r->lost_here = gen->lost[i].tid == r->tid;
-    }
+    /* A LOST record of any thread: a per-CPU ring's losses are all its
+     * threads', counted as the first's; its lost events say so too, as
+     * they come. */
+    if (r)
+        r->lost_here = gen->nlost > 0;
     /* Own batches first, in file order, as one stream; then each switch
      * batch as a stream of its own. */
     size_t own = 0;

@@ -749,7 +749,7 @@ def writer_when_needed(d):
               (r and r.stderr, threads_of(out)))
     # Two processes that only call sched_yield for 400 ms, on one CPU: tens
     # of thousands of switches each and no writer to read their rings,
-    # which hold 2 048. A trace must say that it lost some, not read as whole.
+    # which hold 512. A trace must say that it lost some, not read as whole.
     r = run([ctrace, "run", "-o", out, "--", "sh", "-c",
              f"taskset -c 0 {prog('yielder')} 400 & taskset -c 0 {prog('yielder')} 400; wait"])
     kids = [f for f in os.listdir(d) if f.startswith("t.")]
@@ -777,8 +777,8 @@ def writer_when_needed(d):
           shares)
     check("yielders whose rings filled: each trace counts a loss",
           r is not None and r.returncode == 0 and len(lost) == 2 and
-          all(n < 2000 or lost_n > 0 for n, lost_n in lost) and
-          any(n >= 2000 for n, _ in lost), lost)
+          all(n < 500 or lost_n > 0 for n, lost_n in lost) and
+          any(n >= 500 for n, _ in lost), lost)
     # ... says when (between the ring's opening, or time zero, and the read
     # that found it full), and ctrace run says so.
     spans = []

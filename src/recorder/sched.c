@@ -56,11 +56,11 @@
 #define CPU_RING_PAGES_FOLLOWED 64
 /* A process opens its per-CPU rings only when it makes its first thread
  * (most of a build's or a script's never do): until then its one thread
- * has a ring of its own, of DEFERRED_RING_PAGES (2 048 switches, two
- * records of 32 bytes each, out and in, measured; a thread
- * alone that blocks that often between two of the writer's reads is past
- * --sched=auto's limit), which the per-CPU rings then take over. */
-#define DEFERRED_RING_PAGES 32
+ * has a ring of its own, which the per-CPU rings then take over: 512
+ * switches (32-byte records, out and in; the writer reads it a quarter
+ * full, up to every ms), small, for the kernel clears its pages at mmap
+ * (32 pages cost each process ~55 us more than 8, performance.md). */
+#define DEFERRED_RING_PAGES 8
 #define CPU_RINGS_PAGES 1024
 #define CPU_RING_MIN_PAGES 16
 #define MAX_CPUS 1024

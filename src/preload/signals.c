@@ -122,14 +122,17 @@ static bool is_default(const struct sigaction *a)
     return !(a->sa_flags & SA_SIGINFO) && a->sa_handler == SIG_DFL;
 }
 
-static void install(int sig, void (*handler)(int, siginfo_t *, void *))
+/* Installs ctrace's handler for sig; the one it replaces into *old, if
+ * asked (one system call, not two: every process pays them at its start). */
+static void install_for(int sig, void (*handler)(int, siginfo_t *, void *),
+                        struct sigaction *old)
 {
     struct sigaction ours;
     memset(&ours, 0, sizeof ours);
     ours.sa_sigaction = handler;
     ours.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigfillset(&ours.sa_mask);
-    installed[sig] = REAL(sigaction)(sig, &ours, NULL) == 0;
+    installed[sig] = REAL(sigaction)(sig, &ours, old) == 0;
     if (installed[sig])
         atomic_store(&program_handles[sig], false);
 }
@@ -191,16 +194,14 @@ void ct_preload_install_signals(int claimed)
     for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++) {
         int sig = fatal[i];
         struct sigaction old;
-        if (REAL(sigaction)(sig, NULL, &old) != 0)
-            continue;
+        kind[sig] = FATAL;
+        install_for(sig, on_fatal, &old);
         /* Installed again (a forked child starting its own trace, an image
          * whose exec failed): the handler found is ours, and the program's
          * is already kept aside. Keeping ours as the program's made the
          * handler call itself for ever. */
-        if (!(old.sa_flags & SA_SIGINFO) || old.sa_sigaction != on_fatal)
+        if (installed[sig] && (!(old.sa_flags & SA_SIGINFO) || old.sa_sigaction != on_fatal))
             program[sig] = old;
-        kind[sig] = FATAL;
-        install(sig, on_fatal);
     }
     for (size_t i = 0; i < sizeof terminating / sizeof *terminating; i++) {
         int sig = terminating[i];
@@ -212,7 +213,7 @@ void ct_preload_install_signals(int claimed)
             program[sig] = old;
         kind[sig] = TERMINATING;
         if (is_default(&program[sig]))
-            install(sig, on_terminate);
+            install_for(sig, on_terminate, NULL);
     }
 }
 
@@ -272,7 +273,7 @@ CT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
     if (act) {
         program[sig] = *act;
         if (is_default(act) && !installed[sig])
-            install(sig, on_terminate);
+            install_for(sig, on_terminate, NULL);
     }
     if (old)
         *old = before;

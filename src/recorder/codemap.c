@@ -173,14 +173,16 @@ static struct ct_code_map *build(uint64_t sig)
 /* Whether the executable keeps frame pointers, from a sample of its
  * functions: code built with them sets one up in nearly every function
  * (all but those that call nothing, with -momit-leaf-frame-pointer), code
- * built without only where the stack is realigned or sized at run time. */
+ * built without only where the stack is realigned or sized at run time.
+ * 32 functions, in four runs of neighbours: each run faults a page or two
+ * of the tables, and every process pays for them at its start. */
 static int judge_main(const struct ct_code_map *map)
 {
     for (uint32_t i = 0; i < map->nmodules; i++) {
         if (!map->modules[i].is_main)
             continue;
         unsigned seen;
-        unsigned with_fp = ct_cfi_fp_functions(&map->modules[i], 64, &seen);
+        unsigned with_fp = ct_cfi_fp_functions(&map->modules[i], 32, &seen);
         if (seen < 8)
             return -1;
         return with_fp * 4 >= seen ? 1 : 0;

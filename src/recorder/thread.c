@@ -24,11 +24,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* Descriptors are mapped in blocks, faulted in at once (MAP_POPULATE). The
- * first block is small: most processes a tracer starts (a build's
- * compilers, a shell's commands) have a thread or two, and each page of
- * descriptors they never use is zeroed for nothing, about 18 KiB a
- * descriptor. */
+/* Descriptors are mapped in blocks. The first block is small and faulted
+ * in as it is touched: most processes a tracer starts (a build's
+ * compilers, a shell's commands) have a thread or two, live milliseconds,
+ * and touch a few of a descriptor's 18 KiB (its caches fill as it records);
+ * the later ones, of a program that makes threads, are faulted in at once
+ * (MAP_POPULATE, cheaper than a fault a page). */
 #define DESCRIPTORS_FIRST_MAP 2
 #define DESCRIPTORS_PER_MAP 16
 static atomic_bool first_block_mapped;
@@ -136,8 +137,9 @@ static struct ct_thread *map_descriptors(void)
     int count = atomic_exchange(&first_block_mapped, true) ? DESCRIPTORS_PER_MAP
                                                            : DESCRIPTORS_FIRST_MAP;
     size_t size = (size_t)count * sizeof(struct ct_thread);
+    int populate = count == DESCRIPTORS_FIRST_MAP ? 0 : MAP_POPULATE;
     struct ct_thread *block = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+                                   MAP_PRIVATE | MAP_ANONYMOUS | populate, -1, 0);
     if (block == MAP_FAILED)
         return NULL;
     for (int i = 0; i < count; i++)

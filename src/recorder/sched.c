@@ -32,8 +32,9 @@
 #include "writer.h"
 
 #define MAX_RINGS 512
-/* 32 KiB: 512 switches between two reads, two records of 32 bytes each,
- * out and in (the CPU's number in each) */
+/* A thread's own ring: 32 KiB, 512 switches (records of 32 bytes, out and
+ * in; the writer reads it a quarter full, up to every ms), small, for the
+ * kernel clears its pages at mmap (32 pages cost a process ~55 us more). */
 #define THREAD_RING_PAGES 8
 /* A per-CPU ring: 1 MiB (21 800 switches of all threads on the CPU, two
  * records of 24 bytes each, out and in: a program that switches 200 000
@@ -46,21 +47,16 @@
 #define CPU_RING_PAGES 256
 /* A process the trace followed (exec'd or forked by a traced one: one of a
  * build's or a script's many, short-lived as a rule) has rings of 256 KiB
- * (5 400 switches; 27 ms at 200 000 a second, where the writer reads
- * every 1 to 10 ms, when they would be a quarter full at the rate they
- * fill): the kernel allocates and clears a ring's pages when it is
- * mapped, 0.6 ms for two 1 MiB rings here against 0.15 ms, paid by every
- * process at its start; and processes at once share the locked-memory
- * limit the rings count against. --sched=exact has 1 MiB: a writer that
- * shares a CPU with a ping-pong (770 000 switches a second) read 8 ms apart. */
+ * (5 400 switches; 27 ms at 200 000 a second, where the writer reads every
+ * 1 to 10 ms): two 1 MiB rings take 0.6 ms to map here, two of 256 KiB
+ * 0.15, and processes at once share the locked-memory limit. --sched=exact
+ * has 1 MiB: a writer sharing a CPU with a ping-pong read 8 ms apart. */
 #define CPU_RING_PAGES_FOLLOWED 64
 /* A process opens its per-CPU rings only when it makes its first thread
  * (most of a build's or a script's never do): until then its one thread
- * has a ring of its own, which the per-CPU rings then take over: 512
- * switches (32-byte records, out and in; the writer reads it a quarter
- * full, up to every ms), small, for the kernel clears its pages at mmap
- * (32 pages cost each process ~55 us more than 8, performance.md). */
-#define DEFERRED_RING_PAGES 8
+ * has a ring of its own, of THREAD_RING_PAGES, which the per-CPU rings
+ * then take over; they follow a thread from its creation, a ring opened
+ * by the thread itself only from its first event. */
 #define CPU_RINGS_PAGES 1024
 #define CPU_RING_MIN_PAGES 16
 #define MAX_CPUS 1024
@@ -226,7 +222,7 @@ void ct_sched_enable(int want)
     if (starter.ring.fd >= 0)
         ct_perf_close(&starter.ring); /* a session that failed to start, or the parent's */
     if (want >= 0 && want != 2 && inherit_wanted &&
-        ct_perf_open(&starter.ring, 0, -1, DEFERRED_RING_PAGES) == 0) {
+        ct_perf_open(&starter.ring, 0, -1, THREAD_RING_PAGES) == 0) {
         starter.tid = ct_gettid();
         starter.opened_ns = ct_mono_ns();
         ct_ss.mode = CT_SCHED_PERF;
@@ -336,8 +332,7 @@ void ct_sched_thread_start(struct ct_thread *t)
         starter.ring.fd = -1;
         starter.ring.base = NULL;
         starts = true;
-    } else if (ct_perf_open(&t->ring, t->tid, -1,
-                            atomic_load(&cover_deferred) ? DEFERRED_RING_PAGES : THREAD_RING_PAGES) != 0) {
+    } else if (ct_perf_open(&t->ring, t->tid, -1, THREAD_RING_PAGES) != 0) {
         t->ring.fd = -1; /* refused for this one (the locked-memory limit): */
         ct_sstat_start(t); /* its run-queue waits, at least */
     }

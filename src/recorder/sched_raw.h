@@ -46,6 +46,7 @@ struct raw_switch {
 };
 
 #define SAMPLE_NS 2000000u /* schedstat: at most one read per thread per 2 ms */
+#define THREAD_RING_SWITCHES 512 /* a ring of a thread's own holds (sched.c) */
 
 /* The session's state that the files share (sched.c sets it). */
 struct ct_sched_session {

@@ -151,9 +151,11 @@ uint64_t ct_sstat_own_run_now(uint64_t run)
 /* A thread that ends before the writer sampled it has no schedstat file
  * open; with the kernel's switches, one that blocked has run-queue waits
  * after its wake-ups that only the kernel's totals tell (the latency
- * samples come every LATENCY_SAMPLE_NS): it opens the file for its last
- * totals. One that never gave up its CPU (getrusage: no voluntary switch)
- * has none, and costs no open. */
+ * samples come every LATENCY_SAMPLE_NS), and one preempted often enough
+ * to fill a ring of its own (THREAD_RING_SWITCHES) may have lost switches
+ * whose time only they tell: it opens the file for its last totals. One
+ * that never gave up its CPU (getrusage: no voluntary switch), or seldom,
+ * costs no open. */
 static int exit_fd(struct ct_thread *t, bool *temporary)
 {
     *temporary = false;
@@ -161,7 +163,8 @@ static int exit_fd(struct ct_thread *t, bool *temporary)
     if (fd >= 0 || ct_ss.mode != CT_SCHED_PERF)
         return fd;
     struct rusage ru;
-    if (getrusage(RUSAGE_THREAD, &ru) != 0 || ru.ru_nvcsw == 0)
+    if (getrusage(RUSAGE_THREAD, &ru) != 0 ||
+        (ru.ru_nvcsw == 0 && ru.ru_nivcsw < THREAD_RING_SWITCHES / 2))
         return -1;
     *temporary = true;
     return ct_sstat_open(t->tid, "schedstat");

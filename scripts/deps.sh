@@ -8,8 +8,9 @@ packages="meson ninja-build pkg-config gcc g++ libc6-dev libcmocka-dev python3"
 # The analyzer: symbols (libdw), gzipped pprof (zlib); go tool pprof reads
 # its profiles in the tests.
 packages="$packages libdw-dev zlib1g-dev golang-go"
-# Real programs traced by the integration tests and the benchmark.
-packages="$packages pigz coreutils strace"
+# Real programs traced by the integration tests and the benchmark; perf,
+# whose scheduler tracepoints the fidelity test holds the states to.
+packages="$packages pigz coreutils strace linux-perf"
 # The documentation test (tests/docs_test.py) runs the tutorials' commands
 # (pgrep), and the install test renders the manual pages (man -l).
 packages="$packages procps man-db groff-base"

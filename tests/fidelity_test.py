@@ -10,7 +10,18 @@ says of it: time on a CPU and runnable in a run queue
 the time on a CPU, sched within 10 % of the run-queue wait (wake-up
 latency included), the switches counted, and little left unexplained
 (other); and every report (threads, pprof, the Chrome export) must give
-the same totals for the same trace."""
+the same totals for the same trace.
+
+The kernel's own totals charge a thread woken with a preemption of the one
+running from its wake-up (the scheduler skips its clock's update at that
+switch): time it waited, counted as run, and left out of its run-queue
+wait. The trace's columns follow the switches, so execution may be short
+of that total by what sched exceeds the wait by. Where perf and root are
+at hand, some scenarios run again under the scheduler's tracepoints
+(sched_switch, sched_wakeup), the kernel's account of each switch:
+execution within 3 % of the time between its switches in and out, sched
+within 15 % of the time from its queueing (a wake-up, or a preemption) to
+its switch in."""
 import gzip
 import json
 import os
@@ -25,12 +36,13 @@ ctrace, progs = sys.argv[1], sys.argv[2]
 sanitized = os.environ.get("CTRACE_TEST_SANITIZER")
 
 
-def run(scenario, out, sched="exact", env=None, exec_by_shell=False):
+def run(scenario, out, sched="exact", env=None, exec_by_shell=False, wrap=()):
     """Every switch (--sched=exact) unless asked: what this test holds to
     the kernel's account. exec_by_shell: the program is a shell's exec'd
-    image, a process the trace followed; its file becomes out."""
+    image, a process the trace followed; its file becomes out. wrap: a
+    command that runs ctrace run (perf record)."""
     shell = ["sh", "-c", 'exec "$0" "$@"'] if exec_by_shell else []
-    r = subprocess.run([ctrace, "run", "-o", out, f"--sched={sched}", "--", *shell,
+    r = subprocess.run([*wrap, ctrace, "run", "-o", out, f"--sched={sched}", "--", *shell,
                         os.path.join(progs, "fidelity"), scenario], capture_output=True,
                        text=True, timeout=300, env=env)
     check(f"{scenario}: exit", r.returncode == 0, r.stderr)
@@ -106,12 +118,6 @@ def against_kernel(scenario, out, kernel, sampled=False, results=None):
         # in the plain build).
         slack = 1_000_000 if sanitized else 300_000
         exec_bound, sched_bound = (0.05, 0.15) if sanitized else (0.02, 0.10)
-        if scenario == "crowd" and k["vol"] > 1000:
-            # A known gap: a ping-pong thread's execution comes out short
-            # of the kernel's by about 0.2 us for each voluntary switch
-            # beyond its involuntary ones (the crowd's pongers: 0 to -4 %;
-            # the target is 2 %). Held to 5 % until that is mended.
-            exec_bound = max(exec_bound, 0.05)
         if sampled:
             # Between samples, where a thread ran and where it waited is a
             # guess that follows the samples one behind: off by up to one
@@ -119,13 +125,17 @@ def against_kernel(scenario, out, kernel, sampled=False, results=None):
             exec_bound, sched_bound = 2 * exec_bound, 2 * sched_bound
             slack += 10_000_000
         run, wait = r["execution_ns"], r["sched_wait_ns"]
+        # What the kernel charged as run after a wake-up that preempted:
+        # short in execution, over in sched (the module's docstring).
+        charged = 0 if sampled else min(max(0, k["run"] - run), max(0, wait - k["wait"]))
         bound(f"{scenario}: thread {tid} execution {run} within {exec_bound:.0%} of the kernel's "
-              f"time on a CPU {k['run']} (+{after} ns after it was read)",
-              -exec_bound * k["run"] - slack <= run - k["run"] <=
+              f"time on a CPU {k['run']} (+{after} ns after it was read, -{charged} waited)",
+              -exec_bound * k["run"] - slack <= run + charged - k["run"] <=
               exec_bound * k["run"] + slack + after, r)
         bound(f"{scenario}: thread {tid} sched {wait} within {sched_bound:.0%} of the kernel's "
-              f"run-queue wait {k['wait']} (+{after} ns after it was read)",
-              -sched_bound * k["wait"] - slack <= wait - k["wait"] <=
+              f"run-queue wait {k['wait']} (+{after} ns after it was read, +{charged} charged "
+              f"as run)",
+              -sched_bound * k["wait"] - slack <= wait - charged - k["wait"] <=
               sched_bound * k["wait"] + slack + after, r)
         # Under a sanitizer its runtime's own locks (not the program's,
         # and no wrapper's) block now and then on a loaded machine: up to
@@ -169,6 +179,99 @@ def held_to_kernel(scenario, out, exec_by_shell=False):
     for name, ok, detail in results:
         check(name, ok, detail)
     return stdout, kernel, rows
+
+
+def perf_ready(d):
+    """Whether perf records the scheduler's tracepoints here (root, perf)."""
+    try:
+        r = subprocess.run(["perf", "record", "-q", "-a", "-k", "CLOCK_MONOTONIC", "-e",
+                            "sched:sched_switch", "-o", os.path.join(d, "probe.perf"), "--",
+                            "true"], capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return r.returncode == 0
+
+
+def switch_account(perf_data, windows):
+    """The scheduler's tracepoints as perf recorded them: each thread's time
+    on a CPU (its switch in to its switch out) and runnable (its queueing
+    by a wake-up, or its preemption, to its switch in), within
+    windows[tid] = (from, to), CLOCK_MONOTONIC ns; {tid: [run, wait]}."""
+    r = subprocess.run(["perf", "script", "-i", perf_data, "-F", "tid,time,event,trace", "--ns"],
+                       capture_output=True, text=True, timeout=300)
+    switch = re.compile(r"prev_pid=(\d+) prev_prio=-?\d+ prev_state=(\S+) ==> "
+                        r"next_comm=.* next_pid=(\d+)")
+    woken = re.compile(r" pid=(\d+) prio=")
+    acc = {tid: [0, 0] for tid in windows}
+    state = {}
+
+    def add(tid, i, since, until):
+        if tid in windows and since is not None:
+            lo, hi = windows[tid]
+            acc[tid][i] += max(0, min(until, hi) - max(since, lo))
+
+    for line in r.stdout.splitlines():
+        parts = line.split(None, 3)
+        if len(parts) < 4 or "." not in parts[1]:
+            continue
+        secs, frac = parts[1].rstrip(":").split(".")
+        t = int(secs) * 1_000_000_000 + int(frac.ljust(9, "0")[:9])
+        if parts[2].startswith("sched:sched_switch"):
+            m = switch.search(parts[3])
+            if not m:
+                continue
+            prev, prev_state, nxt = int(m.group(1)), m.group(2), int(m.group(3))
+            kind, since = state.get(prev, (None, None))
+            if kind == "run":
+                add(prev, 0, since, t)
+            state[prev] = ("rq" if prev_state.startswith("R") else "off", t)
+            kind, since = state.get(nxt, (None, None))
+            if kind == "rq":
+                add(nxt, 1, since, t)
+            state[nxt] = ("run", t)
+        elif parts[2].startswith("sched:sched_wakeup"):
+            m = woken.search(parts[3])
+            if m and state.get(int(m.group(1)), (None,))[0] not in ("run", "rq"):
+                state[int(m.group(1))] = ("rq", t)
+    return acc
+
+
+def held_to_switches(scenario, out, d):
+    """The scenario under perf's scheduler tracepoints: each reporting
+    thread's execution and sched against the switches' account of the same
+    run (two runs, as held_to_kernel)."""
+    attempts = 3 if sanitized else 2
+    exec_bound, sched_bound = (0.06, 0.25) if sanitized else (0.03, 0.15)
+    slack = 1_000_000 if sanitized else 300_000
+    perf_data = os.path.join(d, "sched.perf")
+    for attempt in range(1, attempts + 1):
+        results = []
+        _, kernel = run(scenario, out, wrap=("perf", "record", "-q", "-a", "-k",
+                                             "CLOCK_MONOTONIC", "-e", "sched:sched_switch",
+                                             "-e", "sched:sched_wakeup", "-e",
+                                             "sched:sched_wakeup_new", "-o", perf_data, "--"))
+        rows, zero = threads(out), start_mono(out)
+        windows = {tid: (zero + rows[tid]["begin_ns"], zero + rows[tid]["end_ns"])
+                   for tid in kernel if tid in rows}
+        account = switch_account(perf_data, windows) if windows and zero else {}
+        results.append((f"{scenario} under perf: every reporting thread in both",
+                        bool(account) and len(account) == len(kernel), (kernel, account)))
+        for tid, (k_run, k_wait) in account.items():
+            r = rows[tid]
+            run_ns, wait = r["execution_ns"], r["sched_wait_ns"]
+            results.append((f"{scenario} under perf: thread {tid} execution {run_ns} within "
+                            f"{exec_bound:.0%} of its switches' {k_run}",
+                            abs(run_ns - k_run) <= exec_bound * k_run + slack, r))
+            results.append((f"{scenario} under perf: thread {tid} sched {wait} within "
+                            f"{sched_bound:.0%} of its switches' {k_wait}",
+                            abs(wait - k_wait) <= sched_bound * k_wait + slack, r))
+        missed = [name for name, ok, _ in results if not ok]
+        if not missed or attempt == attempts:
+            break
+        print(f"note: {scenario} under perf: run again; the first run missed: "
+              + "; ".join(missed))
+    for name, ok, detail in results:
+        check(name, ok, detail)
 
 
 def same_totals(scenario, out, rows):
@@ -316,6 +419,13 @@ with tempfile.TemporaryDirectory() as d:
     check("epoll: the server's wait is network (>= 150 ms of the 200 the client took)",
           server and server["network_wait_ns"] >= 150_000_000, server)
     same_totals("epoll", out, rows)
+
+    # The same scenarios against the scheduler's own events of each switch.
+    if perf_ready(d):
+        for scenario in ("stdio", "epoll", "starved", "condsignal"):
+            held_to_switches(scenario, out, d)
+    else:
+        print("skipped: under perf's scheduler tracepoints (no perf, or not root)")
 
     # The main thread from the session's start: on one CPU beside a
     # spinner, it is preempted while the recorder starts (by the spinner,

@@ -574,12 +574,14 @@ static void on_cpu_switch(void *arg, pid_t tid, uint64_t mono_ns, int state, uns
     (void)arg;
     struct ct_thread *t = lookup(tid);
     struct raw_switch r = {.mono_ns = mono_ns, .cpu = cpu, .state = (uint8_t)state};
-    uint64_t busy;
-    r.paired = ct_swait_cpu_record(tid, cpu, state, &r.mono_ns, t ? t->last_out_ns : 0, &busy);
-    if (state == CT_CPU_ON) /* at most PAIR_NS, or 65535 */
+    uint64_t busy, free;
+    r.paired = ct_swait_cpu_record(tid, cpu, state, &r.mono_ns, t ? t->last_out_ns : 0, &busy,
+                                   &free);
+    if (state == CT_CPU_ON) { /* at most PAIR_NS, or 65535 */
         r.moved_ns = (uint16_t)(mono_ns - r.mono_ns);
-    if (state == CT_CPU_ON)
         r.busy_ns = busy;
+        r.free_ns = free;
+    }
     claim(tid, &r);
 }
 

@@ -41,11 +41,18 @@ struct raw_switch {
          * `woken` cpu event that long before it). */
         struct {
             uint64_t busy_ns, woken_ns;
+            /* The CPU's last switch out of another of the process's
+             * threads before it (0: none known): it ran no earlier. */
+            uint64_t free_ns;
         };
     };
 };
 
 #define SAMPLE_NS 2000000u /* schedstat: at most one read per thread per 2 ms */
+/* A switch in without a partner moves back at most this far in all (its
+ * record's lag, and its share of what the kernel's time on a CPU says the
+ * records miss: sched_wait.c). */
+#define LONE_MOVE_MAX_NS 20000u
 #define THREAD_RING_SWITCHES 512 /* a ring of a thread's own holds (sched.c) */
 
 /* The session's state that the files share (sched.c sets it). */
@@ -120,22 +127,27 @@ CT_INTERNAL void ct_swait_stop(void);
  * thread's own last switch out (0 if none): nothing moves before it.
  * True for a switch in that took its partner's time. */
 CT_INTERNAL bool ct_swait_cpu_record(pid_t tid, unsigned cpu, int state, uint64_t *mono_ns,
-                                     uint64_t last_out_ns, uint64_t *busy_ns);
+                                     uint64_t last_out_ns, uint64_t *busy_ns, uint64_t *free_ns);
 /* How far back a switch in without a partner at mono_ns, the thread's last
  * switch out at last_out_ns, is moved (the lag measured so far). */
 CT_INTERNAL uint64_t ct_swait_lone_shift(uint64_t mono_ns, uint64_t last_out_ns);
 /* The lag measured so far, in ns (0 before any pair). */
 CT_INTERNAL uint64_t ct_swait_lag_ns(void);
 
-/* Makes thread t's execution the kernel's, over its list's entries (sorted)
- * from t->ex_from up to upto_ns, for which the kernel counted run_ns on a
- * CPU; the thread was off a CPU at both ends, or, `own`, the totals were
- * read by the thread itself at upto_ns (exact up to then). What the records
- * fall short by is the lag of the switches in without a partner: they move
- * back by an even share of it, never before the thread's switch out; what
- * they exceed it by, they move forward, never past where the kernel put
- * them. */
-CT_INTERNAL void ct_swait_exec(struct ct_thread *t, uint64_t upto_ns, uint64_t run_ns, bool own);
+/* Makes thread t's execution the kernel's, as far as the records' lag
+ * explains the difference, over its list's entries (sorted) from
+ * t->ex_from up to upto_ns, for which the kernel counted run_ns on a CPU;
+ * the thread was off a CPU at both ends, or, `own`, the totals were read
+ * by the thread itself at upto_ns (exact up to then). What the records
+ * fall short by, its switches in without a partner move back by, within
+ * lone_room; what they exceed it by, those move forward, never past their
+ * records' times. Returns what no switch could take, to add to the
+ * period's run-queue wait: a wake-up that preempts the running thread is
+ * charged to the woken one from that moment (the scheduler skips its
+ * clock's update at that switch), the woken one's wait counted as run
+ * (positive), the preempted one's last run as wait (negative). */
+CT_INTERNAL int64_t ct_swait_exec(struct ct_thread *t, uint64_t upto_ns, uint64_t run_ns,
+                                  bool own);
 /* Gives thread t's run-queue wait to its switches: the entries of its
  * list (sorted) from t->lat_from up to time upto_ns, for which the
  * kernel's schedstat counted wait_ns of run-queue wait. The wait the

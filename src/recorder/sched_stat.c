@@ -334,8 +334,9 @@ void ct_sstat_latency_resolve(struct ct_thread *t, bool exited, bool flush)
     while (last > 0 && (!list[last - 1].state || list[last - 1].mono_ns > t->ss_pend_ns))
         last--;
     bool off = last > 0 ? list[last - 1].state != CT_CPU_ON : t->last_state != CT_CPU_ON;
+    int64_t unplaced = 0; /* the kernel's run that was run-queue wait, or the reverse */
     if ((off || own) && t->ex_valid) {
-        ct_swait_exec(t, t->ss_pend_ns, t->ss_pend_run - t->ex_run_ns, own);
+        unplaced = ct_swait_exec(t, t->ss_pend_ns, t->ss_pend_run - t->ex_run_ns, own);
     } else if (off) {
         t->ex_from = last;
     }
@@ -345,7 +346,8 @@ void ct_sstat_latency_resolve(struct ct_thread *t, bool exited, bool flush)
     }
     ct_sched_sort_switches(t); /* the check may have moved switches in */
     uint64_t wait = t->ss_pend_wait - t->ss_wait_ns;
-    ct_swait_share(t, t->ss_pend_ns, wait);
+    int64_t share = (int64_t)wait + unplaced;
+    ct_swait_share(t, t->ss_pend_ns, share > 0 ? (uint64_t)share : 0);
     if (ct_sched_room(&t->cpu_events, &t->cpu_len, &t->cpu_cap, sizeof(struct raw_switch))) {
         struct raw_switch *e = t->cpu_events;
         size_t at = t->lat_from;

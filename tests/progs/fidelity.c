@@ -492,8 +492,8 @@ int main(int argc, char **argv)
         for (volatile unsigned long n = 0;; n++)
             ;
     else {
-        fprintf(stderr,
-                "usage: fidelity crowd|stdio|stdio_write|condsignal|starved|brief|epoll|start|spin\n");
+        fprintf(stderr, "usage: fidelity crowd|stdio|stdio_write|condsignal|starved|brief|"
+                        "epoll|start|spin\n");
         return 2;
     }
     return 0;

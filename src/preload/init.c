@@ -288,8 +288,13 @@ static bool pseudo_output(const char *path)
     return false;
 }
 
-__attribute__((constructor(101))) static void preload_init(void)
+/* glibc hands the program's arguments to constructors too. */
+__attribute__((constructor(101))) static void preload_init(int argc, char **argv, char **envp)
 {
+    (void)argc;
+    (void)envp;
+    ct_start_argv = argv;
+    ct_start_pid = getpid();
     if (getauxval(AT_SECURE))
         return; /* setuid or setgid: no tracing, no files */
     if (!getenv("CTRACE_OUTPUT"))

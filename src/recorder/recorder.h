@@ -354,6 +354,11 @@ CT_INTERNAL void ct_writer_wake(void);
  * ct_writer_lazy asks the next ct_writer_start for that; while the
  * thread is wanted and not made, ct_writer_deferred is set. */
 CT_INTERNAL extern bool ct_writer_lazy;
+/* The arguments the process image was started with, as its constructors
+ * saw them (the preload's, in ct_start_pid): its first session's command
+ * line, without reading /proc/self/cmdline (tables.c). NULL: read it. */
+CT_INTERNAL extern char **ct_start_argv;
+CT_INTERNAL extern pid_t ct_start_pid;
 CT_INTERNAL extern _Atomic bool ct_writer_deferred;
 /* Whether no signal handler runs on this thread now, so that a thread may
  * be made here (the preload's, signals.c, which knows the handlers; set

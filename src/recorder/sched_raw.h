@@ -145,7 +145,8 @@ CT_INTERNAL uint64_t ct_swait_lag_ns(void);
  * period's run-queue wait: a wake-up that preempts the running thread is
  * charged to the woken one from that moment (the scheduler skips its
  * clock's update at that switch), the woken one's wait counted as run
- * (positive), the preempted one's last run as wait (negative). */
+ * (positive), the preempted one's last run as wait (negative: at most 50
+ * us a preemption; the rest is the hypervisor's, inside its runs). */
 CT_INTERNAL int64_t ct_swait_exec(struct ct_thread *t, uint64_t upto_ns, uint64_t run_ns,
                                   bool own);
 /* Gives thread t's run-queue wait to its switches: the entries of its

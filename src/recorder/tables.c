@@ -111,10 +111,35 @@ static const char *self_exe(void)
     return exe;
 }
 
+char **ct_start_argv;
+pid_t ct_start_pid;
+
+/* The arguments as /proc/self/cmdline has them (each with its NUL), from
+ * argv, while they are the image's first (0 if not: a forked child, a
+ * later session, one cut short). */
+static size_t start_cmdline(char *buf, size_t cap)
+{
+    char **argv = ct_start_argv;
+    ct_start_argv = NULL; /* once: a program may rewrite them later */
+    if (!argv || getpid() != ct_start_pid)
+        return 0;
+    size_t len = 0;
+    for (; *argv; argv++) {
+        size_t n = strlen(*argv) + 1;
+        if (n > cap - len)
+            return 0;
+        memcpy(buf + len, *argv, n);
+        len += n;
+    }
+    return len;
+}
+
 void ct_process_info_read(struct ct_process_info *info)
 {
     char buf[65536];
-    size_t len = ct_read_small_file("/proc/self/cmdline", buf, sizeof buf);
+    size_t len = start_cmdline(buf, sizeof buf);
+    if (len == 0)
+        len = ct_read_small_file("/proc/self/cmdline", buf, sizeof buf);
     info->cmdline = malloc(len ? len : 1);
     if (info->cmdline) {
         memcpy(info->cmdline, buf, len);

@@ -125,16 +125,20 @@ def against_kernel(scenario, out, kernel, sampled=False, results=None):
             exec_bound, sched_bound = 2 * exec_bound, 2 * sched_bound
             slack += 10_000_000
         run, wait = r["execution_ns"], r["sched_wait_ns"]
-        # What the kernel charged as run after a wake-up that preempted:
-        # short in execution, over in sched (the module's docstring).
-        charged = 0 if sampled else min(max(0, k["run"] - run), max(0, wait - k["wait"]))
+        # What the kernel charged around a wake-up that preempted (the
+        # module's docstring): the woken thread's wait as run (execution
+        # short of its count, sched over), the preempted one's run as wait
+        # (the reverse).
+        charged = 0 if sampled else (min(max(0, k["run"] - run), max(0, wait - k["wait"])) -
+                                     min(max(0, run - k["run"]), max(0, k["wait"] - wait)))
         bound(f"{scenario}: thread {tid} execution {run} within {exec_bound:.0%} of the kernel's "
-              f"time on a CPU {k['run']} (+{after} ns after it was read, -{charged} waited)",
+              f"time on a CPU {k['run']} (+{after} ns after it was read, {-charged:+} ns the "
+              f"kernel charged around preempting wake-ups)",
               -exec_bound * k["run"] - slack <= run + charged - k["run"] <=
               exec_bound * k["run"] + slack + after, r)
         bound(f"{scenario}: thread {tid} sched {wait} within {sched_bound:.0%} of the kernel's "
-              f"run-queue wait {k['wait']} (+{after} ns after it was read, +{charged} charged "
-              f"as run)",
+              f"run-queue wait {k['wait']} (+{after} ns after it was read, {charged:+} ns the "
+              f"kernel charged around preempting wake-ups)",
               -sched_bound * k["wait"] - slack <= wait - charged - k["wait"] <=
               sched_bound * k["wait"] + slack + after, r)
         # Under a sanitizer its runtime's own locks (not the program's,

@@ -12,6 +12,7 @@
 #include "recorder.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -51,6 +52,8 @@ int ct_own_fd(int fd)
     int base = high_base();
     if (fd < base) {
         int moved = fcntl(fd, F_DUPFD_CLOEXEC, base);
+        if (moved < 0 && errno == EBADF)
+            return -1; /* the program closed it meanwhile: the number may be its own now */
         if (moved >= 0) {
             syscall(SYS_close, fd);
             fd = moved;

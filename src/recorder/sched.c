@@ -339,16 +339,17 @@ void ct_sched_thread_start(struct ct_thread *t)
     if (t->ring.fd < 0 && t->schedstat_fd < 0) {
         atomic_fetch_sub(&ct_ss.rings_open, 1);
     } else if (t->ring.fd >= 0) {
+        /* Its schedstat file kept open from now: opened later, by the
+         * writer, it can race the program's closes (a daemon's close loop
+         * at its start took the file's first number). */
+        ct_sstat_baseline(t);
         uint64_t from = atomic_load_explicit(&began.mono_ns, memory_order_acquire);
         if (starts && began.read && from >= starter.opened_ns && from <= ct_mono_ns()) {
             /* Followed from the start: its first period from the totals read then. */
             t->sched_from_ns = t->lat_prev_ns = from;
-            t->lat_prev_state = CT_CPU_ON;
             t->ss_run_ns = began.run;
             t->ss_wait_ns = began.wait;
             t->ss_slices = began.slices;
-        } else {
-            ct_sstat_baseline(t);
         }
     }
 }

@@ -63,6 +63,7 @@
 #include "../compat/addr.h"
 #include "../compat/mhd.h"
 #include "../recorder/flight.h"
+#include "../recorder/writer.h"
 #include "preload.h"
 
 #define PREFIX "/debug/ctrace/"
@@ -382,6 +383,24 @@ static void warn(const char *addr, const char *why)
         return;
 }
 
+/* The library's listening socket and wake-up pipe are the tracer's: a
+ * program that closes every descriptor must not close them, nor get their
+ * numbers for its own files (own_fds.c). */
+static bool started;
+static void start_daemon(void)
+{
+    static uint64_t before[CT_FD_SET_WORDS];
+    ct_open_fds(before);
+    struct MHD_Daemon *d = ct_mhd.start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL,
+        ntohs(ep.bound.sin_port), NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ep.bound, MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
+        MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S, MHD_OPTION_END);
+    started = d != NULL;
+    if (started)
+        ct_own_fds_since(before);
+}
+
 void ct_preload_http_start(const char *addr, const char *hosts)
 {
     struct sockaddr_in sa;
@@ -399,19 +418,11 @@ void ct_preload_http_start(const char *addr, const char *hosts)
         ct_busy--;
         return;
     }
-    /* The library's listening socket and wake-up pipe are the tracer's:
-     * a program that closes every descriptor must not close them, nor get
-     * their numbers for its own files (own_fds.c). */
-    static uint64_t before[CT_FD_SET_WORDS];
-    ct_open_fds(before);
-    struct MHD_Daemon *d = ct_mhd.start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL,
-        ntohs(sa.sin_port), NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
-        MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S, MHD_OPTION_END);
-    if (!d)
+    /* With the writer's work held off: a descriptor it opened and closed
+     * meanwhile (a /proc file, a ring, on its way above 1024) would have
+     * made one of the library's pass for the program's. */
+    ct_writer_exclusive(start_daemon);
+    if (!started)
         warn(addr, "cannot listen there (in use?)");
-    else
-        ct_own_fds_since(before);
     ct_busy--;
 }

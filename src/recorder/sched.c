@@ -34,7 +34,7 @@
 #define MAX_RINGS 512
 /* A thread's own ring: 32 KiB, 512 switches (records of 32 bytes, out and
  * in; the writer reads it a quarter full, up to every ms), small, for the
- * kernel clears its pages at mmap (32 pages cost a process ~55 us more). */
+ * kernel clears its pages at mmap (32 pages cost a process ~55 us more than 8). */
 #define THREAD_RING_PAGES 8
 /* A per-CPU ring: 1 MiB (21 800 switches of all threads on the CPU, two
  * records of 24 bytes each, out and in: a program that switches 200 000

@@ -20,6 +20,24 @@ static bool read_at(int fd, uint64_t at, void *buf, size_t len)
     return pread(fd, buf, len, (off_t)at) == (ssize_t)len;
 }
 
+/* A file's first bytes, read at once: the whole of most children's files
+ * (a short process's is a few KiB), whose records are then read from
+ * memory; a record beyond them is read from the file. */
+#define HEAD_BYTES (64u << 10)
+struct head {
+    int fd;
+    uint8_t *bytes;
+    size_t len;
+};
+
+/* len bytes at `at`: in the head, or read into buf. */
+static const uint8_t *head_at(const struct head *h, uint64_t at, void *buf, size_t len)
+{
+    if (at <= h->len && len <= h->len - at)
+        return h->bytes + at;
+    return read_at(h->fd, at, buf, len) ? buf : NULL;
+}
+
 /* The command line's arguments, NUL-separated in the record, by spaces. */
 static void command_of(const uint8_t *p, uint64_t len, char *out, size_t cap)
 {
@@ -64,7 +82,8 @@ static bool parse_process(const uint8_t *p, size_t len, struct ct_tree_image *im
 #define EARLIER_RUN_NS 10000000u
 
 /* Reads an image's PROCESS and generation records by walking the record
- * headers: a pread of twelve bytes a record, the payloads of those only.
+ * headers: from the file's head in memory, then a pread of twelve bytes a
+ * record and the payloads of those only.
  * false when the file is not a trace, or (not_before_ns) when its process
  * started well before not_before_ns. */
 static bool read_image(const char *path, struct ct_tree_image *img, uint64_t not_before_ns)
@@ -75,13 +94,18 @@ static bool read_image(const char *path, struct ct_tree_image *img, uint64_t not
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
+    struct head head = {fd, malloc(HEAD_BYTES), 0};
+    ssize_t got = head.bytes ? pread(fd, head.bytes, HEAD_BYTES, 0) : -1;
+    head.len = got > 0 ? (size_t)got : 0;
     uint8_t magic[CT_MAGIC_LEN];
-    bool ok = read_at(fd, 0, magic, sizeof magic) && memcmp(magic, CT_MAGIC, CT_MAGIC_LEN) == 0;
+    const uint8_t *m = head_at(&head, 0, magic, sizeof magic);
+    bool ok = m && memcmp(m, CT_MAGIC, CT_MAGIC_LEN) == 0;
     bool seen = false;
     uint8_t *payload = NULL;
     for (uint64_t at = CT_FILE_HEADER_SIZE; ok;) {
-        uint8_t h[CT_RECORD_HEADER_SIZE];
-        if (!read_at(fd, at, h, sizeof h))
+        uint8_t hb[CT_RECORD_HEADER_SIZE];
+        const uint8_t *h = head_at(&head, at, hb, sizeof hb);
+        if (!h)
             break;
         unsigned type = h[0];
         uint32_t len = ct_get_u32(h + 4);
@@ -90,15 +114,21 @@ static bool read_image(const char *path, struct ct_tree_image *img, uint64_t not
         if (type == CT_REC_END)
             break;
         if (type == CT_REC_PROCESS || type == CT_REC_GEN_BEGIN || type == CT_REC_GEN_END) {
-            uint8_t *grown = realloc(payload, len ? len : 1);
-            if (!grown || !read_at(fd, at + CT_RECORD_HEADER_SIZE, grown, len)) {
-                payload = grown ? grown : payload;
-                break;
+            const uint8_t *body = NULL;
+            uint64_t body_at = at + CT_RECORD_HEADER_SIZE;
+            if (body_at <= head.len && len <= head.len - body_at) {
+                body = head.bytes + body_at;
+            } else {
+                uint8_t *grown = realloc(payload, len ? len : 1);
+                if (!grown || !read_at(fd, body_at, grown, len)) {
+                    payload = grown ? grown : payload;
+                    break;
+                }
+                body = payload = grown;
             }
-            payload = grown;
-            struct ct_cursor c = {payload, payload + len};
+            struct ct_cursor c = {body, body + len};
             uint64_t a, b, mono;
-            if (type == CT_REC_PROCESS && parse_process(payload, len, img, !seen)) {
+            if (type == CT_REC_PROCESS && parse_process(body, len, img, !seen)) {
                 if (!seen && img->start_ns + EARLIER_RUN_NS < not_before_ns) {
                     ok = false; /* an earlier run's */
                     break;
@@ -111,6 +141,7 @@ static bool read_image(const char *path, struct ct_tree_image *img, uint64_t not
         at += CT_RECORD_HEADER_SIZE + (uint64_t)len;
     }
     free(payload);
+    free(head.bytes);
     close(fd);
     if (ok && !seen && !img->start_ns)
         img->start_ns = img->end_ns;

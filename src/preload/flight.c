@@ -36,7 +36,7 @@ static struct {
     ctrace_flight *f;
     char path[4200], prefix[4210], tmp[4260];
     bool at_exit;
-} fl;
+} fl CT_LARGE;
 
 static void say(const char *why, int rc)
 {

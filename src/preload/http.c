@@ -389,7 +389,7 @@ static void warn(const char *addr, const char *why)
 static bool started;
 static void start_daemon(void)
 {
-    static uint64_t before[CT_FD_SET_WORDS];
+    static uint64_t before[CT_FD_SET_WORDS] CT_LARGE;
     ct_open_fds(before);
     struct MHD_Daemon *d = ct_mhd.start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL,

@@ -69,11 +69,11 @@
 
 /* Class + 1 by descriptor; 0: not known yet. The identity of the pipe or
  * eventfd it is, which a write's wake names. */
-static _Atomic unsigned char fd_classes[FD_CACHE];
-static _Atomic uint64_t fd_objects[FD_CACHE];
+static _Atomic unsigned char fd_classes[FD_CACHE] CT_LARGE;
+static _Atomic uint64_t fd_objects[FD_CACHE] CT_LARGE;
 /* Class + 1 of what an epoll instance watches (the strongest: network over
  * pipe over file over other), from epoll_ctl; 0: not known yet. */
-static _Atomic unsigned char epoll_classes[FD_CACHE];
+static _Atomic unsigned char epoll_classes[FD_CACHE] CT_LARGE;
 
 /* Device and inode; the inode shifted past the low bit, which is always
  * set (pipes made one after another differ there). */
@@ -172,9 +172,14 @@ uint64_t ct_fd_pipe(int fd)
 
 void ct_fd_forget(int fd)
 {
+    /* Stored only where something was known: the pages of descriptors
+     * never classed stay untouched (a close of a process's start, such as
+     * the tracer's own, costs no fresh page). */
     if (fd >= 0 && fd < FD_CACHE) {
-        atomic_store_explicit(&fd_classes[fd], 0, memory_order_relaxed);
-        atomic_store_explicit(&epoll_classes[fd], 0, memory_order_relaxed);
+        if (atomic_load_explicit(&fd_classes[fd], memory_order_relaxed))
+            atomic_store_explicit(&fd_classes[fd], 0, memory_order_relaxed);
+        if (atomic_load_explicit(&epoll_classes[fd], memory_order_relaxed))
+            atomic_store_explicit(&epoll_classes[fd], 0, memory_order_relaxed);
     }
 }
 

@@ -39,7 +39,7 @@ static const int terminating[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT,
 #define NSIG_TABLE 65
 enum { NOT_OURS, FATAL, TERMINATING };
 static unsigned char kind[NSIG_TABLE];       /* what the wrapper does with each */
-static struct sigaction program[NSIG_TABLE]; /* the program's dispositions */
+static struct sigaction program[NSIG_TABLE] CT_LARGE; /* the program's dispositions */
 static bool installed[NSIG_TABLE];           /* ours is in the kernel */
 /* The program's handler is in the kernel (not kept aside), and whether
  * one was installed with SA_NODEFER; ctrace's handlers running on this

@@ -18,7 +18,7 @@ static struct {
     _Atomic uintptr_t key;
     _Atomic int count;
     _Atomic uint64_t left; /* traced waits that returned (ct_waiter_left) */
-} table[SLOTS];
+} table[SLOTS] CT_LARGE;
 
 static _Atomic int overflowed;
 

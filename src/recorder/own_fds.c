@@ -23,7 +23,7 @@
 
 #define OWN_MAX (CT_FD_SET_WORDS * 64) /* descriptors above are not protected */
 
-static _Atomic uint64_t own[OWN_MAX / 64];
+static _Atomic uint64_t own[OWN_MAX / 64] CT_LARGE;
 
 /* Found once: a thread that opens its own ring (a library user's threads)
  * pays no getrlimit for it. A limit lowered below it later only makes the
@@ -109,7 +109,7 @@ void ct_open_fds(uint64_t set[CT_FD_SET_WORDS])
 
 void ct_own_fds_since(const uint64_t before[CT_FD_SET_WORDS])
 {
-    static uint64_t now[CT_FD_SET_WORDS]; /* 8 KiB; the caller is one at a time */
+    static uint64_t now[CT_FD_SET_WORDS] CT_LARGE; /* 8 KiB; the caller is one at a time */
     ct_open_fds(now);
     for (int i = 0; i < CT_FD_SET_WORDS; i++)
         if (now[i] & ~before[i])

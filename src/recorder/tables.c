@@ -103,7 +103,7 @@ size_t ct_read_small_file(const char *path, char *out, size_t cap)
  * with its own copy of this library). */
 static const char *self_exe(void)
 {
-    static char exe[PATH_MAX];
+    static char exe[PATH_MAX] CT_LARGE;
     if (!exe[0]) {
         ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
         exe[n > 0 ? n : 0] = 0;

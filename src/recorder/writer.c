@@ -74,14 +74,16 @@ static struct writer {
     uint32_t pending_list;    /* batches of the next generation, in order */
     uint32_t exited_at_start; /* ct_g.exited when the generation began */
     uint64_t counter_period_ns, counter_last;
-    struct ct_counter_batch counters;
-    struct ct_process_info process;
     bool thread_made; /* the writer thread exists (else the session's work is done in line) */
     pid_t pid;        /* the process of the session (not a vfork child of it) */
     uint64_t next_look; /* deferred: the earliest next look at starting the thread */
     bool pinned;  /* the writer runs on its creator's CPU until it first wakes */
     cpu_set_t cpus; /* then on these, its creator's */
-} w;
+    struct ct_process_info process;
+    /* Last: 16 KiB, of pages a process that samples no counters never
+     * touches. */
+    struct ct_counter_batch counters;
+} w CT_LARGE;
 
 
 /* One command at a time (callers hold the session lock); the writer
@@ -588,7 +590,13 @@ int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight 
         pthread_join(left_thread, NULL);
         left = false;
     }
-    w = (struct writer){0};
+    /* w is 21 KiB, zero in a fresh process: cleared only for a session
+     * after another, so that its pages are touched only as they are used
+     * (a fresh page costs microseconds; a short process uses few). */
+    static bool w_used;
+    if (w_used)
+        w = (struct writer){0};
+    w_used = true;
     atomic_store(&finished, 0);
     struct ct_buf buf = ct_out.buf; /* kept from session to session */
     ct_out = (struct ct_out){.buf = buf};

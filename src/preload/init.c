@@ -153,7 +153,7 @@ static void read_settings(void)
  * stacks, and the host's name. Never through another user's link in a
  * sticky directory such as /tmp (safe_open.h); a child's file is always
  * new (O_EXCL, which follows no link). */
-static int open_output(void)
+static __attribute__((noinline)) int open_output(void)
 {
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
     if (!pre.followed)
@@ -205,35 +205,47 @@ static void mark_followed(void)
     }
 }
 
+/* The flight recorder's start, apart from start's: its path's buffer
+ * would make every start's frame a page deeper. */
+static __attribute__((noinline)) void start_flight(void)
+{
+    char path[4200];
+    output_name(path, sizeof path);
+    ctrace_config config = pre.config;
+    if (!getenv("CTRACE_BUFFER_MB"))
+        config.buffer_bytes = 0; /* the flight recorder's own default */
+    ct_busy++;
+    bool ok = ct_preload_flight_start(&pre.flight_options, path, &config);
+    if (ok)
+        ct_thread_register();
+    ct_busy--;
+    ct_pconf.syscall_threshold_units = ct_units_from_ns(threshold_ns);
+    if (ok)
+        ct_preload_install_signals(pre.flight_options.signal);
+    start_endpoint();
+    if (pre.follow)
+        mark_followed();
+}
+
+static __attribute__((noinline, cold)) void say_unwritable(int err)
+{
+    char msg[4400];
+    int n = snprintf(msg, sizeof msg, "ctrace: cannot write the trace of process %d: %s\n",
+                     (int)getpid(), strerror(err));
+    if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0)
+        return;
+}
+
 static void start(void)
 {
     pre.pid = getpid();
     if (pre.flight) {
-        char path[4200];
-        output_name(path, sizeof path);
-        ctrace_config config = pre.config;
-        if (!getenv("CTRACE_BUFFER_MB"))
-            config.buffer_bytes = 0; /* the flight recorder's own default */
-        ct_busy++;
-        bool ok = ct_preload_flight_start(&pre.flight_options, path, &config);
-        if (ok)
-            ct_thread_register();
-        ct_busy--;
-        ct_pconf.syscall_threshold_units = ct_units_from_ns(threshold_ns);
-        if (ok)
-            ct_preload_install_signals(pre.flight_options.signal);
-        start_endpoint();
-        if (pre.follow)
-            mark_followed();
+        start_flight();
         return;
     }
     pre.fd = ct_own_fd(open_output()); /* no close of the program's takes it */
     if (pre.fd < 0) {
-        char msg[4400];
-        int n = snprintf(msg, sizeof msg, "ctrace: cannot write the trace of process %d: %s\n",
-                         (int)getpid(), strerror(errno));
-        if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0)
-            return;
+        say_unwritable(errno);
         return;
     }
     ct_busy++;

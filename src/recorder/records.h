@@ -38,6 +38,19 @@ struct ct_process_info {
 
 /* Reads a small /proc file whole into out; returns its length, or 0. */
 size_t ct_read_small_file(const char *path, char *out, size_t cap);
+
+/* The entries of a directory of /proc, read into the caller's memory with
+ * getdents64: not opendir's 32 KiB from malloc (pages of the program's
+ * heap touched, in a process's start and end, for a handful of names). */
+struct ct_dir {
+    int fd;
+    unsigned at, len;
+    _Alignas(8) char buf[1024];
+};
+bool ct_dir_open(struct ct_dir *d, const char *path);
+/* The next entry's name ("." and ".." included), or NULL at the end. */
+const char *ct_dir_next(struct ct_dir *d);
+void ct_dir_close(struct ct_dir *d);
 void ct_process_info_read(struct ct_process_info *info);
 void ct_process_info_free(struct ct_process_info *info);
 /* The command line read again: a program may rewrite it after its trace

@@ -145,7 +145,7 @@ static uint8_t *encode(struct ct_thread *t, size_t n, size_t *len, uint64_t *bas
     *base = last;
     for (size_t i = 0; i < n; i++) {
         if (encoded.cap - used < ENCODED_MAX_EVENT) {
-            size_t cap = encoded.cap ? 2 * encoded.cap : 1u << 16;
+            size_t cap = encoded.cap ? 2 * encoded.cap : 1u << 12;
             uint8_t *grown = realloc(encoded.mem, cap);
             if (!grown)
                 return NULL;

@@ -3,7 +3,6 @@
  * generation so that each one reads alone: the process, the event schema,
  * the loaded modules and the threads. Runs on the writer thread only.
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -11,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "records.h"
@@ -83,6 +83,39 @@ static void append_counted(struct ct_buf *b, uint64_t count, struct ct_buf *entr
     ct_buf_free(entries);
 }
 
+bool ct_dir_open(struct ct_dir *d, const char *path)
+{
+    d->at = d->len = 0;
+    d->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return d->fd >= 0;
+}
+
+const char *ct_dir_next(struct ct_dir *d)
+{
+    if (d->fd < 0)
+        return NULL;
+    if (d->at >= d->len) {
+        long n = syscall(SYS_getdents64, d->fd, d->buf, sizeof d->buf);
+        if (n <= 0)
+            return NULL;
+        d->at = 0;
+        d->len = (unsigned)n;
+    }
+    /* struct linux_dirent64: ino, off, reclen, type, name */
+    const char *e = d->buf + d->at;
+    unsigned short reclen;
+    memcpy(&reclen, e + 16, sizeof reclen);
+    d->at += reclen ? reclen : d->len;
+    return e + 19;
+}
+
+void ct_dir_close(struct ct_dir *d)
+{
+    if (d->fd >= 0)
+        close(d->fd);
+    d->fd = -1;
+}
+
 size_t ct_read_small_file(const char *path, char *out, size_t cap)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -114,37 +147,69 @@ static const char *self_exe(void)
 char **ct_start_argv;
 pid_t ct_start_pid;
 
+/* The longest command line kept (the kernel's /proc/self/cmdline can be
+ * longer: it is cut there). */
+#define CMDLINE_MAX 65536
+
 /* The arguments as /proc/self/cmdline has them (each with its NUL), from
- * argv, while they are the image's first (0 if not: a forked child, a
- * later session, one cut short). */
-static size_t start_cmdline(char *buf, size_t cap)
+ * argv, while they are the image's first, in a malloc'd copy at *out; its
+ * length. *out is NULL if they are not (a forked child, a later session,
+ * one too long) or without memory. */
+static size_t start_cmdline(char **out)
 {
     char **argv = ct_start_argv;
     ct_start_argv = NULL; /* once: a program may rewrite them later */
+    *out = NULL;
     if (!argv || getpid() != ct_start_pid)
         return 0;
     size_t len = 0;
-    for (; *argv; argv++) {
-        size_t n = strlen(*argv) + 1;
-        if (n > cap - len)
+    for (char **a = argv; *a; a++) {
+        len += strlen(*a) + 1;
+        if (len > CMDLINE_MAX)
             return 0;
-        memcpy(buf + len, *argv, n);
-        len += n;
     }
+    char *copy = malloc(len ? len : 1);
+    if (!copy)
+        return 0;
+    size_t at = 0;
+    for (char **a = argv; *a; a++) {
+        size_t n = strlen(*a) + 1;
+        memcpy(copy + at, *a, n);
+        at += n;
+    }
+    *out = copy;
     return len;
+}
+
+/* /proc/self/cmdline (at most CMDLINE_MAX bytes) in a malloc'd copy at
+ * *out (NULL without memory); its length. Read into a page of the stack
+ * first: a buffer of the longest size there would put this call's frame,
+ * and the calls below it, on pages of the stack nothing else touches. */
+static size_t read_cmdline(char **out)
+{
+    char first[4096];
+    size_t len = ct_read_small_file("/proc/self/cmdline", first, sizeof first);
+    char *copy;
+    if (len < sizeof first) {
+        copy = malloc(len ? len : 1);
+        if (copy)
+            memcpy(copy, first, len);
+    } else {
+        copy = malloc(CMDLINE_MAX);
+        len = copy ? ct_read_small_file("/proc/self/cmdline", copy, CMDLINE_MAX) : 0;
+    }
+    *out = copy;
+    return copy ? len : 0;
 }
 
 void ct_process_info_read(struct ct_process_info *info)
 {
-    char buf[65536];
-    size_t len = start_cmdline(buf, sizeof buf);
-    if (len == 0)
-        len = ct_read_small_file("/proc/self/cmdline", buf, sizeof buf);
-    info->cmdline = malloc(len ? len : 1);
-    if (info->cmdline) {
-        memcpy(info->cmdline, buf, len);
-        info->cmdline_len = len;
-    }
+    char *cmdline;
+    size_t len = start_cmdline(&cmdline);
+    if (!cmdline)
+        len = read_cmdline(&cmdline);
+    info->cmdline = cmdline;
+    info->cmdline_len = cmdline ? len : 0;
     snprintf(info->exe, sizeof info->exe, "%s", self_exe());
     if (gethostname(info->host, sizeof info->host) != 0)
         info->host[0] = 0;
@@ -153,14 +218,14 @@ void ct_process_info_read(struct ct_process_info *info)
 
 void ct_process_cmdline_refresh(struct ct_process_info *info)
 {
-    char buf[65536];
-    size_t len = ct_read_small_file("/proc/self/cmdline", buf, sizeof buf);
-    if (len == 0 || (len == info->cmdline_len && memcmp(buf, info->cmdline, len) == 0))
-        return;
-    char *copy = malloc(len);
+    char *copy;
+    size_t len = read_cmdline(&copy);
     if (!copy)
         return;
-    memcpy(copy, buf, len);
+    if (len == 0 || (len == info->cmdline_len && memcmp(copy, info->cmdline, len) == 0)) {
+        free(copy);
+        return;
+    }
     free(info->cmdline);
     info->cmdline = copy;
     info->cmdline_len = len;
@@ -363,27 +428,26 @@ void ct_scan_live_threads(struct ct_live_threads *live, pid_t tracer_tid)
     live->count = 0;
     size_t nregistered;
     pid_t *registered = registered_tids(&nregistered);
-    DIR *dir = opendir("/proc/self/task");
-    struct dirent *d;
-    while (dir && (d = readdir(dir))) {
-        if (d->d_name[0] < '0' || d->d_name[0] > '9')
+    struct ct_dir dir;
+    ct_dir_open(&dir, "/proc/self/task");
+    for (const char *name; (name = ct_dir_next(&dir));) {
+        if (name[0] < '0' || name[0] > '9')
             continue;
-        pid_t tid = (pid_t)atoi(d->d_name);
-        char name[16];
+        pid_t tid = (pid_t)atoi(name);
+        char comm[16];
         if (tid > 0 && tid == tracer_tid && tid != ct_gettid())
-            memcpy(name, CT_WRITER_NAME, sizeof CT_WRITER_NAME); /* named so from its creation */
-        else if (!read_comm(tid, name))
+            memcpy(comm, CT_WRITER_NAME, sizeof CT_WRITER_NAME); /* named so from its creation */
+        else if (!read_comm(tid, comm))
             continue; /* exited meanwhile */
         unsigned flags = tid == tracer_tid || ct_is_tracer_thread(tid) ? CT_THREAD_FLAG_TRACER : 0;
         if (registered && bsearch(&tid, registered, nregistered, sizeof *registered, by_tid))
             flags |= CT_THREAD_FLAG_REGISTERED;
-        else if (strcmp(name, CT_WRITER_NAME) == 0)
+        else if (strcmp(comm, CT_WRITER_NAME) == 0)
             flags |= CT_THREAD_FLAG_TRACER;
-        thread_entry(&live->entries, tid, flags, name);
+        thread_entry(&live->entries, tid, flags, comm);
         live->count++;
     }
-    if (dir)
-        closedir(dir);
+    ct_dir_close(&dir);
     free(registered);
 }
 
@@ -392,19 +456,18 @@ pid_t ct_find_writer_tid(void)
     size_t nregistered;
     pid_t *registered = registered_tids(&nregistered);
     pid_t found = 0;
-    DIR *dir = opendir("/proc/self/task");
-    struct dirent *d;
-    while (dir && !found && (d = readdir(dir))) {
-        if (d->d_name[0] < '0' || d->d_name[0] > '9')
+    struct ct_dir dir;
+    ct_dir_open(&dir, "/proc/self/task");
+    for (const char *entry; !found && (entry = ct_dir_next(&dir));) {
+        if (entry[0] < '0' || entry[0] > '9')
             continue;
-        pid_t tid = (pid_t)atoi(d->d_name);
+        pid_t tid = (pid_t)atoi(entry);
         char name[16];
         if (read_comm(tid, name) && strcmp(name, CT_WRITER_NAME) == 0 &&
             !(registered && bsearch(&tid, registered, nregistered, sizeof *registered, by_tid)))
             found = tid;
     }
-    if (dir)
-        closedir(dir);
+    ct_dir_close(&dir);
     free(registered);
     return found;
 }

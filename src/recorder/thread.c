@@ -12,7 +12,6 @@
 #include "records.h"
 #include "sched.h"
 
-#include <dirent.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,12 +282,12 @@ bool ct_program_alive(pid_t tracer_tid)
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next)
         if (atomic_load_explicit(&t->state, memory_order_acquire) == CT_THREAD_LIVE)
             return true;
-    DIR *dir = opendir("/proc/self/task");
-    if (!dir)
+    struct ct_dir dir;
+    if (!ct_dir_open(&dir, "/proc/self/task"))
         return true;
     bool alive = false;
-    for (struct dirent *d; !alive && (d = readdir(dir));) {
-        pid_t tid = (pid_t)atoi(d->d_name);
+    for (const char *entry; !alive && (entry = ct_dir_next(&dir));) {
+        pid_t tid = (pid_t)atoi(entry);
         if (tid <= 0 || tid == tracer_tid || ct_is_tracer_thread(tid))
             continue;
         char path[64], stat[512];
@@ -300,6 +299,6 @@ bool ct_program_alive(pid_t tracer_tid)
         const char *state = strrchr(stat, ')'); /* "pid (comm) S ...": comm may hold spaces */
         alive = !state || (state[1] == ' ' && state[2] != 'Z' && state[2] != 'X');
     }
-    closedir(dir);
+    ct_dir_close(&dir);
     return alive;
 }

@@ -74,7 +74,7 @@ static bool grow(void **array, uint32_t *cap, uint32_t n, size_t size)
 {
     if (n < *cap)
         return true;
-    uint32_t want = *cap ? *cap * 2 : 32;
+    uint32_t want = *cap ? *cap * 2 : 8;
     void *p = realloc(*array, want * size);
     if (!p)
         return false;

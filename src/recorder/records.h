@@ -32,8 +32,8 @@ struct ct_process_info {
     uint64_t start_mono_ns, start_real_ns, clock_hz;
     char *cmdline; /* NUL-separated arguments */
     size_t cmdline_len;
+    char host[256]; /* before exe: the page of the struct's head holds it */
     char exe[4096];
-    char host[256];
 };
 
 /* Reads a small /proc file whole into out; returns its length, or 0. */

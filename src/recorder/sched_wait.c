@@ -363,7 +363,7 @@ void ct_swait_share(struct ct_thread *t, uint64_t upto_ns, uint64_t wait_ns)
             uint64_t gap = e[i].mono_ns > prev_ns ? e[i].mono_ns - prev_ns : 0;
             if (prev_state == CT_CPU_OFF) {
                 if (n == scratch_cap) {
-                    size_t cap = scratch_cap ? 2 * scratch_cap : 256;
+                    size_t cap = scratch_cap ? 2 * scratch_cap : 32;
                     struct candidate *grown = realloc(scratch, cap * sizeof *grown);
                     if (!grown)
                         break; /* the rest waits for the next sample */

@@ -33,7 +33,7 @@ void ct_buf_free(struct ct_buf *b)
 uint8_t *ct_buf_reserve(struct ct_buf *b, size_t n)
 {
     if (b->cap - b->len < n) {
-        size_t cap = b->cap ? b->cap : 4096;
+        size_t cap = b->cap ? b->cap : 512;
         while (cap - b->len < n)
             cap *= 2;
         uint8_t *data = realloc(b->data, cap);

@@ -215,6 +215,7 @@ static void begin_generation(void)
     w.file_gen++;
     ct_out.gen_batches = ct_out.gen_lost = ct_out.gen_bytes = 0;
     ct_buf_reset(&ct_out.buf);
+    ct_out_hold();
     ct_buf_uleb(&ct_out.buf, w.file_gen);
     ct_buf_uleb(&ct_out.buf, w.gen_base.units);
     ct_buf_uleb(&ct_out.buf, w.gen_base.mono_ns);
@@ -241,6 +242,7 @@ static void begin_generation(void)
     live_fresh = false;
     ct_record_threads(&ct_out.buf, &live);
     ct_out_buf_record(CT_REC_THREADS);
+    ct_out_write_held();
 }
 
 /* Ends the current generation; `last` ends the session: threads then
@@ -274,6 +276,7 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
     ct_sched_set_clock(w.gen_base.units, w.gen_base.mono_ns, w.prev_rate);
     collect_switches(last ? CT_SCHED_LAST : CT_SCHED_FLUSH, end.mono_ns);
     uint64_t cfi_walks = 0, cfi_units = 0; /* stacks walked with .eh_frame */
+    ct_out_hold(); /* the losses, THREADS, MODULES and GEN_END together */
     for (struct ct_thread *t = ct_thread_first(); t; t = t->all_next) {
         int state = atomic_load_explicit(&t->state, memory_order_acquire);
         if (state != CT_THREAD_LIVE && state != CT_THREAD_EXITED)
@@ -339,6 +342,7 @@ static struct ct_clock_pair end_generation(bool last, bool cut)
     switches_reported = switches;
     ct_buf_uleb(&ct_out.buf, atomic_exchange(&ct_g.batch_lost[ct_out.gen & 1], 0));
     ct_out_buf_record(CT_REC_GEN_END);
+    ct_out_write_held();
     for (int i = 0; i < CT_MAX_SINKS; i++)
         ct_out.sinks[i].gens++;
     flight_close(end.mono_ns, cut);

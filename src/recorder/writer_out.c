@@ -183,13 +183,58 @@ void ct_out_record(unsigned type, const struct iovec *parts, int nparts)
     atomic_store(&io_busy, 0);
 }
 
+/* Records held to be written together (ct_out_hold), framed one after
+ * another. Only the session's own code writes records (the writer, or a
+ * session without its thread, under the session lock), so none comes
+ * between; a crash meanwhile leaves them unwritten, as one a moment
+ * earlier would have. */
+static struct ct_buf held;
+static bool holding;
+
+void ct_out_hold(void)
+{
+    holding = true;
+}
+
+void ct_out_write_held(void)
+{
+    holding = false;
+    if (held.len && ct_out_acquire()) {
+        struct iovec iov = {held.data, held.len};
+        if (ct_out.flight)
+            ct_flight_append(ct_out.flight, &iov, 1);
+        for (int i = 0; i < CT_MAX_SINKS; i++)
+            if (ct_out.sinks[i].fd >= 0)
+                write_all(&ct_out.sinks[i], &iov, 1);
+        ct_out.gen_bytes += held.len;
+        atomic_store(&io_busy, 0);
+    }
+    ct_buf_reset(&held);
+}
+
+/* A record into the held ones; false (and what is held written) without
+ * memory for it. */
+static bool hold_record(unsigned type, const struct iovec *part)
+{
+    uint8_t *p = ct_buf_reserve(&held, CT_RECORD_HEADER_SIZE + part->iov_len);
+    if (!p) {
+        ct_out_write_held();
+        return false;
+    }
+    ct_record_header(p, type, part, 1);
+    memcpy(p + CT_RECORD_HEADER_SIZE, part->iov_base, part->iov_len);
+    held.len += CT_RECORD_HEADER_SIZE + part->iov_len;
+    return true;
+}
+
 /* Writes ct_out.buf as one record of the given type. */
 void ct_out_buf_record(unsigned type)
 {
     if (ct_out.buf.failed)
         return; /* out of memory: the table is missing, the reader says so */
     struct iovec part = {ct_out.buf.data, ct_out.buf.len};
-    ct_out_record(type, &part, 1);
+    if (!holding || !hold_record(type, &part))
+        ct_out_record(type, &part, 1);
     ct_buf_reset(&ct_out.buf);
 }
 

@@ -49,6 +49,11 @@ CT_INTERNAL void ct_out_record(unsigned type, const struct iovec *parts, int npa
 CT_INTERNAL void ct_out_batch_record(pid_t tid, uint64_t base_ts, const void *events, size_t len);
 /* ct_out.buf as one record, which is then emptied. */
 CT_INTERNAL void ct_out_buf_record(unsigned type);
+/* From ct_out_hold to ct_out_write_held, ct_out_buf_record's records are
+ * written together: one write for a generation's first five, where each
+ * took one (a short process's start, a file system's work for each). */
+CT_INTERNAL void ct_out_hold(void);
+CT_INTERNAL void ct_out_write_held(void);
 /* A full batch (pool index), written with others (then given back to the
  * pool), at the latest by ct_out_flush_batches. */
 CT_INTERNAL void ct_out_batch(uint32_t index);

@@ -80,11 +80,8 @@ static struct writer {
     bool pinned;  /* the writer runs on its creator's CPU until it first wakes */
     cpu_set_t cpus; /* then on these, its creator's */
     struct ct_process_info process;
-    /* Last: 16 KiB, of pages a process that samples no counters never
-     * touches. */
-    struct ct_counter_batch counters;
+    struct ct_counter_batch counters; /* last: 16 KiB, untouched until sampled */
 } w CT_LARGE;
-
 
 /* One command at a time (callers hold the session lock); the writer
  * answers by advancing done. */
@@ -594,10 +591,7 @@ int ct_writer_start(const struct ct_writer_config *config, struct ctrace_flight 
         pthread_join(left_thread, NULL);
         left = false;
     }
-    /* w is 21 KiB, zero in a fresh process: cleared only for a session
-     * after another, so that its pages are touched only as they are used
-     * (a fresh page costs microseconds; a short process uses few). */
-    static bool w_used;
+    static bool w_used; /* 21 KiB, zero in a fresh process: its pages left untouched */
     if (w_used)
         w = (struct writer){0};
     w_used = true;
@@ -892,12 +886,6 @@ void ct_writer_after_fork_child(void)
 struct ctrace_flight *ct_flight_current(void)
 {
     return w.running ? ct_out.flight : NULL;
-}
-
-struct ctrace_flight *ct_flight_for_crash(void)
-{
-    /* ct_crash_flush took io_busy for good: the ring holds still. */
-    return ct_out_crashed() ? ct_out.flight : NULL;
 }
 
 void ct_flight_request_write(void)

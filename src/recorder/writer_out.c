@@ -443,6 +443,12 @@ bool ct_out_crashed(void)
     return atomic_load(&crashed);
 }
 
+struct ctrace_flight *ct_flight_for_crash(void)
+{
+    /* ct_crash_flush took io_busy for good: the ring holds still. */
+    return atomic_load(&crashed) ? ct_out.flight : NULL;
+}
+
 void ct_out_after_fork_child(void)
 {
     atomic_store(&io_busy, 0);

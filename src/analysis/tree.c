@@ -168,11 +168,61 @@ static void root_of(const char *path, uint64_t pid, char *root, size_t cap)
     }
 }
 
-static bool push(struct ct_tree *t, size_t *cap, const struct ct_tree_image *img)
+/* The paths in a tree being loaded, hashed: a tree of thousands of
+ * processes is not checked path against path. */
+struct paths_seen {
+    struct seen_slot {
+        uint64_t hash;
+        size_t index; /* + 1; 0 empty */
+    } *slots;
+    size_t cap;
+};
+
+static uint64_t path_hash(const char *path)
 {
-    for (size_t i = 0; i < t->count; i++)
-        if (strcmp(t->images[i].path, img->path) == 0)
+    uint64_t h = 0xcbf29ce484222325u;
+    for (const unsigned char *c = (const unsigned char *)path; *c; c++)
+        h = (h ^ *c) * 0x100000001b3u;
+    return h;
+}
+
+/* Whether path is among the tree's images (indexed in seen). */
+static bool seen_has(const struct paths_seen *seen, const struct ct_tree *t, const char *path,
+                     uint64_t h)
+{
+    for (size_t j = seen->cap ? h & (seen->cap - 1) : 0; seen->cap && seen->slots[j].index;
+         j = (j + 1) & (seen->cap - 1))
+        if (seen->slots[j].hash == h && strcmp(t->images[seen->slots[j].index - 1].path, path) == 0)
             return true;
+    return false;
+}
+
+static bool seen_add(struct paths_seen *seen, const struct ct_tree *t, size_t index)
+{
+    if ((index + 1) * 2 > seen->cap) {
+        size_t cap = seen->cap ? seen->cap * 2 : 64;
+        struct seen_slot *slots = calloc(cap, sizeof *slots);
+        if (!slots)
+            return false;
+        free(seen->slots);
+        seen->slots = slots;
+        seen->cap = cap;
+        for (size_t i = 0; i < index; i++)
+            seen_add(seen, t, i);
+    }
+    uint64_t h = path_hash(t->images[index].path);
+    size_t j = h & (seen->cap - 1);
+    while (seen->slots[j].index)
+        j = (j + 1) & (seen->cap - 1);
+    seen->slots[j] = (struct seen_slot){h, index + 1};
+    return true;
+}
+
+static bool push(struct ct_tree *t, size_t *cap, struct paths_seen *seen,
+                 const struct ct_tree_image *img)
+{
+    if (seen_has(seen, t, img->path, path_hash(img->path)))
+        return true;
     if (t->count == *cap) {
         size_t grown_cap = *cap ? *cap * 2 : 16;
         struct ct_tree_image *grown = realloc(t->images, grown_cap * sizeof *grown);
@@ -182,7 +232,16 @@ static bool push(struct ct_tree *t, size_t *cap, const struct ct_tree_image *img
         *cap = grown_cap;
     }
     t->images[t->count++] = *img;
-    return true;
+    return seen_add(seen, t, t->count - 1);
+}
+
+/* After images were dropped or reordered: the set again. */
+static void seen_rebuild(struct paths_seen *seen, const struct ct_tree *t)
+{
+    if (seen->slots)
+        memset(seen->slots, 0, seen->cap * sizeof *seen->slots);
+    for (size_t i = 0; i < t->count; i++)
+        seen_add(seen, t, i);
 }
 
 /* The files FILE.PID[.N] beside root, read, but those of processes that
@@ -229,30 +288,65 @@ static int siblings(const char *root, uint64_t not_before_ns, struct ct_tree_ima
     return 0;
 }
 
+/* The images by pid, then start, then place: image_at's index. */
+struct by_pid {
+    uint64_t pid, start_ns;
+    int index;
+};
+
+static int by_pid_order(const void *a, const void *b)
+{
+    const struct by_pid *x = a, *y = b;
+    if (x->pid != y->pid)
+        return x->pid < y->pid ? -1 : 1;
+    if (x->start_ns != y->start_ns)
+        return x->start_ns < y->start_ns ? -1 : 1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
 /* The image of pid running at time `at` (the latest that started by
  * then), or -1. Of images that started at the same time (a file and its
  * copies) the one listed first counts as the earliest: at `except`'s own
  * time only those listed before it are found, the last of them, so that
  * they make a chain of execs and two never precede each other. */
-static int image_at(const struct ct_tree *t, uint64_t pid, uint64_t at, int except)
+static int image_at(const struct by_pid *ix, size_t n, uint64_t pid, uint64_t at, int except)
 {
-    int best = -1;
-    for (size_t i = 0; i < t->count; i++)
-        if ((int)i != except && t->images[i].pid == pid && t->images[i].start_ns <= at &&
-            (t->images[i].start_ns < at || except < 0 || (int)i < except) &&
-            (best < 0 || t->images[i].start_ns >= t->images[best].start_ns))
-            best = (int)i;
-    return best;
+    /* The first entry past (pid, at, any place); then back to the first
+     * that may be it: the latest start, the last place among equals. */
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ix[mid].pid < pid || (ix[mid].pid == pid && ix[mid].start_ns <= at))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t k = lo; k-- > 0 && ix[k].pid == pid;) {
+        int i = ix[k].index;
+        if (i != except && (ix[k].start_ns < at || except < 0 || i < except))
+            return i;
+    }
+    return -1;
 }
 
 static void link_images(struct ct_tree *t)
 {
+    struct by_pid *ix = malloc((t->count ? t->count : 1) * sizeof *ix);
+    if (!ix) { /* no links: every image a root of its own */
+        for (size_t i = 0; i < t->count; i++)
+            t->images[i].parent = t->images[i].exec_prev = t->images[i].exec_next = -1;
+        return;
+    }
+    for (size_t i = 0; i < t->count; i++)
+        ix[i] = (struct by_pid){t->images[i].pid, t->images[i].start_ns, (int)i};
+    qsort(ix, t->count, sizeof *ix, by_pid_order);
     for (size_t i = 0; i < t->count; i++) {
         struct ct_tree_image *img = &t->images[i];
-        img->parent = image_at(t, img->ppid, img->start_ns, (int)i);
-        img->exec_prev = image_at(t, img->pid, img->start_ns, (int)i);
+        img->parent = image_at(ix, t->count, img->ppid, img->start_ns, (int)i);
+        img->exec_prev = image_at(ix, t->count, img->pid, img->start_ns, (int)i);
         img->exec_next = -1;
     }
+    free(ix);
     for (size_t i = 0; i < t->count; i++)
         if (t->images[i].exec_prev >= 0)
             t->images[t->images[i].exec_prev].exec_next = (int)i;
@@ -279,18 +373,24 @@ static int by_start(const void *a, const void *b)
     return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
 }
 
+/* Each image's children (those it started, not its execs), in the
+ * order of the images: first_child and next_child, -1 ending them. */
+struct kids {
+    int *first, *next;
+};
+
 /* Depth first: an image, the children it started (each with theirs), then
  * the program it exec'd. */
-static void visit(const struct ct_tree *t, size_t i, unsigned depth, size_t *order, size_t *n,
-                  bool *done)
+static void visit(const struct ct_tree *t, const struct kids *k, size_t i, unsigned depth,
+                  size_t *order, size_t *n, bool *done)
 {
     while (!done[i] && *n < t->count) {
         done[i] = true;
         t->images[i].depth = depth;
         order[(*n)++] = i;
-        for (size_t c = 0; c < t->count; c++)
-            if (!done[c] && t->images[c].parent == (int)i && t->images[c].exec_prev < 0)
-                visit(t, c, depth + 1, order, n, done);
+        for (int c = k->first[i]; c >= 0; c = k->next[c])
+            if (!done[c])
+                visit(t, k, (size_t)c, depth + 1, order, n, done);
         if (t->images[i].exec_next < 0)
             break;
         i = (size_t)t->images[i].exec_next;
@@ -302,16 +402,27 @@ static void order(struct ct_tree *t)
 {
     qsort(t->images, t->count, sizeof *t->images, by_start);
     link_images(t);
-    size_t *order = calloc(t->count ? t->count : 1, sizeof *order), n = 0;
-    bool *done = calloc(t->count ? t->count : 1, sizeof *done);
-    struct ct_tree_image *sorted = calloc(t->count ? t->count : 1, sizeof *sorted);
-    if (order && done && sorted) {
+    size_t room = t->count ? t->count : 1;
+    size_t *order = calloc(room, sizeof *order), n = 0;
+    bool *done = calloc(room, sizeof *done);
+    struct ct_tree_image *sorted = calloc(room, sizeof *sorted);
+    struct kids k = {malloc(room * sizeof *k.first), malloc(room * sizeof *k.next)};
+    if (order && done && sorted && k.first && k.next) {
+        for (size_t i = 0; i < t->count; i++)
+            k.first[i] = k.next[i] = -1;
+        for (size_t c = t->count; c-- > 0;) {
+            int parent = t->images[c].parent;
+            if (parent >= 0 && t->images[c].exec_prev < 0) {
+                k.next[c] = k.first[parent];
+                k.first[parent] = (int)c;
+            }
+        }
         /* Roots by start: the first, and any whose parent is not here. */
         for (size_t i = 0; i < t->count; i++)
             if (t->images[i].exec_prev < 0)
-                visit(t, i, 0, order, &n, done);
+                visit(t, &k, i, 0, order, &n, done);
         for (size_t i = 0; i < t->count; i++) /* a cycle of pids reused: still listed */
-            visit(t, i, 0, order, &n, done);
+            visit(t, &k, i, 0, order, &n, done);
         for (size_t i = 0; i < n; i++)
             sorted[i] = t->images[order[i]];
         memcpy(t->images, sorted, n * sizeof *sorted);
@@ -320,6 +431,8 @@ static void order(struct ct_tree *t)
     free(order);
     free(done);
     free(sorted);
+    free(k.first);
+    free(k.next);
     link_images(t);
     t->zero_ns = 0;
     for (size_t i = 0; i < t->count; i++)
@@ -338,6 +451,7 @@ int ct_tree_load(struct ct_tree *t, char *const *paths, size_t n, bool follow, c
 {
     memset(t, 0, sizeof *t);
     size_t images_cap = 0;
+    struct paths_seen seen = {0};
     for (size_t i = 0; i < n; i++) {
         struct ct_tree_image img;
         if (!read_image(paths[i], &img, 0)) {
@@ -345,13 +459,15 @@ int ct_tree_load(struct ct_tree *t, char *const *paths, size_t n, bool follow, c
             fprintf(stderr, "ctrace: %s left out: not a trace\n", paths[i]);
             continue;
         }
-        if (!push(t, &images_cap, &img)) {
+        if (!push(t, &images_cap, &seen, &img)) {
             snprintf(err, cap, "out of memory");
+            free(seen.slots);
             ct_tree_free(t);
             return -1;
         }
     }
     if (t->count == 0) {
+        free(seen.slots);
         snprintf(err, cap, "no trace among the files given");
         return -1;
     }
@@ -369,15 +485,19 @@ int ct_tree_load(struct ct_tree *t, char *const *paths, size_t n, bool follow, c
         /* Candidates in, then those not reached from the given ones out. */
         size_t before = t->count;
         for (size_t k = 0; k < nmore; k++)
-            push(t, &images_cap, &more[k]);
+            push(t, &images_cap, &seen, &more[k]);
         free(more);
         link_images(t);
         size_t kept = before;
         for (size_t k = before; k < t->count; k++)
             if (connected(t, k, given))
                 t->images[kept++] = t->images[k];
-        t->count = kept;
+        if (kept != t->count) {
+            t->count = kept;
+            seen_rebuild(&seen, t);
+        }
     }
+    free(seen.slots);
     order(t);
     return 0;
 }

@@ -38,8 +38,10 @@ int ct_perf_open(struct ct_perf_ring *ring, pid_t tid, int cpu, unsigned pages)
     attr.use_clockid = 1;
     attr.clockid = CLOCK_MONOTONIC;
     attr.inherit = attr.inherit_thread = cpu >= 0;
+    ct_own_open_begin();
     int fd = ct_own_fd((int)syscall(SYS_perf_event_open, &attr, tid, cpu, -1,
                                      PERF_FLAG_FD_CLOEXEC));
+    ct_own_open_end();
     if (fd < 0)
         return -1;
     long page = sysconf(_SC_PAGESIZE);

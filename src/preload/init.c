@@ -243,7 +243,9 @@ static void start(void)
         start_flight();
         return;
     }
+    ct_own_open_begin();
     pre.fd = ct_own_fd(open_output()); /* no close of the program's takes it */
+    ct_own_open_end();
     if (pre.fd < 0) {
         say_unwritable(errno);
         return;

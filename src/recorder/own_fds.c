@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,62 @@ int ct_own_fd(int fd)
     if (fd < OWN_MAX)
         atomic_fetch_or(&own[fd / 64], (uint64_t)1 << (fd % 64));
     return fd;
+}
+
+/* Opens of the tracer's on their way to being its own, and the program's
+ * closes under way: each side counts itself in, then looks at the other
+ * (sequentially consistent, so that of an open and a close at once one
+ * sees the other) and waits for it, or backs out and waits. */
+static _Atomic int opening, closing;
+
+/* Whether counter fell to 0 within WAIT_NS (yielding meanwhile). */
+#define WAIT_NS 50000000u
+static bool wait_zero(_Atomic int *counter)
+{
+    if (atomic_load(counter) == 0)
+        return true;
+    uint64_t until = ct_mono_ns() + WAIT_NS;
+    while (atomic_load(counter) != 0) {
+        if (ct_mono_ns() > until)
+            return false;
+        sched_yield();
+    }
+    return true;
+}
+
+void ct_own_open_begin(void)
+{
+    atomic_fetch_add(&opening, 1);
+    wait_zero(&closing); /* a close under way ends first */
+}
+
+void ct_own_open_end(void)
+{
+    atomic_fetch_sub(&opening, 1);
+}
+
+void ct_own_close_begin(void)
+{
+    atomic_fetch_add(&closing, 1);
+    if (atomic_load(&opening) == 0)
+        return;
+    /* An open is under way: out of its way until it ends, then in again
+     * (after the wait, in any case). */
+    atomic_fetch_sub(&closing, 1);
+    wait_zero(&opening);
+    atomic_fetch_add(&closing, 1);
+}
+
+void ct_own_close_end(void)
+{
+    atomic_fetch_sub(&closing, 1);
+}
+
+void ct_own_after_fork_child(void)
+{
+    /* The other threads' opens and closes did not come along. */
+    atomic_store(&opening, 0);
+    atomic_store(&closing, 0);
 }
 
 bool ct_own_fd_is(int fd)

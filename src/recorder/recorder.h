@@ -307,6 +307,19 @@ CT_INTERNAL int ct_own_fd(int fd);
 CT_INTERNAL bool ct_own_fd_is(int fd);
 CT_INTERNAL int ct_own_fd_close(int fd);
 CT_INTERNAL int ct_own_fd_next(unsigned first, unsigned last);
+/* A descriptor the tracer opens has the lowest free number until it is
+ * moved and marked (or, for one read, closed): between ct_own_open_begin
+ * and ct_own_open_end the program's closes wait (the preload's close,
+ * close_range, closefrom, dup2 and dup3 call ct_own_close_begin and _end
+ * around theirs), so that a program closing numbers in a loop neither
+ * closes it nor, opening a file of its own meanwhile, has its file taken
+ * for the tracer's. Each side waits for the other 50 ms at most (a signal
+ * handler may close on a thread in the middle of an open). */
+CT_INTERNAL void ct_own_open_begin(void);
+CT_INTERNAL void ct_own_open_end(void);
+CT_INTERNAL void ct_own_close_begin(void);
+CT_INTERNAL void ct_own_close_end(void);
+CT_INTERNAL void ct_own_after_fork_child(void);
 /* A library's descriptors, which keep their numbers: ct_open_fds notes the
  * open ones, ct_own_fds_since marks those opened since, where they are
  * (the endpoint's listening socket and wake-up pipe). */

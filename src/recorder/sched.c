@@ -235,11 +235,11 @@ void ct_sched_enable(int want)
         }
     }
     if (want >= 0 && ct_ss.mode == CT_SCHED_NONE) {
-        int fd = ct_sstat_open(ct_gettid(), "schedstat");
+        int fd = ct_sstat_open_once(ct_gettid(), "schedstat");
         uint64_t run, wait, slices;
         if (fd >= 0 && ct_sstat_read(fd, &run, &wait, &slices))
             ct_ss.mode = CT_SCHED_SCHEDSTAT;
-        ct_sstat_close(&fd);
+        ct_sstat_close_once(fd);
     }
     ct_ss.rings_max = ring_limit();
     atomic_store(&enabled, ct_ss.mode != CT_SCHED_NONE);
@@ -249,9 +249,9 @@ void ct_sched_session_began(uint64_t mono_ns)
 {
     began.read = false;
     if (ct_ss.mode == CT_SCHED_PERF && starter.ring.fd >= 0 && starter.tid == ct_gettid()) {
-        int fd = ct_sstat_open(starter.tid, "schedstat");
+        int fd = ct_sstat_open_once(starter.tid, "schedstat");
         began.read = fd >= 0 && ct_sstat_read(fd, &began.run, &began.wait, &began.slices);
-        ct_sstat_close(&fd);
+        ct_sstat_close_once(fd);
         began.run = ct_sstat_own_run_now(began.run);
     }
     atomic_store_explicit(&began.mono_ns, mono_ns, memory_order_release);

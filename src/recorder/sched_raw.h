@@ -84,6 +84,10 @@ CT_INTERNAL void ct_sched_lost(struct ct_thread *t, uint64_t n, uint64_t from_ns
  * closed (*fd set to -1); a schedstat's "run_ns wait_ns timeslices". */
 CT_INTERNAL int ct_sstat_open(pid_t tid, const char *file);
 CT_INTERNAL void ct_sstat_close(int *fd);
+/* A file opened for one read (at its lowest free number): the program's
+ * closes wait until ct_sstat_close_once (recorder.h, ct_own_open_begin). */
+CT_INTERNAL int ct_sstat_open_once(pid_t tid, const char *file);
+CT_INTERNAL void ct_sstat_close_once(int fd);
 CT_INTERNAL bool ct_sstat_read(int fd, uint64_t *run, uint64_t *wait, uint64_t *slices);
 /* The calling thread's time on a CPU as of now, at least run (schedstat's
  * is as of its last tick or switch). */

@@ -45,7 +45,27 @@ int ct_sstat_open(pid_t tid, const char *file)
 /* A thread's schedstat files stay open: the tracer's own. */
 static int proc_keep(pid_t tid, const char *file)
 {
-    return ct_own_fd(ct_sstat_open(tid, file));
+    ct_own_open_begin();
+    int fd = ct_own_fd(ct_sstat_open(tid, file));
+    ct_own_open_end();
+    return fd;
+}
+
+int ct_sstat_open_once(pid_t tid, const char *file)
+{
+    ct_own_open_begin();
+    int fd = ct_sstat_open(tid, file);
+    if (fd < 0)
+        ct_own_open_end();
+    return fd;
+}
+
+void ct_sstat_close_once(int fd)
+{
+    if (fd < 0)
+        return;
+    syscall(SYS_close, fd);
+    ct_own_open_end();
 }
 
 void ct_sstat_close(int *fd)
@@ -167,7 +187,7 @@ static int exit_fd(struct ct_thread *t, bool *temporary)
         (ru.ru_nvcsw == 0 && ru.ru_nivcsw < THREAD_RING_SWITCHES / 2))
         return -1;
     *temporary = true;
-    return ct_sstat_open(t->tid, "schedstat");
+    return ct_sstat_open_once(t->tid, "schedstat");
 }
 
 void ct_sched_thread_exit(struct ct_thread *t)
@@ -181,7 +201,7 @@ void ct_sched_thread_exit(struct ct_thread *t)
     uint64_t run, wait, slices;
     bool read = ct_sstat_read(fd, &run, &wait, &slices);
     if (temporary)
-        syscall(SYS_close, fd);
+        ct_sstat_close_once(fd);
     if (!read)
         return;
     run = ct_sstat_own_run_now(run);
@@ -214,7 +234,7 @@ static int latency_fd(struct ct_thread *t, bool *temporary)
     }
     atomic_fetch_sub(&latency_fds, 1);
     *temporary = true;
-    return ct_sstat_open(t->tid, "schedstat");
+    return ct_sstat_open_once(t->tid, "schedstat");
 }
 
 void ct_sstat_latency_close(struct ct_thread *t)
@@ -239,8 +259,8 @@ void ct_sstat_baseline(struct ct_thread *t)
         t->ss_wait_ns = wait;
         t->ss_slices = slices;
     }
-    if (temporary && fd >= 0)
-        syscall(SYS_close, fd);
+    if (temporary)
+        ct_sstat_close_once(fd);
     t->lat_prev_state = CT_CPU_ON;
     t->lat_prev_ns = ct_mono_ns();
 }
@@ -297,8 +317,8 @@ void ct_sstat_latency_samples(uint64_t now, bool flush)
         t->ss_pend_ns = ct_mono_ns();
         t->ss_read_ns = now;
         t->ex_lone = 0;
-        if (temporary && fd >= 0)
-            syscall(SYS_close, fd);
+        if (temporary)
+            ct_sstat_close_once(fd);
     }
 }
 

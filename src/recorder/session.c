@@ -43,6 +43,7 @@ static void after_fork_parent(void)
 static void after_fork_child(void)
 {
     pthread_mutex_init(&session_lock, NULL);
+    ct_own_after_fork_child();
     ct_unwind_after_fork_child();
     if (CTRACE_ON_())
         api_sink = -1;

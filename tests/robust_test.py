@@ -809,6 +809,19 @@ def writer_when_needed(d):
     clean(d)
 
 
+def closes_beside_opens(d):
+    """Closes in a loop while the tracer opens and reads the schedstat files
+    of threads that come and go: the program's own file is never closed
+    under it nor swapped for one of the tracer's, and the run ends (the
+    closes and the opens wait for each other, never for ever)."""
+    out = os.path.join(d, "closerace.out")
+    r = run([ctrace, "run", "-o", out, "--", prog("closerace"), "1"])
+    check("closerace: the program's files are its own while it closes in a loop",
+          r is not None and r.returncode == 0 and " lost 0 wrong 0" in r.stdout,
+          r and (r.stdout + r.stderr[-300:]))
+    clean(d)
+
+
 def switch_rings_read_in_time(d):
     """Two threads hand a turn to each other on one CPU, 770 000 context
     switches a second, every one asked for (--sched=exact), the writer on
@@ -834,7 +847,7 @@ def switch_rings_read_in_time(d):
 parts = [forked_child_crashes, outputs_kept, planted_links, trace_to_pipes, private_traces,
          killed_by_signals, cut_traces, mutated_traces, zero_tail, endpoint_guards,
          unseen_and_readable, sanitized_preload, process_trees, writer_when_needed,
-         switch_rings_read_in_time]
+         closes_beside_opens, switch_rings_read_in_time]
 only = os.environ.get("ROBUST_ONLY")
 with tempfile.TemporaryDirectory() as d:
     for part in parts:

@@ -272,18 +272,6 @@ with tempfile.TemporaryDirectory() as d:
               count(ev, "block", reason="sleep") >= 5, (count(ev, "block", reason="sleep"),
                                                         s.stderr))
 
-    # Closes in a loop while the tracer opens and reads the schedstat files
-    # of threads that come and go: the program's own file is never closed
-    # under it nor swapped for one of the tracer's, and the run ends (the
-    # closes and the opens wait for each other, never for ever).
-    try:
-        r = subprocess.run([ctrace, "run", "-o", out, "--", os.path.join(progs, "closerace"),
-                            "1"], capture_output=True, text=True, timeout=60)
-        check("closerace: the program's files are its own while it closes in a loop",
-              r.returncode == 0 and " lost 0 wrong 0" in r.stdout, r.stdout + r.stderr[-300:])
-    except subprocess.TimeoutExpired:
-        check("closerace: the run ends", False, "hung")
-
     # A program whose main thread ends by pthread_exit ends when its last
     # thread does (glibc calls exit(0) then): the writer, a thread too, must
     # not keep it alive. It did, for ever.

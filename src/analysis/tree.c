@@ -14,6 +14,7 @@
 
 #include "../format/bytes.h"
 #include "../format/format.h"
+#include "fleet.h"
 
 static bool read_at(int fd, uint64_t at, void *buf, size_t len)
 {
@@ -180,10 +181,7 @@ struct paths_seen {
 
 static uint64_t path_hash(const char *path)
 {
-    uint64_t h = 0xcbf29ce484222325u;
-    for (const unsigned char *c = (const unsigned char *)path; *c; c++)
-        h = (h ^ *c) * 0x100000001b3u;
-    return h;
+    return ct_fleet_hash(0, path, strlen(path));
 }
 
 /* Whether path is among the tree's images (indexed in seen). */
@@ -197,6 +195,15 @@ static bool seen_has(const struct paths_seen *seen, const struct ct_tree *t, con
     return false;
 }
 
+static void seen_place(struct seen_slot *slots, size_t cap, struct seen_slot slot)
+{
+    size_t j = slot.hash & (cap - 1);
+    while (slots[j].index)
+        j = (j + 1) & (cap - 1);
+    slots[j] = slot;
+}
+
+/* Image index into seen, which grows to twice the images it holds. */
 static bool seen_add(struct paths_seen *seen, const struct ct_tree *t, size_t index)
 {
     if ((index + 1) * 2 > seen->cap) {
@@ -204,17 +211,15 @@ static bool seen_add(struct paths_seen *seen, const struct ct_tree *t, size_t in
         struct seen_slot *slots = calloc(cap, sizeof *slots);
         if (!slots)
             return false;
+        for (size_t i = 0; i < seen->cap; i++)
+            if (seen->slots[i].index)
+                seen_place(slots, cap, seen->slots[i]);
         free(seen->slots);
         seen->slots = slots;
         seen->cap = cap;
-        for (size_t i = 0; i < index; i++)
-            seen_add(seen, t, i);
     }
-    uint64_t h = path_hash(t->images[index].path);
-    size_t j = h & (seen->cap - 1);
-    while (seen->slots[j].index)
-        j = (j + 1) & (seen->cap - 1);
-    seen->slots[j] = (struct seen_slot){h, index + 1};
+    seen_place(seen->slots, seen->cap,
+               (struct seen_slot){path_hash(t->images[index].path), index + 1});
     return true;
 }
 

@@ -306,23 +306,18 @@ static unsigned epoll_class(int epfd)
  * program's to close: EBADF, as for a descriptor it never had. */
 CT_EXPORT int close(int fd)
 {
-    if (ct_busy) { /* the tracer's own code (the endpoint's library) */
-        if (ct_own_fd_is(fd))
-            return ct_own_fd_close(fd);
-        int rc = REAL(close)(fd);
-        ct_fd_forget(fd);
-        return rc;
-    }
-    ct_own_close_begin();
+    bool program = ct_own_close_begin();
     int rc;
-    if (ct_own_fd_is(fd)) {
-        errno = EBADF;
-        rc = -1;
-    } else {
+    if (!ct_own_fd_is(fd)) {
         rc = REAL(close)(fd);
         ct_fd_forget(fd);
+    } else if (program) {
+        errno = EBADF;
+        rc = -1;
+    } else { /* the tracer's own code (the endpoint's library) */
+        rc = ct_own_fd_close(fd);
     }
-    ct_own_close_end();
+    ct_own_close_end(program);
     return rc;
 }
 
@@ -332,37 +327,31 @@ CT_EXPORT int close(int fd)
  * (the kernel says so for one past its limit). */
 CT_EXPORT int dup2(int old, int new_fd)
 {
-    bool guard = !ct_busy;
-    if (guard)
-        ct_own_close_begin();
+    bool program = ct_own_close_begin();
     int rc;
-    if (guard && ct_own_fd_is(new_fd) && old != new_fd) {
+    if (program && ct_own_fd_is(new_fd) && old != new_fd) {
         errno = EBADF;
         rc = -1;
     } else {
         rc = REAL(dup2)(old, new_fd);
         ct_fd_forget(new_fd);
     }
-    if (guard)
-        ct_own_close_end();
+    ct_own_close_end(program);
     return rc;
 }
 
 CT_EXPORT int dup3(int old, int new_fd, int flags)
 {
-    bool guard = !ct_busy;
-    if (guard)
-        ct_own_close_begin();
+    bool program = ct_own_close_begin();
     int rc;
-    if (guard && ct_own_fd_is(new_fd)) {
+    if (program && ct_own_fd_is(new_fd)) {
         errno = EBADF;
         rc = -1;
     } else {
         rc = REAL(dup3)(old, new_fd, flags);
         ct_fd_forget(new_fd);
     }
-    if (guard)
-        ct_own_close_end();
+    ct_own_close_end(program);
     return rc;
 }
 
@@ -408,9 +397,7 @@ static void forget_range(unsigned first, unsigned last)
 /* The range in pieces, around the tracer's own descriptors. */
 CT_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
-    bool guard = !ct_busy;
-    if (guard)
-        ct_own_close_begin();
+    bool program = ct_own_close_begin();
     int rc = 0;
     for (unsigned from = first; rc == 0 && from <= last;) {
         int own = ct_own_fd_next(from, last);
@@ -426,16 +413,13 @@ CT_EXPORT int close_range(unsigned first, unsigned last, int flags)
     }
     if (rc == 0 && !(flags & CLOSE_RANGE_CLOEXEC))
         forget_range(first, last);
-    if (guard)
-        ct_own_close_end();
+    ct_own_close_end(program);
     return rc;
 }
 
 CT_EXPORT void closefrom(int first)
 {
-    bool guard = !ct_busy;
-    if (guard)
-        ct_own_close_begin();
+    bool program = ct_own_close_begin();
     unsigned from = first < 0 ? 0 : (unsigned)first;
     for (int own; (own = ct_own_fd_next(from, ~0u)) >= 0; from = (unsigned)own + 1)
         if ((unsigned)own > from && REAL(close_range)(from, (unsigned)own - 1, 0) != 0)
@@ -443,8 +427,7 @@ CT_EXPORT void closefrom(int first)
                 syscall(SYS_close, fd); /* a kernel without close_range */
     REAL(closefrom)((int)from);
     forget_range(first < 0 ? 0 : (unsigned)first, FD_CACHE - 1);
-    if (guard)
-        ct_own_close_end();
+    ct_own_close_end(program);
 }
 
 /* A read that may wait on a pipe: the pipe marked as read here. */

@@ -9,7 +9,6 @@
  *   rss          /proc/self/stat field 24, in bytes
  *   threads      /proc/self/stat field 20
  */
-#include <fcntl.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,17 +16,14 @@
 
 #include "../format/bytes.h"
 #include "counters.h"
+#include "records.h"
 
 /* rss (bytes) and threads from /proc/self/stat; false when unreadable. */
 static bool read_stat(uint64_t *rss, uint64_t *threads)
 {
     char buf[1024];
-    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
+    size_t n = ct_read_small_file("/proc/self/stat", buf, sizeof buf - 1);
+    if (n == 0)
         return false;
     buf[n] = 0;
     /* The command name may hold spaces and parentheses: count fields from

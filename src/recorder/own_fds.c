@@ -97,21 +97,25 @@ void ct_own_open_end(void)
     atomic_fetch_sub(&opening, 1);
 }
 
-void ct_own_close_begin(void)
+bool ct_own_close_begin(void)
 {
+    if (ct_busy)
+        return false;
     atomic_fetch_add(&closing, 1);
     if (atomic_load(&opening) == 0)
-        return;
+        return true;
     /* An open is under way: out of its way until it ends, then in again
      * (after the wait, in any case). */
     atomic_fetch_sub(&closing, 1);
     wait_zero(&opening);
     atomic_fetch_add(&closing, 1);
+    return true;
 }
 
-void ct_own_close_end(void)
+void ct_own_close_end(bool program)
 {
-    atomic_fetch_sub(&closing, 1);
+    if (program)
+        atomic_fetch_sub(&closing, 1);
 }
 
 void ct_own_after_fork_child(void)

@@ -317,8 +317,10 @@ CT_INTERNAL int ct_own_fd_next(unsigned first, unsigned last);
  * handler may close on a thread in the middle of an open). */
 CT_INTERNAL void ct_own_open_begin(void);
 CT_INTERNAL void ct_own_open_end(void);
-CT_INTERNAL void ct_own_close_begin(void);
-CT_INTERNAL void ct_own_close_end(void);
+/* Whether the close is the program's (not the tracer's own code, ct_busy),
+ * which then waits; its answer goes to ct_own_close_end. */
+CT_INTERNAL bool ct_own_close_begin(void);
+CT_INTERNAL void ct_own_close_end(bool program);
 CT_INTERNAL void ct_own_after_fork_child(void);
 /* A library's descriptors, which keep their numbers: ct_open_fds notes the
  * open ones, ct_own_fds_since marks those opened since, where they are

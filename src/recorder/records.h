@@ -36,12 +36,14 @@ struct ct_process_info {
     char exe[4096];
 };
 
-/* Reads a small /proc file whole into out; returns its length, or 0. */
+/* Reads a small /proc file whole into out; returns its length, or 0. The
+ * program's closes wait meanwhile (ct_own_open_begin). */
 size_t ct_read_small_file(const char *path, char *out, size_t cap);
 
 /* The entries of a directory of /proc, read into the caller's memory with
  * getdents64: not opendir's 32 KiB from malloc (pages of the program's
- * heap touched, in a process's start and end, for a handful of names). */
+ * heap touched, in a process's start and end, for a handful of names).
+ * Its descriptor is the tracer's own while it is open. */
 struct ct_dir {
     int fd;
     unsigned at, len;

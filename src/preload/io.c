@@ -62,6 +62,7 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
+#include "../recorder/records.h"
 #include "preload.h"
 
 
@@ -100,12 +101,10 @@ static uint64_t eventfd_identity(int fd, const struct stat *st)
         return 0;
     uint64_t id = EVENTFD_TAG | (uint64_t)(unsigned)fd << 1 | 1;
     snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
-    int info = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-    if (info >= 0) {
-        char text[512];
-        long len = syscall(SYS_read, info, text, sizeof text - 1);
-        syscall(SYS_close, info);
-        text[len > 0 ? len : 0] = 0;
+    char text[512];
+    size_t len = ct_read_small_file(path, text, sizeof text - 1);
+    if (len > 0) {
+        text[len] = 0;
         const char *at = strstr(text, "eventfd-id:");
         if (at)
             id = EVENTFD_TAG | 1ull << 51 | strtoull(at + 11, NULL, 10) << 1 | 1;
@@ -252,12 +251,10 @@ static unsigned epoll_fdinfo_class(int epfd)
 {
     char path[64], text[4096];
     snprintf(path, sizeof path, "/proc/self/fdinfo/%d", epfd);
-    int info = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-    if (info < 0)
+    size_t len = ct_read_small_file(path, text, sizeof text - 1);
+    if (len == 0)
         return CT_FD_OTHER;
-    long len = syscall(SYS_read, info, text, sizeof text - 1);
-    syscall(SYS_close, info);
-    text[len > 0 ? len : 0] = 0;
+    text[len] = 0;
     unsigned c = CT_FD_OTHER;
     for (const char *at = text; (at = strstr(at, "tfd:")) && c != CT_FD_NETWORK;) {
         at += 4;

@@ -68,16 +68,14 @@ int ct_own_fd(int fd)
 /* Opens of the tracer's on their way to being its own, and the program's
  * closes under way: each side counts itself in, then looks at the other
  * (sequentially consistent, so that of an open and a close at once one
- * sees the other) and waits for it, or backs out and waits. */
-static _Atomic int opening, closing;
+ * sees the other) and waits for it, or backs out, waits and tries again.
+ * Closes waiting for opens go first: an open begins only when none waits
+ * (opens from many threads one after another would keep them waiting). */
+static _Atomic int opening, closing, close_waiting;
 
-/* Whether counter fell to 0 within WAIT_NS (yielding meanwhile). */
-#define WAIT_NS 50000000u
-static bool wait_zero(_Atomic int *counter)
+/* Whether counter fell to 0 before `until` (yielding meanwhile). */
+static bool wait_zero(_Atomic int *counter, uint64_t until)
 {
-    if (atomic_load(counter) == 0)
-        return true;
-    uint64_t until = ct_mono_ns() + WAIT_NS;
     while (atomic_load(counter) != 0) {
         if (ct_mono_ns() > until)
             return false;
@@ -86,10 +84,14 @@ static bool wait_zero(_Atomic int *counter)
     return true;
 }
 
+#define WAIT_NS 50000000u
+
 void ct_own_open_begin(void)
 {
+    uint64_t until = ct_mono_ns() + WAIT_NS;
+    wait_zero(&close_waiting, until);
     atomic_fetch_add(&opening, 1);
-    wait_zero(&closing); /* a close under way ends first */
+    wait_zero(&closing, until); /* a close under way ends first */
 }
 
 void ct_own_open_end(void)
@@ -101,15 +103,21 @@ bool ct_own_close_begin(void)
 {
     if (ct_busy)
         return false;
-    atomic_fetch_add(&closing, 1);
-    if (atomic_load(&opening) == 0)
-        return true;
-    /* An open is under way: out of its way until it ends, then in again
-     * (after the wait, in any case). */
-    atomic_fetch_sub(&closing, 1);
-    wait_zero(&opening);
-    atomic_fetch_add(&closing, 1);
-    return true;
+    uint64_t until = 0;
+    for (;;) {
+        atomic_fetch_add(&closing, 1);
+        if (atomic_load(&opening) == 0)
+            return true;
+        if (until && ct_mono_ns() > until)
+            return true; /* waited its bound: closes all the same */
+        /* An open is under way: out of its way until it ends. */
+        atomic_fetch_sub(&closing, 1);
+        atomic_fetch_add(&close_waiting, 1);
+        if (!until)
+            until = ct_mono_ns() + WAIT_NS;
+        wait_zero(&opening, until);
+        atomic_fetch_sub(&close_waiting, 1);
+    }
 }
 
 void ct_own_close_end(bool program)
@@ -123,6 +131,7 @@ void ct_own_after_fork_child(void)
     /* The other threads' opens and closes did not come along. */
     atomic_store(&opening, 0);
     atomic_store(&closing, 0);
+    atomic_store(&close_waiting, 0);
 }
 
 bool ct_own_fd_is(int fd)

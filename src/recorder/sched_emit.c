@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../format/bytes.h"
+#include "records.h"
 #include "sched_raw.h"
 
 /* A thread off a CPU this long with no wrapped call to say why: the
@@ -305,18 +306,14 @@ static const struct {
  * wchan), which never waits for the thread. ("0": running, or not yet off
  * its run queue; /proc/TID/syscall, which would say the call and its
  * arguments, waits for the thread to be off its CPU and run queue, which
- * under a crowded CPU stalled the writer for tens of milliseconds.) Raw
- * system calls: the preload wraps open, read and close. */
+ * under a crowded CPU stalled the writer for tens of milliseconds.) Read
+ * with ct_read_small_file: raw system calls, the program's closes held off. */
 static void observe(struct ct_thread *t)
 {
     char path[64], text[128];
     snprintf(path, sizeof path, "/proc/self/task/%d/wchan", (int)t->tid);
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    long n = syscall(SYS_read, fd, text, sizeof text - 1);
-    syscall(SYS_close, fd);
-    if (n <= 0)
+    size_t n = ct_read_small_file(path, text, sizeof text - 1);
+    if (n == 0)
         return;
     text[n] = 0;
     if (strcmp(text, "0") == 0)
